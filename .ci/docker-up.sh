@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Starts a private Docker engine (own socket and data root) unless one already answers there.
+# Prints the DOCKER_HOST to use. Fails loudly: the live tests must never be skipped.
+set -euo pipefail
+SOCK="${MAILTEST_DOCKER_SOCK:-/run/mailtest-docker.sock}"
+ROOT="${MAILTEST_DOCKER_ROOT:-/var/lib/mailtest-docker}"
+export DOCKER_HOST="unix://$SOCK"
+
+if ! command -v dockerd >/dev/null 2>&1; then
+  echo "docker-up: dockerd not installed (run .ci/install-deps.sh)" >&2; exit 1
+fi
+if docker info >/dev/null 2>&1; then echo "$DOCKER_HOST"; exit 0; fi
+
+mkdir -p "$ROOT"
+# No bridge networking is needed: every test container uses host networking.
+nohup dockerd --host "$DOCKER_HOST" --data-root "$ROOT" --pidfile "/run/mailtest-dockerd.pid" \
+  --exec-root /run/mailtest-docker-exec --bridge none --iptables=false --ip6tables=false \
+  >/var/log/mailtest-dockerd.log 2>&1 &
+for _ in $(seq 1 60); do
+  if docker info >/dev/null 2>&1; then echo "$DOCKER_HOST"; exit 0; fi
+  sleep 1
+done
+echo "docker-up: the Docker engine did not start within 60 s; its log:" >&2
+tail -n 40 /var/log/mailtest-dockerd.log >&2
+exit 1

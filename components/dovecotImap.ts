@@ -1,0 +1,138 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { configJob, healthAddress, ImageArgs, serviceContainer, serviceImage, volumeMount } from "./internal/docker";
+import { MailServer } from "./mailServer";
+import { DovecotSpec, dovecotUsersFile, renderDovecotFiles, renderDovecotUsers } from "./render/dovecot";
+import { paths } from "./render/spec";
+import { Validator } from "./validate";
+
+export interface DovecotPorts {
+    /** IMAP with STARTTLS (default 143; 0 turns it off). */
+    imap?: number;
+    /** IMAP over implicit TLS (default 993; 0 turns it off). */
+    imaps?: number;
+    /** ManageSieve with STARTTLS (default 4190; 0 turns it off). */
+    managesieve?: number;
+    /** POP3 with STARTTLS (default 0: off). */
+    pop3?: number;
+    /** POP3 over implicit TLS (default 0: off). */
+    pop3s?: number;
+}
+
+export interface VacationLimits {
+    /** Shortest period a script may ask for between two replies to one sender (default "1d"). */
+    minPeriod?: string;
+    /** Period when a script gives no :days (default "7d"). */
+    defaultPeriod?: string;
+    /** Longest period a script may ask for (default "30d"). */
+    maxPeriod?: string;
+}
+
+export interface DovecotImapArgs {
+    /** The MailServer whose domains, certificate, network and LMTP socket this store serves. */
+    mailServer: MailServer;
+    ports?: DovecotPorts;
+    /** Addresses Dovecot listens on (default ["*", "::"]: all). */
+    listen?: string[];
+    vacation?: VacationLimits;
+    images?: ImageArgs;
+}
+
+/**
+ * The mailbox store: a Dovecot container serving IMAP/IMAPS (and POP3 when asked), ManageSieve,
+ * and LMTP for delivery from the MailServer's Postfix; mail lives on a named volume.
+ */
+export class DovecotImap extends pulumi.ComponentResource {
+    public readonly spec: DovecotSpec;
+    public readonly containerName: pulumi.Output<string>;
+    public readonly mailVolumeName: pulumi.Output<string>;
+    public readonly dovecotConf: pulumi.Output<string>;
+
+    constructor(name: string, args: DovecotImapArgs, opts?: pulumi.ComponentResourceOptions) {
+        const v = new Validator(`DovecotImap ${name}`);
+        const spec = validateDovecot(v, args);
+        super("mailserver:index:DovecotImap", name, {}, opts);
+        this.spec = spec;
+        const server = args.mailServer;
+        const { prefix, placement, restart } = server.settings;
+        const labels = { "mailserver.stack": prefix };
+
+        const mail = new docker.Volume(`${prefix}-mail`, { name: `${prefix}-mail` }, { parent: this, retainOnDelete: true });
+        const config = new docker.Volume(`${prefix}-dovecot-config`, { name: `${prefix}-dovecot-config` }, { parent: this });
+        const image = serviceImage(this, prefix, "dovecot", args.images);
+        const files = [
+            ...renderDovecotFiles(spec),
+            { path: "tls/cert.pem", content: server.certificate.certPem, mode: "0644", owner: "root", group: "root" },
+            { path: "tls/key.pem", content: server.certificate.keyPem, mode: "0600", owner: "root", group: "root" },
+            { ...dovecotUsersFile(""), content: pulumi.secret(server.credentials.apply(c => renderDovecotUsers(c, spec.domains))) },
+        ];
+        const job = configJob(this, `${prefix}-dovecot-config`, { image, configVolume: config.name, files, labels });
+        const p = spec.ports;
+        const health = p.imap > 0 ? [healthAddress(spec.listen), String(p.imap), "* OK", "a LOGOUT"] : [];
+        const container = serviceContainer(this, `${prefix}-dovecot`, {
+            image,
+            placement,
+            ports: [p.imap, p.imaps, p.managesieve, p.pop3, p.pop3s],
+            mounts: [
+                volumeMount(config.name, "/config", true),
+                volumeMount(mail.name, paths.mailRoot),
+                volumeMount(server.lmtpVolumeName, paths.lmtpSocketDir),
+            ],
+            healthcheck: ["/usr/local/lib/mail/healthcheck", ...health],
+            restart,
+            labels,
+        }, [job.container]);
+
+        this.containerName = container.name;
+        this.mailVolumeName = mail.name;
+        this.dovecotConf = pulumi.output(renderDovecotFiles(spec)[0].content);
+        this.registerOutputs({
+            containerName: this.containerName,
+            mailVolumeName: this.mailVolumeName,
+            dovecotConf: this.dovecotConf,
+            configApplied: job.applied,
+        });
+    }
+}
+
+export function validateDovecot(v: Validator, args: DovecotImapArgs): DovecotSpec {
+    if (!args || !(args.mailServer instanceof MailServer)) v.fail("mailServer", args?.mailServer, "expected the MailServer this mailbox store belongs to");
+    const server = args.mailServer.settings;
+    if (server.postfix.mode !== "internet") v.fail("mailServer", server.postfix.mode, "a mailbox store needs a MailServer in \"internet\" mode");
+    const ports = {
+        imap: v.port("ports.imap", args.ports?.imap ?? 143, true),
+        imaps: v.port("ports.imaps", args.ports?.imaps ?? 993, true),
+        managesieve: v.port("ports.managesieve", args.ports?.managesieve ?? 4190, true),
+        pop3: v.port("ports.pop3", args.ports?.pop3 ?? 0, true),
+        pop3s: v.port("ports.pop3s", args.ports?.pop3s ?? 0, true),
+    };
+    const taken = new Map<number, string>(Object.entries(server.postfix.ports).map(([k, p]) => [p, `MailServer ports.${k}`]));
+    for (const [k, p] of Object.entries(ports)) {
+        if (p === 0) continue;
+        if (taken.has(p)) v.fail(`ports.${k}`, p, `port ${p} is already used by ${taken.get(p)}; each service needs its own port`);
+        taken.set(p, `ports.${k}`);
+    }
+    const listen = args.listen ?? ["*", "::"];
+    listen.forEach((a, i) => {
+        if (!/^(\*|::|[0-9.]+|[0-9a-f:]+)$/i.test(a)) v.fail(`listen[${i}]`, a, "expected \"*\", \"::\" or an IP address");
+    });
+    const period = (field: string, value: string | undefined, fallback: string) => {
+        const p = value ?? fallback;
+        if (!/^\d+[smhd]$/.test(p)) v.fail(field, value, "expected a period such as \"12h\" or \"7d\"");
+        return p;
+    };
+    const vacation = {
+        minPeriod: period("vacation.minPeriod", args.vacation?.minPeriod, "1d"),
+        defaultPeriod: period("vacation.defaultPeriod", args.vacation?.defaultPeriod, "7d"),
+        maxPeriod: period("vacation.maxPeriod", args.vacation?.maxPeriod, "30d"),
+    };
+    return {
+        hostname: server.postfix.hostname,
+        listen,
+        ports,
+        recipientDelimiter: server.postfix.recipientDelimiter,
+        messageSizeLimit: server.postfix.messageSizeLimit,
+        vacation,
+        domains: server.postfix.domains,
+    };
+}

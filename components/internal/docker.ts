@@ -1,0 +1,159 @@
+// Docker building blocks shared by MailServer and DovecotImap: service images, the config job
+// that writes rendered files into a config volume, and the long-running service containers.
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
+import { renderManifest } from "../render/manifest";
+import { paths } from "../render/spec";
+
+export type Service = "postfix" | "dovecot" | "saslauthd";
+
+export interface ImageArgs {
+    /** Use these prebuilt images instead of building images/ on the Docker host. */
+    postfix?: pulumi.Input<string>;
+    dovecot?: pulumi.Input<string>;
+    saslauthd?: pulumi.Input<string>;
+    /** Base image for the builds (default "debian:trixie-slim"). */
+    baseImage?: pulumi.Input<string>;
+    /** Docker build network mode, e.g. "host" where the default bridge has no route out. */
+    buildNetworkMode?: pulumi.Input<string>;
+}
+
+/** The images/ folder, found from this file whether it runs from source or from bin/. */
+export function imagesDir(): string {
+    let dir = __dirname;
+    for (let i = 0; i < 5; i++) {
+        const candidate = path.join(dir, "images");
+        if (fs.existsSync(path.join(candidate, "common", "entrypoint"))) return candidate;
+        dir = path.dirname(dir);
+    }
+    throw new Error(`mailserver: cannot find the images/ folder above ${__dirname}`);
+}
+
+/** An image reference for a service: the user's, or one built from images/ on the Docker host. */
+export function serviceImage(parent: pulumi.Resource, prefix: string, service: Service, args: ImageArgs | undefined): pulumi.Output<string> {
+    const given = args?.[service];
+    if (given !== undefined) return pulumi.output(given);
+    const image = new docker.RemoteImage(`${prefix}-${service}-image`, {
+        name: `mailserver-${service}:${prefix}`,
+        keepLocally: true,
+        build: {
+            context: imagesDir(),
+            dockerfile: `${service}/Dockerfile`,
+            buildArgs: { BASE_IMAGE: args?.baseImage ?? "debian:trixie-slim" },
+            networkMode: args?.buildNetworkMode,
+        },
+    }, { parent });
+    return image.imageId;
+}
+
+export interface StagedFile {
+    path: string;
+    mode: string;
+    owner: string;
+    group: string;
+    /** May be a secret (keys, password hashes); it stays one in the job's uploads. */
+    content: pulumi.Input<string>;
+}
+
+export interface ConfigJobArgs {
+    image: pulumi.Input<string>;
+    configVolume: pulumi.Input<string>;
+    files: StagedFile[];
+    postmap?: string[];
+    postalias?: string[];
+    labels?: Record<string, string>;
+}
+
+/**
+ * A run-to-completion container that installs a new configuration generation into the config
+ * volume (images/common/apply-config). It is replaced whenever a file changes; the service
+ * containers are not, they reload. A non-zero exit fails the deployment.
+ */
+export function configJob(parent: pulumi.Resource, name: string, args: ConfigJobArgs): { container: docker.Container; applied: pulumi.Output<number> } {
+    const manifest = renderManifest(
+        args.files.map(f => ({ ...f, content: "" })), args.postmap ?? [], args.postalias ?? []);
+    const container = new docker.Container(name, {
+        name,
+        image: args.image,
+        command: ["apply-config"],
+        attach: true,
+        mustRun: false,
+        restart: "no",
+        networkMode: "none",
+        uploads: [
+            { file: `${paths.staging}/MANIFEST`, content: manifest },
+            ...args.files.map(f => ({ file: `${paths.staging}/${f.path}`, content: f.content })),
+        ],
+        mounts: [{ type: "volume", source: args.configVolume, target: "/volume" }],
+        labels: labelList({ ...args.labels, "mailserver.role": "config-job" }),
+    }, { parent });
+    const applied = container.exitCode.apply(code => {
+        if (code !== undefined && code !== null && code !== 0) {
+            throw new Error(`${name}: the configuration was rejected by the service's own checks (exit ${code}); ` +
+                `the running service keeps its previous configuration. See \`docker logs ${name}\`.`);
+        }
+        return code ?? 0;
+    });
+    return { container, applied };
+}
+
+export function labelList(labels: Record<string, string>): docker.types.input.ContainerLabel[] {
+    return Object.keys(labels).sort().map(label => ({ label, value: labels[label] }));
+}
+
+export interface NetworkPlacement {
+    /** "host": the daemons bind the host's addresses (keeps real client IPs); "bridge": own network; "none": no network (saslauthd). */
+    networkMode: string;
+    /** The bridge network's name (bridge mode only). */
+    network?: pulumi.Input<string>;
+    /** Host address published ports bind to (bridge mode only). */
+    publishAddress: string;
+}
+
+export interface ServiceContainerArgs {
+    image: pulumi.Input<string>;
+    placement: NetworkPlacement;
+    /** Ports the daemon listens on; in bridge mode published on the same host port. */
+    ports: number[];
+    mounts: docker.types.input.ContainerMount[];
+    healthcheck: string[];
+    restart: string;
+    labels: Record<string, string>;
+}
+
+/**
+ * A long-running daemon. Its inputs depend only on the image, ports, network and volume names,
+ * never on rendered configuration, so a configuration change does not replace it.
+ */
+export function serviceContainer(parent: pulumi.Resource, name: string, args: ServiceContainerArgs, dependsOn: pulumi.Resource[]): docker.Container {
+    const mode = args.placement.networkMode;
+    const bridge = mode === "bridge";
+    return new docker.Container(name, {
+        name,
+        image: args.image,
+        restart: args.restart,
+        networkMode: bridge ? undefined : mode,
+        networksAdvanced: bridge && args.placement.network ? [{ name: args.placement.network }] : undefined,
+        ports: bridge ? args.ports.filter(p => p > 0).map(p => ({ internal: p, external: p, ip: args.placement.publishAddress })) : undefined,
+        mounts: args.mounts,
+        healthcheck: { tests: ["CMD", ...args.healthcheck], interval: "15s", timeout: "5s", startPeriod: "60s", retries: 3 },
+        wait: true,
+        waitTimeout: 180,
+        destroyGraceSeconds: 30,
+        securityOpts: ["no-new-privileges:true"],
+        labels: labelList({ ...args.labels, "mailserver.role": "service" }),
+    }, { parent, dependsOn });
+}
+
+export function volumeMount(source: pulumi.Input<string>, target: string, readOnly = false): docker.types.input.ContainerMount {
+    return { type: "volume", source, target, readOnly };
+}
+
+/** The address a healthcheck inside the container can reach, given what the daemon listens on. */
+export function healthAddress(listen: string[]): string {
+    if (listen.some(a => ["all", "*", "::", "0.0.0.0", "loopback-only", "127.0.0.1", "localhost"].includes(a))) return "127.0.0.1";
+    const v4 = listen.find(a => /^\d+\.\d+\.\d+\.\d+$/.test(a));
+    return v4 ?? listen[0] ?? "127.0.0.1";
+}

@@ -1,0 +1,351 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { configJob, healthAddress, ImageArgs, NetworkPlacement, serviceContainer, serviceImage, StagedFile, volumeMount } from "./internal/docker";
+import { Relayhost } from "./relayhost";
+import { postfixTables, relayNexthop, renderPostfixFiles, renderSaslPasswords } from "./render/postfix";
+import { renderSaslauthdFiles, renderSaslauthdPasswd, saslauthdPasswdFile } from "./render/saslauthd";
+import { Credential, DomainSpec, paths, PostfixSpec } from "./render/spec";
+import { serverCertificate, ServerCertificate, TlsArgs, validateTls } from "./tls";
+import { Validator } from "./validate";
+import { VirtualDomain } from "./virtualDomain";
+
+export interface MailServerPorts {
+    /** MTA-to-MTA SMTP with optional STARTTLS, no AUTH (default 25). */
+    smtp?: number;
+    /** Submission with mandatory STARTTLS and AUTH (default 587). */
+    submission?: number;
+    /** Submission over implicit TLS (default 465). */
+    smtps?: number;
+}
+
+export interface MailServerArgs {
+    /** "internet" (default): receives mail for its domains and sends out; "relay": no mailboxes, everything via the relayhost. */
+    mode?: string;
+    /** Postfix myhostname: the server's fully qualified name, also the certificate's name. */
+    hostname: string;
+    /** The mail domains this server receives for (internet mode). */
+    domains?: VirtualDomain[];
+    /** Outbound smarthosts: one without senderDomains serves everything; others serve their sender domains. */
+    relayhosts?: Relayhost[];
+    /** Mailbox that receives mail for root, postmaster, abuse, MAILER-DAEMON and each domain's postmaster@/abuse@. Default: the first mailbox of the first domain. */
+    adminAddress?: string;
+    /** Postfix myorigin (default: the first domain, or the hostname's parent domain). */
+    myorigin?: string;
+    /** Postfix mydestination (default ["$myhostname", "localhost"]). Never list a virtual domain here. */
+    mydestination?: string[];
+    /** Trusted clients that may relay without AUTH (default loopback only: ["127.0.0.0/8", "[::1]/128"]). */
+    mynetworks?: string[];
+    /** Postfix inet_interfaces (default ["all"]). */
+    inetInterfaces?: string[];
+    /** Postfix inet_protocols: "all" (default), "ipv4" or "ipv6". */
+    inetProtocols?: string;
+    /** Domains accepted for relaying to their own MX (backup MX); default none. */
+    relayDomains?: string[];
+    /** With relayDomains: the recipients to accept (relay_recipient_maps); default: every address of those domains. */
+    relayRecipients?: string[];
+    /** Largest message in bytes, for SMTP and LMTP alike (default 26214400 = 25 MiB). */
+    messageSizeLimit?: number;
+    /** How long to retry before bouncing (default "5d"). */
+    maximalQueueLifetime?: string;
+    /** How long to retry a bounce (default "5d"). */
+    bounceQueueLifetime?: string;
+    /** When the sender gets a "still trying" notice; "0h" turns it off (default "4h"). */
+    delayWarningTime?: string;
+    /** Rewrite user@host.example.com to user@example.com for these domains (default none). */
+    masqueradeDomains?: string[];
+    /** Answer VRFY with 502 so addresses cannot be harvested (default true). */
+    disableVrfy?: boolean;
+    /** user+tag@domain delivers to user@domain (default "+"). */
+    recipientDelimiter?: string;
+    ports?: MailServerPorts;
+    /** "bridge" (default: a Docker network of its own, ports published) or "host" (daemons bind the host's addresses; keeps real client IPs). */
+    networkMode?: string;
+    /** Host address the published ports bind to in bridge mode (default "0.0.0.0"). */
+    publishAddress?: string;
+    tls?: TlsArgs;
+    images?: ImageArgs;
+    /** Prefix of container, volume and network names (default: the component's name). */
+    namePrefix?: string;
+    /** Docker restart policy of the services (default "unless-stopped"). */
+    restart?: string;
+}
+
+export const MAIL_SERVER_MODES = ["internet", "relay"] as const;
+export const NETWORK_MODES = ["bridge", "host"] as const;
+
+/** The validated settings other components (DovecotImap) build on. */
+export interface MailServerSettings {
+    prefix: string;
+    postfix: PostfixSpec;
+    placement: NetworkPlacement;
+    restart: string;
+}
+
+/**
+ * The MTA: Postfix (25, 587, 465) and saslauthd containers, their config jobs, the TLS
+ * certificate, the Docker network and the queue volume. Configuration reaches the running
+ * containers through config volumes, so mailbox and alias changes never replace them.
+ */
+export class MailServer extends pulumi.ComponentResource {
+    public readonly settings: MailServerSettings;
+    public readonly domains: VirtualDomain[];
+    /** All mailbox hashes of all domains; a Pulumi secret. */
+    public readonly credentials: pulumi.Output<Credential[]>;
+    public readonly certificate: ServerCertificate;
+    public readonly certificatePem: pulumi.Output<string>;
+    public readonly postfixContainerName: pulumi.Output<string>;
+    public readonly saslauthdContainerName: pulumi.Output<string>;
+    public readonly queueVolumeName: pulumi.Output<string>;
+    /** The volume through which Dovecot receives mail from Postfix over LMTP. */
+    public readonly lmtpVolumeName: pulumi.Output<string>;
+    public readonly networkName: pulumi.Output<string | undefined>;
+    /** The main.cf in force, for review in `pulumi preview --diff` and the stack outputs. */
+    public readonly mainCf: pulumi.Output<string>;
+
+    constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
+        const v = new Validator(`MailServer ${name}`);
+        const settings = validateMailServer(v, name, args);
+        super("mailserver:index:MailServer", name, {}, opts);
+        this.settings = settings;
+        this.domains = args.domains ?? [];
+        const { prefix, postfix, placement } = settings;
+        const labels = { "mailserver.stack": prefix };
+
+        let network: docker.Network | undefined;
+        if (placement.networkMode === "bridge") {
+            network = new docker.Network(`${prefix}-net`, { name: `${prefix}-net`, driver: "bridge" }, { parent: this });
+            placement.network = network.name;
+        }
+        // Mail and queue volumes outlive the stack: `pulumi destroy` must never lose mail.
+        const keep = { parent: this, retainOnDelete: true };
+        const volume = (suffix: string, retain = false) =>
+            new docker.Volume(`${prefix}-${suffix}`, { name: `${prefix}-${suffix}` }, retain ? keep : { parent: this });
+        const queue = volume("queue", true);
+        const lmtp = volume("lmtp");
+        const saslRun = volume("saslauthd-run");
+        const postfixConfig = volume("postfix-config");
+        const saslConfig = volume("saslauthd-config");
+
+        this.certificate = serverCertificate(this, prefix, postfix.hostname, [], args.tls, v);
+        this.credentials = pulumi.secret(pulumi.all(this.domains.map(d => d.credentials)).apply(lists => lists.flat()));
+
+        // --- Postfix
+        const relays = args.relayhosts ?? [];
+        const saslPasswd = pulumi.secret(pulumi.all(relays.map(r => pulumi.all([r.username, r.password])))
+            .apply(creds => renderSaslPasswords(relays.flatMap((r, i) => {
+                const [username, password] = creds[i];
+                if (!r.spec.hasCredentials || username === undefined || password === undefined) return [];
+                // Per-sender relays are looked up by sender address first, the default relay by next hop.
+                const keys = r.spec.senderDomains.length > 0 ? r.spec.senderDomains.map(d => `@${d}`) : [relayNexthop(r.spec)];
+                return keys.map(nexthop => ({ nexthop, username, password }));
+            }))));
+        const postfixFiles: StagedFile[] = [
+            ...renderPostfixFiles(postfix),
+            { path: "tls/cert.pem", content: this.certificate.certPem, mode: "0644", owner: "root", group: "root" },
+            { path: "tls/key.pem", content: this.certificate.keyPem, mode: "0600", owner: "root", group: "root" },
+            { path: postfixTables.saslPasswords, content: saslPasswd, mode: "0600", owner: "root", group: "root" },
+        ];
+        const images = args.images;
+        const postfixImage = serviceImage(this, prefix, "postfix", images);
+        const postfixJob = configJob(this, `${prefix}-postfix-config`, {
+            image: postfixImage,
+            configVolume: postfixConfig.name,
+            files: postfixFiles,
+            postmap: [postfixTables.virtualMailboxes, postfixTables.virtualAliases, postfixTables.senderLogins,
+                postfixTables.senderRelays, postfixTables.relayRecipients, postfixTables.saslPasswords],
+            postalias: [postfixTables.systemAliases],
+            labels,
+        });
+
+        // --- saslauthd
+        const saslImage = serviceImage(this, prefix, "saslauthd", images);
+        const saslJob = configJob(this, `${prefix}-saslauthd-config`, {
+            image: saslImage,
+            configVolume: saslConfig.name,
+            files: [
+                ...renderSaslauthdFiles(),
+                { ...saslauthdPasswdFile(""), content: pulumi.secret(this.credentials.apply(renderSaslauthdPasswd)) },
+            ],
+            labels,
+        });
+        const saslauthd = serviceContainer(this, `${prefix}-saslauthd`, {
+            image: saslImage,
+            placement: { ...placement, networkMode: "none", network: undefined },
+            ports: [],
+            mounts: [volumeMount(saslConfig.name, "/config", true), volumeMount(saslRun.name, paths.saslauthdDir)],
+            healthcheck: ["/usr/local/lib/mail/healthcheck"],
+            restart: settings.restart,
+            labels,
+        }, [saslJob.container]);
+
+        const smtpHealth = healthAddress(postfix.inetInterfaces);
+        const postfixContainer = serviceContainer(this, `${prefix}-postfix`, {
+            image: postfixImage,
+            placement,
+            ports: [postfix.ports.smtp, postfix.ports.submission, postfix.ports.smtps],
+            mounts: [
+                volumeMount(postfixConfig.name, "/config", true),
+                volumeMount(queue.name, paths.postfixQueue),
+                volumeMount(lmtp.name, paths.lmtpSocketDir),
+                volumeMount(saslRun.name, paths.saslauthdDir),
+            ],
+            healthcheck: ["/usr/local/lib/mail/healthcheck", smtpHealth, String(postfix.ports.smtp), "220 "],
+            restart: settings.restart,
+            labels,
+        }, [postfixJob.container, saslauthd]);
+
+        this.certificatePem = this.certificate.certPem;
+        this.postfixContainerName = postfixContainer.name;
+        this.saslauthdContainerName = saslauthd.name;
+        this.queueVolumeName = queue.name;
+        this.lmtpVolumeName = lmtp.name;
+        this.networkName = network ? network.name : pulumi.output(undefined);
+        this.mainCf = pulumi.output(renderPostfixFiles(postfix)[0].content);
+        this.registerOutputs({
+            certificatePem: this.certificatePem,
+            postfixContainerName: this.postfixContainerName,
+            saslauthdContainerName: this.saslauthdContainerName,
+            queueVolumeName: this.queueVolumeName,
+            lmtpVolumeName: this.lmtpVolumeName,
+            networkName: this.networkName,
+            mainCf: this.mainCf,
+            postfixConfigApplied: postfixJob.applied,
+            saslauthdConfigApplied: saslJob.applied,
+        });
+    }
+}
+
+/** Validates MailServer arguments, including everything that spans domains. Exported for tests. */
+export function validateMailServer(v: Validator, name: string, args: MailServerArgs): MailServerSettings {
+    if (typeof args !== "object" || args === null) v.fail("args", args, "expected an object with at least \"hostname\"");
+    const mode = v.oneOf("mode", args.mode ?? "internet", MAIL_SERVER_MODES);
+    const hostname = v.hostname("hostname", args.hostname);
+    const domains: DomainSpec[] = (args.domains ?? []).map(d => d.spec);
+    if (mode === "internet" && domains.length === 0) v.fail("domains", args.domains, "internet mode needs at least one VirtualDomain (or use mode \"relay\")");
+    if (mode === "relay" && domains.length > 0) v.fail("domains", domains.map(d => d.name), "relay mode has no mailboxes: leave domains empty, or use mode \"internet\"");
+    const names = new Set<string>();
+    domains.forEach((d, i) => {
+        if (names.has(d.name)) v.fail(`domains[${i}]`, d.name, "each domain may be given once");
+        names.add(d.name);
+    });
+    checkAddressGraph(v, domains);
+
+    const mydomain = hostname.split(".").slice(1).join(".");
+    const mydestination = (args.mydestination ?? ["$myhostname", "localhost"]).map((d, i) => {
+        if (d === "$myhostname" || d === "localhost" || d === "$mydomain") return d;
+        const domain = v.domain(`mydestination[${i}]`, d);
+        if (names.has(domain)) v.fail(`mydestination[${i}]`, d, "a virtual domain must not also be in mydestination; it is delivered through Dovecot");
+        return domain;
+    });
+    const mynetworks = (args.mynetworks ?? ["127.0.0.0/8", "[::1]/128"]).map((n, i) => v.network(`mynetworks[${i}]`, n));
+    const inetInterfaces = args.inetInterfaces ?? ["all"];
+    if (!Array.isArray(inetInterfaces) || inetInterfaces.length === 0) v.fail("inetInterfaces", args.inetInterfaces, "expected [\"all\"], [\"loopback-only\"] or a list of addresses");
+    inetInterfaces.forEach((a, i) => {
+        if (!["all", "loopback-only"].includes(a) && !/^[0-9.]+$|^[0-9a-f:]+$/i.test(a)) v.fail(`inetInterfaces[${i}]`, a, "expected \"all\", \"loopback-only\" or an IP address");
+    });
+    const inetProtocols = v.oneOf("inetProtocols", args.inetProtocols ?? "all", ["all", "ipv4", "ipv6"]);
+    const relayDomains = (args.relayDomains ?? []).map((d, i) => v.domain(`relayDomains[${i}]`, d));
+    const relayRecipients = (args.relayRecipients ?? []).map((r, i) => {
+        const address = v.address(`relayRecipients[${i}]`, r);
+        if (!relayDomains.some(d => address.endsWith(`@${d}`))) v.fail(`relayRecipients[${i}]`, r, `expected an address of relayDomains (${relayDomains.join(", ") || "none given"})`);
+        return address;
+    });
+    const messageSizeLimit = v.positiveInteger("messageSizeLimit", args.messageSizeLimit ?? 26214400, "expected a whole number of bytes > 0, e.g. 26214400 for 25 MiB");
+    const maximalQueueLifetime = v.postfixTime("maximalQueueLifetime", args.maximalQueueLifetime ?? "5d");
+    const bounceQueueLifetime = v.postfixTime("bounceQueueLifetime", args.bounceQueueLifetime ?? "5d");
+    const delayWarningTime = v.postfixTime("delayWarningTime", args.delayWarningTime ?? "4h");
+    const masqueradeDomains = (args.masqueradeDomains ?? []).map((d, i) => v.domain(`masqueradeDomains[${i}]`, d));
+    const recipientDelimiter = args.recipientDelimiter ?? "+";
+    if (typeof recipientDelimiter !== "string" || !/^[+\-_.=]{0,1}$/.test(recipientDelimiter)) {
+        v.fail("recipientDelimiter", args.recipientDelimiter, "expected one of \"+\", \"-\", \"_\", \".\", \"=\" or \"\" (off)");
+    }
+    const ports = {
+        smtp: v.port("ports.smtp", args.ports?.smtp ?? 25),
+        submission: v.port("ports.submission", args.ports?.submission ?? 587),
+        smtps: v.port("ports.smtps", args.ports?.smtps ?? 465),
+    };
+    const seen = new Map<number, string>();
+    for (const [k, p] of Object.entries(ports)) {
+        if (seen.has(p)) v.fail(`ports.${k}`, p, `port ${p} is already used by ports.${seen.get(p)}; each service needs its own port`);
+        seen.set(p, k);
+    }
+    const networkMode = v.oneOf("networkMode", args.networkMode ?? "bridge", NETWORK_MODES);
+    const publishAddress = args.publishAddress ?? "0.0.0.0";
+    if (!/^[0-9.]+$|^[0-9a-f:]+$/i.test(publishAddress)) v.fail("publishAddress", publishAddress, "expected an IP address such as 0.0.0.0 or 192.0.2.10");
+
+    const relayhosts = (args.relayhosts ?? []).map(r => r.spec);
+    if (relayhosts.filter(r => r.senderDomains.length === 0).length > 1) v.fail("relayhosts", relayhosts.map(r => r.host), "at most one relayhost may serve all senders (no senderDomains)");
+    if (mode === "relay" && !relayhosts.some(r => r.senderDomains.length === 0)) v.fail("relayhosts", relayhosts.map(r => r.host), "relay mode needs a relayhost without senderDomains: every message leaves through it");
+
+    const allMailboxes = domains.flatMap(d => d.mailboxes.map(m => m.address));
+    let adminAddress: string;
+    if (args.adminAddress !== undefined) {
+        adminAddress = v.address("adminAddress", args.adminAddress);
+        const domain = adminAddress.split("@")[1];
+        if (names.has(domain) && !localAddresses(domains).has(adminAddress)) v.fail("adminAddress", args.adminAddress, `expected an existing mailbox or alias of ${domain}`);
+    } else if (mode === "internet") {
+        if (allMailboxes.length === 0) v.fail("adminAddress", undefined, "give adminAddress, or define at least one mailbox to receive postmaster and abuse mail");
+        adminAddress = allMailboxes[0];
+    } else {
+        adminAddress = `postmaster@${mydomain}`;
+    }
+    const myorigin = args.myorigin === undefined ? (domains[0]?.name ?? mydomain) : v.domain("myorigin", args.myorigin);
+    if (!mydomain.includes(".")) v.fail("hostname", args.hostname, "expected a host name inside a domain, such as mail.example.com");
+    const restart = v.oneOf("restart", args.restart ?? "unless-stopped", ["no", "on-failure", "always", "unless-stopped"]);
+    validateTls(v, args.tls);
+
+    const prefix = args.namePrefix ?? name;
+    if (!/^[a-z0-9][a-z0-9_.-]*$/i.test(prefix)) v.fail("namePrefix", prefix, "expected letters, digits, '.', '_' or '-' (a Docker name)");
+    return {
+        prefix,
+        restart,
+        placement: { networkMode, publishAddress },
+        postfix: {
+            mode, hostname, mydomain, myorigin, mydestination, mynetworks, inetInterfaces, inetProtocols,
+            relayDomains, relayRecipients, messageSizeLimit, maximalQueueLifetime, bounceQueueLifetime,
+            delayWarningTime, masqueradeDomains, disableVrfy: args.disableVrfy ?? true, recipientDelimiter,
+            adminAddress, ports, domains, relayhosts,
+        },
+    };
+}
+
+/** Every address the domains answer for, besides catch-alls. */
+function localAddresses(domains: DomainSpec[]): Set<string> {
+    const set = new Set<string>();
+    for (const d of domains) {
+        d.mailboxes.forEach(m => { set.add(m.address); m.aliases.forEach(a => set.add(a)); });
+        d.aliases.forEach(a => set.add(a.address));
+        set.add(`postmaster@${d.name}`);
+        set.add(`abuse@${d.name}`);
+    }
+    return set;
+}
+
+/** Local alias targets must exist, and aliases must not loop. */
+function checkAddressGraph(v: Validator, domains: DomainSpec[]): void {
+    const byName = new Map(domains.map(d => [d.name, d]));
+    const local = localAddresses(domains);
+    const edges = new Map<string, string[]>();
+    domains.forEach((d, i) => {
+        const check = (field: string, target: string) => {
+            const domain = byName.get(target.split("@")[1]);
+            if (domain && !local.has(target) && !domain.catchAll) v.fail(field, target, `expected an existing mailbox or alias of ${domain.name}`);
+        };
+        d.aliases.forEach((a, j) => {
+            a.targets.forEach((t, k) => check(`domains[${i}] (${d.name}).aliases[${j}].targets[${k}]`, t));
+            edges.set(a.address, a.targets);
+        });
+        d.forwards.forEach((f, j) => f.targets.forEach((t, k) => check(`domains[${i}] (${d.name}).forwards[${j}].targets[${k}]`, t)));
+        if (d.catchAll) check(`domains[${i}] (${d.name}).catchAll`, d.catchAll);
+        d.forwards.forEach(f => edges.set(f.address, f.targets.filter(t => t !== f.address)));
+    });
+    const state = new Map<string, number>();
+    const visit = (node: string, trail: string[]) => {
+        if (state.get(node) === 2) return;
+        if (state.get(node) === 1) v.fail("aliases", [...trail.slice(trail.indexOf(node)), node].join(" -> "), "aliases and forwards must not form a loop");
+        state.set(node, 1);
+        for (const next of edges.get(node) ?? []) visit(next, [...trail, node]);
+        state.set(node, 2);
+    };
+    for (const node of edges.keys()) visit(node, []);
+}

@@ -1,0 +1,319 @@
+// Renders Postfix's main.cf, master.cf, lookup tables and Cyrus SASL client config from a
+// PostfixSpec. Pure and deterministic: the same spec always gives byte-identical files.
+import { paths, PostfixSpec, RenderedFile } from "./spec";
+
+const C = paths.config;
+const HEADER = "# Rendered by the mailserver package (components/render/postfix.ts). Do not edit here:\n" +
+    "# every deploy replaces this file. Change the component's arguments instead.\n";
+
+/** Postfix lookup tables this package writes; the config job runs postmap/postalias on them. */
+export const postfixTables = {
+    virtualMailboxes: "vmailbox",
+    virtualAliases: "virtual",
+    systemAliases: "aliases",
+    senderLogins: "sender_login",
+    senderRelays: "sender_relay",
+    relayRecipients: "relay_recipients",
+    saslPasswords: "sasl_passwd",
+} as const;
+
+const table = (name: string) => `lmdb:${C}/${name}`;
+
+function list(values: string[]): string {
+    return values.join(", ");
+}
+
+/** Which relayhost serves every sender (the one without sender domains), if any. */
+function defaultRelay(spec: PostfixSpec) {
+    return spec.relayhosts.find(r => r.senderDomains.length === 0);
+}
+
+export function relayNexthop(r: { host: string; port: number }): string {
+    return `[${r.host}]:${r.port}`;
+}
+
+export function renderMainCf(spec: PostfixSpec): string {
+    const internet = spec.mode === "internet";
+    const relay = defaultRelay(spec);
+    const perSender = spec.relayhosts.some(r => r.senderDomains.length > 0);
+    const anyRelayAuth = spec.relayhosts.some(r => r.hasCredentials);
+    const relayTls = relay ? relay.tlsPolicy : "may";
+    const lines: string[] = [HEADER];
+    const section = (title: string) => lines.push("", `# --- ${title}`);
+    const set = (key: string, value: string | number) => lines.push(`${key} = ${value}`.trimEnd());
+
+    section("identity");
+    set("compatibility_level", "3.10");
+    set("myhostname", spec.hostname);
+    set("mydomain", spec.mydomain);
+    set("myorigin", spec.myorigin);
+    set("mydestination", list(spec.mydestination));
+    set("smtpd_banner", "$myhostname ESMTP");
+    set("biff", "no");
+    set("append_dot_mydomain", "no");
+    set("readme_directory", "no");
+
+    section("network: who may connect and who is trusted");
+    set("inet_interfaces", list(spec.inetInterfaces));
+    set("inet_protocols", spec.inetProtocols);
+    set("mynetworks", list(spec.mynetworks));
+    set("mynetworks_style", "host");
+
+    section("logging: to the container's stdout, through postlogd");
+    set("maillog_file", "/dev/stdout");
+
+    section("limits and timers");
+    set("message_size_limit", spec.messageSizeLimit);
+    set("mailbox_size_limit", 0);
+    set("maximal_queue_lifetime", spec.maximalQueueLifetime);
+    set("bounce_queue_lifetime", spec.bounceQueueLifetime);
+    set("delay_warning_time", spec.delayWarningTime);
+    set("recipient_delimiter", spec.recipientDelimiter);
+    set("disable_vrfy_command", spec.disableVrfy ? "yes" : "no");
+    set("masquerade_domains", list(spec.masqueradeDomains));
+
+    section("local delivery: only the system aliases (root, postmaster, ...), which point at mailboxes");
+    set("alias_maps", table(postfixTables.systemAliases));
+    set("alias_database", table(postfixTables.systemAliases));
+    set("local_recipient_maps", "proxy:unix:passwd.byname $alias_maps");
+
+    if (internet) {
+        section("virtual domains, delivered to Dovecot over LMTP");
+        set("virtual_mailbox_domains", list(spec.domains.map(d => d.name)));
+        set("virtual_mailbox_maps", table(postfixTables.virtualMailboxes));
+        set("virtual_alias_maps", table(postfixTables.virtualAliases));
+        set("virtual_transport", `lmtp:unix:${paths.lmtpSocket}`);
+    } else {
+        section("relay mode: no mailboxes here");
+        set("virtual_mailbox_domains", "");
+        set("virtual_alias_maps", "");
+    }
+    set("relay_domains", list(spec.relayDomains));
+    set("relay_recipient_maps", spec.relayRecipients.length > 0 ? table(postfixTables.relayRecipients) : "");
+
+    section("outbound");
+    set("relayhost", relay ? relayNexthop(relay) : "");
+    if (perSender) set("sender_dependent_relayhost_maps", table(postfixTables.senderRelays));
+    set("smtp_tls_security_level", relayTls);
+    set("smtp_tls_CAfile", "/etc/ssl/certs/ca-certificates.crt");
+    set("smtp_tls_loglevel", 1);
+    set("smtp_tls_mandatory_protocols", ">=TLSv1.2");
+    set("smtp_tls_protocols", ">=TLSv1.2");
+    if (anyRelayAuth) {
+        set("smtp_sasl_auth_enable", "yes");
+        set("smtp_sasl_password_maps", table(postfixTables.saslPasswords));
+        set("smtp_sasl_security_options", "noanonymous");
+        set("smtp_sasl_tls_security_options", "noanonymous");
+        if (perSender) set("smtp_sender_dependent_authentication", "yes");
+        // A relay that refuses our credentials must not bounce mail: keep it queued until fixed.
+        set("smtp_sasl_auth_soft_bounce", "yes");
+    }
+
+    section("TLS for clients (STARTTLS on 25 and 587, implicit on 465)");
+    set("smtpd_tls_chain_files", `${C}/tls/key.pem, ${C}/tls/cert.pem`);
+    set("smtpd_tls_security_level", "may");
+    set("smtpd_tls_auth_only", "yes");
+    set("smtpd_tls_protocols", ">=TLSv1.2");
+    set("smtpd_tls_mandatory_protocols", ">=TLSv1.2");
+    set("smtpd_tls_mandatory_ciphers", "high");
+    set("smtpd_tls_ciphers", "high");
+    set("tls_high_cipherlist", "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20");
+    set("tls_preempt_cipherlist", "no");
+    set("smtpd_tls_loglevel", 1);
+    set("smtpd_tls_received_header", "yes");
+    set("smtpd_tls_session_cache_database", "");
+
+    section("SMTP AUTH through saslauthd; enabled per port in master.cf (587 and 465 only)");
+    set("smtpd_sasl_auth_enable", "no");
+    set("smtpd_sasl_type", "cyrus");
+    set("smtpd_sasl_path", "smtpd");
+    set("cyrus_sasl_config_path", `${C}/sasl`);
+    set("smtpd_sasl_security_options", "noanonymous, noplaintext");
+    set("smtpd_sasl_tls_security_options", "noanonymous");
+    set("smtpd_sasl_authenticated_header", "no");
+    set("broken_sasl_auth_clients", "no");
+    set("smtpd_sender_login_maps", internet ? table(postfixTables.senderLogins) : "");
+
+    section("restrictions: never an open relay");
+    set("smtpd_helo_required", "yes");
+    set("smtpd_relay_restrictions", "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination");
+    set("smtpd_recipient_restrictions", "reject_non_fqdn_recipient, reject_unlisted_recipient");
+    set("smtpd_reject_unlisted_recipient", "yes");
+    set("smtpd_reject_unlisted_sender", "no");
+    set("allow_percent_hack", "no");
+    set("swap_bangpath", "no");
+    set("strict_rfc821_envelopes", "yes");
+    lines.push("");
+    return lines.join("\n");
+}
+
+/** The smtpd services: which port, and what is allowed on it. */
+export function renderMasterCf(spec: PostfixSpec): string {
+    const { smtp, submission, smtps } = spec.ports;
+    const submissionOptions = (name: string) => [
+        `  -o syslog_name=postfix/${name}`,
+        "  -o smtpd_sasl_auth_enable=yes",
+        "  -o smtpd_client_restrictions=permit_sasl_authenticated,reject",
+        "  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject",
+        spec.mode === "internet"
+            ? "  -o smtpd_sender_restrictions=reject_sender_login_mismatch"
+            : "  -o smtpd_sender_restrictions=",
+        "  -o smtpd_recipient_restrictions=reject_non_fqdn_recipient,permit_sasl_authenticated,reject",
+        "  -o milter_macro_daemon_name=ORIGINATING",
+    ];
+    // chroot is "n" everywhere: the container is the jail, and paths stay the same inside and out.
+    return [
+        HEADER,
+        "# service  type  private unpriv  chroot  wakeup  maxproc command + args",
+        `${smtp}      inet  n       -       n       -       -       smtpd`,
+        "  -o syslog_name=postfix/smtp",
+        `${submission}      inet  n       -       n       -       -       smtpd`,
+        ...submissionOptions("submission"),
+        "  -o smtpd_tls_security_level=encrypt",
+        `${smtps}      inet  n       -       n       -       -       smtpd`,
+        ...submissionOptions("smtps"),
+        "  -o smtpd_tls_wrappermode=yes",
+        "pickup    unix  n       -       n       60      1       pickup",
+        "cleanup   unix  n       -       n       -       0       cleanup",
+        "qmgr      unix  n       -       n       300     1       qmgr",
+        "tlsmgr    unix  -       -       n       1000?   1       tlsmgr",
+        "rewrite   unix  -       -       n       -       -       trivial-rewrite",
+        "bounce    unix  -       -       n       -       0       bounce",
+        "defer     unix  -       -       n       -       0       bounce",
+        "trace     unix  -       -       n       -       0       bounce",
+        "verify    unix  -       -       n       -       1       verify",
+        "flush     unix  n       -       n       1000?   0       flush",
+        "proxymap  unix  -       -       n       -       -       proxymap",
+        "proxywrite unix -       -       n       -       1       proxymap",
+        "smtp      unix  -       -       n       -       -       smtp",
+        "relay     unix  -       -       n       -       -       smtp",
+        "  -o syslog_name=postfix/relay",
+        "showq     unix  n       -       n       -       -       showq",
+        "error     unix  -       -       n       -       -       error",
+        "retry     unix  -       -       n       -       -       error",
+        "discard   unix  -       -       n       -       -       discard",
+        "local     unix  -       n       n       -       -       local",
+        "virtual   unix  -       n       n       -       -       virtual",
+        "lmtp      unix  -       -       n       -       -       lmtp",
+        "anvil     unix  -       -       n       -       1       anvil",
+        "scache    unix  -       -       n       -       1       scache",
+        "postlog   unix-dgram n  -       n       -       1       postlogd",
+        "",
+    ].join("\n");
+}
+
+function tableText(entries: Array<[string, string]>): string {
+    return HEADER + entries.map(([k, v]) => `${k}\t${v}`).join("\n") + "\n";
+}
+
+/** virtual_mailbox_maps: every mailbox address (the value is not used by LMTP delivery). */
+export function renderVirtualMailboxes(spec: PostfixSpec): string {
+    const entries: Array<[string, string]> = [];
+    for (const d of spec.domains) for (const m of d.mailboxes) entries.push([m.address, "OK"]);
+    return tableText(entries);
+}
+
+/** The mailbox or alias addresses a domain defines itself. */
+function ownAddresses(spec: PostfixSpec): Set<string> {
+    const own = new Set<string>();
+    for (const d of spec.domains) {
+        for (const m of d.mailboxes) { own.add(m.address); m.aliases.forEach(a => own.add(a)); }
+        d.aliases.forEach(a => own.add(a.address));
+    }
+    return own;
+}
+
+/**
+ * virtual_alias_maps. Postfix consults it before virtual_mailbox_maps, so a catch-all
+ * ("@domain") would swallow real mailboxes; each mailbox therefore maps to itself first.
+ */
+export function renderVirtualAliases(spec: PostfixSpec): string {
+    const entries: Array<[string, string]> = [];
+    const own = ownAddresses(spec);
+    for (const d of spec.domains) {
+        const forwards = new Map(d.forwards.map(f => [f.address, f]));
+        for (const m of d.mailboxes) {
+            const f = forwards.get(m.address);
+            if (f) entries.push([m.address, list(f.keepCopy ? [m.address, ...f.targets] : f.targets)]);
+            else entries.push([m.address, m.address]);
+            for (const a of m.aliases) entries.push([a, m.address]);
+        }
+        for (const a of d.aliases) entries.push([a.address, list(a.targets)]);
+        for (const role of ["postmaster", "abuse"]) {
+            const address = `${role}@${d.name}`;
+            if (!own.has(address)) entries.push([address, spec.adminAddress]);
+        }
+        if (d.catchAll) entries.push([`@${d.name}`, d.catchAll]);
+    }
+    return tableText(entries);
+}
+
+/** alias_maps for the local domain (root@$myhostname and friends). */
+export function renderSystemAliases(spec: PostfixSpec): string {
+    const names = ["postmaster", "root", "abuse", "mailer-daemon", "hostmaster", "webmaster"];
+    return HEADER + names.map(n => `${n}: ${spec.adminAddress}`).join("\n") + "\n";
+}
+
+/**
+ * smtpd_sender_login_maps: which SASL login may use which envelope sender. A mailbox owns its
+ * address and its aliases; an alias of the domain belongs to the mailboxes it delivers to.
+ */
+export function renderSenderLogins(spec: PostfixSpec): string {
+    const owners = new Map<string, Set<string>>();
+    const add = (address: string, login: string) => {
+        if (!owners.has(address)) owners.set(address, new Set());
+        owners.get(address)!.add(login);
+    };
+    const mailboxes = new Set(spec.domains.flatMap(d => d.mailboxes.map(m => m.address)));
+    for (const d of spec.domains) {
+        for (const m of d.mailboxes) { add(m.address, m.address); m.aliases.forEach(a => add(a, m.address)); }
+        for (const a of d.aliases) for (const t of a.targets) if (mailboxes.has(t)) add(a.address, t);
+    }
+    const entries: Array<[string, string]> = [...owners].map(([a, logins]) => [a, list([...logins])]);
+    return tableText(entries);
+}
+
+export function renderSenderRelays(spec: PostfixSpec): string {
+    const entries: Array<[string, string]> = [];
+    for (const r of spec.relayhosts) for (const d of r.senderDomains) entries.push([`@${d}`, relayNexthop(r)]);
+    return tableText(entries);
+}
+
+export function renderRelayRecipients(spec: PostfixSpec): string {
+    return tableText(spec.relayRecipients.map(r => [r, "OK"]));
+}
+
+/** Cyrus SASL server config for smtpd: verify passwords through saslauthd's socket. */
+export function renderSmtpdSaslConf(): string {
+    return [
+        "pwcheck_method: saslauthd",
+        `saslauthd_path: ${paths.saslauthdDir}/mux`,
+        "mech_list: PLAIN LOGIN",
+        "",
+    ].join("\n");
+}
+
+/** All of Postfix's files except the TLS key and the relay passwords (see the component). */
+export function renderPostfixFiles(spec: PostfixSpec): RenderedFile[] {
+    const file = (path: string, content: string, mode = "0644"): RenderedFile =>
+        ({ path, content, mode, owner: "root", group: "root" });
+    return [
+        file("main.cf", renderMainCf(spec)),
+        file("master.cf", renderMasterCf(spec)),
+        file(postfixTables.virtualMailboxes, renderVirtualMailboxes(spec)),
+        file(postfixTables.virtualAliases, renderVirtualAliases(spec)),
+        file(postfixTables.systemAliases, renderSystemAliases(spec)),
+        file(postfixTables.senderLogins, renderSenderLogins(spec)),
+        file(postfixTables.senderRelays, renderSenderRelays(spec)),
+        file(postfixTables.relayRecipients, renderRelayRecipients(spec)),
+        file("sasl/smtpd.conf", renderSmtpdSaslConf()),
+    ];
+}
+
+/**
+ * smtp_sasl_password_maps. Postfix must present these passwords to the relay, so they cannot be
+ * hashed: the component passes them as Pulumi secrets and the file is root-only (0600).
+ */
+export function renderSaslPasswords(entries: Array<{ nexthop: string; username: string; password: string }>): string {
+    return HEADER + entries.map(e => `${e.nexthop}\t${e.username}:${e.password}`).join("\n") + "\n";
+}

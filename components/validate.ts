@@ -1,0 +1,123 @@
+// Input validation shared by the components. Pure: no Pulumi imports. Every error names the
+// component, the field, the bad value and what is accepted, and is thrown from the component's
+// constructor, so `pulumi preview` stops before any resource is registered.
+
+export class MailConfigError extends Error {
+    constructor(component: string, field: string, value: unknown, accepted: string) {
+        super(`${component}: ${field} = ${show(value)} is not accepted; ${accepted}`);
+        this.name = "MailConfigError";
+    }
+}
+
+function show(value: unknown): string {
+    if (value === undefined) return "(missing)";
+    if (typeof value === "string") return JSON.stringify(value);
+    try { return JSON.stringify(value); } catch { return String(value); }
+}
+
+/** Binds a component label ("MailServer mx") so call sites stay short. */
+export class Validator {
+    constructor(readonly component: string) {}
+
+    fail(field: string, value: unknown, accepted: string): never {
+        throw new MailConfigError(this.component, field, value, accepted);
+    }
+
+    domain(field: string, value: unknown): string {
+        if (typeof value !== "string" || !isDomain(value)) {
+            this.fail(field, value, "expected a fully qualified domain name such as example.com (letters, digits, hyphens, at least one dot)");
+        }
+        return value.toLowerCase();
+    }
+
+    hostname(field: string, value: unknown): string {
+        if (typeof value !== "string" || !isDomain(value)) {
+            this.fail(field, value, "expected a fully qualified host name such as mail.example.com");
+        }
+        return value.toLowerCase();
+    }
+
+    address(field: string, value: unknown): string {
+        if (typeof value !== "string" || !isAddress(value)) {
+            this.fail(field, value, "expected an e-mail address local@domain.tld (no spaces, quotes, '%', '!' or source routes)");
+        }
+        return value.toLowerCase();
+    }
+
+    port(field: string, value: unknown, allowZero = false): number {
+        const ok = typeof value === "number" && Number.isInteger(value) && value <= 65535 && (value >= 1 || (allowZero && value === 0));
+        if (!ok) this.fail(field, value, allowZero ? "expected a TCP port 1-65535, or 0 to turn it off" : "expected a TCP port 1-65535");
+        return value as number;
+    }
+
+    positiveInteger(field: string, value: unknown, accepted: string): number {
+        if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) this.fail(field, value, accepted);
+        return value as number;
+    }
+
+    /** Postfix time values: a number with an optional unit s, m, h, d or w ("5d", "4h"). */
+    postfixTime(field: string, value: unknown): string {
+        if (typeof value !== "string" || !/^\d+[smhdw]?$/.test(value)) {
+            this.fail(field, value, "expected a Postfix time such as \"30m\", \"4h\" or \"5d\" (number + s, m, h, d or w)");
+        }
+        return value;
+    }
+
+    oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {
+        if (typeof value !== "string" || !allowed.includes(value as T)) {
+            this.fail(field, value, `expected one of ${allowed.map(a => `"${a}"`).join(", ")}`);
+        }
+        return value as T;
+    }
+
+    /** IPv4/IPv6 network in CIDR form; never the whole Internet. */
+    network(field: string, value: unknown): string {
+        if (typeof value !== "string") this.fail(field, value, "expected a network such as 127.0.0.1/32 or [::1]/128");
+        const parsed = parseNetwork(value);
+        if (!parsed) this.fail(field, value, "expected a network such as 127.0.0.1/32, 192.0.2.0/24 or [2001:db8::]/32");
+        if (parsed.prefix === 0) this.fail(field, value, "a network of prefix length 0 trusts the whole Internet (an open relay); list your own networks");
+        return parsed.postfix;
+    }
+
+    /** Dovecot size such as "500M", "2G"; a plain number is bytes. */
+    quota(field: string, value: unknown): string {
+        if (typeof value !== "string" || !/^[1-9]\d*[KMGT]?$/.test(value)) {
+            this.fail(field, value, "expected a size such as \"500M\", \"2G\" or \"1T\" (number + K, M, G or T; no decimals)");
+        }
+        return value;
+    }
+}
+
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
+
+export function isDomain(value: string): boolean {
+    if (value.length > 253 || value.endsWith(".")) return false;
+    const labels = value.split(".");
+    return labels.length >= 2 && labels.every(l => LABEL.test(l)) && /[a-z]/i.test(labels[labels.length - 1]);
+}
+
+/** A deliberately strict address check: dot-atom local parts only, as mailbox names should be. */
+export function isAddress(value: string): boolean {
+    const at = value.lastIndexOf("@");
+    if (at <= 0 || value.indexOf("@") !== at) return false;
+    const local = value.slice(0, at);
+    return local.length <= 64 && /^[a-z0-9!#$&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$&'*+/=?^_`{|}~-]+)*$/i.test(local)
+        && !/[!%]/.test(local) && isDomain(value.slice(at + 1));
+}
+
+export function parseNetwork(value: string): { postfix: string; prefix: number } | undefined {
+    const v6 = /^\[([0-9a-f:]+)\](?:\/(\d{1,3}))?$/i.exec(value);
+    if (v6) {
+        const prefix = v6[2] === undefined ? 128 : Number(v6[2]);
+        if (prefix > 128 || !v6[1].includes(":")) return undefined;
+        return { postfix: `[${v6[1].toLowerCase()}]/${prefix}`, prefix };
+    }
+    const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(value);
+    if (v4) {
+        if (v4.slice(1, 5).some(o => Number(o) > 255)) return undefined;
+        const prefix = v4[5] === undefined ? 32 : Number(v4[5]);
+        if (prefix > 32) return undefined;
+        return { postfix: `${v4.slice(1, 5).join(".")}/${prefix}`, prefix };
+    }
+    return undefined;
+}

@@ -1,0 +1,110 @@
+// The example program: one mail server per stack, driven entirely by stack config
+// (stacks/Pulumi.<stack>.yaml). See README.md, "Stack config reference".
+import * as pulumi from "@pulumi/pulumi";
+import { AliasArgs, DovecotImap, DovecotPorts, ForwardArgs, ImageArgs, MailServer, MailServerPorts, Relayhost, TlsArgs, VirtualDomain } from "./components";
+
+interface DomainConfig {
+    domain: string;
+    mailboxes?: Array<{ address: string; quota?: string; aliases?: string[] }>;
+    aliases?: AliasArgs[];
+    catchAll?: string;
+    forwards?: ForwardArgs[];
+    mxHosts?: string[];
+}
+
+interface RelayhostConfig {
+    host: string;
+    port?: number;
+    username?: string;
+    tlsPolicy?: string;
+    senderDomains?: string[];
+}
+
+const config = new pulumi.Config();
+const hostname = config.require("hostname");
+const mode = config.get("mode") ?? "internet";
+const domainConfigs = config.getObject<DomainConfig[]>("domains") ?? [];
+// Mailbox passwords: one secret object, address -> password (pulumi config set --secret --path ...).
+const passwords = config.getSecretObject<Record<string, string>>("passwords") ?? pulumi.secret({} as Record<string, string>);
+
+const domains = domainConfigs.map(d => new VirtualDomain(d.domain, {
+    domain: d.domain,
+    mailboxes: (d.mailboxes ?? []).map(m => {
+        const address = m.address.includes("@") ? m.address : `${m.address}@${d.domain}`;
+        return {
+            ...m,
+            password: passwords.apply(p => {
+                const password = p[address];
+                if (password === undefined) throw new Error(`stack config: no password for ${address}; run: pulumi config set --secret --path 'passwords["${address}"]' <password>`);
+                return password;
+            }),
+        };
+    }),
+    aliases: d.aliases,
+    catchAll: d.catchAll,
+    forwards: d.forwards,
+    mxHosts: d.mxHosts ?? [hostname],
+}));
+
+const relayConfigs = config.getObject<RelayhostConfig[]>("relayhosts") ?? [];
+const relayPasswords = config.getSecretObject<Record<string, string>>("relayPasswords");
+const relayhosts = relayConfigs.map(r => new Relayhost(r.host, {
+    ...r,
+    password: r.username === undefined ? undefined : (relayPasswords ?? pulumi.secret({} as Record<string, string>)).apply(p => {
+        const password = p[r.host];
+        if (password === undefined) throw new Error(`stack config: no password for relay ${r.host}; run: pulumi config set --secret --path 'relayPasswords["${r.host}"]' <password>`);
+        return password;
+    }),
+}));
+
+// A supplied certificate comes as two keys, so that the key can be a secret of its own.
+const tlsCertPem = config.get("tlsCertPem");
+const tlsKeyPem = config.getSecret("tlsKeyPem");
+const tls: TlsArgs | undefined = tlsCertPem !== undefined || tlsKeyPem !== undefined
+    ? { ...config.getObject<TlsArgs>("tls"), certPem: tlsCertPem, keyPem: tlsKeyPem }
+    : config.getObject<TlsArgs>("tls");
+
+const images = config.getObject<ImageArgs>("images");
+const server = new MailServer("mail", {
+    mode,
+    hostname,
+    domains,
+    relayhosts,
+    adminAddress: config.get("adminAddress"),
+    mynetworks: config.getObject<string[]>("mynetworks"),
+    inetInterfaces: config.getObject<string[]>("inetInterfaces"),
+    inetProtocols: config.get("inetProtocols"),
+    relayDomains: config.getObject<string[]>("relayDomains"),
+    relayRecipients: config.getObject<string[]>("relayRecipients"),
+    messageSizeLimit: config.getNumber("messageSizeLimit"),
+    maximalQueueLifetime: config.get("maximalQueueLifetime"),
+    bounceQueueLifetime: config.get("bounceQueueLifetime"),
+    delayWarningTime: config.get("delayWarningTime"),
+    masqueradeDomains: config.getObject<string[]>("masqueradeDomains"),
+    disableVrfy: config.getBoolean("disableVrfy"),
+    recipientDelimiter: config.get("recipientDelimiter"),
+    ports: config.getObject<MailServerPorts>("ports"),
+    networkMode: config.get("networkMode"),
+    publishAddress: config.get("publishAddress"),
+    tls,
+    images,
+    namePrefix: config.get("namePrefix") ?? `mail-${pulumi.getStack()}`,
+});
+
+const imap = mode === "internet"
+    ? new DovecotImap("imap", {
+        mailServer: server,
+        ports: config.getObject<DovecotPorts>("imapPorts"),
+        listen: config.getObject<string[]>("imapListen"),
+        vacation: config.getObject("vacation"),
+        images,
+    })
+    : undefined;
+
+export const postfixContainer = server.postfixContainerName;
+export const saslauthdContainer = server.saslauthdContainerName;
+export const dovecotContainer = imap?.containerName;
+export const certificatePem = server.certificatePem;
+export const dnsRecords = pulumi.all(domains.map(d => d.dnsRecords)).apply(r => r.flat());
+export const mainCf = server.mainCf;
+export const dovecotConf = imap?.dovecotConf;

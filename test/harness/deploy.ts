@@ -1,0 +1,54 @@
+// Runs the example program (index.ts) once under pulumi.runtime.setMocks, in its own process,
+// as `pulumi up` would with the given stack config; with --live, every declared docker and tls
+// resource is created for real (LiveDockerProvider). Prints one JSON line: the stack outputs
+// and which containers were replaced or kept.
+//
+//   tsx test/harness/deploy.ts <request.json>
+//   request: { stack, config: {key: value}, secretKeys: [key], live: bool, stateFile, program? }
+import * as fs from "fs";
+import * as path from "path";
+import { LiveDockerProvider, MockArgs } from "./dockerProvider";
+
+interface Request {
+    stack: string;
+    config: Record<string, unknown>;
+    secretKeys?: string[];
+    live: boolean;
+    stateFile: string;
+    program?: string;
+}
+
+async function main() {
+    const request: Request = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+    // Stack config reaches the program exactly as the Pulumi CLI passes it.
+    process.env.PULUMI_CONFIG = JSON.stringify(Object.fromEntries(
+        Object.entries(request.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
+    process.env.PULUMI_CONFIG_SECRET_KEYS = JSON.stringify(request.secretKeys ?? []);
+
+    const pulumi = await import("@pulumi/pulumi");
+    const provider = new LiveDockerProvider(request.stateFile, line => process.stderr.write(`[deploy] ${line}\n`));
+    const pending = new Set<Promise<unknown>>();
+    await pulumi.runtime.setMocks({
+        newResource: (args: MockArgs) => {
+            const p = request.live ? provider.newResource(args) : Promise.resolve({ id: `${args.name}-id`, state: args.inputs });
+            pending.add(p);
+            p.finally(() => pending.delete(p)).catch(() => undefined);
+            return p;
+        },
+        call: () => ({}),
+    }, "mailserver", request.stack, false);
+
+    const program = await import(path.resolve(request.program ?? path.join(__dirname, "..", "..", "index.ts")));
+    const outputs: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(program)) {
+        if (pulumi.Output.isInstance(v)) outputs[k] = await new Promise(r => (v as any).apply(r));
+    }
+    // Let every resource registration (and its docker work) finish.
+    while (pending.size > 0) await Promise.all([...pending]);
+    await new Promise(r => setTimeout(r, 200));
+    while (pending.size > 0) await Promise.all([...pending]);
+    process.stdout.write(JSON.stringify({ outputs, replaced: provider.replaced, kept: provider.kept }) + "\n");
+}
+
+process.on("unhandledRejection", e => { console.error(e); process.exit(1); });
+main().catch(e => { console.error(e instanceof Error ? e.stack : e); process.exit(1); });
