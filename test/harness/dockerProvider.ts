@@ -34,14 +34,20 @@ const CONTAINER_INPUTS = new Set([
 export class LiveDockerProvider {
     /** name -> hash of the inputs it was created from (the "state" of this stand-in). */
     private readonly state: Record<string, string>;
+    /** Generated keys and certificates, kept in the harness state as Pulumi keeps them in its own. */
+    private readonly tlsState: Record<string, { hash: string; result: MockResult }>;
     readonly replaced: string[] = [];
     readonly kept: string[] = [];
 
     constructor(private readonly stateFile: string, private readonly log: (line: string) => void = () => {}) {
-        this.state = fs.existsSync(stateFile) ? JSON.parse(fs.readFileSync(stateFile, "utf8")) : {};
+        const saved = fs.existsSync(stateFile) ? JSON.parse(fs.readFileSync(stateFile, "utf8")) : {};
+        this.state = saved.containers ?? {};
+        this.tlsState = saved.tls ?? {};
     }
 
-    private save() { fs.writeFileSync(this.stateFile, JSON.stringify(this.state, null, 2)); }
+    private save() {
+        fs.writeFileSync(this.stateFile, JSON.stringify({ containers: this.state, tls: this.tlsState }, null, 2), { mode: 0o600 });
+    }
 
     async newResource(raw: MockArgs): Promise<MockResult> {
         const args = { ...raw, inputs: unwrapSecrets(raw.inputs) };
@@ -50,12 +56,24 @@ export class LiveDockerProvider {
             case "docker:index/volume:Volume": return this.volume(args);
             case "docker:index/network:Network": return this.network(args);
             case "docker:index/container:Container": return this.container(args);
-            case "tls:index/privateKey:PrivateKey": return privateKey(args);
-            case "tls:index/selfSignedCert:SelfSignedCert": return selfSignedCert(args);
+            case "tls:index/privateKey:PrivateKey": return this.remembered(args, privateKey);
+            case "tls:index/selfSignedCert:SelfSignedCert": return this.remembered(args, selfSignedCert);
             default:
                 if (args.custom) throw new Error(`live harness: no stand-in for resource type ${args.type}`);
                 return { id: undefined, state: args.inputs };
         }
+    }
+
+    /** Like the real tls provider: unchanged inputs keep the key or certificate from the last run. */
+    private remembered(args: MockArgs, create: (a: MockArgs) => MockResult): MockResult {
+        const key = `${args.type}::${args.name}`;
+        const hash = createHash("sha256").update(JSON.stringify(args.inputs)).digest("hex");
+        const saved = this.tlsState[key];
+        if (saved && saved.hash === hash) return saved.result;
+        const result = create(args);
+        this.tlsState[key] = { hash, result };
+        this.save();
+        return result;
     }
 
     private image(args: MockArgs): MockResult {

@@ -1,0 +1,94 @@
+// Real clients for the live tests: swaks for SMTP, imapflow for IMAP. Every connection goes to
+// 127.0.0.1; the "untrusted outsider" binds its end to 127.0.0.2.
+import { spawnSync } from "child_process";
+import { randomUUID } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { ImapFlow } from "imapflow";
+import { ARTIFACTS, PORTS } from "./stack";
+
+export const HOST = "127.0.0.1";
+export const OUTSIDER = "127.0.0.2";
+
+export interface SwaksResult {
+    /** Exit status: 0 all good; 23/24/25/28 refused at some step (see swaks(1)). */
+    status: number;
+    transcript: string;
+    /** Server reply lines ("<-" and "<~"), in order. */
+    replies: string[];
+}
+
+export function swaks(args: string[]): SwaksResult {
+    const r = spawnSync("swaks", ["--timeout", "20", ...args], { encoding: "utf8", timeout: 60_000 });
+    const transcript = `${r.stdout}${r.stderr}`;
+    const replies = transcript.split("\n").filter(l => /^\s*<[-~*]\*?\s/.test(l)).map(l => l.replace(/^\s*<[-~*]\*?\s+/, ""));
+    return { status: r.status ?? -1, transcript, replies };
+}
+
+/** The reply to the last command of a given kind, e.g. the RCPT reply. */
+export function replyAfter(result: SwaksResult, command: RegExp): string | undefined {
+    const lines = result.transcript.split("\n");
+    for (let i = lines.length - 1; i >= 0; i--) {
+        if (command.test(lines[i].replace(/^\s*[-~]>\*?\s+/, "")) && /^\s*[-~]>/.test(lines[i])) {
+            const reply = lines.slice(i + 1).find(l => /^\s*<[-~*]\*?\s/.test(l));
+            return reply?.replace(/^\s*<[-~*]\*?\s+/, "");
+        }
+    }
+    return undefined;
+}
+
+export function caFile(certificatePem: string): string {
+    const file = path.join(ARTIFACTS, "server-ca.pem");
+    fs.writeFileSync(file, certificatePem);
+    return file;
+}
+
+export function uniqueSubject(label: string): string {
+    return `${label} ${randomUUID()}`;
+}
+
+export interface Credentials { address: string; password: string }
+
+export async function imapClient(user: Credentials, mode: "imaps" | "starttls", ca: string): Promise<ImapFlow> {
+    const client = new ImapFlow({
+        host: HOST,
+        port: mode === "imaps" ? PORTS.imaps : PORTS.imap,
+        secure: mode === "imaps",
+        doSTARTTLS: mode === "starttls" ? true : undefined,
+        // Verify the deployed certificate itself (it is self-signed), by its name.
+        tls: { ca: [fs.readFileSync(ca)], servername: "mail.example.test" },
+        auth: { user: user.address, pass: user.password },
+        logger: false,
+    });
+    await client.connect();
+    return client;
+}
+
+/** Waits (bounded) until a message with this subject is in the mailbox; returns its source. */
+export async function fetchBySubject(user: Credentials, subject: string, mode: "imaps" | "starttls", ca: string, mailbox = "INBOX", timeoutMs = 15_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    const client = await imapClient(user, mode, ca);
+    try {
+        while (Date.now() < deadline) {
+            const lock = await client.getMailboxLock(mailbox);
+            try {
+                const uids = await client.search({ subject }, { uid: true });
+                if (uids && uids.length > 0) {
+                    const msg = await client.fetchOne(String(uids[uids.length - 1]), { source: true }, { uid: true });
+                    if (msg && msg.source) return msg.source.toString("utf8");
+                }
+            } finally {
+                lock.release();
+            }
+            await new Promise(r => setTimeout(r, 500));
+        }
+        throw new Error(`no message "${subject}" in ${user.address}'s ${mailbox} after ${timeoutMs / 1000}s`);
+    } finally {
+        await client.logout().catch(() => undefined);
+    }
+}
+
+export function dockerLogs(container: string): string {
+    const r = spawnSync("docker", ["logs", container], { encoding: "utf8", maxBuffer: 64 << 20 });
+    return `${r.stdout}${r.stderr}`;
+}

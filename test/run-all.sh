@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test: unit (renderers, validation), component (Pulumi mocks) and live (real
+# Postfix/Dovecot/saslauthd containers on a real Docker engine, real clients on 127.0.0.1).
+# The live tests never skip: without a working Docker engine this script fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash .ci/install-deps.sh
+DOCKER_HOST="$(bash .ci/docker-up.sh)"
+export DOCKER_HOST
+bash .ci/base-image.sh
+mkdir -p test/.artifacts
+npx tsc --noEmit -p .
+shopt -s nullglob
+files=(test/unit/*.test.ts test/components/*.test.ts test/live/*.test.ts)
+live=(test/live/*.test.ts)
+[ ${#live[@]} -gt 0 ] || { echo "run-all: no live tests found" >&2; exit 1; }
+# One file at a time: the live tests share ports and container names.
+exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
