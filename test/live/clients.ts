@@ -37,8 +37,8 @@ export function replyAfter(result: SwaksResult, command: RegExp): string | undef
     return undefined;
 }
 
-export function caFile(certificatePem: string): string {
-    const file = path.join(ARTIFACTS, "server-ca.pem");
+export function caFile(certificatePem: string, prefix = "mailtest"): string {
+    const file = path.join(ARTIFACTS, `server-ca-${prefix}.pem`);
     fs.writeFileSync(file, certificatePem);
     return file;
 }
@@ -49,10 +49,10 @@ export function uniqueSubject(label: string): string {
 
 export interface Credentials { address: string; password: string }
 
-export async function imapClient(user: Credentials, mode: "imaps" | "starttls", ca: string): Promise<ImapFlow> {
+export async function imapClient(user: Credentials, mode: "imaps" | "starttls", ca: string, ports = PORTS): Promise<ImapFlow> {
     const client = new ImapFlow({
         host: HOST,
-        port: mode === "imaps" ? PORTS.imaps : PORTS.imap,
+        port: mode === "imaps" ? ports.imaps : ports.imap,
         secure: mode === "imaps",
         doSTARTTLS: mode === "starttls" ? true : undefined,
         // Verify the deployed certificate itself (it is self-signed), by its name.
@@ -65,9 +65,9 @@ export async function imapClient(user: Credentials, mode: "imaps" | "starttls", 
 }
 
 /** Waits (bounded) until a message with this subject is in the mailbox; returns its source. */
-export async function fetchBySubject(user: Credentials, subject: string, mode: "imaps" | "starttls", ca: string, mailbox = "INBOX", timeoutMs = 15_000): Promise<string> {
+export async function fetchBySubject(user: Credentials, subject: string, mode: "imaps" | "starttls", ca: string, mailbox = "INBOX", timeoutMs = 15_000, ports = PORTS): Promise<string> {
     const deadline = Date.now() + timeoutMs;
-    const client = await imapClient(user, mode, ca);
+    const client = await imapClient(user, mode, ca, ports);
     try {
         while (Date.now() < deadline) {
             const lock = await client.getMailboxLock(mailbox);

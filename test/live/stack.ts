@@ -8,7 +8,11 @@ export const ROOT = path.resolve(__dirname, "..", "..");
 export const ARTIFACTS = path.join(ROOT, "test", ".artifacts");
 export const PREFIX = "mailtest";
 
-export const PORTS = { smtp: 20025, submission: 20587, smtps: 20465, imap: 20143, imaps: 20993, managesieve: 24190 };
+/** Ports of a live stack: base + the standard port's last three digits (20025, 20587, ...). */
+export function portsFrom(base: number) {
+    return { smtp: base + 25, submission: base + 587, smtps: base + 465, imap: base + 143, imaps: base + 993, managesieve: base + 190, pop3: base + 110, pop3s: base + 995 };
+}
+export const PORTS = portsFrom(20000);
 
 export const USERS = {
     alice: { address: "alice@example.test", password: "alice-Secret-2026!" },
@@ -16,17 +20,22 @@ export const USERS = {
     carol: { address: "carol@example.org", password: "carol-Secret-2026!" },
 };
 
-export function liveConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+/**
+ * Config of a live stack. Other test files run their own stacks side by side with another
+ * prefix and port base, e.g. liveConfig({}, "relaytest", 21000).
+ */
+export function liveConfig(overrides: Record<string, unknown> = {}, prefix = PREFIX, portBase = 20000): Record<string, unknown> {
+    const ports = portsFrom(portBase);
     return {
         "mailserver:hostname": "mail.example.test",
         "mailserver:mode": "internet",
         "mailserver:networkMode": "host",
-        "mailserver:namePrefix": PREFIX,
+        "mailserver:namePrefix": prefix,
         "mailserver:inetInterfaces": ["127.0.0.1"],
         "mailserver:inetProtocols": "ipv4",
         "mailserver:mynetworks": ["127.0.0.1/32"],
-        "mailserver:ports": { smtp: PORTS.smtp, submission: PORTS.submission, smtps: PORTS.smtps },
-        "mailserver:imapPorts": { imap: PORTS.imap, imaps: PORTS.imaps, managesieve: PORTS.managesieve },
+        "mailserver:ports": { smtp: ports.smtp, submission: ports.submission, smtps: ports.smtps },
+        "mailserver:imapPorts": { imap: ports.imap, imaps: ports.imaps, managesieve: ports.managesieve },
         "mailserver:imapListen": ["127.0.0.1"],
         "mailserver:images": { buildNetworkMode: "host" },
         "mailserver:domains": [
@@ -44,13 +53,14 @@ export function liveConfig(overrides: Record<string, unknown> = {}): Record<stri
 
 export interface DeployResult { outputs: Record<string, any>; replaced: string[]; kept: string[] }
 
-/** Deploys (or updates) the live stack; throws with the program's output on failure. */
+/** Deploys (or updates) a live stack; throws with the program's output on failure. */
 export function deploy(config: Record<string, unknown> = liveConfig(), live = true): DeployResult {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    const requestFile = path.join(ARTIFACTS, "deploy-request.json");
+    const prefix = String(config["mailserver:namePrefix"]);
+    const requestFile = path.join(ARTIFACTS, `deploy-request-${prefix}.json`);
     fs.writeFileSync(requestFile, JSON.stringify({
         stack: "live", config, secretKeys: ["mailserver:passwords", "mailserver:relayPasswords", "mailserver:tlsKeyPem"],
-        live, stateFile: path.join(ARTIFACTS, "live-state.json"),
+        live, stateFile: path.join(ARTIFACTS, `live-state-${prefix}.json`),
     }), { mode: 0o600 });
     const r = spawnSync(path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(ROOT, "test", "harness", "deploy.ts"), requestFile],
         { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20, timeout: 15 * 60 * 1000 });
@@ -61,11 +71,11 @@ export function deploy(config: Record<string, unknown> = liveConfig(), live = tr
     return JSON.parse(last);
 }
 
-/** Removes every container and volume of the live stack, and the harness state. */
-export function destroy(): void {
-    const ids = spawnSync("docker", ["ps", "-aq", "--filter", `label=mailserver.stack=${PREFIX}`], { encoding: "utf8" }).stdout.trim();
+/** Removes every container and volume of a live stack, and its harness state. */
+export function destroy(prefix = PREFIX): void {
+    const ids = spawnSync("docker", ["ps", "-aq", "--filter", `label=mailserver.stack=${prefix}`], { encoding: "utf8" }).stdout.trim();
     if (ids) spawnSync("docker", ["rm", "-f", ...ids.split("\n")]);
-    const vols = spawnSync("docker", ["volume", "ls", "-q", "--filter", `name=^${PREFIX}-`], { encoding: "utf8" }).stdout.trim();
+    const vols = spawnSync("docker", ["volume", "ls", "-q", "--filter", `name=^${prefix}-`], { encoding: "utf8" }).stdout.trim();
     if (vols) spawnSync("docker", ["volume", "rm", "-f", ...vols.split("\n")]);
-    fs.rmSync(path.join(ARTIFACTS, "live-state.json"), { force: true });
+    fs.rmSync(path.join(ARTIFACTS, `live-state-${prefix}.json`), { force: true });
 }
