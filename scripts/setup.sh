@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# One command on a fresh Debian machine: installs what the project needs (Debian packages, npm
+# packages, a private Docker engine, the offline Debian 13 base image) and deploys the example
+# program's dev stack on the local Docker engine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash .ci/install-deps.sh
+DOCKER_HOST="$(bash .ci/docker-up.sh)"
+export DOCKER_HOST
+bash .ci/base-image.sh
+npx tsc --noEmit -p .
+npx tsx scripts/local-up.ts "${1:-dev}"
+echo "Use it with: export DOCKER_HOST=$DOCKER_HOST"
