@@ -19,7 +19,7 @@ export interface SwaksResult {
 }
 
 export function swaks(args: string[]): SwaksResult {
-    const r = spawnSync("swaks", ["--timeout", "20", ...args], { encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync("swaks", ["--timeout", "20", "--suppress-data", ...args], { encoding: "utf8", timeout: 60_000, maxBuffer: 16 << 20 });
     const transcript = `${r.stdout}${r.stderr}`;
     const replies = transcript.split("\n").filter(l => /^\s*<[-~*]\*?\s/.test(l)).map(l => l.replace(/^\s*<[-~*]\*?\s+/, ""));
     return { status: r.status ?? -1, transcript, replies };
@@ -91,4 +91,38 @@ export async function fetchBySubject(user: Credentials, subject: string, mode: "
 export function dockerLogs(container: string): string {
     const r = spawnSync("docker", ["logs", container], { encoding: "utf8", maxBuffer: 64 << 20 });
     return `${r.stdout}${r.stderr}`;
+}
+
+/** How many messages with this subject the mailbox holds right now (no waiting). */
+export async function countBySubject(user: Credentials, subject: string, ca: string, ports = PORTS, mailbox = "INBOX"): Promise<number> {
+    const client = await imapClient(user, "imaps", ca, ports);
+    try {
+        const lock = await client.getMailboxLock(mailbox);
+        try {
+            const uids = await client.search({ subject }, { uid: true });
+            return uids ? uids.length : 0;
+        } finally {
+            lock.release();
+        }
+    } finally {
+        await client.logout().catch(() => undefined);
+    }
+}
+
+const PROBLEM = /\b(warning|error|fatal|panic):/i;
+
+/**
+ * After a scenario: the services' logs hold no warning/error/fatal/panic lines except the ones
+ * the scenario caused on purpose, which the caller lists. Prints what was expected and seen.
+ */
+export function assertCleanLogs(prefix: string, expected: Record<"postfix" | "dovecot" | "saslauthd", RegExp[]>): void {
+    const unexpected: string[] = [];
+    for (const [service, patterns] of Object.entries(expected)) {
+        const lines = dockerLogs(`${prefix}-${service}`).split("\n").filter(l => PROBLEM.test(l));
+        const accepted = lines.filter(l => patterns.some(p => p.test(l)));
+        fs.writeFileSync(path.join(ARTIFACTS, `${prefix}-${service}.log`), dockerLogs(`${prefix}-${service}`));
+        process.stdout.write(`# ${prefix}-${service}: ${lines.length} warning/error lines, ${accepted.length} expected by the scenarios\n`);
+        unexpected.push(...lines.filter(l => !accepted.includes(l)).map(l => `${service}: ${l}`));
+    }
+    if (unexpected.length) throw new Error(`unexpected warnings/errors in the logs:\n${unexpected.join("\n")}`);
 }

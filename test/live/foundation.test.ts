@@ -3,10 +3,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
-import { caFile, dockerLogs, fetchBySubject, HOST, imapClient, OUTSIDER, replyAfter, swaks, uniqueSubject } from "./clients";
-import { ARTIFACTS, deploy, DeployResult, destroy, liveConfig, PORTS, PREFIX, USERS } from "./stack";
+import { assertCleanLogs, caFile, fetchBySubject, HOST, imapClient, OUTSIDER, replyAfter, swaks, uniqueSubject } from "./clients";
+import { deploy, DeployResult, destroy, liveConfig, PORTS, PREFIX, USERS } from "./stack";
 
 let first: DeployResult;
 let ca: string;
@@ -20,11 +18,7 @@ describe("foundation, live", () => {
         ca = caFile(first.outputs.certificatePem);
     });
 
-    after(() => {
-        for (const c of ["postfix", "saslauthd", "dovecot"]) {
-            fs.writeFileSync(path.join(ARTIFACTS, `foundation-${c}.log`), dockerLogs(`${PREFIX}-${c}`));
-        }
-    });
+    after(() => destroy());
 
     test("EHLO on 25 and 587 offers STARTTLS and no AUTH before TLS", () => {
         for (const port of [PORTS.smtp, PORTS.submission]) {
@@ -134,6 +128,15 @@ describe("foundation, live", () => {
         const client = await imapClient(dave, "imaps", ca);
         await client.logout();
         assert.match(await fetchBySubject(dave, subject, "imaps", ca), /self/);
+    });
+
+    test("the logs hold no unexpected warnings or errors", () => {
+        assertCleanLogs(PREFIX, {
+            // the wrong-password scenario, on purpose
+            postfix: [/warning: localhost\[127\.0\.0\.1\]: SASL (PLAIN|LOGIN) authentication failed: authentication failure/],
+            dovecot: [],
+            saslauthd: [],
+        });
     });
 });
 
