@@ -1,0 +1,564 @@
+// The mail server policies. Importing this module has no side effects: the PolicyPack that
+// serves them (and starts a gRPC server) is constructed in index.ts only, so tests import from here.
+//
+// The rules look at docker:index/container:Container resources, because that is where our
+// components' configuration becomes visible to a policy: every rendered file is an entry of a
+// config job's `uploads` ({ file: "/staging/main.cf", content: "..." }). Component resources
+// (mailserver:index:MailServer, ...) are registered without inputs, so resource policies cannot
+// see their args; their registered outputs (e.g. MailServer.mainCf) are visible to stack policies.
+import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Secret, StackValidationArgs, StackValidationPolicy, UnknownValueError } from "@pulumi/policy";
+import {
+    DovecotSetting, expand, isLoopbackHost, isYes, listensOnPort25, MasterService, MIN_IPV4_PREFIX, MIN_IPV6_PREFIX, parseDovecotConf,
+    parseMainCf, parseNetwork, postfixList, PostfixConfig, restrictsRelay, tooWide, weakProtocols,
+} from "./parse";
+
+export const CONTAINER_TYPE = "docker:index/container:Container";
+
+// ------------------------------------------------------------------------------------------
+// Reading resource properties
+
+function isUnknownError(e: unknown): boolean {
+    return e instanceof UnknownValueError || (e instanceof Error && e.name === "UnknownValueError") ||
+        (e instanceof Error && e.constructor?.name === "UnknownValueError");
+}
+
+/** f(), or undefined when it touches a value that is unknown during preview. */
+function known<T>(f: () => T): T | undefined {
+    try {
+        return f();
+    } catch (e) {
+        if (isUnknownError(e)) return undefined;
+        throw e;
+    }
+}
+
+function basename(file: string): string {
+    return file.split("/").pop() ?? file;
+}
+
+/** An upload's text: `content`, or `contentBase64` decoded; undefined for `source` (a local file). Unknown values throw. */
+function uploadText(upload: any): string | undefined {
+    const content = upload?.content;
+    if (typeof content === "string") return content;
+    const b64 = upload?.contentBase64;
+    if (typeof b64 === "string") return Buffer.from(b64, "base64").toString("utf8");
+    return undefined;
+}
+
+export interface ConfigFiles {
+    mainCf?: string;
+    masterCf?: string;
+    dovecotConf?: string;
+}
+
+const CONFIG_FILES: Record<string, keyof ConfigFiles> = { "main.cf": "mainCf", "master.cf": "masterCf", "dovecot.conf": "dovecotConf" };
+
+/**
+ * The Postfix and Dovecot configuration files a container's uploads carry. Only these uploads'
+ * contents are read, so an unknown key or password (during preview) does not stop the checks;
+ * an unknown main.cf itself throws UnknownValueError (the SDK reports "can't run during preview").
+ */
+export function configFiles(props: Record<string, any>): ConfigFiles {
+    const files: ConfigFiles = {};
+    const uploads = props.uploads;
+    if (!Array.isArray(uploads)) return files;
+    for (const upload of uploads) {
+        const file = upload?.file;
+        if (typeof file !== "string") continue;
+        const key = CONFIG_FILES[basename(file)];
+        if (key && files[key] === undefined) files[key] = uploadText(upload);
+    }
+    return files;
+}
+
+/** Like configFiles, for stack policies: unknown values are skipped instead of thrown. */
+function knownConfigFiles(props: Record<string, any>): ConfigFiles {
+    const files: ConfigFiles = {};
+    const uploads = known(() => props.uploads);
+    if (!Array.isArray(uploads)) return files;
+    for (let i = 0; i < uploads.length; i++) {
+        const file = known(() => uploads[i]?.file);
+        if (typeof file !== "string") continue;
+        const key = CONFIG_FILES[basename(file)];
+        if (key && files[key] === undefined) files[key] = known(() => uploadText(uploads[i]));
+    }
+    return files;
+}
+
+function labelsOf(props: Record<string, any>): Map<string, string> {
+    const labels = new Map<string, string>();
+    const list = known(() => props.labels);
+    if (!Array.isArray(list)) return labels;
+    for (let i = 0; i < list.length; i++) {
+        const label = known(() => list[i]?.label);
+        const value = known(() => list[i]?.value);
+        if (typeof label === "string") labels.set(label, typeof value === "string" ? value : "");
+    }
+    return labels;
+}
+
+function where(service: MasterService): string {
+    return service.name === "(main.cf)" ? "main.cf" : `master.cf service "${service.name}" (${service.type})`;
+}
+
+/** Where the keys' values come from: the service when it overrides one of them, else main.cf (so one main.cf problem is reported once). */
+function origin(service: MasterService, keys: string[]): string {
+    return keys.some(k => service.options.has(k)) ? where(service) : "main.cf";
+}
+
+/** Runs check(files) on docker containers that carry Postfix or Dovecot configuration. */
+function onConfigContainers(check: (files: ConfigFiles) => string[]) {
+    return (args: ResourceValidationArgs, reportViolation: ReportViolation): void => {
+        if (args.type !== CONTAINER_TYPE) return;
+        const files = configFiles(args.props);
+        // Postfix is judged only with its main.cf (master.cf alone would be judged against Postfix's defaults).
+        if (files.mainCf === undefined && files.dovecotConf === undefined) return;
+        for (const message of new Set(check(files))) reportViolation(message);
+    };
+}
+
+// ------------------------------------------------------------------------------------------
+// Mandatory: open relay
+
+export function openRelayProblems(pf: PostfixConfig): string[] {
+    const problems: string[] = [];
+    for (const service of pf.smtpdServices()) {
+        const at = origin(service, ["mynetworks", "mynetworks_style"]);
+        if (!pf.isSet("mynetworks", service)) {
+            const level = parseFloat(pf.main.get("compatibility_level") ?? "0");
+            const style = (service.options.get("mynetworks_style") ?? pf.main.get("mynetworks_style") ?? (level >= 2 ? "host" : "subnet")).trim();
+            if (style !== "host") {
+                problems.push(`${at}: mynetworks is not set, so mynetworks_style = ${style} trusts every client in the container's ${style === "class" ? "address classes" : "subnets"}. ` +
+                    "In Docker bridge mode that is the bridge network, through which docker-proxy forwards outside clients: an open relay. Set mynetworks explicitly (e.g. 127.0.0.0/8 [::1]/128).");
+            }
+        }
+        for (const entry of postfixList(pf.get("mynetworks", service))) {
+            if (entry.startsWith("!")) continue;
+            const network = parseNetwork(entry);
+            const why = network && tooWide(network);
+            if (why) {
+                problems.push(`${at}: mynetworks trusts ${entry}: ${why}. Clients in mynetworks relay without authentication (permit_mynetworks), ` +
+                    `so this is an open relay. Trust loopback and your own hosts only (IPv4 /${MIN_IPV4_PREFIX} or narrower, IPv6 /${MIN_IPV6_PREFIX} or narrower).`);
+            }
+        }
+        const relay = pf.get("smtpd_relay_restrictions", service);
+        const recipient = pf.get("smtpd_recipient_restrictions", service);
+        if (!restrictsRelay(relay) && !restrictsRelay(recipient)) {
+            problems.push(`${origin(service, ["smtpd_relay_restrictions", "smtpd_recipient_restrictions"])}: neither smtpd_relay_restrictions ("${relay}") nor smtpd_recipient_restrictions ("${recipient}") ends relaying with ` +
+                "reject_unauth_destination or defer_unauth_destination (or a final reject) before an unconditional permit: this smtpd relays mail " +
+                "for anyone to anywhere. Add reject_unauth_destination after your permit_* entries.");
+        }
+    }
+    return problems;
+}
+
+export const noOpenRelay: ResourceValidationPolicy = {
+    name: "mail-no-open-relay",
+    description:
+        "Postfix must not relay for strangers. mynetworks may trust loopback and networks no wider than IPv4 " +
+        `/${MIN_IPV4_PREFIX} (65,536 addresses) or IPv6 /${MIN_IPV6_PREFIX} (one site) — private ranges included, since behind Docker's ` +
+        "bridge outside clients can arrive from the gateway's private address — and every smtpd service needs reject_unauth_destination " +
+        "(or defer_unauth_destination) in smtpd_relay_restrictions or smtpd_recipient_restrictions.",
+    enforcementLevel: "mandatory",
+    severity: "critical",
+    validateResource: onConfigContainers(files =>
+        files.mainCf === undefined ? [] : openRelayProblems(new PostfixConfig(files.mainCf, files.masterCf))),
+};
+
+// ------------------------------------------------------------------------------------------
+// Mandatory: authentication without TLS
+
+export function postfixAuthProblems(pf: PostfixConfig): string[] {
+    const problems: string[] = [];
+    for (const service of pf.smtpdServices()) {
+        if (!isYes(pf.get("smtpd_sasl_auth_enable", service))) continue;
+        const wrapper = isYes(pf.get("smtpd_tls_wrappermode", service));
+        const level = pf.get("smtpd_tls_security_level", service).trim();
+        const enforced = level === "encrypt" || (level === "" && isYes(pf.get("smtpd_enforce_tls", service)));
+        const authOnly = isYes(pf.get("smtpd_tls_auth_only", service));
+        if (!wrapper && !enforced && !authOnly) {
+            problems.push(`${origin(service, ["smtpd_sasl_auth_enable", "smtpd_tls_wrappermode", "smtpd_tls_security_level", "smtpd_enforce_tls", "smtpd_tls_auth_only"])}: smtpd_sasl_auth_enable = yes, but TLS is not required before AUTH (smtpd_tls_auth_only = ` +
+                `"${pf.get("smtpd_tls_auth_only", service)}", smtpd_tls_security_level = "${level}", no smtpd_tls_wrappermode): passwords can cross ` +
+                "the network in clear text. Set smtpd_tls_auth_only = yes, or smtpd_tls_security_level = encrypt on this service.");
+        }
+    }
+    return problems;
+}
+
+function section(s: DovecotSetting): string {
+    return s.sections.length === 0 ? "dovecot.conf" : `dovecot.conf (in ${s.sections.map(x => `"${x}"`).join(" > ")})`;
+}
+
+/** inet_listener's own "ssl = yes" means implicit TLS on that port, not the global TLS policy. */
+const inListener = (s: DovecotSetting) => s.sections.some(x => /^inet_listener\b/.test(x));
+
+export function dovecotAuthProblems(text: string): string[] {
+    const settings = parseDovecotConf(text);
+    const problems: string[] = [];
+    for (const s of settings) {
+        if (s.key === "auth_allow_cleartext" && isYes(s.value)) {
+            problems.push(`${section(s)}: auth_allow_cleartext = ${s.value} lets IMAP/POP3 clients send passwords without TLS. Set auth_allow_cleartext = no.`);
+        }
+        if (s.key === "disable_plaintext_auth" && !isYes(s.value)) {
+            problems.push(`${section(s)}: disable_plaintext_auth = ${s.value} lets IMAP/POP3 clients send passwords without TLS. Set disable_plaintext_auth = yes.`);
+        }
+    }
+    const ssl = settings.filter(s => s.key === "ssl" && !inListener(s));
+    if (!ssl.some(s => s.sections.length === 0)) {
+        problems.push("dovecot.conf: ssl is not set, so it is \"yes\": clients may log in before STARTTLS. Set ssl = required.");
+    }
+    for (const s of ssl) {
+        if (s.value.toLowerCase() !== "required") {
+            problems.push(`${section(s)}: ssl = ${s.value}; clients may log in without TLS. Set ssl = required.`);
+        }
+    }
+    return problems;
+}
+
+export const authRequiresTls: ResourceValidationPolicy = {
+    name: "mail-auth-requires-tls",
+    description:
+        "Passwords must not cross the network in clear text: Postfix services with SMTP AUTH need smtpd_tls_auth_only = yes, " +
+        "smtpd_tls_security_level = encrypt or wrapper mode; Dovecot needs ssl = required and no cleartext authentication.",
+    enforcementLevel: "mandatory",
+    severity: "critical",
+    validateResource: onConfigContainers(files => [
+        ...(files.mainCf === undefined ? [] : postfixAuthProblems(new PostfixConfig(files.mainCf, files.masterCf))),
+        ...(files.dovecotConf === undefined ? [] : dovecotAuthProblems(files.dovecotConf)),
+    ]),
+};
+
+// ------------------------------------------------------------------------------------------
+// Mandatory: TLS 1.2 or newer
+
+export function postfixTlsProblems(pf: PostfixConfig): string[] {
+    const problems: string[] = [];
+    const check = (services: MasterService[], keys: string[]) => {
+        for (const service of services) {
+            for (const key of keys) {
+                const value = pf.get(key, service);
+                const weak = weakProtocols(value);
+                if (weak.length === 0) continue;
+                const setting = pf.isSet(key, service) ? `${key} = "${value}"` : `${key} is not set; Postfix's default ("${value}")`;
+                problems.push(`${origin(service, [key])}: ${setting} enables ${weak.join(", ")}. Set ${key} = >=TLSv1.2.`);
+            }
+        }
+    };
+    check(pf.smtpdServices(), ["smtpd_tls_protocols", "smtpd_tls_mandatory_protocols"]);
+    check(pf.smtpClientServices(), ["smtp_tls_protocols", "smtp_tls_mandatory_protocols"]);
+    return problems;
+}
+
+const DOVECOT_MIN_OK = ["tlsv1.2", "tlsv1.3", "latest"];
+
+export function dovecotTlsProblems(text: string): string[] {
+    const settings = parseDovecotConf(text).filter(s => !inListener(s));
+    const problems: string[] = [];
+    const mins = settings.filter(s => s.key === "ssl_min_protocol");
+    for (const s of mins) {
+        if (!DOVECOT_MIN_OK.includes(s.value.toLowerCase())) {
+            problems.push(`${section(s)}: ssl_min_protocol = ${s.value} allows protocols older than TLS 1.2. Set ssl_min_protocol = TLSv1.2.`);
+        }
+    }
+    if (!mins.some(s => s.sections.length === 0)) {
+        const legacy = settings.filter(s => s.key === "ssl_protocols" && s.sections.length === 0).pop();
+        const weak = legacy ? weakProtocols(legacy.value) : [];
+        if (!legacy) {
+            problems.push("dovecot.conf: ssl_min_protocol is not set, so the minimum is the Dovecot build's default (TLSv1 in older releases). Set ssl_min_protocol = TLSv1.2.");
+        } else if (weak.length > 0) {
+            problems.push(`dovecot.conf: ssl_protocols = ${legacy.value} enables ${weak.join(", ")}. Set ssl_min_protocol = TLSv1.2.`);
+        }
+    }
+    return problems;
+}
+
+export const tlsMinimumVersion: ResourceValidationPolicy = {
+    name: "mail-tls-1.2-minimum",
+    description:
+        "TLS 1.0/1.1 and SSL are deprecated (RFC 8996): Postfix's smtpd_/smtp_tls_protocols and _mandatory_protocols must enable " +
+        "nothing below TLSv1.2 (e.g. \">=TLSv1.2\"; Postfix's defaults and lists like \"!SSLv2, !SSLv3\" leave TLSv1 on), and " +
+        "Dovecot's ssl_min_protocol must be TLSv1.2 or newer.",
+    enforcementLevel: "mandatory",
+    severity: "high",
+    validateResource: onConfigContainers(files => [
+        ...(files.mainCf === undefined ? [] : postfixTlsProblems(new PostfixConfig(files.mainCf, files.masterCf))),
+        ...(files.dovecotConf === undefined ? [] : dovecotTlsProblems(files.dovecotConf)),
+    ]),
+};
+
+// ------------------------------------------------------------------------------------------
+// Mandatory: secrets in environment variables and labels
+
+const SECRET_WORDS = new Set(["password", "passwd", "pass", "pwd", "passphrase", "secret", "secrets", "token", "key", "apikey", "privatekey", "credential", "credentials"]);
+const SECRET_PARTS = ["password", "passwd", "passphrase", "secret", "apikey", "privatekey", "accesskey", "credential"];
+/** A last word that makes the name describe a secret rather than hold one (KEY_FILE, TLS_KEY_PATH, KEY_ALGORITHM). */
+const NOT_A_SECRET_SUFFIX = new Set(["file", "path", "dir", "directory", "size", "type", "algorithm", "algo", "length", "len", "bits", "id", "name", "format", "mode", "usage", "count", "url", "uri"]);
+
+/** Whether an environment variable or label name looks like it holds a password, secret, token or key. */
+export function looksSecret(name: string): boolean {
+    const words = name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+    if (words.length === 0) return false;
+    if (NOT_A_SECRET_SUFFIX.has(words[words.length - 1])) return false;
+    if (words.some(w => SECRET_WORDS.has(w))) return true;
+    return words.some(w => SECRET_PARTS.some(p => w.includes(p)) || w.endsWith("token"));
+}
+
+export const noPlaintextSecrets: ResourceValidationPolicy = {
+    name: "mail-no-plaintext-secrets",
+    description:
+        "Containers must not get passwords, secrets, tokens or keys through environment variables or labels: whether or not the " +
+        "value is a Pulumi secret, Docker shows it to anyone who can inspect the container. Deliver secrets as files instead.",
+    enforcementLevel: "mandatory",
+    severity: "high",
+    validateResource: (args, reportViolation) => {
+        if (args.type !== CONTAINER_TYPE) return;
+        const envs = known(() => args.props.envs);
+        if (Array.isArray(envs)) {
+            for (let i = 0; i < envs.length; i++) {
+                const entry = known(() => envs[i]);
+                if (typeof entry !== "string") continue;
+                const eq = entry.indexOf("=");
+                const name = eq < 0 ? entry : entry.slice(0, eq);
+                // The value is never echoed.
+                if (eq > 0 && entry.length > eq + 1 && looksSecret(name)) {
+                    reportViolation(`Environment variable ${name} holds what looks like a secret in clear text (visible in \`docker inspect\`). ` +
+                        `Pass it as a file (an upload whose content is a Pulumi secret) and point the program at it, e.g. ${name}_FILE.`);
+                }
+            }
+        }
+        for (const [label, value] of labelsOf(args.props)) {
+            if (value !== "" && looksSecret(label)) {
+                reportViolation(`Label ${label} holds what looks like a secret in clear text (labels are public to anyone who can list containers). Remove it.`);
+            }
+        }
+    },
+};
+
+// ------------------------------------------------------------------------------------------
+// Remediation: key and password uploads become Pulumi secrets
+
+/**
+ * @pulumi/policy (1.21.0) hands remediations the resource's inputs behind two proxies that unwrap
+ * secrets on read; the proxy target, with secret values still wrapped in `Secret`, is reachable
+ * under this key (proxy.ts `getSpecialProxyTarget`, internal). Validations get no secret markers
+ * at all, which is why this check is a remediation.
+ */
+const PROXY_TARGET_KEY = "__getSpecialProxyTarget";
+
+/** The raw property bag under the SDK's proxies (or the value itself when it is not proxied). */
+export function unproxied(value: any): any {
+    let current = value;
+    for (let i = 0; i < 8; i++) {
+        const next = current !== null && typeof current === "object" ? current[PROXY_TARGET_KEY] : undefined;
+        if (next === undefined || next === current) return current;
+        current = next;
+    }
+    return current;
+}
+
+const SENSITIVE_FILE = /(^|[-_.]|priv)key\.pem$|\.key$|\.private$|^(sasl_passwd|passwd|shadow|users|htpasswd|\.htpasswd)$|\.(p12|pfx)$/i;
+
+/** Whether an upload (by its file name, or a PEM private key in its content) carries a key or password hashes. */
+export function isSensitiveUpload(file: string, content: unknown): boolean {
+    return SENSITIVE_FILE.test(basename(file)) || (typeof content === "string" && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(content));
+}
+
+/** The remediated props, or undefined when every sensitive upload is already a secret. Exported for tests. */
+export function secretUploadsRemediation(props: Record<string, any>): Record<string, any> | undefined {
+    const raw = unproxied(props);
+    // Still behind a proxy (an SDK whose internals differ): secretness is not visible, and copying
+    // through the proxy would unwrap the other secrets, so leave the resource alone.
+    if (raw === null || typeof raw !== "object" || raw.__isSpecialProxy === true) return undefined;
+    const uploads = raw.uploads;
+    if (!Array.isArray(uploads)) return undefined; // absent, unknown, or one secret list
+    let changed = false;
+    const next = uploads.map((upload: any) => {
+        if (upload === null || typeof upload !== "object" || upload instanceof Secret) return upload;
+        const file = upload.file instanceof Secret ? upload.file.value : upload.file;
+        if (typeof file !== "string") return upload;
+        const copy = { ...upload };
+        for (const field of ["content", "contentBase64"]) {
+            const value = upload[field];
+            if (value === undefined || value === null || value instanceof Secret) continue;
+            const text = field === "contentBase64" && typeof value === "string" ? Buffer.from(value, "base64").toString("utf8") : value;
+            if (!isSensitiveUpload(file, text)) continue;
+            copy[field] = new Secret(value);
+            changed = true;
+        }
+        return copy;
+    });
+    return changed ? { ...raw, uploads: next } : undefined;
+}
+
+export const secretUploads: ResourceValidationPolicy = {
+    name: "mail-secret-uploads",
+    description:
+        "Private keys and password files uploaded into containers must be Pulumi secrets (encrypted in the state, masked in " +
+        "previews); this remediation marks them so. (Only a remediation can see secretness: validations receive secrets unwrapped.)",
+    enforcementLevel: "remediate",
+    severity: "high",
+    remediateResource: args => (args.type === CONTAINER_TYPE ? secretUploadsRemediation(args.props) : undefined),
+};
+
+// ------------------------------------------------------------------------------------------
+// Advisory: DKIM and DMARC
+
+function isContainer(r: PolicyResource): boolean {
+    return r.type === CONTAINER_TYPE;
+}
+
+/** Every string inside a value (depth-limited), skipping values unknown during preview. */
+function collectStrings(value: unknown, out: string[], depth = 0): void {
+    if (typeof value === "string") { out.push(value); return; }
+    if (value === null || typeof value !== "object" || depth > 8) return;
+    for (const key of Object.keys(value)) {
+        const child = known(() => (value as Record<string, unknown>)[key]);
+        collectStrings(child, out, depth + 1);
+    }
+}
+
+const DKIM_SOFTWARE = /opendkim|rspamd|dkim/i;
+
+/** Whether a main.cf (and master.cf) makes Postfix pass mail through a milter (which is how DKIM signing is attached). */
+function hasMilters(mainCf: string | undefined, masterCf: string | undefined): boolean {
+    const pf = new PostfixConfig(mainCf, masterCf);
+    if (["smtpd_milters", "non_smtpd_milters"].some(k => pf.get(k).trim() !== "")) return true;
+    return pf.services.some(s => ["smtpd_milters", "non_smtpd_milters"].some(k => (s.options.get(k) ?? "").trim() !== ""));
+}
+
+function mailDomains(mainCf: string): string[] {
+    const main = parseMainCf(mainCf);
+    const domains = postfixList(expand(main.get("virtual_mailbox_domains") ?? "", main)).filter(d => !d.includes(":") && !d.startsWith("$"));
+    if (domains.length > 0) return domains;
+    const mydomain = main.get("mydomain");
+    return mydomain ? [expand(mydomain, main)] : [];
+}
+
+export const dkimAndDmarc: StackValidationPolicy = {
+    name: "mail-dkim-dmarc",
+    description:
+        "Mail without DKIM signatures and a DMARC policy is often rejected or filed as spam (Gmail and Yahoo require both of bulk " +
+        "senders), and the domain is easy to spoof.",
+    enforcementLevel: "advisory",
+    severity: "medium",
+    validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
+        const mailServers: Array<{ resource: PolicyResource; mainCf: string; masterCf?: string }> = [];
+        let dkim = false;
+        let dmarc = false;
+        for (const r of args.resources) {
+            if (isContainer(r)) {
+                const files = knownConfigFiles(r.props);
+                if (files.mainCf !== undefined) {
+                    mailServers.push({ resource: r, mainCf: files.mainCf, masterCf: files.masterCf });
+                    if (hasMilters(files.mainCf, files.masterCf)) dkim = true;
+                }
+                const identity = [known(() => r.props.name), known(() => r.props.image), r.name].filter(x => typeof x === "string").join(" ");
+                if (DKIM_SOFTWARE.test(identity)) dkim = true;
+            }
+            // Component outputs, e.g. MailServer.mainCf.
+            const mainCf = known(() => r.props.mainCf);
+            if (typeof mainCf === "string" && hasMilters(mainCf, undefined)) dkim = true;
+            const strings: string[] = [];
+            collectStrings(r.props, strings);
+            if (strings.some(s => /^"?v=DMARC1\b/i.test(s.trim()) || /^_dmarc(\.|$)/i.test(s.trim()))) dmarc = true;
+        }
+        if (mailServers.length === 0) return;
+        const domains = [...new Set(mailServers.flatMap(m => mailDomains(m.mainCf)))];
+        const names = domains.length > 0 ? domains.join(", ") : "your mail domains";
+        const urn = mailServers[0].resource.urn;
+        if (!dkim) {
+            reportViolation(`No DKIM signing is configured for ${names}: main.cf has no smtpd_milters/non_smtpd_milters and no opendkim or ` +
+                "rspamd container is deployed. Add a DKIM signing milter and publish its selector._domainkey TXT record.", urn);
+        }
+        if (!dmarc) {
+            reportViolation(`No DMARC record is published for ${names}: no resource or stack output holds "v=DMARC1". Publish a TXT record ` +
+                `_dmarc.<domain> such as "v=DMARC1; p=quarantine; rua=mailto:postmaster@<domain>" (and export it or create it with your DNS provider).`, urn);
+        }
+    },
+};
+
+// ------------------------------------------------------------------------------------------
+// Advisory: reverse DNS for the SMTP port
+
+function isPublicBind(ip: unknown): boolean {
+    return typeof ip !== "string" || ip === "" || !isLoopbackHost(ip);
+}
+
+/** Whether a container publishes TCP port 25 on a non-loopback host address. */
+function publishesPort25(r: PolicyResource): string | undefined {
+    const ports = known(() => r.props.ports);
+    if (!Array.isArray(ports)) return undefined;
+    for (let i = 0; i < ports.length; i++) {
+        const external = known(() => ports[i]?.external);
+        const protocol = known(() => ports[i]?.protocol) ?? "tcp";
+        const ip = known(() => ports[i]?.ip);
+        if (external === 25 && protocol === "tcp" && isPublicBind(ip)) return `publishes port 25 on ${typeof ip === "string" && ip ? ip : "0.0.0.0"}`;
+    }
+    return undefined;
+}
+
+function mainCfListensBeyondLoopback(mainCf: string | undefined): boolean {
+    if (mainCf === undefined) return true;
+    const main = parseMainCf(mainCf);
+    const interfaces = postfixList(expand(main.get("inet_interfaces") ?? "all", main));
+    return !interfaces.every(a => a === "loopback-only" || isLoopbackHost(a));
+}
+
+export interface ReverseDnsConfig {
+    /** The PTR record of the server's public IP is set to myhostname (and myhostname resolves back to it). */
+    reverseDnsConfirmed?: boolean;
+}
+
+export const smtpReverseDns: StackValidationPolicy = {
+    name: "mail-smtp-reverse-dns",
+    description:
+        "A server that sends and receives on port 25 needs a reverse DNS (PTR) name for its public IP that matches myhostname " +
+        "and resolves back to the IP; without it many receivers reject its mail. Set reverseDnsConfirmed: true once it is in place.",
+    enforcementLevel: "advisory",
+    severity: "low",
+    configSchema: {
+        properties: {
+            reverseDnsConfirmed: {
+                type: "boolean",
+                default: false,
+                description: "The PTR record of the server's public IP is set to its myhostname, which resolves back to that IP.",
+            },
+        },
+    },
+    validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
+        if (args.getConfig<ReverseDnsConfig>().reverseDnsConfirmed === true) return;
+        const configJobs = args.resources.filter(isContainer).map(r => ({ r, files: knownConfigFiles(r.props) }))
+            .filter(j => j.files.mainCf !== undefined || j.files.masterCf !== undefined);
+        for (const r of args.resources.filter(isContainer)) {
+            // The Postfix configuration this container runs: a config job it depends on, else one with the same mailserver.stack label.
+            const stack = labelsOf(r.props).get("mailserver.stack");
+            const job = configJobs.find(j => j.r !== r && r.dependencies.some(d => d.urn === j.r.urn)) ??
+                configJobs.find(j => j.r !== r && stack !== undefined && labelsOf(j.r.props).get("mailserver.stack") === stack);
+            let how = publishesPort25(r);
+            if (!how && known(() => r.props.networkMode) === "host" && job !== undefined && r.dependencies.some(d => d.urn === job.r.urn)) {
+                const pf = new PostfixConfig(job.files.mainCf, job.files.masterCf);
+                const smtp = pf.services.find(listensOnPort25);
+                if (smtp && mainCfListensBeyondLoopback(job.files.mainCf)) how = `listens on port 25 (master.cf service "${smtp.name}") in host network mode`;
+            }
+            if (!how) continue;
+            const hostname = job?.files.mainCf !== undefined ? parseMainCf(job.files.mainCf).get("myhostname") : undefined;
+            const name = hostname ? `"${hostname}"` : "the server's myhostname";
+            reportViolation(`Container ${known(() => r.props.name) ?? r.name} ${how}. Set the PTR record of the server's public IP address to ${name}, ` +
+                `and make sure ${name} resolves back to that address (forward-confirmed reverse DNS); then set reverseDnsConfirmed: true ` +
+                "in this policy's config.", r.urn);
+        }
+    },
+};
+
+// ------------------------------------------------------------------------------------------
+
+/** Every policy of the pack, in the order they are reported. */
+export const policies: Array<ResourceValidationPolicy | StackValidationPolicy> = [
+    noOpenRelay,
+    authRequiresTls,
+    tlsMinimumVersion,
+    noPlaintextSecrets,
+    secretUploads,
+    dkimAndDmarc,
+    smtpReverseDns,
+];

@@ -1,0 +1,357 @@
+// MailServer (internet mode, 2 domains) + DovecotImap under mocks: the resource graph, the files
+// each service is given and where it sees them, secrets, and bridge vs host networking.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { before, test } from "node:test";
+import {
+    ancestors, FAKE_CERT_PEM, FAKE_KEY_PEM, installMocks, isWrappedSecret, manifestEntries, MockEnv,
+    redactSecrets, T, text, unwrapSecrets, uploads, value,
+} from "./mocks";
+
+const PW = {
+    alice: "alice-Plaintext-Pass-01",
+    bob: "bob-Plaintext-Pass-0002",
+    carol: "carol-Plain-String-Pw-3", // given as a plain string, not a secret: must still end up secret
+    dave: "dave-Plaintext-Pass-004",
+};
+const HOSTNAME = "mail.example.com";
+const PUBLISH = "192.0.2.10";
+
+let env: MockEnv;
+let c: typeof import("../../components");
+let verifyPassword: (password: string, hash: string) => boolean;
+let bridge: { server: import("../../components").MailServer; imap: import("../../components").DovecotImap; domains: import("../../components").VirtualDomain[] };
+let host: { server: import("../../components").MailServer; imap: import("../../components").DovecotImap };
+
+before(async () => {
+    env = await installMocks();
+    c = await import("../../components");
+    // unixcrypt's own check: components/render/password.ts verifyPassword throws on "$6$rounds=N$..." hashes.
+    const { verify } = await import("unixcrypt");
+    verifyPassword = (password, hash) => verify(password, hash);
+    const secret = env.pulumi.secret;
+    const com = new c.VirtualDomain("g-example.com", {
+        domain: "example.com",
+        mailboxes: [
+            { address: "alice", password: secret(PW.alice), quota: "2G", aliases: ["info"] },
+            { address: "bob@example.com", password: secret(PW.bob) },
+        ],
+        aliases: [{ address: "team", targets: ["alice@example.com", "bob@example.com"] }],
+    });
+    const org = new c.VirtualDomain("g-example.org", {
+        domain: "example.org",
+        mailboxes: [{ address: "carol", password: PW.carol }],
+    });
+    const server = new c.MailServer("mx-bridge", {
+        hostname: HOSTNAME, domains: [com, org], namePrefix: "gb", networkMode: "bridge", publishAddress: PUBLISH,
+    });
+    const imap = new c.DovecotImap("imap-bridge", { mailServer: server });
+    bridge = { server, imap, domains: [com, org] };
+
+    const net = new c.VirtualDomain("g-example.net", {
+        domain: "example.net", mailboxes: [{ address: "dave", password: secret(PW.dave) }],
+    });
+    const hostServer = new c.MailServer("mx-host", { hostname: "mx.example.net", domains: [net], namePrefix: "gh", networkMode: "host" });
+    const hostImap = new c.DovecotImap("imap-host", { mailServer: hostServer });
+    host = { server: hostServer, imap: hostImap };
+
+    await Promise.all([server.mainCf, imap.dovecotConf, hostServer.mainCf, hostImap.dovecotConf, server.credentials].map(o => value(o as any)));
+    await env.settle();
+});
+
+const withPrefix = (prefix: string) => env.records.filter(r => r.name.startsWith(`${prefix}-`));
+const container = (name: string) => env.byName(name, T.container);
+const component = (type: string, name: string) => env.byName(name, type);
+
+test("resource graph: exactly the expected resources by type and name, each parented to its component", () => {
+    const serverUrn = component(T.mailServer, "mx-bridge").urn;
+    const imapUrn = component(T.dovecotImap, "imap-bridge").urn;
+    const expected = new Map<string, string>([
+        [`${T.network} gb-net`, serverUrn],
+        ...["queue", "lmtp", "saslauthd-run", "postfix-config", "saslauthd-config"].map(s => [`${T.volume} gb-${s}`, serverUrn] as [string, string]),
+        [`${T.privateKey} gb-tls-key`, serverUrn],
+        [`${T.selfSignedCert} gb-tls-cert`, serverUrn],
+        [`${T.image} gb-postfix-image`, serverUrn],
+        [`${T.image} gb-saslauthd-image`, serverUrn],
+        ...["postfix-config", "saslauthd-config", "postfix", "saslauthd"].map(s => [`${T.container} gb-${s}`, serverUrn] as [string, string]),
+        [`${T.volume} gb-mail`, imapUrn],
+        [`${T.volume} gb-dovecot-config`, imapUrn],
+        [`${T.image} gb-dovecot-image`, imapUrn],
+        [`${T.container} gb-dovecot-config`, imapUrn],
+        [`${T.container} gb-dovecot`, imapUrn],
+    ]);
+    const actual = withPrefix("gb");
+    assert.deepEqual(actual.map(r => `${r.type} ${r.name}`).sort(), [...expected.keys()].sort());
+    assert.equal(new Set(actual.map(r => r.urn)).size, actual.length, "no resource registered twice");
+    for (const r of actual) {
+        const want = expected.get(`${r.type} ${r.name}`)!;
+        assert.equal(r.parent, want, `${r.name}: parent`);
+        assert.ok(ancestors(env.records, r).includes(want), `${r.name}: parent chain reaches its component`);
+        assert.ok(r.urn.includes(`${want.split("::")[2]}$${r.type}::`), `${r.name}: URN type chain ${r.urn}`);
+    }
+    // The components themselves: top level, as the user declared them.
+    assert.equal(component(T.mailServer, "mx-bridge").parent, "");
+    assert.equal(component(T.dovecotImap, "imap-bridge").parent, "");
+});
+
+test("images are built from images/<service>/Dockerfile with BASE_IMAGE", () => {
+    for (const service of ["postfix", "saslauthd", "dovecot"]) {
+        const img = env.byName(`gb-${service}-image`, T.image).inputs;
+        assert.equal(img.name, `mailserver-${service}:gb`);
+        assert.equal(img.build.dockerfile, `${service}/Dockerfile`);
+        assert.deepEqual(img.build.buildArgs, { BASE_IMAGE: "debian:trixie-slim" });
+        assert.equal(path.basename(img.build.context), "images");
+        assert.ok(fs.existsSync(path.join(img.build.context, img.build.dockerfile)), `${service}: Dockerfile exists`);
+    }
+});
+
+test("volumes, network and certificate", () => {
+    for (const v of withPrefix("gb").filter(r => r.type === T.volume)) assert.equal(v.inputs.name, v.name);
+    assert.equal(env.byName("gb-queue", T.volume).retainOnDelete, true, "the queue survives pulumi destroy");
+    assert.equal(env.byName("gb-mail", T.volume).retainOnDelete, true, "mail survives pulumi destroy");
+    assert.deepEqual(env.byName("gb-net", T.network).inputs, { name: "gb-net", driver: "bridge" });
+    const cert = env.byName("gb-tls-cert", T.selfSignedCert).inputs;
+    assert.ok(cert.dnsNames.includes(HOSTNAME), `dnsNames ${cert.dnsNames}`);
+    assert.equal(cert.subject.commonName, HOSTNAME);
+    assert.ok(isWrappedSecret(cert.privateKeyPem), "the certificate's key input is secret");
+    assert.equal(env.byName("gb-tls-key", T.privateKey).inputs.algorithm, "ECDSA");
+});
+
+test("config jobs: run-to-completion apply-config containers writing their config volume", () => {
+    for (const service of ["postfix", "saslauthd", "dovecot"]) {
+        const job = container(`gb-${service}-config`);
+        const i = job.inputs;
+        assert.equal(i.name, `gb-${service}-config`);
+        assert.equal(i.attach, true);
+        assert.equal(i.mustRun, false);
+        assert.deepEqual(i.command, ["apply-config"]);
+        assert.equal(i.networkMode, "none");
+        assert.equal(i.image, "sha256:test");
+        assert.deepEqual(i.mounts, [{ type: "volume", source: `gb-${service}-config`, target: "/volume" }]);
+        assert.ok(i.labels.some((l: any) => l.label === "mailserver.role" && l.value === "config-job"));
+        assert.equal(i.wait, undefined);
+    }
+});
+
+test("service containers: healthchecks, wait, and started after their config jobs", () => {
+    const deps = (name: string) => container(name).dependencies;
+    const urn = (name: string) => container(name).urn;
+    for (const service of ["postfix", "saslauthd", "dovecot"]) {
+        const i = container(`gb-${service}`).inputs;
+        assert.equal(i.name, `gb-${service}`);
+        assert.equal(i.wait, true);
+        assert.ok(i.waitTimeout > 0);
+        assert.equal(i.restart, "unless-stopped");
+        assert.equal(i.command, undefined);
+        assert.equal(i.image, "sha256:test");
+        assert.equal(i.healthcheck.tests[0], "CMD");
+        assert.equal(i.healthcheck.tests[1], "/usr/local/lib/mail/healthcheck");
+        assert.ok(i.healthcheck.retries > 0 && i.healthcheck.interval && i.healthcheck.startPeriod);
+        assert.deepEqual(i.securityOpts, ["no-new-privileges:true"]);
+        assert.ok(i.labels.some((l: any) => l.label === "mailserver.role" && l.value === "service"));
+        assert.ok(deps(`gb-${service}`).includes(urn(`gb-${service}-config`)), `${service} depends on its config job`);
+    }
+    assert.deepEqual(container("gb-postfix").inputs.healthcheck.tests, ["CMD", "/usr/local/lib/mail/healthcheck", "127.0.0.1", "25", "220 "]);
+    assert.deepEqual(container("gb-dovecot").inputs.healthcheck.tests, ["CMD", "/usr/local/lib/mail/healthcheck", "127.0.0.1", "143", "* OK", "a LOGOUT"]);
+    assert.deepEqual(container("gb-saslauthd").inputs.healthcheck.tests, ["CMD", "/usr/local/lib/mail/healthcheck"]);
+    assert.ok(deps("gb-postfix").includes(urn("gb-saslauthd")), "postfix starts after saslauthd");
+});
+
+const POSTFIX_FILES = ["main.cf", "master.cf", "vmailbox", "virtual", "aliases", "sender_login", "sender_relay",
+    "relay_recipients", "sasl/smtpd.conf", "tls/cert.pem", "tls/key.pem", "sasl_passwd"];
+const DOVECOT_FILES = ["dovecot.conf", "users", "tls/cert.pem", "tls/key.pem"];
+const SASLAUTHD_FILES = ["pam-smtp", "passwd"];
+
+test("each config job uploads its files to /staging, and MANIFEST lists exactly what is uploaded", () => {
+    // Dovecot and saslauthd get exactly these; Postfix at least these (its table set may grow).
+    const cases: Array<[string, string[], boolean]> = [["postfix", POSTFIX_FILES, false], ["dovecot", DOVECOT_FILES, true], ["saslauthd", SASLAUTHD_FILES, true]];
+    for (const [service, files, exact] of cases) {
+        const up = uploads(container(`gb-${service}-config`));
+        const uploaded = [...up.keys()].sort();
+        if (exact) assert.deepEqual(uploaded, ["/staging/MANIFEST", ...files.map(f => `/staging/${f}`)].sort(), `${service} uploads`);
+        else for (const f of ["MANIFEST", ...files]) assert.ok(up.has(`/staging/${f}`), `${service} uploads /staging/${f}`);
+        const manifest = manifestEntries(text(up.get("/staging/MANIFEST")));
+        assert.deepEqual([...manifest.keys()].sort(), uploaded.filter(f => f !== "/staging/MANIFEST").map(f => f.slice("/staging/".length)).sort(),
+            `${service}: MANIFEST lists every uploaded file, and only those`);
+    }
+    const postfix = uploads(container("gb-postfix-config"));
+    const manifestLines = text(postfix.get("/staging/MANIFEST")).split("\n");
+    const tables = manifestLines.filter(l => /^post(map|alias) /.test(l)).map(l => l.split(" ")[1]);
+    for (const t of ["vmailbox", "virtual", "sender_login", "sasl_passwd"]) assert.ok(manifestLines.includes(`postmap ${t}`), `postmap ${t}`);
+    assert.ok(manifestLines.includes("postalias aliases"));
+    for (const t of tables) assert.ok(postfix.has(`/staging/${t}`), `table ${t} is uploaded`);
+    // Every lookup table main.cf names is one the job uploads and compiles.
+    const mainCf = text(postfix.get("/staging/main.cf"));
+    for (const [, t] of mainCf.matchAll(/lmdb:\/config\/current\/([\w./-]+)/g)) assert.ok(tables.includes(t), `main.cf uses ${t}, which is compiled`);
+});
+
+test("MANIFEST modes: users 0640 (group dovecot), passwd, sasl_passwd and key.pem 0600", () => {
+    const m = (service: string) => manifestEntries(text(uploads(container(`gb-${service}-config`)).get("/staging/MANIFEST")));
+    const postfix = m("postfix"), dovecot = m("dovecot"), sasl = m("saslauthd");
+    assert.deepEqual(dovecot.get("users"), { mode: "0640", owner: "root", group: "dovecot" });
+    assert.deepEqual(sasl.get("passwd"), { mode: "0600", owner: "root", group: "root" });
+    assert.deepEqual(postfix.get("sasl_passwd"), { mode: "0600", owner: "root", group: "root" });
+    assert.deepEqual(postfix.get("tls/key.pem"), { mode: "0600", owner: "root", group: "root" });
+    assert.deepEqual(dovecot.get("tls/key.pem"), { mode: "0600", owner: "root", group: "root" });
+    assert.equal(postfix.get("tls/cert.pem")!.mode, "0644");
+    assert.equal(postfix.get("main.cf")!.mode, "0644");
+    assert.equal(sasl.get("pam-smtp")!.mode, "0644");
+});
+
+test("file contents: what is uploaded is what the components render and the services reference", async () => {
+    const pf = uploads(container("gb-postfix-config"));
+    const dc = uploads(container("gb-dovecot-config"));
+    const sa = uploads(container("gb-saslauthd-config"));
+    const mainCf = text(pf.get("/staging/main.cf"));
+    assert.equal(mainCf, await value(bridge.server.mainCf));
+    assert.equal(text(dc.get("/staging/dovecot.conf")), await value(bridge.imap.dovecotConf));
+    for (const files of [pf, dc]) {
+        assert.equal(text(files.get("/staging/tls/cert.pem")), FAKE_CERT_PEM);
+        assert.equal(text(files.get("/staging/tls/key.pem")), FAKE_KEY_PEM);
+    }
+    // The config volume appears at /config in the services, the active generation at /config/current.
+    assert.match(mainCf, /^smtpd_tls_chain_files = \/config\/current\/tls\/key\.pem, \/config\/current\/tls\/cert\.pem$/m);
+    assert.match(mainCf, /^cyrus_sasl_config_path = \/config\/current\/sasl$/m);
+    assert.match(mainCf, /^virtual_transport = lmtp:unix:\/run\/lmtp\/lmtp$/m);
+    assert.match(mainCf, /^virtual_mailbox_domains = example\.com, example\.org$/m);
+    assert.match(mainCf, /^myhostname = mail\.example\.com$/m);
+    assert.match(text(pf.get("/staging/sasl/smtpd.conf")), /^saslauthd_path: \/run\/saslauthd\/mux$/m);
+    const dovecotConf = text(dc.get("/staging/dovecot.conf"));
+    assert.match(dovecotConf, /unix_listener \/run\/lmtp\/lmtp \{/);
+    assert.match(dovecotConf, /passwd_file_path = \/config\/current\/users/);
+    assert.match(dovecotConf, /ssl_server_key_file = \/config\/current\/tls\/key\.pem/);
+    assert.match(dovecotConf, /home = \/var\/mail\/vhosts\//);
+    assert.match(text(sa.get("/staging/pam-smtp")), /pam_pwdfile\.so pwdfile=\/config\/current\/passwd/);
+
+    const vmailbox = text(pf.get("/staging/vmailbox"));
+    for (const a of ["alice@example.com", "bob@example.com", "carol@example.org"]) assert.match(vmailbox, new RegExp(`^${a.replace(/\./g, "\\.")}\tOK$`, "m"));
+    const virtual = text(pf.get("/staging/virtual"));
+    assert.match(virtual, /^info@example\.com\talice@example\.com$/m);
+    assert.match(virtual, /^team@example\.com\talice@example\.com, bob@example\.com$/m);
+
+    // Hashes, one per mailbox, that verify against the passwords (checked here, never deployed).
+    const byAddress = { "alice@example.com": PW.alice, "bob@example.com": PW.bob, "carol@example.org": PW.carol };
+    const users = text(dc.get("/staging/users")).trim().split("\n");
+    assert.equal(users.length, 3);
+    for (const line of users) {
+        const m = /^([^:]+):\{SHA512-CRYPT\}(\$6\$[^:]+)::::::(.*)$/.exec(line);
+        assert.ok(m, `dovecot users line: ${line}`);
+        assert.ok(verifyPassword((byAddress as any)[m[1]], m[2]), `${m[1]}: hash verifies`);
+        assert.equal(m[3], m[1] === "alice@example.com" ? "userdb_quota_storage_size=2G" : "");
+    }
+    const passwd = text(sa.get("/staging/passwd")).trim().split("\n");
+    assert.deepEqual(passwd.map(l => l.split(":")[0]).sort(), Object.keys(byAddress).sort());
+    for (const line of passwd) {
+        // The contract of images/saslauthd/validate-config.
+        assert.match(line, /^[^:\s]+:\$6\$[^:]+$/);
+        const [address, hash] = line.split(":");
+        assert.ok(verifyPassword((byAddress as any)[address], hash), `${address}: saslauthd hash verifies`);
+    }
+});
+
+test("mounts: each service sees its volumes at the expected paths", () => {
+    const mounts = (name: string) => [...container(name).inputs.mounts]
+        .map((m: any) => `${m.source} -> ${m.target}${m.readOnly ? " (ro)" : ""} [${m.type}]`).sort();
+    assert.deepEqual(mounts("gb-postfix"), [
+        "gb-lmtp -> /run/lmtp [volume]",
+        "gb-postfix-config -> /config (ro) [volume]",
+        "gb-queue -> /var/spool/postfix [volume]",
+        "gb-saslauthd-run -> /run/saslauthd [volume]",
+    ]);
+    assert.deepEqual(mounts("gb-saslauthd"), [
+        "gb-saslauthd-config -> /config (ro) [volume]",
+        "gb-saslauthd-run -> /run/saslauthd [volume]",
+    ]);
+    assert.deepEqual(mounts("gb-dovecot"), [
+        "gb-dovecot-config -> /config (ro) [volume]",
+        "gb-lmtp -> /run/lmtp [volume]",
+        "gb-mail -> /var/mail/vhosts [volume]",
+    ]);
+});
+
+test("secrets: key, hashes and relay passwords are secret where they are uploaded", async () => {
+    const pf = uploads(container("gb-postfix-config"));
+    const dc = uploads(container("gb-dovecot-config"));
+    const sa = uploads(container("gb-saslauthd-config"));
+    for (const [what, content] of [
+        ["postfix tls/key.pem", pf.get("/staging/tls/key.pem")],
+        ["postfix sasl_passwd", pf.get("/staging/sasl_passwd")],
+        ["dovecot tls/key.pem", dc.get("/staging/tls/key.pem")],
+        ["dovecot users", dc.get("/staging/users")],
+        ["saslauthd passwd", sa.get("/staging/passwd")],
+    ] as const) assert.ok(isWrappedSecret(content), `${what} is a secret input`);
+    // Reviewable, non-sensitive files stay in clear (pulumi preview --diff shows them).
+    for (const f of ["main.cf", "master.cf", "vmailbox", "MANIFEST"]) assert.ok(!isWrappedSecret(pf.get(`/staging/${f}`)), `${f} is not secret`);
+
+    for (const d of bridge.domains) assert.equal(await env.pulumi.isSecret(d.credentials), true, "VirtualDomain.credentials is secret");
+    assert.equal(await env.pulumi.isSecret(bridge.server.credentials), true, "MailServer.credentials is secret");
+    assert.equal(await env.pulumi.isSecret(host.server.credentials), true);
+    // The public outputs are not secret: they are meant to be reviewed.
+    assert.equal(await env.pulumi.isSecret(bridge.server.mainCf), false);
+    assert.equal(await env.pulumi.isSecret(bridge.domains[0].dnsRecords), false);
+});
+
+test("secrets: no plaintext password anywhere, no key in clear, nothing sensitive in labels or env", () => {
+    assert.ok(env.records.length > 30);
+    for (const r of env.records) {
+        const all = JSON.stringify(unwrapSecrets(r.inputs)) + JSON.stringify(unwrapSecrets(r.wire));
+        for (const [who, pw] of Object.entries(PW)) assert.ok(!all.includes(pw), `${r.type} ${r.name} holds ${who}'s plaintext password`);
+        const clear = JSON.stringify(redactSecrets(r.wire));
+        assert.ok(!clear.includes("FAKE-PRIVATE-KEY-MATERIAL"), `${r.type} ${r.name} holds the TLS key outside a secret`);
+        assert.ok(!clear.includes("$6$"), `${r.type} ${r.name} holds a password hash outside a secret`);
+    }
+    for (const r of env.records.filter(x => x.type === T.container)) {
+        const i = unwrapSecrets(r.inputs);
+        assert.equal(i.envs, undefined, `${r.name} has no environment`);
+        const labels = Object.fromEntries(i.labels.map((l: any) => [l.label, l.value]));
+        assert.deepEqual(Object.keys(labels).sort(), ["mailserver.role", "mailserver.stack"], `${r.name} labels`);
+        assert.ok(!JSON.stringify(labels).includes("$6$"));
+    }
+});
+
+test("bridge networking: own network, ports published on publishAddress with internal == external", () => {
+    const pf = container("gb-postfix").inputs, dv = container("gb-dovecot").inputs, sa = container("gb-saslauthd").inputs;
+    for (const i of [pf, dv]) {
+        assert.equal(i.networkMode, undefined);
+        assert.deepEqual(i.networksAdvanced, [{ name: "gb-net" }]);
+    }
+    assert.deepEqual(pf.ports, [25, 587, 465].map(p => ({ internal: p, external: p, ip: PUBLISH })));
+    assert.deepEqual(dv.ports, [143, 993, 4190].map(p => ({ internal: p, external: p, ip: PUBLISH })));
+    assert.equal(sa.networkMode, "none", "saslauthd needs no network: it is reached through its socket");
+    assert.equal(sa.ports, undefined);
+    assert.equal(sa.networksAdvanced, undefined);
+});
+
+test("host networking: no Network, daemons on the host network, nothing published", async () => {
+    assert.deepEqual(withPrefix("gh").filter(r => r.type === T.network), []);
+    assert.equal(env.records.filter(r => r.type === T.network).length, 1, "only the bridge deployment has a network");
+    for (const name of ["gh-postfix", "gh-dovecot"]) {
+        const i = container(name).inputs;
+        assert.equal(i.networkMode, "host", `${name} networkMode`);
+        assert.equal(i.ports, undefined, `${name} ports`);
+        assert.equal(i.networksAdvanced, undefined, `${name} networksAdvanced`);
+    }
+    assert.equal(container("gh-saslauthd").inputs.networkMode, "none");
+    for (const s of ["postfix", "saslauthd", "dovecot"]) assert.equal(container(`gh-${s}-config`).inputs.networkMode, "none");
+    assert.equal(await value(host.server.networkName), undefined);
+    assert.equal(await value(bridge.server.networkName), "gb-net");
+    // Same services and volumes otherwise.
+    assert.deepEqual(withPrefix("gh").map(r => `${r.type} ${r.name.slice(3)}`).sort(),
+        withPrefix("gb").filter(r => r.type !== T.network).map(r => `${r.type} ${r.name.slice(3)}`).sort());
+});
+
+test("component outputs", async () => {
+    assert.equal(await value(bridge.server.postfixContainerName), "gb-postfix");
+    assert.equal(await value(bridge.server.saslauthdContainerName), "gb-saslauthd");
+    assert.equal(await value(bridge.server.queueVolumeName), "gb-queue");
+    assert.equal(await value(bridge.server.lmtpVolumeName), "gb-lmtp");
+    assert.equal(await value(bridge.imap.containerName), "gb-dovecot");
+    assert.equal(await value(bridge.imap.mailVolumeName), "gb-mail");
+    assert.equal(await value(bridge.server.certificatePem), FAKE_CERT_PEM);
+    assert.deepEqual(await value(bridge.domains[0].mailboxAddresses), ["alice@example.com", "bob@example.com"]);
+    assert.deepEqual(await value(bridge.domains[1].dnsRecords), [
+        { name: "example.org", type: "MX", value: "mail.example.org.", priority: 10 },
+        { name: "example.org", type: "TXT", value: "v=spf1 mx -all" },
+    ]);
+});

@@ -1,0 +1,3 @@
+// The example program with a recorder in front: deploy.ts runs this as its `program`.
+import "./program-capture";
+export * from "../../index";

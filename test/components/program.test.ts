@@ -1,0 +1,264 @@
+// The example program (index.ts) with each stack file under stacks/: it runs without error given
+// the passwords (as secret config) and, for prod, a certificate and key generated here; the stack
+// settings reach the resources; a bad stack config fails with a message naming the problem.
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, test } from "node:test";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+// js-yaml comes with @pulumi/pulumi; it has no type declarations here.
+const yaml = require("js-yaml") as { load(text: string): unknown };
+
+const SECRET_KEYS = ["mailserver:passwords", "mailserver:relayPasswords", "mailserver:tlsKeyPem"];
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+let DEV_PASSWORDS: Record<string, string>;
+let PROD_PASSWORDS: Record<string, string>;
+let PROD_RELAY_PASSWORDS: Record<string, string>;
+let ALL_PASSWORDS: string[];
+
+interface Run { code: number | null; stdout: string; stderr: string; result?: any }
+/** A registration as captured by program-capture.ts: inputs as serialized, secrets wrapped in place. */
+interface Res { type: string; name: string; parent: string; wire: any }
+
+let tmp: string;
+let certPem: string;
+let keyPem: string;
+const runs: Record<string, Promise<Run>> = {};
+
+function stackFile(stack: string): string {
+    return fs.readFileSync(path.join(ROOT, "stacks", `Pulumi.${stack}.yaml`), "utf8");
+}
+
+/** The `config:` map of a stack file, as `pulumi config` holds it. */
+function stackConfig(stack: string): Record<string, unknown> {
+    const doc = yaml.load(stackFile(stack)) as { config: Record<string, unknown> };
+    assert.equal(typeof doc.config, "object", `stacks/Pulumi.${stack}.yaml has a config map`);
+    return doc.config;
+}
+
+function run(script: string, request: object, label: string, captureFile?: string): Promise<Run> {
+    const file = path.join(tmp, `${label}.json`);
+    fs.writeFileSync(file, JSON.stringify(request), { mode: 0o600 });
+    const env = { ...process.env, MAILSERVER_TEST_CAPTURE: captureFile ?? "" };
+    return new Promise((resolve, reject) => {
+        const child = spawn(TSX, [script, file], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env });
+        let stdout = "", stderr = "";
+        child.stdout.on("data", d => { stdout += d; });
+        child.stderr.on("data", d => { stderr += d; });
+        const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+        child.on("error", reject);
+        child.on("close", code => {
+            clearTimeout(timer);
+            let result: any;
+            const last = stdout.trim().split("\n").pop();
+            if (code === 0 && last) result = JSON.parse(last);
+            if (result && captureFile) result.resources = JSON.parse(fs.readFileSync(captureFile, "utf8"));
+            resolve({ code, stdout, stderr, result });
+        });
+    });
+}
+
+const DEPLOY = path.join(ROOT, "test", "harness", "deploy.ts");
+/** deploy.ts with the example program; with `capture`, behind a recorder of every registration. */
+function deploy(stack: string, config: Record<string, unknown>, label: string, capture = false): Promise<Run> {
+    const request = {
+        stack, config, secretKeys: SECRET_KEYS, live: false, stateFile: path.join(tmp, `${label}-state.json`),
+        program: capture ? path.join(__dirname, "program-under-test.ts") : undefined,
+    };
+    return run(DEPLOY, request, label, capture ? path.join(tmp, `${label}-resources.json`) : undefined);
+}
+
+/** One distinct password per mailbox the stack file declares: address -> password. */
+function mailboxPasswords(stack: string): Record<string, string> {
+    const domains = (stackConfig(stack)["mailserver:domains"] ?? []) as Array<{ domain: string; mailboxes?: Array<{ address: string }> }>;
+    return Object.fromEntries(domains.flatMap(d => (d.mailboxes ?? []).map(m => {
+        const address = m.address.includes("@") ? m.address : `${m.address}@${d.domain}`;
+        return [address, `${stack}-Plaintext-${address}-pw`];
+    })));
+}
+
+function devConfig(): Record<string, unknown> {
+    return { ...stackConfig("dev"), "mailserver:passwords": DEV_PASSWORDS };
+}
+function prodConfig(): Record<string, unknown> {
+    return {
+        ...stackConfig("prod"),
+        "mailserver:passwords": PROD_PASSWORDS,
+        "mailserver:relayPasswords": PROD_RELAY_PASSWORDS,
+        "mailserver:tlsCertPem": certPem,
+        "mailserver:tlsKeyPem": keyPem,
+    };
+}
+
+before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mail-program-"));
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", path.join(tmp, "key.pem"), "-out", path.join(tmp, "cert.pem"), "-days", "2",
+        "-subj", "/CN=mail.example.com", "-addext", "subjectAltName=DNS:mail.example.com"], { stdio: "pipe" });
+    certPem = fs.readFileSync(path.join(tmp, "cert.pem"), "utf8");
+    keyPem = fs.readFileSync(path.join(tmp, "key.pem"), "utf8");
+    DEV_PASSWORDS = mailboxPasswords("dev");
+    PROD_PASSWORDS = mailboxPasswords("prod");
+    const relays = (stackConfig("prod")["mailserver:relayhosts"] ?? []) as Array<{ host: string; username?: string }>;
+    PROD_RELAY_PASSWORDS = Object.fromEntries(relays.filter(r => r.username).map(r => [r.host, `relay-Plaintext-${r.host}-pw`]));
+    ALL_PASSWORDS = [...Object.values(DEV_PASSWORDS), ...Object.values(PROD_PASSWORDS), ...Object.values(PROD_RELAY_PASSWORDS)];
+    assert.ok(Object.keys(DEV_PASSWORDS).length >= 2 && Object.keys(PROD_PASSWORDS).length >= 1 && Object.keys(PROD_RELAY_PASSWORDS).length >= 1);
+    // All the programs run at once; each test awaits its own.
+    runs.dev = deploy("dev", devConfig(), "dev", true);
+    runs.prod = deploy("prod", prodConfig(), "prod", true);
+    runs.openRelay = deploy("dev", { ...devConfig(), "mailserver:mynetworks": ["0.0.0.0/0"] }, "open-relay");
+});
+
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+async function succeeded(name: string): Promise<{ outputs: Record<string, any>; resources: Res[] }> {
+    const r = await runs[name];
+    assert.equal(r.code, 0, `${name} failed:\n${r.stderr}`);
+    for (const pw of ALL_PASSWORDS) {
+        assert.ok(!r.stdout.includes(pw), `${name}: a password in the stack outputs`);
+        assert.ok(!r.stderr.includes(pw), `${name}: a password in the program's log`);
+    }
+    return r.result;
+}
+
+const lines = (text: string) => text.split("\n");
+const unwrap = (v: any): any => Array.isArray(v) ? v.map(unwrap)
+    : v && typeof v === "object" ? (v[SECRET_SIG] === SECRET_VALUE ? unwrap(v.value) : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)])))
+    : v;
+const redact = (v: any): any => Array.isArray(v) ? v.map(redact)
+    : v && typeof v === "object" ? (v[SECRET_SIG] === SECRET_VALUE ? "[secret]" : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redact(x)])))
+    : v;
+const named = (rs: Res[], name: string, type = "docker:index/container:Container") => {
+    const r = rs.find(x => x.name === name && x.type === type);
+    assert.ok(r, `${type} ${name} registered`);
+    return r;
+};
+/** An upload's content as serialized: a secret stays wrapped. */
+const upload = (r: Res, file: string) => r.wire.uploads.find((u: any) => u.file === file)?.content;
+const isSecret = (v: any) => !!v && typeof v === "object" && v[SECRET_SIG] === SECRET_VALUE;
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const prefixOf = (stack: string, cfg: Record<string, any>) => cfg["mailserver:namePrefix"] ?? `mail-${stack}`;
+
+test("the YAML parser reads the stack files as written", () => {
+    for (const stack of ["dev", "prod"]) {
+        const cfg = stackConfig(stack), text = lines(stackFile(stack));
+        assert.ok(Object.keys(cfg).length >= 5, `${stack}: a config map`);
+        for (const [key, v] of Object.entries(cfg)) {
+            assert.ok(text.includes(`  ${key}:${typeof v === "object" ? "" : ` ${v}`}`), `${stack}: line for ${key}`);
+        }
+        for (const key of SECRET_KEYS) assert.equal(cfg[key], undefined, `${stack}: ${key} is not in the file in clear`);
+    }
+    const dev = stackConfig("dev") as any;
+    assert.ok(lines(stackFile("dev")).includes(`    smtp: ${dev["mailserver:ports"].smtp}`));
+    assert.equal(dev["mailserver:domains"][0].mailboxes[0].address, "alice");
+    assert.equal(typeof dev["mailserver:domains"][0].mailboxes[0].quota, "string");
+});
+
+test("dev stack: the program runs and its outputs follow the stack config", async () => {
+    const cfg = stackConfig("dev") as any;
+    const { outputs } = await succeeded("dev");
+    const prefix = prefixOf("dev", cfg), hostname = cfg["mailserver:hostname"];
+    assert.equal(outputs.postfixContainer, `${prefix}-postfix`);
+    assert.equal(outputs.saslauthdContainer, `${prefix}-saslauthd`);
+    assert.equal(outputs.dovecotContainer, `${prefix}-dovecot`);
+    assert.match(outputs.mainCf, new RegExp(`^myhostname = ${esc(hostname)}$`, "m"));
+    const domains = cfg["mailserver:domains"].map((d: any) => d.domain);
+    assert.match(outputs.mainCf, new RegExp(`^virtual_mailbox_domains = ${esc(domains.join(", "))}$`, "m"));
+    assert.match(outputs.mainCf, /^relayhost =$/m);
+    for (const port of Object.values(cfg["mailserver:imapPorts"]) as number[]) assert.match(outputs.dovecotConf, new RegExp(`^    port = ${port}$`, "m"));
+    assert.match(outputs.dovecotConf, new RegExp(`^hostname = ${esc(hostname)}$`, "m"));
+    assert.deepEqual(outputs.dnsRecords, cfg["mailserver:domains"].flatMap((d: any) => [
+        { name: d.domain, type: "MX", value: `${hostname}.`, priority: 10 },
+        { name: d.domain, type: "TXT", value: "v=spf1 mx -all" },
+    ]));
+});
+
+test("dev stack resources: its network, ports on publishAddress, self-signed certificate, quotas and aliases", async () => {
+    const cfg = stackConfig("dev") as any;
+    const { resources } = await succeeded("dev");
+    const prefix = prefixOf("dev", cfg), ip = cfg["mailserver:publishAddress"];
+    assert.equal(cfg["mailserver:networkMode"], "bridge");
+    assert.ok(resources.some(r => r.type === "docker:index/network:Network" && r.name === `${prefix}-net`));
+    const smtp = cfg["mailserver:ports"], imap = cfg["mailserver:imapPorts"];
+    const postfix = named(resources, `${prefix}-postfix`).wire;
+    assert.deepEqual(postfix.ports, [smtp.smtp, smtp.submission, smtp.smtps].map((p: number) => ({ internal: p, external: p, ip })));
+    assert.deepEqual(postfix.healthcheck.tests.slice(2), ["127.0.0.1", String(smtp.smtp), "220 "]);
+    const dovecot = named(resources, `${prefix}-dovecot`).wire;
+    assert.deepEqual(dovecot.ports, [imap.imap, imap.imaps, imap.managesieve].map((p: number) => ({ internal: p, external: p, ip })));
+    assert.equal(named(resources, `${prefix}-tls-cert`, "tls:index/selfSignedCert:SelfSignedCert").wire.validityPeriodHours,
+        cfg["mailserver:tls"].selfSigned.validityHours);
+    const domain = cfg["mailserver:domains"][0];
+    const users = upload(named(resources, `${prefix}-dovecot-config`), "/staging/users");
+    assert.ok(isSecret(users), "users is sent as a secret");
+    for (const m of domain.mailboxes) {
+        const quota = m.quota ? `userdb_quota_storage_size=${m.quota}` : "";
+        assert.match(users.value, new RegExp(`^${esc(m.address)}@${esc(domain.domain)}:\\{SHA512-CRYPT\\}\\$6\\$[^:]+::::::${quota}$`, "m"));
+    }
+    const virtual: string = upload(named(resources, `${prefix}-postfix-config`), "/staging/virtual");
+    for (const m of domain.mailboxes) for (const a of m.aliases ?? []) {
+        assert.match(virtual, new RegExp(`^${esc(a)}@${esc(domain.domain)}\t${esc(m.address)}@${esc(domain.domain)}$`, "m"));
+    }
+    for (const a of domain.aliases ?? []) assert.match(virtual, new RegExp(`^${esc(a.address)}@${esc(domain.domain)}\t${esc(a.targets.join(", "))}$`, "m"));
+    assert.ok(isSecret(upload(named(resources, `${prefix}-saslauthd-config`), "/staging/passwd")), "passwd is sent as a secret");
+    for (const r of resources) {
+        for (const pw of ALL_PASSWORDS) assert.ok(!JSON.stringify(unwrap(r.wire)).includes(pw), `${r.type} ${r.name}: a plaintext mailbox password`);
+    }
+});
+
+test("prod stack: the program runs with a supplied certificate and a relayhost", async () => {
+    const cfg = stackConfig("prod") as any;
+    const { outputs } = await succeeded("prod");
+    const prefix = prefixOf("prod", cfg), relay = cfg["mailserver:relayhosts"][0];
+    assert.equal(outputs.postfixContainer, `${prefix}-postfix`);
+    assert.equal(outputs.dovecotContainer, `${prefix}-dovecot`);
+    assert.equal(outputs.certificatePem, certPem);
+    assert.match(outputs.mainCf, new RegExp(`^myhostname = ${esc(cfg["mailserver:hostname"])}$`, "m"));
+    assert.match(outputs.mainCf, new RegExp(`^relayhost = \\[${esc(relay.host)}\\]:${relay.port}$`, "m"));
+    assert.match(outputs.mainCf, new RegExp(`^smtp_tls_security_level = ${relay.tlsPolicy}$`, "m"));
+    assert.match(outputs.mainCf, /^smtp_sasl_auth_enable = yes$/m);
+    assert.match(outputs.dovecotConf, /^    port = 143$/m);
+});
+
+test("prod stack resources: host networking, the supplied key as a secret, relay credentials as a secret", async () => {
+    const cfg = stackConfig("prod") as any;
+    const { resources } = await succeeded("prod");
+    const prefix = prefixOf("prod", cfg), relay = cfg["mailserver:relayhosts"][0];
+    assert.equal(cfg["mailserver:networkMode"], "host");
+    assert.equal(resources.filter(r => r.type === "docker:index/network:Network").length, 0);
+    assert.equal(resources.filter(r => r.type.startsWith("tls:")).length, 0, "no generated key or certificate");
+    for (const name of [`${prefix}-postfix`, `${prefix}-dovecot`]) {
+        assert.equal(named(resources, name).wire.networkMode, "host");
+        assert.equal(named(resources, name).wire.ports, undefined);
+    }
+    const postfixJob = named(resources, `${prefix}-postfix-config`), dovecotJob = named(resources, `${prefix}-dovecot-config`);
+    for (const job of [postfixJob, dovecotJob]) {
+        assert.ok(isSecret(upload(job, "/staging/tls/key.pem")), `${job.name}: key.pem is sent as a secret`);
+        assert.equal(unwrap(upload(job, "/staging/tls/key.pem")), keyPem);
+        assert.equal(unwrap(upload(job, "/staging/tls/cert.pem")), certPem);
+    }
+    const saslPasswd = upload(postfixJob, "/staging/sasl_passwd");
+    assert.ok(isSecret(saslPasswd), "sasl_passwd is sent as a secret");
+    assert.ok(lines(saslPasswd.value).includes(`[${relay.host}]:${relay.port}\t${relay.username}:${PROD_RELAY_PASSWORDS[relay.host]}`), "relay credentials");
+    assert.match(upload(postfixJob, "/staging/aliases"), new RegExp(`^root: ${esc(cfg["mailserver:adminAddress"])}$`, "m"));
+    const keyBody = keyPem.split("\n")[1];
+    for (const r of resources) {
+        const clear = JSON.stringify(redact(r.wire));
+        assert.ok(!clear.includes(keyBody), `${r.type} ${r.name}: the TLS key outside a secret`);
+        for (const pw of ALL_PASSWORDS) assert.ok(!clear.includes(pw), `${r.type} ${r.name}: a password outside a secret`);
+        const all = JSON.stringify(unwrap(r.wire));
+        for (const pw of Object.values(PROD_PASSWORDS)) assert.ok(!all.includes(pw), `${r.type} ${r.name}: a plaintext mailbox password`);
+    }
+});
+
+test("a bad stack config (mynetworks 0.0.0.0/0) fails, naming MailServer, mynetworks and the value", async () => {
+    const r = await runs.openRelay;
+    assert.notEqual(r.code, 0, "the program must fail");
+    assert.match(r.stderr, /MailServer mail: mynetworks\[0\] = "0\.0\.0\.0\/0" is not accepted/);
+    assert.match(r.stderr, /open relay/);
+    assert.equal(r.stdout.trim(), "", "no outputs");
+});

@@ -1,0 +1,194 @@
+// Shared fixtures and parsers for the unit tests. Pure: no Pulumi imports, so the render tests
+// load fast. Every builder returns a fresh object, so two calls give equal but unshared specs.
+import assert from "node:assert/strict";
+import { DovecotSpec } from "../../components/render/dovecot";
+import { DomainSpec, PostfixSpec, RelayhostSpec } from "../../components/render/spec";
+
+export function exampleCom(): DomainSpec {
+    return {
+        name: "example.com",
+        mailboxes: [
+            { address: "alice@example.com", quota: "2G", aliases: ["info@example.com", "a.smith@example.com"] },
+            { address: "bob@example.com", aliases: [] },
+            { address: "carol@example.com", quota: "500M", aliases: [] },
+        ],
+        aliases: [
+            { address: "sales@example.com", targets: ["alice@example.com", "bob@example.com"] },
+            // The domain defines its own postmaster: the admin default must not override it.
+            { address: "postmaster@example.com", targets: ["bob@example.com"] },
+            { address: "partners@example.com", targets: ["someone@external.example"] },
+        ],
+        catchAll: "alice@example.com",
+        forwards: [
+            { address: "bob@example.com", targets: ["bob@elsewhere.example"], keepCopy: true },
+            { address: "carol@example.com", targets: ["carol@elsewhere.example", "carol2@elsewhere.example"], keepCopy: false },
+        ],
+    };
+}
+
+export function exampleOrg(): DomainSpec {
+    return {
+        name: "example.org",
+        mailboxes: [{ address: "dave@example.org", aliases: [] }],
+        // The domain defines its own abuse address, but not postmaster.
+        aliases: [{ address: "abuse@example.org", targets: ["dave@example.org"] }],
+        forwards: [],
+    };
+}
+
+export function internetSpec(): PostfixSpec {
+    return {
+        mode: "internet",
+        hostname: "mail.example.com",
+        mydomain: "example.com",
+        myorigin: "example.com",
+        mydestination: ["$myhostname", "localhost"],
+        mynetworks: ["127.0.0.0/8", "[::1]/128", "192.0.2.0/24"],
+        inetInterfaces: ["all"],
+        inetProtocols: "all",
+        relayDomains: ["backup.example.net"],
+        relayRecipients: ["x@backup.example.net", "y@backup.example.net"],
+        messageSizeLimit: 31457280,
+        maximalQueueLifetime: "3d",
+        bounceQueueLifetime: "2d",
+        delayWarningTime: "6h",
+        masqueradeDomains: ["example.com", "example.org"],
+        disableVrfy: true,
+        recipientDelimiter: "+",
+        adminAddress: "alice@example.com",
+        notifyClasses: ["bounce", "2bounce", "delay", "resource", "software"],
+        authRateLimit: 20,
+        // Not the defaults, so the tests see that master.cf takes them from the spec.
+        ports: { smtp: 2525, submission: 5870, smtps: 4650 },
+        domains: [exampleCom(), exampleOrg()],
+        relayhosts: [],
+    };
+}
+
+export function defaultRelay(overrides: Partial<RelayhostSpec> = {}): RelayhostSpec {
+    return { host: "smtp.provider.example", port: 587, tlsPolicy: "encrypt", senderDomains: [], hasCredentials: true, ...overrides };
+}
+
+/** A relay-only server: no mailboxes, everything through one authenticated smarthost. */
+export function relaySpec(relay: RelayhostSpec = defaultRelay()): PostfixSpec {
+    return {
+        ...internetSpec(),
+        mode: "relay",
+        myorigin: "example.com",
+        relayDomains: [],
+        relayRecipients: [],
+        adminAddress: "postmaster@example.com",
+        ports: { smtp: 25, submission: 587, smtps: 465 },
+        domains: [],
+        relayhosts: [relay],
+    };
+}
+
+export function dovecotSpec(ports: Partial<DovecotSpec["ports"]> = {}): DovecotSpec {
+    return {
+        hostname: "mail.example.com",
+        listen: ["*", "::"],
+        ports: { imap: 1143, imaps: 1993, managesieve: 14190, pop3: 0, pop3s: 0, ...ports },
+        recipientDelimiter: "+",
+        messageSizeLimit: 31457280,
+        vacation: { minPeriod: "1d", defaultPeriod: "7d", maxPeriod: "30d" },
+        domains: [exampleCom(), exampleOrg()],
+    };
+}
+
+/** Non-comment, non-blank lines. */
+export function contentLines(text: string): string[] {
+    return text.split("\n").filter(l => l.trim() !== "" && !l.trimStart().startsWith("#"));
+}
+
+/**
+ * Parses main.cf into key -> value (last assignment wins, as in Postfix), joining continuation
+ * lines, and counts how often each key is assigned.
+ */
+export function parseMainCf(text: string): { values: Map<string, string>; counts: Map<string, number> } {
+    const logical: string[] = [];
+    for (const line of text.split("\n")) {
+        if (line.trimStart().startsWith("#") || line.trim() === "") continue;
+        if (/^\s/.test(line)) {
+            assert.ok(logical.length > 0, `continuation line without a parameter: ${JSON.stringify(line)}`);
+            logical[logical.length - 1] += " " + line.trim();
+        } else {
+            logical.push(line);
+        }
+    }
+    const values = new Map<string, string>();
+    const counts = new Map<string, number>();
+    for (const line of logical) {
+        const m = /^([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(line);
+        assert.ok(m, `main.cf line is not "key = value": ${JSON.stringify(line)}`);
+        values.set(m[1], m[2].trim());
+        counts.set(m[1], (counts.get(m[1]) ?? 0) + 1);
+    }
+    return { values, counts };
+}
+
+/** Keys assigned more than once. */
+export function duplicates(counts: Map<string, number>): string[] {
+    return [...counts].filter(([, n]) => n > 1).map(([k]) => k);
+}
+
+export interface MasterService {
+    name: string;
+    type: string;
+    columns: string[];
+    options: Map<string, string>;
+}
+
+/** Parses master.cf into services with their "-o key=value" overrides. */
+export function parseMasterCf(text: string): MasterService[] {
+    const services: MasterService[] = [];
+    for (const line of text.split("\n")) {
+        if (line.trim() === "" || line.startsWith("#")) continue;
+        if (/^\s/.test(line)) {
+            const m = /^\s+-o\s+([A-Za-z0-9_]+)=(.*)$/.exec(line);
+            assert.ok(m, `master.cf continuation is not "-o key=value": ${JSON.stringify(line)}`);
+            assert.ok(services.length > 0, "option before the first service");
+            const options = services[services.length - 1].options;
+            assert.ok(!options.has(m[1]), `option ${m[1]} given twice for one service`);
+            options.set(m[1], m[2]);
+        } else {
+            const columns = line.trim().split(/\s+/);
+            assert.ok(columns.length >= 8, `master.cf service line has fewer than 8 columns: ${JSON.stringify(line)}`);
+            services.push({ name: columns[0], type: columns[1], columns, options: new Map() });
+        }
+    }
+    return services;
+}
+
+/** Parses a Postfix lookup table source ("key<TAB>value") into entries, in order. */
+export function parseTable(text: string): Array<[string, string]> {
+    return contentLines(text).map(line => {
+        const m = /^(\S+)\s+(\S.*)$/.exec(line);
+        assert.ok(m, `table line is not "key value": ${JSON.stringify(line)}`);
+        return [m[1], m[2]] as [string, string];
+    });
+}
+
+/** Parses an aliases(5) file ("name: value"). */
+export function parseAliases(text: string): Array<[string, string]> {
+    return contentLines(text).map(line => {
+        const m = /^([^:\s]+):\s*(\S.*)$/.exec(line);
+        assert.ok(m, `aliases line is not "name: value": ${JSON.stringify(line)}`);
+        return [m[1], m[2]] as [string, string];
+    });
+}
+
+/** Asserts no key occurs twice and returns the entries as a map. */
+export function uniqueMap(entries: Array<[string, string]>, what: string): Map<string, string> {
+    const map = new Map<string, string>();
+    for (const [k, v] of entries) {
+        assert.ok(!map.has(k), `${what}: key ${k} appears more than once`);
+        map.set(k, v);
+    }
+    return map;
+}
+
+/** "a, b,c" -> ["a", "b", "c"] */
+export function splitList(value: string): string[] {
+    return value.split(/[\s,]+/).filter(Boolean);
+}

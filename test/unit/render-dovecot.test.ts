@@ -1,0 +1,203 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { dovecotUsersFile, renderDovecotConf, renderDovecotFiles, renderDovecotUsers } from "../../components/render/dovecot";
+import { renderManifest } from "../../components/render/manifest";
+import { hashPassword } from "../../components/render/password";
+import { renderPostfixFiles } from "../../components/render/postfix";
+import { renderPamSmtp, renderSaslauthdFiles, renderSaslauthdPasswd, saslauthdPasswdFile } from "../../components/render/saslauthd";
+import { Credential, RenderedFile } from "../../components/render/spec";
+import { contentLines, dovecotSpec, exampleCom, exampleOrg, internetSpec } from "./fixtures";
+
+// Known passwords, so the tests can search every rendered file for them.
+const passwords: Record<string, string> = {
+    "alice@example.com": "Alice-Plaintext-Pass-01",
+    "bob@example.com": "bob plaintext passphrase 02",
+    "carol@example.com": "carol:colon$dollar-03",
+    "dave@example.org": "DavePlaintextPassword04",
+};
+const credentials: Credential[] = Object.entries(passwords).map(([address, pw]) => ({ address, hash: hashPassword(address, pw) }));
+const domains = () => [exampleCom(), exampleOrg()];
+const HASH = String.raw`\$6\$rounds=50000\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}`;
+
+function listenerPort(conf: string, listener: string): number {
+    const m = new RegExp(String.raw`inet_listener ${listener} \{\s*\n\s*port = (\d+)\s*\n`).exec(conf);
+    assert.ok(m, `no inet_listener ${listener} with a port`);
+    return Number(m[1]);
+}
+
+function protocols(conf: string): string[] {
+    const m = /^protocols = (.*)$/m.exec(conf);
+    assert.ok(m, "no protocols line");
+    return m[1].split(/\s+/).filter(Boolean);
+}
+
+/** Top-level "key = value" settings (lines without indentation), each key once. */
+function topLevel(conf: string): Map<string, string> {
+    const map = new Map<string, string>();
+    for (const line of conf.split("\n")) {
+        const m = /^([a-z_]+) = ?(.*)$/.exec(line);
+        if (!m) continue;
+        assert.ok(!map.has(m[1]), `dovecot.conf sets ${m[1]} twice at top level`);
+        map.set(m[1], m[2]);
+    }
+    return map;
+}
+
+describe("dovecot.conf", () => {
+    const conf = renderDovecotConf(dovecotSpec());
+    const settings = topLevel(conf);
+
+    test("is deterministic", () => {
+        assert.equal(renderDovecotConf(dovecotSpec()), conf);
+        assert.deepEqual(renderDovecotFiles(dovecotSpec()), renderDovecotFiles(dovecotSpec()));
+        assert.equal(renderDovecotFiles(dovecotSpec())[0].content, conf);
+    });
+
+    test("Dovecot 2.4 syntax, TLS required, TLS 1.2+, no cleartext auth", () => {
+        assert.equal(settings.get("dovecot_config_version"), "2.4.0");
+        assert.match(conf.split("\n").filter(l => !l.startsWith("#"))[0], /^dovecot_config_version = 2\.4\.0$/,
+            "dovecot_config_version must be the first setting");
+        assert.equal(settings.get("ssl"), "required");
+        assert.equal(settings.get("ssl_min_protocol"), "TLSv1.2");
+        assert.equal(settings.get("auth_allow_cleartext"), "no");
+        assert.equal(settings.get("hostname"), "mail.example.com");
+        assert.equal(settings.get("recipient_delimiter"), "+");
+    });
+
+    test("listener ports come from the spec", () => {
+        assert.equal(listenerPort(conf, "imap"), 1143);
+        assert.equal(listenerPort(conf, "imaps"), 1993);
+        assert.equal(listenerPort(conf, "sieve"), 14190);
+        const d = renderDovecotConf(dovecotSpec({ imap: 143, imaps: 993, managesieve: 4190 }));
+        assert.equal(listenerPort(d, "imap"), 143);
+        assert.equal(listenerPort(d, "imaps"), 993);
+        assert.equal(listenerPort(d, "sieve"), 4190);
+    });
+
+    test("pop3 off: port 0 and not in protocols", () => {
+        assert.equal(listenerPort(conf, "pop3"), 0);
+        assert.equal(listenerPort(conf, "pop3s"), 0);
+        assert.ok(!protocols(conf).includes("pop3"));
+        assert.deepEqual([...protocols(conf)].sort(), ["imap", "lmtp", "sieve"]);
+    });
+
+    test("pop3 on: its port, and pop3 in protocols", () => {
+        const on = renderDovecotConf(dovecotSpec({ pop3: 1110 }));
+        assert.equal(listenerPort(on, "pop3"), 1110);
+        assert.ok(protocols(on).includes("pop3"));
+        const onlyPop3s = renderDovecotConf(dovecotSpec({ pop3s: 1995 }));
+        assert.equal(listenerPort(onlyPop3s, "pop3s"), 1995);
+        assert.ok(protocols(onlyPop3s).includes("pop3"));
+    });
+
+    test("special-use folders Drafts, Sent, Trash and Junk are auto-subscribed", () => {
+        for (const folder of ["Drafts", "Sent", "Trash", "Junk"]) {
+            const m = new RegExp(String.raw`mailbox ${folder} \{([^}]*)\}`).exec(conf);
+            assert.ok(m, `no mailbox ${folder}`);
+            assert.match(m[1], new RegExp(String.raw`special_use = \\${folder}\b`), folder);
+            assert.match(m[1], /auto = subscribe/, folder);
+        }
+    });
+
+    test("vacation limits come from the spec", () => {
+        const s = dovecotSpec();
+        s.vacation = { minPeriod: "2h", defaultPeriod: "3d", maxPeriod: "60d" };
+        const t = topLevel(renderDovecotConf(s));
+        assert.equal(t.get("sieve_vacation_min_period"), "2h");
+        assert.equal(t.get("sieve_vacation_default_period"), "3d");
+        assert.equal(t.get("sieve_vacation_max_period"), "60d");
+    });
+
+    test("braces are balanced", () => {
+        let depth = 0;
+        for (const ch of conf) {
+            if (ch === "{") depth++;
+            if (ch === "}") depth--;
+            assert.ok(depth >= 0);
+        }
+        assert.equal(depth, 0);
+    });
+});
+
+describe("users and passwd files", () => {
+    const users = renderDovecotUsers(credentials, domains());
+    const passwd = renderSaslauthdPasswd(credentials);
+
+    test("are deterministic", () => {
+        assert.equal(renderDovecotUsers(credentials.map(c => ({ ...c })), domains()), users);
+        assert.equal(renderSaslauthdPasswd(credentials.map(c => ({ ...c }))), passwd);
+        assert.equal(renderPamSmtp(), renderPamSmtp());
+    });
+
+    test("Dovecot users: address:{SHA512-CRYPT}$6$...:::::: with a quota where one is set", () => {
+        const lines = contentLines(users);
+        assert.equal(lines.length, credentials.length);
+        const byAddress = new Map(lines.map(l => [l.split(":")[0], l]));
+        for (const c of credentials) {
+            const line = byAddress.get(c.address);
+            assert.ok(line, `${c.address} missing`);
+            assert.match(line, new RegExp(String.raw`^${c.address.replace(/\./g, "\\.")}:\{SHA512-CRYPT\}${HASH}::::::`));
+            assert.ok(line.startsWith(`${c.address}:{SHA512-CRYPT}${c.hash}::::::`));
+            // user:password:uid:gid:gecos:home:shell:extra_fields -> 7 colons before the extra fields
+            assert.equal(line.split(":").length, 8, line);
+        }
+        assert.equal(byAddress.get("alice@example.com")!.split(":")[7], "userdb_quota_storage_size=2G");
+        assert.equal(byAddress.get("carol@example.com")!.split(":")[7], "userdb_quota_storage_size=500M");
+        assert.equal(byAddress.get("bob@example.com")!.split(":")[7], "");
+        assert.equal(byAddress.get("dave@example.org")!.split(":")[7], "");
+    });
+
+    test("saslauthd passwd: address:$6$... (no scheme prefix)", () => {
+        const lines = contentLines(passwd);
+        assert.equal(lines.length, credentials.length);
+        for (const [i, c] of credentials.entries()) {
+            assert.equal(lines[i], `${c.address}:${c.hash}`);
+            assert.match(lines[i], new RegExp(String.raw`^[^:]+:${HASH}$`));
+        }
+    });
+
+    test("PAM service reads the passwd file of the config volume", () => {
+        assert.match(renderPamSmtp(), /^auth\s+required\s+pam_pwdfile\.so\s+pwdfile=\/config\/current\/passwd$/m);
+    });
+
+    test("hash files are not world-readable", () => {
+        assert.equal(dovecotUsersFile(users).mode, "0640");
+        assert.equal(dovecotUsersFile(users).group, "dovecot");
+        assert.equal(saslauthdPasswdFile(passwd).mode, "0600");
+    });
+});
+
+describe("all rendered files", () => {
+    const all = (): RenderedFile[] => [
+        ...renderPostfixFiles(internetSpec()),
+        ...renderDovecotFiles(dovecotSpec()),
+        dovecotUsersFile(renderDovecotUsers(credentials, domains())),
+        ...renderSaslauthdFiles(),
+        saslauthdPasswdFile(renderSaslauthdPasswd(credentials)),
+    ];
+
+    test("manifest is deterministic and independent of file order", () => {
+        const files = all();
+        const manifest = renderManifest(files, ["vmailbox", "virtual"], ["aliases"]);
+        assert.equal(renderManifest(all(), ["vmailbox", "virtual"], ["aliases"]), manifest);
+        assert.equal(renderManifest([...files].reverse(), ["vmailbox", "virtual"], ["aliases"]), manifest);
+        const lines = contentLines(manifest);
+        assert.equal(lines.filter(l => l.startsWith("file ")).length, files.length);
+        assert.ok(lines.includes("file 0640 root dovecot users"));
+        assert.ok(lines.includes("file 0600 root root passwd"));
+        assert.ok(lines.includes("postmap vmailbox") && lines.includes("postalias aliases"));
+    });
+
+    test("no plaintext password appears in any rendered file", () => {
+        const files = all();
+        files.push({ path: "manifest", content: renderManifest(files), mode: "0644", owner: "root", group: "root" });
+        for (const f of files) {
+            for (const [address, pw] of Object.entries(passwords)) {
+                assert.ok(!f.content.includes(pw), `${f.path} contains the password of ${address}`);
+            }
+        }
+        // The search itself works: the hashes are there.
+        const users = files.find(f => f.path === "users")!.content;
+        for (const c of credentials) assert.ok(users.includes(c.hash));
+    });
+});

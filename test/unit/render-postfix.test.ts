@@ -1,0 +1,409 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import {
+    postfixTables, renderMainCf, renderMasterCf, renderPostfixFiles, renderRelayRecipients, renderSaslPasswords,
+    renderSenderLogins, renderSenderRelays, renderSystemAliases, renderVirtualAliases, renderVirtualMailboxes,
+} from "../../components/render/postfix";
+import { PostfixSpec } from "../../components/render/spec";
+import {
+    defaultRelay, duplicates, internetSpec, parseAliases, parseMainCf, parseMasterCf, parseTable, relaySpec,
+    splitList, uniqueMap,
+} from "./fixtures";
+
+const renderers: Array<[string, (s: PostfixSpec) => string]> = [
+    ["main.cf", renderMainCf],
+    ["master.cf", renderMasterCf],
+    ["vmailbox", renderVirtualMailboxes],
+    ["virtual", renderVirtualAliases],
+    ["aliases", renderSystemAliases],
+    ["sender_login", renderSenderLogins],
+    ["sender_relay", renderSenderRelays],
+    ["relay_recipients", renderRelayRecipients],
+];
+
+function perSenderSpec(): PostfixSpec {
+    return {
+        ...internetSpec(),
+        relayhosts: [
+            defaultRelay({ host: "smtp.provider.example", hasCredentials: false }),
+            defaultRelay({ host: "relay.other.example", port: 465, senderDomains: ["example.org"], hasCredentials: true }),
+        ],
+    };
+}
+
+describe("postfix renderers are deterministic", () => {
+    for (const [name, render] of renderers) {
+        for (const [mode, build] of [["internet", internetSpec], ["relay", () => relaySpec()], ["per-sender relays", perSenderSpec]] as const) {
+            test(`${name} (${mode}): two renders of equal specs are byte-identical`, () => {
+                const a = render(build());
+                const b = render(build());
+                assert.equal(typeof a, "string");
+                assert.ok(a.length > 0);
+                assert.equal(a, b);
+            });
+        }
+    }
+
+    test("renderPostfixFiles gives the same paths, modes and contents twice", () => {
+        assert.deepEqual(renderPostfixFiles(internetSpec()), renderPostfixFiles(internetSpec()));
+    });
+
+    test("renderSaslPasswords is deterministic", () => {
+        const entries = [{ nexthop: "[smtp.provider.example]:587", username: "u", password: "relay-secret" }];
+        assert.equal(renderSaslPasswords(entries), renderSaslPasswords(entries.map(e => ({ ...e }))));
+    });
+
+    test("renderers do not mutate the spec", () => {
+        const spec = internetSpec();
+        const before = JSON.stringify(spec);
+        for (const [, render] of renderers) render(spec);
+        assert.equal(JSON.stringify(spec), before);
+    });
+});
+
+describe("main.cf", () => {
+    // Parsed inside each test, so a parse failure fails the test rather than the whole suite.
+    const parsed = () => parseMainCf(renderMainCf(internetSpec()));
+
+    test("takes its values from the spec as key = value lines", () => {
+        const { values } = parsed();
+        assert.equal(values.get("myhostname"), "mail.example.com");
+        assert.equal(values.get("mydomain"), "example.com");
+        assert.equal(values.get("myorigin"), "example.com");
+        assert.deepEqual(splitList(values.get("mydestination")!), ["$myhostname", "localhost"]);
+        assert.deepEqual(splitList(values.get("mynetworks")!), ["127.0.0.0/8", "[::1]/128", "192.0.2.0/24"]);
+        assert.equal(values.get("message_size_limit"), "31457280");
+        assert.equal(values.get("maximal_queue_lifetime"), "3d");
+        assert.equal(values.get("bounce_queue_lifetime"), "2d");
+        assert.equal(values.get("delay_warning_time"), "6h");
+        assert.deepEqual(splitList(values.get("masquerade_domains")!), ["example.com", "example.org"]);
+        assert.equal(values.get("disable_vrfy_command"), "yes");
+        assert.equal(values.get("recipient_delimiter"), "+");
+        assert.equal(values.get("inet_interfaces"), "all");
+        assert.equal(values.get("inet_protocols"), "all");
+        assert.deepEqual(splitList(values.get("relay_domains")!), ["backup.example.net"]);
+        assert.deepEqual(splitList(values.get("virtual_mailbox_domains")!), ["example.com", "example.org"]);
+    });
+
+    test("other spec values change the rendered values", () => {
+        const other: PostfixSpec = {
+            ...internetSpec(),
+            hostname: "mx1.example.org",
+            disableVrfy: false,
+            recipientDelimiter: "-",
+            inetInterfaces: ["192.0.2.10", "2001:db8::10"],
+            messageSizeLimit: 1000,
+            masqueradeDomains: [],
+        };
+        const o = parseMainCf(renderMainCf(other)).values;
+        assert.equal(o.get("myhostname"), "mx1.example.org");
+        assert.equal(o.get("disable_vrfy_command"), "no");
+        assert.equal(o.get("recipient_delimiter"), "-");
+        assert.deepEqual(splitList(o.get("inet_interfaces")!), ["192.0.2.10", "2001:db8::10"]);
+        assert.equal(o.get("message_size_limit"), "1000");
+        assert.equal(o.get("masquerade_domains"), "");
+    });
+
+    test("an empty recipient delimiter renders as an empty value", () => {
+        const o = parseMainCf(renderMainCf({ ...internetSpec(), recipientDelimiter: "" })).values;
+        assert.equal(o.get("recipient_delimiter"), "");
+    });
+
+    test("no key is assigned twice (internet, relay, per-sender relays)", () => {
+        const { counts } = parsed();
+        for (const s of [internetSpec(), relaySpec(), relaySpec(defaultRelay({ hasCredentials: false })), perSenderSpec()]) {
+            assert.deepEqual(duplicates(parseMainCf(renderMainCf(s)).counts), [], `mode ${s.mode}`);
+        }
+        assert.ok(counts.size > 50, "the parser found the parameters");
+    });
+
+    test("AUTH only over TLS, and off globally (master.cf enables it per port)", () => {
+        const { values } = parsed();
+        assert.equal(values.get("smtpd_tls_auth_only"), "yes");
+        assert.equal(values.get("smtpd_sasl_auth_enable"), "no");
+        assert.match(values.get("smtpd_sasl_security_options")!, /noanonymous/);
+    });
+
+    test("never an open relay: smtpd_relay_restrictions ends with reject_unauth_destination", () => {
+        const { values } = parsed();
+        const r = splitList(values.get("smtpd_relay_restrictions")!);
+        assert.equal(r[r.length - 1], "reject_unauth_destination");
+        assert.ok(!r.includes("permit"), "no unconditional permit");
+        assert.equal(values.get("allow_percent_hack"), "no");
+        assert.equal(values.get("swap_bangpath"), "no");
+    });
+
+    test("TLS 1.2 or newer for both server and client side", () => {
+        const { values } = parsed();
+        for (const key of ["smtpd_tls_protocols", "smtpd_tls_mandatory_protocols", "smtp_tls_protocols", "smtp_tls_mandatory_protocols"]) {
+            assert.equal(values.get(key), ">=TLSv1.2", key);
+        }
+        assert.equal(values.get("smtpd_tls_security_level"), "may");
+    });
+
+    test("lookup tables are lmdb:, never hash: or btree:", () => {
+        const { values } = parsed();
+        for (const s of [internetSpec(), relaySpec(), perSenderSpec()]) {
+            const text = renderMainCf(s);
+            assert.doesNotMatch(text, /\b(hash|btree|dbm|sdbm|cdb):/);
+        }
+        for (const key of ["alias_maps", "alias_database", "virtual_mailbox_maps", "virtual_alias_maps", "smtpd_sender_login_maps", "relay_recipient_maps"]) {
+            assert.match(values.get(key)!, /^lmdb:\/config\/current\/[a-z_]+$/, key);
+        }
+        assert.equal(values.get("virtual_mailbox_maps"), `lmdb:/config/current/${postfixTables.virtualMailboxes}`);
+        assert.equal(values.get("virtual_alias_maps"), `lmdb:/config/current/${postfixTables.virtualAliases}`);
+    });
+
+    test("internet mode delivers to Dovecot over LMTP and has no relayhost", () => {
+        const { values } = parsed();
+        assert.equal(values.get("virtual_transport"), "lmtp:unix:/run/lmtp/lmtp");
+        assert.equal(values.get("relayhost"), "");
+        assert.equal(values.get("smtp_tls_security_level"), "may");
+        assert.ok(!values.has("smtp_sasl_password_maps"));
+        assert.ok(!values.has("smtp_sasl_auth_enable"));
+    });
+
+    test("relay_recipient_maps is set only when relay recipients are given", () => {
+        const { values } = parsed();
+        assert.equal(values.get("relay_recipient_maps"), `lmdb:/config/current/${postfixTables.relayRecipients}`);
+        const none = parseMainCf(renderMainCf({ ...internetSpec(), relayRecipients: [] })).values;
+        assert.equal(none.get("relay_recipient_maps"), "");
+    });
+
+    test("relay mode: no virtual mailboxes, relayhost = [host]:port, TLS level from the relay", () => {
+        const r = parseMainCf(renderMainCf(relaySpec(defaultRelay({ port: 465, tlsPolicy: "verify" })))).values;
+        assert.ok(!r.has("virtual_mailbox_maps") || r.get("virtual_mailbox_maps") === "");
+        assert.equal(r.get("virtual_mailbox_domains"), "");
+        assert.equal(r.get("virtual_alias_maps"), "");
+        assert.ok(!r.has("virtual_transport"));
+        assert.equal(r.get("relayhost"), "[smtp.provider.example]:465");
+        assert.equal(r.get("smtp_tls_security_level"), "verify");
+        assert.equal(r.get("smtpd_sender_login_maps"), "");
+    });
+
+    test("relay with credentials: sasl password map and soft bounce on auth failure", () => {
+        const r = parseMainCf(renderMainCf(relaySpec())).values;
+        assert.equal(r.get("smtp_sasl_auth_enable"), "yes");
+        assert.equal(r.get("smtp_sasl_password_maps"), `lmdb:/config/current/${postfixTables.saslPasswords}`);
+        assert.equal(r.get("smtp_sasl_auth_soft_bounce"), "yes");
+        assert.match(r.get("smtp_sasl_security_options")!, /noanonymous/);
+        assert.ok(!r.has("smtp_sender_dependent_authentication"));
+    });
+
+    test("relay without credentials: no SASL client settings", () => {
+        const r = parseMainCf(renderMainCf(relaySpec(defaultRelay({ hasCredentials: false })))).values;
+        assert.equal(r.get("relayhost"), "[smtp.provider.example]:587");
+        for (const key of ["smtp_sasl_auth_enable", "smtp_sasl_password_maps", "smtp_sasl_auth_soft_bounce"]) assert.ok(!r.has(key), key);
+    });
+
+    test("per-sender relays: sender_dependent maps and per-sender authentication", () => {
+        const r = parseMainCf(renderMainCf(perSenderSpec())).values;
+        assert.equal(r.get("relayhost"), "[smtp.provider.example]:587");
+        assert.equal(r.get("sender_dependent_relayhost_maps"), `lmdb:/config/current/${postfixTables.senderRelays}`);
+        assert.equal(r.get("smtp_sender_dependent_authentication"), "yes");
+        assert.equal(r.get("smtp_sasl_auth_soft_bounce"), "yes");
+    });
+
+    test("a credentialed per-sender relay's tlsPolicy reaches Postfix (credentials never over opportunistic TLS)", () => {
+        const spec: PostfixSpec = {
+            ...internetSpec(),
+            relayhosts: [defaultRelay({ host: "relay.other.example", senderDomains: ["example.org"], tlsPolicy: "verify", hasCredentials: true })],
+        };
+        const r = parseMainCf(renderMainCf(spec)).values;
+        assert.equal(r.get("smtp_sasl_auth_enable"), "yes");
+        const level = r.get("smtp_tls_security_level")!;
+        const policyMap = r.get("smtp_tls_policy_maps") ?? "";
+        if (policyMap === "") {
+            assert.ok(!["may", "none"].includes(level), `relay credentials may be sent with smtp_tls_security_level = ${level} and no smtp_tls_policy_maps`);
+            return;
+        }
+        // The policy table the map points at gives the relay's next hop its own tlsPolicy.
+        const m = /^lmdb:\/config\/current\/(.+)$/.exec(policyMap);
+        assert.ok(m, `smtp_tls_policy_maps = ${policyMap}`);
+        const file = renderPostfixFiles(spec).find(f => f.path === m[1]);
+        assert.ok(file, `smtp_tls_policy_maps names ${m[1]}, which is not rendered`);
+        const policies = uniqueMap(parseTable(file.content), m[1]);
+        assert.equal(policies.get("[relay.other.example]:587"), "verify");
+    });
+});
+
+describe("master.cf", () => {
+    const services = () => parseMasterCf(renderMasterCf(internetSpec()));
+    const byName = (name: string) => {
+        const s = services().find(x => x.type === "inet" && x.name === name);
+        assert.ok(s, `no inet service ${name}`);
+        return s;
+    };
+
+    test("the three smtpd ports come from spec.ports", () => {
+        const smtpd = services().filter(s => s.type === "inet");
+        assert.deepEqual(smtpd.map(s => s.name).sort(), ["2525", "4650", "5870"]);
+        for (const s of smtpd) assert.equal(s.columns[s.columns.length - 1], "smtpd");
+        const defaults = parseMasterCf(renderMasterCf(relaySpec())).filter(s => s.type === "inet").map(s => s.name).sort();
+        assert.deepEqual(defaults, ["25", "465", "587"]);
+    });
+
+    test("AUTH only on submission and smtps, never on the port-25 service", () => {
+        const smtp = byName("2525");
+        assert.notEqual(smtp.options.get("smtpd_sasl_auth_enable"), "yes");
+        assert.ok(!smtp.options.has("smtpd_sasl_auth_enable"));
+        assert.equal(byName("5870").options.get("smtpd_sasl_auth_enable"), "yes");
+        assert.equal(byName("4650").options.get("smtpd_sasl_auth_enable"), "yes");
+        // And no other service turns it on.
+        const withAuth = services().filter(s => s.options.get("smtpd_sasl_auth_enable") === "yes").map(s => s.name).sort();
+        assert.deepEqual(withAuth, ["4650", "5870"]);
+    });
+
+    test("465 uses implicit TLS; submission requires STARTTLS; port 25 neither", () => {
+        assert.equal(byName("4650").options.get("smtpd_tls_wrappermode"), "yes");
+        assert.equal(byName("5870").options.get("smtpd_tls_security_level"), "encrypt");
+        assert.ok(!byName("5870").options.has("smtpd_tls_wrappermode"));
+        assert.ok(!byName("2525").options.has("smtpd_tls_wrappermode"));
+        assert.ok(!byName("2525").options.has("smtpd_tls_security_level"), "port 25 must keep opportunistic TLS");
+    });
+
+    test("authenticated ports relay only for authenticated clients", () => {
+        for (const name of ["5870", "4650"]) {
+            assert.equal(byName(name).options.get("smtpd_relay_restrictions"), "permit_sasl_authenticated,reject", name);
+            assert.equal(byName(name).options.get("smtpd_sender_restrictions"), "reject_sender_login_mismatch", name);
+        }
+        const relay = parseMasterCf(renderMasterCf(relaySpec())).find(s => s.name === "587")!;
+        assert.equal(relay.options.get("smtpd_sender_restrictions"), "");
+    });
+
+    test("every service line has chroot column n", () => {
+        const all = services();
+        assert.ok(all.length >= 20);
+        for (const s of all) assert.equal(s.columns[4], "n", `${s.name} ${s.type}`);
+    });
+
+    test("each service name/type pair is defined once", () => {
+        const keys = services().map(s => `${s.name}/${s.type}`);
+        assert.equal(new Set(keys).size, keys.length);
+    });
+});
+
+describe("lookup tables", () => {
+    const spec = internetSpec();
+    const virtualTable = () => uniqueMap(parseTable(renderVirtualAliases(internetSpec())), "virtual");
+    const mailboxes = spec.domains.flatMap(d => d.mailboxes.map(m => m.address));
+
+    test("virtual: each non-forwarded mailbox maps to itself, so a catch-all cannot swallow it", () => {
+        const virtual = virtualTable();
+        assert.equal(virtual.get("alice@example.com"), "alice@example.com");
+        assert.equal(virtual.get("dave@example.org"), "dave@example.org");
+        for (const m of mailboxes) assert.ok(virtual.has(m), `${m} missing from the virtual table`);
+    });
+
+    test("virtual: catch-all line only for the domain that sets one", () => {
+        const virtual = virtualTable();
+        assert.equal(virtual.get("@example.com"), "alice@example.com");
+        assert.ok(!virtual.has("@example.org"));
+        const noCatchAll: PostfixSpec = { ...internetSpec(), domains: internetSpec().domains.map(d => ({ ...d, catchAll: undefined })) };
+        const keys = parseTable(renderVirtualAliases(noCatchAll)).map(([k]) => k);
+        assert.ok(!keys.some(k => k.startsWith("@")), "no catch-all line without catchAll");
+    });
+
+    test("virtual: postmaster@ and abuse@ of each domain go to adminAddress unless the domain defines them", () => {
+        const virtual = virtualTable();
+        assert.equal(virtual.get("postmaster@example.com"), "bob@example.com", "own definition wins");
+        assert.equal(virtual.get("abuse@example.com"), "alice@example.com");
+        assert.equal(virtual.get("postmaster@example.org"), "alice@example.com");
+        assert.equal(virtual.get("abuse@example.org"), "dave@example.org", "own definition wins");
+        const other = uniqueMap(parseTable(renderVirtualAliases({ ...internetSpec(), adminAddress: "hostmaster@external.example" })), "virtual");
+        assert.equal(other.get("abuse@example.com"), "hostmaster@external.example");
+        assert.equal(other.get("postmaster@example.org"), "hostmaster@external.example");
+    });
+
+    test("virtual: a postmaster@ defined as a mailbox alias is not overridden", () => {
+        const s = internetSpec();
+        s.domains[1].mailboxes[0].aliases = ["postmaster@example.org"];
+        const t = uniqueMap(parseTable(renderVirtualAliases(s)), "virtual");
+        assert.equal(t.get("postmaster@example.org"), "dave@example.org");
+    });
+
+    test("virtual: forwards with keepCopy include the mailbox itself, without keepCopy only the targets", () => {
+        const virtual = virtualTable();
+        assert.deepEqual(splitList(virtual.get("bob@example.com")!).sort(), ["bob@elsewhere.example", "bob@example.com"]);
+        assert.deepEqual(splitList(virtual.get("carol@example.com")!).sort(), ["carol2@elsewhere.example", "carol@elsewhere.example"]);
+    });
+
+    test("virtual: mailbox aliases deliver to their mailbox, domain aliases to their targets", () => {
+        const virtual = virtualTable();
+        assert.equal(virtual.get("info@example.com"), "alice@example.com");
+        assert.equal(virtual.get("a.smith@example.com"), "alice@example.com");
+        assert.deepEqual(splitList(virtual.get("sales@example.com")!), ["alice@example.com", "bob@example.com"]);
+        assert.equal(virtual.get("partners@example.com"), "someone@external.example");
+    });
+
+    test("vmailbox lists every mailbox, and nothing else", () => {
+        const t = uniqueMap(parseTable(renderVirtualMailboxes(spec)), "vmailbox");
+        assert.deepEqual([...t.keys()].sort(), [...mailboxes].sort());
+    });
+
+    test("sender_login: a mailbox owns itself and its aliases; domain aliases belong to their local mailbox targets", () => {
+        const t = uniqueMap(parseTable(renderSenderLogins(spec)), "sender_login");
+        for (const m of mailboxes) assert.equal(t.get(m), m);
+        assert.equal(t.get("info@example.com"), "alice@example.com");
+        assert.equal(t.get("a.smith@example.com"), "alice@example.com");
+        assert.deepEqual(splitList(t.get("sales@example.com")!).sort(), ["alice@example.com", "bob@example.com"]);
+        assert.equal(t.get("postmaster@example.com"), "bob@example.com");
+        assert.equal(t.get("abuse@example.org"), "dave@example.org");
+        assert.ok(!t.has("partners@example.com"), "an alias with only external targets has no login");
+    });
+
+    test("system aliases: root, postmaster, abuse and mailer-daemon go to adminAddress", () => {
+        const t = uniqueMap(parseAliases(renderSystemAliases(spec)), "aliases");
+        for (const name of ["root", "postmaster", "abuse", "mailer-daemon"]) assert.equal(t.get(name), "alice@example.com", name);
+        const other = uniqueMap(parseAliases(renderSystemAliases({ ...spec, adminAddress: "ops@external.example" })), "aliases");
+        assert.equal(other.get("root"), "ops@external.example");
+    });
+
+    test("sender_relay maps each sender domain of a per-sender relay to its next hop", () => {
+        const t = uniqueMap(parseTable(renderSenderRelays(perSenderSpec())), "sender_relay");
+        assert.deepEqual([...t], [["@example.org", "[relay.other.example]:465"]]);
+        assert.deepEqual(parseTable(renderSenderRelays(internetSpec())), []);
+    });
+
+    test("relay_recipients lists the relay recipients", () => {
+        const t = uniqueMap(parseTable(renderRelayRecipients(spec)), "relay_recipients");
+        assert.deepEqual([...t], [["x@backup.example.net", "OK"], ["y@backup.example.net", "OK"]]);
+    });
+
+    test("no table has a duplicate key", () => {
+        const notTables = new Set(["main.cf", "master.cf", "sasl/smtpd.conf", postfixTables.systemAliases]);
+        for (const s of [internetSpec(), relaySpec(), perSenderSpec()]) {
+            let tables = 0;
+            for (const f of renderPostfixFiles(s)) {
+                if (notTables.has(f.path)) continue;
+                uniqueMap(parseTable(f.content), `${s.mode} ${f.path}`);
+                tables++;
+            }
+            assert.ok(tables >= 6, `only ${tables} tables checked`);
+            uniqueMap(parseAliases(renderSystemAliases(s)), "aliases");
+        }
+    });
+
+    test("renderPostfixFiles: every table file the config job compiles is rendered", () => {
+        const files = renderPostfixFiles(spec);
+        const paths = files.map(f => f.path);
+        assert.equal(new Set(paths).size, paths.length);
+        for (const t of Object.values(postfixTables)) {
+            if (t === postfixTables.saslPasswords) continue; // rendered by the component from secrets
+            assert.ok(paths.includes(t), `${t} not rendered`);
+        }
+        assert.ok(paths.includes("main.cf") && paths.includes("master.cf") && paths.includes("sasl/smtpd.conf"));
+        for (const f of files) assert.match(f.mode, /^0[0-7]{3}$/);
+    });
+
+    test("sasl_passwd is keyed by next hop with user:password", () => {
+        const text = renderSaslPasswords([
+            { nexthop: "[smtp.provider.example]:587", username: "user@provider.example", password: "relay-secret" },
+            { nexthop: "@example.org", username: "other", password: "pw2-secret" },
+        ]);
+        assert.deepEqual(parseTable(text), [
+            ["[smtp.provider.example]:587", "user@provider.example:relay-secret"],
+            ["@example.org", "other:pw2-secret"],
+        ]);
+    });
+});
