@@ -1,11 +1,12 @@
 // The example program: one mail server per stack, driven entirely by stack config
 // (stacks/Pulumi.<stack>.yaml). See README.md, "Stack config reference".
 import * as pulumi from "@pulumi/pulumi";
-import { AliasArgs, DovecotImap, DovecotPorts, ForwardArgs, ImageArgs, MailServer, MailServerPorts, Relayhost, TlsArgs, VirtualDomain } from "./components";
+import { AliasArgs, DovecotImap, DovecotPorts, ForwardArgs, ImageArgs, MailboxArgs, MailServer, MailServerPorts, Relayhost, TlsArgs, VirtualDomain } from "./components";
 
 interface DomainConfig {
     domain: string;
-    mailboxes?: Array<{ address: string; quota?: string; aliases?: string[] }>;
+    // Everything of a mailbox but its password, which comes from the "passwords" secret.
+    mailboxes?: Array<Omit<MailboxArgs, "password">>;
     aliases?: AliasArgs[];
     catchAll?: string;
     forwards?: ForwardArgs[];
@@ -13,8 +14,11 @@ interface DomainConfig {
 }
 
 interface RelayhostConfig {
+    /** Resource name and key in relayPasswords (default: host); needed when two relays share a host. */
+    name?: string;
     host: string;
     port?: number;
+    implicitTls?: boolean;
     username?: string;
     tlsPolicy?: string;
     senderDomains?: string[];
@@ -48,11 +52,22 @@ const domains = domainConfigs.map(d => new VirtualDomain(d.domain, {
 
 const relayConfigs = config.getObject<RelayhostConfig[]>("relayhosts") ?? [];
 const relayPasswords = config.getSecretObject<Record<string, string>>("relayPasswords");
-const relayhosts = relayConfigs.map(r => new Relayhost(r.host, {
+const relayhosts = relayConfigs.map(({ name, ...r }) => new Relayhost(name ?? r.host, {
     ...r,
     password: r.username === undefined ? undefined : (relayPasswords ?? pulumi.secret({} as Record<string, string>)).apply(p => {
-        const password = p[r.host];
-        if (password === undefined) throw new Error(`stack config: no password for relay ${r.host}; run: pulumi config set --secret --path 'relayPasswords["${r.host}"]' <password>`);
+        const key = name ?? r.host;
+        const password = p[key];
+        if (password === undefined) throw new Error(`stack config: no password for relay ${key}; run: pulumi config set --secret --path 'relayPasswords["${key}"]' <password>`);
+        return password;
+    }),
+}));
+
+// Relay mode's SMTP AUTH users: their passwords come from the same "passwords" secret as mailboxes'.
+const users = (config.getObject<string[]>("users") ?? []).map(address => ({
+    address,
+    password: passwords.apply(p => {
+        const password = p[address];
+        if (password === undefined) throw new Error(`stack config: no password for user ${address}; run: pulumi config set --secret --path 'passwords["${address}"]' <password>`);
         return password;
     }),
 }));
@@ -76,12 +91,16 @@ const server = new MailServer("mail", {
     inetProtocols: config.get("inetProtocols"),
     relayDomains: config.getObject<string[]>("relayDomains"),
     relayRecipients: config.getObject<string[]>("relayRecipients"),
+    transports: config.getObject<Array<{ domain: string; nexthop: string }>>("transports"),
+    users,
     messageSizeLimit: config.getNumber("messageSizeLimit"),
     maximalQueueLifetime: config.get("maximalQueueLifetime"),
     bounceQueueLifetime: config.get("bounceQueueLifetime"),
     delayWarningTime: config.get("delayWarningTime"),
     masqueradeDomains: config.getObject<string[]>("masqueradeDomains"),
     disableVrfy: config.getBoolean("disableVrfy"),
+    notifyClasses: config.getObject<string[]>("notifyClasses"),
+    authRateLimit: config.getNumber("authRateLimit"),
     recipientDelimiter: config.get("recipientDelimiter"),
     ports: config.getObject<MailServerPorts>("ports"),
     networkMode: config.get("networkMode"),

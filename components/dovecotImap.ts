@@ -70,6 +70,7 @@ export class DovecotImap extends pulumi.ComponentResource {
         const p = spec.ports;
         const health = p.imap > 0 ? [healthAddress(spec.listen), String(p.imap), "* OK", "a LOGOUT"] : [];
         const container = serviceContainer(this, `${prefix}-dovecot`, {
+            service: "dovecot",
             image,
             placement,
             ports: [p.imap, p.imaps, p.managesieve, p.pop3, p.pop3s],
@@ -126,6 +127,14 @@ export function validateDovecot(v: Validator, args: DovecotImapArgs): DovecotSpe
         defaultPeriod: period("vacation.defaultPeriod", args.vacation?.defaultPeriod, "7d"),
         maxPeriod: period("vacation.maxPeriod", args.vacation?.maxPeriod, "30d"),
     };
+    // Sieve's outgoing mail enters Postfix on its SMTP port: on the host's loopback (or its first
+    // address) in host mode, by container name on the stack's network in bridge mode. Mail to
+    // other domains is relayed only for clients in the MailServer's mynetworks.
+    const smtp = server.postfix.ports.smtp;
+    const local = healthAddress(server.postfix.inetInterfaces);
+    const submissionHost = server.placement.networkMode === "host"
+        ? `${local.includes(":") ? `[${local}]` : local}:${smtp}`
+        : `${server.prefix}-postfix:${smtp}`;
     return {
         hostname: server.postfix.hostname,
         listen,
@@ -133,6 +142,7 @@ export function validateDovecot(v: Validator, args: DovecotImapArgs): DovecotSpe
         recipientDelimiter: server.postfix.recipientDelimiter,
         messageSizeLimit: server.postfix.messageSizeLimit,
         vacation,
+        submissionHost,
         domains: server.postfix.domains,
     };
 }

@@ -1,12 +1,13 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { configJob, healthAddress, ImageArgs, NetworkPlacement, serviceContainer, serviceImage, StagedFile, volumeMount } from "./internal/docker";
-import { Relayhost } from "./relayhost";
-import { postfixTables, relayNexthop, renderPostfixFiles, renderSaslPasswords } from "./render/postfix";
+import { isIPv4, Relayhost } from "./relayhost";
+import { hashPassword } from "./render/password";
+import { postfixTables, relayImplicitTls, relayNexthop, renderPostfixFiles, renderSaslPasswords } from "./render/postfix";
 import { renderSaslauthdFiles, renderSaslauthdPasswd, saslauthdPasswdFile } from "./render/saslauthd";
-import { Credential, DomainSpec, paths, PostfixSpec } from "./render/spec";
+import { Credential, DomainSpec, paths, PostfixSpec, TransportSpec } from "./render/spec";
 import { serverCertificate, ServerCertificate, TlsArgs, validateTls } from "./tls";
-import { Validator } from "./validate";
+import { isDomain, Validator } from "./validate";
 import { VirtualDomain } from "./virtualDomain";
 
 export interface MailServerPorts {
@@ -43,6 +44,21 @@ export interface MailServerArgs {
     relayDomains?: string[];
     /** With relayDomains: the recipients to accept (relay_recipient_maps); default: every address of those domains. */
     relayRecipients?: string[];
+    /**
+     * Recipient domains delivered to a next hop of their own instead of the relayhost or their MX
+     * (Postfix transport_maps), e.g. a backup MX handing relayDomains to the primary:
+     * [{ domain: "example.com", nexthop: "[mx1.example.com]:25" }]. nexthop: "[host]:port", "[host]",
+     * "host:port" or "host" (the last two look up MX records); host is a fully qualified name or,
+     * in brackets, an IPv4 address. Relay credentials are never offered to these next hops.
+     */
+    transports?: TransportArgs[];
+    /**
+     * Relay mode only: the SMTP AUTH logins (an address-like name and a password of at least 12
+     * characters, a Pulumi secret) that may send through this relay on the submission and smtps
+     * ports, from anywhere, with any sender address. Without users only mynetworks may relay.
+     * Internet mode authenticates its mailboxes instead.
+     */
+    users?: RelayUserArgs[];
     /** Largest message in bytes, for SMTP and LMTP alike (default 26214400 = 25 MiB). */
     messageSizeLimit?: number;
     /** How long to retry before bouncing (default "5d"). */
@@ -53,6 +69,10 @@ export interface MailServerArgs {
     delayWarningTime?: string;
     /** Rewrite user@host.example.com to user@example.com for these domains (default none). */
     masqueradeDomains?: string[];
+    /** Which problems adminAddress gets a copy of (Postfix notify_classes; default ["2bounce", "delay", "resource", "software"]; add "bounce" for a copy of every bounce, which also sends transcripts of rejected SMTP sessions). */
+    notifyClasses?: string[];
+    /** AUTH commands one client (outside mynetworks) may send per minute before Postfix refuses it (default 20). */
+    authRateLimit?: number;
     /** Answer VRFY with 502 so addresses cannot be harvested (default true). */
     disableVrfy?: boolean;
     /** user+tag@domain delivers to user@domain (default "+"). */
@@ -69,6 +89,27 @@ export interface MailServerArgs {
     /** Docker restart policy of the services (default "unless-stopped"). */
     restart?: string;
 }
+
+export interface TransportArgs {
+    domain: string;
+    nexthop: string;
+}
+
+export interface RelayUserArgs {
+    /** The login, e.g. "app@example.com" (lower-cased). */
+    address: string;
+    /** A Pulumi secret; only a SHA512-CRYPT hash reaches saslauthd. */
+    password: pulumi.Input<string>;
+}
+
+export const MIN_RELAY_USER_PASSWORD_LENGTH = 12;
+
+/**
+ * saslauthd's passwd when nobody may log in (relay mode without users): renderSaslauthdPasswd([])
+ * gives one blank line, which the image's validate-config refuses, and the docker provider refuses
+ * an empty upload; so one well-formed line whose "hash" no password can produce.
+ */
+export const NO_LOGINS = "no-login:$6$!\n";
 
 export const MAIL_SERVER_MODES = ["internet", "relay"] as const;
 export const NETWORK_MODES = ["bridge", "host"] as const;
@@ -127,7 +168,9 @@ export class MailServer extends pulumi.ComponentResource {
         const saslConfig = volume("saslauthd-config");
 
         this.certificate = serverCertificate(this, prefix, postfix.hostname, [], args.tls, v);
-        this.credentials = pulumi.secret(pulumi.all(this.domains.map(d => d.credentials)).apply(lists => lists.flat()));
+        // Relay mode's SMTP AUTH users are checked by saslauthd like mailboxes (internet mode has none).
+        const relayUsers = relayUserCredentials(v, args.users);
+        this.credentials = pulumi.secret(pulumi.all([...this.domains.map(d => d.credentials), relayUsers]).apply(lists => lists.flat()));
 
         // --- Postfix
         const relays = args.relayhosts ?? [];
@@ -152,7 +195,8 @@ export class MailServer extends pulumi.ComponentResource {
             configVolume: postfixConfig.name,
             files: postfixFiles,
             postmap: [postfixTables.virtualMailboxes, postfixTables.virtualAliases, postfixTables.senderLogins,
-                postfixTables.senderRelays, postfixTables.relayRecipients, postfixTables.saslPasswords],
+                postfixTables.senderRelays, postfixTables.relayRecipients, postfixTables.saslPasswords,
+                postfixTables.senderTransports, postfixTables.transports, postfixTables.tlsPolicies],
             postalias: [postfixTables.systemAliases],
             labels,
         });
@@ -164,11 +208,12 @@ export class MailServer extends pulumi.ComponentResource {
             configVolume: saslConfig.name,
             files: [
                 ...renderSaslauthdFiles(),
-                { ...saslauthdPasswdFile(""), content: pulumi.secret(this.credentials.apply(renderSaslauthdPasswd)) },
+                { ...saslauthdPasswdFile(""), content: pulumi.secret(this.credentials.apply(c => c.length > 0 ? renderSaslauthdPasswd(c) : NO_LOGINS)) },
             ],
             labels,
         });
         const saslauthd = serviceContainer(this, `${prefix}-saslauthd`, {
+            service: "saslauthd",
             image: saslImage,
             placement: { ...placement, networkMode: "none", network: undefined },
             ports: [],
@@ -180,6 +225,7 @@ export class MailServer extends pulumi.ComponentResource {
 
         const smtpHealth = healthAddress(postfix.inetInterfaces);
         const postfixContainer = serviceContainer(this, `${prefix}-postfix`, {
+            service: "postfix",
             image: postfixImage,
             placement,
             ports: [postfix.ports.smtp, postfix.ports.submission, postfix.ports.smtps],
@@ -231,8 +277,12 @@ export function validateMailServer(v: Validator, name: string, args: MailServerA
     checkAddressGraph(v, domains);
 
     const mydomain = hostname.split(".").slice(1).join(".");
+    if (!mydomain.includes(".")) v.fail("hostname", args.hostname, "expected a host name inside a domain, such as mail.example.com");
     const mydestination = (args.mydestination ?? ["$myhostname", "localhost"]).map((d, i) => {
-        if (d === "$myhostname" || d === "localhost" || d === "$mydomain") return d;
+        // $myhostname/$mydomain stand for names that must not be virtual domains either.
+        const meaning = d === "$myhostname" ? hostname : d === "$mydomain" ? mydomain : undefined;
+        if (meaning !== undefined && names.has(meaning)) v.fail(`mydestination[${i}]`, d, `${d} is ${meaning}, a virtual domain, which must not also be in mydestination (choose another hostname, or leave ${d} out of mydestination)`);
+        if (meaning !== undefined || d === "localhost") return d;
         const domain = v.domain(`mydestination[${i}]`, d);
         if (names.has(domain)) v.fail(`mydestination[${i}]`, d, "a virtual domain must not also be in mydestination; it is delivered through Dovecot");
         return domain;
@@ -244,7 +294,13 @@ export function validateMailServer(v: Validator, name: string, args: MailServerA
         if (!["all", "loopback-only"].includes(a) && !/^[0-9.]+$|^[0-9a-f:]+$/i.test(a)) v.fail(`inetInterfaces[${i}]`, a, "expected \"all\", \"loopback-only\" or an IP address");
     });
     const inetProtocols = v.oneOf("inetProtocols", args.inetProtocols ?? "all", ["all", "ipv4", "ipv6"]);
-    const relayDomains = (args.relayDomains ?? []).map((d, i) => v.domain(`relayDomains[${i}]`, d));
+    const relayDomains = (args.relayDomains ?? []).map((d, i) => {
+        const domain = v.domain(`relayDomains[${i}]`, d);
+        if (names.has(domain)) v.fail(`relayDomains[${i}]`, d, `expected another server's domain (backup MX): ${domain} is a VirtualDomain of this server, delivered to its mailboxes`);
+        const local = mydestination.map(m => m === "$myhostname" ? hostname : m === "$mydomain" ? mydomain : m);
+        if (local.includes(domain)) v.fail(`relayDomains[${i}]`, d, `expected a domain that is not delivered here: ${domain} is in mydestination, and a domain is either local or relayed`);
+        return domain;
+    });
     const relayRecipients = (args.relayRecipients ?? []).map((r, i) => {
         const address = v.address(`relayRecipients[${i}]`, r);
         if (!relayDomains.some(d => address.endsWith(`@${d}`))) v.fail(`relayRecipients[${i}]`, r, `expected an address of relayDomains (${relayDomains.join(", ") || "none given"})`);
@@ -276,13 +332,16 @@ export function validateMailServer(v: Validator, name: string, args: MailServerA
     const relayhosts = (args.relayhosts ?? []).map(r => r.spec);
     if (relayhosts.filter(r => r.senderDomains.length === 0).length > 1) v.fail("relayhosts", relayhosts.map(r => r.host), "at most one relayhost may serve all senders (no senderDomains)");
     if (mode === "relay" && !relayhosts.some(r => r.senderDomains.length === 0)) v.fail("relayhosts", relayhosts.map(r => r.host), "relay mode needs a relayhost without senderDomains: every message leaves through it");
+    checkRelayhosts(v, relayhosts);
+    const transports = validateTransports(v, args.transports, names);
+    validateRelayUsers(v, mode, args.users);
 
     const allMailboxes = domains.flatMap(d => d.mailboxes.map(m => m.address));
     let adminAddress: string;
     if (args.adminAddress !== undefined) {
         adminAddress = v.address("adminAddress", args.adminAddress);
         const domain = adminAddress.split("@")[1];
-        if (names.has(domain) && !localAddresses(domains).has(adminAddress)) v.fail("adminAddress", args.adminAddress, `expected an existing mailbox or alias of ${domain}`);
+        if (names.has(domain) && !localAddresses(domains, false).has(adminAddress)) v.fail("adminAddress", args.adminAddress, `expected an existing mailbox or alias of ${domain}`);
     } else if (mode === "internet") {
         if (allMailboxes.length === 0) v.fail("adminAddress", undefined, "give adminAddress, or define at least one mailbox to receive postmaster and abuse mail");
         adminAddress = allMailboxes[0];
@@ -290,7 +349,10 @@ export function validateMailServer(v: Validator, name: string, args: MailServerA
         adminAddress = `postmaster@${mydomain}`;
     }
     const myorigin = args.myorigin === undefined ? (domains[0]?.name ?? mydomain) : v.domain("myorigin", args.myorigin);
-    if (!mydomain.includes(".")) v.fail("hostname", args.hostname, "expected a host name inside a domain, such as mail.example.com");
+    const authRateLimit = v.positiveInteger("authRateLimit", args.authRateLimit ?? 20, "expected a whole number of AUTH commands per minute > 0");
+    // Not "bounce" by default: it also mails the admin a transcript of every rejected SMTP session.
+    const notifyClasses = (args.notifyClasses ?? ["2bounce", "delay", "resource", "software"])
+        .map((c, i) => v.oneOf(`notifyClasses[${i}]`, c, ["bounce", "2bounce", "data", "delay", "policy", "protocol", "resource", "software"]));
     const restart = v.oneOf("restart", args.restart ?? "unless-stopped", ["no", "on-failure", "always", "unless-stopped"]);
     validateTls(v, args.tls);
 
@@ -304,19 +366,105 @@ export function validateMailServer(v: Validator, name: string, args: MailServerA
             mode, hostname, mydomain, myorigin, mydestination, mynetworks, inetInterfaces, inetProtocols,
             relayDomains, relayRecipients, messageSizeLimit, maximalQueueLifetime, bounceQueueLifetime,
             delayWarningTime, masqueradeDomains, disableVrfy: args.disableVrfy ?? true, recipientDelimiter,
-            adminAddress, ports, domains, relayhosts,
+            adminAddress, notifyClasses, authRateLimit, ports, domains, relayhosts, transports,
         },
     };
 }
 
+/** Sender domains belong to one relay; relays that share a next hop must agree on how to reach it. */
+function checkRelayhosts(v: Validator, relayhosts: PostfixSpec["relayhosts"]): void {
+    const bySender = new Map<string, string>();
+    const byNexthop = new Map<string, PostfixSpec["relayhosts"][number]>();
+    relayhosts.forEach((r, i) => {
+        for (const d of r.senderDomains) {
+            const other = bySender.get(d);
+            if (other) v.fail(`relayhosts[${i}].senderDomains`, d, `expected one relayhost per sender domain (each sender domain may have one relay): ${d} already uses ${other}`);
+            bySender.set(d, relayNexthop(r));
+        }
+        const same = byNexthop.get(relayNexthop(r));
+        if (same && (same.tlsPolicy !== r.tlsPolicy || relayImplicitTls(same) !== relayImplicitTls(r))) {
+            v.fail(`relayhosts[${i}]`, relayNexthop(r), "expected the same tlsPolicy and implicitTls for relayhosts with the same host and port");
+        }
+        byNexthop.set(relayNexthop(r), r);
+    });
+}
+
+const NEXTHOP = /^(?:\[([^\]]+)\]|([^[\]:]+))(?::(\d+))?$/;
+
+/** MailServer transports: one entry per domain, never a domain this server delivers itself. */
+export function validateTransports(v: Validator, transports: TransportArgs[] | undefined, ownDomains: Set<string>): TransportSpec[] {
+    if (transports === undefined) return [];
+    if (!Array.isArray(transports)) v.fail("transports", transports, "expected a list of { domain, nexthop }");
+    const seen = new Set<string>();
+    return transports.map((t, i) => {
+        if (typeof t !== "object" || t === null) v.fail(`transports[${i}]`, t, "expected { domain, nexthop }");
+        const domain = v.domain(`transports[${i}].domain`, t.domain);
+        if (ownDomains.has(domain)) v.fail(`transports[${i}].domain`, t.domain, `expected a domain of another server: ${domain} is one of this server's own domains, delivered to its mailboxes`);
+        if (seen.has(domain)) v.fail(`transports[${i}].domain`, t.domain, "expected one transport per domain");
+        seen.add(domain);
+        const accepted = "expected \"[host]:port\", \"[host]\", \"host:port\" or \"host\": a fully qualified host name, or an IPv4 address in brackets, and a TCP port 1-65535";
+        const m = typeof t.nexthop === "string" ? NEXTHOP.exec(t.nexthop) : null;
+        if (!m) v.fail(`transports[${i}].nexthop`, t.nexthop, accepted);
+        const bracketed = m[1] !== undefined;
+        const host = (m[1] ?? m[2]).toLowerCase();
+        if (!(bracketed && isIPv4(host)) && !isDomain(host)) v.fail(`transports[${i}].nexthop`, t.nexthop, accepted);
+        const port = m[3] === undefined ? undefined : Number(m[3]);
+        if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535 || m[3] !== String(port))) v.fail(`transports[${i}].nexthop`, t.nexthop, accepted);
+        return { domain, nexthop: `${bracketed ? `[${host}]` : host}${port === undefined ? "" : `:${port}`}` };
+    });
+}
+
+/** Relay-mode SMTP AUTH logins: address-like, unique, and only in relay mode. Returns them lower-cased. */
+export function validateRelayUsers(v: Validator, mode: string, users: RelayUserArgs[] | undefined): string[] {
+    if (users === undefined) return [];
+    if (!Array.isArray(users)) v.fail("users", users, "expected a list of { address, password }");
+    if (users.length > 0 && mode !== "relay") {
+        v.fail("users", users.map(u => u?.address), "expected no users in internet mode, where the mailboxes log in; users are the SMTP AUTH logins of a relay-mode server");
+    }
+    const seen = new Set<string>();
+    return users.map((u, i) => {
+        if (typeof u !== "object" || u === null) v.fail(`users[${i}]`, u, "expected { address, password }");
+        const address = v.address(`users[${i}].address`, u.address);
+        if (seen.has(address)) v.fail(`users[${i}].address`, u.address, "expected each user once");
+        seen.add(address);
+        if (u.password === undefined || u.password === null) v.fail(`users[${i}].password`, undefined, "expected a password for every user (a Pulumi secret)");
+        // A plain string can be checked now, before anything is registered; a secret when it resolves.
+        if (typeof u.password === "string") checkRelayUserPassword(v, `users[${i}].password`, u.password);
+        return address;
+    });
+}
+
+function checkRelayUserPassword(v: Validator, field: string, password: unknown): string {
+    if (typeof password !== "string" || password.length < MIN_RELAY_USER_PASSWORD_LENGTH) {
+        // Never echo a password, not even a bad one.
+        v.fail(field, typeof password === "string" ? `(a secret of ${password.length} characters)` : password,
+            `expected a password of at least ${MIN_RELAY_USER_PASSWORD_LENGTH} characters, passed as a Pulumi secret`);
+    }
+    return password as string;
+}
+
+/** The relay users' SHA512-CRYPT hashes for saslauthd; a Pulumi secret. */
+function relayUserCredentials(v: Validator, users: RelayUserArgs[] | undefined): pulumi.Output<Credential[]> {
+    const list = (users ?? []).map((u, i) => {
+        const address = u.address.toLowerCase();
+        const field = `users[${i}].password`;
+        if (typeof u.password === "string") checkRelayUserPassword(v, field, u.password);
+        return pulumi.output(u.password).apply(p => ({ address, hash: hashPassword(address, checkRelayUserPassword(v, field, p)) }));
+    });
+    return pulumi.secret(pulumi.all(list));
+}
+
 /** Every address the domains answer for, besides catch-alls. */
-function localAddresses(domains: DomainSpec[]): Set<string> {
+function localAddresses(domains: DomainSpec[], withRoleAddresses = true): Set<string> {
     const set = new Set<string>();
     for (const d of domains) {
         d.mailboxes.forEach(m => { set.add(m.address); m.aliases.forEach(a => set.add(a)); });
         d.aliases.forEach(a => set.add(a.address));
-        set.add(`postmaster@${d.name}`);
-        set.add(`abuse@${d.name}`);
+        // postmaster@ and abuse@ exist automatically (they go to adminAddress), unless defined.
+        if (withRoleAddresses) {
+            set.add(`postmaster@${d.name}`);
+            set.add(`abuse@${d.name}`);
+        }
     }
     return set;
 }
@@ -336,8 +484,14 @@ function checkAddressGraph(v: Validator, domains: DomainSpec[]): void {
             edges.set(a.address, a.targets);
         });
         d.forwards.forEach((f, j) => f.targets.forEach((t, k) => check(`domains[${i}] (${d.name}).forwards[${j}].targets[${k}]`, t)));
-        if (d.catchAll) check(`domains[${i}] (${d.name}).catchAll`, d.catchAll);
+        // A catch-all must point at something real: pointing it at itself would accept every
+        // address and bounce it later, to forged senders.
+        if (d.catchAll && byName.has(d.catchAll.split("@")[1]) && !local.has(d.catchAll)) {
+            v.fail(`domains[${i}] (${d.name}).catchAll`, d.catchAll, `expected an existing mailbox or alias of ${d.catchAll.split("@")[1]}`);
+        }
         d.forwards.forEach(f => edges.set(f.address, f.targets.filter(t => t !== f.address)));
+        // A mailbox alias delivers into its mailbox, so it is an edge of the graph too.
+        d.mailboxes.forEach(m => m.aliases.forEach(a => edges.set(a, [m.address])));
     });
     const state = new Map<string, number>();
     const visit = (node: string, trail: string[]) => {

@@ -45,7 +45,8 @@ export function checkPair(v: Validator, certPem: string, keyPem: string): void {
 export function serverCertificate(parent: pulumi.Resource, prefix: string, hostname: string, names: string[], args: TlsArgs | undefined, v: Validator): ServerCertificate {
     if (args?.certPem !== undefined && args.keyPem !== undefined) {
         const pair = pulumi.all([args.certPem, pulumi.secret(args.keyPem)]).apply(([c, k]) => { checkPair(v, c, k); return [c, k]; });
-        return { certPem: pair.apply(p => p[0]), keyPem: pulumi.secret(pair.apply(p => p[1])) };
+        // The certificate is public: only the key stays secret.
+        return { certPem: pulumi.unsecret(pair.apply(p => p[0])), keyPem: pulumi.secret(pair.apply(p => p[1])) };
     }
     const rsa = args?.keyAlgorithm === "RSA";
     const key = new tls.PrivateKey(`${prefix}-tls-key`, rsa ? { algorithm: "RSA", rsaBits: 3072 } : { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { hashPassword } from "./render/password";
-import { AliasSpec, Credential, DomainSpec, ForwardSpec, MailboxSpec } from "./render/spec";
+import { SIEVE_EXTENSIONS, sieveRequires } from "./render/sieve";
+import { AliasSpec, Credential, DomainSpec, FileIntoSpec, ForwardSpec, MailboxSpec, SieveSpec } from "./render/spec";
 import { Validator } from "./validate";
 
 export interface MailboxArgs {
@@ -12,6 +13,34 @@ export interface MailboxArgs {
     quota?: string;
     /** More addresses of this domain delivered into this mailbox (and usable as its sender). */
     aliases?: string[];
+    /**
+     * A Sieve script (RFC 5228) run on every delivery to this mailbox, before the script its owner
+     * activates over ManageSieve (which then runs unless this one filed, redirected, rejected or
+     * discarded the message). Compiled at deploy: a script that does not compile fails the deploy.
+     * Instead of vacation and fileInto, not together with them.
+     */
+    sieveScript?: string;
+    /** An automatic reply while away; Dovecot answers each sender once per period, never lists or bounces. */
+    vacation?: VacationArgs;
+    /** File matching messages into folders; the first matching rule wins, the rest go to INBOX. */
+    fileInto?: FileIntoArgs[];
+}
+
+export interface VacationArgs {
+    subject: string;
+    /** Plain text. */
+    body: string;
+    /** Days before the same sender is answered again (default and bounds: DovecotImap's vacation limits). */
+    days?: number;
+}
+
+export interface FileIntoArgs {
+    /** Header to look at, e.g. "Subject", "From" or "List-Id". */
+    header: string;
+    /** Text the header must contain; ASCII letters match case-insensitively. */
+    contains: string;
+    /** Folder that receives the message, e.g. "Lists/dev" ("/" separates levels); created and subscribed when missing. */
+    folder: string;
 }
 
 export interface AliasArgs {
@@ -68,22 +97,24 @@ export class VirtualDomain extends pulumi.ComponentResource {
     constructor(name: string, args: VirtualDomainArgs, opts?: pulumi.ComponentResourceOptions) {
         const v = new Validator(`VirtualDomain ${name}`);
         const spec = validateDomain(v, args);
+        // Everything that can be checked now is checked before the component registers.
+        (args.mailboxes ?? []).forEach((m, i) => {
+            if (typeof m.password === "string") checkPassword(v, `mailboxes[${i}].password`, m.password);
+        });
+        const mxHosts = (args.mxHosts ?? [`mail.${spec.name}`]).map((h, i) => v.hostname(`mxHosts[${i}]`, h));
+        const spf = args.spf ?? "v=spf1 mx -all";
+        if (!/^v=spf1( |$)/.test(spf)) v.fail("spf", spf, "expected an SPF policy starting with \"v=spf1\"");
         super("mailserver:index:VirtualDomain", name, {}, opts);
         this.spec = spec;
 
-        const passwords = (args.mailboxes ?? []).map((m, i) => {
-            const field = `mailboxes[${i}].password`;
-            if (typeof m.password === "string") checkPassword(v, field, m.password);
-            return pulumi.secret(pulumi.output(m.password).apply(p => checkPassword(v, field, p)));
-        });
+        // Secret inputs are known only later: checked again when they resolve (at preview too).
+        const passwords = (args.mailboxes ?? []).map((m, i) =>
+            pulumi.secret(pulumi.output(m.password).apply(p => checkPassword(v, `mailboxes[${i}].password`, p))));
         this.credentials = pulumi.secret(pulumi.all(passwords).apply(list =>
             list.map((password, i) => ({ address: spec.mailboxes[i].address, hash: hashPassword(spec.mailboxes[i].address, password) }))));
 
         this.domain = pulumi.output(spec.name);
         this.mailboxAddresses = pulumi.output(spec.mailboxes.map(m => m.address));
-        const mxHosts = (args.mxHosts ?? [`mail.${spec.name}`]).map((h, i) => v.hostname(`mxHosts[${i}]`, h));
-        const spf = args.spf ?? "v=spf1 mx -all";
-        if (!/^v=spf1( |$)/.test(spf)) v.fail("spf", spf, "expected an SPF policy starting with \"v=spf1\"");
         this.dnsRecords = pulumi.output([
             ...mxHosts.map((h, i) => ({ name: spec.name, type: "MX", value: `${h}.`, priority: 10 * (i + 1) })),
             { name: spec.name, type: "TXT", value: spf },
@@ -133,7 +164,8 @@ export function validateDomain(v: Validator, args: VirtualDomainArgs): DomainSpe
             return alias;
         });
         if (m.password === undefined || m.password === null) v.fail(`mailboxes[${i}].password`, undefined, "every mailbox needs a password (a Pulumi secret)");
-        return { address, quota, aliases };
+        const sieve = validateSieve(v, `mailboxes[${i}]`, m, address, aliases);
+        return { address, quota, aliases, ...(sieve ? { sieve } : {}) };
     });
     const mailboxSet = new Set(mailboxes.map(m => m.address));
 
@@ -159,6 +191,58 @@ export function validateDomain(v: Validator, args: VirtualDomainArgs): DomainSpe
         forwarded.add(f.address);
     });
 
+    if (args.catchAll !== undefined && typeof args.catchAll !== "string") v.fail("catchAll", args.catchAll, "expected a local part or an address");
     const catchAll = args.catchAll === undefined ? undefined : v.address("catchAll", args.catchAll.includes("@") ? args.catchAll : `${args.catchAll}@${domain}`);
     return { name: domain, mailboxes, aliases, catchAll, forwards };
+}
+
+/** Same limit as Dovecot's sieve_max_script_size default. */
+const MAX_SIEVE_SCRIPT = 1024 * 1024;
+
+function validateSieve(v: Validator, field: string, m: MailboxArgs, address: string, aliases: string[]): SieveSpec | undefined {
+    const text = (f: string, value: unknown, singleLine: boolean): string => {
+        if (typeof value !== "string" || value.trim() === "") v.fail(f, value, "expected a non-empty string");
+        if (singleLine && /[\r\n]/.test(value)) v.fail(f, value, "expected a single line (no line breaks)");
+        if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value)) v.fail(f, value, "expected text without control characters");
+        return value;
+    };
+    if (m.sieveScript === undefined && m.vacation === undefined && m.fileInto === undefined) return undefined;
+    // Dovecot finds the script by the address (sieve/<address>.sieve); a "/" would leave that folder.
+    if (address.includes("/")) v.fail(`${field}.address`, address, "a mailbox with Sieve rules needs an address without \"/\"");
+    if (m.sieveScript !== undefined) {
+        if (m.vacation !== undefined || m.fileInto !== undefined) {
+            v.fail(`${field}.sieveScript`, "(a script)", "give either sieveScript or the typed options vacation and fileInto, not both; a script can do both itself");
+        }
+        const script = m.sieveScript;
+        if (typeof script !== "string" || script.trim() === "") v.fail(`${field}.sieveScript`, script, "expected the text of a Sieve script (RFC 5228)");
+        if (Buffer.byteLength(script, "utf8") > MAX_SIEVE_SCRIPT) v.fail(`${field}.sieveScript`, `(${Buffer.byteLength(script, "utf8")} bytes)`, "expected a script of at most 1 MiB");
+        for (const ext of sieveRequires(script)) {
+            if (!SIEVE_EXTENSIONS.includes(ext)) {
+                v.fail(`${field}.sieveScript`, `require "${ext}"`, `expected only extensions Dovecot's Sieve (Pigeonhole 2.4) supports here: ${SIEVE_EXTENSIONS.join(", ")}`);
+            }
+        }
+        return { script, fileInto: [] };
+    }
+    let vacation: SieveSpec["vacation"];
+    if (m.vacation !== undefined) {
+        const a = m.vacation;
+        if (typeof a !== "object" || a === null) v.fail(`${field}.vacation`, a, "expected { subject, body, days? }");
+        const days = a.days === undefined ? undefined : v.positiveInteger(`${field}.vacation.days`, a.days, "expected a whole number of days > 0, e.g. 7");
+        vacation = {
+            subject: text(`${field}.vacation.subject`, a.subject, true),
+            body: text(`${field}.vacation.body`, a.body, false),
+            ...(days !== undefined ? { days } : {}),
+            addresses: aliases,
+        };
+    }
+    if (m.fileInto !== undefined && !Array.isArray(m.fileInto)) v.fail(`${field}.fileInto`, m.fileInto, "expected a list of { header, contains, folder }");
+    const fileInto: FileIntoSpec[] = (m.fileInto ?? []).map((r, j) => {
+        const f = `${field}.fileInto[${j}]`;
+        if (typeof r !== "object" || r === null) v.fail(f, r, "expected { header, contains, folder }");
+        if (typeof r.header !== "string" || !/^[!-9;-~]+$/.test(r.header)) v.fail(`${f}.header`, r.header, "expected a header name such as \"Subject\", \"From\" or \"List-Id\"");
+        const folder = text(`${f}.folder`, r.folder, true);
+        if (folder.startsWith("/") || folder.endsWith("/") || folder.includes("//")) v.fail(`${f}.folder`, r.folder, "expected a folder such as \"Lists\" or \"Lists/dev\" (\"/\" only between names)");
+        return { header: r.header, contains: text(`${f}.contains`, r.contains, true), folder };
+    });
+    return { ...(vacation ? { vacation } : {}), fileInto };
 }

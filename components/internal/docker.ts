@@ -112,7 +112,21 @@ export interface NetworkPlacement {
     publishAddress: string;
 }
 
+/**
+ * Least privilege per daemon: every capability dropped but the ones it needs, a read-only root
+ * filesystem with tmpfs where the daemon writes runtime state, and no new privileges.
+ */
+export const SERVICE_SECURITY: Record<Service, { capabilities: string[]; tmpfs: string[] }> = {
+    // master (root) manages queue permissions and signals its unprivileged children.
+    postfix: { capabilities: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "NET_BIND_SERVICE", "KILL"], tmpfs: ["/run/mail", "/tmp", "/var/lib/postfix"] },
+    // login processes chroot and drop to unprivileged users; mail is written as vmail.
+    dovecot: { capabilities: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "NET_BIND_SERVICE", "KILL", "SYS_CHROOT"], tmpfs: ["/run/dovecot", "/run/mail", "/tmp", "/var/lib/dovecot"] },
+    // root reading root-owned files and serving a unix socket needs no capability at all.
+    saslauthd: { capabilities: [], tmpfs: ["/run/mail", "/tmp"] },
+};
+
 export interface ServiceContainerArgs {
+    service: Service;
     image: pulumi.Input<string>;
     placement: NetworkPlacement;
     /** Ports the daemon listens on; in bridge mode published on the same host port. */
@@ -143,6 +157,9 @@ export function serviceContainer(parent: pulumi.Resource, name: string, args: Se
         waitTimeout: 180,
         destroyGraceSeconds: 30,
         securityOpts: ["no-new-privileges:true"],
+        capabilities: { drops: ["ALL"], adds: SERVICE_SECURITY[args.service].capabilities },
+        readOnly: true,
+        tmpfs: Object.fromEntries(SERVICE_SECURITY[args.service].tmpfs.map(p => [p, "rw,nosuid,nodev,mode=0755"])),
         labels: labelList({ ...args.labels, "mailserver.role": "service" }),
     }, { parent, dependsOn });
 }

@@ -1,5 +1,6 @@
 // Renders dovecot.conf (Dovecot 2.4 syntax) and its passwd-file from a DovecotSpec.
 // Pure and deterministic.
+import { renderSieveFiles } from "./sieve";
 import { Credential, DomainSpec, paths, RenderedFile } from "./spec";
 
 export interface DovecotSpec {
@@ -12,8 +13,21 @@ export interface DovecotSpec {
     /** Same limit as Postfix's message_size_limit, so LMTP never accepts what SMTP refused. */
     messageSizeLimit: number;
     vacation: { minPeriod: string; defaultPeriod: string; maxPeriod: string };
+    /**
+     * Postfix's SMTP listener ("host:port") that Sieve hands the mail it sends to (redirect,
+     * vacation replies, rejections). undefined: none, and such Sieve actions fail.
+     */
+    submissionHost?: string;
     domains: DomainSpec[];
 }
+
+/**
+ * Dovecot counts a message with the headers it adds on delivery (Return-Path, Delivered-To,
+ * Received) and CRLF line ends, so an identical number would refuse, with a temporary 451,
+ * messages just under Postfix's limit and keep them queued for days. The headers need well
+ * under 1 KiB; this leaves room for long ones.
+ */
+export const LMTP_SIZE_ALLOWANCE = 64 * 1024;
 
 const C = paths.config;
 
@@ -29,7 +43,8 @@ dovecot_storage_version = 2.4.0
 protocols = ${protocols.join(" ")}
 listen = ${spec.listen.join(", ")}
 hostname = ${spec.hostname}
-login_greeting = ${spec.hostname} IMAP ready
+# Also the greeting of POP3, ManageSieve and LMTP; names no software.
+login_greeting = ${spec.hostname} ready
 base_dir = /run/dovecot
 # Logs go to the container's output; the service's log collector keeps them.
 log_path = /dev/stderr
@@ -89,13 +104,25 @@ namespace inbox {
   }
 }
 
-# --- quota: per-mailbox limits come from the passwd-file
+# --- quota: per-mailbox limits come from the passwd-file (userdb_quota_storage_size)
 mail_plugins {
   quota = yes
+}
+protocol imap {
+  mail_plugins {
+    imap_quota = yes
+  }
 }
 quota "User quota" {
   driver = count
 }
+# A quota is a hard limit: no grace for the message that would cross it.
+quota_storage_grace = 0
+# Postfix's message_size_limit plus room for the delivery headers (see LMTP_SIZE_ALLOWANCE).
+quota_mail_size = ${spec.messageSizeLimit + LMTP_SIZE_ALLOWANCE}
+# Permanent (552 5.2.2), so Postfix bounces at once and the sender learns why.
+quota_full_tempfail = no
+quota_exceeded_message = Quota exceeded: the mailbox of %{user} is full
 
 # --- listeners
 service imap-login {
@@ -131,18 +158,35 @@ service lmtp {
 # --- delivery: LMTP with Sieve; user+tag@domain reaches user@domain
 recipient_delimiter = ${spec.recipientDelimiter}
 lmtp_save_to_detail_mailbox = no
+# A full mailbox refuses at RCPT already, before the message is transferred.
+lmtp_rcpt_check_quota = yes
 protocol lmtp {
   mail_plugins {
     sieve = yes
   }
+  # fileinto a folder that does not exist yet creates it, subscribed, instead of filing into INBOX.
+  lda_mailbox_autocreate = yes
+  lda_mailbox_autosubscribe = yes
 }
-mail_max_lock_timeout = 30s
+${spec.submissionHost === undefined ? "" : `# Mail that Sieve sends (redirect, vacation replies, rejections) goes out through Postfix.
+submission_host = ${spec.submissionHost}
+`}mail_max_lock_timeout = 30s
 
 # --- Sieve: personal scripts (ManageSieve manages them), vacation limits
 sieve_script personal {
   driver = file
   path = ~/sieve
   active_path = ~/.dovecot.sieve
+}
+# The mailbox's rules from the deployment (components/render/sieve.ts); the config job checks
+# that they compile. They run before the personal script, which still runs unless they filed,
+# redirected, rejected or discarded the message. A mailbox without rules has no file, which
+# Dovecot skips. The config volume is read-only here: compiled binaries go to the home.
+sieve_script mailbox-rules {
+  type = before
+  driver = file
+  path = ${C}/sieve/%{user}.sieve
+  bin_path = ~/.sieve-bin
 }
 sieve_vacation_min_period = ${spec.vacation.minPeriod}
 sieve_vacation_default_period = ${spec.vacation.defaultPeriod}
@@ -160,14 +204,19 @@ export function renderDovecotUsers(credentials: Credential[], domains: DomainSpe
     return credentials
         .map(c => {
             const quota = quotas.get(c.address);
-            const extra = quota ? `quota_storage_size=${quota}` : "";
+            // "userdb_": passwd-file gives the userdb only the extra fields with this prefix.
+            const extra = quota ? `userdb_quota_storage_size=${quota}` : "";
             return `${c.address}:{SHA512-CRYPT}${c.hash}::::::${extra}`;
         })
         .join("\n") + "\n";
 }
 
+/** dovecot.conf first, then each mailbox's Sieve script. */
 export function renderDovecotFiles(spec: DovecotSpec): RenderedFile[] {
-    return [{ path: "dovecot.conf", content: renderDovecotConf(spec), mode: "0644", owner: "root", group: "root" }];
+    return [
+        { path: "dovecot.conf", content: renderDovecotConf(spec), mode: "0644", owner: "root", group: "root" },
+        ...renderSieveFiles(spec.domains),
+    ];
 }
 
 /** The users file holds hashes: readable by root and Dovecot's auth processes only. */

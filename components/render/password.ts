@@ -2,7 +2,7 @@
 // The salt is derived from the address and the password, so the same password gives the same
 // hash on every run and a second `pulumi preview` shows no change; a new password, a new salt.
 import { createHmac } from "crypto";
-import { encrypt } from "unixcrypt";
+import { encrypt, verify } from "unixcrypt";
 
 export const HASH_ROUNDS = 50000;
 const SALT_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -17,5 +17,5 @@ export function hashPassword(address: string, password: string): string {
 }
 
 export function verifyPassword(password: string, hash: string): boolean {
-    return encrypt(password, hash) === hash;
+    return verify(password, hash);
 }

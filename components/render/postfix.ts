@@ -15,6 +15,12 @@ export const postfixTables = {
     senderRelays: "sender_relay",
     relayRecipients: "relay_recipients",
     saslPasswords: "sasl_passwd",
+    /** sender_dependent_default_transport_maps: per-sender relays whose SMTP client differs from the default one. */
+    senderTransports: "sender_transport",
+    /** transport_maps: recipient domains with a next hop of their own (MailServer transports). */
+    transports: "transport",
+    /** smtp_tls_policy_maps: each relay's next hop and its tlsPolicy. */
+    tlsPolicies: "tls_policy",
 } as const;
 
 const table = (name: string) => `lmdb:${C}/${name}`;
@@ -30,6 +36,36 @@ function defaultRelay(spec: PostfixSpec) {
 
 export function relayNexthop(r: { host: string; port: number }): string {
     return `[${r.host}]:${r.port}`;
+}
+
+/** master.cf smtp client for relays with implicit TLS (SMTPS, e.g. port 465). */
+export const IMPLICIT_TLS_TRANSPORT = "relay-smtps";
+/** master.cf smtp client for MailServer transports: never presents relay credentials. */
+export const DIRECT_TRANSPORT = "direct";
+
+/** Implicit TLS unless said otherwise: on port 465 only. */
+export function relayImplicitTls(r: { port: number; implicitTls?: boolean }): boolean {
+    return r.implicitTls ?? r.port === 465;
+}
+
+/** The master.cf smtp client that talks to this relay. */
+export function relayTransport(r: { port: number; implicitTls?: boolean }): string {
+    return relayImplicitTls(r) ? IMPLICIT_TLS_TRANSPORT : "smtp";
+}
+
+/**
+ * Per-sender relays that need another SMTP client than non-local mail gets by default (the
+ * default relay's, or plain "smtp"), as sender_dependent_default_transport_maps entries.
+ */
+function senderTransportEntries(spec: PostfixSpec): Array<[string, string]> {
+    const relay = defaultRelay(spec);
+    const fallback = relay ? relayTransport(relay) : "smtp";
+    const entries: Array<[string, string]> = [];
+    for (const r of spec.relayhosts) {
+        if (r.senderDomains.length === 0 || relayTransport(r) === fallback) continue;
+        for (const d of r.senderDomains) entries.push([`@${d}`, `${relayTransport(r)}:${relayNexthop(r)}`]);
+    }
+    return entries;
 }
 
 export function renderMainCf(spec: PostfixSpec): string {
@@ -71,6 +107,15 @@ export function renderMainCf(spec: PostfixSpec): string {
     set("recipient_delimiter", spec.recipientDelimiter);
     set("disable_vrfy_command", spec.disableVrfy ? "yes" : "no");
     set("masquerade_domains", list(spec.masqueradeDomains));
+    // Rewrite (masquerade) headers of mail from our own clients too, not only of local submissions.
+    set("local_header_rewrite_clients", "permit_inet_interfaces, permit_mynetworks, permit_sasl_authenticated");
+
+    section("what the admin (postmaster) hears about");
+    set("notify_classes", list(spec.notifyClasses));
+    set("bounce_notice_recipient", spec.adminAddress);
+    set("2bounce_notice_recipient", spec.adminAddress);
+    set("delay_notice_recipient", spec.adminAddress);
+    set("error_notice_recipient", spec.adminAddress);
 
     section("local delivery: only the system aliases (root, postmaster, ...), which point at mailboxes");
     set("alias_maps", table(postfixTables.systemAliases));
@@ -94,7 +139,17 @@ export function renderMainCf(spec: PostfixSpec): string {
     section("outbound");
     set("relayhost", relay ? relayNexthop(relay) : "");
     if (perSender) set("sender_dependent_relayhost_maps", table(postfixTables.senderRelays));
+    // A relay with implicit TLS needs its own smtp client (master.cf); the next hop stays as above.
+    if (relay && relayImplicitTls(relay)) {
+        set("default_transport", IMPLICIT_TLS_TRANSPORT);
+        set("relay_transport", IMPLICIT_TLS_TRANSPORT);
+    }
+    if (senderTransportEntries(spec).length > 0) set("sender_dependent_default_transport_maps", table(postfixTables.senderTransports));
+    // Overrides all of the above for its recipient domains.
+    if ((spec.transports ?? []).length > 0) set("transport_maps", table(postfixTables.transports));
     set("smtp_tls_security_level", relayTls);
+    // Each relay gets its own tlsPolicy by next hop, whatever the global level (per-sender relays too).
+    if (spec.relayhosts.length > 0) set("smtp_tls_policy_maps", table(postfixTables.tlsPolicies));
     set("smtp_tls_CAfile", "/etc/ssl/certs/ca-certificates.crt");
     set("smtp_tls_loglevel", 1);
     set("smtp_tls_mandatory_protocols", ">=TLSv1.2");
@@ -133,6 +188,9 @@ export function renderMainCf(spec: PostfixSpec): string {
     set("smtpd_sasl_authenticated_header", "no");
     set("broken_sasl_auth_clients", "no");
     set("smtpd_sender_login_maps", internet ? table(postfixTables.senderLogins) : "");
+    // Brute force: anvil refuses more AUTH commands than this per client per minute (mynetworks exempt).
+    set("smtpd_client_auth_rate_limit", spec.authRateLimit);
+    set("anvil_rate_time_unit", "60s");
 
     section("restrictions: never an open relay");
     set("smtpd_helo_required", "yes");
@@ -188,6 +246,17 @@ export function renderMasterCf(spec: PostfixSpec): string {
         "smtp      unix  -       -       n       -       -       smtp",
         "relay     unix  -       -       n       -       -       smtp",
         "  -o syslog_name=postfix/relay",
+        ...(spec.relayhosts.some(relayImplicitTls) ? [
+            `${IMPLICIT_TLS_TRANSPORT} unix -      -       n       -       -       smtp`,
+            `  -o syslog_name=postfix/${IMPLICIT_TLS_TRANSPORT}`,
+            "  -o smtp_tls_wrappermode=yes",
+            "  -o smtp_tls_security_level=encrypt",
+        ] : []),
+        ...((spec.transports ?? []).length > 0 ? [
+            `${DIRECT_TRANSPORT}    unix  -       -       n       -       -       smtp`,
+            `  -o syslog_name=postfix/${DIRECT_TRANSPORT}`,
+            "  -o smtp_sasl_auth_enable=no",
+        ] : []),
         "showq     unix  n       -       n       -       -       showq",
         "error     unix  -       -       n       -       -       error",
         "retry     unix  -       -       n       -       -       error",
@@ -283,6 +352,23 @@ export function renderRelayRecipients(spec: PostfixSpec): string {
     return tableText(spec.relayRecipients.map(r => [r, "OK"]));
 }
 
+/** sender_dependent_default_transport_maps: "@domain transport:[host]:port". */
+export function renderSenderTransports(spec: PostfixSpec): string {
+    return tableText(senderTransportEntries(spec));
+}
+
+/** transport_maps: each MailServer transport, through the smtp client without relay credentials. */
+export function renderTransports(spec: PostfixSpec): string {
+    return tableText((spec.transports ?? []).map(t => [t.domain, `${DIRECT_TRANSPORT}:${t.nexthop}`]));
+}
+
+/** smtp_tls_policy_maps: "[host]:port policy" for every relay. */
+export function renderTlsPolicies(spec: PostfixSpec): string {
+    const entries = new Map<string, string>();
+    for (const r of spec.relayhosts) if (!entries.has(relayNexthop(r))) entries.set(relayNexthop(r), r.tlsPolicy);
+    return tableText([...entries]);
+}
+
 /** Cyrus SASL server config for smtpd: verify passwords through saslauthd's socket. */
 export function renderSmtpdSaslConf(): string {
     return [
@@ -306,6 +392,9 @@ export function renderPostfixFiles(spec: PostfixSpec): RenderedFile[] {
         file(postfixTables.senderLogins, renderSenderLogins(spec)),
         file(postfixTables.senderRelays, renderSenderRelays(spec)),
         file(postfixTables.relayRecipients, renderRelayRecipients(spec)),
+        file(postfixTables.senderTransports, renderSenderTransports(spec)),
+        file(postfixTables.transports, renderTransports(spec)),
+        file(postfixTables.tlsPolicies, renderTlsPolicies(spec)),
         file("sasl/smtpd.conf", renderSmtpdSaslConf()),
     ];
 }

@@ -17,6 +17,31 @@ export interface MailboxSpec {
     quota?: string;
     /** Extra addresses of this domain that deliver into this mailbox. */
     aliases: string[];
+    /** Sieve rules run on every delivery, before the mailbox's own (ManageSieve) script; undefined: none. */
+    sieve?: SieveSpec;
+}
+
+/** A mailbox's Sieve rules: either a script given as is, or typed rules rendered into one. */
+export interface SieveSpec {
+    /** A complete Sieve script given by the user; when set, vacation and fileInto are empty. */
+    script?: string;
+    vacation?: VacationSpec;
+    fileInto: FileIntoSpec[];
+}
+
+export interface VacationSpec {
+    subject: string;
+    body: string;
+    /** Days between two replies to one sender; undefined: Dovecot's default period. */
+    days?: number;
+    /** The mailbox's other addresses (its aliases) that count as "me" for the reply. */
+    addresses: string[];
+}
+
+export interface FileIntoSpec {
+    header: string;
+    contains: string;
+    folder: string;
 }
 
 export interface AliasSpec {
@@ -47,6 +72,18 @@ export interface RelayhostSpec {
     /** Sender domains that use this relay; empty: every sender. */
     senderDomains: string[];
     hasCredentials: boolean;
+    /**
+     * TLS from the first byte (SMTPS, Postfix smtp_tls_wrappermode) instead of STARTTLS.
+     * Undefined: implicit TLS exactly when port is 465.
+     */
+    implicitTls?: boolean;
+}
+
+/** A transport_maps entry: mail for this recipient domain goes to this next hop. */
+export interface TransportSpec {
+    domain: string;
+    /** Postfix next hop: "[host]:port", "[host]", "host:port" (MX lookup) or "host"; host may be an IPv4 literal in brackets. */
+    nexthop: string;
 }
 
 /** Everything main.cf and master.cf depend on. */
@@ -71,9 +108,15 @@ export interface PostfixSpec {
     recipientDelimiter: string;
     /** Mailbox that receives mail for root, postmaster, abuse and MAILER-DAEMON. */
     adminAddress: string;
+    /** AUTH commands one client may send per minute (smtpd_client_auth_rate_limit). */
+    authRateLimit: number;
+    /** Postfix notify_classes: which problems the admin gets a copy of. */
+    notifyClasses: string[];
     ports: { smtp: number; submission: number; smtps: number };
     domains: DomainSpec[];
     relayhosts: RelayhostSpec[];
+    /** Recipient domains routed to their own next hop (transport_maps), e.g. a backup MX's primary; undefined: none. */
+    transports?: TransportSpec[];
 }
 
 /** Paths shared by the renderers, the images' scripts and the components. */

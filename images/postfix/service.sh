@@ -1,5 +1,6 @@
 # Postfix hooks for the common entrypoint, healthcheck and config job.
-service_prepare() { postfix check; }
+# /var/lib/postfix is a tmpfs (read-only root filesystem): give it back to postfix first.
+service_prepare() { install -d -o postfix -g postfix -m 0700 /var/lib/postfix; postfix check; }
 service_start() { exec postfix start-fg; }
 service_reload() { postfix reload; }
 service_stop() { postfix stop || true; }

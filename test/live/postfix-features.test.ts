@@ -35,6 +35,7 @@ const config = liveConfig({
     ],
     "mailserver:passwords": Object.fromEntries([alice, bob, carol, dave].map(u => [u.address, u.password])),
     "mailserver:adminAddress": bob.address,
+    "mailserver:notifyClasses": ["bounce", "2bounce", "delay", "resource", "software"],
     "mailserver:messageSizeLimit": SIZE_LIMIT,
     "mailserver:maximalQueueLifetime": "2d",
     "mailserver:bounceQueueLifetime": "1d",

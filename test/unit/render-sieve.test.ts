@@ -140,7 +140,7 @@ describe("dovecot.conf: Sieve, quota and size settings", () => {
 
     test("the deployment's script runs before the personal (ManageSieve) one, keyed by user", () => {
         assert.match(conf, /sieve_script personal \{\n  driver = file\n  path = ~\/sieve\n  active_path = ~\/\.dovecot\.sieve\n\}/);
-        assert.match(conf, /sieve_script mailbox-rules \{\n  type = before\n  driver = file\n  path = \/config\/current\/sieve\/%\{user\}\.sieve\n\}/);
+        assert.match(conf, /sieve_script mailbox-rules \{\n  type = before\n  driver = file\n  path = \/config\/current\/sieve\/%\{user\}\.sieve\n  bin_path = ~\/\.sieve-bin\n\}/);
     });
 
     test("Sieve's own mail goes to Postfix; folders fileinto names are created and subscribed", () => {

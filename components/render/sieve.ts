@@ -1,0 +1,144 @@
+// Renders each mailbox's Sieve rules (typed options or a script given as is) into files of the
+// Dovecot config volume, and reads the extensions a script requires so that validation can
+// refuse unknown ones before anything is deployed. Pure and deterministic.
+import { DomainSpec, MailboxSpec, RenderedFile, SieveSpec } from "./spec";
+
+/**
+ * The extensions Pigeonhole 2.4 enables by default (its sieve_extensions default, which is also
+ * what ManageSieve advertises), plus the two comparators every Sieve implementation has.
+ * Checked against the running server by the live tests.
+ */
+export const SIEVE_EXTENSIONS: readonly string[] = [
+    "fileinto", "reject", "envelope", "encoded-character", "vacation", "subaddress",
+    "comparator-i;ascii-numeric", "relational", "regex", "imap4flags", "copy", "include", "body",
+    "variables", "enotify", "environment", "mailbox", "date", "index", "ihave", "duplicate", "mime",
+    "foreverypart", "extracttext", "comparator-i;octet", "comparator-i;ascii-casemap",
+];
+
+/** Where a mailbox's rendered script lives, relative to the config root (Dovecot reads %{user}.sieve). */
+export function sieveFilePath(address: string): string {
+    return `sieve/${address}.sieve`;
+}
+
+/** A Sieve quoted string. Newlines may stay inside quoted strings (RFC 5228 2.4.2). */
+export function sieveString(value: string): string {
+    return `"${value.replace(/\r\n?/g, "\n").replace(/\\/g, "\\\\").replace(/"/g, "\\\"")}"`;
+}
+
+function stringList(values: string[]): string {
+    return values.length === 1 ? sieveString(values[0]) : `[${values.map(sieveString).join(", ")}]`;
+}
+
+/** The script for one mailbox, or undefined when it has no rules. */
+export function renderMailboxSieve(address: string, sieve: SieveSpec | undefined): string | undefined {
+    if (!sieve) return undefined;
+    // A script given as is stays byte for byte as given, so sievec's line numbers match the user's.
+    if (sieve.script !== undefined) return sieve.script;
+    if (!sieve.vacation && sieve.fileInto.length === 0) return undefined;
+    const requires = [...(sieve.fileInto.length > 0 ? ["fileinto"] : []), ...(sieve.vacation ? ["vacation"] : [])];
+    const lines = [
+        `# Rendered by the mailserver package (components/render/sieve.ts) for ${address}. Do not edit here:`,
+        "# every deploy replaces this file. Change the mailbox's arguments instead.",
+        `require ${stringList(requires)};`,
+    ];
+    const v = sieve.vacation;
+    if (v) {
+        // First, so that filed messages are answered too; Dovecot itself never answers lists,
+        // bounces or auto-replies, and answers each sender once per period.
+        const tags = [
+            ...(v.days !== undefined ? [`:days ${v.days}`] : []),
+            `:subject ${sieveString(v.subject)}`,
+            ...(v.addresses.length > 0 ? [`:addresses ${stringList(v.addresses)}`] : []),
+        ];
+        lines.push(`vacation ${tags.join(" ")}`, `  ${sieveString(v.body)};`);
+    }
+    for (const rule of sieve.fileInto) {
+        // The first matching rule wins.
+        lines.push(
+            `if header :contains ${sieveString(rule.header)} ${sieveString(rule.contains)} {`,
+            `  fileinto ${sieveString(rule.folder)};`,
+            "  stop;",
+            "}");
+    }
+    return lines.join("\n") + "\n";
+}
+
+/** One file per mailbox that has rules; the config job compiles each with sievec. */
+export function renderSieveFiles(domains: DomainSpec[]): RenderedFile[] {
+    const files: RenderedFile[] = [];
+    const mailboxes: MailboxSpec[] = domains.flatMap(d => d.mailboxes);
+    for (const m of [...mailboxes].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0))) {
+        const content = renderMailboxSieve(m.address, m.sieve);
+        if (content !== undefined) files.push({ path: sieveFilePath(m.address), content, mode: "0644", owner: "root", group: "root" });
+    }
+    return files;
+}
+
+/**
+ * The capability strings of every `require` command in a script, in order. A small lexer (comments,
+ * quoted strings, multi-line text:) so that words inside strings or comments are not taken for
+ * commands. Anything it cannot read is left for sievec, which compiles every script at deploy.
+ */
+export function sieveRequires(script: string): string[] {
+    const tokens = sieveTokens(script);
+    const found: string[] = [];
+    for (let i = 0; i < tokens.length; i++) {
+        const t = tokens[i];
+        if (t.kind !== "word" || t.text.toLowerCase() !== "require") continue;
+        for (let j = i + 1; j < tokens.length && !(tokens[j].kind === "punct" && tokens[j].text === ";"); j++) {
+            if (tokens[j].kind === "string") found.push(tokens[j].text);
+            else if (tokens[j].kind === "word") break;
+        }
+    }
+    return found;
+}
+
+interface Token { kind: "word" | "string" | "punct"; text: string }
+
+function sieveTokens(s: string): Token[] {
+    const tokens: Token[] = [];
+    let i = 0;
+    while (i < s.length) {
+        const c = s[i];
+        if (/\s/.test(c)) { i++; continue; }
+        if (c === "#") { while (i < s.length && s[i] !== "\n") i++; continue; }
+        if (c === "/" && s[i + 1] === "*") {
+            const end = s.indexOf("*/", i + 2);
+            if (end < 0) break;
+            i = end + 2;
+            continue;
+        }
+        if (c === "\"") {
+            let text = "";
+            i++;
+            while (i < s.length && s[i] !== "\"") {
+                if (s[i] === "\\" && i + 1 < s.length) i++;
+                text += s[i++];
+            }
+            if (i >= s.length) break;
+            i++;
+            tokens.push({ kind: "string", text });
+            continue;
+        }
+        const text = /^text:[ \t]*(#[^\n]*)?\r?\n/i.exec(s.slice(i));
+        if (text) {
+            // Multi-line string: up to a line holding a single dot; ".." at a line start is one ".".
+            i += text[0].length;
+            const lines: string[] = [];
+            while (i < s.length) {
+                const nl = s.indexOf("\n", i);
+                const line = (nl < 0 ? s.slice(i) : s.slice(i, nl)).replace(/\r$/, "");
+                i = nl < 0 ? s.length : nl + 1;
+                if (line === ".") break;
+                lines.push(line.startsWith("..") ? line.slice(1) : line);
+            }
+            tokens.push({ kind: "string", text: lines.join("\n") });
+            continue;
+        }
+        const word = /^:?[A-Za-z_][A-Za-z0-9_]*|^\d+[KMG]?/.exec(s.slice(i));
+        if (word) { tokens.push({ kind: "word", text: word[0] }); i += word[0].length; continue; }
+        tokens.push({ kind: "punct", text: c });
+        i++;
+    }
+    return tokens;
+}

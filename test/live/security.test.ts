@@ -1,0 +1,325 @@
+// Live security proof: no open relay (swaks variants and nmap's smtp-open-relay), AUTH only over
+// TLS on every port, TLS 1.2+ without weak ciphers (testssl.sh), no sender spoofing, brute force
+// slowed, no plaintext secret on any volume, container filesystem, env, label or log, file modes,
+// and least-privilege containers. Prints the figures it measures.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as path from "path";
+import * as tls from "tls";
+import { assertCleanLogs, caFile, dockerLogs, HOST, imapClient, swaks } from "./clients";
+import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom, ROOT, USERS } from "./stack";
+
+const PREFIX = "sectest";
+const PORTS = portsFrom(27000);
+const TRUSTED = "127.0.0.3"; // the only client in mynetworks: the positive control
+const OUTSIDER = "127.0.0.2";
+const LEGIT = "127.0.0.4"; // another outside address, for "a legitimate user still logs in"
+const ATTACKER = "127.0.0.5"; // an address no other scenario has used, so anvil's count starts at 0
+const AUTH_RATE_LIMIT = 5;
+const { alice, bob } = USERS;
+let ca: string;
+
+const report = (line: string) => process.stdout.write(`# ${line}\n`);
+const tlsArgs = () => ["--tls-verify", "--tls-ca-path", ca, "--tls-sni", "mail.example.test"];
+
+describe("security, live", () => {
+    before(() => {
+        destroy(PREFIX);
+        ca = caFile(deploy(liveConfig({
+            "mailserver:mynetworks": [`${TRUSTED}/32`],
+            "mailserver:authRateLimit": AUTH_RATE_LIMIT,
+        }, PREFIX, 27000)).outputs.certificatePem, PREFIX);
+    });
+    after(() => destroy(PREFIX));
+
+    test("no open relay: every relay trick on 25, 587 and 465 from outside mynetworks is refused", () => {
+        const victims = [
+            "victim@elsewhere.example",
+            "victim%elsewhere.example@example.test",        // percent hack
+            "\"victim@elsewhere.example\"@example.test",    // quoted local part
+            "@example.test:victim@elsewhere.example",       // source route
+            "elsewhere.example!victim@example.test",        // bang path
+            "elsewhere.example!victim",                     // bare bang path
+            "victim@elsewhere.example@example.test",        // @ in the local part
+            "victim@[127.0.0.9]",                           // IP literal
+            "victim@ELSEWHERE.EXAMPLE.",                    // case and trailing dot
+        ];
+        const ports: Array<[number, string[]]> = [
+            [PORTS.smtp, []],
+            [PORTS.submission, ["-tls", ...tlsArgs()]],
+            [PORTS.smtps, ["--tls-on-connect", ...tlsArgs()]],
+        ];
+        let tried = 0, accepted = 0;
+        const acceptedList: string[] = [];
+        for (const [port, extra] of ports) {
+            for (const to of victims) {
+                const r = swaks(["--server", `${HOST}:${port}`, "--local-interface", OUTSIDER, ...extra,
+                    "--from", "spammer@elsewhere.example", "--to", to, "--quit-after", "RCPT"]);
+                tried++;
+                if (r.replies.some(l => /^250 2\.1\.5/.test(l))) { accepted++; acceptedList.push(`${port} ${to}`); }
+            }
+        }
+        report(`open relay: ${tried} attempts from ${OUTSIDER} on 25/587/465, ${accepted} accepted`);
+        assert.equal(accepted, 0, `relayed: ${acceptedList.join(", ")}`);
+
+        // Control: the same probe from the trusted client is accepted, so the probe can see a relay.
+        const control = swaks(["--server", `${HOST}:${PORTS.smtp}`, "--local-interface", TRUSTED,
+            "--from", "app@example.test", "--to", "victim@[127.0.0.9]", "--quit-after", "RCPT"]);
+        assert.ok(control.replies.some(l => /^250 2\.1\.5/.test(l)), control.transcript);
+    });
+
+    test("nmap smtp-open-relay finds no open relay on 25, 587 and 465", () => {
+        // nmap connects from 127.0.0.1, which is outside this stack's mynetworks.
+        const r = spawnSync("nmap", ["-Pn", "-sT", "-p", `${PORTS.smtp},${PORTS.submission},${PORTS.smtps}`, "--script", "+smtp-open-relay",
+            "--script-args", "smtp-open-relay.to=relaytest@elsewhere.example,smtp-open-relay.from=antispam@elsewhere.example", HOST],
+            { encoding: "utf8", timeout: 180_000 });
+        assert.equal(r.status, 0, r.stderr);
+        const verdicts = r.stdout.split("\n").filter(l => /smtp-open-relay:/.test(l));
+        for (const v of verdicts) report(`nmap: ${v.replace(/^\|_?/, "").trim()}`);
+        assert.ok(verdicts.length >= 2, r.stdout);
+        assert.ok(verdicts.every(v => !/Server is an open relay/.test(v)), r.stdout);
+    });
+
+    test("AUTH is offered only over TLS, on every port", async () => {
+        const plain25 = swaks(["--server", `${HOST}:${PORTS.smtp}`, "--quit-after", "EHLO"]);
+        const tls25 = swaks(["--server", `${HOST}:${PORTS.smtp}`, "-tls", ...tlsArgs(), "--quit-after", "EHLO"]);
+        const plain587 = swaks(["--server", `${HOST}:${PORTS.submission}`, "--quit-after", "EHLO"]);
+        const tls587 = swaks(["--server", `${HOST}:${PORTS.submission}`, "-tls", ...tlsArgs(), "--quit-after", "EHLO"]);
+        const auth = (r: ReturnType<typeof swaks>) => r.replies.some(l => /^250[- ]AUTH/.test(l));
+        assert.equal(auth(plain25), false);
+        assert.equal(auth(tls25), false, "25 never offers AUTH, even after STARTTLS");
+        assert.equal(auth(plain587), false);
+        assert.equal(auth(tls587), true);
+        // 587 refuses AUTH before STARTTLS even if a client tries it blindly.
+        const blind = await dialog(PORTS.submission, ["EHLO x.example", "AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABub3Bl", "QUIT"]);
+        assert.ok(blind.some(l => /^5\d\d /.test(l) && !/^502 5\.5\.1 VRFY/.test(l)), blind.join("\n"));
+        // 465 and 993 speak TLS from the first byte.
+        for (const port of [PORTS.smtps, PORTS.imaps]) {
+            assert.equal(await tlsHandshake(port), "TLSv1.3", `implicit TLS on ${port}`);
+        }
+        // IMAP 143: LOGINDISABLED until STARTTLS.
+        const imapPlain = await dialog(PORTS.imap, ["a CAPABILITY", "b LOGOUT"], /^\* OK|^[ab] /);
+        assert.ok(imapPlain.some(l => /LOGINDISABLED/.test(l)), imapPlain.join("\n"));
+        const login = await dialog(PORTS.imap, [`a LOGIN ${alice.address} "${alice.password}"`, "b LOGOUT"], /^\* OK|^[ab] /);
+        assert.ok(login.some(l => /^a NO /.test(l)), login.join("\n"));
+        // ManageSieve 4190: no SASL mechanism before STARTTLS.
+        const sieve = await dialog(PORTS.managesieve, ["LOGOUT"], /^OK|^NO|^BYE/);
+        assert.ok(sieve.some(l => /^"SASL" ""$/.test(l)) || !sieve.some(l => /^"SASL" "[A-Z]/.test(l)), sieve.join("\n"));
+        assert.ok(sieve.some(l => /^"STARTTLS"$/.test(l)), sieve.join("\n"));
+        // After STARTTLS IMAP logs in fine (the real client).
+        const client = await imapClient(alice, "starttls", ca, PORTS);
+        await client.logout();
+    });
+
+    test("testssl.sh: TLS 1.2/1.3 only, no HIGH or CRITICAL finding on 25, 465, 587, 143, 993, 4190", () => {
+        const targets = [
+            `--starttls smtp ${HOST}:${PORTS.smtp}`, `${HOST}:${PORTS.smtps}`, `--starttls smtp ${HOST}:${PORTS.submission}`,
+            `--starttls imap ${HOST}:${PORTS.imap}`, `${HOST}:${PORTS.imaps}`, `--starttls sieve ${HOST}:${PORTS.managesieve}`,
+        ];
+        const dir = fs.mkdtempSync(path.join(ARTIFACTS, "testssl-"));
+        const list = path.join(dir, "targets.txt");
+        fs.writeFileSync(list, targets.join("\n") + "\n");
+        // testssl.sh 3.2 from Debian 13 (test/tools), run on the host network against 127.0.0.1.
+        const command = ["--quiet", "--color", "0", "--warnings", "batch", "--parallel", "-p", "-s", "-S", "-U",
+            "--jsonfile-pretty", "/out/result.json", "--file", "/out/targets.txt"];
+        report(`testssl ${command.join(" ")}   (targets: ${targets.join("; ")})`);
+        const started = Date.now();
+        const build = spawnSync("docker", ["build", "-q", "--network", "host", "-t", "mailtest-tools:latest", path.join(ROOT, "test", "tools")], { encoding: "utf8" });
+        assert.equal(build.status, 0, build.stderr);
+        const r = spawnSync("docker", ["run", "--rm", "--network", "host", "-v", `${dir}:/out`, "mailtest-tools:latest", ...command],
+            { encoding: "utf8", timeout: 15 * 60_000, maxBuffer: 64 << 20 });
+        fs.writeFileSync(path.join(dir, "output.txt"), `${r.stdout}${r.stderr}`);
+        const findings: Array<{ id: string; ip: string; port: string; severity: string; finding: string }> =
+            JSON.parse(fs.readFileSync(path.join(dir, "result.json"), "utf8")).scanResult?.flatMap((s: any) =>
+                [...(s.protocols ?? []), ...(s.ciphers ?? []), ...(s.serverDefaults ?? []), ...(s.vulnerabilities ?? []), ...(s.cipherTests ?? [])]
+                    .map((f: any) => ({ ...f, port: s.port })))
+            ?? flattenFindings(fs.readFileSync(path.join(dir, "result.json"), "utf8"));
+        const ports = new Set(findings.map(f => String(f.port)));
+        const bad = findings.filter(f => /^(HIGH|CRITICAL)$/.test(f.severity));
+        // Trusting a self-signed certificate is the one accepted finding.
+        const accepted = bad.filter(f => /^cert_chain_of_trust|^cert_trust/.test(f.id));
+        const unexpected = bad.filter(f => !accepted.includes(f));
+        report(`testssl: ${targets.length} endpoints in ${Math.round((Date.now() - started) / 1000)}s, ${findings.length} findings, ` +
+            `${bad.length} HIGH/CRITICAL of which ${accepted.length} are the self-signed certificate`);
+        for (const p of [PORTS.smtp, PORTS.smtps, PORTS.submission, PORTS.imap, PORTS.imaps, PORTS.managesieve]) {
+            assert.ok(ports.has(String(p)), `testssl scanned ${p} (output in ${dir})`);
+            const proto = (id: string) => findings.find(f => String(f.port) === String(p) && f.id === id)?.finding ?? "";
+            assert.match(proto("TLS1"), /not offered/, `TLS 1.0 on ${p}`);
+            assert.match(proto("TLS1_1"), /not offered/, `TLS 1.1 on ${p}`);
+            assert.match(proto("TLS1_2"), /offered/, `TLS 1.2 on ${p}`);
+        }
+        assert.deepEqual(unexpected.map(f => `${f.port} ${f.id} ${f.severity}: ${f.finding}`), []);
+    });
+
+    test("no sender spoofing: a user sends only as its own addresses and aliases", () => {
+        const send = (from: string) => swaks(["--server", `${HOST}:${PORTS.submission}`, "-tls", ...tlsArgs(), "--local-interface", OUTSIDER,
+            "--auth", "PLAIN", "--auth-user", alice.address, "--auth-password", alice.password, "--from", from, "--to", bob.address, "--quit-after", "RCPT"]);
+        const spoof = send(bob.address);
+        assert.ok(spoof.replies.some(l => /^553 5\.7\.1 .*not owned by user alice@example\.test/.test(l)), spoof.transcript);
+        for (const own of [alice.address, "info@example.test", "team@example.test"]) {
+            const r = send(own);
+            assert.ok(r.replies.some(l => /^250 2\.1\.5/.test(l)), `${own}:\n${r.transcript}`);
+        }
+    });
+
+    test("brute force: repeated AUTH from one address is refused, another address still logs in", async () => {
+        const attempt = (source: string, password: string) => {
+            const t = Date.now();
+            const r = swaks(["--server", `${HOST}:${PORTS.submission}`, "-tls", ...tlsArgs(), "--local-interface", source,
+                "--auth", "PLAIN", "--auth-user", alice.address, "--auth-password", password, "--quit-after", "AUTH"]);
+            const code = (r.replies.find(l => /^(235|535|4\d\d|421) /.test(l)) ?? "none").slice(0, 3);
+            return { code, ms: Date.now() - t };
+        };
+        const codes: string[] = [];
+        let refusedAfter = -1;
+        for (let i = 1; i <= AUTH_RATE_LIMIT + 5; i++) {
+            const { code } = attempt(ATTACKER, `wrong-${i}`);
+            codes.push(code);
+            if (code !== "535" && refusedAfter < 0) refusedAfter = i - 1;
+        }
+        const refused = attempt(ATTACKER, alice.password);
+        const legit = attempt(LEGIT, alice.password);
+        report(`SMTP AUTH: limit ${AUTH_RATE_LIMIT}/min per client; replies from ${ATTACKER}: ${codes.join(" ")}; ` +
+            `refused after ${refusedAfter} failures; right password from ${ATTACKER} then: ${refused.code} (${refused.ms} ms); from ${LEGIT}: ${legit.code} (${legit.ms} ms)`);
+        assert.equal(refusedAfter, AUTH_RATE_LIMIT, codes.join(" "));
+        assert.ok(codes.slice(AUTH_RATE_LIMIT).every(c => c === "450" || c === "421"), codes.join(" "));
+        assert.notEqual(refused.code, "235", "even the right password is refused while throttled");
+        assert.equal(legit.code, "235");
+
+        // IMAP: each failed login is answered only after Dovecot's auth failure delay.
+        const times: number[] = [];
+        for (let i = 0; i < 3; i++) {
+            const t = Date.now();
+            const lines = await dialog(PORTS.imap, ["a STARTTLS"], /^\* OK|^a /, ATTACKER, [`b LOGIN ${alice.address} wrong-${i}`, "c LOGOUT"]);
+            assert.ok(lines.some(l => /^b NO /.test(l)), lines.join("\n"));
+            times.push(Date.now() - t);
+        }
+        const t = Date.now();
+        const ok = await dialog(PORTS.imap, ["a STARTTLS"], /^\* OK|^a /, LEGIT, [`b LOGIN ${alice.address} "${alice.password}"`, "c LOGOUT"]);
+        const legitMs = Date.now() - t;
+        report(`IMAP: failed logins from ${ATTACKER} took ${times.join(", ")} ms; a good login from ${LEGIT} took ${legitMs} ms`);
+        assert.ok(ok.some(l => /^b OK /.test(l)), ok.join("\n"));
+        assert.ok(times.every(ms => ms >= 1500), `failures must be slowed: ${times}`);
+    });
+
+    test("secrets: no plaintext password or key anywhere it should not be; secret files are root/service-only", () => {
+        const passwords = Object.values(USERS).map(u => u.password);
+        const key = fs.readFileSync(path.join(ARTIFACTS, `live-state-${PREFIX}.json`), "utf8");
+        const keyBody = (JSON.parse(key).tls["tls:index/privateKey:PrivateKey::sectest-tls-key"].result.state.privateKeyPem as string)
+            .split("\n").filter(l => l && !l.startsWith("-----")).join("");
+        const keyLine = keyBody.slice(0, 60);
+        const volumes = spawnSync("docker", ["volume", "ls", "-q", "--filter", `name=^${PREFIX}-`], { encoding: "utf8" }).stdout.trim().split("\n");
+        const mounts = volumes.flatMap(v => ["-v", `${v}:/scan/${v}:ro`]);
+        const grep = (needle: string) => spawnSync("docker", ["run", "--rm", "--network", "none", ...mounts, "--entrypoint", "grep",
+            `mailserver-postfix:${PREFIX}`, "-rlF", "--", needle, "/scan"], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
+        for (const pw of passwords) assert.deepEqual(grep(pw), [], "a mailbox password in plain text on a volume");
+        const keyFiles = grep(keyLine);
+        assert.ok(keyFiles.length >= 2 && keyFiles.every(f => /-(postfix|dovecot)-config\/generations\/[0-9a-f]+\/tls\/key\.pem$/.test(f)), keyFiles.join("\n"));
+        report(`volumes scanned: ${volumes.length}; the TLS key is only in ${keyFiles.length} key.pem files`);
+
+        const containers = spawnSync("docker", ["ps", "-aq", "--filter", `label=mailserver.stack=${PREFIX}`], { encoding: "utf8" }).stdout.trim().split("\n");
+        for (const id of containers) {
+            const inspect = spawnSync("docker", ["inspect", id], { encoding: "utf8" }).stdout;
+            for (const needle of [...passwords, keyLine, "PRIVATE KEY"]) assert.ok(!inspect.includes(needle), `docker inspect ${id} shows a secret`);
+            const exported = spawnSync("bash", ["-c", `docker export ${id} | grep -a -c -F -e "$1" -e "$2" -e "$3" -e "$4" || true`, "_", ...passwords, keyLine],
+                { encoding: "utf8", maxBuffer: 1 << 20 });
+            assert.equal(exported.stdout.trim(), "0", `container ${id}'s filesystem holds a password or the key`);
+            const logs = spawnSync("docker", ["logs", id], { encoding: "utf8", maxBuffer: 64 << 20 });
+            for (const pw of passwords) assert.ok(!`${logs.stdout}${logs.stderr}`.includes(pw), `logs of ${id} show a password`);
+        }
+        report(`containers scanned (filesystem, inspect, logs): ${containers.length}`);
+
+        const stat = (service: string, file: string) => spawnSync("docker", ["exec", `${PREFIX}-${service}`, "stat", "-L", "-c", "%a %U %G", `/config/current/${file}`], { encoding: "utf8" }).stdout.trim();
+        assert.equal(stat("postfix", "tls/key.pem"), "600 root root");
+        assert.equal(stat("postfix", "sasl_passwd"), "600 root root");
+        assert.equal(stat("postfix", "sasl_passwd.lmdb"), "600 root root");
+        assert.equal(stat("dovecot", "tls/key.pem"), "600 root root");
+        assert.equal(stat("dovecot", "users"), "640 root dovecot");
+        assert.equal(stat("saslauthd", "passwd"), "600 root root");
+    });
+
+    test("least privilege: no privileged container, capabilities dropped, read-only root, no new privileges", () => {
+        for (const s of ["postfix", "dovecot", "saslauthd"]) {
+            const h = JSON.parse(spawnSync("docker", ["inspect", "-f", "{{json .HostConfig}}", `${PREFIX}-${s}`], { encoding: "utf8" }).stdout);
+            assert.equal(h.Privileged, false, s);
+            assert.deepEqual(h.CapDrop, ["ALL"], s);
+            assert.equal(h.ReadonlyRootfs, true, s);
+            assert.ok((h.SecurityOpt ?? []).includes("no-new-privileges:true"), s);
+            report(`${s}: CapAdd ${JSON.stringify(h.CapAdd ?? [])}, read-only root, no-new-privileges`);
+        }
+    });
+
+    test("the logs hold no unexpected warnings or errors", () => {
+        assertCleanLogs(PREFIX, {
+            postfix: [
+                /warning: .*SASL (PLAIN|LOGIN) authentication failed/,        // brute-force and blind-AUTH scenarios
+                /warning: SASL authentication failure: Password verification failed/,
+                /warning: Connection rate limit exceeded|warning: .*AUTH command rate limit exceeded|warning: .*: AUTH command rate limit/, // the throttle
+                /warning: .*hostname .* does not resolve|warning: hostname localhost does not resolve/,
+                /warning: Illegal address syntax from .* in RCPT command/,   // source-route and bang-path probes
+                /warning: non-SMTP command from|warning: TLS library problem|warning: .*lost connection after STARTTLS/, // testssl.sh and nmap probing
+                /warning: dict_nis_init: NIS domain name not set/,
+            ],
+            dovecot: [/Error: .*(SSL_accept|TLS handshaking|tls|ssl)/i, /Warning: .*(SSL|TLS|tls|ssl)/], // testssl.sh probing
+            saslauthd: [],
+        });
+    });
+});
+
+/** A plain-text protocol exchange; with `afterTls`, upgrades the socket and continues. */
+function dialog(port: number, commands: string[], replyEnds = /^\d{3} /, source = OUTSIDER, afterTls?: string[]): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+        const lines: string[] = [];
+        let socket: net.Socket | tls.TLSSocket = net.connect({ host: HOST, port, localAddress: source });
+        const timer = setTimeout(() => { socket.destroy(); reject(new Error(`dialog on ${port} timed out:\n${lines.join("\n")}`)); }, 30_000);
+        const pending = [...commands];
+        const attach = (s: net.Socket | tls.TLSSocket, queue: string[], onDone?: () => void) => {
+            let buffer = "";
+            s.on("data", d => {
+                buffer += d.toString();
+                const parts = buffer.split("\r\n");
+                buffer = parts.pop()!;
+                for (const line of parts) {
+                    lines.push(line);
+                    if (!replyEnds.test(line)) continue;
+                    if (queue.length) s.write(queue.shift() + "\r\n");
+                    else if (onDone) { s.removeAllListeners("data"); onDone(); }
+                }
+            });
+        };
+        const upgrade = () => {
+            socket = tls.connect({ socket: socket as net.Socket, ca: fs.readFileSync(ca), servername: "mail.example.test" }, () => {
+                const rest = [...afterTls!];
+                socket.write(rest.shift() + "\r\n");
+                attach(socket, rest);
+            });
+            socket.on("close", () => { clearTimeout(timer); resolve(lines); });
+        };
+        attach(socket, pending, afterTls ? upgrade : undefined);
+        socket.on("close", () => { if (!afterTls) { clearTimeout(timer); resolve(lines); } });
+        socket.on("error", e => { clearTimeout(timer); reject(e); });
+    });
+}
+
+function tlsHandshake(port: number): Promise<string | null> {
+    return new Promise((resolve, reject) => {
+        const s = tls.connect({ host: HOST, port, ca: fs.readFileSync(ca), servername: "mail.example.test" }, () => {
+            const p = s.getProtocol();
+            s.end();
+            resolve(p);
+        });
+        s.on("error", reject);
+        s.setTimeout(10_000, () => { s.destroy(); reject(new Error(`TLS handshake on ${port} timed out`)); });
+    });
+}
+
+function flattenFindings(json: string): Array<{ id: string; ip: string; port: string; severity: string; finding: string }> {
+    const data = JSON.parse(json);
+    const list = Array.isArray(data) ? data : [];
+    return list.map((f: any) => ({ id: f.id, ip: f.ip, port: String(f.port), severity: f.severity, finding: f.finding }));
+}
+
+void dockerLogs;
