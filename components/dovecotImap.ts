@@ -127,6 +127,12 @@ export function validateDovecot(v: Validator, args: DovecotImapArgs): DovecotSpe
         defaultPeriod: period("vacation.defaultPeriod", args.vacation?.defaultPeriod, "7d"),
         maxPeriod: period("vacation.maxPeriod", args.vacation?.maxPeriod, "30d"),
     };
+    // Pigeonhole refuses to start vacation otherwise; say so at preview rather than at deploy.
+    const seconds = (p: string) => Number(p.slice(0, -1)) * { s: 1, m: 60, h: 3600, d: 86400 }[p.slice(-1) as "s" | "m" | "h" | "d"];
+    if (seconds(vacation.maxPeriod) === 0) v.fail("vacation.maxPeriod", vacation.maxPeriod, "expected a period longer than 0");
+    if (seconds(vacation.minPeriod) > seconds(vacation.defaultPeriod) || seconds(vacation.defaultPeriod) > seconds(vacation.maxPeriod)) {
+        v.fail("vacation", vacation, "expected minPeriod <= defaultPeriod <= maxPeriod (defaults \"1d\", \"7d\", \"30d\")");
+    }
     // Sieve's outgoing mail enters Postfix on its SMTP port: on the host's loopback (or its first
     // address) in host mode, by container name on the stack's network in bridge mode. Mail to
     // other domains is relayed only for clients in the MailServer's mynetworks.

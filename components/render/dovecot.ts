@@ -10,7 +10,10 @@ export interface DovecotSpec {
     /** 0 turns a listener off. */
     ports: { imap: number; imaps: number; managesieve: number; pop3: number; pop3s: number };
     recipientDelimiter: string;
-    /** Same limit as Postfix's message_size_limit, so LMTP never accepts what SMTP refused. */
+    /**
+     * Postfix's message_size_limit. Dovecot holds every message it stores (LMTP, IMAP APPEND) to
+     * it plus LMTP_SIZE_ALLOWANCE: the same limit, without deferring what SMTP accepted.
+     */
     messageSizeLimit: number;
     vacation: { minPeriod: string; defaultPeriod: string; maxPeriod: string };
     /**

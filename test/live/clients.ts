@@ -126,3 +126,35 @@ export function assertCleanLogs(prefix: string, expected: Record<"postfix" | "do
     }
     if (unexpected.length) throw new Error(`unexpected warnings/errors in the logs:\n${unexpected.join("\n")}`);
 }
+
+/** Recipient forms that tricked open relays in the past (all must be refused from outside). */
+export const RELAY_TRICKS = [
+    "victim@elsewhere.example",
+    "victim%elsewhere.example@example.test",        // percent hack
+    "\"victim@elsewhere.example\"@example.test",    // quoted local part
+    "@example.test:victim@elsewhere.example",       // source route
+    "elsewhere.example!victim@example.test",        // bang path
+    "elsewhere.example!victim",                     // bare bang path
+    "victim@elsewhere.example@example.test",        // @ in the local part
+    "victim@[127.0.0.9]",                           // IP literal
+    "victim@ELSEWHERE.EXAMPLE.",                    // case and trailing dot
+];
+
+/**
+ * Tries every relay trick, without AUTH, from `source` on each port (25 plain, 587 STARTTLS,
+ * 465 implicit TLS). Returns how many were tried and which were accepted at RCPT.
+ */
+export function relayProbe(ports: { smtp: number; submission: number; smtps: number }, source: string, tls: string[]): { tried: number; accepted: string[] } {
+    const ways: Array<[number, string[]]> = [[ports.smtp, []], [ports.submission, ["-tls", ...tls]], [ports.smtps, ["--tls-on-connect", ...tls]]];
+    let tried = 0;
+    const accepted: string[] = [];
+    for (const [port, extra] of ways) {
+        for (const to of RELAY_TRICKS) {
+            const r = swaks(["--server", `${HOST}:${port}`, "--local-interface", source, ...extra,
+                "--from", "spammer@elsewhere.example", "--to", to, "--quit-after", "RCPT"]);
+            tried++;
+            if (r.replies.some(l => /^250 2\.1\.5/.test(l))) accepted.push(`${port} ${to}`);
+        }
+    }
+    return { tried, accepted };
+}

@@ -206,11 +206,16 @@ describe("Dovecot features, live", () => {
                 assert.ok(box, `${folder} listed: ${list.map(b => b.path)}`);
                 assert.equal(box.specialUse, `\\${folder}`, `${folder} special-use flag`);
                 assert.ok(box.flags.has(`\\${folder}`), `${folder} LIST flags: ${[...box.flags]}`);
-                assert.equal(box.subscribed, true, `${folder} in LSUB`);
+                assert.equal(box.subscribed, true, `${folder} subscribed (LIST RETURN SUBSCRIBED)`);
             }
         } finally {
             await client.logout();
         }
+        // The classic LSUB, from a second client.
+        const lsub = spawnSync("curl", ["-sS", "--max-time", "20", "--cacert", ca, "--resolve", `mail.example.test:${PORTS.imaps}:${HOST}`,
+            "-u", `${erin.address}:${erin.password}`, `imaps://mail.example.test:${PORTS.imaps}/`, "-X", "LSUB \"\" \"*\""], { encoding: "utf8" });
+        assert.equal(lsub.status, 0, lsub.stderr);
+        for (const folder of ["Sent", "Drafts", "Trash", "Junk"]) assert.match(lsub.stdout, new RegExp(`^\\* LSUB \\(.*\\) "/" "?${folder}"?\\r?$`, "m"), lsub.stdout);
     });
 
     test("POP3 and POP3S are off by default: nothing listens on their ports", async () => {
@@ -259,6 +264,16 @@ describe("Dovecot features, live", () => {
         const small = `Subject: fits LMTP\n\n${`${"z".repeat(75)}\n`.repeat(4000)}`;
         const taken = lmtp(carol.address, erin.address, small);
         assert.match(taken, /^< 250 2\.0\.0 <erin@example\.test> \S+ Saved/m, taken);
+        // The same limit holds for IMAP APPEND (e.g. a client saving a huge draft).
+        const client = await imapClient(erin, "imaps", ca, PORTS);
+        try {
+            await assert.rejects(client.append("Drafts", Buffer.from(big.replace(/\n/g, "\r\n"))), (e: any) => {
+                assert.match(`${e.responseText ?? ""} ${e.message}`, /Mail size is larger than the maximum size allowed by server configuration/, JSON.stringify(e));
+                return true;
+            });
+        } finally {
+            await client.logout();
+        }
         // Through Postfix, a message just under message_size_limit must not meet a stricter Dovecot.
         const subject = uniqueSubject("near the size limit");
         const r = send(carol.address, erin.address, subject, ["--body", bodyFile("near-limit.txt", SIZE_LIMIT - 3000)]);
@@ -361,16 +376,18 @@ describe("Dovecot features, live", () => {
         const values = ["sieve_vacation_min_period", "sieve_vacation_default_period", "sieve_vacation_max_period"]
             .map(s => dovecotExec(["doveconf", "-h", s]).stdout.trim());
         assert.deepEqual(values, ["1h", "2d", "10d"]);
-        // The names are real: Dovecot refuses a configuration with an unknown one (the config job
-        // runs doveconf -n), and accepts these.
-        const check = (setting: string) => dovecotExec(["bash", "-c", "cat > /tmp/check.conf && doveconf -c /tmp/check.conf -n"],
-            `dovecot_config_version = 2.4.0\ndovecot_storage_version = 2.4.0\n${setting} = 1h\n`);
-        const unknown = check("sieve_vacation_minimum_period");
+        // The names are real and Pigeonhole reads them: doveconf (which the config job runs)
+        // refuses an unknown name and limits out of order, and accepts these.
+        const check = (lines: string[]) => dovecotExec(["bash", "-c", "cat > /tmp/check.conf && doveconf -c /tmp/check.conf -n"],
+            ["dovecot_config_version = 2.4.0", "dovecot_storage_version = 2.4.0", ...lines, ""].join("\n"));
+        const unknown = check(["sieve_vacation_minimum_period = 1h"]);
         assert.notEqual(unknown.status, 0);
         assert.match(unknown.stderr, /Unknown setting: sieve_vacation_minimum_period/);
-        for (const s of ["sieve_vacation_min_period", "sieve_vacation_default_period", "sieve_vacation_max_period"]) {
-            assert.equal(check(s).status, 0, `${s}: ${check(s).stderr}`);
-        }
+        const disordered = check(["sieve_vacation_min_period = 10d", "sieve_vacation_default_period = 2d", "sieve_vacation_max_period = 30d"]);
+        assert.notEqual(disordered.status, 0);
+        assert.match(disordered.stderr, /Violated sieve_vacation_min_period < sieve_vacation_default_period < sieve_vacation_max_period/);
+        const ours = check(["sieve_vacation_min_period = 1h", "sieve_vacation_default_period = 2d", "sieve_vacation_max_period = 10d"]);
+        assert.equal(ours.status, 0, ours.stderr);
     });
 
     test("ManageSieve on 4190 (STARTTLS): advertises Pigeonhole's extensions; an uploaded, activated script changes delivery", async () => {

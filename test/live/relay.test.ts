@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { SMTPServer, SMTPServerSession } from "smtp-server";
 import { docker } from "../harness/dockerProvider";
-import { caFile, dockerLogs, fetchBySubject, HOST, OUTSIDER, replyAfter, swaks, SwaksResult, uniqueSubject } from "./clients";
+import { caFile, dockerLogs, fetchBySubject, HOST, OUTSIDER, relayProbe, replyAfter, swaks, SwaksResult, uniqueSubject } from "./clients";
 import { ARTIFACTS, deploy, DeployResult, destroy, liveConfig, portsFrom, USERS } from "./stack";
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
@@ -258,6 +258,10 @@ describe("relayhost and relay mode, live", () => {
         const r = swaks(["--server", `${HOST}:${RP.smtp}`, "--local-interface", OUTSIDER,
             "--from", "someone@sender.example", "--to", "victim@elsewhere.example", "--quit-after", "RCPT"]);
         assert.match(replyAfter(r, /^RCPT TO:/) ?? "", /^554 5\.7\.1 .*Relay access denied/, r.transcript);
+        // Every relay trick, on every port, as in the internet-mode security test.
+        const probe = relayProbe(RP, OUTSIDER, relayTls());
+        process.stdout.write(`# relay mode, open relay: ${probe.tried} attempts from ${OUTSIDER} on 25/587/465, ${probe.accepted.length} accepted\n`);
+        assert.deepEqual(probe.accepted, [], "relayed");
     });
 
     test("relay mode: a relay user authenticated on 587 or 465 may relay from anywhere; a wrong password gets 535", async () => {

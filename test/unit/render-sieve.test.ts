@@ -1,12 +1,15 @@
 // Sieve per mailbox: the typed options and raw scripts VirtualDomain accepts, the scripts the
 // renderer writes, and the Dovecot settings that run them, enforce quotas and limit sizes.
-import { describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { DovecotImap } from "../../components/dovecotImap";
+import { MailServer } from "../../components/mailServer";
 import { LMTP_SIZE_ALLOWANCE, renderDovecotConf, renderDovecotFiles, renderDovecotUsers } from "../../components/render/dovecot";
 import { renderMailboxSieve, renderSieveFiles, SIEVE_EXTENSIONS, sieveRequires, sieveString } from "../../components/render/sieve";
 import { DomainSpec } from "../../components/render/spec";
 import { MailConfigError, Validator } from "../../components/validate";
-import { MailboxArgs, validateDomain } from "../../components/virtualDomain";
+import { MailboxArgs, validateDomain, VirtualDomain } from "../../components/virtualDomain";
 import { dovecotSpec } from "./fixtures";
 
 const PW = "a-long-enough-password";
@@ -165,5 +168,33 @@ describe("dovecot.conf: Sieve, quota and size settings", () => {
     test("LMTP's size limit is Postfix's plus room for the delivery headers", () => {
         assert.equal(LMTP_SIZE_ALLOWANCE, 65536);
         assert.match(conf, new RegExp(`^quota_mail_size = ${31457280 + 65536}$`, "m"));
+    });
+});
+
+describe("DovecotImap: where Sieve sends mail, and the vacation limits", () => {
+    before(async () => {
+        await pulumi.runtime.setMocks({
+            newResource: args => ({ id: `${args.name}-id`, state: args.inputs }),
+            call: args => args.inputs,
+        }, "mailserver", "unit", false);
+    });
+    const server = (name: string, networkMode: string, inetInterfaces?: string[]) => new MailServer(name, {
+        hostname: "mail.example.com", networkMode, inetInterfaces, ports: { smtp: 2525 },
+        domains: [new VirtualDomain(`${name}-domain`, { domain: "example.com", mailboxes: [{ address: "alice", password: PW }] })],
+    });
+
+    test("submission_host: Postfix's SMTP port on the host's loopback in host mode, by container name in bridge mode", () => {
+        assert.equal(new DovecotImap("host-imap", { mailServer: server("host-mx", "host") }).spec.submissionHost, "127.0.0.1:2525");
+        assert.equal(new DovecotImap("host6-imap", { mailServer: server("host6-mx", "host", ["2001:db8::25"]) }).spec.submissionHost, "[2001:db8::25]:2525");
+        assert.equal(new DovecotImap("bridge-imap", { mailServer: server("bridge-mx", "bridge") }).spec.submissionHost, "bridge-mx-postfix:2525");
+    });
+
+    test("vacation limits out of order, or a zero maximum, are refused at preview", () => {
+        assert.throws(() => new DovecotImap("bad-order", { mailServer: server("bad-order-mx", "host"), vacation: { minPeriod: "10d", defaultPeriod: "2d" } }),
+            (e: Error) => e instanceof MailConfigError && /^DovecotImap bad-order: vacation = .*"minPeriod":"10d".*minPeriod <= defaultPeriod <= maxPeriod/.test(e.message));
+        assert.throws(() => new DovecotImap("zero-max", { mailServer: server("zero-max-mx", "host"), vacation: { minPeriod: "0d", defaultPeriod: "0d", maxPeriod: "0d" } }),
+            (e: Error) => e instanceof MailConfigError && /vacation\.maxPeriod = "0d" .*longer than 0/.test(e.message));
+        assert.deepEqual(new DovecotImap("same", { mailServer: server("same-mx", "host"), vacation: { minPeriod: "1d", defaultPeriod: "1d", maxPeriod: "1d" } }).spec.vacation,
+            { minPeriod: "1d", defaultPeriod: "1d", maxPeriod: "1d" });
     });
 });
