@@ -136,11 +136,11 @@ export function validateDovecot(v: Validator, args: DovecotImapArgs): DovecotSpe
     // Sieve's outgoing mail enters Postfix on its SMTP port: on the host's loopback (or its first
     // address) in host mode, by container name on the stack's network in bridge mode. Mail to
     // other domains is relayed only for clients in the MailServer's mynetworks.
-    const smtp = server.postfix.ports.smtp;
-    const local = healthAddress(server.postfix.inetInterfaces);
+    // Postfix's unpublished reinject listener, which relays for Dovecot only.
+    const reinject = server.postfix.reinject;
     const submissionHost = server.placement.networkMode === "host"
-        ? `${local.includes(":") ? `[${local}]` : local}:${smtp}`
-        : `${server.prefix}-postfix:${smtp}`;
+        ? `${reinject.address}:${reinject.port}`
+        : `${server.prefix}-postfix:${reinject.port}`;
     return {
         hostname: server.postfix.hostname,
         listen,

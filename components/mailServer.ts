@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { configJob, healthAddress, ImageArgs, NetworkPlacement, serviceContainer, serviceImage, StagedFile, volumeMount } from "./internal/docker";
 import { isIPv4, Relayhost } from "./relayhost";
 import { hashPassword } from "./render/password";
-import { postfixTables, relayImplicitTls, relayNexthop, renderPostfixFiles, renderSaslPasswords } from "./render/postfix";
+import { postfixTables, relayImplicitTls, relayNexthop, renderMasterCf, renderPostfixFiles, renderSaslPasswords } from "./render/postfix";
 import { renderSaslauthdFiles, renderSaslauthdPasswd, saslauthdPasswdFile } from "./render/saslauthd";
 import { Credential, DomainSpec, paths, PostfixSpec, TransportSpec } from "./render/spec";
 import { serverCertificate, ServerCertificate, TlsArgs, validateTls } from "./tls";
@@ -17,6 +17,8 @@ export interface MailServerPorts {
     submission?: number;
     /** Submission over implicit TLS (default 465). */
     smtps?: number;
+    /** Internal, never published: where Dovecot's Sieve hands mail back to Postfix (default 10026). */
+    reinject?: number;
 }
 
 export interface MailServerArgs {
@@ -182,12 +184,18 @@ export class MailServer extends pulumi.ComponentResource {
                 const keys = r.spec.senderDomains.length > 0 ? r.spec.senderDomains.map(d => `@${d}`) : [relayNexthop(r.spec)];
                 return keys.map(nexthop => ({ nexthop, username, password }));
             }))));
-        const postfixFiles: StagedFile[] = [
-            ...renderPostfixFiles(postfix),
+        // In bridge mode master.cf trusts the network's subnet on the reinject port, which only
+        // Docker knows; every other file is known now.
+        const subnet = network?.ipamConfigs.apply(configs => configs?.find(c => c.subnet)?.subnet);
+        const postfixFiles: StagedFile[] = renderPostfixFiles(postfix).map(f => f.path !== "master.cf" || !subnet ? f : {
+            ...f,
+            content: subnet.apply(s => renderMasterCf({ ...postfix, reinject: { ...postfix.reinject, trusted: s ? [s] : [] } })),
+        });
+        postfixFiles.push(
             { path: "tls/cert.pem", content: this.certificate.certPem, mode: "0644", owner: "root", group: "root" },
             { path: "tls/key.pem", content: this.certificate.keyPem, mode: "0600", owner: "root", group: "root" },
             { path: postfixTables.saslPasswords, content: saslPasswd, mode: "0600", owner: "root", group: "root" },
-        ];
+        );
         const images = args.images;
         const postfixImage = serviceImage(this, prefix, "postfix", images);
         const postfixJob = configJob(this, `${prefix}-postfix-config`, {
@@ -319,6 +327,7 @@ export function validateMailServer(v: Validator, name: string, args: MailServerA
         smtp: v.port("ports.smtp", args.ports?.smtp ?? 25),
         submission: v.port("ports.submission", args.ports?.submission ?? 587),
         smtps: v.port("ports.smtps", args.ports?.smtps ?? 465),
+        reinject: v.port("ports.reinject", args.ports?.reinject ?? 10026),
     };
     const seen = new Map<number, string>();
     for (const [k, p] of Object.entries(ports)) {
@@ -367,6 +376,11 @@ export function validateMailServer(v: Validator, name: string, args: MailServerA
             relayDomains, relayRecipients, messageSizeLimit, maximalQueueLifetime, bounceQueueLifetime,
             delayWarningTime, masqueradeDomains, disableVrfy: args.disableVrfy ?? true, recipientDelimiter,
             adminAddress, notifyClasses, authRateLimit, ports, domains, relayhosts, transports,
+            // Host mode: Dovecot shares the host's loopback. Bridge mode: the network's subnet,
+            // known once Docker has created the network (filled in by the component).
+            reinject: networkMode === "host"
+                ? { address: "127.0.0.1", port: ports.reinject, trusted: ["127.0.0.0/8"] }
+                : { address: "0.0.0.0", port: ports.reinject, trusted: [] },
         },
     };
 }

@@ -231,6 +231,7 @@ export function renderMasterCf(spec: PostfixSpec): string {
         `${smtps}      inet  n       -       n       -       -       smtpd`,
         ...submissionOptions("smtps"),
         "  -o smtpd_tls_wrappermode=yes",
+        ...reinjectService(spec),
         "pickup    unix  n       -       n       60      1       pickup",
         "cleanup   unix  n       -       n       -       0       cleanup",
         "qmgr      unix  n       -       n       300     1       qmgr",
@@ -269,6 +270,27 @@ export function renderMasterCf(spec: PostfixSpec): string {
         "postlog   unix-dgram n  -       n       -       1       postlogd",
         "",
     ].join("\n");
+}
+
+/**
+ * Mail from Dovecot's Sieve re-enters Postfix here: never published, it trusts only the
+ * network Dovecot lives on, so vacation replies and redirects may leave for any domain
+ * without widening mynetworks for the public ports.
+ */
+function reinjectService(spec: PostfixSpec): string[] {
+    const r = spec.reinject;
+    if (spec.mode !== "internet") return [];
+    const trusted = r.trusted.length > 0 ? r.trusted.join(",") : "127.0.0.1/32";
+    return [
+        `${r.address}:${r.port}      inet  n       -       n       -       -       smtpd`,
+        "  -o syslog_name=postfix/reinject",
+        `  -o mynetworks=${trusted}`,
+        "  -o smtpd_client_restrictions=permit_mynetworks,reject",
+        "  -o smtpd_relay_restrictions=permit_mynetworks,reject",
+        "  -o smtpd_recipient_restrictions=permit_mynetworks,reject",
+        "  -o smtpd_sasl_auth_enable=no",
+        "  -o smtpd_client_auth_rate_limit=0",
+    ];
 }
 
 function tableText(entries: Array<[string, string]>): string {

@@ -113,6 +113,11 @@ export interface PostfixSpec {
     /** Postfix notify_classes: which problems the admin gets a copy of. */
     notifyClasses: string[];
     ports: { smtp: number; submission: number; smtps: number };
+    /**
+     * The unpublished listener for mail Dovecot sends (Sieve redirects, vacation replies,
+     * rejections): it binds `address` and relays only for `trusted` (Dovecot's network).
+     */
+    reinject: { address: string; port: number; trusted: string[] };
     domains: DomainSpec[];
     relayhosts: RelayhostSpec[];
     /** Recipient domains routed to their own next hop (transport_maps), e.g. a backup MX's primary; undefined: none. */

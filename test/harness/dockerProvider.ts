@@ -100,7 +100,9 @@ export class LiveDockerProvider {
     private network(args: MockArgs): MockResult {
         const name = args.inputs.name ?? args.name;
         if (spawnSync("docker", ["network", "inspect", name]).status !== 0) docker(["network", "create", "--driver", args.inputs.driver ?? "bridge", name]);
-        return { id: name, state: { ...args.inputs, name } };
+        // Like the provider, report the subnet Docker chose.
+        const subnet = docker(["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", name]).split(" ").filter(Boolean);
+        return { id: name, state: { ...args.inputs, name, ipamConfigs: subnet.map(s => ({ subnet: s })) } };
     }
 
     private async container(args: MockArgs): Promise<MockResult> {

@@ -10,7 +10,7 @@ export const PREFIX = "mailtest";
 
 /** Ports of a live stack: base + the standard port's last three digits (20025, 20587, ...). */
 export function portsFrom(base: number) {
-    return { smtp: base + 25, submission: base + 587, smtps: base + 465, imap: base + 143, imaps: base + 993, managesieve: base + 190, pop3: base + 110, pop3s: base + 995 };
+    return { smtp: base + 25, submission: base + 587, smtps: base + 465, imap: base + 143, imaps: base + 993, managesieve: base + 190, pop3: base + 110, pop3s: base + 995, reinject: base + 26 };
 }
 export const PORTS = portsFrom(20000);
 
@@ -34,7 +34,7 @@ export function liveConfig(overrides: Record<string, unknown> = {}, prefix = PRE
         "mailserver:inetInterfaces": ["127.0.0.1"],
         "mailserver:inetProtocols": "ipv4",
         "mailserver:mynetworks": ["127.0.0.1/32"],
-        "mailserver:ports": { smtp: ports.smtp, submission: ports.submission, smtps: ports.smtps },
+        "mailserver:ports": { smtp: ports.smtp, submission: ports.submission, smtps: ports.smtps, reinject: ports.reinject },
         "mailserver:imapPorts": { imap: ports.imap, imaps: ports.imaps, managesieve: ports.managesieve },
         "mailserver:imapListen": ["127.0.0.1"],
         "mailserver:images": { buildNetworkMode: "host" },

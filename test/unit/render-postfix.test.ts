@@ -235,12 +235,24 @@ describe("master.cf", () => {
         return s;
     };
 
-    test("the three smtpd ports come from spec.ports", () => {
+    test("the three smtpd ports come from spec.ports, plus the unpublished reinject listener", () => {
         const smtpd = services().filter(s => s.type === "inet");
-        assert.deepEqual(smtpd.map(s => s.name).sort(), ["2525", "4650", "5870"]);
+        assert.deepEqual(smtpd.map(s => s.name).sort(), ["0.0.0.0:10026", "2525", "4650", "5870"]);
         for (const s of smtpd) assert.equal(s.columns[s.columns.length - 1], "smtpd");
         const defaults = parseMasterCf(renderMasterCf(relaySpec())).filter(s => s.type === "inet").map(s => s.name).sort();
         assert.deepEqual(defaults, ["25", "465", "587"]);
+    });
+
+    test("the reinject listener relays only for Dovecot's network, without AUTH", () => {
+        const r = byName("0.0.0.0:10026");
+        assert.equal(r.options.get("mynetworks"), "172.30.0.0/16");
+        assert.equal(r.options.get("smtpd_relay_restrictions"), "permit_mynetworks,reject");
+        assert.equal(r.options.get("smtpd_client_restrictions"), "permit_mynetworks,reject");
+        assert.equal(r.options.get("smtpd_sasl_auth_enable"), "no");
+        // With no known network (not yet created) it trusts only its own loopback.
+        const unknown = parseMasterCf(renderMasterCf({ ...internetSpec(), reinject: { address: "0.0.0.0", port: 10026, trusted: [] } }))
+            .find(s => s.name === "0.0.0.0:10026")!;
+        assert.equal(unknown.options.get("mynetworks"), "127.0.0.1/32");
     });
 
     test("AUTH only on submission and smtps, never on the port-25 service", () => {

@@ -183,10 +183,10 @@ describe("DovecotImap: where Sieve sends mail, and the vacation limits", () => {
         domains: [new VirtualDomain(`${name}-domain`, { domain: "example.com", mailboxes: [{ address: "alice", password: PW }] })],
     });
 
-    test("submission_host: Postfix's SMTP port on the host's loopback in host mode, by container name in bridge mode", () => {
-        assert.equal(new DovecotImap("host-imap", { mailServer: server("host-mx", "host") }).spec.submissionHost, "127.0.0.1:2525");
-        assert.equal(new DovecotImap("host6-imap", { mailServer: server("host6-mx", "host", ["2001:db8::25"]) }).spec.submissionHost, "[2001:db8::25]:2525");
-        assert.equal(new DovecotImap("bridge-imap", { mailServer: server("bridge-mx", "bridge") }).spec.submissionHost, "bridge-mx-postfix:2525");
+    test("submission_host: Postfix's unpublished reinject port, on loopback in host mode, by container name in bridge mode", () => {
+        assert.equal(new DovecotImap("host-imap", { mailServer: server("host-mx", "host") }).spec.submissionHost, "127.0.0.1:10026");
+        assert.equal(new DovecotImap("host6-imap", { mailServer: server("host6-mx", "host", ["2001:db8::25"]) }).spec.submissionHost, "127.0.0.1:10026");
+        assert.equal(new DovecotImap("bridge-imap", { mailServer: server("bridge-mx", "bridge") }).spec.submissionHost, "bridge-mx-postfix:10026");
     });
 
     test("vacation limits out of order, or a zero maximum, are refused at preview", () => {
