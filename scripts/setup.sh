@@ -4,10 +4,6 @@
 # program's dev stack on the local Docker engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash .ci/install-deps.sh
-DOCKER_HOST="$(bash .ci/docker-up.sh)"
-export DOCKER_HOST
-bash .ci/base-image.sh
-npx tsc --noEmit -p .
+source .ci/prepare.sh
 npx tsx scripts/local-up.ts "${1:-dev}"
 echo "Use it with: export DOCKER_HOST=$DOCKER_HOST"

@@ -4,12 +4,8 @@
 # The live tests never skip: without a working Docker engine this script fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash .ci/install-deps.sh
-DOCKER_HOST="$(bash .ci/docker-up.sh)"
-export DOCKER_HOST
-bash .ci/base-image.sh
+source .ci/prepare.sh
 mkdir -p test/.artifacts
-npx tsc --noEmit -p .
 shopt -s nullglob
 files=(test/unit/*.test.ts test/components/*.test.ts test/live/*.test.ts)
 live=(test/live/*.test.ts)

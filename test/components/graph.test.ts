@@ -355,3 +355,30 @@ test("component outputs", async () => {
         { name: "example.org", type: "TXT", value: "v=spf1 mx -all" },
     ]);
 });
+
+test("least privilege: every service container drops all capabilities but its own, read-only root, no new privileges, nothing privileged", () => {
+    const expectedCaps: Record<string, string[]> = {
+        postfix: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"],
+        dovecot: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID", "SYS_CHROOT"],
+        saslauthd: [],
+    };
+    for (const prefix of ["gb", "gh"]) {
+        for (const [service, caps] of Object.entries(expectedCaps)) {
+            const i = container(`${prefix}-${service}`).inputs;
+            assert.notEqual(i.privileged, true, `${prefix}-${service} privileged`);
+            assert.deepEqual(i.capabilities?.drops, ["ALL"], `${prefix}-${service} drops`);
+            assert.deepEqual([...(i.capabilities?.adds ?? [])].sort(), caps, `${prefix}-${service} adds`);
+            assert.equal(i.readOnly, true, `${prefix}-${service} read-only root`);
+            assert.ok(i.securityOpts?.includes("no-new-privileges:true"), `${prefix}-${service} no-new-privileges`);
+            assert.ok(Object.keys(i.tmpfs ?? {}).length > 0, `${prefix}-${service} has tmpfs for runtime state`);
+        }
+    }
+    // Only the service ports are published: 25/587/465 on Postfix, 143/993/4190 on Dovecot, none
+    // for saslauthd (no network at all) and none in host mode.
+    const published = (name: string) => (container(name).inputs.ports ?? []).map((p: any) => p.external).sort((a: number, b: number) => a - b);
+    assert.deepEqual(published("gb-postfix"), [25, 465, 587]);
+    assert.deepEqual(published("gb-dovecot"), [143, 993, 4190]);
+    assert.deepEqual(published("gb-saslauthd"), []);
+    assert.equal(container("gb-saslauthd").inputs.networkMode, "none");
+    for (const s of ["postfix", "dovecot", "saslauthd"]) assert.deepEqual(published(`gh-${s}`), []);
+});

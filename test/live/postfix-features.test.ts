@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
-import { assertCleanLogs, caFile, countBySubject, fetchBySubject, HOST, OUTSIDER, swaks, uniqueSubject } from "./clients";
+import { assertCleanLogs, caFile, countBySubject, dialog, fetchBySubject, HOST, OUTSIDER, swaks, uniqueSubject } from "./clients";
 import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom, ROOT } from "./stack";
 
 const PREFIX = "pftest";
@@ -91,7 +91,7 @@ describe("Postfix features, live", () => {
     });
 
     test("VRFY answers 502", async () => {
-        const lines = await smtpDialog(PORTS.smtp, ["EHLO client.example", "VRFY alice@example.test", "QUIT"]);
+        const lines = await dialog(PORTS.smtp, ["EHLO client.example", "VRFY alice@example.test", "QUIT"]);
         assert.match(lines.find(l => l.startsWith("502")) ?? lines.join("\n"), /^502 5\.5\.1 VRFY command is disabled/);
     });
 
@@ -208,27 +208,6 @@ describe("Postfix features, live", () => {
         });
     });
 });
-
-function smtpDialog(port: number, commands: string[]): Promise<string[]> {
-    return new Promise((resolve, reject) => {
-        const lines: string[] = [];
-        const socket = net.connect({ host: HOST, port, localAddress: OUTSIDER });
-        const timer = setTimeout(() => { socket.destroy(); reject(new Error(`SMTP dialog timed out: ${lines.join(" | ")}`)); }, 15_000);
-        let pending = [...commands];
-        let buffer = "";
-        socket.on("data", d => {
-            buffer += d.toString();
-            const parts = buffer.split("\r\n");
-            buffer = parts.pop()!;
-            for (const line of parts) {
-                lines.push(line);
-                if (/^\d{3} /.test(line) && pending.length) socket.write(pending.shift() + "\r\n");
-            }
-        });
-        socket.on("close", () => { clearTimeout(timer); resolve(lines); });
-        socket.on("error", e => { clearTimeout(timer); reject(e); });
-    });
-}
 
 function canConnect(host: string, port: number): Promise<boolean> {
     return new Promise(resolve => {

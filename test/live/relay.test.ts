@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { SMTPServer, SMTPServerSession } from "smtp-server";
 import { docker } from "../harness/dockerProvider";
-import { caFile, dockerLogs, fetchBySubject, HOST, OUTSIDER, relayProbe, replyAfter, swaks, SwaksResult, uniqueSubject } from "./clients";
+import { assertCleanLogs, caFile, dockerLogs, fetchBySubject, HOST, OUTSIDER, relayProbe, replyAfter, swaks, SwaksResult, uniqueSubject } from "./clients";
 import { ARTIFACTS, deploy, DeployResult, destroy, liveConfig, portsFrom, USERS } from "./stack";
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
@@ -358,6 +358,17 @@ describe("relayhost and relay mode, live", () => {
         assert.equal(shB.bySubject(org), undefined);
         for (const h of hosts) assert.ok(!h.auths.some(a => !a.secure), `${h.name}: never an AUTH in clear`);
     });
+    test("the logs hold no unexpected warnings or errors", () => {
+        assertCleanLogs(RELAY_PREFIX, {
+            postfix: [
+                // the relay user's wrong-password scenario, on purpose
+                /warning: .*SASL (PLAIN|LOGIN) authentication failed/,
+                /warning: SASL authentication failure: Password verification failed/,
+            ],
+            dovecot: [],
+            saslauthd: [],
+        }, ["postfix", "saslauthd"]);
+    });
 });
 
 // ---------------------------------------------------------------- backup MX
@@ -458,5 +469,12 @@ describe("backup MX, live", () => {
         assert.equal(exec(PRIMARY_POSTFIX, ["postconf", "-h", "smtp_tls_security_level"]), "may", "the global level is opportunistic");
         assert.deepEqual(shOrg.auths, [], "no AUTH attempted, so no password in clear");
         assert.equal(shOrg.messages.length, 0);
+    });
+
+    test("the logs hold no unexpected warnings or errors", () => {
+        for (const prefix of [PRIMARY_PREFIX, BACKUP_PREFIX]) {
+            assertCleanLogs(prefix, { postfix: [], dovecot: [], saslauthd: [] },
+                prefix === PRIMARY_PREFIX ? ["postfix", "saslauthd", "dovecot"] : ["postfix", "saslauthd"]);
+        }
     });
 });

@@ -6,10 +6,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as path from "path";
 import * as tls from "tls";
-import { assertCleanLogs, caFile, dockerLogs, HOST, imapClient, relayProbe, swaks } from "./clients";
+import { assertCleanLogs, caFile, dialog, HOST, imapClient, relayProbe, swaks } from "./clients";
 import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom, ROOT, USERS } from "./stack";
 
 const PREFIX = "sectest";
@@ -168,12 +167,12 @@ describe("security, live", () => {
         const times: number[] = [];
         for (let i = 0; i < 3; i++) {
             const t = Date.now();
-            const lines = await dialog(PORTS.imap, ["a STARTTLS"], /^\* OK|^[abc] (OK|NO|BAD)/, ATTACKER, [`b LOGIN ${alice.address} wrong-${i}`, "c LOGOUT"]);
+            const lines = await dialog(PORTS.imap, ["a STARTTLS"], /^\* OK|^[abc] (OK|NO|BAD)/, ATTACKER, [`b LOGIN ${alice.address} wrong-${i}`, "c LOGOUT"], ca);
             assert.ok(lines.some(l => /^b NO /.test(l)), lines.join("\n"));
             times.push(Date.now() - t);
         }
         const t = Date.now();
-        const ok = await dialog(PORTS.imap, ["a STARTTLS"], /^\* OK|^[abc] (OK|NO|BAD)/, LEGIT, [`b LOGIN ${alice.address} "${alice.password}"`, "c LOGOUT"]);
+        const ok = await dialog(PORTS.imap, ["a STARTTLS"], /^\* OK|^[abc] (OK|NO|BAD)/, LEGIT, [`b LOGIN ${alice.address} "${alice.password}"`, "c LOGOUT"], ca);
         const legitMs = Date.now() - t;
         report(`IMAP: failed logins from ${ATTACKER} took ${times.join(", ")} ms; a good login from ${LEGIT} took ${legitMs} ms`);
         assert.ok(ok.some(l => /^b OK /.test(l)), ok.join("\n"));
@@ -245,41 +244,6 @@ describe("security, live", () => {
     });
 });
 
-/** A plain-text protocol exchange; with `afterTls`, upgrades the socket and continues. */
-function dialog(port: number, commands: string[], replyEnds = /^\d{3} /, source = OUTSIDER, afterTls?: string[]): Promise<string[]> {
-    return new Promise((resolve, reject) => {
-        const lines: string[] = [];
-        let socket: net.Socket | tls.TLSSocket = net.connect({ host: HOST, port, localAddress: source });
-        const timer = setTimeout(() => { socket.destroy(); reject(new Error(`dialog on ${port} timed out:\n${lines.join("\n")}`)); }, 30_000);
-        const pending = [...commands];
-        const attach = (s: net.Socket | tls.TLSSocket, queue: string[], onDone?: () => void) => {
-            let buffer = "";
-            s.on("data", d => {
-                buffer += d.toString();
-                const parts = buffer.split("\r\n");
-                buffer = parts.pop()!;
-                for (const line of parts) {
-                    lines.push(line);
-                    if (!replyEnds.test(line)) continue;
-                    if (queue.length) s.write(queue.shift() + "\r\n");
-                    else if (onDone) { s.removeAllListeners("data"); onDone(); }
-                }
-            });
-        };
-        const upgrade = () => {
-            socket = tls.connect({ socket: socket as net.Socket, ca: fs.readFileSync(ca), servername: "mail.example.test" }, () => {
-                const rest = [...afterTls!];
-                socket.write(rest.shift() + "\r\n");
-                attach(socket, rest);
-            });
-            socket.on("close", () => { clearTimeout(timer); resolve(lines); });
-        };
-        attach(socket, pending, afterTls ? upgrade : undefined);
-        socket.on("close", () => { if (!afterTls) { clearTimeout(timer); resolve(lines); } });
-        socket.on("error", e => { clearTimeout(timer); reject(e); });
-    });
-}
-
 function tlsHandshake(port: number): Promise<string | null> {
     return new Promise((resolve, reject) => {
         const s = tls.connect({ host: HOST, port, ca: fs.readFileSync(ca), servername: "mail.example.test" }, () => {
@@ -292,4 +256,3 @@ function tlsHandshake(port: number): Promise<string | null> {
     });
 }
 
-void dockerLogs;
