@@ -60,8 +60,9 @@ export class DovecotImap extends pulumi.ComponentResource {
         const mail = new docker.Volume(`${prefix}-mail`, { name: `${prefix}-mail` }, { parent: this, retainOnDelete: true });
         const config = new docker.Volume(`${prefix}-dovecot-config`, { name: `${prefix}-dovecot-config` }, { parent: this });
         const image = serviceImage(this, prefix, "dovecot", args.images);
+        const rendered = renderDovecotFiles(spec);
         const files = [
-            ...renderDovecotFiles(spec),
+            ...rendered,
             { path: "tls/cert.pem", content: server.certificate.certPem, mode: "0644", owner: "root", group: "root" },
             { path: "tls/key.pem", content: server.certificate.keyPem, mode: "0600", owner: "root", group: "root" },
             { ...dovecotUsersFile(""), content: pulumi.secret(server.credentials.apply(c => renderDovecotUsers(c, spec.domains))) },
@@ -86,7 +87,7 @@ export class DovecotImap extends pulumi.ComponentResource {
 
         this.containerName = container.name;
         this.mailVolumeName = mail.name;
-        this.dovecotConf = pulumi.output(renderDovecotFiles(spec)[0].content);
+        this.dovecotConf = pulumi.output(rendered.find(f => f.path === "dovecot.conf")!.content);
         this.registerOutputs({
             containerName: this.containerName,
             mailVolumeName: this.mailVolumeName,

@@ -187,7 +187,8 @@ export class MailServer extends pulumi.ComponentResource {
         // In bridge mode master.cf trusts the network's subnet on the reinject port, which only
         // Docker knows; every other file is known now.
         const subnet = network?.ipamConfigs.apply(configs => configs?.find(c => c.subnet)?.subnet);
-        const postfixFiles: StagedFile[] = renderPostfixFiles(postfix).map(f => f.path !== "master.cf" || !subnet ? f : {
+        const rendered = renderPostfixFiles(postfix);
+        const postfixFiles: StagedFile[] = rendered.map(f => f.path !== "master.cf" || !subnet ? f : {
             ...f,
             content: subnet.apply(s => renderMasterCf({ ...postfix, reinject: { ...postfix.reinject, trusted: s ? [s] : [] } })),
         });
@@ -254,7 +255,7 @@ export class MailServer extends pulumi.ComponentResource {
         this.queueVolumeName = queue.name;
         this.lmtpVolumeName = lmtp.name;
         this.networkName = network ? network.name : pulumi.output(undefined);
-        this.mainCf = pulumi.output(renderPostfixFiles(postfix)[0].content);
+        this.mainCf = pulumi.output(rendered.find(f => f.path === "main.cf")!.content);
         this.registerOutputs({
             certificatePem: this.certificatePem,
             postfixContainerName: this.postfixContainerName,
