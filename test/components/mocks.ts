@@ -3,8 +3,8 @@
 // to read Outputs, unwrap secrets and wait until every registration has settled.
 import * as pulumi from "@pulumi/pulumi";
 
-export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-export const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+export { isWrappedSecret, redactSecrets, SECRET_SIG, SECRET_VALUE, unwrapSecrets } from "../harness/secrets";
+import { isWrappedSecret, unwrapSecrets } from "../harness/secrets";
 
 export const FAKE_KEY_PEM = "-----BEGIN EC PRIVATE KEY-----\nFAKE-PRIVATE-KEY-MATERIAL-7d1c\n-----END EC PRIVATE KEY-----\n";
 export const FAKE_CERT_PEM = "-----BEGIN CERTIFICATE-----\nFAKE-CERTIFICATE-3b9e\n-----END CERTIFICATE-----\n";
@@ -118,30 +118,6 @@ export const T = {
 
 export function value<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise(resolve => output.apply(v => { resolve(v); return v; }));
-}
-
-export function isWrappedSecret(v: unknown): boolean {
-    return !!v && typeof v === "object" && (v as any)[SECRET_SIG] === SECRET_VALUE;
-}
-
-/** The inputs as a provider would see them: every secret replaced by its value. */
-export function unwrapSecrets(v: any): any {
-    if (Array.isArray(v)) return v.map(unwrapSecrets);
-    if (v && typeof v === "object") {
-        if (isWrappedSecret(v)) return unwrapSecrets(v.value);
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
-    }
-    return v;
-}
-
-/** The inputs with every secret value blanked out: what would be stored and shown in clear. */
-export function redactSecrets(v: any): any {
-    if (Array.isArray(v)) return v.map(redactSecrets);
-    if (v && typeof v === "object") {
-        if (isWrappedSecret(v)) return "[secret]";
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redactSecrets(x)]));
-    }
-    return v;
 }
 
 export interface Upload { file: string; content: any }

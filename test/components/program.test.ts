@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
+import { isWrappedSecret, redactSecrets, unwrapSecrets } from "../harness/secrets";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
@@ -14,8 +15,6 @@ const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 const yaml = require("js-yaml") as { load(text: string): unknown };
 
 const SECRET_KEYS = ["mailserver:passwords", "mailserver:relayPasswords", "mailserver:tlsKeyPem"];
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 let DEV_PASSWORDS: Record<string, string>;
 let PROD_PASSWORDS: Record<string, string>;
 let PROD_RELAY_PASSWORDS: Record<string, string>;
@@ -127,12 +126,8 @@ async function succeeded(name: string): Promise<{ outputs: Record<string, any>; 
 }
 
 const lines = (text: string) => text.split("\n");
-const unwrap = (v: any): any => Array.isArray(v) ? v.map(unwrap)
-    : v && typeof v === "object" ? (v[SECRET_SIG] === SECRET_VALUE ? unwrap(v.value) : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)])))
-    : v;
-const redact = (v: any): any => Array.isArray(v) ? v.map(redact)
-    : v && typeof v === "object" ? (v[SECRET_SIG] === SECRET_VALUE ? "[secret]" : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redact(x)])))
-    : v;
+const unwrap = unwrapSecrets;
+const redact = redactSecrets;
 const named = (rs: Res[], name: string, type = "docker:index/container:Container") => {
     const r = rs.find(x => x.name === name && x.type === type);
     assert.ok(r, `${type} ${name} registered`);
@@ -140,7 +135,7 @@ const named = (rs: Res[], name: string, type = "docker:index/container:Container
 };
 /** An upload's content as serialized: a secret stays wrapped. */
 const upload = (r: Res, file: string) => r.wire.uploads.find((u: any) => u.file === file)?.content;
-const isSecret = (v: any) => !!v && typeof v === "object" && v[SECRET_SIG] === SECRET_VALUE;
+const isSecret = isWrappedSecret;
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const prefixOf = (stack: string, cfg: Record<string, any>) => cfg["mailserver:namePrefix"] ?? `mail-${stack}`;
 

@@ -8,6 +8,7 @@ import { createHash, generateKeyPairSync } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { unwrapSecrets } from "./secrets";
 
 export interface MockArgs { type: string; name: string; inputs: any; custom?: boolean; id?: string }
 export interface MockResult { id: string | undefined; state: Record<string, any> }
@@ -234,17 +235,4 @@ function selfSignedCert(args: MockArgs): MockResult {
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
-}
-
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
-
-/** Mocks receive secrets wrapped as {sig: secret, value}; the real provider sees plain values. */
-export function unwrapSecrets(value: any): any {
-    if (Array.isArray(value)) return value.map(unwrapSecrets);
-    if (value && typeof value === "object") {
-        if (value[SECRET_SIG] === SECRET_VALUE) return unwrapSecrets(value.value);
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
-    }
-    return value;
 }

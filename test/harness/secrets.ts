@@ -1,0 +1,28 @@
+// How Pulumi's wire format marks a secret ({sig: SECRET_VALUE, value}), as mocks and providers
+// receive it; one place for the harness and the tests to unwrap or redact secrets.
+export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+export const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+export function isWrappedSecret(v: unknown): boolean {
+    return !!v && typeof v === "object" && (v as any)[SECRET_SIG] === SECRET_VALUE;
+}
+
+/** The value as a provider sees it: every secret replaced by its plain value. */
+export function unwrapSecrets(v: any): any {
+    if (Array.isArray(v)) return v.map(unwrapSecrets);
+    if (v && typeof v === "object") {
+        if (isWrappedSecret(v)) return unwrapSecrets(v.value);
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
+    }
+    return v;
+}
+
+/** The value as a reviewer may see it: every secret replaced by "[secret]". */
+export function redactSecrets(v: any): any {
+    if (Array.isArray(v)) return v.map(redactSecrets);
+    if (v && typeof v === "object") {
+        if (isWrappedSecret(v)) return "[secret]";
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redactSecrets(x)]));
+    }
+    return v;
+}
