@@ -5,6 +5,9 @@ set -euo pipefail
 SOCK="${MAILTEST_DOCKER_SOCK:-/run/mailtest-docker.sock}"
 ROOT="${MAILTEST_DOCKER_ROOT:-/var/lib/mailtest-docker}"
 export DOCKER_HOST="unix://$SOCK"
+# Pid file, exec root and log are named after the socket, so several private engines can run at once.
+NAME=$(basename "$SOCK" .sock)
+LOG="/var/log/$NAME-dockerd.log"
 
 if ! command -v dockerd >/dev/null 2>&1; then
   echo "docker-up: dockerd not installed (run .ci/install-deps.sh)" >&2; exit 1
@@ -12,14 +15,15 @@ fi
 if docker info >/dev/null 2>&1; then echo "$DOCKER_HOST"; exit 0; fi
 
 mkdir -p "$ROOT"
-# No bridge networking is needed: every test container uses host networking.
-nohup dockerd --host "$DOCKER_HOST" --data-root "$ROOT" --pidfile "/run/mailtest-dockerd.pid" \
-  --exec-root /run/mailtest-docker-exec --bridge none --iptables=false --ip6tables=false \
-  >/var/log/mailtest-dockerd.log 2>&1 &
+# No default bridge: the test containers use host networking and image builds the host's network
+# (a stack in bridge mode makes a network of its own).
+nohup dockerd --host "$DOCKER_HOST" --data-root "$ROOT" --pidfile "/run/$NAME-dockerd.pid" \
+  --exec-root "/run/$NAME-exec" --bridge none --iptables=false --ip6tables=false \
+  >"$LOG" 2>&1 &
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then echo "$DOCKER_HOST"; exit 0; fi
   sleep 1
 done
 echo "docker-up: the Docker engine did not start within 60 s; its log:" >&2
-tail -n 40 /var/log/mailtest-dockerd.log >&2
+tail -n 40 "$LOG" >&2
 exit 1

@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/prepare.sh
 npx tsx scripts/local-up.ts "${1:-dev}"
-echo "Use it with: export DOCKER_HOST=$DOCKER_HOST"
+

@@ -11,4 +11,9 @@ files=(test/unit/*.test.ts test/components/*.test.ts test/live/*.test.ts)
 live=(test/live/*.test.ts)
 [ ${#live[@]} -gt 0 ] || { echo "run-all: no live tests found" >&2; exit 1; }
 # One file at a time: the live tests share ports and container names.
-exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+status=0
+node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}" || status=$?
+# Every live test removes what it deployed: nothing of the project may keep running after the tests.
+left=$(docker ps -a --filter label=mailserver.stack --format '{{.Names}}')
+if [ -n "$left" ]; then echo "run-all: containers left running after the tests: $left" >&2; status=1; fi
+exit "$status"

@@ -77,5 +77,7 @@ export function destroy(prefix = PREFIX): void {
     if (ids) spawnSync("docker", ["rm", "-f", ...ids.split("\n")]);
     const vols = spawnSync("docker", ["volume", "ls", "-q", "--filter", `name=^${prefix}-`], { encoding: "utf8" }).stdout.trim();
     if (vols) spawnSync("docker", ["volume", "rm", "-f", ...vols.split("\n")]);
+    const nets = spawnSync("docker", ["network", "ls", "-q", "--filter", `name=^${prefix}-`], { encoding: "utf8" }).stdout.trim();
+    if (nets) spawnSync("docker", ["network", "rm", ...nets.split("\n")]);
     fs.rmSync(path.join(ARTIFACTS, `live-state-${prefix}.json`), { force: true });
 }
