@@ -115,12 +115,14 @@ export interface NetworkPlacement {
 /**
  * Least privilege per daemon: every capability dropped but the ones it needs, a read-only root
  * filesystem with tmpfs where the daemon writes runtime state, and no new privileges.
+ * Capabilities are written as Docker reports them (CAP_ prefix, sorted): after `pulumi refresh`
+ * any other spelling would read as a change, and a capability change replaces the container.
  */
 export const SERVICE_SECURITY: Record<Service, { capabilities: string[]; tmpfs: string[] }> = {
     // master (root) manages queue permissions and signals its unprivileged children.
-    postfix: { capabilities: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "NET_BIND_SERVICE", "KILL"], tmpfs: ["/run/mail", "/tmp", "/var/lib/postfix"] },
+    postfix: { capabilities: ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETGID", "CAP_SETUID"], tmpfs: ["/run/mail", "/tmp", "/var/lib/postfix"] },
     // login processes chroot and drop to unprivileged users; mail is written as vmail.
-    dovecot: { capabilities: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "NET_BIND_SERVICE", "KILL", "SYS_CHROOT"], tmpfs: ["/run/dovecot", "/run/mail", "/tmp", "/var/lib/dovecot"] },
+    dovecot: { capabilities: ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETGID", "CAP_SETUID", "CAP_SYS_CHROOT"], tmpfs: ["/run/dovecot", "/run/mail", "/tmp", "/var/lib/dovecot"] },
     // root reading root-owned files and serving a unix socket needs no capability at all.
     saslauthd: { capabilities: [], tmpfs: ["/run/mail", "/tmp"] },
 };
@@ -152,7 +154,8 @@ export function serviceContainer(parent: pulumi.Resource, name: string, args: Se
         networksAdvanced: bridge && args.placement.network ? [{ name: args.placement.network }] : undefined,
         ports: bridge ? args.ports.filter(p => p > 0).map(p => ({ internal: p, external: p, ip: args.placement.publishAddress })) : undefined,
         mounts: args.mounts,
-        healthcheck: { tests: ["CMD", ...args.healthcheck], interval: "15s", timeout: "5s", startPeriod: "60s", retries: 3 },
+        // Durations as the provider stores them (Go's "1m0s", not "60s"), or every preview shows an update.
+        healthcheck: { tests: ["CMD", ...args.healthcheck], interval: "15s", timeout: "5s", startPeriod: "1m0s", retries: 3 },
         wait: true,
         waitTimeout: 180,
         destroyGraceSeconds: 30,

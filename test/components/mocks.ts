@@ -3,8 +3,8 @@
 // to read Outputs, unwrap secrets and wait until every registration has settled.
 import * as pulumi from "@pulumi/pulumi";
 
-export { isWrappedSecret, redactSecrets, SECRET_SIG, SECRET_VALUE, unwrapSecrets } from "../harness/secrets";
-import { isWrappedSecret, unwrapSecrets } from "../harness/secrets";
+export { isWrappedSecret, redactSecrets, SECRET_SIG, SECRET_VALUE, unwrapSecrets } from "./secrets";
+import { isWrappedSecret, unwrapSecrets } from "./secrets";
 
 export const FAKE_KEY_PEM = "-----BEGIN EC PRIVATE KEY-----\nFAKE-PRIVATE-KEY-MATERIAL-7d1c\n-----END EC PRIVATE KEY-----\n";
 export const FAKE_CERT_PEM = "-----BEGIN CERTIFICATE-----\nFAKE-CERTIFICATE-3b9e\n-----END CERTIFICATE-----\n";

@@ -1,7 +1,7 @@
 // Loaded by program-under-test.ts before the example program: records every resource
 // registration as serialized for the engine (secrets wrapped exactly where they are), and
 // writes them to $MAILSERVER_TEST_CAPTURE when the process exits. It runs inside
-// test/harness/deploy.ts, after that harness has installed its mocks.
+// test/components/run-program.ts, after it has installed its mocks.
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 

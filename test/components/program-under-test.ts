@@ -1,3 +1,4 @@
-// The example program with a recorder in front: deploy.ts runs this as its `program`.
+// The example program with a recorder in front: run-program.ts runs this as its `program`.
 import "./program-capture";
-export * from "../../index";
+import mailServerProgram = require("../../index");
+export = mailServerProgram;

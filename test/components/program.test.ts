@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { isWrappedSecret, redactSecrets, unwrapSecrets } from "../harness/secrets";
+import { isWrappedSecret, redactSecrets, unwrapSecrets } from "./secrets";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
@@ -62,11 +62,11 @@ function run(script: string, request: object, label: string, captureFile?: strin
     });
 }
 
-const DEPLOY = path.join(ROOT, "test", "harness", "deploy.ts");
-/** deploy.ts with the example program; with `capture`, behind a recorder of every registration. */
+const DEPLOY = path.join(ROOT, "test", "components", "run-program.ts");
+/** run-program.ts with the example program; with `capture`, behind a recorder of every registration. */
 function deploy(stack: string, config: Record<string, unknown>, label: string, capture = false): Promise<Run> {
     const request = {
-        stack, config, secretKeys: SECRET_KEYS, live: false, stateFile: path.join(tmp, `${label}-state.json`),
+        stack, config, secretKeys: SECRET_KEYS,
         program: capture ? path.join(__dirname, "program-under-test.ts") : undefined,
     };
     return run(DEPLOY, request, label, capture ? path.join(tmp, `${label}-resources.json`) : undefined);

@@ -10,6 +10,13 @@ import { ImapFlow } from "imapflow";
 import { ARTIFACTS, PORTS } from "./stack";
 
 export const HOST = "127.0.0.1";
+
+/** The docker CLI on the test engine; throws with its output when it fails. */
+export function docker(args: string[], input?: string): string {
+    const r = spawnSync("docker", args, { input, encoding: "utf8", maxBuffer: 64 << 20 });
+    if (r.status !== 0) throw new Error(`docker ${args.slice(0, 3).join(" ")} … failed (${r.status}): ${r.stderr || r.stdout}`);
+    return r.stdout.trim();
+}
 export const OUTSIDER = "127.0.0.2";
 
 export interface SwaksResult {

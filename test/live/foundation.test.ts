@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { spawnSync } from "child_process";
-import { assertCleanLogs, caFile, fetchBySubject, HOST, imapClient, OUTSIDER, replyAfter, swaks, uniqueSubject } from "./clients";
+import { assertCleanLogs, caFile, docker, fetchBySubject, HOST, imapClient, OUTSIDER, replyAfter, swaks, uniqueSubject } from "./clients";
 import { deploy, DeployResult, destroy, liveConfig, PORTS, PREFIX, USERS } from "./stack";
 
 let first: DeployResult;
@@ -145,7 +145,6 @@ describe("foundation, live", () => {
 });
 
 function containerIds(): Record<string, string> {
-    const { docker } = require("../harness/dockerProvider");
     return Object.fromEntries(["postfix", "saslauthd", "dovecot"].map(s =>
         [s, docker(["container", "inspect", "-f", "{{.Id}}", `${PREFIX}-${s}`])]));
 }

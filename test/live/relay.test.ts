@@ -11,8 +11,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { SMTPServer, SMTPServerSession } from "smtp-server";
-import { docker } from "../harness/dockerProvider";
-import { assertCleanLogs, caFile, dockerLogs, fetchBySubject, HOST, OUTSIDER, relayProbe, replyAfter, swaks, SwaksResult, uniqueSubject } from "./clients";
+import { assertCleanLogs, caFile, docker, dockerLogs, fetchBySubject, HOST, OUTSIDER, relayProbe, replyAfter, swaks, SwaksResult, uniqueSubject } from "./clients";
 import { ARTIFACTS, deploy, DeployResult, destroy, liveConfig, portsFrom, USERS } from "./stack";
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));

@@ -1,6 +1,6 @@
 // The stack the live tests deploy: host networking on high loopback ports, mynetworks trusting
 // 127.0.0.1/32 only (so a client bound to 127.0.0.2 is an untrusted outsider).
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 
@@ -51,27 +51,71 @@ export function liveConfig(overrides: Record<string, unknown> = {}, prefix = PRE
     };
 }
 
-export interface DeployResult { outputs: Record<string, any>; replaced: string[]; kept: string[] }
-
-/** Deploys (or updates) a live stack; throws with the program's output on failure. */
-export function deploy(config: Record<string, unknown> = liveConfig(), live = true): DeployResult {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    const prefix = String(config["mailserver:namePrefix"]);
-    const requestFile = path.join(ARTIFACTS, `deploy-request-${prefix}.json`);
-    fs.writeFileSync(requestFile, JSON.stringify({
-        stack: "live", config, secretKeys: ["mailserver:passwords", "mailserver:relayPasswords", "mailserver:tlsKeyPem"],
-        live, stateFile: path.join(ARTIFACTS, `live-state-${prefix}.json`),
-    }), { mode: 0o600 });
-    const r = spawnSync(path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(ROOT, "test", "harness", "deploy.ts"), requestFile],
-        { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20, timeout: 15 * 60 * 1000 });
-    fs.rmSync(requestFile, { force: true });
-    if (r.status !== 0) throw new Error(`deploy failed (${r.status}):\n${r.stderr}\n${r.stdout}`);
-    process.stderr.write(r.stderr);
-    const last = r.stdout.trim().split("\n").pop()!;
-    return JSON.parse(last);
+export interface DeployResult {
+    outputs: Record<string, any>;
+    /** Containers the engine deleted and created again. */
+    replaced: string[];
+    /** Containers that existed before and still run (unchanged, or updated in place). */
+    kept: string[];
+    /** The engine's count of steps by kind ("same", "create", "update", "replace", ...). */
+    changeSummary: Record<string, number>;
 }
 
-/** Removes every container and volume of a live stack, and its harness state. */
+/** Folder of a live stack's engine workspace, state and passphrase. */
+export function engineDir(prefix: string): string {
+    return path.join(ARTIFACTS, "engine", prefix);
+}
+
+export interface DeployOptions {
+    /** Preview only (nothing is created); outputs are then empty. */
+    preview?: boolean;
+    policyPacks?: string[];
+}
+
+function request(config: Record<string, unknown>, options: DeployOptions): string {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    const prefix = String(config["mailserver:namePrefix"]);
+    const file = path.join(ARTIFACTS, `deploy-request-${prefix}.json`);
+    fs.writeFileSync(file, JSON.stringify({ stackName: prefix, dir: engineDir(prefix), config, ...options }), { mode: 0o600 });
+    return file;
+}
+
+const DRIVER = [path.join(ROOT, "node_modules", ".bin", "tsx"), path.join(ROOT, "test", "live", "engine-deploy.ts")];
+
+function result(status: number | null, stdout: string, stderr: string): DeployResult {
+    if (status !== 0) throw new Error(`deploy failed (${status}):\n${stderr}\n${stdout}`);
+    return JSON.parse(stdout.trim().split("\n").pop()!);
+}
+
+/**
+ * `pulumi up` (or, with live = false, `pulumi preview`) of the example program with this config,
+ * on the real engine; throws with the engine's output on failure.
+ */
+export function deploy(config: Record<string, unknown> = liveConfig(), live = true, options: DeployOptions = {}): DeployResult {
+    const file = request(config, { preview: !live, ...options });
+    const r = spawnSync(DRIVER[0], [DRIVER[1], file], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20, timeout: 15 * 60 * 1000 });
+    fs.rmSync(file, { force: true });
+    fs.writeFileSync(path.join(ARTIFACTS, `engine-${String(config["mailserver:namePrefix"])}.log`), r.stderr, { flag: "a" });
+    return result(r.status, r.stdout, r.stderr);
+}
+
+/** deploy() without blocking this process, for tests that send mail while the engine works. */
+export function deployAsync(config: Record<string, unknown>, options: DeployOptions = {}): Promise<DeployResult> {
+    const file = request(config, options);
+    return new Promise((resolve, reject) => {
+        const child = spawn(DRIVER[0], [DRIVER[1], file], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "", stderr = "";
+        child.stdout.on("data", d => { stdout += d; });
+        child.stderr.on("data", d => { stderr += d; });
+        child.on("error", reject);
+        child.on("close", code => {
+            fs.rmSync(file, { force: true });
+            try { resolve(result(code, stdout, stderr)); } catch (e) { reject(e); }
+        });
+    });
+}
+
+/** Removes every container, volume and network of a live stack, and its engine state. */
 export function destroy(prefix = PREFIX): void {
     const ids = spawnSync("docker", ["ps", "-aq", "--filter", `label=mailserver.stack=${prefix}`], { encoding: "utf8" }).stdout.trim();
     if (ids) spawnSync("docker", ["rm", "-f", ...ids.split("\n")]);
@@ -79,5 +123,5 @@ export function destroy(prefix = PREFIX): void {
     if (vols) spawnSync("docker", ["volume", "rm", "-f", ...vols.split("\n")]);
     const nets = spawnSync("docker", ["network", "ls", "-q", "--filter", `name=^${prefix}-`], { encoding: "utf8" }).stdout.trim();
     if (nets) spawnSync("docker", ["network", "rm", ...nets.split("\n")]);
-    fs.rmSync(path.join(ARTIFACTS, `live-state-${prefix}.json`), { force: true });
+    fs.rmSync(engineDir(prefix), { recursive: true, force: true });
 }

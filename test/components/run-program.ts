@@ -1,20 +1,18 @@
-// Runs the example program (index.ts) once under pulumi.runtime.setMocks, in its own process,
-// as `pulumi up` would with the given stack config; with --live, every declared docker and tls
-// resource is created for real (LiveDockerProvider). Prints one JSON line: the stack outputs
-// and which containers were replaced or kept.
+// Runs the example program (index.ts) once under pulumi.runtime.setMocks, in its own process, as
+// `pulumi preview` would with the given stack config: every resource is registered, none created.
+// Prints one JSON line: the stack outputs. The component tests use it; live deployments go
+// through the real engine (scripts/lib/engine.ts).
 //
-//   tsx test/harness/deploy.ts <request.json>
-//   request: { stack, config: {key: value}, secretKeys: [key], live: bool, stateFile, program? }
+//   tsx test/components/run-program.ts <request.json>
+//   request: { stack, config: {key: value}, secretKeys: [key], program? }
 import * as fs from "fs";
 import * as path from "path";
-import { LiveDockerProvider, MockArgs } from "./dockerProvider";
 
 interface Request {
     stack: string;
     config: Record<string, unknown>;
     secretKeys?: string[];
-    live: boolean;
-    stateFile: string;
+    /** Module whose export is the program function (default: index.ts). */
     program?: string;
 }
 
@@ -26,11 +24,10 @@ async function main() {
     process.env.PULUMI_CONFIG_SECRET_KEYS = JSON.stringify(request.secretKeys ?? []);
 
     const pulumi = await import("@pulumi/pulumi");
-    const provider = new LiveDockerProvider(request.stateFile, line => process.stderr.write(`[deploy] ${line}\n`));
     const pending = new Set<Promise<unknown>>();
     await pulumi.runtime.setMocks({
-        newResource: (args: MockArgs) => {
-            const p = request.live ? provider.newResource(args) : Promise.resolve({ id: `${args.name}-id`, state: args.inputs });
+        newResource: args => {
+            const p = Promise.resolve({ id: `${args.name}-id`, state: args.inputs });
             pending.add(p);
             p.finally(() => pending.delete(p)).catch(() => undefined);
             return p;
@@ -38,16 +35,17 @@ async function main() {
         call: () => ({}),
     }, "mailserver", request.stack, false);
 
-    const program = await import(path.resolve(request.program ?? path.join(__dirname, "..", "..", "index.ts")));
+    const program = require(path.resolve(request.program ?? path.join(__dirname, "..", "..", "index.ts")));
+    const exported = await (typeof program === "function" ? program() : program);
     const outputs: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(program)) {
-        if (pulumi.Output.isInstance(v)) outputs[k] = await new Promise(r => (v as any).apply(r));
+    for (const [k, v] of Object.entries(exported ?? {})) {
+        outputs[k] = pulumi.Output.isInstance(v) ? await new Promise(r => (v as any).apply(r)) : v;
     }
-    // Let every resource registration (and its docker work) finish.
+    // Let every resource registration finish.
     while (pending.size > 0) await Promise.all([...pending]);
     await new Promise(r => setTimeout(r, 200));
     while (pending.size > 0) await Promise.all([...pending]);
-    process.stdout.write(JSON.stringify({ outputs, replaced: provider.replaced, kept: provider.kept }) + "\n");
+    process.stdout.write(JSON.stringify({ outputs }) + "\n");
 }
 
 process.on("unhandledRejection", e => { console.error(e); process.exit(1); });

@@ -1,0 +1,109 @@
+// The example program on the real Pulumi engine, through the Automation API: the CLI and provider
+// plugins come from engine/build.sh (built here, or a `pulumi` already on PATH), the program is
+// index.ts's exported function run inline (no Node.js language host needed), the state lives in
+// a local file backend. Used by scripts/stack.ts (the user's stack command) and the live tests.
+import { spawnSync } from "child_process";
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { ConfigMap, EngineEvent, LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import mailServerProgram = require("../../index");
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+export const PROJECT = "mailserver";
+/** Stack config keys whose values are Pulumi secrets. */
+export const SECRET_KEYS = ["mailserver:passwords", "mailserver:relayPasswords", "mailserver:tlsKeyPem"];
+
+const ENGINE_VARS = ["PATH", "PULUMI_ROOT", "PULUMI_HOME", "PULUMI_SKIP_UPDATE_CHECK", "MAILSERVER_ENGINE"];
+let engineCache: Record<string, string> | undefined;
+
+/** The environment of the project's engine (engine/build.sh builds it on first use, then answers in seconds). */
+export function engineEnv(): Record<string, string> {
+    if (engineCache) return engineCache;
+    const script = `set -e; eval "$(bash engine/build.sh)"; for v in ${ENGINE_VARS.join(" ")}; do printf '%s=%s\\0' "$v" "\${!v}"; done`;
+    const r = spawnSync("bash", ["-c", script], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 16 << 20 });
+    if (r.status !== 0) throw new Error(`engine/build.sh failed (exit ${r.status}); see its output above`);
+    engineCache = Object.fromEntries(r.stdout.split("\0").filter(Boolean).map(kv => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+    return engineCache;
+}
+
+/** A passphrase kept in a 0600 file, made on first use: it encrypts the stack's secrets in its state. */
+export function passphrase(file: string): string {
+    if (!fs.existsSync(file)) {
+        fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+        fs.writeFileSync(file, randomBytes(24).toString("base64url"), { mode: 0o600, flag: "wx" });
+    }
+    return fs.readFileSync(file, "utf8").trim();
+}
+
+/** The config of stacks/Pulumi.<stack>.yaml, keys as "mailserver:<name>". */
+export function stackFileConfig(stack: string): Record<string, unknown> {
+    const file = path.join(ROOT, "stacks", `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) throw new Error(`no stack config ${path.relative(ROOT, file)}; stacks: ${fs.readdirSync(path.join(ROOT, "stacks")).join(", ")}`);
+    return (yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> }).config ?? {};
+}
+
+export interface StackOptions {
+    stackName: string;
+    /** Folder of the stack's workspace, state and passphrase (made if missing). */
+    dir: string;
+    /** Docker engine the providers talk to (DOCKER_HOST). */
+    dockerHost?: string;
+}
+
+/** Opens (or creates) a stack of the example program on a local file backend in `dir`. */
+export async function openStack(o: StackOptions): Promise<Stack> {
+    const engine = engineEnv();
+    const state = path.join(o.dir, "state");
+    const workDir = path.join(o.dir, "workspace");
+    fs.mkdirSync(state, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
+    const envVars: Record<string, string> = {
+        ...engine,
+        PULUMI_BACKEND_URL: `file://${state}`,
+        PULUMI_CONFIG_PASSPHRASE: passphrase(path.join(o.dir, "passphrase")),
+        ...(o.dockerHost ? { DOCKER_HOST: o.dockerHost } : {}),
+    };
+    // The inline program's own process reads Docker and Pulumi settings from its environment too.
+    Object.assign(process.env, envVars);
+    const pulumiCommand = await PulumiCommand.get({ root: engine.PULUMI_ROOT, skipVersionCheck: true });
+    return LocalWorkspace.createOrSelectStack(
+        { stackName: o.stackName, projectName: PROJECT, program: async () => mailServerProgram() },
+        { workDir, pulumiCommand, envVars, projectSettings: { name: PROJECT, runtime: "nodejs", backend: { url: `file://${state}` } } });
+}
+
+/**
+ * Makes the stack's config exactly `config` (keys not in it are removed); the SECRET_KEYS are
+ * stored as Pulumi secrets. Objects and lists are stored as JSON, as `pulumi config set` would.
+ */
+export async function setStackConfig(stack: Stack, config: Record<string, unknown>): Promise<void> {
+    const wanted: ConfigMap = {};
+    for (const [key, value] of Object.entries(config)) {
+        if (value === undefined || value === null) continue;
+        wanted[key] = { value: typeof value === "string" ? value : JSON.stringify(value), secret: SECRET_KEYS.includes(key) };
+    }
+    const stale = Object.keys(await stack.getAllConfig()).filter(k => !(k in wanted));
+    if (stale.length > 0) await stack.removeAllConfig(stale);
+    await stack.setAllConfig(wanted);
+}
+
+/** What an update did to each container, from the engine's events (names are container names). */
+export class ContainerChanges {
+    readonly ops = new Map<string, string>();
+    readonly onEvent = (e: EngineEvent): void => {
+        const m = e.resourcePreEvent?.metadata;
+        if (!m || m.type !== "docker:index/container:Container") return;
+        const name = m.urn.split("::").pop()!;
+        // A replacement shows as several steps; the strongest one names what happened.
+        if (!["replace", "create-replacement", "delete-replaced"].includes(this.ops.get(name) ?? "")) this.ops.set(name, m.op);
+    };
+    /** Containers deleted and created again. */
+    get replaced(): string[] {
+        return [...this.ops].filter(([, op]) => ["replace", "create-replacement", "delete-replaced"].includes(op)).map(([n]) => n).sort();
+    }
+    /** Containers that existed before and still run, unchanged or updated in place. */
+    get kept(): string[] {
+        return [...this.ops].filter(([, op]) => op === "same" || op === "update").map(([n]) => n).sort();
+    }
+}

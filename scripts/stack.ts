@@ -1,0 +1,87 @@
+// The stack command: the example program (index.ts) on the real Pulumi engine, without a Node.js
+// language host (Automation API, inline program). Stack config comes from
+// stacks/Pulumi.<stack>.yaml; mailbox passwords from .local/<stack>-passwords.json (generated on
+// first use, mode 0600) and relay passwords from .local/<stack>-relay-passwords.json if present,
+// both as Pulumi secrets. State and the passphrase that encrypts its secrets: .local/stacks/<stack>/.
+//   npm run stack -- preview|up|destroy|refresh|outputs [stack] [--policy-pack DIR]
+import * as fs from "fs";
+import * as path from "path";
+import { ContainerChanges, openStack, ROOT, setStackConfig, stackFileConfig } from "./lib/engine";
+import { mailboxAddresses, nextSteps } from "./lib/next-steps";
+import { randomPassword } from "./lib/passwords";
+
+const COMMANDS = ["preview", "up", "destroy", "refresh", "outputs"] as const;
+type Command = typeof COMMANDS[number];
+
+function usage(message: string): never {
+    console.error(`stack: ${message}\nusage: npm run stack -- ${COMMANDS.join("|")} [stack] [--policy-pack DIR]`);
+    process.exit(2);
+}
+
+function parseArgs(argv: string[]): { command: Command; stack: string; policyPacks: string[] } {
+    const policyPacks: string[] = [];
+    const positional: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+        if (argv[i] === "--policy-pack") policyPacks.push(path.resolve(argv[++i] ?? usage("--policy-pack needs a folder")));
+        else positional.push(argv[i]);
+    }
+    const [command, stack = "dev", ...rest] = positional;
+    if (!COMMANDS.includes(command as Command)) usage(command === undefined ? "which command?" : `unknown command "${command}"`);
+    if (rest.length > 0) usage(`unexpected arguments: ${rest.join(" ")}`);
+    return { command: command as Command, stack, policyPacks };
+}
+
+function readJson(file: string): Record<string, string> | undefined {
+    return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : undefined;
+}
+
+async function main() {
+    const { command, stack: stackName, policyPacks } = parseArgs(process.argv.slice(2));
+    const config = stackFileConfig(stackName);
+    const local = path.join(ROOT, ".local");
+    fs.mkdirSync(local, { recursive: true, mode: 0o700 });
+    const passwordsFile = path.join(".local", `${stackName}-passwords.json`);
+    const passwords = readJson(path.join(ROOT, passwordsFile)) ?? {};
+    for (const a of [...mailboxAddresses(config), ...((config["mailserver:users"] ?? []) as string[])]) passwords[a] ??= randomPassword();
+    fs.writeFileSync(path.join(ROOT, passwordsFile), JSON.stringify(passwords, null, 2) + "\n", { mode: 0o600 });
+    const relayPasswords = readJson(path.join(local, `${stackName}-relay-passwords.json`));
+
+    const stack = await openStack({ stackName, dir: path.join(local, "stacks", stackName), dockerHost: process.env.DOCKER_HOST });
+    await setStackConfig(stack, { ...config, "mailserver:passwords": passwords, "mailserver:relayPasswords": relayPasswords });
+    const onOutput = (s: string) => process.stdout.write(s);
+    switch (command) {
+        case "preview":
+            await stack.preview({ diff: true, onOutput, policyPacks });
+            break;
+        case "refresh":
+            await stack.refresh({ onOutput });
+            break;
+        case "destroy":
+            await stack.destroy({ onOutput });
+            break;
+        case "up": {
+            const changes = new ContainerChanges();
+            await stack.up({ diff: true, onOutput, onEvent: changes.onEvent, policyPacks });
+            if (changes.replaced.length > 0) console.log(`Containers replaced: ${changes.replaced.join(", ")}`);
+            break;
+        }
+        case "outputs":
+            break;
+    }
+    if (command === "destroy") return;
+    const outputs = Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
+    if (outputs.certificatePem === undefined) return;
+    const certificateFile = path.join(".local", `${stackName}-certificate.pem`);
+    fs.writeFileSync(path.join(ROOT, certificateFile), String(outputs.certificatePem));
+    console.log("\nDNS records to publish:");
+    for (const r of (outputs.dnsRecords ?? []) as Array<{ name: string; type: string; priority?: number; value: string }>) {
+        console.log(`  ${r.name} ${r.type} ${r.priority ?? ""} ${r.value}`.replace(/\s+/g, " "));
+    }
+    console.log("");
+    console.log(nextSteps({ stack: stackName, config, passwordsFile, certificateFile, dockerHost: process.env.DOCKER_HOST }));
+}
+
+main().catch(e => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+});

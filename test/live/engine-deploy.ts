@@ -1,0 +1,32 @@
+// Child process of test/live/stack.ts: one `preview` or `up` of the example program on the real
+// Pulumi engine (scripts/lib/engine.ts), with the given stack config. Prints one JSON line last:
+// the stack outputs and which containers were replaced or kept. Exits 1 with the engine's
+// output when the operation fails.
+//   tsx test/live/engine-deploy.ts <request.json>
+//   request: { stackName, dir, config: {key: value}, preview?: bool, policyPacks?: [dir] }
+import * as fs from "fs";
+import { ContainerChanges, openStack, setStackConfig } from "../../scripts/lib/engine";
+
+interface Request { stackName: string; dir: string; config: Record<string, unknown>; preview?: boolean; policyPacks?: string[] }
+
+async function main() {
+    const request: Request = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+    const stack = await openStack({ stackName: request.stackName, dir: request.dir, dockerHost: process.env.DOCKER_HOST });
+    await setStackConfig(stack, request.config);
+    const onOutput = (s: string) => process.stderr.write(s);
+    const changes = new ContainerChanges();
+    const policyPacks = request.policyPacks ?? [];
+    if (request.preview) {
+        const r = await stack.preview({ diff: true, onOutput, onEvent: changes.onEvent, policyPacks });
+        process.stdout.write(JSON.stringify({ outputs: {}, replaced: changes.replaced, kept: changes.kept, changeSummary: r.changeSummary }) + "\n");
+        return;
+    }
+    const r = await stack.up({ onOutput, onEvent: changes.onEvent, policyPacks });
+    const outputs = Object.fromEntries(Object.entries(r.outputs).map(([k, v]) => [k, v.value]));
+    process.stdout.write(JSON.stringify({ outputs, replaced: changes.replaced, kept: changes.kept, changeSummary: r.summary.resourceChanges }) + "\n");
+}
+
+main().catch(e => {
+    process.stderr.write(`${e instanceof Error ? e.message : e}\n`);
+    process.exit(1);
+});

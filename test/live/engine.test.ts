@@ -1,0 +1,184 @@
+// The example program on the real Pulumi engine (engine/build.sh's CLI and provider plugins,
+// Automation API): what a user sees in `pulumi preview`, `up`, `refresh` and `destroy`, with mail
+// flowing through the deployed stack while the engine works.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { spawnSync } from "child_process";
+import * as path from "path";
+import nodemailer from "nodemailer";
+import { caFile, countBySubject, fetchBySubject, HOST, uniqueSubject } from "./clients";
+import { deploy, deployAsync, DeployResult, destroy, engineDir, liveConfig, portsFrom, ROOT, USERS } from "./stack";
+import { openStack } from "../../scripts/lib/engine";
+
+const PREFIX = "enginetest";
+const PORTS = portsFrom(25000);
+// held.example goes to a next hop that refuses connections: mail to it waits in the queue.
+const HELD = { domain: "held.example", nexthop: "[127.0.0.1]:9" };
+const config = (o: Record<string, unknown> = {}) => liveConfig({ "mailserver:transports": [HELD], ...o }, PREFIX, 25000);
+const ERIN = { address: "erin@example.test", password: "erin-Secret-2026!xx" };
+const POLICY = path.join(ROOT, "policy");
+
+let ca: string;
+
+/** The config with erin@example.test added to example.test. */
+function withErin(o: Record<string, unknown> = {}): Record<string, unknown> {
+    const c = config(o);
+    (c["mailserver:domains"] as any[])[0].mailboxes.push({ address: "erin" });
+    (c["mailserver:passwords"] as Record<string, string>)[ERIN.address] = ERIN.password;
+    return c;
+}
+
+function ids(): Record<string, string> {
+    return Object.fromEntries(["postfix", "saslauthd", "dovecot"].map(s => [s,
+        spawnSync("docker", ["container", "inspect", "-f", "{{.Id}}", `${PREFIX}-${s}`], { encoding: "utf8" }).stdout.trim()]));
+}
+
+/** Only "same" steps: the engine would change nothing. */
+function assertNoChanges(r: DeployResult, what: string): void {
+    const changes = Object.entries(r.changeSummary).filter(([op, n]) => op !== "same" && n > 0);
+    assert.deepEqual(changes, [], `${what}: ${JSON.stringify(r.changeSummary)}`);
+}
+
+/** The engine's output of the last operation on this stack (the driver appends it to this log). */
+function engineLog(): string {
+    return spawnSync("tail", ["-c", "200000", path.join(ROOT, "test", ".artifacts", `engine-${PREFIX}.log`)], { encoding: "utf8" }).stdout;
+}
+
+describe("the real Pulumi engine, live", () => {
+    before(() => destroy(PREFIX));
+    after(() => destroy(PREFIX));
+
+    test("preview of a new stack plans every resource and creates nothing", () => {
+        const r = deploy(config(), false);
+        assert.ok((r.changeSummary.create ?? 0) >= 15, JSON.stringify(r.changeSummary));
+        assert.equal(spawnSync("docker", ["ps", "-aq", "--filter", `label=mailserver.stack=${PREFIX}`], { encoding: "utf8" }).stdout.trim(), "");
+    });
+
+    test("up deploys the stack; mail is delivered and read back over IMAPS", async () => {
+        const r = deploy(config());
+        ca = caFile(r.outputs.certificatePem, PREFIX);
+        const subject = uniqueSubject("through the engine");
+        const sent = spawnSync("swaks", ["--server", `${HOST}:${PORTS.smtp}`, "--from", "someone@sender.example", "--to", USERS.bob.address,
+            "--header", `Subject: ${subject}`, "--body", "delivered by a stack the engine made"], { encoding: "utf8" });
+        assert.equal(sent.status, 0, sent.stdout);
+        assert.match(await fetchBySubject(USERS.bob, subject, "imaps", ca, "INBOX", 15_000, PORTS), /delivered by a stack the engine made/);
+    });
+
+    test("an unchanged stack previews with 0 changes", () => {
+        assertNoChanges(deploy(config(), false), "unchanged preview");
+    });
+
+    test("adding a mailbox: the preview shows the new table lines; up replaces no service and loses no mail sent meanwhile", async () => {
+        const preview = deploy(withErin(), false);
+        const diff = engineLog();
+        assert.match(diff, /\+\s+erin@example\.test\s+example\.test\/erin\//, `the virtual mailbox table's new line in the diff:\n${diff.slice(-8000)}`);
+        assert.doesNotMatch(diff, /\$6\$|erin-Secret/, "no hash and no password in the diff");
+        assert.equal(preview.replaced.filter(n => !n.endsWith("-config")).length, 0, JSON.stringify(preview));
+
+        const before = ids();
+        const transport = nodemailer.createTransport({ host: HOST, port: PORTS.smtp, secure: false, ignoreTLS: true, pool: false });
+        const subject = uniqueSubject("sent during up");
+        let sent = 0, refused = 0, stop = false;
+        const load = (async () => {
+            // Bounded: at most 400 messages, one at a time, for as long as the up runs.
+            while (!stop && sent + refused < 400) {
+                try {
+                    await transport.sendMail({ from: "load@sender.example", to: USERS.alice.address, subject, text: `message ${sent}` });
+                    sent++;
+                } catch { refused++; }
+                await new Promise(r => setTimeout(r, 50));
+            }
+        })();
+        const up = await deployAsync(withErin()).finally(() => { stop = true; });
+        await load;
+        assert.deepEqual(up.replaced.filter(n => !n.endsWith("-config")), [], `services replaced: ${up.replaced}`);
+        assert.deepEqual(ids(), before, "the same service containers");
+        assert.ok(sent >= 20, `sent ${sent} during the up`);
+        assert.equal(refused, 0, `${refused} refused during the up`);
+        let delivered = 0;
+        for (let i = 0; i < 60 && delivered < sent; i++) {
+            if (i > 0) await new Promise(r => setTimeout(r, 1000));
+            delivered = await countBySubject(USERS.alice, subject, ca, PORTS);
+        }
+        assert.equal(delivered, sent, `${sent} sent during the up, ${delivered} in the mailbox`);
+        process.stdout.write(`# during the up: ${sent} sent, ${refused} refused, ${delivered} delivered\n`);
+        const hello = uniqueSubject("to the new mailbox");
+        const r = spawnSync("swaks", ["--server", `${HOST}:${PORTS.smtp}`, "--from", "x@sender.example", "--to", ERIN.address, "--header", `Subject: ${hello}`], { encoding: "utf8" });
+        assert.equal(r.status, 0, r.stdout);
+        await fetchBySubject(ERIN, hello, "imaps", ca, "INBOX", 20_000, PORTS);
+    });
+
+    test("refresh, then preview: 0 changes", async () => {
+        const stack = await openStack({ stackName: PREFIX, dir: engineDir(PREFIX), dockerHost: process.env.DOCKER_HOST });
+        const refresh = await stack.refresh();
+        assert.equal(refresh.summary.result, "succeeded");
+        assertNoChanges(deploy(withErin(), false), "preview after refresh");
+    });
+
+    test("a port change replaces only Postfix, and the queue survives", async () => {
+        // Mail for held.example waits in the queue (its next hop refuses connections).
+        const r = spawnSync("swaks", ["--server", `${HOST}:${PORTS.smtp}`, "--from", "x@example.test", "--to", "someone@held.example"], { encoding: "utf8" });
+        assert.equal(r.status, 0, r.stdout);
+        const queueId = /queued as ([0-9A-Za-z]+)/.exec(r.stdout)?.[1];
+        assert.ok(queueId, r.stdout);
+
+        const before = ids();
+        const moved = withErin({ "mailserver:ports": { smtp: PORTS.smtp + 1000, submission: PORTS.submission, smtps: PORTS.smtps, reinject: PORTS.reinject } });
+        const up = deploy(moved);
+        assert.deepEqual(up.replaced.filter(n => !n.endsWith("-config")), [`${PREFIX}-postfix`], JSON.stringify(up));
+        const after = ids();
+        assert.notEqual(after.postfix, before.postfix);
+        assert.equal(after.dovecot, before.dovecot);
+        assert.equal(after.saslauthd, before.saslauthd);
+        const queue = spawnSync("docker", ["exec", `${PREFIX}-postfix`, "postqueue", "-j"], { encoding: "utf8" }).stdout;
+        assert.match(queue, new RegExp(`"queue_id": ?"${queueId}"`), `the waiting message survived the replacement:\n${queue}`);
+        spawnSync("docker", ["exec", `${PREFIX}-postfix`, "postsuper", "-d", queueId!]);
+        deploy(withErin());
+    });
+
+    test("the policy pack passes the stack, and fails an open mynetworks naming the rule", () => {
+        deploy(withErin(), false, { policyPacks: [POLICY] });
+        assert.throws(() => deploy(withErin({ "mailserver:mynetworks": ["0.0.0.0/0"] }), false, { policyPacks: [POLICY] }), (e: Error) => {
+            assert.match(e.message, /mail-no-open-relay/);
+            assert.match(e.message, /mandatory/);
+            return true;
+        });
+    });
+
+    test("a configuration the service rejects fails the up and leaves the running configuration; a good up then succeeds", async () => {
+        const generation = () => spawnSync("docker", ["exec", `${PREFIX}-dovecot`, "readlink", "/config/current"], { encoding: "utf8" }).stdout.trim();
+        const before = generation();
+        const broken = withErin();
+        (broken["mailserver:domains"] as any[])[0].mailboxes[1].sieveScript = `require "fileinto";\nif header :contains "Subject" "x" { fileinto "X" }\n`;
+        assert.throws(() => deploy(broken), (e: Error) => {
+            assert.match(e.message, /enginetest-dovecot-config: the configuration was rejected by the service's own checks/);
+            return true;
+        });
+        assert.equal(generation(), before, "the running generation is unchanged");
+        const subject = uniqueSubject("after the failed up");
+        const r = spawnSync("swaks", ["--server", `${HOST}:${PORTS.smtp}`, "--from", "x@sender.example", "--to", USERS.bob.address, "--header", `Subject: ${subject}`], { encoding: "utf8" });
+        assert.equal(r.status, 0, r.stdout);
+        await fetchBySubject(USERS.bob, subject, "imaps", ca, "INBOX", 20_000, PORTS);
+        deploy(withErin());
+        assertNoChanges(deploy(withErin(), false), "after the good up");
+    });
+
+    test("destroy keeps the mail and queue volumes; a new up finds the old mail", async () => {
+        const subject = uniqueSubject("before destroy");
+        const r = spawnSync("swaks", ["--server", `${HOST}:${PORTS.smtp}`, "--from", "x@sender.example", "--to", USERS.bob.address, "--header", `Subject: ${subject}`], { encoding: "utf8" });
+        assert.equal(r.status, 0, r.stdout);
+        await fetchBySubject(USERS.bob, subject, "imaps", ca, "INBOX", 20_000, PORTS);
+        const stack = await openStack({ stackName: PREFIX, dir: engineDir(PREFIX), dockerHost: process.env.DOCKER_HOST });
+        const started = Date.now();
+        await stack.destroy();
+        const seconds = (Date.now() - started) / 1000;
+        process.stdout.write(`# destroy took ${seconds.toFixed(1)} s\n`);
+        assert.equal(spawnSync("docker", ["ps", "-aq", "--filter", `label=mailserver.stack=${PREFIX}`], { encoding: "utf8" }).stdout.trim(), "", "no container left");
+        const volumes = spawnSync("docker", ["volume", "ls", "-q", "--filter", `name=^${PREFIX}-`], { encoding: "utf8" }).stdout.split("\n");
+        for (const v of ["mail", "queue"]) assert.ok(volumes.includes(`${PREFIX}-${v}`), `${PREFIX}-${v} kept: ${volumes}`);
+        assert.ok(seconds < 25, `destroy waited ${seconds} s (no grace period to wait out)`);
+        const again = deploy(withErin());
+        ca = caFile(again.outputs.certificatePem, PREFIX);
+        assert.match(await fetchBySubject(USERS.bob, subject, "imaps", ca, "INBOX", 20_000, PORTS), new RegExp(subject));
+    });
+});
