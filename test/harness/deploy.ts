@@ -4,7 +4,9 @@
 // and which containers were replaced or kept.
 //
 //   tsx test/harness/deploy.ts <request.json>
-//   request: { stack, config: {key: value}, secretKeys: [key], live: bool, stateFile, program? }
+//   request: { stack, config: {key: value}, secretKeys: [key], live: bool, stateFile, program?, preview? }
+// With preview (never with live), it runs as the preview of a new stack: every output a resource
+// computes (a generated key, a network's subnet, an image id) is unknown, and no outputs print.
 import * as fs from "fs";
 import * as path from "path";
 import { LiveDockerProvider, MockArgs } from "./dockerProvider";
@@ -16,6 +18,7 @@ interface Request {
     live: boolean;
     stateFile: string;
     program?: string;
+    preview?: boolean;
 }
 
 async function main() {
@@ -28,25 +31,34 @@ async function main() {
     const pulumi = await import("@pulumi/pulumi");
     const provider = new LiveDockerProvider(request.stateFile, line => process.stderr.write(`[deploy] ${line}\n`));
     const pending = new Set<Promise<unknown>>();
+    let registered = 0;
     await pulumi.runtime.setMocks({
         newResource: (args: MockArgs) => {
+            registered++;
             const p = request.live ? provider.newResource(args) : Promise.resolve({ id: `${args.name}-id`, state: args.inputs });
             pending.add(p);
             p.finally(() => pending.delete(p)).catch(() => undefined);
             return p;
         },
         call: () => ({}),
-    }, "mailserver", request.stack, false);
+    }, "mailserver", request.stack, request.preview === true && !request.live);
 
     const program = await import(path.resolve(request.program ?? path.join(__dirname, "..", "..", "index.ts")));
     const outputs: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(program)) {
+    // During a preview an unknown output never reaches apply.
+    for (const [k, v] of Object.entries(request.preview ? {} : program)) {
         if (pulumi.Output.isInstance(v)) outputs[k] = await new Promise(r => (v as any).apply(r));
     }
     // Let every resource registration (and its docker work) finish.
     while (pending.size > 0) await Promise.all([...pending]);
     await new Promise(r => setTimeout(r, 200));
     while (pending.size > 0) await Promise.all([...pending]);
+    // Without the outputs to wait for, a preview waits until registrations stop coming.
+    for (let quiet = 0, seen = registered; request.preview && quiet < 5;) {
+        await new Promise(r => setTimeout(r, 50));
+        while (pending.size > 0) await Promise.all([...pending]);
+        if (registered === seen) quiet++; else { quiet = 0; seen = registered; }
+    }
     process.stdout.write(JSON.stringify({ outputs, replaced: provider.replaced, kept: provider.kept }) + "\n");
 }
 
