@@ -6,8 +6,8 @@
 // settings (mynetworks, ports, ...) and postfixFiles["main.cf"], ["master.cf"], ...; DovecotImap
 // dovecotFiles["dovecot.conf"]. Those inputs are known at the preview of a new stack, when the
 // config jobs' uploads may not be: in bridge mode master.cf holds the subnet of a Docker network
-// that does not exist yet. For the same reason MailServer leaves master.cf out of its inputs in
-// bridge mode (an input cannot wait for the component's own child). So:
+// that does not exist yet. That subnet also keeps master.cf out of MailServer's inputs in bridge
+// mode (internet mode): an input cannot wait for the component's own child. So:
 //   - mailserver:index:MailServer and mailserver:index:DovecotImap are judged on main.cf (with
 //     master.cf when registered) and dovecot.conf; should main.cf be unknown, on the typed mynetworks;
 //   - our config jobs (docker containers labelled mailserver.role=config-job) add only what their
