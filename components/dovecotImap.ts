@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { configJob, healthAddress, ImageArgs, serviceContainer, serviceImage, volumeMount } from "./internal/docker";
 import { MailServer } from "./mailServer";
 import { DovecotSpec, dovecotUsersFile, renderDovecotFiles, renderDovecotUsers } from "./render/dovecot";
+import { dovecotSettings, FILE_INPUTS, filesByPath, SECRET_FILE_INPUTS } from "./render/inputs";
 import { paths } from "./render/spec";
 import { Validator } from "./validate";
 
@@ -41,6 +42,10 @@ export interface DovecotImapArgs {
 /**
  * The mailbox store: a Dovecot container serving IMAP/IMAPS (and POP3 when asked), ManageSieve,
  * and LMTP for delivery from the MailServer's Postfix; mail lives on a named volume.
+ *
+ * Registered inputs (for `pulumi preview --diff` and policies): the MailServer's URN, the
+ * validated ports, listen and vacation settings; dovecotFiles, dovecot.conf and each Sieve script
+ * by path; dovecotSecretFiles, the users file of password hashes, a secret. Never the TLS key.
  */
 export class DovecotImap extends pulumi.ComponentResource {
     public readonly spec: DovecotSpec;
@@ -51,21 +56,30 @@ export class DovecotImap extends pulumi.ComponentResource {
     constructor(name: string, args: DovecotImapArgs, opts?: pulumi.ComponentResourceOptions) {
         const v = new Validator(`DovecotImap ${name}`);
         const spec = validateDovecot(v, args);
-        super("mailserver:index:DovecotImap", name, {}, opts);
-        this.spec = spec;
         const server = args.mailServer;
+        // Rendered once, for the component's inputs, the config job and the outputs alike.
+        const rendered = renderDovecotFiles(spec);
+        const users = pulumi.secret(server.credentials.apply(c => renderDovecotUsers(c, spec.domains)));
+        super("mailserver:index:DovecotImap", name, {
+            mailServer: server.urn,
+            ...dovecotSettings(spec),
+            images: args.images,
+            [FILE_INPUTS.dovecot]: filesByPath(rendered),
+            // The hashes change with any password: "[secret] => [secret]" in the diff says so.
+            [SECRET_FILE_INPUTS.dovecot]: pulumi.secret({ [dovecotUsersFile("").path]: users }),
+        }, opts);
+        this.spec = spec;
         const { prefix, placement, restart } = server.settings;
         const labels = { "mailserver.stack": prefix };
 
         const mail = new docker.Volume(`${prefix}-mail`, { name: `${prefix}-mail` }, { parent: this, retainOnDelete: true });
         const config = new docker.Volume(`${prefix}-dovecot-config`, { name: `${prefix}-dovecot-config` }, { parent: this });
         const image = serviceImage(this, prefix, "dovecot", args.images);
-        const rendered = renderDovecotFiles(spec);
         const files = [
             ...rendered,
             { path: "tls/cert.pem", content: server.certificate.certPem, mode: "0644", owner: "root", group: "root" },
             { path: "tls/key.pem", content: server.certificate.keyPem, mode: "0600", owner: "root", group: "root" },
-            { ...dovecotUsersFile(""), content: pulumi.secret(server.credentials.apply(c => renderDovecotUsers(c, spec.domains))) },
+            { ...dovecotUsersFile(""), content: users },
         ];
         const job = configJob(this, `${prefix}-dovecot-config`, { image, configVolume: config.name, files, labels });
         const p = spec.ports;

@@ -2,11 +2,12 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { configJob, healthAddress, ImageArgs, NetworkPlacement, serviceContainer, serviceImage, StagedFile, volumeMount } from "./internal/docker";
 import { isIPv4, Relayhost } from "./relayhost";
+import { FILE_INPUTS, filesByPath, mailServerSettings, SECRET_FILE_INPUTS } from "./render/inputs";
 import { hashPassword } from "./render/password";
 import { postfixTables, relayImplicitTls, relayNexthop, renderMasterCf, renderPostfixFiles, renderSaslPasswords } from "./render/postfix";
 import { renderSaslauthdFiles, renderSaslauthdPasswd, saslauthdPasswdFile } from "./render/saslauthd";
 import { Credential, DomainSpec, paths, PostfixSpec, TransportSpec } from "./render/spec";
-import { serverCertificate, ServerCertificate, TlsArgs, validateTls } from "./tls";
+import { serverCertificate, ServerCertificate, TlsArgs, tlsSettings, validateTls } from "./tls";
 import { isDomain, Validator } from "./validate";
 import { VirtualDomain } from "./virtualDomain";
 
@@ -128,6 +129,12 @@ export interface MailServerSettings {
  * The MTA: Postfix (25, 587, 465) and saslauthd containers, their config jobs, the TLS
  * certificate, the Docker network and the queue volume. Configuration reaches the running
  * containers through config volumes, so mailbox and alias changes never replace them.
+ *
+ * Registered inputs (for `pulumi preview --diff` and policies): the validated settings, named as
+ * in MailServerArgs; postfixFiles and saslauthdFiles, every non-secret file by its path in the
+ * config volume (master.cf only outside bridge mode's internet mode, where it holds the subnet
+ * of this component's own network); saslauthdSecretFiles, the password hashes, a secret. Never
+ * the TLS key or the relay passwords (sasl_passwd), which only the config job carries.
  */
 export class MailServer extends pulumi.ComponentResource {
     public readonly settings: MailServerSettings;
@@ -148,10 +155,34 @@ export class MailServer extends pulumi.ComponentResource {
     constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
         const v = new Validator(`MailServer ${name}`);
         const settings = validateMailServer(v, name, args);
-        super("mailserver:index:MailServer", name, {}, opts);
-        this.settings = settings;
-        this.domains = args.domains ?? [];
         const { prefix, postfix, placement } = settings;
+        const domains = args.domains ?? [];
+        // Rendered once, before registering: the component's inputs, the config jobs and the
+        // outputs share these files.
+        const rendered = renderPostfixFiles(postfix);
+        const saslauthdRendered = renderSaslauthdFiles();
+        // Relay mode's SMTP AUTH users are checked by saslauthd like mailboxes (internet mode has none).
+        const credentials = pulumi.secret(pulumi.all([...domains.map(d => d.credentials), relayUserCredentials(v, args.users)]).apply(lists => lists.flat()));
+        const saslauthdPasswd = pulumi.secret(credentials.apply(c => c.length > 0 ? renderSaslauthdPasswd(c) : NO_LOGINS));
+        // In bridge mode (internet mode only: relay mode has no reinject listener) master.cf trusts
+        // the subnet of this component's own network, which Docker assigns. As an input of this
+        // component it would wait for its own child, which waits for this registration: never.
+        const masterCfNeedsSubnet = placement.networkMode === "bridge" && postfix.mode === "internet";
+        super("mailserver:index:MailServer", name, {
+            ...mailServerSettings({
+                postfix, networkMode: placement.networkMode, publishAddress: placement.publishAddress,
+                namePrefix: prefix, restart: settings.restart, users: (args.users ?? []).map(u => u.address.toLowerCase()),
+            }),
+            tls: tlsSettings(args.tls),
+            images: args.images,
+            [FILE_INPUTS.postfix]: filesByPath(rendered.filter(f => !(masterCfNeedsSubnet && f.path === "master.cf"))),
+            [FILE_INPUTS.saslauthd]: filesByPath(saslauthdRendered),
+            // The hashes change with any password: "[secret] => [secret]" in the diff says so.
+            [SECRET_FILE_INPUTS.saslauthd]: pulumi.secret({ [saslauthdPasswdFile("").path]: saslauthdPasswd }),
+        }, opts);
+        this.settings = settings;
+        this.domains = domains;
+        this.credentials = credentials;
         const labels = { "mailserver.stack": prefix };
 
         let network: docker.Network | undefined;
@@ -170,9 +201,6 @@ export class MailServer extends pulumi.ComponentResource {
         const saslConfig = volume("saslauthd-config");
 
         this.certificate = serverCertificate(this, prefix, postfix.hostname, [], args.tls, v);
-        // Relay mode's SMTP AUTH users are checked by saslauthd like mailboxes (internet mode has none).
-        const relayUsers = relayUserCredentials(v, args.users);
-        this.credentials = pulumi.secret(pulumi.all([...this.domains.map(d => d.credentials), relayUsers]).apply(lists => lists.flat()));
 
         // --- Postfix
         const relays = args.relayhosts ?? [];
@@ -184,10 +212,9 @@ export class MailServer extends pulumi.ComponentResource {
                 const keys = r.spec.senderDomains.length > 0 ? r.spec.senderDomains.map(d => `@${d}`) : [relayNexthop(r.spec)];
                 return keys.map(nexthop => ({ nexthop, username, password }));
             }))));
-        // In bridge mode master.cf trusts the network's subnet on the reinject port, which only
-        // Docker knows; every other file is known now.
-        const subnet = network?.ipamConfigs.apply(configs => configs?.find(c => c.subnet)?.subnet);
-        const rendered = renderPostfixFiles(postfix);
+        // The reinject listener trusts the network's subnet, which only Docker knows; every other
+        // file is known now.
+        const subnet = masterCfNeedsSubnet ? network?.ipamConfigs.apply(configs => configs?.find(c => c.subnet)?.subnet) : undefined;
         const postfixFiles: StagedFile[] = rendered.map(f => f.path !== "master.cf" || !subnet ? f : {
             ...f,
             content: subnet.apply(s => renderMasterCf({ ...postfix, reinject: { ...postfix.reinject, trusted: s ? [s] : [] } })),
@@ -215,10 +242,7 @@ export class MailServer extends pulumi.ComponentResource {
         const saslJob = configJob(this, `${prefix}-saslauthd-config`, {
             image: saslImage,
             configVolume: saslConfig.name,
-            files: [
-                ...renderSaslauthdFiles(),
-                { ...saslauthdPasswdFile(""), content: pulumi.secret(this.credentials.apply(c => c.length > 0 ? renderSaslauthdPasswd(c) : NO_LOGINS)) },
-            ],
+            files: [...saslauthdRendered, { ...saslauthdPasswdFile(""), content: saslauthdPasswd }],
             labels,
         });
         const saslauthd = serviceContainer(this, `${prefix}-saslauthd`, {

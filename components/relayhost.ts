@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { relayhostSettings } from "./render/inputs";
 import { RelayhostSpec } from "./render/spec";
 import { Validator } from "./validate";
 
@@ -45,7 +46,8 @@ export class Relayhost extends pulumi.ComponentResource {
     constructor(name: string, args: RelayhostArgs, opts?: pulumi.ComponentResourceOptions) {
         const v = new Validator(`Relayhost ${name}`);
         const spec = validateRelayhost(v, args);
-        super("mailserver:index:Relayhost", name, {}, opts);
+        // Not the password: MailServer's sasl_passwd is the one place it is deployed.
+        super("mailserver:index:Relayhost", name, { ...relayhostSettings(spec), username: args.username }, opts);
         this.spec = spec;
         this.nexthop = pulumi.output(`[${spec.host}]:${spec.port}`);
         this.username = pulumi.output(args.username);

@@ -22,6 +22,20 @@ export interface ServerCertificate {
     keyPem: pulumi.Output<string>;
 }
 
+/** Validity of generated certificates when none is given: one year. */
+export const DEFAULT_VALIDITY_HOURS = 24 * 365;
+
+/**
+ * The certificate settings as MailServer registers them: the way the certificate is obtained,
+ * with defaults applied, and the (public) certificates given; never a private key.
+ */
+export function tlsSettings(args: TlsArgs | undefined) {
+    if (args?.certPem !== undefined) return { certPem: args.certPem };
+    const keyAlgorithm = args?.keyAlgorithm ?? "ECDSA";
+    if (args?.ca) return { ca: { certPem: args.ca.certPem, validityHours: args.ca.validityHours ?? DEFAULT_VALIDITY_HOURS }, keyAlgorithm };
+    return { selfSigned: { validityHours: args?.selfSigned?.validityHours ?? DEFAULT_VALIDITY_HOURS }, keyAlgorithm };
+}
+
 export function validateTls(v: Validator, args: TlsArgs | undefined): void {
     if (!args) return;
     const ways = [args.selfSigned ? "selfSigned" : "", args.ca ? "ca" : "", args.certPem || args.keyPem ? "certPem/keyPem" : ""].filter(Boolean);
@@ -59,7 +73,7 @@ export function serverCertificate(parent: pulumi.Resource, prefix: string, hostn
             certRequestPem: csr.certRequestPem,
             caCertPem: args.ca.certPem,
             caPrivateKeyPem: pulumi.secret(args.ca.keyPem),
-            validityPeriodHours: args.ca.validityHours ?? 24 * 365,
+            validityPeriodHours: args.ca.validityHours ?? DEFAULT_VALIDITY_HOURS,
             earlyRenewalHours: 24 * 30,
             allowedUses,
         }, { parent });
@@ -69,7 +83,7 @@ export function serverCertificate(parent: pulumi.Resource, prefix: string, hostn
         privateKeyPem: key.privateKeyPem,
         subject,
         dnsNames,
-        validityPeriodHours: args?.selfSigned?.validityHours ?? 24 * 365,
+        validityPeriodHours: args?.selfSigned?.validityHours ?? DEFAULT_VALIDITY_HOURS,
         earlyRenewalHours: 24 * 30,
         allowedUses,
     }, { parent });

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { domainSettings } from "./render/inputs";
 import { hashPassword } from "./render/password";
 import { SIEVE_EXTENSIONS, sieveRequires } from "./render/sieve";
 import { AliasSpec, Credential, DomainSpec, FileIntoSpec, ForwardSpec, MailboxSpec, SieveSpec } from "./render/spec";
@@ -104,14 +105,18 @@ export class VirtualDomain extends pulumi.ComponentResource {
         const mxHosts = (args.mxHosts ?? [`mail.${spec.name}`]).map((h, i) => v.hostname(`mxHosts[${i}]`, h));
         const spf = args.spf ?? "v=spf1 mx -all";
         if (!/^v=spf1( |$)/.test(spf)) v.fail("spf", spf, "expected an SPF policy starting with \"v=spf1\"");
-        super("mailserver:index:VirtualDomain", name, {}, opts);
-        this.spec = spec;
-
         // Secret inputs are known only later: checked again when they resolve (at preview too).
         const passwords = (args.mailboxes ?? []).map((m, i) =>
             pulumi.secret(pulumi.output(m.password).apply(p => checkPassword(v, `mailboxes[${i}].password`, p))));
-        this.credentials = pulumi.secret(pulumi.all(passwords).apply(list =>
+        const credentials = pulumi.secret(pulumi.all(passwords).apply(list =>
             list.map((password, i) => ({ address: spec.mailboxes[i].address, hash: hashPassword(spec.mailboxes[i].address, password) }))));
+        super("mailserver:index:VirtualDomain", name, {
+            ...domainSettings(spec, mxHosts, spf),
+            // Never the passwords; the hashes change with them: "[secret] => [secret]" in the diff.
+            passwordHashes: credentials,
+        }, opts);
+        this.spec = spec;
+        this.credentials = credentials;
 
         this.domain = pulumi.output(spec.name);
         this.mailboxAddresses = pulumi.output(spec.mailboxes.map(m => m.address));

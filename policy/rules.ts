@@ -1,11 +1,21 @@
 // The mail server policies. Importing this module has no side effects: the PolicyPack that
 // serves them (and starts a gRPC server) is constructed in index.ts only, so tests import from here.
 //
-// The rules look at docker:index/container:Container resources, because that is where our
-// components' configuration becomes visible to a policy: every rendered file is an entry of a
-// config job's `uploads` ({ file: "/staging/main.cf", content: "..." }). Component resources
-// (mailserver:index:MailServer, ...) are registered without inputs, so resource policies cannot
-// see their args; their registered outputs (e.g. MailServer.mainCf) are visible to stack policies.
+// What the mandatory rules judge. Each component registers as its inputs its validated settings
+// and the text of the files it deploys (components/render/inputs.ts): MailServer its typed
+// settings (mynetworks, ports, ...) and postfixFiles["main.cf"], ["master.cf"], ...; DovecotImap
+// dovecotFiles["dovecot.conf"]. Those inputs are known at the preview of a new stack, when the
+// config jobs' uploads may not be: in bridge mode master.cf holds the subnet of a Docker network
+// that does not exist yet. That subnet also keeps master.cf out of MailServer's inputs in bridge
+// mode (internet mode): an input cannot wait for the component's own child. So:
+//   - mailserver:index:MailServer and mailserver:index:DovecotImap are judged on main.cf (with
+//     master.cf when registered) and dovecot.conf; should main.cf be unknown, on the typed mynetworks;
+//   - our config jobs (docker containers labelled mailserver.role=config-job) add only what their
+//     component cannot show: master.cf's per-service -o overrides, judged once master.cf is known;
+//   - any other docker container is judged on whichever of main.cf, master.cf and dovecot.conf
+//     its uploads carry and are known.
+// An unknown value is never read as a failure and never stops a rule ("can't run during preview"
+// would switch a mandatory rule off): what is known is judged, the rest when it becomes known.
 import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Secret, StackValidationArgs, StackValidationPolicy, UnknownValueError } from "@pulumi/policy";
 import {
     DovecotSetting, expand, isLoopbackHost, isYes, listensOnPort25, MasterService, MIN_IPV4_PREFIX, MIN_IPV6_PREFIX, parseDovecotConf,
@@ -13,6 +23,10 @@ import {
 } from "./parse";
 
 export const CONTAINER_TYPE = "docker:index/container:Container";
+export const MAIL_SERVER_TYPE = "mailserver:index:MailServer";
+export const DOVECOT_IMAP_TYPE = "mailserver:index:DovecotImap";
+/** The component inputs that hold rendered files, keyed by their path in the config volume. */
+export const COMPONENT_FILE_INPUTS = { postfix: "postfixFiles", dovecot: "dovecotFiles" } as const;
 
 // ------------------------------------------------------------------------------------------
 // Reading resource properties
@@ -30,6 +44,12 @@ function known<T>(f: () => T): T | undefined {
         if (isUnknownError(e)) return undefined;
         throw e;
     }
+}
+
+/** A string property, or undefined when it is absent, not a string or unknown. */
+function knownString(f: () => unknown): string | undefined {
+    const value = known(f);
+    return typeof value === "string" ? value : undefined;
 }
 
 function basename(file: string): string {
@@ -54,31 +74,17 @@ export interface ConfigFiles {
 const CONFIG_FILES: Record<string, keyof ConfigFiles> = { "main.cf": "mainCf", "master.cf": "masterCf", "dovecot.conf": "dovecotConf" };
 
 /**
- * The Postfix and Dovecot configuration files a container's uploads carry. Only these uploads'
- * contents are read, so an unknown key or password (during preview) does not stop the checks;
- * an unknown main.cf itself throws UnknownValueError (the SDK reports "can't run during preview").
+ * The Postfix and Dovecot configuration files a container's uploads carry, each undefined when
+ * absent or unknown during preview. Only these uploads are read, so an unknown key or password
+ * does not stop the checks.
  */
 export function configFiles(props: Record<string, any>): ConfigFiles {
-    const files: ConfigFiles = {};
-    const uploads = props.uploads;
-    if (!Array.isArray(uploads)) return files;
-    for (const upload of uploads) {
-        const file = upload?.file;
-        if (typeof file !== "string") continue;
-        const key = CONFIG_FILES[basename(file)];
-        if (key && files[key] === undefined) files[key] = uploadText(upload);
-    }
-    return files;
-}
-
-/** Like configFiles, for stack policies: unknown values are skipped instead of thrown. */
-function knownConfigFiles(props: Record<string, any>): ConfigFiles {
     const files: ConfigFiles = {};
     const uploads = known(() => props.uploads);
     if (!Array.isArray(uploads)) return files;
     for (let i = 0; i < uploads.length; i++) {
-        const file = known(() => uploads[i]?.file);
-        if (typeof file !== "string") continue;
+        const file = knownString(() => uploads[i]?.file);
+        if (file === undefined) continue;
         const key = CONFIG_FILES[basename(file)];
         if (key && files[key] === undefined) files[key] = known(() => uploadText(uploads[i]));
     }
@@ -97,59 +103,123 @@ function labelsOf(props: Record<string, any>): Map<string, string> {
     return labels;
 }
 
+/** What the mandatory rules can judge of one resource, known now. */
+export interface Subject extends ConfigFiles {
+    /** MailServer's typed mynetworks, read only when its main.cf is not known. */
+    mynetworks?: string[];
+    /**
+     * One of our config jobs: its main.cf and dovecot.conf are judged on the component that
+     * registered them, so only master.cf's per-service overrides are judged here.
+     */
+    configJob: boolean;
+}
+
+/** The configuration a resource carries, or undefined for resources the mandatory rules do not judge. Exported for tests. */
+export function subjectOf(type: string, props: Record<string, any>): Subject | undefined {
+    if (type === MAIL_SERVER_TYPE) {
+        const file = (path: string) => knownString(() => props[COMPONENT_FILE_INPUTS.postfix]?.[path]);
+        const mainCf = file("main.cf");
+        const subject: Subject = { mainCf, masterCf: file("master.cf"), configJob: false };
+        if (mainCf === undefined) {
+            const list = known(() => props.mynetworks);
+            if (Array.isArray(list)) subject.mynetworks = list.map((_, i) => knownString(() => list[i])).filter((n): n is string => n !== undefined);
+        }
+        return subject;
+    }
+    if (type === DOVECOT_IMAP_TYPE) {
+        return { dovecotConf: knownString(() => props[COMPONENT_FILE_INPUTS.dovecot]?.["dovecot.conf"]), configJob: false };
+    }
+    if (type === CONTAINER_TYPE) {
+        const files = configFiles(props);
+        if (labelsOf(props).get("mailserver.role") !== "config-job") return { ...files, configJob: false };
+        return { mainCf: files.mainCf, masterCf: files.masterCf, configJob: true };
+    }
+    return undefined;
+}
+
+/** A problem, and whether a master.cf service's own -o override causes it (rather than main.cf). */
+export interface Finding {
+    message: string;
+    inMasterCf: boolean;
+}
+
 function where(service: MasterService): string {
     return service.name === "(main.cf)" ? "main.cf" : `master.cf service "${service.name}" (${service.type})`;
 }
 
-/** Where the keys' values come from: the service when it overrides one of them, else main.cf (so one main.cf problem is reported once). */
-function origin(service: MasterService, keys: string[]): string {
-    return keys.some(k => service.options.has(k)) ? where(service) : "main.cf";
+/** Located where the keys' values come from: the service when it overrides one of them, else main.cf (so one main.cf problem is reported once). */
+function finding(service: MasterService, keys: string[], text: string): Finding {
+    const inMasterCf = keys.some(k => service.options.has(k));
+    return { message: `${inMasterCf ? where(service) : "main.cf"}: ${text}`, inMasterCf };
 }
 
-/** Runs check(files) on docker containers that carry Postfix or Dovecot configuration. */
-function onConfigContainers(check: (files: ConfigFiles) => string[]) {
+/** Postfix findings for what is known: never master.cf alone (it would be judged against Postfix's defaults). */
+function postfixProblems(subject: Subject, findings: (pf: PostfixConfig) => Finding[]): string[] {
+    if (subject.mainCf === undefined) return [];
+    if (subject.configJob && subject.masterCf === undefined) return [];
+    return findings(new PostfixConfig(subject.mainCf, subject.masterCf))
+        .filter(f => !subject.configJob || f.inMasterCf)
+        .map(f => f.message);
+}
+
+/** A resource validation reporting check(subject) for every resource the mandatory rules judge, each message once. */
+function onSubjects(check: (subject: Subject) => string[]) {
     return (args: ResourceValidationArgs, reportViolation: ReportViolation): void => {
-        if (args.type !== CONTAINER_TYPE) return;
-        const files = configFiles(args.props);
-        // Postfix is judged only with its main.cf (master.cf alone would be judged against Postfix's defaults).
-        if (files.mainCf === undefined && files.dovecotConf === undefined) return;
-        for (const message of new Set(check(files))) reportViolation(message);
+        const subject = subjectOf(args.type, args.props);
+        if (subject === undefined) return;
+        for (const message of new Set(check(subject))) reportViolation(message);
     };
 }
 
 // ------------------------------------------------------------------------------------------
 // Mandatory: open relay
 
-export function openRelayProblems(pf: PostfixConfig): string[] {
-    const problems: string[] = [];
+function trustsTooMuch(entry: string, why: string): string {
+    return `mynetworks trusts ${entry}: ${why}. Clients in mynetworks relay without authentication (permit_mynetworks), ` +
+        `so this is an open relay. Trust loopback and your own hosts only (IPv4 /${MIN_IPV4_PREFIX} or narrower, IPv6 /${MIN_IPV6_PREFIX} or narrower).`;
+}
+
+export function openRelayFindings(pf: PostfixConfig): Finding[] {
+    const findings: Finding[] = [];
     for (const service of pf.smtpdServices()) {
-        const at = origin(service, ["mynetworks", "mynetworks_style"]);
+        const networkKeys = ["mynetworks", "mynetworks_style"];
         if (!pf.isSet("mynetworks", service)) {
             const level = parseFloat(pf.main.get("compatibility_level") ?? "0");
             const style = (service.options.get("mynetworks_style") ?? pf.main.get("mynetworks_style") ?? (level >= 2 ? "host" : "subnet")).trim();
             if (style !== "host") {
-                problems.push(`${at}: mynetworks is not set, so mynetworks_style = ${style} trusts every client in the container's ${style === "class" ? "address classes" : "subnets"}. ` +
-                    "In Docker bridge mode that is the bridge network, through which docker-proxy forwards outside clients: an open relay. Set mynetworks explicitly (e.g. 127.0.0.0/8 [::1]/128).");
+                findings.push(finding(service, networkKeys, `mynetworks is not set, so mynetworks_style = ${style} trusts every client in the container's ${style === "class" ? "address classes" : "subnets"}. ` +
+                    "In Docker bridge mode that is the bridge network, through which docker-proxy forwards outside clients: an open relay. Set mynetworks explicitly (e.g. 127.0.0.0/8 [::1]/128)."));
             }
         }
         for (const entry of postfixList(pf.get("mynetworks", service))) {
             if (entry.startsWith("!")) continue;
             const network = parseNetwork(entry);
             const why = network && tooWide(network);
-            if (why) {
-                problems.push(`${at}: mynetworks trusts ${entry}: ${why}. Clients in mynetworks relay without authentication (permit_mynetworks), ` +
-                    `so this is an open relay. Trust loopback and your own hosts only (IPv4 /${MIN_IPV4_PREFIX} or narrower, IPv6 /${MIN_IPV6_PREFIX} or narrower).`);
-            }
+            if (why) findings.push(finding(service, networkKeys, trustsTooMuch(entry, why)));
         }
         const relay = pf.get("smtpd_relay_restrictions", service);
         const recipient = pf.get("smtpd_recipient_restrictions", service);
         if (!restrictsRelay(relay) && !restrictsRelay(recipient)) {
-            problems.push(`${origin(service, ["smtpd_relay_restrictions", "smtpd_recipient_restrictions"])}: neither smtpd_relay_restrictions ("${relay}") nor smtpd_recipient_restrictions ("${recipient}") ends relaying with ` +
+            findings.push(finding(service, ["smtpd_relay_restrictions", "smtpd_recipient_restrictions"],
+                `neither smtpd_relay_restrictions ("${relay}") nor smtpd_recipient_restrictions ("${recipient}") ends relaying with ` +
                 "reject_unauth_destination or defer_unauth_destination (or a final reject) before an unconditional permit: this smtpd relays mail " +
-                "for anyone to anywhere. Add reject_unauth_destination after your permit_* entries.");
+                "for anyone to anywhere. Add reject_unauth_destination after your permit_* entries."));
         }
     }
-    return problems;
+    return findings;
+}
+
+export function openRelayProblems(pf: PostfixConfig): string[] {
+    return openRelayFindings(pf).map(f => f.message);
+}
+
+/** MailServer's typed mynetworks, judged like main.cf's when main.cf itself is not known. */
+export function mynetworksProblems(mynetworks: string[]): string[] {
+    return mynetworks.flatMap(entry => {
+        const network = parseNetwork(entry);
+        const why = network && tooWide(network);
+        return why ? [`MailServer settings: ${trustsTooMuch(entry, why)}`] : [];
+    });
 }
 
 export const noOpenRelay: ResourceValidationPolicy = {
@@ -161,15 +231,17 @@ export const noOpenRelay: ResourceValidationPolicy = {
         "(or defer_unauth_destination) in smtpd_relay_restrictions or smtpd_recipient_restrictions.",
     enforcementLevel: "mandatory",
     severity: "critical",
-    validateResource: onConfigContainers(files =>
-        files.mainCf === undefined ? [] : openRelayProblems(new PostfixConfig(files.mainCf, files.masterCf))),
+    validateResource: onSubjects(subject => [
+        ...postfixProblems(subject, openRelayFindings),
+        ...(subject.mynetworks ? mynetworksProblems(subject.mynetworks) : []),
+    ]),
 };
 
 // ------------------------------------------------------------------------------------------
 // Mandatory: authentication without TLS
 
-export function postfixAuthProblems(pf: PostfixConfig): string[] {
-    const problems: string[] = [];
+export function postfixAuthFindings(pf: PostfixConfig): Finding[] {
+    const findings: Finding[] = [];
     for (const service of pf.smtpdServices()) {
         if (!isYes(pf.get("smtpd_sasl_auth_enable", service))) continue;
         const wrapper = isYes(pf.get("smtpd_tls_wrappermode", service));
@@ -177,12 +249,17 @@ export function postfixAuthProblems(pf: PostfixConfig): string[] {
         const enforced = level === "encrypt" || (level === "" && isYes(pf.get("smtpd_enforce_tls", service)));
         const authOnly = isYes(pf.get("smtpd_tls_auth_only", service));
         if (!wrapper && !enforced && !authOnly) {
-            problems.push(`${origin(service, ["smtpd_sasl_auth_enable", "smtpd_tls_wrappermode", "smtpd_tls_security_level", "smtpd_enforce_tls", "smtpd_tls_auth_only"])}: smtpd_sasl_auth_enable = yes, but TLS is not required before AUTH (smtpd_tls_auth_only = ` +
+            findings.push(finding(service, ["smtpd_sasl_auth_enable", "smtpd_tls_wrappermode", "smtpd_tls_security_level", "smtpd_enforce_tls", "smtpd_tls_auth_only"],
+                `smtpd_sasl_auth_enable = yes, but TLS is not required before AUTH (smtpd_tls_auth_only = ` +
                 `"${pf.get("smtpd_tls_auth_only", service)}", smtpd_tls_security_level = "${level}", no smtpd_tls_wrappermode): passwords can cross ` +
-                "the network in clear text. Set smtpd_tls_auth_only = yes, or smtpd_tls_security_level = encrypt on this service.");
+                "the network in clear text. Set smtpd_tls_auth_only = yes, or smtpd_tls_security_level = encrypt on this service."));
         }
     }
-    return problems;
+    return findings;
+}
+
+export function postfixAuthProblems(pf: PostfixConfig): string[] {
+    return postfixAuthFindings(pf).map(f => f.message);
 }
 
 function section(s: DovecotSetting): string {
@@ -222,17 +299,17 @@ export const authRequiresTls: ResourceValidationPolicy = {
         "smtpd_tls_security_level = encrypt or wrapper mode; Dovecot needs ssl = required and no cleartext authentication.",
     enforcementLevel: "mandatory",
     severity: "critical",
-    validateResource: onConfigContainers(files => [
-        ...(files.mainCf === undefined ? [] : postfixAuthProblems(new PostfixConfig(files.mainCf, files.masterCf))),
-        ...(files.dovecotConf === undefined ? [] : dovecotAuthProblems(files.dovecotConf)),
+    validateResource: onSubjects(subject => [
+        ...postfixProblems(subject, postfixAuthFindings),
+        ...(subject.dovecotConf === undefined ? [] : dovecotAuthProblems(subject.dovecotConf)),
     ]),
 };
 
 // ------------------------------------------------------------------------------------------
 // Mandatory: TLS 1.2 or newer
 
-export function postfixTlsProblems(pf: PostfixConfig): string[] {
-    const problems: string[] = [];
+export function postfixTlsFindings(pf: PostfixConfig): Finding[] {
+    const findings: Finding[] = [];
     const check = (services: MasterService[], keys: string[]) => {
         for (const service of services) {
             for (const key of keys) {
@@ -240,13 +317,17 @@ export function postfixTlsProblems(pf: PostfixConfig): string[] {
                 const weak = weakProtocols(value);
                 if (weak.length === 0) continue;
                 const setting = pf.isSet(key, service) ? `${key} = "${value}"` : `${key} is not set; Postfix's default ("${value}")`;
-                problems.push(`${origin(service, [key])}: ${setting} enables ${weak.join(", ")}. Set ${key} = >=TLSv1.2.`);
+                findings.push(finding(service, [key], `${setting} enables ${weak.join(", ")}. Set ${key} = >=TLSv1.2.`));
             }
         }
     };
     check(pf.smtpdServices(), ["smtpd_tls_protocols", "smtpd_tls_mandatory_protocols"]);
     check(pf.smtpClientServices(), ["smtp_tls_protocols", "smtp_tls_mandatory_protocols"]);
-    return problems;
+    return findings;
+}
+
+export function postfixTlsProblems(pf: PostfixConfig): string[] {
+    return postfixTlsFindings(pf).map(f => f.message);
 }
 
 const DOVECOT_MIN_OK = ["tlsv1.2", "tlsv1.3", "latest"];
@@ -280,9 +361,9 @@ export const tlsMinimumVersion: ResourceValidationPolicy = {
         "Dovecot's ssl_min_protocol must be TLSv1.2 or newer.",
     enforcementLevel: "mandatory",
     severity: "high",
-    validateResource: onConfigContainers(files => [
-        ...(files.mainCf === undefined ? [] : postfixTlsProblems(new PostfixConfig(files.mainCf, files.masterCf))),
-        ...(files.dovecotConf === undefined ? [] : dovecotTlsProblems(files.dovecotConf)),
+    validateResource: onSubjects(subject => [
+        ...postfixProblems(subject, postfixTlsFindings),
+        ...(subject.dovecotConf === undefined ? [] : dovecotTlsProblems(subject.dovecotConf)),
     ]),
 };
 
@@ -447,7 +528,7 @@ export const dkimAndDmarc: StackValidationPolicy = {
         let dmarc = false;
         for (const r of args.resources) {
             if (isContainer(r)) {
-                const files = knownConfigFiles(r.props);
+                const files = configFiles(r.props);
                 if (files.mainCf !== undefined) {
                     mailServers.push({ resource: r, mainCf: files.mainCf, masterCf: files.masterCf });
                     if (hasMilters(files.mainCf, files.masterCf)) dkim = true;
@@ -527,7 +608,7 @@ export const smtpReverseDns: StackValidationPolicy = {
     },
     validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
         if (args.getConfig<ReverseDnsConfig>().reverseDnsConfirmed === true) return;
-        const configJobs = args.resources.filter(isContainer).map(r => ({ r, files: knownConfigFiles(r.props) }))
+        const configJobs = args.resources.filter(isContainer).map(r => ({ r, files: configFiles(r.props) }))
             .filter(j => j.files.mainCf !== undefined || j.files.masterCf !== undefined);
         for (const r of args.resources.filter(isContainer)) {
             // The Postfix configuration this container runs: a config job it depends on, else one with the same mailserver.stack label.

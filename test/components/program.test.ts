@@ -7,6 +7,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
+import { authRequiresTls, noOpenRelay, noPlaintextSecrets, subjectOf, tlsMinimumVersion } from "../../policy/rules";
+import { decode, UNKNOWN, validate } from "./policy";
 import { isWrappedSecret, redactSecrets, unwrapSecrets } from "./secrets";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -63,11 +65,14 @@ function run(script: string, request: object, label: string, captureFile?: strin
 }
 
 const DEPLOY = path.join(ROOT, "test", "components", "run-program.ts");
-/** run-program.ts with the example program; with `capture`, behind a recorder of every registration. */
-function deploy(stack: string, config: Record<string, unknown>, label: string, capture = false): Promise<Run> {
+/**
+ * run-program.ts with the example program; with `capture`, behind a recorder of every registration;
+ * with `preview`, as the preview of a new stack (every computed output unknown).
+ */
+function deploy(stack: string, config: Record<string, unknown>, label: string, capture = false, preview = false): Promise<Run> {
     const request = {
         stack, config, secretKeys: SECRET_KEYS,
-        program: capture ? path.join(__dirname, "program-under-test.ts") : undefined,
+        program: capture ? path.join(__dirname, "program-under-test.ts") : undefined, preview,
     };
     return run(DEPLOY, request, label, capture ? path.join(tmp, `${label}-resources.json`) : undefined);
 }
@@ -111,6 +116,9 @@ before(() => {
     runs.dev = deploy("dev", devConfig(), "dev", true);
     runs.prod = deploy("prod", prodConfig(), "prod", true);
     runs.openRelay = deploy("dev", { ...devConfig(), "mailserver:mynetworks": ["0.0.0.0/0"] }, "open-relay");
+    runs.devPreview = deploy("dev", devConfig(), "dev-preview", true, true);
+    // A /8 passes the component's own check (it refuses only /0) but not the policy's.
+    runs.widePreview = deploy("dev", { ...devConfig(), "mailserver:mynetworks": ["127.0.0.0/8", "10.0.0.0/8"] }, "wide-preview", true, true);
 });
 
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -256,4 +264,34 @@ test("a bad stack config (mynetworks 0.0.0.0/0) fails, naming MailServer, mynetw
     assert.match(r.stderr, /MailServer mail: mynetworks\[0\] = "0\.0\.0\.0\/0" is not accepted/);
     assert.match(r.stderr, /open relay/);
     assert.equal(r.stdout.trim(), "", "no outputs");
+});
+
+// The policy pack at the preview of a new stack: the mandatory rules run on every registration
+// of the dev stack as the engine would pass it (unknowns included) and judge the components.
+const MANDATORY = [noOpenRelay, authRequiresTls, tlsMinimumVersion, noPlaintextSecrets];
+
+test("policy at the preview of a new dev stack: the components are known and judged, every mandatory rule passes, none throws", async () => {
+    const cfg = stackConfig("dev") as any;
+    const { resources } = await succeeded("devPreview");
+    const prefix = prefixOf("dev", cfg);
+    // The situation of the defect: the config job's master.cf holds the unknown subnet of a network not yet created...
+    assert.equal(cfg["mailserver:networkMode"], "bridge");
+    assert.equal(upload(named(resources, `${prefix}-postfix-config`), "/staging/master.cf"), UNKNOWN);
+    // ...while the components' inputs are all known.
+    const server = named(resources, "mail", "mailserver:index:MailServer"), imap = named(resources, "imap", "mailserver:index:DovecotImap");
+    for (const r of [server, imap]) assert.ok(!JSON.stringify(r.wire).includes(UNKNOWN), `${r.type}: an unknown input at preview`);
+    assert.ok(subjectOf(server.type, decode(server.wire))!.mainCf!.includes(`myhostname = ${cfg["mailserver:hostname"]}`));
+    assert.ok(subjectOf(imap.type, decode(imap.wire))!.dovecotConf!.includes("ssl = required"));
+    for (const r of resources) {
+        for (const policy of MANDATORY) assert.deepEqual(await validate(policy, r), [], `${policy.name} on ${r.type} ${r.name}`);
+    }
+});
+
+test("policy at the preview of a new dev stack with mynetworks 10.0.0.0/8: a mail-no-open-relay violation on the MailServer", async () => {
+    const { resources } = await succeeded("widePreview");
+    const found: string[] = [];
+    for (const r of resources) for (const m of await validate(noOpenRelay, r)) found.push(`${r.type} ${r.name}: ${m}`);
+    assert.equal(found.length, 1, found.join("\n"));
+    assert.match(found[0], /^mailserver:index:MailServer mail: main\.cf: mynetworks trusts 10\.0\.0\.0\/8: /);
+    assert.equal(noOpenRelay.enforcementLevel, "mandatory");
 });

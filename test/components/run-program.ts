@@ -4,7 +4,9 @@
 // through the real engine (scripts/lib/engine.ts).
 //
 //   tsx test/components/run-program.ts <request.json>
-//   request: { stack, config: {key: value}, secretKeys: [key], program? }
+//   request: { stack, config: {key: value}, secretKeys: [key], program?, preview? }
+// With preview, it runs as the preview of a new stack: every output a resource computes (a
+// generated key, a network's subnet, an image id) is unknown, and no outputs print.
 import * as fs from "fs";
 import * as path from "path";
 
@@ -14,6 +16,7 @@ interface Request {
     secretKeys?: string[];
     /** Module whose export is the program function (default: index.ts). */
     program?: string;
+    preview?: boolean;
 }
 
 async function main() {
@@ -25,26 +28,35 @@ async function main() {
 
     const pulumi = await import("@pulumi/pulumi");
     const pending = new Set<Promise<unknown>>();
+    let registered = 0;
     await pulumi.runtime.setMocks({
         newResource: args => {
+            registered++;
             const p = Promise.resolve({ id: `${args.name}-id`, state: args.inputs });
             pending.add(p);
             p.finally(() => pending.delete(p)).catch(() => undefined);
             return p;
         },
         call: () => ({}),
-    }, "mailserver", request.stack, false);
+    }, "mailserver", request.stack, request.preview === true);
 
     const program = require(path.resolve(request.program ?? path.join(__dirname, "..", "..", "index.ts")));
     const exported = await (typeof program === "function" ? program() : program);
     const outputs: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(exported ?? {})) {
+    // During a preview an unknown output never reaches apply.
+    for (const [k, v] of Object.entries(request.preview ? {} : exported ?? {})) {
         outputs[k] = pulumi.Output.isInstance(v) ? await new Promise(r => (v as any).apply(r)) : v;
     }
     // Let every resource registration finish.
     while (pending.size > 0) await Promise.all([...pending]);
     await new Promise(r => setTimeout(r, 200));
     while (pending.size > 0) await Promise.all([...pending]);
+    // Without the outputs to wait for, a preview waits until registrations stop coming.
+    for (let quiet = 0, seen = registered; request.preview && quiet < 5;) {
+        await new Promise(r => setTimeout(r, 50));
+        while (pending.size > 0) await Promise.all([...pending]);
+        if (registered === seen) quiet++; else { quiet = 0; seen = registered; }
+    }
     process.stdout.write(JSON.stringify({ outputs }) + "\n");
 }
 

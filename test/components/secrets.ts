@@ -1,5 +1,5 @@
 // How Pulumi's wire format marks a secret ({sig: SECRET_VALUE, value}), as mocks and providers
-// receive it; one place for the harness and the tests to unwrap or redact secrets.
+// receive it; one place for the tests to unwrap or redact secrets.
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 export const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 

@@ -1,0 +1,120 @@
+// What each component registers as its own inputs: its validated settings and the text of the
+// files it deploys. Component inputs are what `pulumi preview --diff` shows of a component (a
+// multi-line string line by line) and what policies read before any container exists; the
+// config jobs' uploads cannot serve either purpose, as one secret file makes the whole list
+// "[secret]". Pure: the components add the password hashes themselves, as Pulumi secrets.
+import { DovecotSpec } from "./dovecot";
+import { relayImplicitTls } from "./postfix";
+import { DomainSpec, PostfixSpec, RelayhostSpec, RenderedFile } from "./spec";
+
+/** Names of the inputs that hold rendered files, each keyed by the file's path in its config volume. */
+export const FILE_INPUTS = {
+    postfix: "postfixFiles",
+    saslauthd: "saslauthdFiles",
+    dovecot: "dovecotFiles",
+} as const;
+
+/** Names of the secret inputs that hold files of password hashes (each input secret as a whole). */
+export const SECRET_FILE_INPUTS = {
+    saslauthd: "saslauthdSecretFiles",
+    dovecot: "dovecotSecretFiles",
+} as const;
+
+/** Files by their path under the config volume (/config/current/<path>), as main.cf refers to them. */
+export function filesByPath(files: RenderedFile[]): Record<string, string> {
+    const map: Record<string, string> = {};
+    for (const f of files) {
+        if (f.path in map) throw new Error(`two rendered files at ${f.path}`);
+        map[f.path] = f.content;
+    }
+    return map;
+}
+
+/** A relay as MailServer and Relayhost register it: never its credentials, only whether it has some. */
+export function relayhostSettings(r: RelayhostSpec) {
+    return {
+        host: r.host,
+        port: r.port,
+        implicitTls: relayImplicitTls(r),
+        tlsPolicy: r.tlsPolicy,
+        senderDomains: r.senderDomains,
+        hasCredentials: r.hasCredentials,
+    };
+}
+
+export interface MailServerDescription {
+    postfix: PostfixSpec;
+    networkMode: string;
+    publishAddress: string;
+    namePrefix: string;
+    restart: string;
+    /** Relay mode's SMTP AUTH logins; their passwords are not part of the description. */
+    users: string[];
+}
+
+/** MailServer's settings after validation, defaults applied, named as in MailServerArgs. */
+export function mailServerSettings(d: MailServerDescription) {
+    const p = d.postfix;
+    return {
+        mode: p.mode,
+        hostname: p.hostname,
+        // Each VirtualDomain registers its own mailboxes and aliases.
+        domains: p.domains.map(x => x.name),
+        relayhosts: p.relayhosts.map(relayhostSettings),
+        adminAddress: p.adminAddress,
+        myorigin: p.myorigin,
+        mydestination: p.mydestination,
+        mynetworks: p.mynetworks,
+        inetInterfaces: p.inetInterfaces,
+        inetProtocols: p.inetProtocols,
+        relayDomains: p.relayDomains,
+        relayRecipients: p.relayRecipients,
+        transports: p.transports ?? [],
+        users: d.users,
+        messageSizeLimit: p.messageSizeLimit,
+        maximalQueueLifetime: p.maximalQueueLifetime,
+        bounceQueueLifetime: p.bounceQueueLifetime,
+        delayWarningTime: p.delayWarningTime,
+        masqueradeDomains: p.masqueradeDomains,
+        notifyClasses: p.notifyClasses,
+        authRateLimit: p.authRateLimit,
+        disableVrfy: p.disableVrfy,
+        recipientDelimiter: p.recipientDelimiter,
+        ports: { ...p.ports, reinject: p.reinject.port },
+        networkMode: d.networkMode,
+        publishAddress: d.publishAddress,
+        namePrefix: d.namePrefix,
+        restart: d.restart,
+    };
+}
+
+/** DovecotImap's settings after validation, defaults applied. */
+export function dovecotSettings(spec: DovecotSpec) {
+    return { ports: spec.ports, listen: spec.listen, vacation: spec.vacation };
+}
+
+/** VirtualDomain's settings after validation (addresses qualified and lower-cased), without passwords. */
+export function domainSettings(spec: DomainSpec, mxHosts: string[], spf: string) {
+    return {
+        domain: spec.name,
+        mailboxes: spec.mailboxes.map(m => ({
+            address: m.address,
+            ...(m.quota !== undefined ? { quota: m.quota } : {}),
+            aliases: m.aliases,
+            ...(m.sieve?.script !== undefined ? { sieveScript: m.sieve.script } : {}),
+            ...(m.sieve?.vacation ? {
+                vacation: {
+                    subject: m.sieve.vacation.subject,
+                    body: m.sieve.vacation.body,
+                    ...(m.sieve.vacation.days !== undefined ? { days: m.sieve.vacation.days } : {}),
+                },
+            } : {}),
+            ...(m.sieve && m.sieve.fileInto.length > 0 ? { fileInto: m.sieve.fileInto } : {}),
+        })),
+        aliases: spec.aliases,
+        ...(spec.catchAll !== undefined ? { catchAll: spec.catchAll } : {}),
+        forwards: spec.forwards,
+        mxHosts,
+        spf,
+    };
+}
