@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { configJob, healthAddress, ImageArgs, serviceContainer, serviceImage, volumeMount } from "./internal/docker";
+import { configJob, ImageArgs, serviceContainer, serviceImage, volumeMount } from "./internal/docker";
 import { MailServer } from "./mailServer";
 import { DovecotSpec, dovecotUsersFile, renderDovecotFiles, renderDovecotUsers } from "./render/dovecot";
 import { dovecotSettings, FILE_INPUTS, filesByPath, SECRET_FILE_INPUTS } from "./render/inputs";
@@ -83,7 +83,6 @@ export class DovecotImap extends pulumi.ComponentResource {
         ];
         const job = configJob(this, `${prefix}-dovecot-config`, { image, configVolume: config.name, files, labels });
         const p = spec.ports;
-        const health = p.imap > 0 ? [healthAddress(spec.listen), String(p.imap), "* OK", "a LOGOUT"] : [];
         const container = serviceContainer(this, `${prefix}-dovecot`, {
             service: "dovecot",
             image,
@@ -94,7 +93,7 @@ export class DovecotImap extends pulumi.ComponentResource {
                 volumeMount(mail.name, paths.mailRoot),
                 volumeMount(server.lmtpVolumeName, paths.lmtpSocketDir),
             ],
-            healthcheck: ["/usr/local/lib/mail/healthcheck", ...health],
+            healthcheck: ["/usr/local/lib/mail/healthcheck"],
             restart,
             labels,
         }, [job.container]);

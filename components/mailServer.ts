@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { configJob, healthAddress, ImageArgs, NetworkPlacement, serviceContainer, serviceImage, StagedFile, volumeMount } from "./internal/docker";
+import { configJob, ImageArgs, NetworkPlacement, serviceContainer, serviceImage, StagedFile, volumeMount } from "./internal/docker";
 import { isIPv4, Relayhost } from "./relayhost";
 import { FILE_INPUTS, filesByPath, mailServerSettings, SECRET_FILE_INPUTS } from "./render/inputs";
 import { hashPassword } from "./render/password";
@@ -256,7 +256,6 @@ export class MailServer extends pulumi.ComponentResource {
             labels,
         }, [saslJob.container]);
 
-        const smtpHealth = healthAddress(postfix.inetInterfaces);
         const postfixContainer = serviceContainer(this, `${prefix}-postfix`, {
             service: "postfix",
             image: postfixImage,
@@ -268,7 +267,7 @@ export class MailServer extends pulumi.ComponentResource {
                 volumeMount(lmtp.name, paths.lmtpSocketDir),
                 volumeMount(saslRun.name, paths.saslauthdDir),
             ],
-            healthcheck: ["/usr/local/lib/mail/healthcheck", smtpHealth, String(postfix.ports.smtp), "220 "],
+            healthcheck: ["/usr/local/lib/mail/healthcheck"],
             restart: settings.restart,
             labels,
         }, [postfixJob.container, saslauthd]);

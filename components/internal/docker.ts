@@ -170,10 +170,3 @@ export function serviceContainer(parent: pulumi.Resource, name: string, args: Se
 export function volumeMount(source: pulumi.Input<string>, target: string, readOnly = false): docker.types.input.ContainerMount {
     return { type: "volume", source, target, readOnly };
 }
-
-/** The address a healthcheck inside the container can reach, given what the daemon listens on. */
-export function healthAddress(listen: string[]): string {
-    if (listen.some(a => ["all", "*", "::", "0.0.0.0", "loopback-only", "127.0.0.1", "localhost"].includes(a))) return "127.0.0.1";
-    const v4 = listen.find(a => /^\d+\.\d+\.\d+\.\d+$/.test(a));
-    return v4 ?? listen[0] ?? "127.0.0.1";
-}

@@ -1,5 +1,6 @@
 // Renders dovecot.conf (Dovecot 2.4 syntax) and its passwd-file from a DovecotSpec.
 // Pure and deterministic.
+import { probeAddress, renderProbe } from "./probe";
 import { renderSieveFiles } from "./sieve";
 import { Credential, DomainSpec, paths, RenderedFile } from "./spec";
 
@@ -218,6 +219,7 @@ export function renderDovecotUsers(credentials: Credential[], domains: DomainSpe
 export function renderDovecotFiles(spec: DovecotSpec): RenderedFile[] {
     return [
         { path: "dovecot.conf", content: renderDovecotConf(spec), mode: "0644", owner: "root", group: "root" },
+        renderProbe(spec.ports.imap > 0 ? { address: probeAddress(spec.listen), port: spec.ports.imap, greeting: "* OK", goodbye: "a LOGOUT" } : undefined),
         ...renderSieveFiles(spec.domains),
     ];
 }

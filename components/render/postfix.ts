@@ -1,5 +1,6 @@
 // Renders Postfix's main.cf, master.cf, lookup tables and Cyrus SASL client config from a
 // PostfixSpec. Pure and deterministic: the same spec always gives byte-identical files.
+import { probeAddress, renderProbe } from "./probe";
 import { paths, PostfixSpec, RenderedFile } from "./spec";
 
 const C = paths.config;
@@ -408,6 +409,7 @@ export function renderPostfixFiles(spec: PostfixSpec): RenderedFile[] {
     return [
         file("main.cf", renderMainCf(spec)),
         file("master.cf", renderMasterCf(spec)),
+        renderProbe(spec.ports.smtp > 0 ? { address: probeAddress(spec.inetInterfaces), port: spec.ports.smtp, greeting: "220 ", goodbye: "QUIT" } : undefined),
         file(postfixTables.virtualMailboxes, renderVirtualMailboxes(spec)),
         file(postfixTables.virtualAliases, renderVirtualAliases(spec)),
         file(postfixTables.systemAliases, renderSystemAliases(spec)),

@@ -152,15 +152,18 @@ test("service containers: healthchecks, wait, and started after their config job
         assert.ok(i.labels.some((l: any) => l.label === "mailserver.role" && l.value === "service"));
         assert.ok(deps(`gb-${service}`).includes(urn(`gb-${service}-config`)), `${service} depends on its config job`);
     }
-    assert.deepEqual(container("gb-postfix").inputs.healthcheck.tests, ["CMD", "/usr/local/lib/mail/healthcheck", "127.0.0.1", "25", "220 "]);
-    assert.deepEqual(container("gb-dovecot").inputs.healthcheck.tests, ["CMD", "/usr/local/lib/mail/healthcheck", "127.0.0.1", "143", "* OK", "a LOGOUT"]);
-    assert.deepEqual(container("gb-saslauthd").inputs.healthcheck.tests, ["CMD", "/usr/local/lib/mail/healthcheck"]);
+    // What to probe comes with the configuration (the probe file), so a port change never changes a service container.
+    for (const service of ["postfix", "dovecot", "saslauthd"]) {
+        assert.deepEqual(container(`gb-${service}`).inputs.healthcheck.tests, ["CMD", "/usr/local/lib/mail/healthcheck"]);
+    }
+    assert.equal(text(uploads(container("gb-postfix-config")).get("/staging/probe")), "address=127.0.0.1\nport=25\ngreeting=220 \ngoodbye=QUIT\n");
+    assert.equal(text(uploads(container("gb-dovecot-config")).get("/staging/probe")), "address=127.0.0.1\nport=143\ngreeting=* OK\ngoodbye=a LOGOUT\n");
     assert.ok(deps("gb-postfix").includes(urn("gb-saslauthd")), "postfix starts after saslauthd");
 });
 
-const POSTFIX_FILES = ["main.cf", "master.cf", "vmailbox", "virtual", "aliases", "sender_login", "sender_relay",
+const POSTFIX_FILES = ["main.cf", "master.cf", "probe", "vmailbox", "virtual", "aliases", "sender_login", "sender_relay",
     "relay_recipients", "sasl/smtpd.conf", "tls/cert.pem", "tls/key.pem", "sasl_passwd"];
-const DOVECOT_FILES = ["dovecot.conf", "users", "tls/cert.pem", "tls/key.pem"];
+const DOVECOT_FILES = ["dovecot.conf", "probe", "users", "tls/cert.pem", "tls/key.pem"];
 const SASLAUTHD_FILES = ["pam-smtp", "passwd"];
 
 test("each config job uploads its files to /staging, and MANIFEST lists exactly what is uploaded", () => {

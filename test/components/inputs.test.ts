@@ -118,7 +118,7 @@ test("DovecotImap: its settings, dovecot.conf and each Sieve script in clear, th
     assert.deepEqual(w.listen, ["*", "::"]);
     assert.deepEqual(w.vacation, { minPeriod: "1d", defaultPeriod: "7d", maxPeriod: "30d" });
     const up = uploaded("ib-dovecot-config");
-    assert.deepEqual(Object.keys(w.dovecotFiles).sort(), ["dovecot.conf", "sieve/alice@example.com.sieve", "sieve/bob@example.com.sieve"]);
+    assert.deepEqual(Object.keys(w.dovecotFiles).sort(), ["dovecot.conf", "probe", "sieve/alice@example.com.sieve", "sieve/bob@example.com.sieve"]);
     for (const [path, content] of Object.entries(w.dovecotFiles)) {
         assert.equal(typeof content, "string", path);
         assert.equal(content, text(up.get(path)), path);

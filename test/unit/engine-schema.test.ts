@@ -41,7 +41,7 @@ function findEngine(): Engine {
     const r = spawnSync("bash", ["-c", script], { cwd: repo, encoding: "utf8" });
     if (r.status !== 0) {
         assert.fail("The Pulumi engine is missing: run `bash engine/build.sh` (it builds the pulumi CLI and the " +
-            "docker and tls plugins, about 25 minutes the first time), or put a pulumi CLI on PATH.\n" +
+            "docker and tls plugins, 15 to 20 minutes the first time), or put a pulumi CLI on PATH.\n" +
             `engine/build.sh --check said:\n${r.stderr}`);
     }
     const [PATH, PULUMI_HOME, PULUMI_ROOT, kind] = r.stdout.split("\0");

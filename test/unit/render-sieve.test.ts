@@ -134,7 +134,7 @@ describe("Sieve scripts: rendering", () => {
         assert.deepEqual(renderSieveFiles([d]), files);
         const spec = dovecotSpec();
         spec.domains = [d];
-        assert.deepEqual(renderDovecotFiles(spec).map(f => f.path), ["dovecot.conf", ...files.map(f => f.path)]);
+        assert.deepEqual(renderDovecotFiles(spec).map(f => f.path), ["dovecot.conf", "probe", ...files.map(f => f.path)]);
     });
 });
 

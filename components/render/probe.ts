@@ -1,0 +1,30 @@
+// What a service's healthcheck probes, shipped as a file of the configuration generation
+// (images/common/healthcheck reads /config/current/probe). A port or listen-address change then
+// reaches the probe together with the configuration: the container's own healthcheck input never
+// changes (Docker cannot change a running container's healthcheck, and the provider would only
+// record the change), and the probe always checks the generation the daemon runs.
+import { RenderedFile } from "./spec";
+
+export interface Probe {
+    address: string;
+    port: number;
+    /** The start of the daemon's greeting line, e.g. "220 " or "* OK". */
+    greeting: string;
+    /** What the probe says before it hangs up, so the daemon logs no aborted session. */
+    goodbye: string;
+}
+
+/** The probe file; without a probe (no TCP port to check) only the daemon and generation are checked. */
+export function renderProbe(probe: Probe | undefined): RenderedFile {
+    const content = probe
+        ? `address=${probe.address}\nport=${probe.port}\ngreeting=${probe.greeting}\ngoodbye=${probe.goodbye}\n`
+        : "# no TCP probe: the daemon and its configuration generation are checked\n";
+    return { path: "probe", content, mode: "0644", owner: "root", group: "root" };
+}
+
+/** The address a probe inside the container can reach, given what the daemon listens on. */
+export function probeAddress(listen: string[]): string {
+    if (listen.some(a => ["all", "*", "::", "0.0.0.0", "loopback-only", "127.0.0.1", "localhost"].includes(a))) return "127.0.0.1";
+    const v4 = listen.find(a => /^\d+\.\d+\.\d+\.\d+$/.test(a));
+    return v4 ?? listen[0] ?? "127.0.0.1";
+}
