@@ -60,6 +60,13 @@ async function main() {
             await stack.destroy({ onOutput });
             break;
         case "up": {
+            // An update that was killed half-way leaves operations pending in the state, and the
+            // next up would stop on them: read what really exists back from Docker first.
+            const pending = (await stack.exportStack()).deployment?.pending_operations ?? [];
+            if (pending.length > 0) {
+                console.log(`stack: the last update was interrupted (${pending.length} operation(s) pending); refreshing from Docker first`);
+                await stack.refresh({ onOutput, clearPendingCreates: true });
+            }
             const changes = new ContainerChanges();
             await stack.up({ diff: true, onOutput, onEvent: changes.onEvent, policyPacks });
             if (changes.replaced.length > 0) console.log(`Containers replaced: ${changes.replaced.join(", ")}`);

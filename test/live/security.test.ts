@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tls from "tls";
 import { assertCleanLogs, caFile, dialog, HOST, imapClient, relayProbe, swaks } from "./clients";
-import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom, ROOT, USERS } from "./stack";
+import { ARTIFACTS, deploy, destroy, engineDir, liveConfig, portsFrom, ROOT, USERS } from "./stack";
 
 const PREFIX = "sectest";
 const PORTS = portsFrom(27000);
@@ -181,9 +181,10 @@ describe("security, live", () => {
 
     test("secrets: no plaintext password or key anywhere it should not be; secret files are root/service-only", () => {
         const passwords = Object.values(USERS).map(u => u.password);
-        const key = fs.readFileSync(path.join(ARTIFACTS, `live-state-${PREFIX}.json`), "utf8");
-        const keyBody = (JSON.parse(key).tls["tls:index/privateKey:PrivateKey::sectest-tls-key"].result.state.privateKeyPem as string)
-            .split("\n").filter(l => l && !l.startsWith("-----")).join("");
+        // The key as deployed, read where it belongs; it must be nowhere else.
+        const key = spawnSync("docker", ["exec", `${PREFIX}-postfix`, "cat", "/config/current/tls/key.pem"], { encoding: "utf8" }).stdout;
+        const keyBody = key.split("\n").filter(l => l && !l.startsWith("-----")).join("");
+        assert.ok(keyBody.length > 60, "the deployed key");
         const keyLine = keyBody.slice(0, 60);
         const volumes = spawnSync("docker", ["volume", "ls", "-q", "--filter", `name=^${PREFIX}-`], { encoding: "utf8" }).stdout.trim().split("\n");
         const mounts = volumes.flatMap(v => ["-v", `${v}:/scan/${v}:ro`]);
@@ -193,6 +194,9 @@ describe("security, live", () => {
         const keyFiles = grep(keyLine);
         assert.ok(keyFiles.length >= 2 && keyFiles.every(f => /-(postfix|dovecot)-config\/generations\/[0-9a-f]+\/tls\/key\.pem$/.test(f)), keyFiles.join("\n"));
         report(`volumes scanned: ${volumes.length}; the TLS key is only in ${keyFiles.length} key.pem files`);
+        // The engine's state (file backend) holds them only encrypted with the stack's passphrase.
+        const state = spawnSync("grep", ["-rlF", "-e", keyLine, ...passwords.flatMap(p => ["-e", p]), engineDir(PREFIX)], { encoding: "utf8" });
+        assert.equal(state.stdout.trim(), "", `the engine state holds a password or the key in plain text`);
 
         const containers = spawnSync("docker", ["ps", "-aq", "--filter", `label=mailserver.stack=${PREFIX}`], { encoding: "utf8" }).stdout.trim().split("\n");
         for (const id of containers) {

@@ -107,6 +107,27 @@ describe("set-up on a fresh Docker engine, as the README says", () => {
         assert.match(mail, /^Delivered-To: bob@example\.test$/m);
     });
 
+    test("the dev stack previews with 0 changes; a mailbox added to its stack file shows as new table lines", () => {
+        const preview = () => spawnSync("npx", ["tsx", "scripts/stack.ts", "preview", "dev"],
+            { cwd: COPY, env: ENGINE, encoding: "utf8", timeout: 5 * 60_000, maxBuffer: 64 << 20 });
+        const unchanged = preview();
+        assert.equal(unchanged.status, 0, unchanged.stderr);
+        assert.match(unchanged.stdout, /Resources:\s+\d+ unchanged\s*$/m, unchanged.stdout.slice(-3000));
+        assert.doesNotMatch(unchanged.stdout, /to (create|update|replace|delete)/);
+        const file = path.join(COPY, "stacks", "Pulumi.dev.yaml");
+        const stackFile = fs.readFileSync(file, "utf8");
+        assert.ok(stackFile.includes("        - address: bob\n"));
+        fs.writeFileSync(file, stackFile.replace("        - address: bob\n", "        - address: bob\n        - address: carol\n"));
+        try {
+            const added = preview();
+            assert.equal(added.status, 0, added.stderr);
+            assert.match(added.stdout, /~ vmailbox\s*:[\s\S]*?\n\s+\+ carol@example\.test\tOK\n/, added.stdout.slice(-6000));
+            assert.doesNotMatch(added.stdout, /\$6\$/, "no password hash in the diff");
+        } finally {
+            fs.writeFileSync(file, stackFile);
+        }
+    });
+
     test("a minute of idle logs holds no healthcheck line, and the services stay healthy", () => {
         const since = Math.floor(Date.now() / 1000);
         spawnSync("sleep", ["62"]);
