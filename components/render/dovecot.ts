@@ -2,7 +2,7 @@
 // Pure and deterministic.
 import { probeAddress, renderProbe } from "./probe";
 import { renderSieveFiles } from "./sieve";
-import { Credential, DomainSpec, paths, RenderedFile } from "./spec";
+import { Credential, DomainSpec, LMTP_CONCURRENCY, paths, RenderedFile } from "./spec";
 
 export interface DovecotSpec {
     hostname: string;
@@ -162,6 +162,8 @@ service lmtp {
 # --- delivery: LMTP with Sieve; user+tag@domain reaches user@domain
 recipient_delimiter = ${spec.recipientDelimiter}
 lmtp_save_to_detail_mailbox = no
+# As many parallel deliveries to one mailbox as Postfix makes (lmtp_destination_concurrency_limit).
+lmtp_user_concurrency_limit = ${LMTP_CONCURRENCY}
 # A full mailbox refuses at RCPT already, before the message is transferred.
 lmtp_rcpt_check_quota = yes
 protocol lmtp {

@@ -1,7 +1,7 @@
 // Renders Postfix's main.cf, master.cf, lookup tables and Cyrus SASL client config from a
 // PostfixSpec. Pure and deterministic: the same spec always gives byte-identical files.
 import { probeAddress, renderProbe } from "./probe";
-import { paths, PostfixSpec, RenderedFile } from "./spec";
+import { LMTP_CONCURRENCY, paths, PostfixSpec, RenderedFile } from "./spec";
 
 const C = paths.config;
 const HEADER = "# Rendered by the mailserver package (components/render/postfix.ts). Do not edit here:\n" +
@@ -129,6 +129,11 @@ export function renderMainCf(spec: PostfixSpec): string {
         set("virtual_mailbox_maps", table(postfixTables.virtualMailboxes));
         set("virtual_alias_maps", table(postfixTables.virtualAliases));
         set("virtual_transport", `lmtp:unix:${paths.lmtpSocket}`);
+        set("lmtp_destination_concurrency_limit", String(LMTP_CONCURRENCY));
+        // A Dovecot reload closes idle LMTP connections ("421 Server shutting down"): a cached
+        // connection would defer its next message for minutes. A new one per delivery is cheap
+        // on a unix socket.
+        set("lmtp_connection_cache_on_demand", "no");
     } else {
         section("relay mode: no mailboxes here");
         set("virtual_mailbox_domains", "");

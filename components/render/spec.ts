@@ -124,6 +124,14 @@ export interface PostfixSpec {
     transports?: TransportSpec[];
 }
 
+/**
+ * Parallel LMTP deliveries. Postfix counts them per destination (the Dovecot socket, one
+ * destination for every mailbox), Dovecot per mailbox; with the same number on both sides a burst
+ * to one mailbox is never answered "451 Too many concurrent deliveries for user", which Postfix
+ * would defer for its minimal backoff (5 minutes). 20 is Postfix's own default concurrency.
+ */
+export const LMTP_CONCURRENCY = 20;
+
 /** Paths shared by the renderers, the images' scripts and the components. */
 export const paths = {
     /** The config volume, as the service containers see it; "current" links the active generation. */

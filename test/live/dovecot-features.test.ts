@@ -183,6 +183,22 @@ function manageSieveGreeting(): Promise<string> {
 
 const currentGeneration = () => dovecotExec(["readlink", "/config/current"]).stdout.trim();
 
+/**
+ * Waits until Dovecot runs the active generation: its watcher reloads within seconds after an up,
+ * and a delivery caught by the reload is deferred by Postfix for minutes ("421 Server shutting
+ * down"), which a test sending at once would mistake for lost mail.
+ */
+function waitForReload(): void {
+    for (let i = 0; i < 40; i++) {
+        if (dovecotExec(["sh", "-c", 'test "$(cat /run/mail/applied)" = "$(readlink /config/current)"']).status === 0) {
+            spawnSync("sleep", ["2"]);
+            return;
+        }
+        spawnSync("sleep", ["0.5"]);
+    }
+    throw new Error("Dovecot did not take the new generation within 20 s");
+}
+
 describe("Dovecot features, live", () => {
     before(() => {
         destroy(PREFIX);
@@ -418,6 +434,7 @@ describe("Dovecot features, live", () => {
         const config = stackConfig({ "mailserver:imapPorts": { imap: PORTS.imap, imaps: PORTS.imaps, managesieve: PORTS.managesieve, pop3: PORTS.pop3, pop3s: PORTS.pop3s } });
         const second = deploy(config);
         assert.ok(second.kept.includes(`${PREFIX}-dovecot`), `dovecot kept, reloaded: ${JSON.stringify(second)}`);
+        waitForReload();
         const subject = uniqueSubject("for POP3");
         assert.equal(send(carol.address, frank.address, subject, ["--body", "fetched over POP3"]).status, 0);
         await read(frank, subject);

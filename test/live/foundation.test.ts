@@ -130,6 +130,34 @@ describe("foundation, live", () => {
         assert.match(await fetchBySubject(dave, subject, "imaps", ca), /self/);
     });
 
+    test("a burst of 500 messages to one mailbox is delivered within 30 s, none deferred", () => {
+        const inbox = () => {
+            const out = docker(["exec", `${PREFIX}-dovecot`, "doveadm", "-f", "flow", "mailbox", "status", "-u", USERS.bob.address, "messages", "INBOX"]);
+            const m = /\bmessages=(\d+)/.exec(out);
+            assert.ok(m, `doveadm mailbox status said: ${out}`);
+            return Number(m![1]);
+        };
+        const before = inbox();
+        const since = Math.floor(Date.now() / 1000);
+        const started = Date.now();
+        // Postfix's own load generator, run beside the daemon: 20 sessions, 500 messages of 5 KB.
+        const sent = spawnSync("docker", ["exec", `${PREFIX}-postfix`, "smtp-source", "-s", "20", "-l", "5000", "-m", "500",
+            "-f", "burst@sender.example", "-t", USERS.bob.address, `127.0.0.1:${PORTS.smtp}`], { encoding: "utf8", timeout: 60_000 });
+        assert.equal(sent.status, 0, `${sent.stdout}${sent.stderr}`);
+        const accepted = (Date.now() - started) / 1000;
+        let delivered = 0;
+        while (Date.now() - started < 30_000 && delivered < 500) {
+            delivered = inbox() - before;
+            if (delivered < 500) spawnSync("sleep", ["0.5"]);
+        }
+        const seconds = (Date.now() - started) / 1000;
+        process.stdout.write(`# burst: 500 to one mailbox accepted in ${accepted.toFixed(1)} s, ${delivered} delivered after ${seconds.toFixed(1)} s\n`);
+        assert.equal(delivered, 500, `${delivered} of 500 delivered within 30 s`);
+        const logs = spawnSync("docker", ["logs", "--since", String(since), `${PREFIX}-postfix`], { encoding: "utf8", maxBuffer: 64 << 20 });
+        const deferred = `${logs.stdout}${logs.stderr}`.split("\n").filter(l => /status=deferred|\b4[25]1[ -]4\.\d+\.\d+/.test(l));
+        assert.deepEqual(deferred, [], "no delivery deferred");
+    });
+
     test("the logs hold no unexpected warnings or errors", () => {
         assertCleanLogs(PREFIX, {
             // the wrong-password scenario, on purpose

@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import { dovecotUsersFile, renderDovecotConf, renderDovecotFiles, renderDovecotUsers } from "../../components/render/dovecot";
 import { renderManifest } from "../../components/render/manifest";
 import { hashPassword } from "../../components/render/password";
-import { renderPostfixFiles } from "../../components/render/postfix";
+import { renderMainCf, renderPostfixFiles } from "../../components/render/postfix";
 import { renderPamSmtp, renderSaslauthdFiles, renderSaslauthdPasswd, saslauthdPasswdFile } from "../../components/render/saslauthd";
-import { Credential, RenderedFile } from "../../components/render/spec";
-import { contentLines, dovecotSpec, exampleCom, exampleOrg, internetSpec } from "./fixtures";
+import { Credential, LMTP_CONCURRENCY, RenderedFile } from "../../components/render/spec";
+import { contentLines, dovecotSpec, exampleCom, exampleOrg, internetSpec, parseMainCf } from "./fixtures";
 
 // Known passwords, so the tests can search every rendered file for them.
 const passwords: Record<string, string> = {
@@ -51,6 +51,13 @@ describe("dovecot.conf", () => {
         assert.equal(renderDovecotConf(dovecotSpec()), conf);
         assert.deepEqual(renderDovecotFiles(dovecotSpec()), renderDovecotFiles(dovecotSpec()));
         assert.equal(renderDovecotFiles(dovecotSpec())[0].content, conf);
+    });
+
+    test("LMTP: as many deliveries to one mailbox at once as Postfix makes to the socket", () => {
+        const postfix = parseMainCf(renderMainCf(internetSpec())).values;
+        assert.equal(settings.get("lmtp_user_concurrency_limit"), String(LMTP_CONCURRENCY));
+        assert.equal(postfix.get("lmtp_destination_concurrency_limit"), String(LMTP_CONCURRENCY));
+        assert.equal(postfix.get("lmtp_connection_cache_on_demand"), "no");
     });
 
     test("Dovecot 2.4 syntax, TLS required, TLS 1.2+, no cleartext auth", () => {
