@@ -88,6 +88,9 @@ export async function setStackConfig(stack: Stack, config: Record<string, unknow
     await stack.setAllConfig(wanted);
 }
 
+/** The steps of a replacement: the container is deleted and created again. */
+const REPLACE_OPS = ["replace", "create-replacement", "delete-replaced"];
+
 /** What an update did to each container, from the engine's events (names are container names). */
 export class ContainerChanges {
     readonly ops = new Map<string, string>();
@@ -96,11 +99,11 @@ export class ContainerChanges {
         if (!m || m.type !== "docker:index/container:Container") return;
         const name = m.urn.split("::").pop()!;
         // A replacement shows as several steps; the strongest one names what happened.
-        if (!["replace", "create-replacement", "delete-replaced"].includes(this.ops.get(name) ?? "")) this.ops.set(name, m.op);
+        if (!REPLACE_OPS.includes(this.ops.get(name) ?? "")) this.ops.set(name, m.op);
     };
     /** Containers deleted and created again. */
     get replaced(): string[] {
-        return [...this.ops].filter(([, op]) => ["replace", "create-replacement", "delete-replaced"].includes(op)).map(([n]) => n).sort();
+        return [...this.ops].filter(([, op]) => REPLACE_OPS.includes(op)).map(([n]) => n).sort();
     }
     /** Containers that existed before and still run, unchanged or updated in place. */
     get kept(): string[] {

@@ -11,6 +11,12 @@ import { ARTIFACTS, PORTS } from "./stack";
 
 export const HOST = "127.0.0.1";
 
+/** Container ids of a stack's three services, to tell whether the engine replaced them. */
+export function containerIds(prefix: string): Record<string, string> {
+    return Object.fromEntries(["postfix", "saslauthd", "dovecot"].map(s =>
+        [s, docker(["container", "inspect", "-f", "{{.Id}}", `${prefix}-${s}`])]));
+}
+
 /** The docker CLI on the test engine; throws with its output when it fails. */
 export function docker(args: string[], input?: string): string {
     const r = spawnSync("docker", args, { input, encoding: "utf8", maxBuffer: 64 << 20 });

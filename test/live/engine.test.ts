@@ -6,8 +6,8 @@ import { after, before, describe, test } from "node:test";
 import { spawnSync } from "child_process";
 import * as path from "path";
 import nodemailer from "nodemailer";
-import { caFile, countBySubject, fetchBySubject, HOST, uniqueSubject } from "./clients";
-import { deploy, deployAsync, DeployResult, destroy, engineDir, liveConfig, portsFrom, ROOT, USERS } from "./stack";
+import { caFile, containerIds, countBySubject, fetchBySubject, HOST, swaks, uniqueSubject } from "./clients";
+import { deploy, deployAsync, DeployResult, destroy, engineDir, liveConfig, portsFrom, ROOT, stackContainers, stackVolumes, USERS } from "./stack";
 import { openStack } from "../../scripts/lib/engine";
 
 const PREFIX = "enginetest";
@@ -34,9 +34,13 @@ function withErin(o: Record<string, unknown> = {}): Record<string, unknown> {
     return c;
 }
 
-function ids(): Record<string, string> {
-    return Object.fromEntries(["postfix", "saslauthd", "dovecot"].map(s => [s,
-        spawnSync("docker", ["container", "inspect", "-f", "{{.Id}}", `${PREFIX}-${s}`], { encoding: "utf8" }).stdout.trim()]));
+const ids = () => containerIds(PREFIX);
+
+/** Sends one message from outside on port 25 and asserts it was queued. */
+function sendTo(to: string, subject: string, body = "hello"): void {
+    const r = swaks(["--server", `${HOST}:${PORTS.smtp}`, "--from", "someone@sender.example", "--to", to,
+        "--header", `Subject: ${subject}`, "--body", body]);
+    assert.equal(r.status, 0, r.transcript);
 }
 
 /** Only "same" steps: the engine would change nothing. */
@@ -57,16 +61,14 @@ describe("the real Pulumi engine, live", () => {
     test("preview of a new stack plans every resource and creates nothing", () => {
         const r = deploy(config(), false);
         assert.ok((r.changeSummary.create ?? 0) >= 15, JSON.stringify(r.changeSummary));
-        assert.equal(spawnSync("docker", ["ps", "-aq", "--filter", `label=mailserver.stack=${PREFIX}`], { encoding: "utf8" }).stdout.trim(), "");
+        assert.deepEqual(stackContainers(PREFIX), []);
     });
 
     test("up deploys the stack; mail is delivered and read back over IMAPS", async () => {
         const r = deploy(config());
         ca = caFile(r.outputs.certificatePem, PREFIX);
         const subject = uniqueSubject("through the engine");
-        const sent = spawnSync("swaks", ["--server", `${HOST}:${PORTS.smtp}`, "--from", "someone@sender.example", "--to", USERS.bob.address,
-            "--header", `Subject: ${subject}`, "--body", "delivered by a stack the engine made"], { encoding: "utf8" });
-        assert.equal(sent.status, 0, sent.stdout);
+        sendTo(USERS.bob.address, subject, "delivered by a stack the engine made");
         assert.match(await fetchBySubject(USERS.bob, subject, "imaps", ca, "INBOX", 15_000, PORTS), /delivered by a stack the engine made/);
     });
 
@@ -113,8 +115,7 @@ describe("the real Pulumi engine, live", () => {
         assert.equal(delivered, sent, `${sent} sent during the up, ${delivered} in the mailbox`);
         process.stdout.write(`# during the up: ${sent} sent, ${refused} refused, ${delivered} delivered\n`);
         const hello = uniqueSubject("to the new mailbox");
-        const r = spawnSync("swaks", ["--server", `${HOST}:${PORTS.smtp}`, "--from", "x@sender.example", "--to", ERIN.address, "--header", `Subject: ${hello}`], { encoding: "utf8" });
-        assert.equal(r.status, 0, r.stdout);
+        sendTo(ERIN.address, hello);
         await fetchBySubject(ERIN, hello, "imaps", ca, "INBOX", 20_000, PORTS);
     });
 
@@ -127,11 +128,11 @@ describe("the real Pulumi engine, live", () => {
 
     test("a port change replaces only Postfix, and the queue survives", async () => {
         // Mail for held.example waits in the queue (its next hop refuses connections).
-        const r = spawnSync("swaks", ["--server", `${HOST}:${PORTS.submission}`, "-tls", "--auth", "PLAIN", "--auth-user", USERS.alice.address,
-            "--auth-password", USERS.alice.password, "--from", USERS.alice.address, "--to", "someone@held.example"], { encoding: "utf8" });
-        assert.equal(r.status, 0, r.stdout);
-        const queueId = /queued as ([0-9A-Za-z]+)/.exec(r.stdout)?.[1];
-        assert.ok(queueId, r.stdout);
+        const r = swaks(["--server", `${HOST}:${PORTS.submission}`, "-tls", "--auth", "PLAIN", "--auth-user", USERS.alice.address,
+            "--auth-password", USERS.alice.password, "--from", USERS.alice.address, "--to", "someone@held.example"]);
+        assert.equal(r.status, 0, r.transcript);
+        const queueId = /queued as ([0-9A-Za-z]+)/.exec(r.transcript)?.[1];
+        assert.ok(queueId, r.transcript);
 
         const before = ids();
         const moved = withErin({ "mailserver:ports": { smtp: PORTS.smtp + 2, submission: PORTS.submission, smtps: PORTS.smtps, reinject: PORTS.reinject } });
@@ -168,8 +169,7 @@ describe("the real Pulumi engine, live", () => {
         });
         assert.equal(generation(), before, "the running generation is unchanged");
         const subject = uniqueSubject("after the failed up");
-        const r = spawnSync("swaks", ["--server", `${HOST}:${PORTS.smtp}`, "--from", "x@sender.example", "--to", USERS.bob.address, "--header", `Subject: ${subject}`], { encoding: "utf8" });
-        assert.equal(r.status, 0, r.stdout);
+        sendTo(USERS.bob.address, subject);
         await fetchBySubject(USERS.bob, subject, "imaps", ca, "INBOX", 20_000, PORTS);
         deploy(withErin());
         assertNoChanges(deploy(withErin(), false), "after the good up");
@@ -177,16 +177,15 @@ describe("the real Pulumi engine, live", () => {
 
     test("destroy keeps the mail and queue volumes; a new up finds the old mail", async () => {
         const subject = uniqueSubject("before destroy");
-        const r = spawnSync("swaks", ["--server", `${HOST}:${PORTS.smtp}`, "--from", "x@sender.example", "--to", USERS.bob.address, "--header", `Subject: ${subject}`], { encoding: "utf8" });
-        assert.equal(r.status, 0, r.stdout);
+        sendTo(USERS.bob.address, subject);
         await fetchBySubject(USERS.bob, subject, "imaps", ca, "INBOX", 20_000, PORTS);
         const stack = await openStack({ stackName: PREFIX, dir: engineDir(PREFIX), dockerHost: process.env.DOCKER_HOST });
         const started = Date.now();
         await stack.destroy();
         const seconds = (Date.now() - started) / 1000;
         process.stdout.write(`# destroy took ${seconds.toFixed(1)} s\n`);
-        assert.equal(spawnSync("docker", ["ps", "-aq", "--filter", `label=mailserver.stack=${PREFIX}`], { encoding: "utf8" }).stdout.trim(), "", "no container left");
-        const volumes = spawnSync("docker", ["volume", "ls", "-q", "--filter", `name=^${PREFIX}-`], { encoding: "utf8" }).stdout.split("\n");
+        assert.deepEqual(stackContainers(PREFIX), [], "no container left");
+        const volumes = stackVolumes(PREFIX);
         for (const v of ["mail", "queue"]) assert.ok(volumes.includes(`${PREFIX}-${v}`), `${PREFIX}-${v} kept: ${volumes}`);
         assert.ok(seconds < 25, `destroy waited ${seconds} s (no grace period to wait out)`);
         const again = deploy(withErin());

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { spawnSync } from "child_process";
-import { assertCleanLogs, caFile, docker, fetchBySubject, HOST, imapClient, OUTSIDER, replyAfter, swaks, uniqueSubject } from "./clients";
+import { assertCleanLogs, caFile, containerIds, docker, fetchBySubject, HOST, imapClient, OUTSIDER, replyAfter, swaks, uniqueSubject } from "./clients";
 import { deploy, DeployResult, destroy, liveConfig, PORTS, PREFIX, USERS } from "./stack";
 
 let first: DeployResult;
@@ -105,7 +105,7 @@ describe("foundation, live", () => {
 
     test("a mailbox change reaches the running services without replacing any of them", async () => {
         const dave = { address: "dave@example.test", password: "dave-Secret-2026!!" };
-        const before = containerIds();
+        const before = containerIds(PREFIX);
         const config = liveConfig();
         const domains = config["mailserver:domains"] as any[];
         domains[0].mailboxes.push({ address: "dave" });
@@ -113,7 +113,7 @@ describe("foundation, live", () => {
         const second = deploy(config);
         assert.deepEqual(second.replaced.filter(n => !n.endsWith("-config")), [], `services replaced: ${second.replaced}`);
         for (const s of ["postfix", "saslauthd", "dovecot"]) assert.ok(second.kept.includes(`${PREFIX}-${s}`), `${s} kept`);
-        assert.deepEqual(containerIds(), before, "the service containers are the same containers");
+        assert.deepEqual(containerIds(PREFIX), before, "the service containers are the same containers");
         // The services pick up the new generation by reloading (entrypoint watcher), bounded wait.
         const subject = uniqueSubject("to the new mailbox");
         let r = swaks(["--server", `${HOST}:${PORTS.smtp}`, "--from", "x@sender.example", "--to", dave.address, "--quit-after", "RCPT"]);
@@ -171,8 +171,3 @@ describe("foundation, live", () => {
         });
     });
 });
-
-function containerIds(): Record<string, string> {
-    return Object.fromEntries(["postfix", "saslauthd", "dovecot"].map(s =>
-        [s, docker(["container", "inspect", "-f", "{{.Id}}", `${PREFIX}-${s}`])]));
-}

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tls from "tls";
 import { assertCleanLogs, caFile, dialog, HOST, imapClient, relayProbe, swaks } from "./clients";
-import { ARTIFACTS, deploy, destroy, engineDir, liveConfig, portsFrom, ROOT, USERS } from "./stack";
+import { ARTIFACTS, deploy, destroy, engineDir, liveConfig, portsFrom, ROOT, stackContainers, stackVolumes, USERS } from "./stack";
 
 const PREFIX = "sectest";
 const PORTS = portsFrom(27000);
@@ -186,7 +186,7 @@ describe("security, live", () => {
         const keyBody = key.split("\n").filter(l => l && !l.startsWith("-----")).join("");
         assert.ok(keyBody.length > 60, "the deployed key");
         const keyLine = keyBody.slice(0, 60);
-        const volumes = spawnSync("docker", ["volume", "ls", "-q", "--filter", `name=^${PREFIX}-`], { encoding: "utf8" }).stdout.trim().split("\n");
+        const volumes = stackVolumes(PREFIX);
         const mounts = volumes.flatMap(v => ["-v", `${v}:/scan/${v}:ro`]);
         const grep = (needle: string) => spawnSync("docker", ["run", "--rm", "--network", "none", ...mounts, "--entrypoint", "grep",
             `mailserver-postfix:${PREFIX}`, "-rlF", "--", needle, "/scan"], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
@@ -198,7 +198,7 @@ describe("security, live", () => {
         const state = spawnSync("grep", ["-rlF", "-e", keyLine, ...passwords.flatMap(p => ["-e", p]), engineDir(PREFIX)], { encoding: "utf8" });
         assert.equal(state.stdout.trim(), "", `the engine state holds a password or the key in plain text`);
 
-        const containers = spawnSync("docker", ["ps", "-aq", "--filter", `label=mailserver.stack=${PREFIX}`], { encoding: "utf8" }).stdout.trim().split("\n");
+        const containers = stackContainers(PREFIX);
         for (const id of containers) {
             const inspect = spawnSync("docker", ["inspect", id], { encoding: "utf8" }).stdout;
             for (const needle of [...passwords, keyLine, "PRIVATE KEY"]) assert.ok(!inspect.includes(needle), `docker inspect ${id} shows a secret`);

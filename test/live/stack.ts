@@ -115,13 +115,21 @@ export function deployAsync(config: Record<string, unknown>, options: DeployOpti
     });
 }
 
+function dockerList(args: string[]): string[] {
+    return spawnSync("docker", args, { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+}
+/** Ids of a live stack's containers, running or not. */
+export const stackContainers = (prefix: string) => dockerList(["ps", "-aq", "--filter", `label=mailserver.stack=${prefix}`]);
+/** Names of a live stack's volumes. */
+export const stackVolumes = (prefix: string) => dockerList(["volume", "ls", "-q", "--filter", `name=^${prefix}-`]);
+
 /** Removes every container, volume and network of a live stack, and its engine state. */
 export function destroy(prefix = PREFIX): void {
-    const ids = spawnSync("docker", ["ps", "-aq", "--filter", `label=mailserver.stack=${prefix}`], { encoding: "utf8" }).stdout.trim();
-    if (ids) spawnSync("docker", ["rm", "-f", ...ids.split("\n")]);
-    const vols = spawnSync("docker", ["volume", "ls", "-q", "--filter", `name=^${prefix}-`], { encoding: "utf8" }).stdout.trim();
-    if (vols) spawnSync("docker", ["volume", "rm", "-f", ...vols.split("\n")]);
-    const nets = spawnSync("docker", ["network", "ls", "-q", "--filter", `name=^${prefix}-`], { encoding: "utf8" }).stdout.trim();
-    if (nets) spawnSync("docker", ["network", "rm", ...nets.split("\n")]);
+    const ids = stackContainers(prefix);
+    if (ids.length) spawnSync("docker", ["rm", "-f", ...ids]);
+    const vols = stackVolumes(prefix);
+    if (vols.length) spawnSync("docker", ["volume", "rm", "-f", ...vols]);
+    const nets = dockerList(["network", "ls", "-q", "--filter", `name=^${prefix}-`]);
+    if (nets.length) spawnSync("docker", ["network", "rm", ...nets]);
     fs.rmSync(engineDir(prefix), { recursive: true, force: true });
 }
