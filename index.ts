@@ -3,125 +3,91 @@
 // It is exported as a function, which `pulumi up` calls (its result is the stack's outputs) and
 // which scripts/stack.ts runs as an Automation API inline program.
 import * as pulumi from "@pulumi/pulumi";
-import { AliasArgs, DovecotImap, DovecotPorts, ForwardArgs, ImageArgs, MailboxArgs, MailServer, MailServerPorts, Relayhost, TlsArgs, VirtualDomain } from "./components";
+import { DovecotImap, DovecotImapArgs, MailboxArgs, MailServer, MailServerArgs, Relayhost, RelayhostArgs, VirtualDomain, VirtualDomainArgs } from "./components";
+import { STACK_CONFIG } from "./components/options/stackConfig";
 
-interface DomainConfig {
-    domain: string;
-    // Everything of a mailbox but its password, which comes from the "passwords" secret.
-    mailboxes?: Array<Omit<MailboxArgs, "password">>;
-    aliases?: AliasArgs[];
-    catchAll?: string;
-    forwards?: ForwardArgs[];
-    mxHosts?: string[];
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+/**
+ * Every stack config key, read as its declaration types it (components/options/stackConfig.ts);
+ * the components check the values. A key the program does not know fails, so a misspelt option
+ * is never silently ignored.
+ */
+function readStackConfig(config: pulumi.Config): Record<string, any> {
+    const unknown = Object.keys(pulumi.runtime.allConfig())
+        .filter(k => k.startsWith(`${config.name}:`) && !(k.slice(config.name.length + 1) in STACK_CONFIG));
+    if (unknown.length > 0) {
+        throw new Error(`stack config: unknown key(s) ${unknown.join(", ")}; the keys are listed in README.md, "Stack config reference"`);
+    }
+    const values: Record<string, any> = {};
+    for (const [key, option] of Object.entries(STACK_CONFIG)) {
+        const secret = "secret" in option.config && option.config.secret === true;
+        switch (option.config.type) {
+            case "string": values[key] = secret ? config.getSecret(key) : config.get(key); break;
+            case "integer": values[key] = config.getNumber(key); break;
+            case "boolean": values[key] = config.getBoolean(key); break;
+            default: values[key] = secret ? config.getSecretObject(key) : config.getObject(key);
+        }
+    }
+    return values;
 }
 
-interface RelayhostConfig {
-    /** Resource name and key in relayPasswords (default: host); needed when two relays share a host. */
-    name?: string;
-    host: string;
-    port?: number;
-    implicitTls?: boolean;
-    username?: string;
-    tlsPolicy?: string;
-    senderDomains?: string[];
+/** The value of `key` in a secret map (passwords), or a clear error naming the command that sets it. */
+function secretEntry(map: pulumi.Output<Record<string, string>> | undefined, name: string, key: string, what: string) {
+    return (map ?? pulumi.secret({} as Record<string, string>)).apply(m => {
+        const value = m[key];
+        if (value === undefined) throw new Error(`stack config: no password for ${what} ${key}; run: pulumi config set --secret --path '${name}["${key}"]' <password>`);
+        return value;
+    });
 }
 
 /** Declares the stack's resources from its config; returns the stack outputs. */
 function mailServerProgram() {
     const config = new pulumi.Config();
-    const hostname = config.require("hostname");
-    const mode = config.get("mode") ?? "internet";
-    const domainConfigs = config.getObject<DomainConfig[]>("domains") ?? [];
-    // Mailbox passwords: one secret object, address -> password (pulumi config set --secret --path ...).
-    const passwords = config.getSecretObject<Record<string, string>>("passwords") ?? pulumi.secret({} as Record<string, string>);
+    const {
+        domains: domainConfigs, passwords, relayhosts: relayConfigs, relayPasswords, users: userAddresses,
+        tlsCertPem, tlsKeyPem, imapPorts, imapListen, vacation, namePrefix, ...serverOptions
+    } = readStackConfig(config);
 
-    const domains = domainConfigs.map(d => new VirtualDomain(d.domain, {
-        domain: d.domain,
+    const domains: VirtualDomain[] = (domainConfigs ?? []).map((d: VirtualDomainArgs & { mailboxes?: MailboxArgs[] }) => new VirtualDomain(d.domain, {
+        ...d,
         mailboxes: (d.mailboxes ?? []).map(m => {
             const address = m.address.includes("@") ? m.address : `${m.address}@${d.domain}`;
-            return {
-                ...m,
-                password: passwords.apply(p => {
-                    const password = p[address];
-                    if (password === undefined) throw new Error(`stack config: no password for ${address}; run: pulumi config set --secret --path 'passwords["${address}"]' <password>`);
-                    return password;
-                }),
-            };
+            return { ...m, password: secretEntry(passwords, "passwords", address, "mailbox") };
         }),
-        aliases: d.aliases,
-        catchAll: d.catchAll,
-        forwards: d.forwards,
-        mxHosts: d.mxHosts ?? [hostname],
+        mxHosts: d.mxHosts ?? [serverOptions.hostname],
     }));
 
-    const relayConfigs = config.getObject<RelayhostConfig[]>("relayhosts") ?? [];
-    const relayPasswords = config.getSecretObject<Record<string, string>>("relayPasswords");
-    const relayhosts = relayConfigs.map(({ name, ...r }) => new Relayhost(name ?? r.host, {
+    const relayhosts = (relayConfigs ?? []).map(({ name, ...r }: RelayhostArgs & { name?: string }) => new Relayhost(name ?? r.host, {
         ...r,
-        password: r.username === undefined ? undefined : (relayPasswords ?? pulumi.secret({} as Record<string, string>)).apply(p => {
-            const key = name ?? r.host;
-            const password = p[key];
-            if (password === undefined) throw new Error(`stack config: no password for relay ${key}; run: pulumi config set --secret --path 'relayPasswords["${key}"]' <password>`);
-            return password;
-        }),
+        password: r.username === undefined ? undefined : secretEntry(relayPasswords, "relayPasswords", name ?? r.host, "relay"),
     }));
 
     // Relay mode's SMTP AUTH users: their passwords come from the same "passwords" secret as mailboxes'.
-    const users = (config.getObject<string[]>("users") ?? []).map(address => ({
-        address,
-        password: passwords.apply(p => {
-            const password = p[address];
-            if (password === undefined) throw new Error(`stack config: no password for user ${address}; run: pulumi config set --secret --path 'passwords["${address}"]' <password>`);
-            return password;
-        }),
-    }));
+    const users = (userAddresses ?? []).map((address: string) => ({ address, password: secretEntry(passwords, "passwords", address, "user") }));
 
     // A supplied certificate comes as two keys, so that the key can be a secret of its own.
-    const tlsCertPem = config.get("tlsCertPem");
-    const tlsKeyPem = config.getSecret("tlsKeyPem");
-    const tls: TlsArgs | undefined = tlsCertPem !== undefined || tlsKeyPem !== undefined
-        ? { ...config.getObject<TlsArgs>("tls"), certPem: tlsCertPem, keyPem: tlsKeyPem }
-        : config.getObject<TlsArgs>("tls");
+    const tls = tlsCertPem !== undefined || tlsKeyPem !== undefined
+        ? { ...serverOptions.tls, certPem: tlsCertPem, keyPem: tlsKeyPem }
+        : serverOptions.tls;
 
-    const images = config.getObject<ImageArgs>("images");
     const server = new MailServer("mail", {
-        mode,
-        hostname,
+        ...serverOptions,
         domains,
         relayhosts,
-        adminAddress: config.get("adminAddress"),
-        mynetworks: config.getObject<string[]>("mynetworks"),
-        inetInterfaces: config.getObject<string[]>("inetInterfaces"),
-        inetProtocols: config.get("inetProtocols"),
-        relayDomains: config.getObject<string[]>("relayDomains"),
-        relayRecipients: config.getObject<string[]>("relayRecipients"),
-        transports: config.getObject<Array<{ domain: string; nexthop: string }>>("transports"),
         users,
-        messageSizeLimit: config.getNumber("messageSizeLimit"),
-        maximalQueueLifetime: config.get("maximalQueueLifetime"),
-        bounceQueueLifetime: config.get("bounceQueueLifetime"),
-        delayWarningTime: config.get("delayWarningTime"),
-        masqueradeDomains: config.getObject<string[]>("masqueradeDomains"),
-        disableVrfy: config.getBoolean("disableVrfy"),
-        notifyClasses: config.getObject<string[]>("notifyClasses"),
-        authRateLimit: config.getNumber("authRateLimit"),
-        recipientDelimiter: config.get("recipientDelimiter"),
-        ports: config.getObject<MailServerPorts>("ports"),
-        networkMode: config.get("networkMode"),
-        publishAddress: config.get("publishAddress"),
         tls,
-        images,
-        namePrefix: config.get("namePrefix") ?? `mail-${pulumi.getStack()}`,
-    });
+        namePrefix: namePrefix ?? `mail-${pulumi.getStack()}`,
+    } as MailServerArgs);
 
-    const imap = mode === "internet"
+    const imap = server.settings.postfix.mode === "internet"
         ? new DovecotImap("imap", {
             mailServer: server,
-            ports: config.getObject<DovecotPorts>("imapPorts"),
-            listen: config.getObject<string[]>("imapListen"),
-            vacation: config.getObject("vacation"),
-            images,
-        })
+            ports: imapPorts,
+            listen: imapListen,
+            vacation,
+            images: serverOptions.images,
+        } as DovecotImapArgs)
         : undefined;
 
     return {

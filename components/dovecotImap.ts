@@ -1,43 +1,12 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { configJob, ImageArgs, serviceContainer, serviceImage, volumeMount } from "./internal/docker";
-import { MailServer } from "./mailServer";
+import { DovecotImapArgs } from "./args";
+import { configJob, serviceContainer, serviceImage, volumeMount } from "./internal/docker";
+import { validateDovecot } from "./options/dovecotImap";
 import { DovecotSpec, dovecotUsersFile, renderDovecotFiles, renderDovecotUsers } from "./render/dovecot";
 import { dovecotSettings, FILE_INPUTS, filesByPath, SECRET_FILE_INPUTS } from "./render/inputs";
 import { paths } from "./render/spec";
 import { Validator } from "./validate";
-
-export interface DovecotPorts {
-    /** IMAP with STARTTLS (default 143; 0 turns it off). */
-    imap?: number;
-    /** IMAP over implicit TLS (default 993; 0 turns it off). */
-    imaps?: number;
-    /** ManageSieve with STARTTLS (default 4190; 0 turns it off). */
-    managesieve?: number;
-    /** POP3 with STARTTLS (default 0: off). */
-    pop3?: number;
-    /** POP3 over implicit TLS (default 0: off). */
-    pop3s?: number;
-}
-
-export interface VacationLimits {
-    /** Shortest period a script may ask for between two replies to one sender (default "1d"). */
-    minPeriod?: string;
-    /** Period when a script gives no :days (default "7d"). */
-    defaultPeriod?: string;
-    /** Longest period a script may ask for (default "30d"). */
-    maxPeriod?: string;
-}
-
-export interface DovecotImapArgs {
-    /** The MailServer whose domains, certificate, network and LMTP socket this store serves. */
-    mailServer: MailServer;
-    ports?: DovecotPorts;
-    /** Addresses Dovecot listens on (default ["*", "::"]: all). */
-    listen?: string[];
-    vacation?: VacationLimits;
-    images?: ImageArgs;
-}
 
 /**
  * The mailbox store: a Dovecot container serving IMAP/IMAPS (and POP3 when asked), ManageSieve,
@@ -69,7 +38,7 @@ export class DovecotImap extends pulumi.ComponentResource {
             [SECRET_FILE_INPUTS.dovecot]: pulumi.secret({ [dovecotUsersFile("").path]: users }),
         }, opts);
         this.spec = spec;
-        const { prefix, placement, restart } = server.settings;
+        const { prefix, restart } = server.settings;
         const labels = { "mailserver.stack": prefix };
 
         const mail = new docker.Volume(`${prefix}-mail`, { name: `${prefix}-mail` }, { parent: this, retainOnDelete: true });
@@ -86,7 +55,7 @@ export class DovecotImap extends pulumi.ComponentResource {
         const container = serviceContainer(this, `${prefix}-dovecot`, {
             service: "dovecot",
             image,
-            placement,
+            placement: server.placement,
             ports: [p.imap, p.imaps, p.managesieve, p.pop3, p.pop3s],
             mounts: [
                 volumeMount(config.name, "/config", true),
@@ -108,61 +77,4 @@ export class DovecotImap extends pulumi.ComponentResource {
             configApplied: job.applied,
         });
     }
-}
-
-export function validateDovecot(v: Validator, args: DovecotImapArgs): DovecotSpec {
-    if (!args || !(args.mailServer instanceof MailServer)) v.fail("mailServer", args?.mailServer, "expected the MailServer this mailbox store belongs to");
-    const server = args.mailServer.settings;
-    if (server.postfix.mode !== "internet") v.fail("mailServer", server.postfix.mode, "a mailbox store needs a MailServer in \"internet\" mode");
-    const ports = {
-        imap: v.port("ports.imap", args.ports?.imap ?? 143, true),
-        imaps: v.port("ports.imaps", args.ports?.imaps ?? 993, true),
-        managesieve: v.port("ports.managesieve", args.ports?.managesieve ?? 4190, true),
-        pop3: v.port("ports.pop3", args.ports?.pop3 ?? 0, true),
-        pop3s: v.port("ports.pop3s", args.ports?.pop3s ?? 0, true),
-    };
-    const taken = new Map<number, string>(Object.entries(server.postfix.ports).map(([k, p]) => [p, `MailServer ports.${k}`]));
-    for (const [k, p] of Object.entries(ports)) {
-        if (p === 0) continue;
-        if (taken.has(p)) v.fail(`ports.${k}`, p, `port ${p} is already used by ${taken.get(p)}; each service needs its own port`);
-        taken.set(p, `ports.${k}`);
-    }
-    const listen = args.listen ?? ["*", "::"];
-    listen.forEach((a, i) => {
-        if (!/^(\*|::|[0-9.]+|[0-9a-f:]+)$/i.test(a)) v.fail(`listen[${i}]`, a, "expected \"*\", \"::\" or an IP address");
-    });
-    const period = (field: string, value: string | undefined, fallback: string) => {
-        const p = value ?? fallback;
-        if (!/^\d+[smhd]$/.test(p)) v.fail(field, value, "expected a period such as \"12h\" or \"7d\"");
-        return p;
-    };
-    const vacation = {
-        minPeriod: period("vacation.minPeriod", args.vacation?.minPeriod, "1d"),
-        defaultPeriod: period("vacation.defaultPeriod", args.vacation?.defaultPeriod, "7d"),
-        maxPeriod: period("vacation.maxPeriod", args.vacation?.maxPeriod, "30d"),
-    };
-    // Pigeonhole refuses to start vacation otherwise; say so at preview rather than at deploy.
-    const seconds = (p: string) => Number(p.slice(0, -1)) * { s: 1, m: 60, h: 3600, d: 86400 }[p.slice(-1) as "s" | "m" | "h" | "d"];
-    if (seconds(vacation.maxPeriod) === 0) v.fail("vacation.maxPeriod", vacation.maxPeriod, "expected a period longer than 0");
-    if (seconds(vacation.minPeriod) > seconds(vacation.defaultPeriod) || seconds(vacation.defaultPeriod) > seconds(vacation.maxPeriod)) {
-        v.fail("vacation", vacation, "expected minPeriod <= defaultPeriod <= maxPeriod (defaults \"1d\", \"7d\", \"30d\")");
-    }
-    // Sieve's outgoing mail enters Postfix on its SMTP port: on the host's loopback (or its first
-    // address) in host mode, by container name on the stack's network in bridge mode. Mail to
-    // other domains is relayed only for clients in the MailServer's mynetworks.
-    // Postfix's unpublished reinject listener, which relays for Dovecot only.
-    const reinject = server.postfix.reinject;
-    const submissionHost = server.placement.networkMode === "host"
-        ? `${reinject.address}:${reinject.port}`
-        : `${server.prefix}-postfix:${reinject.port}`;
-    return {
-        hostname: server.postfix.hostname,
-        listen,
-        ports,
-        recipientDelimiter: server.postfix.recipientDelimiter,
-        messageSizeLimit: server.postfix.messageSizeLimit,
-        vacation,
-        submissionHost,
-        domains: server.postfix.domains,
-    };
 }

@@ -1,8 +1,7 @@
 // The package's public API: `import { MailServer, VirtualDomain, Relayhost, DovecotImap } from "mailserver"`.
-export { VirtualDomain, VirtualDomainArgs, MailboxArgs, AliasArgs, ForwardArgs, DnsRecord, VacationArgs, FileIntoArgs } from "./virtualDomain";
-export { Relayhost, RelayhostArgs } from "./relayhost";
-export { MailServer, MailServerArgs, MailServerPorts, TransportArgs, RelayUserArgs } from "./mailServer";
-export { DovecotImap, DovecotImapArgs, DovecotPorts, VacationLimits } from "./dovecotImap";
-export { TlsArgs } from "./tls";
-export { ImageArgs } from "./internal/docker";
+export * from "./args";
+export { VirtualDomain, DnsRecord } from "./virtualDomain";
+export { Relayhost } from "./relayhost";
+export { MailServer } from "./mailServer";
+export { DovecotImap } from "./dovecotImap";
 export { MailConfigError } from "./validate";

@@ -57,8 +57,25 @@ export class Validator {
 
     /** Postfix time values: a number with an optional unit s, m, h, d or w ("5d", "4h"). */
     postfixTime(field: string, value: unknown): string {
-        if (typeof value !== "string" || !/^\d+[smhdw]?$/.test(value)) {
+        if (typeof value !== "string" || durationSeconds(value, { unitRequired: false }) === undefined) {
             this.fail(field, value, "expected a Postfix time such as \"30m\", \"4h\" or \"5d\" (number + s, m, h, d or w)");
+        }
+        return value;
+    }
+
+    /** Dovecot periods: a number and a unit s, m, h or d ("12h", "7d"). */
+    period(field: string, value: unknown): string {
+        if (typeof value !== "string" || durationSeconds(value, { unitRequired: true, units: "smhd" }) === undefined) {
+            this.fail(field, value, "expected a period such as \"12h\" or \"7d\"");
+        }
+        return value;
+    }
+
+    /** Passwords are never echoed, not even a bad one. */
+    password(field: string, value: unknown): string {
+        if (typeof value !== "string" || value.length < MIN_PASSWORD_LENGTH) {
+            this.fail(field, typeof value === "string" ? `(a secret of ${value.length} characters)` : value,
+                `expected a password of at least ${MIN_PASSWORD_LENGTH} characters, passed as a Pulumi secret`);
         }
         return value;
     }
@@ -86,6 +103,22 @@ export class Validator {
         }
         return value;
     }
+}
+
+/** Every password (mailboxes, relay users) has at least this many characters. */
+export const MIN_PASSWORD_LENGTH = 12;
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/**
+ * A duration as Postfix and Dovecot write them ("30m", "4h", "5d") in seconds; undefined if it is
+ * not one. Without a unit Postfix means seconds; Dovecot's periods need one.
+ */
+export function durationSeconds(text: string, opts: { unitRequired: boolean; units?: string }): number | undefined {
+    const units = opts.units ?? "smhdw";
+    const m = /^(\d+)([a-z]?)$/.exec(text);
+    if (!m || (m[2] === "" && opts.unitRequired) || (m[2] !== "" && !units.includes(m[2]))) return undefined;
+    return Number(m[1]) * UNIT_SECONDS[m[2] || "s"];
 }
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;

@@ -4,21 +4,11 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
+import type { ImageArgs } from "../args";
 import { renderManifest } from "../render/manifest";
 import { paths } from "../render/spec";
 
 export type Service = "postfix" | "dovecot" | "saslauthd";
-
-export interface ImageArgs {
-    /** Use these prebuilt images instead of building images/ on the Docker host. */
-    postfix?: pulumi.Input<string>;
-    dovecot?: pulumi.Input<string>;
-    saslauthd?: pulumi.Input<string>;
-    /** Base image for the builds (default "debian:trixie-slim"). */
-    baseImage?: pulumi.Input<string>;
-    /** Docker build network mode, e.g. "host" where the default bridge has no route out. */
-    buildNetworkMode?: pulumi.Input<string>;
-}
 
 /** The images/ folder, found from this file whether it runs from source or from bin/. */
 export function imagesDir(): string {

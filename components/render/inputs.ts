@@ -3,9 +3,11 @@
 // multi-line string line by line) and what policies read before any container exists; the
 // config jobs' uploads cannot serve either purpose, as one secret file makes the whole list
 // "[secret]". Pure: the components add the password hashes themselves, as Pulumi secrets.
+import type { MailServerSettings } from "../options/mailServer";
+import { tlsSettings } from "../options/tls";
 import { DovecotSpec } from "./dovecot";
 import { relayImplicitTls } from "./postfix";
-import { DomainSpec, PostfixSpec, RelayhostSpec, RenderedFile } from "./spec";
+import { DomainSpec, RelayhostSpec, RenderedFile } from "./spec";
 
 /** Names of the inputs that hold rendered files, each keyed by the file's path in its config volume. */
 export const FILE_INPUTS = {
@@ -42,18 +44,8 @@ export function relayhostSettings(r: RelayhostSpec) {
     };
 }
 
-export interface MailServerDescription {
-    postfix: PostfixSpec;
-    networkMode: string;
-    publishAddress: string;
-    namePrefix: string;
-    restart: string;
-    /** Relay mode's SMTP AUTH logins; their passwords are not part of the description. */
-    users: string[];
-}
-
 /** MailServer's settings after validation, defaults applied, named as in MailServerArgs. */
-export function mailServerSettings(d: MailServerDescription) {
+export function mailServerSettings(d: MailServerSettings) {
     const p = d.postfix;
     return {
         mode: p.mode,
@@ -81,10 +73,11 @@ export function mailServerSettings(d: MailServerDescription) {
         disableVrfy: p.disableVrfy,
         recipientDelimiter: p.recipientDelimiter,
         ports: { ...p.ports, reinject: p.reinject.port },
-        networkMode: d.networkMode,
-        publishAddress: d.publishAddress,
-        namePrefix: d.namePrefix,
+        networkMode: d.placement.networkMode,
+        publishAddress: d.placement.publishAddress,
+        namePrefix: d.prefix,
         restart: d.restart,
+        tls: tlsSettings(d.tls),
     };
 }
 

@@ -1,7 +1,7 @@
 // Renders Postfix's main.cf, master.cf, lookup tables and Cyrus SASL client config from a
 // PostfixSpec. Pure and deterministic: the same spec always gives byte-identical files.
 import { probeAddress, renderProbe } from "./probe";
-import { LMTP_CONCURRENCY, paths, PostfixSpec, RenderedFile } from "./spec";
+import { LMTP_CONCURRENCY, paths, PostfixSpec, RelayhostSpec, RenderedFile } from "./spec";
 
 const C = paths.config;
 const HEADER = "# Rendered by the mailserver package (components/render/postfix.ts). Do not edit here:\n" +
@@ -434,4 +434,28 @@ export function renderPostfixFiles(spec: PostfixSpec): RenderedFile[] {
  */
 export function renderSaslPasswords(entries: Array<{ nexthop: string; username: string; password: string }>): string {
     return HEADER + entries.map(e => `${e.nexthop}\t${e.username}:${e.password}`).join("\n") + "\n";
+}
+
+/** A relay's SASL credentials as resolved from its (secret) inputs. */
+export interface RelayCredentials {
+    spec: RelayhostSpec;
+    username?: string;
+    password?: string;
+}
+
+/**
+ * sasl_passwd entries: per-sender relays are looked up by sender address first ("@domain"), the
+ * default relay by its next hop. Relays without credentials have none.
+ */
+export function relaySaslEntries(relays: RelayCredentials[]): Array<{ nexthop: string; username: string; password: string }> {
+    return relays.flatMap(({ spec, username, password }) => {
+        if (!spec.hasCredentials || username === undefined || password === undefined) return [];
+        const keys = spec.senderDomains.length > 0 ? spec.senderDomains.map(d => `@${d}`) : [relayNexthop(spec)];
+        return keys.map(nexthop => ({ nexthop, username, password }));
+    });
+}
+
+/** The spec with the reinject listener trusting `subnet` (bridge mode: the stack's Docker network). */
+export function trustingReinjectFrom(spec: PostfixSpec, subnet: string | undefined): PostfixSpec {
+    return { ...spec, reinject: { ...spec.reinject, trusted: subnet ? [subnet] : [] } };
 }

@@ -24,3 +24,10 @@ export function renderSaslauthdFiles(): RenderedFile[] {
 export function saslauthdPasswdFile(content: string): RenderedFile {
     return { path: "passwd", content, mode: "0600", owner: "root", group: "root" };
 }
+
+/**
+ * saslauthd's passwd when nobody may log in (relay mode without users): renderSaslauthdPasswd([])
+ * gives one blank line, which the image's validate-config refuses, and the docker provider refuses
+ * an empty upload; so one well-formed line whose "hash" no password can produce.
+ */
+export const NO_LOGINS = "no-login:$6$!\n";

@@ -83,8 +83,8 @@ function mailServer(spec: PostfixSpec, o: ServerOptions = {}): WireResource {
     if (o.masterCf === "unknown") files["master.cf"] = UNKNOWN;
     if (unknown.has("main.cf")) files["main.cf"] = UNKNOWN;
     const settings = mailServerSettings({
-        postfix: spec, networkMode: o.masterCf === "absent" ? "bridge" : "host", publishAddress: "0.0.0.0",
-        namePrefix: "mail", restart: "unless-stopped", users: [],
+        postfix: spec, placement: { networkMode: o.masterCf === "absent" ? "bridge" : "host", publishAddress: "0.0.0.0" },
+        prefix: "mail", restart: "unless-stopped", users: [], tls: { keyAlgorithm: "ECDSA", selfSigned: { validityHours: 8760 }, ca: undefined, certPem: undefined, keyPem: undefined },
     });
     return {
         type: MAIL_SERVER_TYPE,

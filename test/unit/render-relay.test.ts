@@ -3,15 +3,17 @@
 // per-relay TLS policy, transport_maps). Pure: no Pulumi engine, no Docker.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { MailServerArgs, MailServerSettings, validateMailServer, validateRelayUsers, validateTransports } from "../../components/mailServer";
-import { isIPv4, RelayhostArgs, validateRelayhost } from "../../components/relayhost";
+import { MailServerArgs, RelayhostArgs } from "../../components/args";
+import { MailServerSettings, validateMailServer, validateRelayUsers, validateTransports } from "../../components/options/mailServer";
+import { isIPv4 } from "../../components/net";
+import { validateRelayhost } from "../../components/options/relayhost";
 import {
     DIRECT_TRANSPORT, IMPLICIT_TLS_TRANSPORT, postfixTables, relayImplicitTls, renderMainCf, renderMasterCf, renderPostfixFiles,
     renderSenderRelays, renderSenderTransports, renderTlsPolicies, renderTransports,
 } from "../../components/render/postfix";
 import { DomainSpec, PostfixSpec, RelayhostSpec } from "../../components/render/spec";
 import { MailConfigError, Validator } from "../../components/validate";
-import { validateDomain } from "../../components/virtualDomain";
+import { validateDomain } from "../../components/options/virtualDomain";
 import { defaultRelay, duplicates, internetSpec, parseMainCf, parseMasterCf, parseTable, relaySpec, uniqueMap } from "./fixtures";
 
 const RELAY = "Relayhost smarthost";
@@ -70,7 +72,7 @@ describe("validateRelayhost: hosts and ports", () => {
 
     test("an IP address cannot be verified by name: verify and secure are refused for it", () => {
         for (const tlsPolicy of ["verify", "secure"]) {
-            refused(() => relayhost({ host: "127.0.0.1", port: 2525, tlsPolicy }), RELAY, "tlsPolicy", JSON.stringify(tlsPolicy), /host name/);
+            refused(() => relayhost({ host: "127.0.0.1", port: 2525, tlsPolicy: tlsPolicy as any }), RELAY, "tlsPolicy", JSON.stringify(tlsPolicy), /host name/);
         }
         assert.equal(relayhost({ host: "smtp.provider.example", tlsPolicy: "secure" }).tlsPolicy, "secure");
     });

@@ -9,7 +9,9 @@ import { LMTP_SIZE_ALLOWANCE, renderDovecotConf, renderDovecotFiles, renderDovec
 import { renderMailboxSieve, renderSieveFiles, SIEVE_EXTENSIONS, sieveRequires, sieveString } from "../../components/render/sieve";
 import { DomainSpec } from "../../components/render/spec";
 import { MailConfigError, Validator } from "../../components/validate";
-import { MailboxArgs, validateDomain, VirtualDomain } from "../../components/virtualDomain";
+import { MailboxArgs } from "../../components/args";
+import { validateDomain } from "../../components/options/virtualDomain";
+import { VirtualDomain } from "../../components/virtualDomain";
 import { dovecotSpec } from "./fixtures";
 
 const PW = "a-long-enough-password";
@@ -179,7 +181,7 @@ describe("DovecotImap: where Sieve sends mail, and the vacation limits", () => {
         }, "mailserver", "unit", false);
     });
     const server = (name: string, networkMode: string, inetInterfaces?: string[]) => new MailServer(name, {
-        hostname: "mail.example.com", networkMode, inetInterfaces, ports: { smtp: 2525 },
+        hostname: "mail.example.com", networkMode: networkMode as any, inetInterfaces, ports: { smtp: 2525 },
         domains: [new VirtualDomain(`${name}-domain`, { domain: "example.com", mailboxes: [{ address: "alice", password: PW }] })],
     });
 

@@ -4,14 +4,16 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DovecotImapArgs, validateDovecot } from "../../components/dovecotImap";
-import { MailServer, MailServerArgs, MailServerSettings, validateMailServer } from "../../components/mailServer";
-import { RelayhostArgs, validateRelayhost } from "../../components/relayhost";
+import { DovecotImapArgs, MailServerArgs, RelayhostArgs, VirtualDomainArgs } from "../../components/args";
+import { validateDovecot } from "../../components/options/dovecotImap";
+import { MailServer } from "../../components/mailServer";
+import { MailServerSettings, validateMailServer } from "../../components/options/mailServer";
+import { validateRelayhost } from "../../components/options/relayhost";
 import { renderMainCf, renderVirtualAliases, renderVirtualMailboxes } from "../../components/render/postfix";
 import { DomainSpec } from "../../components/render/spec";
-import { checkPair, validateTls } from "../../components/tls";
+import { checkPair, validateTls } from "../../components/options/tls";
 import { isAddress, isDomain, MailConfigError, parseNetwork, Validator } from "../../components/validate";
-import { validateDomain, VirtualDomainArgs } from "../../components/virtualDomain";
+import { validateDomain } from "../../components/options/virtualDomain";
 import { duplicates, parseMainCf, parseTable, splitList, uniqueMap } from "./fixtures";
 
 // ---------------------------------------------------------------- helpers
@@ -374,7 +376,7 @@ describe("validateMailServer: bad input", () => {
         expectConfigError(() => server({ domains: [] }, false), SERVER_LABEL, "domains", [], /at least one VirtualDomain/);
         expectConfigError(() => server({ mode: "relay" }), SERVER_LABEL, "domains", ["example.com"], /relay mode has no mailboxes/);
         expectConfigError(() => server({ mode: "relay", domains: [] }, false), SERVER_LABEL, "relayhosts", [], /needs a relayhost without senderDomains/);
-        expectConfigError(() => server({ mode: "smarthost" }), SERVER_LABEL, "mode", "smarthost", /expected one of "internet", "relay"/);
+        expectConfigError(() => server({ mode: "smarthost" as any }), SERVER_LABEL, "mode", "smarthost", /expected one of "internet", "relay"/);
         const d = domain({ domain: "example.com", mailboxes: [mb("alice")] });
         expectConfigError(() => server({ domains: [vd(d), vd(d)] }), SERVER_LABEL, "domains[1]", "example.com", /once/);
         expectConfigError(() => server({ mydestination: ["localhost", "Example.com"] }), SERVER_LABEL, "mydestination[1]", "Example.com", /must not also be in mydestination/);
@@ -606,7 +608,7 @@ describe("validateTls and checkPair", () => {
         const msg = expectConfigError(() => validateTls(v, { certPem: certA }), SERVER_LABEL, "tls.keyPem", "(only one of certPem/keyPem)", /needs both/);
         assertNoPem(msg);
         expectConfigError(() => validateTls(v, { keyAlgorithm: "DSA" }), SERVER_LABEL, "tls.keyAlgorithm", "DSA", /expected one of "ECDSA", "RSA"/);
-        expectConfigError(() => validateTls(v, { selfSigned: { validityHours: 0 } }), SERVER_LABEL, "tls validityHours", 0, /hours > 0/);
+        expectConfigError(() => validateTls(v, { selfSigned: { validityHours: 0 } }), SERVER_LABEL, "tls.selfSigned.validityHours", 0, /hours > 0/);
     });
 
     test("validateMailServer runs the TLS checks with its own label", () => {

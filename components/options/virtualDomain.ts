@@ -1,0 +1,220 @@
+// VirtualDomain's options, declared once, and the rules that span them (validateVirtualDomain).
+import type { Input } from "@pulumi/pulumi";
+import { SIEVE_EXTENSIONS, sieveRequires } from "../render/sieve";
+import { AliasSpec, DomainSpec, FileIntoSpec, ForwardSpec, MailboxSpec, SieveSpec } from "../render/spec";
+import { Validator } from "../validate";
+import { boolean, integer, list, object, passthrough, readOptions, required, text, Values } from "./declare";
+
+/** Same limit as Dovecot's sieve_max_script_size default. */
+const MAX_SIEVE_SCRIPT = 1024 * 1024;
+
+/** Text that reaches a Sieve script or a header: never empty, never control characters. */
+function plainText(singleLine: boolean) {
+    return (v: Validator, f: string, value: string): string => {
+        if (value.trim() === "") v.fail(f, value, "expected a non-empty string");
+        if (singleLine && /[\r\n]/.test(value)) v.fail(f, value, "expected a single line (no line breaks)");
+        // eslint-disable-next-line no-control-regex
+        if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value)) v.fail(f, value, "expected text without control characters");
+        return value;
+    };
+}
+
+const localOrAddress = (doc: string) => text({ doc, accepted: "expected a local part or an address" });
+const addressList = (doc: string) =>
+    list(text({ doc: "An address", check: (v, f, x) => v.address(f, x) }), { doc, nonEmpty: "expected one or more target addresses" });
+
+export const VACATION_OPTIONS = {
+    subject: required(text({ doc: "Subject of the reply", accepted: "expected a non-empty string", check: plainText(true) })),
+    body: required(text({ doc: "Plain-text body of the reply", accepted: "expected a non-empty string", check: plainText(false) })),
+    days: {
+        ...integer({
+            doc: "Days before the same sender is answered again",
+            check: (v, f, x) => v.positiveInteger(f, x, "expected a whole number of days > 0, e.g. 7"),
+        }),
+        defaultText: "DovecotImap's `vacation.defaultPeriod`",
+    },
+};
+
+export const FILE_INTO_OPTIONS = {
+    header: required(text({
+        doc: "Header to look at, e.g. \"Subject\", \"From\" or \"List-Id\"",
+        accepted: "expected a header name such as \"Subject\", \"From\" or \"List-Id\"",
+        check: (v, f, x) => (/^[!-9;-~]+$/.test(x) ? x : v.fail(f, x, "expected a header name such as \"Subject\", \"From\" or \"List-Id\"")),
+    })),
+    contains: required(text({ doc: "Text the header must contain (ASCII letters match case-insensitively)", check: plainText(true) })),
+    folder: required(text({
+        doc: "Folder that receives the message, e.g. \"Lists/dev\"; created and subscribed when missing",
+        accepted: "expected a non-empty string",
+        check: (v, f, x) => {
+            const folder = plainText(true)(v, f, x);
+            if (folder.startsWith("/") || folder.endsWith("/") || folder.includes("//")) {
+                v.fail(f, x, "expected a folder such as \"Lists\" or \"Lists/dev\" (\"/\" only between names)");
+            }
+            return folder;
+        },
+    })),
+};
+
+export const MAILBOX_OPTIONS = {
+    address: required(localOrAddress("\"alice\" or \"alice@example.com\" (the domain must be this one)")),
+    password: required(passthrough<Input<string>, { doc: string }>("pulumi.Input<string>", { type: "string", secret: true }, {
+        doc: "A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash of it is deployed",
+    }), "every mailbox needs a password (a Pulumi secret)"),
+    quota: text({
+        doc: "Storage quota such as \"2G\"; over quota, delivery is refused (552 5.2.2) and the sender hears why",
+        check: (v, f, x) => v.quota(f, x),
+    }),
+    aliases: list(localOrAddress("An alias of this domain"), {
+        doc: "More addresses of this domain delivered into this mailbox (and usable as its sender)",
+        default: [],
+    }),
+    sieveScript: text({
+        doc: "A Sieve script run on every delivery, before the owner's ManageSieve script; compiled at deploy. " +
+            "Instead of vacation and fileInto",
+        accepted: "expected the text of a Sieve script (RFC 5228)",
+    }),
+    vacation: object("VacationArgs", VACATION_OPTIONS, {
+        doc: "An automatic reply: once per sender per period, never to lists, bounces or MAILER-DAEMON",
+    }),
+    fileInto: list(object("FileIntoArgs", FILE_INTO_OPTIONS, { doc: "A filing rule" }), {
+        doc: "File matching messages into folders; the first matching rule wins, the rest go to INBOX",
+    }),
+};
+
+export const ALIAS_OPTIONS = {
+    address: required(localOrAddress("\"sales\" or \"sales@example.com\"")),
+    targets: required(addressList("One or more addresses, local or external")),
+};
+
+export const FORWARD_OPTIONS = {
+    address: required(localOrAddress("A mailbox of this domain")),
+    targets: required(addressList("Where copies go")),
+    keepCopy: boolean({ doc: "Keep a copy in the mailbox too", default: true }),
+};
+
+export const VIRTUAL_DOMAIN_OPTIONS = {
+    domain: required(text({ doc: "The domain, e.g. \"example.com\"", check: (v, f, x) => v.domain(f, x) })),
+    mailboxes: list(object("MailboxArgs", MAILBOX_OPTIONS, { doc: "A mailbox" }), { doc: "The domain's mailboxes", default: [] }),
+    aliases: list(object("AliasArgs", ALIAS_OPTIONS, { doc: "An alias" }), {
+        doc: "Addresses that deliver to one or more targets, local or external",
+        default: [],
+    }),
+    catchAll: localOrAddress("Where mail to any other address of the domain goes (never takes existing mailboxes or aliases)"),
+    forwards: list(object("ForwardArgs", FORWARD_OPTIONS, { doc: "A forward" }), {
+        doc: "Mailboxes whose mail is also (or only) sent elsewhere",
+        default: [],
+    }),
+    mxHosts: {
+        ...list(text({ doc: "A host name", check: (v, f, x) => v.hostname(f, x) }), { doc: "MX hosts dnsRecords publishes, most preferred first" }),
+        defaultText: "`[\"mail.<domain>\"]`",
+    },
+    spf: text({
+        doc: "SPF policy dnsRecords publishes as TXT",
+        default: "v=spf1 mx -all",
+        check: (v, f, x) => (/^v=spf1( |$)/.test(x) ? x : v.fail(f, x, "expected an SPF policy starting with \"v=spf1\"")),
+    }),
+};
+
+export type VirtualDomainOptions = Values<typeof VIRTUAL_DOMAIN_OPTIONS>;
+
+export interface VirtualDomainSettings {
+    spec: DomainSpec;
+    mxHosts: string[];
+    spf: string;
+}
+
+/** The domain's validated settings: the renderers' DomainSpec and what dnsRecords publishes. */
+export function validateVirtualDomain(v: Validator, args: unknown): VirtualDomainSettings {
+    if (typeof args !== "object" || args === null) v.fail("args", args, "expected an object with at least \"domain\"");
+    const o = readOptions(v, VIRTUAL_DOMAIN_OPTIONS, args);
+    const domain = o.domain;
+    const qualify = (field: string, value: string): string => {
+        const address = v.address(field, value.includes("@") ? value : `${value}@${domain}`);
+        if (!address.endsWith(`@${domain}`)) v.fail(field, value, `expected an address of this domain (…@${domain})`);
+        return address;
+    };
+    const taken = new Map<string, string>();
+    const claim = (field: string, address: string) => {
+        const previous = taken.get(address);
+        if (previous) v.fail(field, address, `this address is already defined by ${previous}; each address may be defined once`);
+        taken.set(address, field);
+    };
+
+    const mailboxes: MailboxSpec[] = o.mailboxes.map((m, i) => {
+        const address = qualify(`mailboxes[${i}].address`, m.address);
+        claim(`mailboxes[${i}].address`, address);
+        const aliases = m.aliases.map((a, j) => {
+            const alias = qualify(`mailboxes[${i}].aliases[${j}]`, a);
+            claim(`mailboxes[${i}].aliases[${j}]`, alias);
+            return alias;
+        });
+        // A plain string is checked now, before anything is registered; a secret when it resolves.
+        if (typeof m.password === "string") v.password(`mailboxes[${i}].password`, m.password);
+        const sieve = sieveSpec(v, `mailboxes[${i}]`, m, address, aliases);
+        return { address, quota: m.quota, aliases, ...(sieve ? { sieve } : {}) };
+    });
+    const mailboxSet = new Set(mailboxes.map(m => m.address));
+
+    const aliases: AliasSpec[] = o.aliases.map((a, i) => {
+        const address = qualify(`aliases[${i}].address`, a.address);
+        claim(`aliases[${i}].address`, address);
+        // Errors show the targets as given.
+        const given = (args as { aliases: Array<{ targets: unknown }> }).aliases[i].targets;
+        if (a.targets.includes(address)) v.fail(`aliases[${i}].targets`, given, `an alias may not point at itself (${address})`);
+        return { address, targets: [...new Set(a.targets)] };
+    });
+
+    const forwarded = new Set<string>();
+    const forwards: ForwardSpec[] = o.forwards.map((f, i) => {
+        const address = qualify(`forwards[${i}].address`, f.address);
+        if (!mailboxSet.has(address)) v.fail(`forwards[${i}].address`, f.address, `expected one of this domain's mailboxes (${[...mailboxSet].join(", ") || "none defined"})`);
+        return { address, targets: f.targets, keepCopy: f.keepCopy };
+    });
+    forwards.forEach((f, i) => {
+        if (forwarded.has(f.address)) v.fail(`forwards[${i}].address`, f.address, "each mailbox may have one forward entry");
+        forwarded.add(f.address);
+    });
+
+    const catchAll = o.catchAll === undefined ? undefined : v.address("catchAll", o.catchAll.includes("@") ? o.catchAll : `${o.catchAll}@${domain}`);
+    return {
+        spec: { name: domain, mailboxes, aliases, catchAll, forwards },
+        mxHosts: o.mxHosts ?? [`mail.${domain}`],
+        spf: o.spf,
+    };
+}
+
+/** The renderers' DomainSpec alone (for tests and callers without DNS). */
+export function validateDomain(v: Validator, args: unknown): DomainSpec {
+    return validateVirtualDomain(v, args).spec;
+}
+
+type Mailbox = Values<typeof MAILBOX_OPTIONS>;
+
+function sieveSpec(v: Validator, field: string, m: Mailbox, address: string, aliases: string[]): SieveSpec | undefined {
+    if (m.sieveScript === undefined && m.vacation === undefined && m.fileInto === undefined) return undefined;
+    // Dovecot finds the script by the address (sieve/<address>.sieve); a "/" would leave that folder.
+    if (address.includes("/")) v.fail(`${field}.address`, address, "a mailbox with Sieve rules needs an address without \"/\"");
+    if (m.sieveScript !== undefined) {
+        if (m.vacation !== undefined || m.fileInto !== undefined) {
+            v.fail(`${field}.sieveScript`, "(a script)", "give either sieveScript or the typed options vacation and fileInto, not both; a script can do both itself");
+        }
+        const script = m.sieveScript;
+        if (script.trim() === "") v.fail(`${field}.sieveScript`, script, "expected the text of a Sieve script (RFC 5228)");
+        const bytes = Buffer.byteLength(script, "utf8");
+        if (bytes > MAX_SIEVE_SCRIPT) v.fail(`${field}.sieveScript`, `(${bytes} bytes)`, "expected a script of at most 1 MiB");
+        for (const ext of sieveRequires(script)) {
+            if (!SIEVE_EXTENSIONS.includes(ext)) {
+                v.fail(`${field}.sieveScript`, `require "${ext}"`, `expected only extensions Dovecot's Sieve (Pigeonhole 2.4) supports here: ${SIEVE_EXTENSIONS.join(", ")}`);
+            }
+        }
+        return { script, fileInto: [] };
+    }
+    const vacation = m.vacation && {
+        subject: m.vacation.subject,
+        body: m.vacation.body,
+        ...(m.vacation.days !== undefined ? { days: m.vacation.days } : {}),
+        addresses: aliases,
+    };
+    const fileInto: FileIntoSpec[] = (m.fileInto ?? []).map(r => ({ header: r.header, contains: r.contains, folder: r.folder }));
+    return { ...(vacation ? { vacation } : {}), fileInto };
+}
