@@ -26,20 +26,23 @@ function firstDifference(expected: string, actual: string): string {
 }
 
 for (const stack of STACKS) {
-    test(`golden files of the ${stack} stack match a fresh render (else: run npm run golden and review the diff)`, async () => {
+    test(`golden files of the ${stack} stack match a fresh render (else: npm run golden)`, async () => {
         await written;
         const committed = listFiles(path.join(GOLDEN_DIR, stack)), rendered = listFiles(path.join(tmp, stack));
-        assert.ok(rendered.includes(path.join("postfix", "main.cf")) && rendered.includes(path.join("postfix", "master.cf")),
-            `${stack}: main.cf and master.cf rendered`);
+        for (const f of ["main.cf", "master.cf"]) {
+            assert.ok(rendered.includes(path.join("postfix", f)), `${stack}: ${f} rendered`);
+        }
         const problems: string[] = [];
-        for (const f of rendered.filter(f => !committed.includes(f))) problems.push(`missing: test/golden/${stack}/${f}`);
-        for (const f of committed.filter(f => !rendered.includes(f))) problems.push(`extra (no longer rendered): test/golden/${stack}/${f}`);
+        const golden = (f: string) => `test/golden/${stack}/${f}`;
+        for (const f of rendered.filter(f => !committed.includes(f))) problems.push(`missing: ${golden(f)}`);
+        for (const f of committed.filter(f => !rendered.includes(f))) problems.push(`extra: ${golden(f)}`);
         for (const f of rendered.filter(f => committed.includes(f))) {
             const expected = fs.readFileSync(path.join(GOLDEN_DIR, stack, f), "utf8");
             const actual = fs.readFileSync(path.join(tmp, stack, f), "utf8");
-            if (expected !== actual) problems.push(`differs: test/golden/${stack}/${f}, ${firstDifference(expected, actual)}`);
+            if (expected !== actual) problems.push(`differs: ${golden(f)}, ${firstDifference(expected, actual)}`);
         }
-        assert.deepEqual(problems, [], `the golden files are out of date; run npm run golden and review the diff:\n  ${problems.join("\n  ")}`);
+        assert.deepEqual(problems, [],
+            `the golden files are out of date; run npm run golden and review the diff:\n  ${problems.join("\n  ")}`);
     });
 }
 

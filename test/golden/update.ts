@@ -36,7 +36,8 @@ const COMPONENTS: Record<string, Array<keyof typeof FILE_INPUTS>> = {
 interface Registration { type: string; name: string; parent: string; wire: any }
 
 function stackConfig(stack: string): Record<string, unknown> {
-    const doc = yaml.load(fs.readFileSync(path.join(ROOT, "stacks", `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+    const text = fs.readFileSync(path.join(ROOT, "stacks", `Pulumi.${stack}.yaml`), "utf8");
+    const doc = yaml.load(text) as { config: Record<string, unknown> };
     return doc.config;
 }
 
@@ -47,23 +48,28 @@ function stackConfig(stack: string): Record<string, unknown> {
  */
 function fullConfig(stack: string, tls: { certPem: string; keyPem: string }): Record<string, unknown> {
     const cfg = stackConfig(stack);
-    const domains = (cfg["mailserver:domains"] ?? []) as Array<{ domain: string; mailboxes?: Array<{ address: string }> }>;
+    type Domain = { domain: string; mailboxes?: Array<{ address: string }> };
+    const domains = (cfg["mailserver:domains"] ?? []) as Domain[];
     const passwords = Object.fromEntries(domains.flatMap(d => (d.mailboxes ?? []).map(m => {
         const address = m.address.includes("@") ? m.address : `${m.address}@${d.domain}`;
         return [address, `golden-${address}-password`];
     })));
     const relays = (cfg["mailserver:relayhosts"] ?? []) as Array<{ name?: string; host: string; username?: string }>;
-    const relayPasswords = Object.fromEntries(relays.filter(r => r.username).map(r => [r.name ?? r.host, `golden-${r.host}-password`]));
+    const relayPasswords = Object.fromEntries(relays.filter(r => r.username)
+        .map(r => [r.name ?? r.host, `golden-${r.host}-password`]));
     const out: Record<string, unknown> = { ...cfg, "mailserver:passwords": passwords };
     if (relays.length > 0) out["mailserver:relayPasswords"] = relayPasswords;
     // A stack without a tls setting of its own (prod) expects its certificate from config.
-    if (cfg["mailserver:tls"] === undefined) Object.assign(out, { "mailserver:tlsCertPem": tls.certPem, "mailserver:tlsKeyPem": tls.keyPem });
+    if (cfg["mailserver:tls"] === undefined) {
+        Object.assign(out, { "mailserver:tlsCertPem": tls.certPem, "mailserver:tlsKeyPem": tls.keyPem });
+    }
     return out;
 }
 
 function runProgram(stack: string, config: Record<string, unknown>, tmp: string): Promise<Registration[]> {
     const request = path.join(tmp, `${stack}.json`), capture = path.join(tmp, `${stack}-resources.json`);
-    fs.writeFileSync(request, JSON.stringify({ stack, config, secretKeys: SECRET_KEYS, program: PROGRAM }), { mode: 0o600 });
+    const body = { stack, config, secretKeys: SECRET_KEYS, program: PROGRAM };
+    fs.writeFileSync(request, JSON.stringify(body), { mode: 0o600 });
     return new Promise((resolve, reject) => {
         const child = spawn(TSX, [RUN_PROGRAM, request], {
             cwd: ROOT, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, MAILSERVER_TEST_CAPTURE: capture },
@@ -84,22 +90,30 @@ function runProgram(stack: string, config: Record<string, unknown>, tmp: string)
 function renderedFiles(stack: string, registrations: Registration[]): Map<string, string> {
     const files = new Map<string, string>();
     const add = (service: string, file: string, content: unknown) => {
-        if (typeof content !== "string") throw new Error(`${stack}: ${service}/${file} is not plain text (a secret or unknown?)`);
+        if (typeof content !== "string") {
+            throw new Error(`${stack}: ${service}/${file} is not plain text (a secret or unknown?)`);
+        }
         if (files.has(`${service}/${file}`)) throw new Error(`${stack}: two components render ${service}/${file}`);
         files.set(`${service}/${file}`, content);
     };
     for (const r of registrations) {
         for (const service of COMPONENTS[r.type] ?? []) {
             const input = r.wire[FILE_INPUTS[service]];
-            if (!input || typeof input !== "object" || isWrappedSecret(input)) throw new Error(`${stack}: ${r.type} ${r.name} has no plain ${FILE_INPUTS[service]} input`);
+            if (!input || typeof input !== "object" || isWrappedSecret(input)) {
+                throw new Error(`${stack}: ${r.type} ${r.name} has no plain ${FILE_INPUTS[service]} input`);
+            }
             for (const [file, content] of Object.entries(input)) add(service, file, content);
         }
     }
     if (!files.has("postfix/main.cf")) throw new Error(`${stack}: no MailServer with postfixFiles registered`);
     // Bridge mode: master.cf only in the config job (see the top of this file).
     if (!files.has("postfix/master.cf")) {
-        const jobs = registrations.filter(r => (r.wire.uploads ?? []).some((u: any) => u.file === "/staging/master.cf"));
-        if (jobs.length !== 1) throw new Error(`${stack}: expected one config job uploading master.cf, found ${jobs.length}`);
+        const uploadsMasterCf = (r: Registration) =>
+            (r.wire.uploads ?? []).some((u: any) => u.file === "/staging/master.cf");
+        const jobs = registrations.filter(uploadsMasterCf);
+        if (jobs.length !== 1) {
+            throw new Error(`${stack}: expected one config job uploading master.cf, found ${jobs.length}`);
+        }
         add("postfix", "master.cf", jobs[0].wire.uploads.find((u: any) => u.file === "/staging/master.cf").content);
     }
     return files;
@@ -112,7 +126,8 @@ export async function renderGolden(outDir: string): Promise<string[]> {
         execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
             "-keyout", path.join(tmp, "key.pem"), "-out", path.join(tmp, "cert.pem"), "-days", "2",
             "-subj", "/CN=mail.example.com", "-addext", "subjectAltName=DNS:mail.example.com"], { stdio: "pipe" });
-        const tls = { certPem: fs.readFileSync(path.join(tmp, "cert.pem"), "utf8"), keyPem: fs.readFileSync(path.join(tmp, "key.pem"), "utf8") };
+        const read = (f: string) => fs.readFileSync(path.join(tmp, f), "utf8");
+        const tls = { certPem: read("cert.pem"), keyPem: read("key.pem") };
         const runs = await Promise.all(STACKS.map(stack => runProgram(stack, fullConfig(stack, tls), tmp)));
         const written: string[] = [];
         STACKS.forEach((stack, i) => {
