@@ -1,5 +1,7 @@
-// Renders Postfix's main.cf, master.cf, lookup tables and Cyrus SASL client config from a
+// Renders Postfix's main.cf, master.cf, lookup tables and Cyrus SASL server config from a
 // PostfixSpec. Pure and deterministic: the same spec always gives byte-identical files.
+// main.cf and master.cf are written as the files read, with their values interpolated and their
+// optional parts in when(...) blocks; the comments in them are rendered into the files.
 import { probeAddress, renderProbe } from "./probe";
 import { LMTP_CONCURRENCY, paths, PostfixSpec, RelayhostSpec, RenderedFile } from "./spec";
 
@@ -69,234 +71,264 @@ function senderTransportEntries(spec: PostfixSpec): Array<[string, string]> {
     return entries;
 }
 
+/**
+ * Tag for a config file written as its own text: `${value}` interpolates. A line that holds only
+ * an interpolation rendering nothing (a `when` block whose condition is false) disappears, like a
+ * template engine's `{% if %}` line, and a run of blank lines it leaves becomes one. Trailing
+ * blanks go, so `key = ${""}` renders "key =".
+ */
+function cf(strings: TemplateStringsArray, ...values: Array<string | number>): string {
+    let out = strings[0];
+    values.forEach((value, i) => {
+        const text = String(value);
+        let next = strings[i + 1];
+        if (text === "" && /(^|\n)$/.test(out) && /^(\n|$)/.test(next)) next = next.slice(1);
+        out += text + next;
+    });
+    return out.replace(/[ \t]+$/gm, "").replace(/\n{3,}/g, "\n\n");
+}
+
+/**
+ * A conditional block: when(cond)`...` is its lines if cond holds, else nothing. The newlines
+ * right after the opening and before the closing backtick only frame the block.
+ */
+function when(cond: boolean) {
+    return (strings: TemplateStringsArray, ...values: Array<string | number>): string =>
+        cond ? cf(strings, ...values).replace(/^\n/, "").replace(/\n$/, "") : "";
+}
+
+const yesNo = (b: boolean) => (b ? "yes" : "no");
+
 export function renderMainCf(spec: PostfixSpec): string {
     const internet = spec.mode === "internet";
     const relay = defaultRelay(spec);
     const perSender = spec.relayhosts.some(r => r.senderDomains.length > 0);
-    const anyRelayAuth = spec.relayhosts.some(r => r.hasCredentials);
-    const relayTls = relay ? relay.tlsPolicy : "may";
-    const lines: string[] = [HEADER];
-    const section = (title: string) => lines.push("", `# --- ${title}`);
-    const set = (key: string, value: string | number) => lines.push(`${key} = ${value}`.trimEnd());
+    const relayAuth = spec.relayhosts.some(r => r.hasCredentials);
+    const t = postfixTables;
+    return cf`${HEADER}
+# --- identity
+compatibility_level = 3.10
+myhostname = ${spec.hostname}
+mydomain = ${spec.mydomain}
+myorigin = ${spec.myorigin}
+mydestination = ${list(spec.mydestination)}
+smtpd_banner = $myhostname ESMTP
+biff = no
+append_dot_mydomain = no
+readme_directory = no
 
-    section("identity");
-    set("compatibility_level", "3.10");
-    set("myhostname", spec.hostname);
-    set("mydomain", spec.mydomain);
-    set("myorigin", spec.myorigin);
-    set("mydestination", list(spec.mydestination));
-    set("smtpd_banner", "$myhostname ESMTP");
-    set("biff", "no");
-    set("append_dot_mydomain", "no");
-    set("readme_directory", "no");
+# --- network: who may connect and who is trusted
+inet_interfaces = ${list(spec.inetInterfaces)}
+inet_protocols = ${spec.inetProtocols}
+mynetworks = ${list(spec.mynetworks)}
+mynetworks_style = host
 
-    section("network: who may connect and who is trusted");
-    set("inet_interfaces", list(spec.inetInterfaces));
-    set("inet_protocols", spec.inetProtocols);
-    set("mynetworks", list(spec.mynetworks));
-    set("mynetworks_style", "host");
+# --- logging: to the container's stdout, through postlogd
+maillog_file = /dev/stdout
 
-    section("logging: to the container's stdout, through postlogd");
-    set("maillog_file", "/dev/stdout");
+# --- limits and timers
+message_size_limit = ${spec.messageSizeLimit}
+mailbox_size_limit = 0
+maximal_queue_lifetime = ${spec.maximalQueueLifetime}
+bounce_queue_lifetime = ${spec.bounceQueueLifetime}
+delay_warning_time = ${spec.delayWarningTime}
+recipient_delimiter = ${spec.recipientDelimiter}
+disable_vrfy_command = ${yesNo(spec.disableVrfy)}
+masquerade_domains = ${list(spec.masqueradeDomains)}
+# Rewrite (masquerade) headers of mail from our own clients too, not only of local submissions.
+local_header_rewrite_clients = permit_inet_interfaces, permit_mynetworks, permit_sasl_authenticated
 
-    section("limits and timers");
-    set("message_size_limit", spec.messageSizeLimit);
-    set("mailbox_size_limit", 0);
-    set("maximal_queue_lifetime", spec.maximalQueueLifetime);
-    set("bounce_queue_lifetime", spec.bounceQueueLifetime);
-    set("delay_warning_time", spec.delayWarningTime);
-    set("recipient_delimiter", spec.recipientDelimiter);
-    set("disable_vrfy_command", spec.disableVrfy ? "yes" : "no");
-    set("masquerade_domains", list(spec.masqueradeDomains));
-    // Rewrite (masquerade) headers of mail from our own clients too, not only of local submissions.
-    set("local_header_rewrite_clients", "permit_inet_interfaces, permit_mynetworks, permit_sasl_authenticated");
+# --- what the admin (postmaster) hears about
+notify_classes = ${list(spec.notifyClasses)}
+bounce_notice_recipient = ${spec.adminAddress}
+2bounce_notice_recipient = ${spec.adminAddress}
+delay_notice_recipient = ${spec.adminAddress}
+error_notice_recipient = ${spec.adminAddress}
 
-    section("what the admin (postmaster) hears about");
-    set("notify_classes", list(spec.notifyClasses));
-    set("bounce_notice_recipient", spec.adminAddress);
-    set("2bounce_notice_recipient", spec.adminAddress);
-    set("delay_notice_recipient", spec.adminAddress);
-    set("error_notice_recipient", spec.adminAddress);
+# --- local delivery: only the system aliases (root, postmaster, ...), which point at mailboxes
+alias_maps = ${table(t.systemAliases)}
+alias_database = ${table(t.systemAliases)}
+local_recipient_maps = proxy:unix:passwd.byname $alias_maps
 
-    section("local delivery: only the system aliases (root, postmaster, ...), which point at mailboxes");
-    set("alias_maps", table(postfixTables.systemAliases));
-    set("alias_database", table(postfixTables.systemAliases));
-    set("local_recipient_maps", "proxy:unix:passwd.byname $alias_maps");
+${when(internet)`
+# --- virtual domains, delivered to Dovecot over LMTP
+virtual_mailbox_domains = ${list(spec.domains.map(d => d.name))}
+virtual_mailbox_maps = ${table(t.virtualMailboxes)}
+virtual_alias_maps = ${table(t.virtualAliases)}
+virtual_transport = lmtp:unix:${paths.lmtpSocket}
+lmtp_destination_concurrency_limit = ${LMTP_CONCURRENCY}
+# A Dovecot reload closes idle LMTP connections ("421 Server shutting down"): a cached connection
+# would defer its next message for minutes. A new one per delivery is cheap on a unix socket.
+lmtp_connection_cache_on_demand = no
+`}
+${when(!internet)`
+# --- relay mode: no mailboxes here
+virtual_mailbox_domains =
+virtual_alias_maps =
+`}
+relay_domains = ${list(spec.relayDomains)}
+relay_recipient_maps = ${spec.relayRecipients.length > 0 ? table(t.relayRecipients) : ""}
 
-    if (internet) {
-        section("virtual domains, delivered to Dovecot over LMTP");
-        set("virtual_mailbox_domains", list(spec.domains.map(d => d.name)));
-        set("virtual_mailbox_maps", table(postfixTables.virtualMailboxes));
-        set("virtual_alias_maps", table(postfixTables.virtualAliases));
-        set("virtual_transport", `lmtp:unix:${paths.lmtpSocket}`);
-        set("lmtp_destination_concurrency_limit", String(LMTP_CONCURRENCY));
-        // A Dovecot reload closes idle LMTP connections ("421 Server shutting down"): a cached
-        // connection would defer its next message for minutes. A new one per delivery is cheap
-        // on a unix socket.
-        set("lmtp_connection_cache_on_demand", "no");
-    } else {
-        section("relay mode: no mailboxes here");
-        set("virtual_mailbox_domains", "");
-        set("virtual_alias_maps", "");
-    }
-    set("relay_domains", list(spec.relayDomains));
-    set("relay_recipient_maps", spec.relayRecipients.length > 0 ? table(postfixTables.relayRecipients) : "");
+# --- outbound
+relayhost = ${relay ? relayNexthop(relay) : ""}
+${when(perSender)`sender_dependent_relayhost_maps = ${table(t.senderRelays)}`}
+${when(relay !== undefined && relayImplicitTls(relay))`
+# The relay speaks implicit TLS: its own smtp client (master.cf); the next hop stays as above.
+default_transport = ${IMPLICIT_TLS_TRANSPORT}
+relay_transport = ${IMPLICIT_TLS_TRANSPORT}
+`}
+${when(senderTransportEntries(spec).length > 0)`
+sender_dependent_default_transport_maps = ${table(t.senderTransports)}
+`}
+${when((spec.transports ?? []).length > 0)`
+# Overrides all of the above for its recipient domains.
+transport_maps = ${table(t.transports)}
+`}
+smtp_tls_security_level = ${relay ? relay.tlsPolicy : "may"}
+${when(spec.relayhosts.length > 0)`
+# Each relay gets its own tlsPolicy by next hop, whatever the global level (per-sender relays too).
+smtp_tls_policy_maps = ${table(t.tlsPolicies)}
+`}
+smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt
+smtp_tls_loglevel = 1
+smtp_tls_mandatory_protocols = >=TLSv1.2
+smtp_tls_protocols = >=TLSv1.2
+${when(relayAuth)`
+smtp_sasl_auth_enable = yes
+smtp_sasl_password_maps = ${table(t.saslPasswords)}
+smtp_sasl_security_options = noanonymous
+smtp_sasl_tls_security_options = noanonymous
+${when(perSender)`smtp_sender_dependent_authentication = yes`}
+# A relay that refuses our credentials must not bounce mail: keep it queued until fixed.
+smtp_sasl_auth_soft_bounce = yes
+`}
 
-    section("outbound");
-    set("relayhost", relay ? relayNexthop(relay) : "");
-    if (perSender) set("sender_dependent_relayhost_maps", table(postfixTables.senderRelays));
-    // A relay with implicit TLS needs its own smtp client (master.cf); the next hop stays as above.
-    if (relay && relayImplicitTls(relay)) {
-        set("default_transport", IMPLICIT_TLS_TRANSPORT);
-        set("relay_transport", IMPLICIT_TLS_TRANSPORT);
-    }
-    if (senderTransportEntries(spec).length > 0) set("sender_dependent_default_transport_maps", table(postfixTables.senderTransports));
-    // Overrides all of the above for its recipient domains.
-    if ((spec.transports ?? []).length > 0) set("transport_maps", table(postfixTables.transports));
-    set("smtp_tls_security_level", relayTls);
-    // Each relay gets its own tlsPolicy by next hop, whatever the global level (per-sender relays too).
-    if (spec.relayhosts.length > 0) set("smtp_tls_policy_maps", table(postfixTables.tlsPolicies));
-    set("smtp_tls_CAfile", "/etc/ssl/certs/ca-certificates.crt");
-    set("smtp_tls_loglevel", 1);
-    set("smtp_tls_mandatory_protocols", ">=TLSv1.2");
-    set("smtp_tls_protocols", ">=TLSv1.2");
-    if (anyRelayAuth) {
-        set("smtp_sasl_auth_enable", "yes");
-        set("smtp_sasl_password_maps", table(postfixTables.saslPasswords));
-        set("smtp_sasl_security_options", "noanonymous");
-        set("smtp_sasl_tls_security_options", "noanonymous");
-        if (perSender) set("smtp_sender_dependent_authentication", "yes");
-        // A relay that refuses our credentials must not bounce mail: keep it queued until fixed.
-        set("smtp_sasl_auth_soft_bounce", "yes");
-    }
+# --- TLS for clients (STARTTLS on 25 and 587, implicit on 465)
+smtpd_tls_chain_files = ${C}/tls/key.pem, ${C}/tls/cert.pem
+smtpd_tls_security_level = may
+smtpd_tls_auth_only = yes
+smtpd_tls_protocols = >=TLSv1.2
+smtpd_tls_mandatory_protocols = >=TLSv1.2
+smtpd_tls_mandatory_ciphers = high
+smtpd_tls_ciphers = high
+tls_high_cipherlist = ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20
+tls_preempt_cipherlist = no
+smtpd_tls_loglevel = 1
+smtpd_tls_received_header = yes
+smtpd_tls_session_cache_database =
 
-    section("TLS for clients (STARTTLS on 25 and 587, implicit on 465)");
-    set("smtpd_tls_chain_files", `${C}/tls/key.pem, ${C}/tls/cert.pem`);
-    set("smtpd_tls_security_level", "may");
-    set("smtpd_tls_auth_only", "yes");
-    set("smtpd_tls_protocols", ">=TLSv1.2");
-    set("smtpd_tls_mandatory_protocols", ">=TLSv1.2");
-    set("smtpd_tls_mandatory_ciphers", "high");
-    set("smtpd_tls_ciphers", "high");
-    set("tls_high_cipherlist", "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20");
-    set("tls_preempt_cipherlist", "no");
-    set("smtpd_tls_loglevel", 1);
-    set("smtpd_tls_received_header", "yes");
-    set("smtpd_tls_session_cache_database", "");
+# --- SMTP AUTH through saslauthd; enabled per port in master.cf (587 and 465 only)
+smtpd_sasl_auth_enable = no
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+cyrus_sasl_config_path = ${C}/sasl
+smtpd_sasl_security_options = noanonymous, noplaintext
+smtpd_sasl_tls_security_options = noanonymous
+smtpd_sasl_authenticated_header = no
+broken_sasl_auth_clients = no
+smtpd_sender_login_maps = ${internet ? table(t.senderLogins) : ""}
+# Brute force: anvil refuses more AUTH commands than this per client per minute (mynetworks exempt).
+smtpd_client_auth_rate_limit = ${spec.authRateLimit}
+anvil_rate_time_unit = 60s
 
-    section("SMTP AUTH through saslauthd; enabled per port in master.cf (587 and 465 only)");
-    set("smtpd_sasl_auth_enable", "no");
-    set("smtpd_sasl_type", "cyrus");
-    set("smtpd_sasl_path", "smtpd");
-    set("cyrus_sasl_config_path", `${C}/sasl`);
-    set("smtpd_sasl_security_options", "noanonymous, noplaintext");
-    set("smtpd_sasl_tls_security_options", "noanonymous");
-    set("smtpd_sasl_authenticated_header", "no");
-    set("broken_sasl_auth_clients", "no");
-    set("smtpd_sender_login_maps", internet ? table(postfixTables.senderLogins) : "");
-    // Brute force: anvil refuses more AUTH commands than this per client per minute (mynetworks exempt).
-    set("smtpd_client_auth_rate_limit", spec.authRateLimit);
-    set("anvil_rate_time_unit", "60s");
-
-    section("restrictions: never an open relay");
-    set("smtpd_helo_required", "yes");
-    set("smtpd_relay_restrictions", "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination");
-    set("smtpd_recipient_restrictions", "reject_non_fqdn_recipient, reject_unlisted_recipient");
-    set("smtpd_reject_unlisted_recipient", "yes");
-    set("smtpd_reject_unlisted_sender", "no");
-    set("allow_percent_hack", "no");
-    set("swap_bangpath", "no");
-    set("strict_rfc821_envelopes", "yes");
-    lines.push("");
-    return lines.join("\n");
+# --- restrictions: never an open relay
+smtpd_helo_required = yes
+smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
+smtpd_recipient_restrictions = reject_non_fqdn_recipient, reject_unlisted_recipient
+smtpd_reject_unlisted_recipient = yes
+smtpd_reject_unlisted_sender = no
+allow_percent_hack = no
+swap_bangpath = no
+strict_rfc821_envelopes = yes
+`;
 }
+
+/** A master.cf service name in its column (Postfix's own master.cf pads it to 10 characters). */
+const service = (name: string | number) => `${name}`.padEnd(9) + " ";
 
 /** The smtpd services: which port, and what is allowed on it. */
 export function renderMasterCf(spec: PostfixSpec): string {
     const { smtp, submission, smtps } = spec.ports;
-    const submissionOptions = (name: string) => [
-        `  -o syslog_name=postfix/${name}`,
-        "  -o smtpd_sasl_auth_enable=yes",
-        "  -o smtpd_client_restrictions=permit_sasl_authenticated,reject",
-        "  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject",
-        spec.mode === "internet"
-            ? "  -o smtpd_sender_restrictions=reject_sender_login_mismatch"
-            : "  -o smtpd_sender_restrictions=",
-        "  -o smtpd_recipient_restrictions=reject_non_fqdn_recipient,permit_sasl_authenticated,reject",
-        "  -o milter_macro_daemon_name=ORIGINATING",
-    ];
-    // chroot is "n" everywhere: the container is the jail, and paths stay the same inside and out.
-    return [
-        HEADER,
-        "# service  type  private unpriv  chroot  wakeup  maxproc command + args",
-        `${smtp}      inet  n       -       n       -       -       smtpd`,
-        "  -o syslog_name=postfix/smtp",
-        `${submission}      inet  n       -       n       -       -       smtpd`,
-        ...submissionOptions("submission"),
-        "  -o smtpd_tls_security_level=encrypt",
-        `${smtps}      inet  n       -       n       -       -       smtpd`,
-        ...submissionOptions("smtps"),
-        "  -o smtpd_tls_wrappermode=yes",
-        ...reinjectService(spec),
-        "pickup    unix  n       -       n       60      1       pickup",
-        "cleanup   unix  n       -       n       -       0       cleanup",
-        "qmgr      unix  n       -       n       300     1       qmgr",
-        "tlsmgr    unix  -       -       n       1000?   1       tlsmgr",
-        "rewrite   unix  -       -       n       -       -       trivial-rewrite",
-        "bounce    unix  -       -       n       -       0       bounce",
-        "defer     unix  -       -       n       -       0       bounce",
-        "trace     unix  -       -       n       -       0       bounce",
-        "verify    unix  -       -       n       -       1       verify",
-        "flush     unix  n       -       n       1000?   0       flush",
-        "proxymap  unix  -       -       n       -       -       proxymap",
-        "proxywrite unix -       -       n       -       1       proxymap",
-        "smtp      unix  -       -       n       -       -       smtp",
-        "relay     unix  -       -       n       -       -       smtp",
-        "  -o syslog_name=postfix/relay",
-        ...(spec.relayhosts.some(relayImplicitTls) ? [
-            `${IMPLICIT_TLS_TRANSPORT} unix -      -       n       -       -       smtp`,
-            `  -o syslog_name=postfix/${IMPLICIT_TLS_TRANSPORT}`,
-            "  -o smtp_tls_wrappermode=yes",
-            "  -o smtp_tls_security_level=encrypt",
-        ] : []),
-        ...((spec.transports ?? []).length > 0 ? [
-            `${DIRECT_TRANSPORT}    unix  -       -       n       -       -       smtp`,
-            `  -o syslog_name=postfix/${DIRECT_TRANSPORT}`,
-            "  -o smtp_sasl_auth_enable=no",
-        ] : []),
-        "showq     unix  n       -       n       -       -       showq",
-        "error     unix  -       -       n       -       -       error",
-        "retry     unix  -       -       n       -       -       error",
-        "discard   unix  -       -       n       -       -       discard",
-        "local     unix  -       n       n       -       -       local",
-        "virtual   unix  -       n       n       -       -       virtual",
-        "lmtp      unix  -       -       n       -       -       lmtp",
-        "anvil     unix  -       -       n       -       1       anvil",
-        "scache    unix  -       -       n       -       1       scache",
-        "postlog   unix-dgram n  -       n       -       1       postlogd",
-        "",
-    ].join("\n");
-}
+    const internet = spec.mode === "internet";
+    const reinject = spec.reinject;
+    // 587 and 465: nothing without AUTH, and a login sends only as its own addresses.
+    const submissionOptions = (name: string) => cf`  -o syslog_name=postfix/${name}
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_sender_restrictions=${internet ? "reject_sender_login_mismatch" : ""}
+  -o smtpd_recipient_restrictions=reject_non_fqdn_recipient,permit_sasl_authenticated,reject
+  -o milter_macro_daemon_name=ORIGINATING`;
+    return cf`${HEADER}
+# chroot is "n" everywhere: the container is the jail, and paths stay the same inside and out.
+# ==========================================================================
+# service type  private unpriv  chroot  wakeup  maxproc command + args
+# ==========================================================================
 
-/**
- * Mail from Dovecot's Sieve re-enters Postfix here: never published, it trusts only the
- * network Dovecot lives on, so vacation replies and redirects may leave for any domain
- * without widening mynetworks for the public ports.
- */
-function reinjectService(spec: PostfixSpec): string[] {
-    const r = spec.reinject;
-    if (spec.mode !== "internet") return [];
-    const trusted = r.trusted.length > 0 ? r.trusted.join(",") : "127.0.0.1/32";
-    return [
-        `${r.address}:${r.port}      inet  n       -       n       -       -       smtpd`,
-        "  -o syslog_name=postfix/reinject",
-        `  -o mynetworks=${trusted}`,
-        "  -o smtpd_client_restrictions=permit_mynetworks,reject",
-        "  -o smtpd_relay_restrictions=permit_mynetworks,reject",
-        "  -o smtpd_recipient_restrictions=permit_mynetworks,reject",
-        "  -o smtpd_sasl_auth_enable=no",
-        "  -o smtpd_client_auth_rate_limit=0",
-    ];
+# --- SMTP: 25 for other servers; 587 (STARTTLS) and 465 (implicit TLS) for our users, with AUTH
+${service(smtp)}inet  n       -       n       -       -       smtpd
+  -o syslog_name=postfix/smtp
+${service(submission)}inet  n       -       n       -       -       smtpd
+${submissionOptions("submission")}
+  -o smtpd_tls_security_level=encrypt
+${service(smtps)}inet  n       -       n       -       -       smtpd
+${submissionOptions("smtps")}
+  -o smtpd_tls_wrappermode=yes
+
+${when(internet)`
+# Mail from Dovecot's Sieve re-enters Postfix here: never published, it trusts only the network
+# Dovecot lives on, so vacation replies and redirects may leave for any domain without widening
+# mynetworks for the public ports.
+${service(`${reinject.address}:${reinject.port}`)}inet  n       -       n       -       -       smtpd
+  -o syslog_name=postfix/reinject
+  -o mynetworks=${reinject.trusted.length > 0 ? reinject.trusted.join(",") : "127.0.0.1/32"}
+  -o smtpd_client_restrictions=permit_mynetworks,reject
+  -o smtpd_relay_restrictions=permit_mynetworks,reject
+  -o smtpd_recipient_restrictions=permit_mynetworks,reject
+  -o smtpd_sasl_auth_enable=no
+  -o smtpd_client_auth_rate_limit=0
+`}
+
+# --- Postfix's own services
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+  -o syslog_name=postfix/relay
+${when(spec.relayhosts.some(relayImplicitTls))`
+# SMTP client for relays with implicit TLS (SMTPS, e.g. port 465).
+${service(IMPLICIT_TLS_TRANSPORT)}unix  -       -       n       -       -       smtp
+  -o syslog_name=postfix/${IMPLICIT_TLS_TRANSPORT}
+  -o smtp_tls_wrappermode=yes
+  -o smtp_tls_security_level=encrypt
+`}
+${when((spec.transports ?? []).length > 0)`
+# SMTP client for MailServer transports (transport_maps): never presents relay credentials.
+${service(DIRECT_TRANSPORT)}unix  -       -       n       -       -       smtp
+  -o syslog_name=postfix/${DIRECT_TRANSPORT}
+  -o smtp_sasl_auth_enable=no
+`}
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+`;
 }
 
 function tableText(entries: Array<[string, string]>): string {
@@ -414,7 +446,9 @@ export function renderPostfixFiles(spec: PostfixSpec): RenderedFile[] {
     return [
         file("main.cf", renderMainCf(spec)),
         file("master.cf", renderMasterCf(spec)),
-        renderProbe(spec.ports.smtp > 0 ? { address: probeAddress(spec.inetInterfaces), port: spec.ports.smtp, greeting: "220 ", goodbye: "QUIT" } : undefined),
+        renderProbe(spec.ports.smtp > 0
+            ? { address: probeAddress(spec.inetInterfaces), port: spec.ports.smtp, greeting: "220 ", goodbye: "QUIT" }
+            : undefined),
         file(postfixTables.virtualMailboxes, renderVirtualMailboxes(spec)),
         file(postfixTables.virtualAliases, renderVirtualAliases(spec)),
         file(postfixTables.systemAliases, renderSystemAliases(spec)),

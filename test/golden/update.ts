@@ -1,0 +1,162 @@
+// Golden files: the configuration the shipped stacks (stacks/Pulumi.<stack>.yaml) render, as the
+// components register it, so that a change to a renderer shows up as a reviewable diff of the
+// real files. `npm run golden` rewrites test/golden/<stack>/<service>/<path>;
+// test/components/golden.test.ts fails when the committed files differ from a fresh render.
+//
+// The example program runs under Pulumi mocks (test/components/run-program.ts, behind the
+// recorder program-capture.ts). Each file comes from the component inputs that hold rendered
+// files (components/render/inputs.ts, FILE_INPUTS): never secrets (password hashes, the TLS key,
+// relay passwords), which are not there. One exception: in bridge mode master.cf trusts the
+// subnet Docker assigns to the stack's network, so MailServer does not register it; the dev
+// master.cf is the postfix config job's upload as the mocks give it (no subnet known, so the
+// reinject listener trusts 127.0.0.1/32 only; a real deploy writes the network's subnet there).
+import { execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { FILE_INPUTS } from "../../components/render/inputs";
+import { isWrappedSecret } from "../components/secrets";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+export const GOLDEN_DIR = __dirname;
+export const STACKS = ["dev", "prod"] as const;
+const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+const RUN_PROGRAM = path.join(ROOT, "test", "components", "run-program.ts");
+const PROGRAM = path.join(ROOT, "test", "components", "program-under-test.ts");
+const SECRET_KEYS = ["mailserver:passwords", "mailserver:relayPasswords", "mailserver:tlsKeyPem"];
+// js-yaml comes with @pulumi/pulumi; it has no type declarations here.
+const yaml = require("js-yaml") as { load(text: string): unknown };
+
+/** Component type -> the services whose rendered-file inputs it registers. */
+const COMPONENTS: Record<string, Array<keyof typeof FILE_INPUTS>> = {
+    "mailserver:index:MailServer": ["postfix", "saslauthd"],
+    "mailserver:index:DovecotImap": ["dovecot"],
+};
+
+interface Registration { type: string; name: string; parent: string; wire: any }
+
+function stackConfig(stack: string): Record<string, unknown> {
+    const text = fs.readFileSync(path.join(ROOT, "stacks", `Pulumi.${stack}.yaml`), "utf8");
+    const doc = yaml.load(text) as { config: Record<string, unknown> };
+    return doc.config;
+}
+
+/**
+ * The stack's config plus the secrets a user sets with `pulumi config set --secret`: one password
+ * per mailbox and relay, and for a stack that supplies its certificate, a throwaway pair. None of
+ * them reaches a golden file (hashes and keys are secret inputs), so they need not be fixed.
+ */
+function fullConfig(stack: string, tls: { certPem: string; keyPem: string }): Record<string, unknown> {
+    const cfg = stackConfig(stack);
+    type Domain = { domain: string; mailboxes?: Array<{ address: string }> };
+    const domains = (cfg["mailserver:domains"] ?? []) as Domain[];
+    const passwords = Object.fromEntries(domains.flatMap(d => (d.mailboxes ?? []).map(m => {
+        const address = m.address.includes("@") ? m.address : `${m.address}@${d.domain}`;
+        return [address, `golden-${address}-password`];
+    })));
+    const relays = (cfg["mailserver:relayhosts"] ?? []) as Array<{ name?: string; host: string; username?: string }>;
+    const relayPasswords = Object.fromEntries(relays.filter(r => r.username)
+        .map(r => [r.name ?? r.host, `golden-${r.host}-password`]));
+    const out: Record<string, unknown> = { ...cfg, "mailserver:passwords": passwords };
+    if (relays.length > 0) out["mailserver:relayPasswords"] = relayPasswords;
+    // A stack without a tls setting of its own (prod) expects its certificate from config.
+    if (cfg["mailserver:tls"] === undefined) {
+        Object.assign(out, { "mailserver:tlsCertPem": tls.certPem, "mailserver:tlsKeyPem": tls.keyPem });
+    }
+    return out;
+}
+
+function runProgram(stack: string, config: Record<string, unknown>, tmp: string): Promise<Registration[]> {
+    const request = path.join(tmp, `${stack}.json`), capture = path.join(tmp, `${stack}-resources.json`);
+    const body = { stack, config, secretKeys: SECRET_KEYS, program: PROGRAM };
+    fs.writeFileSync(request, JSON.stringify(body), { mode: 0o600 });
+    return new Promise((resolve, reject) => {
+        const child = spawn(TSX, [RUN_PROGRAM, request], {
+            cwd: ROOT, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, MAILSERVER_TEST_CAPTURE: capture },
+        });
+        let stderr = "";
+        child.stderr.on("data", d => { stderr += d; });
+        const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+        child.on("error", reject);
+        child.on("close", code => {
+            clearTimeout(timer);
+            if (code !== 0) return reject(new Error(`the ${stack} stack's program failed (exit ${code}):\n${stderr}`));
+            resolve(JSON.parse(fs.readFileSync(capture, "utf8")));
+        });
+    });
+}
+
+/** service/path -> content of one stack's rendered files. */
+function renderedFiles(stack: string, registrations: Registration[]): Map<string, string> {
+    const files = new Map<string, string>();
+    const add = (service: string, file: string, content: unknown) => {
+        if (typeof content !== "string") {
+            throw new Error(`${stack}: ${service}/${file} is not plain text (a secret or unknown?)`);
+        }
+        if (files.has(`${service}/${file}`)) throw new Error(`${stack}: two components render ${service}/${file}`);
+        files.set(`${service}/${file}`, content);
+    };
+    for (const r of registrations) {
+        for (const service of COMPONENTS[r.type] ?? []) {
+            const input = r.wire[FILE_INPUTS[service]];
+            if (!input || typeof input !== "object" || isWrappedSecret(input)) {
+                throw new Error(`${stack}: ${r.type} ${r.name} has no plain ${FILE_INPUTS[service]} input`);
+            }
+            for (const [file, content] of Object.entries(input)) add(service, file, content);
+        }
+    }
+    if (!files.has("postfix/main.cf")) throw new Error(`${stack}: no MailServer with postfixFiles registered`);
+    // Bridge mode: master.cf only in the config job (see the top of this file).
+    if (!files.has("postfix/master.cf")) {
+        const uploadsMasterCf = (r: Registration) =>
+            (r.wire.uploads ?? []).some((u: any) => u.file === "/staging/master.cf");
+        const jobs = registrations.filter(uploadsMasterCf);
+        if (jobs.length !== 1) {
+            throw new Error(`${stack}: expected one config job uploading master.cf, found ${jobs.length}`);
+        }
+        add("postfix", "master.cf", jobs[0].wire.uploads.find((u: any) => u.file === "/staging/master.cf").content);
+    }
+    return files;
+}
+
+/** Renders every stack's files into outDir/<stack>/<service>/<path>; returns the relative paths written. */
+export async function renderGolden(outDir: string): Promise<string[]> {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mail-golden-"));
+    try {
+        execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", path.join(tmp, "key.pem"), "-out", path.join(tmp, "cert.pem"), "-days", "2",
+            "-subj", "/CN=mail.example.com", "-addext", "subjectAltName=DNS:mail.example.com"], { stdio: "pipe" });
+        const read = (f: string) => fs.readFileSync(path.join(tmp, f), "utf8");
+        const tls = { certPem: read("cert.pem"), keyPem: read("key.pem") };
+        const runs = await Promise.all(STACKS.map(stack => runProgram(stack, fullConfig(stack, tls), tmp)));
+        const written: string[] = [];
+        STACKS.forEach((stack, i) => {
+            for (const [file, content] of [...renderedFiles(stack, runs[i])].sort(([a], [b]) => a.localeCompare(b))) {
+                const target = path.join(outDir, stack, file);
+                fs.mkdirSync(path.dirname(target), { recursive: true });
+                fs.writeFileSync(target, content);
+                written.push(path.join(stack, file));
+            }
+        });
+        return written;
+    } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+    }
+}
+
+/** Every file under dir, as paths relative to it. */
+export function listFiles(dir: string): string[] {
+    if (!fs.existsSync(dir)) return [];
+    return (fs.readdirSync(dir, { recursive: true, withFileTypes: true }) as fs.Dirent[])
+        .filter(e => e.isFile())
+        .map(e => path.relative(dir, path.join(e.parentPath ?? (e as any).path, e.name)))
+        .sort();
+}
+
+if (require.main === module) {
+    (async () => {
+        for (const stack of STACKS) fs.rmSync(path.join(GOLDEN_DIR, stack), { recursive: true, force: true });
+        const written = await renderGolden(GOLDEN_DIR);
+        for (const f of written) console.log(`test/golden/${f}`);
+    })().catch(e => { console.error(e instanceof Error ? e.message : e); process.exit(1); });
+}
