@@ -1,6 +1,9 @@
 // Parsers for the configuration files the policies read out of docker containers' uploads:
-// Postfix main.cf and master.cf, Dovecot's dovecot.conf, TLS protocol lists and CIDR networks.
-// Pure and dependency-free, so the rules stay testable without Pulumi.
+// Postfix main.cf and master.cf, Dovecot's dovecot.conf and TLS protocol lists. The one parser
+// of these files: the unit tests read the rendered files with it too, and a live test checks it
+// against postconf and doveconf. Networks come from components/net.ts. Pulumi-free, so the
+// rules stay testable without Pulumi.
+import { isLoopbackAddress, isLoopbackNetwork, mappedIPv4, Network } from "../components/net";
 
 // ------------------------------------------------------------------------------------------
 // Postfix main.cf
@@ -158,8 +161,9 @@ export function listensOnPort25(service: MasterService): boolean {
     return !isLoopbackHost(host);
 }
 
+/** "localhost" or a loopback address (127.0.0.0/8, ::1). */
 export function isLoopbackHost(host: string): boolean {
-    return host === "localhost" || host === "::1" || /^127\./.test(host);
+    return host === "localhost" || isLoopbackAddress(host);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -217,69 +221,12 @@ export function weakProtocols(value: string): string[] {
 }
 
 // ------------------------------------------------------------------------------------------
-// Networks (mynetworks)
-
-export interface Network {
-    family: 4 | 6;
-    /** The address as a number (32 or 128 bits). */
-    address: bigint;
-    prefix: number;
-}
-
-function parseIPv4(text: string): bigint | undefined {
-    const parts = text.split(".");
-    if (parts.length !== 4 || !parts.every(p => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return undefined;
-    return parts.reduce((acc, p) => (acc << 8n) | BigInt(Number(p)), 0n);
-}
-
-function parseIPv6(text: string): bigint | undefined {
-    let s = text.toLowerCase();
-    // An embedded IPv4 tail (::ffff:192.0.2.1) becomes two hex groups.
-    const v4 = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-    if (v4) {
-        const n = parseIPv4(v4[2]);
-        if (n === undefined) return undefined;
-        s = `${v4[1]}${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
-    }
-    const halves = s.split("::");
-    if (halves.length > 2) return undefined;
-    const groups = (h: string) => (h === "" ? [] : h.split(":"));
-    const head = groups(halves[0]);
-    const tail = halves.length === 2 ? groups(halves[1]) : [];
-    const missing = 8 - head.length - tail.length;
-    if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
-    const all = [...head, ...Array(halves.length === 2 ? missing : 0).fill("0"), ...tail];
-    if (!all.every(g => /^[0-9a-f]{1,4}$/.test(g))) return undefined;
-    return all.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
-}
-
-/**
- * A mynetworks element as a network: "192.0.2.0/24", "192.0.2.1", "[2001:db8::]/48", "[::1]",
- * "2001:db8::/48". Undefined for what is not an address (lookup tables, files, names).
- */
-export function parseNetwork(entry: string): Network | undefined {
-    const m4 = /^(\d+\.\d+\.\d+\.\d+)(?:\/(\d{1,2}))?$/.exec(entry);
-    if (m4) {
-        const address = parseIPv4(m4[1]);
-        const prefix = m4[2] === undefined ? 32 : Number(m4[2]);
-        return address === undefined || prefix > 32 ? undefined : { family: 4, address, prefix };
-    }
-    const m6 = /^\[([0-9a-fA-F:.]+)(?:\/(\d{1,3}))?\](?:\/(\d{1,3}))?$/.exec(entry) ?? /^([0-9a-fA-F:.]*:[0-9a-fA-F:.]*)(?:\/(\d{1,3}))?$/.exec(entry);
-    if (m6) {
-        const address = parseIPv6(m6[1]);
-        const p = m6[3] ?? m6[2];
-        const prefix = p === undefined ? 128 : Number(p);
-        return address === undefined || prefix > 128 ? undefined : { family: 6, address, prefix };
-    }
-    return undefined;
-}
+// Networks (mynetworks): parsed by components/net.ts, judged here
 
 /** IPv4 networks wider than this (a shorter prefix) are too wide to trust. */
 export const MIN_IPV4_PREFIX = 16;
 /** IPv6 networks wider than this are too wide to trust (a /48 is one site). */
 export const MIN_IPV6_PREFIX = 48;
-
-const MAPPED_V4 = 0xffffn << 32n; // ::ffff:0:0/96
 
 /**
  * Why a trusted network is too wide to be "our own clients", or undefined if it is fine.
@@ -287,16 +234,14 @@ const MAPPED_V4 = 0xffffn << 32n; // ::ffff:0:0/96
  * (::ffff:a.b.c.d/n, n >= 96) are judged as the IPv4 network they denote.
  */
 export function tooWide(n: Network): string | undefined {
-    if (n.family === 6 && n.prefix >= 96 && (n.address >> 32n) === (MAPPED_V4 >> 32n)) {
-        return tooWide({ family: 4, address: n.address & 0xffffffffn, prefix: n.prefix - 96 });
-    }
+    const v4 = mappedIPv4(n);
+    if (v4) return tooWide(v4);
+    if (isLoopbackNetwork(n)) return undefined;
     if (n.family === 4) {
-        if (n.prefix >= 8 && (n.address >> 24n) === 127n) return undefined;
         if (n.prefix === 0) return "it is the whole IPv4 Internet";
         if (n.prefix < MIN_IPV4_PREFIX) return `a /${n.prefix} is ${2 ** (32 - n.prefix)} addresses, wider than the /${MIN_IPV4_PREFIX} limit`;
         return undefined;
     }
-    if (n.prefix === 128 && n.address === 1n) return undefined;
     if (n.prefix === 0) return "it is the whole IPv6 Internet";
     if (n.prefix < MIN_IPV6_PREFIX) return `a /${n.prefix} is wider than the /${MIN_IPV6_PREFIX} limit (one site)`;
     return undefined;
