@@ -1,9 +1,106 @@
-// TEMPORARY until the parsers branch lands.
-export function isIPv4(value: string): boolean {
-    const parts = value.split(".");
-    return parts.length === 4 && parts.every(p => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255);
+// IP addresses and networks: the one module the components, the policy pack and the tests use.
+// Pulumi-free. Validation is node:net's (inet_pton rules: strict dotted quads, no leading
+// zeros); arithmetic and ranges are ipaddr.js's.
+import * as ipaddr from "ipaddr.js";
+import * as nodeNet from "node:net";
+
+/** A dotted-quad IPv4 address: four decimal octets, no leading zeros, no CIDR suffix. */
+export function isIPv4(text: string): boolean {
+    return nodeNet.isIPv4(text);
 }
 
-export function isIP(value: string): boolean {
-    return require("net").isIP(value) !== 0;
+/** A bare IPv6 address ("2001:db8::1", "::ffff:192.0.2.1"): no brackets, prefix or zone id ("%eth0"). */
+export function isIPv6(text: string): boolean {
+    return nodeNet.isIPv6(text) && !text.includes("%");
+}
+
+/** isIPv4 or isIPv6. */
+export function isIP(text: string): boolean {
+    return isIPv4(text) || isIPv6(text);
+}
+
+/**
+ * The address's canonical text, or undefined if it is not a bare address: IPv4 as is, IPv6
+ * as RFC 5952 (lower case, longest zero run as "::"), IPv4-mapped IPv6 in the mixed notation
+ * RFC 5952 section 5 recommends ("::ffff:192.0.2.1"), as inet_ntop and so Postfix print it.
+ */
+export function canonicalAddress(text: string): string | undefined {
+    if (isIPv4(text)) return text;
+    if (!isIPv6(text)) return undefined;
+    const a = ipaddr.IPv6.parse(text);
+    return a.isIPv4MappedAddress() ? `::ffff:${a.toIPv4Address().toString()}` : a.toRFC5952String();
+}
+
+export interface Network {
+    family: 4 | 6;
+    /** The address as given, in canonical text (host bits are kept, not masked). */
+    address: string;
+    /** Prefix length: 32 or 128 for a single address. */
+    prefix: number;
+    /** Postfix mynetworks notation: "192.0.2.0/24", "[2001:db8::]/32" (IPv6 always bracketed). */
+    postfix: string;
+}
+
+export interface ParseNetworkOptions {
+    /**
+     * Only what Postfix accepts in mynetworks: IPv6 in brackets. Without it, "2001:db8::/48"
+     * (which Postfix would read as a "type:table") is also taken for the network it looks like.
+     */
+    strict?: boolean;
+}
+
+function network(family: 4 | 6, text: string, prefixText: string | undefined): Network | undefined {
+    const address = canonicalAddress(text);
+    const max = family === 4 ? 32 : 128;
+    const prefix = prefixText === undefined ? max : Number(prefixText);
+    if (address === undefined || (family === 4) !== isIPv4(text) || prefix > max) return undefined;
+    return { family, address, prefix, postfix: family === 4 ? `${address}/${prefix}` : `[${address}]/${prefix}` };
+}
+
+/**
+ * A network in any of the forms mynetworks and the components accept: "192.0.2.0/24",
+ * "192.0.2.1", "[2001:db8::]/48", "[::1]", "[2001:db8::/48]" and (unless strict)
+ * "2001:db8::/48". Undefined for anything else (lookup tables, file names, host names).
+ */
+export function parseNetwork(entry: string, options: ParseNetworkOptions = {}): Network | undefined {
+    const v4 = /^([0-9.]+)(?:\/(\d{1,2}))?$/.exec(entry);
+    if (v4) return network(4, v4[1], v4[2]);
+    const bracketed = /^\[([0-9A-Fa-f:.]+)(?:\/(\d{1,3}))?\](?:\/(\d{1,3}))?$/.exec(entry);
+    if (bracketed) return bracketed[2] !== undefined && bracketed[3] !== undefined ? undefined : network(6, bracketed[1], bracketed[2] ?? bracketed[3]);
+    const bare = options.strict ? null : /^([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)(?:\/(\d{1,3}))?$/.exec(entry);
+    if (bare) return network(6, bare[1], bare[2]);
+    return undefined;
+}
+
+/** Whether every address of `inner` lies in `outer` (same family). */
+export function within(inner: Network, outer: Network): boolean {
+    if (inner.family !== outer.family || inner.prefix < outer.prefix) return false;
+    return ipaddr.parse(inner.address).match(ipaddr.parse(outer.address), outer.prefix);
+}
+
+const MAPPED = parseNetwork("[::ffff:0.0.0.0]/96")!;
+
+/**
+ * The IPv4 network an IPv4-mapped IPv6 network denotes ("[::ffff:192.0.2.0]/120" is
+ * 192.0.2.0/24), or undefined for any other network. Mapped networks wider than /96 are not
+ * all mapped addresses, so they have no IPv4 view.
+ */
+export function mappedIPv4(n: Network): Network | undefined {
+    if (!within(n, MAPPED)) return undefined;
+    const v4 = ipaddr.IPv6.parse(n.address).toIPv4Address().toString();
+    return network(4, v4, String(n.prefix - 96));
+}
+
+const LOOPBACK = [parseNetwork("127.0.0.0/8")!, parseNetwork("[::1]/128")!];
+
+/** Whether the whole network is loopback (inside 127.0.0.0/8, ::1, or their IPv4-mapped form). */
+export function isLoopbackNetwork(n: Network): boolean {
+    const n4 = mappedIPv4(n) ?? n;
+    return LOOPBACK.some(l => within(n4, l));
+}
+
+/** Whether a bare address is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.y.z). */
+export function isLoopbackAddress(text: string): boolean {
+    const n = isIP(text) ? parseNetwork(text) : undefined;
+    return n !== undefined && isLoopbackNetwork(n);
 }

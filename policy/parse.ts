@@ -1,27 +1,81 @@
 // Parsers for the configuration files the policies read out of docker containers' uploads:
-// Postfix main.cf and master.cf, Dovecot's dovecot.conf, TLS protocol lists and CIDR networks.
-// Pure and dependency-free, so the rules stay testable without Pulumi.
+// Postfix main.cf and master.cf, Dovecot's dovecot.conf and TLS protocol lists. The one parser
+// of these files: the unit tests read the rendered files with it too, and a live test checks it
+// against postconf and doveconf. Networks come from components/net.ts. Pulumi-free, so the
+// rules stay testable without Pulumi.
+import { isLoopbackAddress, isLoopbackNetwork, mappedIPv4, Network } from "../components/net";
+
+// ------------------------------------------------------------------------------------------
+// Postfix logical lines (main.cf and master.cf alike)
+
+/** What the parsers could not read, as "line N: why: text"; Postfix would warn or stop there. */
+export type ParseErrors = string[];
+
+interface LogicalLine {
+    /** 1-based number of the line the logical line starts on. */
+    line: number;
+    text: string;
+}
+
+/**
+ * Postfix's logical lines (readlline(3)): blank lines and lines whose first non-blank
+ * character is "#" are skipped (a "#" later in a line is text, not a comment), and a line
+ * starting with whitespace continues the previous one; they are joined with one space.
+ */
+function postfixLines(text: string, errors: ParseErrors): LogicalLine[] {
+    const logical: LogicalLine[] = [];
+    text.split(/\r?\n/).forEach((raw, i) => {
+        if (raw.trim() === "" || raw.trimStart().startsWith("#")) return;
+        if (/^\s/.test(raw)) {
+            if (logical.length > 0) logical[logical.length - 1].text += " " + raw.trim();
+            else errors.push(`line ${i + 1}: continuation line without a preceding line: ${JSON.stringify(raw)}`);
+            return;
+        }
+        logical.push({ line: i + 1, text: raw.trim() });
+    });
+    return logical;
+}
+
+/** "name = value" as Postfix splits it (split_nameval): blanks around "=" and at the ends dropped. */
+function nameValue(text: string): [string, string] | undefined {
+    const m = /^([A-Za-z0-9_]+)\s*=\s*(.*)$/s.exec(text.trim());
+    return m ? [m[1], m[2].trim()] : undefined;
+}
 
 // ------------------------------------------------------------------------------------------
 // Postfix main.cf
 
-/**
- * main.cf as key -> value: comment and blank lines skipped, lines starting with whitespace
- * continue the previous one, the last assignment of a key wins (as in Postfix).
- */
+export interface Assignment {
+    key: string;
+    value: string;
+    /** 1-based line number where the assignment starts. */
+    line: number;
+}
+
+export interface MainCf {
+    /** Every assignment in file order; a key assigned twice appears twice. */
+    assignments: Assignment[];
+    /** Key -> value, the last assignment of a key winning (as in Postfix). */
+    values: Map<string, string>;
+    /** Logical lines that are not "key = value". */
+    errors: ParseErrors;
+}
+
+/** main.cf with every assignment in order, the effective values, and what could not be read. */
+export function readMainCf(text: string): MainCf {
+    const errors: ParseErrors = [];
+    const assignments: Assignment[] = [];
+    for (const { line, text: logical } of postfixLines(text, errors)) {
+        const nv = nameValue(logical);
+        if (nv) assignments.push({ key: nv[0], value: nv[1], line });
+        else errors.push(`line ${line}: not "key = value": ${JSON.stringify(logical)}`);
+    }
+    return { assignments, values: new Map(assignments.map(a => [a.key, a.value])), errors };
+}
+
+/** main.cf as key -> value, the last assignment of a key winning (as in Postfix); unreadable lines skipped. */
 export function parseMainCf(text: string): Map<string, string> {
-    const logical: string[] = [];
-    for (const line of text.split(/\r?\n/)) {
-        if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
-        if (/^\s/.test(line) && logical.length > 0) logical[logical.length - 1] += " " + line.trim();
-        else logical.push(line.trim());
-    }
-    const values = new Map<string, string>();
-    for (const line of logical) {
-        const m = /^([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(line);
-        if (m) values.set(m[1], m[2].trim());
-    }
-    return values;
+    return readMainCf(text).values;
 }
 
 /** Expands $name, ${name} and $(name) references to parameters that are set (others stay as they are). */
@@ -48,21 +102,32 @@ export interface MasterService {
     type: string;
     /** Column 8: the daemon, e.g. "smtpd". */
     command: string;
-    /** The service's "-o key=value" overrides. */
+    /** The eight fixed columns: service, type, private, unpriv, chroot, wakeup, maxproc, command. */
+    columns: string[];
+    /** The command's arguments after column 8, "-o" overrides included, "{ }" groups unwrapped. */
+    args: string[];
+    /** Every "-o key=value" override in order; a key given twice appears twice. */
+    overrides: Assignment[];
+    /** The service's "-o key=value" overrides, the last of a key winning. */
     options: Map<string, string>;
+    /** 1-based line number of the service line. */
+    line: number;
 }
 
-/** Splits on whitespace, keeping "{ ... }" groups (Postfix 3.0+ "-o { key = value }") as one token. */
-function tokenize(line: string): string[] {
+/**
+ * Splits on whitespace, keeping a "{ ... }" group (Postfix 3.0+, e.g. "-o { key = a b }") as
+ * one token without its braces and outer blanks. Undefined if a "{" is not closed.
+ */
+function tokenize(line: string): string[] | undefined {
     const tokens: string[] = [];
     let i = 0;
     while (i < line.length) {
         if (/\s/.test(line[i])) { i++; continue; }
         if (line[i] === "{") {
             const end = line.indexOf("}", i);
-            const stop = end < 0 ? line.length : end;
-            tokens.push(line.slice(i + 1, stop).trim());
-            i = stop + 1;
+            if (end < 0) return undefined;
+            tokens.push(line.slice(i + 1, end).trim());
+            i = end + 1;
             continue;
         }
         let j = i;
@@ -73,28 +138,39 @@ function tokenize(line: string): string[] {
     return tokens;
 }
 
-/** master.cf's services with their command and "-o" overrides. */
-export function parseMasterCf(text: string): MasterService[] {
-    const logical: string[] = [];
-    for (const line of text.split(/\r?\n/)) {
-        if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
-        if (/^\s/.test(line) && logical.length > 0) logical[logical.length - 1] += " " + line.trim();
-        else logical.push(line.trim());
-    }
+export interface MasterCf {
+    services: MasterService[];
+    /** Service lines with fewer than 8 columns, unclosed "{", "-o" without "key=value". */
+    errors: ParseErrors;
+}
+
+/** master.cf's services with their columns, arguments and "-o" overrides, and what could not be read. */
+export function readMasterCf(text: string): MasterCf {
+    const errors: ParseErrors = [];
     const services: MasterService[] = [];
-    for (const line of logical) {
-        const columns = tokenize(line);
-        if (columns.length < 8) continue;
-        const options = new Map<string, string>();
-        const args = columns.slice(8);
+    for (const { line, text: logical } of postfixLines(text, errors)) {
+        const tokens = tokenize(logical);
+        if (!tokens) { errors.push(`line ${line}: unclosed "{": ${JSON.stringify(logical)}`); continue; }
+        if (tokens.length < 8) { errors.push(`line ${line}: fewer than 8 columns: ${JSON.stringify(logical)}`); continue; }
+        const args = tokens.slice(8);
+        const overrides: Assignment[] = [];
         for (let i = 0; i < args.length; i++) {
-            if (args[i] !== "-o" || i + 1 >= args.length) continue;
-            const m = /^([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(args[++i]);
-            if (m) options.set(m[1], m[2].trim());
+            if (args[i] !== "-o") continue;
+            const nv = i + 1 < args.length ? nameValue(args[++i]) : undefined;
+            if (nv) overrides.push({ key: nv[0], value: nv[1], line });
+            else errors.push(`line ${line}: "-o" without "key=value" in service ${tokens[0]}`);
         }
-        services.push({ name: columns[0], type: columns[1], command: columns[7], options });
+        services.push({
+            name: tokens[0], type: tokens[1], command: tokens[7], columns: tokens.slice(0, 8), args, overrides,
+            options: new Map(overrides.map(o => [o.key, o.value])), line,
+        });
     }
-    return services;
+    return { services, errors };
+}
+
+/** master.cf's services with their command and "-o" overrides; unreadable lines skipped. */
+export function parseMasterCf(text: string): MasterService[] {
+    return readMasterCf(text).services;
 }
 
 /** Postfix's defaults (3.x, compatibility_level >= 2) for the parameters the policies read. */
@@ -114,6 +190,11 @@ export const POSTFIX_DEFAULTS: Readonly<Record<string, string>> = {
     smtpd_milters: "",
     non_smtpd_milters: "",
 };
+
+/** A service that sees main.cf only, for when master.cf is not known. */
+function pseudoService(type: string, command: string): MasterService {
+    return { name: "(main.cf)", type, command, columns: ["(main.cf)", type, "-", "-", "-", "-", "-", command], args: [], overrides: [], options: new Map(), line: 0 };
+}
 
 /** main.cf plus master.cf: the value a parameter has for one service. */
 export class PostfixConfig {
@@ -138,13 +219,13 @@ export class PostfixConfig {
 
     /** The smtpd services of master.cf; without a master.cf, one pseudo-service that sees main.cf only. */
     smtpdServices(): MasterService[] {
-        if (this.services.length === 0) return [{ name: "(main.cf)", type: "inet", command: "smtpd", options: new Map() }];
+        if (this.services.length === 0) return [pseudoService("inet", "smtpd")];
         return this.services.filter(s => s.command === "smtpd");
     }
 
     /** The smtp client services of master.cf (smtp, relay, ...); without a master.cf, main.cf alone. */
     smtpClientServices(): MasterService[] {
-        if (this.services.length === 0) return [{ name: "(main.cf)", type: "unix", command: "smtp", options: new Map() }];
+        if (this.services.length === 0) return [pseudoService("unix", "smtp")];
         return this.services.filter(s => s.command === "smtp");
     }
 }
@@ -158,8 +239,9 @@ export function listensOnPort25(service: MasterService): boolean {
     return !isLoopbackHost(host);
 }
 
+/** "localhost" or a loopback address (127.0.0.0/8, ::1). */
 export function isLoopbackHost(host: string): boolean {
-    return host === "localhost" || host === "::1" || /^127\./.test(host);
+    return host === "localhost" || isLoopbackAddress(host);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -217,69 +299,12 @@ export function weakProtocols(value: string): string[] {
 }
 
 // ------------------------------------------------------------------------------------------
-// Networks (mynetworks)
-
-export interface Network {
-    family: 4 | 6;
-    /** The address as a number (32 or 128 bits). */
-    address: bigint;
-    prefix: number;
-}
-
-function parseIPv4(text: string): bigint | undefined {
-    const parts = text.split(".");
-    if (parts.length !== 4 || !parts.every(p => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return undefined;
-    return parts.reduce((acc, p) => (acc << 8n) | BigInt(Number(p)), 0n);
-}
-
-function parseIPv6(text: string): bigint | undefined {
-    let s = text.toLowerCase();
-    // An embedded IPv4 tail (::ffff:192.0.2.1) becomes two hex groups.
-    const v4 = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-    if (v4) {
-        const n = parseIPv4(v4[2]);
-        if (n === undefined) return undefined;
-        s = `${v4[1]}${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
-    }
-    const halves = s.split("::");
-    if (halves.length > 2) return undefined;
-    const groups = (h: string) => (h === "" ? [] : h.split(":"));
-    const head = groups(halves[0]);
-    const tail = halves.length === 2 ? groups(halves[1]) : [];
-    const missing = 8 - head.length - tail.length;
-    if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
-    const all = [...head, ...Array(halves.length === 2 ? missing : 0).fill("0"), ...tail];
-    if (!all.every(g => /^[0-9a-f]{1,4}$/.test(g))) return undefined;
-    return all.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
-}
-
-/**
- * A mynetworks element as a network: "192.0.2.0/24", "192.0.2.1", "[2001:db8::]/48", "[::1]",
- * "2001:db8::/48". Undefined for what is not an address (lookup tables, files, names).
- */
-export function parseNetwork(entry: string): Network | undefined {
-    const m4 = /^(\d+\.\d+\.\d+\.\d+)(?:\/(\d{1,2}))?$/.exec(entry);
-    if (m4) {
-        const address = parseIPv4(m4[1]);
-        const prefix = m4[2] === undefined ? 32 : Number(m4[2]);
-        return address === undefined || prefix > 32 ? undefined : { family: 4, address, prefix };
-    }
-    const m6 = /^\[([0-9a-fA-F:.]+)(?:\/(\d{1,3}))?\](?:\/(\d{1,3}))?$/.exec(entry) ?? /^([0-9a-fA-F:.]*:[0-9a-fA-F:.]*)(?:\/(\d{1,3}))?$/.exec(entry);
-    if (m6) {
-        const address = parseIPv6(m6[1]);
-        const p = m6[3] ?? m6[2];
-        const prefix = p === undefined ? 128 : Number(p);
-        return address === undefined || prefix > 128 ? undefined : { family: 6, address, prefix };
-    }
-    return undefined;
-}
+// Networks (mynetworks): parsed by components/net.ts, judged here
 
 /** IPv4 networks wider than this (a shorter prefix) are too wide to trust. */
 export const MIN_IPV4_PREFIX = 16;
 /** IPv6 networks wider than this are too wide to trust (a /48 is one site). */
 export const MIN_IPV6_PREFIX = 48;
-
-const MAPPED_V4 = 0xffffn << 32n; // ::ffff:0:0/96
 
 /**
  * Why a trusted network is too wide to be "our own clients", or undefined if it is fine.
@@ -287,16 +312,14 @@ const MAPPED_V4 = 0xffffn << 32n; // ::ffff:0:0/96
  * (::ffff:a.b.c.d/n, n >= 96) are judged as the IPv4 network they denote.
  */
 export function tooWide(n: Network): string | undefined {
-    if (n.family === 6 && n.prefix >= 96 && (n.address >> 32n) === (MAPPED_V4 >> 32n)) {
-        return tooWide({ family: 4, address: n.address & 0xffffffffn, prefix: n.prefix - 96 });
-    }
+    const v4 = mappedIPv4(n);
+    if (v4) return tooWide(v4);
+    if (isLoopbackNetwork(n)) return undefined;
     if (n.family === 4) {
-        if (n.prefix >= 8 && (n.address >> 24n) === 127n) return undefined;
         if (n.prefix === 0) return "it is the whole IPv4 Internet";
         if (n.prefix < MIN_IPV4_PREFIX) return `a /${n.prefix} is ${2 ** (32 - n.prefix)} addresses, wider than the /${MIN_IPV4_PREFIX} limit`;
         return undefined;
     }
-    if (n.prefix === 128 && n.address === 1n) return undefined;
     if (n.prefix === 0) return "it is the whole IPv6 Internet";
     if (n.prefix < MIN_IPV6_PREFIX) return `a /${n.prefix} is wider than the /${MIN_IPV6_PREFIX} limit (one site)`;
     return undefined;
@@ -307,26 +330,77 @@ export function tooWide(n: Network): string | undefined {
 
 export interface DovecotSetting {
     key: string;
+    /** The value without its quotes ("a b" and 'a b' are a b; backslash escapes undone inside them). */
     value: string;
-    /** The enclosing sections, outermost first, e.g. ["service imap-login", "inet_listener imaps"]. */
+    /**
+     * The enclosing sections, outermost first, blanks collapsed, e.g.
+     * ["service imap-login", "inet_listener imaps"] or ['quota "User quota"'].
+     */
     sections: string[];
+    /** 1-based line number. */
+    line: number;
 }
 
-/** Every "key = value" of dovecot.conf with the sections it sits in ("!include" is not followed). */
-export function parseDovecotConf(text: string): DovecotSetting[] {
-    const settings: DovecotSetting[] = [];
-    const stack: string[] = [];
-    for (const rawLine of text.split(/\r?\n/)) {
-        if (rawLine.trimStart().startsWith("#")) continue;
-        const line = rawLine.replace(/\s#.*$/, "").trim();
-        if (line === "") continue;
-        if (line === "}") { stack.pop(); continue; }
-        const open = /^(.*?)\s*\{$/.exec(line);
-        if (open) { stack.push(open[1].trim()); continue; }
-        const m = /^([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(line);
-        if (m) settings.push({ key: m[1], value: m[2].trim().replace(/^"(.*)"$/, "$1"), sections: [...stack] });
+export interface DovecotConf {
+    settings: DovecotSetting[];
+    /** Lines that are neither a setting, a section start or end, nor an !include; unbalanced braces. */
+    errors: ParseErrors;
+}
+
+/** The line up to a "#" outside quotes (Dovecot's config parser treats such a "#" as a comment). */
+function stripDovecotComment(line: string): string {
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (c === "\"" || c === "'") {
+            for (i++; i < line.length && line[i] !== c; i++) if (line[i] === "\\") i++;
+        } else if (c === "#") {
+            return line.slice(0, i);
+        }
     }
-    return settings;
+    return line;
+}
+
+/** A value without its quotes; inside "..." and '...' alike, a backslash escapes the next character (as doveconf reads it). */
+function unquote(value: string): string {
+    const quoted = value.length >= 2 && (value[0] === "\"" || value[0] === "'") && value.endsWith(value[0]);
+    return quoted ? value.slice(1, -1).replace(/\\(.)/g, "$1") : value;
+}
+
+/**
+ * Every "key = value" of dovecot.conf with the sections it sits in, in file order ("!include"
+ * is not followed, "key = <file" stays as written). Comments start at a "#" outside quotes; a
+ * line ending in "\" continues on the next one.
+ */
+export function readDovecotConf(text: string): DovecotConf {
+    const settings: DovecotSetting[] = [];
+    const errors: ParseErrors = [];
+    const stack: string[] = [];
+    let pending = "";
+    let start = 0;
+    text.split(/\r?\n/).forEach((raw, i) => {
+        const part = stripDovecotComment(raw).trim();
+        if (pending === "") start = i + 1;
+        if (part.endsWith("\\")) { pending += part.slice(0, -1).trimEnd() + " "; return; }
+        const line = (pending + part).trim();
+        pending = "";
+        if (line === "" || /^!include(_try)?\s/.test(line)) return;
+        if (line === "}") {
+            if (stack.pop() === undefined) errors.push(`line ${start}: "}" without an open section`);
+            return;
+        }
+        const open = /^(\S.*?)\s*\{$/.exec(line);
+        if (open) { stack.push(open[1].replace(/\s+/g, " ")); return; }
+        const m = /^([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(line);
+        if (m) settings.push({ key: m[1], value: unquote(m[2].trim()), sections: [...stack], line: start });
+        else errors.push(`line ${start}: not "key = value", "section {" or "}": ${JSON.stringify(line)}`);
+    });
+    if (stack.length > 0) errors.push(`unclosed section${stack.length > 1 ? "s" : ""}: ${stack.join(" > ")}`);
+    return { settings, errors };
+}
+
+/** Every "key = value" of dovecot.conf with the sections it sits in; unreadable lines skipped. */
+export function parseDovecotConf(text: string): DovecotSetting[] {
+    return readDovecotConf(text).settings;
 }
 
 export function isYes(value: string): boolean {

@@ -19,8 +19,9 @@
 import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Secret, StackValidationArgs, StackValidationPolicy, UnknownValueError } from "@pulumi/policy";
 import {
     DovecotSetting, expand, isLoopbackHost, isYes, listensOnPort25, MasterService, MIN_IPV4_PREFIX, MIN_IPV6_PREFIX, parseDovecotConf,
-    parseMainCf, parseNetwork, postfixList, PostfixConfig, restrictsRelay, tooWide, weakProtocols,
+    parseMainCf, postfixList, PostfixConfig, restrictsRelay, tooWide, weakProtocols,
 } from "./parse";
+import { parseNetwork } from "../components/net";
 
 export const CONTAINER_TYPE = "docker:index/container:Container";
 export const MAIL_SERVER_TYPE = "mailserver:index:MailServer";

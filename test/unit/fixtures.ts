@@ -1,8 +1,10 @@
-// Shared fixtures and parsers for the unit tests. Pure: no Pulumi imports, so the render tests
-// load fast. Every builder returns a fresh object, so two calls give equal but unshared specs.
+// Shared fixtures for the unit tests, and strict views of policy/parse.ts's main.cf and master.cf
+// parsers. Pure: no Pulumi imports, so the render tests load fast. Every builder returns a fresh
+// object, so two calls give equal but unshared specs.
 import assert from "node:assert/strict";
 import { DovecotSpec } from "../../components/render/dovecot";
 import { DomainSpec, PostfixSpec, RelayhostSpec } from "../../components/render/spec";
+import { MasterService, postfixList, readMainCf, readMasterCf } from "../../policy/parse";
 
 export function exampleCom(): DomainSpec {
     return {
@@ -103,29 +105,16 @@ export function contentLines(text: string): string[] {
 }
 
 /**
- * Parses main.cf into key -> value (last assignment wins, as in Postfix), joining continuation
- * lines, and counts how often each key is assigned.
+ * main.cf read by the policy pack's parser (policy/parse.ts, the one main.cf parser): key ->
+ * value (last assignment wins, as in Postfix) and how often each key is assigned. A line the
+ * parser cannot read fails the test.
  */
 export function parseMainCf(text: string): { values: Map<string, string>; counts: Map<string, number> } {
-    const logical: string[] = [];
-    for (const line of text.split("\n")) {
-        if (line.trimStart().startsWith("#") || line.trim() === "") continue;
-        if (/^\s/.test(line)) {
-            assert.ok(logical.length > 0, `continuation line without a parameter: ${JSON.stringify(line)}`);
-            logical[logical.length - 1] += " " + line.trim();
-        } else {
-            logical.push(line);
-        }
-    }
-    const values = new Map<string, string>();
+    const main = readMainCf(text);
+    assert.deepEqual(main.errors, [], "main.cf has lines that are not \"key = value\"");
     const counts = new Map<string, number>();
-    for (const line of logical) {
-        const m = /^([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(line);
-        assert.ok(m, `main.cf line is not "key = value": ${JSON.stringify(line)}`);
-        values.set(m[1], m[2].trim());
-        counts.set(m[1], (counts.get(m[1]) ?? 0) + 1);
-    }
-    return { values, counts };
+    for (const { key } of main.assignments) counts.set(key, (counts.get(key) ?? 0) + 1);
+    return { values: main.values, counts };
 }
 
 /** Keys assigned more than once. */
@@ -133,32 +122,18 @@ export function duplicates(counts: Map<string, number>): string[] {
     return [...counts].filter(([, n]) => n > 1).map(([k]) => k);
 }
 
-export interface MasterService {
-    name: string;
-    type: string;
-    columns: string[];
-    options: Map<string, string>;
-}
-
-/** Parses master.cf into services with their "-o key=value" overrides. */
+/**
+ * master.cf's services read by the policy pack's parser (columns, "-o" overrides). A line it
+ * cannot read, or an option given twice for one service, fails the test.
+ */
 export function parseMasterCf(text: string): MasterService[] {
-    const services: MasterService[] = [];
-    for (const line of text.split("\n")) {
-        if (line.trim() === "" || line.startsWith("#")) continue;
-        if (/^\s/.test(line)) {
-            const m = /^\s+-o\s+([A-Za-z0-9_]+)=(.*)$/.exec(line);
-            assert.ok(m, `master.cf continuation is not "-o key=value": ${JSON.stringify(line)}`);
-            assert.ok(services.length > 0, "option before the first service");
-            const options = services[services.length - 1].options;
-            assert.ok(!options.has(m[1]), `option ${m[1]} given twice for one service`);
-            options.set(m[1], m[2]);
-        } else {
-            const columns = line.trim().split(/\s+/);
-            assert.ok(columns.length >= 8, `master.cf service line has fewer than 8 columns: ${JSON.stringify(line)}`);
-            services.push({ name: columns[0], type: columns[1], columns, options: new Map() });
-        }
+    const master = readMasterCf(text);
+    assert.deepEqual(master.errors, [], "master.cf has lines the parser cannot read");
+    for (const s of master.services) {
+        const keys = s.overrides.map(o => o.key);
+        assert.deepEqual(keys.filter((k, i) => keys.indexOf(k) !== i), [], `options given twice for service ${s.name}`);
     }
-    return services;
+    return master.services;
 }
 
 /** Parses a Postfix lookup table source ("key<TAB>value") into entries, in order. */
@@ -189,7 +164,5 @@ export function uniqueMap(entries: Array<[string, string]>, what: string): Map<s
     return map;
 }
 
-/** "a, b,c" -> ["a", "b", "c"] */
-export function splitList(value: string): string[] {
-    return value.split(/[\s,]+/).filter(Boolean);
-}
+/** "a, b,c" -> ["a", "b", "c"]: Postfix's list splitting, as the policy pack does it. */
+export const splitList = postfixList;

@@ -13,7 +13,8 @@ import { renderManifest } from "../../components/render/manifest";
 import { postfixTables, renderPostfixFiles, renderSaslPasswords } from "../../components/render/postfix";
 import { renderSaslauthdFiles } from "../../components/render/saslauthd";
 import { paths, PostfixSpec } from "../../components/render/spec";
-import { enabledProtocols, parseNetwork, tooWide } from "../../policy/parse";
+import { parseNetwork } from "../../components/net";
+import { enabledProtocols, tooWide } from "../../policy/parse";
 import {
     authRequiresTls, COMPONENT_FILE_INPUTS, CONTAINER_TYPE, dkimAndDmarc, DOVECOT_IMAP_TYPE, looksSecret, MAIL_SERVER_TYPE, noOpenRelay,
     noPlaintextSecrets, policies, secretUploads, smtpReverseDns, tlsMinimumVersion,

@@ -6,6 +6,7 @@ import { hashPassword } from "../../components/render/password";
 import { renderMainCf, renderPostfixFiles } from "../../components/render/postfix";
 import { renderPamSmtp, renderSaslauthdFiles, renderSaslauthdPasswd, saslauthdPasswdFile } from "../../components/render/saslauthd";
 import { Credential, LMTP_CONCURRENCY, RenderedFile } from "../../components/render/spec";
+import { DovecotSetting, readDovecotConf } from "../../policy/parse";
 import { contentLines, dovecotSpec, exampleCom, exampleOrg, internetSpec, parseMainCf } from "./fixtures";
 
 // Known passwords, so the tests can search every rendered file for them.
@@ -19,26 +20,31 @@ const credentials: Credential[] = Object.entries(passwords).map(([address, pw]) 
 const domains = () => [exampleCom(), exampleOrg()];
 const HASH = String.raw`\$6\$rounds=50000\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}`;
 
+/** dovecot.conf's settings, read by the policy pack's parser; a line it cannot read fails the test. */
+function dovecotSettings(conf: string): DovecotSetting[] {
+    const parsed = readDovecotConf(conf);
+    assert.deepEqual(parsed.errors, [], "dovecot.conf has lines the parser cannot read");
+    return parsed.settings;
+}
+
 function listenerPort(conf: string, listener: string): number {
-    const m = new RegExp(String.raw`inet_listener ${listener} \{\s*\n\s*port = (\d+)\s*\n`).exec(conf);
-    assert.ok(m, `no inet_listener ${listener} with a port`);
-    return Number(m[1]);
+    const port = dovecotSettings(conf).find(s => s.key === "port" && s.sections[s.sections.length - 1] === `inet_listener ${listener}`);
+    assert.ok(port, `no inet_listener ${listener} with a port`);
+    return Number(port.value);
 }
 
 function protocols(conf: string): string[] {
-    const m = /^protocols = (.*)$/m.exec(conf);
-    assert.ok(m, "no protocols line");
-    return m[1].split(/\s+/).filter(Boolean);
+    const m = topLevel(conf).get("protocols");
+    assert.ok(m !== undefined, "no protocols line");
+    return m.split(/\s+/).filter(Boolean);
 }
 
-/** Top-level "key = value" settings (lines without indentation), each key once. */
+/** Top-level "key = value" settings (outside any section), each key once. */
 function topLevel(conf: string): Map<string, string> {
     const map = new Map<string, string>();
-    for (const line of conf.split("\n")) {
-        const m = /^([a-z_]+) = ?(.*)$/.exec(line);
-        if (!m) continue;
-        assert.ok(!map.has(m[1]), `dovecot.conf sets ${m[1]} twice at top level`);
-        map.set(m[1], m[2]);
+    for (const s of dovecotSettings(conf).filter(x => x.sections.length === 0)) {
+        assert.ok(!map.has(s.key), `dovecot.conf sets ${s.key} twice at top level`);
+        map.set(s.key, s.value);
     }
     return map;
 }
