@@ -1,3 +1,5 @@
+import { mappedIPv4, parseNetwork as parseCidr } from "./net";
+
 // Input validation shared by the components. Pure: no Pulumi imports. Every error names the
 // component, the field, the bad value and what is accepted, and is thrown from the component's
 // constructor, so `pulumi preview` stops before any resource is registered.
@@ -138,19 +140,9 @@ export function isAddress(value: string): boolean {
         && !/[!%]/.test(local) && isDomain(value.slice(at + 1));
 }
 
+/** mynetworks notation ("192.0.2.0/24", "[2001:db8::]/32"), parsed by components/net.ts. */
 export function parseNetwork(value: string): { postfix: string; prefix: number } | undefined {
-    const v6 = /^\[([0-9a-f:]+)\](?:\/(\d{1,3}))?$/i.exec(value);
-    if (v6) {
-        const prefix = v6[2] === undefined ? 128 : Number(v6[2]);
-        if (prefix > 128 || !v6[1].includes(":")) return undefined;
-        return { postfix: `[${v6[1].toLowerCase()}]/${prefix}`, prefix };
-    }
-    const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(value);
-    if (v4) {
-        if (v4.slice(1, 5).some(o => Number(o) > 255)) return undefined;
-        const prefix = v4[5] === undefined ? 32 : Number(v4[5]);
-        if (prefix > 32) return undefined;
-        return { postfix: `${v4.slice(1, 5).join(".")}/${prefix}`, prefix };
-    }
-    return undefined;
+    const n = parseCidr(value, { strict: true });
+    // An IPv4-mapped /96 is all of IPv4: judged by the IPv4 network it denotes.
+    return n && { postfix: n.postfix, prefix: mappedIPv4(n)?.prefix ?? n.prefix };
 }

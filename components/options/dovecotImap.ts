@@ -1,6 +1,7 @@
 // DovecotImap's options, declared once, and the rules that span them and the MailServer
 // (validateDovecot).
 import type { DovecotSpec } from "../render/dovecot";
+import { isIP } from "../net";
 import { durationSeconds, Validator } from "../validate";
 import { integer, list, object, passthrough, readOptions, required, text } from "./declare";
 import { MAIL_SERVER_BRAND, MailServerSettings } from "./mailServer";
@@ -31,7 +32,7 @@ export const DOVECOT_IMAP_OPTIONS = {
     ports: object("DovecotPorts", DOVECOT_PORT_OPTIONS, { doc: "Where each listener listens", default: {} }),
     listen: list(text({
         doc: "\"*\", \"::\" or an IP address",
-        check: (v, f, x) => (/^(\*|::|[0-9.]+|[0-9a-f:]+)$/i.test(x) ? x : v.fail(f, x, "expected \"*\", \"::\" or an IP address")),
+        check: (v, f, x) => (x === "*" || x === "::" || isIP(x) ? x : v.fail(f, x, "expected \"*\", \"::\" or an IP address")),
     }), { doc: "Addresses Dovecot listens on", default: ["*", "::"] }),
     vacation: object("VacationLimits", VACATION_LIMIT_OPTIONS, {
         doc: "Limits of Sieve vacation replies; minPeriod <= defaultPeriod <= maxPeriod is checked at preview",

@@ -2,6 +2,7 @@
 // PostfixSpec. Pure and deterministic: the same spec always gives byte-identical files.
 // main.cf and master.cf are written as the files read, with their values interpolated and their
 // optional parts in when(...) blocks; the comments in them are rendered into the files.
+import { definedAddresses, ROLE_LOCAL_PARTS } from "./addresses";
 import { probeAddress, renderProbe } from "./probe";
 import { LMTP_CONCURRENCY, paths, PostfixSpec, RelayhostSpec, RenderedFile } from "./spec";
 
@@ -342,23 +343,13 @@ export function renderVirtualMailboxes(spec: PostfixSpec): string {
     return tableText(entries);
 }
 
-/** The mailbox or alias addresses a domain defines itself. */
-function ownAddresses(spec: PostfixSpec): Set<string> {
-    const own = new Set<string>();
-    for (const d of spec.domains) {
-        for (const m of d.mailboxes) { own.add(m.address); m.aliases.forEach(a => own.add(a)); }
-        d.aliases.forEach(a => own.add(a.address));
-    }
-    return own;
-}
-
 /**
  * virtual_alias_maps. Postfix consults it before virtual_mailbox_maps, so a catch-all
  * ("@domain") would swallow real mailboxes; each mailbox therefore maps to itself first.
  */
 export function renderVirtualAliases(spec: PostfixSpec): string {
     const entries: Array<[string, string]> = [];
-    const own = ownAddresses(spec);
+    const own = definedAddresses(spec.domains);
     for (const d of spec.domains) {
         const forwards = new Map(d.forwards.map(f => [f.address, f]));
         for (const m of d.mailboxes) {
@@ -368,7 +359,7 @@ export function renderVirtualAliases(spec: PostfixSpec): string {
             for (const a of m.aliases) entries.push([a, m.address]);
         }
         for (const a of d.aliases) entries.push([a.address, list(a.targets)]);
-        for (const role of ["postmaster", "abuse"]) {
+        for (const role of ROLE_LOCAL_PARTS) {
             const address = `${role}@${d.name}`;
             if (!own.has(address)) entries.push([address, spec.adminAddress]);
         }
