@@ -3,10 +3,18 @@
 // It is exported as a function, which `pulumi up` calls (its result is the stack's outputs) and
 // which scripts/stack.ts runs as an Automation API inline program.
 import * as pulumi from "@pulumi/pulumi";
-import { DovecotImap, DovecotImapArgs, MailboxArgs, MailServer, MailServerArgs, Relayhost, RelayhostArgs, VirtualDomain, VirtualDomainArgs } from "./components";
+import {
+    DovecotImap,
+    DovecotImapArgs,
+    MailboxArgs,
+    MailServer,
+    MailServerArgs,
+    Relayhost,
+    RelayhostArgs,
+    VirtualDomain,
+    VirtualDomainArgs,
+} from "./components";
 import { STACK_CONFIG } from "./components/options/stackConfig";
-
-/* eslint-disable @typescript-eslint/no-explicit-any */
 
 /**
  * Every stack config key, read as its declaration types it (components/options/stackConfig.ts);
@@ -14,19 +22,29 @@ import { STACK_CONFIG } from "./components/options/stackConfig";
  * is never silently ignored.
  */
 function readStackConfig(config: pulumi.Config): Record<string, any> {
-    const unknown = Object.keys(pulumi.runtime.allConfig())
-        .filter(k => k.startsWith(`${config.name}:`) && !(k.slice(config.name.length + 1) in STACK_CONFIG));
+    const unknown = Object.keys(pulumi.runtime.allConfig()).filter(
+        k => k.startsWith(`${config.name}:`) && !(k.slice(config.name.length + 1) in STACK_CONFIG),
+    );
     if (unknown.length > 0) {
-        throw new Error(`stack config: unknown key(s) ${unknown.join(", ")}; the keys are listed in README.md, "Stack config reference"`);
+        throw new Error(
+            `stack config: unknown key(s) ${unknown.join(", ")}; the keys are listed in README.md, "Stack config reference"`,
+        );
     }
     const values: Record<string, any> = {};
     for (const [key, option] of Object.entries(STACK_CONFIG)) {
         const secret = "secret" in option.config && option.config.secret === true;
         switch (option.config.type) {
-            case "string": values[key] = secret ? config.getSecret(key) : config.get(key); break;
-            case "integer": values[key] = config.getNumber(key); break;
-            case "boolean": values[key] = config.getBoolean(key); break;
-            default: values[key] = secret ? config.getSecretObject(key) : config.getObject(key);
+            case "string":
+                values[key] = secret ? config.getSecret(key) : config.get(key);
+                break;
+            case "integer":
+                values[key] = config.getNumber(key);
+                break;
+            case "boolean":
+                values[key] = config.getBoolean(key);
+                break;
+            default:
+                values[key] = secret ? config.getSecretObject(key) : config.getObject(key);
         }
     }
     return values;
@@ -36,7 +54,10 @@ function readStackConfig(config: pulumi.Config): Record<string, any> {
 function secretEntry(map: pulumi.Output<Record<string, string>> | undefined, name: string, key: string, what: string) {
     return (map ?? pulumi.secret({} as Record<string, string>)).apply(m => {
         const value = m[key];
-        if (value === undefined) throw new Error(`stack config: no password for ${what} ${key}; run: pulumi config set --secret --path '${name}["${key}"]' <password>`);
+        if (value === undefined)
+            throw new Error(
+                `stack config: no password for ${what} ${key}; run: pulumi config set --secret --path '${name}["${key}"]' <password>`,
+            );
         return value;
     });
 }
@@ -45,31 +66,54 @@ function secretEntry(map: pulumi.Output<Record<string, string>> | undefined, nam
 function mailServerProgram() {
     const config = new pulumi.Config();
     const {
-        domains: domainConfigs, passwords, relayhosts: relayConfigs, relayPasswords, users: userAddresses,
-        tlsCertPem, tlsKeyPem, imapPorts, imapListen, vacation, namePrefix, ...serverOptions
+        domains: domainConfigs,
+        passwords,
+        relayhosts: relayConfigs,
+        relayPasswords,
+        users: userAddresses,
+        tlsCertPem,
+        tlsKeyPem,
+        imapPorts,
+        imapListen,
+        vacation,
+        namePrefix,
+        ...serverOptions
     } = readStackConfig(config);
 
-    const domains: VirtualDomain[] = (domainConfigs ?? []).map((d: VirtualDomainArgs & { mailboxes?: MailboxArgs[] }) => new VirtualDomain(d.domain, {
-        ...d,
-        mailboxes: (d.mailboxes ?? []).map(m => {
-            const address = m.address.includes("@") ? m.address : `${m.address}@${d.domain}`;
-            return { ...m, password: secretEntry(passwords, "passwords", address, "mailbox") };
-        }),
-        mxHosts: d.mxHosts ?? [serverOptions.hostname],
-    }));
+    const domains: VirtualDomain[] = (domainConfigs ?? []).map(
+        (d: VirtualDomainArgs & { mailboxes?: MailboxArgs[] }) =>
+            new VirtualDomain(d.domain, {
+                ...d,
+                mailboxes: (d.mailboxes ?? []).map(m => {
+                    const address = m.address.includes("@") ? m.address : `${m.address}@${d.domain}`;
+                    return { ...m, password: secretEntry(passwords, "passwords", address, "mailbox") };
+                }),
+                mxHosts: d.mxHosts ?? [serverOptions.hostname],
+            }),
+    );
 
-    const relayhosts = (relayConfigs ?? []).map(({ name, ...r }: RelayhostArgs & { name?: string }) => new Relayhost(name ?? r.host, {
-        ...r,
-        password: r.username === undefined ? undefined : secretEntry(relayPasswords, "relayPasswords", name ?? r.host, "relay"),
-    }));
+    const relayhosts = (relayConfigs ?? []).map(
+        ({ name, ...r }: RelayhostArgs & { name?: string }) =>
+            new Relayhost(name ?? r.host, {
+                ...r,
+                password:
+                    r.username === undefined
+                        ? undefined
+                        : secretEntry(relayPasswords, "relayPasswords", name ?? r.host, "relay"),
+            }),
+    );
 
     // Relay mode's SMTP AUTH users: their passwords come from the same "passwords" secret as mailboxes'.
-    const users = (userAddresses ?? []).map((address: string) => ({ address, password: secretEntry(passwords, "passwords", address, "user") }));
+    const users = (userAddresses ?? []).map((address: string) => ({
+        address,
+        password: secretEntry(passwords, "passwords", address, "user"),
+    }));
 
     // A supplied certificate comes as two keys, so that the key can be a secret of its own.
-    const tls = tlsCertPem !== undefined || tlsKeyPem !== undefined
-        ? { ...serverOptions.tls, certPem: tlsCertPem, keyPem: tlsKeyPem }
-        : serverOptions.tls;
+    const tls =
+        tlsCertPem !== undefined || tlsKeyPem !== undefined
+            ? { ...serverOptions.tls, certPem: tlsCertPem, keyPem: tlsKeyPem }
+            : serverOptions.tls;
 
     const server = new MailServer("mail", {
         ...serverOptions,
@@ -80,15 +124,16 @@ function mailServerProgram() {
         namePrefix: namePrefix ?? `mail-${pulumi.getStack()}`,
     } as MailServerArgs);
 
-    const imap = server.settings.postfix.mode === "internet"
-        ? new DovecotImap("imap", {
-            mailServer: server,
-            ports: imapPorts,
-            listen: imapListen,
-            vacation,
-            images: serverOptions.images,
-        } as DovecotImapArgs)
-        : undefined;
+    const imap =
+        server.settings.postfix.mode === "internet"
+            ? new DovecotImap("imap", {
+                  mailServer: server,
+                  ports: imapPorts,
+                  listen: imapListen,
+                  vacation,
+                  images: serverOptions.images,
+              } as DovecotImapArgs)
+            : undefined;
 
     return {
         postfixContainer: server.postfixContainerName,

@@ -29,20 +29,33 @@ export class DovecotImap extends pulumi.ComponentResource {
         // Rendered once, for the component's inputs, the config job and the outputs alike.
         const rendered = renderDovecotFiles(spec);
         const users = pulumi.secret(server.credentials.apply(c => renderDovecotUsers(c, spec.domains)));
-        super("mailserver:index:DovecotImap", name, {
-            mailServer: server.urn,
-            ...dovecotSettings(spec),
-            images: args.images,
-            [FILE_INPUTS.dovecot]: filesByPath(rendered),
-            // The hashes change with any password: "[secret] => [secret]" in the diff says so.
-            [SECRET_FILE_INPUTS.dovecot]: pulumi.secret({ [dovecotUsersFile("").path]: users }),
-        }, opts);
+        super(
+            "mailserver:index:DovecotImap",
+            name,
+            {
+                mailServer: server.urn,
+                ...dovecotSettings(spec),
+                images: args.images,
+                [FILE_INPUTS.dovecot]: filesByPath(rendered),
+                // The hashes change with any password: "[secret] => [secret]" in the diff says so.
+                [SECRET_FILE_INPUTS.dovecot]: pulumi.secret({ [dovecotUsersFile("").path]: users }),
+            },
+            opts,
+        );
         this.spec = spec;
         const { prefix, restart } = server.settings;
         const labels = { "mailserver.stack": prefix };
 
-        const mail = new docker.Volume(`${prefix}-mail`, { name: `${prefix}-mail` }, { parent: this, retainOnDelete: true });
-        const config = new docker.Volume(`${prefix}-dovecot-config`, { name: `${prefix}-dovecot-config` }, { parent: this });
+        const mail = new docker.Volume(
+            `${prefix}-mail`,
+            { name: `${prefix}-mail` },
+            { parent: this, retainOnDelete: true },
+        );
+        const config = new docker.Volume(
+            `${prefix}-dovecot-config`,
+            { name: `${prefix}-dovecot-config` },
+            { parent: this },
+        );
         const image = serviceImage(this, prefix, "dovecot", args.images);
         const files = [
             ...rendered,
@@ -52,20 +65,25 @@ export class DovecotImap extends pulumi.ComponentResource {
         ];
         const job = configJob(this, `${prefix}-dovecot-config`, { image, configVolume: config.name, files, labels });
         const p = spec.ports;
-        const container = serviceContainer(this, `${prefix}-dovecot`, {
-            service: "dovecot",
-            image,
-            placement: server.placement,
-            ports: [p.imap, p.imaps, p.managesieve, p.pop3, p.pop3s],
-            mounts: [
-                volumeMount(config.name, "/config", true),
-                volumeMount(mail.name, paths.mailRoot),
-                volumeMount(server.lmtpVolumeName, paths.lmtpSocketDir),
-            ],
-            healthcheck: ["/usr/local/lib/mail/healthcheck"],
-            restart,
-            labels,
-        }, [job.container]);
+        const container = serviceContainer(
+            this,
+            `${prefix}-dovecot`,
+            {
+                service: "dovecot",
+                image,
+                placement: server.placement,
+                ports: [p.imap, p.imaps, p.managesieve, p.pop3, p.pop3s],
+                mounts: [
+                    volumeMount(config.name, "/config", true),
+                    volumeMount(mail.name, paths.mailRoot),
+                    volumeMount(server.lmtpVolumeName, paths.lmtpSocketDir),
+                ],
+                healthcheck: ["/usr/local/lib/mail/healthcheck"],
+                restart,
+                labels,
+            },
+            [job.container],
+        );
 
         this.containerName = container.name;
         this.mailVolumeName = mail.name;

@@ -1,11 +1,25 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { MailServerArgs } from "./args";
-import { configJob, NetworkPlacement, serviceContainer, serviceImage, StagedFile, volumeMount } from "./internal/docker";
+import {
+    configJob,
+    NetworkPlacement,
+    serviceContainer,
+    serviceImage,
+    StagedFile,
+    volumeMount,
+} from "./internal/docker";
 import { MAIL_SERVER_BRAND, MailServerSettings, validateMailServer } from "./options/mailServer";
 import { FILE_INPUTS, filesByPath, mailServerSettings, SECRET_FILE_INPUTS } from "./render/inputs";
 import { hashPassword } from "./render/password";
-import { postfixTables, relaySaslEntries, renderMasterCf, renderPostfixFiles, renderSaslPasswords, trustingReinjectFrom } from "./render/postfix";
+import {
+    postfixTables,
+    relaySaslEntries,
+    renderMasterCf,
+    renderPostfixFiles,
+    renderSaslPasswords,
+    trustingReinjectFrom,
+} from "./render/postfix";
 import { NO_LOGINS, renderSaslauthdFiles, renderSaslauthdPasswd, saslauthdPasswdFile } from "./render/saslauthd";
 import { Credential, paths } from "./render/spec";
 import { serverCertificate, ServerCertificate } from "./tls";
@@ -54,25 +68,37 @@ export class MailServer extends pulumi.ComponentResource {
         const rendered = renderPostfixFiles(postfix);
         const saslauthdRendered = renderSaslauthdFiles();
         // Relay mode's SMTP AUTH users are checked by saslauthd like mailboxes (internet mode has none).
-        const userCredentials = users.map((u, i) => pulumi.output(u.password).apply(p => ({
-            address: settings.users[i],
-            hash: hashPassword(settings.users[i], v.password(`users[${i}].password`, p)),
-        })));
-        const credentials = pulumi.secret(pulumi.all([...domains.map(d => d.credentials), pulumi.all(userCredentials)])
-            .apply(lists => lists.flat()));
-        const saslauthdPasswd = pulumi.secret(credentials.apply(c => (c.length > 0 ? renderSaslauthdPasswd(c) : NO_LOGINS)));
+        const userCredentials = users.map((u, i) =>
+            pulumi.output(u.password).apply(p => ({
+                address: settings.users[i],
+                hash: hashPassword(settings.users[i], v.password(`users[${i}].password`, p)),
+            })),
+        );
+        const credentials = pulumi.secret(
+            pulumi.all([...domains.map(d => d.credentials), pulumi.all(userCredentials)]).apply(lists => lists.flat()),
+        );
+        const saslauthdPasswd = pulumi.secret(
+            credentials.apply(c => (c.length > 0 ? renderSaslauthdPasswd(c) : NO_LOGINS)),
+        );
         // In bridge mode (internet mode only: relay mode has no reinject listener) master.cf trusts
         // the subnet of this component's own network, which Docker assigns. As an input of this
         // component it would wait for its own child, which waits for this registration: never.
         const masterCfNeedsSubnet = placement.networkMode === "bridge" && postfix.mode === "internet";
-        super("mailserver:index:MailServer", name, {
-            ...mailServerSettings(settings),
-            images: args.images,
-            [FILE_INPUTS.postfix]: filesByPath(rendered.filter(f => !(masterCfNeedsSubnet && f.path === "master.cf"))),
-            [FILE_INPUTS.saslauthd]: filesByPath(saslauthdRendered),
-            // The hashes change with any password: "[secret] => [secret]" in the diff says so.
-            [SECRET_FILE_INPUTS.saslauthd]: pulumi.secret({ [saslauthdPasswdFile("").path]: saslauthdPasswd }),
-        }, opts);
+        super(
+            "mailserver:index:MailServer",
+            name,
+            {
+                ...mailServerSettings(settings),
+                images: args.images,
+                [FILE_INPUTS.postfix]: filesByPath(
+                    rendered.filter(f => !(masterCfNeedsSubnet && f.path === "master.cf")),
+                ),
+                [FILE_INPUTS.saslauthd]: filesByPath(saslauthdRendered),
+                // The hashes change with any password: "[secret] => [secret]" in the diff says so.
+                [SECRET_FILE_INPUTS.saslauthd]: pulumi.secret({ [saslauthdPasswdFile("").path]: saslauthdPasswd }),
+            },
+            opts,
+        );
         this.settings = settings;
         this.domains = domains;
         this.credentials = credentials;
@@ -80,7 +106,11 @@ export class MailServer extends pulumi.ComponentResource {
 
         let network: docker.Network | undefined;
         if (placement.networkMode === "bridge") {
-            network = new docker.Network(`${prefix}-net`, { name: `${prefix}-net`, driver: "bridge" }, { parent: this });
+            network = new docker.Network(
+                `${prefix}-net`,
+                { name: `${prefix}-net`, driver: "bridge" },
+                { parent: this },
+            );
         }
         const servicePlacement: NetworkPlacement = { ...placement, network: network?.name };
         this.placement = servicePlacement;
@@ -98,15 +128,30 @@ export class MailServer extends pulumi.ComponentResource {
 
         // --- Postfix
         const relays = args.relayhosts ?? [];
-        const saslPasswd = pulumi.secret(pulumi.all(relays.map(r => pulumi.all([r.username, r.password])))
-            .apply(creds => renderSaslPasswords(relaySaslEntries(relays.map((r, i) => ({ spec: r.spec, username: creds[i][0], password: creds[i][1] }))))));
+        const saslPasswd = pulumi.secret(
+            pulumi
+                .all(relays.map(r => pulumi.all([r.username, r.password])))
+                .apply(creds =>
+                    renderSaslPasswords(
+                        relaySaslEntries(
+                            relays.map((r, i) => ({ spec: r.spec, username: creds[i][0], password: creds[i][1] })),
+                        ),
+                    ),
+                ),
+        );
         // The reinject listener trusts the network's subnet, which only Docker knows; every other
         // file is known now.
-        const subnet = masterCfNeedsSubnet ? network?.ipamConfigs.apply(configs => configs?.find(c => c.subnet)?.subnet) : undefined;
-        const postfixFiles: StagedFile[] = rendered.map(f => (f.path !== "master.cf" || !subnet ? f : {
-            ...f,
-            content: subnet.apply(s => renderMasterCf(trustingReinjectFrom(postfix, s))),
-        }));
+        const subnet = masterCfNeedsSubnet
+            ? network?.ipamConfigs.apply(configs => configs?.find(c => c.subnet)?.subnet)
+            : undefined;
+        const postfixFiles: StagedFile[] = rendered.map(f =>
+            f.path !== "master.cf" || !subnet
+                ? f
+                : {
+                      ...f,
+                      content: subnet.apply(s => renderMasterCf(trustingReinjectFrom(postfix, s))),
+                  },
+        );
         postfixFiles.push(
             { path: "tls/cert.pem", content: this.certificate.certPem, mode: "0644", owner: "root", group: "root" },
             { path: "tls/key.pem", content: this.certificate.keyPem, mode: "0600", owner: "root", group: "root" },
@@ -118,9 +163,17 @@ export class MailServer extends pulumi.ComponentResource {
             image: postfixImage,
             configVolume: postfixConfig.name,
             files: postfixFiles,
-            postmap: [postfixTables.virtualMailboxes, postfixTables.virtualAliases, postfixTables.senderLogins,
-                postfixTables.senderRelays, postfixTables.relayRecipients, postfixTables.saslPasswords,
-                postfixTables.senderTransports, postfixTables.transports, postfixTables.tlsPolicies],
+            postmap: [
+                postfixTables.virtualMailboxes,
+                postfixTables.virtualAliases,
+                postfixTables.senderLogins,
+                postfixTables.senderRelays,
+                postfixTables.relayRecipients,
+                postfixTables.saslPasswords,
+                postfixTables.senderTransports,
+                postfixTables.transports,
+                postfixTables.tlsPolicies,
+            ],
             postalias: [postfixTables.systemAliases],
             labels,
         });
@@ -133,32 +186,42 @@ export class MailServer extends pulumi.ComponentResource {
             files: [...saslauthdRendered, { ...saslauthdPasswdFile(""), content: saslauthdPasswd }],
             labels,
         });
-        const saslauthd = serviceContainer(this, `${prefix}-saslauthd`, {
-            service: "saslauthd",
-            image: saslImage,
-            placement: { ...servicePlacement, networkMode: "none", network: undefined },
-            ports: [],
-            mounts: [volumeMount(saslConfig.name, "/config", true), volumeMount(saslRun.name, paths.saslauthdDir)],
-            healthcheck: ["/usr/local/lib/mail/healthcheck"],
-            restart: settings.restart,
-            labels,
-        }, [saslJob.container]);
+        const saslauthd = serviceContainer(
+            this,
+            `${prefix}-saslauthd`,
+            {
+                service: "saslauthd",
+                image: saslImage,
+                placement: { ...servicePlacement, networkMode: "none", network: undefined },
+                ports: [],
+                mounts: [volumeMount(saslConfig.name, "/config", true), volumeMount(saslRun.name, paths.saslauthdDir)],
+                healthcheck: ["/usr/local/lib/mail/healthcheck"],
+                restart: settings.restart,
+                labels,
+            },
+            [saslJob.container],
+        );
 
-        const postfixContainer = serviceContainer(this, `${prefix}-postfix`, {
-            service: "postfix",
-            image: postfixImage,
-            placement: servicePlacement,
-            ports: [postfix.ports.smtp, postfix.ports.submission, postfix.ports.smtps],
-            mounts: [
-                volumeMount(postfixConfig.name, "/config", true),
-                volumeMount(queue.name, paths.postfixQueue),
-                volumeMount(lmtp.name, paths.lmtpSocketDir),
-                volumeMount(saslRun.name, paths.saslauthdDir),
-            ],
-            healthcheck: ["/usr/local/lib/mail/healthcheck"],
-            restart: settings.restart,
-            labels,
-        }, [postfixJob.container, saslauthd]);
+        const postfixContainer = serviceContainer(
+            this,
+            `${prefix}-postfix`,
+            {
+                service: "postfix",
+                image: postfixImage,
+                placement: servicePlacement,
+                ports: [postfix.ports.smtp, postfix.ports.submission, postfix.ports.smtps],
+                mounts: [
+                    volumeMount(postfixConfig.name, "/config", true),
+                    volumeMount(queue.name, paths.postfixQueue),
+                    volumeMount(lmtp.name, paths.lmtpSocketDir),
+                    volumeMount(saslRun.name, paths.saslauthdDir),
+                ],
+                healthcheck: ["/usr/local/lib/mail/healthcheck"],
+                restart: settings.restart,
+                labels,
+            },
+            [postfixJob.container, saslauthd],
+        );
 
         this.certificatePem = this.certificate.certPem;
         this.postfixContainerName = postfixContainer.name;

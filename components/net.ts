@@ -66,7 +66,10 @@ export function parseNetwork(entry: string, options: ParseNetworkOptions = {}): 
     const v4 = /^([0-9.]+)(?:\/(\d{1,2}))?$/.exec(entry);
     if (v4) return network(4, v4[1], v4[2]);
     const bracketed = /^\[([0-9A-Fa-f:.]+)(?:\/(\d{1,3}))?\](?:\/(\d{1,3}))?$/.exec(entry);
-    if (bracketed) return bracketed[2] !== undefined && bracketed[3] !== undefined ? undefined : network(6, bracketed[1], bracketed[2] ?? bracketed[3]);
+    if (bracketed)
+        return bracketed[2] !== undefined && bracketed[3] !== undefined
+            ? undefined
+            : network(6, bracketed[1], bracketed[2] ?? bracketed[3]);
     const bare = options.strict ? null : /^([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)(?:\/(\d{1,3}))?$/.exec(entry);
     if (bare) return network(6, bare[1], bare[2]);
     return undefined;

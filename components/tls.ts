@@ -11,36 +11,65 @@ export interface ServerCertificate {
     keyPem: pulumi.Output<string>;
 }
 
-export function serverCertificate(parent: pulumi.Resource, prefix: string, hostname: string, names: string[], args: TlsSettings, v: Validator): ServerCertificate {
+export function serverCertificate(
+    parent: pulumi.Resource,
+    prefix: string,
+    hostname: string,
+    names: string[],
+    args: TlsSettings,
+    v: Validator,
+): ServerCertificate {
     if (args.certPem !== undefined && args.keyPem !== undefined) {
-        const pair = pulumi.all([args.certPem, pulumi.secret(args.keyPem)]).apply(([c, k]) => { checkPair(v, c, k); return [c, k]; });
+        const pair = pulumi.all([args.certPem, pulumi.secret(args.keyPem)]).apply(([c, k]) => {
+            checkPair(v, c, k);
+            return [c, k];
+        });
         // The certificate is public: only the key stays secret.
         return { certPem: pulumi.unsecret(pair.apply(p => p[0])), keyPem: pulumi.secret(pair.apply(p => p[1])) };
     }
     const rsa = args.keyAlgorithm === "RSA";
-    const key = new tls.PrivateKey(`${prefix}-tls-key`, rsa ? { algorithm: "RSA", rsaBits: 3072 } : { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
+    const key = new tls.PrivateKey(
+        `${prefix}-tls-key`,
+        rsa ? { algorithm: "RSA", rsaBits: 3072 } : { algorithm: "ECDSA", ecdsaCurve: "P256" },
+        { parent },
+    );
     const subject = { commonName: hostname };
     const dnsNames = [...new Set([hostname, ...names])];
     const allowedUses = ["key_encipherment", "digital_signature", "server_auth"];
     if (args.ca) {
-        const csr = new tls.CertRequest(`${prefix}-tls-csr`, { privateKeyPem: key.privateKeyPem, subject, dnsNames }, { parent });
-        const cert = new tls.LocallySignedCert(`${prefix}-tls-cert`, {
-            certRequestPem: csr.certRequestPem,
-            caCertPem: args.ca.certPem,
-            caPrivateKeyPem: pulumi.secret(args.ca.keyPem),
-            validityPeriodHours: args.ca.validityHours ?? DEFAULT_VALIDITY_HOURS,
+        const csr = new tls.CertRequest(
+            `${prefix}-tls-csr`,
+            { privateKeyPem: key.privateKeyPem, subject, dnsNames },
+            { parent },
+        );
+        const cert = new tls.LocallySignedCert(
+            `${prefix}-tls-cert`,
+            {
+                certRequestPem: csr.certRequestPem,
+                caCertPem: args.ca.certPem,
+                caPrivateKeyPem: pulumi.secret(args.ca.keyPem),
+                validityPeriodHours: args.ca.validityHours ?? DEFAULT_VALIDITY_HOURS,
+                earlyRenewalHours: 24 * 30,
+                allowedUses,
+            },
+            { parent },
+        );
+        return {
+            certPem: pulumi.interpolate`${cert.certPem}${args.ca.certPem}`,
+            keyPem: pulumi.secret(key.privateKeyPem),
+        };
+    }
+    const cert = new tls.SelfSignedCert(
+        `${prefix}-tls-cert`,
+        {
+            privateKeyPem: key.privateKeyPem,
+            subject,
+            dnsNames,
+            validityPeriodHours: args.selfSigned?.validityHours ?? DEFAULT_VALIDITY_HOURS,
             earlyRenewalHours: 24 * 30,
             allowedUses,
-        }, { parent });
-        return { certPem: pulumi.interpolate`${cert.certPem}${args.ca.certPem}`, keyPem: pulumi.secret(key.privateKeyPem) };
-    }
-    const cert = new tls.SelfSignedCert(`${prefix}-tls-cert`, {
-        privateKeyPem: key.privateKeyPem,
-        subject,
-        dnsNames,
-        validityPeriodHours: args.selfSigned?.validityHours ?? DEFAULT_VALIDITY_HOURS,
-        earlyRenewalHours: 24 * 30,
-        allowedUses,
-    }, { parent });
+        },
+        { parent },
+    );
     return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
 }

@@ -14,7 +14,11 @@ export class MailConfigError extends Error {
 function show(value: unknown): string {
     if (value === undefined) return "(missing)";
     if (typeof value === "string") return JSON.stringify(value);
-    try { return JSON.stringify(value); } catch { return String(value); }
+    try {
+        return JSON.stringify(value);
+    } catch {
+        return String(value);
+    }
 }
 
 /** Binds a component label ("MailServer mx") so call sites stay short. */
@@ -27,7 +31,11 @@ export class Validator {
 
     domain(field: string, value: unknown): string {
         if (typeof value !== "string" || !isDomain(value)) {
-            this.fail(field, value, "expected a fully qualified domain name such as example.com (letters, digits, hyphens, at least one dot)");
+            this.fail(
+                field,
+                value,
+                "expected a fully qualified domain name such as example.com (letters, digits, hyphens, at least one dot)",
+            );
         }
         return value.toLowerCase();
     }
@@ -41,14 +49,27 @@ export class Validator {
 
     address(field: string, value: unknown): string {
         if (typeof value !== "string" || !isAddress(value)) {
-            this.fail(field, value, "expected an e-mail address local@domain.tld (no spaces, quotes, '%', '!' or source routes)");
+            this.fail(
+                field,
+                value,
+                "expected an e-mail address local@domain.tld (no spaces, quotes, '%', '!' or source routes)",
+            );
         }
         return value.toLowerCase();
     }
 
     port(field: string, value: unknown, allowZero = false): number {
-        const ok = typeof value === "number" && Number.isInteger(value) && value <= 65535 && (value >= 1 || (allowZero && value === 0));
-        if (!ok) this.fail(field, value, allowZero ? "expected a TCP port 1-65535, or 0 to turn it off" : "expected a TCP port 1-65535");
+        const ok =
+            typeof value === "number" &&
+            Number.isInteger(value) &&
+            value <= 65535 &&
+            (value >= 1 || (allowZero && value === 0));
+        if (!ok)
+            this.fail(
+                field,
+                value,
+                allowZero ? "expected a TCP port 1-65535, or 0 to turn it off" : "expected a TCP port 1-65535",
+            );
         return value as number;
     }
 
@@ -60,7 +81,7 @@ export class Validator {
     /** Postfix time values: a number with an optional unit s, m, h, d or w ("5d", "4h"). */
     postfixTime(field: string, value: unknown): string {
         if (typeof value !== "string" || durationSeconds(value, { unitRequired: false }) === undefined) {
-            this.fail(field, value, "expected a Postfix time such as \"30m\", \"4h\" or \"5d\" (number + s, m, h, d or w)");
+            this.fail(field, value, 'expected a Postfix time such as "30m", "4h" or "5d" (number + s, m, h, d or w)');
         }
         return value;
     }
@@ -68,7 +89,7 @@ export class Validator {
     /** Dovecot periods: a number and a unit s, m, h or d ("12h", "7d"). */
     period(field: string, value: unknown): string {
         if (typeof value !== "string" || durationSeconds(value, { unitRequired: true, units: "smhd" }) === undefined) {
-            this.fail(field, value, "expected a period such as \"12h\" or \"7d\"");
+            this.fail(field, value, 'expected a period such as "12h" or "7d"');
         }
         return value;
     }
@@ -76,8 +97,11 @@ export class Validator {
     /** Passwords are never echoed, not even a bad one. */
     password(field: string, value: unknown): string {
         if (typeof value !== "string" || value.length < MIN_PASSWORD_LENGTH) {
-            this.fail(field, typeof value === "string" ? `(a secret of ${value.length} characters)` : value,
-                `expected a password of at least ${MIN_PASSWORD_LENGTH} characters, passed as a Pulumi secret`);
+            this.fail(
+                field,
+                typeof value === "string" ? `(a secret of ${value.length} characters)` : value,
+                `expected a password of at least ${MIN_PASSWORD_LENGTH} characters, passed as a Pulumi secret`,
+            );
         }
         return value;
     }
@@ -93,15 +117,25 @@ export class Validator {
     network(field: string, value: unknown): string {
         if (typeof value !== "string") this.fail(field, value, "expected a network such as 127.0.0.1/32 or [::1]/128");
         const parsed = parseNetwork(value);
-        if (!parsed) this.fail(field, value, "expected a network such as 127.0.0.1/32, 192.0.2.0/24 or [2001:db8::]/32");
-        if (parsed.prefix === 0) this.fail(field, value, "a network of prefix length 0 trusts the whole Internet (an open relay); list your own networks");
+        if (!parsed)
+            this.fail(field, value, "expected a network such as 127.0.0.1/32, 192.0.2.0/24 or [2001:db8::]/32");
+        if (parsed.prefix === 0)
+            this.fail(
+                field,
+                value,
+                "a network of prefix length 0 trusts the whole Internet (an open relay); list your own networks",
+            );
         return parsed.postfix;
     }
 
     /** Dovecot size such as "500M", "2G"; a plain number is bytes. */
     quota(field: string, value: unknown): string {
         if (typeof value !== "string" || !/^[1-9]\d*[KMGT]?$/.test(value)) {
-            this.fail(field, value, "expected a size such as \"500M\", \"2G\" or \"1T\" (number + K, M, G or T; no decimals)");
+            this.fail(
+                field,
+                value,
+                'expected a size such as "500M", "2G" or "1T" (number + K, M, G or T; no decimals)',
+            );
         }
         return value;
     }
@@ -136,8 +170,12 @@ export function isAddress(value: string): boolean {
     const at = value.lastIndexOf("@");
     if (at <= 0 || value.indexOf("@") !== at) return false;
     const local = value.slice(0, at);
-    return local.length <= 64 && /^[a-z0-9!#$&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$&'*+/=?^_`{|}~-]+)*$/i.test(local)
-        && !/[!%]/.test(local) && isDomain(value.slice(at + 1));
+    return (
+        local.length <= 64 &&
+        /^[a-z0-9!#$&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$&'*+/=?^_`{|}~-]+)*$/i.test(local) &&
+        !/[!%]/.test(local) &&
+        isDomain(value.slice(at + 1))
+    );
 }
 
 /** mynetworks notation ("192.0.2.0/24", "[2001:db8::]/32"), parsed by components/net.ts. */

@@ -29,16 +29,26 @@ export class VirtualDomain extends pulumi.ComponentResource {
         const { spec, mxHosts, spf } = validateVirtualDomain(v, args);
         // Secret passwords are known only later: checked when they resolve (at preview too).
         const passwords = args.mailboxes!.map((m, i) =>
-            pulumi.secret(pulumi.output(m.password).apply(p => v.password(`mailboxes[${i}].password`, p))));
-        const credentials = pulumi.secret(pulumi.all(passwords).apply(list => list.map((password, i) => ({
-            address: spec.mailboxes[i].address,
-            hash: hashPassword(spec.mailboxes[i].address, password),
-        }))));
-        super("mailserver:index:VirtualDomain", name, {
-            ...domainSettings(spec, mxHosts, spf),
-            // Never the passwords; the hashes change with them: "[secret] => [secret]" in the diff.
-            passwordHashes: credentials,
-        }, opts);
+            pulumi.secret(pulumi.output(m.password).apply(p => v.password(`mailboxes[${i}].password`, p))),
+        );
+        const credentials = pulumi.secret(
+            pulumi.all(passwords).apply(list =>
+                list.map((password, i) => ({
+                    address: spec.mailboxes[i].address,
+                    hash: hashPassword(spec.mailboxes[i].address, password),
+                })),
+            ),
+        );
+        super(
+            "mailserver:index:VirtualDomain",
+            name,
+            {
+                ...domainSettings(spec, mxHosts, spf),
+                // Never the passwords; the hashes change with them: "[secret] => [secret]" in the diff.
+                passwordHashes: credentials,
+            },
+            opts,
+        );
         this.spec = spec;
         this.credentials = credentials;
         this.domain = pulumi.output(spec.name);
@@ -52,4 +62,3 @@ export class VirtualDomain extends pulumi.ComponentResource {
         });
     }
 }
-

@@ -7,7 +7,8 @@ import { policies } from "./rules";
 export * from "./rules";
 
 new PolicyPack("mailserver-policies", {
-    description: "Mail server hygiene for the mailserver components: no open relay, no AUTH without TLS, TLS 1.2+, " +
+    description:
+        "Mail server hygiene for the mailserver components: no open relay, no AUTH without TLS, TLS 1.2+, " +
         "no secrets in clear text; advice on DKIM/DMARC and reverse DNS.",
     enforcementLevel: "advisory",
     policies,

@@ -122,7 +122,10 @@ function tokenize(line: string): string[] | undefined {
     const tokens: string[] = [];
     let i = 0;
     while (i < line.length) {
-        if (/\s/.test(line[i])) { i++; continue; }
+        if (/\s/.test(line[i])) {
+            i++;
+            continue;
+        }
         if (line[i] === "{") {
             const end = line.indexOf("}", i);
             if (end < 0) return undefined;
@@ -150,8 +153,14 @@ export function readMasterCf(text: string): MasterCf {
     const services: MasterService[] = [];
     for (const { line, text: logical } of postfixLines(text, errors)) {
         const tokens = tokenize(logical);
-        if (!tokens) { errors.push(`line ${line}: unclosed "{": ${JSON.stringify(logical)}`); continue; }
-        if (tokens.length < 8) { errors.push(`line ${line}: fewer than 8 columns: ${JSON.stringify(logical)}`); continue; }
+        if (!tokens) {
+            errors.push(`line ${line}: unclosed "{": ${JSON.stringify(logical)}`);
+            continue;
+        }
+        if (tokens.length < 8) {
+            errors.push(`line ${line}: fewer than 8 columns: ${JSON.stringify(logical)}`);
+            continue;
+        }
         const args = tokens.slice(8);
         const overrides: Assignment[] = [];
         for (let i = 0; i < args.length; i++) {
@@ -161,8 +170,14 @@ export function readMasterCf(text: string): MasterCf {
             else errors.push(`line ${line}: "-o" without "key=value" in service ${tokens[0]}`);
         }
         services.push({
-            name: tokens[0], type: tokens[1], command: tokens[7], columns: tokens.slice(0, 8), args, overrides,
-            options: new Map(overrides.map(o => [o.key, o.value])), line,
+            name: tokens[0],
+            type: tokens[1],
+            command: tokens[7],
+            columns: tokens.slice(0, 8),
+            args,
+            overrides,
+            options: new Map(overrides.map(o => [o.key, o.value])),
+            line,
         });
     }
     return { services, errors };
@@ -193,7 +208,16 @@ export const POSTFIX_DEFAULTS: Readonly<Record<string, string>> = {
 
 /** A service that sees main.cf only, for when master.cf is not known. */
 function pseudoService(type: string, command: string): MasterService {
-    return { name: "(main.cf)", type, command, columns: ["(main.cf)", type, "-", "-", "-", "-", "-", command], args: [], overrides: [], options: new Map(), line: 0 };
+    return {
+        name: "(main.cf)",
+        type,
+        command,
+        columns: ["(main.cf)", type, "-", "-", "-", "-", "-", command],
+        args: [],
+        overrides: [],
+        options: new Map(),
+        line: 0,
+    };
 }
 
 /** main.cf plus master.cf: the value a parameter has for one service. */
@@ -278,7 +302,11 @@ function protocolIndex(name: string): number {
  * range and "!X" excludes. An empty list enables everything.
  */
 export function enabledProtocols(value: string): string[] {
-    const tokens = value.split(/[\s,:]+/).filter(Boolean).map(t => /^(>=|<=|!)?(.+)$/.exec(t)!).filter(m => protocolIndex(m[2]) >= 0);
+    const tokens = value
+        .split(/[\s,:]+/)
+        .filter(Boolean)
+        .map(t => /^(>=|<=|!)?(.+)$/.exec(t)!)
+        .filter(m => protocolIndex(m[2]) >= 0);
     const positives = tokens.filter(m => m[1] === undefined).map(m => protocolIndex(m[2]));
     let enabled = positives.length > 0 ? positives : TLS_PROTOCOLS.map((_, i) => i);
     for (const [, op, name] of tokens) {
@@ -317,7 +345,8 @@ export function tooWide(n: Network): string | undefined {
     if (isLoopbackNetwork(n)) return undefined;
     if (n.family === 4) {
         if (n.prefix === 0) return "it is the whole IPv4 Internet";
-        if (n.prefix < MIN_IPV4_PREFIX) return `a /${n.prefix} is ${2 ** (32 - n.prefix)} addresses, wider than the /${MIN_IPV4_PREFIX} limit`;
+        if (n.prefix < MIN_IPV4_PREFIX)
+            return `a /${n.prefix} is ${2 ** (32 - n.prefix)} addresses, wider than the /${MIN_IPV4_PREFIX} limit`;
         return undefined;
     }
     if (n.prefix === 0) return "it is the whole IPv6 Internet";
@@ -351,7 +380,7 @@ export interface DovecotConf {
 function stripDovecotComment(line: string): string {
     for (let i = 0; i < line.length; i++) {
         const c = line[i];
-        if (c === "\"" || c === "'") {
+        if (c === '"' || c === "'") {
             for (i++; i < line.length && line[i] !== c; i++) if (line[i] === "\\") i++;
         } else if (c === "#") {
             return line.slice(0, i);
@@ -362,7 +391,7 @@ function stripDovecotComment(line: string): string {
 
 /** A value without its quotes; inside "..." and '...' alike, a backslash escapes the next character (as doveconf reads it). */
 function unquote(value: string): string {
-    const quoted = value.length >= 2 && (value[0] === "\"" || value[0] === "'") && value.endsWith(value[0]);
+    const quoted = value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0]);
     return quoted ? value.slice(1, -1).replace(/\\(.)/g, "$1") : value;
 }
 
@@ -380,7 +409,10 @@ export function readDovecotConf(text: string): DovecotConf {
     text.split(/\r?\n/).forEach((raw, i) => {
         const part = stripDovecotComment(raw).trim();
         if (pending === "") start = i + 1;
-        if (part.endsWith("\\")) { pending += part.slice(0, -1).trimEnd() + " "; return; }
+        if (part.endsWith("\\")) {
+            pending += part.slice(0, -1).trimEnd() + " ";
+            return;
+        }
         const line = (pending + part).trim();
         pending = "";
         if (line === "" || /^!include(_try)?\s/.test(line)) return;
@@ -389,7 +421,10 @@ export function readDovecotConf(text: string): DovecotConf {
             return;
         }
         const open = /^(\S.*?)\s*\{$/.exec(line);
-        if (open) { stack.push(open[1].replace(/\s+/g, " ")); return; }
+        if (open) {
+            stack.push(open[1].replace(/\s+/g, " "));
+            return;
+        }
         const m = /^([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(line);
         if (m) settings.push({ key: m[1], value: unquote(m[2].trim()), sections: [...stack], line: start });
         else errors.push(`line ${start}: not "key = value", "section {" or "}": ${JSON.stringify(line)}`);

@@ -16,10 +16,32 @@
 //     its uploads carry and are known.
 // An unknown value is never read as a failure and never stops a rule ("can't run during preview"
 // would switch a mandatory rule off): what is known is judged, the rest when it becomes known.
-import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Secret, StackValidationArgs, StackValidationPolicy, UnknownValueError } from "@pulumi/policy";
 import {
-    DovecotSetting, expand, isLoopbackHost, isYes, listensOnPort25, MasterService, MIN_IPV4_PREFIX, MIN_IPV6_PREFIX, parseDovecotConf,
-    parseMainCf, postfixList, PostfixConfig, restrictsRelay, tooWide, weakProtocols,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Secret,
+    StackValidationArgs,
+    StackValidationPolicy,
+    UnknownValueError,
+} from "@pulumi/policy";
+import {
+    DovecotSetting,
+    expand,
+    isLoopbackHost,
+    isYes,
+    listensOnPort25,
+    MasterService,
+    MIN_IPV4_PREFIX,
+    MIN_IPV6_PREFIX,
+    parseDovecotConf,
+    parseMainCf,
+    postfixList,
+    PostfixConfig,
+    restrictsRelay,
+    tooWide,
+    weakProtocols,
 } from "./parse";
 import { parseNetwork } from "../components/net";
 
@@ -33,8 +55,11 @@ export const COMPONENT_FILE_INPUTS = { postfix: "postfixFiles", dovecot: "doveco
 // Reading resource properties
 
 function isUnknownError(e: unknown): boolean {
-    return e instanceof UnknownValueError || (e instanceof Error && e.name === "UnknownValueError") ||
-        (e instanceof Error && e.constructor?.name === "UnknownValueError");
+    return (
+        e instanceof UnknownValueError ||
+        (e instanceof Error && e.name === "UnknownValueError") ||
+        (e instanceof Error && e.constructor?.name === "UnknownValueError")
+    );
 }
 
 /** f(), or undefined when it touches a value that is unknown during preview. */
@@ -72,7 +97,11 @@ export interface ConfigFiles {
     dovecotConf?: string;
 }
 
-const CONFIG_FILES: Record<string, keyof ConfigFiles> = { "main.cf": "mainCf", "master.cf": "masterCf", "dovecot.conf": "dovecotConf" };
+const CONFIG_FILES: Record<string, keyof ConfigFiles> = {
+    "main.cf": "mainCf",
+    "master.cf": "masterCf",
+    "dovecot.conf": "dovecotConf",
+};
 
 /**
  * The Postfix and Dovecot configuration files a container's uploads carry, each undefined when
@@ -123,12 +152,18 @@ export function subjectOf(type: string, props: Record<string, any>): Subject | u
         const subject: Subject = { mainCf, masterCf: file("master.cf"), configJob: false };
         if (mainCf === undefined) {
             const list = known(() => props.mynetworks);
-            if (Array.isArray(list)) subject.mynetworks = list.map((_, i) => knownString(() => list[i])).filter((n): n is string => n !== undefined);
+            if (Array.isArray(list))
+                subject.mynetworks = list
+                    .map((_, i) => knownString(() => list[i]))
+                    .filter((n): n is string => n !== undefined);
         }
         return subject;
     }
     if (type === DOVECOT_IMAP_TYPE) {
-        return { dovecotConf: knownString(() => props[COMPONENT_FILE_INPUTS.dovecot]?.["dovecot.conf"]), configJob: false };
+        return {
+            dovecotConf: knownString(() => props[COMPONENT_FILE_INPUTS.dovecot]?.["dovecot.conf"]),
+            configJob: false,
+        };
     }
     if (type === CONTAINER_TYPE) {
         const files = configFiles(props);
@@ -176,8 +211,10 @@ function onSubjects(check: (subject: Subject) => string[]) {
 // Mandatory: open relay
 
 function trustsTooMuch(entry: string, why: string): string {
-    return `mynetworks trusts ${entry}: ${why}. Clients in mynetworks relay without authentication (permit_mynetworks), ` +
-        `so this is an open relay. Trust loopback and your own hosts only (IPv4 /${MIN_IPV4_PREFIX} or narrower, IPv6 /${MIN_IPV6_PREFIX} or narrower).`;
+    return (
+        `mynetworks trusts ${entry}: ${why}. Clients in mynetworks relay without authentication (permit_mynetworks), ` +
+        `so this is an open relay. Trust loopback and your own hosts only (IPv4 /${MIN_IPV4_PREFIX} or narrower, IPv6 /${MIN_IPV6_PREFIX} or narrower).`
+    );
 }
 
 export function openRelayFindings(pf: PostfixConfig): Finding[] {
@@ -186,10 +223,20 @@ export function openRelayFindings(pf: PostfixConfig): Finding[] {
         const networkKeys = ["mynetworks", "mynetworks_style"];
         if (!pf.isSet("mynetworks", service)) {
             const level = parseFloat(pf.main.get("compatibility_level") ?? "0");
-            const style = (service.options.get("mynetworks_style") ?? pf.main.get("mynetworks_style") ?? (level >= 2 ? "host" : "subnet")).trim();
+            const style = (
+                service.options.get("mynetworks_style") ??
+                pf.main.get("mynetworks_style") ??
+                (level >= 2 ? "host" : "subnet")
+            ).trim();
             if (style !== "host") {
-                findings.push(finding(service, networkKeys, `mynetworks is not set, so mynetworks_style = ${style} trusts every client in the container's ${style === "class" ? "address classes" : "subnets"}. ` +
-                    "In Docker bridge mode that is the bridge network, through which docker-proxy forwards outside clients: an open relay. Set mynetworks explicitly (e.g. 127.0.0.0/8 [::1]/128)."));
+                findings.push(
+                    finding(
+                        service,
+                        networkKeys,
+                        `mynetworks is not set, so mynetworks_style = ${style} trusts every client in the container's ${style === "class" ? "address classes" : "subnets"}. ` +
+                            "In Docker bridge mode that is the bridge network, through which docker-proxy forwards outside clients: an open relay. Set mynetworks explicitly (e.g. 127.0.0.0/8 [::1]/128).",
+                    ),
+                );
             }
         }
         for (const entry of postfixList(pf.get("mynetworks", service))) {
@@ -201,10 +248,15 @@ export function openRelayFindings(pf: PostfixConfig): Finding[] {
         const relay = pf.get("smtpd_relay_restrictions", service);
         const recipient = pf.get("smtpd_recipient_restrictions", service);
         if (!restrictsRelay(relay) && !restrictsRelay(recipient)) {
-            findings.push(finding(service, ["smtpd_relay_restrictions", "smtpd_recipient_restrictions"],
-                `neither smtpd_relay_restrictions ("${relay}") nor smtpd_recipient_restrictions ("${recipient}") ends relaying with ` +
-                "reject_unauth_destination or defer_unauth_destination (or a final reject) before an unconditional permit: this smtpd relays mail " +
-                "for anyone to anywhere. Add reject_unauth_destination after your permit_* entries."));
+            findings.push(
+                finding(
+                    service,
+                    ["smtpd_relay_restrictions", "smtpd_recipient_restrictions"],
+                    `neither smtpd_relay_restrictions ("${relay}") nor smtpd_recipient_restrictions ("${recipient}") ends relaying with ` +
+                        "reject_unauth_destination or defer_unauth_destination (or a final reject) before an unconditional permit: this smtpd relays mail " +
+                        "for anyone to anywhere. Add reject_unauth_destination after your permit_* entries.",
+                ),
+            );
         }
     }
     return findings;
@@ -250,10 +302,21 @@ export function postfixAuthFindings(pf: PostfixConfig): Finding[] {
         const enforced = level === "encrypt" || (level === "" && isYes(pf.get("smtpd_enforce_tls", service)));
         const authOnly = isYes(pf.get("smtpd_tls_auth_only", service));
         if (!wrapper && !enforced && !authOnly) {
-            findings.push(finding(service, ["smtpd_sasl_auth_enable", "smtpd_tls_wrappermode", "smtpd_tls_security_level", "smtpd_enforce_tls", "smtpd_tls_auth_only"],
-                `smtpd_sasl_auth_enable = yes, but TLS is not required before AUTH (smtpd_tls_auth_only = ` +
-                `"${pf.get("smtpd_tls_auth_only", service)}", smtpd_tls_security_level = "${level}", no smtpd_tls_wrappermode): passwords can cross ` +
-                "the network in clear text. Set smtpd_tls_auth_only = yes, or smtpd_tls_security_level = encrypt on this service."));
+            findings.push(
+                finding(
+                    service,
+                    [
+                        "smtpd_sasl_auth_enable",
+                        "smtpd_tls_wrappermode",
+                        "smtpd_tls_security_level",
+                        "smtpd_enforce_tls",
+                        "smtpd_tls_auth_only",
+                    ],
+                    `smtpd_sasl_auth_enable = yes, but TLS is not required before AUTH (smtpd_tls_auth_only = ` +
+                        `"${pf.get("smtpd_tls_auth_only", service)}", smtpd_tls_security_level = "${level}", no smtpd_tls_wrappermode): passwords can cross ` +
+                        "the network in clear text. Set smtpd_tls_auth_only = yes, or smtpd_tls_security_level = encrypt on this service.",
+                ),
+            );
         }
     }
     return findings;
@@ -275,15 +338,21 @@ export function dovecotAuthProblems(text: string): string[] {
     const problems: string[] = [];
     for (const s of settings) {
         if (s.key === "auth_allow_cleartext" && isYes(s.value)) {
-            problems.push(`${section(s)}: auth_allow_cleartext = ${s.value} lets IMAP/POP3 clients send passwords without TLS. Set auth_allow_cleartext = no.`);
+            problems.push(
+                `${section(s)}: auth_allow_cleartext = ${s.value} lets IMAP/POP3 clients send passwords without TLS. Set auth_allow_cleartext = no.`,
+            );
         }
         if (s.key === "disable_plaintext_auth" && !isYes(s.value)) {
-            problems.push(`${section(s)}: disable_plaintext_auth = ${s.value} lets IMAP/POP3 clients send passwords without TLS. Set disable_plaintext_auth = yes.`);
+            problems.push(
+                `${section(s)}: disable_plaintext_auth = ${s.value} lets IMAP/POP3 clients send passwords without TLS. Set disable_plaintext_auth = yes.`,
+            );
         }
     }
     const ssl = settings.filter(s => s.key === "ssl" && !inListener(s));
     if (!ssl.some(s => s.sections.length === 0)) {
-        problems.push("dovecot.conf: ssl is not set, so it is \"yes\": clients may log in before STARTTLS. Set ssl = required.");
+        problems.push(
+            'dovecot.conf: ssl is not set, so it is "yes": clients may log in before STARTTLS. Set ssl = required.',
+        );
     }
     for (const s of ssl) {
         if (s.value.toLowerCase() !== "required") {
@@ -317,8 +386,12 @@ export function postfixTlsFindings(pf: PostfixConfig): Finding[] {
                 const value = pf.get(key, service);
                 const weak = weakProtocols(value);
                 if (weak.length === 0) continue;
-                const setting = pf.isSet(key, service) ? `${key} = "${value}"` : `${key} is not set; Postfix's default ("${value}")`;
-                findings.push(finding(service, [key], `${setting} enables ${weak.join(", ")}. Set ${key} = >=TLSv1.2.`));
+                const setting = pf.isSet(key, service)
+                    ? `${key} = "${value}"`
+                    : `${key} is not set; Postfix's default ("${value}")`;
+                findings.push(
+                    finding(service, [key], `${setting} enables ${weak.join(", ")}. Set ${key} = >=TLSv1.2.`),
+                );
             }
         }
     };
@@ -339,16 +412,22 @@ export function dovecotTlsProblems(text: string): string[] {
     const mins = settings.filter(s => s.key === "ssl_min_protocol");
     for (const s of mins) {
         if (!DOVECOT_MIN_OK.includes(s.value.toLowerCase())) {
-            problems.push(`${section(s)}: ssl_min_protocol = ${s.value} allows protocols older than TLS 1.2. Set ssl_min_protocol = TLSv1.2.`);
+            problems.push(
+                `${section(s)}: ssl_min_protocol = ${s.value} allows protocols older than TLS 1.2. Set ssl_min_protocol = TLSv1.2.`,
+            );
         }
     }
     if (!mins.some(s => s.sections.length === 0)) {
         const legacy = settings.filter(s => s.key === "ssl_protocols" && s.sections.length === 0).pop();
         const weak = legacy ? weakProtocols(legacy.value) : [];
         if (!legacy) {
-            problems.push("dovecot.conf: ssl_min_protocol is not set, so the minimum is the Dovecot build's default (TLSv1 in older releases). Set ssl_min_protocol = TLSv1.2.");
+            problems.push(
+                "dovecot.conf: ssl_min_protocol is not set, so the minimum is the Dovecot build's default (TLSv1 in older releases). Set ssl_min_protocol = TLSv1.2.",
+            );
         } else if (weak.length > 0) {
-            problems.push(`dovecot.conf: ssl_protocols = ${legacy.value} enables ${weak.join(", ")}. Set ssl_min_protocol = TLSv1.2.`);
+            problems.push(
+                `dovecot.conf: ssl_protocols = ${legacy.value} enables ${weak.join(", ")}. Set ssl_min_protocol = TLSv1.2.`,
+            );
         }
     }
     return problems;
@@ -358,7 +437,7 @@ export const tlsMinimumVersion: ResourceValidationPolicy = {
     name: "mail-tls-1.2-minimum",
     description:
         "TLS 1.0/1.1 and SSL are deprecated (RFC 8996): Postfix's smtpd_/smtp_tls_protocols and _mandatory_protocols must enable " +
-        "nothing below TLSv1.2 (e.g. \">=TLSv1.2\"; Postfix's defaults and lists like \"!SSLv2, !SSLv3\" leave TLSv1 on), and " +
+        'nothing below TLSv1.2 (e.g. ">=TLSv1.2"; Postfix\'s defaults and lists like "!SSLv2, !SSLv3" leave TLSv1 on), and ' +
         "Dovecot's ssl_min_protocol must be TLSv1.2 or newer.",
     enforcementLevel: "mandatory",
     severity: "high",
@@ -371,14 +450,52 @@ export const tlsMinimumVersion: ResourceValidationPolicy = {
 // ------------------------------------------------------------------------------------------
 // Mandatory: secrets in environment variables and labels
 
-const SECRET_WORDS = new Set(["password", "passwd", "pass", "pwd", "passphrase", "secret", "secrets", "token", "key", "apikey", "privatekey", "credential", "credentials"]);
+const SECRET_WORDS = new Set([
+    "password",
+    "passwd",
+    "pass",
+    "pwd",
+    "passphrase",
+    "secret",
+    "secrets",
+    "token",
+    "key",
+    "apikey",
+    "privatekey",
+    "credential",
+    "credentials",
+]);
 const SECRET_PARTS = ["password", "passwd", "passphrase", "secret", "apikey", "privatekey", "accesskey", "credential"];
 /** A last word that makes the name describe a secret rather than hold one (KEY_FILE, TLS_KEY_PATH, KEY_ALGORITHM). */
-const NOT_A_SECRET_SUFFIX = new Set(["file", "path", "dir", "directory", "size", "type", "algorithm", "algo", "length", "len", "bits", "id", "name", "format", "mode", "usage", "count", "url", "uri"]);
+const NOT_A_SECRET_SUFFIX = new Set([
+    "file",
+    "path",
+    "dir",
+    "directory",
+    "size",
+    "type",
+    "algorithm",
+    "algo",
+    "length",
+    "len",
+    "bits",
+    "id",
+    "name",
+    "format",
+    "mode",
+    "usage",
+    "count",
+    "url",
+    "uri",
+]);
 
 /** Whether an environment variable or label name looks like it holds a password, secret, token or key. */
 export function looksSecret(name: string): boolean {
-    const words = name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+    const words = name
+        .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+        .toLowerCase()
+        .split(/[^a-z0-9]+/)
+        .filter(Boolean);
     if (words.length === 0) return false;
     if (NOT_A_SECRET_SUFFIX.has(words[words.length - 1])) return false;
     if (words.some(w => SECRET_WORDS.has(w))) return true;
@@ -403,14 +520,18 @@ export const noPlaintextSecrets: ResourceValidationPolicy = {
                 const name = eq < 0 ? entry : entry.slice(0, eq);
                 // The value is never echoed.
                 if (eq > 0 && entry.length > eq + 1 && looksSecret(name)) {
-                    reportViolation(`Environment variable ${name} holds what looks like a secret in clear text (visible in \`docker inspect\`). ` +
-                        `Pass it as a file (an upload whose content is a Pulumi secret) and point the program at it, e.g. ${name}_FILE.`);
+                    reportViolation(
+                        `Environment variable ${name} holds what looks like a secret in clear text (visible in \`docker inspect\`). ` +
+                            `Pass it as a file (an upload whose content is a Pulumi secret) and point the program at it, e.g. ${name}_FILE.`,
+                    );
                 }
             }
         }
         for (const [label, value] of labelsOf(args.props)) {
             if (value !== "" && looksSecret(label)) {
-                reportViolation(`Label ${label} holds what looks like a secret in clear text (labels are public to anyone who can list containers). Remove it.`);
+                reportViolation(
+                    `Label ${label} holds what looks like a secret in clear text (labels are public to anyone who can list containers). Remove it.`,
+                );
             }
         }
     },
@@ -438,11 +559,15 @@ export function unproxied(value: any): any {
     return current;
 }
 
-const SENSITIVE_FILE = /(^|[-_.]|priv)key\.pem$|\.key$|\.private$|^(sasl_passwd|passwd|shadow|users|htpasswd|\.htpasswd)$|\.(p12|pfx)$/i;
+const SENSITIVE_FILE =
+    /(^|[-_.]|priv)key\.pem$|\.key$|\.private$|^(sasl_passwd|passwd|shadow|users|htpasswd|\.htpasswd)$|\.(p12|pfx)$/i;
 
 /** Whether an upload (by its file name, or a PEM private key in its content) carries a key or password hashes. */
 export function isSensitiveUpload(file: string, content: unknown): boolean {
-    return SENSITIVE_FILE.test(basename(file)) || (typeof content === "string" && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(content));
+    return (
+        SENSITIVE_FILE.test(basename(file)) ||
+        (typeof content === "string" && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(content))
+    );
 }
 
 /** The remediated props, or undefined when every sensitive upload is already a secret. Exported for tests. */
@@ -462,7 +587,10 @@ export function secretUploadsRemediation(props: Record<string, any>): Record<str
         for (const field of ["content", "contentBase64"]) {
             const value = upload[field];
             if (value === undefined || value === null || value instanceof Secret) continue;
-            const text = field === "contentBase64" && typeof value === "string" ? Buffer.from(value, "base64").toString("utf8") : value;
+            const text =
+                field === "contentBase64" && typeof value === "string"
+                    ? Buffer.from(value, "base64").toString("utf8")
+                    : value;
             if (!isSensitiveUpload(file, text)) continue;
             copy[field] = new Secret(value);
             changed = true;
@@ -491,7 +619,10 @@ function isContainer(r: PolicyResource): boolean {
 
 /** Every string inside a value (depth-limited), skipping values unknown during preview. */
 function collectStrings(value: unknown, out: string[], depth = 0): void {
-    if (typeof value === "string") { out.push(value); return; }
+    if (typeof value === "string") {
+        out.push(value);
+        return;
+    }
     if (value === null || typeof value !== "object" || depth > 8) return;
     for (const key of Object.keys(value)) {
         const child = known(() => (value as Record<string, unknown>)[key]);
@@ -505,12 +636,16 @@ const DKIM_SOFTWARE = /opendkim|rspamd|dkim/i;
 function hasMilters(mainCf: string | undefined, masterCf: string | undefined): boolean {
     const pf = new PostfixConfig(mainCf, masterCf);
     if (["smtpd_milters", "non_smtpd_milters"].some(k => pf.get(k).trim() !== "")) return true;
-    return pf.services.some(s => ["smtpd_milters", "non_smtpd_milters"].some(k => (s.options.get(k) ?? "").trim() !== ""));
+    return pf.services.some(s =>
+        ["smtpd_milters", "non_smtpd_milters"].some(k => (s.options.get(k) ?? "").trim() !== ""),
+    );
 }
 
 function mailDomains(mainCf: string): string[] {
     const main = parseMainCf(mainCf);
-    const domains = postfixList(expand(main.get("virtual_mailbox_domains") ?? "", main)).filter(d => !d.includes(":") && !d.startsWith("$"));
+    const domains = postfixList(expand(main.get("virtual_mailbox_domains") ?? "", main)).filter(
+        d => !d.includes(":") && !d.startsWith("$"),
+    );
     if (domains.length > 0) return domains;
     const mydomain = main.get("mydomain");
     return mydomain ? [expand(mydomain, main)] : [];
@@ -534,7 +669,9 @@ export const dkimAndDmarc: StackValidationPolicy = {
                     mailServers.push({ resource: r, mainCf: files.mainCf, masterCf: files.masterCf });
                     if (hasMilters(files.mainCf, files.masterCf)) dkim = true;
                 }
-                const identity = [known(() => r.props.name), known(() => r.props.image), r.name].filter(x => typeof x === "string").join(" ");
+                const identity = [known(() => r.props.name), known(() => r.props.image), r.name]
+                    .filter(x => typeof x === "string")
+                    .join(" ");
                 if (DKIM_SOFTWARE.test(identity)) dkim = true;
             }
             // Component outputs, e.g. MailServer.mainCf.
@@ -549,12 +686,18 @@ export const dkimAndDmarc: StackValidationPolicy = {
         const names = domains.length > 0 ? domains.join(", ") : "your mail domains";
         const urn = mailServers[0].resource.urn;
         if (!dkim) {
-            reportViolation(`No DKIM signing is configured for ${names}: main.cf has no smtpd_milters/non_smtpd_milters and no opendkim or ` +
-                "rspamd container is deployed. Add a DKIM signing milter and publish its selector._domainkey TXT record.", urn);
+            reportViolation(
+                `No DKIM signing is configured for ${names}: main.cf has no smtpd_milters/non_smtpd_milters and no opendkim or ` +
+                    "rspamd container is deployed. Add a DKIM signing milter and publish its selector._domainkey TXT record.",
+                urn,
+            );
         }
         if (!dmarc) {
-            reportViolation(`No DMARC record is published for ${names}: no resource or stack output holds "v=DMARC1". Publish a TXT record ` +
-                `_dmarc.<domain> such as "v=DMARC1; p=quarantine; rua=mailto:postmaster@<domain>" (and export it or create it with your DNS provider).`, urn);
+            reportViolation(
+                `No DMARC record is published for ${names}: no resource or stack output holds "v=DMARC1". Publish a TXT record ` +
+                    `_dmarc.<domain> such as "v=DMARC1; p=quarantine; rua=mailto:postmaster@<domain>" (and export it or create it with your DNS provider).`,
+                urn,
+            );
         }
     },
 };
@@ -574,7 +717,8 @@ function publishesPort25(r: PolicyResource): string | undefined {
         const external = known(() => ports[i]?.external);
         const protocol = known(() => ports[i]?.protocol) ?? "tcp";
         const ip = known(() => ports[i]?.ip);
-        if (external === 25 && protocol === "tcp" && isPublicBind(ip)) return `publishes port 25 on ${typeof ip === "string" && ip ? ip : "0.0.0.0"}`;
+        if (external === 25 && protocol === "tcp" && isPublicBind(ip))
+            return `publishes port 25 on ${typeof ip === "string" && ip ? ip : "0.0.0.0"}`;
     }
     return undefined;
 }
@@ -603,31 +747,47 @@ export const smtpReverseDns: StackValidationPolicy = {
             reverseDnsConfirmed: {
                 type: "boolean",
                 default: false,
-                description: "The PTR record of the server's public IP is set to its myhostname, which resolves back to that IP.",
+                description:
+                    "The PTR record of the server's public IP is set to its myhostname, which resolves back to that IP.",
             },
         },
     },
     validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
         if (args.getConfig<ReverseDnsConfig>().reverseDnsConfirmed === true) return;
-        const configJobs = args.resources.filter(isContainer).map(r => ({ r, files: configFiles(r.props) }))
+        const configJobs = args.resources
+            .filter(isContainer)
+            .map(r => ({ r, files: configFiles(r.props) }))
             .filter(j => j.files.mainCf !== undefined || j.files.masterCf !== undefined);
         for (const r of args.resources.filter(isContainer)) {
             // The Postfix configuration this container runs: a config job it depends on, else one with the same mailserver.stack label.
             const stack = labelsOf(r.props).get("mailserver.stack");
-            const job = configJobs.find(j => j.r !== r && r.dependencies.some(d => d.urn === j.r.urn)) ??
-                configJobs.find(j => j.r !== r && stack !== undefined && labelsOf(j.r.props).get("mailserver.stack") === stack);
+            const job =
+                configJobs.find(j => j.r !== r && r.dependencies.some(d => d.urn === j.r.urn)) ??
+                configJobs.find(
+                    j => j.r !== r && stack !== undefined && labelsOf(j.r.props).get("mailserver.stack") === stack,
+                );
             let how = publishesPort25(r);
-            if (!how && known(() => r.props.networkMode) === "host" && job !== undefined && r.dependencies.some(d => d.urn === job.r.urn)) {
+            if (
+                !how &&
+                known(() => r.props.networkMode) === "host" &&
+                job !== undefined &&
+                r.dependencies.some(d => d.urn === job.r.urn)
+            ) {
                 const pf = new PostfixConfig(job.files.mainCf, job.files.masterCf);
                 const smtp = pf.services.find(listensOnPort25);
-                if (smtp && mainCfListensBeyondLoopback(job.files.mainCf)) how = `listens on port 25 (master.cf service "${smtp.name}") in host network mode`;
+                if (smtp && mainCfListensBeyondLoopback(job.files.mainCf))
+                    how = `listens on port 25 (master.cf service "${smtp.name}") in host network mode`;
             }
             if (!how) continue;
-            const hostname = job?.files.mainCf !== undefined ? parseMainCf(job.files.mainCf).get("myhostname") : undefined;
+            const hostname =
+                job?.files.mainCf !== undefined ? parseMainCf(job.files.mainCf).get("myhostname") : undefined;
             const name = hostname ? `"${hostname}"` : "the server's myhostname";
-            reportViolation(`Container ${known(() => r.props.name) ?? r.name} ${how}. Set the PTR record of the server's public IP address to ${name}, ` +
-                `and make sure ${name} resolves back to that address (forward-confirmed reverse DNS); then set reverseDnsConfirmed: true ` +
-                "in this policy's config.", r.urn);
+            reportViolation(
+                `Container ${known(() => r.props.name) ?? r.name} ${how}. Set the PTR record of the server's public IP address to ${name}, ` +
+                    `and make sure ${name} resolves back to that address (forward-confirmed reverse DNS); then set reverseDnsConfirmed: true ` +
+                    "in this policy's config.",
+                r.urn,
+            );
         }
     },
 };

@@ -13,7 +13,8 @@ const COMMANDS: Record<string, (arg?: string) => string[]> = {
     list: () => ["postqueue", "-p"],
     flush: () => ["postqueue", "-f"],
     delete: id => {
-        if (!id || !/^[0-9A-Za-z]+$/.test(id)) usage(`delete needs a queue ID (letters and digits), got ${JSON.stringify(id)}`);
+        if (!id || !/^[0-9A-Za-z]+$/.test(id))
+            usage(`delete needs a queue ID (letters and digits), got ${JSON.stringify(id)}`);
         return ["postsuper", "-d", id];
     },
     "delete-all": () => ["postsuper", "-d", "ALL"],
@@ -21,7 +22,9 @@ const COMMANDS: Record<string, (arg?: string) => string[]> = {
 };
 
 function usage(problem: string): never {
-    console.error(`queue: ${problem}\nusage: queue <${Object.keys(COMMANDS).join("|")}> [queue-id] [--stack NAME | --container NAME]`);
+    console.error(
+        `queue: ${problem}\nusage: queue <${Object.keys(COMMANDS).join("|")}> [queue-id] [--stack NAME | --container NAME]`,
+    );
     process.exit(2);
 }
 

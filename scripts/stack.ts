@@ -11,7 +11,7 @@ import { mailboxAddresses, nextSteps } from "./lib/next-steps";
 import { randomPassword } from "./lib/passwords";
 
 const COMMANDS = ["preview", "up", "destroy", "refresh", "outputs"] as const;
-type Command = typeof COMMANDS[number];
+type Command = (typeof COMMANDS)[number];
 
 function usage(message: string): never {
     console.error(`stack: ${message}\nusage: npm run stack -- ${COMMANDS.join("|")} [stack] [--policy-pack DIR]`);
@@ -22,11 +22,13 @@ function parseArgs(argv: string[]): { command: Command; stack: string; policyPac
     const policyPacks: string[] = [];
     const positional: string[] = [];
     for (let i = 0; i < argv.length; i++) {
-        if (argv[i] === "--policy-pack") policyPacks.push(path.resolve(argv[++i] ?? usage("--policy-pack needs a folder")));
+        if (argv[i] === "--policy-pack")
+            policyPacks.push(path.resolve(argv[++i] ?? usage("--policy-pack needs a folder")));
         else positional.push(argv[i]);
     }
     const [command, stack = "dev", ...rest] = positional;
-    if (!COMMANDS.includes(command as Command)) usage(command === undefined ? "which command?" : `unknown command "${command}"`);
+    if (!COMMANDS.includes(command as Command))
+        usage(command === undefined ? "which command?" : `unknown command "${command}"`);
     if (rest.length > 0) usage(`unexpected arguments: ${rest.join(" ")}`);
     return { command: command as Command, stack, policyPacks };
 }
@@ -42,12 +44,21 @@ async function main() {
     fs.mkdirSync(local, { recursive: true, mode: 0o700 });
     const passwordsFile = path.join(".local", `${stackName}-passwords.json`);
     const passwords = readJson(path.join(ROOT, passwordsFile)) ?? {};
-    for (const a of [...mailboxAddresses(config), ...((config["mailserver:users"] ?? []) as string[])]) passwords[a] ??= randomPassword();
+    for (const a of [...mailboxAddresses(config), ...((config["mailserver:users"] ?? []) as string[])])
+        passwords[a] ??= randomPassword();
     fs.writeFileSync(path.join(ROOT, passwordsFile), JSON.stringify(passwords, null, 2) + "\n", { mode: 0o600 });
     const relayPasswords = readJson(path.join(local, `${stackName}-relay-passwords.json`));
 
-    const stack = await openStack({ stackName, dir: path.join(local, "stacks", stackName), dockerHost: process.env.DOCKER_HOST });
-    await setStackConfig(stack, { ...config, "mailserver:passwords": passwords, "mailserver:relayPasswords": relayPasswords });
+    const stack = await openStack({
+        stackName,
+        dir: path.join(local, "stacks", stackName),
+        dockerHost: process.env.DOCKER_HOST,
+    });
+    await setStackConfig(stack, {
+        ...config,
+        "mailserver:passwords": passwords,
+        "mailserver:relayPasswords": relayPasswords,
+    });
     const onOutput = (s: string) => process.stdout.write(s);
     switch (command) {
         case "preview":
@@ -64,7 +75,9 @@ async function main() {
             // next up would stop on them: read what really exists back from Docker first.
             const pending = (await stack.exportStack()).deployment?.pending_operations ?? [];
             if (pending.length > 0) {
-                console.log(`stack: the last update was interrupted (${pending.length} operation(s) pending); refreshing from Docker first`);
+                console.log(
+                    `stack: the last update was interrupted (${pending.length} operation(s) pending); refreshing from Docker first`,
+                );
                 await stack.refresh({ onOutput, clearPendingCreates: true });
             }
             const changes = new ContainerChanges();
@@ -81,11 +94,18 @@ async function main() {
     const certificateFile = path.join(".local", `${stackName}-certificate.pem`);
     fs.writeFileSync(path.join(ROOT, certificateFile), String(outputs.certificatePem));
     console.log("\nDNS records to publish:");
-    for (const r of (outputs.dnsRecords ?? []) as Array<{ name: string; type: string; priority?: number; value: string }>) {
+    for (const r of (outputs.dnsRecords ?? []) as Array<{
+        name: string;
+        type: string;
+        priority?: number;
+        value: string;
+    }>) {
         console.log(`  ${r.name} ${r.type} ${r.priority ?? ""} ${r.value}`.replace(/\s+/g, " "));
     }
     console.log("");
-    console.log(nextSteps({ stack: stackName, config, passwordsFile, certificateFile, dockerHost: process.env.DOCKER_HOST }));
+    console.log(
+        nextSteps({ stack: stackName, config, passwordsFile, certificateFile, dockerHost: process.env.DOCKER_HOST }),
+    );
 }
 
 main().catch(e => {

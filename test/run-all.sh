@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/prepare.sh
+# Lint and layout first: ESLint (typescript-eslint) and Prettier, configured at the top level.
+npm run --silent lint
 mkdir -p test/.artifacts
 shopt -s nullglob
 files=(test/unit/*.test.ts test/components/*.test.ts test/live/*.test.ts)

@@ -22,19 +22,28 @@ export function imagesDir(): string {
 }
 
 /** An image reference for a service: the user's, or one built from images/ on the Docker host. */
-export function serviceImage(parent: pulumi.Resource, prefix: string, service: Service, args: ImageArgs | undefined): pulumi.Output<string> {
+export function serviceImage(
+    parent: pulumi.Resource,
+    prefix: string,
+    service: Service,
+    args: ImageArgs | undefined,
+): pulumi.Output<string> {
     const given = args?.[service];
     if (given !== undefined) return pulumi.output(given);
-    const image = new docker.RemoteImage(`${prefix}-${service}-image`, {
-        name: `mailserver-${service}:${prefix}`,
-        keepLocally: true,
-        build: {
-            context: imagesDir(),
-            dockerfile: `${service}/Dockerfile`,
-            buildArgs: { BASE_IMAGE: args?.baseImage ?? "debian:trixie-slim" },
-            networkMode: args?.buildNetworkMode,
+    const image = new docker.RemoteImage(
+        `${prefix}-${service}-image`,
+        {
+            name: `mailserver-${service}:${prefix}`,
+            keepLocally: true,
+            build: {
+                context: imagesDir(),
+                dockerfile: `${service}/Dockerfile`,
+                buildArgs: { BASE_IMAGE: args?.baseImage ?? "debian:trixie-slim" },
+                networkMode: args?.buildNetworkMode,
+            },
         },
-    }, { parent });
+        { parent },
+    );
     return image.imageId;
 }
 
@@ -61,28 +70,41 @@ export interface ConfigJobArgs {
  * volume (images/common/apply-config). It is replaced whenever a file changes; the service
  * containers are not, they reload. A non-zero exit fails the deployment.
  */
-export function configJob(parent: pulumi.Resource, name: string, args: ConfigJobArgs): { container: docker.Container; applied: pulumi.Output<number> } {
+export function configJob(
+    parent: pulumi.Resource,
+    name: string,
+    args: ConfigJobArgs,
+): { container: docker.Container; applied: pulumi.Output<number> } {
     const manifest = renderManifest(
-        args.files.map(f => ({ ...f, content: "" })), args.postmap ?? [], args.postalias ?? []);
-    const container = new docker.Container(name, {
+        args.files.map(f => ({ ...f, content: "" })),
+        args.postmap ?? [],
+        args.postalias ?? [],
+    );
+    const container = new docker.Container(
         name,
-        image: args.image,
-        command: ["apply-config"],
-        attach: true,
-        mustRun: false,
-        restart: "no",
-        networkMode: "none",
-        uploads: [
-            { file: `${paths.staging}/MANIFEST`, content: manifest },
-            ...args.files.map(f => ({ file: `${paths.staging}/${f.path}`, content: f.content })),
-        ],
-        mounts: [{ type: "volume", source: args.configVolume, target: "/volume" }],
-        labels: labelList({ ...args.labels, "mailserver.role": "config-job" }),
-    }, { parent });
+        {
+            name,
+            image: args.image,
+            command: ["apply-config"],
+            attach: true,
+            mustRun: false,
+            restart: "no",
+            networkMode: "none",
+            uploads: [
+                { file: `${paths.staging}/MANIFEST`, content: manifest },
+                ...args.files.map(f => ({ file: `${paths.staging}/${f.path}`, content: f.content })),
+            ],
+            mounts: [{ type: "volume", source: args.configVolume, target: "/volume" }],
+            labels: labelList({ ...args.labels, "mailserver.role": "config-job" }),
+        },
+        { parent },
+    );
     const applied = container.exitCode.apply(code => {
         if (code !== undefined && code !== null && code !== 0) {
-            throw new Error(`${name}: the configuration was rejected by the service's own checks (exit ${code}); ` +
-                `the running service keeps its previous configuration. See \`docker logs ${name}\`.`);
+            throw new Error(
+                `${name}: the configuration was rejected by the service's own checks (exit ${code}); ` +
+                    `the running service keeps its previous configuration. See \`docker logs ${name}\`.`,
+            );
         }
         return code ?? 0;
     });
@@ -90,7 +112,9 @@ export function configJob(parent: pulumi.Resource, name: string, args: ConfigJob
 }
 
 export function labelList(labels: Record<string, string>): docker.types.input.ContainerLabel[] {
-    return Object.keys(labels).sort().map(label => ({ label, value: labels[label] }));
+    return Object.keys(labels)
+        .sort()
+        .map(label => ({ label, value: labels[label] }));
 }
 
 export interface NetworkPlacement {
@@ -110,9 +134,32 @@ export interface NetworkPlacement {
  */
 export const SERVICE_SECURITY: Record<Service, { capabilities: string[]; tmpfs: string[] }> = {
     // master (root) manages queue permissions and signals its unprivileged children.
-    postfix: { capabilities: ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETGID", "CAP_SETUID"], tmpfs: ["/run/mail", "/tmp", "/var/lib/postfix"] },
+    postfix: {
+        capabilities: [
+            "CAP_CHOWN",
+            "CAP_DAC_OVERRIDE",
+            "CAP_FOWNER",
+            "CAP_KILL",
+            "CAP_NET_BIND_SERVICE",
+            "CAP_SETGID",
+            "CAP_SETUID",
+        ],
+        tmpfs: ["/run/mail", "/tmp", "/var/lib/postfix"],
+    },
     // login processes chroot and drop to unprivileged users; mail is written as vmail.
-    dovecot: { capabilities: ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETGID", "CAP_SETUID", "CAP_SYS_CHROOT"], tmpfs: ["/run/dovecot", "/run/mail", "/tmp", "/var/lib/dovecot"] },
+    dovecot: {
+        capabilities: [
+            "CAP_CHOWN",
+            "CAP_DAC_OVERRIDE",
+            "CAP_FOWNER",
+            "CAP_KILL",
+            "CAP_NET_BIND_SERVICE",
+            "CAP_SETGID",
+            "CAP_SETUID",
+            "CAP_SYS_CHROOT",
+        ],
+        tmpfs: ["/run/dovecot", "/run/mail", "/tmp", "/var/lib/dovecot"],
+    },
     // root reading root-owned files and serving a unix socket needs no capability at all.
     saslauthd: { capabilities: [], tmpfs: ["/run/mail", "/tmp"] },
 };
@@ -133,30 +180,53 @@ export interface ServiceContainerArgs {
  * A long-running daemon. Its inputs depend only on the image, ports, network and volume names,
  * never on rendered configuration, so a configuration change does not replace it.
  */
-export function serviceContainer(parent: pulumi.Resource, name: string, args: ServiceContainerArgs, dependsOn: pulumi.Resource[]): docker.Container {
+export function serviceContainer(
+    parent: pulumi.Resource,
+    name: string,
+    args: ServiceContainerArgs,
+    dependsOn: pulumi.Resource[],
+): docker.Container {
     const mode = args.placement.networkMode;
     const bridge = mode === "bridge";
-    return new docker.Container(name, {
+    return new docker.Container(
         name,
-        image: args.image,
-        restart: args.restart,
-        networkMode: bridge ? undefined : mode,
-        networksAdvanced: bridge && args.placement.network ? [{ name: args.placement.network }] : undefined,
-        ports: bridge ? args.ports.filter(p => p > 0).map(p => ({ internal: p, external: p, ip: args.placement.publishAddress })) : undefined,
-        mounts: args.mounts,
-        // Durations as the provider stores them (Go's "1m0s", not "60s"), or every preview shows an update.
-        healthcheck: { tests: ["CMD", ...args.healthcheck], interval: "15s", timeout: "5s", startPeriod: "1m0s", retries: 3 },
-        wait: true,
-        waitTimeout: 180,
-        destroyGraceSeconds: 30,
-        securityOpts: ["no-new-privileges:true"],
-        capabilities: { drops: ["ALL"], adds: SERVICE_SECURITY[args.service].capabilities },
-        readOnly: true,
-        tmpfs: Object.fromEntries(SERVICE_SECURITY[args.service].tmpfs.map(p => [p, "rw,nosuid,nodev,mode=0755"])),
-        labels: labelList({ ...args.labels, "mailserver.role": "service" }),
-    }, { parent, dependsOn });
+        {
+            name,
+            image: args.image,
+            restart: args.restart,
+            networkMode: bridge ? undefined : mode,
+            networksAdvanced: bridge && args.placement.network ? [{ name: args.placement.network }] : undefined,
+            ports: bridge
+                ? args.ports
+                      .filter(p => p > 0)
+                      .map(p => ({ internal: p, external: p, ip: args.placement.publishAddress }))
+                : undefined,
+            mounts: args.mounts,
+            // Durations as the provider stores them (Go's "1m0s", not "60s"), or every preview shows an update.
+            healthcheck: {
+                tests: ["CMD", ...args.healthcheck],
+                interval: "15s",
+                timeout: "5s",
+                startPeriod: "1m0s",
+                retries: 3,
+            },
+            wait: true,
+            waitTimeout: 180,
+            destroyGraceSeconds: 30,
+            securityOpts: ["no-new-privileges:true"],
+            capabilities: { drops: ["ALL"], adds: SERVICE_SECURITY[args.service].capabilities },
+            readOnly: true,
+            tmpfs: Object.fromEntries(SERVICE_SECURITY[args.service].tmpfs.map(p => [p, "rw,nosuid,nodev,mode=0755"])),
+            labels: labelList({ ...args.labels, "mailserver.role": "service" }),
+        },
+        { parent, dependsOn },
+    );
 }
 
-export function volumeMount(source: pulumi.Input<string>, target: string, readOnly = false): docker.types.input.ContainerMount {
+export function volumeMount(
+    source: pulumi.Input<string>,
+    target: string,
+    readOnly = false,
+): docker.types.input.ContainerMount {
     return { type: "volume", source, target, readOnly };
 }

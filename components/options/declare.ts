@@ -6,8 +6,7 @@ import { Validator } from "../validate";
 
 /** How a stack config key is typed in Pulumi.yaml (the CLI checks stack config against it). */
 export type ConfigSchema =
-    | { type: "string" | "integer" | "boolean" | "object"; secret?: boolean }
-    | { type: "array"; items: ConfigSchema };
+    { type: "string" | "integer" | "boolean" | "object"; secret?: boolean } | { type: "array"; items: ConfigSchema };
 
 export interface Option<T> {
     /** One line: what the option does. */
@@ -34,7 +33,6 @@ export interface Option<T> {
     check(v: Validator, field: string, value: unknown): T;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Options = Record<string, Option<any>>;
 export type Values<O extends Options> = { [K in keyof O]: O[K] extends Option<infer T> ? T : never };
 
@@ -49,12 +47,23 @@ interface Common<T> {
 /** Options without a default (and not required) may be undefined. */
 type Result<C, T> = C extends { default: unknown } | { required: true } ? T : T | undefined;
 
-function option<C extends Common<T>, T>(c: C, o: Omit<Option<T>, "doc" | "required" | "default" | "defaultText">): Option<Result<C, T>> {
-    return { doc: c.doc, required: c.required === true, default: c.default, defaultText: c.defaultText, ...o } as Option<Result<C, T>>;
+function option<C extends Common<T>, T>(
+    c: C,
+    o: Omit<Option<T>, "doc" | "required" | "default" | "defaultText">,
+): Option<Result<C, T>> {
+    return {
+        doc: c.doc,
+        required: c.required === true,
+        default: c.default,
+        defaultText: c.defaultText,
+        ...o,
+    } as Option<Result<C, T>>;
 }
 
 /** A string, optionally checked (and normalised) by `check`. */
-export function text<C extends Common<string>>(c: C & { check?: (v: Validator, field: string, value: string) => string; accepted?: string }) {
+export function text<C extends Common<string>>(
+    c: C & { check?: (v: Validator, field: string, value: string) => string; accepted?: string },
+) {
     return option<C, string>(c, {
         tsType: "string",
         config: { type: "string" },
@@ -80,7 +89,9 @@ export function oneOf<const E extends string, C extends Common<E>>(typeName: str
     });
 }
 
-export function integer<C extends Common<number>>(c: C & { check: (v: Validator, field: string, value: unknown) => number }) {
+export function integer<C extends Common<number>>(
+    c: C & { check: (v: Validator, field: string, value: unknown) => number },
+) {
     return option<C, number>(c, { tsType: "number", config: { type: "integer" }, check: c.check });
 }
 
@@ -144,10 +155,12 @@ export function required<T>(o: Option<T | undefined>, missing?: string): Option<
 export function readOptions<O extends Options>(v: Validator, decl: O, args: unknown, prefix = ""): Values<O> {
     const where = prefix === "" ? "args" : prefix.slice(0, -1);
     if (args === undefined || args === null) args = {};
-    if (typeof args !== "object" || Array.isArray(args)) v.fail(where, args, `expected an object with ${fieldList(decl)}`);
+    if (typeof args !== "object" || Array.isArray(args))
+        v.fail(where, args, `expected an object with ${fieldList(decl)}`);
     const given = args as Record<string, unknown>;
     for (const key of Object.keys(given)) {
-        if (!(key in decl) && given[key] !== undefined) v.fail(`${prefix}${key}`, given[key], `expected one of the known fields: ${fieldList(decl)}`);
+        if (!(key in decl) && given[key] !== undefined)
+            v.fail(`${prefix}${key}`, given[key], `expected one of the known fields: ${fieldList(decl)}`);
     }
     const out: Record<string, unknown> = {};
     for (const [key, o] of Object.entries(decl)) {

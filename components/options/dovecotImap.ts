@@ -26,47 +26,70 @@ export const VACATION_LIMIT_OPTIONS = {
 };
 
 export const DOVECOT_IMAP_OPTIONS = {
-    mailServer: required(passthrough<{ settings: MailServerSettings }, { doc: string }>("MailServer", { type: "object" }, {
-        doc: "The MailServer (internet mode) whose domains, certificate, network and LMTP socket this store serves",
-    })),
+    mailServer: required(
+        passthrough<{ settings: MailServerSettings }, { doc: string }>(
+            "MailServer",
+            { type: "object" },
+            {
+                doc: "The MailServer (internet mode) whose domains, certificate, network and LMTP socket this store serves",
+            },
+        ),
+    ),
     ports: object("DovecotPorts", DOVECOT_PORT_OPTIONS, { doc: "Where each listener listens", default: {} }),
-    listen: list(text({
-        doc: "\"*\", \"::\" or an IP address",
-        check: (v, f, x) => (x === "*" || x === "::" || isIP(x) ? x : v.fail(f, x, "expected \"*\", \"::\" or an IP address")),
-    }), { doc: "Addresses Dovecot listens on", default: ["*", "::"] }),
+    listen: list(
+        text({
+            doc: '"*", "::" or an IP address',
+            check: (v, f, x) =>
+                x === "*" || x === "::" || isIP(x) ? x : v.fail(f, x, 'expected "*", "::" or an IP address'),
+        }),
+        { doc: "Addresses Dovecot listens on", default: ["*", "::"] },
+    ),
     vacation: object("VacationLimits", VACATION_LIMIT_OPTIONS, {
         doc: "Limits of Sieve vacation replies; minPeriod <= defaultPeriod <= maxPeriod is checked at preview",
         default: {},
     }),
-    images: object("ImageArgs", IMAGE_OPTIONS, { doc: "Prebuilt images, or settings of the builds from images/", defaultText: "built from `images/`" }),
+    images: object("ImageArgs", IMAGE_OPTIONS, {
+        doc: "Prebuilt images, or settings of the builds from images/",
+        defaultText: "built from `images/`",
+    }),
 };
 
 export function validateDovecot(v: Validator, args: unknown): DovecotSpec {
     const given = args as { mailServer?: Record<symbol, unknown> } | undefined;
-    if (given?.mailServer?.[MAIL_SERVER_BRAND] !== true) v.fail("mailServer", given?.mailServer, "expected the MailServer this mailbox store belongs to");
+    if (given?.mailServer?.[MAIL_SERVER_BRAND] !== true)
+        v.fail("mailServer", given?.mailServer, "expected the MailServer this mailbox store belongs to");
     const o = readOptions(v, DOVECOT_IMAP_OPTIONS, args);
     const server = o.mailServer.settings;
-    if (server.postfix.mode !== "internet") v.fail("mailServer", server.postfix.mode, "a mailbox store needs a MailServer in \"internet\" mode");
+    if (server.postfix.mode !== "internet")
+        v.fail("mailServer", server.postfix.mode, 'a mailbox store needs a MailServer in "internet" mode');
     const ports = o.ports;
-    const taken = new Map<number, string>(Object.entries(server.postfix.ports).map(([k, p]) => [p, `MailServer ports.${k}`]));
+    const taken = new Map<number, string>(
+        Object.entries(server.postfix.ports).map(([k, p]) => [p, `MailServer ports.${k}`]),
+    );
     for (const [k, p] of Object.entries(ports)) {
         if (p === 0) continue;
-        if (taken.has(p)) v.fail(`ports.${k}`, p, `port ${p} is already used by ${taken.get(p)}; each service needs its own port`);
+        if (taken.has(p))
+            v.fail(`ports.${k}`, p, `port ${p} is already used by ${taken.get(p)}; each service needs its own port`);
         taken.set(p, `ports.${k}`);
     }
     // Pigeonhole refuses to start vacation otherwise; say so at preview rather than at deploy.
     const vacation = o.vacation;
     const seconds = (p: string) => durationSeconds(p, { unitRequired: true })!;
-    if (seconds(vacation.maxPeriod) === 0) v.fail("vacation.maxPeriod", vacation.maxPeriod, "expected a period longer than 0");
-    if (seconds(vacation.minPeriod) > seconds(vacation.defaultPeriod) || seconds(vacation.defaultPeriod) > seconds(vacation.maxPeriod)) {
-        v.fail("vacation", vacation, "expected minPeriod <= defaultPeriod <= maxPeriod (defaults \"1d\", \"7d\", \"30d\")");
+    if (seconds(vacation.maxPeriod) === 0)
+        v.fail("vacation.maxPeriod", vacation.maxPeriod, "expected a period longer than 0");
+    if (
+        seconds(vacation.minPeriod) > seconds(vacation.defaultPeriod) ||
+        seconds(vacation.defaultPeriod) > seconds(vacation.maxPeriod)
+    ) {
+        v.fail("vacation", vacation, 'expected minPeriod <= defaultPeriod <= maxPeriod (defaults "1d", "7d", "30d")');
     }
     // Sieve's outgoing mail enters Postfix's unpublished reinject listener, which relays for
     // Dovecot only: on the host's loopback in host mode, by container name in bridge mode.
     const reinject = server.postfix.reinject;
-    const submissionHost = server.placement.networkMode === "host"
-        ? `${reinject.address}:${reinject.port}`
-        : `${server.prefix}-postfix:${reinject.port}`;
+    const submissionHost =
+        server.placement.networkMode === "host"
+            ? `${reinject.address}:${reinject.port}`
+            : `${server.prefix}-postfix:${reinject.port}`;
     return {
         hostname: server.postfix.hostname,
         listen: o.listen,

@@ -1,5 +1,5 @@
 // MailServer's options, declared once, and the rules that span options (validateMailServer).
-/* eslint-disable @typescript-eslint/no-explicit-any */
+
 import type { Input } from "@pulumi/pulumi";
 import { relayImplicitTls, relayNexthop } from "../render/postfix";
 import { definedAddresses } from "../render/addresses";
@@ -11,12 +11,22 @@ import { IMAGE_OPTIONS, TLS_OPTIONS, validateTls } from "./tls";
 
 export const MAIL_SERVER_MODES = ["internet", "relay"] as const;
 export const NETWORK_MODES = ["bridge", "host"] as const;
-export const NOTIFY_CLASSES = ["bounce", "2bounce", "data", "delay", "policy", "protocol", "resource", "software"] as const;
+export const NOTIFY_CLASSES = [
+    "bounce",
+    "2bounce",
+    "data",
+    "delay",
+    "policy",
+    "protocol",
+    "resource",
+    "software",
+] as const;
 
 const domainName = (doc: string) => text({ doc, check: (v, f, x) => v.domain(f, x) });
 const address = (doc: string) => text({ doc, check: (v, f, x) => v.address(f, x) });
 const port = (doc: string, dflt: number) => integer({ doc, default: dflt, check: (v, f, x) => v.port(f, x) });
-const postfixTime = (doc: string, dflt: string) => text({ doc, default: dflt, check: (v, f, x) => v.postfixTime(f, x) });
+const postfixTime = (doc: string, dflt: string) =>
+    text({ doc, default: dflt, check: (v, f, x) => v.postfixTime(f, x) });
 const ipAddress = (doc: string, accepted: string, dflt: string) =>
     text({ doc, accepted, default: dflt, check: (v, f, x) => (isIP(x) ? x : v.fail(f, x, accepted)) });
 
@@ -24,50 +34,79 @@ export const MAIL_SERVER_PORT_OPTIONS = {
     smtp: port("MTA-to-MTA SMTP with optional STARTTLS, no AUTH", 25),
     submission: port("Submission with mandatory STARTTLS and AUTH", 587),
     smtps: port("Submission over implicit TLS", 465),
-    reinject: port("Never published: where Dovecot's Sieve hands vacation replies, redirects and rejections back to " +
-        "Postfix, trusted only from Dovecot's network (loopback in host mode, the stack's Docker subnet in bridge mode)", 10026),
+    reinject: port(
+        "Never published: where Dovecot's Sieve hands vacation replies, redirects and rejections back to " +
+            "Postfix, trusted only from Dovecot's network (loopback in host mode, the stack's Docker subnet in bridge mode)",
+        10026,
+    ),
 };
 
-const NEXTHOP_ACCEPTED = "expected \"[host]:port\", \"[host]\", \"host:port\" or \"host\": a fully qualified host name, " +
+const NEXTHOP_ACCEPTED =
+    'expected "[host]:port", "[host]", "host:port" or "host": a fully qualified host name, ' +
     "or an IPv4 address in brackets, and a TCP port 1-65535";
 
 export const TRANSPORT_OPTIONS = {
     domain: required(domainName("A recipient domain of another server")),
-    nexthop: required(text({
-        accepted: NEXTHOP_ACCEPTED,
-        doc: "\"[host]:port\", \"[host]\", \"host:port\" or \"host\" (the last two look up MX records); host is a fully " +
-            "qualified name or, in brackets, an IPv4 address",
-    })),
+    nexthop: required(
+        text({
+            accepted: NEXTHOP_ACCEPTED,
+            doc:
+                '"[host]:port", "[host]", "host:port" or "host" (the last two look up MX records); host is a fully ' +
+                "qualified name or, in brackets, an IPv4 address",
+        }),
+    ),
 };
 
 export const RELAY_USER_OPTIONS = {
-    address: required(address("The login, e.g. \"app@example.com\" (lower-cased)")),
-    password: required(passthrough<Input<string>, { doc: string }>("pulumi.Input<string>", { type: "string", secret: true }, {
-        doc: "A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash reaches saslauthd",
-    }), "expected a password for every user (a Pulumi secret)"),
+    address: required(address('The login, e.g. "app@example.com" (lower-cased)')),
+    password: required(
+        passthrough<Input<string>, { doc: string }>(
+            "pulumi.Input<string>",
+            { type: "string", secret: true },
+            {
+                doc: "A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash reaches saslauthd",
+            },
+        ),
+        "expected a password for every user (a Pulumi secret)",
+    ),
 };
 
 export const MAIL_SERVER_OPTIONS = {
     mode: oneOf("MailServerMode", MAIL_SERVER_MODES, {
-        doc: "\"internet\": receives mail for its domains and sends out; \"relay\": no mailboxes, everything leaves via the relayhost",
+        doc: '"internet": receives mail for its domains and sends out; "relay": no mailboxes, everything leaves via the relayhost',
         default: "internet",
     }),
-    hostname: required(text({
-        doc: "Postfix myhostname: the server's fully qualified name, also the certificate's name",
-        check: (v, f, x) => v.hostname(f, x),
-    })),
-    domains: passthrough<Array<{ spec: DomainSpec }>, { doc: string; default: [] }>("VirtualDomain[]", { type: "array", items: { type: "object" } }, {
-        doc: "The VirtualDomains this server receives for (internet mode needs at least one)",
-        default: [],
-    }),
-    relayhosts: passthrough<Array<{ spec: RelayhostSpec }>, { doc: string; default: [] }>("Relayhost[]", { type: "array", items: { type: "object" } }, {
-        doc: "Outbound smarthosts: one without senderDomains serves everything; others serve their sender domains",
-        default: [],
-    }),
-    adminAddress: { ...address("Receives mail for root, postmaster, abuse, MAILER-DAEMON and every domain's postmaster@/abuse@"),
-        defaultText: "the first mailbox" },
-    myorigin: { ...domainName("Postfix myorigin: the domain appended to bare local names"), defaultText: "the first domain" },
-    mydestination: list(text({ doc: "A local (non-virtual) domain, \"$myhostname\", \"$mydomain\" or \"localhost\"" }), {
+    hostname: required(
+        text({
+            doc: "Postfix myhostname: the server's fully qualified name, also the certificate's name",
+            check: (v, f, x) => v.hostname(f, x),
+        }),
+    ),
+    domains: passthrough<Array<{ spec: DomainSpec }>, { doc: string; default: [] }>(
+        "VirtualDomain[]",
+        { type: "array", items: { type: "object" } },
+        {
+            doc: "The VirtualDomains this server receives for (internet mode needs at least one)",
+            default: [],
+        },
+    ),
+    relayhosts: passthrough<Array<{ spec: RelayhostSpec }>, { doc: string; default: [] }>(
+        "Relayhost[]",
+        { type: "array", items: { type: "object" } },
+        {
+            doc: "Outbound smarthosts: one without senderDomains serves everything; others serve their sender domains",
+            default: [],
+        },
+    ),
+    adminAddress: {
+        ...address("Receives mail for root, postmaster, abuse, MAILER-DAEMON and every domain's postmaster@/abuse@"),
+        defaultText: "the first mailbox",
+    },
+    myorigin: {
+        ...domainName("Postfix myorigin: the domain appended to bare local names"),
+        defaultText: "the first domain",
+    },
+    mydestination: list(text({ doc: 'A local (non-virtual) domain, "$myhostname", "$mydomain" or "localhost"' }), {
         doc: "Postfix mydestination: local (non-virtual) domains; never list a virtual domain",
         default: ["$myhostname", "localhost"],
     }),
@@ -75,12 +114,20 @@ export const MAIL_SERVER_OPTIONS = {
         doc: "Trusted clients that may relay without AUTH; a /0 is refused",
         default: ["127.0.0.0/8", "[::1]/128"],
     }),
-    inetInterfaces: list(text({
-        doc: "\"all\", \"loopback-only\" or an IP address",
-        check: (v, f, x) => (["all", "loopback-only"].includes(x) || isIP(x)
-            ? x : v.fail(f, x, "expected \"all\", \"loopback-only\" or an IP address")),
-    }), { doc: "Postfix inet_interfaces: the addresses Postfix listens on", default: ["all"],
-        nonEmpty: "expected [\"all\"], [\"loopback-only\"] or a list of addresses" }),
+    inetInterfaces: list(
+        text({
+            doc: '"all", "loopback-only" or an IP address',
+            check: (v, f, x) =>
+                ["all", "loopback-only"].includes(x) || isIP(x)
+                    ? x
+                    : v.fail(f, x, 'expected "all", "loopback-only" or an IP address'),
+        }),
+        {
+            doc: "Postfix inet_interfaces: the addresses Postfix listens on",
+            default: ["all"],
+            nonEmpty: 'expected ["all"], ["loopback-only"] or a list of addresses',
+        },
+    ),
     inetProtocols: oneOf("InetProtocols", ["all", "ipv4", "ipv6"], { doc: "Postfix inet_protocols", default: "all" }),
     relayDomains: list(domainName("A domain of another server"), {
         doc: "Backup MX: domains accepted for relaying to their own MX",
@@ -91,7 +138,8 @@ export const MAIL_SERVER_OPTIONS = {
         default: [],
     }),
     transports: list(object("TransportArgs", TRANSPORT_OPTIONS, { doc: "A domain and its next hop" }), {
-        doc: "Recipient domains delivered to a fixed next hop (transport_maps), e.g. a backup MX's primary " +
+        doc:
+            "Recipient domains delivered to a fixed next hop (transport_maps), e.g. a backup MX's primary " +
             "`[mx1.example.com]:25`; relay credentials are never offered there",
         default: [],
     }),
@@ -106,11 +154,14 @@ export const MAIL_SERVER_OPTIONS = {
     }),
     maximalQueueLifetime: postfixTime("How long to retry before bouncing", "5d"),
     bounceQueueLifetime: postfixTime("How long to retry a bounce", "5d"),
-    delayWarningTime: postfixTime("When the sender hears \"still trying\" (\"0h\": never)", "4h"),
-    masqueradeDomains: list(domainName("A domain"), { doc: "Rewrite user@host.example.com to user@example.com for these domains", default: [] }),
+    delayWarningTime: postfixTime('When the sender hears "still trying" ("0h": never)', "4h"),
+    masqueradeDomains: list(domainName("A domain"), {
+        doc: "Rewrite user@host.example.com to user@example.com for these domains",
+        default: [],
+    }),
     // Not "bounce" by default: it also mails the admin a transcript of every rejected SMTP session.
     notifyClasses: list(oneOf("NotifyClass", NOTIFY_CLASSES, { doc: "A Postfix notify class" }), {
-        doc: "Which problems adminAddress gets a copy of; \"bounce\" also sends transcripts of rejected SMTP sessions",
+        doc: 'Which problems adminAddress gets a copy of; "bounce" also sends transcripts of rejected SMTP sessions',
         default: ["2bounce", "delay", "resource", "software"],
     }),
     authRateLimit: integer({
@@ -120,31 +171,44 @@ export const MAIL_SERVER_OPTIONS = {
     }),
     disableVrfy: boolean({ doc: "Answer VRFY with 502 so addresses cannot be harvested", default: true }),
     recipientDelimiter: text({
-        doc: "user+tag@domain delivers to user@domain; \"\" turns sub-addressing off",
+        doc: 'user+tag@domain delivers to user@domain; "" turns sub-addressing off',
         default: "+",
-        accepted: "expected one of \"+\", \"-\", \"_\", \".\", \"=\" or \"\" (off)",
-        check: (v, f, x) => (/^[+\-_.=]?$/.test(x) ? x : v.fail(f, x, "expected one of \"+\", \"-\", \"_\", \".\", \"=\" or \"\" (off)")),
+        accepted: 'expected one of "+", "-", "_", ".", "=" or "" (off)',
+        check: (v, f, x) =>
+            /^[+\-_.=]?$/.test(x) ? x : v.fail(f, x, 'expected one of "+", "-", "_", ".", "=" or "" (off)'),
     }),
     ports: object("MailServerPorts", MAIL_SERVER_PORT_OPTIONS, { doc: "Where each smtpd listens", default: {} }),
     networkMode: oneOf("NetworkMode", NETWORK_MODES, {
-        doc: "\"bridge\": a Docker network of its own, ports published; \"host\": daemons bind the host's addresses (keeps real client IPs)",
+        doc: '"bridge": a Docker network of its own, ports published; "host": daemons bind the host\'s addresses (keeps real client IPs)',
         default: "bridge",
     }),
-    publishAddress: ipAddress("Host address the published ports bind to in bridge mode",
-        "expected an IP address such as 0.0.0.0 or 192.0.2.10", "0.0.0.0"),
+    publishAddress: ipAddress(
+        "Host address the published ports bind to in bridge mode",
+        "expected an IP address such as 0.0.0.0 or 192.0.2.10",
+        "0.0.0.0",
+    ),
     tls: object("TlsArgs", TLS_OPTIONS, {
         doc: "Exactly one way to get the server certificate: selfSigned, ca, or certPem + keyPem",
         defaultText: "self-signed",
     }),
-    images: object("ImageArgs", IMAGE_OPTIONS, { doc: "Prebuilt images, or settings of the builds from images/", defaultText: "built from `images/`" }),
+    images: object("ImageArgs", IMAGE_OPTIONS, {
+        doc: "Prebuilt images, or settings of the builds from images/",
+        defaultText: "built from `images/`",
+    }),
     namePrefix: {
         ...text({
             doc: "Prefix of container, volume and network names",
-            check: (v, f, x) => (/^[a-z0-9][a-z0-9_.-]*$/i.test(x) ? x : v.fail(f, x, "expected letters, digits, '.', '_' or '-' (a Docker name)")),
+            check: (v, f, x) =>
+                /^[a-z0-9][a-z0-9_.-]*$/i.test(x)
+                    ? x
+                    : v.fail(f, x, "expected letters, digits, '.', '_' or '-' (a Docker name)"),
         }),
         defaultText: "the component's name",
     },
-    restart: oneOf("RestartPolicy", ["no", "on-failure", "always", "unless-stopped"], { doc: "Docker restart policy of the services", default: "unless-stopped" }),
+    restart: oneOf("RestartPolicy", ["no", "on-failure", "always", "unless-stopped"], {
+        doc: "Docker restart policy of the services",
+        default: "unless-stopped",
+    }),
 };
 
 export type MailServerOptions = Values<typeof MAIL_SERVER_OPTIONS>;
@@ -171,14 +235,20 @@ export interface MailServerSettings {
 
 /** Validates MailServer arguments, including every rule that spans options and domains. */
 export function validateMailServer(v: Validator, name: string, args: unknown): MailServerSettings {
-    if (typeof args !== "object" || args === null) v.fail("args", args, "expected an object with at least \"hostname\"");
+    if (typeof args !== "object" || args === null) v.fail("args", args, 'expected an object with at least "hostname"');
     const o = readOptions(v, MAIL_SERVER_OPTIONS, args);
     // Errors show values as given, before lower-casing.
     const raw = args as Record<string, any>;
     const { mode, hostname } = o;
     const domains: DomainSpec[] = o.domains.map(d => d.spec);
-    if (mode === "internet" && domains.length === 0) v.fail("domains", raw.domains, "internet mode needs at least one VirtualDomain (or use mode \"relay\")");
-    if (mode === "relay" && domains.length > 0) v.fail("domains", domains.map(d => d.name), "relay mode has no mailboxes: leave domains empty, or use mode \"internet\"");
+    if (mode === "internet" && domains.length === 0)
+        v.fail("domains", raw.domains, 'internet mode needs at least one VirtualDomain (or use mode "relay")');
+    if (mode === "relay" && domains.length > 0)
+        v.fail(
+            "domains",
+            domains.map(d => d.name),
+            'relay mode has no mailboxes: leave domains empty, or use mode "internet"',
+        );
     const names = new Set<string>();
     domains.forEach((d, i) => {
         if (names.has(d.name)) v.fail(`domains[${i}]`, d.name, "each domain may be given once");
@@ -187,37 +257,76 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
     checkAddressGraph(v, domains);
 
     const mydomain = hostname.split(".").slice(1).join(".");
-    if (!mydomain.includes(".")) v.fail("hostname", raw.hostname, "expected a host name inside a domain, such as mail.example.com");
+    if (!mydomain.includes("."))
+        v.fail("hostname", raw.hostname, "expected a host name inside a domain, such as mail.example.com");
     const mydestination = o.mydestination.map((d, i) => {
         // $myhostname/$mydomain stand for names that must not be virtual domains either.
         const meaning = d === "$myhostname" ? hostname : d === "$mydomain" ? mydomain : undefined;
         if (meaning !== undefined && names.has(meaning)) {
-            v.fail(`mydestination[${i}]`, d, `${d} is ${meaning}, a virtual domain, which must not also be in mydestination (choose another hostname, or leave ${d} out of mydestination)`);
+            v.fail(
+                `mydestination[${i}]`,
+                d,
+                `${d} is ${meaning}, a virtual domain, which must not also be in mydestination (choose another hostname, or leave ${d} out of mydestination)`,
+            );
         }
         if (meaning !== undefined || d === "localhost") return d;
         const domain = v.domain(`mydestination[${i}]`, d);
-        if (names.has(domain)) v.fail(`mydestination[${i}]`, d, "a virtual domain must not also be in mydestination; it is delivered through Dovecot");
+        if (names.has(domain))
+            v.fail(
+                `mydestination[${i}]`,
+                d,
+                "a virtual domain must not also be in mydestination; it is delivered through Dovecot",
+            );
         return domain;
     });
     const local = mydestination.map(m => (m === "$myhostname" ? hostname : m === "$mydomain" ? mydomain : m));
     o.relayDomains.forEach((domain, i) => {
-        if (names.has(domain)) v.fail(`relayDomains[${i}]`, raw.relayDomains[i], `expected another server's domain (backup MX): ${domain} is a VirtualDomain of this server, delivered to its mailboxes`);
-        if (local.includes(domain)) v.fail(`relayDomains[${i}]`, raw.relayDomains[i], `expected a domain that is not delivered here: ${domain} is in mydestination, and a domain is either local or relayed`);
+        if (names.has(domain))
+            v.fail(
+                `relayDomains[${i}]`,
+                raw.relayDomains[i],
+                `expected another server's domain (backup MX): ${domain} is a VirtualDomain of this server, delivered to its mailboxes`,
+            );
+        if (local.includes(domain))
+            v.fail(
+                `relayDomains[${i}]`,
+                raw.relayDomains[i],
+                `expected a domain that is not delivered here: ${domain} is in mydestination, and a domain is either local or relayed`,
+            );
     });
     o.relayRecipients.forEach((r, i) => {
-        if (!o.relayDomains.some(d => r.endsWith(`@${d}`))) v.fail(`relayRecipients[${i}]`, raw.relayRecipients[i], `expected an address of relayDomains (${o.relayDomains.join(", ") || "none given"})`);
+        if (!o.relayDomains.some(d => r.endsWith(`@${d}`)))
+            v.fail(
+                `relayRecipients[${i}]`,
+                raw.relayRecipients[i],
+                `expected an address of relayDomains (${o.relayDomains.join(", ") || "none given"})`,
+            );
     });
     const ports = o.ports;
     const seen = new Map<number, string>();
     for (const [k, p] of Object.entries(ports)) {
-        if (seen.has(p)) v.fail(`ports.${k}`, p, `port ${p} is already used by ports.${seen.get(p)}; each service needs its own port`);
+        if (seen.has(p))
+            v.fail(
+                `ports.${k}`,
+                p,
+                `port ${p} is already used by ports.${seen.get(p)}; each service needs its own port`,
+            );
         seen.set(p, k);
     }
 
     const relayhosts = o.relayhosts.map(r => r.spec);
-    if (relayhosts.filter(r => r.senderDomains.length === 0).length > 1) v.fail("relayhosts", relayhosts.map(r => r.host), "at most one relayhost may serve all senders (no senderDomains)");
+    if (relayhosts.filter(r => r.senderDomains.length === 0).length > 1)
+        v.fail(
+            "relayhosts",
+            relayhosts.map(r => r.host),
+            "at most one relayhost may serve all senders (no senderDomains)",
+        );
     if (mode === "relay" && !relayhosts.some(r => r.senderDomains.length === 0)) {
-        v.fail("relayhosts", relayhosts.map(r => r.host), "relay mode needs a relayhost without senderDomains: every message leaves through it");
+        v.fail(
+            "relayhosts",
+            relayhosts.map(r => r.host),
+            "relay mode needs a relayhost without senderDomains: every message leaves through it",
+        );
     }
     checkRelayhosts(v, relayhosts);
     const transports = checkTransports(v, o.transports, raw.transports, names);
@@ -227,10 +336,16 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
     if (o.adminAddress !== undefined) {
         adminAddress = o.adminAddress;
         const domain = adminAddress.split("@")[1];
-        if (names.has(domain) && !definedAddresses(domains).has(adminAddress)) v.fail("adminAddress", raw.adminAddress, `expected an existing mailbox or alias of ${domain}`);
+        if (names.has(domain) && !definedAddresses(domains).has(adminAddress))
+            v.fail("adminAddress", raw.adminAddress, `expected an existing mailbox or alias of ${domain}`);
     } else if (mode === "internet") {
         const first = domains.flatMap(d => d.mailboxes.map(m => m.address))[0];
-        if (first === undefined) v.fail("adminAddress", undefined, "give adminAddress, or define at least one mailbox to receive postmaster and abuse mail");
+        if (first === undefined)
+            v.fail(
+                "adminAddress",
+                undefined,
+                "give adminAddress, or define at least one mailbox to receive postmaster and abuse mail",
+            );
         adminAddress = first;
     } else {
         adminAddress = `postmaster@${mydomain}`;
@@ -246,19 +361,36 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
         tls,
         placement: { networkMode: o.networkMode, publishAddress: o.publishAddress },
         postfix: {
-            mode, hostname, mydomain, myorigin: o.myorigin ?? domains[0]?.name ?? mydomain, mydestination,
-            mynetworks: o.mynetworks, inetInterfaces: o.inetInterfaces, inetProtocols: o.inetProtocols,
-            relayDomains: o.relayDomains, relayRecipients: o.relayRecipients, messageSizeLimit: o.messageSizeLimit,
-            maximalQueueLifetime: o.maximalQueueLifetime, bounceQueueLifetime: o.bounceQueueLifetime,
-            delayWarningTime: o.delayWarningTime, masqueradeDomains: o.masqueradeDomains, disableVrfy: o.disableVrfy,
-            recipientDelimiter: o.recipientDelimiter, adminAddress, notifyClasses: o.notifyClasses,
-            authRateLimit: o.authRateLimit, ports,
-            domains, relayhosts, transports,
+            mode,
+            hostname,
+            mydomain,
+            myorigin: o.myorigin ?? domains[0]?.name ?? mydomain,
+            mydestination,
+            mynetworks: o.mynetworks,
+            inetInterfaces: o.inetInterfaces,
+            inetProtocols: o.inetProtocols,
+            relayDomains: o.relayDomains,
+            relayRecipients: o.relayRecipients,
+            messageSizeLimit: o.messageSizeLimit,
+            maximalQueueLifetime: o.maximalQueueLifetime,
+            bounceQueueLifetime: o.bounceQueueLifetime,
+            delayWarningTime: o.delayWarningTime,
+            masqueradeDomains: o.masqueradeDomains,
+            disableVrfy: o.disableVrfy,
+            recipientDelimiter: o.recipientDelimiter,
+            adminAddress,
+            notifyClasses: o.notifyClasses,
+            authRateLimit: o.authRateLimit,
+            ports,
+            domains,
+            relayhosts,
+            transports,
             // Host mode: Dovecot shares the host's loopback. Bridge mode: the network's subnet,
             // known once Docker has created the network (filled in by the component).
-            reinject: o.networkMode === "host"
-                ? { address: "127.0.0.1", port: ports.reinject, trusted: ["127.0.0.0/8"] }
-                : { address: "0.0.0.0", port: ports.reinject, trusted: [] },
+            reinject:
+                o.networkMode === "host"
+                    ? { address: "127.0.0.1", port: ports.reinject, trusted: ["127.0.0.0/8"] }
+                    : { address: "0.0.0.0", port: ports.reinject, trusted: [] },
         },
     };
 }
@@ -270,12 +402,21 @@ function checkRelayhosts(v: Validator, relayhosts: RelayhostSpec[]): void {
     relayhosts.forEach((r, i) => {
         for (const d of r.senderDomains) {
             const other = bySender.get(d);
-            if (other) v.fail(`relayhosts[${i}].senderDomains`, d, `expected one relayhost per sender domain (each sender domain may have one relay): ${d} already uses ${other}`);
+            if (other)
+                v.fail(
+                    `relayhosts[${i}].senderDomains`,
+                    d,
+                    `expected one relayhost per sender domain (each sender domain may have one relay): ${d} already uses ${other}`,
+                );
             bySender.set(d, relayNexthop(r));
         }
         const same = byNexthop.get(relayNexthop(r));
         if (same && (same.tlsPolicy !== r.tlsPolicy || relayImplicitTls(same) !== relayImplicitTls(r))) {
-            v.fail(`relayhosts[${i}]`, relayNexthop(r), "expected the same tlsPolicy and implicitTls for relayhosts with the same host and port");
+            v.fail(
+                `relayhosts[${i}]`,
+                relayNexthop(r),
+                "expected the same tlsPolicy and implicitTls for relayhosts with the same host and port",
+            );
         }
         byNexthop.set(relayNexthop(r), r);
     });
@@ -285,7 +426,12 @@ const NEXTHOP = /^(?:\[([^\]]+)\]|([^[\]:]+))(?::(\d+))?$/;
 
 /** MailServer transports alone (for tests): checked as validateMailServer checks them. */
 export function validateTransports(v: Validator, transports: unknown, ownDomains: Set<string>): TransportSpec[] {
-    return checkTransports(v, MAIL_SERVER_OPTIONS.transports.check(v, "transports", transports ?? []), transports, ownDomains);
+    return checkTransports(
+        v,
+        MAIL_SERVER_OPTIONS.transports.check(v, "transports", transports ?? []),
+        transports,
+        ownDomains,
+    );
 }
 
 /** Relay users alone (for tests): their lower-cased logins. */
@@ -294,13 +440,23 @@ export function validateRelayUsers(v: Validator, mode: string, users: unknown): 
 }
 
 /** One transport per domain, never a domain this server delivers itself; next hops normalised. */
-function checkTransports(v: Validator, transports: MailServerOptions["transports"], raw: unknown, ownDomains: Set<string>): TransportSpec[] {
+function checkTransports(
+    v: Validator,
+    transports: MailServerOptions["transports"],
+    raw: unknown,
+    ownDomains: Set<string>,
+): TransportSpec[] {
     // Errors show the value as given, before lower-casing.
     const given = (i: number) => (raw as Array<{ domain?: unknown }>)[i].domain;
     const seen = new Set<string>();
     return transports.map((t, i) => {
         const domain = t.domain;
-        if (ownDomains.has(domain)) v.fail(`transports[${i}].domain`, given(i), `expected a domain of another server: ${domain} is one of this server's own domains, delivered to its mailboxes`);
+        if (ownDomains.has(domain))
+            v.fail(
+                `transports[${i}].domain`,
+                given(i),
+                `expected a domain of another server: ${domain} is one of this server's own domains, delivered to its mailboxes`,
+            );
         if (seen.has(domain)) v.fail(`transports[${i}].domain`, given(i), "expected one transport per domain");
         seen.add(domain);
         const accepted = NEXTHOP_ACCEPTED;
@@ -310,7 +466,8 @@ function checkTransports(v: Validator, transports: MailServerOptions["transports
         const host = (m[1] ?? m[2]).toLowerCase();
         if (!(bracketed && isIPv4(host)) && !isDomain(host)) v.fail(`transports[${i}].nexthop`, t.nexthop, accepted);
         const port = m[3] === undefined ? undefined : Number(m[3]);
-        if (port !== undefined && (port < 1 || port > 65535 || m[3] !== String(port))) v.fail(`transports[${i}].nexthop`, t.nexthop, accepted);
+        if (port !== undefined && (port < 1 || port > 65535 || m[3] !== String(port)))
+            v.fail(`transports[${i}].nexthop`, t.nexthop, accepted);
         return { domain, nexthop: `${bracketed ? `[${host}]` : host}${port === undefined ? "" : `:${port}`}` };
     });
 }
@@ -318,11 +475,16 @@ function checkTransports(v: Validator, transports: MailServerOptions["transports
 /** Relay-mode SMTP AUTH logins: unique, only in relay mode, passwords long enough where known now. */
 function checkRelayUsers(v: Validator, mode: string, users: MailServerOptions["users"], raw: unknown): string[] {
     if (users.length > 0 && mode !== "relay") {
-        v.fail("users", users.map(u => u.address), "expected no users in internet mode, where the mailboxes log in; users are the SMTP AUTH logins of a relay-mode server");
+        v.fail(
+            "users",
+            users.map(u => u.address),
+            "expected no users in internet mode, where the mailboxes log in; users are the SMTP AUTH logins of a relay-mode server",
+        );
     }
     const seen = new Set<string>();
     return users.map((u, i) => {
-        if (seen.has(u.address)) v.fail(`users[${i}].address`, (raw as Array<{ address?: unknown }>)[i].address, "expected each user once");
+        if (seen.has(u.address))
+            v.fail(`users[${i}].address`, (raw as Array<{ address?: unknown }>)[i].address, "expected each user once");
         seen.add(u.address);
         // A plain string is checked now, before anything is registered; a secret when it resolves.
         if (typeof u.password === "string") v.password(`users[${i}].password`, u.password);
@@ -338,26 +500,43 @@ function checkAddressGraph(v: Validator, domains: DomainSpec[]): void {
     domains.forEach((d, i) => {
         const check = (field: string, target: string) => {
             const domain = byName.get(target.split("@")[1]);
-            if (domain && !local.has(target) && !domain.catchAll) v.fail(field, target, `expected an existing mailbox or alias of ${domain.name}`);
+            if (domain && !local.has(target) && !domain.catchAll)
+                v.fail(field, target, `expected an existing mailbox or alias of ${domain.name}`);
         };
         d.aliases.forEach((a, j) => {
             a.targets.forEach((t, k) => check(`domains[${i}] (${d.name}).aliases[${j}].targets[${k}]`, t));
             edges.set(a.address, a.targets);
         });
-        d.forwards.forEach((f, j) => f.targets.forEach((t, k) => check(`domains[${i}] (${d.name}).forwards[${j}].targets[${k}]`, t)));
+        d.forwards.forEach((f, j) =>
+            f.targets.forEach((t, k) => check(`domains[${i}] (${d.name}).forwards[${j}].targets[${k}]`, t)),
+        );
         // A catch-all must point at something real: pointing it at itself would accept every
         // address and bounce it later, to forged senders.
         if (d.catchAll && byName.has(d.catchAll.split("@")[1]) && !local.has(d.catchAll)) {
-            v.fail(`domains[${i}] (${d.name}).catchAll`, d.catchAll, `expected an existing mailbox or alias of ${d.catchAll.split("@")[1]}`);
+            v.fail(
+                `domains[${i}] (${d.name}).catchAll`,
+                d.catchAll,
+                `expected an existing mailbox or alias of ${d.catchAll.split("@")[1]}`,
+            );
         }
-        d.forwards.forEach(f => edges.set(f.address, f.targets.filter(t => t !== f.address)));
+        d.forwards.forEach(f =>
+            edges.set(
+                f.address,
+                f.targets.filter(t => t !== f.address),
+            ),
+        );
         // A mailbox alias delivers into its mailbox, so it is an edge of the graph too.
         d.mailboxes.forEach(m => m.aliases.forEach(a => edges.set(a, [m.address])));
     });
     const state = new Map<string, number>();
     const visit = (node: string, trail: string[]) => {
         if (state.get(node) === 2) return;
-        if (state.get(node) === 1) v.fail("aliases", [...trail.slice(trail.indexOf(node)), node].join(" -> "), "aliases and forwards must not form a loop");
+        if (state.get(node) === 1)
+            v.fail(
+                "aliases",
+                [...trail.slice(trail.indexOf(node)), node].join(" -> "),
+                "aliases and forwards must not form a loop",
+            );
         state.set(node, 1);
         for (const next of edges.get(node) ?? []) visit(next, [...trail, node]);
         state.set(node, 2);

@@ -11,17 +11,25 @@ const credential = (doc: string, secret: boolean) =>
     passthrough<Input<string>, { doc: string }>("pulumi.Input<string>", { type: "string", secret }, { doc });
 
 export const RELAYHOST_OPTIONS = {
-    host: required(text({
-        doc: "The smarthost: a fully qualified name, or an IPv4 address (used as is, without DNS)",
-        // An address is kept as given; a name is checked and lower-cased.
-        check: (v, f, x) => (isIPv4(x) ? x : v.hostname(f, x)),
-        accepted: "expected a fully qualified host name such as mail.example.com",
-    })),
+    host: required(
+        text({
+            doc: "The smarthost: a fully qualified name, or an IPv4 address (used as is, without DNS)",
+            // An address is kept as given; a name is checked and lower-cased.
+            check: (v, f, x) => (isIPv4(x) ? x : v.hostname(f, x)),
+            accepted: "expected a fully qualified host name such as mail.example.com",
+        }),
+    ),
     port: integer({
         doc: "Any TCP port; 587 (STARTTLS) and 465 (implicit TLS) are the usual ones",
         default: 587,
-        check: (v, f, x) => (typeof x === "number" && Number.isInteger(x) && x >= 1 && x <= 65535
-            ? x : v.fail(f, x, "expected a TCP port 1-65535: usually 587 (submission with STARTTLS), 465 (implicit TLS) or 25")),
+        check: (v, f, x) =>
+            typeof x === "number" && Number.isInteger(x) && x >= 1 && x <= 65535
+                ? x
+                : v.fail(
+                      f,
+                      x,
+                      "expected a TCP port 1-65535: usually 587 (submission with STARTTLS), 465 (implicit TLS) or 25",
+                  ),
     }),
     implicitTls: {
         ...boolean({ doc: "TLS from the first byte (SMTPS, smtp_tls_wrappermode) instead of STARTTLS" }),
@@ -48,17 +56,33 @@ export function validateRelayhost(v: Validator, args: unknown): RelayhostSpec {
     const given = (args ?? {}) as { implicitTls?: boolean };
     const implicitTls = o.implicitTls ?? port === 465;
     if (implicitTls && (tlsPolicy === "none" || tlsPolicy === "may")) {
-        v.fail("tlsPolicy", tlsPolicy, `expected "encrypt", "verify" or "secure": implicit TLS (${o.implicitTls === undefined ? "port 465" : "implicitTls: true"}) is TLS from the first byte` +
-            (o.implicitTls === undefined ? "; for a relay without TLS on port 465 set implicitTls: false" : ""));
+        v.fail(
+            "tlsPolicy",
+            tlsPolicy,
+            `expected "encrypt", "verify" or "secure": implicit TLS (${o.implicitTls === undefined ? "port 465" : "implicitTls: true"}) is TLS from the first byte` +
+                (o.implicitTls === undefined ? "; for a relay without TLS on port 465 set implicitTls: false" : ""),
+        );
     }
     if (isIPv4(host) && (tlsPolicy === "verify" || tlsPolicy === "secure")) {
-        v.fail("tlsPolicy", tlsPolicy, `expected "encrypt", or the relay's host name instead of ${host}: "verify" and "secure" check the certificate against the host name, and an IP address has none`);
+        v.fail(
+            "tlsPolicy",
+            tlsPolicy,
+            `expected "encrypt", or the relay's host name instead of ${host}: "verify" and "secure" check the certificate against the host name, and an IP address has none`,
+        );
     }
     const hasUser = o.username !== undefined;
-    if (hasUser !== (o.password !== undefined)) v.fail(hasUser ? "password" : "username", undefined, "username and password go together: give both or neither");
+    if (hasUser !== (o.password !== undefined))
+        v.fail(hasUser ? "password" : "username", undefined, "username and password go together: give both or neither");
     if (hasUser && (tlsPolicy === "none" || tlsPolicy === "may")) {
-        v.fail("tlsPolicy", tlsPolicy, "with credentials the relay must use TLS: \"encrypt\", \"verify\" or \"secure\"");
+        v.fail("tlsPolicy", tlsPolicy, 'with credentials the relay must use TLS: "encrypt", "verify" or "secure"');
     }
     // implicitTls only when given, so that the default (port 465) stays one rule, in the renderer.
-    return { host, port, tlsPolicy, senderDomains: o.senderDomains, hasCredentials: hasUser, ...(given.implicitTls === undefined ? {} : { implicitTls }) };
+    return {
+        host,
+        port,
+        tlsPolicy,
+        senderDomains: o.senderDomains,
+        hasCredentials: hasUser,
+        ...(given.implicitTls === undefined ? {} : { implicitTls }),
+    };
 }

@@ -13,42 +13,69 @@ const { domains: _d, relayhosts: _r, users: _u, namePrefix, ...serverKeys } = MA
 const { password: _p, ...mailboxConfig } = MAILBOX_OPTIONS;
 const { password: _rp, username, ...relayConfig } = RELAYHOST_OPTIONS;
 
-const secretMap = (doc: string) => passthrough<unknown, { doc: string }>("object", { type: "object", secret: true }, { doc });
+const secretMap = (doc: string) =>
+    passthrough<unknown, { doc: string }>("object", { type: "object", secret: true }, { doc });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const STACK_CONFIG: Record<string, Option<any>> = {
     ...serverKeys,
     namePrefix: { ...namePrefix, defaultText: "`mail-<stack>`" },
-    domains: list(object("DomainConfig", {
-        ...VIRTUAL_DOMAIN_OPTIONS,
-        mailboxes: list(object("MailboxConfig", mailboxConfig, { doc: "A mailbox; its password comes from passwords" }), {
-            doc: "The domain's mailboxes",
+    domains: list(
+        object(
+            "DomainConfig",
+            {
+                ...VIRTUAL_DOMAIN_OPTIONS,
+                mailboxes: list(
+                    object("MailboxConfig", mailboxConfig, { doc: "A mailbox; its password comes from passwords" }),
+                    {
+                        doc: "The domain's mailboxes",
+                        default: [],
+                    },
+                ),
+            },
+            { doc: "A VirtualDomain" },
+        ),
+        {
+            doc: "The VirtualDomains (options as in VirtualDomain; mailbox passwords come from `passwords`); mxHosts default to [hostname]",
             default: [],
-        }),
-    }, { doc: "A VirtualDomain" }), {
-        doc: "The VirtualDomains (options as in VirtualDomain; mailbox passwords come from `passwords`); mxHosts default to [hostname]",
-        default: [],
-    }),
-    passwords: secretMap("Mailbox and relay-user passwords, address -> password: " +
-        "`pulumi config set --secret --path 'passwords[\"alice@example.com\"]' ...`"),
-    relayhosts: list(object("RelayhostConfig", {
-        name: text({ doc: "Resource name and key in relayPasswords (default: host); needed when two relays share a host" }),
-        ...relayConfig,
-        username,
-    }, { doc: "A Relayhost" }), {
-        doc: "The Relayhosts (options as in Relayhost; passwords come from `relayPasswords`)",
-        default: [],
-    }),
-    relayPasswords: secretMap("Relay passwords, relay name (default: its host) -> password: " +
-        "`pulumi config set --secret --path 'relayPasswords[\"smtp.relay.example.net\"]' ...`"),
+        },
+    ),
+    passwords: secretMap(
+        "Mailbox and relay-user passwords, address -> password: " +
+            "`pulumi config set --secret --path 'passwords[\"alice@example.com\"]' ...`",
+    ),
+    relayhosts: list(
+        object(
+            "RelayhostConfig",
+            {
+                name: text({
+                    doc: "Resource name and key in relayPasswords (default: host); needed when two relays share a host",
+                }),
+                ...relayConfig,
+                username,
+            },
+            { doc: "A Relayhost" },
+        ),
+        {
+            doc: "The Relayhosts (options as in Relayhost; passwords come from `relayPasswords`)",
+            default: [],
+        },
+    ),
+    relayPasswords: secretMap(
+        "Relay passwords, relay name (default: its host) -> password: " +
+            "`pulumi config set --secret --path 'relayPasswords[\"smtp.relay.example.net\"]' ...`",
+    ),
     users: list(text({ doc: "An SMTP AUTH login", check: (v, f, x) => v.address(f, x) }), {
         doc: "Relay mode: the SMTP AUTH logins (MailServer users); their passwords come from `passwords`",
         default: [],
     }),
     tlsCertPem: text({ doc: "A supplied certificate chain (MailServer tls.certPem), with tlsKeyPem" }),
-    tlsKeyPem: passthrough<unknown, { doc: string }>("string", { type: "string", secret: true }, {
-        doc: "The supplied certificate's private key (MailServer tls.keyPem), a secret",
-    }),
+    tlsKeyPem: passthrough<unknown, { doc: string }>(
+        "string",
+        { type: "string", secret: true },
+        {
+            doc: "The supplied certificate's private key (MailServer tls.keyPem), a secret",
+        },
+    ),
     imapPorts: DOVECOT_IMAP_OPTIONS.ports,
     imapListen: DOVECOT_IMAP_OPTIONS.listen,
     vacation: DOVECOT_IMAP_OPTIONS.vacation,

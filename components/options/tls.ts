@@ -18,14 +18,22 @@ const pem = (doc: string, secret = false) =>
     passthrough<Input<string>, { doc: string }>("pulumi.Input<string>", { type: "string", secret }, { doc });
 
 export const TLS_OPTIONS = {
-    selfSigned: object("SelfSignedTlsArgs", { validityHours }, {
-        doc: "A self-signed certificate (the default when no other way is given)",
-    }),
-    ca: object("CaTlsArgs", {
-        certPem: required(pem("The CA's certificate (PEM)")),
-        keyPem: required(pem("The CA's private key (PEM), a Pulumi secret", true)),
-        validityHours,
-    }, { doc: "Sign the server certificate with a CA you hold" }),
+    selfSigned: object(
+        "SelfSignedTlsArgs",
+        { validityHours },
+        {
+            doc: "A self-signed certificate (the default when no other way is given)",
+        },
+    ),
+    ca: object(
+        "CaTlsArgs",
+        {
+            certPem: required(pem("The CA's certificate (PEM)")),
+            keyPem: required(pem("The CA's private key (PEM), a Pulumi secret", true)),
+            validityHours,
+        },
+        { doc: "Sign the server certificate with a CA you hold" },
+    ),
     certPem: pem("A certificate chain obtained elsewhere (e.g. ACME), server certificate first"),
     keyPem: pem("The private key of certPem, a Pulumi secret", true),
     keyAlgorithm: oneOf("KeyAlgorithm", ["ECDSA", "RSA"], {
@@ -40,8 +48,11 @@ export type TlsSettings = Values<typeof TLS_OPTIONS>;
 export function validateTls(v: Validator, args: unknown): TlsSettings {
     const tls = readOptions(v, TLS_OPTIONS, args, "tls.");
     const given = (args ?? {}) as Record<string, unknown>;
-    const ways = [given.selfSigned ? "selfSigned" : "", given.ca ? "ca" : "", given.certPem || given.keyPem ? "certPem/keyPem" : ""]
-        .filter(Boolean);
+    const ways = [
+        given.selfSigned ? "selfSigned" : "",
+        given.ca ? "ca" : "",
+        given.certPem || given.keyPem ? "certPem/keyPem" : "",
+    ].filter(Boolean);
     if (ways.length > 1) v.fail("tls", ways, "choose one of tls.selfSigned, tls.ca or tls.certPem + tls.keyPem");
     if ((tls.certPem === undefined) !== (tls.keyPem === undefined)) {
         v.fail("tls.keyPem", "(only one of certPem/keyPem)", "a supplied certificate needs both certPem and keyPem");
@@ -56,8 +67,12 @@ export function validateTls(v: Validator, args: unknown): TlsSettings {
  */
 export function tlsSettings(tls: TlsSettings) {
     if (tls.certPem !== undefined) return { certPem: tls.certPem };
-    if (tls.ca) return { ca: { certPem: tls.ca.certPem, validityHours: tls.ca.validityHours }, keyAlgorithm: tls.keyAlgorithm };
-    return { selfSigned: { validityHours: tls.selfSigned?.validityHours ?? DEFAULT_VALIDITY_HOURS }, keyAlgorithm: tls.keyAlgorithm };
+    if (tls.ca)
+        return { ca: { certPem: tls.ca.certPem, validityHours: tls.ca.validityHours }, keyAlgorithm: tls.keyAlgorithm };
+    return {
+        selfSigned: { validityHours: tls.selfSigned?.validityHours ?? DEFAULT_VALIDITY_HOURS },
+        keyAlgorithm: tls.keyAlgorithm,
+    };
 }
 
 /** Throws unless the certificate parses and belongs to the key. Never prints the key. */
@@ -68,21 +83,27 @@ export function checkPair(v: Validator, certPem: string, keyPem: string): void {
     } catch {
         return v.fail("tls.certPem", "(unparsable PEM)", "expected a PEM certificate chain, server certificate first");
     }
-    let ok = false;
+    let ok: boolean;
     try {
         ok = cert.checkPrivateKey(createPrivateKey(keyPem));
     } catch {
         return v.fail("tls.keyPem", "(unparsable PEM)", "expected the PEM private key of tls.certPem");
     }
-    if (!ok) v.fail("tls.keyPem", "(a key that does not match)", `expected the private key of the certificate for ${cert.subject.replace(/\n/g, ", ")}`);
+    if (!ok)
+        v.fail(
+            "tls.keyPem",
+            "(a key that does not match)",
+            `expected the private key of the certificate for ${cert.subject.replace(/\n/g, ", ")}`,
+        );
 }
 
-const imageRef = (doc: string) => passthrough<Input<string>, { doc: string }>("pulumi.Input<string>", { type: "string" }, { doc });
+const imageRef = (doc: string) =>
+    passthrough<Input<string>, { doc: string }>("pulumi.Input<string>", { type: "string" }, { doc });
 
 export const IMAGE_OPTIONS = {
     postfix: imageRef("A prebuilt Postfix image to use instead of building images/postfix"),
     dovecot: imageRef("A prebuilt Dovecot image to use instead of building images/dovecot"),
     saslauthd: imageRef("A prebuilt saslauthd image to use instead of building images/saslauthd"),
-    baseImage: { ...imageRef("Base image of the builds"), defaultText: "`\"debian:trixie-slim\"`" },
-    buildNetworkMode: imageRef("Docker build network mode, e.g. \"host\" where the default bridge has no route out"),
+    baseImage: { ...imageRef("Base image of the builds"), defaultText: '`"debian:trixie-slim"`' },
+    buildNetworkMode: imageRef('Docker build network mode, e.g. "host" where the default bridge has no route out'),
 };

@@ -14,18 +14,26 @@ function plainText(singleLine: boolean) {
         if (value.trim() === "") v.fail(f, value, "expected a non-empty string");
         if (singleLine && /[\r\n]/.test(value)) v.fail(f, value, "expected a single line (no line breaks)");
         // eslint-disable-next-line no-control-regex
-        if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value)) v.fail(f, value, "expected text without control characters");
+        if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value))
+            v.fail(f, value, "expected text without control characters");
         return value;
     };
 }
 
 const localOrAddress = (doc: string) => text({ doc, accepted: "expected a local part or an address" });
 const addressList = (doc: string) =>
-    list(text({ doc: "An address", check: (v, f, x) => v.address(f, x) }), { doc, nonEmpty: "expected one or more target addresses" });
+    list(text({ doc: "An address", check: (v, f, x) => v.address(f, x) }), {
+        doc,
+        nonEmpty: "expected one or more target addresses",
+    });
 
 export const VACATION_OPTIONS = {
-    subject: required(text({ doc: "Subject of the reply", accepted: "expected a non-empty string", check: plainText(true) })),
-    body: required(text({ doc: "Plain-text body of the reply", accepted: "expected a non-empty string", check: plainText(false) })),
+    subject: required(
+        text({ doc: "Subject of the reply", accepted: "expected a non-empty string", check: plainText(true) }),
+    ),
+    body: required(
+        text({ doc: "Plain-text body of the reply", accepted: "expected a non-empty string", check: plainText(false) }),
+    ),
     days: {
         ...integer({
             doc: "Days before the same sender is answered again",
@@ -36,32 +44,48 @@ export const VACATION_OPTIONS = {
 };
 
 export const FILE_INTO_OPTIONS = {
-    header: required(text({
-        doc: "Header to look at, e.g. \"Subject\", \"From\" or \"List-Id\"",
-        accepted: "expected a header name such as \"Subject\", \"From\" or \"List-Id\"",
-        check: (v, f, x) => (/^[!-9;-~]+$/.test(x) ? x : v.fail(f, x, "expected a header name such as \"Subject\", \"From\" or \"List-Id\"")),
-    })),
-    contains: required(text({ doc: "Text the header must contain (ASCII letters match case-insensitively)", check: plainText(true) })),
-    folder: required(text({
-        doc: "Folder that receives the message, e.g. \"Lists/dev\"; created and subscribed when missing",
-        accepted: "expected a non-empty string",
-        check: (v, f, x) => {
-            const folder = plainText(true)(v, f, x);
-            if (folder.startsWith("/") || folder.endsWith("/") || folder.includes("//")) {
-                v.fail(f, x, "expected a folder such as \"Lists\" or \"Lists/dev\" (\"/\" only between names)");
-            }
-            return folder;
-        },
-    })),
+    header: required(
+        text({
+            doc: 'Header to look at, e.g. "Subject", "From" or "List-Id"',
+            accepted: 'expected a header name such as "Subject", "From" or "List-Id"',
+            check: (v, f, x) =>
+                /^[!-9;-~]+$/.test(x)
+                    ? x
+                    : v.fail(f, x, 'expected a header name such as "Subject", "From" or "List-Id"'),
+        }),
+    ),
+    contains: required(
+        text({ doc: "Text the header must contain (ASCII letters match case-insensitively)", check: plainText(true) }),
+    ),
+    folder: required(
+        text({
+            doc: 'Folder that receives the message, e.g. "Lists/dev"; created and subscribed when missing',
+            accepted: "expected a non-empty string",
+            check: (v, f, x) => {
+                const folder = plainText(true)(v, f, x);
+                if (folder.startsWith("/") || folder.endsWith("/") || folder.includes("//")) {
+                    v.fail(f, x, 'expected a folder such as "Lists" or "Lists/dev" ("/" only between names)');
+                }
+                return folder;
+            },
+        }),
+    ),
 };
 
 export const MAILBOX_OPTIONS = {
-    address: required(localOrAddress("\"alice\" or \"alice@example.com\" (the domain must be this one)")),
-    password: required(passthrough<Input<string>, { doc: string }>("pulumi.Input<string>", { type: "string", secret: true }, {
-        doc: "A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash of it is deployed",
-    }), "every mailbox needs a password (a Pulumi secret)"),
+    address: required(localOrAddress('"alice" or "alice@example.com" (the domain must be this one)')),
+    password: required(
+        passthrough<Input<string>, { doc: string }>(
+            "pulumi.Input<string>",
+            { type: "string", secret: true },
+            {
+                doc: "A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash of it is deployed",
+            },
+        ),
+        "every mailbox needs a password (a Pulumi secret)",
+    ),
     quota: text({
-        doc: "Storage quota such as \"2G\"; over quota, delivery is refused (552 5.2.2) and the sender hears why",
+        doc: 'Storage quota such as "2G"; over quota, delivery is refused (552 5.2.2) and the sender hears why',
         check: (v, f, x) => v.quota(f, x),
     }),
     aliases: list(localOrAddress("An alias of this domain"), {
@@ -69,7 +93,8 @@ export const MAILBOX_OPTIONS = {
         default: [],
     }),
     sieveScript: text({
-        doc: "A Sieve script run on every delivery, before the owner's ManageSieve script; compiled at deploy. " +
+        doc:
+            "A Sieve script run on every delivery, before the owner's ManageSieve script; compiled at deploy. " +
             "Instead of vacation and fileInto",
         accepted: "expected the text of a Sieve script (RFC 5228)",
     }),
@@ -82,7 +107,7 @@ export const MAILBOX_OPTIONS = {
 };
 
 export const ALIAS_OPTIONS = {
-    address: required(localOrAddress("\"sales\" or \"sales@example.com\"")),
+    address: required(localOrAddress('"sales" or "sales@example.com"')),
     targets: required(addressList("One or more addresses, local or external")),
 };
 
@@ -93,25 +118,33 @@ export const FORWARD_OPTIONS = {
 };
 
 export const VIRTUAL_DOMAIN_OPTIONS = {
-    domain: required(text({ doc: "The domain, e.g. \"example.com\"", check: (v, f, x) => v.domain(f, x) })),
-    mailboxes: list(object("MailboxArgs", MAILBOX_OPTIONS, { doc: "A mailbox" }), { doc: "The domain's mailboxes", default: [] }),
+    domain: required(text({ doc: 'The domain, e.g. "example.com"', check: (v, f, x) => v.domain(f, x) })),
+    mailboxes: list(object("MailboxArgs", MAILBOX_OPTIONS, { doc: "A mailbox" }), {
+        doc: "The domain's mailboxes",
+        default: [],
+    }),
     aliases: list(object("AliasArgs", ALIAS_OPTIONS, { doc: "An alias" }), {
         doc: "Addresses that deliver to one or more targets, local or external",
         default: [],
     }),
-    catchAll: localOrAddress("Where mail to any other address of the domain goes (never takes existing mailboxes or aliases)"),
+    catchAll: localOrAddress(
+        "Where mail to any other address of the domain goes (never takes existing mailboxes or aliases)",
+    ),
     forwards: list(object("ForwardArgs", FORWARD_OPTIONS, { doc: "A forward" }), {
         doc: "Mailboxes whose mail is also (or only) sent elsewhere",
         default: [],
     }),
     mxHosts: {
-        ...list(text({ doc: "A host name", check: (v, f, x) => v.hostname(f, x) }), { doc: "MX hosts dnsRecords publishes, most preferred first" }),
-        defaultText: "`[\"mail.<domain>\"]`",
+        ...list(text({ doc: "A host name", check: (v, f, x) => v.hostname(f, x) }), {
+            doc: "MX hosts dnsRecords publishes, most preferred first",
+        }),
+        defaultText: '`["mail.<domain>"]`',
     },
     spf: text({
         doc: "SPF policy dnsRecords publishes as TXT",
         default: "v=spf1 mx -all",
-        check: (v, f, x) => (/^v=spf1( |$)/.test(x) ? x : v.fail(f, x, "expected an SPF policy starting with \"v=spf1\"")),
+        check: (v, f, x) =>
+            /^v=spf1( |$)/.test(x) ? x : v.fail(f, x, 'expected an SPF policy starting with "v=spf1"'),
     }),
 };
 
@@ -125,7 +158,7 @@ export interface VirtualDomainSettings {
 
 /** The domain's validated settings: the renderers' DomainSpec and what dnsRecords publishes. */
 export function validateVirtualDomain(v: Validator, args: unknown): VirtualDomainSettings {
-    if (typeof args !== "object" || args === null) v.fail("args", args, "expected an object with at least \"domain\"");
+    if (typeof args !== "object" || args === null) v.fail("args", args, 'expected an object with at least "domain"');
     const o = readOptions(v, VIRTUAL_DOMAIN_OPTIONS, args);
     const domain = o.domain;
     const qualify = (field: string, value: string): string => {
@@ -136,7 +169,8 @@ export function validateVirtualDomain(v: Validator, args: unknown): VirtualDomai
     const taken = new Map<string, string>();
     const claim = (field: string, address: string) => {
         const previous = taken.get(address);
-        if (previous) v.fail(field, address, `this address is already defined by ${previous}; each address may be defined once`);
+        if (previous)
+            v.fail(field, address, `this address is already defined by ${previous}; each address may be defined once`);
         taken.set(address, field);
     };
 
@@ -160,22 +194,32 @@ export function validateVirtualDomain(v: Validator, args: unknown): VirtualDomai
         claim(`aliases[${i}].address`, address);
         // Errors show the targets as given.
         const given = (args as { aliases: Array<{ targets: unknown }> }).aliases[i].targets;
-        if (a.targets.includes(address)) v.fail(`aliases[${i}].targets`, given, `an alias may not point at itself (${address})`);
+        if (a.targets.includes(address))
+            v.fail(`aliases[${i}].targets`, given, `an alias may not point at itself (${address})`);
         return { address, targets: [...new Set(a.targets)] };
     });
 
     const forwarded = new Set<string>();
     const forwards: ForwardSpec[] = o.forwards.map((f, i) => {
         const address = qualify(`forwards[${i}].address`, f.address);
-        if (!mailboxSet.has(address)) v.fail(`forwards[${i}].address`, f.address, `expected one of this domain's mailboxes (${[...mailboxSet].join(", ") || "none defined"})`);
+        if (!mailboxSet.has(address))
+            v.fail(
+                `forwards[${i}].address`,
+                f.address,
+                `expected one of this domain's mailboxes (${[...mailboxSet].join(", ") || "none defined"})`,
+            );
         return { address, targets: f.targets, keepCopy: f.keepCopy };
     });
     forwards.forEach((f, i) => {
-        if (forwarded.has(f.address)) v.fail(`forwards[${i}].address`, f.address, "each mailbox may have one forward entry");
+        if (forwarded.has(f.address))
+            v.fail(`forwards[${i}].address`, f.address, "each mailbox may have one forward entry");
         forwarded.add(f.address);
     });
 
-    const catchAll = o.catchAll === undefined ? undefined : v.address("catchAll", o.catchAll.includes("@") ? o.catchAll : `${o.catchAll}@${domain}`);
+    const catchAll =
+        o.catchAll === undefined
+            ? undefined
+            : v.address("catchAll", o.catchAll.includes("@") ? o.catchAll : `${o.catchAll}@${domain}`);
     return {
         spec: { name: domain, mailboxes, aliases, catchAll, forwards },
         mxHosts: o.mxHosts ?? [`mail.${domain}`],
@@ -193,18 +237,29 @@ type Mailbox = Values<typeof MAILBOX_OPTIONS>;
 function sieveSpec(v: Validator, field: string, m: Mailbox, address: string, aliases: string[]): SieveSpec | undefined {
     if (m.sieveScript === undefined && m.vacation === undefined && m.fileInto === undefined) return undefined;
     // Dovecot finds the script by the address (sieve/<address>.sieve); a "/" would leave that folder.
-    if (address.includes("/")) v.fail(`${field}.address`, address, "a mailbox with Sieve rules needs an address without \"/\"");
+    if (address.includes("/"))
+        v.fail(`${field}.address`, address, 'a mailbox with Sieve rules needs an address without "/"');
     if (m.sieveScript !== undefined) {
         if (m.vacation !== undefined || m.fileInto !== undefined) {
-            v.fail(`${field}.sieveScript`, "(a script)", "give either sieveScript or the typed options vacation and fileInto, not both; a script can do both itself");
+            v.fail(
+                `${field}.sieveScript`,
+                "(a script)",
+                "give either sieveScript or the typed options vacation and fileInto, not both; a script can do both itself",
+            );
         }
         const script = m.sieveScript;
-        if (script.trim() === "") v.fail(`${field}.sieveScript`, script, "expected the text of a Sieve script (RFC 5228)");
+        if (script.trim() === "")
+            v.fail(`${field}.sieveScript`, script, "expected the text of a Sieve script (RFC 5228)");
         const bytes = Buffer.byteLength(script, "utf8");
-        if (bytes > MAX_SIEVE_SCRIPT) v.fail(`${field}.sieveScript`, `(${bytes} bytes)`, "expected a script of at most 1 MiB");
+        if (bytes > MAX_SIEVE_SCRIPT)
+            v.fail(`${field}.sieveScript`, `(${bytes} bytes)`, "expected a script of at most 1 MiB");
         for (const ext of sieveRequires(script)) {
             if (!SIEVE_EXTENSIONS.includes(ext)) {
-                v.fail(`${field}.sieveScript`, `require "${ext}"`, `expected only extensions Dovecot's Sieve (Pigeonhole 2.4) supports here: ${SIEVE_EXTENSIONS.join(", ")}`);
+                v.fail(
+                    `${field}.sieveScript`,
+                    `require "${ext}"`,
+                    `expected only extensions Dovecot's Sieve (Pigeonhole 2.4) supports here: ${SIEVE_EXTENSIONS.join(", ")}`,
+                );
             }
         }
         return { script, fileInto: [] };
@@ -215,6 +270,10 @@ function sieveSpec(v: Validator, field: string, m: Mailbox, address: string, ali
         ...(m.vacation.days !== undefined ? { days: m.vacation.days } : {}),
         addresses: aliases,
     };
-    const fileInto: FileIntoSpec[] = (m.fileInto ?? []).map(r => ({ header: r.header, contains: r.contains, folder: r.folder }));
+    const fileInto: FileIntoSpec[] = (m.fileInto ?? []).map(r => ({
+        header: r.header,
+        contains: r.contains,
+        folder: r.folder,
+    }));
     return { ...(vacation ? { vacation } : {}), fileInto };
 }

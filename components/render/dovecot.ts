@@ -174,9 +174,13 @@ protocol lmtp {
   lda_mailbox_autocreate = yes
   lda_mailbox_autosubscribe = yes
 }
-${spec.submissionHost === undefined ? "" : `# Mail that Sieve sends (redirect, vacation replies, rejections) goes out through Postfix.
+${
+    spec.submissionHost === undefined
+        ? ""
+        : `# Mail that Sieve sends (redirect, vacation replies, rejections) goes out through Postfix.
 submission_host = ${spec.submissionHost}
-`}mail_max_lock_timeout = 30s
+`
+}mail_max_lock_timeout = 30s
 
 # --- Sieve: personal scripts (ManageSieve manages them), vacation limits
 sieve_script personal {
@@ -207,21 +211,27 @@ sieve_vacation_max_period = ${spec.vacation.maxPeriod}
 export function renderDovecotUsers(credentials: Credential[], domains: DomainSpec[]): string {
     const quotas = new Map<string, string>();
     for (const d of domains) for (const m of d.mailboxes) if (m.quota) quotas.set(m.address, m.quota);
-    return credentials
-        .map(c => {
-            const quota = quotas.get(c.address);
-            // "userdb_": passwd-file gives the userdb only the extra fields with this prefix.
-            const extra = quota ? `userdb_quota_storage_size=${quota}` : "";
-            return `${c.address}:{SHA512-CRYPT}${c.hash}::::::${extra}`;
-        })
-        .join("\n") + "\n";
+    return (
+        credentials
+            .map(c => {
+                const quota = quotas.get(c.address);
+                // "userdb_": passwd-file gives the userdb only the extra fields with this prefix.
+                const extra = quota ? `userdb_quota_storage_size=${quota}` : "";
+                return `${c.address}:{SHA512-CRYPT}${c.hash}::::::${extra}`;
+            })
+            .join("\n") + "\n"
+    );
 }
 
 /** dovecot.conf first, then each mailbox's Sieve script. */
 export function renderDovecotFiles(spec: DovecotSpec): RenderedFile[] {
     return [
         { path: "dovecot.conf", content: renderDovecotConf(spec), mode: "0644", owner: "root", group: "root" },
-        renderProbe(spec.ports.imap > 0 ? { address: probeAddress(spec.listen), port: spec.ports.imap, greeting: "* OK", goodbye: "a LOGOUT" } : undefined),
+        renderProbe(
+            spec.ports.imap > 0
+                ? { address: probeAddress(spec.listen), port: spec.ports.imap, greeting: "* OK", goodbye: "a LOGOUT" }
+                : undefined,
+        ),
         ...renderSieveFiles(spec.domains),
     ];
 }

@@ -95,13 +95,15 @@ export function domainSettings(spec: DomainSpec, mxHosts: string[], spf: string)
             ...(m.quota !== undefined ? { quota: m.quota } : {}),
             aliases: m.aliases,
             ...(m.sieve?.script !== undefined ? { sieveScript: m.sieve.script } : {}),
-            ...(m.sieve?.vacation ? {
-                vacation: {
-                    subject: m.sieve.vacation.subject,
-                    body: m.sieve.vacation.body,
-                    ...(m.sieve.vacation.days !== undefined ? { days: m.sieve.vacation.days } : {}),
-                },
-            } : {}),
+            ...(m.sieve?.vacation
+                ? {
+                      vacation: {
+                          subject: m.sieve.vacation.subject,
+                          body: m.sieve.vacation.body,
+                          ...(m.sieve.vacation.days !== undefined ? { days: m.sieve.vacation.days } : {}),
+                      },
+                  }
+                : {}),
             ...(m.sieve && m.sieve.fileInto.length > 0 ? { fileInto: m.sieve.fileInto } : {}),
         })),
         aliases: spec.aliases,

@@ -2,7 +2,11 @@
 // file it installs, and which Postfix tables to compile.
 import { RenderedFile } from "./spec";
 
-export function renderManifest(files: RenderedFile[], postmapTables: string[] = [], postaliasTables: string[] = []): string {
+export function renderManifest(
+    files: RenderedFile[],
+    postmapTables: string[] = [],
+    postaliasTables: string[] = [],
+): string {
     const lines = ["# mode owner group path | postmap path | postalias path"];
     for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
         lines.push(`file ${f.mode} ${f.owner} ${f.group} ${f.path}`);

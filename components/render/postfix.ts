@@ -7,7 +7,8 @@ import { probeAddress, renderProbe } from "./probe";
 import { LMTP_CONCURRENCY, paths, PostfixSpec, RelayhostSpec, RenderedFile } from "./spec";
 
 const C = paths.config;
-const HEADER = "# Rendered by the mailserver package (components/render/postfix.ts). Do not edit here:\n" +
+const HEADER =
+    "# Rendered by the mailserver package (components/render/postfix.ts). Do not edit here:\n" +
     "# every deploy replaces this file. Change the component's arguments instead.\n";
 
 /** Postfix lookup tables this package writes; the config job runs postmap/postalias on them. */
@@ -95,7 +96,11 @@ function cf(strings: TemplateStringsArray, ...values: Array<string | number>): s
  */
 function when(cond: boolean) {
     return (strings: TemplateStringsArray, ...values: Array<string | number>): string =>
-        cond ? cf(strings, ...values).replace(/^\n/, "").replace(/\n$/, "") : "";
+        cond
+            ? cf(strings, ...values)
+                  .replace(/^\n/, "")
+                  .replace(/\n$/, "")
+            : "";
 }
 
 const yesNo = (b: boolean) => (b ? "yes" : "no");
@@ -386,7 +391,10 @@ export function renderSenderLogins(spec: PostfixSpec): string {
     };
     const mailboxes = new Set(spec.domains.flatMap(d => d.mailboxes.map(m => m.address)));
     for (const d of spec.domains) {
-        for (const m of d.mailboxes) { add(m.address, m.address); m.aliases.forEach(a => add(a, m.address)); }
+        for (const m of d.mailboxes) {
+            add(m.address, m.address);
+            m.aliases.forEach(a => add(a, m.address));
+        }
         for (const a of d.aliases) for (const t of a.targets) if (mailboxes.has(t)) add(a.address, t);
     }
     const entries: Array<[string, string]> = [...owners].map(([a, logins]) => [a, list([...logins])]);
@@ -432,14 +440,26 @@ export function renderSmtpdSaslConf(): string {
 
 /** All of Postfix's files except the TLS key and the relay passwords (see the component). */
 export function renderPostfixFiles(spec: PostfixSpec): RenderedFile[] {
-    const file = (path: string, content: string, mode = "0644"): RenderedFile =>
-        ({ path, content, mode, owner: "root", group: "root" });
+    const file = (path: string, content: string, mode = "0644"): RenderedFile => ({
+        path,
+        content,
+        mode,
+        owner: "root",
+        group: "root",
+    });
     return [
         file("main.cf", renderMainCf(spec)),
         file("master.cf", renderMasterCf(spec)),
-        renderProbe(spec.ports.smtp > 0
-            ? { address: probeAddress(spec.inetInterfaces), port: spec.ports.smtp, greeting: "220 ", goodbye: "QUIT" }
-            : undefined),
+        renderProbe(
+            spec.ports.smtp > 0
+                ? {
+                      address: probeAddress(spec.inetInterfaces),
+                      port: spec.ports.smtp,
+                      greeting: "220 ",
+                      goodbye: "QUIT",
+                  }
+                : undefined,
+        ),
         file(postfixTables.virtualMailboxes, renderVirtualMailboxes(spec)),
         file(postfixTables.virtualAliases, renderVirtualAliases(spec)),
         file(postfixTables.systemAliases, renderSystemAliases(spec)),
@@ -472,7 +492,9 @@ export interface RelayCredentials {
  * sasl_passwd entries: per-sender relays are looked up by sender address first ("@domain"), the
  * default relay by its next hop. Relays without credentials have none.
  */
-export function relaySaslEntries(relays: RelayCredentials[]): Array<{ nexthop: string; username: string; password: string }> {
+export function relaySaslEntries(
+    relays: RelayCredentials[],
+): Array<{ nexthop: string; username: string; password: string }> {
     return relays.flatMap(({ spec, username, password }) => {
         if (!spec.hasCredentials || username === undefined || password === undefined) return [];
         const keys = spec.senderDomains.length > 0 ? spec.senderDomains.map(d => `@${d}`) : [relayNexthop(spec)];

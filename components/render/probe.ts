@@ -24,7 +24,8 @@ export function renderProbe(probe: Probe | undefined): RenderedFile {
 
 /** The address a probe inside the container can reach, given what the daemon listens on. */
 export function probeAddress(listen: string[]): string {
-    if (listen.some(a => ["all", "*", "::", "0.0.0.0", "loopback-only", "127.0.0.1", "localhost"].includes(a))) return "127.0.0.1";
+    if (listen.some(a => ["all", "*", "::", "0.0.0.0", "loopback-only", "127.0.0.1", "localhost"].includes(a)))
+        return "127.0.0.1";
     const v4 = listen.find(a => /^\d+\.\d+\.\d+\.\d+$/.test(a));
     return v4 ?? listen[0] ?? "127.0.0.1";
 }

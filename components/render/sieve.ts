@@ -9,10 +9,32 @@ import { DomainSpec, MailboxSpec, RenderedFile, SieveSpec } from "./spec";
  * Checked against the running server by the live tests.
  */
 export const SIEVE_EXTENSIONS: readonly string[] = [
-    "fileinto", "reject", "envelope", "encoded-character", "vacation", "subaddress",
-    "comparator-i;ascii-numeric", "relational", "regex", "imap4flags", "copy", "include", "body",
-    "variables", "enotify", "environment", "mailbox", "date", "index", "ihave", "duplicate", "mime",
-    "foreverypart", "extracttext", "comparator-i;octet", "comparator-i;ascii-casemap",
+    "fileinto",
+    "reject",
+    "envelope",
+    "encoded-character",
+    "vacation",
+    "subaddress",
+    "comparator-i;ascii-numeric",
+    "relational",
+    "regex",
+    "imap4flags",
+    "copy",
+    "include",
+    "body",
+    "variables",
+    "enotify",
+    "environment",
+    "mailbox",
+    "date",
+    "index",
+    "ihave",
+    "duplicate",
+    "mime",
+    "foreverypart",
+    "extracttext",
+    "comparator-i;octet",
+    "comparator-i;ascii-casemap",
 ];
 
 /** Where a mailbox's rendered script lives, relative to the config root (Dovecot reads %{user}.sieve). */
@@ -22,7 +44,7 @@ export function sieveFilePath(address: string): string {
 
 /** A Sieve quoted string. Newlines may stay inside quoted strings (RFC 5228 2.4.2). */
 export function sieveString(value: string): string {
-    return `"${value.replace(/\r\n?/g, "\n").replace(/\\/g, "\\\\").replace(/"/g, "\\\"")}"`;
+    return `"${value.replace(/\r\n?/g, "\n").replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
 function stringList(values: string[]): string {
@@ -58,7 +80,8 @@ export function renderMailboxSieve(address: string, sieve: SieveSpec | undefined
             `if header :contains ${sieveString(rule.header)} ${sieveString(rule.contains)} {`,
             `  fileinto ${sieveString(rule.folder)};`,
             "  stop;",
-            "}");
+            "}",
+        );
     }
     return lines.join("\n") + "\n";
 }
@@ -69,7 +92,8 @@ export function renderSieveFiles(domains: DomainSpec[]): RenderedFile[] {
     const mailboxes: MailboxSpec[] = domains.flatMap(d => d.mailboxes);
     for (const m of [...mailboxes].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0))) {
         const content = renderMailboxSieve(m.address, m.sieve);
-        if (content !== undefined) files.push({ path: sieveFilePath(m.address), content, mode: "0644", owner: "root", group: "root" });
+        if (content !== undefined)
+            files.push({ path: sieveFilePath(m.address), content, mode: "0644", owner: "root", group: "root" });
     }
     return files;
 }
@@ -93,25 +117,34 @@ export function sieveRequires(script: string): string[] {
     return found;
 }
 
-interface Token { kind: "word" | "string" | "punct"; text: string }
+interface Token {
+    kind: "word" | "string" | "punct";
+    text: string;
+}
 
 function sieveTokens(s: string): Token[] {
     const tokens: Token[] = [];
     let i = 0;
     while (i < s.length) {
         const c = s[i];
-        if (/\s/.test(c)) { i++; continue; }
-        if (c === "#") { while (i < s.length && s[i] !== "\n") i++; continue; }
+        if (/\s/.test(c)) {
+            i++;
+            continue;
+        }
+        if (c === "#") {
+            while (i < s.length && s[i] !== "\n") i++;
+            continue;
+        }
         if (c === "/" && s[i + 1] === "*") {
             const end = s.indexOf("*/", i + 2);
             if (end < 0) break;
             i = end + 2;
             continue;
         }
-        if (c === "\"") {
+        if (c === '"') {
             let text = "";
             i++;
-            while (i < s.length && s[i] !== "\"") {
+            while (i < s.length && s[i] !== '"') {
                 if (s[i] === "\\" && i + 1 < s.length) i++;
                 text += s[i++];
             }
@@ -136,7 +169,11 @@ function sieveTokens(s: string): Token[] {
             continue;
         }
         const word = /^:?[A-Za-z_][A-Za-z0-9_]*|^\d+[KMG]?/.exec(s.slice(i));
-        if (word) { tokens.push({ kind: "word", text: word[0] }); i += word[0].length; continue; }
+        if (word) {
+            tokens.push({ kind: "word", text: word[0] });
+            i += word[0].length;
+            continue;
+        }
         tokens.push({ kind: "punct", text: c });
         i++;
     }

@@ -22,9 +22,19 @@ let engineCache: Record<string, string> | undefined;
 export function engineEnv(): Record<string, string> {
     if (engineCache) return engineCache;
     const script = `set -e; eval "$(bash engine/build.sh)"; for v in ${ENGINE_VARS.join(" ")}; do printf '%s=%s\\0' "$v" "\${!v}"; done`;
-    const r = spawnSync("bash", ["-c", script], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 16 << 20 });
+    const r = spawnSync("bash", ["-c", script], {
+        cwd: ROOT,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+        maxBuffer: 16 << 20,
+    });
     if (r.status !== 0) throw new Error(`engine/build.sh failed (exit ${r.status}); see its output above`);
-    engineCache = Object.fromEntries(r.stdout.split("\0").filter(Boolean).map(kv => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+    engineCache = Object.fromEntries(
+        r.stdout
+            .split("\0")
+            .filter(Boolean)
+            .map(kv => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+    );
     return engineCache;
 }
 
@@ -40,7 +50,10 @@ export function passphrase(file: string): string {
 /** The config of stacks/Pulumi.<stack>.yaml, keys as "mailserver:<name>". */
 export function stackFileConfig(stack: string): Record<string, unknown> {
     const file = path.join(ROOT, "stacks", `Pulumi.${stack}.yaml`);
-    if (!fs.existsSync(file)) throw new Error(`no stack config ${path.relative(ROOT, file)}; stacks: ${fs.readdirSync(path.join(ROOT, "stacks")).join(", ")}`);
+    if (!fs.existsSync(file))
+        throw new Error(
+            `no stack config ${path.relative(ROOT, file)}; stacks: ${fs.readdirSync(path.join(ROOT, "stacks")).join(", ")}`,
+        );
     return (yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> }).config ?? {};
 }
 
@@ -70,7 +83,13 @@ export async function openStack(o: StackOptions): Promise<Stack> {
     const pulumiCommand = await PulumiCommand.get({ root: engine.PULUMI_ROOT, skipVersionCheck: true });
     return LocalWorkspace.createOrSelectStack(
         { stackName: o.stackName, projectName: PROJECT, program: async () => mailServerProgram() },
-        { workDir, pulumiCommand, envVars, projectSettings: { name: PROJECT, runtime: "nodejs", backend: { url: `file://${state}` } } });
+        {
+            workDir,
+            pulumiCommand,
+            envVars,
+            projectSettings: { name: PROJECT, runtime: "nodejs", backend: { url: `file://${state}` } },
+        },
+    );
 }
 
 /**
@@ -81,7 +100,10 @@ export async function setStackConfig(stack: Stack, config: Record<string, unknow
     const wanted: ConfigMap = {};
     for (const [key, value] of Object.entries(config)) {
         if (value === undefined || value === null) continue;
-        wanted[key] = { value: typeof value === "string" ? value : JSON.stringify(value), secret: SECRET_KEYS.includes(key) };
+        wanted[key] = {
+            value: typeof value === "string" ? value : JSON.stringify(value),
+            secret: SECRET_KEYS.includes(key),
+        };
     }
     const stale = Object.keys(await stack.getAllConfig()).filter(k => !(k in wanted));
     if (stale.length > 0) await stack.removeAllConfig(stale);
@@ -103,10 +125,16 @@ export class ContainerChanges {
     };
     /** Containers deleted and created again. */
     get replaced(): string[] {
-        return [...this.ops].filter(([, op]) => REPLACE_OPS.includes(op)).map(([n]) => n).sort();
+        return [...this.ops]
+            .filter(([, op]) => REPLACE_OPS.includes(op))
+            .map(([n]) => n)
+            .sort();
     }
     /** Containers that existed before and still run, unchanged or updated in place. */
     get kept(): string[] {
-        return [...this.ops].filter(([, op]) => op === "same" || op === "update").map(([n]) => n).sort();
+        return [...this.ops]
+            .filter(([, op]) => op === "same" || op === "update")
+            .map(([n]) => n)
+            .sort();
     }
 }

@@ -17,8 +17,13 @@ const IMAP_DEFAULTS = { imap: 143, imaps: 993, managesieve: 4190 };
 
 /** "alice@example.test"-style addresses of the stack's mailboxes, in config order. */
 export function mailboxAddresses(config: Record<string, unknown>): string[] {
-    const domains = (config["mailserver:domains"] ?? []) as Array<{ domain: string; mailboxes?: Array<{ address: string }> }>;
-    return domains.flatMap(d => (d.mailboxes ?? []).map(m => m.address.includes("@") ? m.address : `${m.address}@${d.domain}`));
+    const domains = (config["mailserver:domains"] ?? []) as Array<{
+        domain: string;
+        mailboxes?: Array<{ address: string }>;
+    }>;
+    return domains.flatMap(d =>
+        (d.mailboxes ?? []).map(m => (m.address.includes("@") ? m.address : `${m.address}@${d.domain}`)),
+    );
 }
 
 export function nextSteps(input: NextStepsInput): string {
@@ -40,22 +45,25 @@ export function nextSteps(input: NextStepsInput): string {
         lines.push(
             `  IMAP (STARTTLS)               ${address}:${imap.imap}`,
             `  IMAPS                         ${address}:${imap.imaps}`,
-            `  ManageSieve (STARTTLS)        ${address}:${imap.managesieve}`);
+            `  ManageSieve (STARTTLS)        ${address}:${imap.managesieve}`,
+        );
     }
     lines.push(
         `Mailbox passwords (generated, mode 0600): ${input.passwordsFile}`,
-        `The server's certificate: ${input.certificateFile}`);
+        `The server's certificate: ${input.certificateFile}`,
+    );
     if (input.dockerHost) lines.push(`Docker engine: export DOCKER_HOST=${input.dockerHost}`);
     if (from !== undefined && internet && smtp.submission > 0 && imap.imaps > 0) {
         lines.push(
             "",
             `Send a test message (${from} to ${to}, authenticated submission), from this folder:`,
             `  swaks --server ${address}:${smtp.submission} --tls --tls-verify --tls-ca-path ${input.certificateFile} ` +
-            `--tls-sni ${hostname} --auth-user ${from} --auth-password=${password(from)} ` +
-            `--from ${from} --to ${to} --header 'Subject: Hello from the ${input.stack} stack'`,
+                `--tls-sni ${hostname} --auth-user ${from} --auth-password=${password(from)} ` +
+                `--from ${from} --to ${to} --header 'Subject: Hello from the ${input.stack} stack'`,
             `Read back ${to}'s newest message over IMAPS:`,
             `  curl --cacert ${input.certificateFile} --connect-to ${hostname}:${imap.imaps}:${address}:${imap.imaps} ` +
-            `--user ${to}:${password(to)} 'imaps://${hostname}:${imap.imaps}/INBOX;MAILINDEX=*'`);
+                `--user ${to}:${password(to)} 'imaps://${hostname}:${imap.imaps}/INBOX;MAILINDEX=*'`,
+        );
     }
     return lines.join("\n");
 }
@@ -63,6 +71,8 @@ export function nextSteps(input: NextStepsInput): string {
 /** The address a client on this machine uses: the published one in bridge mode, else the first listener. */
 function publishedAddress(c: Record<string, unknown>): string {
     const bridge = (c["mailserver:networkMode"] ?? "bridge") === "bridge";
-    const listen = bridge ? String(c["mailserver:publishAddress"] ?? "0.0.0.0") : String(((c["mailserver:inetInterfaces"] as string[] | undefined) ?? ["all"])[0]);
+    const listen = bridge
+        ? String(c["mailserver:publishAddress"] ?? "0.0.0.0")
+        : String(((c["mailserver:inetInterfaces"] as string[] | undefined) ?? ["all"])[0]);
     return ["0.0.0.0", "all", "::", "loopback-only"].includes(listen) ? "127.0.0.1" : listen;
 }

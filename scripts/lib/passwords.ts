@@ -4,5 +4,9 @@ import { randomBytes } from "crypto";
 export function randomPassword(): string {
     const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     // 248 = 4 x 62: bytes above it are dropped so every character is equally likely.
-    return Array.from(randomBytes(40)).filter(b => b < 248).slice(0, 20).map(b => alphabet[b % 62]).join("");
+    return Array.from(randomBytes(40))
+        .filter(b => b < 248)
+        .slice(0, 20)
+        .map(b => alphabet[b % 62])
+        .join("");
 }

@@ -23,9 +23,28 @@ function mismatchedPair(): { certPem: string; keyPem: string } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pair-"));
     try {
         const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-        run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "a.key", "-out", "a.crt", "-days", "1", "-subj", "/CN=mail.example.com");
+        run(
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "a.key",
+            "-out",
+            "a.crt",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=mail.example.com",
+        );
         run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "b.key");
-        return { certPem: fs.readFileSync(path.join(dir, "a.crt"), "utf8"), keyPem: fs.readFileSync(path.join(dir, "b.key"), "utf8") };
+        return {
+            certPem: fs.readFileSync(path.join(dir, "a.crt"), "utf8"),
+            keyPem: fs.readFileSync(path.join(dir, "b.key"), "utf8"),
+        };
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -45,60 +64,327 @@ interface Case {
 }
 
 test("at least 25 invalid configurations are refused before any resource is registered", async () => {
-    const domain = (name: string, args: Partial<import("../../components").VirtualDomainArgs> = {}) => new c.VirtualDomain(name, {
-        domain: "example.com", mailboxes: [{ address: "alice", password: PASSWORD }], ...args,
-    });
+    const domain = (name: string, args: Partial<import("../../components").VirtualDomainArgs> = {}) =>
+        new c.VirtualDomain(name, {
+            domain: "example.com",
+            mailboxes: [{ address: "alice", password: PASSWORD }],
+            ...args,
+        });
     // A valid domain to put into servers; made once, outside the cases.
     const good = domain("good-example.com");
     const server = (name: string, args: Partial<import("../../components").MailServerArgs> = {}) =>
         new c.MailServer(name, { hostname: "mail.example.com", domains: [good], namePrefix: name, ...args });
     const pair = mismatchedPair();
-    const loopDomain = () => new c.VirtualDomain("loop-dom", {
-        domain: "example.com", mailboxes: [{ address: "alice", password: PASSWORD }],
-        aliases: [{ address: "a", targets: ["b@example.com"] }, { address: "b", targets: ["a@example.com"] }],
-    });
-    const danglingDomain = () => new c.VirtualDomain("dangling-dom", {
-        domain: "example.com", mailboxes: [{ address: "alice", password: PASSWORD }],
-        aliases: [{ address: "sales", targets: ["nobody@example.com"] }],
-    });
+    const loopDomain = () =>
+        new c.VirtualDomain("loop-dom", {
+            domain: "example.com",
+            mailboxes: [{ address: "alice", password: PASSWORD }],
+            aliases: [
+                { address: "a", targets: ["b@example.com"] },
+                { address: "b", targets: ["a@example.com"] },
+            ],
+        });
+    const danglingDomain = () =>
+        new c.VirtualDomain("dangling-dom", {
+            domain: "example.com",
+            mailboxes: [{ address: "alice", password: PASSWORD }],
+            aliases: [{ address: "sales", targets: ["nobody@example.com"] }],
+        });
     await env.settle();
 
     const cases: Case[] = [
-        { what: "invalid domain", label: "VirtualDomain bad-1", field: "domain", shown: `"exa mple.com"`, accepted: /fully qualified domain name/, construct: n => domain(n, { domain: "exa mple.com" }) },
-        { what: "domain without a dot", label: "VirtualDomain bad-2", field: "domain", shown: `"localdomain"`, accepted: /fully qualified domain name/, construct: n => domain(n, { domain: "localdomain" }) },
-        { what: "invalid address", label: "VirtualDomain bad-3", field: "mailboxes[0].address", shown: `"al ice@example.com"`, accepted: /e-mail address/, construct: n => domain(n, { mailboxes: [{ address: "al ice", password: PASSWORD }] }) },
-        { what: "percent in address", label: "VirtualDomain bad-4", field: "aliases[0].targets[0]", shown: `"x%y@example.com"`, accepted: /e-mail address/, construct: n => domain(n, { aliases: [{ address: "s", targets: ["x%y@example.com"] }] }) },
-        { what: "the same mailbox twice", label: "VirtualDomain bad-5", field: "mailboxes[1].address", shown: `"alice@example.com"`, accepted: /defined once/, construct: n => domain(n, { mailboxes: [{ address: "alice", password: PASSWORD }, { address: "Alice", password: PASSWORD }] }) },
-        { what: "an alias to itself", label: "VirtualDomain bad-6", field: "aliases[0].targets", shown: `["sales@example.com"]`, accepted: /may not point at itself/, construct: n => domain(n, { aliases: [{ address: "sales", targets: ["sales@example.com"] }] }) },
-        { what: "an alias loop", label: "MailServer bad-7", field: "aliases", shown: `"a@example.com -> b@example.com -> a@example.com"`, accepted: /loop/, construct: n => new c.MailServer(n, { hostname: "mail.example.com", domains: [loopDomain()] }) },
-        { what: "an alias to a local address that does not exist", label: "MailServer bad-8", field: "domains[0] (example.com).aliases[0].targets[0]", shown: `"nobody@example.com"`, accepted: /existing mailbox or alias/, construct: n => new c.MailServer(n, { hostname: "mail.example.com", domains: [danglingDomain()] }) },
-        { what: "a catch-all written for another domain", label: "VirtualDomain bad-9", field: "catchAll", shown: `"@example.org"`, accepted: /e-mail address/, construct: n => domain(n, { catchAll: "@example.org" }) },
-        { what: "mynetworks 0.0.0.0/0", label: "MailServer bad-10", field: "mynetworks[0]", shown: `"0.0.0.0/0"`, accepted: /open relay/, construct: n => server(n, { mynetworks: ["0.0.0.0/0"] }) },
-        { what: "mynetworks ::/0", label: "MailServer bad-11", field: "mynetworks[0]", shown: `"[::]/0"`, accepted: /open relay/, construct: n => server(n, { mynetworks: ["[::]/0"] }) },
-        { what: "relay credentials with TLS off", label: "Relayhost bad-12", field: "tlsPolicy", shown: `"none"`, accepted: /must use TLS/, construct: n => new c.Relayhost(n, { host: "smtp.relay.example", username: "u", password: PASSWORD, tlsPolicy: "none" }) },
-        { what: "message size limit of zero", label: "MailServer bad-13", field: "messageSizeLimit", shown: "0", accepted: /whole number of bytes/, construct: n => server(n, { messageSizeLimit: 0 }) },
-        { what: "negative message size limit", label: "MailServer bad-14", field: "messageSizeLimit", shown: "-5", accepted: /whole number of bytes/, construct: n => server(n, { messageSizeLimit: -5 }) },
-        { what: "message size limit not a number", label: "MailServer bad-15", field: "messageSizeLimit", shown: `"10MB"`, accepted: /whole number of bytes/, construct: n => server(n, { messageSizeLimit: "10MB" as any }) },
-        { what: "queue lifetime 3x", label: "MailServer bad-16", field: "maximalQueueLifetime", shown: `"3x"`, accepted: /Postfix time/, construct: n => server(n, { maximalQueueLifetime: "3x" }) },
-        { what: "empty password", label: "VirtualDomain bad-17", field: "mailboxes[0].password", shown: `"(a secret of 0 characters)"`, accepted: /at least 12 characters/, construct: n => domain(n, { mailboxes: [{ address: "alice", password: "" }] }) },
-        { what: "too-short password", label: "VirtualDomain bad-18", field: "mailboxes[0].password", shown: `"(a secret of 5 characters)"`, accepted: /at least 12 characters/, construct: n => domain(n, { mailboxes: [{ address: "alice", password: "hunt2" }] }) },
-        { what: "hostname not fully qualified", label: "MailServer bad-19", field: "hostname", shown: `"localhost"`, accepted: /fully qualified host name/, construct: n => server(n, { hostname: "localhost" }) },
-        { what: "certificate that does not match its key", label: "MailServer bad-20", field: "tls.keyPem", shown: `"(a key that does not match)"`, accepted: /private key of the certificate/, construct: n => server(n, { tls: pair }) },
-        { what: "two services on one port", label: "MailServer bad-21", field: "ports.submission", shown: "2525", accepted: /already used by ports\.smtp/, construct: n => server(n, { ports: { smtp: 2525, submission: 2525 } }) },
-        { what: "IMAP on the SMTP port", label: "DovecotImap bad-22", field: "ports.imap", shown: "25", accepted: /already used by MailServer ports\.smtp/, construct: n => new c.DovecotImap(n, { mailServer: server(`mx-for-${n}`), ports: { imap: 25 } }) },
-        { what: "quota that does not parse", label: "VirtualDomain bad-23", field: "mailboxes[0].quota", shown: `"lots"`, accepted: /size such as/, construct: n => domain(n, { mailboxes: [{ address: "alice", password: PASSWORD, quota: "lots" }] }) },
-        { what: "decimal quota", label: "VirtualDomain bad-24", field: "mailboxes[0].quota", shown: `"1.5G"`, accepted: /no decimals/, construct: n => domain(n, { mailboxes: [{ address: "alice", password: PASSWORD, quota: "1.5G" }] }) },
-        { what: "unknown mode", label: "MailServer bad-25", field: "mode", shown: `"mailhub"`, accepted: /"internet", "relay"/, construct: n => server(n, { mode: "mailhub" as any }) },
-        { what: "unknown network mode", label: "MailServer bad-26", field: "networkMode", shown: `"overlay"`, accepted: /"bridge", "host"/, construct: n => server(n, { networkMode: "overlay" as any }) },
-        { what: "odd recipient delimiter", label: "MailServer bad-27", field: "recipientDelimiter", shown: `"#"`, accepted: /one of/, construct: n => server(n, { recipientDelimiter: "#" }) },
-        { what: "delay warning time that does not parse", label: "MailServer bad-28", field: "delayWarningTime", shown: `"soon"`, accepted: /Postfix time/, construct: n => server(n, { delayWarningTime: "soon" }) },
-        { what: "relay recipient outside relay domains", label: "MailServer bad-29", field: "relayRecipients[0]", shown: `"x@other.example"`, accepted: /address of relayDomains/, construct: n => server(n, { relayDomains: ["backup.example"], relayRecipients: ["x@other.example"] }) },
-        { what: "forward of something that is not a mailbox", label: "VirtualDomain bad-30", field: "forwards[0].address", shown: `"nobody"`, accepted: /mailboxes/, construct: n => domain(n, { forwards: [{ address: "nobody", targets: ["x@elsewhere.example"] }] }) },
-        { what: "unknown key algorithm", label: "MailServer bad-31", field: "tls.keyAlgorithm", shown: `"DSA"`, accepted: /"ECDSA", "RSA"/, construct: n => server(n, { tls: { keyAlgorithm: "DSA" as any } }) },
-        { what: "admin address that does not exist", label: "MailServer bad-32", field: "adminAddress", shown: `"root@example.com"`, accepted: /existing mailbox or alias/, construct: n => server(n, { adminAddress: "root@example.com" }) },
-        { what: "AUTH rate limit of zero", label: "MailServer bad-33", field: "authRateLimit", shown: "0", accepted: /AUTH commands per minute/, construct: n => server(n, { authRateLimit: 0 }) },
-        { what: "a virtual domain in mydestination", label: "MailServer bad-34", field: "mydestination[2]", shown: `"example.com"`, accepted: /must not also be in mydestination/, construct: n => server(n, { mydestination: ["$myhostname", "localhost", "example.com"] }) },
-        { what: "relay mode without a relayhost", label: "MailServer bad-35", field: "relayhosts", shown: "[]", accepted: /relay mode needs a relayhost/, construct: n => new c.MailServer(n, { mode: "relay", hostname: "relay.example.com" }) },
+        {
+            what: "invalid domain",
+            label: "VirtualDomain bad-1",
+            field: "domain",
+            shown: `"exa mple.com"`,
+            accepted: /fully qualified domain name/,
+            construct: n => domain(n, { domain: "exa mple.com" }),
+        },
+        {
+            what: "domain without a dot",
+            label: "VirtualDomain bad-2",
+            field: "domain",
+            shown: `"localdomain"`,
+            accepted: /fully qualified domain name/,
+            construct: n => domain(n, { domain: "localdomain" }),
+        },
+        {
+            what: "invalid address",
+            label: "VirtualDomain bad-3",
+            field: "mailboxes[0].address",
+            shown: `"al ice@example.com"`,
+            accepted: /e-mail address/,
+            construct: n => domain(n, { mailboxes: [{ address: "al ice", password: PASSWORD }] }),
+        },
+        {
+            what: "percent in address",
+            label: "VirtualDomain bad-4",
+            field: "aliases[0].targets[0]",
+            shown: `"x%y@example.com"`,
+            accepted: /e-mail address/,
+            construct: n => domain(n, { aliases: [{ address: "s", targets: ["x%y@example.com"] }] }),
+        },
+        {
+            what: "the same mailbox twice",
+            label: "VirtualDomain bad-5",
+            field: "mailboxes[1].address",
+            shown: `"alice@example.com"`,
+            accepted: /defined once/,
+            construct: n =>
+                domain(n, {
+                    mailboxes: [
+                        { address: "alice", password: PASSWORD },
+                        { address: "Alice", password: PASSWORD },
+                    ],
+                }),
+        },
+        {
+            what: "an alias to itself",
+            label: "VirtualDomain bad-6",
+            field: "aliases[0].targets",
+            shown: `["sales@example.com"]`,
+            accepted: /may not point at itself/,
+            construct: n => domain(n, { aliases: [{ address: "sales", targets: ["sales@example.com"] }] }),
+        },
+        {
+            what: "an alias loop",
+            label: "MailServer bad-7",
+            field: "aliases",
+            shown: `"a@example.com -> b@example.com -> a@example.com"`,
+            accepted: /loop/,
+            construct: n => new c.MailServer(n, { hostname: "mail.example.com", domains: [loopDomain()] }),
+        },
+        {
+            what: "an alias to a local address that does not exist",
+            label: "MailServer bad-8",
+            field: "domains[0] (example.com).aliases[0].targets[0]",
+            shown: `"nobody@example.com"`,
+            accepted: /existing mailbox or alias/,
+            construct: n => new c.MailServer(n, { hostname: "mail.example.com", domains: [danglingDomain()] }),
+        },
+        {
+            what: "a catch-all written for another domain",
+            label: "VirtualDomain bad-9",
+            field: "catchAll",
+            shown: `"@example.org"`,
+            accepted: /e-mail address/,
+            construct: n => domain(n, { catchAll: "@example.org" }),
+        },
+        {
+            what: "mynetworks 0.0.0.0/0",
+            label: "MailServer bad-10",
+            field: "mynetworks[0]",
+            shown: `"0.0.0.0/0"`,
+            accepted: /open relay/,
+            construct: n => server(n, { mynetworks: ["0.0.0.0/0"] }),
+        },
+        {
+            what: "mynetworks ::/0",
+            label: "MailServer bad-11",
+            field: "mynetworks[0]",
+            shown: `"[::]/0"`,
+            accepted: /open relay/,
+            construct: n => server(n, { mynetworks: ["[::]/0"] }),
+        },
+        {
+            what: "relay credentials with TLS off",
+            label: "Relayhost bad-12",
+            field: "tlsPolicy",
+            shown: `"none"`,
+            accepted: /must use TLS/,
+            construct: n =>
+                new c.Relayhost(n, {
+                    host: "smtp.relay.example",
+                    username: "u",
+                    password: PASSWORD,
+                    tlsPolicy: "none",
+                }),
+        },
+        {
+            what: "message size limit of zero",
+            label: "MailServer bad-13",
+            field: "messageSizeLimit",
+            shown: "0",
+            accepted: /whole number of bytes/,
+            construct: n => server(n, { messageSizeLimit: 0 }),
+        },
+        {
+            what: "negative message size limit",
+            label: "MailServer bad-14",
+            field: "messageSizeLimit",
+            shown: "-5",
+            accepted: /whole number of bytes/,
+            construct: n => server(n, { messageSizeLimit: -5 }),
+        },
+        {
+            what: "message size limit not a number",
+            label: "MailServer bad-15",
+            field: "messageSizeLimit",
+            shown: `"10MB"`,
+            accepted: /whole number of bytes/,
+            construct: n => server(n, { messageSizeLimit: "10MB" as any }),
+        },
+        {
+            what: "queue lifetime 3x",
+            label: "MailServer bad-16",
+            field: "maximalQueueLifetime",
+            shown: `"3x"`,
+            accepted: /Postfix time/,
+            construct: n => server(n, { maximalQueueLifetime: "3x" }),
+        },
+        {
+            what: "empty password",
+            label: "VirtualDomain bad-17",
+            field: "mailboxes[0].password",
+            shown: `"(a secret of 0 characters)"`,
+            accepted: /at least 12 characters/,
+            construct: n => domain(n, { mailboxes: [{ address: "alice", password: "" }] }),
+        },
+        {
+            what: "too-short password",
+            label: "VirtualDomain bad-18",
+            field: "mailboxes[0].password",
+            shown: `"(a secret of 5 characters)"`,
+            accepted: /at least 12 characters/,
+            construct: n => domain(n, { mailboxes: [{ address: "alice", password: "hunt2" }] }),
+        },
+        {
+            what: "hostname not fully qualified",
+            label: "MailServer bad-19",
+            field: "hostname",
+            shown: `"localhost"`,
+            accepted: /fully qualified host name/,
+            construct: n => server(n, { hostname: "localhost" }),
+        },
+        {
+            what: "certificate that does not match its key",
+            label: "MailServer bad-20",
+            field: "tls.keyPem",
+            shown: `"(a key that does not match)"`,
+            accepted: /private key of the certificate/,
+            construct: n => server(n, { tls: pair }),
+        },
+        {
+            what: "two services on one port",
+            label: "MailServer bad-21",
+            field: "ports.submission",
+            shown: "2525",
+            accepted: /already used by ports\.smtp/,
+            construct: n => server(n, { ports: { smtp: 2525, submission: 2525 } }),
+        },
+        {
+            what: "IMAP on the SMTP port",
+            label: "DovecotImap bad-22",
+            field: "ports.imap",
+            shown: "25",
+            accepted: /already used by MailServer ports\.smtp/,
+            construct: n => new c.DovecotImap(n, { mailServer: server(`mx-for-${n}`), ports: { imap: 25 } }),
+        },
+        {
+            what: "quota that does not parse",
+            label: "VirtualDomain bad-23",
+            field: "mailboxes[0].quota",
+            shown: `"lots"`,
+            accepted: /size such as/,
+            construct: n => domain(n, { mailboxes: [{ address: "alice", password: PASSWORD, quota: "lots" }] }),
+        },
+        {
+            what: "decimal quota",
+            label: "VirtualDomain bad-24",
+            field: "mailboxes[0].quota",
+            shown: `"1.5G"`,
+            accepted: /no decimals/,
+            construct: n => domain(n, { mailboxes: [{ address: "alice", password: PASSWORD, quota: "1.5G" }] }),
+        },
+        {
+            what: "unknown mode",
+            label: "MailServer bad-25",
+            field: "mode",
+            shown: `"mailhub"`,
+            accepted: /"internet", "relay"/,
+            construct: n => server(n, { mode: "mailhub" as any }),
+        },
+        {
+            what: "unknown network mode",
+            label: "MailServer bad-26",
+            field: "networkMode",
+            shown: `"overlay"`,
+            accepted: /"bridge", "host"/,
+            construct: n => server(n, { networkMode: "overlay" as any }),
+        },
+        {
+            what: "odd recipient delimiter",
+            label: "MailServer bad-27",
+            field: "recipientDelimiter",
+            shown: `"#"`,
+            accepted: /one of/,
+            construct: n => server(n, { recipientDelimiter: "#" }),
+        },
+        {
+            what: "delay warning time that does not parse",
+            label: "MailServer bad-28",
+            field: "delayWarningTime",
+            shown: `"soon"`,
+            accepted: /Postfix time/,
+            construct: n => server(n, { delayWarningTime: "soon" }),
+        },
+        {
+            what: "relay recipient outside relay domains",
+            label: "MailServer bad-29",
+            field: "relayRecipients[0]",
+            shown: `"x@other.example"`,
+            accepted: /address of relayDomains/,
+            construct: n => server(n, { relayDomains: ["backup.example"], relayRecipients: ["x@other.example"] }),
+        },
+        {
+            what: "forward of something that is not a mailbox",
+            label: "VirtualDomain bad-30",
+            field: "forwards[0].address",
+            shown: `"nobody"`,
+            accepted: /mailboxes/,
+            construct: n => domain(n, { forwards: [{ address: "nobody", targets: ["x@elsewhere.example"] }] }),
+        },
+        {
+            what: "unknown key algorithm",
+            label: "MailServer bad-31",
+            field: "tls.keyAlgorithm",
+            shown: `"DSA"`,
+            accepted: /"ECDSA", "RSA"/,
+            construct: n => server(n, { tls: { keyAlgorithm: "DSA" as any } }),
+        },
+        {
+            what: "admin address that does not exist",
+            label: "MailServer bad-32",
+            field: "adminAddress",
+            shown: `"root@example.com"`,
+            accepted: /existing mailbox or alias/,
+            construct: n => server(n, { adminAddress: "root@example.com" }),
+        },
+        {
+            what: "AUTH rate limit of zero",
+            label: "MailServer bad-33",
+            field: "authRateLimit",
+            shown: "0",
+            accepted: /AUTH commands per minute/,
+            construct: n => server(n, { authRateLimit: 0 }),
+        },
+        {
+            what: "a virtual domain in mydestination",
+            label: "MailServer bad-34",
+            field: "mydestination[2]",
+            shown: `"example.com"`,
+            accepted: /must not also be in mydestination/,
+            construct: n => server(n, { mydestination: ["$myhostname", "localhost", "example.com"] }),
+        },
+        {
+            what: "relay mode without a relayhost",
+            label: "MailServer bad-35",
+            field: "relayhosts",
+            shown: "[]",
+            accepted: /relay mode needs a relayhost/,
+            construct: n => new c.MailServer(n, { mode: "relay", hostname: "relay.example.com" }),
+        },
     ];
     assert.ok(cases.length >= 25);
     const lines: string[] = [];
@@ -107,7 +393,11 @@ test("at least 25 invalid configurations are refused before any resource is regi
         assert.equal(name, `bad-${i + 1}`, "labels follow the table order");
         const count = env.records.length;
         let error: unknown;
-        try { k.construct(name); } catch (e) { error = e; }
+        try {
+            k.construct(name);
+        } catch (e) {
+            error = e;
+        }
         assert.ok(error instanceof c.MailConfigError, `${k.what}: expected a MailConfigError, got ${error}`);
         const message = (error as Error).message;
         assert.ok(message.startsWith(`${k.label}: ${k.field} = ${k.shown} is not accepted; `), `${k.what}: ${message}`);
@@ -115,7 +405,11 @@ test("at least 25 invalid configurations are refused before any resource is regi
         assert.doesNotMatch(message, new RegExp(PASSWORD), "a password in an error message");
         await env.settle();
         const registered = env.records.slice(count).filter(r => r.name === name || r.name.startsWith(`${name}-`));
-        assert.deepEqual(registered.map(r => `${r.type} ${r.name}`), [], `${k.what}: registered before refusing`);
+        assert.deepEqual(
+            registered.map(r => `${r.type} ${r.name}`),
+            [],
+            `${k.what}: registered before refusing`,
+        );
         lines.push(`${k.what}: ${message}`);
     }
     process.stdout.write(`# bad inputs tried: ${cases.length}, all refused before registration\n`);

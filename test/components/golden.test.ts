@@ -18,7 +18,8 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Where two texts first differ, as a short readable excerpt. */
 function firstDifference(expected: string, actual: string): string {
-    const e = expected.split("\n"), a = actual.split("\n");
+    const e = expected.split("\n"),
+        a = actual.split("\n");
     let i = 0;
     while (i < e.length && i < a.length && e[i] === a[i]) i++;
     const show = (l: string | undefined) => (l === undefined ? "(end of file)" : JSON.stringify(l));
@@ -28,7 +29,8 @@ function firstDifference(expected: string, actual: string): string {
 for (const stack of STACKS) {
     test(`golden files of the ${stack} stack match a fresh render (else: npm run golden)`, async () => {
         await written;
-        const committed = listFiles(path.join(GOLDEN_DIR, stack)), rendered = listFiles(path.join(tmp, stack));
+        const committed = listFiles(path.join(GOLDEN_DIR, stack)),
+            rendered = listFiles(path.join(tmp, stack));
         for (const f of ["main.cf", "master.cf"]) {
             assert.ok(rendered.includes(path.join("postfix", f)), `${stack}: ${f} rendered`);
         }
@@ -41,8 +43,11 @@ for (const stack of STACKS) {
             const actual = fs.readFileSync(path.join(tmp, stack, f), "utf8");
             if (expected !== actual) problems.push(`differs: ${golden(f)}, ${firstDifference(expected, actual)}`);
         }
-        assert.deepEqual(problems, [],
-            `the golden files are out of date; run npm run golden and review the diff:\n  ${problems.join("\n  ")}`);
+        assert.deepEqual(
+            problems,
+            [],
+            `the golden files are out of date; run npm run golden and review the diff:\n  ${problems.join("\n  ")}`,
+        );
     });
 }
 

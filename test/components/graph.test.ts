@@ -5,8 +5,19 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-    ancestors, FAKE_CERT_PEM, FAKE_KEY_PEM, installMocks, isWrappedSecret, manifestEntries, MockEnv,
-    redactSecrets, T, text, unwrapSecrets, uploads, value,
+    ancestors,
+    FAKE_CERT_PEM,
+    FAKE_KEY_PEM,
+    installMocks,
+    isWrappedSecret,
+    manifestEntries,
+    MockEnv,
+    redactSecrets,
+    T,
+    text,
+    unwrapSecrets,
+    uploads,
+    value,
 } from "./mocks";
 
 const PW = {
@@ -21,7 +32,11 @@ const PUBLISH = "192.0.2.10";
 let env: MockEnv;
 let c: typeof import("../../components");
 let verifyPassword: (password: string, hash: string) => boolean;
-let bridge: { server: import("../../components").MailServer; imap: import("../../components").DovecotImap; domains: import("../../components").VirtualDomain[] };
+let bridge: {
+    server: import("../../components").MailServer;
+    imap: import("../../components").DovecotImap;
+    domains: import("../../components").VirtualDomain[];
+};
 let host: { server: import("../../components").MailServer; imap: import("../../components").DovecotImap };
 
 before(async () => {
@@ -44,19 +59,33 @@ before(async () => {
         mailboxes: [{ address: "carol", password: PW.carol }],
     });
     const server = new c.MailServer("mx-bridge", {
-        hostname: HOSTNAME, domains: [com, org], namePrefix: "gb", networkMode: "bridge", publishAddress: PUBLISH,
+        hostname: HOSTNAME,
+        domains: [com, org],
+        namePrefix: "gb",
+        networkMode: "bridge",
+        publishAddress: PUBLISH,
     });
     const imap = new c.DovecotImap("imap-bridge", { mailServer: server });
     bridge = { server, imap, domains: [com, org] };
 
     const net = new c.VirtualDomain("g-example.net", {
-        domain: "example.net", mailboxes: [{ address: "dave", password: secret(PW.dave) }],
+        domain: "example.net",
+        mailboxes: [{ address: "dave", password: secret(PW.dave) }],
     });
-    const hostServer = new c.MailServer("mx-host", { hostname: "mx.example.net", domains: [net], namePrefix: "gh", networkMode: "host" });
+    const hostServer = new c.MailServer("mx-host", {
+        hostname: "mx.example.net",
+        domains: [net],
+        namePrefix: "gh",
+        networkMode: "host",
+    });
     const hostImap = new c.DovecotImap("imap-host", { mailServer: hostServer });
     host = { server: hostServer, imap: hostImap };
 
-    await Promise.all([server.mainCf, imap.dovecotConf, hostServer.mainCf, hostImap.dovecotConf, server.credentials].map(o => value(o as any)));
+    await Promise.all(
+        [server.mainCf, imap.dovecotConf, hostServer.mainCf, hostImap.dovecotConf, server.credentials].map(o =>
+            value(o as any),
+        ),
+    );
     await env.settle();
 });
 
@@ -69,12 +98,16 @@ test("resource graph: exactly the expected resources by type and name, each pare
     const imapUrn = component(T.dovecotImap, "imap-bridge").urn;
     const expected = new Map<string, string>([
         [`${T.network} gb-net`, serverUrn],
-        ...["queue", "lmtp", "saslauthd-run", "postfix-config", "saslauthd-config"].map(s => [`${T.volume} gb-${s}`, serverUrn] as [string, string]),
+        ...["queue", "lmtp", "saslauthd-run", "postfix-config", "saslauthd-config"].map(
+            s => [`${T.volume} gb-${s}`, serverUrn] as [string, string],
+        ),
         [`${T.privateKey} gb-tls-key`, serverUrn],
         [`${T.selfSignedCert} gb-tls-cert`, serverUrn],
         [`${T.image} gb-postfix-image`, serverUrn],
         [`${T.image} gb-saslauthd-image`, serverUrn],
-        ...["postfix-config", "saslauthd-config", "postfix", "saslauthd"].map(s => [`${T.container} gb-${s}`, serverUrn] as [string, string]),
+        ...["postfix-config", "saslauthd-config", "postfix", "saslauthd"].map(
+            s => [`${T.container} gb-${s}`, serverUrn] as [string, string],
+        ),
         [`${T.volume} gb-mail`, imapUrn],
         [`${T.volume} gb-dovecot-config`, imapUrn],
         [`${T.image} gb-dovecot-image`, imapUrn],
@@ -154,44 +187,88 @@ test("service containers: healthchecks, wait, and started after their config job
     }
     // What to probe comes with the configuration (the probe file), so a port change never changes a service container.
     for (const service of ["postfix", "dovecot", "saslauthd"]) {
-        assert.deepEqual(container(`gb-${service}`).inputs.healthcheck.tests, ["CMD", "/usr/local/lib/mail/healthcheck"]);
+        assert.deepEqual(container(`gb-${service}`).inputs.healthcheck.tests, [
+            "CMD",
+            "/usr/local/lib/mail/healthcheck",
+        ]);
     }
-    assert.equal(text(uploads(container("gb-postfix-config")).get("/staging/probe")), "address=127.0.0.1\nport=25\ngreeting=220 \ngoodbye=QUIT\n");
-    assert.equal(text(uploads(container("gb-dovecot-config")).get("/staging/probe")), "address=127.0.0.1\nport=143\ngreeting=* OK\ngoodbye=a LOGOUT\n");
+    assert.equal(
+        text(uploads(container("gb-postfix-config")).get("/staging/probe")),
+        "address=127.0.0.1\nport=25\ngreeting=220 \ngoodbye=QUIT\n",
+    );
+    assert.equal(
+        text(uploads(container("gb-dovecot-config")).get("/staging/probe")),
+        "address=127.0.0.1\nport=143\ngreeting=* OK\ngoodbye=a LOGOUT\n",
+    );
     assert.ok(deps("gb-postfix").includes(urn("gb-saslauthd")), "postfix starts after saslauthd");
 });
 
-const POSTFIX_FILES = ["main.cf", "master.cf", "probe", "vmailbox", "virtual", "aliases", "sender_login", "sender_relay",
-    "relay_recipients", "sasl/smtpd.conf", "tls/cert.pem", "tls/key.pem", "sasl_passwd"];
+const POSTFIX_FILES = [
+    "main.cf",
+    "master.cf",
+    "probe",
+    "vmailbox",
+    "virtual",
+    "aliases",
+    "sender_login",
+    "sender_relay",
+    "relay_recipients",
+    "sasl/smtpd.conf",
+    "tls/cert.pem",
+    "tls/key.pem",
+    "sasl_passwd",
+];
 const DOVECOT_FILES = ["dovecot.conf", "probe", "users", "tls/cert.pem", "tls/key.pem"];
 const SASLAUTHD_FILES = ["pam-smtp", "passwd"];
 
 test("each config job uploads its files to /staging, and MANIFEST lists exactly what is uploaded", () => {
     // Dovecot and saslauthd get exactly these; Postfix at least these (its table set may grow).
-    const cases: Array<[string, string[], boolean]> = [["postfix", POSTFIX_FILES, false], ["dovecot", DOVECOT_FILES, true], ["saslauthd", SASLAUTHD_FILES, true]];
+    const cases: Array<[string, string[], boolean]> = [
+        ["postfix", POSTFIX_FILES, false],
+        ["dovecot", DOVECOT_FILES, true],
+        ["saslauthd", SASLAUTHD_FILES, true],
+    ];
     for (const [service, files, exact] of cases) {
         const up = uploads(container(`gb-${service}-config`));
         const uploaded = [...up.keys()].sort();
-        if (exact) assert.deepEqual(uploaded, ["/staging/MANIFEST", ...files.map(f => `/staging/${f}`)].sort(), `${service} uploads`);
-        else for (const f of ["MANIFEST", ...files]) assert.ok(up.has(`/staging/${f}`), `${service} uploads /staging/${f}`);
+        if (exact)
+            assert.deepEqual(
+                uploaded,
+                ["/staging/MANIFEST", ...files.map(f => `/staging/${f}`)].sort(),
+                `${service} uploads`,
+            );
+        else
+            for (const f of ["MANIFEST", ...files])
+                assert.ok(up.has(`/staging/${f}`), `${service} uploads /staging/${f}`);
         const manifest = manifestEntries(text(up.get("/staging/MANIFEST")));
-        assert.deepEqual([...manifest.keys()].sort(), uploaded.filter(f => f !== "/staging/MANIFEST").map(f => f.slice("/staging/".length)).sort(),
-            `${service}: MANIFEST lists every uploaded file, and only those`);
+        assert.deepEqual(
+            [...manifest.keys()].sort(),
+            uploaded
+                .filter(f => f !== "/staging/MANIFEST")
+                .map(f => f.slice("/staging/".length))
+                .sort(),
+            `${service}: MANIFEST lists every uploaded file, and only those`,
+        );
     }
     const postfix = uploads(container("gb-postfix-config"));
     const manifestLines = text(postfix.get("/staging/MANIFEST")).split("\n");
     const tables = manifestLines.filter(l => /^post(map|alias) /.test(l)).map(l => l.split(" ")[1]);
-    for (const t of ["vmailbox", "virtual", "sender_login", "sasl_passwd"]) assert.ok(manifestLines.includes(`postmap ${t}`), `postmap ${t}`);
+    for (const t of ["vmailbox", "virtual", "sender_login", "sasl_passwd"])
+        assert.ok(manifestLines.includes(`postmap ${t}`), `postmap ${t}`);
     assert.ok(manifestLines.includes("postalias aliases"));
     for (const t of tables) assert.ok(postfix.has(`/staging/${t}`), `table ${t} is uploaded`);
     // Every lookup table main.cf names is one the job uploads and compiles.
     const mainCf = text(postfix.get("/staging/main.cf"));
-    for (const [, t] of mainCf.matchAll(/lmdb:\/config\/current\/([\w./-]+)/g)) assert.ok(tables.includes(t), `main.cf uses ${t}, which is compiled`);
+    for (const [, t] of mainCf.matchAll(/lmdb:\/config\/current\/([\w./-]+)/g))
+        assert.ok(tables.includes(t), `main.cf uses ${t}, which is compiled`);
 });
 
 test("MANIFEST modes: users 0640 (group dovecot), passwd, sasl_passwd and key.pem 0600", () => {
-    const m = (service: string) => manifestEntries(text(uploads(container(`gb-${service}-config`)).get("/staging/MANIFEST")));
-    const postfix = m("postfix"), dovecot = m("dovecot"), sasl = m("saslauthd");
+    const m = (service: string) =>
+        manifestEntries(text(uploads(container(`gb-${service}-config`)).get("/staging/MANIFEST")));
+    const postfix = m("postfix"),
+        dovecot = m("dovecot"),
+        sasl = m("saslauthd");
     assert.deepEqual(dovecot.get("users"), { mode: "0640", owner: "root", group: "dovecot" });
     assert.deepEqual(sasl.get("passwd"), { mode: "0600", owner: "root", group: "root" });
     assert.deepEqual(postfix.get("sasl_passwd"), { mode: "0600", owner: "root", group: "root" });
@@ -214,7 +291,10 @@ test("file contents: what is uploaded is what the components render and the serv
         assert.equal(text(files.get("/staging/tls/key.pem")), FAKE_KEY_PEM);
     }
     // The config volume appears at /config in the services, the active generation at /config/current.
-    assert.match(mainCf, /^smtpd_tls_chain_files = \/config\/current\/tls\/key\.pem, \/config\/current\/tls\/cert\.pem$/m);
+    assert.match(
+        mainCf,
+        /^smtpd_tls_chain_files = \/config\/current\/tls\/key\.pem, \/config\/current\/tls\/cert\.pem$/m,
+    );
     assert.match(mainCf, /^cyrus_sasl_config_path = \/config\/current\/sasl$/m);
     assert.match(mainCf, /^virtual_transport = lmtp:unix:\/run\/lmtp\/lmtp$/m);
     assert.match(mainCf, /^virtual_mailbox_domains = example\.com, example\.org$/m);
@@ -228,7 +308,8 @@ test("file contents: what is uploaded is what the components render and the serv
     assert.match(text(sa.get("/staging/pam-smtp")), /pam_pwdfile\.so pwdfile=\/config\/current\/passwd/);
 
     const vmailbox = text(pf.get("/staging/vmailbox"));
-    for (const a of ["alice@example.com", "bob@example.com", "carol@example.org"]) assert.match(vmailbox, new RegExp(`^${a.replace(/\./g, "\\.")}\tOK$`, "m"));
+    for (const a of ["alice@example.com", "bob@example.com", "carol@example.org"])
+        assert.match(vmailbox, new RegExp(`^${a.replace(/\./g, "\\.")}\tOK$`, "m"));
     const virtual = text(pf.get("/staging/virtual"));
     assert.match(virtual, /^info@example\.com\talice@example\.com$/m);
     assert.match(virtual, /^team@example\.com\talice@example\.com, bob@example\.com$/m);
@@ -254,8 +335,10 @@ test("file contents: what is uploaded is what the components render and the serv
 });
 
 test("mounts: each service sees its volumes at the expected paths", () => {
-    const mounts = (name: string) => [...container(name).inputs.mounts]
-        .map((m: any) => `${m.source} -> ${m.target}${m.readOnly ? " (ro)" : ""} [${m.type}]`).sort();
+    const mounts = (name: string) =>
+        [...container(name).inputs.mounts]
+            .map((m: any) => `${m.source} -> ${m.target}${m.readOnly ? " (ro)" : ""} [${m.type}]`)
+            .sort();
     assert.deepEqual(mounts("gb-postfix"), [
         "gb-lmtp -> /run/lmtp [volume]",
         "gb-postfix-config -> /config (ro) [volume]",
@@ -283,11 +366,14 @@ test("secrets: key, hashes and relay passwords are secret where they are uploade
         ["dovecot tls/key.pem", dc.get("/staging/tls/key.pem")],
         ["dovecot users", dc.get("/staging/users")],
         ["saslauthd passwd", sa.get("/staging/passwd")],
-    ] as const) assert.ok(isWrappedSecret(content), `${what} is a secret input`);
+    ] as const)
+        assert.ok(isWrappedSecret(content), `${what} is a secret input`);
     // Reviewable, non-sensitive files stay in clear (pulumi preview --diff shows them).
-    for (const f of ["main.cf", "master.cf", "vmailbox", "MANIFEST"]) assert.ok(!isWrappedSecret(pf.get(`/staging/${f}`)), `${f} is not secret`);
+    for (const f of ["main.cf", "master.cf", "vmailbox", "MANIFEST"])
+        assert.ok(!isWrappedSecret(pf.get(`/staging/${f}`)), `${f} is not secret`);
 
-    for (const d of bridge.domains) assert.equal(await env.pulumi.isSecret(d.credentials), true, "VirtualDomain.credentials is secret");
+    for (const d of bridge.domains)
+        assert.equal(await env.pulumi.isSecret(d.credentials), true, "VirtualDomain.credentials is secret");
     assert.equal(await env.pulumi.isSecret(bridge.server.credentials), true, "MailServer.credentials is secret");
     assert.equal(await env.pulumi.isSecret(host.server.credentials), true);
     // The public outputs are not secret: they are meant to be reviewed.
@@ -299,9 +385,13 @@ test("secrets: no plaintext password anywhere, no key in clear, nothing sensitiv
     assert.ok(env.records.length > 30);
     for (const r of env.records) {
         const all = JSON.stringify(unwrapSecrets(r.inputs)) + JSON.stringify(unwrapSecrets(r.wire));
-        for (const [who, pw] of Object.entries(PW)) assert.ok(!all.includes(pw), `${r.type} ${r.name} holds ${who}'s plaintext password`);
+        for (const [who, pw] of Object.entries(PW))
+            assert.ok(!all.includes(pw), `${r.type} ${r.name} holds ${who}'s plaintext password`);
         const clear = JSON.stringify(redactSecrets(r.wire));
-        assert.ok(!clear.includes("FAKE-PRIVATE-KEY-MATERIAL"), `${r.type} ${r.name} holds the TLS key outside a secret`);
+        assert.ok(
+            !clear.includes("FAKE-PRIVATE-KEY-MATERIAL"),
+            `${r.type} ${r.name} holds the TLS key outside a secret`,
+        );
         assert.ok(!clear.includes("$6$"), `${r.type} ${r.name} holds a password hash outside a secret`);
     }
     for (const r of env.records.filter(x => x.type === T.container)) {
@@ -314,20 +404,31 @@ test("secrets: no plaintext password anywhere, no key in clear, nothing sensitiv
 });
 
 test("bridge networking: own network, ports published on publishAddress with internal == external", () => {
-    const pf = container("gb-postfix").inputs, dv = container("gb-dovecot").inputs, sa = container("gb-saslauthd").inputs;
+    const pf = container("gb-postfix").inputs,
+        dv = container("gb-dovecot").inputs,
+        sa = container("gb-saslauthd").inputs;
     for (const i of [pf, dv]) {
         assert.equal(i.networkMode, undefined);
         assert.deepEqual(i.networksAdvanced, [{ name: "gb-net" }]);
     }
-    assert.deepEqual(pf.ports, [25, 587, 465].map(p => ({ internal: p, external: p, ip: PUBLISH })));
-    assert.deepEqual(dv.ports, [143, 993, 4190].map(p => ({ internal: p, external: p, ip: PUBLISH })));
+    assert.deepEqual(
+        pf.ports,
+        [25, 587, 465].map(p => ({ internal: p, external: p, ip: PUBLISH })),
+    );
+    assert.deepEqual(
+        dv.ports,
+        [143, 993, 4190].map(p => ({ internal: p, external: p, ip: PUBLISH })),
+    );
     assert.equal(sa.networkMode, "none", "saslauthd needs no network: it is reached through its socket");
     assert.equal(sa.ports, undefined);
     assert.equal(sa.networksAdvanced, undefined);
 });
 
 test("host networking: no Network, daemons on the host network, nothing published", async () => {
-    assert.deepEqual(withPrefix("gh").filter(r => r.type === T.network), []);
+    assert.deepEqual(
+        withPrefix("gh").filter(r => r.type === T.network),
+        [],
+    );
     assert.equal(env.records.filter(r => r.type === T.network).length, 1, "only the bridge deployment has a network");
     for (const name of ["gh-postfix", "gh-dovecot"]) {
         const i = container(name).inputs;
@@ -336,12 +437,20 @@ test("host networking: no Network, daemons on the host network, nothing publishe
         assert.equal(i.networksAdvanced, undefined, `${name} networksAdvanced`);
     }
     assert.equal(container("gh-saslauthd").inputs.networkMode, "none");
-    for (const s of ["postfix", "saslauthd", "dovecot"]) assert.equal(container(`gh-${s}-config`).inputs.networkMode, "none");
+    for (const s of ["postfix", "saslauthd", "dovecot"])
+        assert.equal(container(`gh-${s}-config`).inputs.networkMode, "none");
     assert.equal(await value(host.server.networkName), undefined);
     assert.equal(await value(bridge.server.networkName), "gb-net");
     // Same services and volumes otherwise.
-    assert.deepEqual(withPrefix("gh").map(r => `${r.type} ${r.name.slice(3)}`).sort(),
-        withPrefix("gb").filter(r => r.type !== T.network).map(r => `${r.type} ${r.name.slice(3)}`).sort());
+    assert.deepEqual(
+        withPrefix("gh")
+            .map(r => `${r.type} ${r.name.slice(3)}`)
+            .sort(),
+        withPrefix("gb")
+            .filter(r => r.type !== T.network)
+            .map(r => `${r.type} ${r.name.slice(3)}`)
+            .sort(),
+    );
 });
 
 test("component outputs", async () => {
@@ -361,8 +470,25 @@ test("component outputs", async () => {
 
 test("least privilege: every service container drops all capabilities but its own, read-only root, no new privileges, nothing privileged", () => {
     const expectedCaps: Record<string, string[]> = {
-        postfix: ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETGID", "CAP_SETUID"],
-        dovecot: ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETGID", "CAP_SETUID", "CAP_SYS_CHROOT"],
+        postfix: [
+            "CAP_CHOWN",
+            "CAP_DAC_OVERRIDE",
+            "CAP_FOWNER",
+            "CAP_KILL",
+            "CAP_NET_BIND_SERVICE",
+            "CAP_SETGID",
+            "CAP_SETUID",
+        ],
+        dovecot: [
+            "CAP_CHOWN",
+            "CAP_DAC_OVERRIDE",
+            "CAP_FOWNER",
+            "CAP_KILL",
+            "CAP_NET_BIND_SERVICE",
+            "CAP_SETGID",
+            "CAP_SETUID",
+            "CAP_SYS_CHROOT",
+        ],
         saslauthd: [],
     };
     for (const prefix of ["gb", "gh"]) {
@@ -379,7 +505,8 @@ test("least privilege: every service container drops all capabilities but its ow
     }
     // Only the service ports are published: 25/587/465 on Postfix, 143/993/4190 on Dovecot, none
     // for saslauthd (no network at all) and none in host mode.
-    const published = (name: string) => (container(name).inputs.ports ?? []).map((p: any) => p.external).sort((a: number, b: number) => a - b);
+    const published = (name: string) =>
+        (container(name).inputs.ports ?? []).map((p: any) => p.external).sort((a: number, b: number) => a - b);
     assert.deepEqual(published("gb-postfix"), [25, 465, 587]);
     assert.deepEqual(published("gb-dovecot"), [143, 993, 4190]);
     assert.deepEqual(published("gb-saslauthd"), []);

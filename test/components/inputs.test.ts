@@ -4,7 +4,19 @@
 // or a plaintext password. The files are the very ones the config jobs upload (rendered once).
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
-import { FAKE_KEY_PEM, installMocks, isWrappedSecret, MockEnv, Recorded, redactSecrets, T, text, unwrapSecrets, uploads, value } from "./mocks";
+import {
+    FAKE_KEY_PEM,
+    installMocks,
+    isWrappedSecret,
+    MockEnv,
+    Recorded,
+    redactSecrets,
+    T,
+    text,
+    unwrapSecrets,
+    uploads,
+    value,
+} from "./mocks";
 
 const PW = {
     alice: "alice-Plaintext-Pass-01",
@@ -30,22 +42,56 @@ before(async () => {
     const com = new c.VirtualDomain("in-example.com", {
         domain: "Example.com",
         mailboxes: [
-            { address: "Alice", password: secret(PW.alice), quota: "2G", aliases: ["info"], vacation: { subject: "Away", body: "Back on Monday.", days: 3 } },
-            { address: "bob", password: secret(PW.bob), fileInto: [{ header: "List-Id", contains: "dev", folder: "Lists/dev" }] },
+            {
+                address: "Alice",
+                password: secret(PW.alice),
+                quota: "2G",
+                aliases: ["info"],
+                vacation: { subject: "Away", body: "Back on Monday.", days: 3 },
+            },
+            {
+                address: "bob",
+                password: secret(PW.bob),
+                fileInto: [{ header: "List-Id", contains: "dev", folder: "Lists/dev" }],
+            },
         ],
         aliases: [{ address: "team", targets: ["alice@example.com", "bob@example.com"] }],
     });
-    const org = new c.VirtualDomain("in-example.org", { domain: "example.org", mailboxes: [{ address: "carol", password: PW.carol }] });
-    const relay = new c.Relayhost("in-relay", { host: "smtp.relay.example.net", username: "relay-user", password: secret(PW.relay) });
-    bridge = new c.MailServer("in-bridge", { hostname: "mail.example.com", domains: [com, org], relayhosts: [relay], namePrefix: "ib", publishAddress: "127.0.0.1" });
+    const org = new c.VirtualDomain("in-example.org", {
+        domain: "example.org",
+        mailboxes: [{ address: "carol", password: PW.carol }],
+    });
+    const relay = new c.Relayhost("in-relay", {
+        host: "smtp.relay.example.net",
+        username: "relay-user",
+        password: secret(PW.relay),
+    });
+    bridge = new c.MailServer("in-bridge", {
+        hostname: "mail.example.com",
+        domains: [com, org],
+        relayhosts: [relay],
+        namePrefix: "ib",
+        publishAddress: "127.0.0.1",
+    });
     imap = new c.DovecotImap("in-imap", { mailServer: bridge });
 
-    const net = new c.VirtualDomain("in-example.net", { domain: "example.net", mailboxes: [{ address: "dave", password: secret(PW.dave) }] });
-    host = new c.MailServer("in-host", { hostname: "mx.example.net", domains: [net], namePrefix: "ih", networkMode: "host" });
+    const net = new c.VirtualDomain("in-example.net", {
+        domain: "example.net",
+        mailboxes: [{ address: "dave", password: secret(PW.dave) }],
+    });
+    host = new c.MailServer("in-host", {
+        hostname: "mx.example.net",
+        domains: [net],
+        namePrefix: "ih",
+        networkMode: "host",
+    });
 
     const smarthost = new c.Relayhost("in-smarthost", { host: "smtp.provider.example" });
     relayServer = new c.MailServer("in-relay-mode", {
-        mode: "relay", hostname: "relay.example.com", relayhosts: [smarthost], namePrefix: "ir",
+        mode: "relay",
+        hostname: "relay.example.com",
+        relayhosts: [smarthost],
+        namePrefix: "ir",
         users: [{ address: "App@example.com", password: secret(PW.app) }],
     });
     await Promise.all([bridge.mainCf, imap.dovecotConf, host.mainCf, relayServer.mainCf].map(o => value(o as any)));
@@ -55,7 +101,8 @@ before(async () => {
 const component = (type: string, name: string) => env.byName(name, type);
 const job = (name: string) => uploads(env.byName(name, T.container));
 /** The uploads of a config job as { path in the config volume: content }. */
-const uploaded = (name: string) => new Map([...job(name)].map(([file, content]) => [file.replace(/^\/staging\//, ""), content]));
+const uploaded = (name: string) =>
+    new Map([...job(name)].map(([file, content]) => [file.replace(/^\/staging\//, ""), content]));
 
 test("MailServer registers its validated settings with defaults applied, named as in MailServerArgs", () => {
     const w = component(T.mailServer, "in-bridge").wire;
@@ -72,7 +119,16 @@ test("MailServer registers its validated settings with defaults applied, named a
     assert.equal(w.messageSizeLimit, 26214400);
     assert.deepEqual(w.tls, { selfSigned: { validityHours: 8760 }, keyAlgorithm: "ECDSA" });
     // A relay is described, its credentials are not.
-    assert.deepEqual(w.relayhosts, [{ host: "smtp.relay.example.net", port: 587, implicitTls: false, tlsPolicy: "encrypt", senderDomains: [], hasCredentials: true }]);
+    assert.deepEqual(w.relayhosts, [
+        {
+            host: "smtp.relay.example.net",
+            port: 587,
+            implicitTls: false,
+            tlsPolicy: "encrypt",
+            senderDomains: [],
+            hasCredentials: true,
+        },
+    ]);
     assert.deepEqual(component(T.mailServer, "in-relay-mode").wire.users, ["app@example.com"]);
     assert.equal(component(T.mailServer, "in-host").wire.networkMode, "host");
 });
@@ -81,7 +137,8 @@ test("main.cf and every Postfix lookup table are inputs in clear, the very files
     const w = component(T.mailServer, "in-bridge").wire;
     const files = w.postfixFiles;
     assert.ok(!isWrappedSecret(files), "postfixFiles is not secret");
-    for (const [path, content] of Object.entries(files)) assert.equal(typeof content, "string", `${path} is a plain string input`);
+    for (const [path, content] of Object.entries(files))
+        assert.equal(typeof content, "string", `${path} is a plain string input`);
     assert.equal(files["main.cf"], await value(bridge.mainCf));
     assert.match(files["main.cf"], /^myhostname = mail\.example\.com$/m);
     assert.match(files["main.cf"], /^mynetworks = 127\.0\.0\.0\/8, \[::1\]\/128$/m);
@@ -92,10 +149,23 @@ test("main.cf and every Postfix lookup table are inputs in clear, the very files
     // Every file the job uploads, but the key, the certificate, the relay passwords, the manifest
     // and (bridge mode) master.cf, is an input with the same text.
     const up = uploaded("ib-postfix-config");
-    const expected = [...up.keys()].filter(p => !["MANIFEST", "tls/key.pem", "tls/cert.pem", "sasl_passwd", "master.cf"].includes(p));
+    const expected = [...up.keys()].filter(
+        p => !["MANIFEST", "tls/key.pem", "tls/cert.pem", "sasl_passwd", "master.cf"].includes(p),
+    );
     assert.deepEqual(Object.keys(files).sort(), expected.sort());
     for (const path of expected) assert.equal(files[path], text(up.get(path)), path);
-    for (const t of ["vmailbox", "virtual", "aliases", "sender_login", "sender_relay", "relay_recipients", "sender_transport", "transport", "tls_policy", "sasl/smtpd.conf"]) {
+    for (const t of [
+        "vmailbox",
+        "virtual",
+        "aliases",
+        "sender_login",
+        "sender_relay",
+        "relay_recipients",
+        "sender_transport",
+        "transport",
+        "tls_policy",
+        "sasl/smtpd.conf",
+    ]) {
         assert.ok(t in files, `${t} is an input`);
     }
     assert.deepEqual(w.saslauthdFiles, { "pam-smtp": text(uploaded("ib-saslauthd-config").get("pam-smtp")) });
@@ -103,10 +173,17 @@ test("main.cf and every Postfix lookup table are inputs in clear, the very files
 
 test("master.cf is an input in host and relay mode; in bridge internet mode it waits for the network's subnet, so it is not", () => {
     assert.equal(component(T.mailServer, "in-bridge").wire.postfixFiles["master.cf"], undefined);
-    for (const [name, prefix] of [["in-host", "ih"], ["in-relay-mode", "ir"]]) {
+    for (const [name, prefix] of [
+        ["in-host", "ih"],
+        ["in-relay-mode", "ir"],
+    ]) {
         const masterCf = component(T.mailServer, name).wire.postfixFiles["master.cf"];
         assert.equal(typeof masterCf, "string", `${name}: master.cf`);
-        assert.equal(masterCf, text(uploaded(`${prefix}-postfix-config`).get("master.cf")), `${name}: master.cf is the uploaded one`);
+        assert.equal(
+            masterCf,
+            text(uploaded(`${prefix}-postfix-config`).get("master.cf")),
+            `${name}: master.cf is the uploaded one`,
+        );
     }
     assert.match(component(T.mailServer, "in-host").wire.postfixFiles["master.cf"], /^127\.0\.0\.1:10026 +inet/m);
 });
@@ -118,7 +195,12 @@ test("DovecotImap: its settings, dovecot.conf and each Sieve script in clear, th
     assert.deepEqual(w.listen, ["*", "::"]);
     assert.deepEqual(w.vacation, { minPeriod: "1d", defaultPeriod: "7d", maxPeriod: "30d" });
     const up = uploaded("ib-dovecot-config");
-    assert.deepEqual(Object.keys(w.dovecotFiles).sort(), ["dovecot.conf", "probe", "sieve/alice@example.com.sieve", "sieve/bob@example.com.sieve"]);
+    assert.deepEqual(Object.keys(w.dovecotFiles).sort(), [
+        "dovecot.conf",
+        "probe",
+        "sieve/alice@example.com.sieve",
+        "sieve/bob@example.com.sieve",
+    ]);
     for (const [path, content] of Object.entries(w.dovecotFiles)) {
         assert.equal(typeof content, "string", path);
         assert.equal(content, text(up.get(path)), path);
@@ -131,21 +213,40 @@ test("VirtualDomain and Relayhost register their validated settings, never a pas
     const d = component(T.virtualDomain, "in-example.com").wire;
     assert.equal(d.domain, "example.com");
     assert.deepEqual(d.mailboxes, [
-        { address: "alice@example.com", quota: "2G", aliases: ["info@example.com"], vacation: { subject: "Away", body: "Back on Monday.", days: 3 } },
-        { address: "bob@example.com", aliases: [], fileInto: [{ header: "List-Id", contains: "dev", folder: "Lists/dev" }] },
+        {
+            address: "alice@example.com",
+            quota: "2G",
+            aliases: ["info@example.com"],
+            vacation: { subject: "Away", body: "Back on Monday.", days: 3 },
+        },
+        {
+            address: "bob@example.com",
+            aliases: [],
+            fileInto: [{ header: "List-Id", contains: "dev", folder: "Lists/dev" }],
+        },
     ]);
     assert.deepEqual(d.aliases, [{ address: "team@example.com", targets: ["alice@example.com", "bob@example.com"] }]);
     assert.deepEqual(d.mxHosts, ["mail.example.com"]);
     assert.equal(d.spf, "v=spf1 mx -all");
     assert.deepEqual(component(T.relayhost, "in-relay").wire, {
-        host: "smtp.relay.example.net", port: 587, implicitTls: false, tlsPolicy: "encrypt", senderDomains: [], hasCredentials: true, username: "relay-user",
+        host: "smtp.relay.example.net",
+        port: 587,
+        implicitTls: false,
+        tlsPolicy: "encrypt",
+        senderDomains: [],
+        hasCredentials: true,
+        username: "relay-user",
     });
 });
 
 test("secrets: the password hashes are secret inputs; keys and plaintext passwords are in no component input", () => {
-    const server = component(T.mailServer, "in-bridge").wire, dovecot = component(T.dovecotImap, "in-imap").wire;
+    const server = component(T.mailServer, "in-bridge").wire,
+        dovecot = component(T.dovecotImap, "in-imap").wire;
     assert.ok(isWrappedSecret(server.saslauthdSecretFiles), "MailServer saslauthdSecretFiles is a secret");
-    assert.equal(unwrapSecrets(server.saslauthdSecretFiles).passwd, text(uploaded("ib-saslauthd-config").get("passwd")));
+    assert.equal(
+        unwrapSecrets(server.saslauthdSecretFiles).passwd,
+        text(uploaded("ib-saslauthd-config").get("passwd")),
+    );
     assert.ok(isWrappedSecret(dovecot.dovecotSecretFiles), "DovecotImap dovecotSecretFiles is a secret");
     assert.equal(unwrapSecrets(dovecot.dovecotSecretFiles).users, text(uploaded("ib-dovecot-config").get("users")));
     for (const name of ["in-example.com", "in-example.org", "in-example.net"]) {
@@ -161,6 +262,7 @@ test("secrets: the password hashes are secret inputs; keys and plaintext passwor
         const all = JSON.stringify(unwrapSecrets(r.wire)) + JSON.stringify(unwrapSecrets(r.inputs));
         assert.ok(!all.includes(KEY_MATERIAL), `${r.type} ${r.name}: holds the TLS key`);
         assert.ok(!all.includes("PRIVATE KEY"), `${r.type} ${r.name}: holds a private key`);
-        for (const [who, pw] of Object.entries(PW)) assert.ok(!all.includes(pw), `${r.type} ${r.name}: holds ${who}'s plaintext password`);
+        for (const [who, pw] of Object.entries(PW))
+            assert.ok(!all.includes(pw), `${r.type} ${r.name}: holds ${who}'s plaintext password`);
     }
 });

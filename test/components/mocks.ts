@@ -6,7 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 export { isWrappedSecret, redactSecrets, SECRET_SIG, SECRET_VALUE, unwrapSecrets } from "./secrets";
 import { isWrappedSecret, unwrapSecrets } from "./secrets";
 
-export const FAKE_KEY_PEM = "-----BEGIN EC PRIVATE KEY-----\nFAKE-PRIVATE-KEY-MATERIAL-7d1c\n-----END EC PRIVATE KEY-----\n";
+export const FAKE_KEY_PEM =
+    "-----BEGIN EC PRIVATE KEY-----\nFAKE-PRIVATE-KEY-MATERIAL-7d1c\n-----END EC PRIVATE KEY-----\n";
 export const FAKE_CERT_PEM = "-----BEGIN CERTIFICATE-----\nFAKE-CERTIFICATE-3b9e\n-----END CERTIFICATE-----\n";
 
 export interface Recorded {
@@ -48,24 +49,46 @@ export async function installMocks(stack = "test"): Promise<MockEnv> {
     const records: Recorded[] = [];
     const pending = new Set<Promise<unknown>>();
     const meta = new Map<string, { parent: string; dependencies: string[]; retainOnDelete: boolean; wire: any }>();
-    await pulumi.runtime.setMocks({
-        newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
-            const m = meta.get(`${args.type}::${args.name}`) ?? { parent: "", dependencies: [], retainOnDelete: false, wire: undefined };
-            records.push({
-                type: args.type, name: args.name, inputs: args.inputs, custom: !!args.custom,
-                urn: urnOf(m.parent, args.type, args.name, stack), ...m,
-            });
-            const state: Record<string, unknown> = { ...args.inputs };
-            switch (args.type) {
-                case "tls:index/privateKey:PrivateKey": state.privateKeyPem = FAKE_KEY_PEM; break;
-                case "tls:index/selfSignedCert:SelfSignedCert": state.certPem = FAKE_CERT_PEM; break;
-                case "docker:index/remoteImage:RemoteImage": state.imageId = "sha256:test"; break;
-                case "docker:index/container:Container": state.exitCode = 0; break;
-            }
-            return { id: args.custom ? `${args.name}-id` : undefined as any, state };
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+                const m = meta.get(`${args.type}::${args.name}`) ?? {
+                    parent: "",
+                    dependencies: [],
+                    retainOnDelete: false,
+                    wire: undefined,
+                };
+                records.push({
+                    type: args.type,
+                    name: args.name,
+                    inputs: args.inputs,
+                    custom: !!args.custom,
+                    urn: urnOf(m.parent, args.type, args.name, stack),
+                    ...m,
+                });
+                const state: Record<string, unknown> = { ...args.inputs };
+                switch (args.type) {
+                    case "tls:index/privateKey:PrivateKey":
+                        state.privateKeyPem = FAKE_KEY_PEM;
+                        break;
+                    case "tls:index/selfSignedCert:SelfSignedCert":
+                        state.certPem = FAKE_CERT_PEM;
+                        break;
+                    case "docker:index/remoteImage:RemoteImage":
+                        state.imageId = "sha256:test";
+                        break;
+                    case "docker:index/container:Container":
+                        state.exitCode = 0;
+                        break;
+                }
+                return { id: args.custom ? `${args.name}-id` : (undefined as any), state };
+            },
+            call: () => ({}),
         },
-        call: () => ({}),
-    }, "mailserver", stack, false);
+        "mailserver",
+        stack,
+        false,
+    );
 
     // The mocks are not told a resource's parent or options; the monitor's request is.
     const monitor = pulumi.runtime.getMonitor() as any;
@@ -77,27 +100,45 @@ export async function installMocks(stack = "test"): Promise<MockEnv> {
             retainOnDelete: !!req.getRetainondelete?.(),
             wire: req.getObject()?.toJavaScript() ?? {},
         });
-        const done = new Promise<void>(resolve => register(req, (err: any, resp: any) => { resolve(); callback(err, resp); }));
+        const done = new Promise<void>(resolve =>
+            register(req, (err: any, resp: any) => {
+                resolve();
+                callback(err, resp);
+            }),
+        );
         pending.add(done);
         done.finally(() => pending.delete(done));
     };
 
-    const find = (name: string, type?: string) => records.find(r => r.name === name && (type === undefined || r.type === type));
+    const find = (name: string, type?: string) =>
+        records.find(r => r.name === name && (type === undefined || r.type === type));
     return {
         pulumi,
         records,
         async settle() {
-            let stable = 0, last = -1;
+            let stable = 0,
+                last = -1;
             while (stable < 4) {
                 await new Promise(r => setTimeout(r, 25));
-                if (pending.size > 0) { await Promise.all([...pending]); stable = 0; continue; }
-                if (records.length === last) stable++; else { stable = 0; last = records.length; }
+                if (pending.size > 0) {
+                    await Promise.all([...pending]);
+                    stable = 0;
+                    continue;
+                }
+                if (records.length === last) stable++;
+                else {
+                    stable = 0;
+                    last = records.length;
+                }
             }
         },
         find,
         byName(name: string, type?: string) {
             const r = find(name, type);
-            if (!r) throw new Error(`no resource ${type ?? ""} ${name} was registered; have: ${records.map(x => x.name).join(", ")}`);
+            if (!r)
+                throw new Error(
+                    `no resource ${type ?? ""} ${name} was registered; have: ${records.map(x => x.name).join(", ")}`,
+                );
             return r;
         },
     };
@@ -117,10 +158,18 @@ export const T = {
 } as const;
 
 export function value<T>(output: pulumi.Output<T>): Promise<T> {
-    return new Promise(resolve => output.apply(v => { resolve(v); return v; }));
+    return new Promise(resolve =>
+        output.apply(v => {
+            resolve(v);
+            return v;
+        }),
+    );
 }
 
-export interface Upload { file: string; content: any }
+export interface Upload {
+    file: string;
+    content: any;
+}
 
 /** A config job's uploads, by target path; contents as serialized (each secret wrapped in place). */
 export function uploads(r: Recorded): Map<string, any> {

@@ -8,7 +8,7 @@ import { specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/ru
 
 // @pulumi/policy's deserializer is internal (its .d.ts is empty); server.js calls it with
 // proxySecrets = false for validations and true for remediations.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+
 export const policySdk = require("@pulumi/policy/deserialize") as {
     deserializeProperties(s: Struct, proxySecrets: boolean): Record<string, any>;
     serializeProperties(o: unknown): Promise<Record<string, any>>;
@@ -25,18 +25,31 @@ export function decode(wire: Record<string, unknown>, forRemediation = false): R
     return unknownCheckingProxy(policySdk.deserializeProperties(Struct.fromJavaScript(wire as any), forRemediation));
 }
 
-export function resourceArgs(wire: Record<string, unknown>, opts: { type: string; name?: string; config?: Record<string, unknown>; forRemediation?: boolean }): ResourceValidationArgs {
+export function resourceArgs(
+    wire: Record<string, unknown>,
+    opts: { type: string; name?: string; config?: Record<string, unknown>; forRemediation?: boolean },
+): ResourceValidationArgs {
     const name = opts.name ?? "mail";
     const props = decode(wire, opts.forRemediation);
     return {
-        type: opts.type, props, name,
+        type: opts.type,
+        props,
+        name,
         urn: `urn:pulumi:dev::mailserver::${opts.type}::${name}`,
-        opts: { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [] },
+        opts: {
+            protect: false,
+            ignoreChanges: [],
+            aliases: [],
+            customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+            additionalSecretOutputs: [],
+        },
         stackTags: new Map(),
         isType: () => false,
         asType: () => undefined,
         getConfig: <T extends object>() => (opts.config ?? {}) as T,
-        notApplicable: (reason?: string): never => { throw new Error(`not applicable: ${reason}`); },
+        notApplicable: (reason?: string): never => {
+            throw new Error(`not applicable: ${reason}`);
+        },
     };
 }
 
@@ -50,6 +63,9 @@ export interface WireResource {
 export async function validate(policy: ResourceValidationPolicy, resource: WireResource): Promise<string[]> {
     const messages: string[] = [];
     const validations = Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource!];
-    for (const v of validations) await v(resourceArgs(resource.wire, { type: resource.type }), message => { messages.push(message); });
+    for (const v of validations)
+        await v(resourceArgs(resource.wire, { type: resource.type }), message => {
+            messages.push(message);
+        });
     return messages;
 }

@@ -11,7 +11,14 @@ const monitor = pulumi.runtime.getMonitor() as any;
 if (!monitor) throw new Error("program-capture: no resource monitor; load it under setMocks");
 const register = monitor.registerResource.bind(monitor);
 monitor.registerResource = (req: any, callback: unknown) => {
-    captured.push({ type: req.getType(), name: req.getName(), parent: req.getParent() ?? "", wire: req.getObject()?.toJavaScript() ?? {} });
+    captured.push({
+        type: req.getType(),
+        name: req.getName(),
+        parent: req.getParent() ?? "",
+        wire: req.getObject()?.toJavaScript() ?? {},
+    });
     return register(req, callback);
 };
-process.on("exit", () => { if (out) fs.writeFileSync(out, JSON.stringify(captured), { mode: 0o600 }); });
+process.on("exit", () => {
+    if (out) fs.writeFileSync(out, JSON.stringify(captured), { mode: 0o600 });
+});

@@ -22,9 +22,19 @@ let PROD_PASSWORDS: Record<string, string>;
 let PROD_RELAY_PASSWORDS: Record<string, string>;
 let ALL_PASSWORDS: string[];
 
-interface Run { code: number | null; stdout: string; stderr: string; result?: any }
+interface Run {
+    code: number | null;
+    stdout: string;
+    stderr: string;
+    result?: any;
+}
 /** A registration as captured by program-capture.ts: inputs as serialized, secrets wrapped in place. */
-interface Res { type: string; name: string; parent: string; wire: any }
+interface Res {
+    type: string;
+    name: string;
+    parent: string;
+    wire: any;
+}
 
 let tmp: string;
 let certPem: string;
@@ -48,9 +58,14 @@ function run(script: string, request: object, label: string, captureFile?: strin
     const env = { ...process.env, MAILSERVER_TEST_CAPTURE: captureFile ?? "" };
     return new Promise((resolve, reject) => {
         const child = spawn(TSX, [script, file], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env });
-        let stdout = "", stderr = "";
-        child.stdout.on("data", d => { stdout += d; });
-        child.stderr.on("data", d => { stderr += d; });
+        let stdout = "",
+            stderr = "";
+        child.stdout.on("data", d => {
+            stdout += d;
+        });
+        child.stderr.on("data", d => {
+            stderr += d;
+        });
         const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
         child.on("error", reject);
         child.on("close", code => {
@@ -69,21 +84,37 @@ const DEPLOY = path.join(ROOT, "test", "components", "run-program.ts");
  * run-program.ts with the example program; with `capture`, behind a recorder of every registration;
  * with `preview`, as the preview of a new stack (every computed output unknown).
  */
-function deploy(stack: string, config: Record<string, unknown>, label: string, capture = false, preview = false): Promise<Run> {
+function deploy(
+    stack: string,
+    config: Record<string, unknown>,
+    label: string,
+    capture = false,
+    preview = false,
+): Promise<Run> {
     const request = {
-        stack, config, secretKeys: SECRET_KEYS,
-        program: capture ? path.join(__dirname, "program-under-test.ts") : undefined, preview,
+        stack,
+        config,
+        secretKeys: SECRET_KEYS,
+        program: capture ? path.join(__dirname, "program-under-test.ts") : undefined,
+        preview,
     };
     return run(DEPLOY, request, label, capture ? path.join(tmp, `${label}-resources.json`) : undefined);
 }
 
 /** One distinct password per mailbox the stack file declares: address -> password. */
 function mailboxPasswords(stack: string): Record<string, string> {
-    const domains = (stackConfig(stack)["mailserver:domains"] ?? []) as Array<{ domain: string; mailboxes?: Array<{ address: string }> }>;
-    return Object.fromEntries(domains.flatMap(d => (d.mailboxes ?? []).map(m => {
-        const address = m.address.includes("@") ? m.address : `${m.address}@${d.domain}`;
-        return [address, `${stack}-Plaintext-${address}-pw`];
-    })));
+    const domains = (stackConfig(stack)["mailserver:domains"] ?? []) as Array<{
+        domain: string;
+        mailboxes?: Array<{ address: string }>;
+    }>;
+    return Object.fromEntries(
+        domains.flatMap(d =>
+            (d.mailboxes ?? []).map(m => {
+                const address = m.address.includes("@") ? m.address : `${m.address}@${d.domain}`;
+                return [address, `${stack}-Plaintext-${address}-pw`];
+            }),
+        ),
+    );
 }
 
 function devConfig(): Record<string, unknown> {
@@ -101,24 +132,60 @@ function prodConfig(): Record<string, unknown> {
 
 before(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mail-program-"));
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", path.join(tmp, "key.pem"), "-out", path.join(tmp, "cert.pem"), "-days", "2",
-        "-subj", "/CN=mail.example.com", "-addext", "subjectAltName=DNS:mail.example.com"], { stdio: "pipe" });
+    execFileSync(
+        "openssl",
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            path.join(tmp, "key.pem"),
+            "-out",
+            path.join(tmp, "cert.pem"),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=mail.example.com",
+            "-addext",
+            "subjectAltName=DNS:mail.example.com",
+        ],
+        { stdio: "pipe" },
+    );
     certPem = fs.readFileSync(path.join(tmp, "cert.pem"), "utf8");
     keyPem = fs.readFileSync(path.join(tmp, "key.pem"), "utf8");
     DEV_PASSWORDS = mailboxPasswords("dev");
     PROD_PASSWORDS = mailboxPasswords("prod");
     const relays = (stackConfig("prod")["mailserver:relayhosts"] ?? []) as Array<{ host: string; username?: string }>;
-    PROD_RELAY_PASSWORDS = Object.fromEntries(relays.filter(r => r.username).map(r => [r.host, `relay-Plaintext-${r.host}-pw`]));
-    ALL_PASSWORDS = [...Object.values(DEV_PASSWORDS), ...Object.values(PROD_PASSWORDS), ...Object.values(PROD_RELAY_PASSWORDS)];
-    assert.ok(Object.keys(DEV_PASSWORDS).length >= 2 && Object.keys(PROD_PASSWORDS).length >= 1 && Object.keys(PROD_RELAY_PASSWORDS).length >= 1);
+    PROD_RELAY_PASSWORDS = Object.fromEntries(
+        relays.filter(r => r.username).map(r => [r.host, `relay-Plaintext-${r.host}-pw`]),
+    );
+    ALL_PASSWORDS = [
+        ...Object.values(DEV_PASSWORDS),
+        ...Object.values(PROD_PASSWORDS),
+        ...Object.values(PROD_RELAY_PASSWORDS),
+    ];
+    assert.ok(
+        Object.keys(DEV_PASSWORDS).length >= 2 &&
+            Object.keys(PROD_PASSWORDS).length >= 1 &&
+            Object.keys(PROD_RELAY_PASSWORDS).length >= 1,
+    );
     // All the programs run at once; each test awaits its own.
     runs.dev = deploy("dev", devConfig(), "dev", true);
     runs.prod = deploy("prod", prodConfig(), "prod", true);
     runs.openRelay = deploy("dev", { ...devConfig(), "mailserver:mynetworks": ["0.0.0.0/0"] }, "open-relay");
     runs.devPreview = deploy("dev", devConfig(), "dev-preview", true, true);
     // A /8 passes the component's own check (it refuses only /0) but not the policy's.
-    runs.widePreview = deploy("dev", { ...devConfig(), "mailserver:mynetworks": ["127.0.0.0/8", "10.0.0.0/8"] }, "wide-preview", true, true);
+    runs.widePreview = deploy(
+        "dev",
+        { ...devConfig(), "mailserver:mynetworks": ["127.0.0.0/8", "10.0.0.0/8"] },
+        "wide-preview",
+        true,
+        true,
+    );
 });
 
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -149,12 +216,14 @@ const prefixOf = (stack: string, cfg: Record<string, any>) => cfg["mailserver:na
 
 test("the YAML parser reads the stack files as written", () => {
     for (const stack of ["dev", "prod"]) {
-        const cfg = stackConfig(stack), text = lines(stackFile(stack));
+        const cfg = stackConfig(stack),
+            text = lines(stackFile(stack));
         assert.ok(Object.keys(cfg).length >= 5, `${stack}: a config map`);
         for (const [key, v] of Object.entries(cfg)) {
             assert.ok(text.includes(`  ${key}:${typeof v === "object" ? "" : ` ${v}`}`), `${stack}: line for ${key}`);
         }
-        for (const key of SECRET_KEYS) assert.equal(cfg[key], undefined, `${stack}: ${key} is not in the file in clear`);
+        for (const key of SECRET_KEYS)
+            assert.equal(cfg[key], undefined, `${stack}: ${key} is not in the file in clear`);
     }
     const dev = stackConfig("dev") as any;
     assert.ok(lines(stackFile("dev")).includes(`    smtp: ${dev["mailserver:ports"].smtp}`));
@@ -165,7 +234,8 @@ test("the YAML parser reads the stack files as written", () => {
 test("dev stack: the program runs and its outputs follow the stack config", async () => {
     const cfg = stackConfig("dev") as any;
     const { outputs } = await succeeded("dev");
-    const prefix = prefixOf("dev", cfg), hostname = cfg["mailserver:hostname"];
+    const prefix = prefixOf("dev", cfg),
+        hostname = cfg["mailserver:hostname"];
     assert.equal(outputs.postfixContainer, `${prefix}-postfix`);
     assert.equal(outputs.saslauthdContainer, `${prefix}-saslauthd`);
     assert.equal(outputs.dovecotContainer, `${prefix}-dovecot`);
@@ -173,50 +243,86 @@ test("dev stack: the program runs and its outputs follow the stack config", asyn
     const domains = cfg["mailserver:domains"].map((d: any) => d.domain);
     assert.match(outputs.mainCf, new RegExp(`^virtual_mailbox_domains = ${esc(domains.join(", "))}$`, "m"));
     assert.match(outputs.mainCf, /^relayhost =$/m);
-    for (const port of Object.values(cfg["mailserver:imapPorts"]) as number[]) assert.match(outputs.dovecotConf, new RegExp(`^    port = ${port}$`, "m"));
+    for (const port of Object.values(cfg["mailserver:imapPorts"]) as number[])
+        assert.match(outputs.dovecotConf, new RegExp(`^    port = ${port}$`, "m"));
     assert.match(outputs.dovecotConf, new RegExp(`^hostname = ${esc(hostname)}$`, "m"));
-    assert.deepEqual(outputs.dnsRecords, cfg["mailserver:domains"].flatMap((d: any) => [
-        { name: d.domain, type: "MX", value: `${hostname}.`, priority: 10 },
-        { name: d.domain, type: "TXT", value: "v=spf1 mx -all" },
-    ]));
+    assert.deepEqual(
+        outputs.dnsRecords,
+        cfg["mailserver:domains"].flatMap((d: any) => [
+            { name: d.domain, type: "MX", value: `${hostname}.`, priority: 10 },
+            { name: d.domain, type: "TXT", value: "v=spf1 mx -all" },
+        ]),
+    );
 });
 
 test("dev stack resources: its network, ports on publishAddress, self-signed certificate, quotas and aliases", async () => {
     const cfg = stackConfig("dev") as any;
     const { resources } = await succeeded("dev");
-    const prefix = prefixOf("dev", cfg), ip = cfg["mailserver:publishAddress"];
+    const prefix = prefixOf("dev", cfg),
+        ip = cfg["mailserver:publishAddress"];
     assert.equal(cfg["mailserver:networkMode"], "bridge");
     assert.ok(resources.some(r => r.type === "docker:index/network:Network" && r.name === `${prefix}-net`));
-    const smtp = cfg["mailserver:ports"], imap = cfg["mailserver:imapPorts"];
+    const smtp = cfg["mailserver:ports"],
+        imap = cfg["mailserver:imapPorts"];
     const postfix = named(resources, `${prefix}-postfix`).wire;
-    assert.deepEqual(postfix.ports, [smtp.smtp, smtp.submission, smtp.smtps].map((p: number) => ({ internal: p, external: p, ip })));
-    assert.match(String(upload(named(resources, `${prefix}-postfix-config`), "/staging/probe")), new RegExp(`^address=127\\.0\\.0\\.1\nport=${smtp.smtp}\ngreeting=220 \n`));
+    assert.deepEqual(
+        postfix.ports,
+        [smtp.smtp, smtp.submission, smtp.smtps].map((p: number) => ({ internal: p, external: p, ip })),
+    );
+    assert.match(
+        String(upload(named(resources, `${prefix}-postfix-config`), "/staging/probe")),
+        new RegExp(`^address=127\\.0\\.0\\.1\nport=${smtp.smtp}\ngreeting=220 \n`),
+    );
     const dovecot = named(resources, `${prefix}-dovecot`).wire;
-    assert.deepEqual(dovecot.ports, [imap.imap, imap.imaps, imap.managesieve].map((p: number) => ({ internal: p, external: p, ip })));
-    assert.equal(named(resources, `${prefix}-tls-cert`, "tls:index/selfSignedCert:SelfSignedCert").wire.validityPeriodHours,
-        cfg["mailserver:tls"].selfSigned.validityHours);
+    assert.deepEqual(
+        dovecot.ports,
+        [imap.imap, imap.imaps, imap.managesieve].map((p: number) => ({ internal: p, external: p, ip })),
+    );
+    assert.equal(
+        named(resources, `${prefix}-tls-cert`, "tls:index/selfSignedCert:SelfSignedCert").wire.validityPeriodHours,
+        cfg["mailserver:tls"].selfSigned.validityHours,
+    );
     const domain = cfg["mailserver:domains"][0];
     const users = upload(named(resources, `${prefix}-dovecot-config`), "/staging/users");
     assert.ok(isSecret(users), "users is sent as a secret");
     for (const m of domain.mailboxes) {
         const quota = m.quota ? `userdb_quota_storage_size=${m.quota}` : "";
-        assert.match(users.value, new RegExp(`^${esc(m.address)}@${esc(domain.domain)}:\\{SHA512-CRYPT\\}\\$6\\$[^:]+::::::${quota}$`, "m"));
+        assert.match(
+            users.value,
+            new RegExp(`^${esc(m.address)}@${esc(domain.domain)}:\\{SHA512-CRYPT\\}\\$6\\$[^:]+::::::${quota}$`, "m"),
+        );
     }
     const virtual: string = upload(named(resources, `${prefix}-postfix-config`), "/staging/virtual");
-    for (const m of domain.mailboxes) for (const a of m.aliases ?? []) {
-        assert.match(virtual, new RegExp(`^${esc(a)}@${esc(domain.domain)}\t${esc(m.address)}@${esc(domain.domain)}$`, "m"));
-    }
-    for (const a of domain.aliases ?? []) assert.match(virtual, new RegExp(`^${esc(a.address)}@${esc(domain.domain)}\t${esc(a.targets.join(", "))}$`, "m"));
-    assert.ok(isSecret(upload(named(resources, `${prefix}-saslauthd-config`), "/staging/passwd")), "passwd is sent as a secret");
+    for (const m of domain.mailboxes)
+        for (const a of m.aliases ?? []) {
+            assert.match(
+                virtual,
+                new RegExp(`^${esc(a)}@${esc(domain.domain)}\t${esc(m.address)}@${esc(domain.domain)}$`, "m"),
+            );
+        }
+    for (const a of domain.aliases ?? [])
+        assert.match(
+            virtual,
+            new RegExp(`^${esc(a.address)}@${esc(domain.domain)}\t${esc(a.targets.join(", "))}$`, "m"),
+        );
+    assert.ok(
+        isSecret(upload(named(resources, `${prefix}-saslauthd-config`), "/staging/passwd")),
+        "passwd is sent as a secret",
+    );
     for (const r of resources) {
-        for (const pw of ALL_PASSWORDS) assert.ok(!JSON.stringify(unwrap(r.wire)).includes(pw), `${r.type} ${r.name}: a plaintext mailbox password`);
+        for (const pw of ALL_PASSWORDS)
+            assert.ok(
+                !JSON.stringify(unwrap(r.wire)).includes(pw),
+                `${r.type} ${r.name}: a plaintext mailbox password`,
+            );
     }
 });
 
 test("prod stack: the program runs with a supplied certificate and a relayhost", async () => {
     const cfg = stackConfig("prod") as any;
     const { outputs } = await succeeded("prod");
-    const prefix = prefixOf("prod", cfg), relay = cfg["mailserver:relayhosts"][0];
+    const prefix = prefixOf("prod", cfg),
+        relay = cfg["mailserver:relayhosts"][0];
     assert.equal(outputs.postfixContainer, `${prefix}-postfix`);
     assert.equal(outputs.dovecotContainer, `${prefix}-dovecot`);
     assert.equal(outputs.certificatePem, certPem);
@@ -224,13 +330,14 @@ test("prod stack: the program runs with a supplied certificate and a relayhost",
     assert.match(outputs.mainCf, new RegExp(`^relayhost = \\[${esc(relay.host)}\\]:${relay.port}$`, "m"));
     assert.match(outputs.mainCf, new RegExp(`^smtp_tls_security_level = ${relay.tlsPolicy}$`, "m"));
     assert.match(outputs.mainCf, /^smtp_sasl_auth_enable = yes$/m);
-    assert.match(outputs.dovecotConf, /^    port = 143$/m);
+    assert.match(outputs.dovecotConf, /^ {4}port = 143$/m);
 });
 
 test("prod stack resources: host networking, the supplied key as a secret, relay credentials as a secret", async () => {
     const cfg = stackConfig("prod") as any;
     const { resources } = await succeeded("prod");
-    const prefix = prefixOf("prod", cfg), relay = cfg["mailserver:relayhosts"][0];
+    const prefix = prefixOf("prod", cfg),
+        relay = cfg["mailserver:relayhosts"][0];
     assert.equal(cfg["mailserver:networkMode"], "host");
     assert.equal(resources.filter(r => r.type === "docker:index/network:Network").length, 0);
     assert.equal(resources.filter(r => r.type.startsWith("tls:")).length, 0, "no generated key or certificate");
@@ -238,7 +345,8 @@ test("prod stack resources: host networking, the supplied key as a secret, relay
         assert.equal(named(resources, name).wire.networkMode, "host");
         assert.equal(named(resources, name).wire.ports, undefined);
     }
-    const postfixJob = named(resources, `${prefix}-postfix-config`), dovecotJob = named(resources, `${prefix}-dovecot-config`);
+    const postfixJob = named(resources, `${prefix}-postfix-config`),
+        dovecotJob = named(resources, `${prefix}-dovecot-config`);
     for (const job of [postfixJob, dovecotJob]) {
         assert.ok(isSecret(upload(job, "/staging/tls/key.pem")), `${job.name}: key.pem is sent as a secret`);
         assert.equal(unwrap(upload(job, "/staging/tls/key.pem")), keyPem);
@@ -246,15 +354,25 @@ test("prod stack resources: host networking, the supplied key as a secret, relay
     }
     const saslPasswd = upload(postfixJob, "/staging/sasl_passwd");
     assert.ok(isSecret(saslPasswd), "sasl_passwd is sent as a secret");
-    assert.ok(lines(saslPasswd.value).includes(`[${relay.host}]:${relay.port}\t${relay.username}:${PROD_RELAY_PASSWORDS[relay.host]}`), "relay credentials");
-    assert.match(upload(postfixJob, "/staging/aliases"), new RegExp(`^root: ${esc(cfg["mailserver:adminAddress"])}$`, "m"));
+    assert.ok(
+        lines(saslPasswd.value).includes(
+            `[${relay.host}]:${relay.port}\t${relay.username}:${PROD_RELAY_PASSWORDS[relay.host]}`,
+        ),
+        "relay credentials",
+    );
+    assert.match(
+        upload(postfixJob, "/staging/aliases"),
+        new RegExp(`^root: ${esc(cfg["mailserver:adminAddress"])}$`, "m"),
+    );
     const keyBody = keyPem.split("\n")[1];
     for (const r of resources) {
         const clear = JSON.stringify(redact(r.wire));
         assert.ok(!clear.includes(keyBody), `${r.type} ${r.name}: the TLS key outside a secret`);
-        for (const pw of ALL_PASSWORDS) assert.ok(!clear.includes(pw), `${r.type} ${r.name}: a password outside a secret`);
+        for (const pw of ALL_PASSWORDS)
+            assert.ok(!clear.includes(pw), `${r.type} ${r.name}: a password outside a secret`);
         const all = JSON.stringify(unwrap(r.wire));
-        for (const pw of Object.values(PROD_PASSWORDS)) assert.ok(!all.includes(pw), `${r.type} ${r.name}: a plaintext mailbox password`);
+        for (const pw of Object.values(PROD_PASSWORDS))
+            assert.ok(!all.includes(pw), `${r.type} ${r.name}: a plaintext mailbox password`);
     }
 });
 
@@ -278,12 +396,17 @@ test("policy at the preview of a new dev stack: the components are known and jud
     assert.equal(cfg["mailserver:networkMode"], "bridge");
     assert.equal(upload(named(resources, `${prefix}-postfix-config`), "/staging/master.cf"), UNKNOWN);
     // ...while the components' inputs are all known.
-    const server = named(resources, "mail", "mailserver:index:MailServer"), imap = named(resources, "imap", "mailserver:index:DovecotImap");
-    for (const r of [server, imap]) assert.ok(!JSON.stringify(r.wire).includes(UNKNOWN), `${r.type}: an unknown input at preview`);
-    assert.ok(subjectOf(server.type, decode(server.wire))!.mainCf!.includes(`myhostname = ${cfg["mailserver:hostname"]}`));
+    const server = named(resources, "mail", "mailserver:index:MailServer"),
+        imap = named(resources, "imap", "mailserver:index:DovecotImap");
+    for (const r of [server, imap])
+        assert.ok(!JSON.stringify(r.wire).includes(UNKNOWN), `${r.type}: an unknown input at preview`);
+    assert.ok(
+        subjectOf(server.type, decode(server.wire))!.mainCf!.includes(`myhostname = ${cfg["mailserver:hostname"]}`),
+    );
     assert.ok(subjectOf(imap.type, decode(imap.wire))!.dovecotConf!.includes("ssl = required"));
     for (const r of resources) {
-        for (const policy of MANDATORY) assert.deepEqual(await validate(policy, r), [], `${policy.name} on ${r.type} ${r.name}`);
+        for (const policy of MANDATORY)
+            assert.deepEqual(await validate(policy, r), [], `${policy.name} on ${r.type} ${r.name}`);
     }
 });
 

@@ -1,7 +1,18 @@
 // Relay mode: a MailServer without mailboxes that sends everything through a Relayhost.
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
-import { installMocks, isWrappedSecret, manifestEntries, MockEnv, redactSecrets, T, text, unwrapSecrets, uploads, value } from "./mocks";
+import {
+    installMocks,
+    isWrappedSecret,
+    manifestEntries,
+    MockEnv,
+    redactSecrets,
+    T,
+    text,
+    unwrapSecrets,
+    uploads,
+    value,
+} from "./mocks";
 
 const RELAY_PW = "Relay-Plaintext-Secret-9";
 const ORG_PW = "Org-Plain-String-Pw-77"; // given as a plain string: must still be handled as a secret
@@ -16,13 +27,23 @@ before(async () => {
     env = await installMocks();
     c = await import("../../components");
     relay = new c.Relayhost("relay-default", {
-        host: "smtp.relay.example.net", port: 587, username: "relay-user", password: env.pulumi.secret(RELAY_PW),
+        host: "smtp.relay.example.net",
+        port: 587,
+        username: "relay-user",
+        password: env.pulumi.secret(RELAY_PW),
     });
     orgRelay = new c.Relayhost("relay-org", {
-        host: "smtp.other.example", port: 465, username: "org-user", password: ORG_PW, senderDomains: ["example.org"],
+        host: "smtp.other.example",
+        port: 465,
+        username: "org-user",
+        password: ORG_PW,
+        senderDomains: ["example.org"],
     });
     server = new c.MailServer("smarthost", {
-        mode: "relay", hostname: "relay.example.com", relayhosts: [relay, orgRelay], namePrefix: "rl",
+        mode: "relay",
+        hostname: "relay.example.com",
+        relayhosts: [relay, orgRelay],
+        namePrefix: "rl",
         mynetworks: ["10.0.0.0/8"],
     });
     await Promise.all([value(server.mainCf), value(server.credentials), value(relay.password)]);
@@ -32,14 +53,29 @@ before(async () => {
 const container = (name: string) => env.byName(name, T.container);
 
 test("relay mode: Postfix and saslauthd only, no mail volume and nothing of Dovecot", () => {
-    const mine = env.records.filter(r => r.name.startsWith("rl-")).map(r => `${r.type} ${r.name}`).sort();
-    assert.deepEqual(mine, [
-        `${T.container} rl-postfix`, `${T.container} rl-postfix-config`, `${T.container} rl-saslauthd`, `${T.container} rl-saslauthd-config`,
-        `${T.network} rl-net`,
-        `${T.image} rl-postfix-image`, `${T.image} rl-saslauthd-image`,
-        `${T.volume} rl-lmtp`, `${T.volume} rl-postfix-config`, `${T.volume} rl-queue`, `${T.volume} rl-saslauthd-config`, `${T.volume} rl-saslauthd-run`,
-        `${T.privateKey} rl-tls-key`, `${T.selfSignedCert} rl-tls-cert`,
-    ].sort());
+    const mine = env.records
+        .filter(r => r.name.startsWith("rl-"))
+        .map(r => `${r.type} ${r.name}`)
+        .sort();
+    assert.deepEqual(
+        mine,
+        [
+            `${T.container} rl-postfix`,
+            `${T.container} rl-postfix-config`,
+            `${T.container} rl-saslauthd`,
+            `${T.container} rl-saslauthd-config`,
+            `${T.network} rl-net`,
+            `${T.image} rl-postfix-image`,
+            `${T.image} rl-saslauthd-image`,
+            `${T.volume} rl-lmtp`,
+            `${T.volume} rl-postfix-config`,
+            `${T.volume} rl-queue`,
+            `${T.volume} rl-saslauthd-config`,
+            `${T.volume} rl-saslauthd-run`,
+            `${T.privateKey} rl-tls-key`,
+            `${T.selfSignedCert} rl-tls-cert`,
+        ].sort(),
+    );
     assert.equal(env.find("rl-mail"), undefined);
     assert.equal(env.records.filter(r => r.type === T.dovecotImap).length, 0);
 });
@@ -51,7 +87,10 @@ test("relay mode: main.cf sends everything through [host]:port with SASL", async
     assert.equal(line("smtp_tls_security_level"), "smtp_tls_security_level = encrypt");
     assert.equal(line("smtp_sasl_auth_enable"), "smtp_sasl_auth_enable = yes");
     assert.equal(line("smtp_sasl_password_maps"), "smtp_sasl_password_maps = lmdb:/config/current/sasl_passwd");
-    assert.equal(line("sender_dependent_relayhost_maps"), "sender_dependent_relayhost_maps = lmdb:/config/current/sender_relay");
+    assert.equal(
+        line("sender_dependent_relayhost_maps"),
+        "sender_dependent_relayhost_maps = lmdb:/config/current/sender_relay",
+    );
     assert.equal(line("smtp_sender_dependent_authentication"), "smtp_sender_dependent_authentication = yes");
     assert.equal(line("virtual_mailbox_domains"), "virtual_mailbox_domains =");
     assert.equal(line("virtual_transport"), undefined, "no LMTP delivery in relay mode");
@@ -73,13 +112,24 @@ test("relay mode: the relay passwords are secret, and only in the root-only sasl
     const lines = text(saslPasswd).split("\n");
     assert.ok(lines.includes(`[smtp.relay.example.net]:587\trelay-user:${RELAY_PW}`), "default relay credentials");
     assert.ok(lines.includes(`@example.org\torg-user:${ORG_PW}`), "per-sender relay credentials");
-    assert.deepEqual(manifestEntries(text(pf.get("/staging/MANIFEST"))).get("sasl_passwd"), { mode: "0600", owner: "root", group: "root" });
+    assert.deepEqual(manifestEntries(text(pf.get("/staging/MANIFEST"))).get("sasl_passwd"), {
+        mode: "0600",
+        owner: "root",
+        group: "root",
+    });
 
     for (const r of env.records) {
         for (const pw of [RELAY_PW, ORG_PW]) {
-            assert.ok(!JSON.stringify(redactSecrets(r.wire)).includes(pw), `${r.type} ${r.name}: relay password outside a secret`);
+            assert.ok(
+                !JSON.stringify(redactSecrets(r.wire)).includes(pw),
+                `${r.type} ${r.name}: relay password outside a secret`,
+            );
             const anywhere = JSON.stringify(unwrapSecrets(r.inputs)).includes(pw);
-            assert.equal(anywhere, r.type === T.container && r.name === "rl-postfix-config", `${r.type} ${r.name}: relay password present = ${anywhere}`);
+            assert.equal(
+                anywhere,
+                r.type === T.container && r.name === "rl-postfix-config",
+                `${r.type} ${r.name}: relay password present = ${anywhere}`,
+            );
         }
     }
     for (const name of ["rl-postfix", "rl-saslauthd", "rl-postfix-config", "rl-saslauthd-config"]) {
@@ -91,8 +141,13 @@ test("relay mode: the relay passwords are secret, and only in the root-only sasl
 
 test("a DovecotImap on a relay MailServer is refused, before anything is registered", async () => {
     const before = env.records.length;
-    assert.throws(() => new c.DovecotImap("imap-on-relay", { mailServer: server }),
-        (e: any) => e instanceof c.MailConfigError && /^DovecotImap imap-on-relay: mailServer = "relay"/.test(e.message) && /"internet" mode/.test(e.message));
+    assert.throws(
+        () => new c.DovecotImap("imap-on-relay", { mailServer: server }),
+        (e: any) =>
+            e instanceof c.MailConfigError &&
+            /^DovecotImap imap-on-relay: mailServer = "relay"/.test(e.message) &&
+            /"internet" mode/.test(e.message),
+    );
     await env.settle();
     assert.equal(env.records.length, before);
     assert.equal(env.find("imap-on-relay"), undefined);

@@ -22,29 +22,37 @@ interface Request {
 async function main() {
     const request: Request = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
     // Stack config reaches the program exactly as the Pulumi CLI passes it.
-    process.env.PULUMI_CONFIG = JSON.stringify(Object.fromEntries(
-        Object.entries(request.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
+    process.env.PULUMI_CONFIG = JSON.stringify(
+        Object.fromEntries(
+            Object.entries(request.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+        ),
+    );
     process.env.PULUMI_CONFIG_SECRET_KEYS = JSON.stringify(request.secretKeys ?? []);
 
     const pulumi = await import("@pulumi/pulumi");
     const pending = new Set<Promise<unknown>>();
     let registered = 0;
-    await pulumi.runtime.setMocks({
-        newResource: args => {
-            registered++;
-            const p = Promise.resolve({ id: `${args.name}-id`, state: args.inputs });
-            pending.add(p);
-            p.finally(() => pending.delete(p)).catch(() => undefined);
-            return p;
+    await pulumi.runtime.setMocks(
+        {
+            newResource: args => {
+                registered++;
+                const p = Promise.resolve({ id: `${args.name}-id`, state: args.inputs });
+                pending.add(p);
+                p.finally(() => pending.delete(p)).catch(() => undefined);
+                return p;
+            },
+            call: () => ({}),
         },
-        call: () => ({}),
-    }, "mailserver", request.stack, request.preview === true);
+        "mailserver",
+        request.stack,
+        request.preview === true,
+    );
 
     const program = require(path.resolve(request.program ?? path.join(__dirname, "..", "..", "index.ts")));
     const exported = await (typeof program === "function" ? program() : program);
     const outputs: Record<string, unknown> = {};
     // During a preview an unknown output never reaches apply.
-    for (const [k, v] of Object.entries(request.preview ? {} : exported ?? {})) {
+    for (const [k, v] of Object.entries(request.preview ? {} : (exported ?? {}))) {
         outputs[k] = pulumi.Output.isInstance(v) ? await new Promise(r => (v as any).apply(r)) : v;
     }
     // Let every resource registration finish.
@@ -55,10 +63,20 @@ async function main() {
     for (let quiet = 0, seen = registered; request.preview && quiet < 5;) {
         await new Promise(r => setTimeout(r, 50));
         while (pending.size > 0) await Promise.all([...pending]);
-        if (registered === seen) quiet++; else { quiet = 0; seen = registered; }
+        if (registered === seen) quiet++;
+        else {
+            quiet = 0;
+            seen = registered;
+        }
     }
     process.stdout.write(JSON.stringify({ outputs }) + "\n");
 }
 
-process.on("unhandledRejection", e => { console.error(e); process.exit(1); });
-main().catch(e => { console.error(e instanceof Error ? e.stack : e); process.exit(1); });
+process.on("unhandledRejection", e => {
+    console.error(e);
+    process.exit(1);
+});
+main().catch(e => {
+    console.error(e instanceof Error ? e.stack : e);
+    process.exit(1);
+});

@@ -31,7 +31,10 @@ const B: Variant = {
         { address: "carol", password: "carol-New-Mailbox-Pw-33", aliases: ["sales", "info"] },
         { address: "dave", password: "dave-New-Mailbox-Pw-444" },
     ],
-    aliases: [{ address: "team", targets: ["alice@example.com", "carol@example.com", "dave@example.com"] }, { address: "ops", targets: ["dave@example.com"] }],
+    aliases: [
+        { address: "team", targets: ["alice@example.com", "carol@example.com", "dave@example.com"] },
+        { address: "ops", targets: ["dave@example.com"] },
+    ],
 };
 // Control: A's mail data, but a different SMTP port, which must show in the postfix container.
 const C: Variant = { ...A, prefix: "stackcharlie", smtpPort: 2525 };
@@ -48,10 +51,18 @@ before(async () => {
         });
         const other = new c.VirtualDomain(`${v.prefix}-example.org`, {
             domain: "example.org",
-            mailboxes: [{ address: "erin", password: env.pulumi.secret(v === B ? "erin-Rotated-Pass-555" : "erin-Original-Pass-55") }],
+            mailboxes: [
+                {
+                    address: "erin",
+                    password: env.pulumi.secret(v === B ? "erin-Rotated-Pass-555" : "erin-Original-Pass-55"),
+                },
+            ],
         });
         const server = new c.MailServer(`mx-${v.prefix}`, {
-            hostname: "mail.example.com", domains: [domain, other], namePrefix: v.prefix, publishAddress: "127.0.0.1",
+            hostname: "mail.example.com",
+            domains: [domain, other],
+            namePrefix: v.prefix,
+            publishAddress: "127.0.0.1",
             ports: v.smtpPort ? { smtp: v.smtpPort } : undefined,
         });
         const imap = new c.DovecotImap(`imap-${v.prefix}`, { mailServer: server });
@@ -69,7 +80,8 @@ function normalized(v: Variant, name: string): string {
 
 test("service containers have identical inputs whatever the mailboxes, aliases and passwords", () => {
     for (const s of SERVICES) {
-        const a = normalized(A, s), b = normalized(B, s);
+        const a = normalized(A, s),
+            b = normalized(B, s);
         assert.ok(a.includes(`"PREFIX-${s}"`), `${s}: the comparison sees the container's own name`);
         assert.ok(a.includes("mounts") && a.includes("healthcheck"), `${s}: the comparison sees the full inputs`);
         assert.equal(b, a, `${s} service container inputs differ between the deployments`);
@@ -78,16 +90,26 @@ test("service containers have identical inputs whatever the mailboxes, aliases a
 
 test("service containers depend on the same resources in both deployments", () => {
     for (const s of SERVICES) {
-        const deps = (v: Variant) => env.byName(`${v.prefix}-${s}`, T.container).dependencies.map(d => d.split(v.prefix).join("PREFIX")).sort();
+        const deps = (v: Variant) =>
+            env
+                .byName(`${v.prefix}-${s}`, T.container)
+                .dependencies.map(d => d.split(v.prefix).join("PREFIX"))
+                .sort();
         assert.deepEqual(deps(B), deps(A), `${s} dependencies`);
     }
 });
 
 test("the config jobs carry the difference", () => {
-    const files = (v: Variant, job: string) => new Map([...uploads(env.byName(`${v.prefix}-${job}`, T.container))]
-        .map(([file, content]) => [file, text(content).split(v.prefix).join("PREFIX")]));
+    const files = (v: Variant, job: string) =>
+        new Map(
+            [...uploads(env.byName(`${v.prefix}-${job}`, T.container))].map(([file, content]) => [
+                file,
+                text(content).split(v.prefix).join("PREFIX"),
+            ]),
+        );
     const changed = (job: string) => {
-        const a = files(A, job), b = files(B, job);
+        const a = files(A, job),
+            b = files(B, job);
         assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort(), `${job}: same files`);
         return [...a.keys()].filter(f => a.get(f) !== b.get(f)).sort();
     };

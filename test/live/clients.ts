@@ -13,14 +13,19 @@ export const HOST = "127.0.0.1";
 
 /** Container ids of a stack's three services, to tell whether the engine replaced them. */
 export function containerIds(prefix: string): Record<string, string> {
-    return Object.fromEntries(["postfix", "saslauthd", "dovecot"].map(s =>
-        [s, docker(["container", "inspect", "-f", "{{.Id}}", `${prefix}-${s}`])]));
+    return Object.fromEntries(
+        ["postfix", "saslauthd", "dovecot"].map(s => [
+            s,
+            docker(["container", "inspect", "-f", "{{.Id}}", `${prefix}-${s}`]),
+        ]),
+    );
 }
 
 /** The docker CLI on the test engine; throws with its output when it fails. */
 export function docker(args: string[], input?: string): string {
     const r = spawnSync("docker", args, { input, encoding: "utf8", maxBuffer: 64 << 20 });
-    if (r.status !== 0) throw new Error(`docker ${args.slice(0, 3).join(" ")} … failed (${r.status}): ${r.stderr || r.stdout}`);
+    if (r.status !== 0)
+        throw new Error(`docker ${args.slice(0, 3).join(" ")} … failed (${r.status}): ${r.stderr || r.stdout}`);
     return r.stdout.trim();
 }
 export const OUTSIDER = "127.0.0.2";
@@ -34,9 +39,16 @@ export interface SwaksResult {
 }
 
 export function swaks(args: string[]): SwaksResult {
-    const r = spawnSync("swaks", ["--timeout", "20", "--suppress-data", ...args], { encoding: "utf8", timeout: 60_000, maxBuffer: 16 << 20 });
+    const r = spawnSync("swaks", ["--timeout", "20", "--suppress-data", ...args], {
+        encoding: "utf8",
+        timeout: 60_000,
+        maxBuffer: 16 << 20,
+    });
     const transcript = `${r.stdout}${r.stderr}`;
-    const replies = transcript.split("\n").filter(l => /^\s*<[-~*]\*?\s/.test(l)).map(l => l.replace(/^\s*<[-~*]\*?\s+/, ""));
+    const replies = transcript
+        .split("\n")
+        .filter(l => /^\s*<[-~*]\*?\s/.test(l))
+        .map(l => l.replace(/^\s*<[-~*]\*?\s+/, ""));
     return { status: r.status ?? -1, transcript, replies };
 }
 
@@ -62,9 +74,17 @@ export function uniqueSubject(label: string): string {
     return `${label} ${randomUUID()}`;
 }
 
-export interface Credentials { address: string; password: string }
+export interface Credentials {
+    address: string;
+    password: string;
+}
 
-export async function imapClient(user: Credentials, mode: "imaps" | "starttls", ca: string, ports = PORTS): Promise<ImapFlow> {
+export async function imapClient(
+    user: Credentials,
+    mode: "imaps" | "starttls",
+    ca: string,
+    ports = PORTS,
+): Promise<ImapFlow> {
     const client = new ImapFlow({
         host: HOST,
         port: mode === "imaps" ? ports.imaps : ports.imap,
@@ -80,7 +100,15 @@ export async function imapClient(user: Credentials, mode: "imaps" | "starttls", 
 }
 
 /** Waits (bounded) until a message with this subject is in the mailbox; returns its source. */
-export async function fetchBySubject(user: Credentials, subject: string, mode: "imaps" | "starttls", ca: string, mailbox = "INBOX", timeoutMs = 15_000, ports = PORTS): Promise<string> {
+export async function fetchBySubject(
+    user: Credentials,
+    subject: string,
+    mode: "imaps" | "starttls",
+    ca: string,
+    mailbox = "INBOX",
+    timeoutMs = 15_000,
+    ports = PORTS,
+): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     const client = await imapClient(user, mode, ca, ports);
     try {
@@ -109,7 +137,13 @@ export function dockerLogs(container: string): string {
 }
 
 /** How many messages with this subject the mailbox holds right now (no waiting). */
-export async function countBySubject(user: Credentials, subject: string, ca: string, ports = PORTS, mailbox = "INBOX"): Promise<number> {
+export async function countBySubject(
+    user: Credentials,
+    subject: string,
+    ca: string,
+    ports = PORTS,
+    mailbox = "INBOX",
+): Promise<number> {
     const client = await imapClient(user, "imaps", ca, ports);
     try {
         const lock = await client.getMailboxLock(mailbox);
@@ -130,15 +164,22 @@ const PROBLEM = /\b(warning|error|fatal|panic):/i;
  * After a scenario: the services' logs hold no warning/error/fatal/panic lines except the ones
  * the scenario caused on purpose, which the caller lists. Prints what was expected and seen.
  */
-export function assertCleanLogs(prefix: string, expected: Record<"postfix" | "dovecot" | "saslauthd", RegExp[]>,
-    services: Array<"postfix" | "dovecot" | "saslauthd"> = ["postfix", "dovecot", "saslauthd"]): void {
+export function assertCleanLogs(
+    prefix: string,
+    expected: Record<"postfix" | "dovecot" | "saslauthd", RegExp[]>,
+    services: Array<"postfix" | "dovecot" | "saslauthd"> = ["postfix", "dovecot", "saslauthd"],
+): void {
     const unexpected: string[] = [];
     for (const service of services) {
         const patterns = expected[service];
-        const lines = dockerLogs(`${prefix}-${service}`).split("\n").filter(l => PROBLEM.test(l));
+        const lines = dockerLogs(`${prefix}-${service}`)
+            .split("\n")
+            .filter(l => PROBLEM.test(l));
         const accepted = lines.filter(l => patterns.some(p => p.test(l)));
         fs.writeFileSync(path.join(ARTIFACTS, `${prefix}-${service}.log`), dockerLogs(`${prefix}-${service}`));
-        process.stdout.write(`# ${prefix}-${service}: ${lines.length} warning/error lines, ${accepted.length} expected by the scenarios\n`);
+        process.stdout.write(
+            `# ${prefix}-${service}: ${lines.length} warning/error lines, ${accepted.length} expected by the scenarios\n`,
+        );
         unexpected.push(...lines.filter(l => !accepted.includes(l)).map(l => `${service}: ${l}`));
     }
     if (unexpected.length) throw new Error(`unexpected warnings/errors in the logs:\n${unexpected.join("\n")}`);
@@ -147,28 +188,47 @@ export function assertCleanLogs(prefix: string, expected: Record<"postfix" | "do
 /** Recipient forms that tricked open relays in the past (all must be refused from outside). */
 export const RELAY_TRICKS = [
     "victim@elsewhere.example",
-    "victim%elsewhere.example@example.test",        // percent hack
-    "\"victim@elsewhere.example\"@example.test",    // quoted local part
-    "@example.test:victim@elsewhere.example",       // source route
-    "elsewhere.example!victim@example.test",        // bang path
-    "elsewhere.example!victim",                     // bare bang path
-    "victim@elsewhere.example@example.test",        // @ in the local part
-    "victim@[127.0.0.9]",                           // IP literal
-    "victim@ELSEWHERE.EXAMPLE.",                    // case and trailing dot
+    "victim%elsewhere.example@example.test", // percent hack
+    '"victim@elsewhere.example"@example.test', // quoted local part
+    "@example.test:victim@elsewhere.example", // source route
+    "elsewhere.example!victim@example.test", // bang path
+    "elsewhere.example!victim", // bare bang path
+    "victim@elsewhere.example@example.test", // @ in the local part
+    "victim@[127.0.0.9]", // IP literal
+    "victim@ELSEWHERE.EXAMPLE.", // case and trailing dot
 ];
 
 /**
  * Tries every relay trick, without AUTH, from `source` on each port (25 plain, 587 STARTTLS,
  * 465 implicit TLS). Returns how many were tried and which were accepted at RCPT.
  */
-export function relayProbe(ports: { smtp: number; submission: number; smtps: number }, source: string, tls: string[]): { tried: number; accepted: string[] } {
-    const ways: Array<[number, string[]]> = [[ports.smtp, []], [ports.submission, ["-tls", ...tls]], [ports.smtps, ["--tls-on-connect", ...tls]]];
+export function relayProbe(
+    ports: { smtp: number; submission: number; smtps: number },
+    source: string,
+    tls: string[],
+): { tried: number; accepted: string[] } {
+    const ways: Array<[number, string[]]> = [
+        [ports.smtp, []],
+        [ports.submission, ["-tls", ...tls]],
+        [ports.smtps, ["--tls-on-connect", ...tls]],
+    ];
     let tried = 0;
     const accepted: string[] = [];
     for (const [port, extra] of ways) {
         for (const to of RELAY_TRICKS) {
-            const r = swaks(["--server", `${HOST}:${port}`, "--local-interface", source, ...extra,
-                "--from", "spammer@elsewhere.example", "--to", to, "--quit-after", "RCPT"]);
+            const r = swaks([
+                "--server",
+                `${HOST}:${port}`,
+                "--local-interface",
+                source,
+                ...extra,
+                "--from",
+                "spammer@elsewhere.example",
+                "--to",
+                to,
+                "--quit-after",
+                "RCPT",
+            ]);
             tried++;
             if (r.replies.some(l => /^250 2\.1\.5/.test(l))) accepted.push(`${port} ${to}`);
         }
@@ -181,11 +241,21 @@ export function relayProbe(ports: { smtp: number; submission: number; smtps: num
  * line matches `replyEnds`; with `afterTls`, upgrades the socket (verifying against `ca`) and
  * continues with those commands. Bounded to 30 s.
  */
-export function dialog(port: number, commands: string[], replyEnds = /^\d{3} /, source = OUTSIDER, afterTls?: string[], ca?: string): Promise<string[]> {
+export function dialog(
+    port: number,
+    commands: string[],
+    replyEnds = /^\d{3} /,
+    source = OUTSIDER,
+    afterTls?: string[],
+    ca?: string,
+): Promise<string[]> {
     return new Promise((resolve, reject) => {
         const lines: string[] = [];
         let socket: net.Socket | tls.TLSSocket = net.connect({ host: HOST, port, localAddress: source });
-        const timer = setTimeout(() => { socket.destroy(); reject(new Error(`dialog on ${port} timed out:\n${lines.join("\n")}`)); }, 30_000);
+        const timer = setTimeout(() => {
+            socket.destroy();
+            reject(new Error(`dialog on ${port} timed out:\n${lines.join("\n")}`));
+        }, 30_000);
         const pending = [...commands];
         const attach = (s: net.Socket | tls.TLSSocket, queue: string[], onDone?: () => void) => {
             let buffer = "";
@@ -197,21 +267,41 @@ export function dialog(port: number, commands: string[], replyEnds = /^\d{3} /, 
                     lines.push(line);
                     if (!replyEnds.test(line)) continue;
                     if (queue.length) s.write(queue.shift() + "\r\n");
-                    else if (onDone) { s.removeAllListeners("data"); onDone(); }
+                    else if (onDone) {
+                        s.removeAllListeners("data");
+                        onDone();
+                    }
                 }
             });
         };
         const upgrade = () => {
-            socket = tls.connect({ socket: socket as net.Socket, ca: ca ? fs.readFileSync(ca) : undefined, servername: "mail.example.test" }, () => {
-                const rest = [...afterTls!];
-                socket.write(rest.shift() + "\r\n");
-                attach(socket, rest);
+            socket = tls.connect(
+                {
+                    socket: socket as net.Socket,
+                    ca: ca ? fs.readFileSync(ca) : undefined,
+                    servername: "mail.example.test",
+                },
+                () => {
+                    const rest = [...afterTls!];
+                    socket.write(rest.shift() + "\r\n");
+                    attach(socket, rest);
+                },
+            );
+            socket.on("close", () => {
+                clearTimeout(timer);
+                resolve(lines);
             });
-            socket.on("close", () => { clearTimeout(timer); resolve(lines); });
         };
         attach(socket, pending, afterTls ? upgrade : undefined);
-        socket.on("close", () => { if (!afterTls) { clearTimeout(timer); resolve(lines); } });
-        socket.on("error", e => { clearTimeout(timer); reject(e); });
+        socket.on("close", () => {
+            if (!afterTls) {
+                clearTimeout(timer);
+                resolve(lines);
+            }
+        });
+        socket.on("error", e => {
+            clearTimeout(timer);
+            reject(e);
+        });
     });
 }
-

@@ -16,28 +16,50 @@ const DOVECOT = `${PREFIX}-dovecot`;
 // Beyond the default live stack: a smarthost with implicit TLS for one sender domain and a fixed
 // transport, so main.cf and master.cf carry the relay parameters and the extra smtp service.
 // Nothing is sent, so nothing needs to listen on these ports.
-const config = () => liveConfig({
-    "mailserver:relayhosts": [{ name: "smarthost", host: "127.0.0.1", port: 28501, username: "relay@smarthost.test", senderDomains: ["example.org"], implicitTls: true }],
-    "mailserver:relayPasswords": { smarthost: "Relay-Secret-2026!parse" },
-    "mailserver:transports": [{ domain: "held.example", nexthop: "[127.0.0.1]:9" }],
-}, PREFIX, 28000);
+const config = () =>
+    liveConfig(
+        {
+            "mailserver:relayhosts": [
+                {
+                    name: "smarthost",
+                    host: "127.0.0.1",
+                    port: 28501,
+                    username: "relay@smarthost.test",
+                    senderDomains: ["example.org"],
+                    implicitTls: true,
+                },
+            ],
+            "mailserver:relayPasswords": { smarthost: "Relay-Secret-2026!parse" },
+            "mailserver:transports": [{ domain: "held.example", nexthop: "[127.0.0.1]:9" }],
+        },
+        PREFIX,
+        28000,
+    );
 
 /** A file of the active generation, as the daemons see it. */
 const current = (container: string, file: string) => docker(["exec", container, "cat", `/config/current/${file}`]);
 /** postconf on the active generation (the image sets MAIL_CONFIG too; explicit here). */
-const postconf = (...args: string[]) => docker(["exec", "-e", "MAIL_CONFIG=/config/current", POSTFIX, "postconf", ...args]);
+const postconf = (...args: string[]) =>
+    docker(["exec", "-e", "MAIL_CONFIG=/config/current", POSTFIX, "postconf", ...args]);
 const doveconf = (...args: string[]) => docker(["exec", DOVECOT, "doveconf", ...args]);
 
 /** postconf's "name = value" lines (value may be empty: "name ="), in output order. */
 function postconfLines(output: string): Array<[string, string]> {
-    return output.split("\n").filter(Boolean).map(line => {
-        const m = /^(\S+) =(?: (.*))?$/.exec(line);
-        assert.ok(m, `postconf line is not "name = value": ${JSON.stringify(line)}`);
-        return [m[1], m[2] ?? ""] as [string, string];
-    });
+    return output
+        .split("\n")
+        .filter(Boolean)
+        .map(line => {
+            const m = /^(\S+) =(?: (.*))?$/.exec(line);
+            assert.ok(m, `postconf line is not "name = value": ${JSON.stringify(line)}`);
+            return [m[1], m[2] ?? ""] as [string, string];
+        });
 }
 
-interface Doveconf { path: string[]; key: string; value: string }
+interface Doveconf {
+    path: string[];
+    key: string;
+    value: string;
+}
 
 /**
  * doveconf's output: "# ..." header lines, "name {", "}", and "key = value" lines, where a
@@ -49,8 +71,14 @@ function doveconfSettings(output: string): Doveconf[] {
     for (const raw of output.split("\n")) {
         const line = raw.trim();
         if (line === "" || (path.length === 0 && line.startsWith("#"))) continue;
-        if (line === "}") { assert.ok(path.pop() !== undefined, "doveconf: unbalanced }"); continue; }
-        if (line.endsWith(" {")) { path.push(line.slice(0, -2)); continue; }
+        if (line === "}") {
+            assert.ok(path.pop() !== undefined, "doveconf: unbalanced }");
+            continue;
+        }
+        if (line.endsWith(" {")) {
+            path.push(line.slice(0, -2));
+            continue;
+        }
         const m = /^(\S+) =(?: (.*))?$/.exec(line);
         assert.ok(m, `doveconf line is not "key = value": ${JSON.stringify(raw)}`);
         const v = m[2] ?? "";
@@ -74,7 +102,10 @@ describe("config parsers agree with postconf and doveconf, live", () => {
     test("main.cf: every key and value equals postconf -n", () => {
         const main = readMainCf(current(POSTFIX, "main.cf"));
         assert.deepEqual(main.errors, []);
-        assert.ok(main.values.has("relayhost") || main.values.has("sender_dependent_relayhost_maps"), "the relay parameters were rendered");
+        assert.ok(
+            main.values.has("relayhost") || main.values.has("sender_dependent_relayhost_maps"),
+            "the relay parameters were rendered",
+        );
         const parsed = [...main.values].map(([k, v]) => `${k} = ${v}`);
         // postconf -n prints main.cf's explicit settings sorted by name, values unexpanded, blanks
         // around "=" and at the ends dropped; MAIL_CONFIG adds config_directory, which main.cf
@@ -97,9 +128,14 @@ describe("config parsers agree with postconf and doveconf, live", () => {
             ...fields.map((f, i) => `${s.name}/${s.type}/${f} = ${s.columns[i]}`),
             `${s.name}/${s.type}/command = ${[s.command, ...s.args].join(" ")}`,
         ]);
-        assert.deepEqual(parsedFields, postconfLines(postconf("-F")).map(([k, v]) => `${k} = ${v}`));
+        assert.deepEqual(
+            parsedFields,
+            postconfLines(postconf("-F")).map(([k, v]) => `${k} = ${v}`),
+        );
         // postconf -P: each service's -o overrides (sorted by name within the service).
-        const parsedOverrides = master.services.flatMap(s => [...s.options].map(([k, v]) => `${s.name}/${s.type}/${k} = ${v}`));
+        const parsedOverrides = master.services.flatMap(s =>
+            [...s.options].map(([k, v]) => `${s.name}/${s.type}/${k} = ${v}`),
+        );
         const reported = postconfLines(postconf("-P")).map(([k, v]) => `${k} = ${v}`);
         assert.ok(reported.length >= 25, `postconf -P printed ${reported.length} overrides`);
         assert.deepEqual([...parsedOverrides].sort(), [...reported].sort());
@@ -129,20 +165,40 @@ describe("config parsers agree with postconf and doveconf, live", () => {
         for (const d of n) {
             const group = d.path[d.path.length - 1];
             const candidates = [where(d.path, d.key)];
-            if (group !== undefined && !group.includes(" ")) candidates.push(where(d.path.slice(0, -1), `${group}_${d.key}`));
+            if (group !== undefined && !group.includes(" "))
+                candidates.push(where(d.path.slice(0, -1), `${group}_${d.key}`));
             const found = candidates.filter(c => byPath.has(c));
-            assert.equal(found.length, 1, `doveconf -n's ${where(d.path, d.key)} = ${d.value}: the parser has ${found.length === 0 ? "no" : "several"} such setting`);
+            assert.equal(
+                found.length,
+                1,
+                `doveconf -n's ${where(d.path, d.key)} = ${d.value}: the parser has ${found.length === 0 ? "no" : "several"} such setting`,
+            );
             assert.equal(byPath.get(found[0])!.value, d.value, `${found[0]}: parser and doveconf -n disagree`);
             matched.add(found[0]);
         }
-        const effective = new Map(doveconfSettings(doveconf("-a")).filter(d => d.path.length === 0).map(d => [d.key, d.value]));
+        const effective = new Map(
+            doveconfSettings(doveconf("-a"))
+                .filter(d => d.path.length === 0)
+                .map(d => [d.key, d.value]),
+        );
         const rest = [...byPath].filter(([path]) => !matched.has(path));
         for (const [path, s] of rest) {
-            assert.equal(s.sections.length, 0, `${path} = ${s.value} is inside a section but doveconf -n does not print it`);
+            assert.equal(
+                s.sections.length,
+                0,
+                `${path} = ${s.value} is inside a section but doveconf -n does not print it`,
+            );
             assert.ok(effective.has(s.key), `${path}: doveconf -a knows no such setting`);
-            assert.equal(s.value, effective.get(s.key), `${path}: parser and doveconf -a disagree (doveconf -n does not print it)`);
+            assert.equal(
+                s.value,
+                effective.get(s.key),
+                `${path}: parser and doveconf -a disagree (doveconf -n does not print it)`,
+            );
         }
         // Both rules were exercised: most settings differ from the defaults, a few restate them.
-        assert.ok(matched.size > 50 && rest.length > 0, `${matched.size} compared with doveconf -n, ${rest.length} with doveconf -a`);
+        assert.ok(
+            matched.size > 50 && rest.length > 0,
+            `${matched.size} compared with doveconf -n, ${rest.length} with doveconf -a`,
+        );
     });
 });

@@ -10,13 +10,26 @@ import * as net from "net";
 import * as path from "path";
 import { LMTP_SIZE_ALLOWANCE } from "../../components/render/dovecot";
 import { SIEVE_EXTENSIONS } from "../../components/render/sieve";
-import { assertCleanLogs, caFile, Credentials, dockerLogs, fetchBySubject, HOST, imapClient, swaks, uniqueSubject } from "./clients";
+import {
+    assertCleanLogs,
+    caFile,
+    Credentials,
+    dockerLogs,
+    fetchBySubject,
+    HOST,
+    imapClient,
+    swaks,
+    uniqueSubject,
+} from "./clients";
 import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom } from "./stack";
 
 const PREFIX = "sievetest";
 const PORTS = portsFrom(22000);
 const SIZE_LIMIT = 600_000;
-const user = (name: string, domain = "example.test"): Credentials => ({ address: `${name}@${domain}`, password: `${name}-Secret-2026!sieve` });
+const user = (name: string, domain = "example.test"): Credentials => ({
+    address: `${name}@${domain}`,
+    password: `${name}-Secret-2026!sieve`,
+});
 const alice = user("alice");
 const bob = user("bob");
 const dave = user("dave");
@@ -36,41 +49,67 @@ if header :contains "Subject" "[stop]" { fileinto "NotReached"; }
 `;
 
 function stackConfig(overrides: Record<string, unknown> = {}, bobScript = BOB_SCRIPT): Record<string, unknown> {
-    return liveConfig({
-        "mailserver:domains": [
-            {
-                domain: "example.test",
-                mailboxes: [
-                    {
-                        address: "alice", aliases: ["info"],
-                        vacation: { subject: VACATION_SUBJECT, body: "Alice is away.\nUrgent matters: bob@example.test", days: 1 },
-                        fileInto: [{ header: "Subject", contains: "[newsletter]", folder: "Newsletters" }],
-                    },
-                    { address: "bob", sieveScript: bobScript },
-                    { address: "dave", quota: "1M" },
-                    { address: "erin" },
-                    { address: "frank" },
-                ],
-            },
-            { domain: "example.org", mailboxes: [{ address: "carol" }] },
-        ],
-        "mailserver:passwords": Object.fromEntries([alice, bob, dave, erin, frank, carol].map(u => [u.address, u.password])),
-        "mailserver:messageSizeLimit": SIZE_LIMIT,
-        // Postmaster notices go to carol, not into the mailboxes whose contents the tests count.
-        "mailserver:adminAddress": carol.address,
-        "mailserver:vacation": { minPeriod: "1h", defaultPeriod: "2d", maxPeriod: "10d" },
-        ...overrides,
-    }, PREFIX, 22000);
+    return liveConfig(
+        {
+            "mailserver:domains": [
+                {
+                    domain: "example.test",
+                    mailboxes: [
+                        {
+                            address: "alice",
+                            aliases: ["info"],
+                            vacation: {
+                                subject: VACATION_SUBJECT,
+                                body: "Alice is away.\nUrgent matters: bob@example.test",
+                                days: 1,
+                            },
+                            fileInto: [{ header: "Subject", contains: "[newsletter]", folder: "Newsletters" }],
+                        },
+                        { address: "bob", sieveScript: bobScript },
+                        { address: "dave", quota: "1M" },
+                        { address: "erin" },
+                        { address: "frank" },
+                    ],
+                },
+                { domain: "example.org", mailboxes: [{ address: "carol" }] },
+            ],
+            "mailserver:passwords": Object.fromEntries(
+                [alice, bob, dave, erin, frank, carol].map(u => [u.address, u.password]),
+            ),
+            "mailserver:messageSizeLimit": SIZE_LIMIT,
+            // Postmaster notices go to carol, not into the mailboxes whose contents the tests count.
+            "mailserver:adminAddress": carol.address,
+            "mailserver:vacation": { minPeriod: "1h", defaultPeriod: "2d", maxPeriod: "10d" },
+            ...overrides,
+        },
+        PREFIX,
+        22000,
+    );
 }
 
 let ca: string;
 const tmp = (name: string) => path.join(ARTIFACTS, `${PREFIX}-${name}`);
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 const dovecotExec = (argv: string[], input?: string) =>
-    spawnSync("docker", ["exec", "-i", `${PREFIX}-dovecot`, ...argv], { input, encoding: "utf8", timeout: 60_000, maxBuffer: 16 << 20 });
+    spawnSync("docker", ["exec", "-i", `${PREFIX}-dovecot`, ...argv], {
+        input,
+        encoding: "utf8",
+        timeout: 60_000,
+        maxBuffer: 16 << 20,
+    });
 /** Mail from a trusted client (127.0.0.1 is in mynetworks) on port 25. */
 const send = (from: string, to: string, subject: string, extra: string[] = []) =>
-    swaks(["--server", `${HOST}:${PORTS.smtp}`, "--from", from, "--to", to, "--header", `Subject: ${subject}`, ...extra]);
+    swaks([
+        "--server",
+        `${HOST}:${PORTS.smtp}`,
+        "--from",
+        from,
+        "--to",
+        to,
+        "--header",
+        `Subject: ${subject}`,
+        ...extra,
+    ]);
 const read = (u: Credentials, subject: string, mailbox = "INBOX", timeoutMs = 20_000) =>
     fetchBySubject(u, subject, "imaps", ca, mailbox, timeoutMs, PORTS);
 
@@ -98,7 +137,13 @@ async function messages(u: Credentials, subject: string, mailbox = "INBOX"): Pro
 }
 
 /** Waits (bounded) until a message with this subject is in the mailbox and its source matches. */
-async function waitForMessage(u: Credentials, subject: string, match: RegExp, mailbox = "INBOX", timeoutMs = 30_000): Promise<string> {
+async function waitForMessage(
+    u: Credentials,
+    subject: string,
+    match: RegExp,
+    mailbox = "INBOX",
+    timeoutMs = 30_000,
+): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     let seen: string[] = [];
     while (Date.now() < deadline) {
@@ -107,13 +152,17 @@ async function waitForMessage(u: Credentials, subject: string, match: RegExp, ma
         if (hit) return hit;
         await sleep(1000);
     }
-    throw new Error(`no message "${subject}" matching ${match} in ${u.address}'s ${mailbox} after ${timeoutMs / 1000}s (${seen.length} with that subject)`);
+    throw new Error(
+        `no message "${subject}" matching ${match} in ${u.address}'s ${mailbox} after ${timeoutMs / 1000}s (${seen.length} with that subject)`,
+    );
 }
 
 async function waitForLog(container: string, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-        const line = dockerLogs(container).split("\n").find(l => pattern.test(l));
+        const line = dockerLogs(container)
+            .split("\n")
+            .find(l => pattern.test(l));
         if (line) return line;
         await sleep(500);
     }
@@ -150,9 +199,27 @@ function lmtp(from: string, to: string, message: string): string {
 }
 
 function sieveConnect(u: Credentials, args: string[]) {
-    const r = spawnSync("sieve-connect", ["--4", "--server", HOST, "--port", String(PORTS.managesieve), "--user", u.address,
-        "--passwordfd", "0", "--tlscafile", ca, "--tlshostname", "mail.example.test", "--noclearauth", ...args],
-    { input: `${u.password}\n`, encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(
+        "sieve-connect",
+        [
+            "--4",
+            "--server",
+            HOST,
+            "--port",
+            String(PORTS.managesieve),
+            "--user",
+            u.address,
+            "--passwordfd",
+            "0",
+            "--tlscafile",
+            ca,
+            "--tlshostname",
+            "mail.example.test",
+            "--noclearauth",
+            ...args,
+        ],
+        { input: `${u.password}\n`, encoding: "utf8", timeout: 60_000 },
+    );
     return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
@@ -160,8 +227,14 @@ function sieveConnect(u: Credentials, args: string[]) {
 function probe(port: number): Promise<string> {
     return new Promise(resolve => {
         const s = net.connect({ host: HOST, port, timeout: 5000 });
-        s.once("connect", () => { s.destroy(); resolve("open"); });
-        s.once("timeout", () => { s.destroy(); resolve("timeout"); });
+        s.once("connect", () => {
+            s.destroy();
+            resolve("open");
+        });
+        s.once("timeout", () => {
+            s.destroy();
+            resolve("timeout");
+        });
         s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
     });
 }
@@ -174,9 +247,15 @@ function manageSieveGreeting(): Promise<string> {
         s.setEncoding("utf8");
         s.on("data", chunk => {
             data += chunk;
-            if (/^OK/m.test(data)) { s.end("LOGOUT\r\n"); resolve(data); }
+            if (/^OK/m.test(data)) {
+                s.end("LOGOUT\r\n");
+                resolve(data);
+            }
         });
-        s.once("timeout", () => { s.destroy(); reject(new Error(`ManageSieve greeting timed out: ${data}`)); });
+        s.once("timeout", () => {
+            s.destroy();
+            reject(new Error(`ManageSieve greeting timed out: ${data}`));
+        });
         s.once("error", reject);
     });
 }
@@ -228,10 +307,27 @@ describe("Dovecot features, live", () => {
             await client.logout();
         }
         // The classic LSUB, from a second client.
-        const lsub = spawnSync("curl", ["-sS", "--max-time", "20", "--cacert", ca, "--resolve", `mail.example.test:${PORTS.imaps}:${HOST}`,
-            "-u", `${erin.address}:${erin.password}`, `imaps://mail.example.test:${PORTS.imaps}/`, "-X", "LSUB \"\" \"*\""], { encoding: "utf8" });
+        const lsub = spawnSync(
+            "curl",
+            [
+                "-sS",
+                "--max-time",
+                "20",
+                "--cacert",
+                ca,
+                "--resolve",
+                `mail.example.test:${PORTS.imaps}:${HOST}`,
+                "-u",
+                `${erin.address}:${erin.password}`,
+                `imaps://mail.example.test:${PORTS.imaps}/`,
+                "-X",
+                'LSUB "" "*"',
+            ],
+            { encoding: "utf8" },
+        );
         assert.equal(lsub.status, 0, lsub.stderr);
-        for (const folder of ["Sent", "Drafts", "Trash", "Junk"]) assert.match(lsub.stdout, new RegExp(`^\\* LSUB \\(.*\\) "/" "?${folder}"?\\r?$`, "m"), lsub.stdout);
+        for (const folder of ["Sent", "Drafts", "Trash", "Junk"])
+            assert.match(lsub.stdout, new RegExp(`^\\* LSUB \\(.*\\) "/" "?${folder}"?\\r?$`, "m"), lsub.stdout);
     });
 
     test("POP3 and POP3S are off by default: nothing listens on their ports", async () => {
@@ -263,11 +359,19 @@ describe("Dovecot features, live", () => {
         }
         const r = send(carol.address, dave.address, subjects[2], ["--body", body]);
         assert.equal(r.status, 0, "Postfix accepts it; delivery fails");
-        const line = await waitForLog(`${PREFIX}-postfix`, new RegExp(`to=<${dave.address}>.*status=bounced .*552 5\\.2\\.2 <${dave.address}> Quota exceeded: the mailbox of ${dave.address} is full`));
+        const line = await waitForLog(
+            `${PREFIX}-postfix`,
+            new RegExp(
+                `to=<${dave.address}>.*status=bounced .*552 5\\.2\\.2 <${dave.address}> Quota exceeded: the mailbox of ${dave.address} is full`,
+            ),
+        );
         assert.match(line, /lmtp/);
         const bounce = await waitForMessage(carol, "Undelivered Mail Returned to Sender", new RegExp(subjects[2]));
         // Postfix folds the reason over lines.
-        assert.match(bounce.replace(/\s+/g, " "), /552 5\.2\.2 <dave@example\.test> Quota exceeded: the mailbox of dave@example\.test is full/);
+        assert.match(
+            bounce.replace(/\s+/g, " "),
+            /552 5\.2\.2 <dave@example\.test> Quota exceeded: the mailbox of dave@example\.test is full/,
+        );
         assert.equal((await messages(dave, subjects[2])).length, 0, "the third message is not in the mailbox");
     });
 
@@ -276,7 +380,11 @@ describe("Dovecot features, live", () => {
         assert.equal(dovecotExec(["doveconf", "-h", "quota_mail_size"]).stdout.trim(), String(limit));
         const big = `Subject: too big for LMTP\n\n${`${"z".repeat(75)}\n`.repeat(Math.ceil((limit + 10_000) / 76))}`;
         const refused = lmtp(carol.address, erin.address, big);
-        assert.match(refused, /^< 451 4\.2\.0 <erin@example\.test> Mail size is larger than the maximum size allowed by server configuration/m, refused);
+        assert.match(
+            refused,
+            /^< 451 4\.2\.0 <erin@example\.test> Mail size is larger than the maximum size allowed by server configuration/m,
+            refused,
+        );
         const small = `Subject: fits LMTP\n\n${`${"z".repeat(75)}\n`.repeat(4000)}`;
         const taken = lmtp(carol.address, erin.address, small);
         assert.match(taken, /^< 250 2\.0\.0 <erin@example\.test> \S+ Saved/m, taken);
@@ -284,7 +392,11 @@ describe("Dovecot features, live", () => {
         const client = await imapClient(erin, "imaps", ca, PORTS);
         try {
             await assert.rejects(client.append("Drafts", Buffer.from(big.replace(/\n/g, "\r\n"))), (e: any) => {
-                assert.match(`${e.responseText ?? ""} ${e.message}`, /Mail size is larger than the maximum size allowed by server configuration/, JSON.stringify(e));
+                assert.match(
+                    `${e.responseText ?? ""} ${e.message}`,
+                    /Mail size is larger than the maximum size allowed by server configuration/,
+                    JSON.stringify(e),
+                );
                 return true;
             });
         } finally {
@@ -367,14 +479,40 @@ describe("Dovecot features, live", () => {
         const nullSender = uniqueSubject("bounce-like mail for alice");
         const daemon = uniqueSubject("daemon mail for alice");
         const personal = uniqueSubject("personal mail for alice");
-        assert.equal(send(erin.address, alice.address, list, ["--header", "List-Id: <dev.lists.example.test>", "--header", "Precedence: list",
-            "--header", "Message-Id: <list-1@sievetest.example>"]).status, 0);
-        assert.equal(send("<>", alice.address, nullSender, ["--header", "From: erin@example.test",
-            "--header", "Message-Id: <null-1@sievetest.example>"]).status, 0);
-        assert.equal(send("MAILER-DAEMON@example.test", alice.address, daemon, ["--header", "Message-Id: <daemon-1@sievetest.example>"]).status, 0);
+        assert.equal(
+            send(erin.address, alice.address, list, [
+                "--header",
+                "List-Id: <dev.lists.example.test>",
+                "--header",
+                "Precedence: list",
+                "--header",
+                "Message-Id: <list-1@sievetest.example>",
+            ]).status,
+            0,
+        );
+        assert.equal(
+            send("<>", alice.address, nullSender, [
+                "--header",
+                "From: erin@example.test",
+                "--header",
+                "Message-Id: <null-1@sievetest.example>",
+            ]).status,
+            0,
+        );
+        assert.equal(
+            send("MAILER-DAEMON@example.test", alice.address, daemon, [
+                "--header",
+                "Message-Id: <daemon-1@sievetest.example>",
+            ]).status,
+            0,
+        );
         for (const s of [list, nullSender, daemon]) await read(alice, s);
         // erin's own personal mail is answered: the list mail was not, so this is her first reply.
-        assert.equal(send(erin.address, alice.address, personal, ["--header", "Message-Id: <personal-1@sievetest.example>"]).status, 0);
+        assert.equal(
+            send(erin.address, alice.address, personal, ["--header", "Message-Id: <personal-1@sievetest.example>"])
+                .status,
+            0,
+        );
         const reply = await waitForMessage(erin, VACATION_SUBJECT, /In-Reply-To: <personal-1@sievetest\.example>/);
         assert.ok(reply);
         await sleep(3000);
@@ -382,27 +520,51 @@ describe("Dovecot features, live", () => {
         assert.equal(replies.length, 1, "one reply, to the personal mail only");
         // Dovecot says why it did not answer each of them.
         const logs = dockerLogs(`${PREFIX}-dovecot`);
-        assert.match(logs, /lmtp\(alice@example\.test\).*msgid=<list-1@sievetest\.example>: vacation action: discarding vacation response to mailinglist recipient/);
-        assert.match(logs, /lmtp\(alice@example\.test\).*msgid=<null-1@sievetest\.example>: vacation action: discarded vacation reply to <>/);
-        assert.match(logs, /lmtp\(alice@example\.test\).*msgid=<daemon-1@sievetest\.example>: vacation action: discard/);
+        assert.match(
+            logs,
+            /lmtp\(alice@example\.test\).*msgid=<list-1@sievetest\.example>: vacation action: discarding vacation response to mailinglist recipient/,
+        );
+        assert.match(
+            logs,
+            /lmtp\(alice@example\.test\).*msgid=<null-1@sievetest\.example>: vacation action: discarded vacation reply to <>/,
+        );
+        assert.match(
+            logs,
+            /lmtp\(alice@example\.test\).*msgid=<daemon-1@sievetest\.example>: vacation action: discard/,
+        );
         assert.doesNotMatch(logs, /msgid=<(list|null|daemon)-1@sievetest\.example>: vacation action: sent/);
     });
 
     test("vacation limits are Dovecot's sieve_vacation_*_period settings", () => {
-        const values = ["sieve_vacation_min_period", "sieve_vacation_default_period", "sieve_vacation_max_period"]
-            .map(s => dovecotExec(["doveconf", "-h", s]).stdout.trim());
+        const values = ["sieve_vacation_min_period", "sieve_vacation_default_period", "sieve_vacation_max_period"].map(
+            s => dovecotExec(["doveconf", "-h", s]).stdout.trim(),
+        );
         assert.deepEqual(values, ["1h", "2d", "10d"]);
         // The names are real and Pigeonhole reads them: doveconf (which the config job runs)
         // refuses an unknown name and limits out of order, and accepts these.
-        const check = (lines: string[]) => dovecotExec(["bash", "-c", "cat > /tmp/check.conf && doveconf -c /tmp/check.conf -n"],
-            ["dovecot_config_version = 2.4.0", "dovecot_storage_version = 2.4.0", ...lines, ""].join("\n"));
+        const check = (lines: string[]) =>
+            dovecotExec(
+                ["bash", "-c", "cat > /tmp/check.conf && doveconf -c /tmp/check.conf -n"],
+                ["dovecot_config_version = 2.4.0", "dovecot_storage_version = 2.4.0", ...lines, ""].join("\n"),
+            );
         const unknown = check(["sieve_vacation_minimum_period = 1h"]);
         assert.notEqual(unknown.status, 0);
         assert.match(unknown.stderr, /Unknown setting: sieve_vacation_minimum_period/);
-        const disordered = check(["sieve_vacation_min_period = 10d", "sieve_vacation_default_period = 2d", "sieve_vacation_max_period = 30d"]);
+        const disordered = check([
+            "sieve_vacation_min_period = 10d",
+            "sieve_vacation_default_period = 2d",
+            "sieve_vacation_max_period = 30d",
+        ]);
         assert.notEqual(disordered.status, 0);
-        assert.match(disordered.stderr, /Violated sieve_vacation_min_period < sieve_vacation_default_period < sieve_vacation_max_period/);
-        const ours = check(["sieve_vacation_min_period = 1h", "sieve_vacation_default_period = 2d", "sieve_vacation_max_period = 10d"]);
+        assert.match(
+            disordered.stderr,
+            /Violated sieve_vacation_min_period < sieve_vacation_default_period < sieve_vacation_max_period/,
+        );
+        const ours = check([
+            "sieve_vacation_min_period = 1h",
+            "sieve_vacation_default_period = 2d",
+            "sieve_vacation_max_period = 10d",
+        ]);
         assert.equal(ours.status, 0, ours.stderr);
     });
 
@@ -411,11 +573,16 @@ describe("Dovecot features, live", () => {
         assert.match(greeting, /^"STARTTLS"/m);
         const caps = /^"SIEVE" "([^"]*)"/m.exec(greeting);
         assert.ok(caps, greeting);
-        assert.deepEqual(caps[1].split(" ").sort(),
+        assert.deepEqual(
+            caps[1].split(" ").sort(),
             SIEVE_EXTENSIONS.filter(e => !["comparator-i;octet", "comparator-i;ascii-casemap"].includes(e)).sort(),
-            "SIEVE_EXTENSIONS matches what the server offers");
+            "SIEVE_EXTENSIONS matches what the server offers",
+        );
         const script = tmp("managesieve.sieve");
-        fs.writeFileSync(script, "require \"fileinto\";\nif header :contains \"Subject\" \"[ms]\" { fileinto \"ViaManageSieve\"; }\n");
+        fs.writeFileSync(
+            script,
+            'require "fileinto";\nif header :contains "Subject" "[ms]" { fileinto "ViaManageSieve"; }\n',
+        );
         // erin has no rules from the deployment; alice has (vacation, fileInto): both scripts run.
         for (const u of [erin, alice]) {
             const up = sieveConnect(u, ["--upload", "--localsieve", script, "--remotesieve", "mine"]);
@@ -431,16 +598,41 @@ describe("Dovecot features, live", () => {
     });
 
     test("POP3 and POP3S, once turned on, serve mail to a real POP3 client (curl)", async () => {
-        const config = stackConfig({ "mailserver:imapPorts": { imap: PORTS.imap, imaps: PORTS.imaps, managesieve: PORTS.managesieve, pop3: PORTS.pop3, pop3s: PORTS.pop3s } });
+        const config = stackConfig({
+            "mailserver:imapPorts": {
+                imap: PORTS.imap,
+                imaps: PORTS.imaps,
+                managesieve: PORTS.managesieve,
+                pop3: PORTS.pop3,
+                pop3s: PORTS.pop3s,
+            },
+        });
         const second = deploy(config);
         assert.ok(second.kept.includes(`${PREFIX}-dovecot`), `dovecot kept, reloaded: ${JSON.stringify(second)}`);
         waitForReload();
         const subject = uniqueSubject("for POP3");
         assert.equal(send(carol.address, frank.address, subject, ["--body", "fetched over POP3"]).status, 0);
         await read(frank, subject);
-        const curl = (url: string, extra: string[] = []) => spawnSync("curl", ["-sS", "--max-time", "20", "--cacert", ca,
-            "--resolve", `mail.example.test:${PORTS.pop3}:${HOST}`, "--resolve", `mail.example.test:${PORTS.pop3s}:${HOST}`,
-            "-u", `${frank.address}:${frank.password}`, ...extra, url], { encoding: "utf8" });
+        const curl = (url: string, extra: string[] = []) =>
+            spawnSync(
+                "curl",
+                [
+                    "-sS",
+                    "--max-time",
+                    "20",
+                    "--cacert",
+                    ca,
+                    "--resolve",
+                    `mail.example.test:${PORTS.pop3}:${HOST}`,
+                    "--resolve",
+                    `mail.example.test:${PORTS.pop3s}:${HOST}`,
+                    "-u",
+                    `${frank.address}:${frank.password}`,
+                    ...extra,
+                    url,
+                ],
+                { encoding: "utf8" },
+            );
         // The reload brings the listeners up within the entrypoint's poll; bounded wait.
         let r = curl(`pop3s://mail.example.test:${PORTS.pop3s}/1`);
         for (let i = 0; i < 20 && r.status !== 0; i++) {
@@ -458,11 +650,17 @@ describe("Dovecot features, live", () => {
     test("a script that does not compile fails the deploy (sievec in the config job); Dovecot keeps the previous rules", async () => {
         const before = currentGeneration();
         const broken = `require "fileinto";\nif header :contains "Subject" "[file]" { fileinto "Filed" }\n`;
-        assert.throws(() => deploy(stackConfig({}, broken)), (e: Error) => {
-            assert.match(e.message, /deploy failed/);
-            assert.match(e.message, /sievetest-dovecot-config: the configuration was rejected by the service's own checks/);
-            return true;
-        });
+        assert.throws(
+            () => deploy(stackConfig({}, broken)),
+            (e: Error) => {
+                assert.match(e.message, /deploy failed/);
+                assert.match(
+                    e.message,
+                    /sievetest-dovecot-config: the configuration was rejected by the service's own checks/,
+                );
+                return true;
+            },
+        );
         const job = dockerLogs(`${PREFIX}-dovecot-config`);
         assert.match(job, /bob@example\.test: line 2: error: /, job);
         assert.match(job, /Sieve script bob@example\.test\.sieve does not compile/);
@@ -473,11 +671,17 @@ describe("Dovecot features, live", () => {
     });
 
     test("an unknown Sieve extension fails at preview, naming component, field, value and the accepted extensions", () => {
-        const script = "require \"nonexistent\";\nkeep;\n";
-        assert.throws(() => deploy(stackConfig({}, script), false), (e: Error) => {
-            assert.match(e.message, /VirtualDomain example\.test: mailboxes\[1\]\.sieveScript = "require \\"nonexistent\\"" is not accepted; expected only extensions .*: fileinto, reject, .*vacation/);
-            return true;
-        });
+        const script = 'require "nonexistent";\nkeep;\n';
+        assert.throws(
+            () => deploy(stackConfig({}, script), false),
+            (e: Error) => {
+                assert.match(
+                    e.message,
+                    /VirtualDomain example\.test: mailboxes\[1\]\.sieveScript = "require \\"nonexistent\\"" is not accepted; expected only extensions .*: fileinto, reject, .*vacation/,
+                );
+                return true;
+            },
+        );
     });
 
     test("the logs hold no unexpected warnings or errors", () => {

@@ -7,23 +7,47 @@
 import * as fs from "fs";
 import { ContainerChanges, openStack, setStackConfig } from "../../scripts/lib/engine";
 
-interface Request { stackName: string; dir: string; config: Record<string, unknown>; preview?: boolean; policyPacks?: string[] }
+interface Request {
+    stackName: string;
+    dir: string;
+    config: Record<string, unknown>;
+    preview?: boolean;
+    policyPacks?: string[];
+}
 
 async function main() {
     const request: Request = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-    const stack = await openStack({ stackName: request.stackName, dir: request.dir, dockerHost: process.env.DOCKER_HOST });
+    const stack = await openStack({
+        stackName: request.stackName,
+        dir: request.dir,
+        dockerHost: process.env.DOCKER_HOST,
+    });
     await setStackConfig(stack, request.config);
     const onOutput = (s: string) => process.stderr.write(s);
     const changes = new ContainerChanges();
     const policyPacks = request.policyPacks ?? [];
     if (request.preview) {
         const r = await stack.preview({ diff: true, onOutput, onEvent: changes.onEvent, policyPacks });
-        process.stdout.write(JSON.stringify({ outputs: {}, replaced: changes.replaced, kept: changes.kept, changeSummary: r.changeSummary }) + "\n");
+        process.stdout.write(
+            JSON.stringify({
+                outputs: {},
+                replaced: changes.replaced,
+                kept: changes.kept,
+                changeSummary: r.changeSummary,
+            }) + "\n",
+        );
         return;
     }
     const r = await stack.up({ onOutput, onEvent: changes.onEvent, policyPacks });
     const outputs = Object.fromEntries(Object.entries(r.outputs).map(([k, v]) => [k, v.value]));
-    process.stdout.write(JSON.stringify({ outputs, replaced: changes.replaced, kept: changes.kept, changeSummary: r.summary.resourceChanges }) + "\n");
+    process.stdout.write(
+        JSON.stringify({
+            outputs,
+            replaced: changes.replaced,
+            kept: changes.kept,
+            changeSummary: r.summary.resourceChanges,
+        }) + "\n",
+    );
 }
 
 main().catch(e => {

@@ -7,7 +7,19 @@ import { spawnSync } from "child_process";
 import * as path from "path";
 import nodemailer from "nodemailer";
 import { caFile, containerIds, countBySubject, fetchBySubject, HOST, swaks, uniqueSubject } from "./clients";
-import { deploy, deployAsync, DeployResult, destroy, engineDir, liveConfig, portsFrom, ROOT, stackContainers, stackVolumes, USERS } from "./stack";
+import {
+    deploy,
+    deployAsync,
+    DeployResult,
+    destroy,
+    engineDir,
+    liveConfig,
+    portsFrom,
+    ROOT,
+    stackContainers,
+    stackVolumes,
+    USERS,
+} from "./stack";
 import { openStack } from "../../scripts/lib/engine";
 
 const PREFIX = "enginetest";
@@ -16,11 +28,20 @@ const PORTS = portsFrom(25000);
 const HELD = { domain: "held.example", nexthop: "[127.0.0.1]:9" };
 // Bridge mode like the README's dev stack: the stack's own network, ports published on 127.0.0.1
 // (clients reach them through Docker's proxy), daemons listening on all of the container's addresses.
-const config = (o: Record<string, unknown> = {}) => liveConfig({
-    "mailserver:networkMode": "bridge", "mailserver:publishAddress": "127.0.0.1",
-    "mailserver:inetInterfaces": undefined, "mailserver:imapListen": undefined, "mailserver:mynetworks": undefined,
-    "mailserver:transports": [HELD], ...o,
-}, PREFIX, 25000);
+const config = (o: Record<string, unknown> = {}) =>
+    liveConfig(
+        {
+            "mailserver:networkMode": "bridge",
+            "mailserver:publishAddress": "127.0.0.1",
+            "mailserver:inetInterfaces": undefined,
+            "mailserver:imapListen": undefined,
+            "mailserver:mynetworks": undefined,
+            "mailserver:transports": [HELD],
+            ...o,
+        },
+        PREFIX,
+        25000,
+    );
 const ERIN = { address: "erin@example.test", password: "erin-Secret-2026!xx" };
 const POLICY = path.join(ROOT, "policy");
 
@@ -38,8 +59,18 @@ const ids = () => containerIds(PREFIX);
 
 /** Sends one message from outside on port 25 and asserts it was queued. */
 function sendTo(to: string, subject: string, body = "hello"): void {
-    const r = swaks(["--server", `${HOST}:${PORTS.smtp}`, "--from", "someone@sender.example", "--to", to,
-        "--header", `Subject: ${subject}`, "--body", body]);
+    const r = swaks([
+        "--server",
+        `${HOST}:${PORTS.smtp}`,
+        "--from",
+        "someone@sender.example",
+        "--to",
+        to,
+        "--header",
+        `Subject: ${subject}`,
+        "--body",
+        body,
+    ]);
     assert.equal(r.status, 0, r.transcript);
 }
 
@@ -51,7 +82,9 @@ function assertNoChanges(r: DeployResult, what: string): void {
 
 /** The engine's output of the last operation on this stack (the driver appends it to this log). */
 function engineLog(): string {
-    return spawnSync("tail", ["-c", "200000", path.join(ROOT, "test", ".artifacts", `engine-${PREFIX}.log`)], { encoding: "utf8" }).stdout;
+    return spawnSync("tail", ["-c", "200000", path.join(ROOT, "test", ".artifacts", `engine-${PREFIX}.log`)], {
+        encoding: "utf8",
+    }).stdout;
 }
 
 describe("the real Pulumi engine, live", () => {
@@ -69,7 +102,10 @@ describe("the real Pulumi engine, live", () => {
         ca = caFile(r.outputs.certificatePem, PREFIX);
         const subject = uniqueSubject("through the engine");
         sendTo(USERS.bob.address, subject, "delivered by a stack the engine made");
-        assert.match(await fetchBySubject(USERS.bob, subject, "imaps", ca, "INBOX", 15_000, PORTS), /delivered by a stack the engine made/);
+        assert.match(
+            await fetchBySubject(USERS.bob, subject, "imaps", ca, "INBOX", 15_000, PORTS),
+            /delivered by a stack the engine made/,
+        );
     });
 
     test("an unchanged stack previews with 0 changes", () => {
@@ -80,30 +116,55 @@ describe("the real Pulumi engine, live", () => {
         const preview = deploy(withErin(), false);
         const diff = engineLog();
         // The new lines of the lookup tables, with context, under the MailServer component's inputs.
-        assert.match(diff, /~ vmailbox\s*:[\s\S]*?\n\s+\+ erin@example\.test\tOK\n/, `the virtual mailbox table's new line in the diff:\n${diff.slice(-8000)}`);
+        assert.match(
+            diff,
+            /~ vmailbox\s*:[\s\S]*?\n\s+\+ erin@example\.test\tOK\n/,
+            `the virtual mailbox table's new line in the diff:\n${diff.slice(-8000)}`,
+        );
         assert.match(diff, /~ sender_login\s*:[\s\S]*?\n\s+\+ erin@example\.test\terin@example\.test\n/);
         assert.doesNotMatch(diff, /\$6\$|erin-Secret/, "no hash and no password in the diff");
         assert.equal(preview.replaced.filter(n => !n.endsWith("-config")).length, 0, JSON.stringify(preview));
 
         const before = ids();
-        const transport = nodemailer.createTransport({ host: HOST, port: PORTS.smtp, secure: false, ignoreTLS: true, pool: false });
+        const transport = nodemailer.createTransport({
+            host: HOST,
+            port: PORTS.smtp,
+            secure: false,
+            ignoreTLS: true,
+            pool: false,
+        });
         const subject = uniqueSubject("sent during up");
-        let sent = 0, refused = 0, stop = false;
+        let sent = 0,
+            refused = 0,
+            stop = false;
         // Six senders, a new SMTP session per message (each session must be answered while the
         // engine works). Bounded: at most 400 messages in all, and only for as long as the up runs.
         const sender = async (id: number) => {
             while (!stop && sent + refused < 400) {
                 try {
-                    await transport.sendMail({ from: "load@sender.example", to: USERS.alice.address, subject, text: `sender ${id}, message ${sent}` });
+                    await transport.sendMail({
+                        from: "load@sender.example",
+                        to: USERS.alice.address,
+                        subject,
+                        text: `sender ${id}, message ${sent}`,
+                    });
                     sent++;
-                } catch { refused++; }
+                } catch {
+                    refused++;
+                }
                 await new Promise(r => setTimeout(r, 50));
             }
         };
         const load = Promise.all([0, 1, 2, 3, 4, 5].map(sender));
-        const up = await deployAsync(withErin()).finally(() => { stop = true; });
+        const up = await deployAsync(withErin()).finally(() => {
+            stop = true;
+        });
         await load;
-        assert.deepEqual(up.replaced.filter(n => !n.endsWith("-config")), [], `services replaced: ${up.replaced}`);
+        assert.deepEqual(
+            up.replaced.filter(n => !n.endsWith("-config")),
+            [],
+            `services replaced: ${up.replaced}`,
+        );
         assert.deepEqual(ids(), before, "the same service containers");
         assert.ok(sent >= 6, `sent ${sent} during the up`);
         assert.equal(refused, 0, `${refused} refused during the up`);
@@ -120,7 +181,11 @@ describe("the real Pulumi engine, live", () => {
     });
 
     test("refresh, then preview: 0 changes", async () => {
-        const stack = await openStack({ stackName: PREFIX, dir: engineDir(PREFIX), dockerHost: process.env.DOCKER_HOST });
+        const stack = await openStack({
+            stackName: PREFIX,
+            dir: engineDir(PREFIX),
+            dockerHost: process.env.DOCKER_HOST,
+        });
         const refresh = await stack.refresh();
         assert.equal(refresh.summary.result, "succeeded");
         assertNoChanges(deploy(withErin(), false), "preview after refresh");
@@ -128,22 +193,52 @@ describe("the real Pulumi engine, live", () => {
 
     test("a port change replaces only Postfix, and the queue survives", async () => {
         // Mail for held.example waits in the queue (its next hop refuses connections).
-        const r = swaks(["--server", `${HOST}:${PORTS.submission}`, "-tls", "--auth", "PLAIN", "--auth-user", USERS.alice.address,
-            "--auth-password", USERS.alice.password, "--from", USERS.alice.address, "--to", "someone@held.example"]);
+        const r = swaks([
+            "--server",
+            `${HOST}:${PORTS.submission}`,
+            "-tls",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            USERS.alice.address,
+            "--auth-password",
+            USERS.alice.password,
+            "--from",
+            USERS.alice.address,
+            "--to",
+            "someone@held.example",
+        ]);
         assert.equal(r.status, 0, r.transcript);
         const queueId = /queued as ([0-9A-Za-z]+)/.exec(r.transcript)?.[1];
         assert.ok(queueId, r.transcript);
 
         const before = ids();
-        const moved = withErin({ "mailserver:ports": { smtp: PORTS.smtp + 2, submission: PORTS.submission, smtps: PORTS.smtps, reinject: PORTS.reinject } });
+        const moved = withErin({
+            "mailserver:ports": {
+                smtp: PORTS.smtp + 2,
+                submission: PORTS.submission,
+                smtps: PORTS.smtps,
+                reinject: PORTS.reinject,
+            },
+        });
         const up = deploy(moved);
-        assert.deepEqual(up.replaced.filter(n => !n.endsWith("-config")), [`${PREFIX}-postfix`], JSON.stringify(up));
+        assert.deepEqual(
+            up.replaced.filter(n => !n.endsWith("-config")),
+            [`${PREFIX}-postfix`],
+            JSON.stringify(up),
+        );
         const after = ids();
         assert.notEqual(after.postfix, before.postfix);
         assert.equal(after.dovecot, before.dovecot);
         assert.equal(after.saslauthd, before.saslauthd);
-        const queue = spawnSync("docker", ["exec", `${PREFIX}-postfix`, "postqueue", "-j"], { encoding: "utf8" }).stdout;
-        assert.match(queue, new RegExp(`"queue_id": ?"${queueId}"`), `the waiting message survived the replacement:\n${queue}`);
+        const queue = spawnSync("docker", ["exec", `${PREFIX}-postfix`, "postqueue", "-j"], {
+            encoding: "utf8",
+        }).stdout;
+        assert.match(
+            queue,
+            new RegExp(`"queue_id": ?"${queueId}"`),
+            `the waiting message survived the replacement:\n${queue}`,
+        );
         spawnSync("docker", ["exec", `${PREFIX}-postfix`, "postsuper", "-d", queueId!]);
         deploy(withErin());
     });
@@ -151,22 +246,35 @@ describe("the real Pulumi engine, live", () => {
     test("the policy pack passes the stack, and fails an open mynetworks naming the rule", () => {
         deploy(withErin(), false, { policyPacks: [POLICY] });
         // 10.0.0.0/8 passes the component's own checks (0.0.0.0/0 would not); the policy refuses it.
-        assert.throws(() => deploy(withErin({ "mailserver:mynetworks": ["10.0.0.0/8"] }), false, { policyPacks: [POLICY] }), (e: Error) => {
-            assert.match(e.message, /mail-no-open-relay/);
-            assert.match(e.message, /mandatory/);
-            return true;
-        });
+        assert.throws(
+            () => deploy(withErin({ "mailserver:mynetworks": ["10.0.0.0/8"] }), false, { policyPacks: [POLICY] }),
+            (e: Error) => {
+                assert.match(e.message, /mail-no-open-relay/);
+                assert.match(e.message, /mandatory/);
+                return true;
+            },
+        );
     });
 
     test("a configuration the service rejects fails the up and leaves the running configuration; a good up then succeeds", async () => {
-        const generation = () => spawnSync("docker", ["exec", `${PREFIX}-dovecot`, "readlink", "/config/current"], { encoding: "utf8" }).stdout.trim();
+        const generation = () =>
+            spawnSync("docker", ["exec", `${PREFIX}-dovecot`, "readlink", "/config/current"], {
+                encoding: "utf8",
+            }).stdout.trim();
         const before = generation();
         const broken = withErin();
-        (broken["mailserver:domains"] as any[])[0].mailboxes[1].sieveScript = `require "fileinto";\nif header :contains "Subject" "x" { fileinto "X" }\n`;
-        assert.throws(() => deploy(broken), (e: Error) => {
-            assert.match(e.message, /enginetest-dovecot-config: the configuration was rejected by the service's own checks/);
-            return true;
-        });
+        (broken["mailserver:domains"] as any[])[0].mailboxes[1].sieveScript =
+            `require "fileinto";\nif header :contains "Subject" "x" { fileinto "X" }\n`;
+        assert.throws(
+            () => deploy(broken),
+            (e: Error) => {
+                assert.match(
+                    e.message,
+                    /enginetest-dovecot-config: the configuration was rejected by the service's own checks/,
+                );
+                return true;
+            },
+        );
         assert.equal(generation(), before, "the running generation is unchanged");
         const subject = uniqueSubject("after the failed up");
         sendTo(USERS.bob.address, subject);
@@ -179,17 +287,25 @@ describe("the real Pulumi engine, live", () => {
         const subject = uniqueSubject("before destroy");
         sendTo(USERS.bob.address, subject);
         await fetchBySubject(USERS.bob, subject, "imaps", ca, "INBOX", 20_000, PORTS);
-        const stack = await openStack({ stackName: PREFIX, dir: engineDir(PREFIX), dockerHost: process.env.DOCKER_HOST });
+        const stack = await openStack({
+            stackName: PREFIX,
+            dir: engineDir(PREFIX),
+            dockerHost: process.env.DOCKER_HOST,
+        });
         const started = Date.now();
         await stack.destroy();
         const seconds = (Date.now() - started) / 1000;
         process.stdout.write(`# destroy took ${seconds.toFixed(1)} s\n`);
         assert.deepEqual(stackContainers(PREFIX), [], "no container left");
         const volumes = stackVolumes(PREFIX);
-        for (const v of ["mail", "queue"]) assert.ok(volumes.includes(`${PREFIX}-${v}`), `${PREFIX}-${v} kept: ${volumes}`);
+        for (const v of ["mail", "queue"])
+            assert.ok(volumes.includes(`${PREFIX}-${v}`), `${PREFIX}-${v} kept: ${volumes}`);
         assert.ok(seconds < 25, `destroy waited ${seconds} s (no grace period to wait out)`);
         const again = deploy(withErin());
         ca = caFile(again.outputs.certificatePem, PREFIX);
-        assert.match(await fetchBySubject(USERS.bob, subject, "imaps", ca, "INBOX", 20_000, PORTS), new RegExp(subject));
+        assert.match(
+            await fetchBySubject(USERS.bob, subject, "imaps", ca, "INBOX", 20_000, PORTS),
+            new RegExp(subject),
+        );
     });
 });

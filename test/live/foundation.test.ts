@@ -3,7 +3,19 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { spawnSync } from "child_process";
-import { assertCleanLogs, caFile, containerIds, docker, fetchBySubject, HOST, imapClient, OUTSIDER, replyAfter, swaks, uniqueSubject } from "./clients";
+import {
+    assertCleanLogs,
+    caFile,
+    containerIds,
+    docker,
+    fetchBySubject,
+    HOST,
+    imapClient,
+    OUTSIDER,
+    replyAfter,
+    swaks,
+    uniqueSubject,
+} from "./clients";
 import { deploy, DeployResult, destroy, liveConfig, PORTS, PREFIX, USERS } from "./stack";
 
 let first: DeployResult;
@@ -23,7 +35,10 @@ describe("foundation, live", () => {
     test("EHLO on 25 and 587 offers STARTTLS and no AUTH before TLS", () => {
         for (const port of [PORTS.smtp, PORTS.submission]) {
             const r = swaks(["--server", `${HOST}:${port}`, "--quit-after", "EHLO"]);
-            assert.ok(r.replies.some(l => /^250[- ]STARTTLS/.test(l)), `STARTTLS on ${port}:\n${r.transcript}`);
+            assert.ok(
+                r.replies.some(l => /^250[- ]STARTTLS/.test(l)),
+                `STARTTLS on ${port}:\n${r.transcript}`,
+            );
             assert.ok(!r.replies.some(l => /^250[- ]AUTH/.test(l)), `no AUTH before TLS on ${port}:\n${r.transcript}`);
         }
     });
@@ -31,27 +46,73 @@ describe("foundation, live", () => {
     test("after STARTTLS, 587 offers AUTH PLAIN LOGIN; 25 never offers AUTH", () => {
         const sub = swaks(["--server", `${HOST}:${PORTS.submission}`, "-tls", ...tlsArgs(), "--quit-after", "EHLO"]);
         assert.equal(sub.status, 0, sub.transcript);
-        assert.ok(sub.replies.some(l => /^250[- ]AUTH PLAIN LOGIN$/.test(l)), sub.transcript);
+        assert.ok(
+            sub.replies.some(l => /^250[- ]AUTH PLAIN LOGIN$/.test(l)),
+            sub.transcript,
+        );
         const mx = swaks(["--server", `${HOST}:${PORTS.smtp}`, "-tls", ...tlsArgs(), "--quit-after", "EHLO"]);
         assert.equal(mx.status, 0, mx.transcript);
         assert.ok(!mx.replies.some(l => /^250[- ]AUTH/.test(l)), mx.transcript);
     });
 
     test("465 is implicit TLS and offers AUTH PLAIN LOGIN", () => {
-        const r = swaks(["--server", `${HOST}:${PORTS.smtps}`, "--tls-on-connect", ...tlsArgs(), "--quit-after", "EHLO"]);
+        const r = swaks([
+            "--server",
+            `${HOST}:${PORTS.smtps}`,
+            "--tls-on-connect",
+            ...tlsArgs(),
+            "--quit-after",
+            "EHLO",
+        ]);
         assert.equal(r.status, 0, r.transcript);
-        assert.ok(r.replies.some(l => /^250[- ]AUTH PLAIN LOGIN$/.test(l)), r.transcript);
+        assert.ok(
+            r.replies.some(l => /^250[- ]AUTH PLAIN LOGIN$/.test(l)),
+            r.transcript,
+        );
     });
 
     test("AUTH: right password 235, wrong password 535 (587 and 465)", () => {
-        for (const [port, tls] of [[PORTS.submission, "-tls"], [PORTS.smtps, "--tls-on-connect"]] as const) {
+        for (const [port, tls] of [
+            [PORTS.submission, "-tls"],
+            [PORTS.smtps, "--tls-on-connect"],
+        ] as const) {
             for (const mech of ["PLAIN", "LOGIN"]) {
-                const good = swaks(["--server", `${HOST}:${port}`, tls, ...tlsArgs(), "--auth", mech,
-                    "--auth-user", USERS.alice.address, "--auth-password", USERS.alice.password, "--quit-after", "AUTH"]);
-                assert.ok(good.replies.some(l => l.startsWith("235 ")), `good ${mech} on ${port}:\n${good.transcript}`);
-                const bad = swaks(["--server", `${HOST}:${port}`, tls, ...tlsArgs(), "--auth", mech,
-                    "--auth-user", USERS.alice.address, "--auth-password", "not-the-password", "--quit-after", "AUTH"]);
-                assert.ok(bad.replies.some(l => l.startsWith("535 ")), `bad ${mech} on ${port}:\n${bad.transcript}`);
+                const good = swaks([
+                    "--server",
+                    `${HOST}:${port}`,
+                    tls,
+                    ...tlsArgs(),
+                    "--auth",
+                    mech,
+                    "--auth-user",
+                    USERS.alice.address,
+                    "--auth-password",
+                    USERS.alice.password,
+                    "--quit-after",
+                    "AUTH",
+                ]);
+                assert.ok(
+                    good.replies.some(l => l.startsWith("235 ")),
+                    `good ${mech} on ${port}:\n${good.transcript}`,
+                );
+                const bad = swaks([
+                    "--server",
+                    `${HOST}:${port}`,
+                    tls,
+                    ...tlsArgs(),
+                    "--auth",
+                    mech,
+                    "--auth-user",
+                    USERS.alice.address,
+                    "--auth-password",
+                    "not-the-password",
+                    "--quit-after",
+                    "AUTH",
+                ]);
+                assert.ok(
+                    bad.replies.some(l => l.startsWith("535 ")),
+                    `bad ${mech} on ${port}:\n${bad.transcript}`,
+                );
                 assert.ok(!bad.replies.some(l => l.startsWith("235 ")), bad.transcript);
             }
         }
@@ -59,8 +120,20 @@ describe("foundation, live", () => {
 
     test("mail from an outsider on 25 lands in the mailbox, read over IMAPS and IMAP+STARTTLS", async () => {
         const subject = uniqueSubject("inbound on 25");
-        const r = swaks(["--server", `${HOST}:${PORTS.smtp}`, "--local-interface", OUTSIDER,
-            "--from", "someone@sender.example", "--to", USERS.bob.address, "--header", `Subject: ${subject}`, "--body", "hello bob"]);
+        const r = swaks([
+            "--server",
+            `${HOST}:${PORTS.smtp}`,
+            "--local-interface",
+            OUTSIDER,
+            "--from",
+            "someone@sender.example",
+            "--to",
+            USERS.bob.address,
+            "--header",
+            `Subject: ${subject}`,
+            "--body",
+            "hello bob",
+        ]);
         assert.equal(r.status, 0, r.transcript);
         for (const mode of ["imaps", "starttls"] as const) {
             const source = await fetchBySubject(USERS.bob, subject, mode, ca);
@@ -70,34 +143,93 @@ describe("foundation, live", () => {
     });
 
     test("authenticated mail on 587 and on 465 is delivered across domains", async () => {
-        for (const [port, tls] of [[PORTS.submission, "-tls"], [PORTS.smtps, "--tls-on-connect"]] as const) {
+        for (const [port, tls] of [
+            [PORTS.submission, "-tls"],
+            [PORTS.smtps, "--tls-on-connect"],
+        ] as const) {
             const subject = uniqueSubject(`submitted on ${port}`);
-            const r = swaks(["--server", `${HOST}:${port}`, tls, ...tlsArgs(), "--local-interface", OUTSIDER,
-                "--auth", "PLAIN", "--auth-user", USERS.alice.address, "--auth-password", USERS.alice.password,
-                "--from", USERS.alice.address, "--to", USERS.carol.address, "--header", `Subject: ${subject}`, "--body", `via ${port}`]);
+            const r = swaks([
+                "--server",
+                `${HOST}:${port}`,
+                tls,
+                ...tlsArgs(),
+                "--local-interface",
+                OUTSIDER,
+                "--auth",
+                "PLAIN",
+                "--auth-user",
+                USERS.alice.address,
+                "--auth-password",
+                USERS.alice.password,
+                "--from",
+                USERS.alice.address,
+                "--to",
+                USERS.carol.address,
+                "--header",
+                `Subject: ${subject}`,
+                "--body",
+                `via ${port}`,
+            ]);
             assert.equal(r.status, 0, r.transcript);
-            const source = await fetchBySubject(USERS.carol, subject, port === PORTS.submission ? "starttls" : "imaps", ca);
+            const source = await fetchBySubject(
+                USERS.carol,
+                subject,
+                port === PORTS.submission ? "starttls" : "imaps",
+                ca,
+            );
             assert.match(source, new RegExp(`via ${port}`));
         }
     });
 
     test("an unknown recipient is rejected at RCPT with 550", () => {
-        const r = swaks(["--server", `${HOST}:${PORTS.smtp}`, "--local-interface", OUTSIDER,
-            "--from", "someone@sender.example", "--to", "nobody@example.test", "--quit-after", "RCPT"]);
+        const r = swaks([
+            "--server",
+            `${HOST}:${PORTS.smtp}`,
+            "--local-interface",
+            OUTSIDER,
+            "--from",
+            "someone@sender.example",
+            "--to",
+            "nobody@example.test",
+            "--quit-after",
+            "RCPT",
+        ]);
         const reply = replyAfter(r, /^RCPT TO:/);
         assert.match(reply ?? "", /^550 5\.1\.1 /, r.transcript);
     });
 
     test("relaying to an outside domain without AUTH from outside mynetworks is refused with 554", () => {
-        const r = swaks(["--server", `${HOST}:${PORTS.smtp}`, "--local-interface", OUTSIDER,
-            "--from", "someone@sender.example", "--to", "victim@elsewhere.example", "--quit-after", "RCPT"]);
+        const r = swaks([
+            "--server",
+            `${HOST}:${PORTS.smtp}`,
+            "--local-interface",
+            OUTSIDER,
+            "--from",
+            "someone@sender.example",
+            "--to",
+            "victim@elsewhere.example",
+            "--quit-after",
+            "RCPT",
+        ]);
         const reply = replyAfter(r, /^RCPT TO:/);
         assert.match(reply ?? "", /^554 5\.7\.1 .*Relay access denied/, r.transcript);
     });
 
     test("IMAP on 143 refuses login before STARTTLS (LOGINDISABLED, login fails)", () => {
-        const r = spawnSync("curl", ["-sv", "--max-time", "20", "--interface", OUTSIDER, `imap://${HOST}:${PORTS.imap}/INBOX`,
-            "-u", `${USERS.bob.address}:${USERS.bob.password}`], { encoding: "utf8" });
+        const r = spawnSync(
+            "curl",
+            [
+                "-sv",
+                "--max-time",
+                "20",
+                "--interface",
+                OUTSIDER,
+                `imap://${HOST}:${PORTS.imap}/INBOX`,
+                "-u",
+                `${USERS.bob.address}:${USERS.bob.password}`,
+            ],
+            { encoding: "utf8" },
+        );
         assert.match(r.stderr, /LOGINDISABLED/, r.stderr);
         assert.notEqual(r.status, 0, "plaintext login must fail");
         assert.doesNotMatch(r.stderr, /< A\d+ OK .*Logged in/, r.stderr);
@@ -111,19 +243,59 @@ describe("foundation, live", () => {
         domains[0].mailboxes.push({ address: "dave" });
         (config["mailserver:passwords"] as Record<string, string>)[dave.address] = dave.password;
         const second = deploy(config);
-        assert.deepEqual(second.replaced.filter(n => !n.endsWith("-config")), [], `services replaced: ${second.replaced}`);
-        for (const s of ["postfix", "saslauthd", "dovecot"]) assert.ok(second.kept.includes(`${PREFIX}-${s}`), `${s} kept`);
+        assert.deepEqual(
+            second.replaced.filter(n => !n.endsWith("-config")),
+            [],
+            `services replaced: ${second.replaced}`,
+        );
+        for (const s of ["postfix", "saslauthd", "dovecot"])
+            assert.ok(second.kept.includes(`${PREFIX}-${s}`), `${s} kept`);
         assert.deepEqual(containerIds(PREFIX), before, "the service containers are the same containers");
         // The services pick up the new generation by reloading (entrypoint watcher), bounded wait.
         const subject = uniqueSubject("to the new mailbox");
-        let r = swaks(["--server", `${HOST}:${PORTS.smtp}`, "--from", "x@sender.example", "--to", dave.address, "--quit-after", "RCPT"]);
+        let r = swaks([
+            "--server",
+            `${HOST}:${PORTS.smtp}`,
+            "--from",
+            "x@sender.example",
+            "--to",
+            dave.address,
+            "--quit-after",
+            "RCPT",
+        ]);
         for (let i = 0; i < 20 && !/^250 /.test(replyAfter(r, /^RCPT TO:/) ?? ""); i++) {
             await new Promise(res => setTimeout(res, 500));
-            r = swaks(["--server", `${HOST}:${PORTS.smtp}`, "--from", "x@sender.example", "--to", dave.address, "--quit-after", "RCPT"]);
+            r = swaks([
+                "--server",
+                `${HOST}:${PORTS.smtp}`,
+                "--from",
+                "x@sender.example",
+                "--to",
+                dave.address,
+                "--quit-after",
+                "RCPT",
+            ]);
         }
-        const sent = swaks(["--server", `${HOST}:${PORTS.submission}`, "-tls", ...tlsArgs(), "--auth", "PLAIN",
-            "--auth-user", dave.address, "--auth-password", dave.password,
-            "--from", dave.address, "--to", dave.address, "--header", `Subject: ${subject}`, "--body", "self"]);
+        const sent = swaks([
+            "--server",
+            `${HOST}:${PORTS.submission}`,
+            "-tls",
+            ...tlsArgs(),
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            dave.address,
+            "--auth-password",
+            dave.password,
+            "--from",
+            dave.address,
+            "--to",
+            dave.address,
+            "--header",
+            `Subject: ${subject}`,
+            "--body",
+            "self",
+        ]);
         assert.equal(sent.status, 0, sent.transcript);
         const client = await imapClient(dave, "imaps", ca);
         await client.logout();
@@ -132,7 +304,19 @@ describe("foundation, live", () => {
 
     test("a burst of 500 messages to one mailbox is delivered within 30 s, none deferred", () => {
         const inbox = () => {
-            const out = docker(["exec", `${PREFIX}-dovecot`, "doveadm", "-f", "flow", "mailbox", "status", "-u", USERS.bob.address, "messages", "INBOX"]);
+            const out = docker([
+                "exec",
+                `${PREFIX}-dovecot`,
+                "doveadm",
+                "-f",
+                "flow",
+                "mailbox",
+                "status",
+                "-u",
+                USERS.bob.address,
+                "messages",
+                "INBOX",
+            ]);
             const m = /\bmessages=(\d+)/.exec(out);
             assert.ok(m, `doveadm mailbox status said: ${out}`);
             return Number(m![1]);
@@ -141,8 +325,26 @@ describe("foundation, live", () => {
         const since = Math.floor(Date.now() / 1000);
         const started = Date.now();
         // Postfix's own load generator, run beside the daemon: 20 sessions, 500 messages of 5 KB.
-        const sent = spawnSync("docker", ["exec", `${PREFIX}-postfix`, "smtp-source", "-s", "20", "-l", "5000", "-m", "500",
-            "-f", "burst@sender.example", "-t", USERS.bob.address, `127.0.0.1:${PORTS.smtp}`], { encoding: "utf8", timeout: 60_000 });
+        const sent = spawnSync(
+            "docker",
+            [
+                "exec",
+                `${PREFIX}-postfix`,
+                "smtp-source",
+                "-s",
+                "20",
+                "-l",
+                "5000",
+                "-m",
+                "500",
+                "-f",
+                "burst@sender.example",
+                "-t",
+                USERS.bob.address,
+                `127.0.0.1:${PORTS.smtp}`,
+            ],
+            { encoding: "utf8", timeout: 60_000 },
+        );
         assert.equal(sent.status, 0, `${sent.stdout}${sent.stderr}`);
         const accepted = (Date.now() - started) / 1000;
         let delivered = 0;
@@ -151,10 +353,17 @@ describe("foundation, live", () => {
             if (delivered < 500) spawnSync("sleep", ["0.5"]);
         }
         const seconds = (Date.now() - started) / 1000;
-        process.stdout.write(`# burst: 500 to one mailbox accepted in ${accepted.toFixed(1)} s, ${delivered} delivered after ${seconds.toFixed(1)} s\n`);
+        process.stdout.write(
+            `# burst: 500 to one mailbox accepted in ${accepted.toFixed(1)} s, ${delivered} delivered after ${seconds.toFixed(1)} s\n`,
+        );
         assert.equal(delivered, 500, `${delivered} of 500 delivered within 30 s`);
-        const logs = spawnSync("docker", ["logs", "--since", String(since), `${PREFIX}-postfix`], { encoding: "utf8", maxBuffer: 64 << 20 });
-        const deferred = `${logs.stdout}${logs.stderr}`.split("\n").filter(l => /status=deferred|\b4[25]1[ -]4\.\d+\.\d+/.test(l));
+        const logs = spawnSync("docker", ["logs", "--since", String(since), `${PREFIX}-postfix`], {
+            encoding: "utf8",
+            maxBuffer: 64 << 20,
+        });
+        const deferred = `${logs.stdout}${logs.stderr}`
+            .split("\n")
+            .filter(l => /status=deferred|\b4[25]1[ -]4\.\d+\.\d+/.test(l));
         assert.deepEqual(deferred, [], "no delivery deferred");
     });
 

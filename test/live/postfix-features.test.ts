@@ -7,7 +7,17 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
-import { assertCleanLogs, caFile, countBySubject, dialog, fetchBySubject, HOST, OUTSIDER, swaks, uniqueSubject } from "./clients";
+import {
+    assertCleanLogs,
+    caFile,
+    countBySubject,
+    dialog,
+    fetchBySubject,
+    HOST,
+    OUTSIDER,
+    swaks,
+    uniqueSubject,
+} from "./clients";
 import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom, ROOT } from "./stack";
 
 const PREFIX = "pftest";
@@ -19,36 +29,44 @@ const carol = { address: "carol@example.org", password: "carol-Secret-2026!" };
 const dave = { address: "dave@example.org", password: "dave-Secret-2026!!" };
 let ca: string;
 
-const config = liveConfig({
-    "mailserver:domains": [
-        {
-            domain: "example.test",
-            mailboxes: [{ address: "alice", aliases: ["info"] }, { address: "bob" }],
-            aliases: [{ address: "team", targets: [alice.address, bob.address] }],
-        },
-        {
-            domain: "example.org",
-            mailboxes: [{ address: "carol" }, { address: "dave" }],
-            aliases: [{ address: "sales", targets: [carol.address] }],
-            catchAll: "dave",
-        },
-    ],
-    "mailserver:passwords": Object.fromEntries([alice, bob, carol, dave].map(u => [u.address, u.password])),
-    "mailserver:adminAddress": bob.address,
-    "mailserver:notifyClasses": ["bounce", "2bounce", "delay", "resource", "software"],
-    "mailserver:messageSizeLimit": SIZE_LIMIT,
-    "mailserver:maximalQueueLifetime": "2d",
-    "mailserver:bounceQueueLifetime": "1d",
-    "mailserver:delayWarningTime": "20s",
-    "mailserver:masqueradeDomains": ["example.test"],
-}, PREFIX, 26000);
+const config = liveConfig(
+    {
+        "mailserver:domains": [
+            {
+                domain: "example.test",
+                mailboxes: [{ address: "alice", aliases: ["info"] }, { address: "bob" }],
+                aliases: [{ address: "team", targets: [alice.address, bob.address] }],
+            },
+            {
+                domain: "example.org",
+                mailboxes: [{ address: "carol" }, { address: "dave" }],
+                aliases: [{ address: "sales", targets: [carol.address] }],
+                catchAll: "dave",
+            },
+        ],
+        "mailserver:passwords": Object.fromEntries([alice, bob, carol, dave].map(u => [u.address, u.password])),
+        "mailserver:adminAddress": bob.address,
+        "mailserver:notifyClasses": ["bounce", "2bounce", "delay", "resource", "software"],
+        "mailserver:messageSizeLimit": SIZE_LIMIT,
+        "mailserver:maximalQueueLifetime": "2d",
+        "mailserver:bounceQueueLifetime": "1d",
+        "mailserver:delayWarningTime": "20s",
+        "mailserver:masqueradeDomains": ["example.test"],
+    },
+    PREFIX,
+    26000,
+);
 
 const smtp = (args: string[]) => swaks(["--server", `${HOST}:${PORTS.smtp}`, ...args]);
 const read = (user: { address: string; password: string }, subject: string, mailbox = "INBOX") =>
     fetchBySubject(user, subject, "imaps", ca, mailbox, 20_000, PORTS);
 const exec = (...argv: string[]) => spawnSync("docker", ["exec", `${PREFIX}-postfix`, ...argv], { encoding: "utf8" });
-const queue = (...argv: string[]) => spawnSync(path.join(ROOT, "node_modules", ".bin", "tsx"),
-    [path.join(ROOT, "scripts", "queue.ts"), ...argv, "--container", `${PREFIX}-postfix`], { encoding: "utf8", cwd: ROOT });
+const queue = (...argv: string[]) =>
+    spawnSync(
+        path.join(ROOT, "node_modules", ".bin", "tsx"),
+        [path.join(ROOT, "scripts", "queue.ts"), ...argv, "--container", `${PREFIX}-postfix`],
+        { encoding: "utf8", cwd: ROOT },
+    );
 
 function queuedIds(): string[] {
     const out = exec("postqueue", "-j").stdout.trim();
@@ -74,17 +92,34 @@ describe("Postfix features, live", () => {
     test("the running Postfix has the configured limits and timers (postconf -n)", () => {
         const r = exec("postconf", "-n");
         assert.equal(r.status, 0, r.stderr);
-        for (const line of [`message_size_limit = ${SIZE_LIMIT}`, "maximal_queue_lifetime = 2d", "bounce_queue_lifetime = 1d",
-            "delay_warning_time = 20s", "masquerade_domains = example.test", "disable_vrfy_command = yes",
-            "recipient_delimiter = +", "inet_interfaces = 127.0.0.1", "mynetworks = 127.0.0.1/32"]) {
+        for (const line of [
+            `message_size_limit = ${SIZE_LIMIT}`,
+            "maximal_queue_lifetime = 2d",
+            "bounce_queue_lifetime = 1d",
+            "delay_warning_time = 20s",
+            "masquerade_domains = example.test",
+            "disable_vrfy_command = yes",
+            "recipient_delimiter = +",
+            "inet_interfaces = 127.0.0.1",
+            "mynetworks = 127.0.0.1/32",
+        ]) {
             assert.ok(r.stdout.split("\n").includes(line), `postconf -n lacks "${line}"`);
         }
     });
 
     test("a message over message_size_limit gets 552 at DATA", () => {
         const body = path.join(ARTIFACTS, "big-body.txt");
-        fs.writeFileSync(body, ("x".repeat(76) + "\r\n").repeat(Math.ceil(SIZE_LIMIT * 1.2 / 78)));
-        const r = smtp(["--local-interface", OUTSIDER, "--from", "big@sender.example", "--to", alice.address, "--body", `@${body}`]);
+        fs.writeFileSync(body, ("x".repeat(76) + "\r\n").repeat(Math.ceil((SIZE_LIMIT * 1.2) / 78)));
+        const r = smtp([
+            "--local-interface",
+            OUTSIDER,
+            "--from",
+            "big@sender.example",
+            "--to",
+            alice.address,
+            "--body",
+            `@${body}`,
+        ]);
         const reply = r.replies.find(l => /^552 /.test(l));
         assert.ok(reply, r.transcript.slice(-2000));
         assert.match(reply!, /^552 5\.3\.4 .*(too big|size exceeds)/i);
@@ -102,34 +137,112 @@ describe("Postfix features, live", () => {
 
     test("aliases with several targets, sub-addresses and mailbox aliases deliver where they should", async () => {
         const subject = uniqueSubject("to team");
-        assert.equal(smtp(["--local-interface", OUTSIDER, "--from", "x@sender.example", "--to", "team@example.test", "--header", `Subject: ${subject}`]).status, 0);
+        assert.equal(
+            smtp([
+                "--local-interface",
+                OUTSIDER,
+                "--from",
+                "x@sender.example",
+                "--to",
+                "team@example.test",
+                "--header",
+                `Subject: ${subject}`,
+            ]).status,
+            0,
+        );
         await read(alice, subject);
         await read(bob, subject);
         const tagged = uniqueSubject("tagged");
-        assert.equal(smtp(["--local-interface", OUTSIDER, "--from", "x@sender.example", "--to", "alice+news@example.test", "--header", `Subject: ${tagged}`]).status, 0);
+        assert.equal(
+            smtp([
+                "--local-interface",
+                OUTSIDER,
+                "--from",
+                "x@sender.example",
+                "--to",
+                "alice+news@example.test",
+                "--header",
+                `Subject: ${tagged}`,
+            ]).status,
+            0,
+        );
         // Delivered into alice's own mailbox; the tag stays visible to her (and to her Sieve rules).
         assert.match(await read(alice, tagged), /^Delivered-To: alice\+news@example\.test/m);
         const info = uniqueSubject("to info");
-        assert.equal(smtp(["--local-interface", OUTSIDER, "--from", "x@sender.example", "--to", "info@example.test", "--header", `Subject: ${info}`]).status, 0);
+        assert.equal(
+            smtp([
+                "--local-interface",
+                OUTSIDER,
+                "--from",
+                "x@sender.example",
+                "--to",
+                "info@example.test",
+                "--header",
+                `Subject: ${info}`,
+            ]).status,
+            0,
+        );
         await read(alice, info);
     });
 
     test("the catch-all takes unknown addresses only, never mailboxes or aliases", async () => {
-        const subjects = { carol: uniqueSubject("to carol"), sales: uniqueSubject("to sales"), other: uniqueSubject("to someone") };
-        for (const [to, subject] of [[carol.address, subjects.carol], ["sales@example.org", subjects.sales], ["someone-else@example.org", subjects.other]]) {
-            assert.equal(smtp(["--local-interface", OUTSIDER, "--from", "x@sender.example", "--to", to, "--header", `Subject: ${subject}`]).status, 0);
+        const subjects = {
+            carol: uniqueSubject("to carol"),
+            sales: uniqueSubject("to sales"),
+            other: uniqueSubject("to someone"),
+        };
+        for (const [to, subject] of [
+            [carol.address, subjects.carol],
+            ["sales@example.org", subjects.sales],
+            ["someone-else@example.org", subjects.other],
+        ]) {
+            assert.equal(
+                smtp([
+                    "--local-interface",
+                    OUTSIDER,
+                    "--from",
+                    "x@sender.example",
+                    "--to",
+                    to,
+                    "--header",
+                    `Subject: ${subject}`,
+                ]).status,
+                0,
+            );
         }
         await read(carol, subjects.carol);
         await read(carol, subjects.sales);
         await read(dave, subjects.other);
-        assert.equal(await countBySubject(dave, subjects.carol, ca, PORTS), 0, "the catch-all must not take a mailbox's mail");
-        assert.equal(await countBySubject(dave, subjects.sales, ca, PORTS), 0, "the catch-all must not take an alias's mail");
+        assert.equal(
+            await countBySubject(dave, subjects.carol, ca, PORTS),
+            0,
+            "the catch-all must not take a mailbox's mail",
+        );
+        assert.equal(
+            await countBySubject(dave, subjects.sales, ca, PORTS),
+            0,
+            "the catch-all must not take an alias's mail",
+        );
     });
 
     test("postmaster@ and abuse@ of every domain, and root@ the host, reach the admin mailbox", async () => {
-        for (const to of ["postmaster@example.test", "abuse@example.org", "postmaster@example.org", "root@mail.example.test"]) {
+        for (const to of [
+            "postmaster@example.test",
+            "abuse@example.org",
+            "postmaster@example.org",
+            "root@mail.example.test",
+        ]) {
             const subject = uniqueSubject(`to ${to}`);
-            const r = smtp(["--local-interface", OUTSIDER, "--from", "x@sender.example", "--to", to, "--header", `Subject: ${subject}`]);
+            const r = smtp([
+                "--local-interface",
+                OUTSIDER,
+                "--from",
+                "x@sender.example",
+                "--to",
+                to,
+                "--header",
+                `Subject: ${subject}`,
+            ]);
             assert.equal(r.status, 0, r.transcript);
             await read(bob, subject);
         }
@@ -137,8 +250,16 @@ describe("Postfix features, live", () => {
 
     test("masquerade_domains rewrites user@host.example.test to user@example.test", async () => {
         const subject = uniqueSubject("masquerade");
-        const r = smtp(["--from", "clerk@host.example.test", "--to", alice.address,
-            "--header", `Subject: ${subject}`, "--header", "From: clerk@host.example.test"]);
+        const r = smtp([
+            "--from",
+            "clerk@host.example.test",
+            "--to",
+            alice.address,
+            "--header",
+            `Subject: ${subject}`,
+            "--header",
+            "From: clerk@host.example.test",
+        ]);
         assert.equal(r.status, 0, r.transcript);
         const source = await read(alice, subject);
         assert.match(source, /^Return-Path: <clerk@example\.test>/m);
@@ -147,8 +268,11 @@ describe("Postfix features, live", () => {
 
     test("a bounce reaches the sender, and a copy reaches the admin", async () => {
         const subject = uniqueSubject("will bounce");
-        const r = spawnSync("docker", ["exec", "-i", `${PREFIX}-postfix`, "sendmail", "-f", alice.address, "nobody@example.test"],
-            { input: `Subject: ${subject}\n\nno such user\n`, encoding: "utf8" });
+        const r = spawnSync(
+            "docker",
+            ["exec", "-i", `${PREFIX}-postfix`, "sendmail", "-f", alice.address, "nobody@example.test"],
+            { input: `Subject: ${subject}\n\nno such user\n`, encoding: "utf8" },
+        );
         assert.equal(r.status, 0, r.stderr);
         const bounce = await read(alice, "Undelivered Mail Returned to Sender");
         assert.match(bounce, new RegExp(subject.split(" ").pop()!));
@@ -212,7 +336,10 @@ describe("Postfix features, live", () => {
 function canConnect(host: string, port: number): Promise<boolean> {
     return new Promise(resolve => {
         const s = net.connect({ host, port });
-        const done = (ok: boolean) => { s.destroy(); resolve(ok); };
+        const done = (ok: boolean) => {
+            s.destroy();
+            resolve(ok);
+        };
         s.setTimeout(3000, () => done(false));
         s.on("connect", () => done(true));
         s.on("error", () => done(false));

@@ -11,13 +11,31 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { SMTPServer, SMTPServerSession } from "smtp-server";
-import { assertCleanLogs, caFile, docker, dockerLogs, fetchBySubject, HOST, OUTSIDER, relayProbe, replyAfter, swaks, SwaksResult, uniqueSubject } from "./clients";
+import {
+    assertCleanLogs,
+    caFile,
+    docker,
+    dockerLogs,
+    fetchBySubject,
+    HOST,
+    OUTSIDER,
+    relayProbe,
+    replyAfter,
+    swaks,
+    SwaksResult,
+    uniqueSubject,
+} from "./clients";
 import { ARTIFACTS, deploy, DeployResult, destroy, liveConfig, portsFrom, USERS } from "./stack";
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 /** Polls fn until it returns something truthy; fails after timeoutMs (bounded in time and count). */
-async function waitFor<T>(what: string, fn: () => T | undefined | null | false, timeoutMs = 30_000, stepMs = 500): Promise<T> {
+async function waitFor<T>(
+    what: string,
+    fn: () => T | undefined | null | false,
+    timeoutMs = 30_000,
+    stepMs = 500,
+): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (let i = 0; i < Math.ceil(timeoutMs / stepMs) + 1; i++) {
         const value = fn();
@@ -30,9 +48,24 @@ async function waitFor<T>(what: string, fn: () => T | undefined | null | false, 
 
 // ---------------------------------------------------------------- smarthosts
 
-interface Credentials { username: string; password: string }
-interface AuthAttempt { username?: string; password?: string | null; secure: boolean; ok: boolean }
-interface Received { from: string; to: string[]; raw: string; secure: boolean; user: unknown; subject: string }
+interface Credentials {
+    username: string;
+    password: string;
+}
+interface AuthAttempt {
+    username?: string;
+    password?: string | null;
+    secure: boolean;
+    ok: boolean;
+}
+interface Received {
+    from: string;
+    to: string[];
+    raw: string;
+    secure: boolean;
+    user: unknown;
+    subject: string;
+}
 
 let keyPem: Buffer;
 let certPem: Buffer;
@@ -45,7 +78,12 @@ class SmartHost {
     private readonly server: SMTPServer;
 
     /** noStartTls: a careless relay that offers no TLS at all and would take AUTH in clear. */
-    constructor(readonly name: string, readonly port: number, readonly cred: Credentials, opts: { implicit?: boolean; noStartTls?: boolean } = {}) {
+    constructor(
+        readonly name: string,
+        readonly port: number,
+        readonly cred: Credentials,
+        opts: { implicit?: boolean; noStartTls?: boolean } = {},
+    ) {
         this.server = new SMTPServer({
             name: `${name}.smarthost.test`,
             secure: !!opts.implicit,
@@ -59,7 +97,8 @@ class SmartHost {
             onAuth: (auth, session, callback) => {
                 const ok = auth.username === cred.username && auth.password === cred.password;
                 this.auths.push({ username: auth.username, password: auth.password, secure: session.secure, ok });
-                if (!ok) return callback(Object.assign(new Error("Invalid username or password"), { responseCode: 535 }));
+                if (!ok)
+                    return callback(Object.assign(new Error("Invalid username or password"), { responseCode: 535 }));
                 callback(null, { user: auth.username });
             },
             onData: (stream, session: SMTPServerSession, callback) => {
@@ -70,8 +109,10 @@ class SmartHost {
                     this.messages.push({
                         from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
                         to: session.envelope.rcptTo.map(r => r.address),
-                        raw, secure: session.secure, user: session.user,
-                        subject: /^Subject: (.*)$/mi.exec(raw)?.[1].trim() ?? "",
+                        raw,
+                        secure: session.secure,
+                        user: session.user,
+                        subject: /^Subject: (.*)$/im.exec(raw)?.[1].trim() ?? "",
                     });
                     callback(null, "OK: message queued");
                 });
@@ -84,7 +125,10 @@ class SmartHost {
         return new Promise((resolve, reject) => {
             const server = (this.server as any).server as import("net").Server;
             server.once("error", reject);
-            this.server.listen(this.port, HOST, () => { server.off("error", reject); resolve(); });
+            this.server.listen(this.port, HOST, () => {
+                server.off("error", reject);
+                resolve();
+            });
         });
     }
 
@@ -101,8 +145,27 @@ function makeCertificate(): void {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     const dir = fs.mkdtempSync(path.join(ARTIFACTS, "smarthost-"));
     try {
-        execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=smarthost.test",
-            "-addext", "subjectAltName=DNS:smarthost.test", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { stdio: "pipe" });
+        execFileSync(
+            "openssl",
+            [
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=smarthost.test",
+                "-addext",
+                "subjectAltName=DNS:smarthost.test",
+                "-keyout",
+                path.join(dir, "key.pem"),
+                "-out",
+                path.join(dir, "cert.pem"),
+            ],
+            { stdio: "pipe" },
+        );
         keyPem = fs.readFileSync(path.join(dir, "key.pem"));
         certPem = fs.readFileSync(path.join(dir, "cert.pem"));
     } finally {
@@ -118,18 +181,36 @@ function exec(container: string, args: string[]): string {
 
 /** Waits until the service runs the configuration generation that is active in its volume. */
 async function waitApplied(container: string): Promise<void> {
-    await waitFor(`${container} to reload its new configuration`, () => {
-        const r = spawnSync("docker", ["exec", container, "sh", "-c", "[ \"$(cat /run/mail/applied)\" = \"$(readlink /config/current)\" ]"]);
-        return r.status === 0;
-    }, 30_000);
+    await waitFor(
+        `${container} to reload its new configuration`,
+        () => {
+            const r = spawnSync("docker", [
+                "exec",
+                container,
+                "sh",
+                "-c",
+                '[ "$(cat /run/mail/applied)" = "$(readlink /config/current)" ]',
+            ]);
+            return r.status === 0;
+        },
+        30_000,
+    );
 }
 
-interface QueueEntry { queue_name: string; queue_id: string; sender: string; recipients: Array<{ address: string; delay_reason?: string }> }
+interface QueueEntry {
+    queue_name: string;
+    queue_id: string;
+    sender: string;
+    recipients: Array<{ address: string; delay_reason?: string }>;
+}
 
 /** postqueue -j: one JSON object per queued message. */
 function queue(container: string): QueueEntry[] {
     const out = exec(container, ["postqueue", "-j"]);
-    return out.split("\n").filter(l => l.trim().startsWith("{")).map(l => JSON.parse(l));
+    return out
+        .split("\n")
+        .filter(l => l.trim().startsWith("{"))
+        .map(l => JSON.parse(l));
 }
 
 function queueId(r: SwaksResult): string {
@@ -140,7 +221,9 @@ function queueId(r: SwaksResult): string {
 
 /** Postfix log lines about one queue id. */
 function logOf(container: string, id: string): string[] {
-    return dockerLogs(container).split("\n").filter(l => l.includes(`${id}:`));
+    return dockerLogs(container)
+        .split("\n")
+        .filter(l => l.includes(`${id}:`));
 }
 
 // ---------------------------------------------------------------- relay mode with smarthosts
@@ -153,22 +236,46 @@ const CRED_B: Credentials = { username: "relay-b@smarthost.test", password: "B-r
 const RELAY_USER = { address: "app@example.test", password: "app-Relay-User-2026!" };
 const SH = { a: 25501, b: 25502, aImplicit: 25503, bImplicit: 25504, backup: 25510, org: 25520 };
 
-interface RelayOptions { aPassword?: string; aImplicit?: boolean; bImplicit?: boolean }
+interface RelayOptions {
+    aPassword?: string;
+    aImplicit?: boolean;
+    bImplicit?: boolean;
+}
 
 /** Relay mode: default relay A for every sender, relay B for sender domain example.org. */
 function relayConfig(o: RelayOptions = {}): Record<string, unknown> {
-    return liveConfig({
-        "mailserver:mode": "relay",
-        "mailserver:hostname": "relay.example.test",
-        "mailserver:domains": [],
-        "mailserver:users": [RELAY_USER.address],
-        "mailserver:passwords": { [RELAY_USER.address]: RELAY_USER.password },
-        "mailserver:relayhosts": [
-            { name: "smarthost-a", host: HOST, port: o.aImplicit ? SH.aImplicit : SH.a, username: CRED_A.username, ...(o.aImplicit ? { implicitTls: true } : {}) },
-            { name: "smarthost-b", host: HOST, port: o.bImplicit ? SH.bImplicit : SH.b, username: CRED_B.username, senderDomains: ["example.org"], ...(o.bImplicit ? { implicitTls: true } : {}) },
-        ],
-        "mailserver:relayPasswords": { "smarthost-a": o.aPassword ?? CRED_A.password, "smarthost-b": CRED_B.password },
-    }, RELAY_PREFIX, 23000);
+    return liveConfig(
+        {
+            "mailserver:mode": "relay",
+            "mailserver:hostname": "relay.example.test",
+            "mailserver:domains": [],
+            "mailserver:users": [RELAY_USER.address],
+            "mailserver:passwords": { [RELAY_USER.address]: RELAY_USER.password },
+            "mailserver:relayhosts": [
+                {
+                    name: "smarthost-a",
+                    host: HOST,
+                    port: o.aImplicit ? SH.aImplicit : SH.a,
+                    username: CRED_A.username,
+                    ...(o.aImplicit ? { implicitTls: true } : {}),
+                },
+                {
+                    name: "smarthost-b",
+                    host: HOST,
+                    port: o.bImplicit ? SH.bImplicit : SH.b,
+                    username: CRED_B.username,
+                    senderDomains: ["example.org"],
+                    ...(o.bImplicit ? { implicitTls: true } : {}),
+                },
+            ],
+            "mailserver:relayPasswords": {
+                "smarthost-a": o.aPassword ?? CRED_A.password,
+                "smarthost-b": CRED_B.password,
+            },
+        },
+        RELAY_PREFIX,
+        23000,
+    );
 }
 
 let relayCa: string;
@@ -180,14 +287,29 @@ const relayTls = () => ["--tls-verify", "--tls-ca-path", relayCa, "--tls-sni", "
 
 /** Plain SMTP to the relay's port 25 from 127.0.0.1 (mynetworks). */
 function sendFromMynetworks(from: string, subject: string, to = "someone@elsewhere.example"): SwaksResult {
-    const r = swaks(["--server", `${HOST}:${RP.smtp}`, "--from", from, "--to", to, "--header", `Subject: ${subject}`, "--body", `body of ${subject}`]);
+    const r = swaks([
+        "--server",
+        `${HOST}:${RP.smtp}`,
+        "--from",
+        from,
+        "--to",
+        to,
+        "--header",
+        `Subject: ${subject}`,
+        "--body",
+        `body of ${subject}`,
+    ]);
     assert.equal(r.status, 0, r.transcript);
     return r;
 }
 
 async function redeployRelay(o: RelayOptions): Promise<void> {
     const r = deploy(relayConfig(o));
-    assert.deepEqual(r.replaced.filter(n => !n.endsWith("-config")), [], `a relay change must not replace services: ${r.replaced}`);
+    assert.deepEqual(
+        r.replaced.filter(n => !n.endsWith("-config")),
+        [],
+        `a relay change must not replace services: ${r.replaced}`,
+    );
     await waitApplied(RELAY_POSTFIX);
 }
 
@@ -206,7 +328,8 @@ after(async () => {
     for (const prefix of [RELAY_PREFIX, PRIMARY_PREFIX, BACKUP_PREFIX]) {
         for (const c of ["postfix", "saslauthd", "dovecot"]) {
             const r = spawnSync("docker", ["logs", `${prefix}-${c}`], { encoding: "utf8", maxBuffer: 64 << 20 });
-            if (r.status === 0) fs.writeFileSync(path.join(ARTIFACTS, `relay-${prefix}-${c}.log`), `${r.stdout}${r.stderr}`);
+            if (r.status === 0)
+                fs.writeFileSync(path.join(ARTIFACTS, `relay-${prefix}-${c}.log`), `${r.stdout}${r.stderr}`);
         }
         destroy(prefix);
     }
@@ -229,12 +352,19 @@ describe("relayhost and relay mode, live", () => {
         assert.equal(got.from, "sender@example.test");
         assert.deepEqual(got.to, ["someone@elsewhere.example"]);
         assert.match(got.raw, new RegExp(`body of ${subject}`));
-        assert.ok(shA.auths.some(a => a.ok && a.secure && a.username === CRED_A.username && a.password === CRED_A.password), "right username and password, over TLS");
+        assert.ok(
+            shA.auths.some(a => a.ok && a.secure && a.username === CRED_A.username && a.password === CRED_A.password),
+            "right username and password, over TLS",
+        );
         assert.ok(!shA.auths.some(a => !a.secure), "never an AUTH in clear");
         assert.equal(shB.bySubject(subject), undefined, "not through the per-sender relay");
         const log = dockerLogs(RELAY_POSTFIX);
         assert.match(log, new RegExp(`TLS connection established to 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${SH.a}`));
-        await waitFor("the delivery log line", () => logOf(RELAY_POSTFIX, id).find(l => /relay=127\.0\.0\.1\[127\.0\.0\.1\]:25501, .*status=sent/.test(l)), 10_000);
+        await waitFor(
+            "the delivery log line",
+            () => logOf(RELAY_POSTFIX, id).find(l => /relay=127\.0\.0\.1\[127\.0\.0\.1\]:25501, .*status=sent/.test(l)),
+            10_000,
+        );
     });
 
     test("per sender domain: mail from example.org leaves through relay B with B's credentials", async () => {
@@ -247,50 +377,136 @@ describe("relayhost and relay mode, live", () => {
         assert.equal(viaB.user, CRED_B.username);
         assert.equal(viaB.secure, true);
         assert.equal(viaA.user, CRED_A.username);
-        assert.ok(shB.auths.some(a => a.ok && a.secure && a.username === CRED_B.username && a.password === CRED_B.password));
+        assert.ok(
+            shB.auths.some(a => a.ok && a.secure && a.username === CRED_B.username && a.password === CRED_B.password),
+        );
         assert.equal(shA.bySubject(org), undefined, "example.org never goes to A");
         assert.equal(shB.bySubject(other), undefined, "example.test never goes to B");
-        assert.ok(!shA.auths.some(a => a.username === CRED_B.username) && !shB.auths.some(a => a.username === CRED_A.username), "each relay sees only its own user");
+        assert.ok(
+            !shA.auths.some(a => a.username === CRED_B.username) &&
+                !shB.auths.some(a => a.username === CRED_A.username),
+            "each relay sees only its own user",
+        );
     });
 
     test("relay mode: an outsider (127.0.0.2) without AUTH is refused with 554 for an external recipient", () => {
-        const r = swaks(["--server", `${HOST}:${RP.smtp}`, "--local-interface", OUTSIDER,
-            "--from", "someone@sender.example", "--to", "victim@elsewhere.example", "--quit-after", "RCPT"]);
+        const r = swaks([
+            "--server",
+            `${HOST}:${RP.smtp}`,
+            "--local-interface",
+            OUTSIDER,
+            "--from",
+            "someone@sender.example",
+            "--to",
+            "victim@elsewhere.example",
+            "--quit-after",
+            "RCPT",
+        ]);
         assert.match(replyAfter(r, /^RCPT TO:/) ?? "", /^554 5\.7\.1 .*Relay access denied/, r.transcript);
         // Every relay trick, on every port, as in the internet-mode security test.
         const probe = relayProbe(RP, OUTSIDER, relayTls());
-        process.stdout.write(`# relay mode, open relay: ${probe.tried} attempts from ${OUTSIDER} on 25/587/465, ${probe.accepted.length} accepted\n`);
+        process.stdout.write(
+            `# relay mode, open relay: ${probe.tried} attempts from ${OUTSIDER} on 25/587/465, ${probe.accepted.length} accepted\n`,
+        );
         assert.deepEqual(probe.accepted, [], "relayed");
     });
 
     test("relay mode: a relay user authenticated on 587 or 465 may relay from anywhere; a wrong password gets 535", async () => {
-        for (const [port, tls] of [[RP.submission, "-tls"], [RP.smtps, "--tls-on-connect"]] as const) {
+        for (const [port, tls] of [
+            [RP.submission, "-tls"],
+            [RP.smtps, "--tls-on-connect"],
+        ] as const) {
             const subject = uniqueSubject(`relay user on ${port}`);
-            const r = swaks(["--server", `${HOST}:${port}`, tls, ...relayTls(), "--local-interface", OUTSIDER,
-                "--auth", "PLAIN", "--auth-user", RELAY_USER.address, "--auth-password", RELAY_USER.password,
-                "--from", "noreply@app.example", "--to", "customer@elsewhere.example", "--header", `Subject: ${subject}`, "--body", "from the app"]);
+            const r = swaks([
+                "--server",
+                `${HOST}:${port}`,
+                tls,
+                ...relayTls(),
+                "--local-interface",
+                OUTSIDER,
+                "--auth",
+                "PLAIN",
+                "--auth-user",
+                RELAY_USER.address,
+                "--auth-password",
+                RELAY_USER.password,
+                "--from",
+                "noreply@app.example",
+                "--to",
+                "customer@elsewhere.example",
+                "--header",
+                `Subject: ${subject}`,
+                "--body",
+                "from the app",
+            ]);
             assert.equal(r.status, 0, r.transcript);
             const got = await waitFor(`"${subject}" at smarthost A`, () => shA.bySubject(subject));
             assert.equal(got.user, CRED_A.username);
             assert.deepEqual(got.to, ["customer@elsewhere.example"]);
-            const bad = swaks(["--server", `${HOST}:${port}`, tls, ...relayTls(), "--local-interface", OUTSIDER,
-                "--auth", "PLAIN", "--auth-user", RELAY_USER.address, "--auth-password", "not-the-password-at-all", "--quit-after", "AUTH"]);
-            assert.ok(bad.replies.some(l => l.startsWith("535 ")), bad.transcript);
+            const bad = swaks([
+                "--server",
+                `${HOST}:${port}`,
+                tls,
+                ...relayTls(),
+                "--local-interface",
+                OUTSIDER,
+                "--auth",
+                "PLAIN",
+                "--auth-user",
+                RELAY_USER.address,
+                "--auth-password",
+                "not-the-password-at-all",
+                "--quit-after",
+                "AUTH",
+            ]);
+            assert.ok(
+                bad.replies.some(l => l.startsWith("535 ")),
+                bad.transcript,
+            );
         }
         // Without AUTH the submission port refuses to relay, even for a well-formed message.
-        const anon = swaks(["--server", `${HOST}:${RP.submission}`, "-tls", ...relayTls(), "--local-interface", OUTSIDER,
-            "--from", "noreply@app.example", "--to", "customer@elsewhere.example", "--quit-after", "RCPT"]);
+        const anon = swaks([
+            "--server",
+            `${HOST}:${RP.submission}`,
+            "-tls",
+            ...relayTls(),
+            "--local-interface",
+            OUTSIDER,
+            "--from",
+            "noreply@app.example",
+            "--to",
+            "customer@elsewhere.example",
+            "--quit-after",
+            "RCPT",
+        ]);
         assert.doesNotMatch(replyAfter(anon, /^(MAIL FROM|RCPT TO):/) ?? "", /^250 /, anon.transcript);
     });
 
     test("the relay passwords are only in the root-only sasl_passwd: not in env, labels, logs or outputs", () => {
         for (const file of ["sasl_passwd", "sasl_passwd.lmdb"]) {
-            assert.equal(exec(RELAY_POSTFIX, ["stat", "-L", "-c", "%a %U %G", `/config/current/${file}`]), "600 root root", file);
+            assert.equal(
+                exec(RELAY_POSTFIX, ["stat", "-L", "-c", "%a %U %G", `/config/current/${file}`]),
+                "600 root root",
+                file,
+            );
         }
-        assert.match(exec(RELAY_POSTFIX, ["cat", "/config/current/sasl_passwd"]), new RegExp(`^\\[127\\.0\\.0\\.1\\]:${SH.a}\\t${CRED_A.username}:`, "m"));
+        assert.match(
+            exec(RELAY_POSTFIX, ["cat", "/config/current/sasl_passwd"]),
+            new RegExp(`^\\[127\\.0\\.0\\.1\\]:${SH.a}\\t${CRED_A.username}:`, "m"),
+        );
         const secrets = [CRED_A.password, CRED_B.password, RELAY_USER.password];
-        for (const c of [RELAY_POSTFIX, `${RELAY_PREFIX}-saslauthd`, `${RELAY_PREFIX}-postfix-config`, `${RELAY_PREFIX}-saslauthd-config`]) {
-            const inspect = docker(["inspect", "-f", "{{json .Config.Env}} {{json .Config.Labels}} {{json .Config.Cmd}}", c]);
+        for (const c of [
+            RELAY_POSTFIX,
+            `${RELAY_PREFIX}-saslauthd`,
+            `${RELAY_PREFIX}-postfix-config`,
+            `${RELAY_PREFIX}-saslauthd-config`,
+        ]) {
+            const inspect = docker([
+                "inspect",
+                "-f",
+                "{{json .Config.Env}} {{json .Config.Labels}} {{json .Config.Cmd}}",
+                c,
+            ]);
             const logs = dockerLogs(c);
             for (const s of secrets) {
                 assert.ok(!inspect.includes(s), `${c}: a password in env/labels/command`);
@@ -305,16 +521,29 @@ describe("relayhost and relay mode, live", () => {
         await redeployRelay({ aPassword: "wrong-Relay-password-1" });
         const subject = uniqueSubject("held by wrong credentials");
         const id = queueId(sendFromMynetworks("sender@example.test", subject));
-        await waitFor("smarthost A to refuse the wrong password", () => shA.auths.some(a => !a.ok && a.password === "wrong-Relay-password-1"));
-        const deferred = await waitFor(`${id} in the deferred queue`, () => queue(RELAY_POSTFIX).find(q => q.queue_id === id && q.queue_name === "deferred"));
+        await waitFor("smarthost A to refuse the wrong password", () =>
+            shA.auths.some(a => !a.ok && a.password === "wrong-Relay-password-1"),
+        );
+        const deferred = await waitFor(`${id} in the deferred queue`, () =>
+            queue(RELAY_POSTFIX).find(q => q.queue_id === id && q.queue_name === "deferred"),
+        );
         assert.match(deferred.recipients[0].delay_reason ?? "", /SASL authentication failed/);
         assert.match(exec(RELAY_POSTFIX, ["postqueue", "-p"]), new RegExp(`^${id}\\s`, "m"), "postqueue -p shows it");
         await sleep(3000);
-        assert.ok(queue(RELAY_POSTFIX).some(q => q.queue_id === id), "still queued a while later");
+        assert.ok(
+            queue(RELAY_POSTFIX).some(q => q.queue_id === id),
+            "still queued a while later",
+        );
         assert.equal(shA.bySubject(subject), undefined);
         const lines = logOf(RELAY_POSTFIX, id);
-        assert.ok(lines.some(l => /status=deferred .*SASL authentication failed/.test(l)), lines.join("\n"));
-        assert.ok(!lines.some(l => /status=bounced|sender non-delivery notification/.test(l)), `no bounce:\n${lines.join("\n")}`);
+        assert.ok(
+            lines.some(l => /status=deferred .*SASL authentication failed/.test(l)),
+            lines.join("\n"),
+        );
+        assert.ok(
+            !lines.some(l => /status=bounced|sender non-delivery notification/.test(l)),
+            `no bounce:\n${lines.join("\n")}`,
+        );
         assert.ok(!dockerLogs(RELAY_POSTFIX).includes("wrong-Relay-password-1"), "the password is not logged");
 
         await redeployRelay({});
@@ -338,9 +567,21 @@ describe("relayhost and relay mode, live", () => {
         const viaB = await waitFor(`"${org}" at STARTTLS smarthost B`, () => shB.bySubject(org));
         assert.equal(viaB.user, CRED_B.username);
         assert.equal(shAImplicit.bySubject(org), undefined);
-        const sent = await waitFor("the relay-smtps delivery line", () => logOf(RELAY_POSTFIX, id).find(l => /status=sent/.test(l)), 10_000);
-        assert.match(sent, new RegExp(`postfix/relay-smtps/smtp\\[\\d+\\]: ${id}: .*relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${SH.aImplicit}`));
-        assert.match(dockerLogs(RELAY_POSTFIX), new RegExp(`TLS connection established to 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${SH.aImplicit}`));
+        const sent = await waitFor(
+            "the relay-smtps delivery line",
+            () => logOf(RELAY_POSTFIX, id).find(l => /status=sent/.test(l)),
+            10_000,
+        );
+        assert.match(
+            sent,
+            new RegExp(
+                `postfix/relay-smtps/smtp\\[\\d+\\]: ${id}: .*relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${SH.aImplicit}`,
+            ),
+        );
+        assert.match(
+            dockerLogs(RELAY_POSTFIX),
+            new RegExp(`TLS connection established to 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${SH.aImplicit}`),
+        );
     });
 
     test("implicit TLS for a per-sender relay (sender_dependent_default_transport_maps)", async () => {
@@ -358,15 +599,19 @@ describe("relayhost and relay mode, live", () => {
         for (const h of hosts) assert.ok(!h.auths.some(a => !a.secure), `${h.name}: never an AUTH in clear`);
     });
     test("the logs hold no unexpected warnings or errors", () => {
-        assertCleanLogs(RELAY_PREFIX, {
-            postfix: [
-                // the relay user's wrong-password scenario, on purpose
-                /warning: .*SASL (PLAIN|LOGIN) authentication failed/,
-                /warning: SASL authentication failure: Password verification failed/,
-            ],
-            dovecot: [],
-            saslauthd: [],
-        }, ["postfix", "saslauthd"]);
+        assertCleanLogs(
+            RELAY_PREFIX,
+            {
+                postfix: [
+                    // the relay user's wrong-password scenario, on purpose
+                    /warning: .*SASL (PLAIN|LOGIN) authentication failed/,
+                    /warning: SASL authentication failure: Password verification failed/,
+                ],
+                dovecot: [],
+                saslauthd: [],
+            },
+            ["postfix", "saslauthd"],
+        );
     });
 });
 
@@ -394,22 +639,51 @@ describe("backup MX, live", () => {
         await shOrg.listen();
         destroy(PRIMARY_PREFIX);
         destroy(BACKUP_PREFIX);
-        const primary = deploy(liveConfig({
-            "mailserver:relayhosts": [{ name: "org-relay", host: HOST, port: SH.org, username: CRED_ORG.username, senderDomains: ["example.org"] }],
-            "mailserver:relayPasswords": { "org-relay": CRED_ORG.password },
-        }, PRIMARY_PREFIX, 21000));
+        const primary = deploy(
+            liveConfig(
+                {
+                    "mailserver:relayhosts": [
+                        {
+                            name: "org-relay",
+                            host: HOST,
+                            port: SH.org,
+                            username: CRED_ORG.username,
+                            senderDomains: ["example.org"],
+                        },
+                    ],
+                    "mailserver:relayPasswords": { "org-relay": CRED_ORG.password },
+                },
+                PRIMARY_PREFIX,
+                21000,
+            ),
+        );
         primaryCa = caFile(primary.outputs.certificatePem, PRIMARY_PREFIX);
-        deploy(liveConfig({
-            "mailserver:mode": "relay",
-            "mailserver:hostname": "mx2.example.test",
-            "mailserver:domains": [],
-            "mailserver:passwords": {},
-            "mailserver:relayhosts": [{ name: "smarthost-c", host: HOST, port: SH.backup, username: CRED_C.username }],
-            "mailserver:relayPasswords": { "smarthost-c": CRED_C.password },
-            "mailserver:relayDomains": ["example.test"],
-            "mailserver:relayRecipients": [USERS.alice.address, USERS.bob.address, "info@example.test", "team@example.test", "postmaster@example.test", "abuse@example.test"],
-            "mailserver:transports": [{ domain: "example.test", nexthop: `[${HOST}]:${PP.smtp}` }],
-        }, BACKUP_PREFIX, 24000));
+        deploy(
+            liveConfig(
+                {
+                    "mailserver:mode": "relay",
+                    "mailserver:hostname": "mx2.example.test",
+                    "mailserver:domains": [],
+                    "mailserver:passwords": {},
+                    "mailserver:relayhosts": [
+                        { name: "smarthost-c", host: HOST, port: SH.backup, username: CRED_C.username },
+                    ],
+                    "mailserver:relayPasswords": { "smarthost-c": CRED_C.password },
+                    "mailserver:relayDomains": ["example.test"],
+                    "mailserver:relayRecipients": [
+                        USERS.alice.address,
+                        USERS.bob.address,
+                        "info@example.test",
+                        "team@example.test",
+                        "postmaster@example.test",
+                        "abuse@example.test",
+                    ],
+                    "mailserver:transports": [{ domain: "example.test", nexthop: `[${HOST}]:${PP.smtp}` }],
+                },
+                BACKUP_PREFIX,
+                24000,
+            ),
+        );
         await waitApplied(PRIMARY_POSTFIX);
         await waitApplied(BACKUP_POSTFIX);
     });
@@ -418,20 +692,45 @@ describe("backup MX, live", () => {
         const subject = uniqueSubject("via the backup MX");
         docker(["stop", "-t", "30", PRIMARY_POSTFIX]);
         try {
-            const r = swaks(["--server", `${HOST}:${BP.smtp}`, "--local-interface", OUTSIDER,
-                "--from", "someone@sender.example", "--to", USERS.bob.address, "--header", `Subject: ${subject}`, "--body", "kept for bob"]);
+            const r = swaks([
+                "--server",
+                `${HOST}:${BP.smtp}`,
+                "--local-interface",
+                OUTSIDER,
+                "--from",
+                "someone@sender.example",
+                "--to",
+                USERS.bob.address,
+                "--header",
+                `Subject: ${subject}`,
+                "--body",
+                "kept for bob",
+            ]);
             assert.equal(r.status, 0, r.transcript);
             const id = queueId(r);
-            const held = await waitFor(`${id} deferred at the backup`, () => queue(BACKUP_POSTFIX).find(q => q.queue_id === id && q.queue_name === "deferred"));
-            assert.match(held.recipients[0].delay_reason ?? "", new RegExp(`127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${PP.smtp}.*Connection refused`));
-            assert.match(exec(BACKUP_POSTFIX, ["postqueue", "-p"]), new RegExp(`^${id}\\s`, "m"), "postqueue -p shows it");
+            const held = await waitFor(`${id} deferred at the backup`, () =>
+                queue(BACKUP_POSTFIX).find(q => q.queue_id === id && q.queue_name === "deferred"),
+            );
+            assert.match(
+                held.recipients[0].delay_reason ?? "",
+                new RegExp(`127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${PP.smtp}.*Connection refused`),
+            );
+            assert.match(
+                exec(BACKUP_POSTFIX, ["postqueue", "-p"]),
+                new RegExp(`^${id}\\s`, "m"),
+                "postqueue -p shows it",
+            );
             assert.equal(shC.bySubject(subject), undefined, "mail for the relayed domain does not go to the smarthost");
             assert.ok(!logOf(BACKUP_POSTFIX, id).some(l => /status=bounced/.test(l)));
         } finally {
             docker(["start", PRIMARY_POSTFIX]);
         }
-        await waitFor("the primary's postfix to be healthy again", () =>
-            docker(["inspect", "-f", "{{.State.Health.Status}}", PRIMARY_POSTFIX]) === "healthy", 120_000, 1000);
+        await waitFor(
+            "the primary's postfix to be healthy again",
+            () => docker(["inspect", "-f", "{{.State.Health.Status}}", PRIMARY_POSTFIX]) === "healthy",
+            120_000,
+            1000,
+        );
         exec(BACKUP_POSTFIX, ["postqueue", "-f"]);
         await waitFor("the backup's queue to empty", () => queue(BACKUP_POSTFIX).length === 0, 60_000);
         const source = await fetchBySubject(USERS.bob, subject, "imaps", primaryCa, "INBOX", 30_000, PP);
@@ -441,39 +740,95 @@ describe("backup MX, live", () => {
     });
 
     test("an unlisted recipient of the relayed domain is refused at RCPT by the backup (550)", () => {
-        const r = swaks(["--server", `${HOST}:${BP.smtp}`, "--local-interface", OUTSIDER,
-            "--from", "someone@sender.example", "--to", "nobody@example.test", "--quit-after", "RCPT"]);
+        const r = swaks([
+            "--server",
+            `${HOST}:${BP.smtp}`,
+            "--local-interface",
+            OUTSIDER,
+            "--from",
+            "someone@sender.example",
+            "--to",
+            "nobody@example.test",
+            "--quit-after",
+            "RCPT",
+        ]);
         assert.match(replyAfter(r, /^RCPT TO:/) ?? "", /^550 5\.1\.1 .*relay recipient table/, r.transcript);
-        const ok = swaks(["--server", `${HOST}:${BP.smtp}`, "--local-interface", OUTSIDER,
-            "--from", "someone@sender.example", "--to", USERS.alice.address, "--quit-after", "RCPT"]);
+        const ok = swaks([
+            "--server",
+            `${HOST}:${BP.smtp}`,
+            "--local-interface",
+            OUTSIDER,
+            "--from",
+            "someone@sender.example",
+            "--to",
+            USERS.alice.address,
+            "--quit-after",
+            "RCPT",
+        ]);
         assert.match(replyAfter(ok, /^RCPT TO:/) ?? "", /^250 /, ok.transcript);
     });
 
     test("the backup is no open relay: an outsider gets 554 for any other domain", () => {
-        const r = swaks(["--server", `${HOST}:${BP.smtp}`, "--local-interface", OUTSIDER,
-            "--from", "someone@sender.example", "--to", "victim@elsewhere.example", "--quit-after", "RCPT"]);
+        const r = swaks([
+            "--server",
+            `${HOST}:${BP.smtp}`,
+            "--local-interface",
+            OUTSIDER,
+            "--from",
+            "someone@sender.example",
+            "--to",
+            "victim@elsewhere.example",
+            "--quit-after",
+            "RCPT",
+        ]);
         assert.match(replyAfter(r, /^RCPT TO:/) ?? "", /^554 5\.7\.1 .*Relay access denied/, r.transcript);
     });
 
     test("a per-sender relay keeps mandatory TLS where the global level is opportunistic: no STARTTLS, no password sent, mail waits", async () => {
         const subject = uniqueSubject("org relay without TLS");
         const tls = ["--tls-verify", "--tls-ca-path", primaryCa, "--tls-sni", "mail.example.test"];
-        const r = swaks(["--server", `${HOST}:${PP.submission}`, "-tls", ...tls, "--auth", "PLAIN",
-            "--auth-user", USERS.carol.address, "--auth-password", USERS.carol.password,
-            "--from", USERS.carol.address, "--to", "partner@elsewhere.example", "--header", `Subject: ${subject}`, "--body", "needs TLS"]);
+        const r = swaks([
+            "--server",
+            `${HOST}:${PP.submission}`,
+            "-tls",
+            ...tls,
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            USERS.carol.address,
+            "--auth-password",
+            USERS.carol.password,
+            "--from",
+            USERS.carol.address,
+            "--to",
+            "partner@elsewhere.example",
+            "--header",
+            `Subject: ${subject}`,
+            "--body",
+            "needs TLS",
+        ]);
         assert.equal(r.status, 0, r.transcript);
         const id = queueId(r);
-        const held = await waitFor(`${id} deferred at the primary`, () => queue(PRIMARY_POSTFIX).find(q => q.queue_id === id && q.queue_name === "deferred"));
+        const held = await waitFor(`${id} deferred at the primary`, () =>
+            queue(PRIMARY_POSTFIX).find(q => q.queue_id === id && q.queue_name === "deferred"),
+        );
         assert.match(held.recipients[0].delay_reason ?? "", /TLS is required, but was not offered/);
-        assert.equal(exec(PRIMARY_POSTFIX, ["postconf", "-h", "smtp_tls_security_level"]), "may", "the global level is opportunistic");
+        assert.equal(
+            exec(PRIMARY_POSTFIX, ["postconf", "-h", "smtp_tls_security_level"]),
+            "may",
+            "the global level is opportunistic",
+        );
         assert.deepEqual(shOrg.auths, [], "no AUTH attempted, so no password in clear");
         assert.equal(shOrg.messages.length, 0);
     });
 
     test("the logs hold no unexpected warnings or errors", () => {
         for (const prefix of [PRIMARY_PREFIX, BACKUP_PREFIX]) {
-            assertCleanLogs(prefix, { postfix: [], dovecot: [], saslauthd: [] },
-                prefix === PRIMARY_PREFIX ? ["postfix", "saslauthd", "dovecot"] : ["postfix", "saslauthd"]);
+            assertCleanLogs(
+                prefix,
+                { postfix: [], dovecot: [], saslauthd: [] },
+                prefix === PRIMARY_PREFIX ? ["postfix", "saslauthd", "dovecot"] : ["postfix", "saslauthd"],
+            );
         }
     });
 });

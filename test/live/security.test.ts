@@ -9,7 +9,18 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tls from "tls";
 import { assertCleanLogs, caFile, dialog, HOST, imapClient, relayProbe, swaks } from "./clients";
-import { ARTIFACTS, deploy, destroy, engineDir, liveConfig, portsFrom, ROOT, stackContainers, stackVolumes, USERS } from "./stack";
+import {
+    ARTIFACTS,
+    deploy,
+    destroy,
+    engineDir,
+    liveConfig,
+    portsFrom,
+    ROOT,
+    stackContainers,
+    stackVolumes,
+    USERS,
+} from "./stack";
 
 const PREFIX = "sectest";
 const PORTS = portsFrom(27000);
@@ -27,10 +38,19 @@ const tlsArgs = () => ["--tls-verify", "--tls-ca-path", ca, "--tls-sni", "mail.e
 describe("security, live", () => {
     before(() => {
         destroy(PREFIX);
-        ca = caFile(deploy(liveConfig({
-            "mailserver:mynetworks": [`${TRUSTED}/32`],
-            "mailserver:authRateLimit": AUTH_RATE_LIMIT,
-        }, PREFIX, 27000)).outputs.certificatePem, PREFIX);
+        ca = caFile(
+            deploy(
+                liveConfig(
+                    {
+                        "mailserver:mynetworks": [`${TRUSTED}/32`],
+                        "mailserver:authRateLimit": AUTH_RATE_LIMIT,
+                    },
+                    PREFIX,
+                    27000,
+                ),
+            ).outputs.certificatePem,
+            PREFIX,
+        );
     });
     after(() => destroy(PREFIX));
 
@@ -40,21 +60,49 @@ describe("security, live", () => {
         assert.deepEqual(accepted, [], "relayed");
 
         // Control: the same probe from the trusted client is accepted, so the probe can see a relay.
-        const control = swaks(["--server", `${HOST}:${PORTS.smtp}`, "--local-interface", TRUSTED,
-            "--from", "app@example.test", "--to", "victim@[127.0.0.9]", "--quit-after", "RCPT"]);
-        assert.ok(control.replies.some(l => /^250 2\.1\.5/.test(l)), control.transcript);
+        const control = swaks([
+            "--server",
+            `${HOST}:${PORTS.smtp}`,
+            "--local-interface",
+            TRUSTED,
+            "--from",
+            "app@example.test",
+            "--to",
+            "victim@[127.0.0.9]",
+            "--quit-after",
+            "RCPT",
+        ]);
+        assert.ok(
+            control.replies.some(l => /^250 2\.1\.5/.test(l)),
+            control.transcript,
+        );
     });
 
     test("nmap smtp-open-relay finds no open relay on 25, 587 and 465", () => {
         // nmap connects from 127.0.0.1, which is outside this stack's mynetworks.
-        const r = spawnSync("nmap", ["-Pn", "-sT", "-p", `${PORTS.smtp},${PORTS.submission},${PORTS.smtps}`, "--script", "+smtp-open-relay",
-            "--script-args", "smtp-open-relay.to=relaytest@elsewhere.example,smtp-open-relay.from=antispam@elsewhere.example", HOST],
-            { encoding: "utf8", timeout: 180_000 });
+        const r = spawnSync(
+            "nmap",
+            [
+                "-Pn",
+                "-sT",
+                "-p",
+                `${PORTS.smtp},${PORTS.submission},${PORTS.smtps}`,
+                "--script",
+                "+smtp-open-relay",
+                "--script-args",
+                "smtp-open-relay.to=relaytest@elsewhere.example,smtp-open-relay.from=antispam@elsewhere.example",
+                HOST,
+            ],
+            { encoding: "utf8", timeout: 180_000 },
+        );
         assert.equal(r.status, 0, r.stderr);
         const verdicts = r.stdout.split("\n").filter(l => /smtp-open-relay:/.test(l));
         for (const v of verdicts) report(`nmap: ${v.replace(/^\|_?/, "").trim()}`);
         assert.ok(verdicts.length >= 2, r.stdout);
-        assert.ok(verdicts.every(v => !/Server is an open relay/.test(v)), r.stdout);
+        assert.ok(
+            verdicts.every(v => !/Server is an open relay/.test(v)),
+            r.stdout,
+        );
     });
 
     test("AUTH is offered only over TLS, on every port", async () => {
@@ -68,21 +116,44 @@ describe("security, live", () => {
         assert.equal(auth(plain587), false);
         assert.equal(auth(tls587), true);
         // 587 refuses AUTH before STARTTLS even if a client tries it blindly.
-        const blind = await dialog(PORTS.submission, ["EHLO x.example", "AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABub3Bl", "QUIT"]);
-        assert.ok(blind.some(l => /^5\d\d /.test(l) && !/^502 5\.5\.1 VRFY/.test(l)), blind.join("\n"));
+        const blind = await dialog(PORTS.submission, [
+            "EHLO x.example",
+            "AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABub3Bl",
+            "QUIT",
+        ]);
+        assert.ok(
+            blind.some(l => /^5\d\d /.test(l) && !/^502 5\.5\.1 VRFY/.test(l)),
+            blind.join("\n"),
+        );
         // 465 and 993 speak TLS from the first byte.
         for (const port of [PORTS.smtps, PORTS.imaps]) {
             assert.equal(await tlsHandshake(port), "TLSv1.3", `implicit TLS on ${port}`);
         }
         // IMAP 143: LOGINDISABLED until STARTTLS.
         const imapPlain = await dialog(PORTS.imap, ["a CAPABILITY", "b LOGOUT"], /^\* OK|^[ab] /);
-        assert.ok(imapPlain.some(l => /LOGINDISABLED/.test(l)), imapPlain.join("\n"));
-        const login = await dialog(PORTS.imap, [`a LOGIN ${alice.address} "${alice.password}"`, "b LOGOUT"], /^\* OK|^[ab] /);
-        assert.ok(login.some(l => /^a NO /.test(l)), login.join("\n"));
+        assert.ok(
+            imapPlain.some(l => /LOGINDISABLED/.test(l)),
+            imapPlain.join("\n"),
+        );
+        const login = await dialog(
+            PORTS.imap,
+            [`a LOGIN ${alice.address} "${alice.password}"`, "b LOGOUT"],
+            /^\* OK|^[ab] /,
+        );
+        assert.ok(
+            login.some(l => /^a NO /.test(l)),
+            login.join("\n"),
+        );
         // ManageSieve 4190: no SASL mechanism before STARTTLS.
         const sieve = await dialog(PORTS.managesieve, ["LOGOUT"], /^OK|^NO|^BYE/);
-        assert.ok(sieve.some(l => /^"SASL" ""$/.test(l)) || !sieve.some(l => /^"SASL" "[A-Z]/.test(l)), sieve.join("\n"));
-        assert.ok(sieve.some(l => /^"STARTTLS"$/.test(l)), sieve.join("\n"));
+        assert.ok(
+            sieve.some(l => /^"SASL" ""$/.test(l)) || !sieve.some(l => /^"SASL" "[A-Z]/.test(l)),
+            sieve.join("\n"),
+        );
+        assert.ok(
+            sieve.some(l => /^"STARTTLS"$/.test(l)),
+            sieve.join("\n"),
+        );
         // After STARTTLS IMAP logs in fine (the real client).
         const client = await imapClient(alice, "starttls", ca, PORTS);
         await client.logout();
@@ -93,57 +164,129 @@ describe("security, live", () => {
         // endpoints; the certificate checks (-S) once, since all six serve the same certificate.
         const checks = "--ssl-native -p -s -f -U";
         const targets = [
-            `${checks} -S --starttls smtp ${HOST}:${PORTS.smtp}`, `${checks} ${HOST}:${PORTS.smtps}`, `${checks} --starttls smtp ${HOST}:${PORTS.submission}`,
-            `${checks} --starttls imap ${HOST}:${PORTS.imap}`, `${checks} ${HOST}:${PORTS.imaps}`, `${checks} --starttls sieve ${HOST}:${PORTS.managesieve}`,
+            `${checks} -S --starttls smtp ${HOST}:${PORTS.smtp}`,
+            `${checks} ${HOST}:${PORTS.smtps}`,
+            `${checks} --starttls smtp ${HOST}:${PORTS.submission}`,
+            `${checks} --starttls imap ${HOST}:${PORTS.imap}`,
+            `${checks} ${HOST}:${PORTS.imaps}`,
+            `${checks} --starttls sieve ${HOST}:${PORTS.managesieve}`,
         ];
         const dir = fs.mkdtempSync(path.join(ARTIFACTS, "testssl-"));
         fs.writeFileSync(path.join(dir, "targets.txt"), targets.join("\n") + "\n");
         // testssl.sh 3.2 from Debian 13 (test/tools), run on the host network against 127.0.0.1.
-        const command = ["--quiet", "--color", "0", "--warnings", "batch", "--parallel", "--jsonfile-pretty", "/out/result.json", "--file", "/out/targets.txt"];
+        const command = [
+            "--quiet",
+            "--color",
+            "0",
+            "--warnings",
+            "batch",
+            "--parallel",
+            "--jsonfile-pretty",
+            "/out/result.json",
+            "--file",
+            "/out/targets.txt",
+        ];
         report(`testssl ${command.join(" ")}   (targets: ${targets.join("; ")})`);
         const started = Date.now();
-        const build = spawnSync("docker", ["build", "-q", "--network", "host", "-t", "mailtest-tools:latest", path.join(ROOT, "test", "tools")], { encoding: "utf8" });
+        const build = spawnSync(
+            "docker",
+            ["build", "-q", "--network", "host", "-t", "mailtest-tools:latest", path.join(ROOT, "test", "tools")],
+            { encoding: "utf8" },
+        );
         assert.equal(build.status, 0, build.stderr);
-        const r = spawnSync("docker", ["run", "--rm", "--network", "host", "-v", `${dir}:/out`, "mailtest-tools:latest", ...command],
-            { encoding: "utf8", timeout: 15 * 60_000, maxBuffer: 64 << 20 });
+        const r = spawnSync(
+            "docker",
+            ["run", "--rm", "--network", "host", "-v", `${dir}:/out`, "mailtest-tools:latest", ...command],
+            { encoding: "utf8", timeout: 15 * 60_000, maxBuffer: 64 << 20 },
+        );
         fs.writeFileSync(path.join(dir, "output.txt"), `${r.stdout}${r.stderr}`);
-        const findings: Array<{ id: string; ip: string; port: string; severity: string; finding: string }> =
-            JSON.parse(fs.readFileSync(path.join(dir, "result.json"), "utf8")).scanResult.flatMap((s: any) =>
-                Object.values(s).filter(Array.isArray).flat().map((f: any) => ({ ...f, port: s.port })));
+        const findings: Array<{ id: string; ip: string; port: string; severity: string; finding: string }> = JSON.parse(
+            fs.readFileSync(path.join(dir, "result.json"), "utf8"),
+        ).scanResult.flatMap((s: any) =>
+            Object.values(s)
+                .filter(Array.isArray)
+                .flat()
+                .map((f: any) => ({ ...f, port: s.port })),
+        );
         const ports = new Set(findings.map(f => String(f.port)));
         const bad = findings.filter(f => /^(HIGH|CRITICAL)$/.test(f.severity));
         // Accepted: what a self-signed test certificate is (not trusted by any CA, and so without
         // a CRL or OCSP responder). A certificate from a real CA has neither finding.
         const accepted = bad.filter(f => /^cert_chain_of_trust|^cert_trust|^cert_revocation$/.test(f.id));
         const unexpected = bad.filter(f => !accepted.includes(f));
-        report(`testssl: ${targets.length} endpoints in ${Math.round((Date.now() - started) / 1000)}s, ${findings.length} findings, ` +
-            `${bad.length} HIGH/CRITICAL of which ${accepted.length} are the self-signed certificate`);
+        report(
+            `testssl: ${targets.length} endpoints in ${Math.round((Date.now() - started) / 1000)}s, ${findings.length} findings, ` +
+                `${bad.length} HIGH/CRITICAL of which ${accepted.length} are the self-signed certificate`,
+        );
         for (const p of [PORTS.smtp, PORTS.smtps, PORTS.submission, PORTS.imap, PORTS.imaps, PORTS.managesieve]) {
             assert.ok(ports.has(String(p)), `testssl scanned ${p} (output in ${dir})`);
-            const proto = (id: string) => findings.find(f => String(f.port) === String(p) && f.id === id)?.finding ?? "";
+            const proto = (id: string) =>
+                findings.find(f => String(f.port) === String(p) && f.id === id)?.finding ?? "";
             assert.match(proto("TLS1"), /not offered/, `TLS 1.0 on ${p}`);
             assert.match(proto("TLS1_1"), /not offered/, `TLS 1.1 on ${p}`);
             assert.match(proto("TLS1_2"), /offered/, `TLS 1.2 on ${p}`);
         }
-        assert.deepEqual(unexpected.map(f => `${f.port} ${f.id} ${f.severity}: ${f.finding}`), []);
+        assert.deepEqual(
+            unexpected.map(f => `${f.port} ${f.id} ${f.severity}: ${f.finding}`),
+            [],
+        );
     });
 
     test("no sender spoofing: a user sends only as its own addresses and aliases", () => {
-        const send = (from: string) => swaks(["--server", `${HOST}:${PORTS.submission}`, "-tls", ...tlsArgs(), "--local-interface", OUTSIDER,
-            "--auth", "PLAIN", "--auth-user", alice.address, "--auth-password", alice.password, "--from", from, "--to", bob.address, "--quit-after", "RCPT"]);
+        const send = (from: string) =>
+            swaks([
+                "--server",
+                `${HOST}:${PORTS.submission}`,
+                "-tls",
+                ...tlsArgs(),
+                "--local-interface",
+                OUTSIDER,
+                "--auth",
+                "PLAIN",
+                "--auth-user",
+                alice.address,
+                "--auth-password",
+                alice.password,
+                "--from",
+                from,
+                "--to",
+                bob.address,
+                "--quit-after",
+                "RCPT",
+            ]);
         const spoof = send(bob.address);
-        assert.ok(spoof.replies.some(l => /^553 5\.7\.1 .*not owned by user alice@example\.test/.test(l)), spoof.transcript);
+        assert.ok(
+            spoof.replies.some(l => /^553 5\.7\.1 .*not owned by user alice@example\.test/.test(l)),
+            spoof.transcript,
+        );
         for (const own of [alice.address, "info@example.test", "team@example.test"]) {
             const r = send(own);
-            assert.ok(r.replies.some(l => /^250 2\.1\.5/.test(l)), `${own}:\n${r.transcript}`);
+            assert.ok(
+                r.replies.some(l => /^250 2\.1\.5/.test(l)),
+                `${own}:\n${r.transcript}`,
+            );
         }
     });
 
     test("brute force: repeated AUTH from one address is refused, another address still logs in", async () => {
         const attempt = (source: string, password: string) => {
             const t = Date.now();
-            const r = swaks(["--server", `${HOST}:${PORTS.submission}`, "-tls", ...tlsArgs(), "--local-interface", source,
-                "--auth", "PLAIN", "--auth-user", alice.address, "--auth-password", password, "--quit-after", "AUTH"]);
+            const r = swaks([
+                "--server",
+                `${HOST}:${PORTS.submission}`,
+                "-tls",
+                ...tlsArgs(),
+                "--local-interface",
+                source,
+                "--auth",
+                "PLAIN",
+                "--auth-user",
+                alice.address,
+                "--auth-password",
+                password,
+                "--quit-after",
+                "AUTH",
+            ]);
             const code = (r.replies.find(l => /^(235|535|4\d\d|421) /.test(l)) ?? "none").slice(0, 3);
             return { code, ms: Date.now() - t };
         };
@@ -156,10 +299,15 @@ describe("security, live", () => {
         }
         const refused = attempt(ATTACKER, alice.password);
         const legit = attempt(LEGIT, alice.password);
-        report(`SMTP AUTH: limit ${AUTH_RATE_LIMIT}/min per client; replies from ${ATTACKER}: ${codes.join(" ")}; ` +
-            `refused after ${refusedAfter} failures; right password from ${ATTACKER} then: ${refused.code} (${refused.ms} ms); from ${LEGIT}: ${legit.code} (${legit.ms} ms)`);
+        report(
+            `SMTP AUTH: limit ${AUTH_RATE_LIMIT}/min per client; replies from ${ATTACKER}: ${codes.join(" ")}; ` +
+                `refused after ${refusedAfter} failures; right password from ${ATTACKER} then: ${refused.code} (${refused.ms} ms); from ${LEGIT}: ${legit.code} (${legit.ms} ms)`,
+        );
         assert.equal(refusedAfter, AUTH_RATE_LIMIT, codes.join(" "));
-        assert.ok(codes.slice(AUTH_RATE_LIMIT).every(c => c === "450" || c === "421"), codes.join(" "));
+        assert.ok(
+            codes.slice(AUTH_RATE_LIMIT).every(c => c === "450" || c === "421"),
+            codes.join(" "),
+        );
         assert.notEqual(refused.code, "235", "even the right password is refused while throttled");
         assert.equal(legit.code, "235");
 
@@ -167,50 +315,124 @@ describe("security, live", () => {
         const times: number[] = [];
         for (let i = 0; i < 3; i++) {
             const t = Date.now();
-            const lines = await dialog(PORTS.imap, ["a STARTTLS"], /^\* OK|^[abc] (OK|NO|BAD)/, ATTACKER, [`b LOGIN ${alice.address} wrong-${i}`, "c LOGOUT"], ca);
-            assert.ok(lines.some(l => /^b NO /.test(l)), lines.join("\n"));
+            const lines = await dialog(
+                PORTS.imap,
+                ["a STARTTLS"],
+                /^\* OK|^[abc] (OK|NO|BAD)/,
+                ATTACKER,
+                [`b LOGIN ${alice.address} wrong-${i}`, "c LOGOUT"],
+                ca,
+            );
+            assert.ok(
+                lines.some(l => /^b NO /.test(l)),
+                lines.join("\n"),
+            );
             times.push(Date.now() - t);
         }
         const t = Date.now();
-        const ok = await dialog(PORTS.imap, ["a STARTTLS"], /^\* OK|^[abc] (OK|NO|BAD)/, LEGIT, [`b LOGIN ${alice.address} "${alice.password}"`, "c LOGOUT"], ca);
+        const ok = await dialog(
+            PORTS.imap,
+            ["a STARTTLS"],
+            /^\* OK|^[abc] (OK|NO|BAD)/,
+            LEGIT,
+            [`b LOGIN ${alice.address} "${alice.password}"`, "c LOGOUT"],
+            ca,
+        );
         const legitMs = Date.now() - t;
-        report(`IMAP: failed logins from ${ATTACKER} took ${times.join(", ")} ms; a good login from ${LEGIT} took ${legitMs} ms`);
-        assert.ok(ok.some(l => /^b OK /.test(l)), ok.join("\n"));
-        assert.ok(times.every(ms => ms >= 1500), `failures must be slowed: ${times}`);
+        report(
+            `IMAP: failed logins from ${ATTACKER} took ${times.join(", ")} ms; a good login from ${LEGIT} took ${legitMs} ms`,
+        );
+        assert.ok(
+            ok.some(l => /^b OK /.test(l)),
+            ok.join("\n"),
+        );
+        assert.ok(
+            times.every(ms => ms >= 1500),
+            `failures must be slowed: ${times}`,
+        );
     });
 
     test("secrets: no plaintext password or key anywhere it should not be; secret files are root/service-only", () => {
         const passwords = Object.values(USERS).map(u => u.password);
         // The key as deployed, read where it belongs; it must be nowhere else.
-        const key = spawnSync("docker", ["exec", `${PREFIX}-postfix`, "cat", "/config/current/tls/key.pem"], { encoding: "utf8" }).stdout;
-        const keyBody = key.split("\n").filter(l => l && !l.startsWith("-----")).join("");
+        const key = spawnSync("docker", ["exec", `${PREFIX}-postfix`, "cat", "/config/current/tls/key.pem"], {
+            encoding: "utf8",
+        }).stdout;
+        const keyBody = key
+            .split("\n")
+            .filter(l => l && !l.startsWith("-----"))
+            .join("");
         assert.ok(keyBody.length > 60, "the deployed key");
         const keyLine = keyBody.slice(0, 60);
         const volumes = stackVolumes(PREFIX);
         const mounts = volumes.flatMap(v => ["-v", `${v}:/scan/${v}:ro`]);
-        const grep = (needle: string) => spawnSync("docker", ["run", "--rm", "--network", "none", ...mounts, "--entrypoint", "grep",
-            `mailserver-postfix:${PREFIX}`, "-rlF", "--", needle, "/scan"], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
+        const grep = (needle: string) =>
+            spawnSync(
+                "docker",
+                [
+                    "run",
+                    "--rm",
+                    "--network",
+                    "none",
+                    ...mounts,
+                    "--entrypoint",
+                    "grep",
+                    `mailserver-postfix:${PREFIX}`,
+                    "-rlF",
+                    "--",
+                    needle,
+                    "/scan",
+                ],
+                { encoding: "utf8" },
+            )
+                .stdout.trim()
+                .split("\n")
+                .filter(Boolean);
         for (const pw of passwords) assert.deepEqual(grep(pw), [], "a mailbox password in plain text on a volume");
         const keyFiles = grep(keyLine);
-        assert.ok(keyFiles.length >= 2 && keyFiles.every(f => /-(postfix|dovecot)-config\/generations\/[0-9a-f]+\/tls\/key\.pem$/.test(f)), keyFiles.join("\n"));
+        assert.ok(
+            keyFiles.length >= 2 &&
+                keyFiles.every(f => /-(postfix|dovecot)-config\/generations\/[0-9a-f]+\/tls\/key\.pem$/.test(f)),
+            keyFiles.join("\n"),
+        );
         report(`volumes scanned: ${volumes.length}; the TLS key is only in ${keyFiles.length} key.pem files`);
         // The engine's state (file backend) holds them only encrypted with the stack's passphrase.
-        const state = spawnSync("grep", ["-rlF", "-e", keyLine, ...passwords.flatMap(p => ["-e", p]), engineDir(PREFIX)], { encoding: "utf8" });
+        const state = spawnSync(
+            "grep",
+            ["-rlF", "-e", keyLine, ...passwords.flatMap(p => ["-e", p]), engineDir(PREFIX)],
+            { encoding: "utf8" },
+        );
         assert.equal(state.stdout.trim(), "", `the engine state holds a password or the key in plain text`);
 
         const containers = stackContainers(PREFIX);
         for (const id of containers) {
             const inspect = spawnSync("docker", ["inspect", id], { encoding: "utf8" }).stdout;
-            for (const needle of [...passwords, keyLine, "PRIVATE KEY"]) assert.ok(!inspect.includes(needle), `docker inspect ${id} shows a secret`);
-            const exported = spawnSync("bash", ["-c", `docker export ${id} | grep -a -c -F -e "$1" -e "$2" -e "$3" -e "$4" || true`, "_", ...passwords, keyLine],
-                { encoding: "utf8", maxBuffer: 1 << 20 });
+            for (const needle of [...passwords, keyLine, "PRIVATE KEY"])
+                assert.ok(!inspect.includes(needle), `docker inspect ${id} shows a secret`);
+            const exported = spawnSync(
+                "bash",
+                [
+                    "-c",
+                    `docker export ${id} | grep -a -c -F -e "$1" -e "$2" -e "$3" -e "$4" || true`,
+                    "_",
+                    ...passwords,
+                    keyLine,
+                ],
+                { encoding: "utf8", maxBuffer: 1 << 20 },
+            );
             assert.equal(exported.stdout.trim(), "0", `container ${id}'s filesystem holds a password or the key`);
             const logs = spawnSync("docker", ["logs", id], { encoding: "utf8", maxBuffer: 64 << 20 });
-            for (const pw of passwords) assert.ok(!`${logs.stdout}${logs.stderr}`.includes(pw), `logs of ${id} show a password`);
+            for (const pw of passwords)
+                assert.ok(!`${logs.stdout}${logs.stderr}`.includes(pw), `logs of ${id} show a password`);
         }
         report(`containers scanned (filesystem, inspect, logs): ${containers.length}`);
 
-        const stat = (service: string, file: string) => spawnSync("docker", ["exec", `${PREFIX}-${service}`, "stat", "-L", "-c", "%a %U %G", `/config/current/${file}`], { encoding: "utf8" }).stdout.trim();
+        const stat = (service: string, file: string) =>
+            spawnSync(
+                "docker",
+                ["exec", `${PREFIX}-${service}`, "stat", "-L", "-c", "%a %U %G", `/config/current/${file}`],
+                { encoding: "utf8" },
+            ).stdout.trim();
         assert.equal(stat("postfix", "tls/key.pem"), "600 root root");
         assert.equal(stat("postfix", "sasl_passwd"), "600 root root");
         assert.equal(stat("postfix", "sasl_passwd.lmdb"), "600 root root");
@@ -221,7 +443,10 @@ describe("security, live", () => {
 
     test("least privilege: no privileged container, capabilities dropped, read-only root, no new privileges", () => {
         for (const s of ["postfix", "dovecot", "saslauthd"]) {
-            const h = JSON.parse(spawnSync("docker", ["inspect", "-f", "{{json .HostConfig}}", `${PREFIX}-${s}`], { encoding: "utf8" }).stdout);
+            const h = JSON.parse(
+                spawnSync("docker", ["inspect", "-f", "{{json .HostConfig}}", `${PREFIX}-${s}`], { encoding: "utf8" })
+                    .stdout,
+            );
             assert.equal(h.Privileged, false, s);
             assert.deepEqual(h.CapDrop, ["ALL"], s);
             assert.equal(h.ReadonlyRootfs, true, s);
@@ -233,17 +458,19 @@ describe("security, live", () => {
     test("the logs hold no unexpected warnings or errors", () => {
         assertCleanLogs(PREFIX, {
             postfix: [
-                /warning: .*SASL (PLAIN|LOGIN) authentication failed/,        // brute-force and blind-AUTH scenarios
+                /warning: .*SASL (PLAIN|LOGIN) authentication failed/, // brute-force and blind-AUTH scenarios
                 /warning: SASL authentication failure: Password verification failed/,
                 /warning: Connection rate limit exceeded|warning: .*AUTH command rate limit exceeded|warning: .*: AUTH command rate limit/, // the throttle
                 /warning: .*hostname .* does not resolve|warning: hostname localhost does not resolve/,
-                /warning: Illegal address syntax from .* in RCPT command/,   // source-route and bang-path probes
+                /warning: Illegal address syntax from .* in RCPT command/, // source-route and bang-path probes
                 /warning: non-SMTP command from|warning: TLS library problem|warning: .*lost connection after STARTTLS/, // testssl.sh and nmap probing
                 /warning: dict_nis_init: NIS domain name not set/,
             ],
             // testssl.sh probing with old protocol versions and broken handshakes (logged at Info level)
             // (testssl.sh connects from 127.0.0.1; every other client here binds 127.0.0.2 or higher)
-            dovecot: [/^(imap|pop3|managesieve)-login: Info: Login aborted: .*(SSL_accept\(\)|SSL_read|SSL_write) failed.*rip=127\.0\.0\.1,/],
+            dovecot: [
+                /^(imap|pop3|managesieve)-login: Info: Login aborted: .*(SSL_accept\(\)|SSL_read|SSL_write) failed.*rip=127\.0\.0\.1,/,
+            ],
             saslauthd: [],
         });
     });
@@ -257,7 +484,9 @@ function tlsHandshake(port: number): Promise<string | null> {
             resolve(p);
         });
         s.on("error", reject);
-        s.setTimeout(10_000, () => { s.destroy(); reject(new Error(`TLS handshake on ${port} timed out`)); });
+        s.setTimeout(10_000, () => {
+            s.destroy();
+            reject(new Error(`TLS handshake on ${port} timed out`));
+        });
     });
 }
-

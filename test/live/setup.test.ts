@@ -26,7 +26,9 @@ let setup: { status: number | null; output: string };
 
 function portFree(port: number): Promise<boolean> {
     return new Promise(resolve => {
-        const server = net.createServer().once("error", () => resolve(false))
+        const server = net
+            .createServer()
+            .once("error", () => resolve(false))
             .listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
     });
 }
@@ -45,31 +47,55 @@ function removeEngine(): void {
         const ids = spawnSync("docker", ["ps", "-aq"], { env: ENGINE, encoding: "utf8" }).stdout.trim();
         if (ids) spawnSync("docker", ["rm", "-f", ...ids.split("\n")], { env: ENGINE });
         const pid = Number(fs.readFileSync(pidFile, "utf8"));
-        try { process.kill(pid, "SIGTERM"); } catch { /* already gone */ }
+        try {
+            process.kill(pid, "SIGTERM");
+        } catch {
+            /* already gone */
+        }
         for (let i = 0; i < 60 && fs.existsSync(`/proc/${pid}`); i++) spawnSync("sleep", ["1"]);
     }
     // dockerd leaves its network namespace (and, if it died, overlay mounts) mounted: unmount first.
-    const mounts = fs.readFileSync("/proc/mounts", "utf8").split("\n").map(l => l.split(" ")[1]).filter(Boolean);
-    for (const m of mounts.filter(m => m.startsWith(`/run/${RUN}-exec`) || m.startsWith(DATA_ROOT)).reverse()) spawnSync("umount", ["-l", m]);
+    const mounts = fs
+        .readFileSync("/proc/mounts", "utf8")
+        .split("\n")
+        .map(l => l.split(" ")[1])
+        .filter(Boolean);
+    for (const m of mounts.filter(m => m.startsWith(`/run/${RUN}-exec`) || m.startsWith(DATA_ROOT)).reverse())
+        spawnSync("umount", ["-l", m]);
     for (const p of [DATA_ROOT, COPY, `/run/${RUN}-exec`, SOCK]) fs.rmSync(p, { recursive: true, force: true });
 }
 
 describe("set-up on a fresh Docker engine, as the README says", () => {
     before(async () => {
-        for (const port of DEV_PORTS) assert.ok(await portFree(port), `port ${port} of the dev stack is taken: stop the dev stack first (scripts/local-down.ts)`);
+        for (const port of DEV_PORTS)
+            assert.ok(
+                await portFree(port),
+                `port ${port} of the dev stack is taken: stop the dev stack first (scripts/local-down.ts)`,
+            );
         // The working tree as git sees it (tracked and new files, nothing ignored): no .local/, no node_modules.
         fs.mkdirSync(COPY, { recursive: true });
-        const copy = spawnSync("bash", ["-c", `git ls-files -z -co --exclude-standard | tar --null -T - --ignore-failed-read -cf - | tar -x -C ${COPY}`],
-            { cwd: ROOT, encoding: "utf8" });
+        const copy = spawnSync(
+            "bash",
+            [
+                "-c",
+                `git ls-files -z -co --exclude-standard | tar --null -T - --ignore-failed-read -cf - | tar -x -C ${COPY}`,
+            ],
+            { cwd: ROOT, encoding: "utf8" },
+        );
         assert.equal(copy.status, 0, copy.stderr);
         const started = Date.now();
         const r = spawnSync("bash", ["scripts/setup.sh"], {
-            cwd: COPY, encoding: "utf8", maxBuffer: 64 << 20, timeout: 25 * 60 * 1000,
+            cwd: COPY,
+            encoding: "utf8",
+            maxBuffer: 64 << 20,
+            timeout: 25 * 60 * 1000,
             env: { ...process.env, DOCKER_HOST: "", MAILTEST_DOCKER_SOCK: SOCK, MAILTEST_DOCKER_ROOT: DATA_ROOT },
         });
         setup = { status: r.status, output: `${r.stdout}\n${r.stderr}` };
         fs.writeFileSync(path.join(ROOT, "test", ".artifacts", "setup.log"), setup.output);
-        process.stdout.write(`# setup.sh on a fresh engine: exit ${r.status} in ${Math.round((Date.now() - started) / 1000)} s\n`);
+        process.stdout.write(
+            `# setup.sh on a fresh engine: exit ${r.status} in ${Math.round((Date.now() - started) / 1000)} s\n`,
+        );
     });
 
     after(() => removeEngine());
@@ -93,7 +119,11 @@ describe("set-up on a fresh Docker engine, as the README says", () => {
     });
 
     test("the printed commands send a message and read it back over IMAPS", () => {
-        const send = spawnSync("bash", ["-c", printedCommand(/^Send a test message/)], { cwd: COPY, encoding: "utf8", timeout: 60_000 });
+        const send = spawnSync("bash", ["-c", printedCommand(/^Send a test message/)], {
+            cwd: COPY,
+            encoding: "utf8",
+            timeout: 60_000,
+        });
         assert.equal(send.status, 0, `swaks as printed:\n${send.stdout}${send.stderr}`);
         assert.match(send.stdout, /<~ {1,2}250 2\.0\.0 Ok: queued/);
         const read = printedCommand(/^Read back/);
@@ -108,8 +138,14 @@ describe("set-up on a fresh Docker engine, as the README says", () => {
     });
 
     test("the dev stack previews with 0 changes; a mailbox added to its stack file shows as new table lines", () => {
-        const preview = () => spawnSync("npx", ["tsx", "scripts/stack.ts", "preview", "dev"],
-            { cwd: COPY, env: ENGINE, encoding: "utf8", timeout: 5 * 60_000, maxBuffer: 64 << 20 });
+        const preview = () =>
+            spawnSync("npx", ["tsx", "scripts/stack.ts", "preview", "dev"], {
+                cwd: COPY,
+                env: ENGINE,
+                encoding: "utf8",
+                timeout: 5 * 60_000,
+                maxBuffer: 64 << 20,
+            });
         const unchanged = preview();
         assert.equal(unchanged.status, 0, unchanged.stderr);
         assert.match(unchanged.stdout, /Resources:\s+\d+ unchanged\s*$/m, unchanged.stdout.slice(-3000));
@@ -117,11 +153,18 @@ describe("set-up on a fresh Docker engine, as the README says", () => {
         const file = path.join(COPY, "stacks", "Pulumi.dev.yaml");
         const stackFile = fs.readFileSync(file, "utf8");
         assert.ok(stackFile.includes("        - address: bob\n"));
-        fs.writeFileSync(file, stackFile.replace("        - address: bob\n", "        - address: bob\n        - address: carol\n"));
+        fs.writeFileSync(
+            file,
+            stackFile.replace("        - address: bob\n", "        - address: bob\n        - address: carol\n"),
+        );
         try {
             const added = preview();
             assert.equal(added.status, 0, added.stderr);
-            assert.match(added.stdout, /~ vmailbox\s*:[\s\S]*?\n\s+\+ carol@example\.test\tOK\n/, added.stdout.slice(-6000));
+            assert.match(
+                added.stdout,
+                /~ vmailbox\s*:[\s\S]*?\n\s+\+ carol@example\.test\tOK\n/,
+                added.stdout.slice(-6000),
+            );
             assert.doesNotMatch(added.stdout, /\$6\$/, "no password hash in the diff");
         } finally {
             fs.writeFileSync(file, stackFile);
@@ -134,9 +177,15 @@ describe("set-up on a fresh Docker engine, as the README says", () => {
         for (const c of CONTAINERS) {
             const logs = spawnSync("docker", ["logs", "--since", String(since), c], { env: ENGINE, encoding: "utf8" });
             const text = `${logs.stdout}${logs.stderr}`;
-            assert.doesNotMatch(text, /connect from localhost|Postfix mail system is running|Login aborted|no auth attempts/, `${c}:\n${text}`);
-            const health = JSON.parse(spawnSync("docker", ["inspect", "-f", "{{json .State.Health}}", c], { env: ENGINE, encoding: "utf8" }).stdout) as
-                { Status: string; Log: Array<{ Start: string; ExitCode: number }> };
+            assert.doesNotMatch(
+                text,
+                /connect from localhost|Postfix mail system is running|Login aborted|no auth attempts/,
+                `${c}:\n${text}`,
+            );
+            const health = JSON.parse(
+                spawnSync("docker", ["inspect", "-f", "{{json .State.Health}}", c], { env: ENGINE, encoding: "utf8" })
+                    .stdout,
+            ) as { Status: string; Log: Array<{ Start: string; ExitCode: number }> };
             assert.equal(health.Status, "healthy", `${c}: ${JSON.stringify(health)}`);
             // The probes did run in that minute, and passed: quiet because they log nothing, not because they stopped.
             const during = health.Log.filter(p => Date.parse(p.Start) >= since * 1000);

@@ -10,7 +10,17 @@ export const PREFIX = "mailtest";
 
 /** Ports of a live stack: base + the standard port's last three digits (20025, 20587, ...). */
 export function portsFrom(base: number) {
-    return { smtp: base + 25, submission: base + 587, smtps: base + 465, imap: base + 143, imaps: base + 993, managesieve: base + 190, pop3: base + 110, pop3s: base + 995, reinject: base + 26 };
+    return {
+        smtp: base + 25,
+        submission: base + 587,
+        smtps: base + 465,
+        imap: base + 143,
+        imaps: base + 993,
+        managesieve: base + 190,
+        pop3: base + 110,
+        pop3s: base + 995,
+        reinject: base + 26,
+    };
 }
 export const PORTS = portsFrom(20000);
 
@@ -24,7 +34,11 @@ export const USERS = {
  * Config of a live stack. Other test files run their own stacks side by side with another
  * prefix and port base, e.g. liveConfig({}, "relaytest", 21000).
  */
-export function liveConfig(overrides: Record<string, unknown> = {}, prefix = PREFIX, portBase = 20000): Record<string, unknown> {
+export function liveConfig(
+    overrides: Record<string, unknown> = {},
+    prefix = PREFIX,
+    portBase = 20000,
+): Record<string, unknown> {
     const ports = portsFrom(portBase);
     return {
         "mailserver:hostname": "mail.example.test",
@@ -34,7 +48,12 @@ export function liveConfig(overrides: Record<string, unknown> = {}, prefix = PRE
         "mailserver:inetInterfaces": ["127.0.0.1"],
         "mailserver:inetProtocols": "ipv4",
         "mailserver:mynetworks": ["127.0.0.1/32"],
-        "mailserver:ports": { smtp: ports.smtp, submission: ports.submission, smtps: ports.smtps, reinject: ports.reinject },
+        "mailserver:ports": {
+            smtp: ports.smtp,
+            submission: ports.submission,
+            smtps: ports.smtps,
+            reinject: ports.reinject,
+        },
         "mailserver:imapPorts": { imap: ports.imap, imaps: ports.imaps, managesieve: ports.managesieve },
         "mailserver:imapListen": ["127.0.0.1"],
         "mailserver:images": { buildNetworkMode: "host" },
@@ -76,7 +95,9 @@ function request(config: Record<string, unknown>, options: DeployOptions): strin
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     const prefix = String(config["mailserver:namePrefix"]);
     const file = path.join(ARTIFACTS, `deploy-request-${prefix}.json`);
-    fs.writeFileSync(file, JSON.stringify({ stackName: prefix, dir: engineDir(prefix), config, ...options }), { mode: 0o600 });
+    fs.writeFileSync(file, JSON.stringify({ stackName: prefix, dir: engineDir(prefix), config, ...options }), {
+        mode: 0o600,
+    });
     return file;
 }
 
@@ -91,11 +112,22 @@ function result(status: number | null, stdout: string, stderr: string): DeployRe
  * `pulumi up` (or, with live = false, `pulumi preview`) of the example program with this config,
  * on the real engine; throws with the engine's output on failure.
  */
-export function deploy(config: Record<string, unknown> = liveConfig(), live = true, options: DeployOptions = {}): DeployResult {
+export function deploy(
+    config: Record<string, unknown> = liveConfig(),
+    live = true,
+    options: DeployOptions = {},
+): DeployResult {
     const file = request(config, { preview: !live, ...options });
-    const r = spawnSync(DRIVER[0], [DRIVER[1], file], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20, timeout: 15 * 60 * 1000 });
+    const r = spawnSync(DRIVER[0], [DRIVER[1], file], {
+        cwd: ROOT,
+        encoding: "utf8",
+        maxBuffer: 64 << 20,
+        timeout: 15 * 60 * 1000,
+    });
     fs.rmSync(file, { force: true });
-    fs.writeFileSync(path.join(ARTIFACTS, `engine-${String(config["mailserver:namePrefix"])}.log`), r.stderr, { flag: "a" });
+    fs.writeFileSync(path.join(ARTIFACTS, `engine-${String(config["mailserver:namePrefix"])}.log`), r.stderr, {
+        flag: "a",
+    });
     return result(r.status, r.stdout, r.stderr);
 }
 
@@ -104,13 +136,22 @@ export function deployAsync(config: Record<string, unknown>, options: DeployOpti
     const file = request(config, options);
     return new Promise((resolve, reject) => {
         const child = spawn(DRIVER[0], [DRIVER[1], file], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "", stderr = "";
-        child.stdout.on("data", d => { stdout += d; });
-        child.stderr.on("data", d => { stderr += d; });
+        let stdout = "",
+            stderr = "";
+        child.stdout.on("data", d => {
+            stdout += d;
+        });
+        child.stderr.on("data", d => {
+            stderr += d;
+        });
         child.on("error", reject);
         child.on("close", code => {
             fs.rmSync(file, { force: true });
-            try { resolve(result(code, stdout, stderr)); } catch (e) { reject(e); }
+            try {
+                resolve(result(code, stdout, stderr));
+            } catch (e) {
+                reject(e);
+            }
         });
     });
 }
@@ -119,7 +160,8 @@ function dockerList(args: string[]): string[] {
     return spawnSync("docker", args, { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
 }
 /** Ids of a live stack's containers, running or not. */
-export const stackContainers = (prefix: string) => dockerList(["ps", "-aq", "--filter", `label=mailserver.stack=${prefix}`]);
+export const stackContainers = (prefix: string) =>
+    dockerList(["ps", "-aq", "--filter", `label=mailserver.stack=${prefix}`]);
 /** Names of a live stack's volumes. */
 export const stackVolumes = (prefix: string) => dockerList(["volume", "ls", "-q", "--filter", `name=^${prefix}-`]);
 

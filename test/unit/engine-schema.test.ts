@@ -18,7 +18,10 @@ import * as path from "node:path";
 const repo = path.resolve(__dirname, "../..");
 const nodeModules = path.join(repo, "node_modules");
 
-interface Engine { env: NodeJS.ProcessEnv; kind: string }
+interface Engine {
+    env: NodeJS.ProcessEnv;
+    kind: string;
+}
 
 // Looked up once, by the first test that needs it; a missing engine fails every such test.
 let engine: Engine | Error | undefined;
@@ -36,13 +39,16 @@ function engineEnv(): Engine {
 
 function findEngine(): Engine {
     // build.sh prints shell-quoted exports; let bash read them and hand back the values.
-    const script = 'set -euo pipefail; out="$(bash engine/build.sh --check)"; eval "$out"; ' +
+    const script =
+        'set -euo pipefail; out="$(bash engine/build.sh --check)"; eval "$out"; ' +
         'printf "%s\\0" "$PATH" "$PULUMI_HOME" "$PULUMI_ROOT" "$MAILSERVER_ENGINE"';
     const r = spawnSync("bash", ["-c", script], { cwd: repo, encoding: "utf8" });
     if (r.status !== 0) {
-        assert.fail("The Pulumi engine is missing: run `bash engine/build.sh` (it builds the pulumi CLI and the " +
-            "docker and tls plugins, 15 to 20 minutes the first time), or put a pulumi CLI on PATH.\n" +
-            `engine/build.sh --check said:\n${r.stderr}`);
+        assert.fail(
+            "The Pulumi engine is missing: run `bash engine/build.sh` (it builds the pulumi CLI and the " +
+                "docker and tls plugins, 15 to 20 minutes the first time), or put a pulumi CLI on PATH.\n" +
+                `engine/build.sh --check said:\n${r.stderr}`,
+        );
     }
     const [PATH, PULUMI_HOME, PULUMI_ROOT, kind] = r.stdout.split("\0");
     return { env: { ...process.env, PATH, PULUMI_HOME, PULUMI_ROOT, PULUMI_SKIP_UPDATE_CHECK: "true" }, kind };
@@ -77,9 +83,9 @@ function sdkResource(pkg: string, className: string): SdkResource {
     const end = ctor.indexOf("super(");
     assert.ok(stateStart >= 0 && argsStart > stateStart && end > argsStart, `${file}: unexpected constructor layout`);
     const assigned = (body: string, pred: (rhs: string) => boolean) =>
-        [...body.matchAll(/resourceInputs\["([^"]+)"\] = ([^;]*);/g)].filter((m) => pred(m[2])).map((m) => m[1]);
+        [...body.matchAll(/resourceInputs\["([^"]+)"\] = ([^;]*);/g)].filter(m => pred(m[2])).map(m => m[1]);
     const outputs = assigned(ctor.slice(stateStart, argsStart), () => true);
-    const inputs = assigned(ctor.slice(argsStart, end), (rhs) => !rhs.includes("/*out*/"));
+    const inputs = assigned(ctor.slice(argsStart, end), rhs => !rhs.includes("/*out*/"));
     const secretList = /additionalSecretOutputs: (\[[^\]]*\])/.exec(ctor.slice(0, end))?.[1] ?? "[]";
     return { className, token, inputs, outputs, secretOutputs: JSON.parse(secretList) };
 }
@@ -89,7 +95,10 @@ function sdkInputTypes(pkg: string): Map<string, string[]> {
     const dts = fs.readFileSync(path.join(nodeModules, "@pulumi", pkg, "types", "input.d.ts"), "utf8");
     const types = new Map<string, string[]>();
     for (const m of dts.matchAll(/^export interface (\w+) \{\n([\s\S]*?)^\}/gm)) {
-        types.set(m[1], [...m[2].matchAll(/^    (\w+)\??:/gm)].map((p) => p[1]));
+        types.set(
+            m[1],
+            [...m[2].matchAll(/^ {4}(\w+)\??:/gm)].map(p => p[1]),
+        );
     }
     return types;
 }
@@ -116,20 +125,33 @@ function usedClasses(pkg: string): string[] {
 
 // ---- The schema the engine serves ---------------------------------------------------------------
 
-interface PropSpec { type?: string; $ref?: string; items?: PropSpec; additionalProperties?: PropSpec; secret?: boolean }
+interface PropSpec {
+    type?: string;
+    $ref?: string;
+    items?: PropSpec;
+    additionalProperties?: PropSpec;
+    secret?: boolean;
+}
 interface Schema {
     name: string;
     version?: string;
-    resources: Record<string, {
-        inputProperties?: Record<string, PropSpec>;
-        properties?: Record<string, PropSpec>;
-    }>;
+    resources: Record<
+        string,
+        {
+            inputProperties?: Record<string, PropSpec>;
+            properties?: Record<string, PropSpec>;
+        }
+    >;
     types: Record<string, { type?: string; properties?: Record<string, PropSpec> }>;
 }
 
 function servedSchema(engine: Engine, pkg: string, version: string): Schema {
     const out = execFileSync("pulumi", ["package", "get-schema", `${pkg}@${version}`], {
-        env: engine.env, cwd: repo, encoding: "utf8", maxBuffer: 256 << 20, timeout: 300_000,
+        env: engine.env,
+        cwd: repo,
+        encoding: "utf8",
+        maxBuffer: 256 << 20,
+        timeout: 300_000,
         stdio: ["ignore", "pipe", "pipe"],
     });
     return JSON.parse(out) as Schema;
@@ -143,14 +165,22 @@ function refs(p: PropSpec | undefined): string[] {
 }
 
 function sameNames(what: string, actual: string[], expected: string[]) {
-    const a = new Set(actual), e = new Set(expected);
-    const missing = [...e].filter((n) => !a.has(n)).sort();
-    const extra = [...a].filter((n) => !e.has(n)).sort();
-    assert.ok(missing.length === 0 && extra.length === 0,
-        `${what}: ` + [
-            missing.length ? `the SDK has ${missing.map((n) => `'${n}'`).join(", ")} but the served schema does not` : "",
-            extra.length ? `the served schema has ${extra.map((n) => `'${n}'`).join(", ")} but the SDK does not` : "",
-        ].filter(Boolean).join("; "));
+    const a = new Set(actual),
+        e = new Set(expected);
+    const missing = [...e].filter(n => !a.has(n)).sort();
+    const extra = [...a].filter(n => !e.has(n)).sort();
+    assert.ok(
+        missing.length === 0 && extra.length === 0,
+        `${what}: ` +
+            [
+                missing.length
+                    ? `the SDK has ${missing.map(n => `'${n}'`).join(", ")} but the served schema does not`
+                    : "",
+                extra.length ? `the served schema has ${extra.map(n => `'${n}'`).join(", ")} but the SDK does not` : "",
+            ]
+                .filter(Boolean)
+                .join("; "),
+    );
 }
 
 // ---- The checks ---------------------------------------------------------------------------------
@@ -178,32 +208,47 @@ for (const pkg of ["docker", "tls"]) {
                 const sdk = sdkResource(pkg, className);
                 const schema = getSchema();
                 const res = schema.resources[sdk.token];
-                assert.ok(res, `${pkg}.${className}: the served schema has no resource '${sdk.token}' ` +
-                    `(it has ${Object.keys(schema.resources).sort().join(", ")})`);
+                assert.ok(
+                    res,
+                    `${pkg}.${className}: the served schema has no resource '${sdk.token}' ` +
+                        `(it has ${Object.keys(schema.resources).sort().join(", ")})`,
+                );
                 const inputs = res.inputProperties ?? {};
                 const props = res.properties ?? {};
                 sameNames(`${pkg}.${className} (${sdk.token}) input properties`, Object.keys(inputs), sdk.inputs);
                 sameNames(`${pkg}.${className} (${sdk.token}) output properties`, Object.keys(props), sdk.outputs);
-                sameNames(`${pkg}.${className} (${sdk.token}) secret outputs`,
-                    Object.keys(props).filter((k) => props[k].secret), sdk.secretOutputs);
+                sameNames(
+                    `${pkg}.${className} (${sdk.token}) secret outputs`,
+                    Object.keys(props).filter(k => props[k].secret),
+                    sdk.secretOutputs,
+                );
 
                 // Nested input types, recursively: schema type docker:index/containerUpload:ContainerUpload
                 // is the SDK's input interface ContainerUpload.
                 const seen = new Set<string>();
-                const queue = Object.entries(inputs).flatMap(([k, p]) => refs(p).map((t) => ({ t, via: k })));
+                const queue = Object.entries(inputs).flatMap(([k, p]) => refs(p).map(t => ({ t, via: k })));
                 while (queue.length > 0) {
                     const { t, via } = queue.shift()!;
                     if (seen.has(t)) continue;
                     seen.add(t);
                     const type = schema.types[t];
-                    assert.ok(type, `${pkg}.${className}: property '${via}' refers to type '${t}', missing from the schema`);
+                    assert.ok(
+                        type,
+                        `${pkg}.${className}: property '${via}' refers to type '${t}', missing from the schema`,
+                    );
                     if (type.type !== "object") continue;
                     const iface = t.slice(t.lastIndexOf(":") + 1);
                     const sdkProps = inputTypes.get(iface);
-                    assert.ok(sdkProps, `${pkg}.${className}: '${via}' has type '${t}', but @pulumi/${pkg} ` +
-                        `has no input interface ${iface}`);
-                    sameNames(`${pkg}.${className}: nested input type ${iface} (via '${via}')`,
-                        Object.keys(type.properties ?? {}), sdkProps);
+                    assert.ok(
+                        sdkProps,
+                        `${pkg}.${className}: '${via}' has type '${t}', but @pulumi/${pkg} ` +
+                            `has no input interface ${iface}`,
+                    );
+                    sameNames(
+                        `${pkg}.${className}: nested input type ${iface} (via '${via}')`,
+                        Object.keys(type.properties ?? {}),
+                        sdkProps,
+                    );
                     for (const [k, p] of Object.entries(type.properties ?? {})) {
                         for (const r of refs(p)) queue.push({ t: r, via: `${via}.${k}` });
                     }

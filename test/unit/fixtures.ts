@@ -23,7 +23,11 @@ export function exampleCom(): DomainSpec {
         catchAll: "alice@example.com",
         forwards: [
             { address: "bob@example.com", targets: ["bob@elsewhere.example"], keepCopy: true },
-            { address: "carol@example.com", targets: ["carol@elsewhere.example", "carol2@elsewhere.example"], keepCopy: false },
+            {
+                address: "carol@example.com",
+                targets: ["carol@elsewhere.example", "carol2@elsewhere.example"],
+                keepCopy: false,
+            },
         ],
     };
 }
@@ -69,7 +73,14 @@ export function internetSpec(): PostfixSpec {
 }
 
 export function defaultRelay(overrides: Partial<RelayhostSpec> = {}): RelayhostSpec {
-    return { host: "smtp.provider.example", port: 587, tlsPolicy: "encrypt", senderDomains: [], hasCredentials: true, ...overrides };
+    return {
+        host: "smtp.provider.example",
+        port: 587,
+        tlsPolicy: "encrypt",
+        senderDomains: [],
+        hasCredentials: true,
+        ...overrides,
+    };
 }
 
 /** A relay-only server: no mailboxes, everything through one authenticated smarthost. */
@@ -111,7 +122,7 @@ export function contentLines(text: string): string[] {
  */
 export function parseMainCf(text: string): { values: Map<string, string>; counts: Map<string, number> } {
     const main = readMainCf(text);
-    assert.deepEqual(main.errors, [], "main.cf has lines that are not \"key = value\"");
+    assert.deepEqual(main.errors, [], 'main.cf has lines that are not "key = value"');
     const counts = new Map<string, number>();
     for (const { key } of main.assignments) counts.set(key, (counts.get(key) ?? 0) + 1);
     return { values: main.values, counts };
@@ -131,7 +142,11 @@ export function parseMasterCf(text: string): MasterService[] {
     assert.deepEqual(master.errors, [], "master.cf has lines the parser cannot read");
     for (const s of master.services) {
         const keys = s.overrides.map(o => o.key);
-        assert.deepEqual(keys.filter((k, i) => keys.indexOf(k) !== i), [], `options given twice for service ${s.name}`);
+        assert.deepEqual(
+            keys.filter((k, i) => keys.indexOf(k) !== i),
+            [],
+            `options given twice for service ${s.name}`,
+        );
     }
     return master.services;
 }

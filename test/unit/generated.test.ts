@@ -18,17 +18,24 @@ test("components/args.ts, README.md's tables and Pulumi.yaml's config are genera
 
 function matches(schema: ConfigSchema, value: unknown): boolean {
     switch (schema.type) {
-        case "string": return typeof value === "string";
-        case "integer": return Number.isInteger(value);
-        case "boolean": return typeof value === "boolean";
-        case "object": return typeof value === "object" && value !== null && !Array.isArray(value);
-        case "array": return Array.isArray(value) && value.every(v => matches(schema.items, v));
+        case "string":
+            return typeof value === "string";
+        case "integer":
+            return Number.isInteger(value);
+        case "boolean":
+            return typeof value === "boolean";
+        case "object":
+            return typeof value === "object" && value !== null && !Array.isArray(value);
+        case "array":
+            return Array.isArray(value) && value.every(v => matches(schema.items, v));
     }
 }
 
 for (const file of fs.readdirSync(path.join(ROOT, "stacks")).filter(f => /^Pulumi\..+\.yaml$/.test(f))) {
     test(`stacks/${file} uses declared keys with their declared types`, () => {
-        const config = (yaml.load(fs.readFileSync(path.join(ROOT, "stacks", file), "utf8")) as { config: Record<string, unknown> }).config;
+        const config = (
+            yaml.load(fs.readFileSync(path.join(ROOT, "stacks", file), "utf8")) as { config: Record<string, unknown> }
+        ).config;
         for (const [key, value] of Object.entries(config)) {
             if (!key.startsWith("mailserver:")) continue;
             const option = STACK_CONFIG[key.slice("mailserver:".length)];

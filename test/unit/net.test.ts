@@ -1,21 +1,68 @@
 // components/net.ts: the one IP/CIDR module (addresses, networks, loopback, IPv4-mapped IPv6).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { canonicalAddress, isIP, isIPv4, isIPv6, isLoopbackAddress, isLoopbackNetwork, mappedIPv4, parseNetwork, within } from "../../components/net";
+import {
+    canonicalAddress,
+    isIP,
+    isIPv4,
+    isIPv6,
+    isLoopbackAddress,
+    isLoopbackNetwork,
+    mappedIPv4,
+    parseNetwork,
+    within,
+} from "../../components/net";
 
 describe("bare addresses", () => {
     test("isIPv4 accepts dotted quads only, without leading zeros", () => {
         for (const a of ["0.0.0.0", "127.0.0.1", "192.0.2.25", "255.255.255.255", "10.0.0.0"]) assert.ok(isIPv4(a), a);
-        for (const a of ["256.0.0.1", "1.2.3", "1.2.3.4.5", "010.0.0.1", "1.2.3.04", "01.2.3.4", " 1.2.3.4", "1.2.3.4 ", "1.2.3.4/32",
-            "0x7f.0.0.1", "2130706433", "1..2.3", "", "a.b.c.d", "::1", "[1.2.3.4]"]) {
+        for (const a of [
+            "256.0.0.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "010.0.0.1",
+            "1.2.3.04",
+            "01.2.3.4",
+            " 1.2.3.4",
+            "1.2.3.4 ",
+            "1.2.3.4/32",
+            "0x7f.0.0.1",
+            "2130706433",
+            "1..2.3",
+            "",
+            "a.b.c.d",
+            "::1",
+            "[1.2.3.4]",
+        ]) {
             assert.ok(!isIPv4(a), a);
         }
     });
 
     test("isIPv6 accepts bare IPv6 addresses, not brackets, prefixes or zone ids", () => {
-        for (const a of ["::", "::1", "2001:db8::1", "2001:DB8:0:0:0:0:0:1", "::ffff:192.0.2.1", "fe80::1", "1:2:3:4:5:6:7:8"]) assert.ok(isIPv6(a), a);
-        for (const a of ["[::1]", "::1/128", "fe80::1%eth0", "1::2::3", "1:2:3:4:5:6:7:8:9", "12345::1", "::ffff:01.2.3.4", "::ffff:256.1.1.1",
-            "g::1", "", ":", "1.2.3.4"]) {
+        for (const a of [
+            "::",
+            "::1",
+            "2001:db8::1",
+            "2001:DB8:0:0:0:0:0:1",
+            "::ffff:192.0.2.1",
+            "fe80::1",
+            "1:2:3:4:5:6:7:8",
+        ])
+            assert.ok(isIPv6(a), a);
+        for (const a of [
+            "[::1]",
+            "::1/128",
+            "fe80::1%eth0",
+            "1::2::3",
+            "1:2:3:4:5:6:7:8:9",
+            "12345::1",
+            "::ffff:01.2.3.4",
+            "::ffff:256.1.1.1",
+            "g::1",
+            "",
+            ":",
+            "1.2.3.4",
+        ]) {
             assert.ok(!isIPv6(a), a);
         }
     });
@@ -41,10 +88,25 @@ describe("bare addresses", () => {
 
 describe("parseNetwork", () => {
     test("IPv4: with and without prefix, host bits kept", () => {
-        assert.deepEqual(parseNetwork("192.0.2.0/24"), { family: 4, address: "192.0.2.0", prefix: 24, postfix: "192.0.2.0/24" });
-        assert.deepEqual(parseNetwork("192.0.2.1"), { family: 4, address: "192.0.2.1", prefix: 32, postfix: "192.0.2.1/32" });
+        assert.deepEqual(parseNetwork("192.0.2.0/24"), {
+            family: 4,
+            address: "192.0.2.0",
+            prefix: 24,
+            postfix: "192.0.2.0/24",
+        });
+        assert.deepEqual(parseNetwork("192.0.2.1"), {
+            family: 4,
+            address: "192.0.2.1",
+            prefix: 32,
+            postfix: "192.0.2.1/32",
+        });
         assert.deepEqual(parseNetwork("0.0.0.0/0"), { family: 4, address: "0.0.0.0", prefix: 0, postfix: "0.0.0.0/0" });
-        assert.deepEqual(parseNetwork("10.1.2.3/8"), { family: 4, address: "10.1.2.3", prefix: 8, postfix: "10.1.2.3/8" });
+        assert.deepEqual(parseNetwork("10.1.2.3/8"), {
+            family: 4,
+            address: "10.1.2.3",
+            prefix: 8,
+            postfix: "10.1.2.3/8",
+        });
     });
 
     test("IPv6: bracketed, prefix inside or outside, bare; normalised and bracketed for Postfix", () => {
@@ -55,7 +117,12 @@ describe("parseNetwork", () => {
         assert.deepEqual(parseNetwork("2001:db8::/48"), db8);
         assert.deepEqual(parseNetwork("[::1]"), { family: 6, address: "::1", prefix: 128, postfix: "[::1]/128" });
         assert.deepEqual(parseNetwork("::/0"), { family: 6, address: "::", prefix: 0, postfix: "[::]/0" });
-        assert.deepEqual(parseNetwork("[::ffff:0:0]/96"), { family: 6, address: "::ffff:0.0.0.0", prefix: 96, postfix: "[::ffff:0.0.0.0]/96" });
+        assert.deepEqual(parseNetwork("[::ffff:0:0]/96"), {
+            family: 6,
+            address: "::ffff:0.0.0.0",
+            prefix: 96,
+            postfix: "[::ffff:0.0.0.0]/96",
+        });
     });
 
     test("strict: IPv6 only in brackets, as Postfix's mynetworks requires", () => {
@@ -66,9 +133,29 @@ describe("parseNetwork", () => {
     });
 
     test("anything else is undefined", () => {
-        for (const n of ["256.0.0.1/8", "10.0.0.0/33", "192.0.2.0/", "192.0.2.0/-1", "192.0.2.0/240", "010.0.0.0/8", "10.0.0/8", "[::1]/129",
-            "[1234]/64", "[1.2.3.4]", "[2001:db8::/48]/48", "[fe80::1%eth0]", "1::2::3/64", "lmdb:/etc/postfix/network_table",
-            "/etc/postfix/networks", "example.com", "!192.0.2.0/24", " 192.0.2.0/24", "", "[]", "::1/"]) {
+        for (const n of [
+            "256.0.0.1/8",
+            "10.0.0.0/33",
+            "192.0.2.0/",
+            "192.0.2.0/-1",
+            "192.0.2.0/240",
+            "010.0.0.0/8",
+            "10.0.0/8",
+            "[::1]/129",
+            "[1234]/64",
+            "[1.2.3.4]",
+            "[2001:db8::/48]/48",
+            "[fe80::1%eth0]",
+            "1::2::3/64",
+            "lmdb:/etc/postfix/network_table",
+            "/etc/postfix/networks",
+            "example.com",
+            "!192.0.2.0/24",
+            " 192.0.2.0/24",
+            "",
+            "[]",
+            "::1/",
+        ]) {
             assert.equal(parseNetwork(n), undefined, n);
         }
     });
@@ -96,9 +183,12 @@ describe("ranges", () => {
     });
 
     test("loopback: inside 127.0.0.0/8, ::1, or mapped 127/8", () => {
-        for (const s of ["127.0.0.0/8", "127.0.0.1", "127.1.2.0/24", "[::1]", "[::1]/128", "[::ffff:127.0.0.0]/104"]) assert.ok(isLoopbackNetwork(n(s)), s);
-        for (const s of ["127.0.0.0/7", "0.0.0.0/0", "128.0.0.1", "[::1]/127", "[::]/0", "[::ffff:127.0.0.0]/103"]) assert.ok(!isLoopbackNetwork(n(s)), s);
+        for (const s of ["127.0.0.0/8", "127.0.0.1", "127.1.2.0/24", "[::1]", "[::1]/128", "[::ffff:127.0.0.0]/104"])
+            assert.ok(isLoopbackNetwork(n(s)), s);
+        for (const s of ["127.0.0.0/7", "0.0.0.0/0", "128.0.0.1", "[::1]/127", "[::]/0", "[::ffff:127.0.0.0]/103"])
+            assert.ok(!isLoopbackNetwork(n(s)), s);
         for (const a of ["127.0.0.1", "127.255.0.9", "::1", "::ffff:127.0.0.1"]) assert.ok(isLoopbackAddress(a), a);
-        for (const a of ["localhost", "127.0.0.1/8", "128.0.0.1", "::2", "0.0.0.0", "::", "[::1]", "127.foo"]) assert.ok(!isLoopbackAddress(a), a);
+        for (const a of ["localhost", "127.0.0.1/8", "128.0.0.1", "::2", "0.0.0.0", "::", "[::1]", "127.foo"])
+            assert.ok(!isLoopbackAddress(a), a);
     });
 });

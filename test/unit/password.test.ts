@@ -12,7 +12,9 @@ function saltOf(hash: string): string {
 }
 
 function opensslCrypt(password: string, salt: string): string {
-    return execFileSync("openssl", ["passwd", "-6", "-salt", `rounds=${HASH_ROUNDS}$${salt}`, password], { encoding: "utf8" }).trim();
+    return execFileSync("openssl", ["passwd", "-6", "-salt", `rounds=${HASH_ROUNDS}$${salt}`, password], {
+        encoding: "utf8",
+    }).trim();
 }
 
 describe("hashPassword", () => {
@@ -77,7 +79,9 @@ describe("verifyPassword", () => {
     });
 
     test("also verifies a glibc hash without a rounds= field", () => {
-        const plain = execFileSync("openssl", ["passwd", "-6", "-salt", "abcdefgh12345678", pw], { encoding: "utf8" }).trim();
+        const plain = execFileSync("openssl", ["passwd", "-6", "-salt", "abcdefgh12345678", pw], {
+            encoding: "utf8",
+        }).trim();
         assert.equal(verifyPassword(pw, plain), true);
         assert.equal(verifyPassword("wrong password", plain), false);
     });

@@ -8,7 +8,13 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { PolicyResource, Secret, StackValidationArgs, StackValidationPolicy, UnknownValueError } from "@pulumi/policy";
 import { renderDovecotConf, renderDovecotFiles } from "../../components/render/dovecot";
-import { dovecotSettings, FILE_INPUTS, filesByPath, mailServerSettings, SECRET_FILE_INPUTS } from "../../components/render/inputs";
+import {
+    dovecotSettings,
+    FILE_INPUTS,
+    filesByPath,
+    mailServerSettings,
+    SECRET_FILE_INPUTS,
+} from "../../components/render/inputs";
 import { renderManifest } from "../../components/render/manifest";
 import { postfixTables, renderPostfixFiles, renderSaslPasswords } from "../../components/render/postfix";
 import { renderSaslauthdFiles } from "../../components/render/saslauthd";
@@ -16,40 +22,84 @@ import { paths, PostfixSpec } from "../../components/render/spec";
 import { parseNetwork } from "../../components/net";
 import { enabledProtocols, tooWide } from "../../policy/parse";
 import {
-    authRequiresTls, COMPONENT_FILE_INPUTS, CONTAINER_TYPE, dkimAndDmarc, DOVECOT_IMAP_TYPE, looksSecret, MAIL_SERVER_TYPE, noOpenRelay,
-    noPlaintextSecrets, policies, secretUploads, smtpReverseDns, tlsMinimumVersion,
+    authRequiresTls,
+    COMPONENT_FILE_INPUTS,
+    CONTAINER_TYPE,
+    dkimAndDmarc,
+    DOVECOT_IMAP_TYPE,
+    looksSecret,
+    MAIL_SERVER_TYPE,
+    noOpenRelay,
+    noPlaintextSecrets,
+    policies,
+    secretUploads,
+    smtpReverseDns,
+    tlsMinimumVersion,
 } from "../../policy/rules";
-import { decode, isWireSecret, policySdk as sdk, resourceArgs, UNKNOWN, validate, WireResource, wireSecret as secret } from "../components/policy";
+import {
+    decode,
+    isWireSecret,
+    policySdk as sdk,
+    resourceArgs,
+    UNKNOWN,
+    validate,
+    WireResource,
+    wireSecret as secret,
+} from "../components/policy";
 import { dovecotSpec, internetSpec, relaySpec } from "./fixtures";
 
 type Config = Record<string, unknown>;
 
-interface StackEntry { name: string; type?: string; wire: Record<string, unknown>; dependsOn?: string[] }
+interface StackEntry {
+    name: string;
+    type?: string;
+    wire: Record<string, unknown>;
+    dependsOn?: string[];
+}
 
 function stackArgs(entries: StackEntry[], config: Config = {}): StackValidationArgs {
     const resources: PolicyResource[] = entries.map(e => {
         const type = e.type ?? CONTAINER_TYPE;
         return {
-            type, name: e.name, urn: `urn:pulumi:dev::mailserver::${type}::${e.name}`,
+            type,
+            name: e.name,
+            urn: `urn:pulumi:dev::mailserver::${type}::${e.name}`,
             props: decode(e.wire),
-            opts: { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [] },
-            dependencies: [], propertyDependencies: {},
-            isType: () => false, asType: () => undefined,
+            opts: {
+                protect: false,
+                ignoreChanges: [],
+                aliases: [],
+                customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+                additionalSecretOutputs: [],
+            },
+            dependencies: [],
+            propertyDependencies: {},
+            isType: () => false,
+            asType: () => undefined,
         };
     });
     entries.forEach((e, i) => {
         resources[i].dependencies = (e.dependsOn ?? []).map(n => resources.find(r => r.name === n)!);
     });
     return {
-        resources, stackTags: new Map(),
+        resources,
+        stackTags: new Map(),
         getConfig: <T extends object>() => config as T,
-        notApplicable: (reason?: string): never => { throw new Error(`not applicable: ${reason}`); },
+        notApplicable: (reason?: string): never => {
+            throw new Error(`not applicable: ${reason}`);
+        },
     };
 }
 
-async function validateStack(policy: StackValidationPolicy, entries: StackEntry[], config: Config = {}): Promise<Array<{ message: string; urn?: string }>> {
+async function validateStack(
+    policy: StackValidationPolicy,
+    entries: StackEntry[],
+    config: Config = {},
+): Promise<Array<{ message: string; urn?: string }>> {
     const out: Array<{ message: string; urn?: string }> = [];
-    await policy.validateStack(stackArgs(entries, config), (message, urn) => { out.push({ message, urn }); });
+    await policy.validateStack(stackArgs(entries, config), (message, urn) => {
+        out.push({ message, urn });
+    });
     return out;
 }
 
@@ -58,7 +108,8 @@ async function validateStack(policy: StackValidationPolicy, entries: StackEntry[
 // rendered files, components/render/inputs.ts) and the config job containers
 // (components/internal/docker.ts).
 
-const KEY_PEM = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
+const KEY_PEM =
+    "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
 const HASHES = "alice@example.com:$6$rounds=50000$x$y\n";
 
 /** Component inputs that are unknown at the preview of a new stack when the user passes unknown Outputs (images built elsewhere, an ACME certificate). */
@@ -75,25 +126,42 @@ interface ServerOptions {
 /** MailServer's inputs as the component registers them (components/mailServer.ts). */
 function mailServer(spec: PostfixSpec, o: ServerOptions = {}): WireResource {
     const unknown = new Set(o.unknown ?? []);
-    const files: Record<string, unknown> = filesByPath(renderPostfixFiles(spec).map(f => {
-        if (f.path === "main.cf" && o.mainCf) return { ...f, content: o.mainCf(f.content) };
-        if (f.path === "master.cf" && typeof o.masterCf === "function") return { ...f, content: o.masterCf(f.content) };
-        return f;
-    }));
+    const files: Record<string, unknown> = filesByPath(
+        renderPostfixFiles(spec).map(f => {
+            if (f.path === "main.cf" && o.mainCf) return { ...f, content: o.mainCf(f.content) };
+            if (f.path === "master.cf" && typeof o.masterCf === "function")
+                return { ...f, content: o.masterCf(f.content) };
+            return f;
+        }),
+    );
     if (o.masterCf === "absent") delete files["master.cf"];
     if (o.masterCf === "unknown") files["master.cf"] = UNKNOWN;
     if (unknown.has("main.cf")) files["main.cf"] = UNKNOWN;
     const settings = mailServerSettings({
-        postfix: spec, placement: { networkMode: o.masterCf === "absent" ? "bridge" : "host", publishAddress: "0.0.0.0" },
-        prefix: "mail", restart: "unless-stopped", users: [], tls: { keyAlgorithm: "ECDSA", selfSigned: { validityHours: 8760 }, ca: undefined, certPem: undefined, keyPem: undefined },
+        postfix: spec,
+        placement: { networkMode: o.masterCf === "absent" ? "bridge" : "host", publishAddress: "0.0.0.0" },
+        prefix: "mail",
+        restart: "unless-stopped",
+        users: [],
+        tls: {
+            keyAlgorithm: "ECDSA",
+            selfSigned: { validityHours: 8760 },
+            ca: undefined,
+            certPem: undefined,
+            keyPem: undefined,
+        },
     });
     return {
         type: MAIL_SERVER_TYPE,
         wire: {
             ...settings,
             mynetworks: unknown.has("mynetworks") ? UNKNOWN : settings.mynetworks,
-            tls: unknown.has("tls") ? { certPem: UNKNOWN } : { selfSigned: { validityHours: 8760 }, keyAlgorithm: "ECDSA" },
-            images: unknown.has("images") ? { postfix: UNKNOWN, saslauthd: UNKNOWN } : { postfix: "registry.example/postfix:1", saslauthd: "registry.example/saslauthd:1" },
+            tls: unknown.has("tls")
+                ? { certPem: UNKNOWN }
+                : { selfSigned: { validityHours: 8760 }, keyAlgorithm: "ECDSA" },
+            images: unknown.has("images")
+                ? { postfix: UNKNOWN, saslauthd: UNKNOWN }
+                : { postfix: "registry.example/postfix:1", saslauthd: "registry.example/saslauthd:1" },
             [FILE_INPUTS.postfix]: unknown.has("postfixFiles") ? UNKNOWN : files,
             [FILE_INPUTS.saslauthd]: filesByPath(renderSaslauthdFiles()),
             [SECRET_FILE_INPUTS.saslauthd]: secret({ passwd: HASHES }),
@@ -104,7 +172,9 @@ function mailServer(spec: PostfixSpec, o: ServerOptions = {}): WireResource {
 /** DovecotImap's inputs as the component registers them (components/dovecotImap.ts). */
 function dovecotImap(mutate: (text: string) => string = t => t, unknown: UnrelatedUnknown[] = []): WireResource {
     const spec = dovecotSpec();
-    const files = renderDovecotFiles(spec).map(f => f.path === "dovecot.conf" ? { ...f, content: mutate(f.content) } : f);
+    const files = renderDovecotFiles(spec).map(f =>
+        f.path === "dovecot.conf" ? { ...f, content: mutate(f.content) } : f,
+    );
     return {
         type: DOVECOT_IMAP_TYPE,
         wire: {
@@ -134,8 +204,15 @@ function postfixJobWire(spec: PostfixSpec, o: JobOptions = {}): Record<string, u
         if (f.path === "master.cf" && typeof o.masterCf === "function") return { ...f, content: o.masterCf(f.content) };
         return f;
     });
-    const key = { "secret": secret(KEY_PEM), "plain": KEY_PEM, "unknown-secret": secret(UNKNOWN), "unknown-plain": UNKNOWN }[o.key ?? "secret"];
-    const saslPasswd = renderSaslPasswords([{ nexthop: "[smtp.provider.example]:587", username: "u", password: "relay-password-1" }]);
+    const key = {
+        secret: secret(KEY_PEM),
+        plain: KEY_PEM,
+        "unknown-secret": secret(UNKNOWN),
+        "unknown-plain": UNKNOWN,
+    }[o.key ?? "secret"];
+    const saslPasswd = renderSaslPasswords([
+        { nexthop: "[smtp.provider.example]:587", username: "u", password: "relay-password-1" },
+    ]);
     return {
         name: "mail-postfix-config",
         image: UNKNOWN,
@@ -143,12 +220,23 @@ function postfixJobWire(spec: PostfixSpec, o: JobOptions = {}): Record<string, u
         networkMode: "none",
         uploads: [
             { file: `${paths.staging}/MANIFEST`, content: renderManifest(files, [postfixTables.saslPasswords]) },
-            ...files.map(f => ({ file: `${paths.staging}/${f.path}`, content: f.path === "master.cf" && o.masterCf === "unknown" ? UNKNOWN : f.content })),
-            { file: `${paths.staging}/tls/cert.pem`, content: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" },
+            ...files.map(f => ({
+                file: `${paths.staging}/${f.path}`,
+                content: f.path === "master.cf" && o.masterCf === "unknown" ? UNKNOWN : f.content,
+            })),
+            {
+                file: `${paths.staging}/tls/cert.pem`,
+                content: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+            },
             { file: `${paths.staging}/tls/key.pem`, content: key },
             { file: `${paths.staging}/${postfixTables.saslPasswords}`, content: secret(saslPasswd) },
         ],
-        labels: o.foreign ? [{ label: "app", value: "mail" }] : [{ label: "mailserver.role", value: "config-job" }, { label: "mailserver.stack", value: "mail" }],
+        labels: o.foreign
+            ? [{ label: "app", value: "mail" }]
+            : [
+                  { label: "mailserver.role", value: "config-job" },
+                  { label: "mailserver.stack", value: "mail" },
+              ],
     };
 }
 
@@ -156,7 +244,10 @@ function postfixJob(spec: PostfixSpec, o: JobOptions = {}): WireResource {
     return { type: CONTAINER_TYPE, wire: postfixJobWire(spec, o) };
 }
 
-function dovecotJobWire(mutate: (text: string) => string = t => t, o: { foreign?: boolean } = {}): Record<string, unknown> {
+function dovecotJobWire(
+    mutate: (text: string) => string = t => t,
+    o: { foreign?: boolean } = {},
+): Record<string, unknown> {
     return {
         name: "mail-dovecot-config",
         uploads: [
@@ -164,7 +255,12 @@ function dovecotJobWire(mutate: (text: string) => string = t => t, o: { foreign?
             { file: `${paths.staging}/tls/key.pem`, content: secret(UNKNOWN) },
             { file: `${paths.staging}/users`, content: secret("alice@example.com:{SHA512-CRYPT}$6$x$y::::::\n") },
         ],
-        labels: o.foreign ? [] : [{ label: "mailserver.role", value: "config-job" }, { label: "mailserver.stack", value: "mail" }],
+        labels: o.foreign
+            ? []
+            : [
+                  { label: "mailserver.role", value: "config-job" },
+                  { label: "mailserver.stack", value: "mail" },
+              ],
     };
 }
 
@@ -173,15 +269,29 @@ function dovecotJob(mutate: (text: string) => string = t => t, o: { foreign?: bo
 }
 
 /** A long-running service container: bridge mode publishes its ports on `ip`, host mode none. */
-function serviceContainer(name: string, o: { ports?: number[]; ip?: string; networkMode?: string; envs?: unknown[]; labels?: Array<{ label: string; value: unknown }> } = {}) {
+function serviceContainer(
+    name: string,
+    o: {
+        ports?: number[];
+        ip?: string;
+        networkMode?: string;
+        envs?: unknown[];
+        labels?: Array<{ label: string; value: unknown }>;
+    } = {},
+) {
     return {
         name,
         image: UNKNOWN,
         restart: "unless-stopped",
         ...(o.networkMode ? { networkMode: o.networkMode } : {}),
-        ...(o.ports ? { ports: o.ports.map(p => ({ internal: p, external: p, ip: o.ip ?? "0.0.0.0", protocol: "tcp" })) } : {}),
+        ...(o.ports
+            ? { ports: o.ports.map(p => ({ internal: p, external: p, ip: o.ip ?? "0.0.0.0", protocol: "tcp" })) }
+            : {}),
         ...(o.envs ? { envs: o.envs } : {}),
-        labels: o.labels ?? [{ label: "mailserver.role", value: "service" }, { label: "mailserver.stack", value: "mail" }],
+        labels: o.labels ?? [
+            { label: "mailserver.role", value: "service" },
+            { label: "mailserver.stack", value: "mail" },
+        ],
     };
 }
 
@@ -218,9 +328,15 @@ describe("the pack", () => {
 
     test("our rendered configurations pass every mandatory rule (internet and relay mode, Dovecot)", async () => {
         const resources = [
-            mailServer(internetSpec()), mailServer(relaySpec()), mailServer(internetSpec(), { masterCf: "absent" }), dovecotImap(),
-            postfixJob(internetSpec()), postfixJob(relaySpec()), dovecotJob(),
-            postfixJob(internetSpec(), { foreign: true }), dovecotJob(t => t, { foreign: true }),
+            mailServer(internetSpec()),
+            mailServer(relaySpec()),
+            mailServer(internetSpec(), { masterCf: "absent" }),
+            dovecotImap(),
+            postfixJob(internetSpec()),
+            postfixJob(relaySpec()),
+            dovecotJob(),
+            postfixJob(internetSpec(), { foreign: true }),
+            dovecotJob(t => t, { foreign: true }),
         ];
         for (const resource of resources) {
             for (const policy of [noOpenRelay, authRequiresTls, tlsMinimumVersion, noPlaintextSecrets]) {
@@ -231,7 +347,11 @@ describe("the pack", () => {
 
     test("rules ignore resources that are neither our mail components nor docker containers", async () => {
         const bad = mailServer(internetSpec(), { mainCf: setParam("mynetworks", "0.0.0.0/0") });
-        for (const type of ["docker:index/volume:Volume", "mailserver:index:VirtualDomain", "mailserver:index:Relayhost"]) {
+        for (const type of [
+            "docker:index/volume:Volume",
+            "mailserver:index:VirtualDomain",
+            "mailserver:index:Relayhost",
+        ]) {
             assert.deepEqual(await validate(noOpenRelay, { ...bad, type }), [], type);
         }
     });
@@ -239,26 +359,43 @@ describe("the pack", () => {
 
 describe("mail-no-open-relay", () => {
     test("passes our main.cf, including trusted networks up to /16 and loopback /8", async () => {
-        const server = mailServer(internetSpec(), { mainCf: setParam("mynetworks", "127.0.0.0/8, [::1]/128, 172.16.0.0/16, [2001:db8:1::]/48, !10.0.0.0/8") });
+        const server = mailServer(internetSpec(), {
+            mainCf: setParam("mynetworks", "127.0.0.0/8, [::1]/128, 172.16.0.0/16, [2001:db8:1::]/48, !10.0.0.0/8"),
+        });
         assert.deepEqual(await validate(noOpenRelay, server), []);
     });
 
     test("fails mynetworks = 0.0.0.0/0, once for all services that share main.cf", async () => {
-        const messages = await validate(noOpenRelay, mailServer(internetSpec(), { mainCf: setParam("mynetworks", "127.0.0.0/8, 0.0.0.0/0") }));
+        const messages = await validate(
+            noOpenRelay,
+            mailServer(internetSpec(), { mainCf: setParam("mynetworks", "127.0.0.0/8, 0.0.0.0/0") }),
+        );
         assert.equal(messages.length, 1);
         assert.match(messages[0], /^main\.cf: mynetworks trusts 0\.0\.0\.0\/0: it is the whole IPv4 Internet/);
     });
 
     test("fails networks wider than IPv4 /16 or IPv6 /48, including IPv4-mapped IPv6", async () => {
-        for (const entry of ["10.0.0.0/8", "172.16.0.0/12", "[::]/0", "[2001:db8::]/32", "[::ffff:0.0.0.0]/96", "[::ffff:10.0.0.0]/104"]) {
-            const messages = await validate(noOpenRelay, mailServer(internetSpec(), { mainCf: setParam("mynetworks", `127.0.0.0/8 ${entry}`) }));
+        for (const entry of [
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "[::]/0",
+            "[2001:db8::]/32",
+            "[::ffff:0.0.0.0]/96",
+            "[::ffff:10.0.0.0]/104",
+        ]) {
+            const messages = await validate(
+                noOpenRelay,
+                mailServer(internetSpec(), { mainCf: setParam("mynetworks", `127.0.0.0/8 ${entry}`) }),
+            );
             assert.equal(messages.length, 1, entry);
             assert.ok(messages[0].includes(`trusts ${entry}:`), messages[0]);
         }
     });
 
     test("fails an unset mynetworks when mynetworks_style trusts the container's subnets", async () => {
-        const server = mailServer(internetSpec(), { mainCf: t => setParam("mynetworks_style", "subnet")(dropParam("mynetworks")(t)) });
+        const server = mailServer(internetSpec(), {
+            mainCf: t => setParam("mynetworks_style", "subnet")(dropParam("mynetworks")(t)),
+        });
         const messages = await validate(noOpenRelay, server);
         assert.equal(messages.length, 1);
         assert.match(messages[0], /mynetworks is not set, so mynetworks_style = subnet/);
@@ -266,7 +403,11 @@ describe("mail-no-open-relay", () => {
 
     test("fails when neither restriction list rejects unauthorized destinations", async () => {
         const server = mailServer(internetSpec(), {
-            mainCf: t => setParam("smtpd_recipient_restrictions", "permit_mynetworks")(setParam("smtpd_relay_restrictions", "permit_mynetworks, permit_sasl_authenticated")(t)),
+            mainCf: t =>
+                setParam(
+                    "smtpd_recipient_restrictions",
+                    "permit_mynetworks",
+                )(setParam("smtpd_relay_restrictions", "permit_mynetworks, permit_sasl_authenticated")(t)),
         });
         const messages = await validate(noOpenRelay, server);
         assert.equal(messages.length, 1);
@@ -275,14 +416,22 @@ describe("mail-no-open-relay", () => {
 
     test("passes when reject_unauth_destination is only in smtpd_recipient_restrictions", async () => {
         const server = mailServer(internetSpec(), {
-            mainCf: t => setParam("smtpd_recipient_restrictions", "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination")(setParam("smtpd_relay_restrictions", "")(t)),
+            mainCf: t =>
+                setParam(
+                    "smtpd_recipient_restrictions",
+                    "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination",
+                )(setParam("smtpd_relay_restrictions", "")(t)),
         });
         assert.deepEqual(await validate(noOpenRelay, server), []);
     });
 
     test("fails a master.cf service whose -o override permits everything before the reject", async () => {
         const spec = internetSpec();
-        const permitAll = (t: string) => t.replace("  -o syslog_name=postfix/smtp\n", "  -o syslog_name=postfix/smtp\n  -o smtpd_relay_restrictions=permit,reject_unauth_destination\n");
+        const permitAll = (t: string) =>
+            t.replace(
+                "  -o syslog_name=postfix/smtp\n",
+                "  -o syslog_name=postfix/smtp\n  -o smtpd_relay_restrictions=permit,reject_unauth_destination\n",
+            );
         // On the component (host mode registers master.cf) and on the config job (bridge mode, once master.cf is known).
         for (const resource of [mailServer(spec, { masterCf: permitAll }), postfixJob(spec, { masterCf: permitAll })]) {
             const messages = await validate(noOpenRelay, resource);
@@ -307,7 +456,13 @@ describe("mail-no-open-relay", () => {
 describe("mail-auth-requires-tls", () => {
     test("passes our master.cf: AUTH on submission (STARTTLS required) and smtps (wrapper mode) only", async () => {
         // smtpd_tls_auth_only = no in main.cf: the services' own TLS settings must still carry it.
-        assert.deepEqual(await validate(authRequiresTls, mailServer(internetSpec(), { mainCf: setParam("smtpd_tls_auth_only", "no") })), []);
+        assert.deepEqual(
+            await validate(
+                authRequiresTls,
+                mailServer(internetSpec(), { mainCf: setParam("smtpd_tls_auth_only", "no") }),
+            ),
+            [],
+        );
     });
 
     test("fails a submission service that neither requires TLS nor restricts AUTH to TLS", async () => {
@@ -318,11 +473,18 @@ describe("mail-auth-requires-tls", () => {
         });
         const messages = await validate(authRequiresTls, server);
         assert.equal(messages.length, 1);
-        assert.ok(messages[0].startsWith(`master.cf service "${spec.ports.submission}" (inet): smtpd_sasl_auth_enable = yes, but TLS is not required`), messages[0]);
+        assert.ok(
+            messages[0].startsWith(
+                `master.cf service "${spec.ports.submission}" (inet): smtpd_sasl_auth_enable = yes, but TLS is not required`,
+            ),
+            messages[0],
+        );
     });
 
     test("fails AUTH enabled in main.cf without smtpd_tls_auth_only (port 25 has no override)", async () => {
-        const server = mailServer(relaySpec(), { mainCf: t => setParam("smtpd_tls_auth_only", "no")(setParam("smtpd_sasl_auth_enable", "yes")(t)) });
+        const server = mailServer(relaySpec(), {
+            mainCf: t => setParam("smtpd_tls_auth_only", "no")(setParam("smtpd_sasl_auth_enable", "yes")(t)),
+        });
         const messages = await validate(authRequiresTls, server);
         assert.equal(messages.length, 1);
         assert.match(messages[0], /^main\.cf: smtpd_sasl_auth_enable = yes/);
@@ -333,16 +495,28 @@ describe("mail-auth-requires-tls", () => {
     });
 
     test("fails Dovecot cleartext authentication and ssl other than required", async () => {
-        const cleartext = await validate(authRequiresTls, dovecotImap(t => t.replace("auth_allow_cleartext = no", "auth_allow_cleartext = yes")));
+        const cleartext = await validate(
+            authRequiresTls,
+            dovecotImap(t => t.replace("auth_allow_cleartext = no", "auth_allow_cleartext = yes")),
+        );
         assert.equal(cleartext.length, 1);
         assert.match(cleartext[0], /auth_allow_cleartext = yes/);
-        const sslYes = await validate(authRequiresTls, dovecotImap(t => t.replace("ssl = required", "ssl = yes")));
+        const sslYes = await validate(
+            authRequiresTls,
+            dovecotImap(t => t.replace("ssl = required", "ssl = yes")),
+        );
         assert.equal(sslYes.length, 1);
         assert.match(sslYes[0], /ssl = yes; clients may log in without TLS/);
-        const unset = await validate(authRequiresTls, dovecotImap(t => t.replace("ssl = required\n", "")));
+        const unset = await validate(
+            authRequiresTls,
+            dovecotImap(t => t.replace("ssl = required\n", "")),
+        );
         assert.equal(unset.length, 1);
         assert.match(unset[0], /ssl is not set/);
-        const legacy = await validate(authRequiresTls, dovecotImap(t => `${t}protocol imap {\n  disable_plaintext_auth = no\n}\n`));
+        const legacy = await validate(
+            authRequiresTls,
+            dovecotImap(t => `${t}protocol imap {\n  disable_plaintext_auth = no\n}\n`),
+        );
         assert.equal(legacy.length, 1);
         assert.match(legacy[0], /in "protocol imap".*disable_plaintext_auth = no/);
     });
@@ -351,46 +525,78 @@ describe("mail-auth-requires-tls", () => {
 describe("mail-tls-1.2-minimum", () => {
     test("passes our main.cf and inclusion lists of TLS 1.2 and newer", async () => {
         assert.deepEqual(await validate(tlsMinimumVersion, mailServer(internetSpec())), []);
-        const server = mailServer(internetSpec(), { mainCf: t => setParam("smtpd_tls_protocols", "TLSv1.2, TLSv1.3")(setParam("smtp_tls_protocols", ">=TLSv1.3")(t)) });
+        const server = mailServer(internetSpec(), {
+            mainCf: t =>
+                setParam("smtpd_tls_protocols", "TLSv1.2, TLSv1.3")(setParam("smtp_tls_protocols", ">=TLSv1.3")(t)),
+        });
         assert.deepEqual(await validate(tlsMinimumVersion, server), []);
     });
 
     test("fails an exclusion list that leaves TLSv1 and TLSv1.1 on", async () => {
-        const messages = await validate(tlsMinimumVersion, mailServer(internetSpec(), { mainCf: setParam("smtpd_tls_protocols", "!SSLv2, !SSLv3") }));
+        const messages = await validate(
+            tlsMinimumVersion,
+            mailServer(internetSpec(), { mainCf: setParam("smtpd_tls_protocols", "!SSLv2, !SSLv3") }),
+        );
         assert.equal(messages.length, 1);
-        assert.equal(messages[0], 'main.cf: smtpd_tls_protocols = "!SSLv2, !SSLv3" enables TLSv1, TLSv1.1. Set smtpd_tls_protocols = >=TLSv1.2.');
+        assert.equal(
+            messages[0],
+            'main.cf: smtpd_tls_protocols = "!SSLv2, !SSLv3" enables TLSv1, TLSv1.1. Set smtpd_tls_protocols = >=TLSv1.2.',
+        );
     });
 
     test("fails an unset parameter (Postfix's default allows TLSv1) and a client-side >=TLSv1", async () => {
-        const server = mailServer(internetSpec(), { mainCf: t => setParam("smtp_tls_mandatory_protocols", ">=TLSv1")(dropParam("smtpd_tls_mandatory_protocols")(t)) });
+        const server = mailServer(internetSpec(), {
+            mainCf: t =>
+                setParam("smtp_tls_mandatory_protocols", ">=TLSv1")(dropParam("smtpd_tls_mandatory_protocols")(t)),
+        });
         const messages = await validate(tlsMinimumVersion, server);
-        assert.deepEqual(messages.map(m => m.split(" enables")[0]), [
-            "main.cf: smtpd_tls_mandatory_protocols is not set; Postfix's default (\">=TLSv1\")",
-            "main.cf: smtp_tls_mandatory_protocols = \">=TLSv1\"",
-        ]);
+        assert.deepEqual(
+            messages.map(m => m.split(" enables")[0]),
+            [
+                'main.cf: smtpd_tls_mandatory_protocols is not set; Postfix\'s default (">=TLSv1")',
+                'main.cf: smtp_tls_mandatory_protocols = ">=TLSv1"',
+            ],
+        );
     });
 
     test("fails a master.cf service that lowers the protocols", async () => {
         const spec = internetSpec();
-        const lower = (t: string) => t.replace("  -o syslog_name=postfix/smtps\n", "  -o syslog_name=postfix/smtps\n  -o { smtpd_tls_mandatory_protocols = >=TLSv1.1 }\n");
+        const lower = (t: string) =>
+            t.replace(
+                "  -o syslog_name=postfix/smtps\n",
+                "  -o syslog_name=postfix/smtps\n  -o { smtpd_tls_mandatory_protocols = >=TLSv1.1 }\n",
+            );
         for (const resource of [mailServer(spec, { masterCf: lower }), postfixJob(spec, { masterCf: lower })]) {
             const messages = await validate(tlsMinimumVersion, resource);
             assert.equal(messages.length, 1, resource.type);
-            assert.ok(messages[0].startsWith(`master.cf service "${spec.ports.smtps}" (inet): smtpd_tls_mandatory_protocols = ">=TLSv1.1" enables TLSv1.1.`), messages[0]);
+            assert.ok(
+                messages[0].startsWith(
+                    `master.cf service "${spec.ports.smtps}" (inet): smtpd_tls_mandatory_protocols = ">=TLSv1.1" enables TLSv1.1.`,
+                ),
+                messages[0],
+            );
         }
     });
 
     test("passes our dovecot.conf, and a legacy ssl_protocols list that excludes TLS 1.0 and 1.1", async () => {
         assert.deepEqual(await validate(tlsMinimumVersion, dovecotImap()), []);
-        const legacy = dovecotImap(t => t.replace("ssl_min_protocol = TLSv1.2", "ssl_protocols = !SSLv3 !TLSv1 !TLSv1.1"));
+        const legacy = dovecotImap(t =>
+            t.replace("ssl_min_protocol = TLSv1.2", "ssl_protocols = !SSLv3 !TLSv1 !TLSv1.1"),
+        );
         assert.deepEqual(await validate(tlsMinimumVersion, legacy), []);
     });
 
     test("fails Dovecot ssl_min_protocol below TLSv1.2, or unset", async () => {
-        const low = await validate(tlsMinimumVersion, dovecotImap(t => t.replace("ssl_min_protocol = TLSv1.2", "ssl_min_protocol = TLSv1.1")));
+        const low = await validate(
+            tlsMinimumVersion,
+            dovecotImap(t => t.replace("ssl_min_protocol = TLSv1.2", "ssl_min_protocol = TLSv1.1")),
+        );
         assert.equal(low.length, 1);
         assert.match(low[0], /^dovecot\.conf: ssl_min_protocol = TLSv1\.1 allows protocols older than TLS 1\.2/);
-        const unset = await validate(tlsMinimumVersion, dovecotImap(t => t.replace("ssl_min_protocol = TLSv1.2\n", "")));
+        const unset = await validate(
+            tlsMinimumVersion,
+            dovecotImap(t => t.replace("ssl_min_protocol = TLSv1.2\n", "")),
+        );
         assert.equal(unset.length, 1);
         assert.match(unset[0], /ssl_min_protocol is not set/);
     });
@@ -418,8 +624,20 @@ describe("mandatory rules at the preview of a new stack", () => {
     test("the MailServer of the dev stack (bridge mode: no master.cf) passes every rule, unrelated inputs unknown", async () => {
         const server = mailServer(internetSpec(), { masterCf: "absent", unknown: UNRELATED });
         for (const policy of MANDATORY) assert.deepEqual(await validate(policy, server), [], policy.name);
-        assert.deepEqual(await validate(authRequiresTls, dovecotImap(t => t, ["images"])), []);
-        assert.deepEqual(await validate(tlsMinimumVersion, dovecotImap(t => t, ["images"])), []);
+        assert.deepEqual(
+            await validate(
+                authRequiresTls,
+                dovecotImap(t => t, ["images"]),
+            ),
+            [],
+        );
+        assert.deepEqual(
+            await validate(
+                tlsMinimumVersion,
+                dovecotImap(t => t, ["images"]),
+            ),
+            [],
+        );
     });
 
     test("an open mynetworks in the MailServer's settings is a mandatory violation naming the rule, main.cf known or not", async () => {
@@ -427,12 +645,18 @@ describe("mandatory rules at the preview of a new stack", () => {
         for (const networks of [["0.0.0.0/0"], ["127.0.0.0/8", "10.0.0.0/8"], ["127.0.0.0/8", "[2001:db8::]/32"]]) {
             const entry = networks[networks.length - 1];
             // As the component registers it: settings and main.cf rendered from the same spec.
-            const known = await validate(noOpenRelay, mailServer(wide(networks), { masterCf: "absent", unknown: UNRELATED }));
+            const known = await validate(
+                noOpenRelay,
+                mailServer(wide(networks), { masterCf: "absent", unknown: UNRELATED }),
+            );
             assert.equal(known.length, 1, `${entry}: ${known.join(" | ")}`);
             assert.ok(known[0].startsWith(`main.cf: mynetworks trusts ${entry}: `), known[0]);
             // Should main.cf ever be unknown, the typed setting carries the decision.
             for (const unknown of [["main.cf"], ["postfixFiles"]] as const) {
-                const fallback = await validate(noOpenRelay, mailServer(wide(networks), { masterCf: "unknown", unknown: [...unknown, ...UNRELATED] }));
+                const fallback = await validate(
+                    noOpenRelay,
+                    mailServer(wide(networks), { masterCf: "unknown", unknown: [...unknown, ...UNRELATED] }),
+                );
                 assert.equal(fallback.length, 1, `${entry} with ${unknown}`);
                 assert.ok(fallback[0].startsWith(`MailServer settings: mynetworks trusts ${entry}: `), fallback[0]);
             }
@@ -440,8 +664,14 @@ describe("mandatory rules at the preview of a new stack", () => {
     });
 
     test("nothing known is nothing reported, and no rule throws", async () => {
-        const server = mailServer(wide(["10.0.0.0/8"]), { masterCf: "unknown", unknown: ["postfixFiles", "mynetworks", ...UNRELATED] });
-        const dovecot: WireResource = { type: DOVECOT_IMAP_TYPE, wire: { ...dovecotImap().wire, [FILE_INPUTS.dovecot]: UNKNOWN } };
+        const server = mailServer(wide(["10.0.0.0/8"]), {
+            masterCf: "unknown",
+            unknown: ["postfixFiles", "mynetworks", ...UNRELATED],
+        });
+        const dovecot: WireResource = {
+            type: DOVECOT_IMAP_TYPE,
+            wire: { ...dovecotImap().wire, [FILE_INPUTS.dovecot]: UNKNOWN },
+        };
         // The unknowns are the SDK's: reading one throws, as during a real preview.
         assert.throws(() => decode(server.wire)[FILE_INPUTS.postfix], UnknownValueError);
         for (const policy of MANDATORY) {
@@ -456,22 +686,44 @@ describe("mandatory rules at the preview of a new stack", () => {
         for (const policy of MANDATORY) assert.deepEqual(await validate(policy, job), [], policy.name);
         // Known again (an update, or the next preview), the job still reports main.cf problems only on the component...
         assert.deepEqual(await validate(noOpenRelay, postfixJob(internetSpec(), { mainCf: open })), []);
-        assert.equal((await validate(noOpenRelay, mailServer(internetSpec(), { mainCf: open, masterCf: "absent" }))).length, 1);
+        assert.equal(
+            (await validate(noOpenRelay, mailServer(internetSpec(), { mainCf: open, masterCf: "absent" }))).length,
+            1,
+        );
         // ...and its dovecot.conf too.
-        assert.deepEqual(await validate(authRequiresTls, dovecotJob(t => t.replace("ssl = required", "ssl = yes"))), []);
+        assert.deepEqual(
+            await validate(
+                authRequiresTls,
+                dovecotJob(t => t.replace("ssl = required", "ssl = yes")),
+            ),
+            [],
+        );
     });
 
     test("a container that is not ours is judged on the files its uploads carry and are known", async () => {
         const open = setParam("mynetworks", "0.0.0.0/0");
         for (const masterCf of [undefined, "unknown"] as const) {
-            const messages = await validate(noOpenRelay, postfixJob(internetSpec(), { foreign: true, mainCf: open, masterCf, key: "unknown-plain" }));
+            const messages = await validate(
+                noOpenRelay,
+                postfixJob(internetSpec(), { foreign: true, mainCf: open, masterCf, key: "unknown-plain" }),
+            );
             assert.equal(messages.length, 1, `master.cf ${masterCf ?? "known"}`);
             assert.match(messages[0], /^main\.cf: mynetworks trusts 0\.0\.0\.0\/0/);
         }
-        assert.equal((await validate(authRequiresTls, dovecotJob(t => t.replace("ssl = required", "ssl = yes"), { foreign: true }))).length, 1);
+        assert.equal(
+            (
+                await validate(
+                    authRequiresTls,
+                    dovecotJob(t => t.replace("ssl = required", "ssl = yes"), { foreign: true }),
+                )
+            ).length,
+            1,
+        );
         // An unknown main.cf: nothing to judge yet, and no "can't run".
         const unknownMain = postfixJob(internetSpec(), { foreign: true });
-        (unknownMain.wire.uploads as Array<{ file: string; content: unknown }>).find(u => u.file.endsWith("/main.cf"))!.content = UNKNOWN;
+        (unknownMain.wire.uploads as Array<{ file: string; content: unknown }>).find(u =>
+            u.file.endsWith("/main.cf"),
+        )!.content = UNKNOWN;
         for (const policy of MANDATORY) assert.deepEqual(await validate(policy, unknownMain), [], policy.name);
     });
 
@@ -479,36 +731,76 @@ describe("mandatory rules at the preview of a new stack", () => {
         const props = decode(mailServer(internetSpec()).wire);
         assert.equal(props[SECRET_FILE_INPUTS.saslauthd].passwd, HASHES);
         for (const policy of MANDATORY) {
-            for (const m of await validate(policy, mailServer(internetSpec(), { mainCf: setParam("mynetworks", "0.0.0.0/0") }))) assert.ok(!m.includes("$6$"), m);
+            for (const m of await validate(
+                policy,
+                mailServer(internetSpec(), { mainCf: setParam("mynetworks", "0.0.0.0/0") }),
+            ))
+                assert.ok(!m.includes("$6$"), m);
         }
     });
 });
 
 describe("mail-no-plaintext-secrets", () => {
     test("passes our containers and harmless variables", async () => {
-        const wire = serviceContainer("mail-postfix", { envs: ["TZ=UTC", "DB_PASSWORD_FILE=/run/secrets/db", "TLS_KEY_PATH=/config/current/tls/key.pem", "KEY_ALGORITHM=ECDSA", "SSH_AUTH_SOCK=/tmp/agent"] });
+        const wire = serviceContainer("mail-postfix", {
+            envs: [
+                "TZ=UTC",
+                "DB_PASSWORD_FILE=/run/secrets/db",
+                "TLS_KEY_PATH=/config/current/tls/key.pem",
+                "KEY_ALGORITHM=ECDSA",
+                "SSH_AUTH_SOCK=/tmp/agent",
+            ],
+        });
         assert.deepEqual(await validate(noPlaintextSecrets, { type: CONTAINER_TYPE, wire }), []);
         assert.deepEqual(await validate(noPlaintextSecrets, postfixJob(internetSpec())), []);
     });
 
     test("fails password, token and key variables and labels, secret or not, without echoing the value", async () => {
         const wire = serviceContainer("mail-app", {
-            envs: ["RELAY_PASSWORD=hunter2-hunter2", secret("API_TOKEN=tok-123456"), "dkimPrivateKey=abc", "MAIL_SECRET="],
-            labels: [{ label: "mailserver.stack", value: "mail" }, { label: "com.example.apiKey", value: "k-987" }],
+            envs: [
+                "RELAY_PASSWORD=hunter2-hunter2",
+                secret("API_TOKEN=tok-123456"),
+                "dkimPrivateKey=abc",
+                "MAIL_SECRET=",
+            ],
+            labels: [
+                { label: "mailserver.stack", value: "mail" },
+                { label: "com.example.apiKey", value: "k-987" },
+            ],
         });
         const messages = await validate(noPlaintextSecrets, { type: CONTAINER_TYPE, wire });
-        assert.deepEqual(messages.map(m => /^(Environment variable|Label) \S+/.exec(m)?.[0]), [
-            "Environment variable RELAY_PASSWORD",
-            "Environment variable API_TOKEN",
-            "Environment variable dkimPrivateKey",
-            "Label com.example.apiKey",
-        ]);
+        assert.deepEqual(
+            messages.map(m => /^(Environment variable|Label) \S+/.exec(m)?.[0]),
+            [
+                "Environment variable RELAY_PASSWORD",
+                "Environment variable API_TOKEN",
+                "Environment variable dkimPrivateKey",
+                "Label com.example.apiKey",
+            ],
+        );
         for (const m of messages) assert.ok(!/hunter2|tok-123456|abc\b|k-987/.test(m), m);
     });
 
     test("name heuristics", () => {
-        for (const n of ["PASSWORD", "db_passwd", "SMTP_PASS", "SECRET_KEY_BASE", "GITHUBTOKEN", "AWS_SECRET_ACCESS_KEY", "sasl.credentials"]) assert.ok(looksSecret(n), n);
-        for (const n of ["MONKEY", "KEYRING_BACKEND", "PASSWORD_FILE", "AWS_ACCESS_KEY_ID", "TOKENIZER", "mailserver.role"]) assert.ok(!looksSecret(n), n);
+        for (const n of [
+            "PASSWORD",
+            "db_passwd",
+            "SMTP_PASS",
+            "SECRET_KEY_BASE",
+            "GITHUBTOKEN",
+            "AWS_SECRET_ACCESS_KEY",
+            "sasl.credentials",
+        ])
+            assert.ok(looksSecret(n), n);
+        for (const n of [
+            "MONKEY",
+            "KEYRING_BACKEND",
+            "PASSWORD_FILE",
+            "AWS_ACCESS_KEY_ID",
+            "TOKENIZER",
+            "mailserver.role",
+        ])
+            assert.ok(!looksSecret(n), n);
     });
 });
 
@@ -518,7 +810,8 @@ describe("mail-secret-uploads (remediation)", () => {
         // What the SDK sends back to the engine.
         return result ? await sdk.serializeProperties(result) : undefined;
     }
-    const contentOf = (wire: Record<string, any>, suffix: string) => wire.uploads.find((u: any) => u.file.endsWith(suffix)).content;
+    const contentOf = (wire: Record<string, any>, suffix: string) =>
+        wire.uploads.find((u: any) => u.file.endsWith(suffix)).content;
 
     test("is a remediation only", () => {
         assert.equal(secretUploads.enforcementLevel, "remediate");
@@ -543,7 +836,10 @@ describe("mail-secret-uploads (remediation)", () => {
     });
 
     test("marks an unknown plain key, password files and PEM keys under other names", async () => {
-        assert.deepEqual(contentOf((await remediate(postfixJobWire(internetSpec(), { key: "unknown-plain" })))!, "/tls/key.pem"), secret(UNKNOWN));
+        assert.deepEqual(
+            contentOf((await remediate(postfixJobWire(internetSpec(), { key: "unknown-plain" })))!, "/tls/key.pem"),
+            secret(UNKNOWN),
+        );
         const wire = {
             uploads: [
                 { file: "/staging/users", content: "alice@example.com:{SHA512-CRYPT}$6$x$y\n" },
@@ -553,11 +849,17 @@ describe("mail-secret-uploads (remediation)", () => {
             ],
         };
         const out = (await remediate(wire))!;
-        assert.deepEqual(out.uploads.map((u: any) => isWireSecret(u.content ?? u.contentBase64)), [true, true, true, false]);
+        assert.deepEqual(
+            out.uploads.map((u: any) => isWireSecret(u.content ?? u.contentBase64)),
+            [true, true, true, false],
+        );
     });
 
     test("ignores other resource types", async () => {
-        assert.equal(await remediate(postfixJobWire(internetSpec(), { key: "plain" }), "docker:index/volume:Volume"), undefined);
+        assert.equal(
+            await remediate(postfixJobWire(internetSpec(), { key: "plain" }), "docker:index/volume:Volume"),
+            undefined,
+        );
     });
 
     test("the SDK still hides secretness from validations (why this is a remediation)", () => {
@@ -569,10 +871,20 @@ describe("mail-secret-uploads (remediation)", () => {
 });
 
 describe("mail-dkim-dmarc", () => {
-    const job = (o: JobOptions = {}): StackEntry => ({ name: "mail-postfix-config", wire: postfixJobWire(internetSpec(), o) });
+    const job = (o: JobOptions = {}): StackEntry => ({
+        name: "mail-postfix-config",
+        wire: postfixJobWire(internetSpec(), o),
+    });
 
     test("notes a mail server with neither DKIM signing nor a DMARC record", async () => {
-        const out = await validateStack(dkimAndDmarc, [job(), { name: "mail-postfix", wire: serviceContainer("mail-postfix", { ports: [25] }), dependsOn: ["mail-postfix-config"] }]);
+        const out = await validateStack(dkimAndDmarc, [
+            job(),
+            {
+                name: "mail-postfix",
+                wire: serviceContainer("mail-postfix", { ports: [25] }),
+                dependsOn: ["mail-postfix-config"],
+            },
+        ]);
         assert.equal(out.length, 2);
         assert.match(out[0].message, /^No DKIM signing is configured for example\.com, example\.org/);
         assert.match(out[1].message, /^No DMARC record is published for example\.com, example\.org/);
@@ -581,8 +893,15 @@ describe("mail-dkim-dmarc", () => {
 
     test("passes with a signing milter in main.cf and a DMARC value in the stack outputs", async () => {
         const out = await validateStack(dkimAndDmarc, [
-            job({ mainCf: t => setParam("non_smtpd_milters", "$smtpd_milters")(setParam("smtpd_milters", "inet:opendkim:8891")(t)) }),
-            { name: "mailserver-dev", type: "pulumi:pulumi:Stack", wire: { dnsRecords: [{ name: "_dmarc.example.com", type: "TXT", value: "v=DMARC1; p=quarantine" }] } },
+            job({
+                mainCf: t =>
+                    setParam("non_smtpd_milters", "$smtpd_milters")(setParam("smtpd_milters", "inet:opendkim:8891")(t)),
+            }),
+            {
+                name: "mailserver-dev",
+                type: "pulumi:pulumi:Stack",
+                wire: { dnsRecords: [{ name: "_dmarc.example.com", type: "TXT", value: "v=DMARC1; p=quarantine" }] },
+            },
         ]);
         assert.deepEqual(out, []);
     });
@@ -591,13 +910,20 @@ describe("mail-dkim-dmarc", () => {
         const out = await validateStack(dkimAndDmarc, [
             job(),
             { name: "opendkim", wire: { name: "mail-opendkim", image: "instrumentisto/opendkim:2.11" } },
-            { name: "dmarc", type: "cloudflare:index/record:Record", wire: { name: "_dmarc", type: "TXT", content: UNKNOWN } },
+            {
+                name: "dmarc",
+                type: "cloudflare:index/record:Record",
+                wire: { name: "_dmarc", type: "TXT", content: UNKNOWN },
+            },
         ]);
         assert.deepEqual(out, []);
     });
 
     test("does nothing in a stack without a mail server", async () => {
-        assert.deepEqual(await validateStack(dkimAndDmarc, [{ name: "web", wire: serviceContainer("web", { ports: [443] }) }]), []);
+        assert.deepEqual(
+            await validateStack(dkimAndDmarc, [{ name: "web", wire: serviceContainer("web", { ports: [443] }) }]),
+            [],
+        );
     });
 });
 
@@ -607,38 +933,72 @@ describe("mail-smtp-reverse-dns", () => {
     test("notes a container publishing port 25, naming the job's myhostname", async () => {
         const out = await validateStack(smtpReverseDns, [
             relayJob,
-            { name: "mail-postfix", wire: serviceContainer("mail-postfix", { ports: [25, 587, 465] }), dependsOn: ["mail-postfix-config"] },
+            {
+                name: "mail-postfix",
+                wire: serviceContainer("mail-postfix", { ports: [25, 587, 465] }),
+                dependsOn: ["mail-postfix-config"],
+            },
         ]);
         assert.equal(out.length, 1);
-        assert.match(out[0].message, /^Container mail-postfix publishes port 25 on 0\.0\.0\.0\. Set the PTR record .* to "mail\.example\.com"/);
+        assert.match(
+            out[0].message,
+            /^Container mail-postfix publishes port 25 on 0\.0\.0\.0\. Set the PTR record .* to "mail\.example\.com"/,
+        );
         assert.equal(out[0].urn, `urn:pulumi:dev::mailserver::${CONTAINER_TYPE}::mail-postfix`);
     });
 
     test("notes host network mode when the container's Postfix listens on port 25", async () => {
         const out = await validateStack(smtpReverseDns, [
             relayJob,
-            { name: "mail-postfix", wire: serviceContainer("mail-postfix", { networkMode: "host" }), dependsOn: ["mail-postfix-config"] },
+            {
+                name: "mail-postfix",
+                wire: serviceContainer("mail-postfix", { networkMode: "host" }),
+                dependsOn: ["mail-postfix-config"],
+            },
             { name: "mail-dovecot", wire: serviceContainer("mail-dovecot", { networkMode: "host" }) },
         ]);
         assert.equal(out.length, 1);
-        assert.match(out[0].message, /^Container mail-postfix listens on port 25 \(master\.cf service "25"\) in host network mode/);
+        assert.match(
+            out[0].message,
+            /^Container mail-postfix listens on port 25 \(master\.cf service "25"\) in host network mode/,
+        );
     });
 
     test("is silenced by reverseDnsConfirmed: true", async () => {
-        const out = await validateStack(smtpReverseDns, [
-            relayJob,
-            { name: "mail-postfix", wire: serviceContainer("mail-postfix", { ports: [25] }), dependsOn: ["mail-postfix-config"] },
-        ], { reverseDnsConfirmed: true });
+        const out = await validateStack(
+            smtpReverseDns,
+            [
+                relayJob,
+                {
+                    name: "mail-postfix",
+                    wire: serviceContainer("mail-postfix", { ports: [25] }),
+                    dependsOn: ["mail-postfix-config"],
+                },
+            ],
+            { reverseDnsConfirmed: true },
+        );
         assert.deepEqual(out, []);
     });
 
     test("passes ports on loopback or other than 25, and host mode on other ports", async () => {
         const out = await validateStack(smtpReverseDns, [
             relayJob,
-            { name: "dev-postfix", wire: serviceContainer("dev-postfix", { ports: [25], ip: "127.0.0.1" }), dependsOn: ["mail-postfix-config"] },
-            { name: "alt-postfix", wire: serviceContainer("alt-postfix", { ports: [2525] }), dependsOn: ["mail-postfix-config"] },
+            {
+                name: "dev-postfix",
+                wire: serviceContainer("dev-postfix", { ports: [25], ip: "127.0.0.1" }),
+                dependsOn: ["mail-postfix-config"],
+            },
+            {
+                name: "alt-postfix",
+                wire: serviceContainer("alt-postfix", { ports: [2525] }),
+                dependsOn: ["mail-postfix-config"],
+            },
             { name: "internet-config", wire: postfixJobWire(internetSpec()) },
-            { name: "host-postfix", wire: serviceContainer("host-postfix", { networkMode: "host" }), dependsOn: ["internet-config"] },
+            {
+                name: "host-postfix",
+                wire: serviceContainer("host-postfix", { networkMode: "host" }),
+                dependsOn: ["internet-config"],
+            },
         ]);
         assert.deepEqual(out, []);
     });

@@ -41,9 +41,15 @@ test("a real session from the same address is kept whole and in order", () => {
     ];
     assert.deepEqual(filter(real, "127.0.0.1"), real);
     // A session that said more than QUIT, or a QUIT-only session with more commands, is kept.
-    const ehloOnly = [real[0], "Nov 28 mail postfix/smtp/smtpd[305]: disconnect from localhost[127.0.0.1] ehlo=1 quit=1 commands=2"];
+    const ehloOnly = [
+        real[0],
+        "Nov 28 mail postfix/smtp/smtpd[305]: disconnect from localhost[127.0.0.1] ehlo=1 quit=1 commands=2",
+    ];
     assert.deepEqual(filter(ehloOnly, "127.0.0.1"), ehloOnly);
-    const tenCommands = [real[0], "Nov 28 mail postfix/smtp/smtpd[305]: disconnect from localhost[127.0.0.1] quit=1 commands=10"];
+    const tenCommands = [
+        real[0],
+        "Nov 28 mail postfix/smtp/smtpd[305]: disconnect from localhost[127.0.0.1] quit=1 commands=10",
+    ];
     assert.deepEqual(filter(tenCommands, "127.0.0.1"), tenCommands);
 });
 
@@ -53,7 +59,8 @@ test("sessions from other addresses, and every line when no probe ran yet, are k
     const lines = [...probeSmtp(9), probeImap()];
     assert.deepEqual(filter(lines, undefined), lines);
     // A failed login from the probe's address is not a probe.
-    const failed = "imap-login: Info: Login aborted: Logged out (auth failed, 1 attempts in 2 secs) (auth_failed): user=<bob>, rip=127.0.0.1, lip=127.0.0.1";
+    const failed =
+        "imap-login: Info: Login aborted: Logged out (auth failed, 1 attempts in 2 secs) (auth_failed): user=<bob>, rip=127.0.0.1, lip=127.0.0.1";
     assert.deepEqual(filter([failed], "127.0.0.1"), [failed]);
 });
 

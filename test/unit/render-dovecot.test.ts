@@ -1,10 +1,20 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { dovecotUsersFile, renderDovecotConf, renderDovecotFiles, renderDovecotUsers } from "../../components/render/dovecot";
+import {
+    dovecotUsersFile,
+    renderDovecotConf,
+    renderDovecotFiles,
+    renderDovecotUsers,
+} from "../../components/render/dovecot";
 import { renderManifest } from "../../components/render/manifest";
 import { hashPassword } from "../../components/render/password";
 import { renderMainCf, renderPostfixFiles } from "../../components/render/postfix";
-import { renderPamSmtp, renderSaslauthdFiles, renderSaslauthdPasswd, saslauthdPasswdFile } from "../../components/render/saslauthd";
+import {
+    renderPamSmtp,
+    renderSaslauthdFiles,
+    renderSaslauthdPasswd,
+    saslauthdPasswdFile,
+} from "../../components/render/saslauthd";
 import { Credential, LMTP_CONCURRENCY, RenderedFile } from "../../components/render/spec";
 import { DovecotSetting, readDovecotConf } from "../../policy/parse";
 import { contentLines, dovecotSpec, exampleCom, exampleOrg, internetSpec, parseMainCf } from "./fixtures";
@@ -16,7 +26,10 @@ const passwords: Record<string, string> = {
     "carol@example.com": "carol:colon$dollar-03",
     "dave@example.org": "DavePlaintextPassword04",
 };
-const credentials: Credential[] = Object.entries(passwords).map(([address, pw]) => ({ address, hash: hashPassword(address, pw) }));
+const credentials: Credential[] = Object.entries(passwords).map(([address, pw]) => ({
+    address,
+    hash: hashPassword(address, pw),
+}));
 const domains = () => [exampleCom(), exampleOrg()];
 const HASH = String.raw`\$6\$rounds=50000\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}`;
 
@@ -28,7 +41,9 @@ function dovecotSettings(conf: string): DovecotSetting[] {
 }
 
 function listenerPort(conf: string, listener: string): number {
-    const port = dovecotSettings(conf).find(s => s.key === "port" && s.sections[s.sections.length - 1] === `inet_listener ${listener}`);
+    const port = dovecotSettings(conf).find(
+        s => s.key === "port" && s.sections[s.sections.length - 1] === `inet_listener ${listener}`,
+    );
     assert.ok(port, `no inet_listener ${listener} with a port`);
     return Number(port.value);
 }
@@ -68,8 +83,11 @@ describe("dovecot.conf", () => {
 
     test("Dovecot 2.4 syntax, TLS required, TLS 1.2+, no cleartext auth", () => {
         assert.equal(settings.get("dovecot_config_version"), "2.4.0");
-        assert.match(conf.split("\n").filter(l => !l.startsWith("#"))[0], /^dovecot_config_version = 2\.4\.0$/,
-            "dovecot_config_version must be the first setting");
+        assert.match(
+            conf.split("\n").filter(l => !l.startsWith("#"))[0],
+            /^dovecot_config_version = 2\.4\.0$/,
+            "dovecot_config_version must be the first setting",
+        );
         assert.equal(settings.get("ssl"), "required");
         assert.equal(settings.get("ssl_min_protocol"), "TLSv1.2");
         assert.equal(settings.get("auth_allow_cleartext"), "no");
@@ -137,7 +155,13 @@ describe("users and passwd files", () => {
     const passwd = renderSaslauthdPasswd(credentials);
 
     test("are deterministic", () => {
-        assert.equal(renderDovecotUsers(credentials.map(c => ({ ...c })), domains()), users);
+        assert.equal(
+            renderDovecotUsers(
+                credentials.map(c => ({ ...c })),
+                domains(),
+            ),
+            users,
+        );
         assert.equal(renderSaslauthdPasswd(credentials.map(c => ({ ...c }))), passwd);
         assert.equal(renderPamSmtp(), renderPamSmtp());
     });
@@ -149,7 +173,10 @@ describe("users and passwd files", () => {
         for (const c of credentials) {
             const line = byAddress.get(c.address);
             assert.ok(line, `${c.address} missing`);
-            assert.match(line, new RegExp(String.raw`^${c.address.replace(/\./g, "\\.")}:\{SHA512-CRYPT\}${HASH}::::::`));
+            assert.match(
+                line,
+                new RegExp(String.raw`^${c.address.replace(/\./g, "\\.")}:\{SHA512-CRYPT\}${HASH}::::::`),
+            );
             assert.ok(line.startsWith(`${c.address}:{SHA512-CRYPT}${c.hash}::::::`));
             // user:password:uid:gid:gecos:home:shell:extra_fields -> 7 colons before the extra fields
             assert.equal(line.split(":").length, 8, line);

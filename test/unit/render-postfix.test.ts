@@ -1,13 +1,30 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-    postfixTables, renderMainCf, renderMasterCf, renderPostfixFiles, renderRelayRecipients, renderSaslPasswords,
-    renderSenderLogins, renderSenderRelays, renderSystemAliases, renderVirtualAliases, renderVirtualMailboxes,
+    postfixTables,
+    renderMainCf,
+    renderMasterCf,
+    renderPostfixFiles,
+    renderRelayRecipients,
+    renderSaslPasswords,
+    renderSenderLogins,
+    renderSenderRelays,
+    renderSystemAliases,
+    renderVirtualAliases,
+    renderVirtualMailboxes,
 } from "../../components/render/postfix";
 import { PostfixSpec } from "../../components/render/spec";
 import {
-    defaultRelay, duplicates, internetSpec, parseAliases, parseMainCf, parseMasterCf, parseTable, relaySpec,
-    splitList, uniqueMap,
+    defaultRelay,
+    duplicates,
+    internetSpec,
+    parseAliases,
+    parseMainCf,
+    parseMasterCf,
+    parseTable,
+    relaySpec,
+    splitList,
+    uniqueMap,
 } from "./fixtures";
 
 const renderers: Array<[string, (s: PostfixSpec) => string]> = [
@@ -26,14 +43,23 @@ function perSenderSpec(): PostfixSpec {
         ...internetSpec(),
         relayhosts: [
             defaultRelay({ host: "smtp.provider.example", hasCredentials: false }),
-            defaultRelay({ host: "relay.other.example", port: 465, senderDomains: ["example.org"], hasCredentials: true }),
+            defaultRelay({
+                host: "relay.other.example",
+                port: 465,
+                senderDomains: ["example.org"],
+                hasCredentials: true,
+            }),
         ],
     };
 }
 
 describe("postfix renderers are deterministic", () => {
     for (const [name, render] of renderers) {
-        for (const [mode, build] of [["internet", internetSpec], ["relay", () => relaySpec()], ["per-sender relays", perSenderSpec]] as const) {
+        for (const [mode, build] of [
+            ["internet", internetSpec],
+            ["relay", () => relaySpec()],
+            ["per-sender relays", perSenderSpec],
+        ] as const) {
             test(`${name} (${mode}): two renders of equal specs are byte-identical`, () => {
                 const a = render(build());
                 const b = render(build());
@@ -111,7 +137,12 @@ describe("main.cf", () => {
 
     test("no key is assigned twice (internet, relay, per-sender relays)", () => {
         const { counts } = parsed();
-        for (const s of [internetSpec(), relaySpec(), relaySpec(defaultRelay({ hasCredentials: false })), perSenderSpec()]) {
+        for (const s of [
+            internetSpec(),
+            relaySpec(),
+            relaySpec(defaultRelay({ hasCredentials: false })),
+            perSenderSpec(),
+        ]) {
             assert.deepEqual(duplicates(parseMainCf(renderMainCf(s)).counts), [], `mode ${s.mode}`);
         }
         assert.ok(counts.size > 50, "the parser found the parameters");
@@ -135,7 +166,12 @@ describe("main.cf", () => {
 
     test("TLS 1.2 or newer for both server and client side", () => {
         const { values } = parsed();
-        for (const key of ["smtpd_tls_protocols", "smtpd_tls_mandatory_protocols", "smtp_tls_protocols", "smtp_tls_mandatory_protocols"]) {
+        for (const key of [
+            "smtpd_tls_protocols",
+            "smtpd_tls_mandatory_protocols",
+            "smtp_tls_protocols",
+            "smtp_tls_mandatory_protocols",
+        ]) {
             assert.equal(values.get(key), ">=TLSv1.2", key);
         }
         assert.equal(values.get("smtpd_tls_security_level"), "may");
@@ -147,7 +183,14 @@ describe("main.cf", () => {
             const text = renderMainCf(s);
             assert.doesNotMatch(text, /\b(hash|btree|dbm|sdbm|cdb):/);
         }
-        for (const key of ["alias_maps", "alias_database", "virtual_mailbox_maps", "virtual_alias_maps", "smtpd_sender_login_maps", "relay_recipient_maps"]) {
+        for (const key of [
+            "alias_maps",
+            "alias_database",
+            "virtual_mailbox_maps",
+            "virtual_alias_maps",
+            "smtpd_sender_login_maps",
+            "relay_recipient_maps",
+        ]) {
             assert.match(values.get(key)!, /^lmdb:\/config\/current\/[a-z_]+$/, key);
         }
         assert.equal(values.get("virtual_mailbox_maps"), `lmdb:/config/current/${postfixTables.virtualMailboxes}`);
@@ -193,7 +236,8 @@ describe("main.cf", () => {
     test("relay without credentials: no SASL client settings", () => {
         const r = parseMainCf(renderMainCf(relaySpec(defaultRelay({ hasCredentials: false })))).values;
         assert.equal(r.get("relayhost"), "[smtp.provider.example]:587");
-        for (const key of ["smtp_sasl_auth_enable", "smtp_sasl_password_maps", "smtp_sasl_auth_soft_bounce"]) assert.ok(!r.has(key), key);
+        for (const key of ["smtp_sasl_auth_enable", "smtp_sasl_password_maps", "smtp_sasl_auth_soft_bounce"])
+            assert.ok(!r.has(key), key);
     });
 
     test("per-sender relays: sender_dependent maps and per-sender authentication", () => {
@@ -207,14 +251,24 @@ describe("main.cf", () => {
     test("a credentialed per-sender relay's tlsPolicy reaches Postfix (credentials never over opportunistic TLS)", () => {
         const spec: PostfixSpec = {
             ...internetSpec(),
-            relayhosts: [defaultRelay({ host: "relay.other.example", senderDomains: ["example.org"], tlsPolicy: "verify", hasCredentials: true })],
+            relayhosts: [
+                defaultRelay({
+                    host: "relay.other.example",
+                    senderDomains: ["example.org"],
+                    tlsPolicy: "verify",
+                    hasCredentials: true,
+                }),
+            ],
         };
         const r = parseMainCf(renderMainCf(spec)).values;
         assert.equal(r.get("smtp_sasl_auth_enable"), "yes");
         const level = r.get("smtp_tls_security_level")!;
         const policyMap = r.get("smtp_tls_policy_maps") ?? "";
         if (policyMap === "") {
-            assert.ok(!["may", "none"].includes(level), `relay credentials may be sent with smtp_tls_security_level = ${level} and no smtp_tls_policy_maps`);
+            assert.ok(
+                !["may", "none"].includes(level),
+                `relay credentials may be sent with smtp_tls_security_level = ${level} and no smtp_tls_policy_maps`,
+            );
             return;
         }
         // The policy table the map points at gives the relay's next hop its own tlsPolicy.
@@ -239,7 +293,10 @@ describe("master.cf", () => {
         const smtpd = services().filter(s => s.type === "inet");
         assert.deepEqual(smtpd.map(s => s.name).sort(), ["0.0.0.0:10026", "2525", "4650", "5870"]);
         for (const s of smtpd) assert.equal(s.columns[s.columns.length - 1], "smtpd");
-        const defaults = parseMasterCf(renderMasterCf(relaySpec())).filter(s => s.type === "inet").map(s => s.name).sort();
+        const defaults = parseMasterCf(renderMasterCf(relaySpec()))
+            .filter(s => s.type === "inet")
+            .map(s => s.name)
+            .sort();
         assert.deepEqual(defaults, ["25", "465", "587"]);
     });
 
@@ -250,8 +307,9 @@ describe("master.cf", () => {
         assert.equal(r.options.get("smtpd_client_restrictions"), "permit_mynetworks,reject");
         assert.equal(r.options.get("smtpd_sasl_auth_enable"), "no");
         // With no known network (not yet created) it trusts only its own loopback.
-        const unknown = parseMasterCf(renderMasterCf({ ...internetSpec(), reinject: { address: "0.0.0.0", port: 10026, trusted: [] } }))
-            .find(s => s.name === "0.0.0.0:10026")!;
+        const unknown = parseMasterCf(
+            renderMasterCf({ ...internetSpec(), reinject: { address: "0.0.0.0", port: 10026, trusted: [] } }),
+        ).find(s => s.name === "0.0.0.0:10026")!;
         assert.equal(unknown.options.get("mynetworks"), "127.0.0.1/32");
     });
 
@@ -262,7 +320,10 @@ describe("master.cf", () => {
         assert.equal(byName("5870").options.get("smtpd_sasl_auth_enable"), "yes");
         assert.equal(byName("4650").options.get("smtpd_sasl_auth_enable"), "yes");
         // And no other service turns it on.
-        const withAuth = services().filter(s => s.options.get("smtpd_sasl_auth_enable") === "yes").map(s => s.name).sort();
+        const withAuth = services()
+            .filter(s => s.options.get("smtpd_sasl_auth_enable") === "yes")
+            .map(s => s.name)
+            .sort();
         assert.deepEqual(withAuth, ["4650", "5870"]);
     });
 
@@ -276,7 +337,11 @@ describe("master.cf", () => {
 
     test("authenticated ports relay only for authenticated clients", () => {
         for (const name of ["5870", "4650"]) {
-            assert.equal(byName(name).options.get("smtpd_relay_restrictions"), "permit_sasl_authenticated,reject", name);
+            assert.equal(
+                byName(name).options.get("smtpd_relay_restrictions"),
+                "permit_sasl_authenticated,reject",
+                name,
+            );
             assert.equal(byName(name).options.get("smtpd_sender_restrictions"), "reject_sender_login_mismatch", name);
         }
         const relay = parseMasterCf(renderMasterCf(relaySpec())).find(s => s.name === "587")!;
@@ -311,7 +376,10 @@ describe("lookup tables", () => {
         const virtual = virtualTable();
         assert.equal(virtual.get("@example.com"), "alice@example.com");
         assert.ok(!virtual.has("@example.org"));
-        const noCatchAll: PostfixSpec = { ...internetSpec(), domains: internetSpec().domains.map(d => ({ ...d, catchAll: undefined })) };
+        const noCatchAll: PostfixSpec = {
+            ...internetSpec(),
+            domains: internetSpec().domains.map(d => ({ ...d, catchAll: undefined })),
+        };
         const keys = parseTable(renderVirtualAliases(noCatchAll)).map(([k]) => k);
         assert.ok(!keys.some(k => k.startsWith("@")), "no catch-all line without catchAll");
     });
@@ -322,7 +390,10 @@ describe("lookup tables", () => {
         assert.equal(virtual.get("abuse@example.com"), "alice@example.com");
         assert.equal(virtual.get("postmaster@example.org"), "alice@example.com");
         assert.equal(virtual.get("abuse@example.org"), "dave@example.org", "own definition wins");
-        const other = uniqueMap(parseTable(renderVirtualAliases({ ...internetSpec(), adminAddress: "hostmaster@external.example" })), "virtual");
+        const other = uniqueMap(
+            parseTable(renderVirtualAliases({ ...internetSpec(), adminAddress: "hostmaster@external.example" })),
+            "virtual",
+        );
         assert.equal(other.get("abuse@example.com"), "hostmaster@external.example");
         assert.equal(other.get("postmaster@example.org"), "hostmaster@external.example");
     });
@@ -336,8 +407,14 @@ describe("lookup tables", () => {
 
     test("virtual: forwards with keepCopy include the mailbox itself, without keepCopy only the targets", () => {
         const virtual = virtualTable();
-        assert.deepEqual(splitList(virtual.get("bob@example.com")!).sort(), ["bob@elsewhere.example", "bob@example.com"]);
-        assert.deepEqual(splitList(virtual.get("carol@example.com")!).sort(), ["carol2@elsewhere.example", "carol@elsewhere.example"]);
+        assert.deepEqual(splitList(virtual.get("bob@example.com")!).sort(), [
+            "bob@elsewhere.example",
+            "bob@example.com",
+        ]);
+        assert.deepEqual(splitList(virtual.get("carol@example.com")!).sort(), [
+            "carol2@elsewhere.example",
+            "carol@elsewhere.example",
+        ]);
     });
 
     test("virtual: mailbox aliases deliver to their mailbox, domain aliases to their targets", () => {
@@ -366,8 +443,12 @@ describe("lookup tables", () => {
 
     test("system aliases: root, postmaster, abuse and mailer-daemon go to adminAddress", () => {
         const t = uniqueMap(parseAliases(renderSystemAliases(spec)), "aliases");
-        for (const name of ["root", "postmaster", "abuse", "mailer-daemon"]) assert.equal(t.get(name), "alice@example.com", name);
-        const other = uniqueMap(parseAliases(renderSystemAliases({ ...spec, adminAddress: "ops@external.example" })), "aliases");
+        for (const name of ["root", "postmaster", "abuse", "mailer-daemon"])
+            assert.equal(t.get(name), "alice@example.com", name);
+        const other = uniqueMap(
+            parseAliases(renderSystemAliases({ ...spec, adminAddress: "ops@external.example" })),
+            "aliases",
+        );
         assert.equal(other.get("root"), "ops@external.example");
     });
 
@@ -379,7 +460,13 @@ describe("lookup tables", () => {
 
     test("relay_recipients lists the relay recipients", () => {
         const t = uniqueMap(parseTable(renderRelayRecipients(spec)), "relay_recipients");
-        assert.deepEqual([...t], [["x@backup.example.net", "OK"], ["y@backup.example.net", "OK"]]);
+        assert.deepEqual(
+            [...t],
+            [
+                ["x@backup.example.net", "OK"],
+                ["y@backup.example.net", "OK"],
+            ],
+        );
     });
 
     test("no table has a duplicate key", () => {

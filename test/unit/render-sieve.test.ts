@@ -5,8 +5,19 @@ import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { DovecotImap } from "../../components/dovecotImap";
 import { MailServer } from "../../components/mailServer";
-import { LMTP_SIZE_ALLOWANCE, renderDovecotConf, renderDovecotFiles, renderDovecotUsers } from "../../components/render/dovecot";
-import { renderMailboxSieve, renderSieveFiles, SIEVE_EXTENSIONS, sieveRequires, sieveString } from "../../components/render/sieve";
+import {
+    LMTP_SIZE_ALLOWANCE,
+    renderDovecotConf,
+    renderDovecotFiles,
+    renderDovecotUsers,
+} from "../../components/render/dovecot";
+import {
+    renderMailboxSieve,
+    renderSieveFiles,
+    SIEVE_EXTENSIONS,
+    sieveRequires,
+    sieveString,
+} from "../../components/render/sieve";
 import { DomainSpec } from "../../components/render/spec";
 import { MailConfigError, Validator } from "../../components/validate";
 import { MailboxArgs } from "../../components/args";
@@ -16,7 +27,10 @@ import { dovecotSpec } from "./fixtures";
 
 const PW = "a-long-enough-password";
 const domain = (mailboxes: Array<Omit<MailboxArgs, "password">>): DomainSpec =>
-    validateDomain(new Validator("VirtualDomain corp"), { domain: "example.com", mailboxes: mailboxes.map(m => ({ ...m, password: PW })) });
+    validateDomain(new Validator("VirtualDomain corp"), {
+        domain: "example.com",
+        mailboxes: mailboxes.map(m => ({ ...m, password: PW })),
+    });
 
 function refusal(mailboxes: Array<Omit<MailboxArgs, "password">>): MailConfigError {
     try {
@@ -30,20 +44,28 @@ function refusal(mailboxes: Array<Omit<MailboxArgs, "password">>): MailConfigErr
 
 describe("Sieve options of a mailbox: validation", () => {
     test("an unknown extension in a raw script is refused, naming component, field, value and the accepted extensions", () => {
-        const e = refusal([{ address: "alice" }, { address: "bob", sieveScript: "require [\"fileinto\", \"nonexistent\"];\nkeep;\n" }]);
-        assert.ok(e.message.startsWith("VirtualDomain corp: mailboxes[1].sieveScript = \"require \\\"nonexistent\\\"\" is not accepted"), e.message);
+        const e = refusal([
+            { address: "alice" },
+            { address: "bob", sieveScript: 'require ["fileinto", "nonexistent"];\nkeep;\n' },
+        ]);
+        assert.ok(
+            e.message.startsWith(
+                'VirtualDomain corp: mailboxes[1].sieveScript = "require \\"nonexistent\\"" is not accepted',
+            ),
+            e.message,
+        );
         for (const ext of SIEVE_EXTENSIONS) assert.ok(e.message.includes(ext), `lists ${ext}: ${e.message}`);
         assert.match(e.message, /Pigeonhole 2\.4/);
     });
 
     test("known extensions pass, also when written in comments and strings elsewhere", () => {
         const script = [
-            "# require \"nonexistent\"; in a comment is no command",
-            "require [\"fileinto\", \"vacation\", \"comparator-i;ascii-numeric\"];",
-            "/* require \"bogus\"; */",
-            "if header :contains \"Subject\" \"require \\\"bogus\\\";\" { fileinto \"X\"; }",
+            '# require "nonexistent"; in a comment is no command',
+            'require ["fileinto", "vacation", "comparator-i;ascii-numeric"];',
+            '/* require "bogus"; */',
+            'if header :contains "Subject" "require \\"bogus\\";" { fileinto "X"; }',
             "vacation text:",
-            "require \"bogus\";",
+            'require "bogus";',
             ".",
             ";",
         ].join("\n");
@@ -52,24 +74,57 @@ describe("Sieve options of a mailbox: validation", () => {
     });
 
     test("a raw script and typed options together are refused", () => {
-        const e = refusal([{ address: "alice", sieveScript: "keep;", vacation: { subject: "Away", body: "Back soon" } }]);
+        const e = refusal([
+            { address: "alice", sieveScript: "keep;", vacation: { subject: "Away", body: "Back soon" } },
+        ]);
         assert.match(e.message, /mailboxes\[0\]\.sieveScript .* either sieveScript or the typed options/);
     });
 
     test("bad typed options name their field", () => {
-        assert.match(refusal([{ address: "a", vacation: { subject: "two\nlines", body: "x" } }]).message, /mailboxes\[0\]\.vacation\.subject = .*single line/);
-        assert.match(refusal([{ address: "a", vacation: { subject: "Away", body: "" } }]).message, /mailboxes\[0\]\.vacation\.body = "" .*non-empty/);
-        assert.match(refusal([{ address: "a", vacation: { subject: "Away", body: "x", days: 0 } }]).message, /vacation\.days = 0 .*whole number of days/);
-        assert.match(refusal([{ address: "a", vacation: { subject: "Away", body: "x", days: 1.5 } }]).message, /vacation\.days = 1\.5/);
-        assert.match(refusal([{ address: "a", fileInto: [{ header: "Sub ject", contains: "x", folder: "X" }] }]).message, /fileInto\[0\]\.header = "Sub ject"/);
-        assert.match(refusal([{ address: "a", fileInto: [{ header: "Subject", contains: "x", folder: "/X" }] }]).message, /fileInto\[0\]\.folder = "\/X"/);
-        assert.match(refusal([{ address: "a", fileInto: [{ header: "Subject", contains: "", folder: "X" }] }]).message, /fileInto\[0\]\.contains = ""/);
-        assert.match(refusal([{ address: "a", sieveScript: "  " }]).message, /mailboxes\[0\]\.sieveScript = "  " .*Sieve script/);
+        assert.match(
+            refusal([{ address: "a", vacation: { subject: "two\nlines", body: "x" } }]).message,
+            /mailboxes\[0\]\.vacation\.subject = .*single line/,
+        );
+        assert.match(
+            refusal([{ address: "a", vacation: { subject: "Away", body: "" } }]).message,
+            /mailboxes\[0\]\.vacation\.body = "" .*non-empty/,
+        );
+        assert.match(
+            refusal([{ address: "a", vacation: { subject: "Away", body: "x", days: 0 } }]).message,
+            /vacation\.days = 0 .*whole number of days/,
+        );
+        assert.match(
+            refusal([{ address: "a", vacation: { subject: "Away", body: "x", days: 1.5 } }]).message,
+            /vacation\.days = 1\.5/,
+        );
+        assert.match(
+            refusal([{ address: "a", fileInto: [{ header: "Sub ject", contains: "x", folder: "X" }] }]).message,
+            /fileInto\[0\]\.header = "Sub ject"/,
+        );
+        assert.match(
+            refusal([{ address: "a", fileInto: [{ header: "Subject", contains: "x", folder: "/X" }] }]).message,
+            /fileInto\[0\]\.folder = "\/X"/,
+        );
+        assert.match(
+            refusal([{ address: "a", fileInto: [{ header: "Subject", contains: "", folder: "X" }] }]).message,
+            /fileInto\[0\]\.contains = ""/,
+        );
+        assert.match(
+            refusal([{ address: "a", sieveScript: "  " }]).message,
+            /mailboxes\[0\]\.sieveScript = " {2}" .*Sieve script/,
+        );
     });
 
     test("typed options become the spec; vacation answers for the mailbox's aliases too", () => {
-        const d = domain([{ address: "alice", aliases: ["info"], vacation: { subject: "Away", body: "Back on Monday", days: 3 },
-            fileInto: [{ header: "List-Id", contains: "dev.lists.example", folder: "Lists/dev" }] }, { address: "bob" }]);
+        const d = domain([
+            {
+                address: "alice",
+                aliases: ["info"],
+                vacation: { subject: "Away", body: "Back on Monday", days: 3 },
+                fileInto: [{ header: "List-Id", contains: "dev.lists.example", folder: "Lists/dev" }],
+            },
+            { address: "bob" },
+        ]);
         assert.deepEqual(d.mailboxes[0].sieve, {
             vacation: { subject: "Away", body: "Back on Monday", days: 3, addresses: ["info@example.com"] },
             fileInto: [{ header: "List-Id", contains: "dev.lists.example", folder: "Lists/dev" }],
@@ -80,13 +135,18 @@ describe("Sieve options of a mailbox: validation", () => {
 
 describe("Sieve scripts: rendering", () => {
     test("quoted strings escape backslashes and quotes and keep line breaks", () => {
-        assert.equal(sieveString("a \"b\" c\\d"), "\"a \\\"b\\\" c\\\\d\"");
-        assert.equal(sieveString("one\r\ntwo"), "\"one\ntwo\"");
+        assert.equal(sieveString('a "b" c\\d'), '"a \\"b\\" c\\\\d"');
+        assert.equal(sieveString("one\r\ntwo"), '"one\ntwo"');
     });
 
     test("vacation first, then the fileinto rules, first match wins", () => {
         const script = renderMailboxSieve("alice@example.com", {
-            vacation: { subject: "Out \"of\" office", body: "Back on Monday.\nUrgent: bob@example.com", days: 3, addresses: ["info@example.com"] },
+            vacation: {
+                subject: 'Out "of" office',
+                body: "Back on Monday.\nUrgent: bob@example.com",
+                days: 3,
+                addresses: ["info@example.com"],
+            },
             fileInto: [
                 { header: "Subject", contains: "[newsletter]", folder: "Newsletters" },
                 { header: "List-Id", contains: "dev", folder: "Lists/dev" },
@@ -95,16 +155,16 @@ describe("Sieve scripts: rendering", () => {
         assert.ok(script);
         const lines = script.split("\n").filter(l => !l.startsWith("#"));
         assert.deepEqual(lines, [
-            "require [\"fileinto\", \"vacation\"];",
-            "vacation :days 3 :subject \"Out \\\"of\\\" office\" :addresses \"info@example.com\"",
-            "  \"Back on Monday.",
-            "Urgent: bob@example.com\";",
-            "if header :contains \"Subject\" \"[newsletter]\" {",
-            "  fileinto \"Newsletters\";",
+            'require ["fileinto", "vacation"];',
+            'vacation :days 3 :subject "Out \\"of\\" office" :addresses "info@example.com"',
+            '  "Back on Monday.',
+            'Urgent: bob@example.com";',
+            'if header :contains "Subject" "[newsletter]" {',
+            '  fileinto "Newsletters";',
             "  stop;",
             "}",
-            "if header :contains \"List-Id\" \"dev\" {",
-            "  fileinto \"Lists/dev\";",
+            'if header :contains "List-Id" "dev" {',
+            '  fileinto "Lists/dev";',
             "  stop;",
             "}",
             "",
@@ -113,13 +173,16 @@ describe("Sieve scripts: rendering", () => {
     });
 
     test("vacation without days leaves the period to Dovecot; without aliases, no :addresses", () => {
-        const script = renderMailboxSieve("bob@example.com", { vacation: { subject: "Away", body: "x", addresses: [] }, fileInto: [] })!;
+        const script = renderMailboxSieve("bob@example.com", {
+            vacation: { subject: "Away", body: "x", addresses: [] },
+            fileInto: [],
+        })!;
         assert.match(script, /^vacation :subject "Away"$/m);
         assert.match(script, /^require "vacation";$/m);
     });
 
     test("a raw script is written byte for byte, so sievec's line numbers are the user's", () => {
-        const raw = "require \"reject\";\r\nreject \"no\";";
+        const raw = 'require "reject";\r\nreject "no";';
         assert.equal(renderMailboxSieve("bob@example.com", { script: raw, fileInto: [] }), raw);
     });
 
@@ -131,12 +194,18 @@ describe("Sieve scripts: rendering", () => {
             { address: "carol", fileInto: [] },
         ]);
         const files = renderSieveFiles([d]);
-        assert.deepEqual(files.map(f => f.path), ["sieve/alice@example.com.sieve", "sieve/zed@example.com.sieve"]);
+        assert.deepEqual(
+            files.map(f => f.path),
+            ["sieve/alice@example.com.sieve", "sieve/zed@example.com.sieve"],
+        );
         assert.ok(files.every(f => f.mode === "0644" && f.owner === "root"));
         assert.deepEqual(renderSieveFiles([d]), files);
         const spec = dovecotSpec();
         spec.domains = [d];
-        assert.deepEqual(renderDovecotFiles(spec).map(f => f.path), ["dovecot.conf", "probe", ...files.map(f => f.path)]);
+        assert.deepEqual(
+            renderDovecotFiles(spec).map(f => f.path),
+            ["dovecot.conf", "probe", ...files.map(f => f.path)],
+        );
     });
 });
 
@@ -144,8 +213,14 @@ describe("dovecot.conf: Sieve, quota and size settings", () => {
     const conf = renderDovecotConf({ ...dovecotSpec(), submissionHost: "127.0.0.1:2525" });
 
     test("the deployment's script runs before the personal (ManageSieve) one, keyed by user", () => {
-        assert.match(conf, /sieve_script personal \{\n  driver = file\n  path = ~\/sieve\n  active_path = ~\/\.dovecot\.sieve\n\}/);
-        assert.match(conf, /sieve_script mailbox-rules \{\n  type = before\n  driver = file\n  path = \/config\/current\/sieve\/%\{user\}\.sieve\n  bin_path = ~\/\.sieve-bin\n\}/);
+        assert.match(
+            conf,
+            /sieve_script personal \{\n {2}driver = file\n {2}path = ~\/sieve\n {2}active_path = ~\/\.dovecot\.sieve\n\}/,
+        );
+        assert.match(
+            conf,
+            /sieve_script mailbox-rules \{\n {2}type = before\n {2}driver = file\n {2}path = \/config\/current\/sieve\/%\{user\}\.sieve\n {2}bin_path = ~\/\.sieve-bin\n\}/,
+        );
     });
 
     test("Sieve's own mail goes to Postfix; folders fileinto names are created and subscribed", () => {
@@ -157,12 +232,12 @@ describe("dovecot.conf: Sieve, quota and size settings", () => {
     });
 
     test("quota: enforced strictly and permanently, checked at RCPT, visible over IMAP", () => {
-        assert.match(conf, /^quota "User quota" \{\n  driver = count\n\}/m);
+        assert.match(conf, /^quota "User quota" \{\n {2}driver = count\n\}/m);
         assert.match(conf, /^quota_storage_grace = 0$/m);
         assert.match(conf, /^quota_full_tempfail = no$/m);
         assert.match(conf, /^quota_exceeded_message = Quota exceeded: .*%\{user\}/m);
         assert.match(conf, /^lmtp_rcpt_check_quota = yes$/m);
-        assert.match(conf, /protocol imap \{\n  mail_plugins \{\n    imap_quota = yes\n  \}\n\}/);
+        assert.match(conf, /protocol imap \{\n {2}mail_plugins \{\n {4}imap_quota = yes\n {2}\}\n\}/);
         const users = renderDovecotUsers([{ address: "alice@example.com", hash: "$6$x$y" }], dovecotSpec().domains);
         assert.match(users, /^alice@example\.com:\{SHA512-CRYPT\}\$6\$x\$y::::::userdb_quota_storage_size=2G$/m);
     });
@@ -175,28 +250,73 @@ describe("dovecot.conf: Sieve, quota and size settings", () => {
 
 describe("DovecotImap: where Sieve sends mail, and the vacation limits", () => {
     before(async () => {
-        await pulumi.runtime.setMocks({
-            newResource: args => ({ id: `${args.name}-id`, state: args.inputs }),
-            call: args => args.inputs,
-        }, "mailserver", "unit", false);
+        await pulumi.runtime.setMocks(
+            {
+                newResource: args => ({ id: `${args.name}-id`, state: args.inputs }),
+                call: args => args.inputs,
+            },
+            "mailserver",
+            "unit",
+            false,
+        );
     });
-    const server = (name: string, networkMode: string, inetInterfaces?: string[]) => new MailServer(name, {
-        hostname: "mail.example.com", networkMode: networkMode as any, inetInterfaces, ports: { smtp: 2525 },
-        domains: [new VirtualDomain(`${name}-domain`, { domain: "example.com", mailboxes: [{ address: "alice", password: PW }] })],
-    });
+    const server = (name: string, networkMode: string, inetInterfaces?: string[]) =>
+        new MailServer(name, {
+            hostname: "mail.example.com",
+            networkMode: networkMode as any,
+            inetInterfaces,
+            ports: { smtp: 2525 },
+            domains: [
+                new VirtualDomain(`${name}-domain`, {
+                    domain: "example.com",
+                    mailboxes: [{ address: "alice", password: PW }],
+                }),
+            ],
+        });
 
     test("submission_host: Postfix's unpublished reinject port, on loopback in host mode, by container name in bridge mode", () => {
-        assert.equal(new DovecotImap("host-imap", { mailServer: server("host-mx", "host") }).spec.submissionHost, "127.0.0.1:10026");
-        assert.equal(new DovecotImap("host6-imap", { mailServer: server("host6-mx", "host", ["2001:db8::25"]) }).spec.submissionHost, "127.0.0.1:10026");
-        assert.equal(new DovecotImap("bridge-imap", { mailServer: server("bridge-mx", "bridge") }).spec.submissionHost, "bridge-mx-postfix:10026");
+        assert.equal(
+            new DovecotImap("host-imap", { mailServer: server("host-mx", "host") }).spec.submissionHost,
+            "127.0.0.1:10026",
+        );
+        assert.equal(
+            new DovecotImap("host6-imap", { mailServer: server("host6-mx", "host", ["2001:db8::25"]) }).spec
+                .submissionHost,
+            "127.0.0.1:10026",
+        );
+        assert.equal(
+            new DovecotImap("bridge-imap", { mailServer: server("bridge-mx", "bridge") }).spec.submissionHost,
+            "bridge-mx-postfix:10026",
+        );
     });
 
     test("vacation limits out of order, or a zero maximum, are refused at preview", () => {
-        assert.throws(() => new DovecotImap("bad-order", { mailServer: server("bad-order-mx", "host"), vacation: { minPeriod: "10d", defaultPeriod: "2d" } }),
-            (e: Error) => e instanceof MailConfigError && /^DovecotImap bad-order: vacation = .*"minPeriod":"10d".*minPeriod <= defaultPeriod <= maxPeriod/.test(e.message));
-        assert.throws(() => new DovecotImap("zero-max", { mailServer: server("zero-max-mx", "host"), vacation: { minPeriod: "0d", defaultPeriod: "0d", maxPeriod: "0d" } }),
-            (e: Error) => e instanceof MailConfigError && /vacation\.maxPeriod = "0d" .*longer than 0/.test(e.message));
-        assert.deepEqual(new DovecotImap("same", { mailServer: server("same-mx", "host"), vacation: { minPeriod: "1d", defaultPeriod: "1d", maxPeriod: "1d" } }).spec.vacation,
-            { minPeriod: "1d", defaultPeriod: "1d", maxPeriod: "1d" });
+        assert.throws(
+            () =>
+                new DovecotImap("bad-order", {
+                    mailServer: server("bad-order-mx", "host"),
+                    vacation: { minPeriod: "10d", defaultPeriod: "2d" },
+                }),
+            (e: Error) =>
+                e instanceof MailConfigError &&
+                /^DovecotImap bad-order: vacation = .*"minPeriod":"10d".*minPeriod <= defaultPeriod <= maxPeriod/.test(
+                    e.message,
+                ),
+        );
+        assert.throws(
+            () =>
+                new DovecotImap("zero-max", {
+                    mailServer: server("zero-max-mx", "host"),
+                    vacation: { minPeriod: "0d", defaultPeriod: "0d", maxPeriod: "0d" },
+                }),
+            (e: Error) => e instanceof MailConfigError && /vacation\.maxPeriod = "0d" .*longer than 0/.test(e.message),
+        );
+        assert.deepEqual(
+            new DovecotImap("same", {
+                mailServer: server("same-mx", "host"),
+                vacation: { minPeriod: "1d", defaultPeriod: "1d", maxPeriod: "1d" },
+            }).spec.vacation,
+            { minPeriod: "1d", defaultPeriod: "1d", maxPeriod: "1d" },
+        );
     });
 });

@@ -10,14 +10,24 @@ import { MailConfigError } from "../../components/validate";
 import { MIN_PASSWORD_LENGTH, VirtualDomain } from "../../components/virtualDomain";
 
 before(async () => {
-    await pulumi.runtime.setMocks({
-        newResource: args => ({ id: `${args.name}-id`, state: args.inputs }),
-        call: args => args.inputs,
-    }, "mailserver", "unit", false);
+    await pulumi.runtime.setMocks(
+        {
+            newResource: args => ({ id: `${args.name}-id`, state: args.inputs }),
+            call: args => args.inputs,
+        },
+        "mailserver",
+        "unit",
+        false,
+    );
 });
 
 function resolve<T>(output: pulumi.Output<T>): Promise<T> {
-    return new Promise(res => output.apply(value => { res(value); return value; }));
+    return new Promise(res =>
+        output.apply(value => {
+            res(value);
+            return value;
+        }),
+    );
 }
 
 describe("VirtualDomain password check", () => {
@@ -41,30 +51,44 @@ describe("VirtualDomain password check", () => {
 
     test("the second mailbox's short password names its own field", () => {
         assert.throws(
-            () => new VirtualDomain("corp2", { domain: "example.com", mailboxes: [
-                { address: "alice", password: "a-long-enough-password" },
-                { address: "bob", password: "" },
-            ] }),
-            (e: unknown) => e instanceof MailConfigError && e.message.startsWith("VirtualDomain corp2: mailboxes[1].password = ")
-                && e.message.includes("(a secret of 0 characters)"),
+            () =>
+                new VirtualDomain("corp2", {
+                    domain: "example.com",
+                    mailboxes: [
+                        { address: "alice", password: "a-long-enough-password" },
+                        { address: "bob", password: "" },
+                    ],
+                }),
+            (e: unknown) =>
+                e instanceof MailConfigError &&
+                e.message.startsWith("VirtualDomain corp2: mailboxes[1].password = ") &&
+                e.message.includes("(a secret of 0 characters)"),
         );
     });
 
     test("a missing password is refused before any resource is registered", () => {
         assert.throws(
             () => new VirtualDomain("corp3", { domain: "example.com", mailboxes: [{ address: "alice" } as any] }),
-            (e: unknown) => e instanceof MailConfigError && e.message === "VirtualDomain corp3: mailboxes[0].password = (missing) is not accepted; every mailbox needs a password (a Pulumi secret)",
+            (e: unknown) =>
+                e instanceof MailConfigError &&
+                e.message ===
+                    "VirtualDomain corp3: mailboxes[0].password = (missing) is not accepted; every mailbox needs a password (a Pulumi secret)",
         );
     });
 
     test("a 12-character password is accepted and only its stable hash is exposed", async () => {
         const password = "Exactly-12ch";
         assert.equal(password.length, 12);
-        const d = new VirtualDomain("ok", { domain: "Example.com", mailboxes: [{ address: "Alice", password, quota: "1G" }] });
+        const d = new VirtualDomain("ok", {
+            domain: "Example.com",
+            mailboxes: [{ address: "Alice", password, quota: "1G" }],
+        });
         assert.equal(d.spec.mailboxes[0].address, "alice@example.com");
         assert.ok(!JSON.stringify(d.spec).includes(password), "the spec holds no password");
         const credentials: Credential[] = await resolve(d.credentials);
-        assert.deepEqual(credentials, [{ address: "alice@example.com", hash: hashPassword("alice@example.com", password) }]);
+        assert.deepEqual(credentials, [
+            { address: "alice@example.com", hash: hashPassword("alice@example.com", password) },
+        ]);
         assert.ok(!JSON.stringify(credentials).includes(password));
     });
 });
