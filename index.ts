@@ -4,6 +4,7 @@
 // which scripts/stack.ts runs as an Automation API inline program.
 import * as pulumi from "@pulumi/pulumi";
 import {
+    PasswordHashCache,
     DovecotImap,
     DovecotImapArgs,
     MailboxArgs,
@@ -56,18 +57,36 @@ function secretEntry(map: pulumi.Output<Record<string, string>> | undefined, nam
         const value = m[key];
         if (value === undefined)
             throw new Error(
-                `stack config: no password for ${what} ${key}; run: pulumi config set --secret --path '${name}["${key}"]' <password>`,
+                `stack config: no password for ${what} ${key}; run: pulumi config set --secret --path '${name}["${key}"]' <${name === "passwordHashes" ? "hash" : "password"}>`,
             );
         return value;
     });
 }
 
+/** The keys of a secret map in stack config (never its values): which addresses it has an entry for. */
+function secretMapKeys(config: pulumi.Config, key: string): Set<string> {
+    const raw = pulumi.runtime.allConfig()[`${config.name}:${key}`];
+    return new Set(raw === undefined ? [] : Object.keys(JSON.parse(raw)));
+}
+
+/**
+ * The login secret of an address: its passwordHash from `passwordHashes` when it has one there,
+ * else its password from `passwords`.
+ */
+function loginSecret(config: pulumi.Config, values: Record<string, any>, address: string, what: string) {
+    return secretMapKeys(config, "passwordHashes").has(address)
+        ? { passwordHash: secretEntry(values.passwordHashes, "passwordHashes", address, what) }
+        : { password: secretEntry(values.passwords, "passwords", address, what) };
+}
+
 /** Declares the stack's resources from its config; returns the stack outputs. */
 function mailServerProgram() {
     const config = new pulumi.Config();
+    const values = readStackConfig(config);
     const {
         domains: domainConfigs,
-        passwords,
+        passwords: _passwords,
+        passwordHashes: _passwordHashes,
         relayhosts: relayConfigs,
         relayPasswords,
         users: userAddresses,
@@ -78,7 +97,11 @@ function mailServerProgram() {
         vacation,
         namePrefix,
         ...serverOptions
-    } = readStackConfig(config);
+    } = values;
+    // Hashes are made once per password change: the previous deployment's hashes come back from
+    // this stack's own outputs (a secret), and only a changed password is hashed again.
+    const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
+    const passwordHashCache = pulumi.secret(self.getOutput("passwordHashCache")) as pulumi.Output<PasswordHashCache>;
 
     const domains: VirtualDomain[] = (domainConfigs ?? []).map(
         (d: VirtualDomainArgs & { mailboxes?: MailboxArgs[] }) =>
@@ -86,8 +109,9 @@ function mailServerProgram() {
                 ...d,
                 mailboxes: (d.mailboxes ?? []).map(m => {
                     const address = m.address.includes("@") ? m.address : `${m.address}@${d.domain}`;
-                    return { ...m, password: secretEntry(passwords, "passwords", address, "mailbox") };
+                    return { ...m, ...loginSecret(config, values, address, "mailbox") };
                 }),
+                passwordHashCache,
                 mxHosts: d.mxHosts ?? [serverOptions.hostname],
             }),
     );
@@ -106,7 +130,7 @@ function mailServerProgram() {
     // Relay mode's SMTP AUTH users: their passwords come from the same "passwords" secret as mailboxes'.
     const users = (userAddresses ?? []).map((address: string) => ({
         address,
-        password: secretEntry(passwords, "passwords", address, "user"),
+        ...loginSecret(config, values, address, "user"),
     }));
 
     // A supplied certificate comes as two keys, so that the key can be a secret of its own.
@@ -121,8 +145,9 @@ function mailServerProgram() {
         relayhosts,
         users,
         tls,
+        passwordHashCache,
         namePrefix: namePrefix ?? `mail-${pulumi.getStack()}`,
-    } as MailServerArgs);
+    } as unknown as MailServerArgs);
 
     const imap =
         server.settings.postfix.mode === "internet"
@@ -136,6 +161,10 @@ function mailServerProgram() {
             : undefined;
 
     return {
+        // Read back by the next deployment (above); a secret.
+        passwordHashCache: pulumi
+            .all([...domains.map(d => d.passwordHashCache), server.passwordHashCache])
+            .apply(caches => Object.assign({}, ...caches) as PasswordHashCache),
         postfixContainer: server.postfixContainerName,
         saslauthdContainer: server.saslauthdContainerName,
         dovecotContainer: imap?.containerName,

@@ -5,6 +5,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { MailServer } from "./mailServer";
 import type { Relayhost } from "./relayhost";
 import type { VirtualDomain } from "./virtualDomain";
+import type { PasswordHashCacheEntry } from "./render/password";
+export type { PasswordHashCacheEntry } from "./render/password";
 
 /** The arguments of VirtualDomain. */
 export interface VirtualDomainArgs {
@@ -20,6 +22,8 @@ export interface VirtualDomainArgs {
     forwards?: ForwardArgs[];
     /** MX hosts dnsRecords publishes, most preferred first. Default: ["mail.<domain>"]. */
     mxHosts?: string[];
+    /** The previous deployment's passwordHashCache output (a secret): a hash is computed again only when its password changed. */
+    passwordHashCache?: pulumi.Input<{ [address: string]: PasswordHashCacheEntry }>;
     /** SPF policy dnsRecords publishes as TXT. Default: "v=spf1 mx -all". */
     spf?: string;
 }
@@ -72,6 +76,8 @@ export interface MailServerArgs {
     disableVrfy?: boolean;
     /** user+tag@domain delivers to user@domain; "" turns sub-addressing off. Default: "+". */
     recipientDelimiter?: string;
+    /** The previous deployment's passwordHashCache output (a secret), for the relay users' hashes. */
+    passwordHashCache?: pulumi.Input<{ [address: string]: PasswordHashCacheEntry }>;
     /** Where each smtpd listens. Default: each field's default. */
     ports?: MailServerPorts;
     /** "bridge": a Docker network of its own, ports published; "host": daemons bind the host's addresses (keeps real client IPs). Default: "bridge". */
@@ -124,8 +130,10 @@ export interface DovecotImapArgs {
 export interface MailboxArgs {
     /** "alice" or "alice@example.com" (the domain must be this one). */
     address: string;
-    /** A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash of it is deployed. */
-    password: pulumi.Input<string>;
+    /** A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash of it is deployed (or give passwordHash). */
+    password?: pulumi.Input<string>;
+    /** Instead of password: a crypt(3) hash made elsewhere, e.g. `mkpasswd -m yescrypt` (yescrypt, SHA512-CRYPT with 5000+ rounds, or bcrypt cost 10+); nothing is hashed at preview. */
+    passwordHash?: pulumi.Input<string>;
     /** Storage quota such as "2G"; over quota, delivery is refused (552 5.2.2) and the sender hears why. */
     quota?: string;
     /** More addresses of this domain delivered into this mailbox (and usable as its sender). Default: []. */
@@ -194,8 +202,10 @@ export interface TransportArgs {
 export interface RelayUserArgs {
     /** The login, e.g. "app@example.com" (lower-cased). */
     address: string;
-    /** A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash reaches saslauthd. */
-    password: pulumi.Input<string>;
+    /** A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash reaches saslauthd (or give passwordHash). */
+    password?: pulumi.Input<string>;
+    /** Instead of password: a crypt(3) hash made elsewhere (yescrypt, SHA512-CRYPT 5000+ rounds, bcrypt cost 10+). */
+    passwordHash?: pulumi.Input<string>;
 }
 
 /** A Postfix notify class. */

@@ -5,3 +5,4 @@ export { Relayhost } from "./relayhost";
 export { MailServer } from "./mailServer";
 export { DovecotImap } from "./dovecotImap";
 export { MailConfigError } from "./validate";
+export type { PasswordHashCache } from "./render/password";

@@ -11,7 +11,8 @@ import {
 } from "./internal/docker";
 import { MAIL_SERVER_BRAND, MailServerSettings, validateMailServer } from "./options/mailServer";
 import { FILE_INPUTS, filesByPath, mailServerSettings, SECRET_FILE_INPUTS } from "./render/inputs";
-import { hashPassword } from "./render/password";
+import { hashLogins } from "./internal/credentials";
+import { PasswordHashCache } from "./render/password";
 import {
     postfixTables,
     relaySaslEntries,
@@ -44,6 +45,8 @@ export class MailServer extends pulumi.ComponentResource {
     /** Where the services run: network mode, the stack's network (bridge mode), published address. */
     public readonly placement: NetworkPlacement;
     public readonly domains: VirtualDomain[];
+    /** The relay users' hashes for the next deployment's passwordHashCache; a secret. */
+    public readonly passwordHashCache: pulumi.Output<PasswordHashCache>;
     /** All mailbox hashes of all domains; a Pulumi secret. */
     public readonly credentials: pulumi.Output<Credential[]>;
     public readonly certificate: ServerCertificate;
@@ -68,14 +71,13 @@ export class MailServer extends pulumi.ComponentResource {
         const rendered = renderPostfixFiles(postfix);
         const saslauthdRendered = renderSaslauthdFiles();
         // Relay mode's SMTP AUTH users are checked by saslauthd like mailboxes (internet mode has none).
-        const userCredentials = users.map((u, i) =>
-            pulumi.output(u.password).apply(p => ({
-                address: settings.users[i],
-                hash: hashPassword(settings.users[i], v.password(`users[${i}].password`, p)),
-            })),
+        const relayUsers = hashLogins(
+            v,
+            users.map((u, i) => ({ ...u, address: settings.users[i], field: `users[${i}]` })),
+            args.passwordHashCache,
         );
         const credentials = pulumi.secret(
-            pulumi.all([...domains.map(d => d.credentials), pulumi.all(userCredentials)]).apply(lists => lists.flat()),
+            pulumi.all([...domains.map(d => d.credentials), relayUsers.credentials]).apply(lists => lists.flat()),
         );
         const saslauthdPasswd = pulumi.secret(
             credentials.apply(c => (c.length > 0 ? renderSaslauthdPasswd(c) : NO_LOGINS)),
@@ -102,6 +104,7 @@ export class MailServer extends pulumi.ComponentResource {
         this.settings = settings;
         this.domains = domains;
         this.credentials = credentials;
+        this.passwordHashCache = relayUsers.cache;
         const labels = { "mailserver.stack": prefix };
 
         let network: docker.Network | undefined;
@@ -231,6 +234,7 @@ export class MailServer extends pulumi.ComponentResource {
         this.networkName = network ? network.name : pulumi.output(undefined);
         this.mainCf = pulumi.output(rendered.find(f => f.path === "main.cf")!.content);
         this.registerOutputs({
+            passwordHashCache: this.passwordHashCache,
             certificatePem: this.certificatePem,
             postfixContainerName: this.postfixContainerName,
             saslauthdContainerName: this.saslauthdContainerName,

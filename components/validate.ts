@@ -1,4 +1,5 @@
 import { mappedIPv4, parseNetwork as parseCidr } from "./net";
+import { weakHashReason } from "./render/password";
 
 // Input validation shared by the components. Pure: no Pulumi imports. Every error names the
 // component, the field, the bad value and what is accepted, and is thrown from the component's
@@ -92,6 +93,26 @@ export class Validator {
             this.fail(field, value, 'expected a period such as "12h" or "7d"');
         }
         return value;
+    }
+
+    /**
+     * A login's password or passwordHash: exactly one; a plain string is checked now, a secret
+     * when it resolves.
+     */
+    login(field: string, login: { password?: unknown; passwordHash?: unknown }, missing: string): void {
+        if ((login.password === undefined) === (login.passwordHash === undefined)) {
+            if (login.password === undefined) this.fail(`${field}.password`, undefined, missing);
+            this.fail(`${field}.password`, "(a secret)", "give password or passwordHash, not both");
+        }
+        if (typeof login.password === "string") this.password(`${field}.password`, login.password);
+        if (typeof login.passwordHash === "string") this.passwordHash(`${field}.passwordHash`, login.passwordHash);
+    }
+
+    /** A pre-computed crypt(3) hash of an accepted, costly scheme; never echoed. */
+    passwordHash(field: string, value: unknown): string {
+        const reason = typeof value === "string" ? weakHashReason(value) : "expected a crypt(3) hash as a string";
+        if (reason !== undefined) this.fail(field, "(a hash, not shown)", reason);
+        return value as string;
     }
 
     /** Passwords are never echoed, not even a bad one. */

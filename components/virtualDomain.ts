@@ -3,7 +3,8 @@ import { VirtualDomainArgs } from "./args";
 import { validateVirtualDomain } from "./options/virtualDomain";
 import { DnsRecord, renderDnsRecords } from "./render/dns";
 import { domainSettings } from "./render/inputs";
-import { hashPassword } from "./render/password";
+import { hashLogins } from "./internal/credentials";
+import { PasswordHashCache } from "./render/password";
 import { Credential, DomainSpec } from "./render/spec";
 import { MIN_PASSWORD_LENGTH, Validator } from "./validate";
 
@@ -21,23 +22,23 @@ export class VirtualDomain extends pulumi.ComponentResource {
     public readonly domain: pulumi.Output<string>;
     public readonly mailboxAddresses: pulumi.Output<string[]>;
     public readonly dnsRecords: pulumi.Output<DnsRecord[]>;
-    /** SHA512-CRYPT hashes per mailbox; a Pulumi secret. */
+    /** The password hash of each mailbox; a Pulumi secret. */
     public readonly credentials: pulumi.Output<Credential[]>;
+    /** Give it back as passwordHashCache next time (a secret): unchanged passwords are not hashed again. */
+    public readonly passwordHashCache: pulumi.Output<PasswordHashCache>;
 
     constructor(name: string, args: VirtualDomainArgs, opts?: pulumi.ComponentResourceOptions) {
         const v = new Validator(`VirtualDomain ${name}`);
         const { spec, mxHosts, spf } = validateVirtualDomain(v, args);
-        // Secret passwords are known only later: checked when they resolve (at preview too).
-        const passwords = args.mailboxes!.map((m, i) =>
-            pulumi.secret(pulumi.output(m.password).apply(p => v.password(`mailboxes[${i}].password`, p))),
-        );
-        const credentials = pulumi.secret(
-            pulumi.all(passwords).apply(list =>
-                list.map((password, i) => ({
-                    address: spec.mailboxes[i].address,
-                    hash: hashPassword(spec.mailboxes[i].address, password),
-                })),
-            ),
+        const { credentials, cache } = hashLogins(
+            v,
+            (args.mailboxes ?? []).map((m, i) => ({
+                address: spec.mailboxes[i].address,
+                field: `mailboxes[${i}]`,
+                password: m.password,
+                passwordHash: m.passwordHash,
+            })),
+            args.passwordHashCache,
         );
         super(
             "mailserver:index:VirtualDomain",
@@ -51,6 +52,7 @@ export class VirtualDomain extends pulumi.ComponentResource {
         );
         this.spec = spec;
         this.credentials = credentials;
+        this.passwordHashCache = cache;
         this.domain = pulumi.output(spec.name);
         this.mailboxAddresses = pulumi.output(spec.mailboxes.map(m => m.address));
         this.dnsRecords = pulumi.output(renderDnsRecords(spec.name, mxHosts, spf));
@@ -59,6 +61,7 @@ export class VirtualDomain extends pulumi.ComponentResource {
             mailboxAddresses: this.mailboxAddresses,
             dnsRecords: this.dnsRecords,
             credentials: this.credentials,
+            passwordHashCache: this.passwordHashCache,
         });
     }
 }

@@ -70,7 +70,9 @@ export function renderArgs(): string {
         'import type * as pulumi from "@pulumi/pulumi";\n' +
         'import type { MailServer } from "./mailServer";\n' +
         'import type { Relayhost } from "./relayhost";\n' +
-        'import type { VirtualDomain } from "./virtualDomain";\n';
+        'import type { VirtualDomain } from "./virtualDomain";\n' +
+        'import type { PasswordHashCacheEntry } from "./render/password";\n' +
+        'export type { PasswordHashCacheEntry } from "./render/password";\n';
     for (const [name, options] of COMPONENTS) {
         out += `\n/** The arguments of ${name}. */\nexport interface ${name}Args {\n${members(options)}}\n`;
     }

@@ -1,6 +1,7 @@
 // MailServer's options, declared once, and the rules that span options (validateMailServer).
 
 import type { Input } from "@pulumi/pulumi";
+import type { PasswordHashCache } from "../render/password";
 import { relayImplicitTls, relayNexthop } from "../render/postfix";
 import { definedAddresses } from "../render/addresses";
 import { DomainSpec, PostfixSpec, RelayhostSpec, TransportSpec } from "../render/spec";
@@ -59,15 +60,19 @@ export const TRANSPORT_OPTIONS = {
 
 export const RELAY_USER_OPTIONS = {
     address: required(address('The login, e.g. "app@example.com" (lower-cased)')),
-    password: required(
-        passthrough<Input<string>, { doc: string }>(
-            "pulumi.Input<string>",
-            { type: "string", secret: true },
-            {
-                doc: "A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash reaches saslauthd",
-            },
-        ),
-        "expected a password for every user (a Pulumi secret)",
+    password: passthrough<Input<string>, { doc: string }>(
+        "pulumi.Input<string>",
+        { type: "string", secret: true },
+        {
+            doc: "A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash reaches saslauthd (or give passwordHash)",
+        },
+    ),
+    passwordHash: passthrough<Input<string>, { doc: string }>(
+        "pulumi.Input<string>",
+        { type: "string", secret: true },
+        {
+            doc: "Instead of password: a crypt(3) hash made elsewhere (yescrypt, SHA512-CRYPT 5000+ rounds, bcrypt cost 10+)",
+        },
     ),
 };
 
@@ -177,6 +182,11 @@ export const MAIL_SERVER_OPTIONS = {
         check: (v, f, x) =>
             /^[+\-_.=]?$/.test(x) ? x : v.fail(f, x, 'expected one of "+", "-", "_", ".", "=" or "" (off)'),
     }),
+    passwordHashCache: passthrough<Input<PasswordHashCache>, { doc: string }>(
+        "pulumi.Input<{ [address: string]: PasswordHashCacheEntry }>",
+        { type: "object", secret: true },
+        { doc: "The previous deployment's passwordHashCache output (a secret), for the relay users' hashes" },
+    ),
     ports: object("MailServerPorts", MAIL_SERVER_PORT_OPTIONS, { doc: "Where each smtpd listens", default: {} }),
     networkMode: oneOf("NetworkMode", NETWORK_MODES, {
         doc: '"bridge": a Docker network of its own, ports published; "host": daemons bind the host\'s addresses (keeps real client IPs)',
@@ -486,8 +496,7 @@ function checkRelayUsers(v: Validator, mode: string, users: MailServerOptions["u
         if (seen.has(u.address))
             v.fail(`users[${i}].address`, (raw as Array<{ address?: unknown }>)[i].address, "expected each user once");
         seen.add(u.address);
-        // A plain string is checked now, before anything is registered; a secret when it resolves.
-        if (typeof u.password === "string") v.password(`users[${i}].password`, u.password);
+        v.login(`users[${i}]`, u, "expected a password for every user (a Pulumi secret) or a passwordHash");
         return u.address;
     });
 }

@@ -9,8 +9,17 @@ import { RELAYHOST_OPTIONS } from "./relayhost";
 import { MAILBOX_OPTIONS, VIRTUAL_DOMAIN_OPTIONS } from "./virtualDomain";
 
 /** MailServer options that are stack config keys as they are. */
-const { domains: _d, relayhosts: _r, users: _u, namePrefix, ...serverKeys } = MAIL_SERVER_OPTIONS;
-const { password: _p, ...mailboxConfig } = MAILBOX_OPTIONS;
+// The program wires the hash caches itself, from the stack's previous outputs.
+const {
+    domains: _d,
+    relayhosts: _r,
+    users: _u,
+    passwordHashCache: _c,
+    namePrefix,
+    ...serverKeys
+} = MAIL_SERVER_OPTIONS;
+const { password: _p, passwordHash: _h, ...mailboxConfig } = MAILBOX_OPTIONS;
+const { passwordHashCache: _dc, ...domainConfig } = VIRTUAL_DOMAIN_OPTIONS;
 const { password: _rp, username, ...relayConfig } = RELAYHOST_OPTIONS;
 
 const secretMap = (doc: string) =>
@@ -23,7 +32,7 @@ export const STACK_CONFIG: Record<string, Option<any>> = {
         object(
             "DomainConfig",
             {
-                ...VIRTUAL_DOMAIN_OPTIONS,
+                ...domainConfig,
                 mailboxes: list(
                     object("MailboxConfig", mailboxConfig, { doc: "A mailbox; its password comes from passwords" }),
                     {
@@ -42,6 +51,10 @@ export const STACK_CONFIG: Record<string, Option<any>> = {
     passwords: secretMap(
         "Mailbox and relay-user passwords, address -> password: " +
             "`pulumi config set --secret --path 'passwords[\"alice@example.com\"]' ...`",
+    ),
+    passwordHashes: secretMap(
+        "Instead of passwords: crypt(3) hashes made elsewhere (MailboxArgs.passwordHash), address -> hash: " +
+            '`pulumi config set --secret --path \'passwordHashes["alice@example.com"]\' "$(mkpasswd -m yescrypt)"`',
     ),
     relayhosts: list(
         object(

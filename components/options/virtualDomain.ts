@@ -1,5 +1,6 @@
 // VirtualDomain's options, declared once, and the rules that span them (validateVirtualDomain).
 import type { Input } from "@pulumi/pulumi";
+import type { PasswordHashCache } from "../render/password";
 import { SIEVE_EXTENSIONS, sieveRequires } from "../render/sieve";
 import { AliasSpec, DomainSpec, FileIntoSpec, ForwardSpec, MailboxSpec, SieveSpec } from "../render/spec";
 import { Validator } from "../validate";
@@ -74,15 +75,21 @@ export const FILE_INTO_OPTIONS = {
 
 export const MAILBOX_OPTIONS = {
     address: required(localOrAddress('"alice" or "alice@example.com" (the domain must be this one)')),
-    password: required(
-        passthrough<Input<string>, { doc: string }>(
-            "pulumi.Input<string>",
-            { type: "string", secret: true },
-            {
-                doc: "A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash of it is deployed",
-            },
-        ),
-        "every mailbox needs a password (a Pulumi secret)",
+    password: passthrough<Input<string>, { doc: string }>(
+        "pulumi.Input<string>",
+        { type: "string", secret: true },
+        {
+            doc: "A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash of it is deployed (or give passwordHash)",
+        },
+    ),
+    passwordHash: passthrough<Input<string>, { doc: string }>(
+        "pulumi.Input<string>",
+        { type: "string", secret: true },
+        {
+            doc:
+                "Instead of password: a crypt(3) hash made elsewhere, e.g. `mkpasswd -m yescrypt` (yescrypt, SHA512-CRYPT " +
+                "with 5000+ rounds, or bcrypt cost 10+); nothing is hashed at preview",
+        },
     ),
     quota: text({
         doc: 'Storage quota such as "2G"; over quota, delivery is refused (552 5.2.2) and the sender hears why',
@@ -140,6 +147,15 @@ export const VIRTUAL_DOMAIN_OPTIONS = {
         }),
         defaultText: '`["mail.<domain>"]`',
     },
+    passwordHashCache: passthrough<Input<PasswordHashCache>, { doc: string }>(
+        "pulumi.Input<{ [address: string]: PasswordHashCacheEntry }>",
+        { type: "object", secret: true },
+        {
+            doc:
+                "The previous deployment's passwordHashCache output (a secret): a hash is computed again only when " +
+                "its password changed",
+        },
+    ),
     spf: text({
         doc: "SPF policy dnsRecords publishes as TXT",
         default: "v=spf1 mx -all",
@@ -182,8 +198,7 @@ export function validateVirtualDomain(v: Validator, args: unknown): VirtualDomai
             claim(`mailboxes[${i}].aliases[${j}]`, alias);
             return alias;
         });
-        // A plain string is checked now, before anything is registered; a secret when it resolves.
-        if (typeof m.password === "string") v.password(`mailboxes[${i}].password`, m.password);
+        v.login(`mailboxes[${i}]`, m, "every mailbox needs a password (a Pulumi secret) or a passwordHash");
         const sieve = sieveSpec(v, `mailboxes[${i}]`, m, address, aliases);
         return { address, quota: m.quota, aliases, ...(sieve ? { sieve } : {}) };
     });

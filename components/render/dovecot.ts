@@ -1,5 +1,6 @@
 // Renders dovecot.conf (Dovecot 2.4 syntax) and its passwd-file from a DovecotSpec.
 // Pure and deterministic.
+import { dovecotScheme } from "./password";
 import { probeAddress, renderProbe } from "./probe";
 import { renderSieveFiles } from "./sieve";
 import { Credential, DomainSpec, LMTP_CONCURRENCY, paths, RenderedFile } from "./spec";
@@ -217,7 +218,7 @@ export function renderDovecotUsers(credentials: Credential[], domains: DomainSpe
                 const quota = quotas.get(c.address);
                 // "userdb_": passwd-file gives the userdb only the extra fields with this prefix.
                 const extra = quota ? `userdb_quota_storage_size=${quota}` : "";
-                return `${c.address}:{SHA512-CRYPT}${c.hash}::::::${extra}`;
+                return `${c.address}:{${dovecotScheme(c.hash)}}${c.hash}::::::${extra}`;
             })
             .join("\n") + "\n"
     );

@@ -1,7 +1,14 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { HASH_ROUNDS, hashPassword, stableSalt, verifyPassword } from "../../components/render/password";
+import {
+    cachedHash,
+    HASH_ROUNDS,
+    hashPassword,
+    stableSalt,
+    verifyPassword,
+    weakHashReason,
+} from "../../components/render/password";
 
 const SHA512_CRYPT = /^\$6\$rounds=50000\$([./0-9A-Za-z]{16})\$[./0-9A-Za-z]{86}$/;
 
@@ -30,12 +37,14 @@ describe("hashPassword", () => {
 
     test("is stable: the same address and password give the same hash", () => {
         assert.equal(hashPassword("alice@example.com", alicePw), aliceHash);
-        assert.equal(stableSalt("alice@example.com", alicePw), saltOf(aliceHash));
+        assert.equal(stableSalt("alice@example.com"), saltOf(aliceHash));
     });
 
-    test("a different password gives a different salt and hash", () => {
+    test("a different password gives a different hash; the salt never depends on the password", () => {
+        // A salt derived from the password by a fast function would let a guess be checked
+        // without the 50,000 rounds.
         const other = hashPassword("alice@example.com", alicePw + "!");
-        assert.notEqual(saltOf(other), saltOf(aliceHash));
+        assert.equal(saltOf(other), saltOf(aliceHash));
         assert.notEqual(other, aliceHash);
     });
 
@@ -48,7 +57,7 @@ describe("hashPassword", () => {
     test("stableSalt uses only the crypt salt alphabet and varies with its inputs", () => {
         const salts = new Set<string>();
         for (let i = 0; i < 200; i++) {
-            const s = stableSalt(`user${i}@example.com`, "same password");
+            const s = stableSalt(`user${i}@example.com`);
             assert.match(s, /^[./0-9A-Za-z]{16}$/);
             salts.add(s);
         }
@@ -84,5 +93,57 @@ describe("verifyPassword", () => {
         }).trim();
         assert.equal(verifyPassword(pw, plain), true);
         assert.equal(verifyPassword("wrong password", plain), false);
+    });
+});
+
+describe("cachedHash", () => {
+    const pw = "correct horse battery staple";
+
+    test("reuses a cached hash made from the same password, without hashing again", () => {
+        const first = cachedHash("alice@example.com", pw, undefined);
+        assert.equal(verifyPassword(pw, first.hash), true);
+        const started = process.hrtime.bigint();
+        const again = cachedHash("alice@example.com", pw, { "alice@example.com": first });
+        const micros = Number(process.hrtime.bigint() - started) / 1000;
+        assert.deepEqual(again, first);
+        // A hash takes tens of milliseconds; a fingerprint check, well under one.
+        assert.ok(micros < 5000, `${micros} µs`);
+    });
+
+    test("hashes again when the password changed or the entry is not trustworthy", () => {
+        const first = cachedHash("alice@example.com", pw, undefined);
+        const changed = cachedHash("alice@example.com", pw + "!", { "alice@example.com": first });
+        assert.notEqual(changed.hash, first.hash);
+        assert.equal(verifyPassword(pw + "!", changed.hash), true);
+        // A forged entry (someone else's hash, a wrong fingerprint) is never taken.
+        const forged = cachedHash("alice@example.com", pw, {
+            "alice@example.com": { hash: changed.hash, fingerprint: first.fingerprint },
+        });
+        assert.equal(verifyPassword(pw, forged.hash), true);
+        assert.equal(
+            cachedHash("bob@example.com", pw, { "alice@example.com": first }).hash,
+            hashPassword("bob@example.com", pw),
+        );
+    });
+});
+
+describe("weakHashReason", () => {
+    test("accepts yescrypt, SHA512-CRYPT with 5000+ rounds and bcrypt cost 10+, which crypt(3) verifies", () => {
+        const yescrypt = execFileSync("mkpasswd", ["-m", "yescrypt", "a password"], { encoding: "utf8" }).trim();
+        assert.equal(weakHashReason(yescrypt), undefined, yescrypt);
+        assert.equal(weakHashReason(hashPassword("a@example.com", "x")), undefined);
+        const sha512 = execFileSync("openssl", ["passwd", "-6", "-salt", "abcdefgh", "pw"], {
+            encoding: "utf8",
+        }).trim();
+        assert.equal(weakHashReason(sha512), undefined, "5000 rounds by default");
+        assert.equal(weakHashReason(`$2b$12$${"a".repeat(53)}`), undefined);
+    });
+
+    test("refuses fast or unknown schemes", () => {
+        const md5 = execFileSync("openssl", ["passwd", "-1", "-salt", "abcdefgh", "pw"], { encoding: "utf8" }).trim();
+        assert.match(weakHashReason(md5)!, /expected a crypt\(3\) hash/);
+        assert.match(weakHashReason(`$6$rounds=1000$abcdefgh$${"a".repeat(86)}`)!, /1000 rounds/);
+        assert.match(weakHashReason(`$2b$04$${"a".repeat(53)}`)!, /cost 04/);
+        assert.match(weakHashReason("plain text")!, /expected a crypt\(3\) hash/);
     });
 });

@@ -72,7 +72,7 @@ describe("VirtualDomain password check", () => {
             (e: unknown) =>
                 e instanceof MailConfigError &&
                 e.message ===
-                    "VirtualDomain corp3: mailboxes[0].password = (missing) is not accepted; every mailbox needs a password (a Pulumi secret)",
+                    "VirtualDomain corp3: mailboxes[0].password = (missing) is not accepted; every mailbox needs a password (a Pulumi secret) or a passwordHash",
         );
     });
 
