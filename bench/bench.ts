@@ -63,10 +63,10 @@ function deliveryTable(results: LoadResult[]): string {
         return [r.load, r.system, accepted.toFixed(0),
             complete ? delivered.toFixed(0) : `${delivered.toFixed(0)} (incomplete)`,
             `${r.delivered} of ${r.messages} in ${r.deliverSeconds.toFixed(1)} s`,
-            String(r.deferred), String(r.replies451), ratio, r.sendError ? "refusals/errors, see log" : ""];
+            String(r.deferred), String(r.replies451), ratio, r.sendError ? "smtp-source failed, see the log" : ""];
     });
     return table(["load", "system", "accepted/s", "delivered/s", "delivered", "deferrals", "451 replies",
-        "ratio to stock (accepted / delivered)", ""], rows);
+        "ratio to stock (accepted / delivered)", "notes"], rows);
 }
 
 function previewTable(results: StepResult[]): string {
@@ -75,7 +75,10 @@ function previewTable(results: StepResult[]): string {
         if (!r) return "";
         if (r.note) return r.note;
         const m = r.measured!;
-        return `${m.seconds.toFixed(1)} s, ${m.peakTreeMb.toFixed(0)} MB`;
+        // The engine's steps other than "same": 0 shows the second preview found nothing to change.
+        const changes = r.changes && Object.entries(r.changes).reduce((n, [k, v]) => (k === "same" ? n : n + v), 0);
+        const figures = `${m.seconds.toFixed(1)} s, ${m.peakTreeMb.toFixed(0)} MB`;
+        return changes === undefined ? figures : `${figures}, ${changes} changes`;
     };
     const rows = sizes.map(d => [`${d} x 10 (${d * 10} mailboxes)`,
         ...STEPS.map(s => cell(results.find(r => r.domains === d && r.step === s)))]);
