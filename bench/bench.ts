@@ -100,7 +100,9 @@ function report(): void {
             previewTable(measured.preview), "",
             "Memory: peak resident set size summed over the process tree (the node process evaluating the " +
             "program, the Pulumi CLI and its provider plugins), sampled every 200 ms. \"program under mocks\": " +
-            "index.ts evaluated as the preview of a new stack, no engine. \"up\": the first deploy of that size.", "");
+            "index.ts evaluated as the preview of a new stack, no engine. \"up\": the first deploy of that size " +
+            "(images from Docker's build cache, containers started and healthy). \"changes\": the engine's steps " +
+            "other than \"same\".", "");
     }
     process.stdout.write(`${out.join("\n")}\n`);
     const preview = measured.preview.map(r =>
