@@ -1,0 +1,149 @@
+// npm run bench [-- options]: throughput against stock Debian Postfix, and preview time and memory
+// (issue 11). Separate from the tests: it asserts nothing, it prints figures (Markdown tables).
+//   --sizes 10,100,1000    preview sizes, in domains of 10 mailboxes each (default 10,100,1000)
+//   --messages 3000        messages per delivery load (default 3000), --sessions 20 (default 20)
+//   --delivery-bound 300   seconds a load may take until every message is delivered (default 300)
+//   --preview-bound 600    seconds each preview step may take (default 600)
+//   --skip-delivery, --skip-preview
+// Everything it deploys is removed at the end, also after a failure or Ctrl-C.
+import * as fs from "fs";
+import * as path from "path";
+import { parseArgs } from "util";
+import { ARTIFACTS } from "../test/live/stack";
+import { cleanupDelivery, deliveryBenchmark, LoadResult, loads } from "./delivery";
+import { killTree, running } from "./measure";
+import { cleanupPreview, previewBenchmark, StepResult, STEPS } from "./preview";
+
+const { values: opts } = parseArgs({
+    options: {
+        "sizes": { type: "string", default: "10,100,1000" },
+        "messages": { type: "string", default: "3000" },
+        "sessions": { type: "string", default: "20" },
+        "delivery-bound": { type: "string", default: "300" },
+        "preview-bound": { type: "string", default: "600" },
+        "skip-delivery": { type: "boolean", default: false },
+        "skip-preview": { type: "boolean", default: false },
+    },
+});
+
+function positive(name: string, value: string): number {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: a positive whole number, not "${value}"`);
+    return n;
+}
+
+const log = (s: string) => process.stderr.write(`# ${s}\n`);
+
+/** What was measured so far: printed at the end, also after a failure or a signal. */
+const measured = { delivery: [] as LoadResult[], preview: [] as StepResult[] };
+let settings = { messages: 0, sessions: 0, deliveryBound: 0, previewBound: 0 };
+
+function cleanup(): void {
+    for (const pid of running) killTree(pid);
+    cleanupDelivery();
+    cleanupPreview();
+}
+
+function table(header: string[], rows: string[][]): string {
+    const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+    return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+const rate = (n: number, seconds: number) => (seconds > 0 ? n / seconds : 0);
+
+function deliveryTable(results: LoadResult[]): string {
+    const rows = results.map(r => {
+        const stock = results.find(s => s.load === r.load && s.system === "stock Postfix");
+        const accepted = rate(r.messages, r.acceptSeconds), delivered = rate(r.delivered, r.deliverSeconds);
+        const complete = r.delivered >= r.messages;
+        const ratio = stock && r !== stock
+            ? `${(accepted / rate(stock.messages, stock.acceptSeconds)).toFixed(2)} / ` +
+              `${(delivered / rate(stock.delivered, stock.deliverSeconds)).toFixed(2)}`
+            : "1 / 1";
+        return [r.load, r.system, accepted.toFixed(0),
+            complete ? delivered.toFixed(0) : `${delivered.toFixed(0)} (incomplete)`,
+            `${r.delivered} of ${r.messages} in ${r.deliverSeconds.toFixed(1)} s`,
+            String(r.deferred), String(r.replies451), ratio, r.sendError ? "smtp-source failed, see the log" : ""];
+    });
+    return table(["load", "system", "accepted/s", "delivered/s", "delivered", "deferrals", "451 replies",
+        "ratio to stock (accepted / delivered)", "notes"], rows);
+}
+
+function previewTable(results: StepResult[]): string {
+    const sizes = [...new Set(results.map(r => r.domains))];
+    const cell = (r?: StepResult) => {
+        if (!r) return "";
+        if (r.note) return r.note;
+        const m = r.measured!;
+        // The engine's steps other than "same": 0 shows the second preview found nothing to change.
+        const changes = r.changes && Object.entries(r.changes).reduce((n, [k, v]) => (k === "same" ? n : n + v), 0);
+        const figures = `${m.seconds.toFixed(1)} s, ${m.peakTreeMb.toFixed(0)} MB`;
+        return changes === undefined ? figures : `${figures}, ${changes} changes`;
+    };
+    const rows = sizes.map(d => [`${d} x 10 (${d * 10} mailboxes)`,
+        ...STEPS.map(s => cell(results.find(r => r.domains === d && r.step === s)))]);
+    return table(["domains x mailboxes", "program under mocks", "first preview (engine)", "up (engine)",
+        "unchanged second preview (engine)"], rows);
+}
+
+function report(): void {
+    const { messages, sessions, deliveryBound, previewBound } = settings;
+    const out: string[] = [];
+    if (measured.delivery.length) {
+        out.push(`## Delivery: ${sessions} SMTP sessions (smtp-source), ${messages} messages of 5 KB per load, ` +
+            `bound ${deliveryBound} s`, "", deliveryTable(measured.delivery), "",
+            "delivered/s: messages in the mailboxes (files in Maildir new/ and cur/) divided by the time from the " +
+            "first message sent until the last one was there. deferrals: Postfix log lines with status=deferred.", "");
+    }
+    if (measured.preview.length) {
+        out.push(`## Preview: wall time and peak memory, bound ${previewBound} s per step`, "",
+            previewTable(measured.preview), "",
+            "Memory: peak resident set size summed over the process tree (the node process evaluating the " +
+            "program, the Pulumi CLI and its provider plugins), sampled every 200 ms. \"program under mocks\": " +
+            "index.ts evaluated as the preview of a new stack, no engine. \"up\": the first deploy of that size " +
+            "(images from Docker's build cache, containers started and healthy). \"changes\": the engine's steps " +
+            "other than \"same\".", "");
+    }
+    process.stdout.write(`${out.join("\n")}\n`);
+    const preview = measured.preview.map(r =>
+        ({ ...r, measured: r.measured && { ...r.measured, stdout: "", stderr: "" } }));
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    fs.writeFileSync(path.join(ARTIFACTS, "bench-results.json"),
+        JSON.stringify({ date: new Date().toISOString(), settings, delivery: measured.delivery, preview }, null, 2));
+}
+
+async function main(): Promise<void> {
+    const sizes = opts.sizes!.split(",").map(s => positive("sizes", s.trim()));
+    settings = {
+        messages: positive("messages", opts.messages!), sessions: positive("sessions", opts.sessions!),
+        deliveryBound: positive("delivery-bound", opts["delivery-bound"]!),
+        previewBound: positive("preview-bound", opts["preview-bound"]!),
+    };
+    // Leftovers of an interrupted run would hold the ports and names.
+    cleanup();
+    try {
+        if (!opts["skip-delivery"]) {
+            await deliveryBenchmark(loads(settings.messages, settings.sessions), settings.deliveryBound,
+                measured.delivery, log);
+            cleanupDelivery();
+        }
+        if (!opts["skip-preview"]) await previewBenchmark(sizes, settings.previewBound, measured.preview, log);
+    } finally {
+        cleanup();
+        report();
+    }
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+        log(`${signal}: removing what the benchmark deployed`);
+        cleanup();
+        report();
+        process.exit(130);
+    });
+}
+
+main().catch(e => {
+    log(`failed: ${e instanceof Error ? e.message : e}`);
+    process.exit(1);
+});

@@ -1,0 +1,100 @@
+// Preview benchmark: for N domains x 10 mailboxes, the program evaluation alone under Pulumi mocks
+// (test/components/run-program.ts), then on the real engine (test/live/engine-deploy.ts, the
+// Automation API with the locally built CLI and providers): a first preview of a new stack, its
+// `up`, and an unchanged second preview of the deployed stack. Each step runs in its own process
+// under a time bound; a step whose predecessor did not finish is reported as not measured.
+import * as fs from "fs";
+import * as path from "path";
+import { SECRET_KEYS } from "../scripts/lib/engine";
+import { ARTIFACTS, destroy, engineDir, liveConfig, ROOT } from "../test/live/stack";
+import { Measured, run } from "./measure";
+
+export const PREVIEW_PREFIX = "benchprev";
+const MAILBOXES_PER_DOMAIN = 10;
+const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+
+export type Step = "mocks" | "first preview" | "up" | "second preview";
+export const STEPS: Step[] = ["mocks", "first preview", "up", "second preview"];
+
+export interface StepResult {
+    domains: number;
+    step: Step;
+    measured?: Measured;
+    /** Why there is no figure (bound reached, failure, an earlier step missing). */
+    note?: string;
+    /** The engine's count of steps by kind, for the previews ("same": 123, ...). */
+    changes?: Record<string, number>;
+}
+
+function config(domains: number): Record<string, unknown> {
+    const list = Array.from({ length: domains }, (_, d) => ({
+        domain: `d${d}.bench.test`,
+        mailboxes: Array.from({ length: MAILBOXES_PER_DOMAIN }, (_, m) => ({ address: `u${m}` })),
+    }));
+    const passwords = Object.fromEntries(list.flatMap(d => d.mailboxes.map(m => {
+        const address = `${m.address}@${d.domain}`;
+        return [address, `${address}-Bench-Secret-2026!`];
+    })));
+    // Ports 39025 ... 39995: apart from the delivery stack and the live tests' stacks (20000 ... 28995).
+    return liveConfig({ "mailserver:domains": list, "mailserver:passwords": passwords }, PREVIEW_PREFIX, 39000);
+}
+
+function writeRequest(name: string, body: unknown): string {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    const file = path.join(ARTIFACTS, `bench-${name}.json`);
+    // It holds the mailbox passwords.
+    fs.writeFileSync(file, JSON.stringify(body), { mode: 0o600 });
+    return file;
+}
+
+async function step(domains: number, name: Step, args: string[], bound: number,
+    log: (s: string) => void): Promise<StepResult> {
+    log(`preview: ${domains} domains x ${MAILBOXES_PER_DOMAIN} mailboxes, ${name}`);
+    const measured = await run(TSX, args, bound, { cwd: ROOT, env: process.env });
+    // The engine's own output, for a look afterwards.
+    fs.writeFileSync(path.join(ARTIFACTS, `bench-${PREVIEW_PREFIX}-${domains}.log`), `--- ${name}\n${measured.stderr}`,
+        { flag: "a" });
+    const result: StepResult = { domains, step: name, measured };
+    if (measured.timedOut) result.note = `> ${bound} s (bound)`;
+    else if (measured.status !== 0) {
+        result.note = `failed (exit ${measured.status}): ${measured.stderr.trim().split("\n").slice(-3).join(" | ")}`;
+    }
+    else {
+        const last = measured.stdout.trim().split("\n").pop() ?? "";
+        try { result.changes = JSON.parse(last).changeSummary; } catch { /* mocks print outputs only */ }
+    }
+    log(`  ${result.note ?? `${measured.seconds.toFixed(1)} s, peak ${measured.peakTreeMb.toFixed(0)} MB`}`);
+    return result;
+}
+
+export function cleanupPreview(): void {
+    destroy(PREVIEW_PREFIX);
+}
+
+/** Measures each size, appending each step's result to `results` as soon as it is measured. */
+export async function previewBenchmark(sizes: number[], boundSeconds: number, results: StepResult[],
+    log: (s: string) => void): Promise<void> {
+    for (const domains of sizes) {
+        cleanupPreview();
+        const cfg = config(domains);
+        const mocks = writeRequest("mocks",
+            { stack: PREVIEW_PREFIX, config: cfg, secretKeys: SECRET_KEYS, preview: true });
+        const engine = (preview: boolean) => writeRequest("engine", {
+            stackName: PREVIEW_PREFIX, dir: engineDir(PREVIEW_PREFIX), config: cfg, preview });
+        try {
+            const program = path.join(ROOT, "test", "components", "run-program.ts");
+            results.push(await step(domains, "mocks", [program, mocks], boundSeconds, log));
+            const driver = path.join(ROOT, "test", "live", "engine-deploy.ts");
+            let missing: string | undefined;
+            for (const [name, preview] of [["first preview", true], ["up", false], ["second preview", true]] as const) {
+                if (missing) { results.push({ domains, step: name, note: `not measured: ${missing}` }); continue; }
+                const r = await step(domains, name, [driver, engine(preview)], boundSeconds, log);
+                results.push(r);
+                if (r.note) missing = `${name} ${r.note.startsWith(">") ? "took longer than the bound" : "failed"}`;
+            }
+        } finally {
+            for (const f of ["mocks", "engine"]) fs.rmSync(path.join(ARTIFACTS, `bench-${f}.json`), { force: true });
+            cleanupPreview();
+        }
+    }
+}
