@@ -16,10 +16,11 @@ if docker info >/dev/null 2>&1; then echo "$DOCKER_HOST"; exit 0; fi
 
 mkdir -p "$ROOT"
 # No default bridge: the test containers use host networking and image builds the host's network
-# (a stack in bridge mode makes a network of its own).
-nohup dockerd --host "$DOCKER_HOST" --data-root "$ROOT" --pidfile "/run/$NAME-dockerd.pid" \
+# (a stack in bridge mode makes a network of its own). A session of its own (setsid): the engine
+# must outlive whatever started it, or ending that job (or killing its process group) stops it.
+setsid nohup dockerd --host "$DOCKER_HOST" --data-root "$ROOT" --pidfile "/run/$NAME-dockerd.pid" \
   --exec-root "/run/$NAME-exec" --bridge none --iptables=false --ip6tables=false \
-  >"$LOG" 2>&1 &
+  >>"$LOG" 2>&1 </dev/null &
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then echo "$DOCKER_HOST"; exit 0; fi
   sleep 1

@@ -16,9 +16,9 @@ import { cleanupPreview, previewBenchmark, StepResult, STEPS } from "./preview";
 
 const { values: opts } = parseArgs({
     options: {
-        "sizes": { type: "string", default: "10,100,1000" },
-        "messages": { type: "string", default: "3000" },
-        "sessions": { type: "string", default: "20" },
+        sizes: { type: "string", default: "10,100,1000" },
+        messages: { type: "string", default: "3000" },
+        sessions: { type: "string", default: "20" },
         "delivery-bound": { type: "string", default: "300" },
         "preview-bound": { type: "string", default: "600" },
         "skip-delivery": { type: "boolean", default: false },
@@ -54,19 +54,40 @@ const rate = (n: number, seconds: number) => (seconds > 0 ? n / seconds : 0);
 function deliveryTable(results: LoadResult[]): string {
     const rows = results.map(r => {
         const stock = results.find(s => s.load === r.load && s.system === "stock Postfix");
-        const accepted = rate(r.messages, r.acceptSeconds), delivered = rate(r.delivered, r.deliverSeconds);
+        const accepted = rate(r.messages, r.acceptSeconds),
+            delivered = rate(r.delivered, r.deliverSeconds);
         const complete = r.delivered >= r.messages;
-        const ratio = stock && r !== stock
-            ? `${(accepted / rate(stock.messages, stock.acceptSeconds)).toFixed(2)} / ` +
-              `${(delivered / rate(stock.delivered, stock.deliverSeconds)).toFixed(2)}`
-            : "1 / 1";
-        return [r.load, r.system, accepted.toFixed(0),
+        const ratio =
+            stock && r !== stock
+                ? `${(accepted / rate(stock.messages, stock.acceptSeconds)).toFixed(2)} / ` +
+                  `${(delivered / rate(stock.delivered, stock.deliverSeconds)).toFixed(2)}`
+                : "1 / 1";
+        return [
+            r.load,
+            r.system,
+            accepted.toFixed(0),
             complete ? delivered.toFixed(0) : `${delivered.toFixed(0)} (incomplete)`,
             `${r.delivered} of ${r.messages} in ${r.deliverSeconds.toFixed(1)} s`,
-            String(r.deferred), String(r.replies451), ratio, r.sendError ? "smtp-source failed, see the log" : ""];
+            String(r.deferred),
+            String(r.replies451),
+            ratio,
+            r.sendError ? "smtp-source failed, see the log" : "",
+        ];
     });
-    return table(["load", "system", "accepted/s", "delivered/s", "delivered", "deferrals", "451 replies",
-        "ratio to stock (accepted / delivered)", "notes"], rows);
+    return table(
+        [
+            "load",
+            "system",
+            "accepted/s",
+            "delivered/s",
+            "delivered",
+            "deferrals",
+            "451 replies",
+            "ratio to stock (accepted / delivered)",
+            "notes",
+        ],
+        rows,
+    );
 }
 
 function previewTable(results: StepResult[]): string {
@@ -80,42 +101,68 @@ function previewTable(results: StepResult[]): string {
         const figures = `${m.seconds.toFixed(1)} s, ${m.peakTreeMb.toFixed(0)} MB`;
         return changes === undefined ? figures : `${figures}, ${changes} changes`;
     };
-    const rows = sizes.map(d => [`${d} x 10 (${d * 10} mailboxes)`,
-        ...STEPS.map(s => cell(results.find(r => r.domains === d && r.step === s)))]);
-    return table(["domains x mailboxes", "program under mocks", "first preview (engine)", "up (engine)",
-        "unchanged second preview (engine)"], rows);
+    const rows = sizes.map(d => [
+        `${d} x 10 (${d * 10} mailboxes)`,
+        ...STEPS.map(s => cell(results.find(r => r.domains === d && r.step === s))),
+    ]);
+    return table(
+        [
+            "domains x mailboxes",
+            "program under mocks",
+            "first preview (engine)",
+            "up (engine)",
+            "unchanged second preview (engine)",
+        ],
+        rows,
+    );
 }
 
 function report(): void {
     const { messages, sessions, deliveryBound, previewBound } = settings;
     const out: string[] = [];
     if (measured.delivery.length) {
-        out.push(`## Delivery: ${sessions} SMTP sessions (smtp-source), ${messages} messages of 5 KB per load, ` +
-            `bound ${deliveryBound} s`, "", deliveryTable(measured.delivery), "",
+        out.push(
+            `## Delivery: ${sessions} SMTP sessions (smtp-source), ${messages} messages of 5 KB per load, ` +
+                `bound ${deliveryBound} s`,
+            "",
+            deliveryTable(measured.delivery),
+            "",
             "delivered/s: messages in the mailboxes (files in Maildir new/ and cur/) divided by the time from the " +
-            "first message sent until the last one was there. deferrals: Postfix log lines with status=deferred.", "");
+                "first message sent until the last one was there. deferrals: Postfix log lines with status=deferred.",
+            "",
+        );
     }
     if (measured.preview.length) {
-        out.push(`## Preview: wall time and peak memory, bound ${previewBound} s per step`, "",
-            previewTable(measured.preview), "",
+        out.push(
+            `## Preview: wall time and peak memory, bound ${previewBound} s per step`,
+            "",
+            previewTable(measured.preview),
+            "",
             "Memory: peak resident set size summed over the process tree (the node process evaluating the " +
-            "program, the Pulumi CLI and its provider plugins), sampled every 200 ms. \"program under mocks\": " +
-            "index.ts evaluated as the preview of a new stack, no engine. \"up\": the first deploy of that size " +
-            "(images from Docker's build cache, containers started and healthy). \"changes\": the engine's steps " +
-            "other than \"same\".", "");
+                'program, the Pulumi CLI and its provider plugins), sampled every 200 ms. "program under mocks": ' +
+                'index.ts evaluated as the preview of a new stack, no engine. "up": the first deploy of that size ' +
+                "(images from Docker's build cache, containers started and healthy). \"changes\": the engine's steps " +
+                'other than "same".',
+            "",
+        );
     }
     process.stdout.write(`${out.join("\n")}\n`);
-    const preview = measured.preview.map(r =>
-        ({ ...r, measured: r.measured && { ...r.measured, stdout: "", stderr: "" } }));
+    const preview = measured.preview.map(r => ({
+        ...r,
+        measured: r.measured && { ...r.measured, stdout: "", stderr: "" },
+    }));
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    fs.writeFileSync(path.join(ARTIFACTS, "bench-results.json"),
-        JSON.stringify({ date: new Date().toISOString(), settings, delivery: measured.delivery, preview }, null, 2));
+    fs.writeFileSync(
+        path.join(ARTIFACTS, "bench-results.json"),
+        JSON.stringify({ date: new Date().toISOString(), settings, delivery: measured.delivery, preview }, null, 2),
+    );
 }
 
 async function main(): Promise<void> {
     const sizes = opts.sizes!.split(",").map(s => positive("sizes", s.trim()));
     settings = {
-        messages: positive("messages", opts.messages!), sessions: positive("sessions", opts.sessions!),
+        messages: positive("messages", opts.messages!),
+        sessions: positive("sessions", opts.sessions!),
         deliveryBound: positive("delivery-bound", opts["delivery-bound"]!),
         previewBound: positive("preview-bound", opts["preview-bound"]!),
     };
@@ -123,8 +170,12 @@ async function main(): Promise<void> {
     cleanup();
     try {
         if (!opts["skip-delivery"]) {
-            await deliveryBenchmark(loads(settings.messages, settings.sessions), settings.deliveryBound,
-                measured.delivery, log);
+            await deliveryBenchmark(
+                loads(settings.messages, settings.sessions),
+                settings.deliveryBound,
+                measured.delivery,
+                log,
+            );
             cleanupDelivery();
         }
         if (!opts["skip-preview"]) await previewBenchmark(sizes, settings.previewBound, measured.preview, log);

@@ -70,28 +70,57 @@ function countMessages(system: System): number {
 /** When the newest message was written (epoch seconds): the file times in the Maildirs. */
 function newestMessage(system: System): number {
     const dirs = system.maildirs.flatMap(d => [`${d}/new`, `${d}/cur`]).join(" ");
-    return Number(docker(["exec", system.store, "sh", "-c",
-        `find ${dirs} -type f -printf '%T@\\n' | sort -n | tail -n 1`]));
+    return Number(
+        docker(["exec", system.store, "sh", "-c", `find ${dirs} -type f -printf '%T@\\n' | sort -n | tail -n 1`]),
+    );
 }
 
 function logsSince(container: string, since: number): string {
-    const r = spawnSync("docker", ["logs", "--since", String(since), container],
-        { encoding: "utf8", maxBuffer: 256 << 20 });
+    const r = spawnSync("docker", ["logs", "--since", String(since), container], {
+        encoding: "utf8",
+        maxBuffer: 256 << 20,
+    });
     return `${r.stdout}${r.stderr}`;
 }
 
 /** Runs smtp-source in the stock container (host network): the same client binary for both systems. */
-function smtpSource(port: number, recipient: string, messages: number, sessions: number,
-    boundSeconds: number): Promise<string | undefined> {
-    const args = ["exec", STOCK_CONTAINER, "timeout", String(boundSeconds), "smtp-source", "-s", String(sessions),
-        "-l", String(MESSAGE_BYTES), "-m", String(messages), "-f", SENDER, "-t", recipient, `127.0.0.1:${port}`];
+function smtpSource(
+    port: number,
+    recipient: string,
+    messages: number,
+    sessions: number,
+    boundSeconds: number,
+): Promise<string | undefined> {
+    const args = [
+        "exec",
+        STOCK_CONTAINER,
+        "timeout",
+        String(boundSeconds),
+        "smtp-source",
+        "-s",
+        String(sessions),
+        "-l",
+        String(MESSAGE_BYTES),
+        "-m",
+        String(messages),
+        "-f",
+        SENDER,
+        "-t",
+        recipient,
+        `127.0.0.1:${port}`,
+    ];
     return new Promise(resolve => {
         const child = spawn("docker", args, { stdio: ["ignore", "pipe", "pipe"] });
         let out = "";
-        child.stdout.on("data", d => { out += d; });
-        child.stderr.on("data", d => { out += d; });
+        child.stdout.on("data", d => {
+            out += d;
+        });
+        child.stderr.on("data", d => {
+            out += d;
+        });
         child.on("close", code =>
-            resolve(code === 0 ? undefined : `smtp-source exit ${code}: ${out.trim().slice(0, 500)}`));
+            resolve(code === 0 ? undefined : `smtp-source exit ${code}: ${out.trim().slice(0, 500)}`),
+        );
     });
 }
 
@@ -104,15 +133,22 @@ async function runLoad(system: System, load: LoadSpec, boundSeconds: number): Pr
     const elapsed = () => (Date.now() - started) / 1000;
     // The messages and the 20 sessions are split between the recipients, sent at the same time.
     const n = load.recipients.length;
-    const sends = load.recipients.map((to, i) => smtpSource(system.port, to,
-        Math.floor(load.messages / n) + (i < load.messages % n ? 1 : 0),
-        Math.floor(load.sessions / n) + (i < load.sessions % n ? 1 : 0), boundSeconds));
+    const sends = load.recipients.map((to, i) =>
+        smtpSource(
+            system.port,
+            to,
+            Math.floor(load.messages / n) + (i < load.messages % n ? 1 : 0),
+            Math.floor(load.sessions / n) + (i < load.sessions % n ? 1 : 0),
+            boundSeconds,
+        ),
+    );
     let acceptSeconds = 0;
     const sent = Promise.all(sends).then(errors => {
         acceptSeconds = elapsed();
         return errors.filter(Boolean).join("\n");
     });
-    let delivered = 0, deliverSeconds = 0;
+    let delivered = 0,
+        deliverSeconds = 0;
     while (elapsed() < boundSeconds) {
         delivered = countMessages(system) - before;
         deliverSeconds = elapsed();
@@ -126,8 +162,13 @@ async function runLoad(system: System, load: LoadSpec, boundSeconds: number): Pr
     const sendError = await sent;
     const logs = logsSince(system.postfix, since - 1).split("\n");
     return {
-        load: load.name, system: system.name, messages: load.messages, acceptSeconds, sendError: sendError || undefined,
-        delivered, deliverSeconds,
+        load: load.name,
+        system: system.name,
+        messages: load.messages,
+        acceptSeconds,
+        sendError: sendError || undefined,
+        delivered,
+        deliverSeconds,
         deferred: logs.filter(l => /status=deferred/.test(l)).length,
         replies451: logs.filter(l => /\b451[ -]/.test(l)).length,
     };
@@ -158,31 +199,63 @@ export function cleanupDelivery(): void {
 
 function startStock(): System {
     // The project's images are built the same way: the host's network for apt.
-    const build = spawnSync("docker", ["build", "-q", "--network", "host", "--build-arg", `SMTP_PORT=${STOCK_PORT}`,
-        "--build-arg", `DOMAIN=${DOMAIN}`, "-t", STOCK_IMAGE, path.join(ROOT, "bench", "stock-postfix")],
-        { encoding: "utf8" });
+    const build = spawnSync(
+        "docker",
+        [
+            "build",
+            "-q",
+            "--network",
+            "host",
+            "--build-arg",
+            `SMTP_PORT=${STOCK_PORT}`,
+            "--build-arg",
+            `DOMAIN=${DOMAIN}`,
+            "-t",
+            STOCK_IMAGE,
+            path.join(ROOT, "bench", "stock-postfix"),
+        ],
+        { encoding: "utf8" },
+    );
     if (build.status !== 0) throw new Error(`building the stock Postfix image failed:\n${build.stderr}${build.stdout}`);
     docker(["run", "-d", "--name", STOCK_CONTAINER, "--network", "host", STOCK_IMAGE]);
-    return { name: "stock Postfix", port: STOCK_PORT, postfix: STOCK_CONTAINER, store: STOCK_CONTAINER,
-        maildirs: USERS.map(u => `/home/${u}/Maildir`) };
+    return {
+        name: "stock Postfix",
+        port: STOCK_PORT,
+        postfix: STOCK_CONTAINER,
+        store: STOCK_CONTAINER,
+        maildirs: USERS.map(u => `/home/${u}/Maildir`),
+    };
 }
 
 function startStack(): System {
-    const config = liveConfig({
-        "mailserver:domains": [{ domain: DOMAIN, mailboxes: USERS.map(address => ({ address })) }],
-        "mailserver:passwords": Object.fromEntries(ADDRESSES.map(a => [a, `${a}-Bench-Secret-2026!`])),
-    }, STACK_PREFIX, 29000);
+    const config = liveConfig(
+        {
+            "mailserver:domains": [{ domain: DOMAIN, mailboxes: USERS.map(address => ({ address })) }],
+            "mailserver:passwords": Object.fromEntries(ADDRESSES.map(a => [a, `${a}-Bench-Secret-2026!`])),
+        },
+        STACK_PREFIX,
+        29000,
+    );
     deploy(config);
     const dovecot = `${STACK_PREFIX}-dovecot`;
     // Where Dovecot keeps each mailbox (mail_path = ~/Maildir), asked rather than assumed.
     const maildirs = ADDRESSES.map(a => `${docker(["exec", dovecot, "doveadm", "user", "-f", "home", a])}/Maildir`);
-    return { name: "this project", port: STACK_PORTS.smtp, postfix: `${STACK_PREFIX}-postfix`, store: dovecot,
-        maildirs };
+    return {
+        name: "this project",
+        port: STACK_PORTS.smtp,
+        postfix: `${STACK_PREFIX}-postfix`,
+        store: dovecot,
+        maildirs,
+    };
 }
 
 /** Runs each load against both systems, appending each result to `results` as soon as it is measured. */
-export async function deliveryBenchmark(specs: LoadSpec[], boundSeconds: number, results: LoadResult[],
-    log: (s: string) => void): Promise<void> {
+export async function deliveryBenchmark(
+    specs: LoadSpec[],
+    boundSeconds: number,
+    results: LoadResult[],
+    log: (s: string) => void,
+): Promise<void> {
     log("delivery: building and starting stock Postfix");
     const stock = startStock();
     log(`delivery: deploying this project's stack "${STACK_PREFIX}" through the engine`);
@@ -192,9 +265,11 @@ export async function deliveryBenchmark(specs: LoadSpec[], boundSeconds: number,
         for (const system of [stock, stack]) {
             log(`delivery: ${load.name}, ${system.name}`);
             const r = await runLoad(system, load, boundSeconds);
-            log(`  accepted in ${r.acceptSeconds.toFixed(1)} s, ` +
-                `${r.delivered} delivered after ${r.deliverSeconds.toFixed(1)} s, ` +
-                `${r.deferred} deferred, ${r.replies451} 451 replies${r.sendError ? `; ${r.sendError}` : ""}`);
+            log(
+                `  accepted in ${r.acceptSeconds.toFixed(1)} s, ` +
+                    `${r.delivered} delivered after ${r.deliverSeconds.toFixed(1)} s, ` +
+                    `${r.deferred} deferred, ${r.replies451} 451 replies${r.sendError ? `; ${r.sendError}` : ""}`,
+            );
             results.push(r);
             if (r.delivered < load.messages) emptyQueue(system);
         }

@@ -31,7 +31,9 @@ function processTree(root: number): number[] {
             // The command name (field 2) may hold spaces and parentheses; the fields after it do not.
             const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
             children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-        } catch { /* the process ended while we looked */ }
+        } catch {
+            /* the process ended while we looked */
+        }
     }
     const tree = [root];
     for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
@@ -53,22 +55,44 @@ export const running = new Set<number>();
 /** Kills a process tree started by run(): its process group, then any descendant that left it. */
 export function killTree(pid: number): void {
     const tree = processTree(pid);
-    try { process.kill(-pid, "SIGKILL"); } catch { /* already gone */ }
-    for (const p of tree) { try { process.kill(p, "SIGKILL"); } catch { /* already gone */ } }
+    try {
+        process.kill(-pid, "SIGKILL");
+    } catch {
+        /* already gone */
+    }
+    for (const p of tree) {
+        try {
+            process.kill(p, "SIGKILL");
+        } catch {
+            /* already gone */
+        }
+    }
 }
 
 /** Runs command with args, killing it (and its descendants) after boundSeconds. */
-export function run(command: string, args: string[], boundSeconds: number,
-    options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Measured> {
+export function run(
+    command: string,
+    args: string[],
+    boundSeconds: number,
+    options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Measured> {
     return new Promise((resolve, reject) => {
         const started = process.hrtime.bigint();
         // Its own process group, so that a timeout ends the engine and plugins it started too.
         const child = spawn(command, args, { ...options, detached: true, stdio: ["ignore", "pipe", "pipe"] });
         const pid = child.pid!;
         running.add(pid);
-        let stdout = "", stderr = "", peakTree = 0, peakProcess = 0, timedOut = false;
-        child.stdout.on("data", d => { stdout += d; });
-        child.stderr.on("data", d => { stderr += d; });
+        let stdout = "",
+            stderr = "",
+            peakTree = 0,
+            peakProcess = 0,
+            timedOut = false;
+        child.stdout.on("data", d => {
+            stdout += d;
+        });
+        child.stderr.on("data", d => {
+            stderr += d;
+        });
         const sample = () => {
             let sum = 0;
             for (const p of processTree(pid)) {
@@ -79,14 +103,25 @@ export function run(command: string, args: string[], boundSeconds: number,
             peakTree = Math.max(peakTree, sum);
         };
         const sampler = setInterval(sample, SAMPLE_MS);
-        const timer = setTimeout(() => { timedOut = true; killTree(pid); }, boundSeconds * 1000);
-        child.on("error", e => { clearInterval(sampler); clearTimeout(timer); running.delete(pid); reject(e); });
+        const timer = setTimeout(() => {
+            timedOut = true;
+            killTree(pid);
+        }, boundSeconds * 1000);
+        child.on("error", e => {
+            clearInterval(sampler);
+            clearTimeout(timer);
+            running.delete(pid);
+            reject(e);
+        });
         child.on("close", status => {
             clearInterval(sampler);
             clearTimeout(timer);
             running.delete(pid);
             resolve({
-                status, stdout, stderr, timedOut,
+                status,
+                stdout,
+                stderr,
+                timedOut,
                 seconds: Number(process.hrtime.bigint() - started) / 1e9,
                 peakTreeMb: peakTree / 1024,
                 peakProcessMb: peakProcess / 1024,

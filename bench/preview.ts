@@ -31,10 +31,14 @@ function config(domains: number): Record<string, unknown> {
         domain: `d${d}.bench.test`,
         mailboxes: Array.from({ length: MAILBOXES_PER_DOMAIN }, (_, m) => ({ address: `u${m}` })),
     }));
-    const passwords = Object.fromEntries(list.flatMap(d => d.mailboxes.map(m => {
-        const address = `${m.address}@${d.domain}`;
-        return [address, `${address}-Bench-Secret-2026!`];
-    })));
+    const passwords = Object.fromEntries(
+        list.flatMap(d =>
+            d.mailboxes.map(m => {
+                const address = `${m.address}@${d.domain}`;
+                return [address, `${address}-Bench-Secret-2026!`];
+            }),
+        ),
+    );
     // Ports 39025 ... 39995: apart from the delivery stack and the live tests' stacks (20000 ... 28995).
     return liveConfig({ "mailserver:domains": list, "mailserver:passwords": passwords }, PREVIEW_PREFIX, 39000);
 }
@@ -47,21 +51,32 @@ function writeRequest(name: string, body: unknown): string {
     return file;
 }
 
-async function step(domains: number, name: Step, args: string[], bound: number,
-    log: (s: string) => void): Promise<StepResult> {
+async function step(
+    domains: number,
+    name: Step,
+    args: string[],
+    bound: number,
+    log: (s: string) => void,
+): Promise<StepResult> {
     log(`preview: ${domains} domains x ${MAILBOXES_PER_DOMAIN} mailboxes, ${name}`);
     const measured = await run(TSX, args, bound, { cwd: ROOT, env: process.env });
     // The engine's own output, for a look afterwards.
-    fs.writeFileSync(path.join(ARTIFACTS, `bench-${PREVIEW_PREFIX}-${domains}.log`), `--- ${name}\n${measured.stderr}`,
-        { flag: "a" });
+    fs.writeFileSync(
+        path.join(ARTIFACTS, `bench-${PREVIEW_PREFIX}-${domains}.log`),
+        `--- ${name}\n${measured.stderr}`,
+        { flag: "a" },
+    );
     const result: StepResult = { domains, step: name, measured };
     if (measured.timedOut) result.note = `> ${bound} s (bound)`;
     else if (measured.status !== 0) {
         result.note = `failed (exit ${measured.status}): ${measured.stderr.trim().split("\n").slice(-3).join(" | ")}`;
-    }
-    else {
+    } else {
         const last = measured.stdout.trim().split("\n").pop() ?? "";
-        try { result.changes = JSON.parse(last).changeSummary; } catch { /* mocks print outputs only */ }
+        try {
+            result.changes = JSON.parse(last).changeSummary;
+        } catch {
+            /* mocks print outputs only */
+        }
     }
     log(`  ${result.note ?? `${measured.seconds.toFixed(1)} s, peak ${measured.peakTreeMb.toFixed(0)} MB`}`);
     return result;
@@ -72,22 +87,42 @@ export function cleanupPreview(): void {
 }
 
 /** Measures each size, appending each step's result to `results` as soon as it is measured. */
-export async function previewBenchmark(sizes: number[], boundSeconds: number, results: StepResult[],
-    log: (s: string) => void): Promise<void> {
+export async function previewBenchmark(
+    sizes: number[],
+    boundSeconds: number,
+    results: StepResult[],
+    log: (s: string) => void,
+): Promise<void> {
     for (const domains of sizes) {
         cleanupPreview();
         const cfg = config(domains);
-        const mocks = writeRequest("mocks",
-            { stack: PREVIEW_PREFIX, config: cfg, secretKeys: SECRET_KEYS, preview: true });
-        const engine = (preview: boolean) => writeRequest("engine", {
-            stackName: PREVIEW_PREFIX, dir: engineDir(PREVIEW_PREFIX), config: cfg, preview });
+        const mocks = writeRequest("mocks", {
+            stack: PREVIEW_PREFIX,
+            config: cfg,
+            secretKeys: SECRET_KEYS,
+            preview: true,
+        });
+        const engine = (preview: boolean) =>
+            writeRequest("engine", {
+                stackName: PREVIEW_PREFIX,
+                dir: engineDir(PREVIEW_PREFIX),
+                config: cfg,
+                preview,
+            });
         try {
             const program = path.join(ROOT, "test", "components", "run-program.ts");
             results.push(await step(domains, "mocks", [program, mocks], boundSeconds, log));
             const driver = path.join(ROOT, "test", "live", "engine-deploy.ts");
             let missing: string | undefined;
-            for (const [name, preview] of [["first preview", true], ["up", false], ["second preview", true]] as const) {
-                if (missing) { results.push({ domains, step: name, note: `not measured: ${missing}` }); continue; }
+            for (const [name, preview] of [
+                ["first preview", true],
+                ["up", false],
+                ["second preview", true],
+            ] as const) {
+                if (missing) {
+                    results.push({ domains, step: name, note: `not measured: ${missing}` });
+                    continue;
+                }
                 const r = await step(domains, name, [driver, engine(preview)], boundSeconds, log);
                 results.push(r);
                 if (r.note) missing = `${name} ${r.note.startsWith(">") ? "took longer than the bound" : "failed"}`;
