@@ -13,7 +13,12 @@ import mailServerProgram = require("../../index");
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const PROJECT = "mailserver";
 /** Stack config keys whose values are Pulumi secrets. */
-export const SECRET_KEYS = ["mailserver:passwords", "mailserver:relayPasswords", "mailserver:tlsKeyPem"];
+export const SECRET_KEYS = [
+    "mailserver:passwords",
+    "mailserver:passwordHashes",
+    "mailserver:relayPasswords",
+    "mailserver:tlsKeyPem",
+];
 
 const ENGINE_VARS = ["PATH", "PULUMI_ROOT", "PULUMI_HOME", "PULUMI_SKIP_UPDATE_CHECK", "MAILSERVER_ENGINE"];
 let engineCache: Record<string, string> | undefined;
