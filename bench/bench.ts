@@ -59,10 +59,12 @@ function deliveryTable(results: LoadResult[]): string {
         const accepted = rate(r.messages, r.acceptSeconds),
             delivered = rate(r.delivered, r.deliverSeconds);
         const complete = r.delivered >= r.messages;
+        // Loads with a configuration change run on this project only: compared with the plain load's stock run.
+        const plain = stock ?? results.find(s => s.system === "stock Postfix" && r.load.startsWith(s.load));
         const ratio =
-            stock && r !== stock
-                ? `${(accepted / rate(stock.messages, stock.acceptSeconds)).toFixed(2)} / ` +
-                  `${(delivered / rate(stock.delivered, stock.deliverSeconds)).toFixed(2)}`
+            plain && r !== plain
+                ? `${(accepted / rate(plain.messages, plain.acceptSeconds)).toFixed(2)} / ` +
+                  `${(delivered / rate(plain.delivered, plain.deliverSeconds)).toFixed(2)}`
                 : "1 / 1";
         return [
             r.load,
@@ -71,9 +73,9 @@ function deliveryTable(results: LoadResult[]): string {
             complete ? delivered.toFixed(0) : `${delivered.toFixed(0)} (incomplete)`,
             `${r.delivered} of ${r.messages} in ${r.deliverSeconds.toFixed(1)} s`,
             String(r.deferred),
-            String(r.replies451),
+            `${r.replies451} / ${r.replies421 ?? 0}`,
             ratio,
-            r.sendError ? "smtp-source failed, see the log" : "",
+            [r.change, r.sendError ? "smtp-source failed, see the log" : ""].filter(Boolean).join("; "),
         ];
     });
     return table(
@@ -84,7 +86,7 @@ function deliveryTable(results: LoadResult[]): string {
             "delivered/s",
             "delivered",
             "deferrals",
-            "451 replies",
+            "451 / 421 replies",
             "ratio to stock (accepted / delivered)",
             "notes",
         ],

@@ -3,7 +3,7 @@
 import { spawn, spawnSync } from "child_process";
 import * as path from "path";
 import { docker } from "../test/live/clients";
-import { deploy, destroy, liveConfig, portsFrom, ROOT } from "../test/live/stack";
+import { deploy, deployAsync, destroy, liveConfig, portsFrom, ROOT } from "../test/live/stack";
 
 export const STACK_PREFIX = "benchmark";
 const STACK_PORTS = portsFrom(29000);
@@ -18,8 +18,13 @@ const SENDER = "bench@sender.example";
 /** smtp-source message length in bytes (the issue's "5 KB"). */
 const MESSAGE_BYTES = 5000;
 
+/** A configuration change deployed through the engine while a load runs (this project only). */
+export type Change = "add a mailbox" | "change dovecot.conf";
+
 export interface LoadSpec {
     name: string;
+    /** Deployed one second into the load; stock Postfix has no such change and skips the load. */
+    during?: Change;
     /** Recipients; the messages and sessions are split evenly between them. */
     recipients: string[];
     messages: number;
@@ -30,6 +35,21 @@ export function loads(messages: number, sessions: number): LoadSpec[] {
     return [
         { name: `${messages} to one mailbox`, recipients: [ADDRESSES[1]], messages, sessions },
         { name: `${messages} over three mailboxes`, recipients: ADDRESSES, messages, sessions },
+        // The issue's third goal: no deferral while configuration changes reach the running services.
+        {
+            name: `${messages} to one mailbox while a mailbox is added (pulumi up)`,
+            recipients: [ADDRESSES[1]],
+            messages,
+            sessions,
+            during: "add a mailbox",
+        },
+        {
+            name: `${messages} to one mailbox while dovecot.conf changes (pulumi up, Dovecot reloads)`,
+            recipients: [ADDRESSES[1]],
+            messages,
+            sessions,
+            during: "change dovecot.conf",
+        },
     ];
 }
 
@@ -47,6 +67,10 @@ export interface LoadResult {
     deferred: number;
     /** Log lines with a 451 reply (Dovecot's "Too many concurrent deliveries", ...). */
     replies451: number;
+    /** Log lines with a 421 reply (a service closing a session it had open, e.g. on reload). */
+    replies421?: number;
+    /** The configuration change deployed during the load, and whether its `up` succeeded. */
+    change?: string;
 }
 
 interface System {
@@ -126,7 +150,12 @@ function smtpSource(
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
-async function runLoad(system: System, load: LoadSpec, boundSeconds: number): Promise<LoadResult> {
+async function runLoad(
+    system: System,
+    load: LoadSpec,
+    boundSeconds: number,
+    change?: () => Promise<string>,
+): Promise<LoadResult> {
     const before = countMessages(system);
     const since = Math.floor(Date.now() / 1000);
     const started = Date.now();
@@ -142,6 +171,7 @@ async function runLoad(system: System, load: LoadSpec, boundSeconds: number): Pr
             boundSeconds,
         ),
     );
+    const changed = change ? sleep(1000).then(change) : Promise.resolve(undefined);
     let acceptSeconds = 0;
     const sent = Promise.all(sends).then(errors => {
         acceptSeconds = elapsed();
@@ -160,6 +190,7 @@ async function runLoad(system: System, load: LoadSpec, boundSeconds: number): Pr
         await sleep(250);
     }
     const sendError = await sent;
+    const changeResult = await changed;
     const logs = logsSince(system.postfix, since - 1).split("\n");
     return {
         load: load.name,
@@ -171,6 +202,8 @@ async function runLoad(system: System, load: LoadSpec, boundSeconds: number): Pr
         deliverSeconds,
         deferred: logs.filter(l => /status=deferred/.test(l)).length,
         replies451: logs.filter(l => /\b451[ -]/.test(l)).length,
+        replies421: logs.filter(l => /\b421[ -]/.test(l)).length,
+        ...(changeResult ? { change: changeResult } : {}),
     };
 }
 
@@ -227,16 +260,38 @@ function startStock(): System {
     };
 }
 
-function startStack(): System {
-    const config = liveConfig(
+/** The stack's config: USERS plus `extra` more mailboxes, and Sieve vacation limits (dovecot.conf). */
+function stackConfig(extra: number, vacationDays: number): Record<string, unknown> {
+    const users = [...USERS, ...Array.from({ length: extra }, (_, i) => `extra${i + 1}`)];
+    return liveConfig(
         {
-            "mailserver:domains": [{ domain: DOMAIN, mailboxes: USERS.map(address => ({ address })) }],
-            "mailserver:passwords": Object.fromEntries(ADDRESSES.map(a => [a, `${a}-Bench-Secret-2026!`])),
+            "mailserver:domains": [{ domain: DOMAIN, mailboxes: users.map(address => ({ address })) }],
+            "mailserver:passwords": Object.fromEntries(
+                users.map(u => `${u}@${DOMAIN}`).map(a => [a, `${a}-Bench-Secret-2026!`]),
+            ),
+            "mailserver:vacation": { defaultPeriod: `${vacationDays}d` },
         },
         STACK_PREFIX,
         29000,
     );
-    deploy(config);
+}
+
+/** What the stack runs now; each change deploys the next state through the engine. */
+const deployed = { extra: 0, vacationDays: 7 };
+
+async function deployChange(change: Change): Promise<string> {
+    if (change === "add a mailbox") deployed.extra++;
+    else deployed.vacationDays = deployed.vacationDays === 7 ? 8 : 7;
+    try {
+        const r = await deployAsync(stackConfig(deployed.extra, deployed.vacationDays));
+        return `${change}: up succeeded, ${r.replaced.length ? `replaced ${r.replaced.join(" ")}` : "no container replaced"}`;
+    } catch (e) {
+        return `${change}: up FAILED: ${e instanceof Error ? e.message.split("\n")[0] : e}`;
+    }
+}
+
+function startStack(): System {
+    deploy(stackConfig(deployed.extra, deployed.vacationDays));
     const dovecot = `${STACK_PREFIX}-dovecot`;
     // Where Dovecot keeps each mailbox (mail_path = ~/Maildir), asked rather than assumed.
     const maildirs = ADDRESSES.map(a => `${docker(["exec", dovecot, "doveadm", "user", "-f", "home", a])}/Maildir`);
@@ -262,13 +317,14 @@ export async function deliveryBenchmark(
     const stack = startStack();
     for (const system of [stock, stack]) await warmUp(system);
     for (const load of specs) {
-        for (const system of [stock, stack]) {
+        for (const system of load.during ? [stack] : [stock, stack]) {
             log(`delivery: ${load.name}, ${system.name}`);
-            const r = await runLoad(system, load, boundSeconds);
+            const r = await runLoad(system, load, boundSeconds, load.during && (() => deployChange(load.during!)));
             log(
                 `  accepted in ${r.acceptSeconds.toFixed(1)} s, ` +
                     `${r.delivered} delivered after ${r.deliverSeconds.toFixed(1)} s, ` +
-                    `${r.deferred} deferred, ${r.replies451} 451 replies${r.sendError ? `; ${r.sendError}` : ""}`,
+                    `${r.deferred} deferred, ${r.replies451} 451 and ${r.replies421} 421 replies` +
+                    `${r.change ? `; ${r.change}` : ""}${r.sendError ? `; ${r.sendError}` : ""}`,
             );
             results.push(r);
             if (r.delivered < load.messages) emptyQueue(system);
