@@ -22,7 +22,10 @@ export interface VirtualDomainArgs {
     forwards?: ForwardArgs[];
     /** MX hosts dnsRecords publishes, most preferred first. Default: ["mail.<domain>"]. */
     mxHosts?: string[];
-    /** The previous deployment's passwordHashCache output (a secret): a hash is computed again only when its password changed. */
+    /**
+     * The previous deployment's passwordHashCache output (a secret): a hash is computed again only when its password
+     * changed.
+     */
     passwordHashCache?: pulumi.Input<{ [address: string]: PasswordHashCacheEntry }>;
     /** SPF policy dnsRecords publishes as TXT. Default: "v=spf1 mx -all". */
     spf?: string;
@@ -30,19 +33,30 @@ export interface VirtualDomainArgs {
 
 /** The arguments of MailServer. */
 export interface MailServerArgs {
-    /** "internet": receives mail for its domains and sends out; "relay": no mailboxes, everything leaves via the relayhost. Default: "internet". */
+    /**
+     * "internet": receives mail for its domains and sends out; "relay": no mailboxes, everything leaves via the
+     * relayhost. Default: "internet".
+     */
     mode?: MailServerMode;
     /** Postfix myhostname: the server's fully qualified name, also the certificate's name. */
     hostname: string;
     /** The VirtualDomains this server receives for (internet mode needs at least one). Default: []. */
     domains?: VirtualDomain[];
-    /** Outbound smarthosts: one without senderDomains serves everything; others serve their sender domains. Default: []. */
+    /**
+     * Outbound smarthosts: one without senderDomains serves everything; others serve their sender domains. Default: [].
+     */
     relayhosts?: Relayhost[];
-    /** Receives mail for root, postmaster, abuse, MAILER-DAEMON and every domain's postmaster@/abuse@. Default: the first mailbox. */
+    /**
+     * Receives mail for root, postmaster, abuse, MAILER-DAEMON and every domain's postmaster@/abuse@. Default: the
+     * first mailbox.
+     */
     adminAddress?: string;
     /** Postfix myorigin: the domain appended to bare local names. Default: the first domain. */
     myorigin?: string;
-    /** Postfix mydestination: local (non-virtual) domains; never list a virtual domain. Default: ["$myhostname","localhost"]. */
+    /**
+     * Postfix mydestination: local (non-virtual) domains; never list a virtual domain. Default:
+     * ["$myhostname","localhost"].
+     */
     mydestination?: string[];
     /** Trusted clients that may relay without AUTH; a /0 is refused. Default: ["127.0.0.0/8","[::1]/128"]. */
     mynetworks?: string[];
@@ -52,13 +66,24 @@ export interface MailServerArgs {
     inetProtocols?: InetProtocols;
     /** Backup MX: domains accepted for relaying to their own MX. Default: []. */
     relayDomains?: string[];
-    /** With relayDomains: the recipients to accept (relay_recipient_maps); none given: every address of those domains. Default: []. */
+    /**
+     * With relayDomains: the recipients to accept (relay_recipient_maps); none given: every address of those domains.
+     * Default: [].
+     */
     relayRecipients?: string[];
-    /** Recipient domains delivered to a fixed next hop (transport_maps), e.g. a backup MX's primary `[mx1.example.com]:25`; relay credentials are never offered there. Default: []. */
+    /**
+     * Recipient domains delivered to a fixed next hop (transport_maps), e.g. a backup MX's primary
+     * `[mx1.example.com]:25`; relay credentials are never offered there. Default: [].
+     */
     transports?: TransportArgs[];
-    /** Relay mode only: SMTP AUTH logins that may relay from anywhere on the submission ports, with any sender. Default: []. */
+    /**
+     * Relay mode only: SMTP AUTH logins that may relay from anywhere on the submission ports, with any sender. Default:
+     * [].
+     */
     users?: RelayUserArgs[];
-    /** Largest message in bytes, for SMTP and LMTP alike (25 MiB by default); larger ones get 552. Default: 26214400. */
+    /**
+     * Largest message in bytes, for SMTP and LMTP alike (25 MiB by default); larger ones get 552. Default: 26214400.
+     */
     messageSizeLimit?: number;
     /** How long to retry before bouncing. Default: "5d". */
     maximalQueueLifetime?: string;
@@ -68,7 +93,10 @@ export interface MailServerArgs {
     delayWarningTime?: string;
     /** Rewrite user@host.example.com to user@example.com for these domains. Default: []. */
     masqueradeDomains?: string[];
-    /** Which problems adminAddress gets a copy of; "bounce" also sends transcripts of rejected SMTP sessions. Default: ["2bounce","delay","resource","software"]. */
+    /**
+     * Which problems adminAddress gets a copy of; "bounce" also sends transcripts of rejected SMTP sessions. Default:
+     * ["2bounce","delay","resource","software"].
+     */
     notifyClasses?: NotifyClass[];
     /** AUTH commands one client outside mynetworks may send per minute before Postfix answers 450. Default: 20. */
     authRateLimit?: number;
@@ -80,7 +108,10 @@ export interface MailServerArgs {
     passwordHashCache?: pulumi.Input<{ [address: string]: PasswordHashCacheEntry }>;
     /** Where each smtpd listens. Default: each field's default. */
     ports?: MailServerPorts;
-    /** "bridge": a Docker network of its own, ports published; "host": daemons bind the host's addresses (keeps real client IPs). Default: "bridge". */
+    /**
+     * "bridge": a Docker network of its own, ports published; "host": daemons bind the host's addresses (keeps real
+     * client IPs). Default: "bridge".
+     */
     networkMode?: NetworkMode;
     /** Host address the published ports bind to in bridge mode. Default: "0.0.0.0". */
     publishAddress?: string;
@@ -106,9 +137,14 @@ export interface RelayhostArgs {
     username?: pulumi.Input<string>;
     /** SASL password at the relay, a Pulumi secret; with username. */
     password?: pulumi.Input<string>;
-    /** encrypt (TLS required), verify/secure (also check the certificate; names only), may/none (refused with credentials). Default: "encrypt". */
+    /**
+     * encrypt (TLS required), verify/secure (also check the certificate; names only), may/none (refused with
+     * credentials). Default: "encrypt".
+     */
     tlsPolicy?: RelayTlsPolicy;
-    /** Only mail from these sender domains uses this relay; a sender domain belongs to one relay. Default: all senders. */
+    /**
+     * Only mail from these sender domains uses this relay; a sender domain belongs to one relay. Default: all senders.
+     */
     senderDomains?: string[];
 }
 
@@ -120,7 +156,10 @@ export interface DovecotImapArgs {
     ports?: DovecotPorts;
     /** Addresses Dovecot listens on. Default: ["*","::"]. */
     listen?: string[];
-    /** Limits of Sieve vacation replies; minPeriod <= defaultPeriod <= maxPeriod is checked at preview. Default: each field's default. */
+    /**
+     * Limits of Sieve vacation replies; minPeriod <= defaultPeriod <= maxPeriod is checked at preview. Default: each
+     * field's default.
+     */
     vacation?: VacationLimits;
     /** Prebuilt images, or settings of the builds from images/. Default: built from images/. */
     images?: ImageArgs;
@@ -132,13 +171,19 @@ export interface MailboxArgs {
     address: string;
     /** A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash of it is deployed (or give passwordHash). */
     password?: pulumi.Input<string>;
-    /** Instead of password: a crypt(3) hash made elsewhere, e.g. `mkpasswd -m yescrypt` (yescrypt, SHA512-CRYPT with 5000+ rounds, or bcrypt cost 10+); nothing is hashed at preview. */
+    /**
+     * Instead of password: a crypt(3) hash made elsewhere, e.g. `mkpasswd -m yescrypt` (yescrypt, SHA512-CRYPT with
+     * 5000+ rounds, or bcrypt cost 10+); nothing is hashed at preview.
+     */
     passwordHash?: pulumi.Input<string>;
     /** Storage quota such as "2G"; over quota, delivery is refused (552 5.2.2) and the sender hears why. */
     quota?: string;
     /** More addresses of this domain delivered into this mailbox (and usable as its sender). Default: []. */
     aliases?: string[];
-    /** A Sieve script run on every delivery, before the owner's ManageSieve script; compiled at deploy. Instead of vacation and fileInto. */
+    /**
+     * A Sieve script run on every delivery, before the owner's ManageSieve script; compiled at deploy. Instead of
+     * vacation and fileInto.
+     */
     sieveScript?: string;
     /** An automatic reply: once per sender per period, never to lists, bounces or MAILER-DAEMON. */
     vacation?: VacationArgs;
@@ -184,7 +229,9 @@ export interface ForwardArgs {
     keepCopy?: boolean;
 }
 
-/** "internet": receives mail for its domains and sends out; "relay": no mailboxes, everything leaves via the relayhost. */
+/**
+ * "internet": receives mail for its domains and sends out; "relay": no mailboxes, everything leaves via the relayhost.
+ */
 export type MailServerMode = "internet" | "relay";
 
 /** Postfix inet_protocols. */
@@ -194,7 +241,10 @@ export type InetProtocols = "all" | "ipv4" | "ipv6";
 export interface TransportArgs {
     /** A recipient domain of another server. */
     domain: string;
-    /** "[host]:port", "[host]", "host:port" or "host" (the last two look up MX records); host is a fully qualified name or, in brackets, an IPv4 address. */
+    /**
+     * "[host]:port", "[host]", "host:port" or "host" (the last two look up MX records); host is a fully qualified name
+     * or, in brackets, an IPv4 address.
+     */
     nexthop: string;
 }
 
@@ -219,11 +269,17 @@ export interface MailServerPorts {
     submission?: number;
     /** Submission over implicit TLS. Default: 465. */
     smtps?: number;
-    /** Never published: where Dovecot's Sieve hands vacation replies, redirects and rejections back to Postfix, trusted only from Dovecot's network (loopback in host mode, the stack's Docker subnet in bridge mode). Default: 10026. */
+    /**
+     * Never published: where Dovecot's Sieve hands vacation replies, redirects and rejections back to Postfix, trusted
+     * only from Dovecot's network (loopback in host mode, the stack's Docker subnet in bridge mode). Default: 10026.
+     */
     reinject?: number;
 }
 
-/** "bridge": a Docker network of its own, ports published; "host": daemons bind the host's addresses (keeps real client IPs). */
+/**
+ * "bridge": a Docker network of its own, ports published; "host": daemons bind the host's addresses (keeps real client
+ * IPs).
+ */
 export type NetworkMode = "bridge" | "host";
 
 /** Exactly one way to get the server certificate: selfSigned, ca, or certPem + keyPem. */
@@ -276,7 +332,9 @@ export interface ImageArgs {
 /** Docker restart policy of the services. */
 export type RestartPolicy = "no" | "on-failure" | "always" | "unless-stopped";
 
-/** encrypt (TLS required), verify/secure (also check the certificate; names only), may/none (refused with credentials). */
+/**
+ * encrypt (TLS required), verify/secure (also check the certificate; names only), may/none (refused with credentials).
+ */
 export type RelayTlsPolicy = "encrypt" | "verify" | "secure" | "may" | "none";
 
 /** Where each listener listens. */

@@ -389,7 +389,10 @@ function stripDovecotComment(line: string): string {
     return line;
 }
 
-/** A value without its quotes; inside "..." and '...' alike, a backslash escapes the next character (as doveconf reads it). */
+/**
+ * A value without its quotes; inside "..." and '...' alike, a backslash escapes the next character (as doveconf reads
+ * it).
+ */
 function unquote(value: string): string {
     const quoted = value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0]);
     return quoted ? value.slice(1, -1).replace(/\\(.)/g, "$1") : value;

@@ -82,7 +82,9 @@ function basename(file: string): string {
     return file.split("/").pop() ?? file;
 }
 
-/** An upload's text: `content`, or `contentBase64` decoded; undefined for `source` (a local file). Unknown values throw. */
+/**
+ * An upload's text: `content`, or `contentBase64` decoded; undefined for `source` (a local file). Unknown values throw.
+ */
 function uploadText(upload: any): string | undefined {
     const content = upload?.content;
     if (typeof content === "string") return content;
@@ -144,7 +146,10 @@ export interface Subject extends ConfigFiles {
     configJob: boolean;
 }
 
-/** The configuration a resource carries, or undefined for resources the mandatory rules do not judge. Exported for tests. */
+/**
+ * The configuration a resource carries, or undefined for resources the mandatory rules do not judge. Exported for
+ * tests.
+ */
 export function subjectOf(type: string, props: Record<string, any>): Subject | undefined {
     if (type === MAIL_SERVER_TYPE) {
         const file = (path: string) => knownString(() => props[COMPONENT_FILE_INPUTS.postfix]?.[path]);
@@ -183,7 +188,10 @@ function where(service: MasterService): string {
     return service.name === "(main.cf)" ? "main.cf" : `master.cf service "${service.name}" (${service.type})`;
 }
 
-/** Located where the keys' values come from: the service when it overrides one of them, else main.cf (so one main.cf problem is reported once). */
+/**
+ * Located where the keys' values come from: the service when it overrides one of them, else main.cf (so one main.cf
+ * problem is reported once).
+ */
 function finding(service: MasterService, keys: string[], text: string): Finding {
     const inMasterCf = keys.some(k => service.options.has(k));
     return { message: `${inMasterCf ? where(service) : "main.cf"}: ${text}`, inMasterCf };
@@ -632,7 +640,9 @@ function collectStrings(value: unknown, out: string[], depth = 0): void {
 
 const DKIM_SOFTWARE = /opendkim|rspamd|dkim/i;
 
-/** Whether a main.cf (and master.cf) makes Postfix pass mail through a milter (which is how DKIM signing is attached). */
+/**
+ * Whether a main.cf (and master.cf) makes Postfix pass mail through a milter (which is how DKIM signing is attached).
+ */
 function hasMilters(mainCf: string | undefined, masterCf: string | undefined): boolean {
     const pf = new PostfixConfig(mainCf, masterCf);
     if (["smtpd_milters", "non_smtpd_milters"].some(k => pf.get(k).trim() !== "")) return true;
@@ -759,7 +769,8 @@ export const smtpReverseDns: StackValidationPolicy = {
             .map(r => ({ r, files: configFiles(r.props) }))
             .filter(j => j.files.mainCf !== undefined || j.files.masterCf !== undefined);
         for (const r of args.resources.filter(isContainer)) {
-            // The Postfix configuration this container runs: a config job it depends on, else one with the same mailserver.stack label.
+            // The Postfix configuration this container runs: a config job it depends on, else one with the same
+            // mailserver.stack label.
             const stack = labelsOf(r.props).get("mailserver.stack");
             const job =
                 configJobs.find(j => j.r !== r && r.dependencies.some(d => d.urn === j.r.urn)) ??

@@ -51,7 +51,23 @@ function namedTypes(options: Options, into = new Map<string, AnyOption>()): Map<
 function jsdoc(o: AnyOption, indent: string): string {
     const d = defaultText(o);
     const text = `${o.doc}${o.doc.endsWith(".") ? "" : "."}${d ? ` Default: ${d.replace(/`/g, "")}.` : ""}`;
-    return `${indent}/** ${text.replace(/\*\//g, "*\\/")} */\n`;
+    const safe = text.replace(/\*\//g, "*\\/");
+    const single = `${indent}/** ${safe} */`;
+    if (single.length <= 120) return `${single}\n`;
+    // Wrapped at 120 columns, as the linter wants.
+    const lines: string[] = [];
+    for (const word of safe.split(" ")) {
+        const last = lines[lines.length - 1];
+        if (last !== undefined && `${indent} * ${last} ${word}`.length <= 120)
+            lines[lines.length - 1] = `${last} ${word}`;
+        else lines.push(word);
+    }
+    return `${indent}/**\n${lines.map(l => `${indent} * ${l}`).join("\n")}\n${indent} */\n`;
+}
+
+/** A named type's doc: its option's doc without the default (a type has none). */
+function typeDoc(doc: string): string {
+    return jsdoc({ doc } as AnyOption, "");
 }
 
 function members(options: Options): string {
@@ -78,8 +94,8 @@ export function renderArgs(): string {
     }
     for (const [name, o] of types) {
         out += o.enumValues
-            ? `\n/** ${o.doc}. */\nexport type ${name} = ${o.enumValues.map(v => JSON.stringify(v)).join(" | ")};\n`
-            : `\n/** ${o.doc}. */\nexport interface ${name} {\n${members(o.fields!)}}\n`;
+            ? `\n${typeDoc(o.doc)}export type ${name} = ${o.enumValues.map(v => JSON.stringify(v)).join(" | ")};\n`
+            : `\n${typeDoc(o.doc)}export interface ${name} {\n${members(o.fields!)}}\n`;
     }
     return out;
 }

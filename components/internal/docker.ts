@@ -118,7 +118,10 @@ export function labelList(labels: Record<string, string>): docker.types.input.Co
 }
 
 export interface NetworkPlacement {
-    /** "host": the daemons bind the host's addresses (keeps real client IPs); "bridge": own network; "none": no network (saslauthd). */
+    /**
+     * "host": the daemons bind the host's addresses (keeps real client IPs); "bridge": own network; "none": no network
+     * (saslauthd).
+     */
     networkMode: string;
     /** The bridge network's name (bridge mode only). */
     network?: pulumi.Input<string>;

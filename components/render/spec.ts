@@ -82,7 +82,10 @@ export interface RelayhostSpec {
 /** A transport_maps entry: mail for this recipient domain goes to this next hop. */
 export interface TransportSpec {
     domain: string;
-    /** Postfix next hop: "[host]:port", "[host]", "host:port" (MX lookup) or "host"; host may be an IPv4 literal in brackets. */
+    /**
+     * Postfix next hop: "[host]:port", "[host]", "host:port" (MX lookup) or "host"; host may be an IPv4 literal in
+     * brackets.
+     */
     nexthop: string;
 }
 

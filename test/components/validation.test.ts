@@ -43,7 +43,10 @@ function refused(label: string, field: string, shownValue: string, construct: ()
     return message;
 }
 
-/** Once every registration in flight has settled: nothing was registered since `count`, under any of these names or prefixes. */
+/**
+ * Once every registration in flight has settled: nothing was registered since `count`, under any of these names or
+ * prefixes.
+ */
 async function nothingRegistered(count: number, names: string[]) {
     await env.settle();
     assert.deepEqual(

@@ -112,14 +112,23 @@ const KEY_PEM =
     "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
 const HASHES = "alice@example.com:$6$rounds=50000$x$y\n";
 
-/** Component inputs that are unknown at the preview of a new stack when the user passes unknown Outputs (images built elsewhere, an ACME certificate). */
+/**
+ * Component inputs that are unknown at the preview of a new stack when the user passes unknown Outputs (images built
+ * elsewhere, an ACME certificate).
+ */
 type UnrelatedUnknown = "images" | "tls";
 
 interface ServerOptions {
     mainCf?: (text: string) => string;
-    /** A function edits master.cf; "absent" as in bridge mode (it holds the network's subnet); "unknown" as any value not known yet. */
+    /**
+     * A function edits master.cf; "absent" as in bridge mode (it holds the network's subnet); "unknown" as any value
+     * not known yet.
+     */
     masterCf?: ((text: string) => string) | "absent" | "unknown";
-    /** Unknown during preview: unrelated inputs, or main.cf itself (never the case for our components, whose files are pure renders). */
+    /**
+     * Unknown during preview: unrelated inputs, or main.cf itself (never the case for our components, whose files are
+     * pure renders).
+     */
     unknown?: Array<UnrelatedUnknown | "main.cf" | "postfixFiles" | "mynetworks">;
 }
 
@@ -432,7 +441,8 @@ describe("mail-no-open-relay", () => {
                 "  -o syslog_name=postfix/smtp\n",
                 "  -o syslog_name=postfix/smtp\n  -o smtpd_relay_restrictions=permit,reject_unauth_destination\n",
             );
-        // On the component (host mode registers master.cf) and on the config job (bridge mode, once master.cf is known).
+        // On the component (host mode registers master.cf) and on the config job (bridge mode, once master.cf is
+        // known).
         for (const resource of [mailServer(spec, { masterCf: permitAll }), postfixJob(spec, { masterCf: permitAll })]) {
             const messages = await validate(noOpenRelay, resource);
             assert.equal(messages.length, 1, resource.type);
