@@ -72,7 +72,7 @@ function deliveryTable(results: LoadResult[]): string {
             accepted.toFixed(0),
             complete ? delivered.toFixed(0) : `${delivered.toFixed(0)} (incomplete)`,
             `${r.delivered} of ${r.messages} in ${r.deliverSeconds.toFixed(1)} s`,
-            String(r.deferred),
+            r.retriedAtOnce ? `${r.deferred} (${r.retriedAtOnce} retried at once)` : String(r.deferred),
             `${r.replies451} / ${r.replies421 ?? 0}`,
             ratio,
             [r.change, r.sendError ? "smtp-source failed, see the log" : ""].filter(Boolean).join("; "),

@@ -69,6 +69,8 @@ export interface LoadResult {
     replies451: number;
     /** Log lines with a 421 reply (a service closing a session it had open, e.g. on reload). */
     replies421?: number;
+    /** Deferred messages the Postfix container retried at once after a Dovecot reload. */
+    retriedAtOnce?: number;
     /** The configuration change deployed during the load, and whether its `up` succeeded. */
     change?: string;
 }
@@ -203,6 +205,7 @@ async function runLoad(
         deferred: logs.filter(l => /status=deferred/.test(l)).length,
         replies451: logs.filter(l => /\b451[ -]/.test(l)).length,
         replies421: logs.filter(l => /\b421[ -]/.test(l)).length,
+        retriedAtOnce: logs.filter(l => /retrying \S+ at once after a Dovecot reload/.test(l)).length,
         ...(changeResult ? { change: changeResult } : {}),
     };
 }

@@ -3,7 +3,7 @@
 import { dovecotScheme } from "./password";
 import { probeAddress, renderProbe } from "./probe";
 import { renderSieveFiles } from "./sieve";
-import { Credential, DomainSpec, LMTP_CONCURRENCY, paths, RenderedFile } from "./spec";
+import { Credential, DomainSpec, LMTP_CONCURRENCY, LMTP_USER_CONCURRENCY, paths, RenderedFile } from "./spec";
 
 export interface DovecotSpec {
     hostname: string;
@@ -51,6 +51,11 @@ hostname = ${spec.hostname}
 # Also the greeting of POP3, ManageSieve and LMTP; names no software.
 login_greeting = ${spec.hostname} ready
 base_dir = /run/dovecot
+# A reload (new dovecot.conf or certificate) must not cut sessions in flight: by default Dovecot ends
+# them, and an LMTP delivery cut with "421 Server shutting down" waits in Postfix's queue for its
+# 5-minute backoff. Sessions finish on the old settings; new ones get the new. Dovecot warns
+# against this when storage settings change, and these never do (mail_driver and mail_path are fixed).
+shutdown_clients = no
 # Logs go to the container's output; the service's log collector keeps them.
 log_path = /dev/stderr
 info_log_path = /dev/stdout
@@ -83,6 +88,9 @@ auth_username_format = %{user | lower}
 # --- mail storage: Maildir under the mail volume, owned by the virtual user vmail
 mail_driver = maildir
 mail_path = ~/Maildir
+# Only Dovecot writes these Maildirs (LMTP delivery, IMAP, POP3): it need not rescan new/ and cur/
+# on every sync, which made each delivery to a large mailbox read the whole folder.
+maildir_very_dirty_syncs = yes
 mail_uid = vmail
 mail_gid = vmail
 first_valid_uid = 5000
@@ -163,8 +171,9 @@ service lmtp {
 # --- delivery: LMTP with Sieve; user+tag@domain reaches user@domain
 recipient_delimiter = ${spec.recipientDelimiter}
 lmtp_save_to_detail_mailbox = no
-# As many parallel deliveries to one mailbox as Postfix makes (lmtp_destination_concurrency_limit).
-lmtp_user_concurrency_limit = ${LMTP_CONCURRENCY}
+# Above Postfix's lmtp_destination_concurrency_limit (${LMTP_CONCURRENCY}): a burst to one mailbox is never
+# refused with 451; Dovecot's count of finished deliveries lags behind Postfix's next connection.
+lmtp_user_concurrency_limit = ${LMTP_USER_CONCURRENCY}
 # A full mailbox refuses at RCPT already, before the message is transferred.
 lmtp_rcpt_check_quota = yes
 protocol lmtp {

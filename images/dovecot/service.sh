@@ -17,6 +17,8 @@ service_reload() {
     install -d -m 0700 "$base/srv.$s" "$base/srv.${s%-login}"
   done
   doveadm reload
+  # Tell Postfix (through the LMTP volume both mount): a delivery caught in the reload is retried.
+  date +%s > /run/lmtp/reloaded
 }
 service_stop() { doveadm stop || true; }
 service_check() { doveadm service status >/dev/null 2>&1; }

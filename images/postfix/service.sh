@@ -6,3 +6,23 @@ service_reload() { postfix reload; }
 service_stop() { postfix stop || true; }
 # What `postfix status` checks (master holds its lock), without the log line it writes each time.
 service_check() { ! /usr/lib/postfix/sbin/master -t 2>/dev/null; }
+# A Dovecot reload (new dovecot.conf or certificate; it writes /run/lmtp/reloaded) can drop an LMTP
+# connection that was just being opened ("lost connection while receiving the initial server
+# greeting"), which Postfix would defer for its 5-minute backoff. For 20 s after each reload,
+# every 2 s, mail deferred at the LMTP socket is retried at once (postqueue -i, nothing else).
+lmtp_reload_seen=""
+lmtp_retry_until=0
+service_watch() {
+  local stamp now id
+  stamp=$(cat /run/lmtp/reloaded 2>/dev/null || true)
+  now=$(date +%s)
+  if [ -n "$stamp" ] && [ "$stamp" != "$lmtp_reload_seen" ]; then
+    [ -n "$lmtp_reload_seen" ] || [ $((now - stamp)) -lt 20 ] && lmtp_retry_until=$((now + 20))
+    lmtp_reload_seen=$stamp
+  fi
+  [ "$now" -le "$lmtp_retry_until" ] || return 0
+  postqueue -j 2>/dev/null | grep '"queue_name": "deferred"' | grep -F '/run/lmtp/lmtp' \
+    | sed -n 's/.*"queue_id": "\([0-9A-Za-z]*\)".*/\1/p' | while read -r id; do
+      postqueue -i "$id" && echo "entrypoint[postfix]: retrying $id at once after a Dovecot reload"
+    done
+}

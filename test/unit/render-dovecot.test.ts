@@ -15,7 +15,7 @@ import {
     renderSaslauthdPasswd,
     saslauthdPasswdFile,
 } from "../../components/render/saslauthd";
-import { Credential, LMTP_CONCURRENCY, RenderedFile } from "../../components/render/spec";
+import { Credential, LMTP_CONCURRENCY, LMTP_USER_CONCURRENCY, RenderedFile } from "../../components/render/spec";
 import { DovecotSetting, readDovecotConf } from "../../policy/parse";
 import { contentLines, dovecotSpec, exampleCom, exampleOrg, internetSpec, parseMainCf } from "./fixtures";
 
@@ -74,9 +74,10 @@ describe("dovecot.conf", () => {
         assert.equal(renderDovecotFiles(dovecotSpec())[0].content, conf);
     });
 
-    test("LMTP: as many deliveries to one mailbox at once as Postfix makes to the socket", () => {
+    test("LMTP: Dovecot admits more deliveries to one mailbox at once than Postfix makes to the socket", () => {
         const postfix = parseMainCf(renderMainCf(internetSpec())).values;
-        assert.equal(settings.get("lmtp_user_concurrency_limit"), String(LMTP_CONCURRENCY));
+        assert.equal(settings.get("lmtp_user_concurrency_limit"), String(LMTP_USER_CONCURRENCY));
+        assert.ok(LMTP_USER_CONCURRENCY > LMTP_CONCURRENCY, "Dovecot admits more than Postfix ever sends");
         assert.equal(postfix.get("lmtp_destination_concurrency_limit"), String(LMTP_CONCURRENCY));
         assert.equal(postfix.get("lmtp_connection_cache_on_demand"), "no");
     });
