@@ -4,7 +4,7 @@
 // Dovecot's own socket. Own stack: prefix "sievetest", ports 22xxx.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { spawnSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
@@ -36,6 +36,9 @@ const dave = user("dave");
 const erin = user("erin");
 const frank = user("frank");
 const carol = user("carol", "example.org");
+/** A mailbox given as a pre-computed yescrypt hash (passwordHashes), made by libxcrypt's mkpasswd. */
+const gina = user("gina");
+const GINA_HASH = execFileSync("mkpasswd", ["-m", "yescrypt", gina.password], { encoding: "utf8" }).trim();
 const VACATION_SUBJECT = "Out of office (sievetest)";
 
 // bob's rules as a raw script: one branch per Sieve action under test.
@@ -69,6 +72,7 @@ function stackConfig(overrides: Record<string, unknown> = {}, bobScript = BOB_SC
                         { address: "dave", quota: "1M" },
                         { address: "erin" },
                         { address: "frank" },
+                        { address: "gina" },
                     ],
                 },
                 { domain: "example.org", mailboxes: [{ address: "carol" }] },
@@ -76,6 +80,7 @@ function stackConfig(overrides: Record<string, unknown> = {}, bobScript = BOB_SC
             "mailserver:passwords": Object.fromEntries(
                 [alice, bob, dave, erin, frank, carol].map(u => [u.address, u.password]),
             ),
+            "mailserver:passwordHashes": { [gina.address]: GINA_HASH },
             "mailserver:messageSizeLimit": SIZE_LIMIT,
             // Postmaster notices go to carol, not into the mailboxes whose contents the tests count.
             "mailserver:adminAddress": carol.address,
@@ -328,6 +333,37 @@ describe("Dovecot features, live", () => {
         assert.equal(lsub.status, 0, lsub.stderr);
         for (const folder of ["Sent", "Drafts", "Trash", "Junk"])
             assert.match(lsub.stdout, new RegExp(`^\\* LSUB \\(.*\\) "/" "?${folder}"?\\r?$`, "m"), lsub.stdout);
+    });
+
+    test("a mailbox given as a yescrypt passwordHash logs in over IMAPS and SMTP AUTH; a wrong password does not", async () => {
+        const client = await imapClient(gina, "imaps", ca, PORTS);
+        assert.ok(client.authenticated, "IMAPS login with the password behind the hash");
+        await client.logout();
+        await assert.rejects(imapClient({ ...gina, password: `${gina.password}x` }, "imaps", ca, PORTS));
+        const auth = (password: string) =>
+            swaks([
+                "--server",
+                `${HOST}:${PORTS.smtps}`,
+                "--tls-on-connect",
+                "--auth",
+                "PLAIN",
+                "--auth-user",
+                gina.address,
+                "--auth-password",
+                password,
+                "--quit-after",
+                "AUTH",
+            ]);
+        const good = auth(gina.password);
+        assert.ok(
+            good.replies.some(l => /^235 /.test(l)),
+            good.transcript,
+        );
+        const bad = auth(`${gina.password}x`);
+        assert.ok(
+            bad.replies.some(l => /^535 /.test(l)),
+            bad.transcript,
+        );
     });
 
     test("POP3 and POP3S are off by default: nothing listens on their ports", async () => {
@@ -686,7 +722,11 @@ describe("Dovecot features, live", () => {
 
     test("the logs hold no unexpected warnings or errors", () => {
         assertCleanLogs(PREFIX, {
-            postfix: [],
+            // the passwordHash scenario's wrong password, on purpose
+            postfix: [
+                /warning: localhost\[127\.0\.0\.1\]: SASL PLAIN authentication failed: authentication failure/,
+                /warning: SASL authentication failure: Password verification failed/,
+            ],
             dovecot: [/^master: Warning: SIGHUP received - reloading configuration$/],
             saslauthd: [],
         });
