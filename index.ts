@@ -70,13 +70,15 @@ function secretMapKeys(config: pulumi.Config, key: string): Set<string> {
 }
 
 /**
- * The login secret of an address: its passwordHash from `passwordHashes` when it has one there,
- * else its password from `passwords`.
+ * The login secret of each address: its passwordHash from `passwordHashes` when it has one there,
+ * else its password from `passwords`. The map's keys are read once (10,000 mailboxes, one parse).
  */
-function loginSecret(config: pulumi.Config, values: Record<string, any>, address: string, what: string) {
-    return secretMapKeys(config, "passwordHashes").has(address)
-        ? { passwordHash: secretEntry(values.passwordHashes, "passwordHashes", address, what) }
-        : { password: secretEntry(values.passwords, "passwords", address, what) };
+function loginSecrets(config: pulumi.Config, values: Record<string, any>) {
+    const hashed = secretMapKeys(config, "passwordHashes");
+    return (address: string, what: string) =>
+        hashed.has(address)
+            ? { passwordHash: secretEntry(values.passwordHashes, "passwordHashes", address, what) }
+            : { password: secretEntry(values.passwords, "passwords", address, what) };
 }
 
 /** Declares the stack's resources from its config; returns the stack outputs. */
@@ -101,6 +103,7 @@ function mailServerProgram() {
     // Hashes are made once per password change: the previous deployment's hashes come back from
     // this stack's own outputs (a secret), and only a changed password is hashed again.
     const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
+    const loginSecret = loginSecrets(config, values);
     const passwordHashCache = pulumi.secret(self.getOutput("passwordHashCache")) as pulumi.Output<PasswordHashCache>;
 
     const domains: VirtualDomain[] = (domainConfigs ?? []).map(
@@ -109,7 +112,7 @@ function mailServerProgram() {
                 ...d,
                 mailboxes: (d.mailboxes ?? []).map(m => {
                     const address = m.address.includes("@") ? m.address : `${m.address}@${d.domain}`;
-                    return { ...m, ...loginSecret(config, values, address, "mailbox") };
+                    return { ...m, ...loginSecret(address, "mailbox") };
                 }),
                 passwordHashCache,
                 mxHosts: d.mxHosts ?? [serverOptions.hostname],
@@ -130,7 +133,7 @@ function mailServerProgram() {
     // Relay mode's SMTP AUTH users: their passwords come from the same "passwords" secret as mailboxes'.
     const users = (userAddresses ?? []).map((address: string) => ({
         address,
-        ...loginSecret(config, values, address, "user"),
+        ...loginSecret(address, "user"),
     }));
 
     // A supplied certificate comes as two keys, so that the key can be a secret of its own.

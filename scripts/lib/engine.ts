@@ -112,7 +112,36 @@ export async function setStackConfig(stack: Stack, config: Record<string, unknow
     }
     const stale = Object.keys(await stack.getAllConfig()).filter(k => !(k in wanted));
     if (stale.length > 0) await stack.removeAllConfig(stale);
-    await stack.setAllConfig(wanted);
+    // setAllConfig passes every value on one command line; a large stack's domains or passwords
+    // exceed the system's argument limit (E2BIG), so large values go to the CLI on stdin instead.
+    const large = Object.entries(wanted).filter(([, v]) => v.value.length > LARGE_CONFIG_VALUE);
+    for (const [key] of large) delete wanted[key];
+    if (Object.keys(wanted).length > 0) await stack.setAllConfig(wanted);
+    for (const [key, v] of large) setConfigFromStdin(stack, key, v.value, v.secret === true);
+}
+
+/** Values longer than this are set one by one from stdin (Linux allows 128 KiB per argument). */
+const LARGE_CONFIG_VALUE = 32 * 1024;
+
+function setConfigFromStdin(stack: Stack, key: string, value: string, secret: boolean): void {
+    const ws = stack.workspace as LocalWorkspace;
+    const args = [
+        "config",
+        "set",
+        secret ? "--secret" : "--plaintext",
+        key,
+        "--stack",
+        stack.name,
+        "--non-interactive",
+    ];
+    const r = spawnSync(path.join(engineEnv().PULUMI_ROOT, "bin", "pulumi"), args, {
+        cwd: ws.workDir,
+        env: { ...process.env, ...ws.envVars },
+        input: value,
+        encoding: "utf8",
+        maxBuffer: 16 << 20,
+    });
+    if (r.status !== 0) throw new Error(`pulumi config set ${key} failed (${r.status}): ${r.stderr}`);
 }
 
 /** The steps of a replacement: the container is deleted and created again. */
