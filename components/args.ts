@@ -252,9 +252,12 @@ export interface TransportArgs {
 export interface RelayUserArgs {
     /** The login, e.g. "app@example.com" (lower-cased). */
     address: string;
-    /** A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash reaches saslauthd (or give passwordHash). */
+    /** A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash of it is deployed (or give passwordHash). */
     password?: pulumi.Input<string>;
-    /** Instead of password: a crypt(3) hash made elsewhere (yescrypt, SHA512-CRYPT 5000+ rounds, bcrypt cost 10+). */
+    /**
+     * Instead of password: a crypt(3) hash made elsewhere, e.g. `mkpasswd -m yescrypt` (yescrypt, SHA512-CRYPT with
+     * 5000+ rounds, or bcrypt cost 10+); nothing is hashed at preview.
+     */
     passwordHash?: pulumi.Input<string>;
 }
 

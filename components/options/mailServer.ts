@@ -8,6 +8,7 @@ import { DomainSpec, PostfixSpec, RelayhostSpec, TransportSpec } from "../render
 import { isDomain, Validator } from "../validate";
 import { isIP, isIPv4 } from "../net";
 import { boolean, integer, list, object, oneOf, passthrough, readOptions, required, text, Values } from "./declare";
+import { LOGIN_OPTIONS } from "./login";
 import { IMAGE_OPTIONS, TLS_OPTIONS, validateTls } from "./tls";
 
 export const MAIL_SERVER_MODES = ["internet", "relay"] as const;
@@ -60,20 +61,7 @@ export const TRANSPORT_OPTIONS = {
 
 export const RELAY_USER_OPTIONS = {
     address: required(address('The login, e.g. "app@example.com" (lower-cased)')),
-    password: passthrough<Input<string>, { doc: string }>(
-        "pulumi.Input<string>",
-        { type: "string", secret: true },
-        {
-            doc: "A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash reaches saslauthd (or give passwordHash)",
-        },
-    ),
-    passwordHash: passthrough<Input<string>, { doc: string }>(
-        "pulumi.Input<string>",
-        { type: "string", secret: true },
-        {
-            doc: "Instead of password: a crypt(3) hash made elsewhere (yescrypt, SHA512-CRYPT 5000+ rounds, bcrypt cost 10+)",
-        },
-    ),
+    ...LOGIN_OPTIONS,
 };
 
 export const MAIL_SERVER_OPTIONS = {

@@ -4,6 +4,7 @@ import type { PasswordHashCache } from "../render/password";
 import { SIEVE_EXTENSIONS, sieveRequires } from "../render/sieve";
 import { AliasSpec, DomainSpec, FileIntoSpec, ForwardSpec, MailboxSpec, SieveSpec } from "../render/spec";
 import { Validator } from "../validate";
+import { LOGIN_OPTIONS } from "./login";
 import { boolean, integer, list, object, passthrough, readOptions, required, text, Values } from "./declare";
 
 /** Same limit as Dovecot's sieve_max_script_size default. */
@@ -75,22 +76,7 @@ export const FILE_INTO_OPTIONS = {
 
 export const MAILBOX_OPTIONS = {
     address: required(localOrAddress('"alice" or "alice@example.com" (the domain must be this one)')),
-    password: passthrough<Input<string>, { doc: string }>(
-        "pulumi.Input<string>",
-        { type: "string", secret: true },
-        {
-            doc: "A Pulumi secret of at least 12 characters; only a SHA512-CRYPT hash of it is deployed (or give passwordHash)",
-        },
-    ),
-    passwordHash: passthrough<Input<string>, { doc: string }>(
-        "pulumi.Input<string>",
-        { type: "string", secret: true },
-        {
-            doc:
-                "Instead of password: a crypt(3) hash made elsewhere, e.g. `mkpasswd -m yescrypt` (yescrypt, SHA512-CRYPT " +
-                "with 5000+ rounds, or bcrypt cost 10+); nothing is hashed at preview",
-        },
-    ),
+    ...LOGIN_OPTIONS,
     quota: text({
         doc: 'Storage quota such as "2G"; over quota, delivery is refused (552 5.2.2) and the sender hears why',
         check: (v, f, x) => v.quota(f, x),
