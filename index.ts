@@ -89,6 +89,7 @@ function mailServerProgram() {
         domains: domainConfigs,
         passwords: _passwords,
         passwordHashes: _passwordHashes,
+        passwordHashCache: _passwordHashCache,
         relayhosts: relayConfigs,
         relayPasswords,
         users: userAddresses,
@@ -100,11 +101,11 @@ function mailServerProgram() {
         namePrefix,
         ...serverOptions
     } = values;
-    // Hashes are made once per password change: the previous deployment's hashes come back from
-    // this stack's own outputs (a secret), and only a changed password is hashed again.
-    const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
+    // Hashes are made once per password change: the previous deployment's hashes come back as the
+    // secret config key passwordHashCache (npm run stack writes it after each up), and only a
+    // changed password is hashed again.
+    const passwordHashCache = values.passwordHashCache as pulumi.Output<PasswordHashCache> | undefined;
     const loginSecret = loginSecrets(config, values);
-    const passwordHashCache = pulumi.secret(self.getOutput("passwordHashCache")) as pulumi.Output<PasswordHashCache>;
 
     const domains: VirtualDomain[] = (domainConfigs ?? []).map(
         (d: VirtualDomainArgs & { mailboxes?: MailboxArgs[] }) =>

@@ -103,8 +103,7 @@ function previewTable(results: StepResult[]): string {
         if (!r) return "";
         if (r.note) return r.note;
         const m = r.measured!;
-        // The engine's steps other than "same" (and the read of the stack's own outputs): 0 shows the
-        // second preview found nothing to change.
+        // The engine's steps other than "same": 0 shows the second preview found nothing to change.
         const changes =
             r.changes && Object.entries(r.changes).reduce((n, [k, v]) => (k === "same" || k === "read" ? n : n + v), 0);
         const figures = `${m.seconds.toFixed(1)} s, ${m.peakTreeMb.toFixed(0)} MB`;

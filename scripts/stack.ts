@@ -6,7 +6,7 @@
 //   npm run stack -- preview|up|destroy|refresh|outputs [stack] [--policy-pack DIR]
 import * as fs from "fs";
 import * as path from "path";
-import { ContainerChanges, openStack, ROOT, setStackConfig, stackFileConfig } from "./lib/engine";
+import { ContainerChanges, openStack, ROOT, setStackConfig, stackFileConfig, upKeepingHashes } from "./lib/engine";
 import { mailboxAddresses, nextSteps } from "./lib/next-steps";
 import { randomPassword } from "./lib/passwords";
 
@@ -81,7 +81,7 @@ async function main() {
                 await stack.refresh({ onOutput, clearPendingCreates: true });
             }
             const changes = new ContainerChanges();
-            await stack.up({ diff: true, onOutput, onEvent: changes.onEvent, policyPacks });
+            await upKeepingHashes(stack, { diff: true, onOutput, onEvent: changes.onEvent, policyPacks });
             if (changes.replaced.length > 0) console.log(`Containers replaced: ${changes.replaced.join(", ")}`);
             break;
         }

@@ -56,6 +56,10 @@ export const STACK_CONFIG: Record<string, Option<any>> = {
         "Instead of passwords: crypt(3) hashes made elsewhere (MailboxArgs.passwordHash), address -> hash: " +
             '`pulumi config set --secret --path \'passwordHashes["alice@example.com"]\' "$(mkpasswd -m yescrypt)"`',
     ),
+    passwordHashCache: secretMap(
+        "The hashes of the previous up (its passwordHashCache output), so unchanged passwords are not hashed " +
+            "again; `npm run stack -- up` keeps it current",
+    ),
     relayhosts: list(
         object(
             "RelayhostConfig",

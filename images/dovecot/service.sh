@@ -20,5 +20,8 @@ service_reload() {
   # Tell Postfix (through the LMTP volume both mount): a delivery caught in the reload is retried.
   date +%s > /run/lmtp/reloaded
 }
-service_stop() { doveadm stop || true; }
+# shutdown_clients = no keeps sessions alive across a reload, and across a stop as well: when the
+# container stops, whatever Dovecot left running is ended too, or Docker would wait out its grace
+# period and kill it.
+service_stop() { doveadm stop || true; kill -TERM -1 2>/dev/null || true; }
 service_check() { doveadm service status >/dev/null 2>&1; }

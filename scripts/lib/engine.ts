@@ -7,7 +7,15 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { ConfigMap, EngineEvent, LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import {
+    ConfigMap,
+    EngineEvent,
+    LocalWorkspace,
+    PulumiCommand,
+    Stack,
+    UpOptions,
+    UpResult,
+} from "@pulumi/pulumi/automation";
 import mailServerProgram = require("../../index");
 
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -16,6 +24,7 @@ export const PROJECT = "mailserver";
 export const SECRET_KEYS = [
     "mailserver:passwords",
     "mailserver:passwordHashes",
+    "mailserver:passwordHashCache",
     "mailserver:relayPasswords",
     "mailserver:tlsKeyPem",
 ];
@@ -110,7 +119,8 @@ export async function setStackConfig(stack: Stack, config: Record<string, unknow
             secret: SECRET_KEYS.includes(key),
         };
     }
-    const stale = Object.keys(await stack.getAllConfig()).filter(k => !(k in wanted));
+    // The hash cache is the stack's own (written after each up), never part of the given config.
+    const stale = Object.keys(await stack.getAllConfig()).filter(k => !(k in wanted) && k !== HASH_CACHE_KEY);
     if (stale.length > 0) await stack.removeAllConfig(stale);
     // setAllConfig passes every value on one command line; a large stack's domains or passwords
     // exceed the system's argument limit (E2BIG), so large values go to the CLI on stdin instead.
@@ -118,6 +128,20 @@ export async function setStackConfig(stack: Stack, config: Record<string, unknow
     for (const [key] of large) delete wanted[key];
     if (Object.keys(wanted).length > 0) await stack.setAllConfig(wanted);
     for (const [key, v] of large) setConfigFromStdin(stack, key, v.value, v.secret === true);
+}
+
+/** Where the password hashes of the last up are kept for the next preview or up (a secret). */
+const HASH_CACHE_KEY = "mailserver:passwordHashCache";
+
+/**
+ * Runs `up`, then keeps the program's passwordHashCache output as the secret config key the
+ * program reads back next time: an unchanged password is then not hashed again (85 ms each).
+ */
+export async function upKeepingHashes(stack: Stack, opts: UpOptions): Promise<UpResult> {
+    const result = await stack.up(opts);
+    const cache = result.outputs.passwordHashCache?.value;
+    if (cache !== undefined) setConfigFromStdin(stack, HASH_CACHE_KEY, JSON.stringify(cache), true);
+    return result;
 }
 
 /** Values longer than this are set one by one from stdin (Linux allows 128 KiB per argument). */

@@ -5,7 +5,7 @@
 //   tsx test/live/engine-deploy.ts <request.json>
 //   request: { stackName, dir, config: {key: value}, preview?: bool, policyPacks?: [dir] }
 import * as fs from "fs";
-import { ContainerChanges, openStack, setStackConfig } from "../../scripts/lib/engine";
+import { ContainerChanges, openStack, setStackConfig, upKeepingHashes } from "../../scripts/lib/engine";
 
 interface Request {
     stackName: string;
@@ -38,8 +38,13 @@ async function main() {
         );
         return;
     }
-    const r = await stack.up({ onOutput, onEvent: changes.onEvent, policyPacks });
-    const outputs = Object.fromEntries(Object.entries(r.outputs).map(([k, v]) => [k, v.value]));
+    const r = await upKeepingHashes(stack, { onOutput, onEvent: changes.onEvent, policyPacks });
+    // Secret outputs (the hash cache) stay out of what the tests print and keep.
+    const outputs = Object.fromEntries(
+        Object.entries(r.outputs)
+            .filter(([, v]) => !v.secret)
+            .map(([k, v]) => [k, v.value]),
+    );
     process.stdout.write(
         JSON.stringify({
             outputs,
