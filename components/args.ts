@@ -108,6 +108,13 @@ export interface MailServerArgs {
     passwordHashCache?: pulumi.Input<{ [address: string]: PasswordHashCacheEntry }>;
     /** Where each smtpd listens. Default: each field's default. */
     ports?: MailServerPorts;
+    /** rspamd: signing, inbound checks and spam scoring. Default: each field's default. */
+    spamFilter?: SpamFilterArgs;
+    /**
+     * Address Postfix's SMTP client sends from (smtp_bind_address, or smtp_bind_address6 for IPv6); it must be in the
+     * domains' SPF records and have a PTR.
+     */
+    outboundAddress?: string;
     /**
      * "bridge": a Docker network of its own, ports published; "host": daemons bind the host's addresses (keeps real
      * client IPs). Default: "bridge".
@@ -279,6 +286,30 @@ export interface MailServerPorts {
     reinject?: number;
 }
 
+/** rspamd: signing, inbound checks and spam scoring. */
+export interface SpamFilterArgs {
+    /**
+     * rspamd as Postfix's milter (DKIM and ARC signing; SPF, DKIM, DMARC and ARC checks; spam scoring), with Valkey for
+     * its state. Default: true.
+     */
+    enabled?: boolean;
+    /** Score at which a message is refused at SMTP time (5xx). Default: 15. */
+    rejectScore?: number;
+    /** Score at which a message gets "X-Spam: Yes" and is filed into Junk. Default: 6. */
+    addHeaderScore?: number;
+    /** Greylisting: unknown senders scoring greylistScore or more are told to retry later. Default: false. */
+    greylisting?: boolean;
+    /** Score at which greylisting applies (when greylisting is on). Default: 4. */
+    greylistScore?: number;
+    /**
+     * DNS blocklists (Spamhaus and others); they refuse queries that come through public resolvers, so give nameservers
+     * a resolver of your own. Default: false.
+     */
+    dnsbl?: boolean;
+    /** DNS resolvers rspamd asks (SPF, DKIM, DMARC, DNSBLs); none: the container's /etc/resolv.conf. Default: []. */
+    nameservers?: string[];
+}
+
 /**
  * "bridge": a Docker network of its own, ports published; "host": daemons bind the host's addresses (keeps real client
  * IPs).
@@ -326,6 +357,10 @@ export interface ImageArgs {
     dovecot?: pulumi.Input<string>;
     /** A prebuilt saslauthd image to use instead of building images/saslauthd. */
     saslauthd?: pulumi.Input<string>;
+    /** A prebuilt rspamd image to use instead of building images/rspamd. */
+    rspamd?: pulumi.Input<string>;
+    /** A prebuilt Valkey image to use instead of building images/valkey. */
+    valkey?: pulumi.Input<string>;
     /** Base image of the builds. Default: "debian:trixie-slim". */
     baseImage?: pulumi.Input<string>;
     /** Docker build network mode, e.g. "host" where the default bridge has no route out. */

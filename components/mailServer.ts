@@ -23,6 +23,8 @@ import {
 } from "./render/postfix";
 import { NO_LOGINS, renderSaslauthdFiles, renderSaslauthdPasswd, saslauthdPasswdFile } from "./render/saslauthd";
 import { Credential, paths } from "./render/spec";
+import { renderRspamdFiles, RSPAMD_MILTER_DIR } from "./render/rspamd";
+import { rspamdSpec, SigningDomain, spamFilter } from "./internal/spamFilter";
 import { serverCertificate, ServerCertificate } from "./tls";
 import { Validator } from "./validate";
 import { VirtualDomain } from "./virtualDomain";
@@ -70,6 +72,7 @@ export class MailServer extends pulumi.ComponentResource {
         // outputs share these files.
         const rendered = renderPostfixFiles(postfix);
         const saslauthdRendered = renderSaslauthdFiles();
+        const rspamdRendered = settings.spamFilter.enabled ? renderRspamdFiles(rspamdSpec(settings)) : [];
         // Relay mode's SMTP AUTH users are checked by saslauthd like mailboxes (internet mode has none).
         const relayUsers = hashLogins(
             v,
@@ -96,6 +99,7 @@ export class MailServer extends pulumi.ComponentResource {
                     rendered.filter(f => !(masterCfNeedsSubnet && f.path === "master.cf")),
                 ),
                 [FILE_INPUTS.saslauthd]: filesByPath(saslauthdRendered),
+                [FILE_INPUTS.rspamd]: filesByPath(rspamdRendered),
                 // The hashes change with any password: "[secret] => [secret]" in the diff says so.
                 [SECRET_FILE_INPUTS.saslauthd]: pulumi.secret({ [saslauthdPasswdFile("").path]: saslauthdPasswd }),
             },
@@ -205,6 +209,19 @@ export class MailServer extends pulumi.ComponentResource {
             [saslJob.container],
         );
 
+        // --- rspamd (the milter) and Valkey
+        const filter = settings.spamFilter.enabled
+            ? spamFilter(this, {
+                  prefix,
+                  settings,
+                  rendered: rspamdRendered,
+                  domains: domains as unknown as SigningDomain[],
+                  images,
+                  placement: servicePlacement,
+                  labels,
+              })
+            : undefined;
+
         const postfixContainer = serviceContainer(
             this,
             `${prefix}-postfix`,
@@ -218,12 +235,13 @@ export class MailServer extends pulumi.ComponentResource {
                     volumeMount(queue.name, paths.postfixQueue),
                     volumeMount(lmtp.name, paths.lmtpSocketDir),
                     volumeMount(saslRun.name, paths.saslauthdDir),
+                    ...(filter ? [volumeMount(filter.milterVolume, RSPAMD_MILTER_DIR)] : []),
                 ],
                 healthcheck: ["/usr/local/lib/mail/healthcheck"],
                 restart: settings.restart,
                 labels,
             },
-            [postfixJob.container, saslauthd],
+            [postfixJob.container, saslauthd, ...(filter ? [filter.rspamd] : [])],
         );
 
         this.certificatePem = this.certificate.certPem;
@@ -244,6 +262,7 @@ export class MailServer extends pulumi.ComponentResource {
             mainCf: this.mainCf,
             postfixConfigApplied: postfixJob.applied,
             saslauthdConfigApplied: saslJob.applied,
+            rspamdConfigApplied: filter ? filter.applied : pulumi.output(undefined),
         });
     }
 }

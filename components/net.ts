@@ -31,6 +31,13 @@ export function canonicalAddress(text: string): string | undefined {
     return a.isIPv4MappedAddress() ? `::ffff:${a.toIPv4Address().toString()}` : a.toRFC5952String();
 }
 
+/** A DNS server as rspamd takes it: "192.0.2.53", "192.0.2.53:5353", "2001:db8::53" or "[2001:db8::53]:5353". */
+export function isNameserver(text: string): boolean {
+    if (isIP(text)) return true;
+    const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
+    return m !== null && isIP(m[1]) && Number(m[2]) >= 1 && Number(m[2]) <= 65535;
+}
+
 export interface Network {
     family: 4 | 6;
     /** The address as given, in canonical text (host bits are kept, not masked). */

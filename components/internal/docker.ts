@@ -8,7 +8,7 @@ import type { ImageArgs } from "../args";
 import { renderManifest } from "../render/manifest";
 import { paths } from "../render/spec";
 
-export type Service = "postfix" | "dovecot" | "saslauthd";
+export type Service = "postfix" | "dovecot" | "saslauthd" | "rspamd" | "valkey";
 
 /** The images/ folder, found from this file whether it runs from source or from bin/. */
 export function imagesDir(): string {
@@ -165,6 +165,14 @@ export const SERVICE_SECURITY: Record<Service, { capabilities: string[]; tmpfs: 
     },
     // root reading root-owned files and serving a unix socket needs no capability at all.
     saslauthd: { capabilities: [], tmpfs: ["/run/mail", "/tmp"] },
+    // The main process (root) prepares its directories, binds the sockets and runs its workers
+    // as _rspamd, which it signals on reload.
+    rspamd: {
+        capabilities: ["CAP_CHOWN", "CAP_KILL", "CAP_SETGID", "CAP_SETUID"],
+        tmpfs: ["/run/mail", "/run/rspamd", "/tmp"],
+    },
+    // Runs as the image's valkey user, with no network at all.
+    valkey: { capabilities: [], tmpfs: ["/tmp"] },
 };
 
 export interface ServiceContainerArgs {

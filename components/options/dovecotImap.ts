@@ -98,6 +98,7 @@ export function validateDovecot(v: Validator, args: unknown): DovecotSpec {
         messageSizeLimit: server.postfix.messageSizeLimit,
         vacation,
         submissionHost,
+        junkSpam: server.spamFilter.enabled,
         domains: server.postfix.domains,
     };
 }

@@ -6,7 +6,7 @@ import { relayImplicitTls, relayNexthop } from "../render/postfix";
 import { definedAddresses } from "../render/addresses";
 import { DomainSpec, PostfixSpec, RelayhostSpec, TransportSpec } from "../render/spec";
 import { isDomain, Validator } from "../validate";
-import { isIP, isIPv4 } from "../net";
+import { isIP, isIPv4, isNameserver } from "../net";
 import { boolean, integer, list, object, oneOf, passthrough, readOptions, required, text, Values } from "./declare";
 import { LOGIN_OPTIONS } from "./login";
 import { IMAGE_OPTIONS, TLS_OPTIONS, validateTls } from "./tls";
@@ -62,6 +62,45 @@ export const TRANSPORT_OPTIONS = {
 export const RELAY_USER_OPTIONS = {
     address: required(address('The login, e.g. "app@example.com" (lower-cased)')),
     ...LOGIN_OPTIONS,
+};
+
+const score = (doc: string, dflt: number) =>
+    integer({
+        doc,
+        default: dflt,
+        check: (v, f, x) => v.positiveInteger(f, x, "expected a whole rspamd score > 0, e.g. 6"),
+    });
+
+export const SPAM_FILTER_OPTIONS = {
+    enabled: boolean({
+        doc:
+            "rspamd as Postfix's milter (DKIM and ARC signing; SPF, DKIM, DMARC and ARC checks; spam scoring), " +
+            "with Valkey for its state",
+        default: true,
+    }),
+    rejectScore: score("Score at which a message is refused at SMTP time (5xx)", 15),
+    addHeaderScore: score('Score at which a message gets "X-Spam: Yes" and is filed into Junk', 6),
+    greylisting: boolean({
+        doc: "Greylisting: unknown senders scoring greylistScore or more are told to retry later",
+        default: false,
+    }),
+    greylistScore: score("Score at which greylisting applies (when greylisting is on)", 4),
+    dnsbl: boolean({
+        doc:
+            "DNS blocklists (Spamhaus and others); they refuse queries that come through public resolvers, " +
+            "so give nameservers a resolver of your own",
+        default: false,
+    }),
+    nameservers: list(
+        text({
+            doc: '"address" or "address:port" of a DNS resolver',
+            check: (v, f, x) => (isNameserver(x) ? x : v.fail(f, x, 'expected "address" or "address:port"')),
+        }),
+        {
+            doc: "DNS resolvers rspamd asks (SPF, DKIM, DMARC, DNSBLs); none: the container's /etc/resolv.conf",
+            default: [],
+        },
+    ),
 };
 
 export const MAIL_SERVER_OPTIONS = {
@@ -176,6 +215,16 @@ export const MAIL_SERVER_OPTIONS = {
         { doc: "The previous deployment's passwordHashCache output (a secret), for the relay users' hashes" },
     ),
     ports: object("MailServerPorts", MAIL_SERVER_PORT_OPTIONS, { doc: "Where each smtpd listens", default: {} }),
+    spamFilter: object("SpamFilterArgs", SPAM_FILTER_OPTIONS, {
+        doc: "rspamd: signing, inbound checks and spam scoring",
+        default: {},
+    }),
+    outboundAddress: text({
+        doc:
+            "Address Postfix's SMTP client sends from (smtp_bind_address, or smtp_bind_address6 for IPv6); " +
+            "it must be in the domains' SPF records and have a PTR",
+        check: (v, f, x) => (isIP(x) ? x : v.fail(f, x, "expected an IPv4 or IPv6 address of this host")),
+    }),
     networkMode: oneOf("NetworkMode", NETWORK_MODES, {
         doc: '"bridge": a Docker network of its own, ports published; "host": daemons bind the host\'s addresses (keeps real client IPs)',
         default: "bridge",
@@ -229,6 +278,7 @@ export interface MailServerSettings {
     /** Relay mode's SMTP AUTH logins, lower-cased; their passwords are not part of the settings. */
     users: string[];
     tls: ReturnType<typeof validateTls>;
+    spamFilter: Values<typeof SPAM_FILTER_OPTIONS>;
 }
 
 /** Validates MailServer arguments, including every rule that spans options and domains. */
@@ -349,6 +399,19 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
         adminAddress = `postmaster@${mydomain}`;
     }
     const tls = validateTls(v, raw.tls);
+    const spam = o.spamFilter;
+    if (spam.addHeaderScore >= spam.rejectScore)
+        v.fail(
+            "spamFilter.addHeaderScore",
+            spam.addHeaderScore,
+            `expected a score below spamFilter.rejectScore (${spam.rejectScore}): mail is filed into Junk before it is refused`,
+        );
+    if (spam.greylisting && spam.greylistScore >= spam.addHeaderScore)
+        v.fail(
+            "spamFilter.greylistScore",
+            spam.greylistScore,
+            `expected a score below spamFilter.addHeaderScore (${spam.addHeaderScore})`,
+        );
 
     const prefix = o.namePrefix ?? name;
     if (o.namePrefix === undefined) MAIL_SERVER_OPTIONS.namePrefix.check(v, "namePrefix", prefix);
@@ -357,6 +420,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
         restart: o.restart,
         users,
         tls,
+        spamFilter: spam,
         placement: { networkMode: o.networkMode, publishAddress: o.publishAddress },
         postfix: {
             mode,
@@ -383,6 +447,8 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             domains,
             relayhosts,
             transports,
+            milter: spam.enabled,
+            outboundAddress: o.outboundAddress,
             // Host mode: Dovecot shares the host's loopback. Bridge mode: the network's subnet,
             // known once Docker has created the network (filled in by the component).
             reinject:

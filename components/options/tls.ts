@@ -104,6 +104,8 @@ export const IMAGE_OPTIONS = {
     postfix: imageRef("A prebuilt Postfix image to use instead of building images/postfix"),
     dovecot: imageRef("A prebuilt Dovecot image to use instead of building images/dovecot"),
     saslauthd: imageRef("A prebuilt saslauthd image to use instead of building images/saslauthd"),
+    rspamd: imageRef("A prebuilt rspamd image to use instead of building images/rspamd"),
+    valkey: imageRef("A prebuilt Valkey image to use instead of building images/valkey"),
     baseImage: { ...imageRef("Base image of the builds"), defaultText: '`"debian:trixie-slim"`' },
     buildNetworkMode: imageRef('Docker build network mode, e.g. "host" where the default bridge has no route out'),
 };

@@ -23,8 +23,22 @@ export interface DovecotSpec {
      * vacation replies, rejections). undefined: none, and such Sieve actions fail.
      */
     submissionHost?: string;
+    /** rspamd marks spam with "X-Spam: Yes": file it into Junk before any other rule runs. */
+    junkSpam: boolean;
     domains: DomainSpec[];
 }
+
+/** The Sieve script every delivery runs first when the MailServer has its spam filter on. */
+export const JUNK_SIEVE_PATH = "sieve-global/junk.sieve";
+export const JUNK_SIEVE = `# Rendered by the mailserver package (components/render/dovecot.ts).
+# rspamd adds "X-Spam: Yes" at MailServer spamFilter.addHeaderScore: such mail goes to Junk, and
+# no other rule (vacation replies, forwards, filing) acts on it.
+require ["fileinto"];
+if header :is "X-Spam" "Yes" {
+  fileinto "Junk";
+  stop;
+}
+`;
 
 /**
  * Dovecot counts a message with the headers it adds on delivery (Return-Path, Delivered-To,
@@ -193,7 +207,18 @@ submission_host = ${spec.submissionHost}
 }mail_max_lock_timeout = 30s
 
 # --- Sieve: personal scripts (ManageSieve manages them), vacation limits
-sieve_script personal {
+${
+    spec.junkSpam
+        ? `# Spam to Junk, first of all scripts (storages run in the order they are defined here).
+sieve_script junk {
+  type = before
+  driver = file
+  path = ${C}/${JUNK_SIEVE_PATH}
+  bin_path = ~/.sieve-bin
+}
+`
+        : ""
+}sieve_script personal {
   driver = file
   path = ~/sieve
   active_path = ~/.dovecot.sieve
@@ -242,6 +267,9 @@ export function renderDovecotFiles(spec: DovecotSpec): RenderedFile[] {
                 ? { address: probeAddress(spec.listen), port: spec.ports.imap, greeting: "* OK", goodbye: "a LOGOUT" }
                 : undefined,
         ),
+        ...(spec.junkSpam
+            ? [{ path: JUNK_SIEVE_PATH, content: JUNK_SIEVE, mode: "0644", owner: "root", group: "root" }]
+            : []),
         ...renderSieveFiles(spec.domains),
     ];
 }

@@ -14,6 +14,7 @@ export const FILE_INPUTS = {
     postfix: "postfixFiles",
     saslauthd: "saslauthdFiles",
     dovecot: "dovecotFiles",
+    rspamd: "rspamdFiles",
 } as const;
 
 /** Names of the secret inputs that hold files of password hashes (each input secret as a whole). */

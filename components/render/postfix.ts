@@ -4,6 +4,7 @@
 // optional parts in when(...) blocks; the comments in them are rendered into the files.
 import { definedAddresses, ROLE_LOCAL_PARTS } from "./addresses";
 import { probeAddress, renderProbe } from "./probe";
+import { RSPAMD_MILTER_SOCKET, SIEVE_MTA_TAG } from "./rspamd";
 import { LMTP_CONCURRENCY, paths, PostfixSpec, RelayhostSpec, RenderedFile } from "./spec";
 
 const C = paths.config;
@@ -195,6 +196,10 @@ ${when(spec.relayhosts.length > 0)`
 # Each relay gets its own tlsPolicy by next hop, whatever the global level (per-sender relays too).
 smtp_tls_policy_maps = ${table(t.tlsPolicies)}
 `}
+${when(spec.outboundAddress !== undefined)`
+# The address the domains' SPF records and the PTR name.
+${spec.outboundAddress?.includes(":") ? "smtp_bind_address6" : "smtp_bind_address"} = ${spec.outboundAddress ?? ""}
+`}
 smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt
 smtp_tls_loglevel = 1
 smtp_tls_mandatory_protocols = >=TLSv1.2
@@ -236,6 +241,18 @@ smtpd_sender_login_maps = ${internet ? table(t.senderLogins) : ""}
 # Brute force: anvil refuses more AUTH commands than this per client per minute (mynetworks exempt).
 smtpd_client_auth_rate_limit = ${spec.authRateLimit}
 anvil_rate_time_unit = 60s
+
+${when(spec.milter)`
+# --- milter: rspamd signs (DKIM, ARC) and checks (SPF, DKIM, DMARC, spam) every message
+smtpd_milters = unix:${RSPAMD_MILTER_SOCKET}
+non_smtpd_milters = $smtpd_milters
+milter_protocol = 6
+# {auth_authen}: the login, so rspamd signs and does not score. {daemon_name} (sent at connect)
+# names the listener: the reinject listener's mail comes from Dovecot's Sieve and is signed.
+milter_mail_macros = i {mail_addr} {client_addr} {client_name} {auth_authen}
+# rspamd unreachable: mail waits (4xx, retried) rather than passing unsigned and unchecked.
+milter_default_action = tempfail
+`}
 
 # --- restrictions: never an open relay
 smtpd_helo_required = yes
@@ -287,6 +304,7 @@ ${when(internet)`
 # mynetworks for the public ports.
 ${service(`${reinject.address}:${reinject.port}`)}inet  n       -       n       -       -       smtpd
   -o syslog_name=postfix/reinject
+  -o milter_macro_daemon_name=${SIEVE_MTA_TAG}
   -o mynetworks=${reinject.trusted.length > 0 ? reinject.trusted.join(",") : "127.0.0.1/32"}
   -o smtpd_client_restrictions=permit_mynetworks,reject
   -o smtpd_relay_restrictions=permit_mynetworks,reject

@@ -9,6 +9,15 @@ export interface DomainSpec {
     /** Where mail to an address of the domain that exists nowhere else goes; undefined: rejected. */
     catchAll?: string;
     forwards: ForwardSpec[];
+    /** The selectors that sign this domain's mail (an RSA and an Ed25519 one); empty: DKIM off. */
+    dkimSelectors?: Array<{ selector: string; algorithm: "rsa" | "ed25519" }>;
+}
+
+/** A DKIM private key of a VirtualDomain's signing selector; always inside a Pulumi secret. */
+export interface DkimSigningKey {
+    selector: string;
+    algorithm: "rsa" | "ed25519";
+    privateKeyPem: string;
 }
 
 export interface MailboxSpec {
@@ -125,6 +134,10 @@ export interface PostfixSpec {
     relayhosts: RelayhostSpec[];
     /** Recipient domains routed to their own next hop (transport_maps), e.g. a backup MX's primary; undefined: none. */
     transports?: TransportSpec[];
+    /** rspamd runs as the milter of every smtpd and of locally submitted mail. */
+    milter: boolean;
+    /** smtp_bind_address (IPv4) or smtp_bind_address6; undefined: the kernel chooses. */
+    outboundAddress?: string;
 }
 
 /**

@@ -29,7 +29,7 @@ const yaml = require("js-yaml") as { load(text: string): unknown };
 
 /** Component type -> the services whose rendered-file inputs it registers. */
 const COMPONENTS: Record<string, Array<keyof typeof FILE_INPUTS>> = {
-    "mailserver:index:MailServer": ["postfix", "saslauthd"],
+    "mailserver:index:MailServer": ["postfix", "saslauthd", "rspamd"],
     "mailserver:index:DovecotImap": ["dovecot"],
 };
 

@@ -69,6 +69,7 @@ export function internetSpec(): PostfixSpec {
         ports: { smtp: 2525, submission: 5870, smtps: 4650 },
         domains: [exampleCom(), exampleOrg()],
         relayhosts: [],
+        milter: true,
     };
 }
 
@@ -106,6 +107,7 @@ export function dovecotSpec(ports: Partial<DovecotSpec["ports"]> = {}): DovecotS
         recipientDelimiter: "+",
         messageSizeLimit: 31457280,
         vacation: { minPeriod: "1d", defaultPeriod: "7d", maxPeriod: "30d" },
+        junkSpam: true,
         domains: [exampleCom(), exampleOrg()],
     };
 }

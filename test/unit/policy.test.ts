@@ -159,6 +159,15 @@ function mailServer(spec: PostfixSpec, o: ServerOptions = {}): WireResource {
             certPem: undefined,
             keyPem: undefined,
         },
+        spamFilter: {
+            enabled: true,
+            rejectScore: 15,
+            addHeaderScore: 6,
+            greylisting: false,
+            greylistScore: 4,
+            dnsbl: false,
+            nameservers: [],
+        },
     });
     return {
         type: MAIL_SERVER_TYPE,

@@ -1,0 +1,317 @@
+// Renders rspamd's local.d/ and override.d/ files (UCL) from an RspamdSpec, and the DKIM key
+// files' form. Pure and deterministic. rspamd reads /etc/rspamd/rspamd.conf as shipped; the image
+// links local.d and override.d to the active generation (/config/current), so everything here
+// either adds to Debian's defaults (local.d) or replaces one of their keys (override.d).
+import * as crypto from "node:crypto";
+import { paths, RenderedFile } from "./spec";
+
+export type DkimAlgorithm = "rsa" | "ed25519";
+
+export interface RspamdSpec {
+    /** Authentication-Results' authserv-id: the MTA's myhostname. */
+    hostname: string;
+    /** mynetworks as CIDRs: trusted like authenticated users (signed, never scored). */
+    trustedNetworks: string[];
+    /** DNS servers ("address" or "address:port"); none: the container's /etc/resolv.conf. */
+    nameservers: string[];
+    rejectScore: number;
+    addHeaderScore: number;
+    greylisting: boolean;
+    greylistScore: number;
+    dnsbl: boolean;
+    /** Each domain that signs, with its signing selectors (an RSA and an Ed25519 one, RFC 8463). */
+    signing: Array<{ domain: string; keys: Array<{ selector: string; algorithm: DkimAlgorithm }> }>;
+}
+
+/** Where Postfix finds the milter: a volume shared by the rspamd and Postfix containers only. */
+export const RSPAMD_MILTER_DIR = "/run/rspamd-milter";
+export const RSPAMD_MILTER_SOCKET = `${RSPAMD_MILTER_DIR}/milter.sock`;
+/** rspamd's database directory (hyperscan cache, statistics), on a volume that outlives the container. */
+export const RSPAMD_DB_DIR = "/var/lib/rspamd";
+/** Valkey's socket directory, a volume shared by the Valkey and rspamd containers only. */
+export const VALKEY_SOCKET_DIR = "/run/valkey";
+export const VALKEY_DATA_DIR = "/var/lib/valkey";
+/** Postfix's milter_macro_daemon_name of the reinject listener: rspamd signs what comes from there. */
+export const SIEVE_MTA_TAG = "sieve";
+
+const HEADER =
+    "# Rendered by the mailserver package (components/render/rspamd.ts). Do not edit here:\n" +
+    "# every deploy replaces this file. Change the component's arguments instead.\n";
+
+/** A UCL string (JSON's quoting is valid UCL). */
+const q = (s: string) => JSON.stringify(s);
+const ucl = (values: string[]) => `[${values.map(q).join(", ")}]`;
+
+export function dkimKeyPath(domain: string, selector: string): string {
+    return `dkim/${domain}.${selector}.key`;
+}
+
+/**
+ * A private key as rspamd loads it: RSA as PEM; Ed25519 as the base64 of its 32-byte seed, since
+ * rspamd 3.12 reads an Ed25519 PEM as RSA and fails to sign ("rsa sign error").
+ */
+export function rspamdDkimKey(privateKeyPem: string, algorithm: DkimAlgorithm): string {
+    if (algorithm === "rsa") return privateKeyPem.endsWith("\n") ? privateKeyPem : `${privateKeyPem}\n`;
+    const der = crypto.createPrivateKey(privateKeyPem).export({ format: "der", type: "pkcs8" });
+    // PKCS#8 of Ed25519 (RFC 8410) ends with the 32-byte seed.
+    return `${der.subarray(der.length - 32).toString("base64")}\n`;
+}
+
+/** The three kinds of mail that are ours to sign and never to score. */
+const OUTBOUND_RULES = (s: RspamdSpec) => {
+    const apply = `apply {
+    # Signing and the headers only: no score, no spam action for our own users' mail.
+    symbols_enabled = ["DKIM_SIGNED", "ARC_SIGNED"];
+    actions { reject = null; "add header" = null; "rewrite subject" = null; greylist = null; }
+  }`;
+    return `${HEADER}
+# Mail from authenticated users (587, 465).
+authenticated {
+  priority = high;
+  authenticated = yes;
+  ${apply}
+}
+${
+    s.trustedNetworks.length > 0
+        ? `
+# Mail from mynetworks.
+trusted {
+  priority = high;
+  ip = ${ucl(s.trustedNetworks)};
+  ${apply}
+}
+`
+        : ""
+}
+# Vacation replies, redirects and rejections from Dovecot's Sieve (Postfix's reinject listener).
+sieve {
+  priority = high;
+  request_header = { "MTA-Tag" = ${q(`^${SIEVE_MTA_TAG}$`)}; }
+  ${apply}
+}
+`;
+};
+
+/**
+ * The Lua condition that picks DKIM keys. rspamd counts every loopback client as local; mail
+ * from mynetworks is recognised by the settings rule "trusted" instead (applied before signing).
+ */
+function dkimCondition(s: RspamdSpec): string {
+    const keys = s.signing
+        .map(
+            d =>
+                `    [${q(d.domain)}] = {\n` +
+                d.keys
+                    .map(
+                        k =>
+                            `      { selector = ${q(k.selector)}, key = ${q(`${paths.config}/${dkimKeyPath(d.domain, k.selector)}`)} },\n`,
+                    )
+                    .join("") +
+                "    },\n",
+        )
+        .join("");
+    // rspamd runs the text as a chunk only when it starts with "return function".
+    return `return function(task)
+${trustedPrelude(s)}  local keys = {
+${keys}  }
+  local tag = task:get_request_header('MTA-Tag')
+  local sieve = tag ~= nil and tostring(tag) == ${q(SIEVE_MTA_TAG)}
+  local ours = task:get_user() ~= nil or sieve or trusted(task:get_from_ip())
+  if not ours then return false end
+  local function domain_of(list)
+    local d = list and list[1] and list[1].domain
+    if d == nil or d == '' then return nil end
+    return d:lower()
+  end
+  local hdom = domain_of(task:get_from('mime'))
+  local edom = domain_of(task:get_from('smtp'))
+  -- The From header's domain when it is ours and the envelope agrees (or is null: vacation
+  -- replies); a Sieve redirect keeps the original From, so there the envelope's domain.
+  local domain
+  if hdom and keys[hdom] and (edom == nil or edom == hdom) then
+    domain = hdom
+  elseif sieve and edom and keys[edom] then
+    domain = edom
+  end
+  if not domain then return false end
+  local out = {}
+  for _, k in ipairs(keys[domain]) do
+    out[#out + 1] = { domain = domain, selector = k.selector, key = k.key }
+  end
+  return out
+end`;
+}
+
+export function renderRspamdFiles(s: RspamdSpec): RenderedFile[] {
+    const file = (path: string, content: string): RenderedFile => ({
+        path,
+        content,
+        mode: "0644",
+        owner: "root",
+        group: "root",
+    });
+    const signingDomains = s.signing.filter(d => d.keys.length > 0);
+    return [
+        file(
+            "override.d/logging.inc",
+            `${HEADER}# To the container's stdout, like every service of the stack.
+type = "console";
+level = "notice";
+systemd = false;
+`,
+        ),
+        file(
+            "override.d/options.inc",
+            `${HEADER}# Only mynetworks is local (Debian's default trusts every private range, which in Docker
+# bridge mode includes the gateway every client arrives from).
+local_addrs = ${ucl(s.trustedNetworks)};
+# Beside the other sockets: the main process is root without CAP_DAC_OVERRIDE, and the database
+# directory belongs to the workers' user.
+control_socket = "/run/rspamd/rspamd.sock mode=0600";
+# The GTUBE test strings: XJS... rejects, YJS... adds the spam header, so the whole path can be tried.
+gtube_patterns = "all";
+${s.nameservers.length > 0 ? `dns {\n  nameserver = ${ucl(s.nameservers)};\n}\n` : ""}`,
+        ),
+        file(
+            "override.d/worker-proxy.inc",
+            `${HEADER}# The milter Postfix talks to, on a socket in the volume only Postfix shares; it scans itself.
+bind_socket = ${q(`${RSPAMD_MILTER_SOCKET} mode=0666`)};
+milter = yes;
+timeout = 120s;
+upstream "local" {
+  default = yes;
+  self_scan = yes;
+}
+count = 1;
+max_retries = 5;
+discard_on_reject = false;
+quarantine_on_reject = false;
+spam_header = "X-Spam";
+reject_message = "5.7.1 Message rejected as spam";
+`,
+        ),
+        file(
+            "override.d/worker-normal.inc",
+            `${HEADER}# Only for the healthcheck and rspamc inside the container: no TCP port.
+bind_socket = "/run/rspamd/normal.sock mode=0600";
+count = 1;
+`,
+        ),
+        file(
+            "override.d/worker-controller.inc",
+            `${HEADER}# rspamc stat/learn inside the container only: no TCP port.
+bind_socket = "/run/rspamd/controller.sock mode=0600";
+count = 1;
+`,
+        ),
+        file("local.d/redis.conf", `${HEADER}servers = ${q(`${VALKEY_SOCKET_DIR}/valkey.sock`)};\n`),
+        file(
+            "local.d/actions.conf",
+            `${HEADER}reject = ${s.rejectScore};
+add_header = ${s.addHeaderScore};
+${s.greylisting ? `greylist = ${s.greylistScore};` : "greylist = null;"}
+`,
+        ),
+        file("local.d/greylist.conf", `${HEADER}enabled = ${s.greylisting};\n`),
+        file(
+            "local.d/rbl.conf",
+            `${HEADER}# DNS blocklists refuse queries that come through public resolvers: they need a local one.
+enabled = ${s.dnsbl};
+`,
+        ),
+        // rspamd treats loopback clients as local and skips these checks for them; our local
+        // clients are mynetworks, exempted by the settings rules instead.
+        ...["spf", "dkim"].map(m => file(`local.d/${m}.conf`, `${HEADER}check_local = true;\n`)),
+        file(
+            "local.d/dmarc.conf",
+            `${HEADER}check_local = true;
+# Honour the sender domain's policy: p=reject is refused at SMTP time, p=quarantine goes to Junk.
+actions {
+  quarantine = "add header";
+  reject = "reject";
+}
+`,
+        ),
+        file(
+            "local.d/milter_headers.conf",
+            `${HEADER}use = ["authentication-results"];
+skip_local = false;
+skip_authenticated = true;
+routines {
+  authentication-results {
+    header = "Authentication-Results";
+    add_smtp_user = false;
+  }
+}
+`,
+        ),
+        file("local.d/settings.conf", OUTBOUND_RULES(s)),
+        file(
+            "local.d/dkim_signing.conf",
+            `${HEADER}# Two signatures per message (RSA and Ed25519, RFC 8463) for each domain's active selector.
+enabled = ${signingDomains.length > 0};
+allow_envfrom_empty = true;
+sign_condition =<<EOD
+${dkimCondition({ ...s, signing: signingDomains })}
+EOD
+`,
+        ),
+        file(
+            "local.d/arc.conf",
+            `${HEADER}check_local = true;
+# Seal mail that arrives for our domains (forwards and aliases to other servers carry the seal).
+enabled = ${signingDomains.length > 0};
+sign_condition =<<EOD
+${arcCondition({ ...s, signing: signingDomains })}
+EOD
+`,
+        ),
+    ];
+}
+
+/** trusted(ip): whether the client is in mynetworks. */
+function trustedPrelude(s: RspamdSpec): string {
+    const nets = s.trustedNetworks
+        .map(n => {
+            const [address, bits] = n.split("/");
+            return `{ ${q(address)}, ${bits ?? (address.includes(":") ? 128 : 32)} }`;
+        })
+        .join(", ");
+    return `  local rspamd_ip = require "rspamd_ip"
+  local networks = { ${nets} }
+  local function trusted(ip)
+    if ip == nil or not ip:is_valid() then return false end
+    for _, n in ipairs(networks) do
+      local net = rspamd_ip.from_string(n[1])
+      if net:get_version() == ip:get_version()
+          and tostring(ip:apply_mask(n[2])) == tostring(net:apply_mask(n[2])) then
+        return true
+      end
+    end
+    return false
+  end
+`;
+}
+
+/** ARC: inbound mail (not ours to DKIM-sign) to one of our domains is sealed with that domain's RSA key. */
+function arcCondition(s: RspamdSpec): string {
+    const keys = s.signing
+        .map(d => {
+            const rsa = d.keys.find(k => k.algorithm === "rsa");
+            return rsa
+                ? `    [${q(d.domain)}] = { selector = ${q(rsa.selector)}, key = ${q(`${paths.config}/${dkimKeyPath(d.domain, rsa.selector)}`)} },\n`
+                : "";
+        })
+        .join("");
+    return `return function(task)
+  local keys = {
+${keys}  }
+  if task:get_user() ~= nil then return false end
+  local rcpt = task:get_recipients('smtp')
+  local d = rcpt and rcpt[1] and rcpt[1].domain
+  if d == nil then return false end
+  local k = keys[d:lower()]
+  if not k then return false end
+  return { domain = d:lower(), selector = k.selector, key = k.key }
+end`;
+}
