@@ -178,7 +178,7 @@ export function renderDnsRecords(s: DnsSpec): DnsRecord[] {
             name: reverseDnsName(a),
             type: "PTR",
             value: `${host}.`,
-            purpose: `reverse DNS of ${a}: set by whoever holds the address (your hosting provider)`,
+            purpose: `reverse DNS of ${a}, set by whoever holds the address (your hosting provider)`,
         });
     }
     return records;
@@ -237,7 +237,7 @@ export function renderDnsZone(origin: string, records: DnsRecord[], ttl = DNS_TT
     }
     for (const r of outside) {
         const where = r.type === "PTR" ? "the reverse zone of the address" : "its own zone";
-        lines.push(`; Not in this zone; publish in ${where} (${r.purpose}):`, `; ${zoneLine(r, ttl)}`);
+        lines.push(`; Not in this zone, publish in ${where}: ${r.purpose}`, `; ${zoneLine(r, ttl)}`);
     }
     return lines.join("\n") + "\n";
 }
