@@ -139,7 +139,7 @@ function publicAddress(v: Validator, f: string, x: string): string {
     const address = canonicalAddress(x);
     if (address === undefined) v.fail(f, x, "expected an IPv4 or IPv6 address such as 192.0.2.10 or 2001:db8::10");
     const why = notPublicReason(address);
-    if (why !== undefined) v.fail(f, x, `${why} is not a server's public address`);
+    if (why !== undefined) v.fail(f, x, `expected a public address of this server, not ${why}`);
     return address;
 }
 
