@@ -81,6 +81,13 @@ function loginSecrets(config: pulumi.Config, values: Record<string, any>) {
             : { password: secretEntry(values.passwords, "passwords", address, what) };
 }
 
+/** One output per domain, keyed by the domain name. */
+function byDomain(domains: VirtualDomain[], f: (d: VirtualDomain) => pulumi.Output<string>) {
+    return pulumi
+        .all(domains.map(d => pulumi.all([d.domain, f(d)])))
+        .apply(entries => Object.fromEntries(entries) as Record<string, string>);
+}
+
 /** Declares the stack's resources from its config; returns the stack outputs. */
 function mailServerProgram() {
     const config = new pulumi.Config();
@@ -173,7 +180,11 @@ function mailServerProgram() {
         saslauthdContainer: server.saslauthdContainerName,
         dovecotContainer: imap?.containerName,
         certificatePem: server.certificatePem,
+        // Every domain's records (each with its purpose), then the same per domain as zone text, and the
+        // MTA-STS policy each domain must serve at https://mta-sts.<domain>/.well-known/mta-sts.txt.
         dnsRecords: pulumi.all(domains.map(d => d.dnsRecords)).apply(r => r.flat()),
+        dnsZones: byDomain(domains, d => d.dnsZone),
+        mtaStsPolicies: byDomain(domains, d => d.mtaStsPolicy),
         mainCf: server.mainCf,
         dovecotConf: imap?.dovecotConf,
     };

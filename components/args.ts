@@ -29,6 +29,59 @@ export interface VirtualDomainArgs {
     passwordHashCache?: pulumi.Input<{ [address: string]: PasswordHashCacheEntry }>;
     /** SPF policy dnsRecords publishes as TXT. Default: "v=spf1 mx -all". */
     spf?: string;
+    /**
+     * DKIM: an RSA 2048 and an Ed25519 key (RFC 8463) sign the domain's mail, their TXT records are published; false:
+     * no keys, no DKIM records. Default: true.
+     */
+    dkim?: boolean;
+    /**
+     * The signing selector; published as `<selector>-rsa._domainkey` and `<selector>-ed25519._domainkey`. Default:
+     * "mail".
+     */
+    dkimSelector?: string;
+    /**
+     * Former selectors: their keys and TXT records stay, they no longer sign (rotation: remove them a week later).
+     * Default: [].
+     */
+    dkimRetiredSelectors?: string[];
+    /**
+     * DMARC policy for mail failing SPF and DKIM alignment: start with none, read the reports, then quarantine, then
+     * reject. Default: "none".
+     */
+    dmarcPolicy?: DmarcPolicy;
+    /**
+     * Share of failing mail (in %) the quarantine or reject policy applies to (DMARC pct), for a gradual start.
+     * Default: 100.
+     */
+    dmarcPercent?: number;
+    /**
+     * Where DMARC aggregate reports go (rua); an address of this domain must be defined in it. Default:
+     * postmaster@<domain> if this domain defines it, else none.
+     */
+    dmarcReportAddress?: string;
+    /**
+     * MTA-STS mode published in the policy (mtaStsPolicy): testing only reports, enforce refuses to send without valid
+     * TLS to the mxHosts. Default: "testing".
+     */
+    mtaStsMode?: MtaStsMode;
+    /** Seconds senders cache the MTA-STS policy (max_age). Default: 604800. */
+    mtaStsMaxAge?: number;
+    /**
+     * Where TLS reports (TLS-RPT) go; an address of this domain must be defined in it. Default: postmaster@<domain> if
+     * this domain defines it, else none.
+     */
+    tlsReportAddress?: string;
+    /** The host mail clients connect to (SRV targets). Default: the first of mxHosts. */
+    clientHost?: string;
+    /**
+     * Ports the SRV records tell mail clients (RFC 6186, RFC 8314); 0 publishes the service as not offered. Default:
+     * each field's default.
+     */
+    clientPorts?: ClientPortsArgs;
+    /**
+     * Public addresses of this server: A/AAAA records of the first MX host and the PTR each address needs. Default: [].
+     */
+    mailHostAddresses?: string[];
 }
 
 /** The arguments of MailServer. */
@@ -234,6 +287,34 @@ export interface ForwardArgs {
     targets: string[];
     /** Keep a copy in the mailbox too. Default: true. */
     keepCopy?: boolean;
+}
+
+/**
+ * DMARC policy for mail failing SPF and DKIM alignment: start with none, read the reports, then quarantine, then
+ * reject.
+ */
+export type DmarcPolicy = "none" | "quarantine" | "reject";
+
+/**
+ * MTA-STS mode published in the policy (mtaStsPolicy): testing only reports, enforce refuses to send without valid TLS
+ * to the mxHosts.
+ */
+export type MtaStsMode = "none" | "testing" | "enforce";
+
+/** Ports the SRV records tell mail clients (RFC 6186, RFC 8314); 0 publishes the service as not offered. */
+export interface ClientPortsArgs {
+    /** Submission with STARTTLS (_submission._tcp). Default: 587. */
+    submission?: number;
+    /** Submission over implicit TLS (_submissions._tcp). Default: 465. */
+    submissions?: number;
+    /** IMAP over implicit TLS (_imaps._tcp). Default: 993. */
+    imaps?: number;
+    /** IMAP with STARTTLS (_imap._tcp). Default: 0. */
+    imap?: number;
+    /** POP3 over implicit TLS (_pop3s._tcp). Default: 0. */
+    pop3s?: number;
+    /** POP3 with STARTTLS (_pop3._tcp). Default: 0. */
+    pop3?: number;
 }
 
 /**

@@ -114,3 +114,31 @@ export function isLoopbackAddress(text: string): boolean {
     const n = isIP(text) ? parseNetwork(text) : undefined;
     return n !== undefined && isLoopbackNetwork(n);
 }
+
+/**
+ * The name a PTR record of the address lives at, without the trailing dot:
+ * "10.2.0.192.in-addr.arpa" for 192.0.2.10, 32 nibbles under ip6.arpa for IPv6 (RFC 3596).
+ */
+export function reverseDnsName(address: string): string {
+    if (isIPv4(address)) return `${address.split(".").reverse().join(".")}.in-addr.arpa`;
+    if (!isIPv6(address)) throw new Error(`not an IP address: ${address}`);
+    const nibbles = ipaddr.IPv6.parse(address)
+        .toByteArray()
+        .flatMap(b => [b >> 4, b & 15])
+        .map(n => n.toString(16));
+    return `${nibbles.reverse().join(".")}.ip6.arpa`;
+}
+
+/** Why an address cannot be a mail server's public address (loopback, private use aside), or undefined. */
+export function notPublicReason(address: string): string | undefined {
+    const range = ipaddr.parse(address).range();
+    const refused: Record<string, string> = {
+        unspecified: "the unspecified address",
+        loopback: "a loopback address",
+        linkLocal: "a link-local address",
+        multicast: "a multicast address",
+        broadcast: "the broadcast address",
+        ipv4Mapped: "an IPv4-mapped IPv6 address (give the IPv4 address itself)",
+    };
+    return refused[range];
+}

@@ -1,27 +1,35 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
 import { VirtualDomainArgs } from "./args";
-import { validateVirtualDomain } from "./options/virtualDomain";
-import { DnsRecord, renderDnsRecords } from "./render/dns";
+import { DKIM_ALGORITHMS, validateVirtualDomain } from "./options/virtualDomain";
+import { DkimPublicKey, DnsRecord, renderDnsRecords, renderDnsZone, renderMtaStsPolicy } from "./render/dns";
 import { domainSettings } from "./render/inputs";
 import { hashLogins } from "./internal/credentials";
 import { PasswordHashCache } from "./render/password";
-import { Credential, DomainSpec } from "./render/spec";
+import { Credential, DkimAlgorithm, DkimSigningKey, DomainSpec } from "./render/spec";
 import { MIN_PASSWORD_LENGTH, Validator } from "./validate";
 
 export { MIN_PASSWORD_LENGTH };
 
-export { DnsRecord };
+export { DnsRecord, DkimSigningKey };
 
 /**
- * One mail domain: its mailboxes, aliases, catch-all and forwards, and the DNS records it needs.
- * It creates no containers itself; MailServer and DovecotImap render it into their files.
+ * One mail domain: its mailboxes, aliases, catch-all and forwards, its DKIM keys, and the DNS records
+ * it needs. It creates no containers itself; MailServer and DovecotImap render it into their files.
  */
 export class VirtualDomain extends pulumi.ComponentResource {
-    /** The validated description the renderers use. Passwords are not part of it. */
+    /** The validated description the renderers use. Passwords and keys are not part of it. */
     public readonly spec: DomainSpec;
     public readonly domain: pulumi.Output<string>;
     public readonly mailboxAddresses: pulumi.Output<string[]>;
+    /** Every record the domain needs (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, SRV, A/AAAA, PTR). */
     public readonly dnsRecords: pulumi.Output<DnsRecord[]>;
+    /** dnsRecords as zone-file text (absolute names, one TTL, no SOA/NS). */
+    public readonly dnsZone: pulumi.Output<string>;
+    /** The MTA-STS policy, to be served at https://mta-sts.<domain>/.well-known/mta-sts.txt. */
+    public readonly mtaStsPolicy: pulumi.Output<string>;
+    /** The private keys of the signing selector (spec.dkimSelectors, same order); a Pulumi secret. */
+    public readonly dkimSigningKeys: pulumi.Output<DkimSigningKey[]>;
     /** The password hash of each mailbox; a Pulumi secret. */
     public readonly credentials: pulumi.Output<Credential[]>;
     /** Give it back as passwordHashCache next time (a secret): unchanged passwords are not hashed again. */
@@ -29,7 +37,7 @@ export class VirtualDomain extends pulumi.ComponentResource {
 
     constructor(name: string, args: VirtualDomainArgs, opts?: pulumi.ComponentResourceOptions) {
         const v = new Validator(`VirtualDomain ${name}`);
-        const { spec, mxHosts, spf } = validateVirtualDomain(v, args);
+        const { spec, dkim, dns } = validateVirtualDomain(v, args);
         const { credentials, cache } = hashLogins(
             v,
             (args.mailboxes ?? []).map((m, i) => ({
@@ -44,7 +52,7 @@ export class VirtualDomain extends pulumi.ComponentResource {
             "mailserver:index:VirtualDomain",
             name,
             {
-                ...domainSettings(spec, mxHosts, spf),
+                ...domainSettings(spec, dns, dkim),
                 // Never the passwords; the hashes change with them: "[secret] => [secret]" in the diff.
                 passwordHashes: credentials,
             },
@@ -55,11 +63,64 @@ export class VirtualDomain extends pulumi.ComponentResource {
         this.passwordHashCache = cache;
         this.domain = pulumi.output(spec.name);
         this.mailboxAddresses = pulumi.output(spec.mailboxes.map(m => m.address));
-        this.dnsRecords = pulumi.output(renderDnsRecords(spec.name, mxHosts, spf));
+
+        // One key per selector and algorithm, named by the selector alone: moving a selector from
+        // dkimSelector to dkimRetiredSelectors keeps its keys (same name, same parent).
+        const selectors = dkim.enabled
+            ? [
+                  { selector: dkim.selector, retired: false },
+                  ...dkim.retiredSelectors.map(s => ({ selector: s, retired: true })),
+              ]
+            : [];
+        const keys = selectors.flatMap(({ selector, retired }) =>
+            DKIM_ALGORITHMS.map(algorithm => ({
+                selector: `${selector}-${algorithm}`,
+                algorithm: algorithm as DkimAlgorithm,
+                retired,
+                key: new tls.PrivateKey(
+                    `${name}-dkim-${selector}-${algorithm}`,
+                    algorithm === "rsa" ? { algorithm: "RSA", rsaBits: 2048 } : { algorithm: "ED25519" },
+                    { parent: this },
+                ),
+            })),
+        );
+        this.dkimSigningKeys = pulumi.secret(
+            pulumi.all(
+                keys
+                    .filter(k => !k.retired)
+                    .map(k =>
+                        // tls gives Ed25519 keys as PKCS#8 only under privateKeyPemPkcs8; RSA as PKCS#1.
+                        (k.algorithm === "rsa" ? k.key.privateKeyPem : k.key.privateKeyPemPkcs8).apply(
+                            (pem): DkimSigningKey => ({
+                                selector: k.selector,
+                                algorithm: k.algorithm,
+                                privateKeyPem: pem,
+                            }),
+                        ),
+                    ),
+            ),
+        );
+        // Public keys only: the records stay readable in previews and stack outputs.
+        this.dnsRecords = pulumi.all(keys.map(k => k.key.publicKeyPem)).apply(pems =>
+            renderDnsRecords({
+                ...dns,
+                dkimKeys: keys.map((k, i): DkimPublicKey => ({
+                    selector: k.selector,
+                    algorithm: k.algorithm,
+                    publicKeyPem: pems[i],
+                    retired: k.retired,
+                })),
+            }),
+        );
+        this.dnsZone = this.dnsRecords.apply(records => renderDnsZone(spec.name, records));
+        this.mtaStsPolicy = pulumi.output(renderMtaStsPolicy(dns.mtaSts.mode, dns.mxHosts, dns.mtaSts.maxAge));
         this.registerOutputs({
             domain: this.domain,
             mailboxAddresses: this.mailboxAddresses,
             dnsRecords: this.dnsRecords,
+            dnsZone: this.dnsZone,
+            mtaStsPolicy: this.mtaStsPolicy,
+            dkimSigningKeys: this.dkimSigningKeys,
             credentials: this.credentials,
             passwordHashCache: this.passwordHashCache,
         });

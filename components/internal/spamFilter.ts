@@ -34,7 +34,7 @@ export function rspamdSpec(settings: MailServerSettings): RspamdSpec {
         greylisting: f.greylisting,
         greylistScore: f.greylistScore,
         dnsbl: f.dnsbl,
-        signing: settings.postfix.domains.map(d => ({ domain: d.name, keys: d.dkimSelectors ?? [] })),
+        signing: settings.postfix.domains.map(d => ({ domain: d.name, keys: d.dkimSelectors })),
     };
 }
 
@@ -80,7 +80,7 @@ export function spamFilter(parent: pulumi.Resource, a: SpamFilterArgs) {
 
     // Readable by rspamd's workers (group _rspamd) and nobody else.
     const keyFiles: StagedFile[] = a.domains.flatMap(d =>
-        (d.spec.dkimSelectors ?? []).map(k => ({
+        d.spec.dkimSelectors.map(k => ({
             path: dkimKeyPath(d.spec.name, k.selector),
             mode: "0640",
             owner: "root",

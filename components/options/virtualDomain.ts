@@ -2,10 +2,20 @@
 import type { Input } from "@pulumi/pulumi";
 import type { PasswordHashCache } from "../render/password";
 import { SIEVE_EXTENSIONS, sieveRequires } from "../render/sieve";
-import { AliasSpec, DomainSpec, FileIntoSpec, ForwardSpec, MailboxSpec, SieveSpec } from "../render/spec";
+import {
+    AliasSpec,
+    DkimSelectorSpec,
+    DomainSpec,
+    FileIntoSpec,
+    ForwardSpec,
+    MailboxSpec,
+    SieveSpec,
+} from "../render/spec";
 import { Validator } from "../validate";
 import { LOGIN_OPTIONS } from "./login";
-import { boolean, integer, list, object, passthrough, readOptions, required, text, Values } from "./declare";
+import { canonicalAddress, notPublicReason } from "../net";
+import type { ClientPorts, DnsSpec } from "../render/dns";
+import { boolean, integer, list, object, oneOf, passthrough, readOptions, required, text, Values } from "./declare";
 
 /** Same limit as Dovecot's sieve_max_script_size default. */
 const MAX_SIEVE_SCRIPT = 1024 * 1024;
@@ -110,6 +120,41 @@ export const FORWARD_OPTIONS = {
     keepCopy: boolean({ doc: "Keep a copy in the mailbox too", default: true }),
 };
 
+const DMARC_POLICIES = ["none", "quarantine", "reject"] as const;
+const MTA_STS_MODES = ["none", "testing", "enforce"] as const;
+/** "-ed25519" is appended to a selector; the result must be one DNS label (63 bytes). */
+const MAX_SELECTOR = 63 - "-ed25519".length;
+
+function dkimSelector(v: Validator, f: string, x: string): string {
+    if (typeof x !== "string" || x.length > MAX_SELECTOR || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(x))
+        v.fail(
+            f,
+            x,
+            `expected a selector of lower-case letters, digits and inner hyphens, at most ${MAX_SELECTOR} long`,
+        );
+    return x;
+}
+
+function publicAddress(v: Validator, f: string, x: string): string {
+    const address = canonicalAddress(x);
+    if (address === undefined) v.fail(f, x, "expected an IPv4 or IPv6 address such as 192.0.2.10 or 2001:db8::10");
+    const why = notPublicReason(address);
+    if (why !== undefined) v.fail(f, x, `expected a public address of this server, not ${why}`);
+    return address;
+}
+
+const clientPort = (doc: string, port: number) =>
+    integer({ doc, default: port, check: (v, f, x) => v.port(f, x, true) });
+
+export const CLIENT_PORT_OPTIONS = {
+    submission: clientPort("Submission with STARTTLS (_submission._tcp)", 587),
+    submissions: clientPort("Submission over implicit TLS (_submissions._tcp)", 465),
+    imaps: clientPort("IMAP over implicit TLS (_imaps._tcp)", 993),
+    imap: clientPort("IMAP with STARTTLS (_imap._tcp)", 0),
+    pop3s: clientPort("POP3 over implicit TLS (_pop3s._tcp)", 0),
+    pop3: clientPort("POP3 with STARTTLS (_pop3._tcp)", 0),
+};
+
 export const VIRTUAL_DOMAIN_OPTIONS = {
     domain: required(text({ doc: 'The domain, e.g. "example.com"', check: (v, f, x) => v.domain(f, x) })),
     mailboxes: list(object("MailboxArgs", MAILBOX_OPTIONS, { doc: "A mailbox" }), {
@@ -148,14 +193,92 @@ export const VIRTUAL_DOMAIN_OPTIONS = {
         check: (v, f, x) =>
             /^v=spf1( |$)/.test(x) ? x : v.fail(f, x, 'expected an SPF policy starting with "v=spf1"'),
     }),
+    dkim: boolean({
+        doc: "DKIM: an RSA 2048 and an Ed25519 key (RFC 8463) sign the domain's mail, their TXT records are published; false: no keys, no DKIM records",
+        default: true,
+    }),
+    dkimSelector: text({
+        doc: "The signing selector; published as `<selector>-rsa._domainkey` and `<selector>-ed25519._domainkey`",
+        default: "mail",
+        check: dkimSelector,
+    }),
+    dkimRetiredSelectors: list(text({ doc: "A former selector", check: dkimSelector }), {
+        doc: "Former selectors: their keys and TXT records stay, they no longer sign (rotation: remove them a week later)",
+        default: [],
+    }),
+    dmarcPolicy: oneOf("DmarcPolicy", DMARC_POLICIES, {
+        doc: "DMARC policy for mail failing SPF and DKIM alignment: start with none, read the reports, then quarantine, then reject",
+        default: "none",
+    }),
+    dmarcPercent: integer({
+        doc: "Share of failing mail (in %) the quarantine or reject policy applies to (DMARC pct), for a gradual start",
+        default: 100,
+        check: (v, f, x) =>
+            typeof x === "number" && Number.isInteger(x) && x >= 1 && x <= 100
+                ? x
+                : v.fail(f, x, "expected a whole percentage 1-100"),
+    }),
+    dmarcReportAddress: {
+        ...text({
+            doc: "Where DMARC aggregate reports go (rua); an address of this domain must be defined in it",
+            check: (v, f, x) => v.address(f, x),
+        }),
+        defaultText: "`postmaster@<domain>` if this domain defines it, else none",
+    },
+    mtaStsMode: oneOf("MtaStsMode", MTA_STS_MODES, {
+        doc: "MTA-STS mode published in the policy (mtaStsPolicy): testing only reports, enforce refuses to send without valid TLS to the mxHosts",
+        default: "testing",
+    }),
+    mtaStsMaxAge: integer({
+        doc: "Seconds senders cache the MTA-STS policy (max_age)",
+        default: 604800,
+        check: (v, f, x) =>
+            typeof x === "number" && Number.isInteger(x) && x >= 86400 && x <= 31557600
+                ? x
+                : v.fail(f, x, "expected whole seconds from 86400 (a day) to 31557600 (a year)"),
+    }),
+    tlsReportAddress: {
+        ...text({
+            doc: "Where TLS reports (TLS-RPT) go; an address of this domain must be defined in it",
+            check: (v, f, x) => v.address(f, x),
+        }),
+        defaultText: "`postmaster@<domain>` if this domain defines it, else none",
+    },
+    clientHost: {
+        ...text({ doc: "The host mail clients connect to (SRV targets)", check: (v, f, x) => v.hostname(f, x) }),
+        defaultText: "the first of `mxHosts`",
+    },
+    clientPorts: object("ClientPortsArgs", CLIENT_PORT_OPTIONS, {
+        doc: "Ports the SRV records tell mail clients (RFC 6186, RFC 8314); 0 publishes the service as not offered",
+        default: {},
+    }),
+    mailHostAddresses: list(
+        text({
+            doc: "A public IPv4 or IPv6 address",
+            accepted: "expected an IPv4 or IPv6 address such as 192.0.2.10 or 2001:db8::10",
+            check: publicAddress,
+        }),
+        {
+            doc: "Public addresses of this server: A/AAAA records of the first MX host and the PTR each address needs",
+            default: [],
+        },
+    ),
 };
 
 export type VirtualDomainOptions = Values<typeof VIRTUAL_DOMAIN_OPTIONS>;
 
+export interface DkimSettings {
+    enabled: boolean;
+    /** The signing selector, before its "-rsa"/"-ed25519" suffix. */
+    selector: string;
+    retiredSelectors: string[];
+}
+
 export interface VirtualDomainSettings {
     spec: DomainSpec;
-    mxHosts: string[];
-    spf: string;
+    dkim: DkimSettings;
+    /** What dnsRecords publishes, but the DKIM keys, which the component makes. */
+    dns: Omit<DnsSpec, "dkimKeys">;
 }
 
 /** The domain's validated settings: the renderers' DomainSpec and what dnsRecords publishes. */
@@ -221,11 +344,65 @@ export function validateVirtualDomain(v: Validator, args: unknown): VirtualDomai
         o.catchAll === undefined
             ? undefined
             : v.address("catchAll", o.catchAll.includes("@") ? o.catchAll : `${o.catchAll}@${domain}`);
-    return {
-        spec: { name: domain, mailboxes, aliases, catchAll, forwards },
-        mxHosts: o.mxHosts ?? [`mail.${domain}`],
-        spf: o.spf,
+    // An address receives mail here when a mailbox, a mailbox's alias or an alias defines it, or a catch-all takes it.
+    const defined = (address: string) => taken.has(address) || catchAll !== undefined;
+    const reportAddress = (field: "dmarcReportAddress" | "tlsReportAddress"): string | undefined => {
+        const given = o[field];
+        if (given === undefined) return defined(`postmaster@${domain}`) ? `postmaster@${domain}` : undefined;
+        if (given.endsWith(`@${domain}`) && !defined(given))
+            v.fail(
+                field,
+                given,
+                `expected an address this domain defines (a mailbox, an alias or a catch-all): ${[...taken.keys()].join(", ") || "none defined"}; reports to it would bounce`,
+            );
+        return given;
     };
+
+    if (o.dkimRetiredSelectors.includes(o.dkimSelector))
+        v.fail(
+            `dkimRetiredSelectors[${o.dkimRetiredSelectors.indexOf(o.dkimSelector)}]`,
+            o.dkimSelector,
+            "expected a former selector, not the signing one (dkimSelector)",
+        );
+    o.dkimRetiredSelectors.forEach((s, i) => {
+        if (o.dkimRetiredSelectors.indexOf(s) !== i)
+            v.fail(`dkimRetiredSelectors[${i}]`, s, "each selector may be listed once");
+    });
+    o.mailHostAddresses.forEach((a, i) => {
+        if (o.mailHostAddresses.indexOf(a) !== i)
+            v.fail(`mailHostAddresses[${i}]`, a, "each address may be listed once");
+    });
+    const dkim = { enabled: o.dkim, selector: o.dkimSelector, retiredSelectors: o.dkimRetiredSelectors };
+    const mxHosts = o.mxHosts ?? [`mail.${domain}`];
+    if (mxHosts.length === 0) v.fail("mxHosts", mxHosts, "expected at least one host name");
+    return {
+        spec: { name: domain, mailboxes, aliases, catchAll, forwards, dkimSelectors: dkimSelectors(dkim) },
+        dkim,
+        dns: {
+            domain,
+            mxHosts,
+            spf: o.spf,
+            dmarc: {
+                policy: o.dmarcPolicy,
+                percent: o.dmarcPercent,
+                reportAddress: reportAddress("dmarcReportAddress"),
+            },
+            mtaSts: { mode: o.mtaStsMode, maxAge: o.mtaStsMaxAge },
+            tlsReportAddress: reportAddress("tlsReportAddress"),
+            clientHost: o.clientHost ?? mxHosts[0],
+            clientPorts: o.clientPorts as ClientPorts,
+            mailHostAddresses: o.mailHostAddresses,
+        },
+    };
+}
+
+/** The keys of a selector: one per algorithm, each published under its own DNS selector. */
+export const DKIM_ALGORITHMS = ["rsa", "ed25519"] as const;
+
+/** The DNS selectors of the signing keys (none when DKIM is off). */
+export function dkimSelectors(dkim: DkimSettings): DkimSelectorSpec[] {
+    if (!dkim.enabled) return [];
+    return DKIM_ALGORITHMS.map(algorithm => ({ selector: `${dkim.selector}-${algorithm}`, algorithm }));
 }
 
 /** The renderers' DomainSpec alone (for tests and callers without DNS). */

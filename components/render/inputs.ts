@@ -4,6 +4,8 @@
 // config jobs' uploads cannot serve either purpose, as one secret file makes the whole list
 // "[secret]". Pure: the components add the password hashes themselves, as Pulumi secrets.
 import type { MailServerSettings } from "../options/mailServer";
+import type { DkimSettings } from "../options/virtualDomain";
+import type { DnsSpec } from "./dns";
 import { tlsSettings } from "../options/tls";
 import { DovecotSpec } from "./dovecot";
 import { relayImplicitTls } from "./postfix";
@@ -87,8 +89,8 @@ export function dovecotSettings(spec: DovecotSpec) {
     return { ports: spec.ports, listen: spec.listen, vacation: spec.vacation };
 }
 
-/** VirtualDomain's settings after validation (addresses qualified and lower-cased), without passwords. */
-export function domainSettings(spec: DomainSpec, mxHosts: string[], spf: string) {
+/** VirtualDomain's settings after validation (addresses qualified and lower-cased), without passwords or keys. */
+export function domainSettings(spec: DomainSpec, dns: Omit<DnsSpec, "dkimKeys">, dkim: DkimSettings) {
     return {
         domain: spec.name,
         mailboxes: spec.mailboxes.map(m => ({
@@ -110,7 +112,19 @@ export function domainSettings(spec: DomainSpec, mxHosts: string[], spf: string)
         aliases: spec.aliases,
         ...(spec.catchAll !== undefined ? { catchAll: spec.catchAll } : {}),
         forwards: spec.forwards,
-        mxHosts,
-        spf,
+        mxHosts: dns.mxHosts,
+        spf: dns.spf,
+        dkim: dkim.enabled,
+        dkimSelector: dkim.selector,
+        dkimRetiredSelectors: dkim.retiredSelectors,
+        dmarcPolicy: dns.dmarc.policy,
+        dmarcPercent: dns.dmarc.percent,
+        ...(dns.dmarc.reportAddress !== undefined ? { dmarcReportAddress: dns.dmarc.reportAddress } : {}),
+        mtaStsMode: dns.mtaSts.mode,
+        mtaStsMaxAge: dns.mtaSts.maxAge,
+        ...(dns.tlsReportAddress !== undefined ? { tlsReportAddress: dns.tlsReportAddress } : {}),
+        clientHost: dns.clientHost,
+        clientPorts: dns.clientPorts,
+        mailHostAddresses: dns.mailHostAddresses,
     };
 }

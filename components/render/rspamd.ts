@@ -5,7 +5,8 @@
 import * as crypto from "node:crypto";
 import { paths, RenderedFile } from "./spec";
 
-export type DkimAlgorithm = "rsa" | "ed25519";
+import type { DkimAlgorithm } from "./spec";
+export type { DkimAlgorithm };
 
 export interface RspamdSpec {
     /** Authentication-Results' authserv-id: the MTA's myhostname. */

@@ -9,14 +9,32 @@ export interface DomainSpec {
     /** Where mail to an address of the domain that exists nowhere else goes; undefined: rejected. */
     catchAll?: string;
     forwards: ForwardSpec[];
-    /** The selectors that sign this domain's mail (an RSA and an Ed25519 one); empty: DKIM off. */
-    dkimSelectors?: Array<{ selector: string; algorithm: "rsa" | "ed25519" }>;
+    /**
+     * The DKIM selectors that sign this domain's mail, as published in DNS (`<dkimSelector>-rsa`,
+     * `<dkimSelector>-ed25519`); empty when DKIM is off. Retired selectors are not listed (they no
+     * longer sign). The private keys are VirtualDomain.dkimSigningKeys (a secret), in the same order.
+     */
+    dkimSelectors: DkimSelectorSpec[];
 }
 
-/** A DKIM private key of a VirtualDomain's signing selector; always inside a Pulumi secret. */
-export interface DkimSigningKey {
+export type DkimAlgorithm = "rsa" | "ed25519";
+
+/** A DKIM selector that signs: RSA 2048 or Ed25519 (RFC 8463). */
+export interface DkimSelectorSpec {
+    /** The selector as published: the TXT record is `<selector>._domainkey.<domain>`. */
     selector: string;
-    algorithm: "rsa" | "ed25519";
+    algorithm: DkimAlgorithm;
+}
+
+/** A signing key (VirtualDomain.dkimSigningKeys, a Pulumi secret). */
+export interface DkimSigningKey {
+    /** The selector as published, e.g. "mail-rsa". */
+    selector: string;
+    algorithm: DkimAlgorithm;
+    /**
+     * PEM of the private key: RSA as @pulumi/tls privateKeyPem ("BEGIN RSA PRIVATE KEY", PKCS#1),
+     * Ed25519 as privateKeyPemPkcs8 ("BEGIN PRIVATE KEY", PKCS#8).
+     */
     privateKeyPem: string;
 }
 

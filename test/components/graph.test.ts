@@ -379,6 +379,12 @@ test("secrets: key, hashes and relay passwords are secret where they are uploade
     // The public outputs are not secret: they are meant to be reviewed.
     assert.equal(await env.pulumi.isSecret(bridge.server.mainCf), false);
     assert.equal(await env.pulumi.isSecret(bridge.domains[0].dnsRecords), false);
+    assert.equal(await env.pulumi.isSecret(bridge.domains[0].dnsZone), false);
+    assert.equal(await env.pulumi.isSecret(bridge.domains[0].dkimSigningKeys), true, "dkimSigningKeys is secret");
+    assert.deepEqual(
+        (await value(bridge.domains[0].dkimSigningKeys)).map((k: any) => [k.selector, k.algorithm]),
+        bridge.domains[0].spec.dkimSelectors.map(s => [s.selector, s.algorithm]),
+    );
 });
 
 test("secrets: no plaintext password anywhere, no key in clear, nothing sensitive in labels or env", () => {
@@ -462,10 +468,24 @@ test("component outputs", async () => {
     assert.equal(await value(bridge.imap.mailVolumeName), "gb-mail");
     assert.equal(await value(bridge.server.certificatePem), FAKE_CERT_PEM);
     assert.deepEqual(await value(bridge.domains[0].mailboxAddresses), ["alice@example.com", "bob@example.com"]);
-    assert.deepEqual(await value(bridge.domains[1].dnsRecords), [
-        { name: "example.org", type: "MX", value: "mail.example.org.", priority: 10 },
-        { name: "example.org", type: "TXT", value: "v=spf1 mx -all" },
+    const records = await value(bridge.domains[1].dnsRecords);
+    assert.deepEqual(records.slice(0, 2), [
+        {
+            name: "example.org",
+            type: "MX",
+            value: "mail.example.org.",
+            priority: 10,
+            purpose: "where mail for the domain is delivered",
+        },
+        {
+            name: "example.org",
+            type: "TXT",
+            value: "v=spf1 mx -all",
+            purpose: "SPF: which hosts may send mail as the domain",
+        },
     ]);
+    assert.match(await value(bridge.domains[1].dnsZone), /^example\.org\. 3600 IN MX 10 mail\.example\.org\.$/m);
+    assert.match(await value(bridge.domains[1].mtaStsPolicy), /^mode: testing$/m);
 });
 
 test("least privilege: every service container drops all capabilities but its own, read-only root, no new privileges, nothing privileged", () => {

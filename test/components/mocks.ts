@@ -3,6 +3,8 @@
 // to read Outputs, unwrap secrets and wait until every registration has settled.
 import * as pulumi from "@pulumi/pulumi";
 
+export { MOCK_PUBLIC_KEY_PEM, mockKeyState } from "./mock-keys";
+import { MOCK_PUBLIC_KEY_PEM } from "./mock-keys";
 export { isWrappedSecret, redactSecrets, SECRET_SIG, SECRET_VALUE, unwrapSecrets } from "./secrets";
 import { isWrappedSecret, unwrapSecrets } from "./secrets";
 
@@ -70,6 +72,8 @@ export async function installMocks(stack = "test"): Promise<MockEnv> {
                 switch (args.type) {
                     case "tls:index/privateKey:PrivateKey":
                         state.privateKeyPem = FAKE_KEY_PEM;
+                        state.privateKeyPemPkcs8 = FAKE_KEY_PEM;
+                        state.publicKeyPem = MOCK_PUBLIC_KEY_PEM[String(args.inputs.algorithm)];
                         break;
                     case "tls:index/selfSignedCert:SelfSignedCert":
                         state.certPem = FAKE_CERT_PEM;

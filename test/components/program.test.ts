@@ -246,13 +246,40 @@ test("dev stack: the program runs and its outputs follow the stack config", asyn
     for (const port of Object.values(cfg["mailserver:imapPorts"]) as number[])
         assert.match(outputs.dovecotConf, new RegExp(`^    port = ${port}$`, "m"));
     assert.match(outputs.dovecotConf, new RegExp(`^hostname = ${esc(hostname)}$`, "m"));
+    // Every domain's records; the dev domain defines no postmaster, so DMARC has no rua and there is no TLS-RPT.
     assert.deepEqual(
-        outputs.dnsRecords,
+        outputs.dnsRecords.map((r: any) => `${r.name} ${r.type}`),
         cfg["mailserver:domains"].flatMap((d: any) => [
-            { name: d.domain, type: "MX", value: `${hostname}.`, priority: 10 },
-            { name: d.domain, type: "TXT", value: "v=spf1 mx -all" },
+            `${d.domain} MX`,
+            `${d.domain} TXT`,
+            `mail-rsa._domainkey.${d.domain} TXT`,
+            `mail-ed25519._domainkey.${d.domain} TXT`,
+            `_dmarc.${d.domain} TXT`,
+            `_mta-sts.${d.domain} TXT`,
+            ...["_submissions", "_submission", "_imaps", "_imap", "_pop3s", "_pop3"].map(
+                s => `${s}._tcp.${d.domain} SRV`,
+            ),
         ]),
     );
+    const domain = cfg["mailserver:domains"][0].domain;
+    assert.deepEqual(outputs.dnsRecords.slice(0, 2), [
+        {
+            name: domain,
+            type: "MX",
+            value: `${hostname}.`,
+            priority: 10,
+            purpose: "where mail for the domain is delivered",
+        },
+        { name: domain, type: "TXT", value: "v=spf1 mx -all", purpose: "SPF: which hosts may send mail as the domain" },
+    ]);
+    assert.equal(outputs.dnsRecords.find((r: any) => r.name === `_dmarc.${domain}`).value, "v=DMARC1; p=none");
+    assert.match(
+        outputs.dnsRecords.find((r: any) => r.name === `mail-rsa._domainkey.${domain}`).value,
+        /^v=DKIM1; k=rsa; p=MII/,
+    );
+    assert.deepEqual(Object.keys(outputs.dnsZones), [domain]);
+    assert.match(outputs.dnsZones[domain], new RegExp(`^${esc(domain)}\\. 3600 IN MX 10 ${esc(hostname)}\\.$`, "m"));
+    assert.equal(outputs.mtaStsPolicies[domain], `version: STSv1\nmode: testing\nmx: ${hostname}\nmax_age: 604800\n`);
 });
 
 test("dev stack resources: its network, ports on publishAddress, self-signed certificate, quotas and aliases", async () => {
@@ -340,7 +367,18 @@ test("prod stack resources: host networking, the supplied key as a secret, relay
         relay = cfg["mailserver:relayhosts"][0];
     assert.equal(cfg["mailserver:networkMode"], "host");
     assert.equal(resources.filter(r => r.type === "docker:index/network:Network").length, 0);
-    assert.equal(resources.filter(r => r.type.startsWith("tls:")).length, 0, "no generated key or certificate");
+    const dkimKeys = resources.filter(r => r.type.startsWith("tls:") && /-dkim-/.test(r.name));
+    assert.equal(
+        resources.filter(r => r.type.startsWith("tls:")).length - dkimKeys.length,
+        0,
+        "no generated TLS key or certificate",
+    );
+    assert.deepEqual(
+        dkimKeys.map(r => r.name).sort(),
+        cfg["mailserver:domains"]
+            .flatMap((d: any) => [`${d.domain}-dkim-mail-rsa`, `${d.domain}-dkim-mail-ed25519`])
+            .sort(),
+    );
     for (const name of [`${prefix}-postfix`, `${prefix}-dovecot`]) {
         assert.equal(named(resources, name).wire.networkMode, "host");
         assert.equal(named(resources, name).wire.ports, undefined);

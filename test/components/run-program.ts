@@ -9,6 +9,7 @@
 // generated key, a network's subnet, an image id) is unknown, and no outputs print.
 import * as fs from "fs";
 import * as path from "path";
+import { mockKeyState } from "./mock-keys";
 
 interface Request {
     stack: string;
@@ -38,7 +39,7 @@ async function main() {
                 registered++;
                 // A new stack: the program's reference to its own previous outputs finds none.
                 const state =
-                    args.type === "pulumi:pulumi:StackReference" ? { ...args.inputs, outputs: {} } : args.inputs;
+                    args.type === "pulumi:pulumi:StackReference" ? { ...args.inputs, outputs: {} } : mockKeyState(args);
                 const p = Promise.resolve({ id: `${args.name}-id`, state });
                 pending.add(p);
                 p.finally(() => pending.delete(p)).catch(() => undefined);

@@ -29,6 +29,10 @@ export function exampleCom(): DomainSpec {
                 keepCopy: false,
             },
         ],
+        dkimSelectors: [
+            { selector: "mail-rsa", algorithm: "rsa" },
+            { selector: "mail-ed25519", algorithm: "ed25519" },
+        ],
     };
 }
 
@@ -39,6 +43,7 @@ export function exampleOrg(): DomainSpec {
         // The domain defines its own abuse address, but not postmaster.
         aliases: [{ address: "abuse@example.org", targets: ["dave@example.org"] }],
         forwards: [],
+        dkimSelectors: [],
     };
 }
 

@@ -24,6 +24,7 @@ import { MailboxArgs } from "../../components/args";
 import { validateDomain } from "../../components/options/virtualDomain";
 import { VirtualDomain } from "../../components/virtualDomain";
 import { dovecotSpec } from "./fixtures";
+import { mockKeyState } from "../components/mock-keys";
 
 const PW = "a-long-enough-password";
 const domain = (mailboxes: Array<Omit<MailboxArgs, "password">>): DomainSpec =>
@@ -252,7 +253,7 @@ describe("DovecotImap: where Sieve sends mail, and the vacation limits", () => {
     before(async () => {
         await pulumi.runtime.setMocks(
             {
-                newResource: args => ({ id: `${args.name}-id`, state: args.inputs }),
+                newResource: args => ({ id: `${args.name}-id`, state: mockKeyState(args) }),
                 call: args => args.inputs,
             },
             "mailserver",

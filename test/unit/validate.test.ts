@@ -433,6 +433,10 @@ describe("validateDomain: good input", () => {
             aliases: [{ address: "sales@example.com", targets: ["alice@example.com", "bob@example.com"] }],
             catchAll: "alice@example.com",
             forwards: [{ address: "bob@example.com", targets: ["bob@elsewhere.example"], keepCopy: true }],
+            dkimSelectors: [
+                { selector: "mail-rsa", algorithm: "rsa" },
+                { selector: "mail-ed25519", algorithm: "ed25519" },
+            ],
         });
     });
 

@@ -8,11 +8,12 @@ import { hashPassword } from "../../components/render/password";
 import { Credential } from "../../components/render/spec";
 import { MailConfigError } from "../../components/validate";
 import { MIN_PASSWORD_LENGTH, VirtualDomain } from "../../components/virtualDomain";
+import { mockKeyState } from "../components/mock-keys";
 
 before(async () => {
     await pulumi.runtime.setMocks(
         {
-            newResource: args => ({ id: `${args.name}-id`, state: args.inputs }),
+            newResource: args => ({ id: `${args.name}-id`, state: mockKeyState(args) }),
             call: args => args.inputs,
         },
         "mailserver",
