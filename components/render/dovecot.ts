@@ -233,6 +233,9 @@ sieve_script mailbox-rules {
   path = ${C}/sieve/%{user}.sieve
   bin_path = ~/.sieve-bin
 }
+# A redirect leaves with the mailbox's own address as envelope sender: the mail is ours to sign
+# (DKIM) and passes SPF, and bounces come back to the mailbox instead of the original sender.
+sieve_redirect_envelope_from = recipient
 sieve_vacation_min_period = ${spec.vacation.minPeriod}
 sieve_vacation_default_period = ${spec.vacation.defaultPeriod}
 sieve_vacation_max_period = ${spec.vacation.maxPeriod}

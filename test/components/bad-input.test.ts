@@ -426,12 +426,12 @@ test("at least 25 invalid configurations are refused before any resource is regi
             construct: n => domain(n, { dkimSelector: "2026_01" }),
         },
         {
-            what: "a loopback address as the mail host's public address",
+            what: "a link-local address as the mail host's public address",
             label: "VirtualDomain bad-41",
             field: "mailHostAddresses[0]",
-            shown: `"127.0.0.1"`,
-            accepted: /expected a public address of this server, not a loopback address/,
-            construct: n => domain(n, { mailHostAddresses: ["127.0.0.1"] }),
+            shown: `"169.254.0.7"`,
+            accepted: /expected a public address of this server, not a link-local address/,
+            construct: n => domain(n, { mailHostAddresses: ["169.254.0.7"] }),
         },
         {
             what: "an SRV port out of range",
