@@ -105,6 +105,8 @@ export class MailServer extends pulumi.ComponentResource {
             },
             opts,
         );
+        if (placement.networkMode === "bridge" && postfix.mode === "internet")
+            pulumi.log.warn(bridgeWarning(name), this);
         this.settings = settings;
         this.domains = domains;
         this.credentials = credentials;
@@ -180,9 +182,12 @@ export class MailServer extends pulumi.ComponentResource {
                 postfixTables.senderTransports,
                 postfixTables.transports,
                 postfixTables.tlsPolicies,
+                postfixTables.ownSenderDomains,
             ],
             postalias: [postfixTables.systemAliases],
             labels,
+            // Validates inet_interfaces against the addresses the service will have (::1, the host's own).
+            networkMode: placement.networkMode === "host" ? "host" : "none",
         });
 
         // --- saslauthd
@@ -265,6 +270,20 @@ export class MailServer extends pulumi.ComponentResource {
             rspamdConfigApplied: filter ? filter.applied : pulumi.output(undefined),
         });
     }
+}
+
+/**
+ * Bridge mode hides client addresses behind Docker's gateway unless the Docker engine is set up
+ * to keep them, which the component cannot see: said once per MailServer, at every preview and up.
+ */
+export function bridgeWarning(name: string): string {
+    return (
+        `MailServer ${name}: in bridge mode, clients can reach Postfix from the Docker network's gateway instead of ` +
+        "their own address, so inbound SPF/DMARC checks, rate limits and AUTH throttling (authRateLimit: one client " +
+        'failing can throttle everyone) see the gateway. Use networkMode "host", or a Docker engine that keeps ' +
+        'client addresses ("userland-proxy": false in daemon.json for IPv4; for IPv6 also "ipv6" and "ip6tables"); ' +
+        'see README.md, "Client addresses in bridge mode".'
+    );
 }
 
 // DovecotImap's validation recognises a MailServer by this mark, without importing Pulumi.

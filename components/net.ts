@@ -144,3 +144,44 @@ export function notPublicReason(address: string): string | undefined {
     };
     return refused[range];
 }
+
+/** Whether the two networks share at least one address (same family; IPv4-mapped IPv6 as IPv4). */
+export function overlaps(a: Network, b: Network): boolean {
+    const a4 = mappedIPv4(a) ?? a;
+    const b4 = mappedIPv4(b) ?? b;
+    if (a4.family !== b4.family) return false;
+    const prefix = Math.min(a4.prefix, b4.prefix);
+    return ipaddr.parse(a4.address).match(ipaddr.parse(b4.address), prefix);
+}
+
+/**
+ * Where Docker takes bridge networks' subnets, and so their gateway addresses, unless its
+ * daemon.json says otherwise: the local-scope default-address-pools (172.17.0.0/16 to
+ * 172.31.0.0/16 and 192.168.0.0/16 in /20s, all inside 172.16.0.0/12 and 192.168.0.0/16), and
+ * for IPv6 networks without a subnet of their own the ULA range fd00::/8 (Docker 27+ derives a
+ * ULA prefix there from its engine id).
+ */
+export const DOCKER_ADDRESS_POOLS: readonly Network[] = ["172.16.0.0/12", "192.168.0.0/16", "[fd00::]/8"].map(p =>
+    parseNetwork(p)!,
+);
+
+/** The Docker address pool this network shares addresses with (it may contain a bridge gateway), if any. */
+export function dockerPoolOverlap(n: Network): Network | undefined {
+    return DOCKER_ADDRESS_POOLS.find(pool => overlaps(n, pool));
+}
+
+/**
+ * Why a mynetworks entry must not be trusted in Docker bridge mode, or undefined: there every
+ * client arrives from the network's gateway (docker-proxy), whose address lies in Docker's pools,
+ * so an entry that can contain it trusts the whole Internet. One text for validation and policy.
+ */
+export function bridgeGatewayRisk(n: Network): string | undefined {
+    if (isLoopbackNetwork(n)) return undefined;
+    const pool = dockerPoolOverlap(n);
+    if (pool === undefined) return undefined;
+    return (
+        `it overlaps ${pool.postfix}, where Docker allocates bridge networks, and in bridge mode every client arrives ` +
+        "from the Docker network's gateway (docker-proxy), so trusting it makes an open relay; " +
+        'use networkMode "host" to trust networks by address'
+    );
+}

@@ -43,7 +43,7 @@ import {
     tooWide,
     weakProtocols,
 } from "./parse";
-import { parseNetwork } from "../components/net";
+import { bridgeGatewayRisk, parseNetwork } from "../components/net";
 
 export const CONTAINER_TYPE = "docker:index/container:Container";
 export const MAIL_SERVER_TYPE = "mailserver:index:MailServer";
@@ -140,6 +140,11 @@ export interface Subject extends ConfigFiles {
     /** MailServer's typed mynetworks, read only when its main.cf is not known. */
     mynetworks?: string[];
     /**
+     * Runs in Docker bridge mode (a MailServer with networkMode "bridge", a container on a bridge
+     * network): every client may arrive from the gateway, so main.cf's mynetworks must not reach it.
+     */
+    bridge: boolean;
+    /**
      * One of our config jobs: its main.cf and dovecot.conf are judged on the component that
      * registered them, so only master.cf's per-service overrides are judged here.
      */
@@ -154,7 +159,8 @@ export function subjectOf(type: string, props: Record<string, any>): Subject | u
     if (type === MAIL_SERVER_TYPE) {
         const file = (path: string) => knownString(() => props[COMPONENT_FILE_INPUTS.postfix]?.[path]);
         const mainCf = file("main.cf");
-        const subject: Subject = { mainCf, masterCf: file("master.cf"), configJob: false };
+        const bridge = known(() => props.networkMode) === "bridge";
+        const subject: Subject = { mainCf, masterCf: file("master.cf"), configJob: false, bridge };
         if (mainCf === undefined) {
             const list = known(() => props.mynetworks);
             if (Array.isArray(list))
@@ -168,14 +174,24 @@ export function subjectOf(type: string, props: Record<string, any>): Subject | u
         return {
             dovecotConf: knownString(() => props[COMPONENT_FILE_INPUTS.dovecot]?.["dovecot.conf"]),
             configJob: false,
+            bridge: false,
         };
     }
     if (type === CONTAINER_TYPE) {
         const files = configFiles(props);
-        if (labelsOf(props).get("mailserver.role") !== "config-job") return { ...files, configJob: false };
-        return { mainCf: files.mainCf, masterCf: files.masterCf, configJob: true };
+        if (labelsOf(props).get("mailserver.role") !== "config-job")
+            return { ...files, configJob: false, bridge: onBridgeNetwork(props) };
+        // Our config jobs run without a network; their MailServer says where the service runs.
+        return { mainCf: files.mainCf, masterCf: files.masterCf, configJob: true, bridge: false };
     }
     return undefined;
+}
+
+/** Whether a container runs on a Docker bridge network (Docker's default when no network mode is given). */
+function onBridgeNetwork(props: Record<string, any>): boolean {
+    const mode = known(() => props.networkMode);
+    if (mode === undefined || mode === null || mode === "bridge" || mode === "default") return true;
+    return typeof mode === "string" && !["host", "none"].includes(mode) && !mode.startsWith("container:");
 }
 
 /** A problem, and whether a master.cf service's own -o override causes it (rather than main.cf). */
@@ -225,7 +241,16 @@ function trustsTooMuch(entry: string, why: string): string {
     );
 }
 
-export function openRelayFindings(pf: PostfixConfig): Finding[] {
+function trustsGateway(entry: string, risk: string): string {
+    return `mynetworks trusts ${entry} in Docker bridge mode: ${risk}.`;
+}
+
+/**
+ * Open-relay findings; with `bridge`, also main.cf's mynetworks entries that can contain the
+ * Docker gateway (a service's own mynetworks, such as the never-published reinject listener
+ * trusting its Docker network, is judged by width only).
+ */
+export function openRelayFindings(pf: PostfixConfig, bridge = false): Finding[] {
     const findings: Finding[] = [];
     for (const service of pf.smtpdServices()) {
         const networkKeys = ["mynetworks", "mynetworks_style"];
@@ -252,6 +277,8 @@ export function openRelayFindings(pf: PostfixConfig): Finding[] {
             const network = parseNetwork(entry);
             const why = network && tooWide(network);
             if (why) findings.push(finding(service, networkKeys, trustsTooMuch(entry, why)));
+            const risk = bridge && network && !service.options.has("mynetworks") && bridgeGatewayRisk(network);
+            if (risk && !why) findings.push(finding(service, networkKeys, trustsGateway(entry, risk)));
         }
         const relay = pf.get("smtpd_relay_restrictions", service);
         const recipient = pf.get("smtpd_recipient_restrictions", service);
@@ -275,11 +302,13 @@ export function openRelayProblems(pf: PostfixConfig): string[] {
 }
 
 /** MailServer's typed mynetworks, judged like main.cf's when main.cf itself is not known. */
-export function mynetworksProblems(mynetworks: string[]): string[] {
+export function mynetworksProblems(mynetworks: string[], bridge = false): string[] {
     return mynetworks.flatMap(entry => {
         const network = parseNetwork(entry);
         const why = network && tooWide(network);
-        return why ? [`MailServer settings: ${trustsTooMuch(entry, why)}`] : [];
+        if (why) return [`MailServer settings: ${trustsTooMuch(entry, why)}`];
+        const risk = bridge && network && bridgeGatewayRisk(network);
+        return risk ? [`MailServer settings: ${trustsGateway(entry, risk)}`] : [];
     });
 }
 
@@ -288,13 +317,14 @@ export const noOpenRelay: ResourceValidationPolicy = {
     description:
         "Postfix must not relay for strangers. mynetworks may trust loopback and networks no wider than IPv4 " +
         `/${MIN_IPV4_PREFIX} (65,536 addresses) or IPv6 /${MIN_IPV6_PREFIX} (one site) — private ranges included, since behind Docker's ` +
-        "bridge outside clients can arrive from the gateway's private address — and every smtpd service needs reject_unauth_destination " +
+        "bridge outside clients can arrive from the gateway's private address; in bridge mode no entry (but loopback) may overlap " +
+        "Docker's address pools (172.16.0.0/12, 192.168.0.0/16, fd00::/8), where the gateway lives — and every smtpd service needs reject_unauth_destination " +
         "(or defer_unauth_destination) in smtpd_relay_restrictions or smtpd_recipient_restrictions.",
     enforcementLevel: "mandatory",
     severity: "critical",
     validateResource: onSubjects(subject => [
-        ...postfixProblems(subject, openRelayFindings),
-        ...(subject.mynetworks ? mynetworksProblems(subject.mynetworks) : []),
+        ...postfixProblems(subject, pf => openRelayFindings(pf, subject.bridge)),
+        ...(subject.mynetworks ? mynetworksProblems(subject.mynetworks, subject.bridge) : []),
     ]),
 };
 

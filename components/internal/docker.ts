@@ -63,6 +63,12 @@ export interface ConfigJobArgs {
     postmap?: string[];
     postalias?: string[];
     labels?: Record<string, string>;
+    /**
+     * "none" (the default), or "host" where the service runs on the host's network: Postfix's tools
+     * check that every inet_interfaces address is a local one, and a job without a network has
+     * only 127.0.0.1 (not even ::1), so the host's own addresses would fail there.
+     */
+    networkMode?: "none" | "host";
 }
 
 /**
@@ -89,7 +95,7 @@ export function configJob(
             attach: true,
             mustRun: false,
             restart: "no",
-            networkMode: "none",
+            networkMode: args.networkMode ?? "none",
             uploads: [
                 { file: `${paths.staging}/MANIFEST`, content: manifest },
                 ...args.files.map(f => ({ file: `${paths.staging}/${f.path}`, content: f.content })),

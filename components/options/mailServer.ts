@@ -6,7 +6,7 @@ import { relayImplicitTls, relayNexthop } from "../render/postfix";
 import { definedAddresses } from "../render/addresses";
 import { DomainSpec, PostfixSpec, RelayhostSpec, TransportSpec } from "../render/spec";
 import { isDomain, Validator } from "../validate";
-import { isIP, isIPv4, isNameserver } from "../net";
+import { bridgeGatewayRisk, isIP, isIPv4, isNameserver, parseNetwork } from "../net";
 import { boolean, integer, list, object, oneOf, passthrough, readOptions, required, text, Values } from "./declare";
 import { LOGIN_OPTIONS } from "./login";
 import { IMAGE_OPTIONS, TLS_OPTIONS, validateTls } from "./tls";
@@ -350,6 +350,12 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
                 `expected an address of relayDomains (${o.relayDomains.join(", ") || "none given"})`,
             );
     });
+    if (o.networkMode === "bridge") {
+        o.mynetworks.forEach((entry, i) => {
+            const risk = bridgeGatewayRisk(parseNetwork(entry)!);
+            if (risk) v.fail(`mynetworks[${i}]`, raw.mynetworks[i], risk);
+        });
+    }
     const ports = o.ports;
     const seen = new Map<number, string>();
     for (const [k, p] of Object.entries(ports)) {

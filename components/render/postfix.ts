@@ -27,7 +27,17 @@ export const postfixTables = {
     transports: "transport",
     /** smtp_tls_policy_maps: each relay's next hop and its tlsPolicy. */
     tlsPolicies: "tls_policy",
+    /** check_sender_access on port 25: our own domains, which only logins and mynetworks may use as sender. */
+    ownSenderDomains: "own_sender_domains",
 } as const;
+
+/** header_checks (regexp) of the submission ports' cleanup service: what leaks a user's machine. */
+export const SUBMISSION_HEADER_CHECKS = "submission_header_checks";
+/** The cleanup service mail from 587 and 465 passes through (master.cf). */
+export const SUBMISSION_CLEANUP = "submission-cleanup";
+/** What a spoofed sender of one of our own domains hears (check_sender_access on port 25). */
+export const spoofReject = (domain: string) =>
+    `REJECT 5.7.1 Mail from ${domain} is accepted only from its authenticated users (submission, port 587 or 465)`;
 
 const table = (name: string) => `lmdb:${C}/${name}`;
 
@@ -257,6 +267,12 @@ milter_default_action = tempfail
 # --- restrictions: never an open relay
 smtpd_helo_required = yes
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
+${when(internet)`
+# Spoofing: an envelope sender of one of our own domains comes from a login or mynetworks, whatever
+# DNS (SPF) says. The null sender (bounces) has no domain and passes; Sieve's reinject listener
+# trusts Dovecot's network as its mynetworks.
+smtpd_sender_restrictions = permit_mynetworks, permit_sasl_authenticated, check_sender_access ${table(t.ownSenderDomains)}
+`}
 smtpd_recipient_restrictions = reject_non_fqdn_recipient, reject_unlisted_recipient
 smtpd_reject_unlisted_recipient = yes
 smtpd_reject_unlisted_sender = no
@@ -281,7 +297,8 @@ export function renderMasterCf(spec: PostfixSpec): string {
   -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
   -o smtpd_sender_restrictions=${internet ? "reject_sender_login_mismatch" : ""}
   -o smtpd_recipient_restrictions=reject_non_fqdn_recipient,permit_sasl_authenticated,reject
-  -o milter_macro_daemon_name=ORIGINATING`;
+  -o milter_macro_daemon_name=ORIGINATING
+  -o cleanup_service_name=${SUBMISSION_CLEANUP}`;
     return cf`${HEADER}
 # chroot is "n" everywhere: the container is the jail, and paths stay the same inside and out.
 # ==========================================================================
@@ -297,6 +314,12 @@ ${submissionOptions("submission")}
 ${service(smtps)}inet  n       -       n       -       -       smtpd
 ${submissionOptions("smtps")}
   -o smtpd_tls_wrappermode=yes
+# Privacy for our users (587 and 465 only, never 25): their client's Received line (HELO name and
+# address) and User-Agent, X-Mailer, X-Originating-IP are dropped; attached messages keep theirs.
+${service(SUBMISSION_CLEANUP)}unix  n       -       n       -       0       cleanup
+  -o syslog_name=postfix/${SUBMISSION_CLEANUP}
+  -o header_checks=regexp:${C}/${SUBMISSION_HEADER_CHECKS}
+  -o nested_header_checks=
 
 ${when(internet)`
 # Mail from Dovecot's Sieve re-enters Postfix here: never published, it trusts only the network
@@ -446,6 +469,24 @@ export function renderTlsPolicies(spec: PostfixSpec): string {
     return tableText([...entries]);
 }
 
+/** check_sender_access: each of our domains, refused as a sender from outside (see spoofReject). */
+export function renderOwnSenderDomains(spec: PostfixSpec): string {
+    return tableText(spec.mode === "internet" ? spec.domains.map(d => [d.name, spoofReject(d.name)]) : []);
+}
+
+/**
+ * header_checks of the submission cleanup: Postfix's own Received line for the submission (client
+ * HELO name and address) and the client-identifying headers. Messages arrive from our users
+ * without Received lines of their own, so every Received line is that one.
+ */
+export function renderSubmissionHeaderChecks(): string {
+    return (
+        HEADER +
+        ["Received", "User-Agent", "X-Mailer", "X-Originating-IP"].map(h => `/^${h}:/ IGNORE`).join("\n") +
+        "\n"
+    );
+}
+
 /** Cyrus SASL server config for smtpd: verify passwords through saslauthd's socket. */
 export function renderSmtpdSaslConf(): string {
     return [
@@ -487,6 +528,8 @@ export function renderPostfixFiles(spec: PostfixSpec): RenderedFile[] {
         file(postfixTables.senderTransports, renderSenderTransports(spec)),
         file(postfixTables.transports, renderTransports(spec)),
         file(postfixTables.tlsPolicies, renderTlsPolicies(spec)),
+        file(postfixTables.ownSenderDomains, renderOwnSenderDomains(spec)),
+        file(SUBMISSION_HEADER_CHECKS, renderSubmissionHeaderChecks()),
         file("sasl/smtpd.conf", renderSmtpdSaslConf()),
     ];
 }

@@ -441,6 +441,16 @@ test("at least 25 invalid configurations are refused before any resource is regi
             accepted: /TCP port 1-65535, or 0 to turn it off/,
             construct: n => domain(n, { clientPorts: { imaps: 70000 } }),
         },
+        {
+            what: "bridge mode trusting a Docker address pool (the gateway: every client)",
+            label: "MailServer bad-36",
+            field: "mynetworks[2]",
+            shown: `"172.16.0.0/12"`,
+            accepted:
+                /Docker allocates bridge networks.*every client arrives from the Docker network's gateway.*open relay.*networkMode "host"/,
+            construct: n =>
+                server(n, { networkMode: "bridge", mynetworks: ["127.0.0.0/8", "[::1]/128", "172.16.0.0/12"] }),
+        },
     ];
     assert.ok(cases.length >= 25);
     const lines: string[] = [];

@@ -2,13 +2,16 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
+    bridgeGatewayRisk,
     canonicalAddress,
+    dockerPoolOverlap,
     isIP,
     isIPv4,
     isIPv6,
     isLoopbackAddress,
     isLoopbackNetwork,
     mappedIPv4,
+    overlaps,
     parseNetwork,
     within,
 } from "../../components/net";
@@ -190,5 +193,52 @@ describe("ranges", () => {
         for (const a of ["127.0.0.1", "127.255.0.9", "::1", "::ffff:127.0.0.1"]) assert.ok(isLoopbackAddress(a), a);
         for (const a of ["localhost", "127.0.0.1/8", "128.0.0.1", "::2", "0.0.0.0", "::", "[::1]", "127.foo"])
             assert.ok(!isLoopbackAddress(a), a);
+    });
+});
+
+describe("Docker bridge gateways", () => {
+    const n = (text: string) => parseNetwork(text)!;
+
+    test("overlaps: either network holds an address of the other; IPv4-mapped IPv6 counts as IPv4", () => {
+        assert.ok(overlaps(n("172.16.0.0/12"), n("172.21.0.0/16")));
+        assert.ok(overlaps(n("172.21.0.0/16"), n("172.16.0.0/12")));
+        assert.ok(overlaps(n("172.21.0.1"), n("172.16.0.0/12")));
+        assert.ok(overlaps(n("[::ffff:172.17.0.0]/112"), n("172.16.0.0/12")));
+        assert.ok(overlaps(n("172.0.0.0/8"), n("172.16.0.0/12")), "a wider network holds the pool");
+        assert.ok(!overlaps(n("172.32.0.0/16"), n("172.16.0.0/12")));
+        assert.ok(!overlaps(n("10.0.0.0/8"), n("172.16.0.0/12")));
+        assert.ok(!overlaps(n("[::1]/128"), n("127.0.0.0/8")), "families differ");
+    });
+
+    test("dockerPoolOverlap: the default address pools and the ULA range Docker uses", () => {
+        for (const [entry, pool] of [
+            ["172.16.0.0/12", "172.16.0.0/12"],
+            ["172.17.0.0/16", "172.16.0.0/12"],
+            ["172.21.0.1/32", "172.16.0.0/12"],
+            ["192.168.0.0/16", "192.168.0.0/16"],
+            ["192.168.1.0/24", "192.168.0.0/16"],
+            ["[fd12:3456:789a::]/48", "[fd00::]/8"],
+        ])
+            assert.equal(dockerPoolOverlap(n(entry))?.postfix, pool, entry);
+        for (const entry of [
+            "10.0.0.0/8",
+            "192.0.2.0/24",
+            "172.32.0.0/16",
+            "[2001:db8::]/32",
+            "[fc00::]/8",
+            "127.0.0.0/8",
+        ])
+            assert.equal(dockerPoolOverlap(n(entry)), undefined, entry);
+    });
+
+    test("bridgeGatewayRisk says why and what to do; loopback is never at risk", () => {
+        const why = bridgeGatewayRisk(n("172.16.0.0/12"))!;
+        assert.match(why, /overlaps 172\.16\.0\.0\/12, where Docker allocates bridge networks/);
+        assert.match(why, /every client arrives from the Docker network's gateway/);
+        assert.match(why, /open relay/);
+        assert.match(why, /networkMode "host"/);
+        assert.equal(bridgeGatewayRisk(n("127.0.0.0/8")), undefined);
+        assert.equal(bridgeGatewayRisk(n("[::1]/128")), undefined);
+        assert.equal(bridgeGatewayRisk(n("192.0.2.0/24")), undefined);
     });
 });

@@ -19,7 +19,7 @@ import { renderManifest } from "../../components/render/manifest";
 import { postfixTables, renderPostfixFiles, renderSaslPasswords } from "../../components/render/postfix";
 import { renderSaslauthdFiles } from "../../components/render/saslauthd";
 import { paths, PostfixSpec } from "../../components/render/spec";
-import { parseNetwork } from "../../components/net";
+import { bridgeGatewayRisk, parseNetwork } from "../../components/net";
 import { enabledProtocols, tooWide } from "../../policy/parse";
 import {
     authRequiresTls,
@@ -381,6 +381,65 @@ describe("mail-no-open-relay", () => {
             mainCf: setParam("mynetworks", "127.0.0.0/8, [::1]/128, 172.16.0.0/16, [2001:db8:1::]/48, !10.0.0.0/8"),
         });
         assert.deepEqual(await validate(noOpenRelay, server), []);
+    });
+
+    test("bridge mode: fails mynetworks that can hold the Docker gateway, with the text the component uses", async () => {
+        // The measured open relay: 172.21.0.0/16 passed the /16 width rule, and the gateway was in it.
+        for (const [entry, pool] of [
+            ["172.21.0.0/16", "172.16.0.0/12"],
+            ["192.168.10.0/24", "192.168.0.0/16"],
+            ["[fd00:1:2::]/48", "[fd00::]/8"],
+        ]) {
+            const mainCf = setParam("mynetworks", `127.0.0.0/8, [::1]/128, ${entry}`);
+            const bridge = await validate(noOpenRelay, mailServer(internetSpec(), { masterCf: "absent", mainCf }));
+            assert.equal(bridge.length, 1, bridge.join("\n"));
+            assert.equal(
+                bridge[0],
+                `main.cf: mynetworks trusts ${entry} in Docker bridge mode: ${bridgeGatewayRisk(parseNetwork(entry)!)}.`,
+            );
+            assert.ok(bridge[0].includes(`overlaps ${pool}`), bridge[0]);
+            // Host mode: clients keep their addresses; the same network is the operator's to trust.
+            assert.deepEqual(await validate(noOpenRelay, mailServer(internetSpec(), { mainCf })), [], entry);
+        }
+        // Unknown main.cf: the typed mynetworks are judged the same way.
+        const typed = await validate(
+            noOpenRelay,
+            mailServer(
+                { ...internetSpec(), mynetworks: ["127.0.0.0/8", "172.21.0.0/16"] },
+                { masterCf: "absent", unknown: ["main.cf"] },
+            ),
+        );
+        assert.equal(typed.length, 1, typed.join("\n"));
+        assert.match(typed[0], /^MailServer settings: mynetworks trusts 172\.21\.0\.0\/16 in Docker bridge mode: /);
+        // Loopback and networks outside Docker's pools pass in bridge mode.
+        const fine = setParam("mynetworks", "127.0.0.0/8, [::1]/128, 10.1.0.0/16, [2001:db8:1::]/48");
+        assert.deepEqual(
+            await validate(noOpenRelay, mailServer(internetSpec(), { masterCf: "absent", mainCf: fine })),
+            [],
+        );
+    });
+
+    test("bridge mode: the reinject listener's own mynetworks (its Docker subnet, never published) is not flagged", async () => {
+        // The config job carries master.cf (reinject trusting 172.30.0.0/16) and runs without a network.
+        assert.deepEqual(await validate(noOpenRelay, postfixJob(internetSpec())), []);
+    });
+
+    test("a hand-written Postfix container on a bridge network is judged like bridge mode; on the host network it is not", async () => {
+        const mainCf = setParam("mynetworks", "127.0.0.0/8, 172.17.0.0/16");
+        const wire = postfixJobWire(internetSpec(), { foreign: true, mainCf });
+        for (const networkMode of [undefined, "bridge", "my-bridge-net"]) {
+            const { networkMode: _none, ...rest } = wire;
+            const found = await validate(noOpenRelay, {
+                type: CONTAINER_TYPE,
+                wire: networkMode === undefined ? rest : { ...rest, networkMode },
+            });
+            assert.equal(found.length, 1, `${networkMode}: ${found.join("\n")}`);
+            assert.match(found[0], /mynetworks trusts 172\.17\.0\.0\/16 in Docker bridge mode/);
+        }
+        assert.deepEqual(
+            await validate(noOpenRelay, { type: CONTAINER_TYPE, wire: { ...wire, networkMode: "host" } }),
+            [],
+        );
     });
 
     test("fails mynetworks = 0.0.0.0/0, once for all services that share main.cf", async () => {

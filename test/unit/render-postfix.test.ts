@@ -4,14 +4,18 @@ import {
     postfixTables,
     renderMainCf,
     renderMasterCf,
+    renderOwnSenderDomains,
     renderPostfixFiles,
     renderRelayRecipients,
     renderSaslPasswords,
     renderSenderLogins,
     renderSenderRelays,
+    renderSubmissionHeaderChecks,
     renderSystemAliases,
     renderVirtualAliases,
     renderVirtualMailboxes,
+    SUBMISSION_CLEANUP,
+    SUBMISSION_HEADER_CHECKS,
 } from "../../components/render/postfix";
 import { PostfixSpec } from "../../components/render/spec";
 import {
@@ -278,6 +282,83 @@ describe("main.cf", () => {
         assert.ok(file, `smtp_tls_policy_maps names ${m[1]}, which is not rendered`);
         const policies = uniqueMap(parseTable(file.content), m[1]);
         assert.equal(policies.get("[relay.other.example]:587"), "verify");
+    });
+});
+
+describe("spoof protection (port 25)", () => {
+    test("internet mode: a sender of our own domains needs a login or mynetworks; bounces pass", () => {
+        const { values } = parseMainCf(renderMainCf(internetSpec()));
+        assert.equal(
+            values.get("smtpd_sender_restrictions"),
+            `permit_mynetworks, permit_sasl_authenticated, check_sender_access lmdb:/config/current/${postfixTables.ownSenderDomains}`,
+        );
+        const table = new Map(parseTable(renderOwnSenderDomains(internetSpec())));
+        assert.deepEqual(
+            [...table.keys()],
+            internetSpec().domains.map(d => d.name),
+        );
+        for (const [domain, action] of table) {
+            // REJECT with an enhanced status code and a text that says what to do instead.
+            assert.match(
+                action,
+                new RegExp(
+                    `^REJECT 5\\.7\\.1 Mail from ${domain.replace(/\./g, "\\.")} is accepted only from its authenticated users`,
+                ),
+            );
+        }
+        assert.ok(!table.has("<>"), "the null sender (bounces) is never refused");
+    });
+
+    test("relay mode has no domains of its own: no sender restriction, an empty table", () => {
+        assert.equal(parseMainCf(renderMainCf(relaySpec())).values.has("smtpd_sender_restrictions"), false);
+        assert.deepEqual(parseTable(renderOwnSenderDomains(relaySpec())), []);
+    });
+
+    test("the submission ports and the reinject listener keep their own sender rules", () => {
+        const services = parseMasterCf(renderMasterCf(internetSpec()));
+        const opt = (name: string) => services.find(s => s.name === name)!.options.get("smtpd_sender_restrictions");
+        assert.equal(opt("5870"), "reject_sender_login_mismatch");
+        assert.equal(opt("4650"), "reject_sender_login_mismatch");
+        // The reinject listener inherits main.cf's, where permit_mynetworks (its own: Dovecot's network) comes first.
+        assert.equal(opt("0.0.0.0:10026"), undefined);
+        assert.equal(opt("2525"), undefined);
+    });
+});
+
+describe("submission privacy", () => {
+    test("587 and 465 use a cleanup service that drops client headers; port 25 and reinject do not", () => {
+        for (const build of [internetSpec, () => relaySpec()]) {
+            const services = parseMasterCf(renderMasterCf(build()));
+            const inet = services.filter(s => s.type === "inet");
+            for (const s of inet) {
+                const submission = s.options.get("smtpd_sasl_auth_enable") === "yes";
+                assert.equal(
+                    s.options.get("cleanup_service_name"),
+                    submission ? SUBMISSION_CLEANUP : undefined,
+                    s.name,
+                );
+            }
+            const cleanup = services.find(s => s.name === SUBMISSION_CLEANUP && s.type === "unix");
+            assert.ok(cleanup, "the submission cleanup service");
+            assert.equal(cleanup.columns[cleanup.columns.length - 1], "cleanup");
+            assert.equal(cleanup.options.get("header_checks"), `regexp:/config/current/${SUBMISSION_HEADER_CHECKS}`);
+            // Attached messages (message/rfc822 parts) keep their headers.
+            assert.equal(cleanup.options.get("nested_header_checks"), "");
+        }
+    });
+
+    test("the header checks drop Received, User-Agent, X-Mailer and X-Originating-IP, nothing else", () => {
+        const rules = renderSubmissionHeaderChecks()
+            .split("\n")
+            .filter(l => l && !l.startsWith("#"));
+        assert.deepEqual(rules, [
+            "/^Received:/ IGNORE",
+            "/^User-Agent:/ IGNORE",
+            "/^X-Mailer:/ IGNORE",
+            "/^X-Originating-IP:/ IGNORE",
+        ]);
+        const file = renderPostfixFiles(internetSpec()).find(f => f.path === SUBMISSION_HEADER_CHECKS);
+        assert.equal(file?.content, renderSubmissionHeaderChecks());
     });
 });
 

@@ -674,6 +674,44 @@ describe("validateMailServer: bad input", () => {
         );
     });
 
+    test("bridge mode: mynetworks that can hold the Docker gateway are refused (an open relay)", () => {
+        for (const [i, entry, pool] of [
+            [1, "172.16.0.0/12", "172.16.0.0/12"],
+            [1, "172.21.0.0/16", "172.16.0.0/12"],
+            [1, "192.168.1.0/24", "192.168.0.0/16"],
+            [1, "[fd00:1::]/64", "[fd00::]/8"],
+        ] as const) {
+            expectConfigError(
+                () => server({ mynetworks: ["127.0.0.0/8", entry] }),
+                SERVER_LABEL,
+                `mynetworks[${i}]`,
+                entry,
+                new RegExp(
+                    `it overlaps ${pool.replace(/[.[\]/]/g, "\\$&")}, where Docker allocates bridge networks, ` +
+                        "and in bridge mode every client arrives from the Docker network's gateway \\(docker-proxy\\), so trusting it makes an open relay; " +
+                        'use networkMode "host" to trust networks by address',
+                ),
+            );
+        }
+        // The measured open relay: the dev stack with 172.16.0.0/12 in mynetworks.
+        expectConfigError(
+            () => server({ networkMode: "bridge", mynetworks: ["127.0.0.0/8", "[::1]/128", "172.16.0.0/12"] }),
+            SERVER_LABEL,
+            "mynetworks[2]",
+            "172.16.0.0/12",
+            /open relay/,
+        );
+        // Host mode sees real client addresses: the same networks are the operator's to trust.
+        assert.deepEqual(
+            server({ networkMode: "host", mynetworks: ["172.16.0.0/12", "192.168.1.0/24"] }).postfix.mynetworks,
+            ["172.16.0.0/12", "192.168.1.0/24"],
+        );
+        // Bridge mode: loopback and networks outside Docker's pools are fine.
+        assert.doesNotThrow(() =>
+            server({ mynetworks: ["127.0.0.0/8", "[::1]/128", "10.1.0.0/16", "[2001:db8::]/48"] }),
+        );
+    });
+
     test('messageSizeLimit 0, -1, 1.5 and "abc"', () => {
         for (const bad of [0, -1, 1.5, "abc"]) {
             expectConfigError(
