@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createPublicKey, generateKeyPairSync, KeyObject, sign, verify } from "node:crypto";
 import { Resolver } from "node:dns/promises";
 import { DKIM_ALGORITHMS, validateVirtualDomain } from "../../components/options/virtualDomain";
-import { DkimPublicKey, DnsRecord, renderDnsRecords, renderDnsZone } from "../../components/render/dns";
+import { DkimPublicKey, DmarcPolicy, DnsRecord, renderDnsRecords, renderDnsZone } from "../../components/render/dns";
 import { Validator } from "../../components/validate";
 import { DnsServer, startDnsServer } from "./dns-server";
 
@@ -22,7 +22,7 @@ const ARGS = {
     aliases: [{ address: "dmarc-reports", targets: ["postmaster@example.com"] }],
     dkimSelector: "s2026",
     dkimRetiredSelectors: ["s2025"],
-    dmarcPolicy: "quarantine" as const,
+    dmarcPolicy: "quarantine" as DmarcPolicy,
     dmarcPercent: 25,
     dmarcReportAddress: "dmarc-reports@example.com",
     mtaStsMode: "enforce" as const,
