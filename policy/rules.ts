@@ -44,10 +44,12 @@ import {
     weakProtocols,
 } from "./parse";
 import { bridgeGatewayRisk, parseNetwork } from "../components/net";
+import { DmarcPolicy, dmarcValue } from "../components/render/dns";
 
 export const CONTAINER_TYPE = "docker:index/container:Container";
 export const MAIL_SERVER_TYPE = "mailserver:index:MailServer";
 export const DOVECOT_IMAP_TYPE = "mailserver:index:DovecotImap";
+export const VIRTUAL_DOMAIN_TYPE = "mailserver:index:VirtualDomain";
 /** The component inputs that hold rendered files, keyed by their path in the config volume. */
 export const COMPONENT_FILE_INPUTS = { postfix: "postfixFiles", dovecot: "dovecotFiles" } as const;
 
@@ -691,6 +693,59 @@ function mailDomains(mainCf: string): string[] {
     return mydomain ? [expand(mydomain, main)] : [];
 }
 
+/** What a VirtualDomain registers about its mail and DNS (components/render/inputs.ts, domainSettings). */
+export interface VirtualDomainFacts {
+    resource: PolicyResource;
+    domain: string;
+    /** DKIM on: the package makes its keys, publishes their records and signs with them. */
+    dkim: boolean;
+    dmarcPolicy?: string;
+    dmarcPercent?: number;
+    dmarcReportAddress?: string;
+    /** Addresses that receive mail here: mailboxes, their aliases, aliases. */
+    addresses: string[];
+    catchAll: boolean;
+}
+
+/** Every VirtualDomain of the stack, read from its inputs; values unknown at preview are left out. */
+export function virtualDomains(resources: PolicyResource[]): VirtualDomainFacts[] {
+    const out: VirtualDomainFacts[] = [];
+    for (const r of resources.filter(x => x.type === VIRTUAL_DOMAIN_TYPE)) {
+        const domain = knownString(() => r.props.domain);
+        if (domain === undefined) continue;
+        const addresses: string[] = [];
+        const mailboxes = known(() => r.props.mailboxes);
+        if (Array.isArray(mailboxes))
+            for (let i = 0; i < mailboxes.length; i++) {
+                const a = knownString(() => mailboxes[i]?.address);
+                if (a !== undefined) addresses.push(a);
+                const aliases = known(() => mailboxes[i]?.aliases);
+                if (Array.isArray(aliases))
+                    for (let j = 0; j < aliases.length; j++) {
+                        const alias = knownString(() => aliases[j]);
+                        if (alias !== undefined) addresses.push(alias);
+                    }
+            }
+        const aliases = known(() => r.props.aliases);
+        if (Array.isArray(aliases))
+            for (let i = 0; i < aliases.length; i++) {
+                const a = knownString(() => aliases[i]?.address);
+                if (a !== undefined) addresses.push(a);
+            }
+        out.push({
+            resource: r,
+            domain,
+            dkim: known(() => r.props.dkim) === true,
+            dmarcPolicy: knownString(() => r.props.dmarcPolicy),
+            dmarcPercent: (n => (typeof n === "number" ? n : undefined))(known(() => r.props.dmarcPercent)),
+            dmarcReportAddress: knownString(() => r.props.dmarcReportAddress),
+            addresses: addresses.map(a => a.toLowerCase()),
+            catchAll: knownString(() => r.props.catchAll) !== undefined,
+        });
+    }
+    return out;
+}
+
 export const dkimAndDmarc: StackValidationPolicy = {
     name: "mail-dkim-dmarc",
     description:
@@ -722,22 +777,135 @@ export const dkimAndDmarc: StackValidationPolicy = {
             if (strings.some(s => /^"?v=DMARC1\b/i.test(s.trim()) || /^_dmarc(\.|$)/i.test(s.trim()))) dmarc = true;
         }
         if (mailServers.length === 0) return;
+        // The package's own: a VirtualDomain with dkim on has its keys and signs with them, and every
+        // VirtualDomain publishes a DMARC record in its dnsRecords.
+        const own = new Map(virtualDomains(args.resources).map(d => [d.domain, d]));
         const domains = [...new Set(mailServers.flatMap(m => mailDomains(m.mainCf)))];
-        const names = domains.length > 0 ? domains.join(", ") : "your mail domains";
+        const judged = domains.length > 0 ? domains : [...own.keys()];
         const urn = mailServers[0].resource.urn;
-        if (!dkim) {
+        // Nothing judged (no domain known): the stack as a whole, as before there were VirtualDomains.
+        const missing = (covered: (d: VirtualDomainFacts | undefined) => boolean) =>
+            judged.length === 0 ? ["your mail domains"] : judged.filter(d => !covered(own.get(d)));
+        const unsigned = dkim ? [] : missing(d => d?.dkim === true);
+        if (unsigned.length > 0) {
             reportViolation(
-                `No DKIM signing is configured for ${names}: main.cf has no smtpd_milters/non_smtpd_milters and no opendkim or ` +
-                    "rspamd container is deployed. Add a DKIM signing milter and publish its selector._domainkey TXT record.",
+                `No DKIM signing is configured for ${unsigned.join(", ")}: main.cf has no smtpd_milters/non_smtpd_milters, no ` +
+                    "opendkim or rspamd container is deployed, and no VirtualDomain of it has dkim on. Set dkim: true on its " +
+                    "VirtualDomain (the default), or add a DKIM signing milter and publish its selector._domainkey TXT record.",
                 urn,
             );
         }
-        if (!dmarc) {
+        const withoutDmarc = dmarc ? [] : missing(d => d?.dmarcPolicy !== undefined);
+        if (withoutDmarc.length > 0) {
             reportViolation(
-                `No DMARC record is published for ${names}: no resource or stack output holds "v=DMARC1". Publish a TXT record ` +
-                    `_dmarc.<domain> such as "v=DMARC1; p=quarantine; rua=mailto:postmaster@<domain>" (and export it or create it with your DNS provider).`,
+                `No DMARC record is published for ${withoutDmarc.join(", ")}: no resource or stack output holds "v=DMARC1". ` +
+                    `Publish a TXT record _dmarc.<domain> such as "v=DMARC1; p=quarantine; rua=mailto:postmaster@<domain>" ` +
+                    "(and export it or create it with your DNS provider).",
                 urn,
             );
+        }
+    },
+};
+
+// ------------------------------------------------------------------------------------------
+// Advisory: DMARC reports reach a mailbox of the stack
+
+/** The p= and rua= addresses of a DMARC record's text, or undefined when it is none. */
+export function parseDmarc(text: string): { policy?: string; rua: string[] } | undefined {
+    const t = text.trim().replace(/^"|"$/g, "");
+    if (!/^v=DMARC1\s*(;|$)/i.test(t)) return undefined;
+    const tags = new Map(
+        t
+            .split(";")
+            .map(x => x.trim())
+            .filter(x => x.includes("="))
+            .map(x => [x.slice(0, x.indexOf("=")).trim().toLowerCase(), x.slice(x.indexOf("=") + 1).trim()]),
+    );
+    const rua = (tags.get("rua") ?? "")
+        .split(",")
+        .map(u => u.trim())
+        .filter(u => /^mailto:/i.test(u))
+        // A size limit may follow the address: mailto:a@example.com!10m.
+        .map(u => u.slice("mailto:".length).replace(/!.*$/, "").toLowerCase());
+    return { policy: tags.get("p")?.toLowerCase(), rua };
+}
+
+export interface DmarcReportsConfig {
+    /** Report addresses outside the stack that are read (e.g. a DMARC report service that authorised the domain). */
+    externalReportAddresses?: string[];
+}
+
+export const dmarcReportAddress: StackValidationPolicy = {
+    name: "mail-dmarc-report-address",
+    description:
+        "A DMARC policy that quarantines or rejects, or that asks for reports, needs its aggregate reports (rua) to reach someone: " +
+        "an address that is a mailbox or alias of a VirtualDomain of the stack (or listed in externalReportAddresses).",
+    enforcementLevel: "advisory",
+    severity: "low",
+    configSchema: {
+        properties: {
+            externalReportAddresses: {
+                type: "array",
+                items: { type: "string" },
+                default: [],
+                description:
+                    "rua addresses outside the stack that someone reads (a DMARC report service, another server).",
+            },
+        },
+    },
+    validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
+        const domains = virtualDomains(args.resources);
+        if (domains.length === 0) return;
+        const external = new Set(
+            (args.getConfig<DmarcReportsConfig>().externalReportAddresses ?? []).map(a => a.toLowerCase()),
+        );
+        const defined = new Set(domains.flatMap(d => d.addresses));
+        const catchAll = new Set(domains.filter(d => d.catchAll).map(d => d.domain));
+        const reaches = (a: string) =>
+            defined.has(a) || external.has(a) || catchAll.has(a.slice(a.lastIndexOf("@") + 1));
+        const judge = (what: string, policy: string | undefined, rua: string[], urn: string) => {
+            const enforcing = policy === "quarantine" || policy === "reject";
+            if (!enforcing && rua.length === 0) return;
+            if (rua.length === 0) {
+                reportViolation(
+                    `${what} has p=${policy} and no report address (rua): mail it quarantines or rejects goes unseen. ` +
+                        "Set dmarcReportAddress to a mailbox or alias of the stack.",
+                    urn,
+                );
+                return;
+            }
+            for (const a of rua.filter(x => !reaches(x)))
+                reportViolation(
+                    `${what} sends its aggregate reports to ${a}, which no VirtualDomain of this stack defines as a mailbox or alias: ` +
+                        "nobody here reads them (and another domain must authorise them, RFC 7489 section 7.1). Use a mailbox or " +
+                        "alias of the stack, or list the address in this policy's externalReportAddresses.",
+                    urn,
+                );
+        };
+        const seen = new Set<string>();
+        for (const d of domains) {
+            if (d.dmarcPolicy === undefined) continue;
+            seen.add(
+                dmarcValue({ policy: d.dmarcPolicy as DmarcPolicy, percent: 100, reportAddress: d.dmarcReportAddress }),
+            );
+            judge(
+                `The DMARC policy of ${d.domain}`,
+                d.dmarcPolicy,
+                d.dmarcReportAddress === undefined ? [] : [d.dmarcReportAddress.toLowerCase()],
+                d.resource.urn,
+            );
+        }
+        // DMARC records elsewhere: a DNS provider's record resource, a stack output.
+        for (const r of args.resources.filter(x => x.type !== VIRTUAL_DOMAIN_TYPE)) {
+            const strings: string[] = [];
+            collectStrings(r.props, strings);
+            for (const text of new Set(strings)) {
+                const record = parseDmarc(text);
+                // A VirtualDomain's own record, e.g. in the stack's dnsRecords output, was judged above.
+                if (record === undefined || seen.has(text.trim())) continue;
+                seen.add(text.trim());
+                judge(`The DMARC record "${text.trim()}" (${r.name})`, record.policy, record.rua, r.urn);
+            }
         }
     },
 };
@@ -843,5 +1011,6 @@ export const policies: Array<ResourceValidationPolicy | StackValidationPolicy> =
     noPlaintextSecrets,
     secretUploads,
     dkimAndDmarc,
+    dmarcReportAddress,
     smtpReverseDns,
 ];

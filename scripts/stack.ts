@@ -93,15 +93,10 @@ async function main() {
     if (outputs.certificatePem === undefined) return;
     const certificateFile = path.join(".local", `${stackName}-certificate.pem`);
     fs.writeFileSync(path.join(ROOT, certificateFile), String(outputs.certificatePem));
-    console.log("\nDNS records to publish:");
-    for (const r of (outputs.dnsRecords ?? []) as Array<{
-        name: string;
-        type: string;
-        priority?: number;
-        value: string;
-    }>) {
-        console.log(`  ${r.name} ${r.type} ${r.priority ?? ""} ${r.value}`.replace(/\s+/g, " "));
-    }
+    // The zone text of each domain (stack output dnsZones): every record with its purpose, ready for
+    // a DNS provider's zone import; dnsRecords holds the same as data.
+    console.log("\nDNS records to publish (stack outputs dnsZones, as data dnsRecords):");
+    for (const zone of Object.values((outputs.dnsZones ?? {}) as Record<string, string>)) console.log(zone);
     console.log("");
     console.log(
         nextSteps({ stack: stackName, config, passwordsFile, certificateFile, dockerHost: process.env.DOCKER_HOST }),

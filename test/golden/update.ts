@@ -66,28 +66,33 @@ function fullConfig(stack: string, tls: { certPem: string; keyPem: string }): Re
     return out;
 }
 
-function runProgram(stack: string, config: Record<string, unknown>, tmp: string): Promise<Registration[]> {
+interface Run { registrations: Registration[]; outputs: Record<string, any> }
+
+function runProgram(stack: string, config: Record<string, unknown>, tmp: string): Promise<Run> {
     const request = path.join(tmp, `${stack}.json`), capture = path.join(tmp, `${stack}-resources.json`);
     const body = { stack, config, secretKeys: SECRET_KEYS, program: PROGRAM };
     fs.writeFileSync(request, JSON.stringify(body), { mode: 0o600 });
     return new Promise((resolve, reject) => {
         const child = spawn(TSX, [RUN_PROGRAM, request], {
-            cwd: ROOT, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, MAILSERVER_TEST_CAPTURE: capture },
+            cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, MAILSERVER_TEST_CAPTURE: capture },
         });
-        let stderr = "";
+        let stderr = "", stdout = "";
         child.stderr.on("data", d => { stderr += d; });
+        child.stdout.on("data", d => { stdout += d; });
         const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
         child.on("error", reject);
         child.on("close", code => {
             clearTimeout(timer);
             if (code !== 0) return reject(new Error(`the ${stack} stack's program failed (exit ${code}):\n${stderr}`));
-            resolve(JSON.parse(fs.readFileSync(capture, "utf8")));
+            // The program's stack outputs are the last line run-program.ts prints.
+            const outputs = JSON.parse(stdout.trim().split("\n").pop() ?? "{}").outputs ?? {};
+            resolve({ registrations: JSON.parse(fs.readFileSync(capture, "utf8")), outputs });
         });
     });
 }
 
 /** service/path -> content of one stack's rendered files. */
-function renderedFiles(stack: string, registrations: Registration[]): Map<string, string> {
+function renderedFiles(stack: string, { registrations, outputs }: Run): Map<string, string> {
     const files = new Map<string, string>();
     const add = (service: string, file: string, content: unknown) => {
         if (typeof content !== "string") {
@@ -115,6 +120,13 @@ function renderedFiles(stack: string, registrations: Registration[]): Map<string
             throw new Error(`${stack}: expected one config job uploading master.cf, found ${jobs.length}`);
         }
         add("postfix", "master.cf", jobs[0].wire.uploads.find((u: any) => u.file === "/staging/master.cf").content);
+    }
+    // Each domain's DNS zone and MTA-STS policy (stack outputs dnsZones, mtaStsPolicies). The DKIM
+    // keys in the zone are the mocks' fixed public keys (test/components/mock-keys.ts).
+    for (const [output, suffix] of [["dnsZones", "zone"], ["mtaStsPolicies", "mta-sts.txt"]] as const) {
+        const byDomain = outputs[output];
+        if (!byDomain || typeof byDomain !== "object") throw new Error(`${stack}: no ${output} stack output`);
+        for (const [domain, text] of Object.entries(byDomain)) add("dns", `${domain}.${suffix}`, text);
     }
     return files;
 }

@@ -1,31 +1,36 @@
-// A VirtualDomain's DNS records served by a real authoritative server (NSD, test/live/dns-server.ts)
-// from the zone text the renderer makes, and read back through node's resolver: every MX, TXT,
-// SRV, A, AAAA and PTR record answers as dnsRecords says, TXT values longer than 255 bytes
-// included, and each DKIM key in DNS verifies a signature made with its private key and no other.
-// No Pulumi engine: the keys are made here with node:crypto, in the PEM forms @pulumi/tls gives.
+// A VirtualDomain deployed by the real Pulumi engine (its DKIM keys made by the real tls provider),
+// its zone text (dnsZone) served by a real authoritative server (NSD, test/live/dns-server.ts), and
+// read back through node's resolver: every MX, TXT, SRV, A, AAAA and PTR record answers as
+// dnsRecords says, TXT values longer than 255 bytes included, and each DKIM key in DNS verifies a
+// signature made with its private key (dkimSigningKeys) and no other. The key rotation runs as the
+// README describes it: the old selector retired keeps its keys (no replacement), then removed.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createPublicKey, generateKeyPairSync, KeyObject, sign, verify } from "node:crypto";
+import { createPrivateKey, createPublicKey, KeyObject, sign, verify } from "node:crypto";
 import { Resolver } from "node:dns/promises";
-import { DKIM_ALGORITHMS, validateVirtualDomain } from "../../components/options/virtualDomain";
-import { DkimPublicKey, DnsRecord, renderDnsRecords, renderDnsZone } from "../../components/render/dns";
-import { Validator } from "../../components/validate";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import type { VirtualDomainArgs } from "../../components/args";
+import type { DnsRecord } from "../../components/render/dns";
+import type { DkimSigningKey } from "../../components/render/spec";
+import { VirtualDomain } from "../../components/virtualDomain";
+import { engineEnv, PROJECT } from "../../scripts/lib/engine";
 import { DnsServer, startDnsServer } from "./dns-server";
 
 const ADDRESS = "127.0.0.53";
 const PORT = 15353;
 const DOMAIN = "example.com";
 
-const ARGS = {
+const ARGS: VirtualDomainArgs = {
     domain: DOMAIN,
     mailboxes: [{ address: "postmaster", password: "a-long-enough-password" }],
     aliases: [{ address: "dmarc-reports", targets: ["postmaster@example.com"] }],
-    dkimSelector: "s2026",
-    dkimRetiredSelectors: ["s2025"],
-    dmarcPolicy: "quarantine" as const,
+    dmarcPolicy: "quarantine",
     dmarcPercent: 25,
     dmarcReportAddress: "dmarc-reports@example.com",
-    mtaStsMode: "enforce" as const,
+    mtaStsMode: "enforce",
     clientPorts: { imap: 143 },
     mxHosts: ["mail.example.com", "backup.example.net"],
     mailHostAddresses: ["192.0.2.10", "2001:db8::10"],
@@ -33,58 +38,112 @@ const ARGS = {
     spf: `v=spf1 mx ${Array.from({ length: 14 }, (_, i) => `ip4:198.51.100.${i + 1}`).join(" ")} -all`,
 };
 
-interface Key {
-    selector: string;
-    algorithm: "rsa" | "ed25519";
-    privateKey: KeyObject;
-    publicKeyPem: string;
-    retired: boolean;
+interface Deployed {
+    records: DnsRecord[];
+    zone: string;
+    keys: DkimSigningKey[];
+    mtaStsPolicy: string;
+    /** Resource changes of the up, by operation ("create", "delete", "replace", "same", ...). */
+    changes: Record<string, number>;
 }
 
-function render(args: typeof ARGS) {
-    const { dkim, dns } = validateVirtualDomain(new Validator("VirtualDomain live"), args);
-    return { dkim, dns };
+let dir: string;
+let stack: Stack;
+
+/** `pulumi up` of a program holding one VirtualDomain with these args. */
+async function deploy(args: VirtualDomainArgs): Promise<Deployed> {
+    const program = async () => {
+        const d = new VirtualDomain(DOMAIN, args);
+        return { records: d.dnsRecords, zone: d.dnsZone, keys: d.dkimSigningKeys, mtaStsPolicy: d.mtaStsPolicy };
+    };
+    const up = await stack.up({ program });
+    const o = up.outputs;
+    assert.equal(o.keys.secret, true, "dkimSigningKeys is a secret stack output");
+    assert.equal(o.records.secret, false, "dnsRecords is not secret");
+    return {
+        records: o.records.value,
+        zone: o.zone.value,
+        keys: o.keys.value,
+        mtaStsPolicy: o.mtaStsPolicy.value,
+        changes: up.summary.resourceChanges ?? {},
+    };
 }
 
-const { dkim, dns } = render(ARGS);
-const keys: Key[] = [dkim.selector, ...dkim.retiredSelectors].flatMap(s =>
-    DKIM_ALGORITHMS.map(algorithm => {
-        const pair =
-            algorithm === "rsa" ? generateKeyPairSync("rsa", { modulusLength: 2048 }) : generateKeyPairSync("ed25519");
-        return {
-            selector: `${s}-${algorithm}`,
-            algorithm,
-            privateKey: pair.privateKey,
-            publicKeyPem: pair.publicKey.export({ type: "spki", format: "pem" }).toString(),
-            retired: s !== dkim.selector,
-        };
-    }),
-);
-const dkimKeys: DkimPublicKey[] = keys.map(({ selector, algorithm, publicKeyPem, retired }) => ({
-    selector,
-    algorithm,
-    publicKeyPem,
-    retired,
-}));
-const records: DnsRecord[] = renderDnsRecords({ ...dns, dkimKeys });
-const zone = renderDnsZone(DOMAIN, records);
-const ptrs = records.filter(r => r.type === "PTR");
-
+let first: Deployed; // dkimSelector "s2025"
+let rotated: Deployed; // dkimSelector "s2026", "s2025" retired
 let server: DnsServer;
 const resolver = new Resolver({ timeout: 2000, tries: 2 });
 
 before(async () => {
-    server = await startDnsServer({ address: ADDRESS, port: PORT, zones: [zone], reverse: ptrs });
+    const engine = engineEnv();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailtest-dnsrecords-"));
+    const envVars = {
+        ...engine,
+        PULUMI_BACKEND_URL: `file://${dir}/state`,
+        PULUMI_CONFIG_PASSPHRASE: "dns-records-test",
+    };
+    fs.mkdirSync(path.join(dir, "state"));
+    fs.mkdirSync(path.join(dir, "workspace"));
+    Object.assign(process.env, envVars);
+    const pulumiCommand = await PulumiCommand.get({ root: engine.PULUMI_ROOT, skipVersionCheck: true });
+    stack = await LocalWorkspace.createOrSelectStack(
+        { stackName: "dnsrecords", projectName: PROJECT, program: async () => ({}) },
+        {
+            workDir: path.join(dir, "workspace"),
+            pulumiCommand,
+            envVars,
+            projectSettings: { name: PROJECT, runtime: "nodejs", backend: { url: `file://${dir}/state` } },
+        },
+    );
+    first = await deploy({ ...ARGS, dkimSelector: "s2025" });
+    rotated = await deploy({ ...ARGS, dkimSelector: "s2026", dkimRetiredSelectors: ["s2025"] });
+    server = await startDnsServer({
+        address: ADDRESS,
+        port: PORT,
+        zones: [rotated.zone],
+        reverse: rotated.records.filter(r => r.type === "PTR"),
+        stackLabel: "dnsrecords",
+    });
     resolver.setServers([server.server]);
 });
+
 after(async () => {
     await server?.stop();
+    if (stack) await stack.destroy();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const of = (type: string) => records.filter(r => r.type === type);
+const of = (type: string) => rotated.records.filter(r => r.type === type);
 const bare = (host: string) => host.replace(/\.$/, "");
 
-describe("a VirtualDomain's records from a real authoritative server (NSD)", () => {
+describe("a VirtualDomain's records, deployed by the engine, from a real authoritative server (NSD)", () => {
+    test("DKIM keys from @pulumi/tls: RSA 2048 as PKCS#1 PEM, Ed25519 as PKCS#8 PEM, for the signing selector only", () => {
+        assert.deepEqual(
+            rotated.keys.map(k => [k.selector, k.algorithm, k.privateKeyPem.split("\n")[0]]),
+            [
+                ["s2026-rsa", "rsa", "-----BEGIN RSA PRIVATE KEY-----"],
+                ["s2026-ed25519", "ed25519", "-----BEGIN PRIVATE KEY-----"],
+            ],
+        );
+        assert.equal(createPrivateKey(rotated.keys[0].privateKeyPem).asymmetricKeyDetails?.modulusLength, 2048);
+        assert.equal(createPrivateKey(rotated.keys[1].privateKeyPem).asymmetricKeyType, "ed25519");
+    });
+
+    test("rotation: the new selector's keys are created, the retired one's kept (not replaced), its records still published", () => {
+        assert.equal(first.changes.create, 4, "stack, VirtualDomain and two keys");
+        assert.equal(rotated.changes.create, 2, "the two keys of s2026");
+        assert.equal(rotated.changes.replace ?? 0, 0);
+        assert.equal(rotated.changes.delete ?? 0, 0);
+        for (const algorithm of ["rsa", "ed25519"]) {
+            const name = `s2025-${algorithm}._domainkey.${DOMAIN}`;
+            const before = first.records.find(r => r.name === name)!;
+            const after = rotated.records.find(r => r.name === name)!;
+            assert.equal(after.value, before.value, `${name}: same key`);
+            assert.match(before.purpose, /verifies the domain's signatures/);
+            assert.match(after.purpose, /retired selector/);
+        }
+    });
+
     test("MX: every mxHost with its preference", async () => {
         const answer = await resolver.resolveMx(DOMAIN);
         assert.deepEqual(
@@ -121,6 +180,10 @@ describe("a VirtualDomain's records from a real authoritative server (NSD)", () 
         assert.equal(value(`_smtp._tls.${DOMAIN}`), "v=TLSRPTv1; rua=mailto:postmaster@example.com");
         assert.match(value(`_mta-sts.${DOMAIN}`), /^v=STSv1; id=[0-9a-f]{20}$/);
         assert.ok(value(DOMAIN).length > 255, "the SPF policy of this test is longer than one string");
+        assert.equal(
+            rotated.mtaStsPolicy,
+            "version: STSv1\nmode: enforce\nmx: mail.example.com\nmx: backup.example.net\nmax_age: 604800\n",
+        );
     });
 
     test("SRV: submission, IMAP and POP3 for clients; services that are off answer 0 0 0 .", async () => {
@@ -159,17 +222,19 @@ describe("a VirtualDomain's records from a real authoritative server (NSD)", () 
                 ["mail.example.com", "2001:db8::10"],
             ],
         );
-        for (const a of ARGS.mailHostAddresses) assert.deepEqual(await resolver.reverse(a), ["mail.example.com"]);
+        for (const a of ["192.0.2.10", "2001:db8::10"])
+            assert.deepEqual(await resolver.reverse(a), ["mail.example.com"]);
+        const ptrs = of("PTR");
         assert.equal(ptrs.length, 2);
-        // Not in example.com's zone: the zone text lists them as comments only.
-        for (const p of ptrs) assert.match(zone, new RegExp(`^; ${p.name.replace(/\./g, "\\.")}\\. 3600 IN PTR`, "m"));
+        // Not in example.com's zone: its zone text lists them as comments only.
+        for (const p of ptrs)
+            assert.match(rotated.zone, new RegExp(`^; ${p.name.replace(/\./g, "\\.")}\\. 3600 IN PTR`, "m"));
     });
 
     test("DKIM: each key in DNS verifies a signature of its own private key, and not another key's", async () => {
         const message = Buffer.from("From: postmaster@example.com\r\nSubject: dkim\r\n");
-        const published = new Map<string, KeyObject>();
-        for (const k of keys) {
-            const [strings] = await resolver.resolveTxt(`${k.selector}._domainkey.${DOMAIN}`);
+        const published = async (selector: string, algorithm: string): Promise<KeyObject> => {
+            const [strings] = await resolver.resolveTxt(`${selector}._domainkey.${DOMAIN}`);
             const tags = Object.fromEntries(
                 strings
                     .join("")
@@ -177,38 +242,43 @@ describe("a VirtualDomain's records from a real authoritative server (NSD)", () 
                     .map(t => t.trim().split("=", 2) as [string, string]),
             );
             assert.equal(tags.v, "DKIM1");
-            assert.equal(tags.k, k.algorithm);
+            assert.equal(tags.k, algorithm);
             const raw = Buffer.from(tags.p, "base64");
-            // RFC 8463: an Ed25519 record holds the bare 32-byte key; RFC 6376: RSA the DER SubjectPublicKeyInfo.
-            const key =
-                k.algorithm === "rsa"
-                    ? createPublicKey({ key: raw, format: "der", type: "spki" })
-                    : createPublicKey({
-                          key: Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), raw]),
-                          format: "der",
-                          type: "spki",
-                      });
-            if (k.algorithm === "ed25519") assert.equal(raw.length, 32);
-            published.set(k.selector, key);
-        }
-        const digest = (k: Key) => (k.algorithm === "rsa" ? "sha256" : null);
-        for (const k of keys) {
-            const signature = sign(digest(k), message, k.privateKey);
-            assert.ok(verify(digest(k), message, published.get(k.selector)!, signature), `${k.selector} verifies`);
-            const other = keys.find(o => o.algorithm === k.algorithm && o.selector !== k.selector)!;
+            if (algorithm === "rsa") return createPublicKey({ key: raw, format: "der", type: "spki" });
+            // RFC 8463: the bare 32-byte key (RFC 6376 RSA records hold the DER SubjectPublicKeyInfo).
+            assert.equal(raw.length, 32);
+            const spki = Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), raw]);
+            return createPublicKey({ key: spki, format: "der", type: "spki" });
+        };
+        // The retired selector's private keys are those s2025 signed with before the rotation.
+        const all = [...rotated.keys, ...first.keys];
+        assert.deepEqual(
+            all.map(k => k.selector),
+            ["s2026-rsa", "s2026-ed25519", "s2025-rsa", "s2025-ed25519"],
+        );
+        for (const k of all) {
+            const digest = k.algorithm === "rsa" ? "sha256" : null;
+            const signature = sign(digest, message, createPrivateKey(k.privateKeyPem));
+            assert.ok(verify(digest, message, await published(k.selector, k.algorithm), signature), k.selector);
+            const other = all.find(o => o.algorithm === k.algorithm && o.selector !== k.selector)!;
             assert.ok(
-                !verify(digest(k), message, published.get(other.selector)!, signature),
+                !verify(digest, message, await published(other.selector, other.algorithm), signature),
                 `${other.selector}'s key must not verify ${k.selector}'s signature`,
             );
         }
     });
 
-    test("reload: a changed zone is served (DMARC quarantine -> reject, the retired selector removed)", async () => {
-        const next = render({ ...ARGS, dmarcPolicy: "reject", dmarcPercent: 100, dkimRetiredSelectors: [] });
-        const nextRecords = renderDnsRecords({ ...next.dns, dkimKeys: dkimKeys.filter(k => !k.retired) });
+    test("the rotation ends: the retired selector removed deletes its keys; the reloaded zone no longer has them", async () => {
+        const done = await deploy({ ...ARGS, dkimSelector: "s2026", dmarcPolicy: "reject", dmarcPercent: 100 });
+        assert.equal(done.changes.delete, 2, "the two keys of s2025");
+        assert.equal(done.changes.create ?? 0, 0);
+        assert.deepEqual(
+            done.keys.map(k => k.privateKeyPem),
+            rotated.keys.map(k => k.privateKeyPem),
+        );
         await server.reload(
-            [renderDnsZone(DOMAIN, nextRecords)],
-            nextRecords.filter(r => r.type === "PTR"),
+            [done.zone],
+            done.records.filter(r => r.type === "PTR"),
         );
         assert.deepEqual(await resolver.resolveTxt(`_dmarc.${DOMAIN}`), [
             ["v=DMARC1; p=reject; rua=mailto:dmarc-reports@example.com"],

@@ -26,6 +26,7 @@ import {
     COMPONENT_FILE_INPUTS,
     CONTAINER_TYPE,
     dkimAndDmarc,
+    dmarcReportAddress,
     DOVECOT_IMAP_TYPE,
     looksSecret,
     MAIL_SERVER_TYPE,
@@ -35,7 +36,11 @@ import {
     secretUploads,
     smtpReverseDns,
     tlsMinimumVersion,
+    VIRTUAL_DOMAIN_TYPE,
 } from "../../policy/rules";
+import { validateVirtualDomain } from "../../components/options/virtualDomain";
+import { domainSettings } from "../../components/render/inputs";
+import { Validator } from "../../components/validate";
 import {
     decode,
     isWireSecret,
@@ -333,6 +338,7 @@ describe("the pack", () => {
             "mail-no-plaintext-secrets": "mandatory",
             "mail-secret-uploads": "remediate",
             "mail-dkim-dmarc": "advisory",
+            "mail-dmarc-report-address": "advisory",
             "mail-smtp-reverse-dns": "advisory",
         });
         assert.equal(new Set(policies).size, policies.length);
@@ -1000,6 +1006,123 @@ describe("mail-dkim-dmarc", () => {
     test("does nothing in a stack without a mail server", async () => {
         assert.deepEqual(
             await validateStack(dkimAndDmarc, [{ name: "web", wire: serviceContainer("web", { ports: [443] }) }]),
+            [],
+        );
+    });
+});
+
+/** A VirtualDomain as it registers itself: its validated settings (components/render/inputs.ts). */
+function virtualDomain(args: Record<string, unknown>): StackEntry {
+    const { spec, dns, dkim } = validateVirtualDomain(new Validator("VirtualDomain t"), {
+        mailboxes: [{ address: "alice", password: "a-long-enough-password" }],
+        ...args,
+    });
+    return { name: spec.name, type: VIRTUAL_DOMAIN_TYPE, wire: domainSettings(spec, dns, dkim) };
+}
+
+describe("mail-dkim-dmarc: the package's own keys and records", () => {
+    const job: StackEntry = { name: "mail-postfix-config", wire: postfixJobWire(internetSpec()) };
+
+    test("passes when every mail domain has a VirtualDomain with dkim on (its DMARC record comes with it)", async () => {
+        const out = await validateStack(dkimAndDmarc, [
+            job,
+            virtualDomain({ domain: "example.com" }),
+            virtualDomain({ domain: "example.org" }),
+        ]);
+        assert.deepEqual(out, []);
+    });
+
+    test("names the domains whose VirtualDomain has dkim off, or that have none", async () => {
+        const out = await validateStack(dkimAndDmarc, [job, virtualDomain({ domain: "example.com", dkim: false })]);
+        assert.equal(out.length, 2);
+        assert.match(out[0].message, /^No DKIM signing is configured for example\.com, example\.org: .*Set dkim: true/);
+        assert.match(out[1].message, /^No DMARC record is published for example\.org:/);
+    });
+});
+
+describe("mail-dmarc-report-address", () => {
+    test("quarantine or reject without rua: the failures go unseen", async () => {
+        const out = await validateStack(dmarcReportAddress, [
+            virtualDomain({ domain: "example.com", dmarcPolicy: "reject" }),
+        ]);
+        assert.equal(out.length, 1);
+        assert.match(out[0].message, /^The DMARC policy of example\.com has p=reject and no report address \(rua\)/);
+        assert.equal(out[0].urn, `urn:pulumi:dev::mailserver::${VIRTUAL_DOMAIN_TYPE}::example.com`);
+    });
+
+    test("p=none without rua asks nothing; rua to a mailbox or alias of any VirtualDomain passes", async () => {
+        const out = await validateStack(dmarcReportAddress, [
+            virtualDomain({ domain: "example.com" }),
+            virtualDomain({
+                domain: "example.org",
+                dmarcPolicy: "quarantine",
+                dmarcReportAddress: "alice@example.com",
+            }),
+            virtualDomain({
+                domain: "example.net",
+                aliases: [{ address: "dmarc", targets: ["alice@example.net"] }],
+                dmarcPolicy: "reject",
+                dmarcReportAddress: "dmarc@example.net",
+            }),
+        ]);
+        assert.deepEqual(out, []);
+    });
+
+    test("rua outside the stack is flagged, unless listed in externalReportAddresses", async () => {
+        const stack = [
+            virtualDomain({ domain: "example.com", dmarcReportAddress: "reports@dmarc.example.net" }),
+            // The same record as a stack output is not judged twice.
+            {
+                name: "mailserver-dev",
+                type: "pulumi:pulumi:Stack",
+                wire: {
+                    dnsRecords: [
+                        {
+                            name: "_dmarc.example.com",
+                            type: "TXT",
+                            value: "v=DMARC1; p=none; rua=mailto:reports@dmarc.example.net",
+                        },
+                    ],
+                },
+            },
+        ];
+        const out = await validateStack(dmarcReportAddress, stack);
+        assert.equal(out.length, 1);
+        assert.match(
+            out[0].message,
+            /^The DMARC policy of example\.com sends its aggregate reports to reports@dmarc\.example\.net, which no VirtualDomain of this stack defines/,
+        );
+        assert.deepEqual(
+            await validateStack(dmarcReportAddress, stack, { externalReportAddresses: ["Reports@dmarc.example.net"] }),
+            [],
+        );
+    });
+
+    test("DMARC records of other resources are judged too (a DNS provider's record)", async () => {
+        const out = await validateStack(dmarcReportAddress, [
+            virtualDomain({ domain: "example.com" }),
+            {
+                name: "dmarc-org",
+                type: "cloudflare:index/record:Record",
+                wire: {
+                    name: "_dmarc",
+                    type: "TXT",
+                    content: "v=DMARC1; p=quarantine; rua=mailto:alice@example.com!10m,mailto:x@example.org",
+                },
+            },
+        ]);
+        assert.equal(out.length, 1);
+        assert.match(
+            out[0].message,
+            /^The DMARC record "v=DMARC1; p=quarantine; .*" \(dmarc-org\) sends its aggregate reports to x@example\.org/,
+        );
+    });
+
+    test("does nothing in a stack without a VirtualDomain", async () => {
+        assert.deepEqual(
+            await validateStack(dmarcReportAddress, [
+                { name: "dmarc", type: "cloudflare:index/record:Record", wire: { content: "v=DMARC1; p=reject" } },
+            ]),
             [],
         );
     });
