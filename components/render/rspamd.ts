@@ -32,7 +32,10 @@ export const RSPAMD_DB_DIR = "/var/lib/rspamd";
 /** Valkey's socket directory, a volume shared by the Valkey and rspamd containers only. */
 export const VALKEY_SOCKET_DIR = "/run/valkey";
 export const VALKEY_DATA_DIR = "/var/lib/valkey";
-/** Postfix's milter_macro_daemon_name of the reinject listener: rspamd signs what comes from there. */
+/**
+ * Postfix's milter_macro_daemon_name of the reinject listener: rspamd reads {daemon_name} as the
+ * request header "MTA-Name" and signs what comes from there.
+ */
 export const SIEVE_MTA_TAG = "sieve";
 
 const HEADER =
@@ -87,7 +90,7 @@ trusted {
 # Vacation replies, redirects and rejections from Dovecot's Sieve (Postfix's reinject listener).
 sieve {
   priority = high;
-  request_header = { "MTA-Tag" = ${q(`^${SIEVE_MTA_TAG}$`)}; }
+  request_header = { "MTA-Name" = ${q(`^${SIEVE_MTA_TAG}$`)}; }
   ${apply}
 }
 `;
@@ -115,7 +118,7 @@ function dkimCondition(s: RspamdSpec): string {
     return `return function(task)
 ${trustedPrelude(s)}  local keys = {
 ${keys}  }
-  local tag = task:get_request_header('MTA-Tag')
+  local tag = task:get_request_header('MTA-Name')
   local sieve = tag ~= nil and tostring(tag) == ${q(SIEVE_MTA_TAG)}
   local ours = task:get_user() ~= nil or sieve or trusted(task:get_from_ip())
   if not ours then return false end

@@ -1,6 +1,7 @@
 // Live proof of signing and inbound checks between two stacks, through DNS this test serves itself.
-// Stack A (a.test, a2.test) listens on 127.0.0.11 and sends from there; stack B (b.test) on
-// 127.0.0.12. An NSD on 127.0.0.60 serves exactly the zones A and B output (dnsZones, PTRs), and
+// Stack A (a.test, a2.test) sends from 127.0.0.11, stack B (b.test) from 127.0.0.12 (outboundAddress);
+// both listen on 127.0.0.1, on ports of their own (Postfix listens only on addresses an interface
+// has, and the host's loopback has 127.0.0.1 alone; any 127.0.0.0/8 address can be a source). An NSD on 127.0.0.60 serves exactly the zones A and B output (dnsZones, PTRs), and
 // both stacks' rspamd ask it (spamFilter.nameservers). Outsiders connect from 127.0.0.2.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -10,13 +11,17 @@ import { ImapFlow } from "imapflow";
 import type { DnsRecord } from "../../components/render/dns";
 import { dockerLogs, swaks, uniqueSubject } from "./clients";
 import { startDnsServer, DnsServer } from "./dns-server";
-import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom } from "./stack";
+import { spawnSync } from "node:child_process";
+import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom, stackContainers } from "./stack";
 
 const DNS = { address: "127.0.0.60", port: 15453 };
 const OUTSIDER = "127.0.0.2";
+/** Where both stacks listen. */
+const SERVER = "127.0.0.1";
 
 interface Side {
     prefix: string;
+    /** Where its mail comes from: the address of its A record, PTR and SPF. */
     address: string;
     ports: ReturnType<typeof portsFrom>;
     hostname: string;
@@ -35,15 +40,13 @@ function sideConfig(side: Side, portBase: number, other: Side, domains: unknown[
     return liveConfig(
         {
             "mailserver:hostname": side.hostname,
-            "mailserver:inetInterfaces": [side.address],
-            "mailserver:imapListen": [side.address],
             "mailserver:outboundAddress": side.address,
             "mailserver:transports": [
                 {
                     domain: other === A ? "a.test" : "b.test",
-                    nexthop: `[${other.address}]:${other.ports.smtp}`,
+                    nexthop: `[${SERVER}]:${other.ports.smtp}`,
                 },
-                ...(other === A ? [{ domain: "a2.test", nexthop: `[${A.address}]:${A.ports.smtp}` }] : []),
+                ...(other === A ? [{ domain: "a2.test", nexthop: `[${SERVER}]:${A.ports.smtp}` }] : []),
             ],
             "mailserver:spamFilter": { nameservers: [`${DNS.address}:${DNS.port}`] },
             "mailserver:domains": domains,
@@ -102,7 +105,7 @@ let dns: DnsServer | undefined;
 
 async function imap(side: Side, user: { address: string; password: string }): Promise<ImapFlow> {
     const client = new ImapFlow({
-        host: side.address,
+        host: SERVER,
         port: side.ports.imaps,
         secure: true,
         tls: { ca: [side.ca!], servername: side.hostname },
@@ -158,12 +161,12 @@ function resultsAtB(source: string): string {
 }
 
 function send(side: Side, args: string[]) {
-    return swaks(["--server", `${side.address}:${side.ports.smtp}`, ...args]);
+    return swaks(["--server", `${SERVER}:${side.ports.smtp}`, ...args]);
 }
 function submit(side: Side, user: typeof bob, args: string[]) {
     return swaks([
         "--server",
-        `${side.address}:${side.ports.submission}`,
+        `${SERVER}:${side.ports.submission}`,
         "--tls",
         "--auth",
         "PLAIN",
@@ -178,12 +181,25 @@ function submit(side: Side, user: typeof bob, args: string[]) {
 }
 const caPath = (side: Side) => path.join(ARTIFACTS, `server-ca-${side.prefix}.pem`);
 
+/** deploy(), and on failure every container's log of that stack in the artifacts. */
+function deployKeepingLogs(config: Record<string, unknown>, side: Side) {
+    try {
+        return deploy(config);
+    } catch (e) {
+        for (const id of stackContainers(side.prefix)) {
+            const name = spawnSync("docker", ["inspect", "-f", "{{.Name}}", id], { encoding: "utf8" }).stdout.trim();
+            fs.writeFileSync(path.join(ARTIFACTS, `${name.replace(/^\//, "")}.log`), dockerLogs(id));
+        }
+        throw e;
+    }
+}
+
 describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, () => {
     before(async () => {
         destroy(A.prefix);
         destroy(B.prefix);
-        const outA = deploy(configA).outputs;
-        const outB = deploy(configB).outputs;
+        const outA = deployKeepingLogs(configA, A).outputs;
+        const outB = deployKeepingLogs(configB, B).outputs;
         for (const [side, out] of [
             [A, outA],
             [B, outB],
