@@ -1,9 +1,10 @@
-// MailServer (internet mode, 2 domains) + DovecotImap under mocks: the resource graph, the files
-// each service is given and where it sees them, secrets, and bridge vs host networking.
+// MailServer (internet mode, 2 domains, rspamd and Valkey) + DovecotImap under mocks: the resource
+// graph, the files each service is given and where it sees them, secrets, and bridge vs host networking.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
+import { JUNK_SIEVE } from "../../components/render/dovecot";
 import {
     ancestors,
     FAKE_CERT_PEM,
@@ -11,6 +12,8 @@ import {
     installMocks,
     isWrappedSecret,
     manifestEntries,
+    MOCK_ED25519_PRIVATE_KEY_PEM,
+    MOCK_ED25519_SEED,
     MockEnv,
     redactSecrets,
     T,
@@ -98,14 +101,24 @@ test("resource graph: exactly the expected resources by type and name, each pare
     const imapUrn = component(T.dovecotImap, "imap-bridge").urn;
     const expected = new Map<string, string>([
         [`${T.network} gb-net`, serverUrn],
-        ...["queue", "lmtp", "saslauthd-run", "postfix-config", "saslauthd-config"].map(
-            s => [`${T.volume} gb-${s}`, serverUrn] as [string, string],
-        ),
+        ...[
+            "queue",
+            "lmtp",
+            "saslauthd-run",
+            "postfix-config",
+            "saslauthd-config",
+            "rspamd-config",
+            "rspamd-data",
+            "rspamd-milter",
+            "valkey-data",
+            "valkey-run",
+        ].map(s => [`${T.volume} gb-${s}`, serverUrn] as [string, string]),
         [`${T.privateKey} gb-tls-key`, serverUrn],
         [`${T.selfSignedCert} gb-tls-cert`, serverUrn],
-        [`${T.image} gb-postfix-image`, serverUrn],
-        [`${T.image} gb-saslauthd-image`, serverUrn],
-        ...["postfix-config", "saslauthd-config", "postfix", "saslauthd"].map(
+        ...["postfix", "saslauthd", "rspamd", "valkey"].map(
+            s => [`${T.image} gb-${s}-image`, serverUrn] as [string, string],
+        ),
+        ...["postfix-config", "saslauthd-config", "rspamd-config", "postfix", "saslauthd", "rspamd", "valkey"].map(
             s => [`${T.container} gb-${s}`, serverUrn] as [string, string],
         ),
         [`${T.volume} gb-mail`, imapUrn],
@@ -129,7 +142,7 @@ test("resource graph: exactly the expected resources by type and name, each pare
 });
 
 test("images are built from images/<service>/Dockerfile with BASE_IMAGE", () => {
-    for (const service of ["postfix", "saslauthd", "dovecot"]) {
+    for (const service of ["postfix", "saslauthd", "dovecot", "rspamd", "valkey"]) {
         const img = env.byName(`gb-${service}-image`, T.image).inputs;
         assert.equal(img.name, `mailserver-${service}:gb`);
         assert.equal(img.build.dockerfile, `${service}/Dockerfile`);
@@ -143,6 +156,11 @@ test("volumes, network and certificate", () => {
     for (const v of withPrefix("gb").filter(r => r.type === T.volume)) assert.equal(v.inputs.name, v.name);
     assert.equal(env.byName("gb-queue", T.volume).retainOnDelete, true, "the queue survives pulumi destroy");
     assert.equal(env.byName("gb-mail", T.volume).retainOnDelete, true, "mail survives pulumi destroy");
+    // Bayes tokens, greylisting and reputation outlive the containers too; sockets and config do not.
+    for (const v of ["rspamd-data", "valkey-data"])
+        assert.equal(env.byName(`gb-${v}`, T.volume).retainOnDelete, true, `${v} survives pulumi destroy`);
+    for (const v of ["rspamd-config", "rspamd-milter", "valkey-run", "lmtp", "postfix-config"])
+        assert.equal(env.byName(`gb-${v}`, T.volume).retainOnDelete, false, `${v} is removed with the stack`);
     assert.deepEqual(env.byName("gb-net", T.network).inputs, { name: "gb-net", driver: "bridge" });
     const cert = env.byName("gb-tls-cert", T.selfSignedCert).inputs;
     assert.ok(cert.dnsNames.includes(HOSTNAME), `dnsNames ${cert.dnsNames}`);
@@ -152,7 +170,7 @@ test("volumes, network and certificate", () => {
 });
 
 test("config jobs: run-to-completion apply-config containers writing their config volume", () => {
-    for (const service of ["postfix", "saslauthd", "dovecot"]) {
+    for (const service of ["postfix", "saslauthd", "dovecot", "rspamd"]) {
         const job = container(`gb-${service}-config`);
         const i = job.inputs;
         assert.equal(i.name, `gb-${service}-config`);
@@ -170,7 +188,7 @@ test("config jobs: run-to-completion apply-config containers writing their confi
 test("service containers: healthchecks, wait, and started after their config jobs", () => {
     const deps = (name: string) => container(name).dependencies;
     const urn = (name: string) => container(name).urn;
-    for (const service of ["postfix", "saslauthd", "dovecot"]) {
+    for (const service of ["postfix", "saslauthd", "dovecot", "rspamd"]) {
         const i = container(`gb-${service}`).inputs;
         assert.equal(i.name, `gb-${service}`);
         assert.equal(i.wait, true);
@@ -186,12 +204,23 @@ test("service containers: healthchecks, wait, and started after their config job
         assert.ok(deps(`gb-${service}`).includes(urn(`gb-${service}-config`)), `${service} depends on its config job`);
     }
     // What to probe comes with the configuration (the probe file), so a port change never changes a service container.
-    for (const service of ["postfix", "dovecot", "saslauthd"]) {
+    for (const service of ["postfix", "dovecot", "saslauthd", "rspamd"]) {
         assert.deepEqual(container(`gb-${service}`).inputs.healthcheck.tests, [
             "CMD",
             "/usr/local/lib/mail/healthcheck",
         ]);
     }
+    // Valkey has no config job: its own client pings it over its socket.
+    const valkey = container("gb-valkey").inputs;
+    assert.equal(valkey.wait, true);
+    assert.equal(valkey.restart, "unless-stopped");
+    assert.deepEqual(valkey.healthcheck.tests, [
+        "CMD",
+        "sh",
+        "-c",
+        "valkey-cli -s /run/valkey/valkey.sock ping | grep -qx PONG",
+    ]);
+    assert.equal(env.find("gb-valkey-config", T.container), undefined);
     assert.equal(
         text(uploads(container("gb-postfix-config")).get("/staging/probe")),
         "address=127.0.0.1\nport=25\ngreeting=220 \ngoodbye=QUIT\n",
@@ -201,6 +230,9 @@ test("service containers: healthchecks, wait, and started after their config job
         "address=127.0.0.1\nport=143\ngreeting=* OK\ngoodbye=a LOGOUT\n",
     );
     assert.ok(deps("gb-postfix").includes(urn("gb-saslauthd")), "postfix starts after saslauthd");
+    // Postfix's milter must answer before Postfix takes mail (milter_default_action = tempfail).
+    assert.ok(deps("gb-postfix").includes(urn("gb-rspamd")), "postfix starts after rspamd");
+    assert.ok(deps("gb-rspamd").includes(urn("gb-valkey")), "rspamd starts after valkey");
 });
 
 const POSTFIX_FILES = [
@@ -218,8 +250,30 @@ const POSTFIX_FILES = [
     "tls/key.pem",
     "sasl_passwd",
 ];
-const DOVECOT_FILES = ["dovecot.conf", "probe", "users", "tls/cert.pem", "tls/key.pem"];
+const DOVECOT_FILES = ["dovecot.conf", "probe", "users", "sieve-global/junk.sieve", "tls/cert.pem", "tls/key.pem"];
 const SASLAUTHD_FILES = ["pam-smtp", "passwd"];
+const RSPAMD_FILES = [
+    "override.d/logging.inc",
+    "override.d/options.inc",
+    "override.d/worker-proxy.inc",
+    "override.d/worker-normal.inc",
+    "override.d/worker-controller.inc",
+    "local.d/redis.conf",
+    "local.d/actions.conf",
+    "local.d/greylist.conf",
+    "local.d/rbl.conf",
+    "local.d/spf.conf",
+    "local.d/dkim.conf",
+    "local.d/dmarc.conf",
+    "local.d/milter_headers.conf",
+    "local.d/settings.conf",
+    "local.d/dkim_signing.conf",
+    "local.d/arc.conf",
+];
+/** Each domain's active DKIM keys (VirtualDomain's default selector "mail", RSA and Ed25519). */
+const DKIM_KEY_FILES = ["example.com", "example.org"].flatMap(d =>
+    ["rsa", "ed25519"].map(a => `dkim/${d}.mail-${a}.key`),
+);
 
 test("each config job uploads its files to /staging, and MANIFEST lists exactly what is uploaded", () => {
     // Dovecot and saslauthd get exactly these; Postfix at least these (its table set may grow).
@@ -227,6 +281,7 @@ test("each config job uploads its files to /staging, and MANIFEST lists exactly 
         ["postfix", POSTFIX_FILES, false],
         ["dovecot", DOVECOT_FILES, true],
         ["saslauthd", SASLAUTHD_FILES, true],
+        ["rspamd", [...RSPAMD_FILES, ...DKIM_KEY_FILES], true],
     ];
     for (const [service, files, exact] of cases) {
         const up = uploads(container(`gb-${service}-config`));
@@ -263,7 +318,7 @@ test("each config job uploads its files to /staging, and MANIFEST lists exactly 
         assert.ok(tables.includes(t), `main.cf uses ${t}, which is compiled`);
 });
 
-test("MANIFEST modes: users 0640 (group dovecot), passwd, sasl_passwd and key.pem 0600", () => {
+test("MANIFEST modes: users 0640 (group dovecot), passwd, sasl_passwd and key.pem 0600, DKIM keys 0640 (group _rspamd)", () => {
     const m = (service: string) =>
         manifestEntries(text(uploads(container(`gb-${service}-config`)).get("/staging/MANIFEST")));
     const postfix = m("postfix"),
@@ -277,6 +332,11 @@ test("MANIFEST modes: users 0640 (group dovecot), passwd, sasl_passwd and key.pe
     assert.equal(postfix.get("tls/cert.pem")!.mode, "0644");
     assert.equal(postfix.get("main.cf")!.mode, "0644");
     assert.equal(sasl.get("pam-smtp")!.mode, "0644");
+    const rspamd = m("rspamd");
+    // rspamd's workers (group _rspamd) read the keys; nobody else does.
+    for (const f of DKIM_KEY_FILES) assert.deepEqual(rspamd.get(f), { mode: "0640", owner: "root", group: "_rspamd" }, f);
+    for (const f of RSPAMD_FILES) assert.deepEqual(rspamd.get(f), { mode: "0644", owner: "root", group: "root" }, f);
+    assert.deepEqual(dovecot.get("sieve-global/junk.sieve"), { mode: "0644", owner: "root", group: "root" });
 });
 
 test("file contents: what is uploaded is what the components render and the services reference", async () => {
@@ -306,6 +366,31 @@ test("file contents: what is uploaded is what the components render and the serv
     assert.match(dovecotConf, /ssl_server_key_file = \/config\/current\/tls\/key\.pem/);
     assert.match(dovecotConf, /home = \/var\/mail\/vhosts\//);
     assert.match(text(sa.get("/staging/pam-smtp")), /pam_pwdfile\.so pwdfile=\/config\/current\/passwd/);
+
+    // rspamd: its config job uploads exactly the files MailServer registers as rspamdFiles; Postfix
+    // reaches it on the socket in the volume they share; Dovecot files rspamd's spam into Junk.
+    const rs = uploads(container("gb-rspamd-config"));
+    const rspamdFiles = component(T.mailServer, "mx-bridge").inputs.rspamdFiles;
+    assert.deepEqual(Object.keys(rspamdFiles).sort(), [...RSPAMD_FILES].sort());
+    for (const [file, content] of Object.entries(rspamdFiles))
+        assert.equal(text(rs.get(`/staging/${file}`)), content, `rspamd ${file} as registered`);
+    assert.match(mainCf, /^smtpd_milters = unix:\/run\/rspamd-milter\/milter\.sock$/m);
+    assert.match(mainCf, /^non_smtpd_milters = \$smtpd_milters$/m);
+    assert.match(mainCf, /^milter_default_action = tempfail$/m);
+    assert.match(text(rs.get("/staging/override.d/worker-proxy.inc")), /^bind_socket = "\/run\/rspamd-milter\/milter\.sock /m);
+    assert.match(text(rs.get("/staging/local.d/redis.conf")), /^servers = "\/run\/valkey\/valkey\.sock";$/m);
+    assert.match(text(pf.get("/staging/master.cf")), /^  -o milter_macro_daemon_name=sieve$/m);
+    // Every key the sign condition names is uploaded, and only those are.
+    const signing = text(rs.get("/staging/local.d/dkim_signing.conf"));
+    const named = [...signing.matchAll(/key = "\/config\/current\/([^"]+)"/g)].map(m => m[1]).sort();
+    assert.deepEqual(named, [...DKIM_KEY_FILES].sort());
+    // RSA keys as PEM; Ed25519 keys as the base64 of their 32-byte seed (what rspamd 3.12 reads).
+    for (const d of ["example.com", "example.org"]) {
+        assert.equal(text(rs.get(`/staging/dkim/${d}.mail-rsa.key`)), FAKE_KEY_PEM);
+        assert.equal(text(rs.get(`/staging/dkim/${d}.mail-ed25519.key`)), `${MOCK_ED25519_SEED.toString("base64")}\n`);
+    }
+    assert.match(dovecotConf, /^sieve_script junk \{\n  type = before\n  driver = file\n  path = \/config\/current\/sieve-global\/junk\.sieve$/m);
+    assert.equal(text(dc.get("/staging/sieve-global/junk.sieve")), JUNK_SIEVE);
 
     const vmailbox = text(pf.get("/staging/vmailbox"));
     for (const a of ["alice@example.com", "bob@example.com", "carol@example.org"])
@@ -366,11 +451,15 @@ test("secrets: key, hashes and relay passwords are secret where they are uploade
         ["dovecot tls/key.pem", dc.get("/staging/tls/key.pem")],
         ["dovecot users", dc.get("/staging/users")],
         ["saslauthd passwd", sa.get("/staging/passwd")],
+        ...DKIM_KEY_FILES.map(f => [`rspamd ${f}`, uploads(container("gb-rspamd-config")).get(`/staging/${f}`)]),
     ] as const)
         assert.ok(isWrappedSecret(content), `${what} is a secret input`);
     // Reviewable, non-sensitive files stay in clear (pulumi preview --diff shows them).
     for (const f of ["main.cf", "master.cf", "vmailbox", "MANIFEST"])
         assert.ok(!isWrappedSecret(pf.get(`/staging/${f}`)), `${f} is not secret`);
+    const rs = uploads(container("gb-rspamd-config"));
+    for (const f of [...RSPAMD_FILES, "MANIFEST"])
+        assert.ok(!isWrappedSecret(rs.get(`/staging/${f}`)), `rspamd ${f} is not secret`);
 
     for (const d of bridge.domains)
         assert.equal(await env.pulumi.isSecret(d.credentials), true, "VirtualDomain.credentials is secret");
@@ -396,8 +485,10 @@ test("secrets: no plaintext password anywhere, no key in clear, nothing sensitiv
         const clear = JSON.stringify(redactSecrets(r.wire));
         assert.ok(
             !clear.includes("FAKE-PRIVATE-KEY-MATERIAL"),
-            `${r.type} ${r.name} holds the TLS key outside a secret`,
+            `${r.type} ${r.name} holds the TLS key or an RSA DKIM key outside a secret`,
         );
+        for (const form of [MOCK_ED25519_SEED.toString("base64"), MOCK_ED25519_PRIVATE_KEY_PEM.split("\n")[1]])
+            assert.ok(!clear.includes(form), `${r.type} ${r.name} holds an Ed25519 DKIM key outside a secret`);
         assert.ok(!clear.includes("$6$"), `${r.type} ${r.name} holds a password hash outside a secret`);
     }
     for (const r of env.records.filter(x => x.type === T.container)) {

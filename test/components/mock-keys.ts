@@ -1,4 +1,5 @@
-// Public keys for mocked tls PrivateKeys. Pulumi-free: run-program.ts loads it before @pulumi/pulumi.
+// Keys for mocked tls PrivateKeys. Pulumi-free: run-program.ts loads it before @pulumi/pulumi.
+import { createPrivateKey } from "node:crypto";
 
 /** Real public keys (no private half anywhere), so the DKIM records render under mocks: one per algorithm. */
 export const MOCK_PUBLIC_KEY_PEM: Record<string, string> = {
@@ -28,8 +29,35 @@ export const MOCK_PUBLIC_KEY_PEM: Record<string, string> = {
             "-----END PUBLIC KEY-----",
         ].join("\n") + "\n",
 };
-/** A resource's state in a bare mock: its inputs, plus a public key for a tls PrivateKey (its DKIM record renders). */
+
+/**
+ * A mocked Ed25519 private key, which must parse: rspamd's key file holds its seed. A throwaway
+ * key from a fixed seed, built here so that no private key PEM is committed. It is not the private
+ * half of MOCK_PUBLIC_KEY_PEM.ED25519 (that one has none anywhere): nothing under mocks signs or
+ * verifies, so the pair need not match.
+ */
+export const MOCK_ED25519_SEED = Buffer.from("mailserver-mock-ed25519-seed-000", "latin1");
+export const MOCK_ED25519_PRIVATE_KEY_PEM = createPrivateKey({
+    // PKCS#8 of Ed25519 (RFC 8410): a fixed 16-byte header, then the 32-byte seed.
+    key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), MOCK_ED25519_SEED]),
+    format: "der",
+    type: "pkcs8",
+})
+    .export({ format: "pem", type: "pkcs8" })
+    .toString();
+/** What a bare mock gives for an RSA or ECDSA private key: not a key, only a recognisable text. */
+export const MOCK_PRIVATE_KEY_TEXT =
+    "-----BEGIN PRIVATE KEY-----\nFAKE-PRIVATE-KEY-MATERIAL-mock\n-----END PRIVATE KEY-----\n";
+
+/** A resource's state in a bare mock: its inputs, plus a tls PrivateKey's keys (its DKIM record and rspamd's key files render). */
 export function mockKeyState(args: { type: string; inputs: any }): Record<string, unknown> {
     if (args.type !== "tls:index/privateKey:PrivateKey") return args.inputs;
-    return { ...args.inputs, publicKeyPem: MOCK_PUBLIC_KEY_PEM[String(args.inputs.algorithm)] };
+    const algorithm = String(args.inputs.algorithm);
+    const privateKeyPem = algorithm === "ED25519" ? MOCK_ED25519_PRIVATE_KEY_PEM : MOCK_PRIVATE_KEY_TEXT;
+    return {
+        ...args.inputs,
+        publicKeyPem: MOCK_PUBLIC_KEY_PEM[algorithm],
+        privateKeyPem,
+        privateKeyPemPkcs8: privateKeyPem,
+    };
 }

@@ -3,8 +3,8 @@
 // to read Outputs, unwrap secrets and wait until every registration has settled.
 import * as pulumi from "@pulumi/pulumi";
 
-export { MOCK_PUBLIC_KEY_PEM, mockKeyState } from "./mock-keys";
-import { MOCK_PUBLIC_KEY_PEM } from "./mock-keys";
+export { MOCK_ED25519_PRIVATE_KEY_PEM, MOCK_ED25519_SEED, MOCK_PUBLIC_KEY_PEM, mockKeyState } from "./mock-keys";
+import { MOCK_ED25519_PRIVATE_KEY_PEM, MOCK_PUBLIC_KEY_PEM } from "./mock-keys";
 export { isWrappedSecret, redactSecrets, SECRET_SIG, SECRET_VALUE, unwrapSecrets } from "./secrets";
 import { isWrappedSecret, unwrapSecrets } from "./secrets";
 
@@ -71,8 +71,10 @@ export async function installMocks(stack = "test"): Promise<MockEnv> {
                 const state: Record<string, unknown> = { ...args.inputs };
                 switch (args.type) {
                     case "tls:index/privateKey:PrivateKey":
-                        state.privateKeyPem = FAKE_KEY_PEM;
-                        state.privateKeyPemPkcs8 = FAKE_KEY_PEM;
+                        // Ed25519 DKIM keys must parse (rspamd's key file holds the seed); others need not.
+                        state.privateKeyPem =
+                            args.inputs.algorithm === "ED25519" ? MOCK_ED25519_PRIVATE_KEY_PEM : FAKE_KEY_PEM;
+                        state.privateKeyPemPkcs8 = state.privateKeyPem;
                         state.publicKeyPem = MOCK_PUBLIC_KEY_PEM[String(args.inputs.algorithm)];
                         break;
                     case "tls:index/selfSignedCert:SelfSignedCert":

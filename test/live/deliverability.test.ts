@@ -401,4 +401,82 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
         const copy = await fetch(B, bob, redirected);
         assert.match(resultsAtB(copy), /dkim=pass header\.d=a\.test/);
     });
+
+    test("rspamd keeps its state in Valkey, on a volume that outlives the containers", () => {
+        const keys = spawnSync(
+            "docker",
+            ["exec", `${B.prefix}-valkey`, "valkey-cli", "-s", "/run/valkey/valkey.sock", "dbsize"],
+            { encoding: "utf8" },
+        );
+        assert.equal(keys.status, 0, keys.stderr);
+        assert.ok(Number(keys.stdout.trim()) > 0, `Valkey holds ${keys.stdout.trim()} keys after the scans`);
+        const mounts = spawnSync(
+            "docker",
+            ["inspect", "-f", "{{range .Mounts}}{{.Name}}={{.Destination}} {{end}}", `${B.prefix}-valkey`],
+            { encoding: "utf8" },
+        ).stdout;
+        assert.match(mounts, new RegExp(`${B.prefix}-valkey-data=/var/lib/valkey`));
+    });
+
+    test("a spam-filter change reaches the running rspamd by a reload: no container replaced, the new score in force", async () => {
+        const changed = {
+            ...configB,
+            "mailserver:spamFilter": {
+                nameservers: [`${DNS.address}:${DNS.port}`],
+                addHeaderScore: 7,
+                rejectScore: 14,
+            },
+        };
+        const before = spawnSync("docker", ["inspect", "-f", "{{.Id}}", `${B.prefix}-rspamd`], {
+            encoding: "utf8",
+        }).stdout.trim();
+        const result = deploy(changed);
+        assert.ok(!result.replaced.some(n => /-(rspamd|valkey|postfix)$/.test(n)), result.replaced.join(", "));
+        const after = spawnSync("docker", ["inspect", "-f", "{{.Id}}", `${B.prefix}-rspamd`], {
+            encoding: "utf8",
+        }).stdout.trim();
+        assert.equal(after, before, "the rspamd container was replaced");
+        // The running workers' reject threshold, as a scan reports it ("Score: 0.00 / 14.00").
+        const scan = () =>
+            spawnSync(
+                "docker",
+                [
+                    "exec",
+                    "-i",
+                    `${B.prefix}-rspamd`,
+                    "rspamc",
+                    "-h",
+                    "/run/rspamd/normal.sock",
+                    "--header",
+                    "Settings={ symbols_enabled = [] }",
+                    "symbols",
+                ],
+                { encoding: "utf8", input: "Subject: probe\r\n\r\nprobe\r\n" },
+            ).stdout;
+        const deadline = Date.now() + 60_000;
+        let report = scan();
+        while (!/\/ 14\.00/.test(report) && Date.now() < deadline) {
+            await new Promise(r => setTimeout(r, 1000));
+            report = scan();
+        }
+        assert.match(report, /Score: [-0-9.]+ \/ 14\.00/);
+        const dumped = spawnSync("docker", ["exec", `${B.prefix}-rspamd`, "rspamadm", "configdump", "actions"], {
+            encoding: "utf8",
+        }).stdout;
+        assert.match(dumped, /add_header = 7/);
+        // And mail still flows through the reloaded milter.
+        const subject = uniqueSubject("after-reload");
+        const r = send(B, [
+            "--local-interface",
+            OUTSIDER,
+            "--from",
+            "someone@elsewhere.test",
+            "--to",
+            bob.address,
+            "--header",
+            `Subject: ${subject}`,
+        ]);
+        assert.equal(r.status, 0, r.transcript);
+        await fetch(B, bob, subject);
+    });
 });
