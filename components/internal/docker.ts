@@ -171,10 +171,11 @@ export const SERVICE_SECURITY: Record<Service, { capabilities: string[]; tmpfs: 
     },
     // root reading root-owned files and serving a unix socket needs no capability at all.
     saslauthd: { capabilities: [], tmpfs: ["/run/mail", "/tmp"] },
-    // The main process (root) prepares its directories, binds the sockets and runs its workers
-    // as _rspamd, which it signals on reload.
+    // The main process (root) prepares its directories, binds the sockets, runs its workers as
+    // _rspamd and signals them on reload, and reads and writes the caches in their directory
+    // (hyperscan databases, the symbols cache).
     rspamd: {
-        capabilities: ["CAP_CHOWN", "CAP_KILL", "CAP_SETGID", "CAP_SETUID"],
+        capabilities: ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_KILL", "CAP_SETGID", "CAP_SETUID"],
         tmpfs: ["/run/mail", "/run/rspamd", "/tmp"],
     },
     // Runs as the image's valkey user, with no network at all.

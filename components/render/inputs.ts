@@ -81,6 +81,8 @@ export function mailServerSettings(d: MailServerSettings) {
         namePrefix: d.prefix,
         restart: d.restart,
         tls: tlsSettings(d.tls),
+        spamFilter: d.spamFilter,
+        outboundAddress: p.outboundAddress,
     };
 }
 

@@ -334,7 +334,8 @@ test("MANIFEST modes: users 0640 (group dovecot), passwd, sasl_passwd and key.pe
     assert.equal(sasl.get("pam-smtp")!.mode, "0644");
     const rspamd = m("rspamd");
     // rspamd's workers (group _rspamd) read the keys; nobody else does.
-    for (const f of DKIM_KEY_FILES) assert.deepEqual(rspamd.get(f), { mode: "0640", owner: "root", group: "_rspamd" }, f);
+    for (const f of DKIM_KEY_FILES)
+        assert.deepEqual(rspamd.get(f), { mode: "0640", owner: "root", group: "_rspamd" }, f);
     for (const f of RSPAMD_FILES) assert.deepEqual(rspamd.get(f), { mode: "0644", owner: "root", group: "root" }, f);
     assert.deepEqual(dovecot.get("sieve-global/junk.sieve"), { mode: "0644", owner: "root", group: "root" });
 });
@@ -377,7 +378,10 @@ test("file contents: what is uploaded is what the components render and the serv
     assert.match(mainCf, /^smtpd_milters = unix:\/run\/rspamd-milter\/milter\.sock$/m);
     assert.match(mainCf, /^non_smtpd_milters = \$smtpd_milters$/m);
     assert.match(mainCf, /^milter_default_action = tempfail$/m);
-    assert.match(text(rs.get("/staging/override.d/worker-proxy.inc")), /^bind_socket = "\/run\/rspamd-milter\/milter\.sock /m);
+    assert.match(
+        text(rs.get("/staging/override.d/worker-proxy.inc")),
+        /^bind_socket = "\/run\/rspamd-milter\/milter\.sock /m,
+    );
     assert.match(text(rs.get("/staging/local.d/redis.conf")), /^servers = "\/run\/valkey\/valkey\.sock";$/m);
     assert.match(text(pf.get("/staging/master.cf")), /^  -o milter_macro_daemon_name=sieve$/m);
     // Every key the sign condition names is uploaded, and only those are.
@@ -389,7 +393,10 @@ test("file contents: what is uploaded is what the components render and the serv
         assert.equal(text(rs.get(`/staging/dkim/${d}.mail-rsa.key`)), FAKE_KEY_PEM);
         assert.equal(text(rs.get(`/staging/dkim/${d}.mail-ed25519.key`)), `${MOCK_ED25519_SEED.toString("base64")}\n`);
     }
-    assert.match(dovecotConf, /^sieve_script junk \{\n  type = before\n  driver = file\n  path = \/config\/current\/sieve-global\/junk\.sieve$/m);
+    assert.match(
+        dovecotConf,
+        /^sieve_script junk \{\n  type = before\n  driver = file\n  path = \/config\/current\/sieve-global\/junk\.sieve$/m,
+    );
     assert.equal(text(dc.get("/staging/sieve-global/junk.sieve")), JUNK_SIEVE);
 
     const vmailbox = text(pf.get("/staging/vmailbox"));
@@ -428,6 +435,7 @@ test("mounts: each service sees its volumes at the expected paths", () => {
         "gb-lmtp -> /run/lmtp [volume]",
         "gb-postfix-config -> /config (ro) [volume]",
         "gb-queue -> /var/spool/postfix [volume]",
+        "gb-rspamd-milter -> /run/rspamd-milter [volume]",
         "gb-saslauthd-run -> /run/saslauthd [volume]",
     ]);
     assert.deepEqual(mounts("gb-saslauthd"), [
@@ -439,6 +447,18 @@ test("mounts: each service sees its volumes at the expected paths", () => {
         "gb-lmtp -> /run/lmtp [volume]",
         "gb-mail -> /var/mail/vhosts [volume]",
     ]);
+    // The milter socket is shared by rspamd and Postfix only, Valkey's socket by Valkey and rspamd only.
+    assert.deepEqual(mounts("gb-rspamd"), [
+        "gb-rspamd-config -> /config (ro) [volume]",
+        "gb-rspamd-data -> /var/lib/rspamd [volume]",
+        "gb-rspamd-milter -> /run/rspamd-milter [volume]",
+        "gb-valkey-run -> /run/valkey [volume]",
+    ]);
+    assert.deepEqual(mounts("gb-valkey"), [
+        "gb-valkey-data -> /var/lib/valkey [volume]",
+        "gb-valkey-run -> /run/valkey [volume]",
+    ]);
+    assert.deepEqual(mounts("gb-rspamd-config"), ["gb-rspamd-config -> /volume [volume]"]);
 });
 
 test("secrets: key, hashes and relay passwords are secret where they are uploaded", async () => {
@@ -503,8 +523,11 @@ test("secrets: no plaintext password anywhere, no key in clear, nothing sensitiv
 test("bridge networking: own network, ports published on publishAddress with internal == external", () => {
     const pf = container("gb-postfix").inputs,
         dv = container("gb-dovecot").inputs,
-        sa = container("gb-saslauthd").inputs;
-    for (const i of [pf, dv]) {
+        sa = container("gb-saslauthd").inputs,
+        rs = container("gb-rspamd").inputs,
+        vk = container("gb-valkey").inputs;
+    // rspamd asks DNS (SPF, DKIM, DMARC) from the stack's network; it publishes nothing.
+    for (const i of [pf, dv, rs]) {
         assert.equal(i.networkMode, undefined);
         assert.deepEqual(i.networksAdvanced, [{ name: "gb-net" }]);
     }
@@ -519,6 +542,10 @@ test("bridge networking: own network, ports published on publishAddress with int
     assert.equal(sa.networkMode, "none", "saslauthd needs no network: it is reached through its socket");
     assert.equal(sa.ports, undefined);
     assert.equal(sa.networksAdvanced, undefined);
+    assert.deepEqual(rs.ports, [], "rspamd publishes nothing: Postfix reaches it through its socket");
+    assert.equal(vk.networkMode, "none", "Valkey needs no network: rspamd reaches it through its socket");
+    assert.equal(vk.ports, undefined);
+    assert.equal(vk.networksAdvanced, undefined);
 });
 
 test("host networking: no Network, daemons on the host network, nothing published", async () => {
@@ -527,17 +554,19 @@ test("host networking: no Network, daemons on the host network, nothing publishe
         [],
     );
     assert.equal(env.records.filter(r => r.type === T.network).length, 1, "only the bridge deployment has a network");
-    for (const name of ["gh-postfix", "gh-dovecot"]) {
+    for (const name of ["gh-postfix", "gh-dovecot", "gh-rspamd"]) {
         const i = container(name).inputs;
         assert.equal(i.networkMode, "host", `${name} networkMode`);
         assert.equal(i.ports, undefined, `${name} ports`);
         assert.equal(i.networksAdvanced, undefined, `${name} networksAdvanced`);
     }
     assert.equal(container("gh-saslauthd").inputs.networkMode, "none");
+    assert.equal(container("gh-valkey").inputs.networkMode, "none");
     // Postfix's job checks inet_interfaces against the host's addresses (::1, the host's own), so it
     // shares the host network; the others need no network.
     assert.equal(container("gh-postfix-config").inputs.networkMode, "host");
-    for (const s of ["saslauthd", "dovecot"]) assert.equal(container(`gh-${s}-config`).inputs.networkMode, "none");
+    for (const s of ["saslauthd", "dovecot", "rspamd"])
+        assert.equal(container(`gh-${s}-config`).inputs.networkMode, "none");
     assert.equal(await value(host.server.networkName), undefined);
     assert.equal(await value(bridge.server.networkName), "gb-net");
     // Same services and volumes otherwise.
@@ -603,6 +632,8 @@ test("least privilege: every service container drops all capabilities but its ow
             "CAP_SYS_CHROOT",
         ],
         saslauthd: [],
+        rspamd: ["CAP_CHOWN", "CAP_KILL", "CAP_SETGID", "CAP_SETUID"],
+        valkey: [],
     };
     for (const prefix of ["gb", "gh"]) {
         for (const [service, caps] of Object.entries(expectedCaps)) {
@@ -617,12 +648,14 @@ test("least privilege: every service container drops all capabilities but its ow
         }
     }
     // Only the service ports are published: 25/587/465 on Postfix, 143/993/4190 on Dovecot, none
-    // for saslauthd (no network at all) and none in host mode.
+    // for rspamd (its sockets only), saslauthd and Valkey (no network at all) and none in host mode.
     const published = (name: string) =>
         (container(name).inputs.ports ?? []).map((p: any) => p.external).sort((a: number, b: number) => a - b);
     assert.deepEqual(published("gb-postfix"), [25, 465, 587]);
     assert.deepEqual(published("gb-dovecot"), [143, 993, 4190]);
     assert.deepEqual(published("gb-saslauthd"), []);
+    assert.deepEqual(published("gb-rspamd"), []);
+    assert.deepEqual(published("gb-valkey"), []);
     assert.equal(container("gb-saslauthd").inputs.networkMode, "none");
-    for (const s of ["postfix", "dovecot", "saslauthd"]) assert.deepEqual(published(`gh-${s}`), []);
+    for (const s of ["postfix", "dovecot", "saslauthd", "rspamd", "valkey"]) assert.deepEqual(published(`gh-${s}`), []);
 });
