@@ -60,7 +60,7 @@ export interface MailServerArgs {
     mydestination?: string[];
     /**
      * Trusted clients that may relay without AUTH (and send as our domains on port 25); a /0 is refused, and in bridge
-     * mode so is any network overlapping Docker's address pools (the gateway every client arrives from). Default:
+     * mode so is any network overlapping Docker's address pools (clients may arrive from the Docker gateway). Default:
      * ["127.0.0.0/8","[::1]/128"].
      */
     mynetworks?: string[];
