@@ -111,7 +111,11 @@ export interface MailServerArgs {
      * ["$myhostname","localhost"].
      */
     mydestination?: string[];
-    /** Trusted clients that may relay without AUTH; a /0 is refused. Default: ["127.0.0.0/8","[::1]/128"]. */
+    /**
+     * Trusted clients that may relay without AUTH (and send as our domains on port 25); a /0 is refused, and in bridge
+     * mode so is any network overlapping Docker's address pools (clients may arrive from the Docker gateway). Default:
+     * ["127.0.0.0/8","[::1]/128"].
+     */
     mynetworks?: string[];
     /** Postfix inet_interfaces: the addresses Postfix listens on. Default: ["all"]. */
     inetInterfaces?: string[];

@@ -171,17 +171,18 @@ export function dockerPoolOverlap(n: Network): Network | undefined {
 }
 
 /**
- * Why a mynetworks entry must not be trusted in Docker bridge mode, or undefined: there every
- * client arrives from the network's gateway (docker-proxy), whose address lies in Docker's pools,
- * so an entry that can contain it trusts the whole Internet. One text for validation and policy.
+ * Why a mynetworks entry must not be trusted in Docker bridge mode, or undefined: there clients
+ * can arrive from the network's gateway (docker-proxy; measured: every client, on an engine with
+ * iptables off), whose address lies in Docker's pools, so an entry that can contain it may trust
+ * the whole Internet. One text for validation and policy.
  */
 export function bridgeGatewayRisk(n: Network): string | undefined {
     if (isLoopbackNetwork(n)) return undefined;
     const pool = dockerPoolOverlap(n);
     if (pool === undefined) return undefined;
     return (
-        `it overlaps ${pool.postfix}, where Docker allocates bridge networks, and in bridge mode every client arrives ` +
-        "from the Docker network's gateway (docker-proxy), so trusting it makes an open relay; " +
-        'use networkMode "host" to trust networks by address'
+        `it overlaps ${pool.postfix}, where Docker allocates bridge networks, and in bridge mode clients can arrive ` +
+        "from the Docker network's gateway (through docker-proxy: every client when Docker's iptables is off), so " +
+        'trusting it can make an open relay; use networkMode "host" to trust networks by address'
     );
 }

@@ -183,7 +183,7 @@ export function subjectOf(type: string, props: Record<string, any>): Subject | u
         const files = configFiles(props);
         if (labelsOf(props).get("mailserver.role") !== "config-job")
             return { ...files, configJob: false, bridge: onBridgeNetwork(props) };
-        // Our config jobs run without a network; their MailServer says where the service runs.
+        // A config job is not the service: its MailServer says where the service runs.
         return { mainCf: files.mainCf, masterCf: files.masterCf, configJob: true, bridge: false };
     }
     return undefined;

@@ -143,7 +143,9 @@ export const MAIL_SERVER_OPTIONS = {
         default: ["$myhostname", "localhost"],
     }),
     mynetworks: list(text({ doc: "A network in CIDR form", check: (v, f, x) => v.network(f, x) }), {
-        doc: "Trusted clients that may relay without AUTH; a /0 is refused",
+        doc:
+            "Trusted clients that may relay without AUTH (and send as our domains on port 25); a /0 is refused, and in " +
+            "bridge mode so is any network overlapping Docker's address pools (clients may arrive from the Docker gateway)",
         default: ["127.0.0.0/8", "[::1]/128"],
     }),
     inetInterfaces: list(

@@ -447,7 +447,7 @@ test("at least 25 invalid configurations are refused before any resource is regi
             field: "mynetworks[2]",
             shown: `"172.16.0.0/12"`,
             accepted:
-                /Docker allocates bridge networks.*every client arrives from the Docker network's gateway.*open relay.*networkMode "host"/,
+                /Docker allocates bridge networks.*clients can arrive from the Docker network's gateway.*open relay.*networkMode "host"/,
             construct: n =>
                 server(n, { networkMode: "bridge", mynetworks: ["127.0.0.0/8", "[::1]/128", "172.16.0.0/12"] }),
         },

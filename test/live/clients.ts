@@ -199,13 +199,15 @@ export const RELAY_TRICKS = [
 ];
 
 /**
- * Tries every relay trick, without AUTH, from `source` on each port (25 plain, 587 STARTTLS,
- * 465 implicit TLS). Returns how many were tried and which were accepted at RCPT.
+ * Tries every relay trick, without AUTH, from `source` to `server` (an IPv4 or IPv6 address) on
+ * each port (25 plain, 587 STARTTLS, 465 implicit TLS). Returns how many were tried and which
+ * were accepted at RCPT.
  */
 export function relayProbe(
     ports: { smtp: number; submission: number; smtps: number },
     source: string,
     tls: string[],
+    server = HOST,
 ): { tried: number; accepted: string[] } {
     const ways: Array<[number, string[]]> = [
         [ports.smtp, []],
@@ -218,7 +220,9 @@ export function relayProbe(
         for (const to of RELAY_TRICKS) {
             const r = swaks([
                 "--server",
-                `${HOST}:${port}`,
+                server,
+                "--port",
+                String(port),
                 "--local-interface",
                 source,
                 ...extra,

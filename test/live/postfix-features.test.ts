@@ -60,6 +60,7 @@ const config = liveConfig(
 const smtp = (args: string[]) => swaks(["--server", `${HOST}:${PORTS.smtp}`, ...args]);
 const read = (user: { address: string; password: string }, subject: string, mailbox = "INBOX") =>
     fetchBySubject(user, subject, "imaps", ca, mailbox, 20_000, PORTS);
+const report = (line: string) => process.stdout.write(`# ${line}\n`);
 const exec = (...argv: string[]) => spawnSync("docker", ["exec", `${PREFIX}-postfix`, ...argv], { encoding: "utf8" });
 const queue = (...argv: string[]) =>
     spawnSync(
@@ -264,6 +265,121 @@ describe("Postfix features, live", () => {
         const source = await read(alice, subject);
         assert.match(source, /^Return-Path: <clerk@example\.test>/m);
         assert.match(source, /^From: clerk@example\.test/m);
+    });
+
+    test("submission privacy: 587 and 465 drop the client's HELO, address and mail-client headers; port 25 and attached messages keep them", async () => {
+        const CLIENT = "127.0.0.6"; // an address no other scenario uses, so finding it means it leaked
+        const message = (subject: string) =>
+            [
+                `From: ${alice.address}`,
+                `To: ${bob.address}`,
+                `Subject: ${subject}`,
+                "User-Agent: SecretMailer/1.0 (secret-laptop)",
+                "X-Mailer: SecretMailer 1.0",
+                "X-Originating-IP: [198.51.100.77]",
+                "MIME-Version: 1.0",
+                'Content-Type: multipart/mixed; boundary="b1"',
+                "",
+                "--b1",
+                "Content-Type: text/plain",
+                "",
+                "See the forwarded message.",
+                "--b1",
+                "Content-Type: message/rfc822",
+                "",
+                "Received: from inner.example by relay.example; Mon, 1 Jan 2024 00:00:00 +0000",
+                "User-Agent: InnerAgent/2.0",
+                "X-Mailer: InnerMailer",
+                "X-Originating-IP: [203.0.113.9]",
+                "Subject: the attached one",
+                "",
+                "inner body",
+                "--b1--",
+                "",
+            ].join("\r\n");
+        const headerBlock = (source: string) => source.split(/\r?\n\r?\n/)[0];
+        const attached = (source: string) => source.slice(source.indexOf("Content-Type: message/rfc822"));
+        const sent: Record<string, string> = {};
+        for (const [name, port, extra] of [
+            ["587", PORTS.submission, ["-tls"]],
+            ["465", PORTS.smtps, ["--tls-on-connect"]],
+        ] as const) {
+            const subject = uniqueSubject(`private via ${name}`);
+            const file = path.join(ARTIFACTS, `privacy-${name}.eml`);
+            fs.writeFileSync(file, message(subject));
+            const r = swaks([
+                "--server",
+                `${HOST}:${port}`,
+                ...extra,
+                "--tls-verify",
+                "--tls-ca-path",
+                ca,
+                "--tls-sni",
+                "mail.example.test",
+                "--local-interface",
+                CLIENT,
+                "--ehlo",
+                "secret-laptop.example",
+                "--auth",
+                "PLAIN",
+                "--auth-user",
+                alice.address,
+                "--auth-password",
+                alice.password,
+                "--from",
+                alice.address,
+                "--to",
+                bob.address,
+                "--data",
+                `@${file}`,
+            ]);
+            assert.equal(r.status, 0, r.transcript);
+            sent[name] = subject;
+        }
+        for (const [name, subject] of Object.entries(sent)) {
+            const source = await read(bob, subject);
+            const headers = headerBlock(source);
+            assert.doesNotMatch(headers, /secret-laptop/, `${name}: the HELO name leaked:\n${headers}`);
+            assert.doesNotMatch(headers, /127\.0\.0\.6/, `${name}: the client address leaked:\n${headers}`);
+            assert.doesNotMatch(headers, /^(User-Agent|X-Mailer|X-Originating-IP):/im, `${name}:\n${headers}`);
+            // Dovecot's own Received line (LMTP delivery) is all that is left of the trace.
+            assert.ok(headers.split(/\r?\n/).filter(l => /^Received:/i.test(l)).length <= 1, `${name}:\n${headers}`);
+            // The attached message is someone else's record: untouched (nested_header_checks off).
+            const inner = attached(source);
+            for (const h of [
+                /^Received: from inner\.example/m,
+                /^User-Agent: InnerAgent/m,
+                /^X-Mailer: InnerMailer/m,
+                /^X-Originating-IP: \[203\.0\.113\.9\]/m,
+            ])
+                assert.match(inner, h, `${name}: attached message`);
+            report(
+                `via ${name}: no HELO name, client address, User-Agent, X-Mailer or X-Originating-IP; attached message intact`,
+            );
+        }
+
+        // Port 25 (other servers' mail): the trace and the headers stay.
+        const subject = uniqueSubject("not private via 25");
+        const file = path.join(ARTIFACTS, "privacy-25.eml");
+        fs.writeFileSync(file, message(subject).replace(`From: ${alice.address}`, "From: x@sender.example"));
+        const r = smtp([
+            "--local-interface",
+            CLIENT,
+            "--ehlo",
+            "secret-laptop.example",
+            "--from",
+            "x@sender.example",
+            "--to",
+            bob.address,
+            "--data",
+            `@${file}`,
+        ]);
+        assert.equal(r.status, 0, r.transcript);
+        const headers = headerBlock(await read(bob, subject));
+        assert.match(headers, /^Received: from secret-laptop\.example \(.*\[127\.0\.0\.6\]\)/m, headers);
+        assert.match(headers, /^User-Agent: SecretMailer/m);
+        assert.match(headers, /^X-Mailer: SecretMailer/m);
+        assert.match(headers, /^X-Originating-IP: \[198\.51\.100\.77\]/m);
     });
 
     test("a bounce reaches the sender, and a copy reaches the admin", async () => {

@@ -8,7 +8,17 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as tls from "tls";
-import { assertCleanLogs, caFile, dialog, HOST, imapClient, relayProbe, swaks } from "./clients";
+import {
+    assertCleanLogs,
+    caFile,
+    dialog,
+    fetchBySubject,
+    HOST,
+    imapClient,
+    relayProbe,
+    swaks,
+    uniqueSubject,
+} from "./clients";
 import {
     ARTIFACTS,
     deploy,
@@ -28,8 +38,13 @@ const TRUSTED = "127.0.0.3"; // the only client in mynetworks: the positive cont
 const OUTSIDER = "127.0.0.2";
 const LEGIT = "127.0.0.4"; // another outside address, for "a legitimate user still logs in"
 const ATTACKER = "127.0.0.5"; // an address no other scenario has used, so anvil's count starts at 0
+const IPV6 = "::1"; // Postfix listens here too; mynetworks trusts only TRUSTED, so this is an outsider
 const AUTH_RATE_LIMIT = 5;
 const { alice, bob } = USERS;
+// Mailboxes whose Sieve sends mail back through the reinject listener: a redirect keeps the
+// original (our user's) envelope sender, a vacation reply has the null sender.
+const fwd = { address: "fwd@example.test", password: "fwd-Secret-2026!xx" };
+const away = { address: "away@example.test", password: "away-Secret-2026!x" };
 let ca: string;
 
 const report = (line: string) => process.stdout.write(`# ${line}\n`);
@@ -44,6 +59,25 @@ describe("security, live", () => {
                     {
                         "mailserver:mynetworks": [`${TRUSTED}/32`],
                         "mailserver:authRateLimit": AUTH_RATE_LIMIT,
+                        // IPv4 and IPv6: the probes run over both.
+                        "mailserver:inetInterfaces": [HOST, IPV6],
+                        "mailserver:inetProtocols": "all",
+                        "mailserver:domains": [
+                            {
+                                domain: "example.test",
+                                mailboxes: [
+                                    { address: "alice", aliases: ["info"] },
+                                    { address: "bob" },
+                                    { address: "fwd", sieveScript: 'redirect "bob@example.test";\n' },
+                                    { address: "away", vacation: { subject: "Away", body: "Back on Monday." } },
+                                ],
+                                aliases: [{ address: "team", targets: [alice.address, bob.address] }],
+                            },
+                            { domain: "example.org", mailboxes: [{ address: "carol" }] },
+                        ],
+                        "mailserver:passwords": Object.fromEntries(
+                            [...Object.values(USERS), fwd, away].map(u => [u.address, u.password]),
+                        ),
                     },
                     PREFIX,
                     27000,
@@ -78,11 +112,142 @@ describe("security, live", () => {
         );
     });
 
-    test("nmap smtp-open-relay finds no open relay on 25, 587 and 465", () => {
-        // nmap connects from 127.0.0.1, which is outside this stack's mynetworks.
+    test("no open relay over IPv6: every relay trick from ::1 (outside mynetworks) to ::1 is refused", () => {
+        const { tried, accepted } = relayProbe(PORTS, IPV6, tlsArgs(), IPV6);
+        report(`open relay: ${tried} attempts from ${IPV6} to [${IPV6}] on 25/587/465, ${accepted.length} accepted`);
+        assert.equal(tried, 27);
+        assert.deepEqual(accepted, [], "relayed");
+        // The probe reaches Postfix over IPv6: a local recipient is accepted from ::1 on 25.
+        const local = swaks([
+            ...["--server", IPV6, "--port", String(PORTS.smtp), "--local-interface", IPV6],
+            ...["--from", "someone@elsewhere.example", "--to", bob.address, "--quit-after", "RCPT"],
+        ]);
+        assert.ok(
+            local.replies.some(l => /^250 2\.1\.5/.test(l)),
+            local.transcript,
+        );
+    });
+
+    test("spoofing our own domains on port 25: refused from outside (IPv4 and IPv6), accepted from mynetworks and logins", async () => {
+        const send = (source: string, server: string, from: string, subject: string) =>
+            swaks([
+                "--server",
+                server,
+                "--port",
+                String(PORTS.smtp),
+                "--local-interface",
+                source,
+                "--from",
+                from,
+                "--to",
+                bob.address,
+                "--header",
+                `Subject: ${subject}`,
+            ]);
+        for (const [source, server] of [
+            [OUTSIDER, HOST],
+            [IPV6, IPV6],
+        ]) {
+            for (const from of [alice.address, "nobody@example.test", "ALICE@Example.TEST"]) {
+                const r = send(source, server, from, uniqueSubject("spoofed"));
+                const reply = r.replies.find(l => /^5\d\d /.test(l)) ?? "";
+                report(`MAIL FROM:<${from}> from ${source} on 25: ${reply || "accepted"}`);
+                assert.match(
+                    reply,
+                    /^554 5\.7\.1 .*Mail from example\.test is accepted only from its authenticated users/,
+                    r.transcript,
+                );
+            }
+        }
+        const delivered: Array<[string, string]> = [];
+        // From mynetworks, with our sender: delivered.
+        const trusted = uniqueSubject("from mynetworks");
+        assert.equal(send(TRUSTED, HOST, alice.address, trusted).status, 0);
+        delivered.push([trusted, "mynetworks"]);
+        // Another domain's sender from outside: delivered (the ordinary case of port 25).
+        const foreign = uniqueSubject("from elsewhere");
+        const r = send(OUTSIDER, HOST, "someone@elsewhere.example", foreign);
+        assert.equal(r.status, 0, r.transcript);
+        delivered.push([foreign, "another domain"]);
+        // The null sender (a bounce) from outside: delivered.
+        const bounce = uniqueSubject("a bounce");
+        const b = send(OUTSIDER, HOST, "<>", bounce);
+        assert.equal(b.status, 0, b.transcript);
+        delivered.push([bounce, "null sender"]);
+        // A login on the submission port, with its own address: delivered.
+        const submitted = uniqueSubject("submitted");
+        const sub = swaks([
+            "--server",
+            `${HOST}:${PORTS.submission}`,
+            "-tls",
+            ...tlsArgs(),
+            "--local-interface",
+            OUTSIDER,
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            alice.address,
+            "--auth-password",
+            alice.password,
+            "--from",
+            alice.address,
+            "--to",
+            bob.address,
+            "--header",
+            `Subject: ${submitted}`,
+        ]);
+        assert.equal(sub.status, 0, sub.transcript);
+        delivered.push([submitted, "submission"]);
+        for (const [subject, how] of delivered) {
+            const source = await fetchBySubject(bob, subject, "imaps", ca, "INBOX", 20_000, PORTS);
+            assert.match(source, new RegExp(`^Subject: ${subject}`, "m"), how);
+        }
+        report(`delivered to bob: ${delivered.map(([, how]) => how).join(", ")}`);
+    });
+
+    test("Sieve mail re-enters through the reinject listener: a redirect with our user's sender and a vacation reply (null sender)", async () => {
+        const submit = (to: string, subject: string) =>
+            swaks([
+                "--server",
+                `${HOST}:${PORTS.submission}`,
+                "-tls",
+                ...tlsArgs(),
+                "--auth",
+                "PLAIN",
+                "--auth-user",
+                alice.address,
+                "--auth-password",
+                alice.password,
+                "--from",
+                alice.address,
+                "--to",
+                to,
+                "--header",
+                `Subject: ${subject}`,
+            ]);
+        // fwd redirects to bob, keeping alice@example.test as the envelope sender.
+        const redirected = uniqueSubject("to be redirected");
+        assert.equal(submit(fwd.address, redirected).status, 0);
+        const atBob = await fetchBySubject(bob, redirected, "imaps", ca, "INBOX", 20_000, PORTS);
+        assert.match(atBob, /^Return-Path: <alice@example\.test>/m);
+        // away answers alice once with its vacation message, from the null sender.
+        const asked = uniqueSubject("are you there");
+        assert.equal(submit(away.address, asked).status, 0);
+        const reply = await fetchBySubject(alice, "Away", "imaps", ca, "INBOX", 20_000, PORTS);
+        assert.match(reply, /^Return-Path: <>/m);
+        assert.match(reply, /Back on Monday\./);
+    });
+
+    test("nmap smtp-open-relay finds no open relay on 25, 587 and 465, over IPv4 and IPv6", () => {
+        // nmap connects from 127.0.0.1 or ::1, both outside this stack's mynetworks.
+        for (const target of [HOST, IPV6]) nmapOpenRelay(target);
+    });
+
+    function nmapOpenRelay(target: string) {
         const r = spawnSync(
             "nmap",
             [
+                ...(target.includes(":") ? ["-6"] : []),
                 "-Pn",
                 "-sT",
                 "-p",
@@ -91,19 +256,19 @@ describe("security, live", () => {
                 "+smtp-open-relay",
                 "--script-args",
                 "smtp-open-relay.to=relaytest@elsewhere.example,smtp-open-relay.from=antispam@elsewhere.example",
-                HOST,
+                target,
             ],
             { encoding: "utf8", timeout: 180_000 },
         );
         assert.equal(r.status, 0, r.stderr);
         const verdicts = r.stdout.split("\n").filter(l => /smtp-open-relay:/.test(l));
-        for (const v of verdicts) report(`nmap: ${v.replace(/^\|_?/, "").trim()}`);
+        for (const v of verdicts) report(`nmap ${target}: ${v.replace(/^\|_?/, "").trim()}`);
         assert.ok(verdicts.length >= 2, r.stdout);
         assert.ok(
             verdicts.every(v => !/Server is an open relay/.test(v)),
             r.stdout,
         );
-    });
+    }
 
     test("AUTH is offered only over TLS, on every port", async () => {
         const plain25 = swaks(["--server", `${HOST}:${PORTS.smtp}`, "--quit-after", "EHLO"]);
@@ -463,6 +628,9 @@ describe("security, live", () => {
                 /warning: Connection rate limit exceeded|warning: .*AUTH command rate limit exceeded|warning: .*: AUTH command rate limit/, // the throttle
                 /warning: .*hostname .* does not resolve|warning: hostname localhost does not resolve/,
                 /warning: Illegal address syntax from .* in RCPT command/, // source-route and bang-path probes
+                // nmap over IPv6 writes its address literals "[::1]" (RFC 5321 wants "[IPv6:::1]")
+                /warning: Illegal address syntax from unknown\[::1\] in MAIL command: <[^>]*@\[::1\]>/,
+                /trivial-rewrite\[\d+\]: warning: valid_ipv4_hostaddr: invalid character 58\(decimal\): ::1$/,
                 /warning: non-SMTP command from|warning: TLS library problem|warning: .*lost connection after STARTTLS/, // testssl.sh and nmap probing
                 /warning: dict_nis_init: NIS domain name not set/,
             ],

@@ -688,7 +688,7 @@ describe("validateMailServer: bad input", () => {
                 entry,
                 new RegExp(
                     `it overlaps ${pool.replace(/[.[\]/]/g, "\\$&")}, where Docker allocates bridge networks, ` +
-                        "and in bridge mode every client arrives from the Docker network's gateway \\(docker-proxy\\), so trusting it makes an open relay; " +
+                        "and in bridge mode clients can arrive from the Docker network's gateway \\(through docker-proxy: every client when Docker's iptables is off\\), so trusting it can make an open relay; " +
                         'use networkMode "host" to trust networks by address',
                 ),
             );
