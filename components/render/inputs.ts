@@ -82,7 +82,8 @@ export function mailServerSettings(d: MailServerSettings) {
         restart: d.restart,
         tls: tlsSettings(d.tls),
         spamFilter: d.spamFilter,
-        outboundAddress: p.outboundAddress,
+        // Only when given, as an undefined value is none a Struct can hold.
+        ...(p.outboundAddress !== undefined ? { outboundAddress: p.outboundAddress } : {}),
     };
 }
 

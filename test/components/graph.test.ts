@@ -383,7 +383,7 @@ test("file contents: what is uploaded is what the components render and the serv
         /^bind_socket = "\/run\/rspamd-milter\/milter\.sock /m,
     );
     assert.match(text(rs.get("/staging/local.d/redis.conf")), /^servers = "\/run\/valkey\/valkey\.sock";$/m);
-    assert.match(text(pf.get("/staging/master.cf")), /^  -o milter_macro_daemon_name=sieve$/m);
+    assert.match(text(pf.get("/staging/master.cf")), /^ {2}-o milter_macro_daemon_name=sieve$/m);
     // Every key the sign condition names is uploaded, and only those are.
     const signing = text(rs.get("/staging/local.d/dkim_signing.conf"));
     const named = [...signing.matchAll(/key = "\/config\/current\/([^"]+)"/g)].map(m => m[1]).sort();
@@ -395,7 +395,7 @@ test("file contents: what is uploaded is what the components render and the serv
     }
     assert.match(
         dovecotConf,
-        /^sieve_script junk \{\n  type = before\n  driver = file\n  path = \/config\/current\/sieve-global\/junk\.sieve$/m,
+        /^sieve_script junk \{\n {2}type = before\n {2}driver = file\n {2}path = \/config\/current\/sieve-global\/junk\.sieve$/m,
     );
     assert.equal(text(dc.get("/staging/sieve-global/junk.sieve")), JUNK_SIEVE);
 
@@ -632,7 +632,7 @@ test("least privilege: every service container drops all capabilities but its ow
             "CAP_SYS_CHROOT",
         ],
         saslauthd: [],
-        rspamd: ["CAP_CHOWN", "CAP_KILL", "CAP_SETGID", "CAP_SETUID"],
+        rspamd: ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_KILL", "CAP_SETGID", "CAP_SETUID"],
         valkey: [],
     };
     for (const prefix of ["gb", "gh"]) {

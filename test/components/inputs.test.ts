@@ -8,6 +8,7 @@ import {
     FAKE_KEY_PEM,
     installMocks,
     isWrappedSecret,
+    MOCK_ED25519_SEED,
     MockEnv,
     Recorded,
     redactSecrets,
@@ -27,6 +28,7 @@ const PW = {
     relay: "Relay-Plaintext-Secret-9",
 };
 const KEY_MATERIAL = FAKE_KEY_PEM.split("\n")[1];
+const ED25519_SEED = MOCK_ED25519_SEED.toString("base64");
 
 let env: MockEnv;
 let c: typeof import("../../components");
@@ -84,6 +86,13 @@ before(async () => {
         domains: [net],
         namePrefix: "ih",
         networkMode: "host",
+        spamFilter: {
+            rejectScore: 12,
+            greylisting: true,
+            dnsbl: true,
+            nameservers: ["192.0.2.53", "[2001:db8::53]:5353"],
+        },
+        outboundAddress: "192.0.2.25",
     });
 
     const smarthost = new c.Relayhost("in-smarthost", { host: "smtp.provider.example" });
@@ -131,6 +140,63 @@ test("MailServer registers its validated settings with defaults applied, named a
     ]);
     assert.deepEqual(component(T.mailServer, "in-relay-mode").wire.users, ["app@example.com"]);
     assert.equal(component(T.mailServer, "in-host").wire.networkMode, "host");
+    assert.deepEqual(w.spamFilter, {
+        enabled: true,
+        rejectScore: 15,
+        addHeaderScore: 6,
+        greylisting: false,
+        greylistScore: 4,
+        dnsbl: false,
+        nameservers: [],
+    });
+    assert.equal(w.outboundAddress, undefined);
+    const h = component(T.mailServer, "in-host").wire;
+    assert.deepEqual(h.spamFilter, {
+        enabled: true,
+        rejectScore: 12,
+        addHeaderScore: 6,
+        greylisting: true,
+        greylistScore: 4,
+        dnsbl: true,
+        nameservers: ["192.0.2.53", "[2001:db8::53]:5353"],
+    });
+    assert.equal(h.outboundAddress, "192.0.2.25");
+});
+
+test("rspamd's files are inputs in clear, the very files its config job uploads but the DKIM keys", () => {
+    for (const [name, prefix] of [
+        ["in-bridge", "ib"],
+        ["in-host", "ih"],
+        ["in-relay-mode", "ir"],
+    ]) {
+        const files = component(T.mailServer, name).wire.rspamdFiles;
+        assert.ok(!isWrappedSecret(files), `${name}: rspamdFiles is not secret`);
+        const up = uploaded(`${prefix}-rspamd-config`);
+        const expected = [...up.keys()].filter(p => p !== "MANIFEST" && !p.startsWith("dkim/"));
+        assert.deepEqual(Object.keys(files).sort(), expected.sort(), `${name}: rspamdFiles`);
+        for (const path of expected) assert.equal(files[path], text(up.get(path)), `${name}: ${path}`);
+    }
+    // The options reach the files: scores, greylisting, DNS blocklists, resolvers; mynetworks is local.
+    const bridgeFiles = component(T.mailServer, "in-bridge").wire.rspamdFiles;
+    const hostFiles = component(T.mailServer, "in-host").wire.rspamdFiles;
+    assert.match(bridgeFiles["local.d/actions.conf"], /^reject = 15;\nadd_header = 6;\ngreylist = null;$/m);
+    assert.match(hostFiles["local.d/actions.conf"], /^reject = 12;\nadd_header = 6;\ngreylist = 4;$/m);
+    assert.match(bridgeFiles["local.d/greylist.conf"], /^enabled = false;$/m);
+    assert.match(hostFiles["local.d/greylist.conf"], /^enabled = true;$/m);
+    assert.match(hostFiles["local.d/rbl.conf"], /^enabled = true;$/m);
+    assert.doesNotMatch(bridgeFiles["override.d/options.inc"], /nameserver/);
+    assert.match(
+        hostFiles["override.d/options.inc"],
+        /^ {2}nameserver = \["192\.0\.2\.53", "\[2001:db8::53\]:5353"\];$/m,
+    );
+    assert.match(bridgeFiles["override.d/options.inc"], /^local_addrs = \["127\.0\.0\.0\/8", "::1\/128"\];$/m);
+    assert.match(bridgeFiles["local.d/dkim_signing.conf"], /^enabled = true;$/m);
+    // The outbound address is Postfix's business: main.cf binds the SMTP client to it.
+    assert.match(
+        component(T.mailServer, "in-host").wire.postfixFiles["main.cf"],
+        /^smtp_bind_address = 192\.0\.2\.25$/m,
+    );
+    assert.doesNotMatch(component(T.mailServer, "in-bridge").wire.postfixFiles["main.cf"], /smtp_bind_address/);
 });
 
 test("main.cf and every Postfix lookup table are inputs in clear, the very files the config job uploads", async () => {
@@ -198,6 +264,7 @@ test("DovecotImap: its settings, dovecot.conf and each Sieve script in clear, th
     assert.deepEqual(Object.keys(w.dovecotFiles).sort(), [
         "dovecot.conf",
         "probe",
+        "sieve-global/junk.sieve",
         "sieve/alice@example.com.sieve",
         "sieve/bob@example.com.sieve",
     ]);
@@ -207,6 +274,9 @@ test("DovecotImap: its settings, dovecot.conf and each Sieve script in clear, th
     }
     assert.equal(w.dovecotFiles["dovecot.conf"], await value(imap.dovecotConf));
     assert.match(w.dovecotFiles["sieve/alice@example.com.sieve"], /vacation :days 3/);
+    // The MailServer's spam filter is on: rspamd's "X-Spam: Yes" goes to Junk before any other script.
+    assert.match(w.dovecotFiles["sieve-global/junk.sieve"], /^if header :is "X-Spam" "Yes" \{$/m);
+    assert.match(w.dovecotFiles["dovecot.conf"], /^sieve_script junk \{\n {2}type = before$/m);
 });
 
 test("VirtualDomain and Relayhost register their validated settings, never a password", () => {
@@ -262,6 +332,7 @@ test("secrets: the password hashes are secret inputs; keys and plaintext passwor
         const all = JSON.stringify(unwrapSecrets(r.wire)) + JSON.stringify(unwrapSecrets(r.inputs));
         assert.ok(!all.includes(KEY_MATERIAL), `${r.type} ${r.name}: holds the TLS key`);
         assert.ok(!all.includes("PRIVATE KEY"), `${r.type} ${r.name}: holds a private key`);
+        assert.ok(!all.includes(ED25519_SEED), `${r.type} ${r.name}: holds an Ed25519 DKIM key as rspamd reads it`);
         for (const [who, pw] of Object.entries(PW))
             assert.ok(!all.includes(pw), `${r.type} ${r.name}: holds ${who}'s plaintext password`);
     }

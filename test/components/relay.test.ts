@@ -52,7 +52,7 @@ before(async () => {
 
 const container = (name: string) => env.byName(name, T.container);
 
-test("relay mode: Postfix and saslauthd only, no mail volume and nothing of Dovecot", () => {
+test("relay mode: Postfix, saslauthd, and rspamd with Valkey as the milter; no mail volume and nothing of Dovecot", () => {
     const mine = env.records
         .filter(r => r.name.startsWith("rl-"))
         .map(r => `${r.type} ${r.name}`)
@@ -64,20 +64,54 @@ test("relay mode: Postfix and saslauthd only, no mail volume and nothing of Dove
             `${T.container} rl-postfix-config`,
             `${T.container} rl-saslauthd`,
             `${T.container} rl-saslauthd-config`,
+            `${T.container} rl-rspamd`,
+            `${T.container} rl-rspamd-config`,
+            `${T.container} rl-valkey`,
             `${T.network} rl-net`,
             `${T.image} rl-postfix-image`,
             `${T.image} rl-saslauthd-image`,
+            `${T.image} rl-rspamd-image`,
+            `${T.image} rl-valkey-image`,
             `${T.volume} rl-lmtp`,
             `${T.volume} rl-postfix-config`,
             `${T.volume} rl-queue`,
             `${T.volume} rl-saslauthd-config`,
             `${T.volume} rl-saslauthd-run`,
+            `${T.volume} rl-rspamd-config`,
+            `${T.volume} rl-rspamd-data`,
+            `${T.volume} rl-rspamd-milter`,
+            `${T.volume} rl-valkey-data`,
+            `${T.volume} rl-valkey-run`,
             `${T.privateKey} rl-tls-key`,
             `${T.selfSignedCert} rl-tls-cert`,
         ].sort(),
     );
     assert.equal(env.find("rl-mail"), undefined);
     assert.equal(env.records.filter(r => r.type === T.dovecotImap).length, 0);
+});
+
+test("relay mode: rspamd is Postfix's milter, treats relay users and mynetworks as its own, and has no DKIM key", async () => {
+    const mainCf = await value(server.mainCf);
+    assert.match(mainCf, /^smtpd_milters = unix:\/run\/rspamd-milter\/milter\.sock$/m);
+    assert.ok(
+        container("rl-postfix").inputs.mounts.some(
+            (m: any) => m.source === "rl-rspamd-milter" && m.target === "/run/rspamd-milter",
+        ),
+        "Postfix mounts the milter's socket volume",
+    );
+    const rs = uploads(container("rl-rspamd-config"));
+    // Authenticated users and mynetworks: signed (were there keys) and never scored.
+    const settings = text(rs.get("/staging/local.d/settings.conf"));
+    assert.match(settings, /^authenticated \{$/m);
+    assert.match(settings, /^trusted \{\n {2}priority = high;\n {2}ip = \["10\.0\.0\.0\/8"\];$/m);
+    assert.match(text(rs.get("/staging/override.d/options.inc")), /^local_addrs = \["10\.0\.0\.0\/8"\];$/m);
+    // Relay mode has no VirtualDomain, so no DKIM key: signing and ARC sealing are off.
+    assert.match(text(rs.get("/staging/local.d/dkim_signing.conf")), /^enabled = false;$/m);
+    assert.match(text(rs.get("/staging/local.d/arc.conf")), /^enabled = false;$/m);
+    assert.deepEqual(
+        [...rs.keys()].filter(f => f.startsWith("/staging/dkim/")),
+        [],
+    );
 });
 
 test("relay mode: main.cf sends everything through [host]:port with SASL", async () => {

@@ -203,8 +203,13 @@ describe("Sieve scripts: rendering", () => {
         assert.deepEqual(renderSieveFiles([d]), files);
         const spec = dovecotSpec();
         spec.domains = [d];
+        // The global junk script (spam filter on) comes before the mailboxes' own.
         assert.deepEqual(
             renderDovecotFiles(spec).map(f => f.path),
+            ["dovecot.conf", "probe", "sieve-global/junk.sieve", ...files.map(f => f.path)],
+        );
+        assert.deepEqual(
+            renderDovecotFiles({ ...spec, junkSpam: false }).map(f => f.path),
             ["dovecot.conf", "probe", ...files.map(f => f.path)],
         );
     });
