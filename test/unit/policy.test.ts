@@ -955,9 +955,10 @@ describe("mail-secret-uploads (remediation)", () => {
 });
 
 describe("mail-dkim-dmarc", () => {
+    // The spam filter off: no milter in main.cf, so nothing signs.
     const job = (o: JobOptions = {}): StackEntry => ({
         name: "mail-postfix-config",
-        wire: postfixJobWire(internetSpec(), o),
+        wire: postfixJobWire({ ...internetSpec(), milter: false }, o),
     });
 
     test("notes a mail server with neither DKIM signing nor a DMARC record", async () => {
@@ -1021,7 +1022,8 @@ function virtualDomain(args: Record<string, unknown>): StackEntry {
 }
 
 describe("mail-dkim-dmarc: the package's own keys and records", () => {
-    const job: StackEntry = { name: "mail-postfix-config", wire: postfixJobWire(internetSpec()) };
+    // The spam filter off (no milter): only the VirtualDomains' keys can sign.
+    const job: StackEntry = { name: "mail-postfix-config", wire: postfixJobWire({ ...internetSpec(), milter: false }) };
 
     test("passes when every mail domain has a VirtualDomain with dkim on (its DMARC record comes with it)", async () => {
         const out = await validateStack(dkimAndDmarc, [
