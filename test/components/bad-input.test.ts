@@ -443,13 +443,70 @@ test("at least 25 invalid configurations are refused before any resource is regi
         },
         {
             what: "bridge mode trusting a Docker address pool (the gateway: every client)",
-            label: "MailServer bad-36",
+            label: "MailServer bad-43",
             field: "mynetworks[2]",
             shown: `"172.16.0.0/12"`,
             accepted:
                 /Docker allocates bridge networks.*clients can arrive from the Docker network's gateway.*open relay.*networkMode "host"/,
             construct: n =>
                 server(n, { networkMode: "bridge", mynetworks: ["127.0.0.0/8", "[::1]/128", "172.16.0.0/12"] }),
+        },
+        {
+            what: "a spam header score that is not below the reject score",
+            label: "MailServer bad-44",
+            field: "spamFilter.addHeaderScore",
+            shown: "15",
+            accepted: /a score below spamFilter\.rejectScore \(15\): mail is filed into Junk before it is refused/,
+            construct: n => server(n, { spamFilter: { addHeaderScore: 15 } }),
+        },
+        {
+            what: "greylisting from a score that is not below the spam header score",
+            label: "MailServer bad-45",
+            field: "spamFilter.greylistScore",
+            shown: "7",
+            accepted: /a score below spamFilter\.addHeaderScore \(6\)/,
+            construct: n => server(n, { spamFilter: { greylisting: true, greylistScore: 7 } }),
+        },
+        {
+            what: "a reject score of zero",
+            label: "MailServer bad-46",
+            field: "spamFilter.rejectScore",
+            shown: "0",
+            accepted: /a whole rspamd score > 0/,
+            construct: n => server(n, { spamFilter: { rejectScore: 0 } }),
+        },
+        {
+            what: "a fractional spam header score",
+            label: "MailServer bad-47",
+            field: "spamFilter.addHeaderScore",
+            shown: "5.5",
+            accepted: /a whole rspamd score > 0/,
+            construct: n => server(n, { spamFilter: { addHeaderScore: 5.5 } }),
+        },
+        {
+            what: "a nameserver given by name",
+            label: "MailServer bad-48",
+            field: "spamFilter.nameservers[1]",
+            shown: `"dns.example.com"`,
+            accepted: /"address" or "address:port"/,
+            construct: n => server(n, { spamFilter: { nameservers: ["192.0.2.53", "dns.example.com"] } }),
+        },
+        {
+            what: "an outbound address that is a host name",
+            label: "MailServer bad-49",
+            field: "outboundAddress",
+            shown: `"mail.example.com"`,
+            accepted: /an IPv4 or IPv6 address of this host/,
+            construct: n => server(n, { outboundAddress: "mail.example.com" }),
+        },
+        {
+            what: "an unknown spamFilter field (a misspelt score)",
+            label: "MailServer bad-50",
+            field: "spamFilter.rejectscore",
+            shown: "10",
+            accepted:
+                /one of the known fields: enabled, rejectScore, addHeaderScore, greylisting, greylistScore, dnsbl, nameservers/,
+            construct: n => server(n, { spamFilter: { rejectscore: 10 } as never }),
         },
     ];
     assert.ok(cases.length >= 25);
