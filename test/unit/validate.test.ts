@@ -1002,6 +1002,157 @@ describe("validateMailServer: good input", () => {
     });
 });
 
+describe("validateMailServer: spamFilter and outboundAddress", () => {
+    test("defaults: rspamd on as the milter, scores 15/6/4, greylisting and DNS blocklists off, no nameservers", () => {
+        const settings = server({});
+        assert.deepEqual(settings.spamFilter, {
+            enabled: true,
+            rejectScore: 15,
+            addHeaderScore: 6,
+            greylisting: false,
+            greylistScore: 4,
+            dnsbl: false,
+            nameservers: [],
+        });
+        assert.equal(settings.postfix.milter, true);
+        assert.equal(settings.postfix.outboundAddress, undefined);
+    });
+
+    test("good input: scores in order, resolvers with ports, IPv4 and IPv6 outbound addresses, the filter off", () => {
+        const settings = server({
+            spamFilter: {
+                rejectScore: 20,
+                addHeaderScore: 8,
+                greylisting: true,
+                greylistScore: 5,
+                dnsbl: true,
+                nameservers: ["192.0.2.53", "192.0.2.54:5353", "2001:db8::53", "[2001:db8::54]:53"],
+            },
+            outboundAddress: "192.0.2.25",
+        });
+        assert.deepEqual(settings.spamFilter, {
+            enabled: true,
+            rejectScore: 20,
+            addHeaderScore: 8,
+            greylisting: true,
+            greylistScore: 5,
+            dnsbl: true,
+            nameservers: ["192.0.2.53", "192.0.2.54:5353", "2001:db8::53", "[2001:db8::54]:53"],
+        });
+        assert.equal(settings.postfix.outboundAddress, "192.0.2.25");
+        assert.equal(server({ outboundAddress: "2001:db8::25" }).postfix.outboundAddress, "2001:db8::25");
+        // Without greylisting its score is not compared: it is not used.
+        assert.equal(server({ spamFilter: { greylistScore: 9 } }).spamFilter.greylistScore, 9);
+        const off = server({ spamFilter: { enabled: false } });
+        assert.equal(off.spamFilter.enabled, false);
+        assert.equal(off.postfix.milter, false, "no milter in main.cf without rspamd");
+        assert.equal(dovecot({}, off).junkSpam, false, "no junk script without rspamd's X-Spam header");
+        assert.equal(dovecot({}, server({})).junkSpam, true);
+    });
+
+    test("scores: the spam header below the reject score, greylisting below the spam header", () => {
+        for (const [addHeaderScore, rejectScore] of [
+            [15, 15],
+            [16, 15],
+            [10, 9],
+        ]) {
+            expectConfigError(
+                () => server({ spamFilter: { addHeaderScore, rejectScore } }),
+                SERVER_LABEL,
+                "spamFilter.addHeaderScore",
+                addHeaderScore,
+                new RegExp(`a score below spamFilter\\.rejectScore \\(${rejectScore}\\): mail is filed into Junk`),
+            );
+        }
+        for (const greylistScore of [6, 7]) {
+            expectConfigError(
+                () => server({ spamFilter: { greylisting: true, greylistScore } }),
+                SERVER_LABEL,
+                "spamFilter.greylistScore",
+                greylistScore,
+                /a score below spamFilter\.addHeaderScore \(6\)/,
+            );
+        }
+    });
+
+    test("scores are whole numbers above 0", () => {
+        for (const [field, value] of [
+            ["rejectScore", 0],
+            ["rejectScore", -1],
+            ["addHeaderScore", 5.5],
+            ["greylistScore", 0],
+            ["rejectScore", "15"],
+        ] as const) {
+            expectConfigError(
+                () => server({ spamFilter: { [field]: value } as never }),
+                SERVER_LABEL,
+                `spamFilter.${field}`,
+                value,
+                /a whole rspamd score > 0/,
+            );
+        }
+    });
+
+    test("nameservers are addresses with an optional port; an unknown field or a non-object is refused", () => {
+        for (const [i, bad] of [
+            [0, "dns.example.com"],
+            [0, "192.0.2.53:0"],
+            [0, "192.0.2.53:70000"],
+            [0, "[2001:db8::53]"],
+            [1, "x"],
+        ] as const) {
+            const nameservers = i === 0 ? [bad] : ["192.0.2.53", bad];
+            expectConfigError(
+                () => server({ spamFilter: { nameservers } }),
+                SERVER_LABEL,
+                `spamFilter.nameservers[${i}]`,
+                bad,
+                /"address" or "address:port"/,
+            );
+        }
+        expectConfigError(
+            () => server({ spamFilter: { nameservers: "192.0.2.53" as never } }),
+            SERVER_LABEL,
+            "spamFilter.nameservers",
+            "192.0.2.53",
+            /a list/,
+        );
+        expectConfigError(
+            () => server({ spamFilter: { greylist: true } as never }),
+            SERVER_LABEL,
+            "spamFilter.greylist",
+            true,
+            /one of the known fields: enabled, rejectScore, addHeaderScore, greylisting, greylistScore, dnsbl, nameservers/,
+        );
+        expectConfigError(
+            () => server({ spamFilter: true as never }),
+            SERVER_LABEL,
+            "spamFilter",
+            true,
+            /an object with enabled, rejectScore/,
+        );
+        expectConfigError(
+            () => server({ spamFilter: { enabled: "no" as never } }),
+            SERVER_LABEL,
+            "spamFilter.enabled",
+            "no",
+            /true or false/,
+        );
+    });
+
+    test("outboundAddress is a bare IP address", () => {
+        for (const bad of ["mail.example.com", "192.0.2.25/32", "[2001:db8::25]", "192.0.2.256", ""]) {
+            expectConfigError(
+                () => server({ outboundAddress: bad }),
+                SERVER_LABEL,
+                "outboundAddress",
+                bad,
+                /an IPv4 or IPv6 address of this host/,
+            );
+        }
+    });
+});
+
 // ---------------------------------------------------------------- DovecotImap
 
 describe("validateDovecot", () => {
