@@ -10,6 +10,7 @@ import {
     isIPv6,
     isLoopbackAddress,
     isLoopbackNetwork,
+    isNameserver,
     mappedIPv4,
     overlaps,
     parseNetwork,
@@ -86,6 +87,53 @@ describe("bare addresses", () => {
         assert.equal(canonicalAddress("::FFFF:192.0.2.1"), "::ffff:192.0.2.1");
         assert.equal(canonicalAddress("010.0.0.1"), undefined);
         assert.equal(canonicalAddress("[::1]"), undefined);
+    });
+});
+
+describe("isNameserver: a DNS resolver as rspamd takes it", () => {
+    test('"address", "address:port", and IPv6 with a port in brackets', () => {
+        for (const a of [
+            "192.0.2.53",
+            "192.0.2.53:5353",
+            "192.0.2.53:1",
+            "192.0.2.53:65535",
+            "2001:db8::53",
+            "::1",
+            "[2001:db8::53]:5353",
+            "[::1]:53",
+            // Brackets around IPv4 with a port are read the same way.
+            "[192.0.2.53]:53",
+        ])
+            assert.ok(isNameserver(a), a);
+    });
+
+    test("an IPv6 address ending in a group that looks like a port is an address (brackets give a port)", () => {
+        // 2001:db8::53:5353 is itself an IPv6 address: its last group is 0x5353, not port 5353.
+        assert.ok(isIPv6("2001:db8::53:5353"));
+        assert.ok(isNameserver("2001:db8::53:5353"));
+        assert.ok(isNameserver("[2001:db8::53]:5353"));
+    });
+
+    test("names, ports out of range, brackets without a port, zone ids and stray text are refused", () => {
+        for (const a of [
+            "x",
+            "dns.example.com",
+            "dns.example.com:53",
+            "192.0.2.53:0",
+            "192.0.2.53:70000",
+            "192.0.2.53:",
+            "192.0.2.53:+53",
+            "192.0.2.53:1e3",
+            "[2001:db8::53]",
+            "[2001:db8::53]:",
+            "[fe80::1%eth0]:53",
+            "fe80::1%eth0",
+            " 192.0.2.53",
+            "192.0.2.53 ",
+            "192.0.2.0/24",
+            "",
+        ])
+            assert.ok(!isNameserver(a), a);
     });
 });
 

@@ -1,0 +1,354 @@
+// The rspamd renderer (components/render/rspamd.ts): rspamd's local.d/override.d files from an
+// RspamdSpec (trusted networks, resolvers, scores, greylisting, blocklists), the Lua conditions
+// that pick DKIM and ARC keys, the settings that exempt our own mail from scoring, and the form
+// of the DKIM key files rspamd loads.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
+import {
+    dkimKeyPath,
+    renderRspamdFiles,
+    RSPAMD_MILTER_SOCKET,
+    rspamdDkimKey,
+    RspamdSpec,
+    SIEVE_MTA_TAG,
+    VALKEY_SOCKET_DIR,
+} from "../../components/render/rspamd";
+import { rspamdSpec } from "../../components/internal/spamFilter";
+import { validateMailServer } from "../../components/options/mailServer";
+import { validateDomain } from "../../components/options/virtualDomain";
+import { Validator } from "../../components/validate";
+
+function spec(overrides: Partial<RspamdSpec> = {}): RspamdSpec {
+    return {
+        hostname: "mail.example.com",
+        trustedNetworks: ["127.0.0.0/8", "::1/128", "192.0.2.0/24", "198.51.100.7"],
+        nameservers: [],
+        rejectScore: 15,
+        addHeaderScore: 6,
+        greylisting: false,
+        greylistScore: 4,
+        dnsbl: false,
+        signing: [
+            {
+                domain: "example.com",
+                keys: [
+                    { selector: "mail-rsa", algorithm: "rsa" },
+                    { selector: "mail-ed25519", algorithm: "ed25519" },
+                ],
+            },
+            {
+                domain: "example.org",
+                keys: [
+                    { selector: "2026-rsa", algorithm: "rsa" },
+                    { selector: "2026-ed25519", algorithm: "ed25519" },
+                ],
+            },
+        ],
+        ...overrides,
+    };
+}
+
+/** The rendered files by path. */
+function files(s: RspamdSpec = spec()): Map<string, string> {
+    return new Map(renderRspamdFiles(s).map(f => [f.path, f.content]));
+}
+const file = (path: string, s?: RspamdSpec) => {
+    const content = files(s).get(path);
+    assert.ok(content !== undefined, `${path} is rendered`);
+    return content;
+};
+/** The Lua chunk between "sign_condition =<<EOD" and "EOD". */
+const condition = (text: string) => {
+    const m = /^sign_condition =<<EOD\n([\s\S]*?)\nEOD$/m.exec(text);
+    assert.ok(m, "a sign_condition heredoc");
+    return m[1];
+};
+
+describe("rspamd files", () => {
+    test("deterministic: the same spec renders the same files, in the same order, root-owned 0644", () => {
+        const a = renderRspamdFiles(spec());
+        assert.deepEqual(renderRspamdFiles(spec()), a);
+        assert.deepEqual(
+            a.map(f => f.path),
+            [
+                "override.d/logging.inc",
+                "override.d/options.inc",
+                "override.d/worker-proxy.inc",
+                "override.d/worker-normal.inc",
+                "override.d/worker-controller.inc",
+                "local.d/redis.conf",
+                "local.d/actions.conf",
+                "local.d/greylist.conf",
+                "local.d/rbl.conf",
+                "local.d/spf.conf",
+                "local.d/dkim.conf",
+                "local.d/dmarc.conf",
+                "local.d/milter_headers.conf",
+                "local.d/settings.conf",
+                "local.d/dkim_signing.conf",
+                "local.d/arc.conf",
+            ],
+        );
+        for (const f of a) {
+            assert.deepEqual([f.mode, f.owner, f.group], ["0644", "root", "root"], f.path);
+            assert.match(f.content, /^# Rendered by the mailserver package \(components\/render\/rspamd\.ts\)/, f.path);
+            assert.ok(f.content.endsWith("\n"), `${f.path} ends with a newline`);
+        }
+    });
+
+    test("options.inc: local_addrs is exactly the trusted networks; a dns block only with nameservers", () => {
+        const options = file("override.d/options.inc");
+        assert.match(
+            options,
+            /^local_addrs = \["127\.0\.0\.0\/8", "::1\/128", "192\.0\.2\.0\/24", "198\.51\.100\.7"\];$/m,
+        );
+        assert.doesNotMatch(options, /dns \{|nameserver/);
+        assert.match(file("override.d/options.inc", spec({ trustedNetworks: [] })), /^local_addrs = \[\];$/m);
+        const withDns = file("override.d/options.inc", spec({ nameservers: ["192.0.2.53", "[2001:db8::53]:5353"] }));
+        assert.ok(withDns.endsWith('dns {\n  nameserver = ["192.0.2.53", "[2001:db8::53]:5353"];\n}\n'), withDns);
+        // The rest does not depend on the resolvers.
+        assert.equal(withDns.replace(/dns \{[\s\S]*\}\n$/, ""), options);
+    });
+
+    test("actions.conf: the scores, and greylist null when greylisting is off", () => {
+        assert.match(file("local.d/actions.conf"), /\nreject = 15;\nadd_header = 6;\ngreylist = null;\n$/);
+        assert.match(
+            file(
+                "local.d/actions.conf",
+                spec({ rejectScore: 20, addHeaderScore: 9, greylisting: true, greylistScore: 3 }),
+            ),
+            /\nreject = 20;\nadd_header = 9;\ngreylist = 3;\n$/,
+        );
+    });
+
+    test("greylist.conf and rbl.conf follow greylisting and dnsbl", () => {
+        for (const on of [false, true]) {
+            assert.match(
+                file("local.d/greylist.conf", spec({ greylisting: on })),
+                new RegExp(`^enabled = ${on};$`, "m"),
+            );
+            assert.match(file("local.d/rbl.conf", spec({ dnsbl: on })), new RegExp(`^enabled = ${on};$`, "m"));
+        }
+        // Each file switches only its own module.
+        assert.match(file("local.d/rbl.conf", spec({ greylisting: true })), /^enabled = false;$/m);
+        assert.match(file("local.d/greylist.conf", spec({ dnsbl: true })), /^enabled = false;$/m);
+    });
+
+    test("the milter on the socket Postfix shares, Valkey on its socket, no TCP listener", () => {
+        const proxy = file("override.d/worker-proxy.inc");
+        assert.match(proxy, new RegExp(`^bind_socket = "${RSPAMD_MILTER_SOCKET} mode=0666";$`, "m"));
+        assert.equal(RSPAMD_MILTER_SOCKET, "/run/rspamd-milter/milter.sock");
+        assert.match(proxy, /^milter = yes;$/m);
+        assert.match(proxy, /^reject_message = "5\.7\.1 Message rejected as spam";$/m);
+        assert.match(file("local.d/redis.conf"), new RegExp(`^servers = "${VALKEY_SOCKET_DIR}/valkey\\.sock";$`, "m"));
+        for (const [path, text] of files())
+            assert.doesNotMatch(text, /bind_socket = "?(\*|localhost|[0-9.]+):\d+/, `${path}: a TCP socket`);
+    });
+
+    test("SPF, DKIM, DMARC and ARC also check local clients; DMARC's reject and quarantine are acted on", () => {
+        for (const m of ["spf", "dkim", "dmarc", "arc"])
+            assert.match(file(`local.d/${m}.conf`), /^check_local = true;$/m);
+        assert.match(
+            file("local.d/dmarc.conf"),
+            /actions \{\n {2}quarantine = "add header";\n {2}reject = "reject";\n\}/,
+        );
+    });
+});
+
+describe("DKIM signing and ARC sealing", () => {
+    test("dkim_signing.conf: each domain's selectors with their key paths under /config/current/dkim", () => {
+        const text = file("local.d/dkim_signing.conf");
+        assert.match(text, /^enabled = true;$/m);
+        assert.match(text, /^allow_envfrom_empty = true;$/m);
+        const lua = condition(text);
+        assert.match(lua, /^return function\(task\)$/m);
+        assert.ok(lua.endsWith("\nend"));
+        const keys = [...lua.matchAll(/\{ selector = "([^"]+)", key = "([^"]+)" \}/g)].map(m => [m[1], m[2]]);
+        assert.deepEqual(keys, [
+            ["mail-rsa", "/config/current/dkim/example.com.mail-rsa.key"],
+            ["mail-ed25519", "/config/current/dkim/example.com.mail-ed25519.key"],
+            ["2026-rsa", "/config/current/dkim/example.org.2026-rsa.key"],
+            ["2026-ed25519", "/config/current/dkim/example.org.2026-ed25519.key"],
+        ]);
+        assert.match(lua, /^ {4}\["example\.com"\] = \{\n {6}\{ selector = "mail-rsa"/m);
+        assert.match(lua, /^ {4}\["example\.org"\] = \{\n {6}\{ selector = "2026-rsa"/m);
+        assert.equal(dkimKeyPath("example.com", "mail-rsa"), "dkim/example.com.mail-rsa.key");
+    });
+
+    test("the condition signs only our own mail: logged-in users, Sieve's reinjected mail, mynetworks", () => {
+        const lua = condition(file("local.d/dkim_signing.conf"));
+        assert.match(lua, new RegExp(`tostring\\(tag\\) == "${SIEVE_MTA_TAG}"`));
+        assert.match(lua, /task:get_request_header\('MTA-Name'\)/);
+        assert.match(lua, /local ours = task:get_user\(\) ~= nil or sieve or trusted\(task:get_from_ip\(\)\)/);
+        // mynetworks as { address, prefix }: a bare address is a /32 or /128.
+        assert.match(
+            lua,
+            /local networks = \{ \{ "127\.0\.0\.0", 8 \}, \{ "::1", 128 \}, \{ "192\.0\.2\.0", 24 \}, \{ "198\.51\.100\.7", 32 \} \}/,
+        );
+        assert.match(
+            condition(file("local.d/dkim_signing.conf", spec({ trustedNetworks: ["2001:db8::25"] }))),
+            /local networks = \{ \{ "2001:db8::25", 128 \} \}/,
+        );
+        assert.match(
+            condition(file("local.d/dkim_signing.conf", spec({ trustedNetworks: [] }))),
+            /local networks = \{ {2}\}/,
+        );
+    });
+
+    test("no signing domain: signing and sealing are off, and no key is named", () => {
+        for (const signing of [[], [{ domain: "example.com", keys: [] }]]) {
+            const s = spec({ signing });
+            for (const path of ["local.d/dkim_signing.conf", "local.d/arc.conf"]) {
+                const text = file(path, s);
+                assert.match(text, /^enabled = false;$/m, path);
+                assert.doesNotMatch(text, /example\.com|\/config\/current\/dkim\//, path);
+            }
+        }
+        // A domain without keys is left out, the others still sign.
+        const partial = spec({
+            signing: [{ domain: "example.net", keys: [] }, ...spec().signing],
+        });
+        assert.doesNotMatch(file("local.d/dkim_signing.conf", partial), /example\.net/);
+        assert.match(file("local.d/dkim_signing.conf", partial), /^enabled = true;$/m);
+    });
+
+    test("arc.conf seals with each domain's RSA selector only", () => {
+        const text = file("local.d/arc.conf");
+        assert.match(text, /^enabled = true;$/m);
+        const lua = condition(text);
+        assert.match(
+            lua,
+            /^ {4}\["example\.com"\] = \{ selector = "mail-rsa", key = "\/config\/current\/dkim\/example\.com\.mail-rsa\.key" \},$/m,
+        );
+        assert.match(
+            lua,
+            /^ {4}\["example\.org"\] = \{ selector = "2026-rsa", key = "\/config\/current\/dkim\/example\.org\.2026-rsa\.key" \},$/m,
+        );
+        assert.doesNotMatch(lua, /ed25519/);
+        // Inbound mail only: never what a logged-in user sends.
+        assert.match(lua, /if task:get_user\(\) ~= nil then return false end/);
+        // A domain with only an Ed25519 selector is not sealed.
+        const edOnly = spec({ signing: [{ domain: "example.net", keys: [{ selector: "ed", algorithm: "ed25519" }] }] });
+        assert.doesNotMatch(condition(file("local.d/arc.conf", edOnly)), /example\.net/);
+    });
+});
+
+describe("settings.conf: our own mail is signed and never scored", () => {
+    const rule = (text: string, name: string) => {
+        const m = new RegExp(`^${name} \\{\\n([\\s\\S]*?)\\n\\}$`, "m").exec(text);
+        return m?.[1];
+    };
+
+    test("authenticated users, mynetworks (when there are any) and Sieve's mail, each with scoring off", () => {
+        const text = file("local.d/settings.conf");
+        const authenticated = rule(text, "authenticated");
+        const trusted = rule(text, "trusted");
+        const sieve = rule(text, "sieve");
+        assert.ok(authenticated && trusted && sieve, text);
+        assert.match(authenticated, /^ {2}priority = high;\n {2}authenticated = yes;$/m);
+        assert.match(trusted, /^ {2}ip = \["127\.0\.0\.0\/8", "::1\/128", "192\.0\.2\.0\/24", "198\.51\.100\.7"\];$/m);
+        assert.match(sieve, new RegExp(`^  request_header = \\{ "MTA-Name" = "\\^${SIEVE_MTA_TAG}\\$"; \\}$`, "m"));
+        for (const r of [authenticated, trusted, sieve]) {
+            assert.match(r, /symbols_enabled = \["DKIM_SIGNED", "ARC_SIGNED"\];/);
+            assert.match(
+                r,
+                /actions \{ reject = null; "add header" = null; "rewrite subject" = null; greylist = null; \}/,
+            );
+        }
+    });
+
+    test("no trusted rule without trusted networks", () => {
+        const text = file("local.d/settings.conf", spec({ trustedNetworks: [] }));
+        assert.equal(rule(text, "trusted"), undefined);
+        assert.ok(rule(text, "authenticated") && rule(text, "sieve"));
+    });
+});
+
+describe("rspamdDkimKey: the key files as rspamd loads them", () => {
+    test("RSA: the PEM unchanged, ending with a newline", () => {
+        const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 1024 });
+        const pem = privateKey.export({ format: "pem", type: "pkcs1" }).toString();
+        assert.ok(pem.endsWith("\n"));
+        assert.equal(rspamdDkimKey(pem, "rsa"), pem);
+        assert.equal(rspamdDkimKey(pem.trimEnd(), "rsa"), pem);
+    });
+
+    test("Ed25519: the base64 of the 32-byte seed, which rebuilds the same key", () => {
+        const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+        const pem = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+        const out = rspamdDkimKey(pem, "ed25519");
+        assert.match(out, /^[A-Za-z0-9+/]{43}=\n$/);
+        const seed = Buffer.from(out.trim(), "base64");
+        assert.equal(seed.length, 32);
+        // PKCS#8 of Ed25519 (RFC 8410): a fixed 16-byte prefix, then the seed.
+        const rebuilt = createPrivateKey({
+            key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]),
+            format: "der",
+            type: "pkcs8",
+        });
+        const spki = (k: ReturnType<typeof createPublicKey>) => k.export({ format: "der", type: "spki" });
+        assert.deepEqual(spki(createPublicKey(rebuilt)), spki(publicKey));
+        assert.equal(rspamdDkimKey(pem, "ed25519"), out, "deterministic");
+    });
+
+    test("Ed25519: something that is not a private key is refused", () => {
+        assert.throws(() =>
+            rspamdDkimKey("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n", "ed25519"),
+        );
+    });
+});
+
+describe("rspamdSpec: MailServer's settings as rspamd takes them", () => {
+    const domain = (args: Record<string, unknown>) => ({
+        spec: validateDomain(new Validator("VirtualDomain t"), {
+            mailboxes: [{ address: "alice", password: "a-long-enough-password" }],
+            ...args,
+        }),
+    });
+
+    test("mynetworks without Postfix's brackets, the filter's options, one signing entry per domain", () => {
+        const settings = validateMailServer(new Validator("MailServer t"), "t", {
+            hostname: "mail.example.com",
+            networkMode: "host",
+            mynetworks: ["127.0.0.0/8", "[::1]/128", "[2001:db8::]/48", "192.0.2.0/24"],
+            domains: [
+                domain({ domain: "example.com" }),
+                domain({ domain: "example.org", dkimSelector: "s2026" }),
+                domain({ domain: "example.net", dkim: false }),
+            ],
+            spamFilter: { rejectScore: 12, greylisting: true, dnsbl: true, nameservers: ["192.0.2.53"] },
+        });
+        assert.deepEqual(rspamdSpec(settings), {
+            hostname: "mail.example.com",
+            trustedNetworks: ["127.0.0.0/8", "::1/128", "2001:db8::/48", "192.0.2.0/24"],
+            nameservers: ["192.0.2.53"],
+            rejectScore: 12,
+            addHeaderScore: 6,
+            greylisting: true,
+            greylistScore: 4,
+            dnsbl: true,
+            signing: [
+                {
+                    domain: "example.com",
+                    keys: [
+                        { selector: "mail-rsa", algorithm: "rsa" },
+                        { selector: "mail-ed25519", algorithm: "ed25519" },
+                    ],
+                },
+                {
+                    domain: "example.org",
+                    keys: [
+                        { selector: "s2026-rsa", algorithm: "rsa" },
+                        { selector: "s2026-ed25519", algorithm: "ed25519" },
+                    ],
+                },
+                { domain: "example.net", keys: [] },
+            ],
+        });
+        // The domain with dkim off is named nowhere in the signing files.
+        const rendered = files(rspamdSpec(settings));
+        assert.doesNotMatch(rendered.get("local.d/dkim_signing.conf")!, /example\.net/);
+        assert.match(rendered.get("local.d/dkim_signing.conf")!, /example\.org\.s2026-ed25519\.key/);
+    });
+});
