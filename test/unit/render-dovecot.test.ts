@@ -2,6 +2,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
     dovecotUsersFile,
+    JUNK_SIEVE,
+    JUNK_SIEVE_PATH,
     renderDovecotConf,
     renderDovecotFiles,
     renderDovecotUsers,
@@ -138,6 +140,37 @@ describe("dovecot.conf", () => {
         assert.equal(t.get("sieve_vacation_min_period"), "2h");
         assert.equal(t.get("sieve_vacation_default_period"), "3d");
         assert.equal(t.get("sieve_vacation_max_period"), "60d");
+    });
+
+    test("spam filter on: rspamd's X-Spam goes to Junk in a global script that runs before the personal one", () => {
+        assert.equal(JUNK_SIEVE_PATH, "sieve-global/junk.sieve");
+        const junk = conf.indexOf("sieve_script junk {\n  type = before\n  driver = file\n");
+        assert.ok(junk >= 0, "a junk script of type before");
+        assert.ok(junk < conf.indexOf("sieve_script personal {"), "junk comes before the personal script");
+        assert.match(conf, /^ {2}path = \/config\/current\/sieve-global\/junk\.sieve$/m);
+        const file = renderDovecotFiles(dovecotSpec()).find(f => f.path === JUNK_SIEVE_PATH);
+        assert.deepEqual(file, {
+            path: JUNK_SIEVE_PATH,
+            content: JUNK_SIEVE,
+            mode: "0644",
+            owner: "root",
+            group: "root",
+        });
+        assert.match(
+            JUNK_SIEVE,
+            /^require \["fileinto"\];\nif header :is "X-Spam" "Yes" \{\n {2}fileinto "Junk";\n {2}stop;\n\}\n$/m,
+        );
+        // Spam filter off: neither the script nor its storage.
+        const off = { ...dovecotSpec(), junkSpam: false };
+        assert.doesNotMatch(renderDovecotConf(off), /sieve_script junk|sieve-global/);
+        assert.equal(
+            renderDovecotFiles(off).find(f => f.path === JUNK_SIEVE_PATH),
+            undefined,
+        );
+    });
+
+    test("a Sieve redirect leaves with the mailbox as envelope sender (signed, SPF-aligned, bounces to the mailbox)", () => {
+        assert.equal(settings.get("sieve_redirect_envelope_from"), "recipient");
     });
 
     test("braces are balanced", () => {

@@ -362,6 +362,57 @@ describe("submission privacy", () => {
     });
 });
 
+describe("milter (rspamd) and the outbound address", () => {
+    test("milter on: every smtpd and local submission pass through rspamd's socket; mail waits if it is down", () => {
+        const { values, counts } = parseMainCf(renderMainCf(internetSpec()));
+        assert.deepEqual(duplicates(counts), []);
+        assert.equal(values.get("smtpd_milters"), "unix:/run/rspamd-milter/milter.sock");
+        assert.equal(values.get("non_smtpd_milters"), "$smtpd_milters");
+        assert.equal(values.get("milter_protocol"), "6");
+        assert.equal(values.get("milter_default_action"), "tempfail");
+        // The login, so rspamd signs and does not score what users send.
+        assert.ok(splitList(values.get("milter_mail_macros")!).includes("{auth_authen}"));
+        assert.equal(
+            parseMainCf(renderMainCf(relaySpec())).values.get("smtpd_milters"),
+            "unix:/run/rspamd-milter/milter.sock",
+        );
+    });
+
+    test("milter off: no milter setting at all", () => {
+        const { values } = parseMainCf(renderMainCf({ ...internetSpec(), milter: false }));
+        for (const key of values.keys()) assert.doesNotMatch(key, /milter/, key);
+    });
+
+    test("the reinject listener names itself to rspamd (MTA-Name), so Sieve's mail is signed; no other service does", () => {
+        const inet = parseMasterCf(renderMasterCf(internetSpec())).filter(x => x.type === "inet");
+        const named = new Map(inet.map(x => [x.name, x.options.get("milter_macro_daemon_name")]));
+        assert.equal(named.get("0.0.0.0:10026"), "sieve");
+        // Submission says ORIGINATING; port 25 keeps Postfix's default ($myhostname).
+        assert.deepEqual(
+            [named.get("5870"), named.get("4650"), named.get("2525")],
+            ["ORIGINATING", "ORIGINATING", undefined],
+        );
+        assert.deepEqual(
+            [...named].filter(([, v]) => v === "sieve").map(([k]) => k),
+            ["0.0.0.0:10026"],
+        );
+    });
+
+    test("outboundAddress: smtp_bind_address for IPv4, smtp_bind_address6 for IPv6, neither by default", () => {
+        const get = (outboundAddress?: string) => parseMainCf(renderMainCf({ ...internetSpec(), outboundAddress }));
+        const v4 = get("192.0.2.25");
+        assert.deepEqual(duplicates(v4.counts), []);
+        assert.equal(v4.values.get("smtp_bind_address"), "192.0.2.25");
+        assert.equal(v4.values.has("smtp_bind_address6"), false);
+        const v6 = get("2001:db8::25");
+        assert.equal(v6.values.get("smtp_bind_address6"), "2001:db8::25");
+        assert.equal(v6.values.has("smtp_bind_address"), false);
+        const none = get(undefined);
+        assert.equal(none.values.has("smtp_bind_address"), false);
+        assert.equal(none.values.has("smtp_bind_address6"), false);
+    });
+});
+
 describe("master.cf", () => {
     const services = () => parseMasterCf(renderMasterCf(internetSpec()));
     const byName = (name: string) => {
