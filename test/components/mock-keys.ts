@@ -49,7 +49,7 @@ export const MOCK_ED25519_PRIVATE_KEY_PEM = createPrivateKey({
 export const MOCK_PRIVATE_KEY_TEXT =
     "-----BEGIN PRIVATE KEY-----\nFAKE-PRIVATE-KEY-MATERIAL-mock\n-----END PRIVATE KEY-----\n";
 
-/** A resource's state in a bare mock: its inputs, plus a tls PrivateKey's keys (its DKIM record and rspamd's key files render). */
+/** A resource's state in a bare mock: its inputs, plus a tls PrivateKey's keys (DKIM records, rspamd's key files). */
 export function mockKeyState(args: { type: string; inputs: any }): Record<string, unknown> {
     if (args.type !== "tls:index/privateKey:PrivateKey") return args.inputs;
     const algorithm = String(args.inputs.algorithm);
