@@ -45,6 +45,7 @@ import {
 } from "./parse";
 import { bridgeGatewayRisk, parseNetwork } from "../components/net";
 import { DmarcPolicy, dmarcValue } from "../components/render/dns";
+import { RSPAMD_MILTER_SOCKET } from "../components/render/rspamd";
 
 export const CONTAINER_TYPE = "docker:index/container:Container";
 export const MAIL_SERVER_TYPE = "mailserver:index:MailServer";
@@ -671,16 +672,18 @@ function collectStrings(value: unknown, out: string[], depth = 0): void {
 }
 
 const DKIM_SOFTWARE = /opendkim|rspamd|dkim/i;
+/** The package's own rspamd: it signs only with VirtualDomains' keys, which the rule judges per domain. */
+const OWN_MILTER = `unix:${RSPAMD_MILTER_SOCKET}`;
 
 /**
- * Whether a main.cf (and master.cf) makes Postfix pass mail through a milter (which is how DKIM signing is attached).
+ * Whether a main.cf (and master.cf) makes Postfix pass mail through a milter (which is how DKIM signing is
+ * attached) other than the package's own rspamd.
  */
 function hasMilters(mainCf: string | undefined, masterCf: string | undefined): boolean {
     const pf = new PostfixConfig(mainCf, masterCf);
-    if (["smtpd_milters", "non_smtpd_milters"].some(k => pf.get(k).trim() !== "")) return true;
-    return pf.services.some(s =>
-        ["smtpd_milters", "non_smtpd_milters"].some(k => (s.options.get(k) ?? "").trim() !== ""),
-    );
+    const other = (value: string) => postfixList(value).some(m => m !== OWN_MILTER);
+    const keys = ["smtpd_milters", "non_smtpd_milters"];
+    return keys.some(k => other(pf.get(k))) || pf.services.some(s => keys.some(k => other(pf.get(k, s))));
 }
 
 function mailDomains(mainCf: string): string[] {
@@ -767,7 +770,9 @@ export const dkimAndDmarc: StackValidationPolicy = {
                 const identity = [known(() => r.props.name), known(() => r.props.image), r.name]
                     .filter(x => typeof x === "string")
                     .join(" ");
-                if (DKIM_SOFTWARE.test(identity)) dkim = true;
+                // Our own rspamd container (labelled) signs with VirtualDomains' keys only.
+                const ours = labelsOf(r.props).has("mailserver.role");
+                if (!ours && DKIM_SOFTWARE.test(identity)) dkim = true;
             }
             // Component outputs, e.g. MailServer.mainCf.
             const mainCf = known(() => r.props.mainCf);
@@ -790,7 +795,8 @@ export const dkimAndDmarc: StackValidationPolicy = {
         if (unsigned.length > 0) {
             reportViolation(
                 `No DKIM signing is configured for ${unsigned.join(", ")}: main.cf has no smtpd_milters/non_smtpd_milters, no ` +
-                    "opendkim or rspamd container is deployed, and no VirtualDomain of it has dkim on. Set dkim: true on its " +
+                    "opendkim or rspamd container is deployed (the MailServer's own rspamd signs only with VirtualDomains' " +
+                    "keys), and no VirtualDomain of it has dkim on. Set dkim: true on its " +
                     "VirtualDomain (the default), or add a DKIM signing milter and publish its selector._domainkey TXT record.",
                 urn,
             );

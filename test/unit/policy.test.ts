@@ -1040,6 +1040,46 @@ describe("mail-dkim-dmarc: the package's own keys and records", () => {
         assert.match(out[0].message, /^No DKIM signing is configured for example\.com, example\.org: .*Set dkim: true/);
         assert.match(out[1].message, /^No DMARC record is published for example\.org:/);
     });
+
+    test("the package's own rspamd (milter and container) signs only with VirtualDomains' keys, so it covers no other domain", async () => {
+        // The spam filter on: main.cf names rspamd's socket, and the rspamd container runs.
+        const ownFilter: StackEntry[] = [
+            { name: "mail-postfix-config", wire: postfixJobWire(internetSpec()) },
+            { name: "mail-rspamd", wire: serviceContainer("mail-rspamd") },
+        ];
+        const out = await validateStack(dkimAndDmarc, [
+            ...ownFilter,
+            virtualDomain({ domain: "example.com", dkim: false }),
+        ]);
+        assert.equal(out.length, 2);
+        assert.match(out[0].message, /^No DKIM signing is configured for example\.com, example\.org: /);
+        assert.match(out[1].message, /^No DMARC record is published for example\.org:/);
+        assert.deepEqual(
+            await validateStack(dkimAndDmarc, [
+                ...ownFilter,
+                virtualDomain({ domain: "example.com" }),
+                virtualDomain({ domain: "example.org" }),
+            ]),
+            [],
+        );
+        // Another milter beside ours, or an rspamd of someone else's, still counts as signing.
+        const other = await validateStack(dkimAndDmarc, [
+            {
+                name: "mail-postfix-config",
+                wire: postfixJobWire(internetSpec(), {
+                    mainCf: setParam("smtpd_milters", "unix:/run/rspamd-milter/milter.sock, inet:opendkim:8891"),
+                }),
+            },
+            virtualDomain({ domain: "example.com", dkim: false }),
+        ]);
+        assert.doesNotMatch(other.map(v => v.message).join("\n"), /No DKIM signing/);
+        const foreign = await validateStack(dkimAndDmarc, [
+            ...ownFilter,
+            { name: "rspamd", wire: serviceContainer("rspamd", { labels: [{ label: "app", value: "mail" }] }) },
+            virtualDomain({ domain: "example.com", dkim: false }),
+        ]);
+        assert.doesNotMatch(foreign.map(v => v.message).join("\n"), /No DKIM signing/);
+    });
 });
 
 describe("mail-dmarc-report-address", () => {
