@@ -1,19 +1,22 @@
 // Mailbox, alias and password changes reach the services through the config jobs only: two
 // deployments that differ only in those give service containers with identical inputs (so
-// Pulumi would neither replace nor restart them), while the config jobs' uploads differ.
+// Pulumi would neither replace nor restart them), while the config jobs' uploads differ. So do
+// spam filter settings: only rspamd's config job changes, and rspamd reloads.
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import { installMocks, MockEnv, T, text, unwrapSecrets, uploads, value } from "./mocks";
 
 let env: MockEnv;
-const SERVICES = ["postfix", "saslauthd", "dovecot"] as const;
-const JOBS = SERVICES.map(s => `${s}-config`);
+const SERVICES = ["postfix", "saslauthd", "dovecot", "rspamd", "valkey"] as const;
+/** The config jobs that carry mailboxes, aliases and passwords (rspamd's carries none of them). */
+const JOBS = ["postfix-config", "saslauthd-config", "dovecot-config"];
 
 interface Variant {
     prefix: string;
     mailboxes: Array<{ address: string; password: string; aliases?: string[] }>;
     aliases: Array<{ address: string; targets: string[] }>;
     smtpPort?: number;
+    spamFilter?: import("../../components").MailServerArgs["spamFilter"];
 }
 
 const A: Variant = {
@@ -38,12 +41,18 @@ const B: Variant = {
 };
 // Control: A's mail data, but a different SMTP port, which must show in the postfix container.
 const C: Variant = { ...A, prefix: "stackcharlie", smtpPort: 2525 };
+// A's mail data, other spam filter settings: a reload of rspamd, no container replaced.
+const D: Variant = {
+    ...A,
+    prefix: "stackdelta",
+    spamFilter: { rejectScore: 20, addHeaderScore: 8, greylisting: true, dnsbl: true, nameservers: ["192.0.2.53"] },
+};
 
 before(async () => {
     env = await installMocks();
     const c = await import("../../components");
     const outputs: any[] = [];
-    for (const v of [A, B, C]) {
+    for (const v of [A, B, C, D]) {
         const domain = new c.VirtualDomain(`${v.prefix}-example.com`, {
             domain: "example.com",
             mailboxes: v.mailboxes.map(m => ({ ...m, password: env.pulumi.secret(m.password) })),
@@ -64,6 +73,7 @@ before(async () => {
             namePrefix: v.prefix,
             publishAddress: "127.0.0.1",
             ports: v.smtpPort ? { smtp: v.smtpPort } : undefined,
+            spamFilter: v.spamFilter,
         });
         const imap = new c.DovecotImap(`imap-${v.prefix}`, { mailServer: server });
         outputs.push(server.mainCf, server.credentials, imap.dovecotConf);
@@ -116,7 +126,30 @@ test("the config jobs carry the difference", () => {
     assert.deepEqual(changed("postfix-config"), ["/staging/sender_login", "/staging/virtual", "/staging/vmailbox"]);
     assert.deepEqual(changed("dovecot-config"), ["/staging/users"]);
     assert.deepEqual(changed("saslauthd-config"), ["/staging/passwd"]);
+    // rspamd knows domains and keys, not mailboxes: its job is the same.
+    assert.deepEqual(changed("rspamd-config"), []);
     for (const job of JOBS) assert.notEqual(normalized(B, job), normalized(A, job), `${job} inputs differ`);
+});
+
+test("spam filter settings change rspamd's config job only: no service container, no other job", () => {
+    for (const s of SERVICES) assert.equal(normalized(D, s), normalized(A, s), `${s} service container`);
+    for (const job of JOBS) assert.equal(normalized(D, job), normalized(A, job), job);
+    assert.notEqual(normalized(D, "rspamd-config"), normalized(A, "rspamd-config"));
+    const files = (v: Variant) =>
+        new Map(
+            [...uploads(env.byName(`${v.prefix}-rspamd-config`, T.container))].map(([file, content]) => [
+                file,
+                text(content),
+            ]),
+        );
+    const a = files(A),
+        d = files(D);
+    assert.deepEqual([...a.keys()].filter(f => a.get(f) !== d.get(f)).sort(), [
+        "/staging/local.d/actions.conf",
+        "/staging/local.d/greylist.conf",
+        "/staging/local.d/rbl.conf",
+        "/staging/override.d/options.inc",
+    ]);
 });
 
 test("control: a service setting (ports.smtp) does change the postfix container", () => {
@@ -124,4 +157,6 @@ test("control: a service setting (ports.smtp) does change the postfix container"
     // ...and only postfix: the others do not listen on the SMTP port.
     assert.equal(normalized(C, "saslauthd"), normalized(A, "saslauthd"));
     assert.equal(normalized(C, "dovecot"), normalized(A, "dovecot"));
+    assert.equal(normalized(C, "rspamd"), normalized(A, "rspamd"));
+    assert.equal(normalized(C, "valkey"), normalized(A, "valkey"));
 });
