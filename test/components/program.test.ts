@@ -282,7 +282,7 @@ test("dev stack: the program runs and its outputs follow the stack config", asyn
     assert.equal(outputs.mtaStsPolicies[domain], `version: STSv1\nmode: testing\nmx: ${hostname}\nmax_age: 604800\n`);
 });
 
-test("dev stack resources: its network, ports on publishAddress, self-signed certificate, quotas and aliases", async () => {
+test("dev stack resources: its network, ports on publishAddress, self-signed certificate, quotas and aliases, rspamd with secret DKIM keys", async () => {
     const cfg = stackConfig("dev") as any;
     const { resources } = await succeeded("dev");
     const prefix = prefixOf("dev", cfg),
@@ -336,6 +336,19 @@ test("dev stack resources: its network, ports on publishAddress, self-signed cer
         isSecret(upload(named(resources, `${prefix}-saslauthd-config`), "/staging/passwd")),
         "passwd is sent as a secret",
     );
+    // rspamd on the stack's network (it asks DNS), Valkey on none; each domain's DKIM keys as secrets.
+    assert.deepEqual(named(resources, `${prefix}-rspamd`).wire.networksAdvanced, [{ name: `${prefix}-net` }]);
+    assert.deepEqual(named(resources, `${prefix}-rspamd`).wire.ports, []);
+    assert.equal(named(resources, `${prefix}-valkey`).wire.networkMode, "none");
+    const rspamdJob = named(resources, `${prefix}-rspamd-config`);
+    for (const a of ["rsa", "ed25519"]) {
+        const key = upload(rspamdJob, `/staging/dkim/${domain.domain}.mail-${a}.key`);
+        assert.ok(isSecret(key), `the ${a} DKIM key is sent as a secret`);
+    }
+    assert.match(
+        upload(rspamdJob, "/staging/local.d/dkim_signing.conf"),
+        new RegExp(`key = "/config/current/dkim/${esc(domain.domain)}\\.mail-ed25519\\.key"`),
+    );
     for (const r of resources) {
         for (const pw of ALL_PASSWORDS)
             assert.ok(
@@ -379,10 +392,11 @@ test("prod stack resources: host networking, the supplied key as a secret, relay
             .flatMap((d: any) => [`${d.domain}-dkim-mail-rsa`, `${d.domain}-dkim-mail-ed25519`])
             .sort(),
     );
-    for (const name of [`${prefix}-postfix`, `${prefix}-dovecot`]) {
+    for (const name of [`${prefix}-postfix`, `${prefix}-dovecot`, `${prefix}-rspamd`]) {
         assert.equal(named(resources, name).wire.networkMode, "host");
         assert.equal(named(resources, name).wire.ports, undefined);
     }
+    assert.equal(named(resources, `${prefix}-valkey`).wire.networkMode, "none");
     const postfixJob = named(resources, `${prefix}-postfix-config`),
         dovecotJob = named(resources, `${prefix}-dovecot-config`);
     for (const job of [postfixJob, dovecotJob]) {
