@@ -205,7 +205,7 @@ describe("security, live", () => {
         report(`delivered to bob: ${delivered.map(([, how]) => how).join(", ")}`);
     });
 
-    test("Sieve mail re-enters through the reinject listener: a redirect with our user's sender and a vacation reply (null sender)", async () => {
+    test("Sieve mail re-enters through the reinject listener: a redirect from the redirecting mailbox and a vacation reply (null sender)", async () => {
         const submit = (to: string, subject: string) =>
             swaks([
                 "--server",
@@ -225,11 +225,13 @@ describe("security, live", () => {
                 "--header",
                 `Subject: ${subject}`,
             ]);
-        // fwd redirects to bob, keeping alice@example.test as the envelope sender.
+        // fwd redirects to bob with itself as the envelope sender (sieve_redirect_envelope_from =
+        // recipient: the redirect is signed for fwd's domain, and bounces return to fwd).
         const redirected = uniqueSubject("to be redirected");
         assert.equal(submit(fwd.address, redirected).status, 0);
         const atBob = await fetchBySubject(bob, redirected, "imaps", ca, "INBOX", 20_000, PORTS);
-        assert.match(atBob, /^Return-Path: <alice@example\.test>/m);
+        assert.match(atBob, /^Return-Path: <fwd@example\.test>/m);
+        assert.match(atBob, /^DKIM-Signature: .*d=example\.test;/m);
         // away answers alice once with its vacation message, from the null sender.
         const asked = uniqueSubject("are you there");
         assert.equal(submit(away.address, asked).status, 0);
@@ -561,10 +563,43 @@ describe("security, live", () => {
             keyFiles.join("\n"),
         );
         report(`volumes scanned: ${volumes.length}; the TLS key is only in ${keyFiles.length} key.pem files`);
+        // The DKIM keys (RSA as PEM, Ed25519 as rspamd's base64 seed; also in the PKCS#8 form @pulumi/tls
+        // gives): only in rspamd's key files.
+        const dkimFile = (selector: string) => `dkim/example.test.${selector}.key`;
+        const readDkim = (selector: string) =>
+            spawnSync("docker", ["exec", `${PREFIX}-rspamd`, "cat", `/config/current/${dkimFile(selector)}`], {
+                encoding: "utf8",
+            }).stdout;
+        const rsaLine = readDkim("mail-rsa")
+            .split("\n")
+            .filter(l => l && !l.startsWith("-----"))
+            .join("")
+            .slice(0, 60);
+        const seed = readDkim("mail-ed25519").trim();
+        assert.ok(rsaLine.length === 60 && Buffer.from(seed, "base64").length === 32, "the deployed DKIM keys");
+        const pkcs8 = Buffer.concat([
+            Buffer.from("302e020100300506032b657004220420", "hex"),
+            Buffer.from(seed, "base64"),
+        ])
+            .toString("base64")
+            .slice(0, 60);
+        const dkimNeedles = [rsaLine, seed, pkcs8];
+        for (const needle of dkimNeedles) {
+            const found = grep(needle);
+            assert.ok(
+                found.every(f =>
+                    /-rspamd-config\/generations\/[0-9a-f]+\/dkim\/example\.test\.mail-(rsa|ed25519)\.key$/.test(f),
+                ),
+                `a DKIM key outside rspamd's key files: ${found.join("\n")}`,
+            );
+            // The forms rspamd loads are there (the PKCS#8 form nowhere: it is converted before upload).
+            if (needle !== pkcs8) assert.ok(found.length >= 1, "the DKIM key in rspamd's key file");
+        }
+        report("the DKIM keys are only in rspamd's key files");
         // The engine's state (file backend) holds them only encrypted with the stack's passphrase.
         const state = spawnSync(
             "grep",
-            ["-rlF", "-e", keyLine, ...passwords.flatMap(p => ["-e", p]), engineDir(PREFIX)],
+            ["-rlF", ...[keyLine, ...dkimNeedles, ...passwords].flatMap(p => ["-e", p]), engineDir(PREFIX)],
             { encoding: "utf8" },
         );
         assert.equal(state.stdout.trim(), "", `the engine state holds a password or the key in plain text`);
@@ -572,16 +607,17 @@ describe("security, live", () => {
         const containers = stackContainers(PREFIX);
         for (const id of containers) {
             const inspect = spawnSync("docker", ["inspect", id], { encoding: "utf8" }).stdout;
-            for (const needle of [...passwords, keyLine, "PRIVATE KEY"])
+            for (const needle of [...passwords, keyLine, ...dkimNeedles, "PRIVATE KEY"])
                 assert.ok(!inspect.includes(needle), `docker inspect ${id} shows a secret`);
             const exported = spawnSync(
                 "bash",
                 [
                     "-c",
-                    `docker export ${id} | grep -a -c -F -e "$1" -e "$2" -e "$3" -e "$4" || true`,
+                    `needles=(); for n in "$@"; do needles+=(-e "$n"); done; docker export ${id} | grep -a -c -F "\${needles[@]}" || true`,
                     "_",
                     ...passwords,
                     keyLine,
+                    ...dkimNeedles,
                 ],
                 { encoding: "utf8", maxBuffer: 1 << 20 },
             );
@@ -604,10 +640,12 @@ describe("security, live", () => {
         assert.equal(stat("dovecot", "tls/key.pem"), "600 root root");
         assert.equal(stat("dovecot", "users"), "640 root dovecot");
         assert.equal(stat("saslauthd", "passwd"), "600 root root");
+        assert.equal(stat("rspamd", dkimFile("mail-rsa")), "640 root _rspamd");
+        assert.equal(stat("rspamd", dkimFile("mail-ed25519")), "640 root _rspamd");
     });
 
     test("least privilege: no privileged container, capabilities dropped, read-only root, no new privileges", () => {
-        for (const s of ["postfix", "dovecot", "saslauthd"]) {
+        for (const s of ["postfix", "dovecot", "saslauthd", "rspamd", "valkey"]) {
             const h = JSON.parse(
                 spawnSync("docker", ["inspect", "-f", "{{json .HostConfig}}", `${PREFIX}-${s}`], { encoding: "utf8" })
                     .stdout,
