@@ -26,7 +26,6 @@ export interface SigningDomain {
 export function rspamdSpec(settings: MailServerSettings): RspamdSpec {
     const f = settings.spamFilter;
     return {
-        hostname: settings.postfix.hostname,
         trustedNetworks: settings.postfix.mynetworks.map(n => n.replace(/^\[([^\]]+)\]/, "$1")),
         nameservers: f.nameservers,
         rejectScore: f.rejectScore,

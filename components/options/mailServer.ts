@@ -94,7 +94,8 @@ export const SPAM_FILTER_OPTIONS = {
     nameservers: list(
         text({
             doc: '"address" or "address:port" of a DNS resolver',
-            check: (v, f, x) => (isNameserver(x) ? x : v.fail(f, x, 'expected "address" or "address:port"')),
+            check: (v, f, x) =>
+                isNameserver(x) ? x : v.fail(f, x, 'expected "address", "address:port" or "[IPv6 address]:port"'),
         }),
         {
             doc: "DNS resolvers rspamd asks (SPF, DKIM, DMARC, DNSBLs); none: the container's /etc/resolv.conf",
@@ -408,13 +409,13 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
     }
     const tls = validateTls(v, raw.tls);
     const spam = o.spamFilter;
-    if (spam.addHeaderScore >= spam.rejectScore)
+    if (spam.enabled && spam.addHeaderScore >= spam.rejectScore)
         v.fail(
             "spamFilter.addHeaderScore",
             spam.addHeaderScore,
             `expected a score below spamFilter.rejectScore (${spam.rejectScore}): mail is filed into Junk before it is refused`,
         );
-    if (spam.greylisting && spam.greylistScore >= spam.addHeaderScore)
+    if (spam.enabled && spam.greylisting && spam.greylistScore >= spam.addHeaderScore)
         v.fail(
             "spamFilter.greylistScore",
             spam.greylistScore,

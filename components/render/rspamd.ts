@@ -9,8 +9,6 @@ import type { DkimAlgorithm } from "./spec";
 export type { DkimAlgorithm };
 
 export interface RspamdSpec {
-    /** Authentication-Results' authserv-id: the MTA's myhostname. */
-    hostname: string;
     /** mynetworks as CIDRs: trusted like authenticated users (signed, never scored). */
     trustedNetworks: string[];
     /** DNS servers ("address" or "address:port"); none: the container's /etc/resolv.conf. */

@@ -488,7 +488,7 @@ test("at least 25 invalid configurations are refused before any resource is regi
             label: "MailServer bad-48",
             field: "spamFilter.nameservers[1]",
             shown: `"dns.example.com"`,
-            accepted: /"address" or "address:port"/,
+            accepted: /"address", "address:port" or "\[IPv6 address\]:port"/,
             construct: n => server(n, { spamFilter: { nameservers: ["192.0.2.53", "dns.example.com"] } }),
         },
         {

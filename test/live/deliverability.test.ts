@@ -1,8 +1,9 @@
 // Live proof of signing and inbound checks between two stacks, through DNS this test serves itself.
 // Stack A (a.test, a2.test) sends from 127.0.0.11, stack B (b.test) from 127.0.0.12 (outboundAddress);
 // both listen on 127.0.0.1, on ports of their own (Postfix listens only on addresses an interface
-// has, and the host's loopback has 127.0.0.1 alone; any 127.0.0.0/8 address can be a source). An NSD on 127.0.0.60 serves exactly the zones A and B output (dnsZones, PTRs), and
-// both stacks' rspamd ask it (spamFilter.nameservers). Outsiders connect from 127.0.0.2.
+// has, and the host's loopback has 127.0.0.1 alone; any 127.0.0.0/8 address can be a source).
+// An NSD on 127.0.0.60 serves exactly the zones A and B output (dnsZones, PTRs), and both
+// stacks' rspamd ask it (spamFilter.nameservers). Outsiders connect from 127.0.0.2.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import * as fs from "node:fs";

@@ -21,7 +21,6 @@ import { Validator } from "../../components/validate";
 
 function spec(overrides: Partial<RspamdSpec> = {}): RspamdSpec {
     return {
-        hostname: "mail.example.com",
         trustedNetworks: ["127.0.0.0/8", "::1/128", "192.0.2.0/24", "198.51.100.7"],
         nameservers: [],
         rejectScore: 15,
@@ -320,7 +319,6 @@ describe("rspamdSpec: MailServer's settings as rspamd takes them", () => {
             spamFilter: { rejectScore: 12, greylisting: true, dnsbl: true, nameservers: ["192.0.2.53"] },
         });
         assert.deepEqual(rspamdSpec(settings), {
-            hostname: "mail.example.com",
             trustedNetworks: ["127.0.0.0/8", "::1/128", "2001:db8::/48", "192.0.2.0/24"],
             nameservers: ["192.0.2.53"],
             rejectScore: 12,

@@ -1107,7 +1107,7 @@ describe("validateMailServer: spamFilter and outboundAddress", () => {
                 SERVER_LABEL,
                 `spamFilter.nameservers[${i}]`,
                 bad,
-                /"address" or "address:port"/,
+                /"address", "address:port" or "\[IPv6 address\]:port"/,
             );
         }
         expectConfigError(
