@@ -40,6 +40,11 @@ export interface VirtualDomainArgs {
      */
     dkimSelector?: string;
     /**
+     * The selector of the next rotation: its keys are made and published now, and sign once it becomes dkimSelector, so
+     * its records are already in DNS when they are needed.
+     */
+    dkimNextSelector?: string;
+    /**
      * Former selectors: their keys and TXT records stay, they no longer sign (rotation: remove them a week later).
      * Default: [].
      */

@@ -65,18 +65,20 @@ export class VirtualDomain extends pulumi.ComponentResource {
         this.mailboxAddresses = pulumi.output(spec.mailboxes.map(m => m.address));
 
         // One key per selector and algorithm, named by the selector alone: moving a selector from
-        // dkimSelector to dkimRetiredSelectors keeps its keys (same name, same parent).
+        // dkimNextSelector to dkimSelector to dkimRetiredSelectors keeps its keys (same name, same parent).
         const selectors = dkim.enabled
             ? [
-                  { selector: dkim.selector, retired: false },
-                  ...dkim.retiredSelectors.map(s => ({ selector: s, retired: true })),
+                  { selector: dkim.selector, signing: true, next: false },
+                  ...(dkim.nextSelector ? [{ selector: dkim.nextSelector, signing: false, next: true }] : []),
+                  ...dkim.retiredSelectors.map(s => ({ selector: s, signing: false, next: false })),
               ]
             : [];
-        const keys = selectors.flatMap(({ selector, retired }) =>
+        const keys = selectors.flatMap(({ selector, signing, next }) =>
             DKIM_ALGORITHMS.map(algorithm => ({
                 selector: `${selector}-${algorithm}`,
                 algorithm: algorithm as DkimAlgorithm,
-                retired,
+                retired: !signing && !next,
+                next,
                 key: new tls.PrivateKey(
                     `${name}-dkim-${selector}-${algorithm}`,
                     algorithm === "rsa" ? { algorithm: "RSA", rsaBits: 2048 } : { algorithm: "ED25519" },
@@ -87,7 +89,7 @@ export class VirtualDomain extends pulumi.ComponentResource {
         this.dkimSigningKeys = pulumi.secret(
             pulumi.all(
                 keys
-                    .filter(k => !k.retired)
+                    .filter(k => !k.retired && !k.next)
                     .map(k =>
                         // tls gives Ed25519 keys as PKCS#8 only under privateKeyPemPkcs8; RSA as PKCS#1.
                         (k.algorithm === "rsa" ? k.key.privateKeyPem : k.key.privateKeyPemPkcs8).apply(
@@ -109,6 +111,7 @@ export class VirtualDomain extends pulumi.ComponentResource {
                     algorithm: k.algorithm,
                     publicKeyPem: pems[i],
                     retired: k.retired,
+                    next: k.next,
                 })),
             }),
         );

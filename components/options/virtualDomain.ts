@@ -202,6 +202,12 @@ export const VIRTUAL_DOMAIN_OPTIONS = {
         default: "mail",
         check: dkimSelector,
     }),
+    dkimNextSelector: text({
+        doc:
+            "The selector of the next rotation: its keys are made and published now, and sign once it becomes " +
+            "dkimSelector, so its records are already in DNS when they are needed",
+        check: dkimSelector,
+    }),
     dkimRetiredSelectors: list(text({ doc: "A former selector", check: dkimSelector }), {
         doc: "Former selectors: their keys and TXT records stay, they no longer sign (rotation: remove them a week later)",
         default: [],
@@ -272,6 +278,8 @@ export interface DkimSettings {
     /** The signing selector, before its "-rsa"/"-ed25519" suffix. */
     selector: string;
     retiredSelectors: string[];
+    /** Published ahead of a rotation, not signing yet. */
+    nextSelector?: string;
 }
 
 export interface VirtualDomainSettings {
@@ -372,7 +380,26 @@ export function validateVirtualDomain(v: Validator, args: unknown): VirtualDomai
         if (o.mailHostAddresses.indexOf(a) !== i)
             v.fail(`mailHostAddresses[${i}]`, a, "each address may be listed once");
     });
-    const dkim = { enabled: o.dkim, selector: o.dkimSelector, retiredSelectors: o.dkimRetiredSelectors };
+    if (o.dkimNextSelector !== undefined) {
+        if (o.dkimNextSelector === o.dkimSelector)
+            v.fail(
+                "dkimNextSelector",
+                o.dkimNextSelector,
+                "expected the selector the domain rotates to, not the signing one (dkimSelector)",
+            );
+        if (o.dkimRetiredSelectors.includes(o.dkimNextSelector))
+            v.fail(
+                "dkimNextSelector",
+                o.dkimNextSelector,
+                "expected a new selector, not a retired one (dkimRetiredSelectors)",
+            );
+    }
+    const dkim = {
+        enabled: o.dkim,
+        selector: o.dkimSelector,
+        retiredSelectors: o.dkimRetiredSelectors,
+        nextSelector: o.dkimNextSelector,
+    };
     const mxHosts = o.mxHosts ?? [`mail.${domain}`];
     if (mxHosts.length === 0) v.fail("mxHosts", mxHosts, "expected at least one host name");
     return {

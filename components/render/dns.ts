@@ -43,6 +43,8 @@ export interface DkimPublicKey {
     publicKeyPem: string;
     /** Still published, no longer signing (key rotation). */
     retired: boolean;
+    /** Published ahead of a rotation, not signing yet. */
+    next?: boolean;
 }
 
 /** Everything the records of one domain depend on, validated. */
@@ -131,7 +133,9 @@ export function renderDnsRecords(s: DnsSpec): DnsRecord[] {
             value: dkimTxtValue(k.algorithm, k.publicKeyPem),
             purpose: k.retired
                 ? `DKIM ${k.algorithm} key of a retired selector: verifies mail signed before the rotation`
-                : `DKIM ${k.algorithm} key that verifies the domain's signatures`,
+                : k.next
+                  ? `DKIM ${k.algorithm} key of the next selector: in DNS before it signs`
+                  : `DKIM ${k.algorithm} key that verifies the domain's signatures`,
         })),
         {
             name: `_dmarc.${d}`,

@@ -70,6 +70,7 @@ async function deploy(args: VirtualDomainArgs): Promise<Deployed> {
 }
 
 let first: Deployed; // dkimSelector "s2025"
+let announced: Deployed; // dkimSelector "s2025", dkimNextSelector "s2026"
 let rotated: Deployed; // dkimSelector "s2026", "s2025" retired
 let server: DnsServer;
 const resolver = new Resolver({ timeout: 2000, tries: 2 });
@@ -96,6 +97,7 @@ before(async () => {
         },
     );
     first = await deploy({ ...ARGS, dkimSelector: "s2025" });
+    announced = await deploy({ ...ARGS, dkimSelector: "s2025", dkimNextSelector: "s2026" });
     rotated = await deploy({ ...ARGS, dkimSelector: "s2026", dkimRetiredSelectors: ["s2025"] });
     server = await startDnsServer({
         address: ADDRESS,
@@ -129,9 +131,21 @@ describe("a VirtualDomain's records, deployed by the engine, from a real authori
         assert.equal(createPrivateKey(rotated.keys[1].privateKeyPem).asymmetricKeyType, "ed25519");
     });
 
-    test("rotation: the new selector's keys are created, the retired one's kept (not replaced), its records still published", () => {
+    test("rotation: the next selector's keys are made and published before they sign; then they sign, the retired one's kept (not replaced), its records still published", () => {
         assert.equal(first.changes.create, 4, "stack, VirtualDomain and two keys");
-        assert.equal(rotated.changes.create, 2, "the two keys of s2026");
+        assert.equal(announced.changes.create, 2, "the two keys of s2026, published ahead");
+        assert.deepEqual(
+            announced.keys.map(k => k.selector),
+            ["s2025-rsa", "s2025-ed25519"],
+            "s2025 still signs",
+        );
+        for (const algorithm of ["rsa", "ed25519"]) {
+            const next = announced.records.find(r => r.name === `s2026-${algorithm}._domainkey.${DOMAIN}`);
+            assert.match(next?.purpose ?? "", /next selector/);
+            const published = rotated.records.find(r => r.name === `s2026-${algorithm}._domainkey.${DOMAIN}`);
+            assert.equal(published?.value, next?.value, "the key announced is the key that signs");
+        }
+        assert.equal(rotated.changes.create ?? 0, 0, "no key made at the switch");
         assert.equal(rotated.changes.replace ?? 0, 0);
         assert.equal(rotated.changes.delete ?? 0, 0);
         for (const algorithm of ["rsa", "ed25519"]) {

@@ -61,7 +61,7 @@ describe("DKIM", () => {
             { selector: "s2-rsa", algorithm: "rsa" },
             { selector: "s2-ed25519", algorithm: "ed25519" },
         ]);
-        assert.deepEqual(s.dkim, { enabled: true, selector: "s2", retiredSelectors: ["s1"] });
+        assert.deepEqual(s.dkim, { enabled: true, selector: "s2", retiredSelectors: ["s1"], nextSelector: undefined });
         const rs = renderDnsRecords({
             ...s.dns,
             dkimKeys: [
@@ -71,6 +71,30 @@ describe("DKIM", () => {
         });
         assert.match(rs.find(r => r.name === "s1-rsa._domainkey.example.com")!.purpose, /retired selector/);
         assert.match(rs.find(r => r.name === "s2-rsa._domainkey.example.com")!.purpose, /verifies the domain's/);
+    });
+
+    test("the next selector is published ahead and does not sign; it may be neither the signing nor a retired one", () => {
+        const s = settings({ dkimSelector: "s1", dkimNextSelector: "s2" });
+        assert.deepEqual(
+            s.spec.dkimSelectors.map(k => k.selector),
+            ["s1-rsa", "s1-ed25519"],
+        );
+        const rs = renderDnsRecords({
+            ...s.dns,
+            dkimKeys: [
+                { ...KEYS[0], selector: "s1-rsa" },
+                { ...KEYS[0], selector: "s2-rsa", next: true },
+            ],
+        });
+        assert.match(rs.find(r => r.name === "s2-rsa._domainkey.example.com")!.purpose, /next selector/);
+        assert.throws(
+            () => settings({ dkimSelector: "s1", dkimNextSelector: "s1" }),
+            /dkimNextSelector.*not the signing one/,
+        );
+        assert.throws(
+            () => settings({ dkimNextSelector: "s0", dkimRetiredSelectors: ["s0"] }),
+            /dkimNextSelector.*not a retired one/,
+        );
     });
 
     test("dkim: false signs with nothing", () => {
