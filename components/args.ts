@@ -144,7 +144,8 @@ export interface MailServerArgs {
      */
     users?: RelayUserArgs[];
     /**
-     * Largest message in bytes, for SMTP and LMTP alike (25 MiB by default); larger ones get 552. Default: 26214400.
+     * Largest message in bytes, for SMTP and LMTP alike (25 MiB by default), counting the headers this server adds
+     * (about 3 KB); larger ones get 552. Default: 26214400.
      */
     messageSizeLimit?: number;
     /** How long to retry before bouncing. Default: "5d". */
