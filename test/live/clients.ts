@@ -79,19 +79,27 @@ export interface Credentials {
     password: string;
 }
 
+/** Where a live stack's Dovecot answers, and the name its certificate has. */
+export interface ImapServer {
+    host: string;
+    servername: string;
+}
+const DEFAULT_IMAP_SERVER: ImapServer = { host: HOST, servername: "mail.example.test" };
+
 export async function imapClient(
     user: Credentials,
     mode: "imaps" | "starttls",
     ca: string,
     ports = PORTS,
+    server = DEFAULT_IMAP_SERVER,
 ): Promise<ImapFlow> {
     const client = new ImapFlow({
-        host: HOST,
+        host: server.host,
         port: mode === "imaps" ? ports.imaps : ports.imap,
         secure: mode === "imaps",
         doSTARTTLS: mode === "starttls" ? true : undefined,
         // Verify the deployed certificate itself (it is self-signed), by its name.
-        tls: { ca: [fs.readFileSync(ca)], servername: "mail.example.test" },
+        tls: { ca: [fs.readFileSync(ca)], servername: server.servername },
         auth: { user: user.address, pass: user.password },
         logger: false,
     });
@@ -108,9 +116,10 @@ export async function fetchBySubject(
     mailbox = "INBOX",
     timeoutMs = 15_000,
     ports = PORTS,
+    server = DEFAULT_IMAP_SERVER,
 ): Promise<string> {
     const deadline = Date.now() + timeoutMs;
-    const client = await imapClient(user, mode, ca, ports);
+    const client = await imapClient(user, mode, ca, ports, server);
     try {
         while (Date.now() < deadline) {
             const lock = await client.getMailboxLock(mailbox);

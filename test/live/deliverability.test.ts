@@ -8,9 +8,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ImapFlow } from "imapflow";
 import type { DnsRecord } from "../../components/render/dns";
-import { dockerLogs, swaks, uniqueSubject } from "./clients";
+import { dockerLogs, fetchBySubject, imapClient, swaks, uniqueSubject } from "./clients";
 import { startDnsServer, DnsServer } from "./dns-server";
 import { spawnSync } from "node:child_process";
 import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom, stackContainers } from "./stack";
@@ -104,42 +103,11 @@ const configB = sideConfig(
 
 let dns: DnsServer | undefined;
 
-async function imap(side: Side, user: { address: string; password: string }): Promise<ImapFlow> {
-    const client = new ImapFlow({
-        host: SERVER,
-        port: side.ports.imaps,
-        secure: true,
-        tls: { ca: [side.ca!], servername: side.hostname },
-        auth: { user: user.address, pass: user.password },
-        logger: false,
-    });
-    await client.connect();
-    return client;
-}
-
+const imapServer = (side: Side) => ({ host: SERVER, servername: side.hostname });
+const imap = (side: Side, user: typeof bob) => imapClient(user, "imaps", caPath(side), side.ports, imapServer(side));
 /** Waits (bounded) for a message with this subject in the folder; its source. */
-async function fetch(side: Side, user: typeof bob, subject: string, folder = "INBOX", timeoutMs = 30_000) {
-    const client = await imap(side, user);
-    const deadline = Date.now() + timeoutMs;
-    try {
-        while (Date.now() < deadline) {
-            const lock = await client.getMailboxLock(folder);
-            try {
-                const uids = await client.search({ subject }, { uid: true });
-                if (uids && uids.length > 0) {
-                    const msg = await client.fetchOne(String(uids[uids.length - 1]), { source: true }, { uid: true });
-                    if (msg && msg.source) return msg.source.toString("utf8");
-                }
-            } finally {
-                lock.release();
-            }
-            await new Promise(r => setTimeout(r, 500));
-        }
-    } finally {
-        await client.logout().catch(() => undefined);
-    }
-    throw new Error(`no message "${subject}" in ${user.address}'s ${folder} after ${timeoutMs / 1000} s`);
-}
+const fetch = (side: Side, user: typeof bob, subject: string, folder = "INBOX") =>
+    fetchBySubject(user, subject, "imaps", caPath(side), folder, 30_000, side.ports, imapServer(side));
 
 /** The headers of a message, unfolded, in order. */
 function headers(source: string): Array<[string, string]> {
@@ -163,6 +131,10 @@ function resultsAtB(source: string): string {
 
 function send(side: Side, args: string[]) {
     return swaks(["--server", `${SERVER}:${side.ports.smtp}`, ...args]);
+}
+/** Port 25 from an outside address (not in mynetworks, not in any SPF record). */
+function fromOutsider(side: Side, from: string, to: string, args: string[] = []) {
+    return send(side, ["--local-interface", OUTSIDER, "--from", from, "--to", to, ...args]);
 }
 function submit(side: Side, user: typeof bob, args: string[]) {
     return swaks([
@@ -292,13 +264,7 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
     });
 
     test("mail forged as a.test (DMARC p=reject) by an outsider is refused; as a2.test (p=none) delivered with dmarc=fail", async () => {
-        const forged = send(B, [
-            "--local-interface",
-            OUTSIDER,
-            "--from",
-            "ceo@a.test",
-            "--to",
-            bob.address,
+        const forged = fromOutsider(B, "ceo@a.test", bob.address, [
             "--header",
             `Subject: ${uniqueSubject("forged-reject")}`,
         ]);
@@ -307,16 +273,7 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
             forged.transcript,
         );
         const subject = uniqueSubject("forged-none");
-        const r = send(B, [
-            "--local-interface",
-            OUTSIDER,
-            "--from",
-            "ceo@a2.test",
-            "--to",
-            bob.address,
-            "--header",
-            `Subject: ${subject}`,
-        ]);
+        const r = fromOutsider(B, "ceo@a2.test", bob.address, ["--header", `Subject: ${subject}`]);
         assert.equal(r.status, 0, r.transcript);
         const results = resultsAtB(await fetch(B, bob, subject));
         assert.match(results, /dmarc=fail/);
@@ -324,13 +281,7 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
     });
 
     test("GTUBE is refused at SMTP time with 5xx; a spam-header score files into Junk before the mailbox's own rules", async () => {
-        const gtube = send(B, [
-            "--local-interface",
-            OUTSIDER,
-            "--from",
-            "someone@elsewhere.test",
-            "--to",
-            bob.address,
+        const gtube = fromOutsider(B, "someone@elsewhere.test", bob.address, [
             "--body",
             "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X",
         ]);
@@ -341,13 +292,7 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
         );
         // YJS...: rspamd's test pattern for "add header"; the subject matches bob's fileInto rule.
         const subject = `[lists] ${uniqueSubject("junk")}`;
-        const r = send(B, [
-            "--local-interface",
-            OUTSIDER,
-            "--from",
-            "someone@elsewhere.test",
-            "--to",
-            bob.address,
+        const r = fromOutsider(B, "someone@elsewhere.test", bob.address, [
             "--header",
             `Subject: ${subject}`,
             "--body",
@@ -360,16 +305,7 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
 
     test("mail an outsider sends to an alias of A that forwards to B carries a valid ARC set (arc=pass at B)", async () => {
         const subject = uniqueSubject("forwarded");
-        const r = send(A, [
-            "--local-interface",
-            OUTSIDER,
-            "--from",
-            "someone@elsewhere.test",
-            "--to",
-            "fwd@a.test",
-            "--header",
-            `Subject: ${subject}`,
-        ]);
+        const r = fromOutsider(A, "someone@elsewhere.test", "fwd@a.test", ["--header", `Subject: ${subject}`]);
         assert.equal(r.status, 0, r.transcript);
         const message = await fetch(B, bob, subject);
         assert.ok(
@@ -388,16 +324,7 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
         assert.match(resultsAtB(reply), /dkim=pass header\.d=a\.test header\.s=mail-ed25519/);
 
         const redirected = uniqueSubject("redirected");
-        const s = send(A, [
-            "--local-interface",
-            OUTSIDER,
-            "--from",
-            "someone@elsewhere.test",
-            "--to",
-            redir.address,
-            "--header",
-            `Subject: ${redirected}`,
-        ]);
+        const s = fromOutsider(A, "someone@elsewhere.test", redir.address, ["--header", `Subject: ${redirected}`]);
         assert.equal(s.status, 0, s.transcript);
         const copy = await fetch(B, bob, redirected);
         assert.match(resultsAtB(copy), /dkim=pass header\.d=a\.test/);
@@ -467,16 +394,7 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
         assert.match(dumped, /add_header = 7/);
         // And mail still flows through the reloaded milter.
         const subject = uniqueSubject("after-reload");
-        const r = send(B, [
-            "--local-interface",
-            OUTSIDER,
-            "--from",
-            "someone@elsewhere.test",
-            "--to",
-            bob.address,
-            "--header",
-            `Subject: ${subject}`,
-        ]);
+        const r = fromOutsider(B, "someone@elsewhere.test", bob.address, ["--header", `Subject: ${subject}`]);
         assert.equal(r.status, 0, r.transcript);
         await fetch(B, bob, subject);
     });
