@@ -98,7 +98,10 @@ export interface MailServerArgs {
     mode?: MailServerMode;
     /** Postfix myhostname: the server's fully qualified name, also the certificate's name. */
     hostname: string;
-    /** The VirtualDomains this server receives for (internet mode needs at least one). Default: []. */
+    /**
+     * The VirtualDomains this server receives for (internet mode needs at least one); in relay mode, domains without
+     * mailboxes whose mail it signs (DKIM). Default: [].
+     */
     domains?: VirtualDomain[];
     /**
      * Outbound smarthosts: one without senderDomains serves everything; others serve their sender domains. Default: [].

@@ -119,7 +119,9 @@ export const MAIL_SERVER_OPTIONS = {
         "VirtualDomain[]",
         { type: "array", items: { type: "object" } },
         {
-            doc: "The VirtualDomains this server receives for (internet mode needs at least one)",
+            doc:
+                "The VirtualDomains this server receives for (internet mode needs at least one); in relay mode, " +
+                "domains without mailboxes whose mail it signs (DKIM)",
             default: [],
         },
     ),
@@ -294,12 +296,22 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
     const domains: DomainSpec[] = o.domains.map(d => d.spec);
     if (mode === "internet" && domains.length === 0)
         v.fail("domains", raw.domains, 'internet mode needs at least one VirtualDomain (or use mode "relay")');
-    if (mode === "relay" && domains.length > 0)
-        v.fail(
-            "domains",
-            domains.map(d => d.name),
-            'relay mode has no mailboxes: leave domains empty, or use mode "internet"',
-        );
+    // Relay mode receives for nobody: its VirtualDomains only sign (DKIM) and publish their records.
+    if (mode === "relay")
+        domains.forEach((d, i) => {
+            const defined = [
+                ...d.mailboxes.map(m => m.address),
+                ...d.aliases.map(a => a.address),
+                ...d.forwards.map(f => f.address),
+                ...(d.catchAll ? [d.catchAll] : []),
+            ];
+            if (defined.length > 0)
+                v.fail(
+                    `domains[${i}]`,
+                    `${d.name} (${defined.join(", ")})`,
+                    'relay mode has no mailboxes: a VirtualDomain here only signs its mail (DKIM) and publishes its records; leave its mailboxes, aliases, forwards and catchAll empty, or use mode "internet"',
+                );
+        });
     const names = new Set<string>();
     domains.forEach((d, i) => {
         if (names.has(d.name)) v.fail(`domains[${i}]`, d.name, "each domain may be given once");
@@ -435,7 +447,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             mode,
             hostname,
             mydomain,
-            myorigin: o.myorigin ?? domains[0]?.name ?? mydomain,
+            myorigin: o.myorigin ?? (mode === "internet" ? domains[0]?.name : undefined) ?? mydomain,
             mydestination,
             mynetworks: o.mynetworks,
             inetInterfaces: o.inetInterfaces,

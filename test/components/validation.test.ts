@@ -85,7 +85,7 @@ test("other invalid MailServer arguments are refused the same way", async () => 
         ["bad-publish", "publishAddress", `"localhost"`, { publishAddress: "localhost" }],
         ["bad-prefix", "namePrefix", `"bad prefix!"`, { namePrefix: "bad prefix!" }],
         ["no-domains", "domains", "[]", { domains: [] }],
-        ["relay-with-domains", "domains", `["example.com"]`, { mode: "relay" }],
+        ["relay-with-domains", "domains[0]", `"example.com (alice@example.com)"`, { mode: "relay" }],
         ["bad-mode", "mode", `"smarthost"`, { mode: "smarthost" as any }],
         ["bad-admin", "adminAddress", `"nobody@example.com"`, { adminAddress: "nobody@example.com" }],
         ["bad-dest", "mydestination[0]", `"example.com"`, { mydestination: ["example.com"] }],

@@ -248,7 +248,8 @@ function relayConfig(o: RelayOptions = {}): Record<string, unknown> {
         {
             "mailserver:mode": "relay",
             "mailserver:hostname": "relay.example.test",
-            "mailserver:domains": [],
+            // No mailboxes in relay mode: the domain only signs what the relay user sends as it.
+            "mailserver:domains": [{ domain: "app.example" }],
             "mailserver:users": [RELAY_USER.address],
             "mailserver:passwords": { [RELAY_USER.address]: RELAY_USER.password },
             "mailserver:relayhosts": [
@@ -411,7 +412,7 @@ describe("relayhost and relay mode, live", () => {
         assert.deepEqual(probe.accepted, [], "relayed");
     });
 
-    test("relay mode: a relay user authenticated on 587 or 465 may relay from anywhere; a wrong password gets 535", async () => {
+    test("relay mode: a relay user authenticated on 587 or 465 may relay from anywhere, DKIM-signed; a wrong password gets 535", async () => {
         for (const [port, tls] of [
             [RP.submission, "-tls"],
             [RP.smtps, "--tls-on-connect"],
@@ -443,6 +444,24 @@ describe("relayhost and relay mode, live", () => {
             const got = await waitFor(`"${subject}" at smarthost A`, () => shA.bySubject(subject));
             assert.equal(got.user, CRED_A.username);
             assert.deepEqual(got.to, ["customer@elsewhere.example"]);
+            // Signed for app.example, the relay-mode VirtualDomain, with both of its keys.
+            const signatures = got.raw
+                .replace(/\r?\n[ \t]+/g, " ")
+                .split(/\r?\n/)
+                .filter(l => /^DKIM-Signature:/i.test(l));
+            for (const [algorithm, selector] of [
+                ["rsa-sha256", "mail-rsa"],
+                ["ed25519-sha256", "mail-ed25519"],
+            ])
+                assert.ok(
+                    signatures.some(
+                        l =>
+                            l.includes(`a=${algorithm};`) &&
+                            l.includes("d=app.example;") &&
+                            l.includes(`s=${selector};`),
+                    ),
+                    `no ${selector} signature of app.example:\n${signatures.join("\n")}`,
+                );
             const bad = swaks([
                 "--server",
                 `${HOST}:${port}`,

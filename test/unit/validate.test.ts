@@ -799,6 +799,22 @@ describe("validateMailServer: bad input", () => {
         );
     });
 
+    test("relay mode signs for VirtualDomains without mailboxes; myorigin stays the host's domain", () => {
+        const settings = server(
+            {
+                mode: "relay",
+                domains: [vd(domain({ domain: "app.example" }))],
+                relayhosts: [relay({ host: "smtp.provider.example", port: 587 })],
+            },
+            false,
+        );
+        assert.deepEqual(
+            settings.postfix.domains.map(d => [d.name, d.dkimSelectors.map(k => k.selector)]),
+            [["app.example", ["mail-rsa", "mail-ed25519"]]],
+        );
+        assert.equal(settings.postfix.myorigin, "example.com");
+    });
+
     test("mode mismatches, a domain given twice, a virtual domain in mydestination", () => {
         expectConfigError(
             () => server({ domains: [] }, false),
@@ -810,9 +826,9 @@ describe("validateMailServer: bad input", () => {
         expectConfigError(
             () => server({ mode: "relay" }),
             SERVER_LABEL,
-            "domains",
-            ["example.com"],
-            /relay mode has no mailboxes/,
+            "domains[0]",
+            "example.com (alice@example.com)",
+            /relay mode has no mailboxes: a VirtualDomain here only signs its mail \(DKIM\)/,
         );
         expectConfigError(
             () => server({ mode: "relay", domains: [] }, false),
