@@ -44,6 +44,9 @@ const HEADER =
 const q = (s: string) => JSON.stringify(s);
 const ucl = (values: string[]) => `[${values.map(q).join(", ")}]`;
 
+/** Where rspamd reads the key: dkimKeyPath in the active generation. */
+const installedKey = (domain: string, selector: string) => `${paths.config}/${dkimKeyPath(domain, selector)}`;
+
 export function dkimKeyPath(domain: string, selector: string): string {
     return `dkim/${domain}.${selector}.key`;
 }
@@ -105,8 +108,7 @@ function dkimCondition(s: RspamdSpec): string {
                 `    [${q(d.domain)}] = {\n` +
                 d.keys
                     .map(
-                        k =>
-                            `      { selector = ${q(k.selector)}, key = ${q(`${paths.config}/${dkimKeyPath(d.domain, k.selector)}`)} },\n`,
+                        k => `      { selector = ${q(k.selector)}, key = ${q(installedKey(d.domain, k.selector))} },\n`,
                     )
                     .join("") +
                 "    },\n",
@@ -301,7 +303,7 @@ function arcCondition(s: RspamdSpec): string {
         .map(d => {
             const rsa = d.keys.find(k => k.algorithm === "rsa");
             return rsa
-                ? `    [${q(d.domain)}] = { selector = ${q(rsa.selector)}, key = ${q(`${paths.config}/${dkimKeyPath(d.domain, rsa.selector)}`)} },\n`
+                ? `    [${q(d.domain)}] = { selector = ${q(rsa.selector)}, key = ${q(installedKey(d.domain, rsa.selector))} },\n`
                 : "";
         })
         .join("");
