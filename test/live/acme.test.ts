@@ -466,4 +466,24 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
         assert.deepEqual(serviceIds(), ids, "container ids");
         assert.equal(served(TLS_PORTS[0])!.issuer, intermediate, "still Pebble's certificate");
     });
+
+    test("a new directory (staging -> production) orders anew; only the ACME container is replaced", async () => {
+        const before = served(TLS_PORTS[0])!.serial;
+        // Another directory URL of the same Pebble stands in for production after staging: the
+        // certificate is not due, so only the recorded directory makes the client order again.
+        const moved = structuredClone(config);
+        (moved["mailserver:tls"] as any).acme.directory = `${ACME_DIR}?production`;
+        const r = deploy(moved);
+        assert.deepEqual(
+            r.replaced.filter(n => !n.endsWith("-acme")),
+            [],
+            "only the ACME container is replaced",
+        );
+        const now = serviceIds();
+        assert.deepEqual({ ...now, acme: ids.acme }, ids, "Postfix, Dovecot and saslauthd kept");
+        const all = await waitForAll("the certificate from the new directory", s => s.serial !== before);
+        assert.equal(new Set(all.map(s => s.serial)).size, 1, "the same certificate on every port");
+        assert.equal(all[0].issuer, intermediate);
+        process.stdout.write(`# new directory: ${before} -> ${all[0].serial}\n`);
+    });
 });
