@@ -453,7 +453,9 @@ export interface AcmeTlsArgs {
     challenge?: AcmeChallenge;
     /** Port of the HTTP-01 server (the ACME server always asks port 80: forward it here if not 80). Default: 80. */
     httpPort?: number;
-    /** Address the HTTP-01 server binds (default: all addresses). */
+    /**
+     * Host address of the HTTP-01 server (host mode: bound; bridge mode: published on); default: all (publishAddress).
+     */
     httpAddress?: string;
     /** The certificate's key: ECDSA (P-256) or RSA (3072 bits). Default: "ECDSA". */
     keyType?: AcmeKeyType;

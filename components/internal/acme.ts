@@ -12,9 +12,11 @@ export type AcmeSettings = NonNullable<TlsSettings["acme"]>;
 export const CERTS_MOUNT = "/certs";
 
 /** The client's environment: nothing secret (the account key and certificate keys stay on /acme). */
-export function acmeEnv(acme: AcmeSettings, hostname: string): string[] {
+export function acmeEnv(acme: AcmeSettings, hostname: string, networkMode: string): string[] {
     const names = [...new Set([hostname, ...acme.names])];
-    const port = acme.httpAddress !== undefined ? `${acme.httpAddress}:${acme.httpPort}` : `${acme.httpPort}`;
+    // Host mode: lego binds the host's address itself; bridge mode: Docker publishes it there.
+    const bind = networkMode === "host" ? acme.httpAddress : undefined;
+    const port = bind !== undefined ? `${bind}:${acme.httpPort}` : `${acme.httpPort}`;
     return [
         `ACME_SERVER=${acme.directory}`,
         `ACME_EMAIL=${acme.email}`,
@@ -57,13 +59,13 @@ export function acmeClient(parent: pulumi.Resource, a: AcmeArgs) {
             service: "acme",
             image,
             // Its HTTP-01 server must be reachable on the host's port (published in bridge mode).
-            placement: a.placement,
+            placement: { ...a.placement, publishAddress: a.acme.httpAddress ?? a.placement.publishAddress },
             ports: [a.acme.httpPort],
             mounts: [volumeMount(account.name, "/acme"), volumeMount(certs.name, CERTS_MOUNT)],
             healthcheck: ["/usr/local/lib/mail/acme", "check"],
             restart: a.restart,
             labels: a.labels,
-            envs: acmeEnv(a.acme, a.hostname),
+            envs: acmeEnv(a.acme, a.hostname, a.placement.networkMode),
         },
         [],
     );

@@ -52,7 +52,7 @@ const ACME_OPTIONS = {
         check: (v, f, x) => v.port(f, x),
     }),
     httpAddress: text({
-        doc: "Address the HTTP-01 server binds (default: all addresses)",
+        doc: "Host address of the HTTP-01 server (host mode: bound; bridge mode: published on); default: all (publishAddress)",
         accepted: "expected an IP address",
         check: (v, f, x) => {
             if (isIP(x) === 0) v.fail(f, x, "expected an IP address such as 0.0.0.0 or 192.0.2.10");

@@ -18,7 +18,7 @@ before(async () => {
         domains: [domain],
         namePrefix: "ga",
         networkMode: "bridge",
-        tls: { acme: { email: "hostmaster@example.com", names: ["imap.example.com"] } },
+        tls: { acme: { email: "hostmaster@example.com", names: ["imap.example.com"], httpAddress: "192.0.2.80" } },
     });
     const imap = new c.DovecotImap("imap-acme", { mailServer: server });
     await Promise.all([server.mainCf, imap.dovecotConf].map(o => value(o as any)));
@@ -34,9 +34,10 @@ test("the ACME container: its own image, least privilege, HTTP-01 port published
     assert.deepEqual(acme.capabilities, { drops: ["ALL"], adds: ["CAP_NET_BIND_SERVICE"] });
     assert.equal(acme.readOnly, true);
     assert.deepEqual(acme.securityOpts, ["no-new-privileges:true"]);
+    // Bridge mode: Docker publishes the port on httpAddress; lego binds all of its container's addresses.
     assert.deepEqual(
-        acme.ports.map((p: any) => [p.internal, p.external]),
-        [[80, 80]],
+        acme.ports.map((p: any) => [p.internal, p.external, p.ip]),
+        [[80, 80, "192.0.2.80"]],
     );
     assert.deepEqual(acme.envs, [
         "ACME_SERVER=https://acme-v02.api.letsencrypt.org/directory",
