@@ -3,7 +3,8 @@
 # (for the offline base image), the real mail clients and scanners, and the npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PACKAGES=(docker.io debootstrap swaks curl openssl ca-certificates nmap testssl.sh sieve-connect mawk whois)
+# pebble: the ACME test server (and its DNS, pebble-challtestsrv) of test/live/acme.test.ts.
+PACKAGES=(docker.io debootstrap swaks curl openssl ca-certificates nmap testssl.sh sieve-connect mawk whois pebble)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg -s "$p" >/dev/null 2>&1; then missing+=("$p"); fi

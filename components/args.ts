@@ -188,7 +188,9 @@ export interface MailServerArgs {
     networkMode?: NetworkMode;
     /** Host address the published ports bind to in bridge mode. Default: "0.0.0.0". */
     publishAddress?: string;
-    /** Exactly one way to get the server certificate: selfSigned, ca, or certPem + keyPem. Default: self-signed. */
+    /**
+     * Exactly one way to get the server certificate: selfSigned, ca, acme, or certPem + keyPem. Default: self-signed.
+     */
     tls?: TlsArgs;
     /** Prebuilt images, or settings of the builds from images/. Default: built from images/. */
     images?: ImageArgs;
@@ -410,12 +412,14 @@ export interface SpamFilterArgs {
  */
 export type NetworkMode = "bridge" | "host";
 
-/** Exactly one way to get the server certificate: selfSigned, ca, or certPem + keyPem. */
+/** Exactly one way to get the server certificate: selfSigned, ca, acme, or certPem + keyPem. */
 export interface TlsArgs {
     /** A self-signed certificate (the default when no other way is given). */
     selfSigned?: SelfSignedTlsArgs;
     /** Sign the server certificate with a CA you hold. */
     ca?: CaTlsArgs;
+    /** Obtain and renew the certificate from an ACME server (Let's Encrypt) in a container of its own. */
+    acme?: AcmeTlsArgs;
     /** A certificate chain obtained elsewhere (e.g. ACME), server certificate first. */
     certPem?: pulumi.Input<string>;
     /** The private key of certPem, a Pulumi secret. */
@@ -440,6 +444,47 @@ export interface CaTlsArgs {
     validityHours?: number;
 }
 
+/** Obtain and renew the certificate from an ACME server (Let's Encrypt) in a container of its own. */
+export interface AcmeTlsArgs {
+    /**
+     * The ACME server's directory URL; Let's Encrypt staging for trials:
+     * https://acme-staging-v02.api.letsencrypt.org/directory. Default: Let's Encrypt (production).
+     */
+    directory?: string;
+    /** The ACME account's e-mail address (expiry notices). */
+    email: string;
+    /** Names on the certificate besides hostname (e.g. imap.example.com). Default: []. */
+    names?: string[];
+    /**
+     * How the ACME server checks the names: "http-01" (port 80 of every name must reach this host); "dns-01" is not
+     * supported yet. Default: "http-01".
+     */
+    challenge?: AcmeChallenge;
+    /** Port of the HTTP-01 server (the ACME server always asks port 80: forward it here if not 80). Default: 80. */
+    httpPort?: number;
+    /**
+     * Host address of the HTTP-01 server (host mode: bound; bridge mode: published on); default: all (publishAddress).
+     */
+    httpAddress?: string;
+    /** The certificate's key: ECDSA (P-256) or RSA (3072 bits). Default: "ECDSA". */
+    keyType?: AcmeKeyType;
+    /** Renew when the certificate expires in fewer days than this (checked daily). Default: 30. */
+    renewDaysBefore?: number;
+    /** Wait after a failed attempt (ACME server unreachable) before the next one. Default: 600. */
+    retrySeconds?: number;
+    /** The CA of a private ACME server's HTTPS certificate (PEM), e.g. a test server's; default: the system's CAs. */
+    caCertPem?: string;
+}
+
+/**
+ * How the ACME server checks the names: "http-01" (port 80 of every name must reach this host); "dns-01" is not
+ * supported yet.
+ */
+export type AcmeChallenge = "http-01" | "dns-01";
+
+/** The certificate's key: ECDSA (P-256) or RSA (3072 bits). */
+export type AcmeKeyType = "ECDSA" | "RSA";
+
 /** Key type of generated certificates: ECDSA (P-256) or RSA (3072 bits). */
 export type KeyAlgorithm = "ECDSA" | "RSA";
 
@@ -455,6 +500,8 @@ export interface ImageArgs {
     rspamd?: pulumi.Input<string>;
     /** A prebuilt Valkey image to use instead of building images/valkey. */
     valkey?: pulumi.Input<string>;
+    /** A prebuilt ACME client image to use instead of building images/acme (tls.acme). */
+    acme?: pulumi.Input<string>;
     /** Base image of the builds. Default: "debian:trixie-slim". */
     baseImage?: pulumi.Input<string>;
     /** Docker build network mode, e.g. "host" where the default bridge has no route out. */

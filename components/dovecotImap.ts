@@ -2,6 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DovecotImapArgs } from "./args";
 import { configJob, serviceContainer, serviceImage, volumeMount } from "./internal/docker";
+import { CERTS_MOUNT } from "./internal/acme";
 import { validateDovecot } from "./options/dovecotImap";
 import { DovecotSpec, dovecotUsersFile, renderDovecotFiles, renderDovecotUsers } from "./render/dovecot";
 import { dovecotSettings, FILE_INPUTS, filesByPath, SECRET_FILE_INPUTS } from "./render/inputs";
@@ -57,10 +58,16 @@ export class DovecotImap extends pulumi.ComponentResource {
             { parent: this },
         );
         const image = serviceImage(this, prefix, "dovecot", args.images);
+        const cert = server.certificate;
         const files = [
             ...rendered,
-            { path: "tls/cert.pem", content: server.certificate.certPem, mode: "0644", owner: "root", group: "root" },
-            { path: "tls/key.pem", content: server.certificate.keyPem, mode: "0600", owner: "root", group: "root" },
+            // tls.acme: the pair is in the certs volume instead, never in a config generation.
+            ...(cert
+                ? [
+                      { path: "tls/cert.pem", content: cert.certPem, mode: "0644", owner: "root", group: "root" },
+                      { path: "tls/key.pem", content: cert.keyPem, mode: "0600", owner: "root", group: "root" },
+                  ]
+                : []),
             { ...dovecotUsersFile(""), content: users },
         ];
         const job = configJob(this, `${prefix}-dovecot-config`, { image, configVolume: config.name, files, labels });
@@ -77,12 +84,13 @@ export class DovecotImap extends pulumi.ComponentResource {
                     volumeMount(config.name, "/config", true),
                     volumeMount(mail.name, paths.mailRoot),
                     volumeMount(server.lmtpVolumeName, paths.lmtpSocketDir),
+                    ...(server.acme ? [volumeMount(server.acme.certsVolumeName, CERTS_MOUNT, true)] : []),
                 ],
                 healthcheck: ["/usr/local/lib/mail/healthcheck"],
                 restart,
                 labels,
             },
-            [job.container],
+            [job.container, ...(server.acme ? [server.acme.container] : [])],
         );
 
         this.containerName = container.name;

@@ -26,6 +26,7 @@ import { Credential, paths } from "./render/spec";
 import { renderRspamdFiles, RSPAMD_MILTER_DIR } from "./render/rspamd";
 import { rspamdSpec, SigningDomain, spamFilter } from "./internal/spamFilter";
 import { serverCertificate, ServerCertificate } from "./tls";
+import { acmeClient, CERTS_MOUNT } from "./internal/acme";
 import { Validator } from "./validate";
 import { VirtualDomain } from "./virtualDomain";
 
@@ -51,8 +52,15 @@ export class MailServer extends pulumi.ComponentResource {
     public readonly passwordHashCache: pulumi.Output<PasswordHashCache>;
     /** All mailbox hashes of all domains; a Pulumi secret. */
     public readonly credentials: pulumi.Output<Credential[]>;
-    public readonly certificate: ServerCertificate;
-    public readonly certificatePem: pulumi.Output<string>;
+    /** The certificate the config jobs install; undefined with tls.acme (see `acme`). */
+    public readonly certificate: ServerCertificate | undefined;
+    /** undefined with tls.acme: the certificate changes at run time, in the certs volume. */
+    public readonly certificatePem: pulumi.Output<string | undefined>;
+    /**
+     * tls.acme: the ACME client container and the certs volume it installs key and certificate
+     * in; Dovecot mounts it read-only at /certs and waits for the container, like Postfix.
+     */
+    public readonly acme: { container: docker.Container; certsVolumeName: pulumi.Output<string> } | undefined;
     public readonly postfixContainerName: pulumi.Output<string>;
     public readonly saslauthdContainerName: pulumi.Output<string>;
     public readonly queueVolumeName: pulumi.Output<string>;
@@ -133,7 +141,21 @@ export class MailServer extends pulumi.ComponentResource {
         const postfixConfig = volume("postfix-config");
         const saslConfig = volume("saslauthd-config");
 
-        this.certificate = serverCertificate(this, prefix, postfix.hostname, [], settings.tls, v);
+        // tls.acme: a container obtains and renews it; the key never passes through Pulumi.
+        const acme = settings.tls.acme
+            ? acmeClient(this, {
+                  prefix,
+                  hostname: postfix.hostname,
+                  acme: settings.tls.acme,
+                  images: args.images,
+                  placement: servicePlacement,
+                  restart: settings.restart,
+                  labels,
+              })
+            : undefined;
+        this.acme = acme && { container: acme.container, certsVolumeName: acme.certsVolume };
+        this.certificate = acme ? undefined : serverCertificate(this, prefix, postfix.hostname, [], settings.tls, v);
+        const certificate = this.certificate;
 
         // --- Postfix
         const relays = args.relayhosts ?? [];
@@ -161,11 +183,18 @@ export class MailServer extends pulumi.ComponentResource {
                       content: subnet.apply(s => renderMasterCf(trustingReinjectFrom(postfix, s))),
                   },
         );
-        postfixFiles.push(
-            { path: "tls/cert.pem", content: this.certificate.certPem, mode: "0644", owner: "root", group: "root" },
-            { path: "tls/key.pem", content: this.certificate.keyPem, mode: "0600", owner: "root", group: "root" },
-            { path: postfixTables.saslPasswords, content: saslPasswd, mode: "0600", owner: "root", group: "root" },
-        );
+        if (certificate)
+            postfixFiles.push(
+                { path: "tls/cert.pem", content: certificate.certPem, mode: "0644", owner: "root", group: "root" },
+                { path: "tls/key.pem", content: certificate.keyPem, mode: "0600", owner: "root", group: "root" },
+            );
+        postfixFiles.push({
+            path: postfixTables.saslPasswords,
+            content: saslPasswd,
+            mode: "0600",
+            owner: "root",
+            group: "root",
+        });
         const images = args.images;
         const postfixImage = serviceImage(this, prefix, "postfix", images);
         const postfixJob = configJob(this, `${prefix}-postfix-config`, {
@@ -241,15 +270,16 @@ export class MailServer extends pulumi.ComponentResource {
                     volumeMount(lmtp.name, paths.lmtpSocketDir),
                     volumeMount(saslRun.name, paths.saslauthdDir),
                     ...(filter ? [volumeMount(filter.milterVolume, RSPAMD_MILTER_DIR)] : []),
+                    ...(acme ? [volumeMount(acme.certsVolume, CERTS_MOUNT, true)] : []),
                 ],
                 healthcheck: ["/usr/local/lib/mail/healthcheck"],
                 restart: settings.restart,
                 labels,
             },
-            [postfixJob.container, saslauthd, ...(filter ? [filter.rspamd] : [])],
+            [postfixJob.container, saslauthd, ...(filter ? [filter.rspamd] : []), ...(acme ? [acme.container] : [])],
         );
 
-        this.certificatePem = this.certificate.certPem;
+        this.certificatePem = certificate ? certificate.certPem : pulumi.output(undefined);
         this.postfixContainerName = postfixContainer.name;
         this.saslauthdContainerName = saslauthd.name;
         this.queueVolumeName = queue.name;

@@ -8,7 +8,7 @@ import type { ImageArgs } from "../args";
 import { renderManifest } from "../render/manifest";
 import { paths } from "../render/spec";
 
-export type Service = "postfix" | "dovecot" | "saslauthd" | "rspamd" | "valkey";
+export type Service = "postfix" | "dovecot" | "saslauthd" | "rspamd" | "valkey" | "acme";
 
 /** The images/ folder, found from this file whether it runs from source or from bin/. */
 export function imagesDir(): string {
@@ -180,6 +180,9 @@ export const SERVICE_SECURITY: Record<Service, { capabilities: string[]; tmpfs: 
     },
     // Runs as the image's valkey user, with no network at all.
     valkey: { capabilities: [], tmpfs: ["/tmp"] },
+    // The ACME client (root, to own the key files the services' root processes read) binds its
+    // HTTP-01 server, port 80 by default, and writes only its two volumes.
+    acme: { capabilities: ["CAP_NET_BIND_SERVICE"], tmpfs: ["/tmp"] },
 };
 
 export interface ServiceContainerArgs {
@@ -192,6 +195,8 @@ export interface ServiceContainerArgs {
     healthcheck: string[];
     restart: string;
     labels: Record<string, string>;
+    /** Environment ("NAME=value"); never a secret. */
+    envs?: string[];
 }
 
 /**
@@ -220,6 +225,7 @@ export function serviceContainer(
                       .map(p => ({ internal: p, external: p, ip: args.placement.publishAddress }))
                 : undefined,
             mounts: args.mounts,
+            envs: args.envs,
             // Durations as the provider stores them (Go's "1m0s", not "60s"), or every preview shows an update.
             healthcheck: {
                 tests: ["CMD", ...args.healthcheck],

@@ -100,5 +100,6 @@ export function validateDovecot(v: Validator, args: unknown): DovecotSpec {
         submissionHost,
         junkSpam: server.spamFilter.enabled,
         domains: server.postfix.domains,
+        ...(server.postfix.certDir !== undefined ? { certDir: server.postfix.certDir } : {}),
     };
 }

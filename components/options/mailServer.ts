@@ -4,7 +4,7 @@ import type { Input } from "@pulumi/pulumi";
 import type { PasswordHashCache } from "../render/password";
 import { relayImplicitTls, relayNexthop } from "../render/postfix";
 import { definedAddresses } from "../render/addresses";
-import { DomainSpec, PostfixSpec, RelayhostSpec, TransportSpec } from "../render/spec";
+import { DomainSpec, paths, PostfixSpec, RelayhostSpec, TransportSpec } from "../render/spec";
 import { isDomain, Validator } from "../validate";
 import { bridgeGatewayRisk, isIP, isIPv4, isNameserver, parseNetwork } from "../net";
 import { boolean, integer, list, object, oneOf, passthrough, readOptions, required, text, Values } from "./declare";
@@ -240,7 +240,7 @@ export const MAIL_SERVER_OPTIONS = {
         "0.0.0.0",
     ),
     tls: object("TlsArgs", TLS_OPTIONS, {
-        doc: "Exactly one way to get the server certificate: selfSigned, ca, or certPem + keyPem",
+        doc: "Exactly one way to get the server certificate: selfSigned, ca, acme, or certPem + keyPem",
         defaultText: "self-signed",
     }),
     images: object("ImageArgs", IMAGE_OPTIONS, {
@@ -470,6 +470,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             transports,
             milter: spam.enabled,
             outboundAddress: o.outboundAddress,
+            ...(tls.acme ? { certDir: paths.acmeCerts } : {}),
             // Host mode: Dovecot shares the host's loopback. Bridge mode: the network's subnet,
             // known once Docker has created the network (filled in by the component).
             reinject:

@@ -26,6 +26,8 @@ export interface DovecotSpec {
     /** rspamd marks spam with "X-Spam: Yes": file it into Junk before any other rule runs. */
     junkSpam: boolean;
     domains: DomainSpec[];
+    /** Directory of cert.pem and key.pem: the config volume's tls/ unless tls.acme (paths.acmeCerts). */
+    certDir?: string;
 }
 
 /** The Sieve script every delivery runs first when the MailServer has its spam filter on. */
@@ -54,6 +56,7 @@ export function renderDovecotConf(spec: DovecotSpec): string {
     const p = spec.ports;
     const pop3 = p.pop3 > 0 || p.pop3s > 0;
     const protocols = ["imap", "lmtp", "sieve", ...(pop3 ? ["pop3"] : [])];
+    const tlsDir = spec.certDir ?? `${C}/tls`;
     return `# Rendered by the mailserver package (components/render/dovecot.ts). Do not edit here:
 # every deploy replaces this file. Change the component's arguments instead.
 dovecot_config_version = 2.4.0
@@ -77,8 +80,8 @@ log_timestamp =
 
 # --- TLS: required before any authentication, TLS 1.2 or newer
 ssl = required
-ssl_server_cert_file = ${C}/tls/cert.pem
-ssl_server_key_file = ${C}/tls/key.pem
+ssl_server_cert_file = ${tlsDir}/cert.pem
+ssl_server_key_file = ${tlsDir}/key.pem
 ssl_min_protocol = TLSv1.2
 ssl_server_prefer_ciphers = server
 auth_allow_cleartext = no

@@ -122,6 +122,7 @@ export function renderMainCf(spec: PostfixSpec): string {
     const perSender = spec.relayhosts.some(r => r.senderDomains.length > 0);
     const relayAuth = spec.relayhosts.some(r => r.hasCredentials);
     const t = postfixTables;
+    const tlsDir = spec.certDir ?? `${C}/tls`;
     return cf`${HEADER}
 # --- identity
 compatibility_level = 3.10
@@ -225,7 +226,7 @@ smtp_sasl_auth_soft_bounce = yes
 `}
 
 # --- TLS for clients (STARTTLS on 25 and 587, implicit on 465)
-smtpd_tls_chain_files = ${C}/tls/key.pem, ${C}/tls/cert.pem
+smtpd_tls_chain_files = ${tlsDir}/key.pem, ${tlsDir}/cert.pem
 smtpd_tls_security_level = may
 smtpd_tls_auth_only = yes
 smtpd_tls_protocols = >=TLSv1.2

@@ -156,6 +156,8 @@ export interface PostfixSpec {
     milter: boolean;
     /** smtp_bind_address (IPv4) or smtp_bind_address6; undefined: the kernel chooses. */
     outboundAddress?: string;
+    /** Directory of cert.pem and key.pem: the config volume's tls/ unless tls.acme (paths.acmeCerts). */
+    certDir?: string;
 }
 
 /**
@@ -185,6 +187,11 @@ export const paths = {
     saslauthdDir: "/run/saslauthd",
     mailRoot: "/var/mail/vhosts",
     postfixQueue: "/var/spool/postfix",
+    /**
+     * tls.acme: the certs volume (read-only in the services), where the ACME container installs
+     * each new pair as a directory and renames "current" over to it (images/acme/acme).
+     */
+    acmeCerts: "/certs/current",
 } as const;
 
 /** A rendered file: where it goes under the config root, its text, and who may read it. */

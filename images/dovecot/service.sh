@@ -1,5 +1,8 @@
 # Dovecot hooks for the common entrypoint, healthcheck and config job.
-service_prepare() { mkdir -p /var/mail/vhosts && chown vmail:vmail /var/mail/vhosts; }
+service_prepare() {
+  mkdir -p /var/mail/vhosts && chown vmail:vmail /var/mail/vhosts
+  cert_seen=$(readlink /certs/current 2>/dev/null || true)
+}
 service_start() { exec dovecot -F; }
 # $1 and $2: the previous and the new generation. Dovecot reads the passwd-file and the Sieve
 # scripts afresh when they change, so a generation that changes only those (mailboxes, aliases,
@@ -25,3 +28,15 @@ service_reload() {
 # period and kill it.
 service_stop() { doveadm stop || true; kill -TERM -1 2>/dev/null || true; }
 service_check() { doveadm service status >/dev/null 2>&1; }
+# tls.acme: a new pair in the certs volume (the ACME container renames /certs/current over to it)
+# is read by a reload, which keeps sessions in flight (shutdown_clients = no).
+cert_seen=""
+service_watch() {
+  local now
+  now=$(readlink /certs/current 2>/dev/null || true)
+  [ -n "$now" ] && [ "$now" != "$cert_seen" ] || return 0
+  echo "entrypoint[dovecot]: certificate ${cert_seen:-none} -> $now, reloading"
+  doveadm reload || return 1
+  cert_seen=$now
+  date +%s > /run/lmtp/reloaded
+}

@@ -1,6 +1,9 @@
 # Postfix hooks for the common entrypoint, healthcheck and config job.
 # /var/lib/postfix is a tmpfs (read-only root filesystem): give it back to postfix first.
-service_prepare() { install -d -o postfix -g postfix -m 0700 /var/lib/postfix; postfix check; }
+service_prepare() {
+  install -d -o postfix -g postfix -m 0700 /var/lib/postfix; postfix check
+  cert_seen=$(readlink /certs/current 2>/dev/null || true)
+}
 service_start() { exec postfix start-fg; }
 service_reload() { postfix reload; }
 service_stop() { postfix stop || true; }
@@ -12,8 +15,19 @@ service_check() { ! /usr/lib/postfix/sbin/master -t 2>/dev/null; }
 # every 2 s, mail deferred at the LMTP socket is retried at once (postqueue -i, nothing else).
 lmtp_reload_seen=""
 lmtp_retry_until=0
+# tls.acme: the ACME container renames /certs/current over to each new pair; a reload makes new
+# smtpd processes read it while sessions in flight finish on the old one.
+cert_seen=""
+cert_watch() {
+  local now
+  now=$(readlink /certs/current 2>/dev/null || true)
+  [ -n "$now" ] && [ "$now" != "$cert_seen" ] || return 0
+  echo "entrypoint[postfix]: certificate ${cert_seen:-none} -> $now, reloading"
+  postfix reload && cert_seen=$now
+}
 service_watch() {
   local stamp now id
+  cert_watch || true
   stamp=$(cat /run/lmtp/reloaded 2>/dev/null || true)
   now=$(date +%s)
   if [ -n "$stamp" ] && [ "$stamp" != "$lmtp_reload_seen" ]; then

@@ -516,6 +516,55 @@ test("at least 25 invalid configurations are refused before any resource is regi
             accepted: /the selector the domain rotates to, not the signing one/,
             construct: n => domain(n, { dkimNextSelector: "mail" }),
         },
+        {
+            what: "ACME without an account e-mail",
+            label: "MailServer bad-52",
+            field: "tls.acme.email",
+            shown: "(missing)",
+            accepted: /ACME account's e-mail address/,
+            construct: n => server(n, { tls: { acme: {} as any } }),
+        },
+        {
+            what: "ACME name that is not a FQDN",
+            label: "MailServer bad-53",
+            field: "tls.acme.names[0]",
+            shown: `"imap"`,
+            accepted: /fully qualified host name/,
+            construct: n => server(n, { tls: { acme: { email: "hostmaster@example.com", names: ["imap"] } } }),
+        },
+        {
+            what: "unknown ACME challenge",
+            label: "MailServer bad-54",
+            field: "tls.acme.challenge",
+            shown: `"tls-alpn-01"`,
+            accepted: /"http-01", "dns-01"/,
+            construct: n =>
+                server(n, { tls: { acme: { email: "hostmaster@example.com", challenge: "tls-alpn-01" as any } } }),
+        },
+        {
+            what: "ACME dns-01, not supported yet",
+            label: "MailServer bad-55",
+            field: "tls.acme.challenge",
+            shown: `"dns-01"`,
+            accepted: /not supported yet/,
+            construct: n => server(n, { tls: { acme: { email: "hostmaster@example.com", challenge: "dns-01" } } }),
+        },
+        {
+            what: "ACME renewal days out of range",
+            label: "MailServer bad-56",
+            field: "tls.acme.renewDaysBefore",
+            shown: "90",
+            accepted: /from 1 to 60/,
+            construct: n => server(n, { tls: { acme: { email: "hostmaster@example.com", renewDaysBefore: 90 } } }),
+        },
+        {
+            what: "ACME next to a self-signed certificate",
+            label: "MailServer bad-57",
+            field: "tls",
+            shown: `["selfSigned","acme"]`,
+            accepted: /choose one of .*tls\.acme/,
+            construct: n => server(n, { tls: { selfSigned: {}, acme: { email: "hostmaster@example.com" } } }),
+        },
     ];
     assert.ok(cases.length >= 25);
     const lines: string[] = [];

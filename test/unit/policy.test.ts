@@ -158,6 +158,7 @@ function mailServer(spec: PostfixSpec, o: ServerOptions = {}): WireResource {
         restart: "unless-stopped",
         users: [],
         tls: {
+            acme: undefined,
             keyAlgorithm: "ECDSA",
             selfSigned: { validityHours: 8760 },
             ca: undefined,

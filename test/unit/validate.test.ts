@@ -10,6 +10,7 @@ import { MailServer } from "../../components/mailServer";
 import { MailServerSettings, validateMailServer } from "../../components/options/mailServer";
 import { validateRelayhost } from "../../components/options/relayhost";
 import { renderMainCf, renderVirtualAliases, renderVirtualMailboxes } from "../../components/render/postfix";
+import { renderDovecotConf } from "../../components/render/dovecot";
 import { DomainSpec } from "../../components/render/spec";
 import { checkPair, validateTls } from "../../components/options/tls";
 import { isAddress, isDomain, MailConfigError, parseNetwork, Validator } from "../../components/validate";
@@ -1303,7 +1304,7 @@ describe("validateTls and checkPair", () => {
             SERVER_LABEL,
             "tls",
             ["selfSigned", "certPem/keyPem"],
-            /choose one of tls\.selfSigned, tls\.ca or tls\.certPem \+ tls\.keyPem/,
+            /choose one of tls\.selfSigned, tls\.ca, tls\.acme or tls\.certPem \+ tls\.keyPem/,
         );
         expectConfigError(
             () => validateTls(new Validator(SERVER_LABEL), { selfSigned: {}, ca: { certPem: certA, keyPem: keyA } }),
@@ -1384,5 +1385,46 @@ describe("validateTls and checkPair", () => {
             "(a key that does not match)",
         );
         assertNoPem(msg);
+    });
+});
+
+describe("tls.acme", () => {
+    test("defaults: Let's Encrypt production, HTTP-01 on port 80, ECDSA, renewal 30 days before expiry", () => {
+        const s = server({ tls: { acme: { email: "Hostmaster@Example.com" } } });
+        assert.deepEqual(s.tls.acme, {
+            directory: "https://acme-v02.api.letsencrypt.org/directory",
+            email: "hostmaster@example.com",
+            names: [],
+            challenge: "http-01",
+            httpPort: 80,
+            httpAddress: undefined,
+            keyType: "ECDSA",
+            renewDaysBefore: 30,
+            retrySeconds: 600,
+            caCertPem: undefined,
+        });
+    });
+
+    test("main.cf and dovecot.conf read the certs volume, not a config generation", () => {
+        const s = server({ tls: { acme: { email: "hostmaster@example.com" } } });
+        const main = parseMainCf(renderMainCf(s.postfix)).values;
+        assert.equal(main.get("smtpd_tls_chain_files"), "/certs/current/key.pem, /certs/current/cert.pem");
+        const conf = renderDovecotConf(dovecot({}, s));
+        assert.match(conf, /^ssl_server_cert_file = \/certs\/current\/cert\.pem$/m);
+        assert.match(conf, /^ssl_server_key_file = \/certs\/current\/key\.pem$/m);
+        // Without acme, the config job's tls/ as before.
+        const plain = parseMainCf(renderMainCf(server({}).postfix)).values;
+        assert.equal(plain.get("smtpd_tls_chain_files"), "/config/current/tls/key.pem, /config/current/tls/cert.pem");
+    });
+
+    test("an http:// directory and an address that is not an IP are refused", () => {
+        assert.throws(
+            () => server({ tls: { acme: { email: "a@example.com", directory: "http://acme.example/dir" } } }),
+            /tls\.acme\.directory = "http:\/\/acme\.example\/dir" is not accepted; expected an https:\/\/ URL/,
+        );
+        assert.throws(
+            () => server({ tls: { acme: { email: "a@example.com", httpAddress: "localhost" } } }),
+            /tls\.acme\.httpAddress = "localhost" is not accepted; expected an IP address/,
+        );
     });
 });
