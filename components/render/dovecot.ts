@@ -155,7 +155,11 @@ quota_full_tempfail = no
 quota_exceeded_message = Quota exceeded: the mailbox of %{user} is full
 
 # --- listeners
+# One connection per login process (Dovecot's default, stated because certificate changes rely on
+# it: images/dovecot/service.sh restarts only the config process, and each new login process
+# reads the new certificate from it).
 service imap-login {
+  restart_request_count = 1
   inet_listener imap {
     port = ${p.imap}
   }
@@ -165,6 +169,7 @@ service imap-login {
   }
 }
 service pop3-login {
+  restart_request_count = 1
   inet_listener pop3 {
     port = ${p.pop3}
   }
@@ -174,6 +179,7 @@ service pop3-login {
   }
 }
 service managesieve-login {
+  restart_request_count = 1
   inet_listener sieve {
     port = ${p.managesieve}
   }

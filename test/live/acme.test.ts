@@ -12,11 +12,18 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as path from "path";
-import * as tls from "tls";
-import { docker, dockerLogs, HOST } from "./clients";
+import { docker, dockerLogs } from "./clients";
 import { ARTIFACTS, deploy, destroy, engineDir, liveConfig, portsFrom, stackContainers, USERS } from "./stack";
+import {
+    run,
+    served,
+    Served,
+    startLoad as startSessionLoad,
+    tlsPorts,
+    TlsPort,
+    waitForAll as waitForAllPorts,
+} from "./tls-sessions";
 
 const PREFIX = "acmetest";
 const PORTS = portsFrom(33000);
@@ -28,62 +35,11 @@ const EXTRA = "imap.example.test";
 const WORK = path.join(ARTIFACTS, "acme");
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
-/** The ports whose certificate is checked, and how openssl starts TLS there. */
-const TLS_PORTS: Array<{ name: string; port: number; starttls?: string }> = [
-    { name: "smtp", port: PORTS.smtp, starttls: "smtp" },
-    { name: "smtps", port: PORTS.smtps },
-    { name: "submission", port: PORTS.submission, starttls: "smtp" },
-    { name: "imaps", port: PORTS.imaps },
-    { name: "managesieve", port: PORTS.managesieve, starttls: "sieve" },
-];
-
-function run(cmd: string, args: string[], input?: string): string {
-    const r = spawnSync(cmd, args, { input, encoding: "utf8", timeout: 60_000 });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
-    return r.stdout;
-}
-
-interface Served {
-    serial: string;
-    issuer: string;
-    names: string[];
-}
-/** The leaf certificate a new TLS session on this port sees (openssl s_client, then x509). */
-function served(p: { port: number; starttls?: string }): Served | undefined {
-    const r = spawnSync(
-        "openssl",
-        [
-            "s_client",
-            "-connect",
-            `${HOST}:${p.port}`,
-            "-servername",
-            HOSTNAME,
-            ...(p.starttls ? ["-starttls", p.starttls] : []),
-        ],
-        { input: "", encoding: "utf8", timeout: 20_000 },
-    );
-    const pem = r.stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)?.[0];
-    if (!pem) return undefined;
-    const x = run("openssl", ["x509", "-noout", "-serial", "-issuer", "-ext", "subjectAltName"], pem);
-    return {
-        serial: x.match(/serial=(\S+)/)![1],
-        issuer: x.match(/issuer=(.*)/)![1].trim(),
-        names: [...x.matchAll(/DNS:([^,\s]+)/g)].map(m => m[1]).sort(),
-    };
-}
-
-/** Polls until every port serves a certificate that `ok` accepts; bounded in time. */
-async function waitForAll(what: string, ok: (s: Served) => boolean, timeoutMs = 120_000): Promise<Served[]> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    while (Date.now() < deadline) {
-        const all = TLS_PORTS.map(served);
-        last = all;
-        if (all.every(s => s && ok(s))) return all as Served[];
-        await sleep(1000);
-    }
-    throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}: ${JSON.stringify(last)}`);
-}
+const TLS_PORTS = tlsPorts(PORTS);
+const servedOn = (p: TlsPort) => served(p, HOSTNAME);
+const waitForAll = (what: string, ok: (s: Served) => boolean, timeoutMs?: number) =>
+    waitForAllPorts(TLS_PORTS, HOSTNAME, what, ok, timeoutMs);
+const startLoad = () => startSessionLoad({ ports: PORTS, servername: HOSTNAME, user: USERS.alice });
 
 // ---------------------------------------------------------------- Pebble
 
@@ -188,147 +144,6 @@ function pebbleIntermediate(): string {
         .trim();
 }
 
-// ---------------------------------------------------------------- load
-
-interface Load {
-    ok: number;
-    refused: number;
-    failed: string[];
-    stop: () => Promise<void>;
-}
-
-/** A line reader over a socket: expect(re) waits (bounded) until the unread text matches. */
-function lines(socket: net.Socket) {
-    let buf = "";
-    let wake: (() => void) | undefined;
-    const onData = (d: Buffer) => {
-        buf += d.toString("latin1");
-        wake?.();
-    };
-    socket.on("data", onData);
-    return {
-        async expect(re: RegExp, ms = 20_000): Promise<string> {
-            const deadline = Date.now() + ms;
-            while (!re.test(buf)) {
-                if (Date.now() > deadline) throw new Error(`no ${re} within ${ms / 1000}s; got ${JSON.stringify(buf)}`);
-                if (socket.destroyed) throw new Error(`connection closed; got ${JSON.stringify(buf)}`);
-                await new Promise<void>(r => {
-                    wake = r;
-                    setTimeout(r, 100);
-                });
-            }
-            const out = buf;
-            buf = "";
-            return out;
-        },
-        send: (l: string) => socket.write(`${l}\r\n`),
-        detach: () => socket.off("data", onData),
-    };
-}
-
-function connectPlain(port: number): Promise<net.Socket> {
-    return new Promise((resolve, reject) => {
-        const s = net.connect({ host: HOST, port }, () => resolve(s));
-        s.once("error", reject);
-    });
-}
-function startTls(port: number, socket?: net.Socket): Promise<tls.TLSSocket> {
-    return new Promise((resolve, reject) => {
-        // The certificate is checked by serial elsewhere; here only the session has to work.
-        const opts = { servername: HOSTNAME, rejectUnauthorized: false };
-        const s = socket ? tls.connect({ ...opts, socket }) : tls.connect({ ...opts, host: HOST, port });
-        s.once("secureConnect", () => resolve(s));
-        s.once("error", reject);
-    });
-}
-const SMTP_END = /^\d{3} [^\r\n]*\r\n/m;
-const plainAuth = Buffer.from(`\0${USERS.alice.address}\0${USERS.alice.password}`).toString("base64");
-
-/** One SMTP session: TLS (STARTTLS or implicit), EHLO, then AUTH on 587 and 465, MAIL/RCPT on 25. */
-async function smtpSession(port: number, starttls: boolean): Promise<void> {
-    let socket: net.Socket = starttls ? await connectPlain(port) : await startTls(port);
-    try {
-        let c = lines(socket);
-        const reply = async (cmd: string | undefined, code: RegExp) => {
-            if (cmd !== undefined) c.send(cmd);
-            const r = await c.expect(SMTP_END);
-            const last = r.match(SMTP_END)![0];
-            if (!code.test(last)) throw new Error(`${cmd ?? "greeting"}: ${last.trim()}`);
-        };
-        await reply(undefined, /^220/);
-        await reply("EHLO load.example.test", /^250/);
-        if (starttls) {
-            await reply("STARTTLS", /^220/);
-            c.detach();
-            socket = await startTls(port, socket);
-            c = lines(socket);
-            await reply("EHLO load.example.test", /^250/);
-        }
-        if (port !== PORTS.smtp) {
-            await reply(`AUTH PLAIN ${plainAuth}`, /^235/);
-        } else {
-            await reply("MAIL FROM:<load@example.test>", /^250/);
-            await reply(`RCPT TO:<${USERS.alice.address}>`, /^250/);
-            await reply("RSET", /^250/);
-        }
-        await reply("QUIT", /^221/);
-    } finally {
-        socket.destroy();
-    }
-}
-
-/** One IMAP session on 993: LOGIN, SELECT INBOX, LOGOUT. */
-async function imapSession(): Promise<void> {
-    const socket = await startTls(PORTS.imaps);
-    try {
-        const c = lines(socket);
-        await c.expect(/^\* OK/m);
-        for (const [tag, cmd] of [
-            ["a1", `LOGIN ${USERS.alice.address} "${USERS.alice.password}"`],
-            ["a2", "SELECT INBOX"],
-            ["a3", "LOGOUT"],
-        ]) {
-            c.send(`${tag} ${cmd}`);
-            const r = await c.expect(new RegExp(`^${tag} (OK|NO|BAD)[^\\r\\n]*\\r\\n`, "m"));
-            if (!new RegExp(`^${tag} OK`, "m").test(r)) throw new Error(`IMAP ${cmd.split(" ")[0]}: ${r.trim()}`);
-        }
-    } finally {
-        socket.destroy();
-    }
-}
-
-/** Sessions in a loop, two at a time per kind, until stop(); every outcome counted. */
-function startLoad(): Load {
-    const load: Load = { ok: 0, refused: 0, failed: [], stop: async () => undefined };
-    let running = true;
-    const kinds: Array<[string, () => Promise<void>]> = [
-        ["smtp 25", () => smtpSession(PORTS.smtp, true)],
-        ["smtps 465", () => smtpSession(PORTS.smtps, false)],
-        ["submission 587", () => smtpSession(PORTS.submission, true)],
-        ["imaps 993", imapSession],
-    ];
-    const workers = kinds.flatMap(([name, session]) =>
-        [0, 1].map(async () => {
-            while (running) {
-                try {
-                    await session();
-                    load.ok++;
-                } catch (e) {
-                    const msg = String((e as Error).message ?? e);
-                    if (/ECONNREFUSED/.test(msg)) load.refused++;
-                    else load.failed.push(`${name}: ${msg}`);
-                }
-                await sleep(50);
-            }
-        }),
-    );
-    load.stop = async () => {
-        running = false;
-        await Promise.all(workers);
-    };
-    return load;
-}
-
 // ---------------------------------------------------------------- the suite
 
 const serviceIds = () =>
@@ -386,7 +201,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
         const r = deploy(config);
         assert.ok(r.outputs, "deployed");
         ids = serviceIds();
-        const all = TLS_PORTS.map(served);
+        const all = TLS_PORTS.map(servedOn);
         for (const [i, s] of all.entries()) {
             assert.ok(s, `${TLS_PORTS[i].name}: no certificate`);
             assert.equal(s.issuer, `CN = ${HOSTNAME}`, `${TLS_PORTS[i].name}: the temporary certificate`);
@@ -422,7 +237,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
     });
 
     test("a forced renewal reaches every port under load, with no restart", async () => {
-        const before = served(TLS_PORTS[0])!.serial;
+        const before = servedOn(TLS_PORTS[0])!.serial;
         const load = startLoad();
         let all: Served[];
         try {
@@ -464,11 +279,11 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
         const r = deploy(config);
         assert.deepEqual(r.replaced, [], "replaced containers");
         assert.deepEqual(serviceIds(), ids, "container ids");
-        assert.equal(served(TLS_PORTS[0])!.issuer, intermediate, "still Pebble's certificate");
+        assert.equal(servedOn(TLS_PORTS[0])!.issuer, intermediate, "still Pebble's certificate");
     });
 
     test("a new directory (staging -> production) orders anew; only the ACME container is replaced", async () => {
-        const before = served(TLS_PORTS[0])!.serial;
+        const before = servedOn(TLS_PORTS[0])!.serial;
         // Another directory URL of the same Pebble stands in for production after staging: the
         // certificate is not due, so only the recorded directory makes the client order again.
         const moved = structuredClone(config);
