@@ -14,7 +14,18 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { docker, dockerLogs } from "./clients";
-import { ARTIFACTS, deploy, destroy, engineDir, liveConfig, portsFrom, stackContainers, USERS } from "./stack";
+import { openStack } from "../../scripts/lib/engine";
+import {
+    ARTIFACTS,
+    deploy,
+    destroy,
+    engineDir,
+    liveConfig,
+    portsFrom,
+    stackContainers,
+    stackVolumes,
+    USERS,
+} from "./stack";
 import {
     run,
     served,
@@ -300,5 +311,30 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
         assert.equal(new Set(all.map(s => s.serial)).size, 1, "the same certificate on every port");
         assert.equal(all[0].issuer, intermediate);
         process.stdout.write(`# new directory: ${before} -> ${all[0].serial}\n`);
+    });
+
+    test("pulumi destroy keeps the ACME account and certificate: the next up serves it at once, ordering nothing", async () => {
+        const before = servedOn(TLS_PORTS[0])!.serial;
+        const stack = await openStack({
+            stackName: PREFIX,
+            dir: engineDir(PREFIX),
+            dockerHost: process.env.DOCKER_HOST,
+        });
+        await stack.destroy();
+        assert.deepEqual(stackContainers(PREFIX), [], "no container left");
+        const volumes = stackVolumes(PREFIX);
+        for (const v of ["acme", "certs"])
+            assert.ok(volumes.includes(`${PREFIX}-${v}`), `${PREFIX}-${v} kept: ${volumes}`);
+        const moved = structuredClone(config);
+        (moved["mailserver:tls"] as any).acme.directory = `${ACME_DIR}?production`;
+        deploy(moved);
+        const all = TLS_PORTS.map(servedOn);
+        assert.deepEqual(
+            all.map(s => s?.serial),
+            TLS_PORTS.map(() => before),
+            "the kept certificate on every port right after the up",
+        );
+        await sleep(3000);
+        assert.doesNotMatch(dockerLogs(`${PREFIX}-acme`), /obtaining a certificate/, "a new order after destroy");
     });
 });
