@@ -16,20 +16,20 @@ import * as net from "net";
 import * as path from "path";
 import * as tls from "tls";
 import { docker, dockerLogs, HOST } from "./clients";
+import { Pebble, Served, served as servedOn, TlsPort, waitForAll as waitForAllOn } from "./pebble";
 import { ARTIFACTS, deploy, destroy, engineDir, liveConfig, portsFrom, stackContainers, USERS } from "./stack";
 
 const PREFIX = "acmetest";
 const PORTS = portsFrom(33000);
 const PEBBLE = "127.0.0.70";
 const HTTP01 = "127.0.0.71";
-const ACME_DIR = `https://${PEBBLE}:33014/dir`;
 const HOSTNAME = "mail.example.test";
 const EXTRA = "imap.example.test";
 const WORK = path.join(ARTIFACTS, "acme");
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 /** The ports whose certificate is checked, and how openssl starts TLS there. */
-const TLS_PORTS: Array<{ name: string; port: number; starttls?: string }> = [
+const TLS_PORTS: TlsPort[] = [
     { name: "smtp", port: PORTS.smtp, starttls: "smtp" },
     { name: "smtps", port: PORTS.smtps },
     { name: "submission", port: PORTS.submission, starttls: "smtp" },
@@ -37,117 +37,24 @@ const TLS_PORTS: Array<{ name: string; port: number; starttls?: string }> = [
     { name: "managesieve", port: PORTS.managesieve, starttls: "sieve" },
 ];
 
-function run(cmd: string, args: string[], input?: string): string {
-    const r = spawnSync(cmd, args, { input, encoding: "utf8", timeout: 60_000 });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
-    return r.stdout;
-}
-
-interface Served {
-    serial: string;
-    issuer: string;
-    names: string[];
-}
-/** The leaf certificate a new TLS session on this port sees (openssl s_client, then x509). */
-function served(p: { port: number; starttls?: string }): Served | undefined {
-    const r = spawnSync(
-        "openssl",
-        [
-            "s_client",
-            "-connect",
-            `${HOST}:${p.port}`,
-            "-servername",
-            HOSTNAME,
-            ...(p.starttls ? ["-starttls", p.starttls] : []),
-        ],
-        { input: "", encoding: "utf8", timeout: 20_000 },
-    );
-    const pem = r.stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)?.[0];
-    if (!pem) return undefined;
-    const x = run("openssl", ["x509", "-noout", "-serial", "-issuer", "-ext", "subjectAltName"], pem);
-    return {
-        serial: x.match(/serial=(\S+)/)![1],
-        issuer: x.match(/issuer=(.*)/)![1].trim(),
-        names: [...x.matchAll(/DNS:([^,\s]+)/g)].map(m => m[1]).sort(),
-    };
-}
-
-/** Polls until every port serves a certificate that `ok` accepts; bounded in time. */
-async function waitForAll(what: string, ok: (s: Served) => boolean, timeoutMs = 120_000): Promise<Served[]> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    while (Date.now() < deadline) {
-        const all = TLS_PORTS.map(served);
-        last = all;
-        if (all.every(s => s && ok(s))) return all as Served[];
-        await sleep(1000);
-    }
-    throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}: ${JSON.stringify(last)}`);
-}
+const pebbleServer = new Pebble({
+    work: WORK,
+    address: PEBBLE,
+    portBase: 33000,
+    dnsServer: `${PEBBLE}:33053`,
+    label: PREFIX,
+});
+const served = (p: TlsPort) => servedOn(p, HOSTNAME);
+const waitForAll = (what: string, ok: (s: Served) => boolean, timeoutMs?: number) =>
+    waitForAllOn(TLS_PORTS, HOSTNAME, what, ok, timeoutMs);
 
 // ---------------------------------------------------------------- Pebble
 
-let pebble: ChildProcess | undefined;
 let challtestsrv: ChildProcess | undefined;
 
-/** A CA and a certificate for Pebble's HTTPS on 127.0.0.70 (the ACME client trusts only this CA); its config. */
-function makePebbleFiles(): string {
-    fs.mkdirSync(WORK, { recursive: true });
-    const f = (n: string) => path.join(WORK, n);
-    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    run("openssl", [
-        "req",
-        "-x509",
-        ...ec,
-        "-days",
-        "2",
-        "-subj",
-        "/CN=acmetest Pebble TLS CA",
-        "-keyout",
-        f("ca.key"),
-        "-out",
-        f("ca.pem"),
-    ]);
-    run("openssl", ["req", ...ec, "-subj", `/CN=${PEBBLE}`, "-keyout", f("pebble.key"), "-out", f("pebble.csr")]);
-    fs.writeFileSync(f("ext"), `subjectAltName=IP:${PEBBLE}\n`);
-    run("openssl", [
-        "x509",
-        "-req",
-        "-in",
-        f("pebble.csr"),
-        "-CA",
-        f("ca.pem"),
-        "-CAkey",
-        f("ca.key"),
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        f("ext"),
-        "-out",
-        f("pebble.pem"),
-    ]);
-    fs.writeFileSync(
-        f("pebble.json"),
-        JSON.stringify({
-            pebble: {
-                listenAddress: `${PEBBLE}:33014`,
-                managementListenAddress: `${PEBBLE}:33015`,
-                certificate: f("pebble.pem"),
-                privateKey: f("pebble.key"),
-                // HTTP-01 validation asks this port of the name's address (127.0.0.71).
-                httpPort: 33080,
-                tlsPort: 33443,
-                ocspResponderURL: "",
-                externalAccountBindingRequired: false,
-            },
-        }),
-    );
-    return fs.readFileSync(f("ca.pem"), "utf8");
-}
-
+/** Pebble, with pebble-challtestsrv as its DNS (every name -> 127.0.0.71). */
 async function startPebble(): Promise<void> {
-    const log = (n: string) => fs.openSync(path.join(WORK, n), "a");
+    const log = fs.openSync(path.join(WORK, "challtestsrv.log"), "a");
     challtestsrv = spawn(
         "pebble-challtestsrv",
         [
@@ -166,26 +73,9 @@ async function startPebble(): Promise<void> {
             "-management",
             `${PEBBLE}:33055`,
         ],
-        { stdio: ["ignore", log("challtestsrv.log"), log("challtestsrv.log")] },
+        { stdio: ["ignore", log, log] },
     );
-    pebble = spawn("pebble", ["-config", path.join(WORK, "pebble.json"), "-dnsserver", `${PEBBLE}:33053`], {
-        stdio: ["ignore", log("pebble.log"), log("pebble.log")],
-        env: { ...process.env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0" },
-    });
-    for (let i = 0; i < 50; i++) {
-        const r = spawnSync("curl", ["-sf", "--cacert", path.join(WORK, "ca.pem"), ACME_DIR], { timeout: 5000 });
-        if (r.status === 0) return;
-        await sleep(200);
-    }
-    throw new Error("Pebble did not start; see test/.artifacts/acme/pebble.log");
-}
-
-/** Subject of Pebble's intermediate, the issuer every certificate it signs names. */
-function pebbleIntermediate(): string {
-    const pem = run("curl", ["-sf", "--cacert", path.join(WORK, "ca.pem"), `https://${PEBBLE}:33015/intermediates/0`]);
-    return run("openssl", ["x509", "-noout", "-subject"], pem)
-        .replace(/^subject=/, "")
-        .trim();
+    await pebbleServer.start();
 }
 
 // ---------------------------------------------------------------- load
@@ -347,12 +237,12 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
 
     before(() => {
         destroy(PREFIX);
-        caPem = makePebbleFiles();
+        caPem = pebbleServer.makeFiles();
         config = liveConfig(
             {
                 "mailserver:tls": {
                     acme: {
-                        directory: ACME_DIR,
+                        directory: pebbleServer.directory,
                         email: "hostmaster@example.test",
                         names: [EXTRA],
                         httpPort: 33080,
@@ -370,7 +260,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
     });
 
     after(() => {
-        pebble?.kill();
+        pebbleServer.stop();
         challtestsrv?.kill();
         for (const c of ["acme", "postfix", "dovecot"])
             try {
@@ -398,7 +288,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
 
     test("once Pebble starts, every port serves Pebble's certificate, under load, with no restart", async () => {
         await startPebble();
-        intermediate = pebbleIntermediate();
+        intermediate = pebbleServer.intermediate();
         const load = startLoad();
         const started = Date.now();
         let all: Served[];
@@ -472,7 +362,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
         // Another directory URL of the same Pebble stands in for production after staging: the
         // certificate is not due, so only the recorded directory makes the client order again.
         const moved = structuredClone(config);
-        (moved["mailserver:tls"] as any).acme.directory = `${ACME_DIR}?production`;
+        (moved["mailserver:tls"] as any).acme.directory = `${pebbleServer.directory}?production`;
         const r = deploy(moved);
         assert.deepEqual(
             r.replaced.filter(n => !n.endsWith("-acme")),
