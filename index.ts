@@ -102,6 +102,7 @@ function mailServerProgram() {
         users: userAddresses,
         tlsCertPem,
         tlsKeyPem,
+        tlsAcmeDnsCredentials,
         imapPorts,
         imapListen,
         vacation,
@@ -145,10 +146,17 @@ function mailServerProgram() {
     }));
 
     // A supplied certificate comes as two keys, so that the key can be a secret of its own.
-    const tls =
+    let tls =
         tlsCertPem !== undefined || tlsKeyPem !== undefined
             ? { ...serverOptions.tls, certPem: tlsCertPem, keyPem: tlsKeyPem }
             : serverOptions.tls;
+    // dns-01 credentials: a secret key of their own too; one secret output per variable name.
+    const dnsCredentialNames = [...secretMapKeys(config, "tlsAcmeDnsCredentials")];
+    if (dnsCredentialNames.length > 0) {
+        const map = tlsAcmeDnsCredentials as pulumi.Output<Record<string, string>>;
+        const dnsCredentials = Object.fromEntries(dnsCredentialNames.map(n => [n, map.apply(m => m[n])]));
+        tls = { ...tls, acme: { ...tls?.acme, dnsCredentials } };
+    }
 
     const server = new MailServer("mail", {
         ...serverOptions,

@@ -456,10 +456,35 @@ export interface AcmeTlsArgs {
     /** Names on the certificate besides hostname (e.g. imap.example.com). Default: []. */
     names?: string[];
     /**
-     * How the ACME server checks the names: "http-01" (port 80 of every name must reach this host); "dns-01" is not
-     * supported yet. Default: "http-01".
+     * How the ACME server checks the names: "http-01" (port 80 of every name must reach this host) or "dns-01" (a TXT
+     * record published through dnsProvider's API; no port is opened). Default: "http-01".
      */
     challenge?: AcmeChallenge;
+    /**
+     * dns-01: lego's DNS provider code, e.g. "rfc2136", "cloudflare", "route53" (`lego dnshelp -c <code>` lists its
+     * variables).
+     */
+    dnsProvider?: string;
+    /**
+     * dns-01: the provider's non-secret lego variables, e.g. RFC2136_NAMESERVER (in the container's environment, shown
+     * in preview).
+     */
+    dnsSettings?: Record<string, string>;
+    /**
+     * dns-01: the provider's secret lego variables (Pulumi secrets), e.g. CLOUDFLARE_DNS_API_TOKEN; each is a file in
+     * the ACME container (root, 0400) that lego reads through <NAME>_FILE, never in its environment.
+     */
+    dnsCredentials?: Record<string, pulumi.Input<string>>;
+    /**
+     * dns-01: the DNS servers lego asks for the zone and the published record (split-horizon DNS, tests); default: the
+     * system's.
+     */
+    dnsResolvers?: string[];
+    /**
+     * dns-01: before validation, wait until every authoritative name server of the zone (port 53) serves the record;
+     * false: ask only dnsResolvers. Default: true.
+     */
+    dnsCheckAllNameservers?: boolean;
     /** Port of the HTTP-01 server (the ACME server always asks port 80: forward it here if not 80). Default: 80. */
     httpPort?: number;
     /**
@@ -477,8 +502,8 @@ export interface AcmeTlsArgs {
 }
 
 /**
- * How the ACME server checks the names: "http-01" (port 80 of every name must reach this host); "dns-01" is not
- * supported yet.
+ * How the ACME server checks the names: "http-01" (port 80 of every name must reach this host) or "dns-01" (a TXT
+ * record published through dnsProvider's API; no port is opened).
  */
 export type AcmeChallenge = "http-01" | "dns-01";
 

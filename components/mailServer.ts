@@ -298,6 +298,7 @@ export class MailServer extends pulumi.ComponentResource {
             postfixConfigApplied: postfixJob.applied,
             saslauthdConfigApplied: saslJob.applied,
             rspamdConfigApplied: filter ? filter.applied : pulumi.output(undefined),
+            acmeCredentialsApplied: acme ? acme.credentialsApplied : pulumi.output(undefined),
         });
     }
 }

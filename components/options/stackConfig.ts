@@ -93,6 +93,10 @@ export const STACK_CONFIG: Record<string, Option<any>> = {
             doc: "The supplied certificate's private key (MailServer tls.keyPem), a secret",
         },
     ),
+    tlsAcmeDnsCredentials: secretMap(
+        "tls.acme dns-01: the DNS provider's secret lego variables (MailServer tls.acme.dnsCredentials), name -> value: " +
+            "`pulumi config set --secret --path 'tlsAcmeDnsCredentials.RFC2136_TSIG_SECRET' ...`",
+    ),
     imapPorts: DOVECOT_IMAP_OPTIONS.ports,
     imapListen: DOVECOT_IMAP_OPTIONS.listen,
     vacation: DOVECOT_IMAP_OPTIONS.vacation,

@@ -3,8 +3,21 @@
 import type { Input } from "@pulumi/pulumi";
 import { X509Certificate, createPrivateKey } from "crypto";
 import { isIP } from "net";
+import { isNameserver } from "../net";
 import { Validator } from "../validate";
-import { integer, list, object, oneOf, passthrough, readOptions, required, text, Values } from "./declare";
+import {
+    boolean,
+    integer,
+    list,
+    object,
+    oneOf,
+    Option,
+    passthrough,
+    readOptions,
+    required,
+    text,
+    Values,
+} from "./declare";
 
 /** Validity of generated certificates when none is given: one year. */
 export const DEFAULT_VALIDITY_HOURS = 24 * 365;
@@ -18,6 +31,71 @@ const validityHours = integer({
 /** Let's Encrypt's production directory; its staging directory is LETS_ENCRYPT_STAGING. */
 export const LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory";
 export const LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+/**
+ * The DNS provider codes of the lego in the ACME image (Debian 13's lego 4.9.1, `lego dnshelp`),
+ * less "manual" and "exec": the first waits for a person at a terminal, the second runs a program
+ * the image does not have. A code not in this list would fail only inside the container, later.
+ */
+export const LEGO_DNS_PROVIDERS = `
+acme-dns alidns allinkl arvancloud auroradns autodns azure bindman bluecat checkdomain civo
+clouddns cloudflare cloudns cloudxns conoha constellix desec designate digitalocean dnsimple
+dnsmadeeasy dnspod dode domeneshop dreamhost duckdns dyn dynu easydns edgedns epik exoscale
+freemyip gandi gandiv5 gcloud gcore glesys godaddy hetzner hostingde hosttech httpreq hurricane
+hyperone ibmcloud iij iijdpf infoblox infomaniak internetbs inwx ionos iwantmyname joker
+lightsail linode liquidweb loopia luadns mydnsjp mythicbeasts namecheap namedotcom namesilo
+nearlyfreespeech netcup netlify nicmanager nifcloud njalla ns1 oraclecloud otc ovh pdns porkbun
+rackspace regru rfc2136 rimuhosting route53 safedns sakuracloud scaleway selectel servercow
+simply sonic stackpath tencentcloud transip variomedia vegadns vercel versio vinyldns vkcloud
+vscale vultr wedos yandex yandexcloud zoneee zonomi
+`
+    .trim()
+    .split(/\s+/);
+
+/** lego's variables are upper-case; the image sets LEGO_* and ACME_* and every credential's *_FILE itself. */
+function legoVariable(v: Validator, field: string, name: string): void {
+    if (!/^[A-Z0-9_]+$/.test(name))
+        v.fail(field, name, "expected a lego environment variable name (A-Z, 0-9, _), e.g. RFC2136_NAMESERVER");
+    if (/^(LEGO|ACME)_/.test(name) || name.endsWith("_FILE"))
+        v.fail(
+            field,
+            name,
+            "expected a DNS provider's variable: LEGO_* and ACME_* are the image's own, and *_FILE is set for each dnsCredentials entry",
+        );
+}
+
+/** A map of lego variables; `value` checks each entry (at field["NAME"]). */
+function legoVariables<T>(
+    tsType: string,
+    secret: boolean,
+    doc: string,
+    value: (v: Validator, field: string, x: unknown) => T,
+): Option<Record<string, T> | undefined> {
+    return {
+        ...passthrough<Record<string, T> | undefined, { doc: string }>(tsType, { type: "object", secret }, { doc }),
+        check: (v: Validator, field: string, x: unknown): Record<string, T> => {
+            if (typeof x !== "object" || x === null || Array.isArray(x))
+                v.fail(
+                    field,
+                    secret ? "(not a map)" : x,
+                    `expected a map of lego variable names to values (${tsType})`,
+                );
+            // Each file and each *_FILE variable is named at preview: the names cannot wait for an output.
+            if ("apply" in x || "then" in x)
+                v.fail(
+                    field,
+                    "(an output)",
+                    'expected a plain map whose values may be secrets, e.g. { CLOUDFLARE_DNS_API_TOKEN: config.requireSecret("token") }',
+                );
+            const out: Record<string, T> = {};
+            for (const [name, item] of Object.entries(x as Record<string, unknown>)) {
+                legoVariable(v, `${field}.${name}`, name);
+                out[name] = value(v, `${field}["${name}"]`, item);
+            }
+            return out;
+        },
+    };
+}
 
 const ACME_OPTIONS = {
     directory: text({
@@ -43,8 +121,63 @@ const ACME_OPTIONS = {
         default: [],
     }),
     challenge: oneOf("AcmeChallenge", ["http-01", "dns-01"], {
-        doc: 'How the ACME server checks the names: "http-01" (port 80 of every name must reach this host); "dns-01" is not supported yet',
+        doc:
+            'How the ACME server checks the names: "http-01" (port 80 of every name must reach this host) or ' +
+            '"dns-01" (a TXT record published through dnsProvider\'s API; no port is opened)',
         default: "http-01",
+    }),
+    dnsProvider: text({
+        doc: 'dns-01: lego\'s DNS provider code, e.g. "rfc2136", "cloudflare", "route53" (`lego dnshelp -c <code>` lists its variables)',
+        accepted: "expected a lego DNS provider code",
+        check: (v, f, x) => {
+            if (!LEGO_DNS_PROVIDERS.includes(x))
+                v.fail(
+                    f,
+                    x,
+                    `expected a DNS provider code of the image's lego (Debian 13's lego 4.9.1), e.g. "rfc2136", "cloudflare", "route53"; ` +
+                        `"manual" and "exec" cannot work in a container; all: ${LEGO_DNS_PROVIDERS.join(", ")}`,
+                );
+            return x;
+        },
+    }),
+    dnsSettings: legoVariables<string>(
+        "Record<string, string>",
+        false,
+        "dns-01: the provider's non-secret lego variables, e.g. RFC2136_NAMESERVER (in the container's environment, shown in preview)",
+        (v, f, x) =>
+            typeof x === "string"
+                ? x
+                : v.fail(
+                      f,
+                      typeof x === "object" ? "(not a string)" : x,
+                      "expected a string (a secret belongs in dnsCredentials, delivered as a file)",
+                  ),
+    ),
+    dnsCredentials: legoVariables<Input<string>>(
+        "Record<string, pulumi.Input<string>>",
+        true,
+        "dns-01: the provider's secret lego variables (Pulumi secrets), e.g. CLOUDFLARE_DNS_API_TOKEN; " +
+            "each is a file in the ACME container (root, 0400) that lego reads through <NAME>_FILE, never in its environment",
+        (v, f, x) => {
+            // A plain string is made a secret by the component; an Output or a promise resolves later.
+            const deferred = typeof x === "object" && x !== null && ("apply" in x || "then" in x);
+            if (typeof x !== "string" && !deferred) v.fail(f, "(not a string)", "expected a string or a Pulumi secret");
+            return x as Input<string>;
+        },
+    ),
+    dnsResolvers: list(
+        text({
+            doc: '"address" or "address:port" of a DNS server',
+            check: (v, f, x) =>
+                isNameserver(x) ? x : v.fail(f, x, 'expected "address", "address:port" or "[IPv6 address]:port"'),
+        }),
+        {
+            doc: "dns-01: the DNS servers lego asks for the zone and the published record (split-horizon DNS, tests); default: the system's",
+        },
+    ),
+    dnsCheckAllNameservers: boolean({
+        defaultText: "`true`",
+        doc: "dns-01: before validation, wait until every authoritative name server of the zone (port 53) serves the record; false: ask only dnsResolvers",
     }),
     httpPort: integer({
         doc: "Port of the HTTP-01 server (the ACME server always asks port 80: forward it here if not 80)",
@@ -135,17 +268,46 @@ export function validateTls(v: Validator, args: unknown): TlsSettings {
     ].filter(Boolean);
     if (ways.length > 1)
         v.fail("tls", ways, "choose one of tls.selfSigned, tls.ca, tls.acme or tls.certPem + tls.keyPem");
-    if (tls.acme?.challenge === "dns-01")
-        v.fail(
-            "tls.acme.challenge",
-            "dns-01",
-            'expected "http-01": dns-01 is not supported yet (no DNS provider); port 80 must reach this host',
-        );
+    if (tls.acme) checkChallenge(v, tls.acme, (given.acme ?? {}) as Record<string, unknown>);
     if ((tls.certPem === undefined) !== (tls.keyPem === undefined)) {
         v.fail("tls.keyPem", "(only one of certPem/keyPem)", "a supplied certificate needs both certPem and keyPem");
     }
     if (typeof tls.certPem === "string" && typeof tls.keyPem === "string") checkPair(v, tls.certPem, tls.keyPem);
     return tls;
+}
+
+const DNS_FIELDS = ["dnsProvider", "dnsSettings", "dnsCredentials", "dnsResolvers", "dnsCheckAllNameservers"] as const;
+const HTTP_FIELDS = ["httpPort", "httpAddress"] as const;
+
+/** Each challenge's own fields, and only those: a dns-01 field with http-01 would silently do nothing. */
+function checkChallenge(v: Validator, acme: NonNullable<TlsSettings["acme"]>, given: Record<string, unknown>): void {
+    const dns = acme.challenge === "dns-01";
+    for (const name of dns ? HTTP_FIELDS : DNS_FIELDS) {
+        if (given[name] === undefined || given[name] === null) continue;
+        const shown = name === "dnsCredentials" ? "(secret)" : given[name];
+        v.fail(
+            `tls.acme.${name}`,
+            shown,
+            dns
+                ? 'not used with challenge "dns-01" (no HTTP-01 server is started); remove it'
+                : 'used only with challenge "dns-01"; set tls.acme.challenge to "dns-01" or remove it',
+        );
+    }
+    if (!dns) return;
+    if (acme.dnsProvider === undefined)
+        v.fail(
+            "tls.acme.dnsProvider",
+            undefined,
+            'expected lego\'s DNS provider code with challenge "dns-01", e.g. "rfc2136", "cloudflare" or "route53"',
+        );
+    for (const name of Object.keys(acme.dnsCredentials ?? {})) {
+        if (acme.dnsSettings?.[name] !== undefined)
+            v.fail(
+                `tls.acme.dnsSettings.${name}`,
+                name,
+                "expected each variable once: it is also in dnsCredentials (keep a secret only there)",
+            );
+    }
 }
 
 /**
@@ -154,7 +316,22 @@ export function validateTls(v: Validator, args: unknown): TlsSettings {
  */
 export function tlsSettings(tls: TlsSettings) {
     if (tls.certPem !== undefined) return { certPem: tls.certPem };
-    if (tls.acme) return { acme: tls.acme };
+    if (tls.acme) {
+        // dns-01 fields only with dns-01; of the credentials only their names, never a value.
+        const { dnsProvider, dnsSettings, dnsCredentials, dnsResolvers, dnsCheckAllNameservers, ...acme } = tls.acme;
+        if (acme.challenge !== "dns-01") return { acme };
+        const { httpPort: _port, httpAddress: _address, ...common } = acme;
+        return {
+            acme: {
+                ...common,
+                dnsProvider,
+                dnsSettings: dnsSettings ?? {},
+                dnsCredentialNames: Object.keys(dnsCredentials ?? {}).sort(),
+                dnsResolvers: dnsResolvers ?? [],
+                dnsCheckAllNameservers: dnsCheckAllNameservers ?? true,
+            },
+        };
+    }
     if (tls.ca)
         return { ca: { certPem: tls.ca.certPem, validityHours: tls.ca.validityHours }, keyAlgorithm: tls.keyAlgorithm };
     return {

@@ -27,6 +27,7 @@ export const SECRET_KEYS = [
     "mailserver:passwordHashCache",
     "mailserver:relayPasswords",
     "mailserver:tlsKeyPem",
+    "mailserver:tlsAcmeDnsCredentials",
 ];
 
 const ENGINE_VARS = ["PATH", "PULUMI_ROOT", "PULUMI_HOME", "PULUMI_SKIP_UPDATE_CHECK", "MAILSERVER_ENGINE"];

@@ -11,11 +11,16 @@ import { installMocks, MockEnv } from "./mocks";
 
 let env: MockEnv;
 let c: typeof import("../../components");
+let pulumi: typeof import("@pulumi/pulumi");
 
 before(async () => {
     env = await installMocks();
     c = await import("../../components");
+    pulumi = await import("@pulumi/pulumi");
 });
+
+/** A secret output, as config.requireSecretObject gives one. */
+const secretOutput = <T>(x: T) => pulumi.secret(x);
 
 const PASSWORD = "a-Valid-Password-2026";
 
@@ -542,11 +547,11 @@ test("at least 25 invalid configurations are refused before any resource is regi
                 server(n, { tls: { acme: { email: "hostmaster@example.com", challenge: "tls-alpn-01" as any } } }),
         },
         {
-            what: "ACME dns-01, not supported yet",
+            what: "ACME dns-01 without a DNS provider",
             label: "MailServer bad-55",
-            field: "tls.acme.challenge",
-            shown: `"dns-01"`,
-            accepted: /not supported yet/,
+            field: "tls.acme.dnsProvider",
+            shown: "(missing)",
+            accepted: /lego's DNS provider code with challenge "dns-01", e\.g\. "rfc2136"/,
             construct: n => server(n, { tls: { acme: { email: "hostmaster@example.com", challenge: "dns-01" } } }),
         },
         {
@@ -564,6 +569,166 @@ test("at least 25 invalid configurations are refused before any resource is regi
             shown: `["selfSigned","acme"]`,
             accepted: /choose one of .*tls\.acme/,
             construct: n => server(n, { tls: { selfSigned: {}, acme: { email: "hostmaster@example.com" } } }),
+        },
+        {
+            what: "ACME DNS provider lego does not have",
+            label: "MailServer bad-58",
+            field: "tls.acme.dnsProvider",
+            shown: `"bind9"`,
+            accepted: /a DNS provider code of the image's lego .*"rfc2136".*all: acme-dns, .*route53/,
+            construct: n =>
+                server(n, {
+                    tls: {
+                        acme: { email: "hostmaster@example.com", challenge: "dns-01" as const, dnsProvider: "bind9" },
+                    },
+                }),
+        },
+        {
+            what: "ACME DNS provider that needs a terminal",
+            label: "MailServer bad-59",
+            field: "tls.acme.dnsProvider",
+            shown: `"manual"`,
+            accepted: /"manual" and "exec" cannot work in a container/,
+            construct: n =>
+                server(n, {
+                    tls: {
+                        acme: { email: "hostmaster@example.com", challenge: "dns-01" as const, dnsProvider: "manual" },
+                    },
+                }),
+        },
+        {
+            what: "ACME DNS credentials with http-01",
+            label: "MailServer bad-60",
+            field: "tls.acme.dnsCredentials",
+            shown: `"(secret)"`,
+            accepted: /used only with challenge "dns-01"/,
+            construct: n =>
+                server(n, {
+                    tls: {
+                        acme: {
+                            email: "hostmaster@example.com",
+                            dnsCredentials: { CLOUDFLARE_DNS_API_TOKEN: PASSWORD },
+                        },
+                    },
+                }),
+        },
+        {
+            what: "ACME DNS provider with the default challenge (http-01)",
+            label: "MailServer bad-61",
+            field: "tls.acme.dnsProvider",
+            shown: `"cloudflare"`,
+            accepted: /used only with challenge "dns-01"; set tls\.acme\.challenge to "dns-01"/,
+            construct: n =>
+                server(n, { tls: { acme: { email: "hostmaster@example.com", dnsProvider: "cloudflare" } } }),
+        },
+        {
+            what: "ACME HTTP-01 port with dns-01",
+            label: "MailServer bad-62",
+            field: "tls.acme.httpPort",
+            shown: "8080",
+            accepted: /not used with challenge "dns-01"/,
+            construct: n =>
+                server(n, {
+                    tls: {
+                        acme: {
+                            email: "hostmaster@example.com",
+                            challenge: "dns-01" as const,
+                            dnsProvider: "rfc2136",
+                            httpPort: 8080,
+                        },
+                    },
+                }),
+        },
+        {
+            what: "ACME DNS setting that is not a lego variable name",
+            label: "MailServer bad-63",
+            field: "tls.acme.dnsSettings.rfc2136_nameserver",
+            shown: `"rfc2136_nameserver"`,
+            accepted: /a lego environment variable name \(A-Z, 0-9, _\)/,
+            construct: n =>
+                server(n, {
+                    tls: {
+                        acme: {
+                            email: "hostmaster@example.com",
+                            challenge: "dns-01" as const,
+                            dnsProvider: "rfc2136",
+                            dnsSettings: { rfc2136_nameserver: "192.0.2.53" },
+                        },
+                    },
+                }),
+        },
+        {
+            what: "ACME DNS credential named *_FILE",
+            label: "MailServer bad-64",
+            field: "tls.acme.dnsCredentials.RFC2136_TSIG_SECRET_FILE",
+            shown: `"RFC2136_TSIG_SECRET_FILE"`,
+            accepted: /\*_FILE is set for each dnsCredentials entry/,
+            construct: n =>
+                server(n, {
+                    tls: {
+                        acme: {
+                            email: "hostmaster@example.com",
+                            challenge: "dns-01" as const,
+                            dnsProvider: "rfc2136",
+                            dnsCredentials: { RFC2136_TSIG_SECRET_FILE: PASSWORD },
+                        },
+                    },
+                }),
+        },
+        {
+            what: "ACME DNS variable both a setting and a credential",
+            label: "MailServer bad-65",
+            field: "tls.acme.dnsSettings.RFC2136_TSIG_SECRET",
+            shown: `"RFC2136_TSIG_SECRET"`,
+            accepted: /also in dnsCredentials/,
+            construct: n =>
+                server(n, {
+                    tls: {
+                        acme: {
+                            email: "hostmaster@example.com",
+                            challenge: "dns-01" as const,
+                            dnsProvider: "rfc2136",
+                            dnsSettings: { RFC2136_TSIG_SECRET: "shown" },
+                            dnsCredentials: { RFC2136_TSIG_SECRET: PASSWORD },
+                        },
+                    },
+                }),
+        },
+        {
+            what: "ACME DNS resolver given by name",
+            label: "MailServer bad-66",
+            field: "tls.acme.dnsResolvers[0]",
+            shown: `"ns1.example.com"`,
+            accepted: /"address", "address:port" or "\[IPv6 address\]:port"/,
+            construct: n =>
+                server(n, {
+                    tls: {
+                        acme: {
+                            email: "hostmaster@example.com",
+                            challenge: "dns-01" as const,
+                            dnsProvider: "rfc2136",
+                            dnsResolvers: ["ns1.example.com"],
+                        },
+                    },
+                }),
+        },
+        {
+            what: "ACME DNS credentials as one output (names unknown at preview)",
+            label: "MailServer bad-67",
+            field: "tls.acme.dnsCredentials",
+            shown: `"(an output)"`,
+            accepted: /a plain map whose values may be secrets/,
+            construct: n =>
+                server(n, {
+                    tls: {
+                        acme: {
+                            email: "hostmaster@example.com",
+                            challenge: "dns-01",
+                            dnsProvider: "cloudflare",
+                            dnsCredentials: secretOutput({ CLOUDFLARE_DNS_API_TOKEN: PASSWORD }) as any,
+                        },
+                    },
+                }),
         },
     ];
     assert.ok(cases.length >= 25);

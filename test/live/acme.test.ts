@@ -15,6 +15,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { docker, dockerLogs } from "./clients";
 import { openStack } from "../../scripts/lib/engine";
+import { Pebble } from "./pebble";
 import {
     ARTIFACTS,
     deploy,
@@ -27,94 +28,44 @@ import {
     USERS,
 } from "./stack";
 import {
-    run,
-    served,
+    served as servedOn,
     Served,
     startLoad as startSessionLoad,
     tlsPorts,
     TlsPort,
-    waitForAll as waitForAllPorts,
+    waitForAll as waitForAllOn,
 } from "./tls-sessions";
 
 const PREFIX = "acmetest";
 const PORTS = portsFrom(33000);
 const PEBBLE = "127.0.0.70";
 const HTTP01 = "127.0.0.71";
-const ACME_DIR = `https://${PEBBLE}:33014/dir`;
 const HOSTNAME = "mail.example.test";
 const EXTRA = "imap.example.test";
 const WORK = path.join(ARTIFACTS, "acme");
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 const TLS_PORTS = tlsPorts(PORTS);
-const servedOn = (p: TlsPort) => served(p, HOSTNAME);
+
+const pebbleServer = new Pebble({
+    work: WORK,
+    address: PEBBLE,
+    portBase: 33000,
+    dnsServer: `${PEBBLE}:33053`,
+    label: PREFIX,
+});
+const served = (p: TlsPort) => servedOn(p, HOSTNAME);
 const waitForAll = (what: string, ok: (s: Served) => boolean, timeoutMs?: number) =>
-    waitForAllPorts(TLS_PORTS, HOSTNAME, what, ok, timeoutMs);
+    waitForAllOn(TLS_PORTS, HOSTNAME, what, ok, timeoutMs);
 const startLoad = () => startSessionLoad({ ports: PORTS, servername: HOSTNAME, user: USERS.alice });
 
 // ---------------------------------------------------------------- Pebble
 
-let pebble: ChildProcess | undefined;
 let challtestsrv: ChildProcess | undefined;
 
-/** A CA and a certificate for Pebble's HTTPS on 127.0.0.70 (the ACME client trusts only this CA); its config. */
-function makePebbleFiles(): string {
-    fs.mkdirSync(WORK, { recursive: true });
-    const f = (n: string) => path.join(WORK, n);
-    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    run("openssl", [
-        "req",
-        "-x509",
-        ...ec,
-        "-days",
-        "2",
-        "-subj",
-        "/CN=acmetest Pebble TLS CA",
-        "-keyout",
-        f("ca.key"),
-        "-out",
-        f("ca.pem"),
-    ]);
-    run("openssl", ["req", ...ec, "-subj", `/CN=${PEBBLE}`, "-keyout", f("pebble.key"), "-out", f("pebble.csr")]);
-    fs.writeFileSync(f("ext"), `subjectAltName=IP:${PEBBLE}\n`);
-    run("openssl", [
-        "x509",
-        "-req",
-        "-in",
-        f("pebble.csr"),
-        "-CA",
-        f("ca.pem"),
-        "-CAkey",
-        f("ca.key"),
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        f("ext"),
-        "-out",
-        f("pebble.pem"),
-    ]);
-    fs.writeFileSync(
-        f("pebble.json"),
-        JSON.stringify({
-            pebble: {
-                listenAddress: `${PEBBLE}:33014`,
-                managementListenAddress: `${PEBBLE}:33015`,
-                certificate: f("pebble.pem"),
-                privateKey: f("pebble.key"),
-                // HTTP-01 validation asks this port of the name's address (127.0.0.71).
-                httpPort: 33080,
-                tlsPort: 33443,
-                ocspResponderURL: "",
-                externalAccountBindingRequired: false,
-            },
-        }),
-    );
-    return fs.readFileSync(f("ca.pem"), "utf8");
-}
-
+/** Pebble, with pebble-challtestsrv as its DNS (every name -> 127.0.0.71). */
 async function startPebble(): Promise<void> {
-    const log = (n: string) => fs.openSync(path.join(WORK, n), "a");
+    const log = fs.openSync(path.join(WORK, "challtestsrv.log"), "a");
     challtestsrv = spawn(
         "pebble-challtestsrv",
         [
@@ -133,26 +84,9 @@ async function startPebble(): Promise<void> {
             "-management",
             `${PEBBLE}:33055`,
         ],
-        { stdio: ["ignore", log("challtestsrv.log"), log("challtestsrv.log")] },
+        { stdio: ["ignore", log, log] },
     );
-    pebble = spawn("pebble", ["-config", path.join(WORK, "pebble.json"), "-dnsserver", `${PEBBLE}:33053`], {
-        stdio: ["ignore", log("pebble.log"), log("pebble.log")],
-        env: { ...process.env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0" },
-    });
-    for (let i = 0; i < 50; i++) {
-        const r = spawnSync("curl", ["-sf", "--cacert", path.join(WORK, "ca.pem"), ACME_DIR], { timeout: 5000 });
-        if (r.status === 0) return;
-        await sleep(200);
-    }
-    throw new Error("Pebble did not start; see test/.artifacts/acme/pebble.log");
-}
-
-/** Subject of Pebble's intermediate, the issuer every certificate it signs names. */
-function pebbleIntermediate(): string {
-    const pem = run("curl", ["-sf", "--cacert", path.join(WORK, "ca.pem"), `https://${PEBBLE}:33015/intermediates/0`]);
-    return run("openssl", ["x509", "-noout", "-subject"], pem)
-        .replace(/^subject=/, "")
-        .trim();
+    await pebbleServer.start();
 }
 
 // ---------------------------------------------------------------- the suite
@@ -173,12 +107,12 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
 
     before(() => {
         destroy(PREFIX);
-        caPem = makePebbleFiles();
+        caPem = pebbleServer.makeFiles();
         config = liveConfig(
             {
                 "mailserver:tls": {
                     acme: {
-                        directory: ACME_DIR,
+                        directory: pebbleServer.directory,
                         email: "hostmaster@example.test",
                         names: [EXTRA],
                         httpPort: 33080,
@@ -196,7 +130,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
     });
 
     after(() => {
-        pebble?.kill();
+        pebbleServer.stop();
         challtestsrv?.kill();
         for (const c of ["acme", "postfix", "dovecot"])
             try {
@@ -212,7 +146,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
         const r = deploy(config);
         assert.ok(r.outputs, "deployed");
         ids = serviceIds();
-        const all = TLS_PORTS.map(servedOn);
+        const all = TLS_PORTS.map(served);
         for (const [i, s] of all.entries()) {
             assert.ok(s, `${TLS_PORTS[i].name}: no certificate`);
             assert.equal(s.issuer, `CN = ${HOSTNAME}`, `${TLS_PORTS[i].name}: the temporary certificate`);
@@ -224,7 +158,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
 
     test("once Pebble starts, every port serves Pebble's certificate, under load, with no restart", async () => {
         await startPebble();
-        intermediate = pebbleIntermediate();
+        intermediate = pebbleServer.intermediate();
         const load = startLoad();
         const started = Date.now();
         let all: Served[];
@@ -248,7 +182,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
     });
 
     test("a forced renewal reaches every port under load, with no restart", async () => {
-        const before = servedOn(TLS_PORTS[0])!.serial;
+        const before = served(TLS_PORTS[0])!.serial;
         const load = startLoad();
         let all: Served[];
         try {
@@ -290,15 +224,15 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
         const r = deploy(config);
         assert.deepEqual(r.replaced, [], "replaced containers");
         assert.deepEqual(serviceIds(), ids, "container ids");
-        assert.equal(servedOn(TLS_PORTS[0])!.issuer, intermediate, "still Pebble's certificate");
+        assert.equal(served(TLS_PORTS[0])!.issuer, intermediate, "still Pebble's certificate");
     });
 
     test("a new directory (staging -> production) orders anew; only the ACME container is replaced", async () => {
-        const before = servedOn(TLS_PORTS[0])!.serial;
+        const before = served(TLS_PORTS[0])!.serial;
         // Another directory URL of the same Pebble stands in for production after staging: the
         // certificate is not due, so only the recorded directory makes the client order again.
         const moved = structuredClone(config);
-        (moved["mailserver:tls"] as any).acme.directory = `${ACME_DIR}?production`;
+        (moved["mailserver:tls"] as any).acme.directory = `${pebbleServer.directory}?production`;
         const r = deploy(moved);
         assert.deepEqual(
             r.replaced.filter(n => !n.endsWith("-acme")),
@@ -314,7 +248,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
     });
 
     test("pulumi destroy keeps the ACME account and certificate: the next up serves it at once, ordering nothing", async () => {
-        const before = servedOn(TLS_PORTS[0])!.serial;
+        const before = served(TLS_PORTS[0])!.serial;
         const stack = await openStack({
             stackName: PREFIX,
             dir: engineDir(PREFIX),
@@ -326,9 +260,9 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
         for (const v of ["acme", "certs"])
             assert.ok(volumes.includes(`${PREFIX}-${v}`), `${PREFIX}-${v} kept: ${volumes}`);
         const moved = structuredClone(config);
-        (moved["mailserver:tls"] as any).acme.directory = `${ACME_DIR}?production`;
+        (moved["mailserver:tls"] as any).acme.directory = `${pebbleServer.directory}?production`;
         deploy(moved);
-        const all = TLS_PORTS.map(servedOn);
+        const all = TLS_PORTS.map(served);
         assert.deepEqual(
             all.map(s => s?.serial),
             TLS_PORTS.map(() => before),
