@@ -13,12 +13,13 @@ import { caFile, docker, HOST } from "./clients";
 import { ARTIFACTS, deploy, DeployResult, destroy, liveConfig, portsFrom, USERS } from "./stack";
 
 const PREFIX = "webtest";
+const ACME_PREFIX = "webacme";
 const PORTS = portsFrom(34000);
 const HTTPS = 34443;
 const SERVED = "example.test";
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
-function config(overrides: { mtaStsMode?: string; validityHours?: number } = {}) {
+function config(overrides: { mtaStsMode?: string; validityHours?: number; tls?: unknown } = {}, prefix = PREFIX) {
     return liveConfig(
         {
             "mailserver:domains": [
@@ -42,9 +43,10 @@ function config(overrides: { mtaStsMode?: string; validityHours?: number } = {})
             ...(overrides.validityHours
                 ? { "mailserver:tls": { selfSigned: { validityHours: overrides.validityHours } } }
                 : {}),
+            ...(overrides.tls ? { "mailserver:tls": overrides.tls } : {}),
             "mailserver:passwords": Object.fromEntries(Object.values(USERS).map(u => [u.address, u.password])),
         },
-        PREFIX,
+        prefix,
         34000,
     );
 }
@@ -119,8 +121,8 @@ function parseXml(xml: string): Element {
 }
 const child = (e: Element, name: string) => e.children.find(c => c.name === name);
 
-/** The serial of the certificate served for a name. */
-function servedSerial(host: string): string {
+/** The serial and names of the certificate served for a name, and its PEM. */
+function servedCert(host: string): { serial: string; names: string[]; pem: string } {
     const r = spawnSync("openssl", ["s_client", "-connect", `${HOST}:${HTTPS}`, "-servername", host], {
         input: "",
         encoding: "utf8",
@@ -128,26 +130,41 @@ function servedSerial(host: string): string {
     });
     const pem = r.stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)?.[0];
     assert.ok(pem, `a certificate on ${HTTPS}: ${r.stderr}`);
-    const x = spawnSync("openssl", ["x509", "-noout", "-serial"], { input: pem, encoding: "utf8" });
-    return x.stdout.trim();
+    const x = spawnSync("openssl", ["x509", "-noout", "-serial", "-ext", "subjectAltName"], {
+        input: pem,
+        encoding: "utf8",
+    });
+    return {
+        serial: /serial=(\S+)/.exec(x.stdout)![1],
+        names: [...x.stdout.matchAll(/DNS:([^,\s]+)/g)].map(m => m[1]).sort(),
+        pem,
+    };
 }
+const servedSerial = (host: string) => servedCert(host).serial;
 
 let first: DeployResult;
 let ca: string;
 
-before(() => {
-    destroy(PREFIX);
-    first = deploy(config());
-    ca = caFile(first.outputs.certificatePem, PREFIX);
-});
+function keepLogsAndDestroy(prefix: string) {
+    const r = spawnSync("docker", ["logs", `${prefix}-web`], { encoding: "utf8", maxBuffer: 64 << 20 });
+    if (r.status === 0) fs.writeFileSync(path.join(ARTIFACTS, `web-${prefix}.log`), `${r.stdout}${r.stderr}`);
+    destroy(prefix);
+}
 
 after(() => {
-    const r = spawnSync("docker", ["logs", `${PREFIX}-web`], { encoding: "utf8", maxBuffer: 64 << 20 });
-    if (r.status === 0) fs.writeFileSync(path.join(ARTIFACTS, `web-${PREFIX}.log`), `${r.stdout}${r.stderr}`);
-    destroy(PREFIX);
+    keepLogsAndDestroy(PREFIX);
+    keepLogsAndDestroy(ACME_PREFIX);
 });
 
 describe("well-known HTTPS endpoint, live", () => {
+    before(() => {
+        destroy(PREFIX);
+        first = deploy(config());
+        ca = caFile(first.outputs.certificatePem, PREFIX);
+    });
+    // The next suite uses the same ports.
+    after(() => keepLogsAndDestroy(PREFIX));
+
     test("the MTA-STS policy: text/plain, mode testing, the domain's MX hosts, as mtaStsPolicies says", () => {
         const r = get(`mta-sts.${SERVED}`, "/.well-known/mta-sts.txt", ca);
         assert.equal(r.status, 200);
@@ -277,5 +294,65 @@ describe("well-known HTTPS endpoint, live", () => {
         assert.equal(policy, second.outputs.mtaStsPolicies[SERVED]);
         assert.match(policy, /^mode: enforce$/m);
         assert.match(docker(["logs", `${PREFIX}-web`]), /configuration .* -> .*, reloading/);
+    });
+});
+
+// tls.acme without an ACME server: the ACME container serves its temporary certificate for the
+// names, the endpoint's among them, and nginx follows /certs/current when it is switched.
+describe("well-known HTTPS endpoint with tls.acme, live", () => {
+    const acme = {
+        email: "hostmaster@example.test",
+        // Nothing listens there: the temporary certificate stays.
+        directory: "https://127.0.0.1:34001/dir",
+        httpPort: 34080,
+        httpAddress: HOST,
+        retrySeconds: 3600,
+    };
+    before(() => {
+        destroy(ACME_PREFIX);
+        deploy(config({ tls: { acme } }, ACME_PREFIX));
+    });
+
+    test("the ACME order names mta-sts. and autoconfig.: the served certificate verifies for them", () => {
+        assert.equal(docker(["exec", `${ACME_PREFIX}-acme`, "test", "-e", "/certs/current/temporary"]), "");
+        const cert = servedCert(`mta-sts.${SERVED}`);
+        assert.equal(
+            cert.pem.replace(/\s/g, ""),
+            docker(["exec", `${ACME_PREFIX}-acme`, "cat", "/certs/current/cert.pem"]).replace(/\s/g, ""),
+            "nginx serves the certs volume's pair",
+        );
+        assert.deepEqual(cert.names, [`autoconfig.${SERVED}`, "mail.example.test", `mta-sts.${SERVED}`]);
+        // The temporary certificate is self-signed: it is its own CA.
+        const own = caFile(cert.pem, ACME_PREFIX);
+        const r = get(`mta-sts.${SERVED}`, "/.well-known/mta-sts.txt", own);
+        assert.equal(r.status, 200);
+        assert.match(r.body, /^mode: testing$/m);
+        assert.equal(get(`autoconfig.${SERVED}`, "/mail/config-v1.1.xml", own).status, 200);
+    });
+
+    test("a pair switched in /certs/current (as the ACME container does) is served by the same container", async () => {
+        const before = servedSerial(`mta-sts.${SERVED}`);
+        const id = docker(["inspect", "-f", "{{.Id}}", `${ACME_PREFIX}-web`]).trim();
+        // images/acme/acme's install_pair: a new directory, then the link renamed over in one step.
+        docker([
+            "exec",
+            `${ACME_PREFIX}-acme`,
+            "bash",
+            "-c",
+            "set -e; g=gen-webtest-$(date +%s%N); mkdir -m 0755 /certs/$g.tmp; " +
+                "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=switched " +
+                `-addext subjectAltName=DNS:mta-sts.${SERVED} -keyout /certs/$g.tmp/key.pem -out /certs/$g.tmp/cert.pem 2>/dev/null; ` +
+                "chmod 0600 /certs/$g.tmp/key.pem; mv -T /certs/$g.tmp /certs/$g; " +
+                "ln -sfn $g /certs/current.new; mv -T /certs/current.new /certs/current",
+        ]);
+        const deadline = Date.now() + 30_000;
+        let serial = before;
+        while (serial === before && Date.now() < deadline) {
+            await sleep(1000);
+            serial = servedSerial(`mta-sts.${SERVED}`);
+        }
+        assert.notEqual(serial, before, "the switched pair is served");
+        assert.equal(docker(["inspect", "-f", "{{.Id}}", `${ACME_PREFIX}-web`]).trim(), id);
+        assert.match(docker(["logs", `${ACME_PREFIX}-web`]), /certificate \S+ -> gen-webtest-\d+, reloading/);
     });
 });
