@@ -25,7 +25,7 @@ export class VirtualDomain extends pulumi.ComponentResource {
     public readonly wellKnown: WebDomain | undefined;
     public readonly domain: pulumi.Output<string>;
     public readonly mailboxAddresses: pulumi.Output<string[]>;
-    /** Every record the domain needs (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, SRV, A/AAAA, PTR; wellKnown: its hosts). */
+    /** Every record the domain needs (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, SRV, A/AAAA, PTR; wellKnown hosts). */
     public readonly dnsRecords: pulumi.Output<DnsRecord[]>;
     /** dnsRecords as zone-file text (absolute names, one TTL, no SOA/NS). */
     public readonly dnsZone: pulumi.Output<string>;
