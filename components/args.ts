@@ -76,6 +76,12 @@ export interface VirtualDomainArgs {
      * this domain defines it, else none.
      */
     tlsReportAddress?: string;
+    /**
+     * Served by the MailServer's HTTPS endpoint (MailServer wellKnown): the MTA-STS policy at
+     * https://mta-sts.<domain>/.well-known/mta-sts.txt and Thunderbird's autoconfig file at
+     * https://autoconfig.<domain>/mail/config-v1.1.xml; dnsRecords then has records for both names. Default: false.
+     */
+    wellKnown?: boolean;
     /** The host mail clients connect to (SRV targets). Default: the first of mxHosts. */
     clientHost?: string;
     /**
@@ -176,6 +182,11 @@ export interface MailServerArgs {
     ports?: MailServerPorts;
     /** rspamd: signing, inbound checks and spam scoring. Default: each field's default. */
     spamFilter?: SpamFilterArgs;
+    /**
+     * The HTTPS endpoint (nginx, a container of its own) serving the MTA-STS policy and Thunderbird autoconfig file of
+     * each VirtualDomain with wellKnown set; it runs only when one has it. Default: each field's default.
+     */
+    wellKnown?: WellKnownArgs;
     /**
      * Address Postfix's SMTP client sends from (smtp_bind_address, or smtp_bind_address6 for IPv6); it must be in the
      * domains' SPF records and have a PTR.
@@ -407,6 +418,20 @@ export interface SpamFilterArgs {
 }
 
 /**
+ * The HTTPS endpoint (nginx, a container of its own) serving the MTA-STS policy and Thunderbird autoconfig file of each
+ * VirtualDomain with wellKnown set; it runs only when one has it.
+ */
+export interface WellKnownArgs {
+    /**
+     * Port of the HTTPS endpoint (MTA-STS senders and mail clients always ask 443: forward it here if not 443).
+     * Default: 443.
+     */
+    httpsPort?: number;
+    /** Host address of the endpoint (host mode: bound; bridge mode: published on); default: all (publishAddress). */
+    address?: string;
+}
+
+/**
  * "bridge": a Docker network of its own, ports published; "host": daemons bind the host's addresses (keeps real client
  * IPs).
  */
@@ -527,6 +552,8 @@ export interface ImageArgs {
     valkey?: pulumi.Input<string>;
     /** A prebuilt ACME client image to use instead of building images/acme (tls.acme). */
     acme?: pulumi.Input<string>;
+    /** A prebuilt nginx image to use instead of building images/web (wellKnown). */
+    web?: pulumi.Input<string>;
     /** Base image of the builds. Default: "debian:trixie-slim". */
     baseImage?: pulumi.Input<string>;
     /** Docker build network mode, e.g. "host" where the default bridge has no route out. */

@@ -27,6 +27,9 @@ import { renderRspamdFiles, RSPAMD_MILTER_DIR } from "./render/rspamd";
 import { rspamdSpec, SigningDomain, spamFilter } from "./internal/spamFilter";
 import { serverCertificate, ServerCertificate } from "./tls";
 import { acmeClient, CERTS_MOUNT } from "./internal/acme";
+import { wellKnownEndpoint, webSpec } from "./internal/web";
+import { wellKnownHosts } from "./render/dns";
+import { renderWebFiles } from "./render/web";
 import { Validator } from "./validate";
 import { VirtualDomain } from "./virtualDomain";
 
@@ -63,6 +66,8 @@ export class MailServer extends pulumi.ComponentResource {
     public readonly acme: { container: docker.Container; certsVolumeName: pulumi.Output<string> } | undefined;
     public readonly postfixContainerName: pulumi.Output<string>;
     public readonly saslauthdContainerName: pulumi.Output<string>;
+    /** The well-known HTTPS endpoint's container (wellKnown); undefined when no domain is served. */
+    public readonly webContainerName: pulumi.Output<string | undefined>;
     public readonly queueVolumeName: pulumi.Output<string>;
     /** The volume through which Dovecot receives mail from Postfix over LMTP. */
     public readonly lmtpVolumeName: pulumi.Output<string>;
@@ -81,6 +86,11 @@ export class MailServer extends pulumi.ComponentResource {
         const rendered = renderPostfixFiles(postfix);
         const saslauthdRendered = renderSaslauthdFiles();
         const rspamdRendered = settings.spamFilter.enabled ? renderRspamdFiles(rspamdSpec(settings)) : [];
+        const webRendered = settings.wellKnown
+            ? renderWebFiles(webSpec(settings.wellKnown, placement.networkMode, settings.tls.acme !== undefined))
+            : [];
+        // The endpoint's names go on the mail services' certificate, which it serves too.
+        const wellKnownNames = (settings.wellKnown?.domains ?? []).flatMap(d => wellKnownHosts(d.domain));
         // Relay mode's SMTP AUTH users are checked by saslauthd like mailboxes (internet mode has none).
         const relayUsers = hashLogins(
             v,
@@ -108,6 +118,7 @@ export class MailServer extends pulumi.ComponentResource {
                 ),
                 [FILE_INPUTS.saslauthd]: filesByPath(saslauthdRendered),
                 [FILE_INPUTS.rspamd]: filesByPath(rspamdRendered),
+                ...(settings.wellKnown ? { [FILE_INPUTS.web]: filesByPath(webRendered) } : {}),
                 // The hashes change with any password: "[secret] => [secret]" in the diff says so.
                 [SECRET_FILE_INPUTS.saslauthd]: pulumi.secret({ [saslauthdPasswdFile("").path]: saslauthdPasswd }),
             },
@@ -146,7 +157,7 @@ export class MailServer extends pulumi.ComponentResource {
             ? acmeClient(this, {
                   prefix,
                   hostname: postfix.hostname,
-                  acme: settings.tls.acme,
+                  acme: { ...settings.tls.acme, names: [...settings.tls.acme.names, ...wellKnownNames] },
                   images: args.images,
                   placement: servicePlacement,
                   restart: settings.restart,
@@ -154,7 +165,9 @@ export class MailServer extends pulumi.ComponentResource {
               })
             : undefined;
         this.acme = acme && { container: acme.container, certsVolumeName: acme.certsVolume };
-        this.certificate = acme ? undefined : serverCertificate(this, prefix, postfix.hostname, [], settings.tls, v);
+        this.certificate = acme
+            ? undefined
+            : serverCertificate(this, prefix, postfix.hostname, wellKnownNames, settings.tls, v);
         const certificate = this.certificate;
 
         // --- Postfix
@@ -279,6 +292,22 @@ export class MailServer extends pulumi.ComponentResource {
             [postfixJob.container, saslauthd, ...(filter ? [filter.rspamd] : []), ...(acme ? [acme.container] : [])],
         );
 
+        // --- The well-known HTTPS endpoint (MTA-STS policies, autoconfig)
+        const web = settings.wellKnown
+            ? wellKnownEndpoint(this, {
+                  prefix,
+                  wellKnown: settings.wellKnown,
+                  rendered: webRendered,
+                  certificate,
+                  acme,
+                  images,
+                  placement: servicePlacement,
+                  restart: settings.restart,
+                  labels,
+              })
+            : undefined;
+        this.webContainerName = web ? web.container.name : pulumi.output(undefined);
+
         this.certificatePem = certificate ? certificate.certPem : pulumi.output(undefined);
         this.postfixContainerName = postfixContainer.name;
         this.saslauthdContainerName = saslauthd.name;
@@ -299,6 +328,8 @@ export class MailServer extends pulumi.ComponentResource {
             saslauthdConfigApplied: saslJob.applied,
             rspamdConfigApplied: filter ? filter.applied : pulumi.output(undefined),
             acmeCredentialsApplied: acme ? acme.credentialsApplied : pulumi.output(undefined),
+            webContainerName: this.webContainerName,
+            webConfigApplied: web ? web.applied : pulumi.output(undefined),
         });
     }
 }

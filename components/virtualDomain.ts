@@ -7,6 +7,7 @@ import { domainSettings } from "./render/inputs";
 import { hashLogins } from "./internal/credentials";
 import { PasswordHashCache } from "./render/password";
 import { Credential, DkimAlgorithm, DkimSigningKey, DomainSpec } from "./render/spec";
+import type { WebDomain } from "./render/web";
 import { MIN_PASSWORD_LENGTH, Validator } from "./validate";
 
 export { MIN_PASSWORD_LENGTH };
@@ -20,9 +21,11 @@ export { DnsRecord, DkimSigningKey };
 export class VirtualDomain extends pulumi.ComponentResource {
     /** The validated description the renderers use. Passwords and keys are not part of it. */
     public readonly spec: DomainSpec;
+    /** With wellKnown set: what its MailServer's HTTPS endpoint serves for it; else undefined. */
+    public readonly wellKnown: WebDomain | undefined;
     public readonly domain: pulumi.Output<string>;
     public readonly mailboxAddresses: pulumi.Output<string[]>;
-    /** Every record the domain needs (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, SRV, A/AAAA, PTR). */
+    /** Every record the domain needs (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, SRV, A/AAAA, PTR; wellKnown hosts). */
     public readonly dnsRecords: pulumi.Output<DnsRecord[]>;
     /** dnsRecords as zone-file text (absolute names, one TTL, no SOA/NS). */
     public readonly dnsZone: pulumi.Output<string>;
@@ -59,6 +62,15 @@ export class VirtualDomain extends pulumi.ComponentResource {
             opts,
         );
         this.spec = spec;
+        this.wellKnown = dns.wellKnown
+            ? {
+                  domain: spec.name,
+                  mxHosts: dns.mxHosts,
+                  mtaSts: dns.mtaSts,
+                  clientHost: dns.clientHost,
+                  clientPorts: dns.clientPorts,
+              }
+            : undefined;
         this.credentials = credentials;
         this.passwordHashCache = cache;
         this.domain = pulumi.output(spec.name);

@@ -8,7 +8,7 @@ import type { ImageArgs } from "../args";
 import { renderManifest } from "../render/manifest";
 import { paths } from "../render/spec";
 
-export type Service = "postfix" | "dovecot" | "saslauthd" | "rspamd" | "valkey" | "acme";
+export type Service = "postfix" | "dovecot" | "saslauthd" | "rspamd" | "valkey" | "acme" | "web";
 
 /** The images/ folder, found from this file whether it runs from source or from bin/. */
 export function imagesDir(): string {
@@ -183,6 +183,9 @@ export const SERVICE_SECURITY: Record<Service, { capabilities: string[]; tmpfs: 
     // The ACME client (root, to own the key files the services' root processes read) binds its
     // HTTP-01 server, port 80 by default, and writes only its two volumes.
     acme: { capabilities: ["CAP_NET_BIND_SERVICE"], tmpfs: ["/tmp"] },
+    // nginx's master (root, to read the key) starts its workers as www-data; CAP_NET_BIND_SERVICE
+    // is added by components/internal/web.ts for a port below 1024.
+    web: { capabilities: ["CAP_SETGID", "CAP_SETUID"], tmpfs: ["/run/mail", "/run/nginx", "/tmp"] },
 };
 
 export interface ServiceContainerArgs {
@@ -197,6 +200,8 @@ export interface ServiceContainerArgs {
     labels: Record<string, string>;
     /** Environment ("NAME=value"); never a secret. */
     envs?: string[];
+    /** Capabilities besides SERVICE_SECURITY's, e.g. CAP_NET_BIND_SERVICE for a low port only. */
+    extraCapabilities?: string[];
 }
 
 /**
@@ -238,7 +243,10 @@ export function serviceContainer(
             waitTimeout: 180,
             destroyGraceSeconds: 30,
             securityOpts: ["no-new-privileges:true"],
-            capabilities: { drops: ["ALL"], adds: SERVICE_SECURITY[args.service].capabilities },
+            capabilities: {
+                drops: ["ALL"],
+                adds: [...SERVICE_SECURITY[args.service].capabilities, ...(args.extraCapabilities ?? [])].sort(),
+            },
             readOnly: true,
             tmpfs: Object.fromEntries(SERVICE_SECURITY[args.service].tmpfs.map(p => [p, "rw,nosuid,nodev,mode=0755"])),
             labels: labelList({ ...args.labels, "mailserver.role": "service" }),

@@ -5,6 +5,7 @@ import type { PasswordHashCache } from "../render/password";
 import { relayImplicitTls, relayNexthop } from "../render/postfix";
 import { definedAddresses } from "../render/addresses";
 import { DomainSpec, paths, PostfixSpec, RelayhostSpec, TransportSpec } from "../render/spec";
+import type { WebDomain } from "../render/web";
 import { isDomain, Validator } from "../validate";
 import { bridgeGatewayRisk, isIP, isIPv4, isNameserver, parseNetwork } from "../net";
 import { boolean, integer, list, object, oneOf, passthrough, readOptions, required, text, Values } from "./declare";
@@ -104,6 +105,18 @@ export const SPAM_FILTER_OPTIONS = {
     ),
 };
 
+export const WELL_KNOWN_OPTIONS = {
+    httpsPort: port(
+        "Port of the HTTPS endpoint (MTA-STS senders and mail clients always ask 443: forward it here if not 443)",
+        443,
+    ),
+    address: text({
+        doc: "Host address of the endpoint (host mode: bound; bridge mode: published on); default: all (publishAddress)",
+        accepted: "expected an IP address",
+        check: (v, f, x) => (isIP(x) ? x : v.fail(f, x, "expected an IP address such as 0.0.0.0 or 192.0.2.10")),
+    }),
+};
+
 export const MAIL_SERVER_OPTIONS = {
     mode: oneOf("MailServerMode", MAIL_SERVER_MODES, {
         doc: '"internet": receives mail for its domains and sends out; "relay": no mailboxes, everything leaves via the relayhost',
@@ -115,7 +128,7 @@ export const MAIL_SERVER_OPTIONS = {
             check: (v, f, x) => v.hostname(f, x),
         }),
     ),
-    domains: passthrough<Array<{ spec: DomainSpec }>, { doc: string; default: [] }>(
+    domains: passthrough<Array<{ spec: DomainSpec; wellKnown?: WebDomain }>, { doc: string; default: [] }>(
         "VirtualDomain[]",
         { type: "array", items: { type: "object" } },
         {
@@ -224,6 +237,12 @@ export const MAIL_SERVER_OPTIONS = {
         doc: "rspamd: signing, inbound checks and spam scoring",
         default: {},
     }),
+    wellKnown: object("WellKnownArgs", WELL_KNOWN_OPTIONS, {
+        doc:
+            "The HTTPS endpoint (nginx, a container of its own) serving the MTA-STS policy and Thunderbird autoconfig " +
+            "file of each VirtualDomain with wellKnown set; it runs only when one has it",
+        default: {},
+    }),
     outboundAddress: text({
         doc:
             "Address Postfix's SMTP client sends from (smtp_bind_address, or smtp_bind_address6 for IPv6); " +
@@ -284,6 +303,8 @@ export interface MailServerSettings {
     users: string[];
     tls: ReturnType<typeof validateTls>;
     spamFilter: Values<typeof SPAM_FILTER_OPTIONS>;
+    /** The well-known HTTPS endpoint, when a VirtualDomain has wellKnown set; its domains in the given order. */
+    wellKnown?: Values<typeof WELL_KNOWN_OPTIONS> & { domains: WebDomain[] };
 }
 
 /** Validates MailServer arguments, including every rule that spans options and domains. */
@@ -434,6 +455,21 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             `expected a score below spamFilter.addHeaderScore (${spam.addHeaderScore})`,
         );
 
+    const served = o.domains.flatMap(d => (d.wellKnown ? [d.wellKnown] : []));
+    if (served.length > 0) {
+        const p = o.wellKnown.httpsPort;
+        const taken = [
+            ...Object.entries(ports).map(([k, x]) => [`ports.${k}`, x] as const),
+            ...(tls.acme ? [["tls.acme.httpPort", tls.acme.httpPort] as const] : []),
+        ].find(([, x]) => x === p);
+        if (taken)
+            v.fail(
+                "wellKnown.httpsPort",
+                p,
+                `port ${p} is already used by ${taken[0]}; the HTTPS endpoint needs its own port`,
+            );
+    }
+
     const prefix = o.namePrefix ?? name;
     if (o.namePrefix === undefined) MAIL_SERVER_OPTIONS.namePrefix.check(v, "namePrefix", prefix);
     return {
@@ -442,6 +478,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
         users,
         tls,
         spamFilter: spam,
+        ...(served.length > 0 ? { wellKnown: { ...o.wellKnown, domains: served } } : {}),
         placement: { networkMode: o.networkMode, publishAddress: o.publishAddress },
         postfix: {
             mode,

@@ -250,6 +250,13 @@ export const VIRTUAL_DOMAIN_OPTIONS = {
         }),
         defaultText: "`postmaster@<domain>` if this domain defines it, else none",
     },
+    wellKnown: boolean({
+        doc:
+            "Served by the MailServer's HTTPS endpoint (MailServer wellKnown): the MTA-STS policy at " +
+            "https://mta-sts.<domain>/.well-known/mta-sts.txt and Thunderbird's autoconfig file at " +
+            "https://autoconfig.<domain>/mail/config-v1.1.xml; dnsRecords then has records for both names",
+        default: false,
+    }),
     clientHost: {
         ...text({ doc: "The host mail clients connect to (SRV targets)", check: (v, f, x) => v.hostname(f, x) }),
         defaultText: "the first of `mxHosts`",
@@ -419,6 +426,7 @@ export function validateVirtualDomain(v: Validator, args: unknown): VirtualDomai
             clientHost: o.clientHost ?? mxHosts[0],
             clientPorts: o.clientPorts as ClientPorts,
             mailHostAddresses: o.mailHostAddresses,
+            wellKnown: o.wellKnown,
         },
     };
 }

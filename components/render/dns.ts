@@ -8,7 +8,7 @@ import type { DkimAlgorithm } from "./spec";
 export interface DnsRecord {
     /** Owner name, fully qualified, without the trailing dot: "example.com", "_dmarc.example.com". */
     name: string;
-    /** "MX", "TXT", "SRV", "A", "AAAA" or "PTR". */
+    /** "MX", "TXT", "SRV", "A", "AAAA", "CNAME" or "PTR". */
     type: string;
     /**
      * The record data after the priority, as in a zone file: host names end with "." ("mail.example.com."),
@@ -63,6 +63,13 @@ export interface DnsSpec {
     clientPorts: ClientPorts;
     /** Public addresses of the first MX host: its A/AAAA records and the PTR each should have. */
     mailHostAddresses: string[];
+    /** Served by MailServer's HTTPS endpoint: mta-sts.<domain> and autoconfig.<domain> need records. */
+    wellKnown?: boolean;
+}
+
+/** The host names MailServer's HTTPS endpoint answers for a domain (wellKnown): in DNS and on the certificate. */
+export function wellKnownHosts(domain: string): string[] {
+    return [`mta-sts.${domain}`, `autoconfig.${domain}`];
 }
 
 /** TTL of every record in the zone text: an hour, short enough for a key rotation's week. */
@@ -113,7 +120,8 @@ export function dmarcValue(dmarc: DnsSpec["dmarc"]): string {
 
 /**
  * Every record the domain needs: MX, SPF, DKIM (signing and retired selectors), DMARC, MTA-STS,
- * TLS-RPT, the client SRV records, and the first MX host's A/AAAA with the PTR each address should have.
+ * TLS-RPT, the client SRV records, the first MX host's A/AAAA with the PTR each address should have,
+ * and with wellKnown the endpoint's names (A/AAAA like the mail host, or a CNAME to it).
  */
 export function renderDnsRecords(s: DnsSpec): DnsRecord[] {
     const d = s.domain;
@@ -176,6 +184,19 @@ export function renderDnsRecords(s: DnsSpec): DnsRecord[] {
             value: a,
             purpose: "address of the mail host",
         });
+    }
+    // The endpoint runs on the mail host: its addresses where known, else an alias of its name.
+    if (s.wellKnown) {
+        const [mtaSts, autoconfig] = wellKnownHosts(d);
+        for (const [name, what] of [
+            [mtaSts, "MTA-STS policy host (MailServer wellKnown)"],
+            [autoconfig, "Thunderbird autoconfig host (MailServer wellKnown)"],
+        ]) {
+            if (s.mailHostAddresses.length === 0)
+                records.push({ name, type: "CNAME", value: `${host}.`, purpose: `${what}, on the mail host` });
+            for (const a of s.mailHostAddresses)
+                records.push({ name, type: a.includes(":") ? "AAAA" : "A", value: a, purpose: what });
+        }
     }
     for (const a of s.mailHostAddresses) {
         records.push({

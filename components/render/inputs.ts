@@ -17,6 +17,7 @@ export const FILE_INPUTS = {
     saslauthd: "saslauthdFiles",
     dovecot: "dovecotFiles",
     rspamd: "rspamdFiles",
+    web: "webFiles",
 } as const;
 
 /** Names of the secret inputs that hold files of password hashes (each input secret as a whole). */
@@ -82,6 +83,15 @@ export function mailServerSettings(d: MailServerSettings) {
         restart: d.restart,
         tls: tlsSettings(d.tls),
         spamFilter: d.spamFilter,
+        // Only when a domain is served, so that servers without the endpoint register what they did before.
+        ...(d.wellKnown
+            ? {
+                  wellKnown: {
+                      httpsPort: d.wellKnown.httpsPort,
+                      ...(d.wellKnown.address !== undefined ? { address: d.wellKnown.address } : {}),
+                  },
+              }
+            : {}),
         // Only when given, as an undefined value is none a Struct can hold.
         ...(p.outboundAddress !== undefined ? { outboundAddress: p.outboundAddress } : {}),
     };
@@ -129,5 +139,7 @@ export function domainSettings(spec: DomainSpec, dns: Omit<DnsSpec, "dkimKeys">,
         clientHost: dns.clientHost,
         clientPorts: dns.clientPorts,
         mailHostAddresses: dns.mailHostAddresses,
+        // Only when set, so that domains without it register what they did before.
+        ...(dns.wellKnown ? { wellKnown: true } : {}),
     };
 }

@@ -80,6 +80,8 @@ test("at least 25 invalid configurations are refused before any resource is regi
     const server = (name: string, args: Partial<import("../../components").MailServerArgs> = {}) =>
         new c.MailServer(name, { hostname: "mail.example.com", domains: [good], namePrefix: name, ...args });
     const pair = mismatchedPair();
+    // A domain served by the well-known endpoint, for the port clashes that only then matter.
+    const served = domain("wk-example.com", { wellKnown: true });
     const loopDomain = () =>
         new c.VirtualDomain("loop-dom", {
             domain: "example.com",
@@ -729,6 +731,67 @@ test("at least 25 invalid configurations are refused before any resource is regi
                         },
                     },
                 }),
+        },
+        {
+            what: "HTTPS endpoint on port 0",
+            label: "MailServer bad-68",
+            field: "wellKnown.httpsPort",
+            shown: "0",
+            accepted: /expected a TCP port 1-65535/,
+            construct: n => server(n, { wellKnown: { httpsPort: 0 } }),
+        },
+        {
+            what: "HTTPS endpoint on a port above 65535",
+            label: "MailServer bad-69",
+            field: "wellKnown.httpsPort",
+            shown: "70000",
+            accepted: /expected a TCP port 1-65535/,
+            construct: n => server(n, { wellKnown: { httpsPort: 70000 } }),
+        },
+        {
+            what: "HTTPS endpoint address not an IP address",
+            label: "MailServer bad-70",
+            field: "wellKnown.address",
+            shown: `"mail.example.com"`,
+            accepted: /expected an IP address/,
+            construct: n => server(n, { wellKnown: { address: "mail.example.com" } }),
+        },
+        {
+            what: "HTTPS endpoint on the SMTP port",
+            label: "MailServer bad-71",
+            field: "wellKnown.httpsPort",
+            shown: "25",
+            accepted: /already used by ports\.smtp/,
+            construct: n => server(n, { domains: [served], wellKnown: { httpsPort: 25 } }),
+        },
+        {
+            what: "HTTPS endpoint on the ACME HTTP-01 port",
+            label: "MailServer bad-72",
+            field: "wellKnown.httpsPort",
+            shown: "80",
+            accepted: /already used by tls\.acme\.httpPort/,
+            construct: n =>
+                server(n, {
+                    domains: [served],
+                    wellKnown: { httpsPort: 80 },
+                    tls: { acme: { email: "hostmaster@example.com" } },
+                }),
+        },
+        {
+            what: "misspelt HTTPS endpoint option",
+            label: "MailServer bad-73",
+            field: "wellKnown.port",
+            shown: "8443",
+            accepted: /known fields: httpsPort, address/,
+            construct: n => server(n, { wellKnown: { port: 8443 } as any }),
+        },
+        {
+            what: "wellKnown not a boolean",
+            label: "VirtualDomain bad-74",
+            field: "wellKnown",
+            shown: `"yes"`,
+            accepted: /expected true or false/,
+            construct: n => domain(n, { wellKnown: "yes" as any }),
         },
     ];
     assert.ok(cases.length >= 25);
