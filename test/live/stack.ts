@@ -108,6 +108,13 @@ function result(status: number | null, stdout: string, stderr: string): DeployRe
     return JSON.parse(stdout.trim().split("\n").pop()!);
 }
 
+/** Appends an operation's engine output to test/.artifacts/engine-<prefix>.log. */
+function keepEngineLog(config: Record<string, unknown>, output: string): void {
+    fs.writeFileSync(path.join(ARTIFACTS, `engine-${String(config["mailserver:namePrefix"])}.log`), output, {
+        flag: "a",
+    });
+}
+
 /**
  * `pulumi up` (or, with live = false, `pulumi preview`) of the example program with this config,
  * on the real engine; throws with the engine's output on failure.
@@ -125,9 +132,7 @@ export function deploy(
         timeout: 15 * 60 * 1000,
     });
     fs.rmSync(file, { force: true });
-    fs.writeFileSync(path.join(ARTIFACTS, `engine-${String(config["mailserver:namePrefix"])}.log`), r.stderr, {
-        flag: "a",
-    });
+    keepEngineLog(config, r.stderr);
     return result(r.status, r.stdout, r.stderr);
 }
 
@@ -147,6 +152,7 @@ export function deployAsync(config: Record<string, unknown>, options: DeployOpti
         child.on("error", reject);
         child.on("close", code => {
             fs.rmSync(file, { force: true });
+            keepEngineLog(config, stderr);
             try {
                 resolve(result(code, stdout, stderr));
             } catch (e) {
