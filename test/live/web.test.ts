@@ -13,7 +13,6 @@ import { caFile, docker, HOST } from "./clients";
 import { ARTIFACTS, deploy, DeployResult, destroy, liveConfig, portsFrom, USERS } from "./stack";
 
 const PREFIX = "webtest";
-const ACME_PREFIX = "webacme";
 const PORTS = portsFrom(34000);
 const HTTPS = 34443;
 const SERVED = "example.test";
@@ -151,18 +150,12 @@ function keepLogsAndDestroy(prefix: string) {
     destroy(prefix);
 }
 
-after(() => {
-    keepLogsAndDestroy(PREFIX);
-    keepLogsAndDestroy(ACME_PREFIX);
-});
-
 describe("well-known HTTPS endpoint, live", () => {
     before(() => {
         destroy(PREFIX);
         first = deploy(config());
         ca = caFile(first.outputs.certificatePem, PREFIX);
     });
-    // The next suite uses the same ports.
     after(() => keepLogsAndDestroy(PREFIX));
 
     test("the MTA-STS policy: text/plain, mode testing, the domain's MX hosts, as mtaStsPolicies says", () => {
@@ -294,65 +287,5 @@ describe("well-known HTTPS endpoint, live", () => {
         assert.equal(policy, second.outputs.mtaStsPolicies[SERVED]);
         assert.match(policy, /^mode: enforce$/m);
         assert.match(docker(["logs", `${PREFIX}-web`]), /configuration .* -> .*, reloading/);
-    });
-});
-
-// tls.acme without an ACME server: the ACME container serves its temporary certificate for the
-// names, the endpoint's among them, and nginx follows /certs/current when it is switched.
-describe("well-known HTTPS endpoint with tls.acme, live", () => {
-    const acme = {
-        email: "hostmaster@example.test",
-        // Nothing listens there: the temporary certificate stays.
-        directory: "https://127.0.0.1:34001/dir",
-        httpPort: 34080,
-        httpAddress: HOST,
-        retrySeconds: 3600,
-    };
-    before(() => {
-        destroy(ACME_PREFIX);
-        deploy(config({ tls: { acme } }, ACME_PREFIX));
-    });
-
-    test("the ACME order names mta-sts. and autoconfig.: the served certificate verifies for them", () => {
-        assert.equal(docker(["exec", `${ACME_PREFIX}-acme`, "test", "-e", "/certs/current/temporary"]), "");
-        const cert = servedCert(`mta-sts.${SERVED}`);
-        assert.equal(
-            cert.pem.replace(/\s/g, ""),
-            docker(["exec", `${ACME_PREFIX}-acme`, "cat", "/certs/current/cert.pem"]).replace(/\s/g, ""),
-            "nginx serves the certs volume's pair",
-        );
-        assert.deepEqual(cert.names, [`autoconfig.${SERVED}`, "mail.example.test", `mta-sts.${SERVED}`]);
-        // The temporary certificate is self-signed: it is its own CA.
-        const own = caFile(cert.pem, ACME_PREFIX);
-        const r = get(`mta-sts.${SERVED}`, "/.well-known/mta-sts.txt", own);
-        assert.equal(r.status, 200);
-        assert.match(r.body, /^mode: testing$/m);
-        assert.equal(get(`autoconfig.${SERVED}`, "/mail/config-v1.1.xml", own).status, 200);
-    });
-
-    test("a pair switched in /certs/current (as the ACME container does) is served by the same container", async () => {
-        const before = servedSerial(`mta-sts.${SERVED}`);
-        const id = docker(["inspect", "-f", "{{.Id}}", `${ACME_PREFIX}-web`]).trim();
-        // images/acme/acme's install_pair: a new directory, then the link renamed over in one step.
-        docker([
-            "exec",
-            `${ACME_PREFIX}-acme`,
-            "bash",
-            "-c",
-            "set -e; g=gen-webtest-$(date +%s%N); mkdir -m 0755 /certs/$g.tmp; " +
-                "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=switched " +
-                `-addext subjectAltName=DNS:mta-sts.${SERVED} -keyout /certs/$g.tmp/key.pem -out /certs/$g.tmp/cert.pem 2>/dev/null; ` +
-                "chmod 0600 /certs/$g.tmp/key.pem; mv -T /certs/$g.tmp /certs/$g; " +
-                "ln -sfn $g /certs/current.new; mv -T /certs/current.new /certs/current",
-        ]);
-        const deadline = Date.now() + 30_000;
-        let serial = before;
-        while (serial === before && Date.now() < deadline) {
-            await sleep(1000);
-            serial = servedSerial(`mta-sts.${SERVED}`);
-        }
-        assert.notEqual(serial, before, "the switched pair is served");
-        assert.equal(docker(["inspect", "-f", "{{.Id}}", `${ACME_PREFIX}-web`]).trim(), id);
-        assert.match(docker(["logs", `${ACME_PREFIX}-web`]), /certificate \S+ -> gen-webtest-\d+, reloading/);
     });
 });
