@@ -97,6 +97,7 @@ export function acmeClient(parent: pulumi.Resource, a: AcmeArgs) {
             restart: a.restart,
             labels: a.labels,
             envs: acmeEnv(a.acme, a.hostname, a.placement.networkMode),
+            extraCapabilities: !dns && a.acme.httpPort < 1024 ? ["CAP_NET_BIND_SERVICE"] : [],
         },
         credentials ? [credentials.job] : [],
     );

@@ -180,9 +180,9 @@ export const SERVICE_SECURITY: Record<Service, { capabilities: string[]; tmpfs: 
     },
     // Runs as the image's valkey user, with no network at all.
     valkey: { capabilities: [], tmpfs: ["/tmp"] },
-    // The ACME client (root, to own the key files the services' root processes read) binds its
-    // HTTP-01 server, port 80 by default, and writes only its two volumes.
-    acme: { capabilities: ["CAP_NET_BIND_SERVICE"], tmpfs: ["/tmp"] },
+    // The ACME client (root, to own the key files the services' root processes read) writes only
+    // its volumes; components/internal/acme.ts adds CAP_NET_BIND_SERVICE for an HTTP-01 port below 1024.
+    acme: { capabilities: [], tmpfs: ["/tmp"] },
     // nginx's master (root, to read the key) starts its workers as www-data; CAP_NET_BIND_SERVICE
     // is added by components/internal/web.ts for a port below 1024.
     web: { capabilities: ["CAP_SETGID", "CAP_SETUID"], tmpfs: ["/run/mail", "/run/nginx", "/tmp"] },

@@ -37,9 +37,10 @@ before(async () => {
 
 const container = (name: string) => env.byName(name, T.container);
 
-test("the ACME container: no port, the credentials volume read-only, each credential only as a _FILE path", () => {
+test("the ACME container: no port and no capability, the credentials volume read-only, each credential only as a _FILE path", () => {
     const acme = container("gd-acme");
     assert.deepEqual(acme.inputs.ports ?? [], []);
+    assert.deepEqual(acme.inputs.capabilities, { drops: ["ALL"], adds: [] });
     assert.deepEqual(
         acme.inputs.mounts.map((m: any) => [m.source, m.target, !!m.readOnly]),
         [
