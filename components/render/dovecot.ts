@@ -3,7 +3,15 @@
 import { dovecotScheme } from "./password";
 import { probeAddress, renderProbe } from "./probe";
 import { renderSieveFiles } from "./sieve";
-import { Credential, DomainSpec, LMTP_CONCURRENCY, LMTP_USER_CONCURRENCY, paths, RenderedFile } from "./spec";
+import {
+    Credential,
+    DomainSpec,
+    LMTP_CONCURRENCY,
+    LMTP_USER_CONCURRENCY,
+    paths,
+    publicFile,
+    RenderedFile,
+} from "./spec";
 
 export interface DovecotSpec {
     hostname: string;
@@ -273,15 +281,13 @@ export function renderDovecotUsers(credentials: Credential[], domains: DomainSpe
 /** dovecot.conf first, then each mailbox's Sieve script. */
 export function renderDovecotFiles(spec: DovecotSpec): RenderedFile[] {
     return [
-        { path: "dovecot.conf", content: renderDovecotConf(spec), mode: "0644", owner: "root", group: "root" },
+        publicFile("dovecot.conf", renderDovecotConf(spec)),
         renderProbe(
             spec.ports.imap > 0
                 ? { address: probeAddress(spec.listen), port: spec.ports.imap, greeting: "* OK", goodbye: "a LOGOUT" }
                 : undefined,
         ),
-        ...(spec.junkSpam
-            ? [{ path: JUNK_SIEVE_PATH, content: JUNK_SIEVE, mode: "0644", owner: "root", group: "root" }]
-            : []),
+        ...(spec.junkSpam ? [publicFile(JUNK_SIEVE_PATH, JUNK_SIEVE)] : []),
         ...renderSieveFiles(spec.domains),
     ];
 }

@@ -3,7 +3,7 @@
 // reaches the probe together with the configuration: the container's own healthcheck input never
 // changes (Docker cannot change a running container's healthcheck, and the provider would only
 // record the change), and the probe always checks the generation the daemon runs.
-import { RenderedFile } from "./spec";
+import { publicFile, RenderedFile } from "./spec";
 
 export interface Probe {
     address: string;
@@ -19,7 +19,7 @@ export function renderProbe(probe: Probe | undefined): RenderedFile {
     const content = probe
         ? `address=${probe.address}\nport=${probe.port}\ngreeting=${probe.greeting}\ngoodbye=${probe.goodbye}\n`
         : "# no TCP probe: the daemon and its configuration generation are checked\n";
-    return { path: "probe", content, mode: "0644", owner: "root", group: "root" };
+    return publicFile("probe", content);
 }
 
 /** The address a probe inside the container can reach, given what the daemon listens on. */

@@ -3,7 +3,7 @@
 // links local.d and override.d to the active generation (/config/current), so everything here
 // either adds to Debian's defaults (local.d) or replaces one of their keys (override.d).
 import * as crypto from "node:crypto";
-import { paths, RenderedFile } from "./spec";
+import { paths, publicFile, RenderedFile } from "./spec";
 
 import type { DkimAlgorithm } from "./spec";
 export type { DkimAlgorithm };
@@ -147,16 +147,9 @@ end`;
 }
 
 export function renderRspamdFiles(s: RspamdSpec): RenderedFile[] {
-    const file = (path: string, content: string): RenderedFile => ({
-        path,
-        content,
-        mode: "0644",
-        owner: "root",
-        group: "root",
-    });
     const signingDomains = s.signing.filter(d => d.keys.length > 0);
     return [
-        file(
+        publicFile(
             "override.d/logging.inc",
             `${HEADER}# To the container's stdout, like every service of the stack.
 type = "console";
@@ -164,7 +157,7 @@ level = "notice";
 systemd = false;
 `,
         ),
-        file(
+        publicFile(
             "override.d/options.inc",
             `${HEADER}# Only mynetworks is local (Debian's default trusts every private range, which in Docker
 # bridge mode includes the gateway every client arrives from).
@@ -176,7 +169,7 @@ control_socket = "/run/rspamd/rspamd.sock mode=0600";
 gtube_patterns = "all";
 ${s.nameservers.length > 0 ? `dns {\n  nameserver = ${ucl(s.nameservers)};\n}\n` : ""}`,
         ),
-        file(
+        publicFile(
             "override.d/worker-proxy.inc",
             `${HEADER}# The milter Postfix talks to, on a socket in the volume only Postfix shares; it scans itself.
 bind_socket = ${q(`${RSPAMD_MILTER_SOCKET} mode=0666`)};
@@ -194,30 +187,30 @@ spam_header = "X-Spam";
 reject_message = "5.7.1 Message rejected as spam";
 `,
         ),
-        file(
+        publicFile(
             "override.d/worker-normal.inc",
             `${HEADER}# Only for the healthcheck and rspamc inside the container: no TCP port.
 bind_socket = "/run/rspamd/normal.sock mode=0600";
 count = 1;
 `,
         ),
-        file(
+        publicFile(
             "override.d/worker-controller.inc",
             `${HEADER}# rspamc stat/learn inside the container only: no TCP port.
 bind_socket = "/run/rspamd/controller.sock mode=0600";
 count = 1;
 `,
         ),
-        file("local.d/redis.conf", `${HEADER}servers = ${q(`${VALKEY_SOCKET_DIR}/valkey.sock`)};\n`),
-        file(
+        publicFile("local.d/redis.conf", `${HEADER}servers = ${q(`${VALKEY_SOCKET_DIR}/valkey.sock`)};\n`),
+        publicFile(
             "local.d/actions.conf",
             `${HEADER}reject = ${s.rejectScore};
 add_header = ${s.addHeaderScore};
 ${s.greylisting ? `greylist = ${s.greylistScore};` : "greylist = null;"}
 `,
         ),
-        file("local.d/greylist.conf", `${HEADER}enabled = ${s.greylisting};\n`),
-        file(
+        publicFile("local.d/greylist.conf", `${HEADER}enabled = ${s.greylisting};\n`),
+        publicFile(
             "local.d/rbl.conf",
             `${HEADER}# DNS blocklists refuse queries that come through public resolvers: they need a local one.
 enabled = ${s.dnsbl};
@@ -225,8 +218,8 @@ enabled = ${s.dnsbl};
         ),
         // rspamd treats loopback clients as local and skips these checks for them; our local
         // clients are mynetworks, exempted by the settings rules instead.
-        ...["spf", "dkim"].map(m => file(`local.d/${m}.conf`, `${HEADER}check_local = true;\n`)),
-        file(
+        ...["spf", "dkim"].map(m => publicFile(`local.d/${m}.conf`, `${HEADER}check_local = true;\n`)),
+        publicFile(
             "local.d/dmarc.conf",
             `${HEADER}check_local = true;
 # Honour the sender domain's policy: p=reject is refused at SMTP time, p=quarantine goes to Junk.
@@ -236,7 +229,7 @@ actions {
 }
 `,
         ),
-        file(
+        publicFile(
             "local.d/milter_headers.conf",
             `${HEADER}use = ["authentication-results"];
 skip_local = false;
@@ -249,8 +242,8 @@ routines {
 }
 `,
         ),
-        file("local.d/settings.conf", OUTBOUND_RULES(s)),
-        file(
+        publicFile("local.d/settings.conf", OUTBOUND_RULES(s)),
+        publicFile(
             "local.d/dkim_signing.conf",
             `${HEADER}# Two signatures per message (RSA and Ed25519, RFC 8463) for each domain's active selector.
 enabled = ${signingDomains.length > 0};
@@ -260,7 +253,7 @@ ${dkimCondition({ ...s, signing: signingDomains })}
 EOD
 `,
         ),
-        file(
+        publicFile(
             "local.d/arc.conf",
             `${HEADER}check_local = true;
 # Seal mail that arrives for our domains (forwards and aliases to other servers carry the seal).

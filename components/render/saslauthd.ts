@@ -1,6 +1,6 @@
 // Renders saslauthd's PAM service and password file. saslauthd runs "-a pam -r", so Postfix's
 // SASL login "user@domain" reaches pam_pwdfile whole and is looked up in this file.
-import { Credential, paths, RenderedFile } from "./spec";
+import { Credential, paths, publicFile, RenderedFile } from "./spec";
 
 /** PAM service "smtp" (Postfix's smtpd_sasl_service). */
 export function renderPamSmtp(): string {
@@ -17,7 +17,7 @@ export function renderSaslauthdPasswd(credentials: Credential[]): string {
 }
 
 export function renderSaslauthdFiles(): RenderedFile[] {
-    return [{ path: "pam-smtp", content: renderPamSmtp(), mode: "0644", owner: "root", group: "root" }];
+    return [publicFile("pam-smtp", renderPamSmtp())];
 }
 
 /** The hashes: saslauthd runs as root, nobody else needs them. */

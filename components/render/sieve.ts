@@ -1,7 +1,7 @@
 // Renders each mailbox's Sieve rules (typed options or a script given as is) into files of the
 // Dovecot config volume, and reads the extensions a script requires so that validation can
 // refuse unknown ones before anything is deployed. Pure and deterministic.
-import { DomainSpec, MailboxSpec, RenderedFile, SieveSpec } from "./spec";
+import { DomainSpec, MailboxSpec, publicFile, RenderedFile, SieveSpec } from "./spec";
 
 /**
  * The extensions Pigeonhole 2.4 enables by default (its sieve_extensions default, which is also
@@ -92,8 +92,7 @@ export function renderSieveFiles(domains: DomainSpec[]): RenderedFile[] {
     const mailboxes: MailboxSpec[] = domains.flatMap(d => d.mailboxes);
     for (const m of [...mailboxes].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0))) {
         const content = renderMailboxSieve(m.address, m.sieve);
-        if (content !== undefined)
-            files.push({ path: sieveFilePath(m.address), content, mode: "0644", owner: "root", group: "root" });
+        if (content !== undefined) files.push(publicFile(sieveFilePath(m.address), content));
     }
     return files;
 }

@@ -202,3 +202,8 @@ export interface RenderedFile {
     owner: string;
     group: string;
 }
+
+/** A file every process of the service may read (no secret in it): root's, mode 0644. */
+export function publicFile(path: string, content: string): RenderedFile {
+    return { path, content, mode: "0644", owner: "root", group: "root" };
+}

@@ -4,7 +4,7 @@
 // https://autoconfig.<domain>/mail/config-v1.1.xml. Anything else is a 404. Pure.
 import { ClientPorts, MtaStsMode, renderMtaStsPolicy, wellKnownHosts } from "./dns";
 import { renderProbe } from "./probe";
-import { RenderedFile } from "./spec";
+import { publicFile, RenderedFile } from "./spec";
 
 export { wellKnownHosts };
 
@@ -169,22 +169,15 @@ export function renderNginxConf(s: WebSpec): string {
 
 /** Every file of the web container's config volume but the certificate pair (MailServer adds it). */
 export function renderWebFiles(s: WebSpec): RenderedFile[] {
-    const file = (path: string, content: string): RenderedFile => ({
-        path,
-        content,
-        mode: "0644",
-        owner: "root",
-        group: "root",
-    });
     const probe = s.address === undefined || ["0.0.0.0", "::"].includes(s.address) ? "127.0.0.1" : s.address;
     return [
-        file("nginx.conf", renderNginxConf(s)),
+        publicFile("nginx.conf", renderNginxConf(s)),
         // The healthcheck's own TLS probe (images/web/service.sh), not the common greeting probe.
         renderProbe(undefined),
-        file("https-probe", `address=${probe}\nport=${s.port}\n`),
+        publicFile("https-probe", `address=${probe}\nport=${s.port}\n`),
         ...s.domains.flatMap(d => [
-            file(`www/${d.domain}/mta-sts.txt`, renderMtaStsPolicy(d.mtaSts.mode, d.mxHosts, d.mtaSts.maxAge)),
-            file(`www/${d.domain}/config-v1.1.xml`, renderAutoconfig(d)),
+            publicFile(`www/${d.domain}/mta-sts.txt`, renderMtaStsPolicy(d.mtaSts.mode, d.mxHosts, d.mtaSts.maxAge)),
+            publicFile(`www/${d.domain}/config-v1.1.xml`, renderAutoconfig(d)),
         ]),
     ];
 }
