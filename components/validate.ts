@@ -1,4 +1,4 @@
-import { mappedIPv4, parseNetwork as parseCidr } from "./net";
+import { isNameserver, mappedIPv4, parseNetwork as parseCidr } from "./net";
 import { weakHashReason } from "./render/password";
 
 // Input validation shared by the components. Pure: no Pulumi imports. Every error names the
@@ -46,6 +46,13 @@ export class Validator {
             this.fail(field, value, "expected a fully qualified host name such as mail.example.com");
         }
         return value.toLowerCase();
+    }
+
+    /** A DNS server: "address", "address:port" or "[IPv6 address]:port". */
+    nameserver(field: string, value: string): string {
+        if (!isNameserver(value))
+            this.fail(field, value, 'expected "address", "address:port" or "[IPv6 address]:port"');
+        return value;
     }
 
     address(field: string, value: unknown): string {

@@ -7,7 +7,7 @@ import { definedAddresses } from "../render/addresses";
 import { DomainSpec, paths, PostfixSpec, RelayhostSpec, TransportSpec } from "../render/spec";
 import type { WebDomain } from "../render/web";
 import { isDomain, Validator } from "../validate";
-import { bridgeGatewayRisk, isIP, isIPv4, isNameserver, parseNetwork } from "../net";
+import { bridgeGatewayRisk, isIP, isIPv4, parseNetwork } from "../net";
 import { boolean, integer, list, object, oneOf, passthrough, readOptions, required, text, Values } from "./declare";
 import { LOGIN_OPTIONS } from "./login";
 import { IMAGE_OPTIONS, TLS_OPTIONS, validateTls } from "./tls";
@@ -95,8 +95,7 @@ export const SPAM_FILTER_OPTIONS = {
     nameservers: list(
         text({
             doc: '"address" or "address:port" of a DNS resolver',
-            check: (v, f, x) =>
-                isNameserver(x) ? x : v.fail(f, x, 'expected "address", "address:port" or "[IPv6 address]:port"'),
+            check: (v, f, x) => v.nameserver(f, x),
         }),
         {
             doc: "DNS resolvers rspamd asks (SPF, DKIM, DMARC, DNSBLs); none: the container's /etc/resolv.conf",

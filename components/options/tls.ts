@@ -3,7 +3,6 @@
 import type { Input } from "@pulumi/pulumi";
 import { X509Certificate, createPrivateKey } from "crypto";
 import { isIP } from "net";
-import { isNameserver } from "../net";
 import { Validator } from "../validate";
 import {
     boolean,
@@ -168,8 +167,7 @@ const ACME_OPTIONS = {
     dnsResolvers: list(
         text({
             doc: '"address" or "address:port" of a DNS server',
-            check: (v, f, x) =>
-                isNameserver(x) ? x : v.fail(f, x, 'expected "address", "address:port" or "[IPv6 address]:port"'),
+            check: (v, f, x) => v.nameserver(f, x),
         }),
         {
             doc: "dns-01: the DNS servers lego asks for the zone and the published record (split-horizon DNS, tests); default: the system's",
