@@ -3,7 +3,7 @@
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { run } from "./tls-sessions";
+import { makeCert, run } from "./tls-sessions";
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
@@ -35,60 +35,21 @@ export class Pebble {
 
     /** A CA and a certificate for its HTTPS (the ACME client trusts only this CA), its config; returns the CA. */
     makeFiles(): string {
-        fs.mkdirSync(this.o.work, { recursive: true });
-        const f = (n: string) => this.file(n);
-        const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-        const subj = `/CN=${this.o.label} Pebble TLS CA`;
-        run("openssl", [
-            "req",
-            "-x509",
-            ...ec,
-            "-days",
-            "2",
-            "-subj",
-            subj,
-            "-keyout",
-            f("ca.key"),
-            "-out",
-            f("ca.pem"),
-        ]);
-        run("openssl", [
-            "req",
-            ...ec,
-            "-subj",
-            `/CN=${this.o.address}`,
-            "-keyout",
-            f("pebble.key"),
-            "-out",
-            f("pebble.csr"),
-        ]);
-        fs.writeFileSync(f("ext"), `subjectAltName=IP:${this.o.address}\n`);
-        run("openssl", [
-            "x509",
-            "-req",
-            "-in",
-            f("pebble.csr"),
-            "-CA",
-            f("ca.pem"),
-            "-CAkey",
-            f("ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            f("ext"),
-            "-out",
-            f("pebble.pem"),
-        ]);
+        const ca = makeCert(this.o.work, "ca", { subject: `/CN=${this.o.label} Pebble TLS CA` });
+        const own = makeCert(this.o.work, "pebble", {
+            subject: `/CN=${this.o.address}`,
+            san: `IP:${this.o.address}`,
+            ca: "ca",
+        });
         const base = this.o.portBase;
         fs.writeFileSync(
-            f("pebble.json"),
+            this.file("pebble.json"),
             JSON.stringify({
                 pebble: {
                     listenAddress: `${this.o.address}:${base + 14}`,
                     managementListenAddress: `${this.o.address}:${base + 15}`,
-                    certificate: f("pebble.pem"),
-                    privateKey: f("pebble.key"),
+                    certificate: own.certFile,
+                    privateKey: own.keyFile,
                     // HTTP-01 validation asks this port of the name's address.
                     httpPort: base + 80,
                     tlsPort: base + 443,
@@ -97,7 +58,7 @@ export class Pebble {
                 },
             }),
         );
-        return fs.readFileSync(f("ca.pem"), "utf8");
+        return ca.cert;
     }
 
     /** Starts Pebble and waits (bounded) until its directory answers. */

@@ -5,11 +5,10 @@
 // session. Stack "tlsrot", port base 36000. (tls.acme's switches: acme.test.ts.)
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import * as fs from "fs";
 import * as path from "path";
 import { containerIds, docker } from "./clients";
 import { ARTIFACTS, deploy, deployAsync, destroy, liveConfig, portsFrom, stackContainers, USERS } from "./stack";
-import { loadSummary, run, served, Served, startLoad, tlsPorts, waitForAll } from "./tls-sessions";
+import { loadSummary, makeCert as makeTestCert, served, Served, startLoad, tlsPorts, waitForAll } from "./tls-sessions";
 
 const PREFIX = "tlsrot";
 const PORTS = portsFrom(36000);
@@ -18,48 +17,9 @@ const TLS_PORTS = tlsPorts(PORTS);
 const WORK = path.join(ARTIFACTS, "tls-rotation");
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
-/** A key and certificate made with openssl: self-signed, or signed by `ca`. */
-function makeCert(name: string, subject: string, ca?: string): { cert: string; key: string; serial: string } {
-    const f = (ext: string) => path.join(WORK, `${name}.${ext}`);
-    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", subject];
-    fs.writeFileSync(f("ext"), `subjectAltName=DNS:${HOSTNAME}\nbasicConstraints=${ca ? "CA:FALSE" : "CA:TRUE"}\n`);
-    if (ca === undefined) {
-        run("openssl", [
-            "req",
-            "-x509",
-            ...ec,
-            "-addext",
-            `subjectAltName=DNS:${HOSTNAME}`,
-            "-keyout",
-            f("key"),
-            "-out",
-            f("pem"),
-        ]);
-    } else {
-        run("openssl", ["req", ...ec, "-keyout", f("key"), "-out", f("csr")]);
-        const caFiles = (ext: string) => path.join(WORK, `${ca}.${ext}`);
-        run("openssl", [
-            "x509",
-            "-req",
-            "-in",
-            f("csr"),
-            "-CA",
-            caFiles("pem"),
-            "-CAkey",
-            caFiles("key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            f("ext"),
-            "-out",
-            f("pem"),
-        ]);
-    }
-    const cert = fs.readFileSync(f("pem"), "utf8");
-    const serial = run("openssl", ["x509", "-noout", "-serial"], cert).match(/serial=(\S+)/)![1];
-    return { cert, key: fs.readFileSync(f("key"), "utf8"), serial };
-}
+/** A certificate for the stack's host name: self-signed, or signed by the test's CA. */
+const makeCert = (name: string, subject: string, ca?: string) =>
+    makeTestCert(WORK, name, { subject, san: `DNS:${HOSTNAME}`, ca });
 
 const serviceIds = () => containerIds(PREFIX);
 
@@ -71,7 +31,6 @@ describe("certificate changes without ACME reach every TLS port under load, with
 
     before(() => {
         destroy(PREFIX);
-        fs.mkdirSync(WORK, { recursive: true });
         ca = makeCert("ca", "/CN=tlsrot test CA");
     });
 

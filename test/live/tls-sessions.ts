@@ -2,7 +2,9 @@
 // a new TLS session sees on each port (openssl s_client), and a load of real SMTP and IMAP
 // sessions whose every outcome is counted (refused connections apart from failed sessions).
 import { spawnSync } from "child_process";
+import * as fs from "fs";
 import * as net from "net";
+import * as path from "path";
 import * as tls from "tls";
 import { HOST } from "./clients";
 import { portsFrom } from "./stack";
@@ -33,6 +35,55 @@ export function run(cmd: string, args: string[], input?: string): string {
     const r = spawnSync(cmd, args, { input, encoding: "utf8", timeout: 60_000 });
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
     return r.stdout;
+}
+
+export interface TestCert {
+    cert: string;
+    key: string;
+    serial: string;
+    /** Where the PEMs are: <dir>/<name>.pem and <dir>/<name>.key. */
+    certFile: string;
+    keyFile: string;
+}
+
+/**
+ * A P-256 key and a 2-day certificate made with openssl in `dir`: self-signed (usable as a CA), or
+ * signed by the CA made earlier in the same folder under the name `ca`. `san`: e.g. "DNS:mail.example.test".
+ */
+export function makeCert(dir: string, name: string, o: { subject: string; san?: string; ca?: string }): TestCert {
+    fs.mkdirSync(dir, { recursive: true });
+    const f = (n: string, ext: string) => path.join(dir, `${n}.${ext}`);
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", o.subject];
+    if (o.ca === undefined) {
+        const san = o.san ? ["-addext", `subjectAltName=${o.san}`] : [];
+        run("openssl", [
+            "req",
+            "-x509",
+            ...ec,
+            "-days",
+            "2",
+            ...san,
+            "-keyout",
+            f(name, "key"),
+            "-out",
+            f(name, "pem"),
+        ]);
+    } else {
+        fs.writeFileSync(f(name, "ext"), `${o.san ? `subjectAltName=${o.san}\n` : ""}basicConstraints=CA:FALSE\n`);
+        run("openssl", ["req", ...ec, "-keyout", f(name, "key"), "-out", f(name, "csr")]);
+        run("openssl", [
+            ...["x509", "-req", "-in", f(name, "csr"), "-CA", f(o.ca, "pem"), "-CAkey", f(o.ca, "key")],
+            ...["-CAcreateserial", "-days", "2", "-extfile", f(name, "ext"), "-out", f(name, "pem")],
+        ]);
+    }
+    const cert = fs.readFileSync(f(name, "pem"), "utf8");
+    return {
+        cert,
+        key: fs.readFileSync(f(name, "key"), "utf8"),
+        serial: run("openssl", ["x509", "-noout", "-serial"], cert).match(/serial=(\S+)/)![1],
+        certFile: f(name, "pem"),
+        keyFile: f(name, "key"),
+    };
 }
 
 export interface Served {
