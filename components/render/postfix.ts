@@ -226,7 +226,13 @@ smtp_sasl_auth_soft_bounce = yes
 `}
 
 # --- TLS for clients (STARTTLS on 25 and 587, implicit on 465)
-smtpd_tls_chain_files = ${tlsDir}/key.pem, ${tlsDir}/cert.pem
+${
+    spec.certDir === undefined
+        ? `smtpd_tls_chain_files = ${tlsDir}/key.pem, ${tlsDir}/cert.pem`
+        : `# tls.acme: key and chain in one file, read in one open(), so an smtpd starting while the
+# ACME container switches /certs/current never pairs the old key with the new certificate.
+smtpd_tls_chain_files = ${tlsDir}/chain.pem`
+}
 smtpd_tls_security_level = may
 smtpd_tls_auth_only = yes
 smtpd_tls_protocols = >=TLSv1.2

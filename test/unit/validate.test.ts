@@ -1413,7 +1413,7 @@ describe("tls.acme", () => {
     test("main.cf and dovecot.conf read the certs volume, not a config generation", () => {
         const s = server({ tls: { acme: { email: "hostmaster@example.com" } } });
         const main = parseMainCf(renderMainCf(s.postfix)).values;
-        assert.equal(main.get("smtpd_tls_chain_files"), "/certs/current/key.pem, /certs/current/cert.pem");
+        assert.equal(main.get("smtpd_tls_chain_files"), "/certs/current/chain.pem");
         const conf = renderDovecotConf(dovecot({}, s));
         assert.match(conf, /^ssl_server_cert_file = \/certs\/current\/cert\.pem$/m);
         assert.match(conf, /^ssl_server_key_file = \/certs\/current\/key\.pem$/m);
