@@ -30,8 +30,10 @@ import {
     USERS,
 } from "./stack";
 import {
+    loadSummary,
     served as servedOn,
     Served,
+    servedOnAll,
     startLoad as startSessionLoad,
     tlsPorts,
     TlsPort,
@@ -62,6 +64,7 @@ const pebbleServer = new Pebble({
     label: PREFIX,
 });
 const served = (p: TlsPort) => servedOn(p, HOSTNAME);
+const servedOnEvery = () => servedOnAll(TLS_PORTS, HOSTNAME);
 const waitForAll = (what: string, ok: (s: Served) => boolean, timeoutMs?: number) =>
     waitForAllOn(TLS_PORTS, HOSTNAME, what, ok, timeoutMs);
 const startLoad = () => startSessionLoad({ ports: PORTS, servername: HOSTNAME, user: USERS.alice });
@@ -154,11 +157,11 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
         assert.deepEqual(stackContainers(PREFIX), [], "containers left behind");
     });
 
-    test("pulumi up succeeds while the ACME server is down: a temporary self-signed certificate is served", () => {
+    test("pulumi up succeeds while the ACME server is down: a temporary self-signed certificate is served", async () => {
         const r = deploy(config);
         assert.ok(r.outputs, "deployed");
         ids = serviceIds();
-        const all = TLS_PORTS.map(served);
+        const all = await servedOnEvery();
         for (const [i, s] of all.entries()) {
             assert.ok(s, `${TLS_PORTS[i].name}: no certificate`);
             assert.equal(s.issuer, `CN = ${HOSTNAME}`, `${TLS_PORTS[i].name}: the temporary certificate`);
@@ -183,7 +186,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
         }
         process.stdout.write(
             `# switched to ${all[0].serial} (${intermediate}) after ${(Date.now() - started) / 1000}s; ` +
-                `load: ${load.ok} sessions ok, ${load.refused} refused, ${load.failed.length} failed\n`,
+                `${loadSummary(load)}\n`,
         );
         assert.equal(new Set(all.map(s => s.serial)).size, 1, "the same certificate on every port");
         assert.deepEqual(all[0].names, NAMES);
@@ -194,7 +197,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
     });
 
     test("a forced renewal reaches every port under load, with no restart", async () => {
-        const before = served(TLS_PORTS[0])!.serial;
+        const before = (await served(TLS_PORTS[0]))!.serial;
         const load = startLoad();
         let all: Served[];
         try {
@@ -207,10 +210,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
         } finally {
             await load.stop();
         }
-        process.stdout.write(
-            `# renewed ${before} -> ${all[0].serial}; load: ${load.ok} sessions ok, ${load.refused} refused, ` +
-                `${load.failed.length} failed\n`,
-        );
+        process.stdout.write(`# renewed ${before} -> ${all[0].serial}; ${loadSummary(load)}\n`);
         assert.equal(new Set(all.map(s => s.serial)).size, 1, "the same certificate on every port");
         assert.equal(load.refused, 0, "refused connections");
         assert.deepEqual(load.failed, [], "failed sessions");
@@ -234,15 +234,15 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
         assert.equal(state.stdout.trim(), "", "the key in the engine's state");
     });
 
-    test("a second pulumi up changes nothing: the certificate lives outside the deployment", () => {
+    test("a second pulumi up changes nothing: the certificate lives outside the deployment", async () => {
         const r = deploy(config);
         assert.deepEqual(r.replaced, [], "replaced containers");
         assert.deepEqual(serviceIds(), ids, "container ids");
-        assert.equal(served(TLS_PORTS[0])!.issuer, intermediate, "still Pebble's certificate");
+        assert.equal((await served(TLS_PORTS[0]))!.issuer, intermediate, "still Pebble's certificate");
     });
 
     test("a new directory (staging -> production) orders anew; only the ACME container is replaced", async () => {
-        const before = served(TLS_PORTS[0])!.serial;
+        const before = (await served(TLS_PORTS[0]))!.serial;
         // Another directory URL of the same Pebble stands in for production after staging: the
         // certificate is not due, so only the recorded directory makes the client order again.
         const moved = structuredClone(config);
@@ -262,7 +262,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
     });
 
     test("pulumi destroy keeps the ACME account and certificate: the next up serves it at once, ordering nothing", async () => {
-        const before = served(TLS_PORTS[0])!.serial;
+        const before = (await served(TLS_PORTS[0]))!.serial;
         const stack = await openStack({
             stackName: PREFIX,
             dir: engineDir(PREFIX),
@@ -276,7 +276,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
         const moved = structuredClone(config);
         (moved["mailserver:tls"] as any).acme.directory = `${pebbleServer.directory}?production`;
         deploy(moved);
-        const all = TLS_PORTS.map(served);
+        const all = await servedOnEvery();
         assert.deepEqual(
             all.map(s => s?.serial),
             TLS_PORTS.map(() => before),

@@ -69,11 +69,11 @@ describe("certificate changes without ACME reach every TLS port under load, with
         return all[0];
     }
 
-    test("a supplied certificate is served on every port", () => {
+    test("a supplied certificate is served on every port", async () => {
         const first = makeCert("first", `/CN=${HOSTNAME}`);
         deploy(config({ "mailserver:tlsCertPem": first.cert, "mailserver:tlsKeyPem": first.key }));
         ids = serviceIds();
-        for (const p of TLS_PORTS) assert.equal(served(p, HOSTNAME)?.serial, first.serial, p.name);
+        for (const p of TLS_PORTS) assert.equal((await served(p, HOSTNAME))?.serial, first.serial, p.name);
     });
 
     test("a new supplied certificate", async () => {

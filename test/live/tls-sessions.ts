@@ -1,10 +1,11 @@
 // What a live test needs to prove a certificate change reaches running services: the certificate
 // a new TLS session sees on each port (openssl s_client), and a load of real SMTP and IMAP
 // sessions whose every outcome is counted (refused connections apart from failed sessions).
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
+import { monitorEventLoopDelay } from "perf_hooks";
 import * as tls from "tls";
 import { HOST } from "./clients";
 import { portsFrom } from "./stack";
@@ -92,28 +93,55 @@ export interface Served {
     names: string[];
 }
 
+/**
+ * Runs a tool without blocking this process, so a load's sessions keep being served while it
+ * runs (a synchronous child stalls them all and times them out, though the servers answered).
+ */
+export function runAsync(
+    cmd: string,
+    args: string[],
+    input = "",
+    timeoutMs = 20_000,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], timeout: timeoutMs });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.setEncoding("utf8").on("data", d => (stdout += d));
+        child.stderr.setEncoding("utf8").on("data", d => (stderr += d));
+        child.once("error", reject);
+        child.once("close", status => resolve({ status, stdout, stderr }));
+        child.stdin.on("error", () => undefined);
+        child.stdin.end(input);
+    });
+}
+
 /** The leaf certificate a new TLS session on this port sees (openssl s_client, then x509). */
-export function served(p: TlsPort, servername: string): Served | undefined {
-    const r = spawnSync(
-        "openssl",
-        [
-            "s_client",
-            "-connect",
-            `${HOST}:${p.port}`,
-            "-servername",
-            servername,
-            ...(p.starttls ? ["-starttls", p.starttls] : []),
-        ],
-        { input: "", encoding: "utf8", timeout: 20_000 },
-    );
+export async function served(p: TlsPort, servername: string): Promise<Served | undefined> {
+    const r = await runAsync("openssl", [
+        "s_client",
+        "-connect",
+        `${HOST}:${p.port}`,
+        "-servername",
+        servername,
+        ...(p.starttls ? ["-starttls", p.starttls] : []),
+    ]);
     const pem = r.stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)?.[0];
     if (!pem) return undefined;
-    const x = run("openssl", ["x509", "-noout", "-serial", "-issuer", "-ext", "subjectAltName"], pem);
+    const x = await runAsync("openssl", ["x509", "-noout", "-serial", "-issuer", "-ext", "subjectAltName"], pem);
+    if (x.status !== 0) throw new Error(`openssl x509 failed (${x.status}): ${x.stderr}`);
     return {
-        serial: x.match(/serial=(\S+)/)![1],
-        issuer: x.match(/issuer=(.*)/)![1].trim(),
-        names: [...x.matchAll(/DNS:([^,\s]+)/g)].map(m => m[1]).sort(),
+        serial: x.stdout.match(/serial=(\S+)/)![1],
+        issuer: x.stdout.match(/issuer=(.*)/)![1].trim(),
+        names: [...x.stdout.matchAll(/DNS:([^,\s]+)/g)].map(m => m[1]).sort(),
     };
+}
+
+/** The certificates new sessions see on every port, one port after the other. */
+export async function servedOnAll(ports: TlsPort[], servername: string): Promise<Array<Served | undefined>> {
+    const all: Array<Served | undefined> = [];
+    for (const p of ports) all.push(await served(p, servername));
+    return all;
 }
 
 /** Polls until every port serves a certificate that `ok` accepts; bounded in time. */
@@ -127,7 +155,7 @@ export async function waitForAll(
     const deadline = Date.now() + timeoutMs;
     let last: unknown;
     while (Date.now() < deadline) {
-        const all = ports.map(p => served(p, servername));
+        const all = await servedOnAll(ports, servername);
         last = all;
         if (all.every(s => s && ok(s))) return all as Served[];
         await sleep(1000);
@@ -139,6 +167,9 @@ export interface Load {
     ok: number;
     refused: number;
     failed: string[];
+    /** The longest this process's event loop was blocked while the load ran: a session can only
+     * be judged slow when this stays well below its 20 s limit. */
+    maxLagMs: number;
     stop: () => Promise<void>;
 }
 
@@ -155,7 +186,12 @@ function lines(socket: net.Socket) {
         async expect(re: RegExp, ms = 20_000): Promise<string> {
             const deadline = Date.now() + ms;
             while (!re.test(buf)) {
-                if (Date.now() > deadline) throw new Error(`no ${re} within ${ms / 1000}s; got ${JSON.stringify(buf)}`);
+                if (Date.now() > deadline) {
+                    // Timers run before pending socket reads: let those in before judging.
+                    await new Promise(r => setImmediate(r));
+                    if (re.test(buf)) break;
+                    throw new Error(`no ${re} within ${ms / 1000}s; got ${JSON.stringify(buf)}`);
+                }
                 if (socket.destroyed) throw new Error(`connection closed; got ${JSON.stringify(buf)}`);
                 await new Promise<void>(r => {
                     wake = r;
@@ -257,8 +293,10 @@ function sessions(t: LoadTarget) {
 
 /** Sessions in a loop, two at a time on each of 25, 465, 587 and 993, until stop(); every outcome counted. */
 export function startLoad(t: LoadTarget): Load {
-    const load: Load = { ok: 0, refused: 0, failed: [], stop: async () => undefined };
+    const load: Load = { ok: 0, refused: 0, failed: [], maxLagMs: 0, stop: async () => undefined };
     const s = sessions(t);
+    const lag = monitorEventLoopDelay({ resolution: 20 });
+    lag.enable();
     let running = true;
     const kinds: Array<[string, () => Promise<void>]> = [
         ["smtp 25", () => s.smtp(t.ports.smtp, true)],
@@ -284,10 +322,13 @@ export function startLoad(t: LoadTarget): Load {
     load.stop = async () => {
         running = false;
         await Promise.all(workers);
+        lag.disable();
+        load.maxLagMs = Math.round(lag.max / 1e6);
     };
     return load;
 }
 
 /** One line for the test's output: what the load did. */
 export const loadSummary = (load: Load) =>
-    `load: ${load.ok} sessions ok, ${load.refused} refused, ${load.failed.length} failed`;
+    `load: ${load.ok} sessions ok, ${load.refused} refused, ${load.failed.length} failed; ` +
+    `longest event-loop stall ${load.maxLagMs} ms`;
