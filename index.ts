@@ -187,6 +187,9 @@ function mailServerProgram() {
         postfixContainer: server.postfixContainerName,
         saslauthdContainer: server.saslauthdContainerName,
         dovecotContainer: imap?.containerName,
+        // Only with tls.acme and wellKnown respectively.
+        acmeContainer: server.acme?.container.name,
+        webContainer: server.webContainerName,
         certificatePem: server.certificatePem,
         // Every domain's records (each with its purpose), then the same per domain as zone text, and the
         // MTA-STS policy each domain must serve at https://mta-sts.<domain>/.well-known/mta-sts.txt.

@@ -232,9 +232,12 @@ export function serviceContainer(
             mounts: args.mounts,
             envs: args.envs,
             // Durations as the provider stores them (Go's "1m0s", not "60s"), or every preview shows an update.
+            // The interval is also how long `pulumi up` waits for each service it starts (Docker
+            // before 25 has no start_interval, and reads one back as "0s": a diff at every preview).
+            // Measured with a whole stack: 15s -> up 72 s, idle CPU 2.3 %; 10s -> 53 s, 2.8 %; 5s -> 37 s, 4.2 %.
             healthcheck: {
                 tests: ["CMD", ...args.healthcheck],
-                interval: "15s",
+                interval: "10s",
                 timeout: "5s",
                 startPeriod: "1m0s",
                 retries: 3,

@@ -239,6 +239,8 @@ test("dev stack: the program runs and its outputs follow the stack config", asyn
     assert.equal(outputs.postfixContainer, `${prefix}-postfix`);
     assert.equal(outputs.saslauthdContainer, `${prefix}-saslauthd`);
     assert.equal(outputs.dovecotContainer, `${prefix}-dovecot`);
+    assert.equal(outputs.acmeContainer, undefined, "no tls.acme in dev");
+    assert.equal(outputs.webContainer, undefined, "no wellKnown in dev");
     assert.match(outputs.mainCf, new RegExp(`^myhostname = ${esc(hostname)}$`, "m"));
     const domains = cfg["mailserver:domains"].map((d: any) => d.domain);
     assert.match(outputs.mainCf, new RegExp(`^virtual_mailbox_domains = ${esc(domains.join(", "))}$`, "m"));

@@ -160,6 +160,8 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
     test("pulumi up succeeds while the ACME server is down: a temporary self-signed certificate is served", async () => {
         const r = deploy(config);
         assert.ok(r.outputs, "deployed");
+        assert.equal(r.outputs.acmeContainer, `${PREFIX}-acme`, "the stack output acmeContainer");
+        assert.equal(r.outputs.webContainer, `${PREFIX}-web`, "the stack output webContainer");
         ids = serviceIds();
         const all = await servedOnEvery();
         for (const [i, s] of all.entries()) {

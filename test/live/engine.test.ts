@@ -161,9 +161,11 @@ describe("the real Pulumi engine, live", () => {
             }
         };
         const load = Promise.all([0, 1, 2, 3, 4, 5].map(sender));
+        const upStarted = Date.now();
         const up = await deployAsync(withErin()).finally(() => {
             stop = true;
         });
+        const upSeconds = (Date.now() - upStarted) / 1000;
         await load;
         assert.deepEqual(
             up.replaced.filter(n => !n.endsWith("-config")),
@@ -179,7 +181,9 @@ describe("the real Pulumi engine, live", () => {
             delivered = await countBySubject(USERS.alice, subject, ca, PORTS);
         }
         assert.equal(delivered, sent, `${sent} sent during the up, ${delivered} in the mailbox`);
-        process.stdout.write(`# during the up: ${sent} sent, ${refused} refused, ${delivered} delivered\n`);
+        process.stdout.write(
+            `# during the up (${upSeconds} s): ${sent} sent, ${refused} refused, ${delivered} delivered\n`,
+        );
         const hello = uniqueSubject("to the new mailbox");
         sendTo(ERIN.address, hello);
         await fetchBySubject(ERIN, hello, "imaps", ca, "INBOX", 20_000, PORTS);
