@@ -14,7 +14,7 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { docker, dockerLogs } from "./clients";
+import { docker, dockerLogs, keepLogs } from "./clients";
 import { Pebble } from "./pebble";
 import { TlsPort, waitForAll } from "./tls-sessions";
 import { ARTIFACTS, deploy, deployAsync, destroy, engineDir, liveConfig, portsFrom, stackContainers } from "./stack";
@@ -210,12 +210,7 @@ describe("tls.acme dns-01 through lego's rfc2136 provider, Knot DNS and Pebble",
     after(() => {
         pebble.stop();
         knot?.kill();
-        for (const c of ["acme", "acme-config", "postfix", "dovecot"])
-            try {
-                fs.writeFileSync(path.join(WORK, `${c}.log`), dockerLogs(`${PREFIX}-${c}`));
-            } catch {
-                // not deployed
-            }
+        keepLogs(PREFIX, ["acme", "acme-config", "postfix", "dovecot"]);
         destroy(PREFIX);
         assert.deepEqual(stackContainers(PREFIX), [], "containers left behind");
     });

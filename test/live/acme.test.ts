@@ -15,7 +15,7 @@ import { ChildProcess, execFile, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { promisify } from "util";
-import { docker, dockerLogs, HOST } from "./clients";
+import { docker, dockerLogs, HOST, keepLogs } from "./clients";
 import { openStack } from "../../scripts/lib/engine";
 import { Pebble } from "./pebble";
 import {
@@ -147,12 +147,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
     after(() => {
         pebbleServer.stop();
         challtestsrv?.kill();
-        for (const c of ["acme", "postfix", "dovecot", "web"])
-            try {
-                fs.writeFileSync(path.join(WORK, `${c}.log`), dockerLogs(`${PREFIX}-${c}`));
-            } catch {
-                // not deployed
-            }
+        keepLogs(PREFIX, ["acme", "postfix", "dovecot", "web"]);
         destroy(PREFIX);
         assert.deepEqual(stackContainers(PREFIX), [], "containers left behind");
     });

@@ -145,6 +145,15 @@ export function dockerLogs(container: string): string {
     return `${r.stdout}${r.stderr}`;
 }
 
+/** Keeps the logs of a stack's services as test artifacts, <prefix>-<service>.log; one never deployed is left out. */
+export function keepLogs(prefix: string, services: string[]): void {
+    for (const service of services) {
+        const r = spawnSync("docker", ["logs", `${prefix}-${service}`], { encoding: "utf8", maxBuffer: 64 << 20 });
+        if (r.status === 0)
+            fs.writeFileSync(path.join(ARTIFACTS, `${prefix}-${service}.log`), `${r.stdout}${r.stderr}`);
+    }
+}
+
 /** How many messages with this subject the mailbox holds right now (no waiting). */
 export async function countBySubject(
     user: Credentials,
@@ -181,11 +190,10 @@ export function assertCleanLogs(
     const unexpected: string[] = [];
     for (const service of services) {
         const patterns = expected[service];
-        const lines = dockerLogs(`${prefix}-${service}`)
-            .split("\n")
-            .filter(l => PROBLEM.test(l));
+        const log = dockerLogs(`${prefix}-${service}`);
+        fs.writeFileSync(path.join(ARTIFACTS, `${prefix}-${service}.log`), log);
+        const lines = log.split("\n").filter(l => PROBLEM.test(l));
         const accepted = lines.filter(l => patterns.some(p => p.test(l)));
-        fs.writeFileSync(path.join(ARTIFACTS, `${prefix}-${service}.log`), dockerLogs(`${prefix}-${service}`));
         process.stdout.write(
             `# ${prefix}-${service}: ${lines.length} warning/error lines, ${accepted.length} expected by the scenarios\n`,
         );

@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { DnsRecord } from "../../components/render/dns";
-import { dockerLogs, fetchBySubject, imapClient, swaks, uniqueSubject } from "./clients";
+import { dockerLogs, fetchBySubject, imapClient, keepLogs, swaks, uniqueSubject } from "./clients";
 import { startDnsServer, DnsServer } from "./dns-server";
 import { spawnSync } from "node:child_process";
 import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom, stackContainers } from "./stack";
@@ -186,9 +186,7 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
         dns = await startDnsServer({ ...DNS, zones, reverse, stackLabel: "dlvdns" });
     });
     after(async () => {
-        for (const side of [A, B])
-            for (const s of ["rspamd", "postfix"])
-                fs.writeFileSync(path.join(ARTIFACTS, `${side.prefix}-${s}.log`), dockerLogs(`${side.prefix}-${s}`));
+        for (const side of [A, B]) keepLogs(side.prefix, ["rspamd", "postfix"]);
         await dns?.stop();
         destroy(A.prefix);
         destroy(B.prefix);

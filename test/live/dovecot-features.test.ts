@@ -18,6 +18,7 @@ import {
     fetchBySubject,
     HOST,
     imapClient,
+    keepLogs,
     swaks,
     uniqueSubject,
 } from "./clients";
@@ -291,9 +292,7 @@ describe("Dovecot features, live", () => {
     });
 
     after(() => {
-        for (const s of ["postfix", "dovecot", "saslauthd", "dovecot-config"]) {
-            fs.writeFileSync(path.join(ARTIFACTS, `${PREFIX}-${s}.log`), dockerLogs(`${PREFIX}-${s}`));
-        }
+        keepLogs(PREFIX, ["postfix", "dovecot", "saslauthd", "dovecot-config"]);
         destroy(PREFIX);
     });
 

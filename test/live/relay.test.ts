@@ -18,6 +18,7 @@ import {
     dockerLogs,
     fetchBySubject,
     HOST,
+    keepLogs,
     OUTSIDER,
     relayProbe,
     replyAfter,
@@ -327,11 +328,7 @@ before(async () => {
 after(async () => {
     for (const h of hosts) await h.close().catch(() => undefined);
     for (const prefix of [RELAY_PREFIX, PRIMARY_PREFIX, BACKUP_PREFIX]) {
-        for (const c of ["postfix", "saslauthd", "dovecot"]) {
-            const r = spawnSync("docker", ["logs", `${prefix}-${c}`], { encoding: "utf8", maxBuffer: 64 << 20 });
-            if (r.status === 0)
-                fs.writeFileSync(path.join(ARTIFACTS, `relay-${prefix}-${c}.log`), `${r.stdout}${r.stderr}`);
-        }
+        keepLogs(prefix, ["postfix", "saslauthd", "dovecot"]);
         destroy(prefix);
     }
 });

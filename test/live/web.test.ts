@@ -7,10 +7,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
-import { caFile, docker, HOST } from "./clients";
-import { ARTIFACTS, deploy, DeployResult, destroy, liveConfig, portsFrom, USERS } from "./stack";
+import { caFile, docker, HOST, keepLogs } from "./clients";
+import { deploy, DeployResult, destroy, liveConfig, portsFrom, USERS } from "./stack";
 
 const PREFIX = "webtest";
 const PORTS = portsFrom(34000);
@@ -145,8 +143,7 @@ let first: DeployResult;
 let ca: string;
 
 function keepLogsAndDestroy(prefix: string) {
-    const r = spawnSync("docker", ["logs", `${prefix}-web`], { encoding: "utf8", maxBuffer: 64 << 20 });
-    if (r.status === 0) fs.writeFileSync(path.join(ARTIFACTS, `web-${prefix}.log`), `${r.stdout}${r.stderr}`);
+    keepLogs(prefix, ["web"]);
     destroy(prefix);
 }
 
