@@ -365,7 +365,8 @@ export function bridgeWarning(name: string): string {
     return (
         `MailServer ${name}: in bridge mode, clients can reach Postfix from the Docker network's gateway instead of ` +
         "their own address, so inbound SPF/DMARC checks, rate limits and AUTH throttling (authRateLimit: one client " +
-        'failing can throttle everyone) see the gateway. Use networkMode "host"; or check that Docker keeps client ' +
+        "failing can throttle everyone) see the gateway, and brute-force bans by address cannot work (the gateway is " +
+        'never banned; bans by login still do). Use networkMode "host"; or check that Docker keeps client ' +
         "addresses: IPv4 clients from other hosts only through Docker's iptables NAT (not docker-proxy, which " +
         "carries them when iptables is off), IPv6 clients never on this component's IPv4-only network; " +
         'see README.md, "Client addresses in bridge mode".'

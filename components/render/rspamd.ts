@@ -119,11 +119,13 @@ sieve {
  * with the bucket's message, and the client retries later.
  */
 function renderRatelimit(s: RspamdSpec): string {
+    // rspamd keys a bucket by its selector's value alone, so each bucket names itself after the
+    // login (id(...)): with the login only, the two would share one Valkey key and one count.
     const bucket = (name: string, limit: number, unit: string, perMessage: boolean) =>
         limit === 0
             ? ""
             : `  ${name} {
-    selector = "user.lower";
+    selector = "user.lower;id('${unit}')";
     bucket = {
       burst = ${limit};
       rate = "${limit} / 1h";${perMessage ? "\n      skip_recipients = true;" : ""}

@@ -418,6 +418,55 @@ describe("abuse limits, live", () => {
         assert.match(bystander, /^235 /);
     });
 
+    test("cost of the rate limits under a bench-like load: 200 messages over 10 sessions from one login, limits on and off", async () => {
+        const MESSAGES = 200;
+        const load = async () => {
+            const transport = nodemailer.createTransport({
+                host: HOST,
+                port: PORTS.submission,
+                secure: false,
+                requireTLS: true,
+                tls: { ca: [fs.readFileSync(ca)], servername: "mail.example.test" },
+                auth: { user: bench.address, pass: bench.password },
+                pool: true,
+                maxConnections: 10,
+                maxMessages: Infinity,
+            });
+            const subject = uniqueSubject("load");
+            const started = Date.now();
+            const results = await Promise.all(
+                Array.from({ length: MESSAGES }, (_, i) =>
+                    transport
+                        .sendMail({
+                            from: bench.address,
+                            to: other.address,
+                            subject,
+                            text: `message ${i}\n${"x".repeat(5000)}`,
+                        })
+                        .then(() => true)
+                        .catch(() => false),
+                ),
+            );
+            transport.close();
+            return { ms: Date.now() - started, accepted: results.filter(Boolean).length };
+        };
+        // Limits far above the load (the module counts every message), then the module off, then on again.
+        deploy(config({ messagesPerHour: 1_000_000, recipientsPerHour: 1_000_000 }));
+        const on1 = await load();
+        deploy(config({ messagesPerHour: 0, recipientsPerHour: 0 }));
+        const off = await load();
+        deploy(config({ messagesPerHour: 1_000_000, recipientsPerHour: 1_000_000 }));
+        const on2 = await load();
+        const perMessage = (r: { ms: number }) => (r.ms / MESSAGES).toFixed(1);
+        report(
+            `load: ${MESSAGES} messages of 5 KB over 10 sessions, one login: limits on ${on1.ms} ms (${perMessage(on1)} ms/message), ` +
+                `off ${off.ms} ms (${perMessage(off)}), on again ${on2.ms} ms (${perMessage(on2)}); ` +
+                `cost ${(((on1.ms + on2.ms) / 2 - off.ms) / MESSAGES).toFixed(2)} ms/message`,
+        );
+        for (const r of [on1, off, on2])
+            assert.equal(r.accepted, MESSAGES, "no message refused under limits far above the load");
+    });
+
     test("a ban ends after its duration", async () => {
         const log = dockerLogs(`${PREFIX}-authpolicy`);
         const line = log.split("\n").find(l => l.includes(`banned address ${SMTP_ATTACKER} `));
