@@ -133,7 +133,8 @@ export function validateDovecot(v: Validator, args: unknown): DovecotSpec {
             ? `${reinject.address}:${reinject.port}`
             : `${server.prefix}-postfix:${reinject.port}`;
     const b = o.bruteForce;
-    if (b.enabled && seconds(b.banTime) === 0) v.fail("bruteForce.banTime", b.banTime, "expected a period longer than 0");
+    if (b.enabled && seconds(b.banTime) === 0)
+        v.fail("bruteForce.banTime", b.banTime, "expected a period longer than 0");
     if (b.enabled && seconds(b.findTime) === 0)
         v.fail("bruteForce.findTime", b.findTime, "expected a period longer than 0");
     return {

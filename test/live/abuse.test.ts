@@ -312,7 +312,7 @@ describe("abuse limits, live", () => {
                 transport
                     .sendMail({ from: burst.address, to: other.address, subject, text: `message ${i}` })
                     .then(() => "250")
-                    .catch((e: { responseCode?: number; response?: string }) => `${e.responseCode} ${e.response}`),
+                    .catch((e: { response?: string }) => `${e.response}`),
             ),
         );
         transport.close();
@@ -420,7 +420,14 @@ describe("abuse limits, live", () => {
 
     test("cost of the rate limits under a bench-like load: 200 messages over 10 sessions from one login, limits on and off", async () => {
         const MESSAGES = 200;
-        const load = async () => {
+        const load = async (limits: boolean) => {
+            deploy(
+                config(
+                    limits
+                        ? { messagesPerHour: 1_000_000, recipientsPerHour: 1_000_000 }
+                        : { messagesPerHour: 0, recipientsPerHour: 0 },
+                ),
+            );
             const transport = nodemailer.createTransport({
                 host: HOST,
                 port: PORTS.submission,
@@ -433,6 +440,7 @@ describe("abuse limits, live", () => {
                 maxMessages: Infinity,
             });
             const subject = uniqueSubject("load");
+            const since = Math.floor(Date.now() / 1000);
             const started = Date.now();
             const results = await Promise.all(
                 Array.from({ length: MESSAGES }, (_, i) =>
@@ -448,23 +456,47 @@ describe("abuse limits, live", () => {
                 ),
             );
             transport.close();
-            return { ms: Date.now() - started, accepted: results.filter(Boolean).length };
+            const ms = Date.now() - started;
+            // rspamd's own time per message (its task log line), which leaves SMTP and TLS out.
+            const logs = spawnSync("docker", ["logs", "--since", String(since), `${PREFIX}-rspamd`], {
+                encoding: "utf8",
+                maxBuffer: 64 << 20,
+            });
+            const scans = `${logs.stdout}${logs.stderr}`
+                .split("\n")
+                .filter(l => l.includes(`user: ${bench.address}`))
+                .map(l => Number(/ time: ([\d.]+)ms/.exec(l)?.[1]))
+                .sort((x, y) => x - y);
+            return {
+                limits,
+                ms,
+                accepted: results.filter(Boolean).length,
+                scanMedian: scans[Math.floor(scans.length / 2)],
+                scans: scans.length,
+            };
         };
-        // Limits far above the load (the module counts every message), then the module off, then on again.
-        deploy(config({ messagesPerHour: 1_000_000, recipientsPerHour: 1_000_000 }));
-        const on1 = await load();
-        deploy(config({ messagesPerHour: 0, recipientsPerHour: 0 }));
-        const off = await load();
-        deploy(config({ messagesPerHour: 1_000_000, recipientsPerHour: 1_000_000 }));
-        const on2 = await load();
-        const perMessage = (r: { ms: number }) => (r.ms / MESSAGES).toFixed(1);
+        // Alternating, so that the load of other work on the machine falls on both alike.
+        const runs: Array<Awaited<ReturnType<typeof load>>> = [];
+        for (const limits of [true, false, true, false]) runs.push(await load(limits));
+        const mean = (limits: boolean, f: (r: (typeof runs)[number]) => number) =>
+            runs
+                .filter(r => r.limits === limits)
+                .map(f)
+                .reduce((a, b) => a + b, 0) / 2;
         report(
-            `load: ${MESSAGES} messages of 5 KB over 10 sessions, one login: limits on ${on1.ms} ms (${perMessage(on1)} ms/message), ` +
-                `off ${off.ms} ms (${perMessage(off)}), on again ${on2.ms} ms (${perMessage(on2)}); ` +
-                `cost ${(((on1.ms + on2.ms) / 2 - off.ms) / MESSAGES).toFixed(2)} ms/message`,
+            `load: ${MESSAGES} messages of 5 KB over 10 sessions from one login, per run: ` +
+                runs
+                    .map(
+                        r =>
+                            `${r.limits ? "on" : "off"} ${(r.ms / MESSAGES).toFixed(1)} ms/message (rspamd median ${r.scanMedian} ms of ${r.scans} scans logged)`,
+                    )
+                    .join(", ") +
+                `; cost of the limits: ${((mean(true, r => r.ms) - mean(false, r => r.ms)) / MESSAGES).toFixed(1)} ms/message wall, ` +
+                `${(mean(true, r => r.scanMedian) - mean(false, r => r.scanMedian)).toFixed(1)} ms rspamd median`,
         );
-        for (const r of [on1, off, on2])
+        for (const r of runs) {
             assert.equal(r.accepted, MESSAGES, "no message refused under limits far above the load");
+        }
     });
 
     test("a ban ends after its duration", async () => {
