@@ -206,6 +206,16 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    # Dovecot's auth opens up to 100 connections at once, and it cannot bear a refused connect on a
+    # unix socket (Dovecot 2.4.1's HTTP client asserts, and the auth process restarts): a deep backlog.
+    request_queue_size = 1024
+
+    def handle_error(self, request, client_address):
+        # A client that hung up early (the healthcheck, Dovecot restarting) is no error worth a traceback.
+        error = sys.exc_info()[1]
+        if isinstance(error, (BrokenPipeError, ConnectionResetError)):
+            return
+        log(f"error handling a request: {error!r}")
 
 
 def check(path):
@@ -214,7 +224,11 @@ def check(path):
     s.settimeout(5)
     s.connect(path)
     s.sendall(b"GET /health HTTP/1.1\r\nHost: authpolicy\r\nConnection: close\r\n\r\n")
-    return s.recv(64).startswith(b"HTTP/1.1 200")
+    # The whole answer, until the service closes: hanging up early would break its pipe.
+    answer = b""
+    while chunk := s.recv(4096):
+        answer += chunk
+    return answer.startswith(b"HTTP/1.1 200")
 
 
 def main():

@@ -11,8 +11,10 @@ import * as net from "net";
 import * as tls from "tls";
 import nodemailer from "nodemailer";
 import {
+    assertCleanLogs,
     caFile,
     Credentials,
+    docker,
     dockerLogs,
     fetchBySubject,
     HOST,
@@ -39,6 +41,7 @@ const LEGIT = "127.0.0.4";
 const SIEVE_ATTACKER = "127.0.0.5";
 const SPREAD_ATTACKERS = ["127.0.0.6", "127.0.0.7", "127.0.0.8"];
 const NEWCOMER = "127.0.0.9";
+const POP3_ATTACKER = "127.0.0.10";
 const GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
 
 const user = (name: string): Credentials => ({
@@ -54,9 +57,22 @@ const spammer = user("spammer");
 const smtpVictim = user("smtpvictim");
 const imapVictim = user("imapvictim");
 const sieveVictim = user("sievevictim");
+const pop3Victim = user("pop3victim");
 const spreadVictim = user("spreadvictim");
 const bench = user("bench");
-const LOGINS = [sender, other, many, burst, spammer, smtpVictim, imapVictim, sieveVictim, spreadVictim, bench];
+const LOGINS = [
+    sender,
+    other,
+    many,
+    burst,
+    spammer,
+    smtpVictim,
+    imapVictim,
+    sieveVictim,
+    pop3Victim,
+    spreadVictim,
+    bench,
+];
 let ca: string;
 /** When the SMTP attacker's ban began (its last counted failure). */
 let smtpBanAt = 0;
@@ -68,6 +84,13 @@ function config(spamFilter: Record<string, unknown>) {
     return liveConfig(
         {
             "mailserver:spamFilter": spamFilter,
+            // POP3 on (over implicit TLS), to show the protection covers it too.
+            "mailserver:imapPorts": {
+                imap: PORTS.imap,
+                imaps: PORTS.imaps,
+                managesieve: PORTS.managesieve,
+                pop3s: PORTS.pop3s,
+            },
             "mailserver:imapBruteForce": {
                 maxFailures: MAX_FAILURES,
                 maxLoginFailures: MAX_LOGIN_FAILURES,
@@ -87,7 +110,14 @@ function config(spamFilter: Record<string, unknown>) {
         BASE,
     );
 }
-const LIMITS = { messagesPerHour: MESSAGES_PER_HOUR, recipientsPerHour: RECIPIENTS_PER_HOUR };
+// Outbound mail is refused at 5 here, inbound at the default 15: a message scoring between the two
+// shows each kind of mail meets its own threshold.
+const OUTBOUND_REJECT_SCORE = 5;
+const LIMITS = {
+    messagesPerHour: MESSAGES_PER_HOUR,
+    recipientsPerHour: RECIPIENTS_PER_HOUR,
+    outboundRejectScore: OUTBOUND_REJECT_SCORE,
+};
 
 /** An authenticated submission on 587 from `source`; the reply to the end of DATA (or the refusal before it). */
 function submit(u: Credentials, to: string[], subject: string, body = "A message.", source = HOST) {
@@ -143,8 +173,8 @@ function smtpAuth(u: Credentials, password: string, source: string): string {
     return r.replies.find(l => /^(235|535|4\d\d) /.test(l)) ?? `none: ${r.transcript.slice(-400)}`;
 }
 
-/** An IMAPS login with curl from `source`: "ok" or curl's exit code (67: login denied). */
-function imapLogin(u: Credentials, password: string, source: string): string {
+/** An IMAPS (or POP3S) login with curl from `source`: "ok" or curl's exit code (67: login denied). */
+function imapLogin(u: Credentials, password: string, source: string, scheme = "imaps", port = PORTS.imaps): string {
     const r = spawnSync(
         "curl",
         [
@@ -157,12 +187,12 @@ function imapLogin(u: Credentials, password: string, source: string): string {
             "--cacert",
             ca,
             "--connect-to",
-            `mail.example.test:${PORTS.imaps}:${HOST}:${PORTS.imaps}`,
+            `mail.example.test:${port}:${HOST}:${port}`,
             "--user",
             `${u.address}:${password}`,
-            `imaps://mail.example.test:${PORTS.imaps}/`,
-            "--request",
-            "NOOP",
+            `${scheme}://mail.example.test:${port}/`,
+            // IMAP: NOOP; POP3: curl's default LIST (it waits for a multi-line answer to any command).
+            ...(scheme === "imaps" ? ["--request", "NOOP"] : []),
         ],
         { encoding: "utf8", timeout: 60_000 },
     );
@@ -327,6 +357,65 @@ describe("abuse limits, live", () => {
         );
     });
 
+    test("outbound scoring: a login's spammy message is refused at outboundRejectScore, the same message from outside is delivered", async () => {
+        // Two Reply-To headers: rspamd's MULTIPLE_UNIQUE_HEADERS (7 points), under the inbound reject
+        // score (15) and over the test's outbound one (5).
+        const spammy = (extra: string[], subject: string) =>
+            swaks([
+                ...extra,
+                "--header",
+                `Subject: ${subject}`,
+                "--add-header",
+                "Reply-To: <one@elsewhere.example>",
+                "--add-header",
+                "Reply-To: <two@elsewhere.example>",
+            ]);
+        const outSubject = uniqueSubject("outbound spammy");
+        const out = spammy(
+            [
+                "--server",
+                `${HOST}:${PORTS.submission}`,
+                "-tls",
+                ...tlsArgs(),
+                "--auth",
+                "PLAIN",
+                "--auth-user",
+                spammer.address,
+                "--auth-password",
+                spammer.password,
+                "--from",
+                spammer.address,
+                "--to",
+                other.address,
+            ],
+            outSubject,
+        );
+        const inSubject = uniqueSubject("inbound spammy");
+        const inbound = spammy(
+            [
+                "--server",
+                `${HOST}:${PORTS.smtp}`,
+                "--local-interface",
+                LEGIT,
+                "--from",
+                "someone@sender.example",
+                "--to",
+                other.address,
+            ],
+            inSubject,
+        );
+        report(
+            `a message scoring 7 (two Reply-To): from a login "${finalReply(out)}" (outboundRejectScore ${OUTBOUND_REJECT_SCORE}); ` +
+                `from outside on 25 "${finalReply(inbound).slice(0, 40)}" (rejectScore 15)`,
+        );
+        // (rspamd's text repeats the enhanced code: "554 5.7.1 5.7.1 Message rejected as spam", inbound alike.)
+        assert.match(finalReply(out), /^554 5\.7\.1 (5\.7\.1 )?Message rejected as spam/, out.transcript);
+        assert.match(finalReply(inbound), /^250 /, inbound.transcript);
+        // Scored over addHeaderScore (6): delivered with the spam header, into Junk.
+        const junk = await fetchBySubject(other, inSubject, "imaps", ca, "Junk", 20_000, PORTS);
+        assert.match(junk, /^X-Spam: Yes/m);
+    });
+
     test("outbound scoring: GTUBE from an authenticated user is refused with 5xx, not signed and sent", () => {
         const r = submit(spammer, ["victim@elsewhere.example"], uniqueSubject("outbound spam"), `Buy now.\n${GTUBE}\n`);
         report(`outbound GTUBE from ${spammer.address}: "${r.final}"`);
@@ -392,6 +481,20 @@ describe("abuse limits, live", () => {
         );
         assert.match(banned, /^NO/);
         assert.match(legit, /^OK/);
+    });
+
+    test("brute force on POP3 (when on): an address is banned after repeated failures; another address logs in at once", () => {
+        const pop3 = (password: string, source: string) =>
+            imapLogin(pop3Victim, password, source, "pop3s", PORTS.pop3s);
+        const failures = Array.from({ length: MAX_FAILURES }, (_, i) => pop3(`wrong-${i}`, POP3_ATTACKER));
+        const banned = pop3(pop3Victim.password, POP3_ATTACKER);
+        const legit = pop3(pop3Victim.password, LEGIT);
+        report(
+            `POP3S from ${POP3_ATTACKER}: ${failures.join(", ")}, right password then "${banned}"; from ${LEGIT}: "${legit}"`,
+        );
+        assert.deepEqual(failures, Array(MAX_FAILURES).fill("curl 67"));
+        assert.equal(banned, "curl 67");
+        assert.equal(legit, "ok");
     });
 
     test("brute force spread over addresses: a login is closed to new addresses, its owner's known address still logs in", () => {
@@ -499,6 +602,24 @@ describe("abuse limits, live", () => {
         }
     });
 
+    test("the logs hold no unexpected warnings or errors (no auth process restarted under the load)", () => {
+        assertCleanLogs(
+            PREFIX,
+            {
+                postfix: [
+                    // the brute-force scenarios, on purpose (Dovecot gives no reason for a wrong password)
+                    /warning: \S+\[127\.0\.0\.\d+\]: SASL PLAIN authentication failed: (\(reason unavailable\)|Too many failed logins)/,
+                    /warning: hostname \S+ does not resolve to address 127\.0\.0\.\d+/,
+                ],
+                dovecot: [],
+                saslauthd: [],
+            },
+            ["postfix", "dovecot"],
+        );
+        const policy = dockerLogs(`${PREFIX}-authpolicy`);
+        assert.doesNotMatch(policy, /Traceback|error/i, policy);
+    });
+
     test("a ban ends after its duration", async () => {
         const log = dockerLogs(`${PREFIX}-authpolicy`);
         const line = log.split("\n").find(l => l.includes(`banned address ${SMTP_ATTACKER} `));
@@ -511,5 +632,87 @@ describe("abuse limits, live", () => {
         report(`after ${BAN_SECONDS} s: ${SMTP_ATTACKER} SMTP AUTH "${smtp.slice(0, 3)}", IMAPS "${imap}" (${line})`);
         assert.match(smtp, /^235 /);
         assert.equal(imap, "ok");
+    });
+});
+
+// Bridge mode: behind docker-proxy (this engine runs without iptables NAT) every client arrives
+// from the network's gateway. Banning it would lock everyone out, so it is never banned by address.
+describe("brute force in bridge mode, live: the Docker gateway every client arrives from is never banned", () => {
+    const BR_PREFIX = "abusebr";
+    const BR_BASE = 44000;
+    const BR_PORTS = portsFrom(BR_BASE);
+    let brCa: string;
+    before(() => {
+        destroy(BR_PREFIX);
+        const cfg = liveConfig(
+            {
+                "mailserver:networkMode": "bridge",
+                "mailserver:publishAddress": HOST,
+                "mailserver:inetInterfaces": ["all"],
+                "mailserver:imapListen": undefined,
+                "mailserver:imapBruteForce": { maxFailures: MAX_FAILURES, banTime: `${BAN_SECONDS}s` },
+                "mailserver:domains": [{ domain: "example.test", mailboxes: [{ address: "imapvictim" }] }],
+                "mailserver:passwords": { [imapVictim.address]: imapVictim.password },
+            },
+            BR_PREFIX,
+            BR_BASE,
+        );
+        brCa = caFile(deploy(cfg).outputs.certificatePem, BR_PREFIX);
+    });
+    after(() => {
+        keepLogs(BR_PREFIX, ["postfix", "dovecot", "authpolicy"]);
+        destroy(BR_PREFIX);
+    });
+
+    test("failures from one client do not lock out the others (nor that client); Dovecot's ports are published on publishAddress only", () => {
+        const login = (password: string, source: string) => {
+            const r = spawnSync(
+                "curl",
+                [
+                    "--silent",
+                    "--max-time",
+                    "30",
+                    "--interface",
+                    source,
+                    "--cacert",
+                    brCa,
+                    "--connect-to",
+                    `mail.example.test:${BR_PORTS.imaps}:${HOST}:${BR_PORTS.imaps}`,
+                    "--user",
+                    `${imapVictim.address}:${password}`,
+                    `imaps://mail.example.test:${BR_PORTS.imaps}/`,
+                    "--request",
+                    "NOOP",
+                ],
+                { encoding: "utf8", timeout: 60_000 },
+            );
+            return r.status === 0 ? "ok" : `curl ${r.status}`;
+        };
+        const failures = Array.from({ length: MAX_FAILURES + 1 }, (_, i) => login(`wrong-${i}`, IMAP_ATTACKER));
+        const attacker = login(imapVictim.password, IMAP_ATTACKER);
+        const legit = login(imapVictim.password, LEGIT);
+        const gateway = docker([
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+            `${BR_PREFIX}-net`,
+        ]);
+        const told = docker(["exec", `${BR_PREFIX}-authpolicy`, "cat", "/run/authpolicy/gateway"]);
+        const policyLog = dockerLogs(`${BR_PREFIX}-authpolicy`);
+        const published = docker(["port", `${BR_PREFIX}-dovecot`]).split("\n");
+        report(
+            `bridge: ${failures.length} failed IMAPS logins from ${IMAP_ATTACKER} (${failures.join(", ")}), then from it "${attacker}", ` +
+                `from ${LEGIT} "${legit}"; gateway ${gateway}, the policy service was told ${told}; Dovecot published on ${published.join(", ")}`,
+        );
+        assert.deepEqual(failures, Array(MAX_FAILURES + 1).fill("curl 67"));
+        assert.equal(legit, "ok");
+        assert.equal(attacker, "ok");
+        assert.equal(told, gateway);
+        assert.doesNotMatch(policyLog, /banned address/);
+        assert.ok(
+            published.length === 3 && published.every(l => l.endsWith(`-> ${HOST}:${l.split("/")[0]}`)),
+            published.join("\n"),
+        );
     });
 });
