@@ -119,6 +119,17 @@ const LIMITS = {
     outboundRejectScore: OUTBOUND_REJECT_SCORE,
 };
 
+/** Valkey's count and time of Lua script calls (EVALSHA: rspamd's ratelimit, and its other users). */
+function valkeyScripts(): { calls: number; usec: number } {
+    const stats = spawnSync(
+        "docker",
+        ["exec", `${PREFIX}-valkey`, "valkey-cli", "-s", "/run/valkey/valkey.sock", "info", "commandstats"],
+        { encoding: "utf8" },
+    ).stdout;
+    const m = /^cmdstat_evalsha:calls=(\d+),usec=(\d+),/m.exec(stats);
+    return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) };
+}
+
 /** An authenticated submission on 587 from `source`; the reply to the end of DATA (or the refusal before it). */
 function submit(u: Credentials, to: string[], subject: string, body = "A message.", source = HOST) {
     const r = swaks([
@@ -543,6 +554,7 @@ describe("abuse limits, live", () => {
                 maxMessages: Infinity,
             });
             const subject = uniqueSubject("load");
+            const valkeyBefore = valkeyScripts();
             const since = Math.floor(Date.now() / 1000);
             const started = Date.now();
             const results = await Promise.all(
@@ -560,6 +572,7 @@ describe("abuse limits, live", () => {
             );
             transport.close();
             const ms = Date.now() - started;
+            const valkeyAfter = valkeyScripts();
             // rspamd's own time per message (its task log line), which leaves SMTP and TLS out.
             const logs = spawnSync("docker", ["logs", "--since", String(since), `${PREFIX}-rspamd`], {
                 encoding: "utf8",
@@ -575,6 +588,8 @@ describe("abuse limits, live", () => {
                 ms,
                 accepted: results.filter(Boolean).length,
                 scanMedian: scans[Math.floor(scans.length / 2)],
+                valkeyCalls: (valkeyAfter.calls - valkeyBefore.calls) / MESSAGES,
+                valkeyUsec: (valkeyAfter.usec - valkeyBefore.usec) / MESSAGES,
                 scans: scans.length,
             };
         };
@@ -591,12 +606,17 @@ describe("abuse limits, live", () => {
                 runs
                     .map(
                         r =>
-                            `${r.limits ? "on" : "off"} ${(r.ms / MESSAGES).toFixed(1)} ms/message (rspamd median ${r.scanMedian} ms of ${r.scans} scans logged)`,
+                            `${r.limits ? "on" : "off"} ${(r.ms / MESSAGES).toFixed(1)} ms/message (rspamd median ${r.scanMedian} ms of ${r.scans} scans logged; Valkey scripts ${r.valkeyCalls.toFixed(1)} calls, ${r.valkeyUsec.toFixed(0)} µs)`,
                     )
                     .join(", ") +
                 `; cost of the limits: ${((mean(true, r => r.ms) - mean(false, r => r.ms)) / MESSAGES).toFixed(1)} ms/message wall, ` +
-                `${(mean(true, r => r.scanMedian) - mean(false, r => r.scanMedian)).toFixed(1)} ms rspamd median`,
+                `${(mean(true, r => r.scanMedian) - mean(false, r => r.scanMedian)).toFixed(1)} ms rspamd median, ` +
+                `${(mean(true, r => r.valkeyCalls) - mean(false, r => r.valkeyCalls)).toFixed(1)} Valkey script calls and ` +
+                `${(mean(true, r => r.valkeyUsec) - mean(false, r => r.valkeyUsec)).toFixed(0)} µs of Valkey time per message`,
         );
+        // The module's own work: at least a check and an update per bucket, nothing when it is off.
+        for (const r of runs)
+            if (r.limits) assert.ok(r.valkeyCalls >= 4, `${r.valkeyCalls} Valkey script calls per message`);
         for (const r of runs) {
             assert.equal(r.accepted, MESSAGES, "no message refused under limits far above the load");
         }
