@@ -8,7 +8,7 @@ import type { ImageArgs } from "../args";
 import { renderManifest } from "../render/manifest";
 import { paths } from "../render/spec";
 
-export type Service = "postfix" | "dovecot" | "saslauthd" | "rspamd" | "valkey" | "acme" | "web";
+export type Service = "postfix" | "dovecot" | "saslauthd" | "rspamd" | "valkey" | "acme" | "web" | "authpolicy";
 
 /** The images/ folder, found from this file whether it runs from source or from bin/. */
 export function imagesDir(): string {
@@ -180,6 +180,8 @@ export const SERVICE_SECURITY: Record<Service, { capabilities: string[]; tmpfs: 
     },
     // Runs as the image's valkey user, with no network at all.
     valkey: { capabilities: [], tmpfs: ["/tmp"] },
+    // The brute-force policy service: the image's authpolicy user, no network, one socket.
+    authpolicy: { capabilities: [], tmpfs: ["/tmp"] },
     // The ACME client (root, to own the key files the services' root processes read) writes only
     // its volumes; components/internal/acme.ts adds CAP_NET_BIND_SERVICE for an HTTP-01 port below 1024.
     acme: { capabilities: [], tmpfs: ["/tmp"] },

@@ -72,6 +72,16 @@ const score = (doc: string, dflt: number) =>
         check: (v, f, x) => v.positiveInteger(f, x, "expected a whole rspamd score > 0, e.g. 6"),
     });
 
+const perHour = (doc: string, dflt: number) =>
+    integer({
+        doc,
+        default: dflt,
+        check: (v, f, x) =>
+            typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= 1_000_000
+                ? x
+                : v.fail(f, x, "expected a whole number from 0 (no limit) to 1000000"),
+    });
+
 export const SPAM_FILTER_OPTIONS = {
     enabled: boolean({
         doc:
@@ -80,6 +90,21 @@ export const SPAM_FILTER_OPTIONS = {
         default: true,
     }),
     rejectScore: score("Score at which a message is refused at SMTP time (5xx)", 15),
+    outboundRejectScore: score(
+        "Score at which mail from our own senders (SMTP AUTH logins, mynetworks) is refused (5xx) instead of " +
+            "signed and sent, e.g. a phished account's spam",
+        10,
+    ),
+    messagesPerHour: perHour(
+        "Messages one SMTP AUTH login may send per hour (a leaky bucket: that many at once, then one every " +
+            "hour/limit); the next is deferred (451 4.7.1); 0: no limit",
+        100,
+    ),
+    recipientsPerHour: perHour(
+        "Recipients one SMTP AUTH login may send to per hour, counted over all its messages; the message " +
+            "that would pass the limit is deferred (451 4.7.1); 0: no limit",
+        300,
+    ),
     addHeaderScore: score('Score at which a message gets "X-Spam: Yes" and is filed into Junk', 6),
     greylisting: boolean({
         doc: "Greylisting: unknown senders scoring greylistScore or more are told to retry later",

@@ -15,6 +15,11 @@ export interface RspamdSpec {
     nameservers: string[];
     rejectScore: number;
     addHeaderScore: number;
+    /** Our own mail (logins, mynetworks) at this score is refused instead of signed and sent. */
+    outboundRejectScore: number;
+    /** Per SMTP AUTH login and hour (rspamd's ratelimit on Valkey); 0: no limit. */
+    messagesPerHour: number;
+    recipientsPerHour: number;
     greylisting: boolean;
     greylistScore: number;
     dnsbl: boolean;
@@ -62,19 +67,25 @@ export function rspamdDkimKey(privateKeyPem: string, algorithm: DkimAlgorithm): 
     return `${der.subarray(der.length - 32).toString("base64")}\n`;
 }
 
-/** The three kinds of mail that are ours to sign and never to score. */
+/**
+ * The three kinds of mail that are ours to sign. Mail from our logins and from mynetworks is also
+ * scored against a threshold of its own (a phished account's spam is refused, not signed and
+ * sent); Sieve's mail (reinjected mail that was scored on its way in) is only signed.
+ */
 const OUTBOUND_RULES = (s: RspamdSpec) => {
-    const apply = `apply {
-    # Signing and the headers only: no score, no spam action for our own users' mail.
-    symbols_enabled = ["DKIM_SIGNED", "ARC_SIGNED"];
-    actions { reject = null; "add header" = null; "rewrite subject" = null; greylist = null; }
+    const scored = `apply {
+    # Refused at outboundRejectScore; never marked, rewritten or greylisted. "soft reject" (the rate
+    # limits) stays. The sender's SPF, DKIM and DMARC mean nothing for mail we are about to sign
+    # (and judge mynetworks' address, not ours); DKIM_SIGNED depends on DKIM_CHECK and still runs.
+    actions { reject = ${s.outboundRejectScore}; "add header" = null; "rewrite subject" = null; greylist = null; }
+    symbols_disabled = ["SPF_CHECK", "DKIM_CHECK", "DMARC_CHECK", "ARC_CHECK"];
   }`;
     return `${HEADER}
 # Mail from authenticated users (587, 465).
 authenticated {
   priority = high;
   authenticated = yes;
-  ${apply}
+  ${scored}
 }
 ${
     s.trustedNetworks.length > 0
@@ -83,19 +94,55 @@ ${
 trusted {
   priority = high;
   ip = ${ucl(s.trustedNetworks)};
-  ${apply}
+  ${scored}
 }
 `
         : ""
 }
-# Vacation replies, redirects and rejections from Dovecot's Sieve (Postfix's reinject listener).
+# Vacation replies, redirects and rejections from Dovecot's Sieve (Postfix's reinject listener):
+# signing and the headers only, no score, no spam action.
 sieve {
   priority = high;
   request_header = { "MTA-Name" = ${q(`^${SIEVE_MTA_TAG}$`)}; }
-  ${apply}
+  apply {
+    symbols_enabled = ["DKIM_SIGNED", "ARC_SIGNED"];
+    actions { reject = null; "add header" = null; "rewrite subject" = null; greylist = null; }
+  }
 }
 `;
 };
+
+/**
+ * rspamd's ratelimit module, keyed by the SMTP AUTH login (selector "user"; mail without a login
+ * has no bucket): one bucket counts messages, one recipients (SMTP RCPTs). A leaky bucket of
+ * `limit` drained at limit/hour. Over it, rspamd answers "soft reject": Postfix says 451 4.7.1
+ * with the bucket's message, and the client retries later.
+ */
+function renderRatelimit(s: RspamdSpec): string {
+    // rspamd keys a bucket by its selector's value alone, so each bucket names itself after the
+    // login (id(...)): with the login only, the two would share one Valkey key and one count.
+    const bucket = (name: string, limit: number, unit: string, perMessage: boolean) =>
+        limit === 0
+            ? ""
+            : `  ${name} {
+    selector = "user.lower;id('${unit}')";
+    bucket = {
+      burst = ${limit};
+      rate = "${limit} / 1h";${perMessage ? "\n      skip_recipients = true;" : ""}
+      message = ${q(`Too many ${unit} from this login: at most ${limit} per hour; try again later`)};
+    }
+  }
+`;
+    return `${HEADER}# Per SMTP AUTH login: MailServer spamFilter.messagesPerHour and recipientsPerHour (0: no limit).
+enabled = ${s.messagesPerHour > 0 || s.recipientsPerHour > 0};
+rates {
+${bucket("login_messages", s.messagesPerHour, "messages", true)}${bucket("login_recipients", s.recipientsPerHour, "recipients", false)}}
+# rspamd skips every limit for a message with a recipient on this list (default postmaster and
+# mailer-daemon), which would let a phished account escape its limits by adding one: a control
+# character, which no SMTP address can hold (strict_rfc821_envelopes), empties it.
+whitelisted_rcpts = ["\\u0001"];
+`;
+}
 
 /**
  * The Lua condition that picks DKIM keys. rspamd counts every loopback client as local; mail
@@ -243,6 +290,7 @@ routines {
 `,
         ),
         publicFile("local.d/settings.conf", OUTBOUND_RULES(s)),
+        publicFile("local.d/ratelimit.conf", renderRatelimit(s)),
         publicFile(
             "local.d/dkim_signing.conf",
             `${HEADER}# Two signatures per message (RSA and Ed25519, RFC 8463) for each domain's active selector.

@@ -184,6 +184,14 @@ export const paths = {
     staging: "/staging",
     lmtpSocketDir: "/run/lmtp",
     lmtpSocket: "/run/lmtp/lmtp",
+    /**
+     * Internet mode: Dovecot's auth service for Postfix's SMTP AUTH (smtpd_sasl_type = dovecot), on
+     * the volume only the two share, so every login of every protocol passes one auth service.
+     */
+    dovecotAuthSocket: "/run/lmtp/auth",
+    /** The brute-force policy service's socket, on a volume only it and Dovecot mount. */
+    authPolicyDir: "/run/authpolicy",
+    authPolicySocket: "/run/authpolicy/policy.sock",
     saslauthdDir: "/run/saslauthd",
     mailRoot: "/var/mail/vhosts",
     postfixQueue: "/var/spool/postfix",

@@ -512,7 +512,7 @@ test("at least 25 invalid configurations are refused before any resource is regi
             field: "spamFilter.rejectscore",
             shown: "10",
             accepted:
-                /one of the known fields: enabled, rejectScore, addHeaderScore, greylisting, greylistScore, dnsbl, nameservers/,
+                /one of the known fields: enabled, rejectScore, outboundRejectScore, messagesPerHour, recipientsPerHour, addHeaderScore, greylisting, greylistScore, dnsbl, nameservers/,
             construct: n => server(n, { spamFilter: { rejectscore: 10 } as never }),
         },
         {

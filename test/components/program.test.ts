@@ -237,7 +237,7 @@ test("dev stack: the program runs and its outputs follow the stack config", asyn
     const prefix = prefixOf("dev", cfg),
         hostname = cfg["mailserver:hostname"];
     assert.equal(outputs.postfixContainer, `${prefix}-postfix`);
-    assert.equal(outputs.saslauthdContainer, `${prefix}-saslauthd`);
+    assert.equal(outputs.saslauthdContainer, undefined, "internet mode: SMTP AUTH through Dovecot");
     assert.equal(outputs.dovecotContainer, `${prefix}-dovecot`);
     assert.equal(outputs.acmeContainer, undefined, "no tls.acme in dev");
     assert.equal(outputs.webContainer, undefined, "no wellKnown in dev");
@@ -335,8 +335,8 @@ test("dev stack resources: its network, ports on publishAddress, self-signed cer
             new RegExp(`^${esc(a.address)}@${esc(domain.domain)}\t${esc(a.targets.join(", "))}$`, "m"),
         );
     assert.ok(
-        isSecret(upload(named(resources, `${prefix}-saslauthd-config`), "/staging/passwd")),
-        "passwd is sent as a secret",
+        isSecret(upload(named(resources, `${prefix}-dovecot-config`), "/staging/users")),
+        "the users file is sent as a secret",
     );
     // rspamd on the stack's network (it asks DNS), Valkey on none; each domain's DKIM keys as secrets.
     assert.deepEqual(named(resources, `${prefix}-rspamd`).wire.networksAdvanced, [{ name: `${prefix}-net` }]);

@@ -11,10 +11,10 @@ import { ARTIFACTS, PORTS } from "./stack";
 
 export const HOST = "127.0.0.1";
 
-/** Container ids of a stack's three services, to tell whether the engine replaced them. */
+/** Container ids of a stack's services, to tell whether the engine replaced them (internet mode: no saslauthd). */
 export function containerIds(prefix: string): Record<string, string> {
     return Object.fromEntries(
-        ["postfix", "saslauthd", "dovecot"].map(s => [
+        ["postfix", "dovecot", "authpolicy"].map(s => [
             s,
             docker(["container", "inspect", "-f", "{{.Id}}", `${prefix}-${s}`]),
         ]),

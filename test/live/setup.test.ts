@@ -20,7 +20,7 @@ const COPY = `/var/tmp/${RUN}`;
 const ENGINE = { ...process.env, DOCKER_HOST: `unix://${SOCK}` };
 // The dev stack's published ports (stacks/Pulumi.dev.yaml).
 const DEV_PORTS = [2525, 2587, 2465, 2143, 2993, 14190];
-const CONTAINERS = ["mail-dev-postfix", "mail-dev-saslauthd", "mail-dev-dovecot"];
+const CONTAINERS = ["mail-dev-postfix", "mail-dev-dovecot", "mail-dev-authpolicy"];
 
 let setup: { status: number | null; output: string };
 
@@ -105,7 +105,7 @@ describe("set-up on a fresh Docker engine, as the README says", () => {
         // Nothing was answered from a cache: the base image was made here, and the engine created
         // every image, network, volume and container of the stack.
         assert.match(setup.output, /base image debian:trixie-slim imported/);
-        for (const service of ["postfix", "saslauthd", "dovecot"]) {
+        for (const service of ["postfix", "dovecot", "authpolicy"]) {
             assert.match(setup.output, new RegExp(`RemoteImage(::| )mail-dev-${service}-image`));
         }
         assert.match(setup.output, /Resources:\s+\+ \d+ created/);

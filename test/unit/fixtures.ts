@@ -108,6 +108,7 @@ export function dovecotSpec(ports: Partial<DovecotSpec["ports"]> = {}): DovecotS
     return {
         hostname: "mail.example.com",
         listen: ["*", "::"],
+        publishAddress: "0.0.0.0",
         ports: { imap: 1143, imaps: 1993, managesieve: 14190, pop3: 0, pop3s: 0, ...ports },
         recipientDelimiter: "+",
         messageSizeLimit: 31457280,

@@ -25,6 +25,9 @@ function spec(overrides: Partial<RspamdSpec> = {}): RspamdSpec {
         nameservers: [],
         rejectScore: 15,
         addHeaderScore: 6,
+        outboundRejectScore: 10,
+        messagesPerHour: 100,
+        recipientsPerHour: 300,
         greylisting: false,
         greylistScore: 4,
         dnsbl: false,
@@ -85,6 +88,7 @@ describe("rspamd files", () => {
                 "local.d/dmarc.conf",
                 "local.d/milter_headers.conf",
                 "local.d/settings.conf",
+                "local.d/ratelimit.conf",
                 "local.d/dkim_signing.conf",
                 "local.d/arc.conf",
             ],
@@ -233,14 +237,14 @@ describe("DKIM signing and ARC sealing", () => {
     });
 });
 
-describe("settings.conf: our own mail is signed and never scored", () => {
+describe("settings.conf: our own mail is signed; logins' and mynetworks' mail is scored against its own threshold", () => {
     const rule = (text: string, name: string) => {
         const m = new RegExp(`^${name} \\{\\n([\\s\\S]*?)\\n\\}$`, "m").exec(text);
         return m?.[1];
     };
 
-    test("authenticated users, mynetworks (when there are any) and Sieve's mail, each with scoring off", () => {
-        const text = file("local.d/settings.conf");
+    test("authenticated users and mynetworks: every symbol but the sender checks, refused at outboundRejectScore; Sieve's mail unscored", () => {
+        const text = file("local.d/settings.conf", spec({ outboundRejectScore: 9 }));
         const authenticated = rule(text, "authenticated");
         const trusted = rule(text, "trusted");
         const sieve = rule(text, "sieve");
@@ -248,13 +252,49 @@ describe("settings.conf: our own mail is signed and never scored", () => {
         assert.match(authenticated, /^ {2}priority = high;\n {2}authenticated = yes;$/m);
         assert.match(trusted, /^ {2}ip = \["127\.0\.0\.0\/8", "::1\/128", "192\.0\.2\.0\/24", "198\.51\.100\.7"\];$/m);
         assert.match(sieve, new RegExp(`^  request_header = \\{ "MTA-Name" = "\\^${SIEVE_MTA_TAG}\\$"; \\}$`, "m"));
-        for (const r of [authenticated, trusted, sieve]) {
-            assert.match(r, /symbols_enabled = \["DKIM_SIGNED", "ARC_SIGNED"\];/);
+        for (const r of [authenticated, trusted]) {
+            assert.doesNotMatch(r, /symbols_enabled/);
+            assert.match(r, /symbols_disabled = \["SPF_CHECK", "DKIM_CHECK", "DMARC_CHECK", "ARC_CHECK"\];/);
             assert.match(
                 r,
-                /actions \{ reject = null; "add header" = null; "rewrite subject" = null; greylist = null; \}/,
+                /actions \{ reject = 9; "add header" = null; "rewrite subject" = null; greylist = null; \}/,
             );
         }
+        assert.match(sieve, /symbols_enabled = \["DKIM_SIGNED", "ARC_SIGNED"\];/);
+        assert.match(
+            sieve,
+            /actions \{ reject = null; "add header" = null; "rewrite subject" = null; greylist = null; \}/,
+        );
+    });
+
+    test("ratelimit.conf: per login (the SMTP AUTH user), a message bucket and a recipient bucket of an hour; none at 0", () => {
+        const text = file("local.d/ratelimit.conf", spec({ messagesPerHour: 40, recipientsPerHour: 120 }));
+        assert.match(text, /^enabled = true;$/m);
+        const bucket = (name: string) => new RegExp(`^  ${name} \\{\\n([\\s\\S]*?)\\n  \\}$`, "m").exec(text)?.[1];
+        const messages = bucket("login_messages");
+        const recipients = bucket("login_recipients");
+        assert.ok(messages && recipients, text);
+        // One Valkey key per login and bucket: rspamd keys a bucket by its selector's value alone.
+        assert.match(messages, /^ {4}selector = "user\.lower;id\('messages'\)";$/m);
+        assert.match(recipients, /^ {4}selector = "user\.lower;id\('recipients'\)";$/m);
+        assert.match(
+            messages,
+            /burst = 40;\n\s+rate = "40 \/ 1h";\n\s+skip_recipients = true;\n\s+message = "Too many messages from this login: at most 40 per hour; try again later";/,
+        );
+        assert.match(
+            recipients,
+            /burst = 120;\n\s+rate = "120 \/ 1h";\n\s+message = "Too many recipients from this login: at most 120 per hour; try again later";/,
+        );
+        // No recipient exempts a message (rspamd's default list would: postmaster, mailer-daemon).
+        assert.match(text, /^whitelisted_rcpts = \["\\u0001"\];$/m);
+        const off = file("local.d/ratelimit.conf", spec({ messagesPerHour: 0, recipientsPerHour: 7 }));
+        assert.equal(bucket.call(null, "login_messages"), messages);
+        assert.doesNotMatch(off, /login_messages/);
+        assert.match(off, /login_recipients/);
+        assert.match(
+            file("local.d/ratelimit.conf", spec({ messagesPerHour: 0, recipientsPerHour: 0 })),
+            /^enabled = false;$/m,
+        );
     });
 
     test("no trusted rule without trusted networks", () => {
@@ -323,6 +363,9 @@ describe("rspamdSpec: MailServer's settings as rspamd takes them", () => {
             nameservers: ["192.0.2.53"],
             rejectScore: 12,
             addHeaderScore: 6,
+            outboundRejectScore: 10,
+            messagesPerHour: 100,
+            recipientsPerHour: 300,
             greylisting: true,
             greylistScore: 4,
             dnsbl: true,
