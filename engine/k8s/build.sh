@@ -315,19 +315,23 @@ run_logged() {
   log "$name: done in $((SECONDS - start)) s"
 }
 
-started=$SECONDS
-for c in "${WANTED[@]}"; do
+build() {
+  local c="$1" out
   out="$(dir_of "$c")"
   if complete "$c"; then
     log "$c ${VERSION[$c]}: cached in $out"
-    continue
+    return
   fi
   log "building $c ${VERSION[$c]} into $out (Go build logs in $out/logs)"
   rm -rf "$out" && mkdir -p "$out/logs"
   (cd "$K8S_DIR/${MODULE[$c]}" && "build_$c")
   complete "$c" || die "$c: the build left files missing in $out"
-done
+}
+
+started=$SECONDS
+for c in "${COMPONENTS[@]}"; do build "$c"; done
 set_complete || make_set
+[[ "$ENGINE_KIND" == external ]] || build provider
 
 if [[ "$ENGINE_KIND" != external ]]; then
   if plugin_installed; then
