@@ -69,7 +69,7 @@ pid_of() { [[ -s "$PIDS/$1.pid" ]] && cat "$PIDS/$1.pid"; }
 running() {
   local pid
   pid="$(pid_of "$1")" || return 1
-  [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$STATE"
+  [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -F -- "$STATE" >/dev/null
 }
 
 # start NAME CMD...: runs CMD as a daemon in a session of its own, output in $LOGS/NAME.log.
@@ -346,7 +346,7 @@ host_setup() {
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
   fi
-  ip addr show dev "$BRIDGE" | grep -qF " $NODE_IP/" || ip addr add "$NODE_IP/24" dev "$BRIDGE"
+  ip addr show dev "$BRIDGE" | grep -F " $NODE_IP/" >/dev/null || ip addr add "$NODE_IP/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   # The kubelet checks that its cgroup root exists in every hierarchy; a new cpuset cgroup
   # needs its CPUs and memory nodes before anything can join it.
@@ -366,7 +366,7 @@ start_all() {
   start containerd env PATH="$BIN:$PATH" "$BIN/containerd" --config "$STATE/config/containerd.toml"
   wait_for "containerd" 60 containerd "${CTR[@]}" version
   # The sandbox image, before the kubelet can ask for it.
-  if ! "${CTR[@]}" images ls -q | grep -qxF "$MAILSERVER_K8S_SANDBOX_IMAGE"; then
+  if ! "${CTR[@]}" images ls -q | grep -xF "$MAILSERVER_K8S_SANDBOX_IMAGE" >/dev/null; then
     "${CTR[@]}" images import --local "$MAILSERVER_K8S_SANDBOX_TAR" >&2
   fi
 
@@ -376,11 +376,17 @@ start_all() {
     --initial-cluster "$NAME=http://$ADDR:${PORT[etcd-peer]}" --log-level warn
   wait_for "etcd" 60 etcd curl -sf "http://$ADDR:${PORT[etcd]}/health"
 
+  # The request-header settings only give the controller manager and the scheduler the CA bundle
+  # they look for (they log an error a second without it); no certificate is ever issued to the
+  # allowed name, so no client can use those headers.
   start kube-apiserver "$BIN/kube-apiserver" \
     --etcd-servers "http://$ADDR:${PORT[etcd]}" \
     --bind-address "$ADDR" --secure-port "${PORT[apiserver]}" --advertise-address "$NODE_IP" \
     --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
     --client-ca-file "$PKI/ca.crt" --token-auth-file "$PKI/tokens.csv" \
+    --requestheader-client-ca-file "$PKI/ca.crt" --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- \
     --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
     --service-cluster-ip-range "$SERVICE_CIDR" --service-node-port-range "$NODE_PORTS" \
     --service-account-issuer "https://kubernetes.default.svc.cluster.local" \
@@ -428,7 +434,7 @@ node_ready() {
 import_image() {
   local ref="$1" id
   id="$(docker image inspect --format '{{.Id}}' "$ref")" || die "docker has no image $ref"
-  if "${CRICTL[@]}" images --quiet --no-trunc 2>/dev/null | grep -qxF "$id"; then
+  if "${CRICTL[@]}" images --quiet --no-trunc 2>/dev/null | grep -xF "$id" >/dev/null; then
     log "image $ref ($id): already in the cluster"
     return
   fi
@@ -455,7 +461,7 @@ leftover_pids() {
   local p h
   for p in /proc/[0-9]*; do
     [[ "${p#/proc/}" == "$$" || "${p#/proc/}" == "$BASHPID" ]] && continue
-    [[ -r "$p/cmdline" ]] && tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$SOCK" && echo "${p#/proc/}"
+    [[ -r "$p/cmdline" ]] && tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -F -- "$SOCK" >/dev/null && echo "${p#/proc/}"
   done
   for h in $(cgroup_hierarchies); do
     [[ -d "$h$CGROUP_ROOT" ]] && find "$h$CGROUP_ROOT" -name cgroup.procs -exec cat {} + 2>/dev/null
