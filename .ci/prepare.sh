@@ -9,7 +9,7 @@ bash .ci/base-image.sh
 engine_env="$(bash engine/build.sh)"
 eval "$engine_env"
 # The Kubernetes test cluster's binaries and the pulumi-kubernetes plugin (engine/k8s/README.md),
-# for the tests: cached beside the engine, so a check of a second or two once built. MAILSERVER_K8S=0
+# for the tests: cached beside the engine, so a check of about 3 s once built. MAILSERVER_K8S=0
 # leaves them out (scripts/setup.sh: a user's Docker deployment does not need them).
 if [ "${MAILSERVER_K8S:-1}" != 0 ]; then
   engine_env="$(bash engine/k8s/build.sh)"

@@ -191,7 +191,7 @@ EOF
 }
 
 make_config() {
-  mkdir -p "$STATE/config" "$STATE/cni/net.d" "$STATE/cni/ipam" "$STATE/kubelet" "$STATE/etcd" "$STATE/containerd"
+  mkdir -p "$LOGS/pods" "$STATE/config" "$STATE/cni/net.d" "$STATE/cni/ipam" "$STATE/kubelet" "$STATE/etcd" "$STATE/containerd"
   kubeconfig "$STATE/admin.kubeconfig" admin
   kubeconfig "$STATE/config/controller-manager.kubeconfig" system:kube-controller-manager
   kubeconfig "$STATE/config/scheduler.kubeconfig" system:kube-scheduler
@@ -308,6 +308,7 @@ evictionHard:
   nodefs.inodesFree: 1%
   imagefs.available: 1%
 containerLogMaxSize: 10Mi
+podLogsDir: $LOGS/pods
 EOF
 
   # iptables mode; node ports only on the node's own address (not 127.0.0.0/8, which would need
