@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # pebble: the ACME test server (and its DNS, pebble-challtestsrv) of test/live/acme.test.ts; knot:
 # the authoritative DNS server that lego updates (RFC 2136) in test/live/acme-dns.test.ts.
-PACKAGES=(docker.io debootstrap swaks curl openssl ca-certificates nmap testssl.sh sieve-connect mawk whois pebble knot)
+# libseccomp-dev, pkg-config, gcc: engine/k8s/build.sh compiles runc (cgo, seccomp) and the pause
+# binary; iptables: the Kubernetes test cluster's CNI plugins (engine/k8s/cluster.sh).
+PACKAGES=(docker.io debootstrap swaks curl openssl ca-certificates nmap testssl.sh sieve-connect mawk whois pebble knot
+  libseccomp-dev pkg-config gcc iptables)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg -s "$p" >/dev/null 2>&1; then missing+=("$p"); fi
