@@ -381,7 +381,9 @@ export function packageSchema(version?: string): PackageSpec {
         language: {
             nodejs: { respectSchemaVersion: true },
             python: { respectSchemaVersion: true, pyproject: { enabled: true } },
-            go: { generateResourceContainerTypes: true, respectSchemaVersion: true },
+            // Extra input types: the Go generator gives a plain list of objects met before any plain
+            // object (VirtualDomain.aliases) no Args type, yet names one in the args struct.
+            go: { generateResourceContainerTypes: true, generateExtraInputTypes: true, respectSchemaVersion: true },
             csharp: { respectSchemaVersion: true },
         },
     };
