@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # pebble: the ACME test server (and its DNS, pebble-challtestsrv) of test/live/acme.test.ts; knot:
 # the authoritative DNS server that lego updates (RFC 2136) in test/live/acme-dns.test.ts.
-PACKAGES=(docker.io debootstrap swaks curl openssl ca-certificates nmap testssl.sh sieve-connect mawk whois pebble knot)
+# python3-venv: test/live/sdks.test.ts installs the generated Python SDK into a venv.
+PACKAGES=(docker.io debootstrap swaks curl openssl ca-certificates nmap testssl.sh sieve-connect mawk whois pebble knot
+  python3 python3-venv)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg -s "$p" >/dev/null 2>&1; then missing+=("$p"); fi
