@@ -9,7 +9,7 @@ const path = require("path");
 /** A checkout runs its TypeScript sources through tsx (as the tests do); an installed package its compiled bin/. */
 function entry() {
     const source = path.join(__dirname, "main.ts");
-    if (fs.existsSync(source)) {
+    if (fs.existsSync(source) && fs.existsSync(path.join(__dirname, "..", "components", "index.ts"))) {
         let tsx;
         try {
             tsx = require("tsx/cjs/api");

@@ -94,7 +94,7 @@ outputs:
 let dir: string;
 let env: NodeJS.ProcessEnv;
 
-/** The pulumi CLI in the program's folder; throws with its output unless it succeeds (or, with fails, unless it fails). */
+/** The pulumi CLI in the program's folder; throws with its output if it fails (with `fails`: if it succeeds). */
 function pulumi(args: string[], opts: { input?: string; fails?: boolean; cwd?: string } = {}) {
     const started = Date.now();
     const r = spawnSync("pulumi", [...args, "--non-interactive"], {
