@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { caFile, docker, fetchBySubject, HOST, swaks, uniqueSubject } from "./clients";
+import { caFile, docker, fetchBySubject, HOST, keepLogs, swaks, uniqueSubject } from "./clients";
 import { ARTIFACTS, destroy, portsFrom, ROOT, stackContainers, stackVolumes } from "./stack";
 
 const PREFIX = "yamltest";
@@ -22,6 +22,7 @@ const ALICE = { address: "alice@example.test", password: `alice-${randomBytes(9)
 const CAROL = { address: "carol@example.org", password: `carol-${randomBytes(9).toString("base64url")}` };
 const PROVIDER = path.join(ROOT, "provider");
 const LOG = path.join(ARTIFACTS, `engine-${PREFIX}.log`);
+const SERVICES = ["postfix", "saslauthd", "dovecot", "rspamd", "valkey"];
 
 /** The program, as a user of Pulumi YAML writes it (README.md, "Using it from other languages"). */
 const PROGRAM = `name: ${PREFIX}
@@ -146,6 +147,7 @@ describe("a Pulumi YAML program deploys the components through the component pro
     });
 
     after(() => {
+        keepLogs(PREFIX, SERVICES);
         destroy(PREFIX);
         if (dir) fs.rmSync(path.dirname(dir), { recursive: true, force: true });
     });
@@ -170,7 +172,7 @@ describe("a Pulumi YAML program deploys the components through the component pro
         const r = pulumi(["up", "--yes", "--skip-preview"]);
         console.log(`# yaml up: ${r.seconds} s`);
         const names = new Set(stackContainers(PREFIX).map(id => docker(["inspect", "-f", "{{.Name}}", id])));
-        for (const service of ["postfix", "saslauthd", "dovecot", "rspamd", "valkey"])
+        for (const service of SERVICES)
             assert.ok(names.has(`/${PREFIX}-${service}`), `${PREFIX}-${service} runs: ${[...names].join(", ")}`);
     });
 
@@ -234,6 +236,7 @@ describe("a Pulumi YAML program deploys the components through the component pro
     });
 
     test("destroy removes every container; mail and queue volumes stay (retainOnDelete)", () => {
+        keepLogs(PREFIX, SERVICES);
         const r = pulumi(["destroy", "--yes", "--skip-preview"]);
         console.log(`# yaml destroy: ${r.seconds} s`);
         assert.deepEqual(stackContainers(PREFIX), []);
