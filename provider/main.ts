@@ -7,16 +7,17 @@ import * as provider from "@pulumi/pulumi/provider";
 import { MailServerProvider } from "./provider";
 import { PACKAGE } from "./schema";
 
-/** The version of the package this file belongs to (provider/ in a checkout, bin/provider/ when installed). */
+/**
+ * The version of the package this file belongs to: its root is the folder above that holds
+ * provider/PulumiPlugin.yaml (this folder's parent in a checkout; bin/provider/'s grandparent when
+ * installed), whatever name it is published under.
+ */
 export function packageVersion(from = __dirname): string {
     for (let dir = from; ; dir = path.dirname(dir)) {
-        const file = path.join(dir, "package.json");
-        if (fs.existsSync(file)) {
-            const manifest = JSON.parse(fs.readFileSync(file, "utf8"));
-            if (manifest.name === PACKAGE || manifest.name?.endsWith(`/${PACKAGE}`)) return manifest.version;
-        }
-        if (path.dirname(dir) === dir)
-            throw new Error(`${PACKAGE} provider: no package.json of ${PACKAGE} above ${from}`);
+        const manifest = path.join(dir, "package.json");
+        if (fs.existsSync(manifest) && fs.existsSync(path.join(dir, "provider", "PulumiPlugin.yaml")))
+            return JSON.parse(fs.readFileSync(manifest, "utf8")).version;
+        if (path.dirname(dir) === dir) throw new Error(`${PACKAGE} provider: no package root above ${from}`);
     }
 }
 
