@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The Kubernetes test cluster (engine/k8s/) is for the tests, not for a Docker deployment.
-MAILSERVER_K8S=0 source .ci/prepare.sh
+MAILSERVER_K8S=0 MAILSERVER_LANGUAGES=0 source .ci/prepare.sh
 npx tsx scripts/stack.ts up "${1:-dev}"
