@@ -13,6 +13,11 @@ export interface RspamdSpec {
     trustedNetworks: string[];
     /** DNS servers ("address" or "address:port"); none: the container's /etc/resolv.conf. */
     nameservers: string[];
+    /** How long one DNS answer is waited for ("1s", "500ms"), and how often a query is sent again. */
+    dnsTimeout: string;
+    dnsRetransmits: number;
+    /** false (MailServer dns "none"): inbound mail is checked without the checks that ask DNS. */
+    dnsLookups: boolean;
     rejectScore: number;
     addHeaderScore: number;
     greylisting: boolean;
@@ -94,8 +99,38 @@ sieve {
   request_header = { "MTA-Name" = ${q(`^${SIEVE_MTA_TAG}$`)}; }
   ${apply}
 }
-`;
+${
+    s.dnsLookups
+        ? ""
+        : `
+# dns "none": everything else (mail from outside, and Postfix's own notices) is checked without
+# the checks that ask DNS, which would each wait for their lookups to time out.
+dnsless {
+  priority = low;
+  authenticated = yes;
+  inverse = true;
+  apply {
+    symbols_disabled = ${ucl(DNS_CHECKS)};
+  }
+}
+`
+}`;
 };
+
+/**
+ * rspamd's checks that ask DNS for every message from outside: the client's name (RDNS_CHECK,
+ * the hostname filter), its AS, SPF, DKIM and ARC verification, DMARC. Blocklists are the rbl
+ * module (spamFilter.dnsbl).
+ */
+export const DNS_CHECKS = [
+    "RDNS_CHECK",
+    "HFILTER_CHECK",
+    "ASN_CHECK",
+    "SPF_CHECK",
+    "DKIM_CHECK",
+    "ARC_CHECK",
+    "DMARC_CHECK",
+];
 
 /**
  * The Lua condition that picks DKIM keys. rspamd counts every loopback client as local; mail
@@ -167,7 +202,13 @@ local_addrs = ${ucl(s.trustedNetworks)};
 control_socket = "/run/rspamd/rspamd.sock mode=0600";
 # The GTUBE test strings: XJS... rejects, YJS... adds the spam header, so the whole path can be tried.
 gtube_patterns = "all";
-${s.nameservers.length > 0 ? `dns {\n  nameserver = ${ucl(s.nameservers)};\n}\n` : ""}`,
+# The resolver: a lookup waits up to timeout x retransmits before it fails.
+dns {
+  timeout = ${s.dnsTimeout};
+  retransmits = ${s.dnsRetransmits};
+  sockets = 16;
+${s.nameservers.length > 0 ? `  nameserver = ${ucl(s.nameservers)};\n` : ""}}
+`,
         ),
         publicFile(
             "override.d/worker-proxy.inc",
@@ -210,6 +251,15 @@ ${s.greylisting ? `greylist = ${s.greylistScore};` : "greylist = null;"}
 `,
         ),
         publicFile("local.d/greylist.conf", `${HEADER}enabled = ${s.greylisting};\n`),
+        // Its servers are names, resolved at every start: without DNS each start waits 20 s for them.
+        ...(s.dnsLookups
+            ? []
+            : [
+                  publicFile(
+                      "local.d/fuzzy_check.conf",
+                      `${HEADER}# dns "none": rspamd.com's fuzzy servers cannot be found.\nenabled = false;\n`,
+                  ),
+              ]),
         publicFile(
             "local.d/rbl.conf",
             `${HEADER}# DNS blocklists refuse queries that come through public resolvers: they need a local one.
