@@ -101,6 +101,7 @@ function timedSmtp(port: number, commands: string[]): Promise<Array<{ reply: str
 
 /** `npm run stack -- ...` in the copy, from a new shell. */
 function stackCommand(...args: string[]) {
+    const started = Date.now();
     const r = spawnSync("npm", ["run", "--silent", "stack", "--", ...args], {
         cwd: COPY,
         env: NEW_SHELL,
@@ -108,6 +109,9 @@ function stackCommand(...args: string[]) {
         timeout: 10 * 60_000,
         maxBuffer: 64 << 20,
     });
+    process.stdout.write(
+        `# new shell: npm run stack -- ${args.join(" ")}: exit ${r.status} in ${Math.round((Date.now() - started) / 1000)} s\n`,
+    );
     fs.appendFileSync(
         path.join(ROOT, "test", ".artifacts", "setup-new-shell.log"),
         `$ npm run stack -- ${args.join(" ")}\n${r.stdout}${r.stderr}exit ${r.status}\n\n`,
