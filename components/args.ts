@@ -174,6 +174,19 @@ export interface MailServerArgs {
     authRateLimit?: number;
     /** Answer VRFY with 502 so addresses cannot be harvested. Default: true. */
     disableVrfy?: boolean;
+    /**
+     * "available": the services look names up (client names, SPF, DKIM, DMARC, ARC, blocklists); "none": the host has
+     * no DNS, so inbound checks look nothing up instead of waiting for lookups to time out: clients are known by
+     * address only and rspamd skips SPF, DKIM and ARC verification, DMARC, blocklists and hostname checks (signing and
+     * scoring stay); outbound mail still needs DNS or a relayhost given by address. Default: "available".
+     */
+    dns?: DnsMode;
+    /**
+     * Postfix smtpd_peername_lookup: look each SMTP client's name up (PTR, confirmed by A/AAAA) for logs, Received
+     * headers and spam checks; false: every client is "unknown", and no connection waits for DNS. Default: true; false
+     * with dns "none".
+     */
+    peernameLookup?: boolean;
     /** user+tag@domain delivers to user@domain; "" turns sub-addressing off. Default: "+". */
     recipientDelimiter?: string;
     /** The previous deployment's passwordHashCache output (a secret), for the relay users' hashes. */
@@ -391,6 +404,14 @@ export interface RelayUserArgs {
 /** A Postfix notify class. */
 export type NotifyClass = "bounce" | "2bounce" | "data" | "delay" | "policy" | "protocol" | "resource" | "software";
 
+/**
+ * "available": the services look names up (client names, SPF, DKIM, DMARC, ARC, blocklists); "none": the host has no
+ * DNS, so inbound checks look nothing up instead of waiting for lookups to time out: clients are known by address only
+ * and rspamd skips SPF, DKIM and ARC verification, DMARC, blocklists and hostname checks (signing and scoring stay);
+ * outbound mail still needs DNS or a relayhost given by address.
+ */
+export type DnsMode = "available" | "none";
+
 /** Where each smtpd listens. */
 export interface MailServerPorts {
     /** MTA-to-MTA SMTP with optional STARTTLS, no AUTH. Default: 25. */
@@ -443,6 +464,13 @@ export interface SpamFilterArgs {
     dnsbl?: boolean;
     /** DNS resolvers rspamd asks (SPF, DKIM, DMARC, DNSBLs); none: the container's /etc/resolv.conf. Default: []. */
     nameservers?: string[];
+    /** How long rspamd waits for one DNS answer before it asks again (rspamd's dns.timeout). Default: "1s". */
+    dnsTimeout?: string;
+    /**
+     * How often rspamd asks again before a lookup fails (rspamd's dns.retransmits); a lookup waits up to dnsTimeout
+     * times this. Default: 5.
+     */
+    dnsRetransmits?: number;
 }
 
 /**

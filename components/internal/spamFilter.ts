@@ -28,6 +28,9 @@ export function rspamdSpec(settings: MailServerSettings): RspamdSpec {
     return {
         trustedNetworks: settings.postfix.mynetworks.map(n => n.replace(/^\[([^\]]+)\]/, "$1")),
         nameservers: f.nameservers,
+        dnsTimeout: f.dnsTimeout,
+        dnsRetransmits: f.dnsRetransmits,
+        dnsLookups: settings.dns !== "none",
         rejectScore: f.rejectScore,
         addHeaderScore: f.addHeaderScore,
         outboundRejectScore: f.outboundRejectScore,

@@ -75,6 +75,8 @@ export function mailServerSettings(d: MailServerSettings) {
         notifyClasses: p.notifyClasses,
         authRateLimit: p.authRateLimit,
         disableVrfy: p.disableVrfy,
+        dns: d.dns,
+        peernameLookup: p.peernameLookup,
         recipientDelimiter: p.recipientDelimiter,
         ports: { ...p.ports, reinject: p.reinject.port },
         networkMode: d.placement.networkMode,

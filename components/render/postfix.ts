@@ -140,6 +140,10 @@ inet_interfaces = ${list(spec.inetInterfaces)}
 inet_protocols = ${spec.inetProtocols}
 mynetworks = ${list(spec.mynetworks)}
 mynetworks_style = host
+${when(!spec.peernameLookup)`
+# Clients are known by address only ("unknown" name): no DNS lookup before the greeting.
+smtpd_peername_lookup = no
+`}
 
 # --- logging: to the container's stdout, through postlogd
 maillog_file = /dev/stdout

@@ -13,6 +13,11 @@ export interface RspamdSpec {
     trustedNetworks: string[];
     /** DNS servers ("address" or "address:port"); none: the container's /etc/resolv.conf. */
     nameservers: string[];
+    /** How long one DNS answer is waited for ("1s", "500ms"), and how often a query is sent again. */
+    dnsTimeout: string;
+    dnsRetransmits: number;
+    /** false (MailServer dns "none"): inbound mail is checked without the checks that ask DNS. */
+    dnsLookups: boolean;
     rejectScore: number;
     addHeaderScore: number;
     /** Our own mail (logins, mynetworks) at this score is refused instead of signed and sent. */
@@ -67,6 +72,9 @@ export function rspamdDkimKey(privateKeyPem: string, algorithm: DkimAlgorithm): 
     return `${der.subarray(der.length - 32).toString("base64")}\n`;
 }
 
+/** The checks of a sender's own SPF, DKIM, DMARC and ARC. */
+const SENDER_AUTH_CHECKS = ["SPF_CHECK", "DKIM_CHECK", "DMARC_CHECK", "ARC_CHECK"];
+
 /**
  * The three kinds of mail that are ours to sign. Mail from our logins and from mynetworks is also
  * scored against a threshold of its own (a phished account's spam is refused, not signed and
@@ -77,8 +85,9 @@ const OUTBOUND_RULES = (s: RspamdSpec) => {
     # Refused at outboundRejectScore; never marked, rewritten or greylisted. "soft reject" (the rate
     # limits) stays. The sender's SPF, DKIM and DMARC mean nothing for mail we are about to sign
     # (and judge mynetworks' address, not ours); DKIM_SIGNED depends on DKIM_CHECK and still runs.
+    # With dns "none", the other checks that ask DNS are off here too (see the rule "dnsless").
     actions { reject = ${s.outboundRejectScore}; "add header" = null; "rewrite subject" = null; greylist = null; }
-    symbols_disabled = ["SPF_CHECK", "DKIM_CHECK", "DMARC_CHECK", "ARC_CHECK"];
+    symbols_disabled = ${ucl([...new Set([...SENDER_AUTH_CHECKS, ...(s.dnsLookups ? [] : DNS_CHECKS)])])};
   }`;
     return `${HEADER}
 # Mail from authenticated users (587, 465).
@@ -109,7 +118,22 @@ sieve {
     actions { reject = null; "add header" = null; "rewrite subject" = null; greylist = null; }
   }
 }
-`;
+${
+    s.dnsLookups
+        ? ""
+        : `
+# dns "none": everything else (mail from outside, and Postfix's own notices) is checked without
+# the checks that ask DNS, which would each wait for their lookups to time out.
+dnsless {
+  priority = low;
+  authenticated = yes;
+  inverse = true;
+  apply {
+    symbols_disabled = ${ucl(DNS_CHECKS)};
+  }
+}
+`
+}`;
 };
 
 /**
@@ -143,6 +167,21 @@ ${bucket("login_messages", s.messagesPerHour, "messages", true)}${bucket("login_
 whitelisted_rcpts = ["\\u0001"];
 `;
 }
+
+/**
+ * rspamd's checks that ask DNS for every message from outside: the client's name (RDNS_CHECK,
+ * the hostname filter), its AS, SPF, DKIM and ARC verification, DMARC. Blocklists are the rbl
+ * module (spamFilter.dnsbl).
+ */
+export const DNS_CHECKS = [
+    "RDNS_CHECK",
+    "HFILTER_CHECK",
+    "ASN_CHECK",
+    "SPF_CHECK",
+    "DKIM_CHECK",
+    "ARC_CHECK",
+    "DMARC_CHECK",
+];
 
 /**
  * The Lua condition that picks DKIM keys. rspamd counts every loopback client as local; mail
@@ -214,7 +253,13 @@ local_addrs = ${ucl(s.trustedNetworks)};
 control_socket = "/run/rspamd/rspamd.sock mode=0600";
 # The GTUBE test strings: XJS... rejects, YJS... adds the spam header, so the whole path can be tried.
 gtube_patterns = "all";
-${s.nameservers.length > 0 ? `dns {\n  nameserver = ${ucl(s.nameservers)};\n}\n` : ""}`,
+# The resolver: a lookup waits up to timeout x retransmits before it fails.
+dns {
+  timeout = ${s.dnsTimeout};
+  retransmits = ${s.dnsRetransmits};
+  sockets = 16;
+${s.nameservers.length > 0 ? `  nameserver = ${ucl(s.nameservers)};\n` : ""}}
+`,
         ),
         publicFile(
             "override.d/worker-proxy.inc",
@@ -257,6 +302,15 @@ ${s.greylisting ? `greylist = ${s.greylistScore};` : "greylist = null;"}
 `,
         ),
         publicFile("local.d/greylist.conf", `${HEADER}enabled = ${s.greylisting};\n`),
+        // Its servers are names, resolved at every start: without DNS each start waits 20 s for them.
+        ...(s.dnsLookups
+            ? []
+            : [
+                  publicFile(
+                      "local.d/fuzzy_check.conf",
+                      `${HEADER}# dns "none": rspamd.com's fuzzy servers cannot be found.\nenabled = false;\n`,
+                  ),
+              ]),
         publicFile(
             "local.d/rbl.conf",
             `${HEADER}# DNS blocklists refuse queries that come through public resolvers: they need a local one.

@@ -135,6 +135,8 @@ export interface PostfixSpec {
     delayWarningTime: string;
     masqueradeDomains: string[];
     disableVrfy: boolean;
+    /** smtpd_peername_lookup: look up the client's name (a DNS lookup before the greeting). */
+    peernameLookup: boolean;
     recipientDelimiter: string;
     /** Mailbox that receives mail for root, postmaster, abuse and MAILER-DAEMON. */
     adminAddress: string;

@@ -151,7 +151,12 @@ test("MailServer registers its validated settings with defaults applied, named a
         greylistScore: 4,
         dnsbl: false,
         nameservers: [],
+        dnsTimeout: "1s",
+        dnsRetransmits: 5,
     });
+    // Names are looked up unless the stack says its host has no DNS.
+    assert.equal(w.dns, "available");
+    assert.equal(w.peernameLookup, true);
     assert.equal(w.outboundAddress, undefined);
     const h = component(T.mailServer, "in-host").wire;
     assert.deepEqual(h.spamFilter, {
@@ -165,6 +170,8 @@ test("MailServer registers its validated settings with defaults applied, named a
         greylistScore: 4,
         dnsbl: true,
         nameservers: ["192.0.2.53", "[2001:db8::53]:5353"],
+        dnsTimeout: "1s",
+        dnsRetransmits: 5,
     });
     assert.equal(h.outboundAddress, "192.0.2.25");
 });

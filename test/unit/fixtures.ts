@@ -57,6 +57,7 @@ export function internetSpec(): PostfixSpec {
         mynetworks: ["127.0.0.0/8", "[::1]/128", "192.0.2.0/24"],
         inetInterfaces: ["all"],
         inetProtocols: "all",
+        peernameLookup: true,
         relayDomains: ["backup.example.net"],
         relayRecipients: ["x@backup.example.net", "y@backup.example.net"],
         messageSizeLimit: 31457280,

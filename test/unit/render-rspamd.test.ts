@@ -23,6 +23,9 @@ function spec(overrides: Partial<RspamdSpec> = {}): RspamdSpec {
     return {
         trustedNetworks: ["127.0.0.0/8", "::1/128", "192.0.2.0/24", "198.51.100.7"],
         nameservers: [],
+        dnsTimeout: "1s",
+        dnsRetransmits: 5,
+        dnsLookups: true,
         rejectScore: 15,
         addHeaderScore: 6,
         outboundRejectScore: 10,
@@ -100,18 +103,50 @@ describe("rspamd files", () => {
         }
     });
 
-    test("options.inc: local_addrs is exactly the trusted networks; a dns block only with nameservers", () => {
+    test("options.inc: local_addrs is exactly the trusted networks; the resolver's timeout, retransmits and nameservers", () => {
         const options = file("override.d/options.inc");
         assert.match(
             options,
             /^local_addrs = \["127\.0\.0\.0\/8", "::1\/128", "192\.0\.2\.0\/24", "198\.51\.100\.7"\];$/m,
         );
-        assert.doesNotMatch(options, /dns \{|nameserver/);
+        // rspamd's own defaults, stated; no nameserver: the container's /etc/resolv.conf.
+        assert.ok(options.endsWith("dns {\n  timeout = 1s;\n  retransmits = 5;\n  sockets = 16;\n}\n"), options);
+        assert.doesNotMatch(options, /nameserver/);
         assert.match(file("override.d/options.inc", spec({ trustedNetworks: [] })), /^local_addrs = \[\];$/m);
-        const withDns = file("override.d/options.inc", spec({ nameservers: ["192.0.2.53", "[2001:db8::53]:5353"] }));
-        assert.ok(withDns.endsWith('dns {\n  nameserver = ["192.0.2.53", "[2001:db8::53]:5353"];\n}\n'), withDns);
-        // The rest does not depend on the resolvers.
-        assert.equal(withDns.replace(/dns \{[\s\S]*\}\n$/, ""), options);
+        const withDns = file(
+            "override.d/options.inc",
+            spec({ nameservers: ["192.0.2.53", "[2001:db8::53]:5353"], dnsTimeout: "500ms", dnsRetransmits: 2 }),
+        );
+        assert.ok(
+            withDns.endsWith(
+                'dns {\n  timeout = 500ms;\n  retransmits = 2;\n  sockets = 16;\n  nameserver = ["192.0.2.53", "[2001:db8::53]:5353"];\n}\n',
+            ),
+            withDns,
+        );
+        // The rest does not depend on the resolver.
+        assert.equal(withDns.replace(/dns \{[\s\S]*\}\n$/, ""), options.replace(/dns \{[\s\S]*\}\n$/, ""));
+    });
+
+    test('dns "none": inbound mail is checked without the checks that ask DNS; fuzzy_check is off; signing rules unchanged', () => {
+        const on = files();
+        const off = files(spec({ dnsLookups: false }));
+        assert.equal(on.get("local.d/fuzzy_check.conf"), undefined);
+        assert.match(off.get("local.d/fuzzy_check.conf")!, /^enabled = false;$/m);
+        const settings = off.get("local.d/settings.conf")!;
+        // The rule for everything that is not our own mail (authenticated, trusted and sieve rank higher).
+        const rule = /\ndnsless \{\n([\s\S]*?)\n\}\n/.exec(settings);
+        assert.ok(rule, settings);
+        assert.match(rule[1], /^ {2}priority = low;$/m);
+        assert.match(rule[1], /^ {2}authenticated = yes;\n {2}inverse = true;$/m);
+        assert.match(
+            rule[1],
+            /symbols_disabled = \["RDNS_CHECK", "HFILTER_CHECK", "ASN_CHECK", "SPF_CHECK", "DKIM_CHECK", "ARC_CHECK", "DMARC_CHECK"\];/,
+        );
+        assert.equal(settings.replace(/\n# dns "none"[\s\S]*$/, ""), on.get("local.d/settings.conf"));
+        assert.doesNotMatch(on.get("local.d/settings.conf")!, /dnsless/);
+        // Nothing else changes: signing, scores and the milter stay as they are.
+        for (const [path, content] of on)
+            if (path !== "local.d/settings.conf") assert.equal(off.get(path), content, path);
     });
 
     test("actions.conf: the scores, and greylist null when greylisting is off", () => {
@@ -361,6 +396,9 @@ describe("rspamdSpec: MailServer's settings as rspamd takes them", () => {
         assert.deepEqual(rspamdSpec(settings), {
             trustedNetworks: ["127.0.0.0/8", "::1/128", "2001:db8::/48", "192.0.2.0/24"],
             nameservers: ["192.0.2.53"],
+            dnsTimeout: "1s",
+            dnsRetransmits: 5,
+            dnsLookups: true,
             rejectScore: 12,
             addHeaderScore: 6,
             outboundRejectScore: 10,

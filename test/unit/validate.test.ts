@@ -1019,6 +1019,40 @@ describe("validateMailServer: good input", () => {
     });
 });
 
+describe("validateMailServer: dns and peernameLookup", () => {
+    test('by default names are looked up; dns "none" turns client name lookups off unless said otherwise', () => {
+        const dflt = server({});
+        assert.equal(dflt.dns, "available");
+        assert.equal(dflt.postfix.peernameLookup, true);
+        assert.doesNotMatch(renderMainCf(dflt.postfix), /smtpd_peername_lookup/);
+        const none = server({ dns: "none" });
+        assert.equal(none.dns, "none");
+        assert.equal(none.postfix.peernameLookup, false);
+        assert.equal(parseMainCf(renderMainCf(none.postfix)).values.get("smtpd_peername_lookup"), "no");
+        // Off with DNS too (a busy MX that wants no lookup per connection); explicitly false with "none".
+        assert.equal(server({ peernameLookup: false }).postfix.peernameLookup, false);
+        assert.equal(server({ dns: "none", peernameLookup: false }).postfix.peernameLookup, false);
+        assert.equal(server({ peernameLookup: true }).postfix.peernameLookup, true);
+    });
+
+    test('dns "none" refuses what would need DNS: client name lookups, blocklists, resolvers', () => {
+        assert.throws(
+            () => server({ dns: "none", peernameLookup: true }),
+            /MailServer mx: peernameLookup = true is not accepted; expected false or nothing with dns "none"/,
+        );
+        assert.throws(
+            () => server({ dns: "none", spamFilter: { dnsbl: true } }),
+            /spamFilter\.dnsbl = true is not accepted; expected false with dns "none": blocklists are DNS lookups/,
+        );
+        assert.throws(
+            () => server({ dns: "none", spamFilter: { nameservers: ["192.0.2.53"] } }),
+            /spamFilter\.nameservers = \["192\.0\.2\.53"\] is not accepted; expected none with dns "none"/,
+        );
+        // Without rspamd its options are not used.
+        assert.equal(server({ dns: "none", spamFilter: { enabled: false, dnsbl: true } }).dns, "none");
+    });
+});
+
 describe("validateMailServer: spamFilter and outboundAddress", () => {
     test("defaults: rspamd on as the milter, scores 15/6/4 (outbound 10), 100 messages and 300 recipients per login and hour, greylisting and DNS blocklists off, no nameservers", () => {
         const settings = server({});
@@ -1033,6 +1067,8 @@ describe("validateMailServer: spamFilter and outboundAddress", () => {
             greylistScore: 4,
             dnsbl: false,
             nameservers: [],
+            dnsTimeout: "1s",
+            dnsRetransmits: 5,
         });
         assert.equal(settings.postfix.milter, true);
         assert.equal(settings.postfix.outboundAddress, undefined);
@@ -1047,6 +1083,8 @@ describe("validateMailServer: spamFilter and outboundAddress", () => {
                 greylistScore: 5,
                 dnsbl: true,
                 nameservers: ["192.0.2.53", "192.0.2.54:5353", "2001:db8::53", "[2001:db8::54]:53"],
+                dnsTimeout: "500ms",
+                dnsRetransmits: 2,
             },
             outboundAddress: "192.0.2.25",
         });
@@ -1061,6 +1099,8 @@ describe("validateMailServer: spamFilter and outboundAddress", () => {
             greylistScore: 5,
             dnsbl: true,
             nameservers: ["192.0.2.53", "192.0.2.54:5353", "2001:db8::53", "[2001:db8::54]:53"],
+            dnsTimeout: "500ms",
+            dnsRetransmits: 2,
         });
         assert.equal(settings.postfix.outboundAddress, "192.0.2.25");
         assert.equal(server({ outboundAddress: "2001:db8::25" }).postfix.outboundAddress, "2001:db8::25");
