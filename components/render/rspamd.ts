@@ -84,8 +84,11 @@ const OUTBOUND_RULES = (s: RspamdSpec) => {
     const scored = `apply {
     # Refused at outboundRejectScore; never marked, rewritten or greylisted. "soft reject" (the rate
     # limits) stays. The sender's SPF, DKIM and DMARC mean nothing for mail we are about to sign
-    # (and judge mynetworks' address, not ours); DKIM_SIGNED depends on DKIM_CHECK and still runs.
-    # With dns "none", the other checks that ask DNS are off here too (see the rule "dnsless").
+    # (and judge mynetworks' address, not ours); DKIM_SIGNED depends on DKIM_CHECK and still runs.${
+        s.dnsLookups
+            ? ""
+            : '\n    # dns "none": the other checks that ask DNS are off here too (see the rule "dnsless").'
+    }
     actions { reject = ${s.outboundRejectScore}; "add header" = null; "rewrite subject" = null; greylist = null; }
     symbols_disabled = ${ucl([...new Set([...SENDER_AUTH_CHECKS, ...(s.dnsLookups ? [] : DNS_CHECKS)])])};
   }`;

@@ -142,7 +142,21 @@ describe("rspamd files", () => {
             rule[1],
             /symbols_disabled = \["RDNS_CHECK", "HFILTER_CHECK", "ASN_CHECK", "SPF_CHECK", "DKIM_CHECK", "ARC_CHECK", "DMARC_CHECK"\];/,
         );
-        assert.equal(settings.replace(/\n# dns "none"[\s\S]*$/, ""), on.get("local.d/settings.conf"));
+        // Our own scored mail (logins, mynetworks) skips them too; apart from that the rules are unchanged.
+        const outbound = /symbols_disabled = (\[.*\]);/g;
+        const own = [...settings.replace(/\n# dns "none"[\s\S]*$/, "").matchAll(outbound)].map(m => m[1]);
+        assert.deepEqual(own, [
+            '["SPF_CHECK", "DKIM_CHECK", "DMARC_CHECK", "ARC_CHECK", "RDNS_CHECK", "HFILTER_CHECK", "ASN_CHECK"]',
+            '["SPF_CHECK", "DKIM_CHECK", "DMARC_CHECK", "ARC_CHECK", "RDNS_CHECK", "HFILTER_CHECK", "ASN_CHECK"]',
+        ]);
+        const note = /\n {4}# dns "none": the other checks.*/g;
+        assert.equal(
+            settings
+                .replace(/\n# dns "none"[\s\S]*$/, "")
+                .replace(note, "")
+                .replace(outbound, "symbols_disabled = X;"),
+            on.get("local.d/settings.conf")!.replace(outbound, "symbols_disabled = X;"),
+        );
         assert.doesNotMatch(on.get("local.d/settings.conf")!, /dnsless/);
         // Nothing else changes: signing, scores and the milter stay as they are.
         for (const [path, content] of on)
