@@ -70,13 +70,16 @@ if [[ "$MODE" != key && "${MAILSERVER_BUILD_ENGINE:-}" != 1 ]] && command -v pul
 fi
 
 # ---------------------------------------------------------------------------
-# Versions: package.json is the source of truth; the Go modules must agree.
+# Versions: package.json is the source of truth; the Go modules must agree. The package declares
+# the Pulumi SDKs as peerDependencies (ranges: the consumer's program chooses); the exact versions
+# this repository tests and builds the engine for are its devDependencies.
 command -v node >/dev/null 2>&1 || die "node is needed to read package.json"
 npm_version() {
   local v
-  v="$(node -p "(require(process.argv[1]).dependencies || {})[process.argv[2]] || ''" "$REPO/package.json" "$1")"
+  v="$(node -p "const p = require(process.argv[1]), n = process.argv[2];
+    (p.devDependencies || {})[n] || (p.dependencies || {})[n] || ''" "$REPO/package.json" "$1")"
   [[ "$v" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
-    die "package.json must pin $1 to an exact version (x.y.z), found '${v}'"
+    die "package.json's devDependencies must pin $1 to an exact version (x.y.z), found '${v}'"
   printf '%s' "$v"
 }
 PULUMI_VERSION="$(npm_version @pulumi/pulumi)"
