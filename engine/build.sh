@@ -165,6 +165,15 @@ if [[ "$MODE" == check ]]; then
   exit 3
 fi
 
+# Built and installed already: nothing to wait for. (The binaries only appear once complete: each
+# is built to a .tmp file and then moved; the lock below would make every run wait for any other
+# build that shares the cache, even of another key.)
+if complete && installed docker "$DOCKER_VERSION" "$DOCKER_PLUGIN" && installed tls "$TLS_VERSION" "$TLS_PLUGIN"; then
+  log "engine cached in $OUT; plugins installed in $PULUMI_HOME_DIR"
+  print_exports
+  exit 0
+fi
+
 mkdir -p "$OUT/bin" "$OUT/plugins" "$OUT/schema" "$OUT/logs"
 # One build at a time per cache (another shell may be building the same key).
 exec 9>"$CACHE_ROOT/.lock"
