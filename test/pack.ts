@@ -1,10 +1,12 @@
 // The npm package as its users get it: `npm pack` of a source tree (which runs the package's
-// `prepare` build), the files in the tarball, and projects outside the repository that install it.
+// `prepare` build), the files in the tarball, and projects outside the repository that install it
+// and run programs with it through their own Automation API driver (test/consumer/driver.ts).
 // Used by test/unit/package.test.ts, test/live/consumer.test.ts and test/live/upgrade.test.ts.
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import type { ResourceStep } from "../scripts/lib/steps";
 
 export const ROOT = path.resolve(__dirname, "..");
 
@@ -72,4 +74,97 @@ export function testedVersion(name: string): string {
  */
 export function npmInstall(dir: string, specs: string[]): void {
     run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...specs], dir, "npm install");
+}
+
+/** The files of a consumer project besides its program: test/consumer's driver and TypeScript settings. */
+const CONSUMER = path.join(ROOT, "test", "consumer");
+
+/**
+ * A project outside the repository that installs `tarball` with the Pulumi SDKs at the versions this
+ * repository tests (the engine's plugins), TypeScript and Node's types, plus the Automation API driver
+ * (test/consumer/driver.ts with scripts/lib/steps.ts) and `files` (destination -> source). Compile it
+ * with compileProject().
+ */
+export function consumerProject(dir: string, tarball: string, files: Record<string, string> = {}): void {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(
+        path.join(dir, "package.json"),
+        JSON.stringify({ name: path.basename(dir), version: "1.0.0", private: true }, null, 2) + "\n",
+    );
+    const copies: Record<string, string> = {
+        "driver.ts": path.join(CONSUMER, "driver.ts"),
+        "steps.ts": path.join(ROOT, "scripts", "lib", "steps.ts"),
+        "tsconfig.json": path.join(CONSUMER, "tsconfig.json"),
+        ...files,
+    };
+    for (const [to, from] of Object.entries(copies)) fs.cpSync(from, path.join(dir, to), { recursive: true });
+    npmInstall(dir, [
+        tarball,
+        ...["@pulumi/pulumi", "@pulumi/docker", "@pulumi/tls", "typescript", "@types/node"].map(
+            p => `${p}@${testedVersion(p)}`,
+        ),
+    ]);
+}
+
+/** The project's own `tsc -p .` (strict, the installed package's declarations checked): .js beside each .ts. */
+export function compileProject(dir: string): void {
+    run(path.join(dir, "node_modules", ".bin", "tsc"), ["-p", "."], dir, "compiling the consumer project");
+}
+
+export interface DriverRequest {
+    projectName: string;
+    stackName: string;
+    workDir: string;
+    /** "./index.js" (a file of the project) or a package's entry point such as "mailserver/example". */
+    program: string;
+    config: Record<string, { value: string; secret?: boolean }>;
+    op: "up" | "preview" | "destroy";
+    policyPacks?: string[];
+}
+
+export interface DriverResult {
+    outputs: Record<string, any>;
+    changeSummary: Record<string, number>;
+    steps: ResourceStep[];
+    /** What the engine printed. */
+    log: string;
+}
+
+/**
+ * One operation through the project's compiled driver. `env` must carry the engine (PULUMI_ROOT,
+ * PULUMI_HOME, PATH with the policy analyzer), PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE and
+ * DOCKER_HOST. The engine's output is appended to `log`.
+ */
+export function runDriver(
+    dir: string,
+    request: DriverRequest,
+    env: Record<string, string | undefined>,
+    log: string,
+): Promise<DriverResult> {
+    const file = path.join(dir, `.request-${request.op}-${process.pid}.json`);
+    fs.writeFileSync(file, JSON.stringify(request), { mode: 0o600 });
+    return new Promise((resolve, reject) => {
+        const child = spawn("node", ["driver.js", file], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "",
+            stderr = "";
+        child.stdout.on("data", d => (stdout += d));
+        child.stderr.on("data", d => (stderr += d));
+        child.on("error", reject);
+        child.on("close", code => {
+            fs.rmSync(file, { force: true });
+            fs.writeFileSync(log, stderr, { flag: "a" });
+            if (code !== 0) reject(new Error(`${request.op} failed (${code}):\n${stderr}\n${stdout}`));
+            else resolve({ ...JSON.parse(stdout.trim().split("\n").pop()!), log: stderr });
+        });
+    });
+}
+
+/** Runs `f`, printing how long it took as a test diagnostic line. */
+export async function timed<T>(what: string, f: () => T | Promise<T>): Promise<T> {
+    const start = Date.now();
+    try {
+        return await f();
+    } finally {
+        process.stdout.write(`# ${what}: ${((Date.now() - start) / 1000).toFixed(1)} s\n`);
+    }
 }
