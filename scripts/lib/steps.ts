@@ -64,3 +64,16 @@ export class StepRecorder {
             .sort((a, b) => a.urn.localeCompare(b.urn));
     }
 }
+
+/** The key resources: a replaced or deleted one invalidates published DNS records (DKIM) or clients' trust (TLS). */
+export const KEY_TYPES = ["tls:index/privateKey:PrivateKey"];
+const VOLUME_TYPE = "docker:index/volume:Volume";
+
+/** The steps that replace or delete a key, or one of the named data volumes (an upgrade must never). */
+export function dataOrKeysLost(steps: ResourceStep[], dataVolumes: string[]): ResourceStep[] {
+    return steps.filter(
+        s =>
+            (s.change === "replace" || s.change === "delete") &&
+            (KEY_TYPES.includes(s.type) || (s.type === VOLUME_TYPE && dataVolumes.includes(s.name))),
+    );
+}
