@@ -423,12 +423,21 @@ function queue(): Record<string, { queue_name: string; recipients: Array<{ addre
     );
 }
 
-/** Each volume of the stack with the time Docker created it: a replaced volume is a new one. */
-function volumeBirths(): Record<string, string> {
-    const names = docker(["volume", "ls", "-q", "--filter", `name=^${PREFIX}-`])
+/** The stack's data volumes that exist (the ACME ones only with tls.acme). */
+const dataVolumes = () =>
+    docker(["volume", "ls", "-q", "--filter", `name=^${PREFIX}-`])
         .split("\n")
-        .filter(Boolean);
-    return Object.fromEntries(names.map(n => [n, docker(["volume", "inspect", "-f", "{{.CreatedAt}}", n])]));
+        .filter(v => DATA_VOLUMES.includes(v));
+
+/**
+ * A marker file in a volume, written and read by a throw-away container (Docker's CreatedAt of a
+ * local volume is its folder's ctime, which a chown at a service's start changes): a volume made
+ * anew would not have it.
+ */
+const MARKER = ".mailserver-upgrade-test";
+function volumeMarker(volume: string, write?: string): string {
+    const script = write === undefined ? `cat /v/${MARKER}` : `printf %s '${write}' > /v/${MARKER} && cat /v/${MARKER}`;
+    return docker(["run", "--rm", "--network", "none", "-v", `${volume}:/v`, "debian:trixie-slim", "sh", "-c", script]);
 }
 
 const dkimRecords = (outputs: Record<string, any>) =>
@@ -475,6 +484,7 @@ const recorded = {
     subjects: { alice: [] as string[], bob: [] as string[], carol: [] as string[] },
     receipts: [] as string[],
     heldQueueId: "",
+    /** Data volume -> the marker written into it before the upgrade. */
     volumes: {} as Record<string, string>,
     smtpsKey: "",
     imapsKey: "",
@@ -578,9 +588,9 @@ describe("upgrade from the previous release", () => {
         for (let i = 0; i < 30 && queue()[recorded.heldQueueId]?.queue_name !== "deferred"; i++) await sleep(1000);
         assert.equal(queue()[recorded.heldQueueId]?.queue_name, "deferred", JSON.stringify(queue()));
 
-        recorded.volumes = volumeBirths();
-        for (const v of DATA_VOLUMES.filter(v => !v.endsWith("-acme") && !v.endsWith("-certs")))
-            assert.ok(v in recorded.volumes, `${v} exists`);
+        const volumes = dataVolumes();
+        assert.deepEqual(volumes.sort(), DATA_VOLUMES.filter(v => !/-(acme|certs)$/.test(v)).sort());
+        for (const v of volumes) recorded.volumes[v] = volumeMarker(v, uniqueSubject(v));
         recorded.smtpsKey = await servedPublicKey(PORTS.smtps);
         recorded.imapsKey = await servedPublicKey(PORTS.imaps);
         assert.equal(
@@ -681,10 +691,9 @@ describe("upgrade from the previous release", () => {
         // The queued message is still waiting, under the same id.
         assert.equal(queue()[recorded.heldQueueId]?.queue_name, "deferred", JSON.stringify(queue()));
 
-        // No volume was made anew; the DKIM records and the TLS key are the same.
-        const volumes = volumeBirths();
-        for (const [name, born] of Object.entries(recorded.volumes))
-            assert.equal(volumes[name], born, `${name} is the same volume (created ${born})`);
+        // No data volume was made anew; the DKIM records and the TLS key are the same.
+        for (const [volume, marker] of Object.entries(recorded.volumes))
+            assert.equal(volumeMarker(volume), marker, `${volume} is the same volume`);
         assert.deepEqual(dkimRecords(result.outputs), dkimRecords(baseline.outputs));
         assert.equal(result.outputs.certificatePem, baseline.outputs.certificatePem);
         assert.equal(await servedPublicKey(PORTS.smtps), recorded.smtpsKey);
