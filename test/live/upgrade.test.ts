@@ -277,6 +277,8 @@ class InstalledPackage implements Deployment {
     }
 
     run(op: "up" | "preview", config: Record<string, unknown>): Promise<Operation> {
+        // The file backend's folder, as scripts/lib/engine.ts's openStack makes it.
+        fs.mkdirSync(path.join(STATE, "state"), { recursive: true, mode: 0o700 });
         // The stack config as scripts/lib/engine.ts's setStackConfig stores it.
         const stackConfig = Object.fromEntries(
             Object.entries(config).map(([k, v]) => [
