@@ -68,7 +68,7 @@ PROVIDER_MODULE_VERSION="$(go_mod_version provider-kubernetes github.com/pulumi/
 PROVIDER_VERSION="$(sed -n 's/^const PackageVersion = "\(.*\)"$/\1/p' \
   "$K8S_DIR/provider-kubernetes/cmd/pulumi-resource-kubernetes/main.go")"
 command -v node >/dev/null 2>&1 || die "node is needed to read package.json"
-SDK_VERSION="$(node -p "(require(process.argv[1]).dependencies || {})['@pulumi/kubernetes'] || ''" "$REPO/package.json")"
+SDK_VERSION="$(node -p "(require(process.argv[1]).devDependencies || {})['@pulumi/kubernetes'] || ''" "$REPO/package.json")"
 [[ "$SDK_VERSION" == "$PROVIDER_VERSION" ]] ||
   die "package.json pins @pulumi/kubernetes '${SDK_VERSION}', but engine/k8s/provider-kubernetes builds ${PROVIDER_VERSION:-<no PackageVersion>}
   (see engine/k8s/README.md, 'Upgrading')"

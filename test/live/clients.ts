@@ -140,6 +140,36 @@ export async function fetchBySubject(
     }
 }
 
+/** sieve-connect (a real ManageSieve client) with STARTTLS verified against `ca` by `servername`. */
+export function sieveConnect(
+    user: Credentials,
+    args: string[],
+    server: { port: number; ca: string; servername: string },
+): { status: number | null; output: string } {
+    const r = spawnSync(
+        "sieve-connect",
+        [
+            "--4",
+            "--server",
+            HOST,
+            "--port",
+            String(server.port),
+            "--user",
+            user.address,
+            "--passwordfd",
+            "0",
+            "--tlscafile",
+            server.ca,
+            "--tlshostname",
+            server.servername,
+            "--noclearauth",
+            ...args,
+        ],
+        { input: `${user.password}\n`, encoding: "utf8", timeout: 60_000 },
+    );
+    return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
 export function dockerLogs(container: string): string {
     const r = spawnSync("docker", ["logs", container], { encoding: "utf8", maxBuffer: 64 << 20 });
     return `${r.stdout}${r.stderr}`;
