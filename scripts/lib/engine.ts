@@ -30,7 +30,11 @@ let engineCache: Record<string, string> | undefined;
 /** The environment of the project's engine (engine/build.sh builds it on first use, then answers in seconds). */
 export function engineEnv(): Record<string, string> {
     if (engineCache) return engineCache;
-    const script = `set -e; eval "$(bash engine/build.sh)"; for v in ${ENGINE_VARS.join(" ")}; do printf '%s=%s\\0' "$v" "\${!v}"; done`;
+    // "check" answers at once when the engine is built and installed, even while another build
+    // holds the cache's lock; only otherwise does build.sh build (and wait for the lock).
+    const script =
+        `set -e; exports="$(bash engine/build.sh --check 2>/dev/null)" || exports="$(bash engine/build.sh)"; ` +
+        `eval "$exports"; for v in ${ENGINE_VARS.join(" ")}; do printf '%s=%s\\0' "$v" "\${!v}"; done`;
     const r = spawnSync("bash", ["-c", script], {
         cwd: ROOT,
         encoding: "utf8",
@@ -168,6 +172,8 @@ function setConfigFromStdin(stack: Stack, key: string, value: string, secret: bo
         "config",
         "set",
         secret ? "--secret" : "--plaintext",
+        // Exactly what stdin holds: without it the CLI drops a final newline (a PEM's).
+        "--raw",
         key,
         "--stack",
         stack.name,
