@@ -70,7 +70,13 @@ export class DovecotImap extends pulumi.ComponentResource {
                 : []),
             { ...dovecotUsersFile(""), content: users },
         ];
-        const job = configJob(this, `${prefix}-dovecot-config`, { image, configVolume: config.name, files, labels });
+        const job = configJob(this, `${prefix}-dovecot-config`, {
+            service: "dovecot",
+            image,
+            configVolume: config.name,
+            files,
+            labels,
+        });
         const p = spec.ports;
         const container = serviceContainer(
             this,

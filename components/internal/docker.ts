@@ -57,6 +57,8 @@ export interface StagedFile {
 }
 
 export interface ConfigJobArgs {
+    /** The service whose image runs the job; its JOB_SECURITY applies. */
+    service: Service;
     image: pulumi.Input<string>;
     configVolume: pulumi.Input<string>;
     files: StagedFile[];
@@ -72,9 +74,58 @@ export interface ConfigJobArgs {
 }
 
 /**
+ * What a config job may do (the services' hardening, images/common/apply-config's needs): root,
+ * but only CAP_CHOWN (files owned by the service's users) and CAP_FOWNER (their modes after the
+ * chown); a read-only root filesystem, with the uploads in an anonymous volume (Docker copies
+ * them in before the start, which a read-only root or a tmpfs would refuse) and tmpfs where the
+ * validation writes: /config (the candidate's symlink), /tmp, and each service's own run
+ * directories. Capabilities as Docker reports them (see SERVICE_SECURITY).
+ */
+export const JOB_SECURITY: Record<Service, { capabilities: string[]; tmpfs: string[] }> = {
+    postfix: { capabilities: ["CAP_CHOWN", "CAP_FOWNER"], tmpfs: ["/config", "/tmp"] },
+    dovecot: { capabilities: ["CAP_CHOWN", "CAP_FOWNER"], tmpfs: ["/config", "/tmp"] },
+    saslauthd: { capabilities: ["CAP_CHOWN", "CAP_FOWNER"], tmpfs: ["/config", "/tmp"] },
+    rspamd: { capabilities: ["CAP_CHOWN", "CAP_FOWNER"], tmpfs: ["/config", "/run/rspamd", "/tmp"] },
+    valkey: { capabilities: ["CAP_CHOWN", "CAP_FOWNER"], tmpfs: ["/config", "/tmp"] },
+    acme: { capabilities: ["CAP_CHOWN", "CAP_FOWNER"], tmpfs: ["/config", "/tmp"] },
+    // nginx -t opens its pid and log paths, and with tls.acme a throwaway pair under /certs.
+    web: {
+        capabilities: ["CAP_CHOWN", "CAP_FOWNER"],
+        tmpfs: ["/certs", "/config", "/run/nginx", "/tmp", "/var/lib/nginx"],
+    },
+};
+
+/** The lines images/common/apply-config prints: the attempt it runs as, and its success. */
+const JOB_ATTEMPT_LINE = /^apply-config\[[^\]]*\]: attempt (\d+)$/;
+const JOB_SUCCESS_LINE = /^apply-config\[[^\]]*\]: generation \S+ (already )?active$/;
+
+/**
+ * The attempt the config job runs as, from the log of the job container of the same name (the
+ * previous deployment's): the same attempt after a success, so nothing changes, and the next one
+ * after a failure (killed, out of memory or disk, Docker restarted, or refused by the service's own
+ * checks), which changes the job's environment and so replaces it: the next `pulumi up` runs it
+ * again instead of reading its old exit code back from the state. Undefined log (no such
+ * container, Docker unreachable): attempt 0.
+ */
+export function nextJobAttempt(log: string[] | undefined): number {
+    if (log === undefined) return 0;
+    const lines = log.map(l => l.trim());
+    const attempt = Math.max(0, ...lines.map(l => Number(JOB_ATTEMPT_LINE.exec(l)?.[1] ?? 0)));
+    return lines.some(l => JOB_SUCCESS_LINE.test(l)) ? attempt : attempt + 1;
+}
+
+/** Why a job's exit code means failure, in words (128 + a signal: killed). */
+function exitReason(code: number): string {
+    if (code === 137) return "exit 137: killed (SIGKILL: out of memory, `docker kill`, or Docker stopped it)";
+    if (code > 128) return `exit ${code}: killed by signal ${code - 128}`;
+    return `exit ${code}`;
+}
+
+/**
  * A run-to-completion container that installs a new configuration generation into the config
  * volume (images/common/apply-config). It is replaced whenever a file changes; the service
- * containers are not, they reload. A non-zero exit fails the deployment.
+ * containers are not, they reload. A non-zero exit fails the deployment, and the next deployment
+ * runs the job again (nextJobAttempt): a failure for a passing reason does not stick.
  */
 export function configJob(
     parent: pulumi.Resource,
@@ -86,6 +137,17 @@ export function configJob(
         args.postmap ?? [],
         args.postalias ?? [],
     );
+    // The previous job of this name: its log says whether it succeeded (an invoke, so this works
+    // in a plain `pulumi up` too). A failed read (no such container yet) is no information.
+    const attempt = pulumi
+        .output(
+            docker.getLogs({ name, showStdout: true, showStderr: true }, { parent }).then(
+                r => r.logsListStrings,
+                () => undefined,
+            ),
+        )
+        .apply(nextJobAttempt);
+    const security = JOB_SECURITY[args.service];
     const container = new docker.Container(
         name,
         {
@@ -96,20 +158,34 @@ export function configJob(
             mustRun: false,
             restart: "no",
             networkMode: args.networkMode ?? "none",
+            // Attempt 0 adds nothing: a stack deployed before retries existed sees no change.
+            envs: attempt.apply(n => (n > 0 ? [`MAIL_JOB_ATTEMPT=${n}`] : undefined)),
             uploads: [
                 { file: `${paths.staging}/MANIFEST`, content: manifest },
                 ...args.files.map(f => ({ file: `${paths.staging}/${f.path}`, content: f.content })),
             ],
-            mounts: [{ type: "volume", source: args.configVolume, target: "/volume" }],
+            mounts: [
+                { type: "volume", source: args.configVolume, target: "/volume" },
+                // Anonymous: removed with the container (the provider's removeVolumes), emptied by the job.
+                { type: "volume", target: paths.staging },
+            ],
+            securityOpts: ["no-new-privileges:true"],
+            capabilities: { drops: ["ALL"], adds: [...security.capabilities].sort() },
+            readOnly: true,
+            tmpfs: Object.fromEntries(security.tmpfs.map(p => [p, "rw,nosuid,nodev,mode=0755"])),
             labels: labelList({ ...args.labels, "mailserver.role": "config-job" }),
         },
         { parent },
     );
     const applied = container.exitCode.apply(code => {
         if (code !== undefined && code !== null && code !== 0) {
+            const what =
+                code > 128
+                    ? `the configuration job was stopped before it finished (${exitReason(code)})`
+                    : `the configuration was rejected by the service's own checks, or the job failed (${exitReason(code)})`;
             throw new Error(
-                `${name}: the configuration was rejected by the service's own checks (exit ${code}); ` +
-                    `the running service keeps its previous configuration. See \`docker logs ${name}\`.`,
+                `${name}: ${what}; the running service keeps its previous configuration, and the next ` +
+                    `\`pulumi up\` runs the job again. See \`docker logs ${name}\`.`,
             );
         }
         return code ?? 0;
@@ -202,6 +278,12 @@ export interface ServiceContainerArgs {
     envs?: string[];
     /** Capabilities besides SERVICE_SECURITY's, e.g. CAP_NET_BIND_SERVICE for a low port only. */
     extraCapabilities?: string[];
+    /**
+     * Settings the daemon reads only when it starts (a reload does not apply them), as text; set
+     * when they differ from the defaults. A label of the container: a change replaces it, and the
+     * preview shows why.
+     */
+    startupSettings?: string;
 }
 
 /**
@@ -252,7 +334,11 @@ export function serviceContainer(
             },
             readOnly: true,
             tmpfs: Object.fromEntries(SERVICE_SECURITY[args.service].tmpfs.map(p => [p, "rw,nosuid,nodev,mode=0755"])),
-            labels: labelList({ ...args.labels, "mailserver.role": "service" }),
+            labels: labelList({
+                ...args.labels,
+                "mailserver.role": "service",
+                ...(args.startupSettings ? { "mailserver.startup-settings": args.startupSettings } : {}),
+            }),
         },
         { parent, dependsOn },
     );

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
+import { nextJobAttempt } from "../../components/internal/docker";
 import { JUNK_SIEVE } from "../../components/render/dovecot";
 import {
     ancestors,
@@ -179,10 +180,51 @@ test("config jobs: run-to-completion apply-config containers writing their confi
         assert.deepEqual(i.command, ["apply-config"]);
         assert.equal(i.networkMode, "none");
         assert.equal(i.image, "sha256:test");
-        assert.deepEqual(i.mounts, [{ type: "volume", source: `gb-${service}-config`, target: "/volume" }]);
+        assert.deepEqual(i.mounts, [
+            { type: "volume", source: `gb-${service}-config`, target: "/volume" },
+            { type: "volume", target: "/staging" },
+        ]);
         assert.ok(i.labels.some((l: any) => l.label === "mailserver.role" && l.value === "config-job"));
         assert.equal(i.wait, undefined);
+        // No earlier failure (the mocks have no log of a previous job): no retry attempt in the environment.
+        assert.equal(i.envs, undefined);
     }
+});
+
+test("config jobs get the services' hardening: CAP_CHOWN and CAP_FOWNER only, read-only root, tmpfs, no-new-privileges", () => {
+    for (const service of ["postfix", "saslauthd", "dovecot", "rspamd"]) {
+        const i = container(`gb-${service}-config`).inputs;
+        assert.deepEqual(i.capabilities, { drops: ["ALL"], adds: ["CAP_CHOWN", "CAP_FOWNER"] }, service);
+        assert.equal(i.readOnly, true, service);
+        assert.deepEqual(i.securityOpts, ["no-new-privileges:true"], service);
+        assert.ok(Object.keys(i.tmpfs).includes("/config") && Object.keys(i.tmpfs).includes("/tmp"), service);
+        for (const options of Object.values(i.tmpfs)) assert.match(String(options), /nosuid,nodev/);
+    }
+});
+
+test("a failed config job runs again at the next up: its log decides the attempt (a new one replaces the job)", () => {
+    const ok = ["apply-config[postfix]: attempt 2", "apply-config[postfix]: generation 0123abcd4567ef89 active"];
+    assert.equal(nextJobAttempt(ok), 2, "success: the same attempt, no change");
+    assert.equal(
+        nextJobAttempt(["apply-config[dovecot]: attempt 0", "apply-config[dovecot]: generation x already active"]),
+        0,
+    );
+    assert.equal(nextJobAttempt(ok.slice(0, 1)), 3, "killed before the end: the next attempt");
+    assert.equal(
+        nextJobAttempt([
+            "apply-config[dovecot]: attempt 1",
+            "doveconf: Fatal: ...",
+            "apply-config[dovecot]: validation failed",
+        ]),
+        2,
+    );
+    assert.equal(nextJobAttempt([]), 1, "killed before its first line");
+    assert.equal(
+        nextJobAttempt(["apply-config[postfix]: generation 0123abcd4567ef89 active"]),
+        0,
+        "a job of before this change",
+    );
+    assert.equal(nextJobAttempt(undefined), 0, "no previous job");
 });
 
 test("service containers: healthchecks, wait, and started after their config jobs", () => {
@@ -458,7 +500,10 @@ test("mounts: each service sees its volumes at the expected paths", () => {
         "gb-valkey-data -> /var/lib/valkey [volume]",
         "gb-valkey-run -> /run/valkey [volume]",
     ]);
-    assert.deepEqual(mounts("gb-rspamd-config"), ["gb-rspamd-config -> /volume [volume]"]);
+    assert.deepEqual(mounts("gb-rspamd-config"), [
+        "gb-rspamd-config -> /volume [volume]",
+        "undefined -> /staging [volume]",
+    ]);
 });
 
 test("secrets: key, hashes and relay passwords are secret where they are uploaded", async () => {
