@@ -57,7 +57,7 @@ export interface StagedFile {
 }
 
 export interface ConfigJobArgs {
-    /** The service whose image runs the job; its JOB_SECURITY applies. */
+    /** The service whose image runs the job. */
     service: Service;
     image: pulumi.Input<string>;
     configVolume: pulumi.Input<string>;
@@ -76,42 +76,32 @@ export interface ConfigJobArgs {
 /**
  * What a config job may do (the services' hardening, images/common/apply-config's needs): root,
  * but only CAP_CHOWN (files owned by the service's users) and CAP_FOWNER (their modes after the
- * chown); a read-only root filesystem, with the uploads in an anonymous volume (Docker copies
- * them in before the start, which a read-only root or a tmpfs would refuse) and tmpfs where the
- * validation writes: /config (the candidate's symlink), /tmp, and each service's own run
- * directories. Capabilities as Docker reports them (see SERVICE_SECURITY).
+ * chown), and no new privileges. Its root filesystem stays writable: the provider copies the
+ * uploads in through Docker's archive API at "/", which Docker refuses for a read-only root
+ * ("container rootfs is marked read-only", measured) even where a volume is mounted. The job
+ * deletes its staged copies itself. Capabilities as Docker reports them (see SERVICE_SECURITY).
  */
-export const JOB_SECURITY: Record<Service, { capabilities: string[]; tmpfs: string[] }> = {
-    postfix: { capabilities: ["CAP_CHOWN", "CAP_FOWNER"], tmpfs: ["/config", "/tmp"] },
-    dovecot: { capabilities: ["CAP_CHOWN", "CAP_FOWNER"], tmpfs: ["/config", "/tmp"] },
-    saslauthd: { capabilities: ["CAP_CHOWN", "CAP_FOWNER"], tmpfs: ["/config", "/tmp"] },
-    rspamd: { capabilities: ["CAP_CHOWN", "CAP_FOWNER"], tmpfs: ["/config", "/run/rspamd", "/tmp"] },
-    valkey: { capabilities: ["CAP_CHOWN", "CAP_FOWNER"], tmpfs: ["/config", "/tmp"] },
-    acme: { capabilities: ["CAP_CHOWN", "CAP_FOWNER"], tmpfs: ["/config", "/tmp"] },
-    // nginx -t opens its pid and log paths, and with tls.acme a throwaway pair under /certs.
-    web: {
-        capabilities: ["CAP_CHOWN", "CAP_FOWNER"],
-        tmpfs: ["/certs", "/config", "/run/nginx", "/tmp", "/var/lib/nginx"],
-    },
-};
+export const JOB_CAPABILITIES = ["CAP_CHOWN", "CAP_FOWNER"];
 
-/** The lines images/common/apply-config prints: the attempt it runs as, and its success. */
-const JOB_ATTEMPT_LINE = /^apply-config\[[^\]]*\]: attempt (\d+)$/;
-const JOB_SUCCESS_LINE = /^apply-config\[[^\]]*\]: generation \S+ (already )?active$/;
+/** The lines images/common/apply-config prints on standard output: the attempt it runs as, and its success. */
+const JOB_ATTEMPT_LINE = /apply-config\[[^\]]*\]: attempt (\d+)$/;
+const JOB_SUCCESS_LINE = /apply-config\[[^\]]*\]: generation \S+ (?:already )?active(?: \(attempt (\d+)\))?$/;
 
 /**
- * The attempt the config job runs as, from the log of the job container of the same name (the
- * previous deployment's): the same attempt after a success, so nothing changes, and the next one
- * after a failure (killed, out of memory or disk, Docker restarted, or refused by the service's own
- * checks), which changes the job's environment and so replaces it: the next `pulumi up` runs it
- * again instead of reading its old exit code back from the state. Undefined log (no such
- * container, Docker unreachable): attempt 0.
+ * The attempt the config job runs as, from the last line of the previous job's standard output
+ * (the job container of the same name, from the previous deployment): after a success the same
+ * attempt, so nothing changes; after a failure (killed, out of memory or disk, Docker restarted,
+ * or refused by the service's own checks: the last line is then "attempt N") the next one, which
+ * changes the job's environment and so replaces it. The next `pulumi up` thus runs a failed job
+ * again instead of reading its old exit code back from the state. Nothing to read (no such
+ * container, Docker unreachable): attempt 0. A job of before this mechanism: attempt 0.
  */
-export function nextJobAttempt(log: string[] | undefined): number {
-    if (log === undefined) return 0;
-    const lines = log.map(l => l.trim());
-    const attempt = Math.max(0, ...lines.map(l => Number(JOB_ATTEMPT_LINE.exec(l)?.[1] ?? 0)));
-    return lines.some(l => JOB_SUCCESS_LINE.test(l)) ? attempt : attempt + 1;
+export function nextJobAttempt(lastLine: string | undefined): number {
+    if (lastLine === undefined) return 0;
+    const line = lastLine.trim();
+    const success = JOB_SUCCESS_LINE.exec(line);
+    if (success) return Number(success[1] ?? 0);
+    return Number(JOB_ATTEMPT_LINE.exec(line)?.[1] ?? 0) + 1;
 }
 
 /** Why a job's exit code means failure, in words (128 + a signal: killed). */
@@ -137,17 +127,27 @@ export function configJob(
         args.postmap ?? [],
         args.postalias ?? [],
     );
-    // The previous job of this name: its log says whether it succeeded (an invoke, so this works
-    // in a plain `pulumi up` too). A failed read (no such container yet) is no information.
-    const attempt = pulumi
-        .output(
-            docker.getLogs({ name, showStdout: true, showStderr: true }, { parent }).then(
-                r => r.logsListStrings,
-                () => undefined,
-            ),
-        )
-        .apply(nextJobAttempt);
-    const security = JOB_SECURITY[args.service];
+    // The previous job of this name: the last of its own lines on standard output says whether it
+    // succeeded (an invoke, so a plain `pulumi up` does the same). The provider's log reader fails
+    // on 9-character lines, which the job's own lines never are, but a job of before this change
+    // printed rspamadm's "syntax OK" there: so the last line alone first (a success's), and the
+    // whole output only when that is not a success (Docker counts tail over both streams). A
+    // failed read (no such container yet) is no information.
+    const read = (tail?: string) =>
+        docker.getLogs({ name, showStdout: true, showStderr: false, ...(tail ? { tail } : {}) }, { parent }).then(
+            r => r.logsListStrings ?? null,
+            () => undefined,
+        );
+    const lastLine = read("1").then(async last => {
+        if (last === undefined) return undefined;
+        if (last && last.length > 0 && JOB_SUCCESS_LINE.test(last[last.length - 1].trim()))
+            return last[last.length - 1];
+        const all = await read();
+        // No list at all, here too (the mocks): no information.
+        if (!all) return undefined;
+        return all.filter(l => JOB_ATTEMPT_LINE.test(l.trim()) || JOB_SUCCESS_LINE.test(l.trim())).pop() ?? "";
+    });
+    const attempt = pulumi.output(lastLine).apply(nextJobAttempt);
     const container = new docker.Container(
         name,
         {
@@ -164,15 +164,9 @@ export function configJob(
                 { file: `${paths.staging}/MANIFEST`, content: manifest },
                 ...args.files.map(f => ({ file: `${paths.staging}/${f.path}`, content: f.content })),
             ],
-            mounts: [
-                { type: "volume", source: args.configVolume, target: "/volume" },
-                // Anonymous: removed with the container (the provider's removeVolumes), emptied by the job.
-                { type: "volume", target: paths.staging },
-            ],
+            mounts: [{ type: "volume", source: args.configVolume, target: "/volume" }],
             securityOpts: ["no-new-privileges:true"],
-            capabilities: { drops: ["ALL"], adds: [...security.capabilities].sort() },
-            readOnly: true,
-            tmpfs: Object.fromEntries(security.tmpfs.map(p => [p, "rw,nosuid,nodev,mode=0755"])),
+            capabilities: { drops: ["ALL"], adds: JOB_CAPABILITIES },
             labels: labelList({ ...args.labels, "mailserver.role": "config-job" }),
         },
         { parent },

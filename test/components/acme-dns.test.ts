@@ -65,10 +65,7 @@ test("the config job installs each credential as a secret upload, root-only", ()
     assert.deepEqual(job.inputs.command, ["apply-config"]);
     assert.deepEqual(
         job.inputs.mounts.map((m: any) => [m.source, m.target]),
-        [
-            ["gd-acme-credentials", "/volume"],
-            [undefined, "/staging"],
-        ],
+        [["gd-acme-credentials", "/volume"]],
     );
     const files = uploads(job);
     const content = files.get("/staging/RFC2136_TSIG_SECRET");

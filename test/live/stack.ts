@@ -181,8 +181,7 @@ export const stackVolumes = (prefix: string) => dockerList(["volume", "ls", "-q"
 /** Removes every container, volume and network of a live stack, and its engine state. */
 export function destroy(prefix = PREFIX): void {
     const ids = stackContainers(prefix);
-    // -v: the config jobs' anonymous staging volumes go with them.
-    if (ids.length) spawnSync("docker", ["rm", "-f", "-v", ...ids]);
+    if (ids.length) spawnSync("docker", ["rm", "-f", ...ids]);
     const vols = stackVolumes(prefix);
     if (vols.length) spawnSync("docker", ["volume", "rm", "-f", ...vols]);
     const nets = dockerList(["network", "ls", "-q", "--filter", `name=^${prefix}-`]);
