@@ -74,14 +74,15 @@ export interface ConfigJobArgs {
 }
 
 /**
- * What a config job may do (the services' hardening, images/common/apply-config's needs): root,
- * but only CAP_CHOWN (files owned by the service's users) and CAP_FOWNER (their modes after the
- * chown), and no new privileges. Its root filesystem stays writable: the provider copies the
- * uploads in through Docker's archive API at "/", which Docker refuses for a read-only root
- * ("container rootfs is marked read-only", measured) even where a volume is mounted. The job
- * deletes its staged copies itself. Capabilities as Docker reports them (see SERVICE_SECURITY).
+ * What a config job may do (the services' hardening): root, but only CAP_CHOWN (it gives files to
+ * the services' groups; every file stays root's, so no CAP_FOWNER), and no new privileges.
+ * Measured: every job (postfix, saslauthd, dovecot, rspamd, web) runs with CAP_CHOWN alone, none
+ * without it. Its root filesystem stays writable: the provider copies the uploads in through
+ * Docker's archive API at "/", which Docker refuses on a read-only root ("container rootfs is
+ * marked read-only", measured, even with a volume mounted at /staging). The job deletes its staged
+ * copies itself. Capabilities as Docker reports them (see SERVICE_SECURITY).
  */
-export const JOB_CAPABILITIES = ["CAP_CHOWN", "CAP_FOWNER"];
+export const JOB_CAPABILITIES = ["CAP_CHOWN"];
 
 /** The lines images/common/apply-config prints on standard output: the attempt it runs as, and its success. */
 const JOB_ATTEMPT_LINE = /apply-config\[[^\]]*\]: attempt (\d+)$/;

@@ -188,10 +188,10 @@ test("config jobs: run-to-completion apply-config containers writing their confi
     }
 });
 
-test("config jobs get the services' hardening: CAP_CHOWN and CAP_FOWNER only, no-new-privileges", () => {
+test("config jobs get the services' hardening: CAP_CHOWN only, no-new-privileges", () => {
     for (const service of ["postfix", "saslauthd", "dovecot", "rspamd"]) {
         const i = container(`gb-${service}-config`).inputs;
-        assert.deepEqual(i.capabilities, { drops: ["ALL"], adds: ["CAP_CHOWN", "CAP_FOWNER"] }, service);
+        assert.deepEqual(i.capabilities, { drops: ["ALL"], adds: ["CAP_CHOWN"] }, service);
         assert.deepEqual(i.securityOpts, ["no-new-privileges:true"], service);
         // Writable root: the provider uploads at "/", which Docker refuses on a read-only root.
         assert.equal(i.readOnly, undefined, service);
