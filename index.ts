@@ -15,7 +15,7 @@ import {
     VirtualDomain,
     VirtualDomainArgs,
 } from "./components";
-import { STACK_CONFIG } from "./components/options/stackConfig";
+import { plaintextSecrets, STACK_CONFIG } from "./components/options/stackConfig";
 
 /**
  * Every stack config key, read as its declaration types it (components/options/stackConfig.ts);
@@ -32,6 +32,11 @@ function readStackConfig(config: pulumi.Config): Record<string, any> {
         );
     }
     const values: Record<string, any> = {};
+    // Read before the secret keys: a key or credential in an ordinary key is refused, with the fix.
+    const plain = plaintextSecrets(
+        Object.fromEntries(["tls", "relayhosts", "domains"].map(k => [k, config.getObject(k)])),
+    );
+    if (plain.length > 0) throw new Error(`stack config: ${plain.join("\n")}`);
     for (const [key, option] of Object.entries(STACK_CONFIG)) {
         const secret = "secret" in option.config && option.config.secret === true;
         switch (option.config.type) {
@@ -102,6 +107,7 @@ function mailServerProgram() {
         users: userAddresses,
         tlsCertPem,
         tlsKeyPem,
+        tlsCaKeyPem,
         tlsAcmeDnsCredentials,
         imapPorts,
         imapListen,
@@ -152,6 +158,8 @@ function mailServerProgram() {
         tlsCertPem !== undefined || tlsKeyPem !== undefined
             ? { ...serverOptions.tls, certPem: tlsCertPem, keyPem: tlsKeyPem }
             : serverOptions.tls;
+    // The CA's key too: tls.ca.certPem stays in tls, its key comes from the secret tlsCaKeyPem.
+    if (tlsCaKeyPem !== undefined) tls = { ...tls, ca: { ...tls?.ca, keyPem: tlsCaKeyPem } };
     // dns-01 credentials: a secret key of their own too; one secret output per variable name.
     const dnsCredentialNames = [...secretMapKeys(config, "tlsAcmeDnsCredentials")];
     if (dnsCredentialNames.length > 0) {

@@ -69,6 +69,12 @@ export interface VirtualDomainArgs {
      * TLS to the mxHosts. Default: "testing".
      */
     mtaStsMode?: MtaStsMode;
+    /**
+     * The MTA-STS policy (the mtaStsPolicy output) is served by a web server of yours at
+     * https://mta-sts.<domain>/.well-known/mta-sts.txt: dnsRecords publishes _mta-sts without wellKnown (without
+     * either, no _mta-sts record: senders would look for a policy nothing serves). Default: false.
+     */
+    mtaStsPolicyServedElsewhere?: boolean;
     /** Seconds senders cache the MTA-STS policy (max_age). Default: 604800. */
     mtaStsMaxAge?: number;
     /**
@@ -153,13 +159,13 @@ export interface MailServerArgs {
      */
     users?: RelayUserArgs[];
     /**
-     * Largest message in bytes, for SMTP and LMTP alike (25 MiB by default), counting the headers this server adds
-     * (about 3 KB); larger ones get 552. Default: 26214400.
+     * Largest message in bytes, for SMTP and LMTP alike (25 MiB by default; 64 KiB to 1 GiB), counting the headers this
+     * server adds (about 3 KB); larger ones get 552. Default: 26214400.
      */
     messageSizeLimit?: number;
-    /** How long to retry before bouncing. Default: "5d". */
+    /** How long to retry before bouncing (at least 1h). Default: "5d". */
     maximalQueueLifetime?: string;
-    /** How long to retry a bounce. Default: "5d". */
+    /** How long to retry a bounce (at least 1h). Default: "5d". */
     bounceQueueLifetime?: string;
     /** When the sender hears "still trying" ("0h": never). Default: "4h". */
     delayWarningTime?: string;
@@ -170,7 +176,10 @@ export interface MailServerArgs {
      * ["2bounce","delay","resource","software"].
      */
     notifyClasses?: NotifyClass[];
-    /** AUTH commands one client outside mynetworks may send per minute before Postfix answers 450. Default: 20. */
+    /**
+     * AUTH commands one client outside mynetworks may send per minute before Postfix answers 450 (at most 1000).
+     * Default: 20.
+     */
     authRateLimit?: number;
     /** Answer VRFY with 502 so addresses cannot be harvested. Default: true. */
     disableVrfy?: boolean;
@@ -220,7 +229,10 @@ export interface MailServerArgs {
     images?: ImageArgs;
     /** Prefix of container, volume and network names. Default: the component's name. */
     namePrefix?: string;
-    /** Docker restart policy of the services. Default: "unless-stopped". */
+    /**
+     * Docker restart policy of the services ("no" is refused: a mail server must come back by itself). Default:
+     * "unless-stopped".
+     */
     restart?: RestartPolicy;
 }
 
@@ -618,7 +630,7 @@ export interface ImageArgs {
     buildNetworkMode?: pulumi.Input<string>;
 }
 
-/** Docker restart policy of the services. */
+/** Docker restart policy of the services ("no" is refused: a mail server must come back by itself). */
 export type RestartPolicy = "no" | "on-failure" | "always" | "unless-stopped";
 
 /**

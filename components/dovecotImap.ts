@@ -70,7 +70,13 @@ export class DovecotImap extends pulumi.ComponentResource {
                 : []),
             { ...dovecotUsersFile(""), content: users },
         ];
-        const job = configJob(this, `${prefix}-dovecot-config`, { image, configVolume: config.name, files, labels });
+        const job = configJob(this, `${prefix}-dovecot-config`, {
+            service: "dovecot",
+            image,
+            configVolume: config.name,
+            files,
+            labels,
+        });
         // The brute-force policy service: no network, one socket in a volume only Dovecot shares.
         const policy = spec.bruteForce
             ? (() => {

@@ -219,6 +219,7 @@ export class MailServer extends pulumi.ComponentResource {
         const images = args.images;
         const postfixImage = serviceImage(this, prefix, "postfix", images);
         const postfixJob = configJob(this, `${prefix}-postfix-config`, {
+            service: "postfix",
             image: postfixImage,
             configVolume: postfixConfig.name,
             files: postfixFiles,
@@ -247,6 +248,7 @@ export class MailServer extends pulumi.ComponentResource {
                   const saslConfig = volume("saslauthd-config");
                   const saslImage = serviceImage(this, prefix, "saslauthd", images);
                   const job = configJob(this, `${prefix}-saslauthd-config`, {
+                      service: "saslauthd",
                       image: saslImage,
                       configVolume: saslConfig.name,
                       files: [...saslauthdRendered, { ...saslauthdPasswdFile(""), content: saslauthdPasswd }],
@@ -306,6 +308,9 @@ export class MailServer extends pulumi.ComponentResource {
                 healthcheck: ["/usr/local/lib/mail/healthcheck"],
                 restart: settings.restart,
                 labels,
+                // Postfix binds its listeners once: "postfix reload" keeps the old addresses
+                // (postconf(5): stop and start Postfix after changing these).
+                startupSettings: postfixStartupSettings(postfix),
             },
             [
                 postfixJob.container,
@@ -375,3 +380,10 @@ export function bridgeWarning(name: string): string {
 
 // DovecotImap's validation recognises a MailServer by this mark, without importing Pulumi.
 Object.defineProperty(MailServer.prototype, MAIL_SERVER_BRAND, { value: true });
+
+/** inet_interfaces and inet_protocols when not Postfix's defaults ("all", "all"), else undefined. */
+export function postfixStartupSettings(p: { inetInterfaces: string[]; inetProtocols: string }): string | undefined {
+    const interfaces = p.inetInterfaces.join(", ");
+    if (interfaces === "all" && p.inetProtocols === "all") return undefined;
+    return `inet_interfaces = ${interfaces}; inet_protocols = ${p.inetProtocols}`;
+}

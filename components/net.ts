@@ -109,6 +109,46 @@ export function isLoopbackNetwork(n: Network): boolean {
     return LOOPBACK.some(l => within(n4, l));
 }
 
+/** Widest private network mynetworks may trust: 65,536 addresses (IPv4), one site (IPv6). */
+export const MAX_PRIVATE_WIDTH = { 4: 16, 6: 48 } as const;
+
+/**
+ * Address space no Internet host has: RFC 1918, shared (RFC 6598) and link-local IPv4, unique
+ * local (RFC 4193) and link-local IPv6. Everything else but loopback is public here.
+ */
+export const PRIVATE_RANGES: readonly Network[] = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+    "[fc00::]/7",
+    "[fe80::]/10",
+].map(p => parseNetwork(p)!);
+
+/**
+ * Why mynetworks must not trust this network, or undefined: the one check of the components'
+ * validation and the policy pack. Clients in mynetworks relay without authentication, so loopback
+ * may be trusted whole, public address space only host by host, and private space up to /16
+ * (IPv6 /48): wider private ranges hold other people's hosts too (a provider's carrier NAT, a
+ * campus, Docker's gateways). IPv4-mapped IPv6 networks are judged as the IPv4 network they denote.
+ */
+export function trustRisk(n: Network): string | undefined {
+    const n4 = mappedIPv4(n) ?? n;
+    if (isLoopbackNetwork(n4)) return undefined;
+    const host = n4.family === 4 ? 32 : 128;
+    if (n4.prefix === 0) return `it is the whole IPv${n4.family} Internet`;
+    const size = n4.family === 4 ? `${(2 ** (host - n4.prefix)).toLocaleString("en-US")} addresses` : `a /${n4.prefix}`;
+    const range = PRIVATE_RANGES.find(r => within(n4, r));
+    if (range !== undefined) {
+        const limit = MAX_PRIVATE_WIDTH[n4.family];
+        if (n4.prefix >= limit) return undefined;
+        return `it is private address space (in ${range.postfix}) wider than /${limit} (${size})`;
+    }
+    if (n4.prefix === host) return undefined;
+    return `it is public address space wider than a single host (${size})`;
+}
+
 /** Whether a bare address is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.y.z). */
 export function isLoopbackAddress(text: string): boolean {
     const n = isIP(text) ? parseNetwork(text) : undefined;

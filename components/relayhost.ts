@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { RelayhostArgs } from "./args";
-import { validateRelayhost } from "./options/relayhost";
+import { checkRelayPassword, checkRelayUsername, validateRelayhost } from "./options/relayhost";
 import { relayhostSettings } from "./render/inputs";
 import { relayNexthop } from "./render/postfix";
 import { RelayhostSpec } from "./render/spec";
@@ -19,13 +19,18 @@ export class Relayhost extends pulumi.ComponentResource {
     public readonly password: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: RelayhostArgs, opts?: pulumi.ComponentResourceOptions) {
-        const spec = validateRelayhost(new Validator(`Relayhost ${name}`), args);
+        const v = new Validator(`Relayhost ${name}`);
+        const spec = validateRelayhost(v, args);
         // Not the password: MailServer's sasl_passwd is the one place it is deployed.
         super("mailserver:index:Relayhost", name, { ...relayhostSettings(spec), username: args.username }, opts);
         this.spec = spec;
         this.nexthop = pulumi.output(relayNexthop(spec));
-        this.username = pulumi.output(args.username);
-        this.password = pulumi.secret(pulumi.output(args.password));
+        this.username = pulumi
+            .output(args.username)
+            .apply(u => (u === undefined ? u : checkRelayUsername(v, "username", u)));
+        this.password = pulumi.secret(
+            pulumi.output(args.password).apply(p => (p === undefined ? p : checkRelayPassword(v, "password", p))),
+        );
         this.registerOutputs({ nexthop: this.nexthop, username: this.username, password: this.password });
     }
 }

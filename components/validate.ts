@@ -1,4 +1,4 @@
-import { isNameserver, mappedIPv4, parseNetwork as parseCidr } from "./net";
+import { isNameserver, mappedIPv4, MAX_PRIVATE_WIDTH, parseNetwork as parseCidr, trustRisk } from "./net";
 import { weakHashReason } from "./render/password";
 
 // Input validation shared by the components. Pure: no Pulumi imports. Every error names the
@@ -57,11 +57,7 @@ export class Validator {
 
     address(field: string, value: unknown): string {
         if (typeof value !== "string" || !isAddress(value)) {
-            this.fail(
-                field,
-                value,
-                "expected an e-mail address local@domain.tld (no spaces, quotes, '%', '!' or source routes)",
-            );
+            this.fail(field, value, `expected an e-mail address local@domain.tld; ${ADDRESS_LOCAL_PART}`);
         }
         return value.toLowerCase();
     }
@@ -141,7 +137,7 @@ export class Validator {
         return value as T;
     }
 
-    /** IPv4/IPv6 network in CIDR form; never the whole Internet. */
+    /** IPv4/IPv6 network in CIDR form that mynetworks may trust (components/net.ts trustRisk). */
     network(field: string, value: unknown): string {
         if (typeof value !== "string") this.fail(field, value, "expected a network such as 127.0.0.1/32 or [::1]/128");
         const parsed = parseNetwork(value);
@@ -152,6 +148,14 @@ export class Validator {
                 field,
                 value,
                 "a network of prefix length 0 trusts the whole Internet (an open relay); list your own networks",
+            );
+        const risk = trustRisk(parseCidr(value, { strict: true })!);
+        if (risk)
+            this.fail(
+                field,
+                value,
+                `${risk}; clients in mynetworks relay without authentication, so trusting it makes an open relay; list loopback, single public hosts ` +
+                    `(/32, IPv6 /128) and private networks no wider than /${MAX_PRIVATE_WIDTH[4]} (IPv6 /${MAX_PRIVATE_WIDTH[6]})`,
             );
         return parsed.postfix;
     }
@@ -193,16 +197,24 @@ export function isDomain(value: string): boolean {
     return labels.length >= 2 && labels.every(l => LABEL.test(l)) && /[a-z]/i.test(labels[labels.length - 1]);
 }
 
-/** A deliberately strict address check: dot-atom local parts only, as mailbox names should be. */
+/** What the local part of an accepted address may hold, for messages. */
+export const ADDRESS_LOCAL_PART =
+    "the local part may hold letters, digits and '.', '_', '-', '+', '=' and must start with a letter, digit or '_' " +
+    "(other characters mean something to the lookup tables, the passwd-file, aliases (|command, /file), Postfix's " +
+    "$expansions, Dovecot's %variables or a shell)";
+
+/**
+ * A deliberately strict address check: RFC 5321 dot-atoms, less every character that has a
+ * meaning where addresses go (a leading '#' comments a table line out, '|' and '/' make an alias
+ * a command or a file, '$' and '{}' expand in Postfix, '%' in Dovecot, quotes and backticks in a
+ * shell, ':' splits the passwd-file, a leading '-' reads as an option).
+ */
 export function isAddress(value: string): boolean {
     const at = value.lastIndexOf("@");
     if (at <= 0 || value.indexOf("@") !== at) return false;
     const local = value.slice(0, at);
     return (
-        local.length <= 64 &&
-        /^[a-z0-9!#$&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$&'*+/=?^_`{|}~-]+)*$/i.test(local) &&
-        !/[!%]/.test(local) &&
-        isDomain(value.slice(at + 1))
+        local.length <= 64 && /^[a-z0-9_][a-z0-9_+=-]*(\.[a-z0-9_+=-]+)*$/i.test(local) && isDomain(value.slice(at + 1))
     );
 }
 

@@ -21,6 +21,8 @@ export { DnsRecord, DkimSigningKey };
 export class VirtualDomain extends pulumi.ComponentResource {
     /** The validated description the renderers use. Passwords and keys are not part of it. */
     public readonly spec: DomainSpec;
+    /** Its MTA-STS policy: mode, the MX hosts it names, and whether it is published (_mta-sts). */
+    public readonly mtaSts: { mode: string; mxHosts: string[]; published: boolean };
     /** With wellKnown set: what its MailServer's HTTPS endpoint serves for it; else undefined. */
     public readonly wellKnown: WebDomain | undefined;
     public readonly domain: pulumi.Output<string>;
@@ -63,6 +65,7 @@ export class VirtualDomain extends pulumi.ComponentResource {
             opts,
         );
         this.spec = spec;
+        this.mtaSts = { mode: dns.mtaSts.mode, mxHosts: dns.mxHosts, published: dns.mtaSts.published };
         this.wellKnown = dns.wellKnown
             ? {
                   domain: spec.name,

@@ -3,7 +3,7 @@
 // of these files: the unit tests read the rendered files with it too, and a live test checks it
 // against postconf and doveconf. Networks come from components/net.ts. Pulumi-free, so the
 // rules stay testable without Pulumi.
-import { isLoopbackAddress, isLoopbackNetwork, mappedIPv4, Network } from "../components/net";
+import { isLoopbackAddress, Network, trustRisk } from "../components/net";
 
 // ------------------------------------------------------------------------------------------
 // Postfix logical lines (main.cf and master.cf alike)
@@ -329,29 +329,12 @@ export function weakProtocols(value: string): string[] {
 // ------------------------------------------------------------------------------------------
 // Networks (mynetworks): parsed by components/net.ts, judged here
 
-/** IPv4 networks wider than this (a shorter prefix) are too wide to trust. */
-export const MIN_IPV4_PREFIX = 16;
-/** IPv6 networks wider than this are too wide to trust (a /48 is one site). */
-export const MIN_IPV6_PREFIX = 48;
-
 /**
- * Why a trusted network is too wide to be "our own clients", or undefined if it is fine.
- * Loopback (inside 127.0.0.0/8, ::1) is always fine. IPv4-mapped IPv6 networks
- * (::ffff:a.b.c.d/n, n >= 96) are judged as the IPv4 network they denote.
+ * Why a trusted network is too wide to be "our own clients", or undefined if it is fine: the
+ * components' own check (components/net.ts trustRisk), so the policy and the components agree.
  */
 export function tooWide(n: Network): string | undefined {
-    const v4 = mappedIPv4(n);
-    if (v4) return tooWide(v4);
-    if (isLoopbackNetwork(n)) return undefined;
-    if (n.family === 4) {
-        if (n.prefix === 0) return "it is the whole IPv4 Internet";
-        if (n.prefix < MIN_IPV4_PREFIX)
-            return `a /${n.prefix} is ${2 ** (32 - n.prefix)} addresses, wider than the /${MIN_IPV4_PREFIX} limit`;
-        return undefined;
-    }
-    if (n.prefix === 0) return "it is the whole IPv6 Internet";
-    if (n.prefix < MIN_IPV6_PREFIX) return `a /${n.prefix} is wider than the /${MIN_IPV6_PREFIX} limit (one site)`;
-    return undefined;
+    return trustRisk(n);
 }
 
 // ------------------------------------------------------------------------------------------

@@ -33,8 +33,6 @@ import {
     isYes,
     listensOnPort25,
     MasterService,
-    MIN_IPV4_PREFIX,
-    MIN_IPV6_PREFIX,
     parseDovecotConf,
     parseMainCf,
     postfixList,
@@ -43,7 +41,7 @@ import {
     tooWide,
     weakProtocols,
 } from "./parse";
-import { bridgeGatewayRisk, parseNetwork } from "../components/net";
+import { bridgeGatewayRisk, MAX_PRIVATE_WIDTH, parseNetwork } from "../components/net";
 import { DmarcPolicy, dmarcValue } from "../components/render/dns";
 import { RSPAMD_MILTER_SOCKET } from "../components/render/rspamd";
 
@@ -240,7 +238,8 @@ function onSubjects(check: (subject: Subject) => string[]) {
 function trustsTooMuch(entry: string, why: string): string {
     return (
         `mynetworks trusts ${entry}: ${why}. Clients in mynetworks relay without authentication (permit_mynetworks), ` +
-        `so this is an open relay. Trust loopback and your own hosts only (IPv4 /${MIN_IPV4_PREFIX} or narrower, IPv6 /${MIN_IPV6_PREFIX} or narrower).`
+        "so this is an open relay. Trust loopback, single public hosts (/32, IPv6 /128) and private networks no wider " +
+        `than /${MAX_PRIVATE_WIDTH[4]} (IPv6 /${MAX_PRIVATE_WIDTH[6]}).`
     );
 }
 
@@ -318,9 +317,9 @@ export function mynetworksProblems(mynetworks: string[], bridge = false): string
 export const noOpenRelay: ResourceValidationPolicy = {
     name: "mail-no-open-relay",
     description:
-        "Postfix must not relay for strangers. mynetworks may trust loopback and networks no wider than IPv4 " +
-        `/${MIN_IPV4_PREFIX} (65,536 addresses) or IPv6 /${MIN_IPV6_PREFIX} (one site) — private ranges included, since behind Docker's ` +
-        "bridge outside clients can arrive from the gateway's private address; in bridge mode no entry (but loopback) may overlap " +
+        "Postfix must not relay for strangers. mynetworks may trust loopback, public addresses one host at a time, and " +
+        `private networks no wider than IPv4 /${MAX_PRIVATE_WIDTH[4]} (65,536 addresses) or IPv6 /${MAX_PRIVATE_WIDTH[6]} (one site) — the ` +
+        "components refuse the rest with the same check (components/net.ts trustRisk); in bridge mode no entry (but loopback) may overlap " +
         "Docker's address pools (172.16.0.0/12, 192.168.0.0/16, fd00::/8), where the gateway lives — and every smtpd service needs reject_unauth_destination " +
         "(or defer_unauth_destination) in smtpd_relay_restrictions or smtpd_recipient_restrictions.",
     enforcementLevel: "mandatory",

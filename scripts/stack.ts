@@ -22,7 +22,7 @@ import {
 } from "./lib/docker-engine";
 import { ContainerChanges, openStack, ROOT, setStackConfig, stackFileConfig, upKeepingHashes } from "./lib/engine";
 import { mailboxAddresses, nextSteps } from "./lib/next-steps";
-import { randomPassword } from "./lib/passwords";
+import { ensurePasswords, secureLocal } from "./lib/local";
 
 const COMMANDS = ["preview", "up", "destroy", "refresh", "outputs"] as const;
 type Command = (typeof COMMANDS)[number];
@@ -87,12 +87,13 @@ async function main() {
     const { command, stack: stackName, policyPacks } = parseArgs(process.argv.slice(2));
     const config = stackFileConfig(stackName);
     const local = path.join(ROOT, ".local");
-    fs.mkdirSync(local, { recursive: true, mode: 0o700 });
+    // Modes are enforced on every run: files made by hand or by an older version may be looser.
+    secureLocal(local);
     const passwordsFile = path.join(".local", `${stackName}-passwords.json`);
-    const passwords = readJson(path.join(ROOT, passwordsFile)) ?? {};
-    for (const a of [...mailboxAddresses(config), ...((config["mailserver:users"] ?? []) as string[])])
-        passwords[a] ??= randomPassword();
-    fs.writeFileSync(path.join(ROOT, passwordsFile), JSON.stringify(passwords, null, 2) + "\n", { mode: 0o600 });
+    const passwords = await ensurePasswords(path.join(ROOT, passwordsFile), [
+        ...mailboxAddresses(config),
+        ...((config["mailserver:users"] ?? []) as string[]),
+    ]);
     const relayPasswords = readJson(path.join(local, `${stackName}-relay-passwords.json`));
 
     const stackDir = path.join(local, "stacks", stackName);
@@ -151,6 +152,8 @@ async function main() {
         case "outputs":
             break;
     }
+    // The CLI wrote state and workspace files with its own modes.
+    secureLocal(local);
     if (command === "destroy") return;
     const outputs = Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
     if (outputs.certificatePem === undefined) return;

@@ -117,6 +117,7 @@ function dnsCredentials(parent: pulumi.Resource, prefix: string, image: pulumi.I
     if (Object.keys(given).length === 0) return undefined;
     const volume = new docker.Volume(`${prefix}-acme-credentials`, { name: `${prefix}-acme-credentials` }, { parent });
     const job = configJob(parent, `${prefix}-acme-config`, {
+        service: "acme",
         image,
         configVolume: volume.name,
         files: Object.keys(given)

@@ -101,6 +101,7 @@ export function spamFilter(parent: pulumi.Resource, a: SpamFilterArgs) {
     );
     const rspamdImage = serviceImage(parent, prefix, "rspamd", a.images);
     const job = configJob(parent, `${prefix}-rspamd-config`, {
+        service: "rspamd",
         image: rspamdImage,
         configVolume: config.name,
         files: [...a.rendered, ...keyFiles],

@@ -53,7 +53,13 @@ export function wellKnownEndpoint(parent: pulumi.Resource, a: WebArgs) {
             { path: "tls/key.pem", content: a.certificate.keyPem, mode: "0600", owner: "root", group: "root" },
         );
     const image = serviceImage(parent, prefix, "web", a.images);
-    const job = configJob(parent, `${prefix}-web-config`, { image, configVolume: config.name, files, labels });
+    const job = configJob(parent, `${prefix}-web-config`, {
+        service: "web",
+        image,
+        configVolume: config.name,
+        files,
+        labels,
+    });
     const container = serviceContainer(
         parent,
         `${prefix}-web`,

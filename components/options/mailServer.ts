@@ -6,8 +6,8 @@ import { relayImplicitTls, relayNexthop } from "../render/postfix";
 import { definedAddresses } from "../render/addresses";
 import { DomainSpec, paths, PostfixSpec, RelayhostSpec, TransportSpec } from "../render/spec";
 import type { WebDomain } from "../render/web";
-import { isDomain, Validator } from "../validate";
-import { bridgeGatewayRisk, isIP, isIPv4, parseNetwork } from "../net";
+import { durationSeconds, isDomain, Validator } from "../validate";
+import { bridgeGatewayRisk, isIP, isIPv4, isLoopbackAddress, notPublicReason, parseNetwork } from "../net";
 import { boolean, integer, list, object, oneOf, passthrough, readOptions, required, text, Values } from "./declare";
 import { LOGIN_OPTIONS } from "./login";
 import { IMAGE_OPTIONS, TLS_OPTIONS, validateTls } from "./tls";
@@ -31,6 +31,32 @@ const address = (doc: string) => text({ doc, check: (v, f, x) => v.address(f, x)
 const port = (doc: string, dflt: number) => integer({ doc, default: dflt, check: (v, f, x) => v.port(f, x) });
 const postfixTime = (doc: string, dflt: string) =>
     text({ doc, default: dflt, check: (v, f, x) => v.postfixTime(f, x) });
+/**
+ * How long Postfix retries: "0" would bounce a message at its first temporary failure (a
+ * greylisting or busy receiver, a DNS hiccup), which every sender is expected to retry for days.
+ */
+const queueLifetime = (doc: string, dflt: string) =>
+    text({
+        doc,
+        default: dflt,
+        check: (v, f, x) => {
+            const seconds = durationSeconds(v.postfixTime(f, x), { unitRequired: false })!;
+            if (seconds < MIN_QUEUE_LIFETIME)
+                v.fail(
+                    f,
+                    x,
+                    'expected at least "1h" (RFC 5321 asks for 4-5 days, the default "5d"): a shorter lifetime bounces mail at ' +
+                        "its first temporary failure (a greylisting or busy receiver), which senders are expected to retry",
+                );
+            return x;
+        },
+    });
+const MIN_QUEUE_LIFETIME = 3600;
+/** Largest accepted messageSizeLimit: Postfix wants 1.5 times it free in the queue, or it refuses all mail. */
+export const MAX_MESSAGE_SIZE = 1024 ** 3;
+export const MIN_MESSAGE_SIZE = 64 * 1024;
+/** Above this many AUTH commands a minute per client, anvil no longer slows a password guesser. */
+export const MAX_AUTH_RATE = 1000;
 const ipAddress = (doc: string, accepted: string, dflt: string) =>
     text({ doc, accepted, default: dflt, check: (v, f, x) => (isIP(x) ? x : v.fail(f, x, accepted)) });
 
@@ -156,6 +182,13 @@ export const WELL_KNOWN_OPTIONS = {
     }),
 };
 
+/** What MailServer reads of a VirtualDomain. */
+interface DomainOfServer {
+    spec: DomainSpec;
+    wellKnown?: WebDomain;
+    mtaSts?: { mode: string; mxHosts: string[]; published: boolean };
+}
+
 export const MAIL_SERVER_OPTIONS = {
     mode: oneOf("MailServerMode", MAIL_SERVER_MODES, {
         doc: '"internet": receives mail for its domains and sends out; "relay": no mailboxes, everything leaves via the relayhost',
@@ -167,7 +200,7 @@ export const MAIL_SERVER_OPTIONS = {
             check: (v, f, x) => v.hostname(f, x),
         }),
     ),
-    domains: passthrough<Array<{ spec: DomainSpec; wellKnown?: WebDomain }>, { doc: string; default: [] }>(
+    domains: passthrough<Array<DomainOfServer>, { doc: string; default: [] }>(
         "VirtualDomain[]",
         { type: "array", items: { type: "object" } },
         {
@@ -237,12 +270,29 @@ export const MAIL_SERVER_OPTIONS = {
         default: [],
     }),
     messageSizeLimit: integer({
-        doc: "Largest message in bytes, for SMTP and LMTP alike (25 MiB by default), counting the headers this server adds (about 3 KB); larger ones get 552",
+        doc: "Largest message in bytes, for SMTP and LMTP alike (25 MiB by default; 64 KiB to 1 GiB), counting the headers this server adds (about 3 KB); larger ones get 552",
         default: 26214400,
-        check: (v, f, x) => v.positiveInteger(f, x, "expected a whole number of bytes > 0, e.g. 26214400 for 25 MiB"),
+        check: (v, f, x) => {
+            const accepted = `expected a whole number of bytes from ${MIN_MESSAGE_SIZE} (64 KiB) to ${MAX_MESSAGE_SIZE} (1 GiB), e.g. 26214400 for 25 MiB`;
+            const bytes = v.positiveInteger(f, x, accepted);
+            if (bytes > MAX_MESSAGE_SIZE)
+                v.fail(
+                    f,
+                    x,
+                    `${accepted}: Postfix accepts mail only while its queue has 1.5 times the limit free, and answers ` +
+                        '"452 Insufficient system storage" to every message otherwise (no other server sends messages that large)',
+                );
+            if (bytes < MIN_MESSAGE_SIZE)
+                v.fail(
+                    f,
+                    x,
+                    `${accepted}: the headers of a message alone take several KB, so ordinary mail would bounce`,
+                );
+            return bytes;
+        },
     }),
-    maximalQueueLifetime: postfixTime("How long to retry before bouncing", "5d"),
-    bounceQueueLifetime: postfixTime("How long to retry a bounce", "5d"),
+    maximalQueueLifetime: queueLifetime("How long to retry before bouncing (at least 1h)", "5d"),
+    bounceQueueLifetime: queueLifetime("How long to retry a bounce (at least 1h)", "5d"),
     delayWarningTime: postfixTime('When the sender hears "still trying" ("0h": never)', "4h"),
     masqueradeDomains: list(domainName("A domain"), {
         doc: "Rewrite user@host.example.com to user@example.com for these domains",
@@ -254,9 +304,19 @@ export const MAIL_SERVER_OPTIONS = {
         default: ["2bounce", "delay", "resource", "software"],
     }),
     authRateLimit: integer({
-        doc: "AUTH commands one client outside mynetworks may send per minute before Postfix answers 450",
+        doc: `AUTH commands one client outside mynetworks may send per minute before Postfix answers 450 (at most ${MAX_AUTH_RATE})`,
         default: 20,
-        check: (v, f, x) => v.positiveInteger(f, x, "expected a whole number of AUTH commands per minute > 0"),
+        check: (v, f, x) => {
+            const accepted = `expected a whole number of AUTH commands per minute from 1 to ${MAX_AUTH_RATE}`;
+            const rate = v.positiveInteger(f, x, accepted);
+            if (rate > MAX_AUTH_RATE)
+                v.fail(
+                    f,
+                    x,
+                    `${accepted}: at ${rate} a minute a password guesser is not slowed at all (the default, 20, lets a person mistype)`,
+                );
+            return rate;
+        },
     }),
     disableVrfy: boolean({ doc: "Answer VRFY with 502 so addresses cannot be harvested", default: true }),
     dns: oneOf("DnsMode", DNS_MODES, {
@@ -302,7 +362,17 @@ export const MAIL_SERVER_OPTIONS = {
         doc:
             "Address Postfix's SMTP client sends from (smtp_bind_address, or smtp_bind_address6 for IPv6); " +
             "it must be in the domains' SPF records and have a PTR",
-        check: (v, f, x) => (isIP(x) ? x : v.fail(f, x, "expected an IPv4 or IPv6 address of this host")),
+        check: (v, f, x) => {
+            if (!isIP(x)) v.fail(f, x, "expected an IPv4 or IPv6 address of this host");
+            const why = isLoopbackAddress(x) ? "a loopback address" : notPublicReason(x);
+            if (why !== undefined)
+                v.fail(
+                    f,
+                    x,
+                    `expected an address of this host that reaches other mail servers, not ${why}: every delivery would fail to connect`,
+                );
+            return x;
+        },
     }),
     networkMode: oneOf("NetworkMode", NETWORK_MODES, {
         doc: '"bridge": a Docker network of its own, ports published; "host": daemons bind the host\'s addresses (keeps real client IPs)',
@@ -331,10 +401,23 @@ export const MAIL_SERVER_OPTIONS = {
         }),
         defaultText: "the component's name",
     },
-    restart: oneOf("RestartPolicy", ["no", "on-failure", "always", "unless-stopped"], {
-        doc: "Docker restart policy of the services",
-        default: "unless-stopped",
-    }),
+    restart: {
+        ...oneOf("RestartPolicy", ["no", "on-failure", "always", "unless-stopped"], {
+            doc: 'Docker restart policy of the services ("no" is refused: a mail server must come back by itself)',
+            default: "unless-stopped",
+        }),
+        check: (v: Validator, f: string, x: unknown) => {
+            const policy = v.oneOf(f, x, ["no", "on-failure", "always", "unless-stopped"] as const);
+            if (policy === "no")
+                v.fail(
+                    f,
+                    x,
+                    'expected "unless-stopped" (the default), "always" or "on-failure": with "no" a crashed daemon or a reboot ' +
+                        "leaves the mail server down until the next pulumi up, while senders give up and bounce their mail",
+                );
+            return policy;
+        },
+    },
 };
 
 export type MailServerOptions = Values<typeof MAIL_SERVER_OPTIONS>;
@@ -448,6 +531,23 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             const risk = bridgeGatewayRisk(parseNetwork(entry)!);
             if (risk) v.fail(`mynetworks[${i}]`, raw.mynetworks[i], risk);
         });
+        // In its own network namespace Postfix has loopback and the Docker network's address, to
+        // which Docker forwards the published ports: any other choice is unreachable.
+        if (o.inetInterfaces.length !== 1 || o.inetInterfaces[0] !== "all")
+            v.fail(
+                "inetInterfaces",
+                raw.inetInterfaces,
+                'expected ["all"] in bridge mode: Postfix runs in a network namespace of its own, where Docker forwards the published ' +
+                    "ports to the container's own address, so listening on loopback or a host address makes it unreachable; choose " +
+                    'the host address with publishAddress, or use networkMode "host"',
+            );
+        if (o.outboundAddress !== undefined)
+            v.fail(
+                "outboundAddress",
+                o.outboundAddress,
+                "expected no outboundAddress in bridge mode: the container has only its Docker network's address (Docker's NAT " +
+                    'picks the host address), so binding a host address fails every delivery; use networkMode "host"',
+            );
     }
     const ports = o.ports;
     const seen = new Map<number, string>();
@@ -526,6 +626,33 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             spam.greylistScore,
             `expected a score below spamFilter.addHeaderScore (${spam.addHeaderScore})`,
         );
+
+    // rspamd is what signs: without it a domain would publish DKIM keys for mail nobody signs.
+    if (!spam.enabled) {
+        const signed = domains.filter(d => d.dkimSelectors.length > 0).map(d => d.name);
+        if (signed.length > 0)
+            v.fail(
+                "spamFilter.enabled",
+                false,
+                `expected true while domains publish DKIM keys (${signed.join(", ")}): rspamd is what signs, so their mail would ` +
+                    "leave unsigned while DNS says it is signed (DMARC then rests on SPF alone); set dkim: false on those " +
+                    "VirtualDomains, or keep spamFilter.enabled",
+            );
+    }
+    // Senders that enforce MTA-STS check the MX's certificate against the public CAs.
+    const selfSigned = tls.ca === undefined && tls.acme === undefined && tls.certPem === undefined;
+    if (selfSigned || tls.ca !== undefined)
+        o.domains.forEach((d, i) => {
+            const sts = d.mtaSts;
+            if (sts?.published && sts.mode === "enforce" && sts.mxHosts.includes(hostname))
+                v.fail(
+                    `domains[${i}]`,
+                    `${d.spec.name}: mtaStsMode "enforce"`,
+                    `expected mtaStsMode "testing" or "none" with a ${selfSigned ? "self-signed certificate" : "certificate of your own CA (tls.ca)"}: ` +
+                        `senders enforcing MTA-STS verify ${hostname}'s certificate against the public CAs and would refuse to ` +
+                        "deliver any mail; use tls.acme or a publicly trusted tls.certPem first",
+                );
+        });
 
     const served = o.domains.flatMap(d => (d.wellKnown ? [d.wellKnown] : []));
     if (served.length > 0) {
@@ -706,6 +833,16 @@ function checkAddressGraph(v: Validator, domains: DomainSpec[]): void {
         d.forwards.forEach((f, j) =>
             f.targets.forEach((t, k) => check(`domains[${i}] (${d.name}).forwards[${j}].targets[${k}]`, t)),
         );
+        // A catch-all receives every dictionary and spam run against the domain: forwarded to another
+        // server, that spam leaves under this server's name (and its reputation).
+        if (d.catchAll && !byName.has(d.catchAll.split("@")[1]))
+            v.fail(
+                `domains[${i}] (${d.name}).catchAll`,
+                d.catchAll,
+                `expected a mailbox or alias of this server's domains (${[...byName.keys()].join(", ")}): a catch-all receives ` +
+                    "every spam sent to made-up addresses of the domain, and forwarding that to another server relays it " +
+                    "under this server's name, harming its reputation; forward named aliases instead",
+            );
         // A catch-all must point at something real: pointing it at itself would accept every
         // address and bounce it later, to forged senders.
         if (d.catchAll && byName.has(d.catchAll.split("@")[1]) && !local.has(d.catchAll)) {

@@ -50,6 +50,34 @@ export const RELAYHOST_OPTIONS = {
     },
 };
 
+/**
+ * A relay username as sasl_passwd carries it ("[host]:port username:password", one line): a ':'
+ * would split it, a control character (a newline) would add a line of its own.
+ */
+export function checkRelayUsername(v: Validator, field: string, value: unknown): string {
+    // eslint-disable-next-line no-control-regex
+    if (typeof value !== "string" || value === "" || /[\u0000-\u001f\u007f:]/.test(value))
+        v.fail(
+            field,
+            value,
+            "expected a non-empty login without ':' or control characters (sasl_passwd holds username:password on one line)",
+        );
+    return value;
+}
+
+/** A relay password: never echoed; no control characters (a newline would add a sasl_passwd entry). */
+export function checkRelayPassword(v: Validator, field: string, value: unknown): string {
+    // eslint-disable-next-line no-control-regex
+    if (typeof value !== "string" || value === "" || /[\u0000-\u001f\u007f]/.test(value) || value.trim() !== value)
+        v.fail(
+            field,
+            "(a secret, not shown)",
+            "expected a non-empty password without control characters (a line break would add an entry of its own to " +
+                "sasl_passwd) and without leading or trailing blanks (Postfix's tables drop them)",
+        );
+    return value;
+}
+
 export function validateRelayhost(v: Validator, args: unknown): RelayhostSpec {
     const o = readOptions(v, RELAYHOST_OPTIONS, args);
     const { host, port, tlsPolicy } = o;
@@ -70,6 +98,9 @@ export function validateRelayhost(v: Validator, args: unknown): RelayhostSpec {
             `expected "encrypt", or the relay's host name instead of ${host}: "verify" and "secure" check the certificate against the host name, and an IP address has none`,
         );
     }
+    // Secrets and other outputs are checked when they resolve (components/relayhost.ts).
+    if (typeof o.username === "string") checkRelayUsername(v, "username", o.username);
+    if (typeof o.password === "string") checkRelayPassword(v, "password", o.password);
     const hasUser = o.username !== undefined;
     if (hasUser !== (o.password !== undefined))
         v.fail(hasUser ? "password" : "username", undefined, "username and password go together: give both or neither");

@@ -3,6 +3,7 @@
 // the supplied certificate and Dovecot's settings come from stack config. Pulumi.yaml's config
 // block and the README's stack config table are generated from this list.
 import { list, object, Option, passthrough, text } from "./declare";
+import { isCredentialName } from "./tls";
 import { DOVECOT_IMAP_OPTIONS } from "./dovecotImap";
 import { MAIL_SERVER_OPTIONS } from "./mailServer";
 import { RELAYHOST_OPTIONS } from "./relayhost";
@@ -93,6 +94,13 @@ export const STACK_CONFIG: Record<string, Option<any>> = {
             doc: "The supplied certificate's private key (MailServer tls.keyPem), a secret",
         },
     ),
+    tlsCaKeyPem: passthrough<unknown, { doc: string }>(
+        "string",
+        { type: "string", secret: true },
+        {
+            doc: "The private key of tls.ca (MailServer tls.ca.keyPem), a secret; tls.ca.certPem stays in tls",
+        },
+    ),
     tlsAcmeDnsCredentials: secretMap(
         "tls.acme dns-01: the DNS provider's secret lego variables (MailServer tls.acme.dnsCredentials), name -> value: " +
             "`pulumi config set --secret --path 'tlsAcmeDnsCredentials.RFC2136_TSIG_SECRET' ...`",
@@ -103,3 +111,64 @@ export const STACK_CONFIG: Record<string, Option<any>> = {
     imapBruteForce: DOVECOT_IMAP_OPTIONS.bruteForce,
     vacation: DOVECOT_IMAP_OPTIONS.vacation,
 };
+
+/** The stack config keys whose values are Pulumi secrets (`pulumi config set --secret`). */
+export const SECRET_CONFIG_KEYS = Object.entries(STACK_CONFIG)
+    .filter(([, o]) => "secret" in o.config && o.config.secret === true)
+    .map(([k]) => k);
+
+/**
+ * Private keys and credentials written into ordinary (non-secret) stack config keys, where they sit
+ * in plain text in stacks/Pulumi.<stack>.yaml: one message per value, each with the commands that
+ * move it into the secret key of its own. `tls` and the lists are ordinary object keys, so
+ * `--secret --path` inside them is not what the program reads.
+ */
+export function plaintextSecrets(values: Record<string, any>): string[] {
+    const found: string[] = [];
+    const move = (path: string, secretKey: string, what: string, value: string) =>
+        found.push(
+            `mailserver:${path} is ${what} in plain text in the stack's config file; move it into a secret: ` +
+                `pulumi config rm --path 'mailserver:${path}' && pulumi config set --secret ${secretKey} ${value}`,
+        );
+    const tls = values.tls ?? {};
+    if (tls.keyPem !== undefined) move("tls.keyPem", "mailserver:tlsKeyPem", "a private key", `-- "$(cat key.pem)"`);
+    if (tls.ca?.keyPem !== undefined)
+        move("tls.ca.keyPem", "mailserver:tlsCaKeyPem", "a private key", `-- "$(cat ca-key.pem)"`);
+    for (const name of Object.keys(tls.acme?.dnsCredentials ?? {}))
+        move(
+            `tls.acme.dnsCredentials.${name}`,
+            `--path 'mailserver:tlsAcmeDnsCredentials.${name}'`,
+            "a DNS credential",
+            "'<value>'",
+        );
+    for (const name of Object.keys(tls.acme?.dnsSettings ?? {}).filter(isCredentialName))
+        move(
+            `tls.acme.dnsSettings.${name}`,
+            `--path 'mailserver:tlsAcmeDnsCredentials.${name}'`,
+            "a DNS credential",
+            "'<value>'",
+        );
+    ((values.relayhosts ?? []) as Array<Record<string, any>>).forEach((r, i) => {
+        if (r?.password !== undefined)
+            move(
+                `relayhosts[${i}].password`,
+                `--path 'mailserver:relayPasswords["${r.name ?? r.host}"]'`,
+                "a relay password",
+                "'<password>'",
+            );
+    });
+    ((values.domains ?? []) as Array<Record<string, any>>).forEach((d, i) =>
+        ((d?.mailboxes ?? []) as Array<Record<string, any>>).forEach((m, j) => {
+            const address = String(m?.address ?? "").includes("@") ? m.address : `${m?.address}@${d?.domain}`;
+            for (const field of ["password", "passwordHash"] as const)
+                if (m?.[field] !== undefined)
+                    move(
+                        `domains[${i}].mailboxes[${j}].${field}`,
+                        `--path 'mailserver:${field === "password" ? "passwords" : "passwordHashes"}["${address}"]'`,
+                        field === "password" ? "a password" : "a password hash",
+                        "'<value>'",
+                    );
+        }),
+    );
+    return found;
+}

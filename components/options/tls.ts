@@ -51,6 +51,17 @@ vscale vultr wedos yandex yandexcloud zoneee zonomi
     .trim()
     .split(/\s+/);
 
+/**
+ * Whether a lego variable holds a credential (a token, a secret, a password, an API or private
+ * key), by its name: lego names them so across its providers (CLOUDFLARE_DNS_API_TOKEN,
+ * RFC2136_TSIG_SECRET, AWS_SECRET_ACCESS_KEY, OVH_APPLICATION_SECRET, HETZNER_API_KEY, ...). Key
+ * names and ids are not (RFC2136_TSIG_KEY is the TSIG key's name, AWS_ACCESS_KEY_ID an id).
+ */
+export function isCredentialName(name: string): boolean {
+    if (/_ID$|_NAME$|^RFC2136_TSIG_KEY$/.test(name)) return false;
+    return /SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|PRIVATE|API_?KEY|AUTH_?KEY|CONSUMER_KEY|_KEY$/.test(name);
+}
+
 /** lego's variables are upper-case; the image sets LEGO_* and ACME_* and every credential's *_FILE itself. */
 function legoVariable(v: Validator, field: string, name: string): void {
     if (!/^[A-Z0-9_]+$/.test(name))
@@ -143,14 +154,25 @@ const ACME_OPTIONS = {
         "Record<string, string>",
         false,
         "dns-01: the provider's non-secret lego variables, e.g. RFC2136_NAMESERVER (in the container's environment, shown in preview)",
-        (v, f, x) =>
-            typeof x === "string"
-                ? x
-                : v.fail(
-                      f,
-                      typeof x === "object" ? "(not a string)" : x,
-                      "expected a string (a secret belongs in dnsCredentials, delivered as a file)",
-                  ),
+        (v, f, x) => {
+            if (typeof x !== "string")
+                v.fail(
+                    f,
+                    typeof x === "object" ? "(not a string)" : x,
+                    "expected a string (a secret belongs in dnsCredentials, delivered as a file)",
+                );
+            // The variable's name is in the field: "tls.acme.dnsSettings["NAME"]".
+            const name = /\["([^"]+)"\]$/.exec(f)?.[1] ?? "";
+            if (isCredentialName(name))
+                v.fail(
+                    f,
+                    "(not shown: it looks like a credential)",
+                    `expected only non-secret variables here: ${name} is a credential, and dnsSettings land in the container's ` +
+                        "environment, the preview and the state in plain text; give it in tls.acme.dnsCredentials (a Pulumi " +
+                        "secret, delivered as a file)",
+                );
+            return x as string;
+        },
     ),
     dnsCredentials: legoVariables<Input<string>>(
         "Record<string, pulumi.Input<string>>",

@@ -135,6 +135,22 @@ function dkimSelector(v: Validator, f: string, x: string): string {
     return x;
 }
 
+/**
+ * An SPF policy: "v=spf1" and terms. "+all" (or a bare "all", whose qualifier is "+") lets every
+ * host of the Internet send as the domain, which SPF and DMARC receivers then accept.
+ */
+function spfPolicy(v: Validator, f: string, x: string): string {
+    if (!/^v=spf1( |$)/.test(x)) v.fail(f, x, 'expected an SPF policy starting with "v=spf1"');
+    if (x.split(/\s+/).some(term => /^\+?all$/i.test(term)))
+        v.fail(
+            f,
+            x,
+            'expected a policy ending in "-all" or "~all": "+all" (or a bare "all") lets every host of the Internet send as the domain, ' +
+                "and receivers checking SPF and DMARC would accept its forgeries",
+        );
+    return x;
+}
+
 function publicAddress(v: Validator, f: string, x: string): string {
     const address = canonicalAddress(x);
     if (address === undefined) v.fail(f, x, "expected an IPv4 or IPv6 address such as 192.0.2.10 or 2001:db8::10");
@@ -190,8 +206,7 @@ export const VIRTUAL_DOMAIN_OPTIONS = {
     spf: text({
         doc: "SPF policy dnsRecords publishes as TXT",
         default: "v=spf1 mx -all",
-        check: (v, f, x) =>
-            /^v=spf1( |$)/.test(x) ? x : v.fail(f, x, 'expected an SPF policy starting with "v=spf1"'),
+        check: spfPolicy,
     }),
     dkim: boolean({
         doc: "DKIM: an RSA 2048 and an Ed25519 key (RFC 8463) sign the domain's mail, their TXT records are published; false: no keys, no DKIM records",
@@ -234,6 +249,13 @@ export const VIRTUAL_DOMAIN_OPTIONS = {
     mtaStsMode: oneOf("MtaStsMode", MTA_STS_MODES, {
         doc: "MTA-STS mode published in the policy (mtaStsPolicy): testing only reports, enforce refuses to send without valid TLS to the mxHosts",
         default: "testing",
+    }),
+    mtaStsPolicyServedElsewhere: boolean({
+        doc:
+            "The MTA-STS policy (the mtaStsPolicy output) is served by a web server of yours at " +
+            "https://mta-sts.<domain>/.well-known/mta-sts.txt: dnsRecords publishes _mta-sts without wellKnown " +
+            "(without either, no _mta-sts record: senders would look for a policy nothing serves)",
+        default: false,
     }),
     mtaStsMaxAge: integer({
         doc: "Seconds senders cache the MTA-STS policy (max_age)",
@@ -407,6 +429,21 @@ export function validateVirtualDomain(v: Validator, args: unknown): VirtualDomai
         retiredSelectors: o.dkimRetiredSelectors,
         nextSelector: o.dkimNextSelector,
     };
+    const published = o.wellKnown || o.mtaStsPolicyServedElsewhere;
+    const given = args as { mtaStsMode?: unknown };
+    if (!published && given.mtaStsMode !== undefined)
+        v.fail(
+            "mtaStsMode",
+            given.mtaStsMode,
+            "expected a served policy with it: without wellKnown (the MailServer's HTTPS endpoint) or mtaStsPolicyServedElsewhere " +
+                "no _mta-sts record is published, so the mode would do nothing; set one of them, or leave mtaStsMode out",
+        );
+    if (o.wellKnown && o.mtaStsPolicyServedElsewhere)
+        v.fail(
+            "mtaStsPolicyServedElsewhere",
+            true,
+            "expected false with wellKnown: the MailServer's HTTPS endpoint serves the policy (one server answers for mta-sts.<domain>)",
+        );
     const mxHosts = o.mxHosts ?? [`mail.${domain}`];
     if (mxHosts.length === 0) v.fail("mxHosts", mxHosts, "expected at least one host name");
     return {
@@ -421,7 +458,7 @@ export function validateVirtualDomain(v: Validator, args: unknown): VirtualDomai
                 percent: o.dmarcPercent,
                 reportAddress: reportAddress("dmarcReportAddress"),
             },
-            mtaSts: { mode: o.mtaStsMode, maxAge: o.mtaStsMaxAge },
+            mtaSts: { mode: o.mtaStsMode, maxAge: o.mtaStsMaxAge, published },
             tlsReportAddress: reportAddress("tlsReportAddress"),
             clientHost: o.clientHost ?? mxHosts[0],
             clientPorts: o.clientPorts as ClientPorts,

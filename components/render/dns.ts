@@ -55,7 +55,8 @@ export interface DnsSpec {
     spf: string;
     dkimKeys: DkimPublicKey[];
     dmarc: { policy: DmarcPolicy; percent: number; reportAddress?: string };
-    mtaSts: { mode: MtaStsMode; maxAge: number };
+    /** published: a policy is served (wellKnown, or by the user elsewhere), so _mta-sts is in DNS. */
+    mtaSts: { mode: MtaStsMode; maxAge: number; published: boolean };
     /** Where TLS reports go (RFC 8460); undefined: no TLS-RPT record. */
     tlsReportAddress?: string;
     /** The host mail clients connect to (SRV targets). */
@@ -152,13 +153,16 @@ export function renderDnsRecords(s: DnsSpec): DnsRecord[] {
             purpose: "DMARC: what receivers do with mail failing SPF and DKIM",
         },
     ];
-    const policy = renderMtaStsPolicy(s.mtaSts.mode, s.mxHosts, s.mtaSts.maxAge);
-    records.push({
-        name: `_mta-sts.${d}`,
-        type: "TXT",
-        value: `v=STSv1; id=${mtaStsId(policy)}`,
-        purpose: `MTA-STS: senders fetch the policy at https://mta-sts.${d}/.well-known/mta-sts.txt`,
-    });
+    // A _mta-sts record with no policy behind it makes senders fetch (and fail to fetch) a policy.
+    if (s.mtaSts.published) {
+        const policy = renderMtaStsPolicy(s.mtaSts.mode, s.mxHosts, s.mtaSts.maxAge);
+        records.push({
+            name: `_mta-sts.${d}`,
+            type: "TXT",
+            value: `v=STSv1; id=${mtaStsId(policy)}`,
+            purpose: `MTA-STS: senders fetch the policy at https://mta-sts.${d}/.well-known/mta-sts.txt`,
+        });
+    }
     if (s.tlsReportAddress !== undefined)
         records.push({
             name: `_smtp._tls.${d}`,

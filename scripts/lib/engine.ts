@@ -17,18 +17,12 @@ import {
     UpResult,
 } from "@pulumi/pulumi/automation";
 import mailServerProgram = require("../../index");
+import { SECRET_CONFIG_KEYS } from "../../components/options/stackConfig";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const PROJECT = "mailserver";
-/** Stack config keys whose values are Pulumi secrets. */
-export const SECRET_KEYS = [
-    "mailserver:passwords",
-    "mailserver:passwordHashes",
-    "mailserver:passwordHashCache",
-    "mailserver:relayPasswords",
-    "mailserver:tlsKeyPem",
-    "mailserver:tlsAcmeDnsCredentials",
-];
+/** Stack config keys whose values are Pulumi secrets (the secret keys of components/options/stackConfig.ts). */
+export const SECRET_KEYS = SECRET_CONFIG_KEYS.map(k => `${PROJECT}:${k}`);
 
 const ENGINE_VARS = ["PATH", "PULUMI_ROOT", "PULUMI_HOME", "PULUMI_SKIP_UPDATE_CHECK", "MAILSERVER_ENGINE"];
 let engineCache: Record<string, string> | undefined;
@@ -36,7 +30,11 @@ let engineCache: Record<string, string> | undefined;
 /** The environment of the project's engine (engine/build.sh builds it on first use, then answers in seconds). */
 export function engineEnv(): Record<string, string> {
     if (engineCache) return engineCache;
-    const script = `set -e; eval "$(bash engine/build.sh)"; for v in ${ENGINE_VARS.join(" ")}; do printf '%s=%s\\0' "$v" "\${!v}"; done`;
+    // "check" answers at once when the engine is built and installed, even while another build
+    // holds the cache's lock; only otherwise does build.sh build (and wait for the lock).
+    const script =
+        `set -e; exports="$(bash engine/build.sh --check 2>/dev/null)" || exports="$(bash engine/build.sh)"; ` +
+        `eval "$exports"; for v in ${ENGINE_VARS.join(" ")}; do printf '%s=%s\\0' "$v" "\${!v}"; done`;
     const r = spawnSync("bash", ["-c", script], {
         cwd: ROOT,
         encoding: "utf8",
@@ -57,8 +55,19 @@ export function engineEnv(): Record<string, string> {
 export function passphrase(file: string): string {
     if (!fs.existsSync(file)) {
         fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-        fs.writeFileSync(file, randomBytes(24).toString("base64url"), { mode: 0o600, flag: "wx" });
+        // Written whole, then linked into place: a run started at the same moment either makes it
+        // or reads the other's, never a half-written one.
+        const temporary = `${file}.${process.pid}.tmp`;
+        fs.writeFileSync(temporary, randomBytes(24).toString("base64url"), { mode: 0o600 });
+        try {
+            fs.linkSync(temporary, file);
+        } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        } finally {
+            fs.unlinkSync(temporary);
+        }
     }
+    fs.chmodSync(file, 0o600);
     return fs.readFileSync(file, "utf8").trim();
 }
 
@@ -110,6 +119,8 @@ export async function openStack(o: StackOptions): Promise<Stack> {
 /**
  * Makes the stack's config exactly `config` (keys not in it are removed); the SECRET_KEYS are
  * stored as Pulumi secrets. Objects and lists are stored as JSON, as `pulumi config set` would.
+ * A secret never goes on a command line (where `ps` and /proc/<pid>/cmdline show it to every
+ * user of the machine): each one reaches the CLI on its standard input, and only when it changed.
  */
 export async function setStackConfig(stack: Stack, config: Record<string, unknown>): Promise<void> {
     const wanted: ConfigMap = {};
@@ -120,15 +131,22 @@ export async function setStackConfig(stack: Stack, config: Record<string, unknow
             secret: SECRET_KEYS.includes(key),
         };
     }
+    // The current values, secrets included, come back on the CLI's output (never its arguments).
+    const current = await stack.getAllConfig();
     // The hash cache is the stack's own (written after each up), never part of the given config.
-    const stale = Object.keys(await stack.getAllConfig()).filter(k => !(k in wanted) && k !== HASH_CACHE_KEY);
+    const stale = Object.keys(current).filter(k => !(k in wanted) && k !== HASH_CACHE_KEY);
     if (stale.length > 0) await stack.removeAllConfig(stale);
-    // setAllConfig passes every value on one command line; a large stack's domains or passwords
-    // exceed the system's argument limit (E2BIG), so large values go to the CLI on stdin instead.
-    const large = Object.entries(wanted).filter(([, v]) => v.value.length > LARGE_CONFIG_VALUE);
-    for (const [key] of large) delete wanted[key];
-    if (Object.keys(wanted).length > 0) await stack.setAllConfig(wanted);
-    for (const [key, v] of large) setConfigFromStdin(stack, key, v.value, v.secret === true);
+    const changed = Object.entries(wanted).filter(
+        ([k, v]) => current[k]?.value !== v.value || (current[k]?.secret ?? false) !== v.secret,
+    );
+    // setAllConfig passes every value on one command line: fine for plain values that fit (a large
+    // stack's domains exceed the argument limit, E2BIG), never for a secret.
+    const onCommandLine = Object.fromEntries(
+        changed.filter(([, v]) => !v.secret && v.value.length <= LARGE_CONFIG_VALUE),
+    ) as ConfigMap;
+    if (Object.keys(onCommandLine).length > 0) await stack.setAllConfig(onCommandLine);
+    for (const [key, v] of changed)
+        if (!(key in onCommandLine)) setConfigFromStdin(stack, key, v.value, v.secret === true);
 }
 
 /** Where the password hashes of the last up are kept for the next preview or up (a secret). */
@@ -145,7 +163,7 @@ export async function upKeepingHashes(stack: Stack, opts: UpOptions): Promise<Up
     return result;
 }
 
-/** Values longer than this are set one by one from stdin (Linux allows 128 KiB per argument). */
+/** Plain values longer than this are set one by one from stdin (Linux allows 128 KiB per argument). */
 const LARGE_CONFIG_VALUE = 32 * 1024;
 
 function setConfigFromStdin(stack: Stack, key: string, value: string, secret: boolean): void {
@@ -154,6 +172,8 @@ function setConfigFromStdin(stack: Stack, key: string, value: string, secret: bo
         "config",
         "set",
         secret ? "--secret" : "--plaintext",
+        // Exactly what stdin holds: without it the CLI drops a final newline (a PEM's).
+        "--raw",
         key,
         "--stack",
         stack.name,

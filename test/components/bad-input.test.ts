@@ -24,6 +24,26 @@ const secretOutput = <T>(x: T) => pulumi.secret(x);
 
 const PASSWORD = "a-Valid-Password-2026";
 
+/** A CA of the test's own (openssl): what tls.ca takes. */
+function selfSignedCa(): { certPem: string; keyPem: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ca-"));
+    try {
+        execFileSync(
+            "openssl",
+            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+                .concat(["-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=Test CA"])
+                .concat(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]),
+            { cwd: dir, stdio: "pipe" },
+        );
+        return {
+            certPem: fs.readFileSync(path.join(dir, "ca.crt"), "utf8"),
+            keyPem: fs.readFileSync(path.join(dir, "ca.key"), "utf8"),
+        };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
 function mismatchedPair(): { certPem: string; keyPem: string } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pair-"));
     try {
@@ -97,6 +117,10 @@ test("at least 25 invalid configurations are refused before any resource is regi
             mailboxes: [{ address: "alice", password: PASSWORD }],
             aliases: [{ address: "sales", targets: ["nobody@example.com"] }],
         });
+    // Domains for the cross-option rows: each valid on its own, refused next to what MailServer has.
+    const outsideCatchAll = domain("ca-example.com", { catchAll: "everything@elsewhere.example" });
+    const enforced = domain("sts-example.com", { wellKnown: true, mtaStsMode: "enforce" });
+    const ca = selfSignedCa();
     await env.settle();
 
     const cases: Case[] = [
@@ -452,11 +476,11 @@ test("at least 25 invalid configurations are refused before any resource is regi
             what: "bridge mode trusting a Docker address pool (the gateway: every client)",
             label: "MailServer bad-43",
             field: "mynetworks[2]",
-            shown: `"172.16.0.0/12"`,
+            shown: `"172.17.0.0/16"`,
             accepted:
                 /Docker allocates bridge networks.*clients can arrive from the Docker network's gateway.*open relay.*networkMode "host"/,
             construct: n =>
-                server(n, { networkMode: "bridge", mynetworks: ["127.0.0.0/8", "[::1]/128", "172.16.0.0/12"] }),
+                server(n, { networkMode: "bridge", mynetworks: ["127.0.0.0/8", "[::1]/128", "172.17.0.0/16"] }),
         },
         {
             what: "a spam header score that is not below the reject score",
@@ -680,8 +704,8 @@ test("at least 25 invalid configurations are refused before any resource is regi
         {
             what: "ACME DNS variable both a setting and a credential",
             label: "MailServer bad-65",
-            field: "tls.acme.dnsSettings.RFC2136_TSIG_SECRET",
-            shown: `"RFC2136_TSIG_SECRET"`,
+            field: "tls.acme.dnsSettings.RFC2136_TSIG_ALGORITHM",
+            shown: `"RFC2136_TSIG_ALGORITHM"`,
             accepted: /also in dnsCredentials/,
             construct: n =>
                 server(n, {
@@ -690,8 +714,8 @@ test("at least 25 invalid configurations are refused before any resource is regi
                             email: "hostmaster@example.com",
                             challenge: "dns-01" as const,
                             dnsProvider: "rfc2136",
-                            dnsSettings: { RFC2136_TSIG_SECRET: "shown" },
-                            dnsCredentials: { RFC2136_TSIG_SECRET: PASSWORD },
+                            dnsSettings: { RFC2136_TSIG_ALGORITHM: "hmac-sha256." },
+                            dnsCredentials: { RFC2136_TSIG_ALGORITHM: PASSWORD },
                         },
                     },
                 }),
@@ -793,9 +817,289 @@ test("at least 25 invalid configurations are refused before any resource is regi
             accepted: /expected true or false/,
             construct: n => domain(n, { wellKnown: "yes" as any }),
         },
+        // ---- Relay surface (issue 19, item 2): one check with the policy pack (components/net.ts trustRisk)
+        {
+            what: "mynetworks 0.0.0.0/1 in bridge mode (half the Internet: an open relay)",
+            label: "MailServer bad-75",
+            field: "mynetworks[0]",
+            shown: `"0.0.0.0/1"`,
+            accepted:
+                /public address space wider than a single host \(2,147,483,648 addresses\); clients in mynetworks relay without authentication, so trusting it makes an open relay; list loopback, single public hosts \(\/32, IPv6 \/128\) and private networks no wider than \/16 \(IPv6 \/48\)/,
+            construct: n => server(n, { mynetworks: ["0.0.0.0/1"] }),
+        },
+        {
+            what: "mynetworks 0.0.0.0/1 + 128.0.0.0/1 in host mode (the whole Internet in two halves)",
+            label: "MailServer bad-76",
+            field: "mynetworks[1]",
+            shown: `"128.0.0.0/1"`,
+            accepted: /public address space wider than a single host/,
+            construct: n => server(n, { networkMode: "host", mynetworks: ["127.0.0.0/8", "128.0.0.0/1", "0.0.0.0/1"] }),
+        },
+        {
+            what: "mynetworks: a public /24 (a whole provider's block)",
+            label: "MailServer bad-77",
+            field: "mynetworks[0]",
+            shown: `"198.51.100.0/24"`,
+            accepted: /public address space wider than a single host \(256 addresses\)/,
+            construct: n => server(n, { networkMode: "host", mynetworks: ["198.51.100.0/24"] }),
+        },
+        {
+            what: "mynetworks: private space wider than /16",
+            label: "MailServer bad-78",
+            field: "mynetworks[0]",
+            shown: `"10.0.0.0/8"`,
+            accepted: /private address space \(in 10\.0\.0\.0\/8\) wider than \/16 \(16,777,216 addresses\)/,
+            construct: n => server(n, { networkMode: "host", mynetworks: ["10.0.0.0/8"] }),
+        },
+        {
+            what: "mynetworks: a public IPv6 /64",
+            label: "MailServer bad-79",
+            field: "mynetworks[0]",
+            shown: `"[2001:db8::]/64"`,
+            accepted: /public address space wider than a single host \(a \/64\)/,
+            construct: n => server(n, { networkMode: "host", mynetworks: ["[2001:db8::]/64"] }),
+        },
+        // ---- Addresses (item 6): only what RFC 5321 and the lookup tables carry safely
+        {
+            what: "adminAddress that is a pipe to a command",
+            label: "MailServer bad-80",
+            field: "adminAddress",
+            shown: `"|touch\${IFS}/tmp/x@ext.example"`,
+            accepted: /letters, digits and '\.', '_', '-', '\+', '='.*\|command, \/file/,
+            construct: n => server(n, { adminAddress: "|touch${IFS}/tmp/x@ext.example" }),
+        },
+        {
+            what: "a mailbox whose address starts with '#' (a comment line in the tables and passwd-file)",
+            label: "VirtualDomain bad-81",
+            field: "mailboxes[0].address",
+            shown: `"#alice@example.com"`,
+            accepted: /must start with a letter, digit or '_'/,
+            construct: n => domain(n, { mailboxes: [{ address: "#alice", password: PASSWORD }] }),
+        },
+        {
+            what: "an alias target with '$' (Postfix expansion)",
+            label: "VirtualDomain bad-82",
+            field: "aliases[0].targets[0]",
+            shown: `"a$b@elsewhere.example"`,
+            accepted: /letters, digits and '\.', '_', '-', '\+', '='/,
+            construct: n => domain(n, { aliases: [{ address: "sales", targets: ["a$b@elsewhere.example"] }] }),
+        },
+        {
+            what: "a mailbox with '/' (a file alias, a path for Sieve)",
+            label: "VirtualDomain bad-83",
+            field: "mailboxes[0].address",
+            shown: `"a/b@example.com"`,
+            accepted: /letters, digits and '\.', '_', '-', '\+', '='/,
+            construct: n => domain(n, { mailboxes: [{ address: "a/b", password: PASSWORD }] }),
+        },
+        {
+            what: "an alias with a quote",
+            label: "VirtualDomain bad-84",
+            field: "aliases[0].address",
+            shown: `"o'neil@example.com"`,
+            accepted: /letters, digits and '\.', '_', '-', '\+', '='/,
+            construct: n => domain(n, { aliases: [{ address: "o'neil", targets: ["alice@example.com"] }] }),
+        },
+        {
+            what: "a mailbox alias with braces and a backtick",
+            label: "VirtualDomain bad-85",
+            field: "mailboxes[0].aliases[0]",
+            shown: '"{a}`b`@example.com"',
+            accepted: /letters, digits and '\.', '_', '-', '\+', '='/,
+            construct: n => domain(n, { mailboxes: [{ address: "alice", password: PASSWORD, aliases: ["{a}`b`"] }] }),
+        },
+        // ---- Relay credentials: one sasl_passwd line each
+        {
+            what: "a relay username with ':' (splits username:password)",
+            label: "Relayhost bad-86",
+            field: "username",
+            shown: `"user:name"`,
+            accepted: /without ':' or control characters \(sasl_passwd holds username:password on one line\)/,
+            construct: n =>
+                new c.Relayhost(n, { host: "smtp.relay.example", username: "user:name", password: PASSWORD }),
+        },
+        {
+            what: "a relay username with a line break",
+            label: "Relayhost bad-87",
+            field: "username",
+            shown: `"user\\n[other.example]:25 x:y"`,
+            accepted: /without ':' or control characters/,
+            construct: n =>
+                new c.Relayhost(n, {
+                    host: "smtp.relay.example",
+                    username: "user\n[other.example]:25 x:y",
+                    password: PASSWORD,
+                }),
+        },
+        {
+            what: "a relay password with a line break (an extra sasl_passwd entry), never shown",
+            label: "Relayhost bad-88",
+            field: "password",
+            shown: `"(a secret, not shown)"`,
+            accepted: /without control characters \(a line break would add an entry of its own to sasl_passwd\)/,
+            construct: n =>
+                new c.Relayhost(n, {
+                    host: "smtp.relay.example",
+                    username: "user",
+                    password: `${PASSWORD}\n[evil.example]:25 me:pw`,
+                }),
+        },
+        // ---- Careless inputs
+        {
+            what: "inetInterfaces 127.0.0.1 in bridge mode (unreachable, healthcheck green)",
+            label: "MailServer bad-89",
+            field: "inetInterfaces",
+            shown: `["127.0.0.1"]`,
+            accepted: /\["all"\] in bridge mode: .* listening on loopback or a host address makes it unreachable/,
+            construct: n => server(n, { inetInterfaces: ["127.0.0.1"] }),
+        },
+        {
+            what: "a catch-all forwarded to an outside address (all spam relayed out)",
+            label: "MailServer bad-90",
+            field: "domains[0] (example.com).catchAll",
+            shown: `"everything@elsewhere.example"`,
+            accepted:
+                /a mailbox or alias of this server's domains \(example\.com\): a catch-all receives every spam .* forward named aliases instead/,
+            construct: n => server(n, { domains: [outsideCatchAll] }),
+        },
+        {
+            what: 'maximalQueueLifetime "0" (bounce at the first temporary failure)',
+            label: "MailServer bad-91",
+            field: "maximalQueueLifetime",
+            shown: `"0"`,
+            accepted: /at least "1h" .* bounces mail at its first temporary failure/,
+            construct: n => server(n, { maximalQueueLifetime: "0" }),
+        },
+        {
+            what: "bounceQueueLifetime of 30 minutes",
+            label: "MailServer bad-92",
+            field: "bounceQueueLifetime",
+            shown: `"30m"`,
+            accepted: /at least "1h"/,
+            construct: n => server(n, { bounceQueueLifetime: "30m" }),
+        },
+        {
+            what: "messageSizeLimit 10e9 (Postfix then temp-rejects all mail for want of queue space)",
+            label: "MailServer bad-93",
+            field: "messageSizeLimit",
+            shown: "10000000000",
+            accepted:
+                /from 65536 \(64 KiB\) to 1073741824 \(1 GiB\).*1\.5 times the limit free.*452 Insufficient system storage/,
+            construct: n => server(n, { messageSizeLimit: 10e9 }),
+        },
+        {
+            what: "authRateLimit 100000 (no brake on password guessing)",
+            label: "MailServer bad-94",
+            field: "authRateLimit",
+            shown: "100000",
+            accepted: /from 1 to 1000: at 100000 a minute a password guesser is not slowed at all/,
+            construct: n => server(n, { authRateLimit: 100000 }),
+        },
+        {
+            what: 'restart "no" (down after a crash or reboot until the next up): refused',
+            label: "MailServer bad-95",
+            field: "restart",
+            shown: `"no"`,
+            accepted:
+                /"unless-stopped" \(the default\), "always" or "on-failure": with "no" a crashed daemon or a reboot leaves the mail server down/,
+            construct: n => server(n, { restart: "no" }),
+        },
+        {
+            what: "spamFilter off while the domains publish DKIM keys (nothing signs)",
+            label: "MailServer bad-96",
+            field: "spamFilter.enabled",
+            shown: "false",
+            accepted: /true while domains publish DKIM keys \(example\.com\): rspamd is what signs.*set dkim: false/,
+            construct: n => server(n, { spamFilter: { enabled: false } }),
+        },
+        {
+            what: 'mtaStsMode "enforce" with the self-signed certificate (senders refuse to deliver)',
+            label: "MailServer bad-97",
+            field: "domains[0]",
+            shown: `"example.com: mtaStsMode \\"enforce\\""`,
+            accepted:
+                /"testing" or "none" with a self-signed certificate: senders enforcing MTA-STS verify mail\.example\.com's certificate/,
+            construct: n => server(n, { domains: [enforced] }),
+        },
+        {
+            what: 'mtaStsMode "enforce" with a certificate of the user\'s own CA',
+            label: "MailServer bad-98",
+            field: "domains[0]",
+            shown: `"example.com: mtaStsMode \\"enforce\\""`,
+            accepted: /with a certificate of your own CA \(tls\.ca\)/,
+            construct: n => server(n, { domains: [enforced], tls: { ca } }),
+        },
+        {
+            what: "a DNS credential in tls.acme.dnsSettings (env, preview and state in plain text), never shown",
+            label: "MailServer bad-99",
+            field: 'tls.acme.dnsSettings["CLOUDFLARE_DNS_API_TOKEN"]',
+            shown: `"(not shown: it looks like a credential)"`,
+            accepted: /CLOUDFLARE_DNS_API_TOKEN is a credential.*give it in tls\.acme\.dnsCredentials/,
+            construct: n =>
+                server(n, {
+                    tls: {
+                        acme: {
+                            email: "hostmaster@example.com",
+                            challenge: "dns-01",
+                            dnsProvider: "cloudflare",
+                            dnsSettings: { CLOUDFLARE_DNS_API_TOKEN: PASSWORD },
+                        },
+                    },
+                }),
+        },
+        {
+            what: 'spf "v=spf1 +all" (the whole Internet may send as the domain)',
+            label: "VirtualDomain bad-100",
+            field: "spf",
+            shown: `"v=spf1 +all"`,
+            accepted:
+                /ending in "-all" or "~all": "\+all" \(or a bare "all"\) lets every host of the Internet send as the domain/,
+            construct: n => domain(n, { spf: "v=spf1 +all" }),
+        },
+        {
+            what: 'spf "v=spf1 mx all" (a bare all is +all)',
+            label: "VirtualDomain bad-101",
+            field: "spf",
+            shown: `"v=spf1 mx all"`,
+            accepted: /"-all" or "~all"/,
+            construct: n => domain(n, { spf: "v=spf1 mx all" }),
+        },
+        {
+            what: "outboundAddress 127.0.0.1 (every delivery fails to connect)",
+            label: "MailServer bad-102",
+            field: "outboundAddress",
+            shown: `"127.0.0.1"`,
+            accepted: /an address of this host that reaches other mail servers, not a loopback address/,
+            construct: n => server(n, { networkMode: "host", outboundAddress: "127.0.0.1" }),
+        },
+        {
+            what: "outboundAddress in bridge mode (the container has no host address to bind)",
+            label: "MailServer bad-103",
+            field: "outboundAddress",
+            shown: `"192.0.2.25"`,
+            accepted: /no outboundAddress in bridge mode/,
+            construct: n => server(n, { outboundAddress: "192.0.2.25" }),
+        },
+        {
+            what: "an MTA-STS mode without a served policy (no _mta-sts record: it would do nothing)",
+            label: "VirtualDomain bad-104",
+            field: "mtaStsMode",
+            shown: `"enforce"`,
+            accepted:
+                /a served policy with it: without wellKnown .* or mtaStsPolicyServedElsewhere no _mta-sts record is published/,
+            construct: n => domain(n, { mtaStsMode: "enforce" }),
+        },
+        {
+            what: "the MTA-STS policy both served by wellKnown and said to be served elsewhere",
+            label: "VirtualDomain bad-105",
+            field: "mtaStsPolicyServedElsewhere",
+            shown: "true",
+            accepted: /false with wellKnown/,
+            construct: n => domain(n, { wellKnown: true, mtaStsPolicyServedElsewhere: true }),
+        },
         {
             what: "an unknown DNS mode",
-            label: "MailServer bad-75",
+            label: "MailServer bad-106",
             field: "dns",
             shown: `"off"`,
             accepted: /"available", "none"/,
@@ -803,7 +1107,7 @@ test("at least 25 invalid configurations are refused before any resource is regi
         },
         {
             what: "client name lookups on a host without DNS",
-            label: "MailServer bad-76",
+            label: "MailServer bad-107",
             field: "peernameLookup",
             shown: "true",
             accepted: /expected false or nothing with dns "none"/,
@@ -811,7 +1115,7 @@ test("at least 25 invalid configurations are refused before any resource is regi
         },
         {
             what: "DNS blocklists on a host without DNS",
-            label: "MailServer bad-77",
+            label: "MailServer bad-108",
             field: "spamFilter.dnsbl",
             shown: "true",
             accepted: /blocklists are DNS lookups/,
@@ -819,7 +1123,7 @@ test("at least 25 invalid configurations are refused before any resource is regi
         },
         {
             what: "an rspamd DNS timeout without a unit",
-            label: "MailServer bad-78",
+            label: "MailServer bad-109",
             field: "spamFilter.dnsTimeout",
             shown: `"2"`,
             accepted: /a time such as "500ms" or "2s"/,
@@ -827,7 +1131,7 @@ test("at least 25 invalid configurations are refused before any resource is regi
         },
         {
             what: "no DNS retransmits",
-            label: "MailServer bad-79",
+            label: "MailServer bad-110",
             field: "spamFilter.dnsRetransmits",
             shown: "0",
             accepted: /a whole number of retries > 0/,

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
+import { nextJobAttempt } from "../../components/internal/docker";
 import { JUNK_SIEVE } from "../../components/render/dovecot";
 import {
     ancestors,
@@ -182,7 +183,36 @@ test("config jobs: run-to-completion apply-config containers writing their confi
         assert.deepEqual(i.mounts, [{ type: "volume", source: `gb-${service}-config`, target: "/volume" }]);
         assert.ok(i.labels.some((l: any) => l.label === "mailserver.role" && l.value === "config-job"));
         assert.equal(i.wait, undefined);
+        // No earlier failure (the mocks have no log of a previous job): no retry attempt in the environment.
+        assert.equal(i.envs, undefined);
     }
+});
+
+test("config jobs get the services' hardening: CAP_CHOWN only, no-new-privileges", () => {
+    for (const service of ["postfix", "saslauthd", "dovecot", "rspamd"]) {
+        const i = container(`gb-${service}-config`).inputs;
+        assert.deepEqual(i.capabilities, { drops: ["ALL"], adds: ["CAP_CHOWN"] }, service);
+        assert.deepEqual(i.securityOpts, ["no-new-privileges:true"], service);
+        // Writable root: the provider uploads at "/", which Docker refuses on a read-only root.
+        assert.equal(i.readOnly, undefined, service);
+    }
+});
+
+test("a failed config job runs again at the next up: the last line of its output decides the attempt", () => {
+    assert.equal(
+        nextJobAttempt("apply-config[postfix]: generation 0123abcd4567ef89 active (attempt 2)"),
+        2,
+        "success: no change",
+    );
+    assert.equal(nextJobAttempt("apply-config[dovecot]: generation 0123abcd4567ef89 already active (attempt 0)"), 0);
+    assert.equal(nextJobAttempt("apply-config[postfix]: attempt 2"), 3, "killed or refused after its first line");
+    assert.equal(nextJobAttempt(""), 1, "no line: killed before its first");
+    assert.equal(
+        nextJobAttempt("apply-config[postfix]: generation 0123abcd4567ef89 active"),
+        0,
+        "a job of before retries",
+    );
+    assert.equal(nextJobAttempt(undefined), 0, "no previous job");
 });
 
 test("service containers: healthchecks, wait, and started after their config jobs", () => {

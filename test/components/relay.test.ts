@@ -44,7 +44,7 @@ before(async () => {
         hostname: "relay.example.com",
         relayhosts: [relay, orgRelay],
         namePrefix: "rl",
-        mynetworks: ["10.0.0.0/8"],
+        mynetworks: ["10.0.0.0/16"],
     });
     await Promise.all([value(server.mainCf), value(server.credentials), value(relay.password)]);
     await env.settle();
@@ -103,8 +103,8 @@ test("relay mode: rspamd is Postfix's milter, treats relay users and mynetworks 
     // Authenticated users and mynetworks: signed (were there keys) and never scored.
     const settings = text(rs.get("/staging/local.d/settings.conf"));
     assert.match(settings, /^authenticated \{$/m);
-    assert.match(settings, /^trusted \{\n {2}priority = high;\n {2}ip = \["10\.0\.0\.0\/8"\];$/m);
-    assert.match(text(rs.get("/staging/override.d/options.inc")), /^local_addrs = \["10\.0\.0\.0\/8"\];$/m);
+    assert.match(settings, /^trusted \{\n {2}priority = high;\n {2}ip = \["10\.0\.0\.0\/16"\];$/m);
+    assert.match(text(rs.get("/staging/override.d/options.inc")), /^local_addrs = \["10\.0\.0\.0\/16"\];$/m);
     // Relay mode has no VirtualDomain, so no DKIM key: signing and ARC sealing are off.
     assert.match(text(rs.get("/staging/local.d/dkim_signing.conf")), /^enabled = false;$/m);
     assert.match(text(rs.get("/staging/local.d/arc.conf")), /^enabled = false;$/m);
@@ -128,7 +128,7 @@ test("relay mode: main.cf sends everything through [host]:port with SASL", async
     assert.equal(line("smtp_sender_dependent_authentication"), "smtp_sender_dependent_authentication = yes");
     assert.equal(line("virtual_mailbox_domains"), "virtual_mailbox_domains =");
     assert.equal(line("virtual_transport"), undefined, "no LMTP delivery in relay mode");
-    assert.equal(line("mynetworks"), "mynetworks = 10.0.0.0/8");
+    assert.equal(line("mynetworks"), "mynetworks = 10.0.0.0/16");
     assert.equal(await value(relay.nexthop), "[smtp.relay.example.net]:587");
     const pf = uploads(container("rl-postfix-config"));
     assert.equal(text(pf.get("/staging/main.cf")), mainCf);

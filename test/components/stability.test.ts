@@ -18,6 +18,7 @@ interface Variant {
     aliases: Array<{ address: string; targets: string[] }>;
     smtpPort?: number;
     spamFilter?: import("../../components").MailServerArgs["spamFilter"];
+    inetProtocols?: "all" | "ipv4" | "ipv6";
 }
 
 const A: Variant = {
@@ -49,11 +50,14 @@ const D: Variant = {
     spamFilter: { rejectScore: 20, addHeaderScore: 8, greylisting: true, dnsbl: true, nameservers: ["192.0.2.53"] },
 };
 
+// A's mail data, Postfix on IPv4 only: a setting "postfix reload" does not apply, so Postfix is replaced.
+const E: Variant = { ...A, prefix: "stackecho", inetProtocols: "ipv4" };
+
 before(async () => {
     env = await installMocks();
     const c = await import("../../components");
     const outputs: any[] = [];
-    for (const v of [A, B, C, D]) {
+    for (const v of [A, B, C, D, E]) {
         const domain = new c.VirtualDomain(`${v.prefix}-example.com`, {
             domain: "example.com",
             mailboxes: v.mailboxes.map(m => ({ ...m, password: env.pulumi.secret(m.password) })),
@@ -75,6 +79,7 @@ before(async () => {
             publishAddress: "127.0.0.1",
             ports: v.smtpPort ? { smtp: v.smtpPort } : undefined,
             spamFilter: v.spamFilter,
+            inetProtocols: v.inetProtocols,
         });
         const imap = new c.DovecotImap(`imap-${v.prefix}`, { mailServer: server });
         outputs.push(server.mainCf, server.credentials, imap.dovecotConf);
@@ -159,4 +164,19 @@ test("control: a service setting (ports.smtp) does change the postfix container"
     assert.equal(normalized(C, "dovecot"), normalized(A, "dovecot"));
     assert.equal(normalized(C, "rspamd"), normalized(A, "rspamd"));
     assert.equal(normalized(C, "valkey"), normalized(A, "valkey"));
+});
+
+test("inet_protocols (and inet_interfaces), which Postfix reads only when it starts, replace Postfix alone", () => {
+    for (const svc of SERVICES.filter(x => x !== "postfix"))
+        assert.equal(normalized(E, svc), normalized(A, svc), `${svc} service container`);
+    const labels = (v: Variant) =>
+        Object.fromEntries(
+            env.byName(`${v.prefix}-postfix`, T.container).inputs.labels.map((l: any) => [l.label, l.value]),
+        );
+    assert.equal(
+        labels(A)["mailserver.startup-settings"],
+        undefined,
+        "Postfix's defaults: no label (no change for existing stacks)",
+    );
+    assert.equal(labels(E)["mailserver.startup-settings"], "inet_interfaces = all; inet_protocols = ipv4");
 });

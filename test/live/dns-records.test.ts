@@ -31,6 +31,7 @@ const ARGS: VirtualDomainArgs = {
     dmarcPercent: 25,
     dmarcReportAddress: "dmarc-reports@example.com",
     mtaStsMode: "enforce",
+    mtaStsPolicyServedElsewhere: true,
     clientPorts: { imap: 143 },
     mxHosts: ["mail.example.com", "backup.example.net"],
     mailHostAddresses: ["192.0.2.10", "2001:db8::10"],

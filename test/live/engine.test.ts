@@ -252,14 +252,15 @@ describe("the real Pulumi engine, live", () => {
         deploy(withErin());
     });
 
-    test("the policy pack passes the stack, and fails an open mynetworks naming the rule", () => {
+    test("the policy pack passes the stack; an open mynetworks is refused at preview with the policy's reason", () => {
         deploy(withErin(), false, { policyPacks: [POLICY] });
-        // 10.0.0.0/8 passes the component's own checks (0.0.0.0/0 would not); the policy refuses it.
+        // The component and mail-no-open-relay share one check (components/net.ts trustRisk), so a
+        // /8 never reaches the policy: MailServer refuses it before anything is registered.
         assert.throws(
             () => deploy(withErin({ "mailserver:mynetworks": ["10.0.0.0/8"] }), false, { policyPacks: [POLICY] }),
             (e: Error) => {
-                assert.match(e.message, /mail-no-open-relay/);
-                assert.match(e.message, /mandatory/);
+                assert.match(e.message, /MailServer mail: mynetworks\[0\] = "10\.0\.0\.0\/8" is not accepted/);
+                assert.match(e.message, /private address space \(in 10\.0\.0\.0\/8\) wider than \/16/);
                 return true;
             },
         );

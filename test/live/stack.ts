@@ -41,7 +41,7 @@ export function liveConfig(
     portBase = 20000,
 ): Record<string, unknown> {
     const ports = portsFrom(portBase);
-    return {
+    const config: Record<string, unknown> = {
         "mailserver:hostname": "mail.example.test",
         "mailserver:mode": "internet",
         "mailserver:networkMode": "host",
@@ -69,6 +69,13 @@ export function liveConfig(
         "mailserver:passwords": Object.fromEntries(Object.values(USERS).map(u => [u.address, u.password])),
         ...overrides,
     };
+    // rspamd is what signs: a stack without it publishes no DKIM keys (MailServer refuses the mix).
+    if ((config["mailserver:spamFilter"] as { enabled?: boolean } | undefined)?.enabled === false)
+        config["mailserver:domains"] = (config["mailserver:domains"] as Array<Record<string, unknown>>).map(d => ({
+            dkim: false,
+            ...d,
+        }));
+    return config;
 }
 
 export interface DeployResult {

@@ -54,7 +54,7 @@ export function internetSpec(): PostfixSpec {
         mydomain: "example.com",
         myorigin: "example.com",
         mydestination: ["$myhostname", "localhost"],
-        mynetworks: ["127.0.0.0/8", "[::1]/128", "192.0.2.0/24"],
+        mynetworks: ["127.0.0.0/8", "[::1]/128", "10.20.30.0/24"],
         inetInterfaces: ["all"],
         inetProtocols: "all",
         peernameLookup: true,

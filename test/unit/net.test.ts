@@ -14,6 +14,7 @@ import {
     mappedIPv4,
     overlaps,
     parseNetwork,
+    trustRisk,
     within,
 } from "../../components/net";
 
@@ -288,5 +289,46 @@ describe("Docker bridge gateways", () => {
         assert.equal(bridgeGatewayRisk(n("127.0.0.0/8")), undefined);
         assert.equal(bridgeGatewayRisk(n("[::1]/128")), undefined);
         assert.equal(bridgeGatewayRisk(n("192.0.2.0/24")), undefined);
+    });
+});
+
+describe("trustRisk: what mynetworks may trust (components and policy pack alike)", () => {
+    const n = (text: string) => parseNetwork(text)!;
+    test("loopback whole, public space one host at a time, private space up to /16 (IPv6 /48)", () => {
+        for (const fine of [
+            "127.0.0.0/8",
+            "[::1]/128",
+            "[::ffff:127.0.0.0]/104",
+            "192.0.2.10/32",
+            "198.51.100.7",
+            "[2001:db8::25]/128",
+            "10.1.0.0/16",
+            "10.20.30.0/24",
+            "172.20.0.0/16",
+            "192.168.0.0/16",
+            "100.64.0.0/16",
+            "[fd12:3456:789a::]/48",
+            "[fc00:1::]/64",
+            "[::ffff:10.1.0.0]/112",
+        ])
+            assert.equal(trustRisk(n(fine)), undefined, fine);
+        const refused: Array<[string, RegExp]> = [
+            ["0.0.0.0/0", /whole IPv4 Internet/],
+            ["[::]/0", /whole IPv6 Internet/],
+            ["0.0.0.0/1", /public address space wider than a single host \(2,147,483,648 addresses\)/],
+            ["128.0.0.0/1", /public address space wider than a single host/],
+            ["192.0.2.0/31", /public address space wider than a single host \(2 addresses\)/],
+            ["[2001:db8::]/127", /public address space wider than a single host \(a \/127\)/],
+            ["10.0.0.0/8", /private address space \(in 10\.0\.0\.0\/8\) wider than \/16 \(16,777,216 addresses\)/],
+            ["10.0.0.0/15", /private address space .* wider than \/16/],
+            ["172.16.0.0/12", /private address space \(in 172\.16\.0\.0\/12\)/],
+            ["100.64.0.0/10", /private address space \(in 100\.64\.0\.0\/10\)/],
+            ["[fd00::]/8", /private address space \(in \[fc00::\]\/7\) wider than \/48/],
+            // Neither wholly private nor one host: public.
+            ["8.0.0.0/6", /public address space/],
+            ["[::ffff:0.0.0.0]/97", /public address space wider than a single host/],
+            ["[::ffff:0.0.0.0]/96", /whole IPv4 Internet/],
+        ];
+        for (const [entry, why] of refused) assert.match(trustRisk(n(entry)) ?? "(accepted)", why, entry);
     });
 });

@@ -338,7 +338,7 @@ describe("the pack", () => {
 describe("mail-no-open-relay", () => {
     test("passes our main.cf, including trusted networks up to /16 and loopback /8", async () => {
         const server = mailServer(internetSpec(), {
-            mainCf: setParam("mynetworks", "127.0.0.0/8, [::1]/128, 172.16.0.0/16, [2001:db8:1::]/48, !10.0.0.0/8"),
+            mainCf: setParam("mynetworks", "127.0.0.0/8, [::1]/128, 172.16.0.0/16, [fc12:3456:789a::]/48, !10.0.0.0/8"),
         });
         assert.deepEqual(await validate(noOpenRelay, server), []);
     });
@@ -372,7 +372,7 @@ describe("mail-no-open-relay", () => {
         assert.equal(typed.length, 1, typed.join("\n"));
         assert.match(typed[0], /^MailServer settings: mynetworks trusts 172\.21\.0\.0\/16 in Docker bridge mode: /);
         // Loopback and networks outside Docker's pools pass in bridge mode.
-        const fine = setParam("mynetworks", "127.0.0.0/8, [::1]/128, 10.1.0.0/16, [2001:db8:1::]/48");
+        const fine = setParam("mynetworks", "127.0.0.0/8, [::1]/128, 10.1.0.0/16, [fc12:3456:789a::]/48");
         assert.deepEqual(
             await validate(noOpenRelay, mailServer(internetSpec(), { masterCf: "absent", mainCf: fine })),
             [],
@@ -486,6 +486,19 @@ describe("mail-no-open-relay", () => {
         assert.match(tooWide(parseNetwork("0.0.0.0/0")!)!, /whole IPv4/);
         assert.match(tooWide(parseNetwork("[::ffff:0:0]/96")!)!, /whole IPv4/);
         assert.match(tooWide(parseNetwork("::/0")!)!, /whole IPv6/);
+        // One check with the components (trustRisk): public space host by host, private up to /16 (/48).
+        assert.match(tooWide(parseNetwork("0.0.0.0/1")!)!, /public address space wider than a single host/);
+        assert.match(tooWide(parseNetwork("192.0.2.0/24")!)!, /public address space wider than a single host/);
+        assert.match(
+            tooWide(parseNetwork("10.0.0.0/8")!)!,
+            /private address space \(in 10\.0\.0\.0\/8\) wider than \/16/,
+        );
+        assert.equal(tooWide(parseNetwork("10.1.0.0/16")!), undefined);
+        assert.equal(tooWide(parseNetwork("[fc12:3456:789a::]/48")!), undefined);
+        assert.match(
+            tooWide(parseNetwork("[2001:db8::]/64")!)!,
+            /public address space wider than a single host \(a \/64\)/,
+        );
         assert.equal(parseNetwork("lmdb:/etc/postfix/network_table"), undefined);
         assert.equal(parseNetwork("192.0.2.0/33"), undefined);
     });

@@ -73,3 +73,17 @@ test("a connect line held back is printed when its session goes on, other sessio
     ];
     assert.deepEqual(filter(lines, "127.0.0.1"), [lines[1], lines[0], lines[2], lines[3]]);
 });
+
+const rspamdProbe = (tag: string) => [
+    `2026-12-07 02:46:20 #3275(normal) <${tag}>; task; rspamd_task_write_log: id: <undef>, qid: <mailserver-healthcheck>, (default: F (no action): [0.00/15.00] []), len: 48, time: 0.494ms, dns req: 0, digest: <dc82308a03ec934b81f1a0bdab7cd4f8>, file: stdin`,
+    `2026-12-07 02:46:20 #3275(normal) <${tag}>; task; rspamd_protocol_http_reply: regexp statistics: 0 pcre regexps scanned, 0 regexps matched, 180 regexps total, 0 regexps cached, 0B scanned using pcre, 0B scanned total`,
+];
+
+test("rspamd: the probe's scan (queue id mailserver-healthcheck) leaves no line; a real scan keeps both", () => {
+    assert.deepEqual(filter([...rspamdProbe("17c30e"), ...rspamdProbe("ede9c5")], undefined), []);
+    const real = [
+        "2026-12-07 02:47:01 #3275(normal) <a1b2c3>; task; rspamd_task_write_log: id: <m1@example.com>, qid: <4XyZ>, ip: 192.0.2.1, (default: F (no action): [1.10/15.00] [R_SPF_ALLOW(-0.20)]), len: 900, time: 31.2ms, dns req: 4, digest: <00>, mime_rcpts: <bob@example.test>",
+        "2026-12-07 02:47:01 #3275(normal) <a1b2c3>; task; rspamd_protocol_http_reply: regexp statistics: 3 pcre regexps scanned, 1 regexps matched, 180 regexps total, 0 regexps cached, 2KB scanned using pcre, 2KB scanned total",
+    ];
+    assert.deepEqual(filter([rspamdProbe("17c30e")[0], ...real, rspamdProbe("17c30e")[1]], undefined), real);
+});

@@ -113,7 +113,7 @@ describe("DKIM", () => {
 });
 
 describe("records", () => {
-    test("defaults: MX, SPF, DKIM, DMARC p=none, MTA-STS testing, SRV for 465/587/993, no TLS-RPT without postmaster", () => {
+    test("defaults: MX, SPF, DKIM, DMARC p=none, SRV for 465/587/993; no MTA-STS without a served policy, no TLS-RPT without postmaster", () => {
         const rs = records();
         assert.deepEqual(
             rs.map(
@@ -126,7 +126,6 @@ describe("records", () => {
                 "mail-rsa._domainkey.example.com TXT - v=DKIM1; k=rsa; p=...",
                 "mail-ed25519._domainkey.example.com TXT - v=DKIM1; k=ed25519; p=...",
                 "_dmarc.example.com TXT - v=DMARC1; p=none",
-                `_mta-sts.example.com TXT - v=STSv1; id=${mtaStsId(renderMtaStsPolicy("testing", ["mail.example.com"], 604800))}`,
                 "_submissions._tcp.example.com SRV 0 1 465 mail.example.com.",
                 "_submission._tcp.example.com SRV 10 1 587 mail.example.com.",
                 "_imaps._tcp.example.com SRV 0 1 993 mail.example.com.",
@@ -193,6 +192,26 @@ describe("records", () => {
         assert.notEqual(
             mtaStsId(policy),
             mtaStsId(renderMtaStsPolicy("testing", ["mx1.example.com", "mx2.example.com"], 86400)),
+        );
+    });
+
+    test("MTA-STS: _mta-sts only when a policy is served (wellKnown, or mtaStsPolicyServedElsewhere)", () => {
+        const id = mtaStsId(renderMtaStsPolicy("testing", ["mail.example.com"], 604800));
+        assert.equal(value(records(), "_mta-sts.example.com"), undefined, "nothing serves the policy");
+        assert.equal(value(records({ wellKnown: true }), "_mta-sts.example.com"), `v=STSv1; id=${id}`);
+        assert.equal(
+            value(records({ mtaStsPolicyServedElsewhere: true }), "_mta-sts.example.com"),
+            `v=STSv1; id=${id}`,
+        );
+        // Served elsewhere: no mta-sts.<domain> host record of ours (the user's web server has it).
+        assert.equal(value(records({ mtaStsPolicyServedElsewhere: true }), "mta-sts.example.com"), undefined);
+        assert.throws(
+            () => settings({ mtaStsMode: "enforce" }),
+            /VirtualDomain t: mtaStsMode = "enforce" is not accepted; expected a served policy with it: without wellKnown .* or mtaStsPolicyServedElsewhere no _mta-sts record is published/,
+        );
+        assert.throws(
+            () => settings({ wellKnown: true, mtaStsPolicyServedElsewhere: true }),
+            /mtaStsPolicyServedElsewhere = true is not accepted; expected false with wellKnown/,
         );
     });
 

@@ -101,7 +101,7 @@ describe("main.cf", () => {
         assert.equal(values.get("mydomain"), "example.com");
         assert.equal(values.get("myorigin"), "example.com");
         assert.deepEqual(splitList(values.get("mydestination")!), ["$myhostname", "localhost"]);
-        assert.deepEqual(splitList(values.get("mynetworks")!), ["127.0.0.0/8", "[::1]/128", "192.0.2.0/24"]);
+        assert.deepEqual(splitList(values.get("mynetworks")!), ["127.0.0.0/8", "[::1]/128", "10.20.30.0/24"]);
         assert.equal(values.get("message_size_limit"), "31457280");
         assert.equal(values.get("maximal_queue_lifetime"), "3d");
         assert.equal(values.get("bounce_queue_lifetime"), "2d");

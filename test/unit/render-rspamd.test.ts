@@ -399,7 +399,7 @@ describe("rspamdSpec: MailServer's settings as rspamd takes them", () => {
         const settings = validateMailServer(new Validator("MailServer t"), "t", {
             hostname: "mail.example.com",
             networkMode: "host",
-            mynetworks: ["127.0.0.0/8", "[::1]/128", "[2001:db8::]/48", "192.0.2.0/24"],
+            mynetworks: ["127.0.0.0/8", "[::1]/128", "[fd12:3456:789a::]/48", "192.0.2.7/32"],
             domains: [
                 domain({ domain: "example.com" }),
                 domain({ domain: "example.org", dkimSelector: "s2026" }),
@@ -408,7 +408,7 @@ describe("rspamdSpec: MailServer's settings as rspamd takes them", () => {
             spamFilter: { rejectScore: 12, greylisting: true, dnsbl: true, nameservers: ["192.0.2.53"] },
         });
         assert.deepEqual(rspamdSpec(settings), {
-            trustedNetworks: ["127.0.0.0/8", "::1/128", "2001:db8::/48", "192.0.2.0/24"],
+            trustedNetworks: ["127.0.0.0/8", "::1/128", "fd12:3456:789a::/48", "192.0.2.7/32"],
             nameservers: ["192.0.2.53"],
             dnsTimeout: "1s",
             dnsRetransmits: 5,
