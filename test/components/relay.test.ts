@@ -173,6 +173,14 @@ test("relay mode: the relay passwords are secret, and only in the root-only sasl
     }
 });
 
+test("relay mode's config jobs, saslauthd's included, get the services' hardening: CAP_CHOWN only", () => {
+    for (const name of ["rl-postfix-config", "rl-saslauthd-config"]) {
+        const i = container(name).inputs;
+        assert.deepEqual(i.capabilities, { drops: ["ALL"], adds: ["CAP_CHOWN"] }, name);
+        assert.deepEqual(i.securityOpts, ["no-new-privileges:true"], name);
+    }
+});
+
 test("a DovecotImap on a relay MailServer is refused, before anything is registered", async () => {
     const before = env.records.length;
     assert.throws(

@@ -1102,7 +1102,11 @@ describe("validateMailServer: dns and peernameLookup", () => {
             /spamFilter\.nameservers = \["192\.0\.2\.53"\] is not accepted; expected none with dns "none"/,
         );
         // Without rspamd its options are not used.
-        assert.equal(server({ dns: "none", spamFilter: { enabled: false, dnsbl: true } }).dns, "none");
+        const unsigned = [vd(domain({ domain: "example.com", mailboxes: [mb("alice")], dkim: false }))];
+        assert.equal(
+            server({ dns: "none", spamFilter: { enabled: false, dnsbl: true }, domains: unsigned }).dns,
+            "none",
+        );
     });
 });
 
@@ -1315,7 +1319,8 @@ describe("validateDovecot", () => {
             "::1",
         ]);
         assert.deepEqual(dovecot({}, host({ inetInterfaces: ["loopback-only"] })).listen, ["127.0.0.1", "::1"]);
-        assert.deepEqual(dovecot({}, server({ inetInterfaces: ["127.0.0.1"] })).listen, ["*", "::"], "bridge");
+        // Bridge mode: Postfix listens on all of its container's addresses (nothing else is accepted there).
+        assert.deepEqual(dovecot({}, server({})).listen, ["*", "::"], "bridge");
         // Told: as given.
         assert.deepEqual(dovecot({ listen: ["*"] }, host({ inetInterfaces: ["127.0.0.1"] })).listen, ["*"]);
     });
@@ -1344,14 +1349,14 @@ describe("validateDovecot", () => {
         });
         const host = dovecot(
             { bruteForce: { maxFailures: 3, maxLoginFailures: 6, findTime: "1h", banTime: "30s" } },
-            server({ networkMode: "host", mynetworks: ["192.0.2.0/24"] }),
+            server({ networkMode: "host", mynetworks: ["192.0.2.25/32", "10.1.0.0/16"] }),
         ).bruteForce;
         assert.deepEqual(host, {
             maxFailures: 3,
             maxLoginFailures: 6,
             findTime: "1h",
             banTime: "30s",
-            exempt: ["192.0.2.0/24"],
+            exempt: ["192.0.2.25/32", "10.1.0.0/16"],
             exemptGateway: false,
         });
         assert.equal(dovecot({ bruteForce: { enabled: false } }).bruteForce, undefined);
