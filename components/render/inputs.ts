@@ -76,7 +76,7 @@ export function mailServerSettings(d: MailServerSettings) {
         authRateLimit: p.authRateLimit,
         disableVrfy: p.disableVrfy,
         recipientDelimiter: p.recipientDelimiter,
-        ports: { ...p.ports, reinject: p.reinject.port },
+        ports: p.ports,
         networkMode: d.placement.networkMode,
         publishAddress: d.placement.publishAddress,
         namePrefix: d.prefix,
