@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # pebble: the ACME test server (and its DNS, pebble-challtestsrv) of test/live/acme.test.ts; knot:
 # the authoritative DNS server that lego updates (RFC 2136) in test/live/acme-dns.test.ts.
-PACKAGES=(docker.io debootstrap swaks curl openssl ca-certificates nmap testssl.sh sieve-connect mawk whois pebble knot)
+# python3-venv: test/.venv, where test/tools/setup-venv.sh installs dkimpy (the independent DKIM
+# verifier of test/live/sender.test.ts) from PyPI.
+PACKAGES=(docker.io debootstrap swaks curl openssl ca-certificates nmap testssl.sh sieve-connect mawk whois pebble knot python3-venv)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg -s "$p" >/dev/null 2>&1; then missing+=("$p"); fi
@@ -20,3 +22,4 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+bash test/tools/setup-venv.sh

@@ -426,7 +426,7 @@ describe("local.d/rspamd.lua: a login sends only with a From header it owns (int
         assert.match(
             text,
             new RegExp(
-                `name = "${FROM_OWNER_SYMBOL}",\\n {2}type = "prefilter",\\n.*\\n {2}flags = "explicit_disable",`,
+                `name = "${FROM_OWNER_SYMBOL}",\\n {2}type = "prefilter",\\n(.*\\n){2} {2}priority = 12,\\n.*\\n {2}flags = "explicit_disable",`,
             ),
         );
         assert.match(text, /local login = task:get_user\(\)\n {4}if login == nil then return end/);

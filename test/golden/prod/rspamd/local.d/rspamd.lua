@@ -29,6 +29,9 @@ end
 rspamd_config:register_symbol({
   name = "FROM_NOT_OWNED_BY_LOGIN",
   type = "prefilter",
+  -- Before every other prefilter (settings: 10; EMAIL_PLUS_ALIASES: 11, which replaces the From
+  -- list by its first address without +tag), so it sees every address of the header as written.
+  priority = 12,
   -- Runs whatever symbols the settings enable: only an explicit symbols_disabled stops it.
   flags = "explicit_disable",
   callback = function(task)
