@@ -6,6 +6,8 @@ export default tseslint.config(
     { ignores: ["bin/**", "node_modules/**", "test/.artifacts/**", ".local/**", "engine/**", "bench/.results/**"] },
     js.configs.recommended,
     ...tseslint.configs.recommended,
+    // CommonJS scripts (the policy pack's entry point, policy/main.cjs).
+    { files: ["**/*.cjs"], languageOptions: { globals: { require: "readonly", module: "readonly" } } },
     {
         rules: {
             // Unused arguments named _x are deliberate (callbacks with a fixed signature).

@@ -105,6 +105,8 @@ function mailServerProgram() {
         tlsAcmeDnsCredentials,
         imapPorts,
         imapListen,
+        imapPublishAddress,
+        imapBruteForce,
         vacation,
         namePrefix,
         ...serverOptions
@@ -174,6 +176,8 @@ function mailServerProgram() {
                   mailServer: server,
                   ports: imapPorts,
                   listen: imapListen,
+                  publishAddress: imapPublishAddress,
+                  bruteForce: imapBruteForce,
                   vacation,
                   images: serverOptions.images,
               } as DovecotImapArgs)

@@ -5,9 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # pebble: the ACME test server (and its DNS, pebble-challtestsrv) of test/live/acme.test.ts; knot:
 # the authoritative DNS server that lego updates (RFC 2136) in test/live/acme-dns.test.ts.
-# python3-venv: test/.venv, where test/tools/setup-venv.sh installs dkimpy (the independent DKIM
-# verifier of test/live/sender.test.ts) from PyPI.
-PACKAGES=(docker.io debootstrap swaks curl openssl ca-certificates nmap testssl.sh sieve-connect mawk whois pebble knot python3-venv)
+# libseccomp-dev, pkg-config, gcc: engine/k8s/build.sh compiles runc (cgo, seccomp) and the pause
+# binary; iptables: the Kubernetes test cluster's CNI plugins (engine/k8s/cluster.sh).
+# python3-venv: test/live/sdks.test.ts installs the generated Python SDK into a venv, and
+# test/tools/setup-venv.sh dkimpy (the independent DKIM verifier of test/live/sender.test.ts).
+PACKAGES=(docker.io debootstrap swaks curl openssl ca-certificates nmap testssl.sh sieve-connect mawk whois pebble knot
+  libseccomp-dev pkg-config gcc iptables python3 python3-venv)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg -s "$p" >/dev/null 2>&1; then missing+=("$p"); fi

@@ -174,6 +174,19 @@ export interface MailServerArgs {
     authRateLimit?: number;
     /** Answer VRFY with 502 so addresses cannot be harvested. Default: true. */
     disableVrfy?: boolean;
+    /**
+     * "available": the services look names up (client names, SPF, DKIM, DMARC, ARC, blocklists); "none": the host has
+     * no DNS, so inbound checks look nothing up instead of waiting for lookups to time out: clients are known by
+     * address only and rspamd skips SPF, DKIM and ARC verification, DMARC, blocklists and hostname checks (signing and
+     * scoring stay); outbound mail still needs DNS or a relayhost given by address. Default: "available".
+     */
+    dns?: DnsMode;
+    /**
+     * Postfix smtpd_peername_lookup: look each SMTP client's name up (PTR, confirmed by A/AAAA) for logs, Received
+     * headers and spam checks; false: every client is "unknown", and no connection waits for DNS. Default: true; false
+     * with dns "none".
+     */
+    peernameLookup?: boolean;
     /** user+tag@domain delivers to user@domain; "" turns sub-addressing off. Default: "+". */
     recipientDelimiter?: string;
     /** The previous deployment's passwordHashCache output (a secret), for the relay users' hashes. */
@@ -240,8 +253,21 @@ export interface DovecotImapArgs {
     mailServer: MailServer;
     /** Where each listener listens. Default: each field's default. */
     ports?: DovecotPorts;
-    /** Addresses Dovecot listens on. Default: ["*","::"]. */
+    /**
+     * Addresses Dovecot listens on (host mode; in bridge mode the container's own). Default: host mode: the
+     * MailServer's inetInterfaces and inetProtocols ("all": "*" and "::"); bridge mode: ["*", "::"].
+     */
     listen?: string[];
+    /**
+     * Bridge mode: host address the IMAP, POP3 and ManageSieve ports are published on. Default: the MailServer's
+     * publishAddress.
+     */
+    publishAddress?: string;
+    /**
+     * Brute-force protection for every login: IMAP, POP3, ManageSieve, and SMTP AUTH (which Postfix asks Dovecot).
+     * Default: each field's default.
+     */
+    bruteForce?: BruteForceArgs;
     /**
      * Limits of Sieve vacation replies; minPeriod <= defaultPeriod <= maxPeriod is checked at preview. Default: each
      * field's default.
@@ -378,6 +404,14 @@ export interface RelayUserArgs {
 /** A Postfix notify class. */
 export type NotifyClass = "bounce" | "2bounce" | "data" | "delay" | "policy" | "protocol" | "resource" | "software";
 
+/**
+ * "available": the services look names up (client names, SPF, DKIM, DMARC, ARC, blocklists); "none": the host has no
+ * DNS, so inbound checks look nothing up instead of waiting for lookups to time out: clients are known by address only
+ * and rspamd skips SPF, DKIM and ARC verification, DMARC, blocklists and hostname checks (signing and scoring stay);
+ * outbound mail still needs DNS or a relayhost given by address.
+ */
+export type DnsMode = "available" | "none";
+
 /** Where each smtpd listens. */
 export interface MailServerPorts {
     /** MTA-to-MTA SMTP with optional STARTTLS, no AUTH. Default: 25. */
@@ -402,6 +436,21 @@ export interface SpamFilterArgs {
     enabled?: boolean;
     /** Score at which a message is refused at SMTP time (5xx). Default: 15. */
     rejectScore?: number;
+    /**
+     * Score at which mail from our own senders (SMTP AUTH logins, mynetworks) is refused (5xx) instead of signed and
+     * sent, e.g. a phished account's spam. Default: 10.
+     */
+    outboundRejectScore?: number;
+    /**
+     * Messages one SMTP AUTH login may send per hour (a leaky bucket: that many at once, then one every hour/limit);
+     * the next is deferred (451 4.7.1); 0: no limit. Default: 100.
+     */
+    messagesPerHour?: number;
+    /**
+     * Recipients one SMTP AUTH login may send to per hour, counted over all its messages; the message that would pass
+     * the limit is deferred (451 4.7.1); 0: no limit. Default: 300.
+     */
+    recipientsPerHour?: number;
     /** Score at which a message gets "X-Spam: Yes" and is filed into Junk. Default: 6. */
     addHeaderScore?: number;
     /** Greylisting: unknown senders scoring greylistScore or more are told to retry later. Default: false. */
@@ -415,6 +464,13 @@ export interface SpamFilterArgs {
     dnsbl?: boolean;
     /** DNS resolvers rspamd asks (SPF, DKIM, DMARC, DNSBLs); none: the container's /etc/resolv.conf. Default: []. */
     nameservers?: string[];
+    /** How long rspamd waits for one DNS answer before it asks again (rspamd's dns.timeout). Default: "1s". */
+    dnsTimeout?: string;
+    /**
+     * How often rspamd asks again before a lookup fails (rspamd's dns.retransmits); a lookup waits up to dnsTimeout
+     * times this. Default: 5.
+     */
+    dnsRetransmits?: number;
 }
 
 /**
@@ -554,6 +610,8 @@ export interface ImageArgs {
     acme?: pulumi.Input<string>;
     /** A prebuilt nginx image to use instead of building images/web (wellKnown). */
     web?: pulumi.Input<string>;
+    /** A prebuilt brute-force policy image to use instead of building images/authpolicy (DovecotImap bruteForce). */
+    authpolicy?: pulumi.Input<string>;
     /** Base image of the builds. Default: "debian:trixie-slim". */
     baseImage?: pulumi.Input<string>;
     /** Docker build network mode, e.g. "host" where the default bridge has no route out. */
@@ -580,6 +638,29 @@ export interface DovecotPorts {
     pop3?: number;
     /** POP3 over implicit TLS; 0 turns it off. Default: 0. */
     pop3s?: number;
+}
+
+/** Brute-force protection for every login: IMAP, POP3, ManageSieve, and SMTP AUTH (which Postfix asks Dovecot). */
+export interface BruteForceArgs {
+    /**
+     * Ban clients that keep failing to log in (IMAP, POP3, ManageSieve and SMTP AUTH alike), through Dovecot's auth
+     * policy and a small service of this package (images/authpolicy). Default: true.
+     */
+    enabled?: boolean;
+    /**
+     * Failed logins from one client address (any login, any protocol) within findTime that ban the address for banTime,
+     * even with the right password; mynetworks and, in bridge mode, the Docker gateway are never banned. Default: 10.
+     */
+    maxFailures?: number;
+    /**
+     * Failed logins to one login (from any addresses) within findTime that close it for banTime to every address that
+     * has not logged in to it successfully before (its owner's usual addresses keep working). Default: 30.
+     */
+    maxLoginFailures?: number;
+    /** Window in which failures are counted. Default: "10m". */
+    findTime?: string;
+    /** How long a ban lasts. Default: "1h". */
+    banTime?: string;
 }
 
 /** Limits of Sieve vacation replies; minPeriod <= defaultPeriod <= maxPeriod is checked at preview. */

@@ -71,6 +71,37 @@ export class DovecotImap extends pulumi.ComponentResource {
             { ...dovecotUsersFile(""), content: users },
         ];
         const job = configJob(this, `${prefix}-dovecot-config`, { image, configVolume: config.name, files, labels });
+        // The brute-force policy service: no network, one socket in a volume only Dovecot shares.
+        const policy = spec.bruteForce
+            ? (() => {
+                  const run = new docker.Volume(
+                      `${prefix}-authpolicy-run`,
+                      { name: `${prefix}-authpolicy-run` },
+                      { parent: this },
+                  );
+                  const container = serviceContainer(
+                      this,
+                      `${prefix}-authpolicy`,
+                      {
+                          service: "authpolicy",
+                          image: serviceImage(this, prefix, "authpolicy", args.images),
+                          placement: { ...server.placement, networkMode: "none", network: undefined },
+                          ports: [],
+                          mounts: [volumeMount(run.name, paths.authPolicyDir)],
+                          healthcheck: [
+                              "python3",
+                              "/usr/local/lib/mail/authpolicy.py",
+                              "--check",
+                              paths.authPolicySocket,
+                          ],
+                          restart,
+                          labels,
+                      },
+                      [],
+                  );
+                  return { run, container };
+              })()
+            : undefined;
         const p = spec.ports;
         const container = serviceContainer(
             this,
@@ -78,19 +109,20 @@ export class DovecotImap extends pulumi.ComponentResource {
             {
                 service: "dovecot",
                 image,
-                placement: server.placement,
+                placement: { ...server.placement, publishAddress: spec.publishAddress },
                 ports: [p.imap, p.imaps, p.managesieve, p.pop3, p.pop3s],
                 mounts: [
                     volumeMount(config.name, "/config", true),
                     volumeMount(mail.name, paths.mailRoot),
                     volumeMount(server.lmtpVolumeName, paths.lmtpSocketDir),
                     ...(server.acme ? [volumeMount(server.acme.certsVolumeName, CERTS_MOUNT, true)] : []),
+                    ...(policy ? [volumeMount(policy.run.name, paths.authPolicyDir)] : []),
                 ],
                 healthcheck: ["/usr/local/lib/mail/healthcheck"],
                 restart,
                 labels,
             },
-            [job.container, ...(server.acme ? [server.acme.container] : [])],
+            [job.container, ...(server.acme ? [server.acme.container] : []), ...(policy ? [policy.container] : [])],
         );
 
         this.containerName = container.name;

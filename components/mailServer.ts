@@ -29,7 +29,7 @@ import { VirtualDomain } from "./virtualDomain";
 export { MailServerSettings };
 
 /**
- * The MTA: Postfix (25, 587, 465) and saslauthd containers, their config jobs, the TLS
+ * The MTA: Postfix (25, 587, 465) and, in relay mode, saslauthd containers, their config jobs, the TLS
  * certificate, the Docker network and the queue volume. Configuration reaches the running
  * containers through config volumes, so mailbox and alias changes never replace them.
  *
@@ -57,7 +57,8 @@ export class MailServer extends pulumi.ComponentResource {
      */
     public readonly acme: { container: docker.Container; certsVolumeName: pulumi.Output<string> } | undefined;
     public readonly postfixContainerName: pulumi.Output<string>;
-    public readonly saslauthdContainerName: pulumi.Output<string>;
+    /** Relay mode only: internet mode's SMTP AUTH goes through DovecotImap's auth service. */
+    public readonly saslauthdContainerName: pulumi.Output<string | undefined>;
     /** The well-known HTTPS endpoint's container (wellKnown); undefined when no domain is served. */
     public readonly webContainerName: pulumi.Output<string | undefined>;
     public readonly queueVolumeName: pulumi.Output<string>;
@@ -76,7 +77,10 @@ export class MailServer extends pulumi.ComponentResource {
         // Rendered once, before registering: the component's inputs, the config jobs and the
         // outputs share these files.
         const rendered = renderPostfixFiles(postfix);
-        const saslauthdRendered = renderSaslauthdFiles();
+        // Relay mode only: internet mode's Postfix asks Dovecot's auth service (DovecotImap), which
+        // sees client addresses and bans brute force for every protocol.
+        const usesSaslauthd = postfix.mode === "relay";
+        const saslauthdRendered = usesSaslauthd ? renderSaslauthdFiles() : [];
         const rspamdRendered = settings.spamFilter.enabled ? renderRspamdFiles(rspamdSpec(settings)) : [];
         const webRendered = settings.wellKnown
             ? renderWebFiles(webSpec(settings.wellKnown, placement.networkMode, settings.tls.acme !== undefined))
@@ -102,11 +106,17 @@ export class MailServer extends pulumi.ComponentResource {
                 ...mailServerSettings(settings),
                 images: args.images,
                 [FILE_INPUTS.postfix]: filesByPath(rendered),
-                [FILE_INPUTS.saslauthd]: filesByPath(saslauthdRendered),
+                ...(usesSaslauthd ? { [FILE_INPUTS.saslauthd]: filesByPath(saslauthdRendered) } : {}),
                 [FILE_INPUTS.rspamd]: filesByPath(rspamdRendered),
                 ...(settings.wellKnown ? { [FILE_INPUTS.web]: filesByPath(webRendered) } : {}),
                 // The hashes change with any password: "[secret] => [secret]" in the diff says so.
-                [SECRET_FILE_INPUTS.saslauthd]: pulumi.secret({ [saslauthdPasswdFile("").path]: saslauthdPasswd }),
+                ...(usesSaslauthd
+                    ? {
+                          [SECRET_FILE_INPUTS.saslauthd]: pulumi.secret({
+                              [saslauthdPasswdFile("").path]: saslauthdPasswd,
+                          }),
+                      }
+                    : {}),
             },
             opts,
         );
@@ -135,9 +145,7 @@ export class MailServer extends pulumi.ComponentResource {
             new docker.Volume(`${prefix}-${suffix}`, { name: `${prefix}-${suffix}` }, retain ? keep : { parent: this });
         const queue = volume("queue", true);
         const lmtp = volume("lmtp");
-        const saslRun = volume("saslauthd-run");
         const postfixConfig = volume("postfix-config");
-        const saslConfig = volume("saslauthd-config");
 
         // tls.acme: a container obtains and renews it; the key never passes through Pulumi.
         const acme = settings.tls.acme
@@ -208,29 +216,39 @@ export class MailServer extends pulumi.ComponentResource {
             networkMode: placement.networkMode === "host" ? "host" : "none",
         });
 
-        // --- saslauthd
-        const saslImage = serviceImage(this, prefix, "saslauthd", images);
-        const saslJob = configJob(this, `${prefix}-saslauthd-config`, {
-            image: saslImage,
-            configVolume: saslConfig.name,
-            files: [...saslauthdRendered, { ...saslauthdPasswdFile(""), content: saslauthdPasswd }],
-            labels,
-        });
-        const saslauthd = serviceContainer(
-            this,
-            `${prefix}-saslauthd`,
-            {
-                service: "saslauthd",
-                image: saslImage,
-                placement: { ...servicePlacement, networkMode: "none", network: undefined },
-                ports: [],
-                mounts: [volumeMount(saslConfig.name, "/config", true), volumeMount(saslRun.name, paths.saslauthdDir)],
-                healthcheck: ["/usr/local/lib/mail/healthcheck"],
-                restart: settings.restart,
-                labels,
-            },
-            [saslJob.container],
-        );
+        // --- saslauthd (relay mode)
+        const sasl = usesSaslauthd
+            ? (() => {
+                  const saslRun = volume("saslauthd-run");
+                  const saslConfig = volume("saslauthd-config");
+                  const saslImage = serviceImage(this, prefix, "saslauthd", images);
+                  const job = configJob(this, `${prefix}-saslauthd-config`, {
+                      image: saslImage,
+                      configVolume: saslConfig.name,
+                      files: [...saslauthdRendered, { ...saslauthdPasswdFile(""), content: saslauthdPasswd }],
+                      labels,
+                  });
+                  const container = serviceContainer(
+                      this,
+                      `${prefix}-saslauthd`,
+                      {
+                          service: "saslauthd",
+                          image: saslImage,
+                          placement: { ...servicePlacement, networkMode: "none", network: undefined },
+                          ports: [],
+                          mounts: [
+                              volumeMount(saslConfig.name, "/config", true),
+                              volumeMount(saslRun.name, paths.saslauthdDir),
+                          ],
+                          healthcheck: ["/usr/local/lib/mail/healthcheck"],
+                          restart: settings.restart,
+                          labels,
+                      },
+                      [job.container],
+                  );
+                  return { container, job, run: saslRun };
+              })()
+            : undefined;
 
         // --- rspamd (the milter) and Valkey
         const filter = settings.spamFilter.enabled
@@ -257,7 +275,7 @@ export class MailServer extends pulumi.ComponentResource {
                     volumeMount(postfixConfig.name, "/config", true),
                     volumeMount(queue.name, paths.postfixQueue),
                     volumeMount(lmtp.name, paths.lmtpSocketDir),
-                    volumeMount(saslRun.name, paths.saslauthdDir),
+                    ...(sasl ? [volumeMount(sasl.run.name, paths.saslauthdDir)] : []),
                     ...(filter ? [volumeMount(filter.milterVolume, RSPAMD_MILTER_DIR)] : []),
                     ...(acme ? [volumeMount(acme.certsVolume, CERTS_MOUNT, true)] : []),
                 ],
@@ -265,7 +283,12 @@ export class MailServer extends pulumi.ComponentResource {
                 restart: settings.restart,
                 labels,
             },
-            [postfixJob.container, saslauthd, ...(filter ? [filter.rspamd] : []), ...(acme ? [acme.container] : [])],
+            [
+                postfixJob.container,
+                ...(sasl ? [sasl.container] : []),
+                ...(filter ? [filter.rspamd] : []),
+                ...(acme ? [acme.container] : []),
+            ],
         );
 
         // --- The well-known HTTPS endpoint (MTA-STS policies, autoconfig)
@@ -286,7 +309,7 @@ export class MailServer extends pulumi.ComponentResource {
 
         this.certificatePem = certificate ? certificate.certPem : pulumi.output(undefined);
         this.postfixContainerName = postfixContainer.name;
-        this.saslauthdContainerName = saslauthd.name;
+        this.saslauthdContainerName = sasl ? sasl.container.name : pulumi.output(undefined);
         this.queueVolumeName = queue.name;
         this.lmtpVolumeName = lmtp.name;
         this.networkName = network ? network.name : pulumi.output(undefined);
@@ -301,7 +324,7 @@ export class MailServer extends pulumi.ComponentResource {
             networkName: this.networkName,
             mainCf: this.mainCf,
             postfixConfigApplied: postfixJob.applied,
-            saslauthdConfigApplied: saslJob.applied,
+            saslauthdConfigApplied: sasl ? sasl.job.applied : pulumi.output(undefined),
             rspamdConfigApplied: filter ? filter.applied : pulumi.output(undefined),
             acmeCredentialsApplied: acme ? acme.credentialsApplied : pulumi.output(undefined),
             webContainerName: this.webContainerName,
@@ -318,7 +341,8 @@ export function bridgeWarning(name: string): string {
     return (
         `MailServer ${name}: in bridge mode, clients can reach Postfix from the Docker network's gateway instead of ` +
         "their own address, so inbound SPF/DMARC checks, rate limits and AUTH throttling (authRateLimit: one client " +
-        'failing can throttle everyone) see the gateway. Use networkMode "host"; or check that Docker keeps client ' +
+        "failing can throttle everyone) see the gateway, and brute-force bans by address cannot work (the gateway is " +
+        'never banned; bans by login still do). Use networkMode "host"; or check that Docker keeps client ' +
         "addresses: IPv4 clients from other hosts only through Docker's iptables NAT (not docker-proxy, which " +
         "carries them when iptables is off), IPv6 clients never on this component's IPv4-only network; " +
         'see README.md, "Client addresses in bridge mode".'

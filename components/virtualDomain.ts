@@ -51,11 +51,12 @@ export class VirtualDomain extends pulumi.ComponentResource {
             })),
             args.passwordHashCache,
         );
+        const settings = domainSettings(spec, dns, dkim);
         super(
             "mailserver:index:VirtualDomain",
             name,
             {
-                ...domainSettings(spec, dns, dkim),
+                ...settings,
                 // Never the passwords; the hashes change with them: "[secret] => [secret]" in the diff.
                 passwordHashes: credentials,
             },
@@ -130,6 +131,9 @@ export class VirtualDomain extends pulumi.ComponentResource {
         this.dnsZone = this.dnsRecords.apply(records => renderDnsZone(spec.name, records));
         this.mtaStsPolicy = pulumi.output(renderMtaStsPolicy(dns.mtaSts.mode, dns.mxHosts, dns.mtaSts.maxAge));
         this.registerOutputs({
+            // Stack policies (policy/rules.ts) are handed a component's outputs, never its inputs:
+            // the settings they judge (dkim, DMARC, addresses) are outputs too.
+            ...settings,
             domain: this.domain,
             mailboxAddresses: this.mailboxAddresses,
             dnsRecords: this.dnsRecords,

@@ -70,13 +70,16 @@ if [[ "$MODE" != key && "${MAILSERVER_BUILD_ENGINE:-}" != 1 ]] && command -v pul
 fi
 
 # ---------------------------------------------------------------------------
-# Versions: package.json is the source of truth; the Go modules must agree.
+# Versions: package.json is the source of truth; the Go modules must agree. The package declares
+# the Pulumi SDKs as peerDependencies (ranges: the consumer's program chooses); the exact versions
+# this repository tests and builds the engine for are its devDependencies.
 command -v node >/dev/null 2>&1 || die "node is needed to read package.json"
 npm_version() {
   local v
-  v="$(node -p "(require(process.argv[1]).dependencies || {})[process.argv[2]] || ''" "$REPO/package.json" "$1")"
+  v="$(node -p "const p = require(process.argv[1]), n = process.argv[2];
+    (p.devDependencies || {})[n] || (p.dependencies || {})[n] || ''" "$REPO/package.json" "$1")"
   [[ "$v" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
-    die "package.json must pin $1 to an exact version (x.y.z), found '${v}'"
+    die "package.json's devDependencies must pin $1 to an exact version (x.y.z), found '${v}'"
   printf '%s' "$v"
 }
 PULUMI_VERSION="$(npm_version @pulumi/pulumi)"
@@ -160,6 +163,15 @@ if [[ "$MODE" == check ]]; then
   echo "[engine] the Pulumi engine is not built (or not installed in $PULUMI_HOME_DIR) for key $KEY." >&2
   echo "[engine] Run: bash engine/build.sh   (about 25 minutes on 2 cores the first time)" >&2
   exit 3
+fi
+
+# Built and installed already: nothing to wait for. (The binaries only appear once complete: each
+# is built to a .tmp file and then moved; the lock below would make every run wait for any other
+# build that shares the cache, even of another key.)
+if complete && installed docker "$DOCKER_VERSION" "$DOCKER_PLUGIN" && installed tls "$TLS_VERSION" "$TLS_PLUGIN"; then
+  log "engine cached in $OUT; plugins installed in $PULUMI_HOME_DIR"
+  print_exports
+  exit 0
 fi
 
 mkdir -p "$OUT/bin" "$OUT/plugins" "$OUT/schema" "$OUT/logs"

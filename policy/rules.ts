@@ -675,6 +675,13 @@ const DKIM_SOFTWARE = /opendkim|rspamd|dkim/i;
 /** The package's own rspamd: it signs only with VirtualDomains' keys, which the rule judges per domain. */
 const OWN_MILTER = `unix:${RSPAMD_MILTER_SOCKET}`;
 
+/** Whether a main.cf (and master.cf) passes mail through the package's own rspamd, which signs VirtualDomains' mail. */
+function hasOwnMilter(mainCf: string | undefined, masterCf: string | undefined): boolean {
+    const pf = new PostfixConfig(mainCf, masterCf);
+    const ours = (value: string) => postfixList(value).includes(OWN_MILTER);
+    return ours(pf.get("smtpd_milters")) || pf.services.some(s => ours(pf.get("smtpd_milters", s)));
+}
+
 /**
  * Whether a main.cf (and master.cf) makes Postfix pass mail through a milter (which is how DKIM signing is
  * attached) other than the package's own rspamd.
@@ -760,12 +767,15 @@ export const dkimAndDmarc: StackValidationPolicy = {
         const mailServers: Array<{ resource: PolicyResource; mainCf: string; masterCf?: string }> = [];
         let dkim = false;
         let dmarc = false;
+        // The package's rspamd signs a VirtualDomain's mail only when Postfix passes mail through it.
+        let ownSigner = false;
         for (const r of args.resources) {
             if (isContainer(r)) {
                 const files = configFiles(r.props);
                 if (files.mainCf !== undefined) {
                     mailServers.push({ resource: r, mainCf: files.mainCf, masterCf: files.masterCf });
                     if (hasMilters(files.mainCf, files.masterCf)) dkim = true;
+                    if (hasOwnMilter(files.mainCf, files.masterCf)) ownSigner = true;
                 }
                 const identity = [known(() => r.props.name), known(() => r.props.image), r.name]
                     .filter(x => typeof x === "string")
@@ -777,6 +787,7 @@ export const dkimAndDmarc: StackValidationPolicy = {
             // Component outputs, e.g. MailServer.mainCf.
             const mainCf = known(() => r.props.mainCf);
             if (typeof mainCf === "string" && hasMilters(mainCf, undefined)) dkim = true;
+            if (typeof mainCf === "string" && hasOwnMilter(mainCf, undefined)) ownSigner = true;
             const strings: string[] = [];
             collectStrings(r.props, strings);
             if (strings.some(s => /^"?v=DMARC1\b/i.test(s.trim()) || /^_dmarc(\.|$)/i.test(s.trim()))) dmarc = true;
@@ -791,13 +802,14 @@ export const dkimAndDmarc: StackValidationPolicy = {
         // Nothing judged (no domain known): the stack as a whole, as before there were VirtualDomains.
         const missing = (covered: (d: VirtualDomainFacts | undefined) => boolean) =>
             judged.length === 0 ? ["your mail domains"] : judged.filter(d => !covered(own.get(d)));
-        const unsigned = dkim ? [] : missing(d => d?.dkim === true);
+        const unsigned = dkim ? [] : missing(d => ownSigner && d?.dkim === true);
         if (unsigned.length > 0) {
             reportViolation(
-                `No DKIM signing is configured for ${unsigned.join(", ")}: main.cf has no smtpd_milters/non_smtpd_milters, no ` +
-                    "opendkim or rspamd container is deployed (the MailServer's own rspamd signs only with VirtualDomains' " +
-                    "keys), and no VirtualDomain of it has dkim on. Set dkim: true on its " +
-                    "VirtualDomain (the default), or add a DKIM signing milter and publish its selector._domainkey TXT record.",
+                `No DKIM signing is configured for ${unsigned.join(", ")}: main.cf passes mail through no other milter, no ` +
+                    "opendkim or rspamd container of your own is deployed, and the MailServer's own rspamd signs only the " +
+                    `VirtualDomains with dkim on, and only when Postfix passes mail through it (${ownSigner ? "it does" : "here it does not"}). ` +
+                    "Set dkim: true on its VirtualDomain (the default) with the MailServer's spamFilter enabled (the default), " +
+                    "or add a DKIM signing milter and publish its selector._domainkey TXT record.",
                 urn,
             );
         }

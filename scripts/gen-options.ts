@@ -1,6 +1,7 @@
 // Writes what is generated from the option declarations (components/options/): the args
-// interfaces (components/args.ts), the README's option and stack config tables, and Pulumi.yaml's
-// config block. `--check` writes nothing and fails if a committed file differs (a unit test runs it).
+// interfaces (components/args.ts), the README's option and stack config tables, Pulumi.yaml's
+// config block, and the package schema other Pulumi languages use (provider/schema.json).
+// `--check` writes nothing and fails if a committed file differs (a unit test runs it).
 //
 //   npx tsx scripts/gen-options.ts [--check]
 import { execFileSync } from "child_process";
@@ -12,6 +13,7 @@ import { MAIL_SERVER_OPTIONS } from "../components/options/mailServer";
 import { RELAYHOST_OPTIONS } from "../components/options/relayhost";
 import { STACK_CONFIG } from "../components/options/stackConfig";
 import { VIRTUAL_DOMAIN_OPTIONS } from "../components/options/virtualDomain";
+import { renderSchemaJson } from "../provider/schema";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -205,6 +207,7 @@ export const GENERATED: Array<{ file: string; render: (current: string) => strin
     { file: "components/args.ts", render: () => prettier(renderArgs(), "components/args.ts") },
     { file: "README.md", render: renderReadme },
     { file: "Pulumi.yaml", render: renderPulumiYaml },
+    { file: "provider/schema.json", render: renderSchemaJson },
 ];
 
 /** The files that differ from what the declarations generate. */

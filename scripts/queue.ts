@@ -5,9 +5,14 @@
 //   npm run queue -- delete-all  ...                                 (postsuper -d ALL)
 //   npm run queue -- reload      ...                                 (postfix reload)
 // The container comes from --container, else the stack output `postfixContainer` (Pulumi CLI),
-// else the example program's naming (mail-<stack>-postfix). DOCKER_HOST selects the engine
-// (e.g. ssh://deploy@mail.example.com for the prod stack).
+// else the example program's naming (mail-<stack>-postfix). The Docker engine is the stack's, as
+// `npm run stack` finds it (scripts/lib/docker-engine.ts): the stack file's docker:host (prod's
+// ssh://deploy@mail.example.com), else the engine recorded at its first up, else DOCKER_HOST;
+// with --container, DOCKER_HOST's.
 import { spawnSync } from "child_process";
+import * as path from "path";
+import { stackEngine } from "./lib/docker-engine";
+import { ROOT, stackFileConfig } from "./lib/engine";
 
 const COMMANDS: Record<string, (arg?: string) => string[]> = {
     list: () => ["postqueue", "-p"],
@@ -33,10 +38,11 @@ function option(name: string): string | undefined {
     return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+const stack = option("--stack") ?? "dev";
+
 function containerName(): string {
     const given = option("--container");
     if (given) return given;
-    const stack = option("--stack") ?? "dev";
     const pulumi = spawnSync("pulumi", ["stack", "output", "postfixContainer", "--stack", stack], { encoding: "utf8" });
     if (pulumi.status === 0 && pulumi.stdout.trim()) return pulumi.stdout.trim();
     return `mail-${stack}-postfix`;
@@ -46,5 +52,18 @@ const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--
 const [command, arg] = positional;
 if (!command || !COMMANDS[command]) usage(`unknown command ${JSON.stringify(command)}`);
 const argv = COMMANDS[command](arg);
-const r = spawnSync("docker", ["exec", containerName(), ...argv], { stdio: "inherit" });
+// A container named with --container is on DOCKER_HOST's engine; a stack's, on the stack's engine.
+const engine =
+    option("--container") === undefined
+        ? stackEngine({
+              stackFile: path.join("stacks", `Pulumi.${stack}.yaml`),
+              stackConfig: stackFileConfig(stack),
+              recordFile: path.join(ROOT, ".local", "stacks", stack, "docker-host"),
+              env: process.env,
+          }).host
+        : process.env.DOCKER_HOST;
+const r = spawnSync("docker", ["exec", containerName(), ...argv], {
+    stdio: "inherit",
+    env: { ...process.env, ...(engine ? { DOCKER_HOST: engine } : {}) },
+});
 process.exit(r.status ?? 1);

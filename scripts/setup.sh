@@ -5,5 +5,6 @@
 # example program's stack (default: dev) through the real engine. Prints how to use it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source .ci/prepare.sh
+# The Kubernetes test cluster (engine/k8s/) is for the tests, not for a Docker deployment.
+MAILSERVER_K8S=0 MAILSERVER_LANGUAGES=0 source .ci/prepare.sh
 npx tsx scripts/stack.ts up "${1:-dev}"

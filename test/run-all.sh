@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
 # Runs every test: unit (renderers, validation), component (Pulumi mocks) and live (real
-# Postfix/Dovecot/saslauthd containers on a real Docker engine, real clients on 127.0.0.1).
-# The live tests never skip: without a working Docker engine this script fails.
+# containers deployed by the real Pulumi engine, real clients on 127.0.0.x).
+# The live tests never skip: without a working Docker engine or Pulumi engine this script fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/prepare.sh
 # Lint and layout first: ESLint (typescript-eslint) and Prettier, configured at the top level.
 npm run --silent lint
-mkdir -p test/.artifacts
+mkdir -p test/.artifacts/suites
 shopt -s nullglob
-files=(test/unit/*.test.ts test/components/*.test.ts test/live/*.test.ts)
+fast=(test/unit/*.test.ts test/components/*.test.ts)
 live=(test/live/*.test.ts)
 [ ${#live[@]} -gt 0 ] || { echo "run-all: no live tests found" >&2; exit 1; }
-# One file at a time: the live tests share ports and container names.
 status=0
-node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}" || status=$?
+# The unit and component tests (CPU only, a few minutes) run beside the live suites, which mostly wait.
+node --import tsx --test --test-concurrency=1 --test-reporter=spec "${fast[@]}" \
+  >test/.artifacts/suites/unit-and-components.out 2>&1 &
+fast_pid=$!
+bash test/run-suites.sh "${live[@]}" || status=$?
+fast_status=0; wait "$fast_pid" || fast_status=$?
+echo "::: unit and component tests: $([ "$fast_status" -eq 0 ] && echo passed || echo "FAILED (exit $fast_status)")"
+cat test/.artifacts/suites/unit-and-components.out
+[ "$fast_status" -eq 0 ] || status=1
 # Every live test removes what it deployed: nothing of the project may keep running after the tests.
 left=$(docker ps -a --filter label=mailserver.stack --format '{{.Names}}')
 if [ -n "$left" ]; then echo "run-all: containers left running after the tests: $left" >&2; status=1; fi

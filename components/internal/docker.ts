@@ -2,13 +2,14 @@
 // that writes rendered files into a config volume, and the long-running service containers.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import type { ImageArgs } from "../args";
 import { renderManifest } from "../render/manifest";
 import { paths } from "../render/spec";
 
-export type Service = "postfix" | "dovecot" | "saslauthd" | "rspamd" | "valkey" | "acme" | "web";
+export type Service = "postfix" | "dovecot" | "saslauthd" | "rspamd" | "valkey" | "acme" | "web" | "authpolicy";
 
 /** The images/ folder, found from this file whether it runs from source or from bin/. */
 export function imagesDir(): string {
@@ -19,6 +20,46 @@ export function imagesDir(): string {
         dir = path.dirname(dir);
     }
     throw new Error(`mailserver: cannot find the images/ folder above ${__dirname}`);
+}
+
+/**
+ * A digest of what a service's image is built from: its Dockerfile and every file its COPY and ADD
+ * lines (shell form) take from images/, by path, executable bit and content. The docker provider
+ * rebuilds an image only when one of its inputs changes, never for new files in its build context,
+ * so without this a package upgrade (same folder, new files) would keep running the old images.
+ */
+export function imageSourcesDigest(dir: string, service: Service): string {
+    const dockerfile = path.posix.join(service, "Dockerfile");
+    const copied = fs
+        .readFileSync(path.join(dir, dockerfile), "utf8")
+        .replace(/\\\n/g, " ")
+        .split("\n")
+        .filter(line => /^\s*(COPY|ADD)\s/i.test(line))
+        .flatMap(line =>
+            line
+                .trim()
+                .split(/\s+/)
+                .slice(1)
+                .filter(word => !word.startsWith("--"))
+                .slice(0, -1),
+        );
+    const hash = createHash("sha256");
+    const seen = new Set<string>();
+    const add = (rel: string): void => {
+        const abs = path.join(dir, rel);
+        const stat = fs.statSync(abs);
+        if (stat.isDirectory()) {
+            for (const entry of fs.readdirSync(abs).sort()) add(path.posix.join(rel, entry));
+            return;
+        }
+        if (seen.has(rel)) return;
+        seen.add(rel);
+        hash.update(`${rel}\0${stat.mode & 0o111 ? "x" : "-"}\0`)
+            .update(fs.readFileSync(abs))
+            .update("\0");
+    };
+    for (const source of [dockerfile, ...copied]) add(path.posix.normalize(source.replace(/\/$/, "")));
+    return hash.digest("hex");
 }
 
 /** An image reference for a service: the user's, or one built from images/ on the Docker host. */
@@ -35,6 +76,8 @@ export function serviceImage(
         {
             name: `mailserver-${service}:${prefix}`,
             keepLocally: true,
+            // Rebuilt (the resource replaced) when the files it is built from change.
+            triggers: { sources: imageSourcesDigest(imagesDir(), service) },
             build: {
                 context: imagesDir(),
                 dockerfile: `${service}/Dockerfile`,
@@ -180,6 +223,8 @@ export const SERVICE_SECURITY: Record<Service, { capabilities: string[]; tmpfs: 
     },
     // Runs as the image's valkey user, with no network at all.
     valkey: { capabilities: [], tmpfs: ["/tmp"] },
+    // The brute-force policy service: the image's authpolicy user, no network, one socket.
+    authpolicy: { capabilities: [], tmpfs: ["/tmp"] },
     // The ACME client (root, to own the key files the services' root processes read) writes only
     // its volumes; components/internal/acme.ts adds CAP_NET_BIND_SERVICE for an HTTP-01 port below 1024.
     acme: { capabilities: [], tmpfs: ["/tmp"] },

@@ -4,7 +4,7 @@ import type { DovecotSpec } from "../render/dovecot";
 import { paths } from "../render/spec";
 import { isIP } from "../net";
 import { durationSeconds, Validator } from "../validate";
-import { integer, list, object, passthrough, readOptions, required, text } from "./declare";
+import { boolean, integer, list, object, passthrough, readOptions, required, text } from "./declare";
 import { MAIL_SERVER_BRAND, MailServerSettings } from "./mailServer";
 import { IMAGE_OPTIONS } from "./tls";
 
@@ -26,6 +26,34 @@ export const VACATION_LIMIT_OPTIONS = {
     maxPeriod: period("Longest period a script may ask for", "30d"),
 };
 
+const count = (doc: string, dflt: number) =>
+    integer({
+        doc,
+        default: dflt,
+        check: (v, f, x) => v.positiveInteger(f, x, "expected a whole number of failed logins > 0"),
+    });
+
+export const BRUTE_FORCE_OPTIONS = {
+    enabled: boolean({
+        doc:
+            "Ban clients that keep failing to log in (IMAP, POP3, ManageSieve and SMTP AUTH alike), through Dovecot's " +
+            "auth policy and a small service of this package (images/authpolicy)",
+        default: true,
+    }),
+    maxFailures: count(
+        "Failed logins from one client address (any login, any protocol) within findTime that ban the address for " +
+            "banTime, even with the right password; mynetworks and, in bridge mode, the Docker gateway are never banned",
+        10,
+    ),
+    maxLoginFailures: count(
+        "Failed logins to one login (from any addresses) within findTime that close it for banTime to every address " +
+            "that has not logged in to it successfully before (its owner's usual addresses keep working)",
+        30,
+    ),
+    findTime: period("Window in which failures are counted", "10m"),
+    banTime: period("How long a ban lasts", "1h"),
+};
+
 export const DOVECOT_IMAP_OPTIONS = {
     mailServer: required(
         passthrough<{ settings: MailServerSettings }, { doc: string }>(
@@ -43,8 +71,22 @@ export const DOVECOT_IMAP_OPTIONS = {
             check: (v, f, x) =>
                 x === "*" || x === "::" || isIP(x) ? x : v.fail(f, x, 'expected "*", "::" or an IP address'),
         }),
-        { doc: "Addresses Dovecot listens on", default: ["*", "::"] },
+        {
+            doc: "Addresses Dovecot listens on (host mode; in bridge mode the container's own)",
+            defaultText:
+                'host mode: the MailServer\'s inetInterfaces and inetProtocols ("all": "*" and "::"); bridge mode: `["*", "::"]`',
+        },
     ),
+    publishAddress: text({
+        doc: "Bridge mode: host address the IMAP, POP3 and ManageSieve ports are published on",
+        defaultText: "the MailServer's publishAddress",
+        accepted: "expected an IP address",
+        check: (v, f, x) => (isIP(x) ? x : v.fail(f, x, "expected an IP address such as 127.0.0.1 or 192.0.2.10")),
+    }),
+    bruteForce: object("BruteForceArgs", BRUTE_FORCE_OPTIONS, {
+        doc: "Brute-force protection for every login: IMAP, POP3, ManageSieve, and SMTP AUTH (which Postfix asks Dovecot)",
+        default: {},
+    }),
     vacation: object("VacationLimits", VACATION_LIMIT_OPTIONS, {
         doc: "Limits of Sieve vacation replies; minPeriod <= defaultPeriod <= maxPeriod is checked at preview",
         default: {},
@@ -84,9 +126,27 @@ export function validateDovecot(v: Validator, args: unknown): DovecotSpec {
     ) {
         v.fail("vacation", vacation, 'expected minPeriod <= defaultPeriod <= maxPeriod (defaults "1d", "7d", "30d")');
     }
+    const b = o.bruteForce;
+    if (b.enabled && seconds(b.banTime) === 0)
+        v.fail("bruteForce.banTime", b.banTime, "expected a period longer than 0");
+    if (b.enabled && seconds(b.findTime) === 0)
+        v.fail("bruteForce.findTime", b.findTime, "expected a period longer than 0");
     return {
         hostname: server.postfix.hostname,
-        listen: o.listen,
+        listen: o.listen ?? defaultListen(server),
+        publishAddress: o.publishAddress ?? server.placement.publishAddress,
+        ...(b.enabled
+            ? {
+                  bruteForce: {
+                      maxFailures: b.maxFailures,
+                      maxLoginFailures: b.maxLoginFailures,
+                      findTime: b.findTime,
+                      banTime: b.banTime,
+                      exempt: server.postfix.mynetworks.map(n => n.replace(/^\[([^\]]+)\]/, "$1")),
+                      exemptGateway: server.placement.networkMode === "bridge",
+                  },
+              }
+            : {}),
         ports,
         recipientDelimiter: server.postfix.recipientDelimiter,
         messageSizeLimit: server.postfix.messageSizeLimit,
@@ -98,4 +158,22 @@ export function validateDovecot(v: Validator, args: unknown): DovecotSpec {
         domains: server.postfix.domains,
         ...(server.postfix.certDir !== undefined ? { certDir: server.postfix.certDir } : {}),
     };
+}
+
+/**
+ * Where Dovecot listens unless told: in host mode where Postfix does (inetInterfaces, within
+ * inetProtocols), so IMAP and ManageSieve are no more exposed than SMTP; in bridge mode every
+ * address of the container, which publishes on publishAddress.
+ */
+export function defaultListen(server: MailServerSettings): string[] {
+    if (server.placement.networkMode !== "host") return ["*", "::"];
+    const { inetInterfaces, inetProtocols } = server.postfix;
+    const v4 = inetProtocols !== "ipv6";
+    const v6 = inetProtocols !== "ipv4";
+    const out = inetInterfaces.flatMap(a => {
+        if (a === "all") return [...(v4 ? ["*"] : []), ...(v6 ? ["::"] : [])];
+        if (a === "loopback-only") return [...(v4 ? ["127.0.0.1"] : []), ...(v6 ? ["::1"] : [])];
+        return [a];
+    });
+    return [...new Set(out)];
 }

@@ -14,6 +14,7 @@ import { IMAGE_OPTIONS, TLS_OPTIONS, validateTls } from "./tls";
 
 export const MAIL_SERVER_MODES = ["internet", "relay"] as const;
 export const NETWORK_MODES = ["bridge", "host"] as const;
+export const DNS_MODES = ["available", "none"] as const;
 export const NOTIFY_CLASSES = [
     "bounce",
     "2bounce",
@@ -82,6 +83,16 @@ const score = (doc: string, dflt: number) =>
         check: (v, f, x) => v.positiveInteger(f, x, "expected a whole rspamd score > 0, e.g. 6"),
     });
 
+const perHour = (doc: string, dflt: number) =>
+    integer({
+        doc,
+        default: dflt,
+        check: (v, f, x) =>
+            typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= 1_000_000
+                ? x
+                : v.fail(f, x, "expected a whole number from 0 (no limit) to 1000000"),
+    });
+
 export const SPAM_FILTER_OPTIONS = {
     enabled: boolean({
         doc:
@@ -90,6 +101,21 @@ export const SPAM_FILTER_OPTIONS = {
         default: true,
     }),
     rejectScore: score("Score at which a message is refused at SMTP time (5xx)", 15),
+    outboundRejectScore: score(
+        "Score at which mail from our own senders (SMTP AUTH logins, mynetworks) is refused (5xx) instead of " +
+            "signed and sent, e.g. a phished account's spam",
+        10,
+    ),
+    messagesPerHour: perHour(
+        "Messages one SMTP AUTH login may send per hour (a leaky bucket: that many at once, then one every " +
+            "hour/limit); the next is deferred (451 4.7.1); 0: no limit",
+        100,
+    ),
+    recipientsPerHour: perHour(
+        "Recipients one SMTP AUTH login may send to per hour, counted over all its messages; the message " +
+            "that would pass the limit is deferred (451 4.7.1); 0: no limit",
+        300,
+    ),
     addHeaderScore: score('Score at which a message gets "X-Spam: Yes" and is filed into Junk', 6),
     greylisting: boolean({
         doc: "Greylisting: unknown senders scoring greylistScore or more are told to retry later",
@@ -112,6 +138,20 @@ export const SPAM_FILTER_OPTIONS = {
             default: [],
         },
     ),
+    dnsTimeout: text({
+        doc: "How long rspamd waits for one DNS answer before it asks again (rspamd's dns.timeout)",
+        default: "1s",
+        accepted: 'expected a time such as "500ms" or "2s" (a whole number and ms or s)',
+        check: (v, f, x) =>
+            /^[1-9]\d*(ms|s)$/.test(x)
+                ? x
+                : v.fail(f, x, 'expected a time such as "500ms" or "2s" (a whole number and ms or s)'),
+    }),
+    dnsRetransmits: integer({
+        doc: "How often rspamd asks again before a lookup fails (rspamd's dns.retransmits); a lookup waits up to dnsTimeout times this",
+        default: 5,
+        check: (v, f, x) => v.positiveInteger(f, x, "expected a whole number of retries > 0, e.g. 2"),
+    }),
 };
 
 export const WELL_KNOWN_OPTIONS = {
@@ -229,6 +269,22 @@ export const MAIL_SERVER_OPTIONS = {
         check: (v, f, x) => v.positiveInteger(f, x, "expected a whole number of AUTH commands per minute > 0"),
     }),
     disableVrfy: boolean({ doc: "Answer VRFY with 502 so addresses cannot be harvested", default: true }),
+    dns: oneOf("DnsMode", DNS_MODES, {
+        doc:
+            '"available": the services look names up (client names, SPF, DKIM, DMARC, ARC, blocklists); "none": the host ' +
+            "has no DNS, so inbound checks look nothing up instead of waiting for lookups to time out: clients are known " +
+            "by address only and rspamd skips SPF, DKIM and ARC verification, DMARC, blocklists and hostname checks " +
+            "(signing and scoring stay); outbound mail still needs DNS or a relayhost given by address",
+        default: "available",
+    }),
+    peernameLookup: {
+        ...boolean({
+            doc:
+                "Postfix smtpd_peername_lookup: look each SMTP client's name up (PTR, confirmed by A/AAAA) for logs, " +
+                'Received headers and spam checks; false: every client is "unknown", and no connection waits for DNS',
+        }),
+        defaultText: 'true; false with dns "none"',
+    },
     recipientDelimiter: text({
         doc: 'user+tag@domain delivers to user@domain; "" turns sub-addressing off',
         default: "+",
@@ -312,6 +368,8 @@ export interface MailServerSettings {
     users: string[];
     tls: ReturnType<typeof validateTls>;
     spamFilter: Values<typeof SPAM_FILTER_OPTIONS>;
+    /** "none": nothing is looked up in DNS by the inbound checks (Postfix client names, rspamd). */
+    dns: (typeof DNS_MODES)[number];
     /** The well-known HTTPS endpoint, when a VirtualDomain has wellKnown set; its domains in the given order. */
     wellKnown?: Values<typeof WELL_KNOWN_OPTIONS> & { domains: WebDomain[] };
     /** What the component logs as warnings (obsolete options it ignores). */
@@ -453,6 +511,21 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
     }
     const tls = validateTls(v, raw.tls);
     const spam = o.spamFilter;
+    const dnsless = o.dns === "none";
+    if (dnsless && o.peernameLookup === true)
+        v.fail(
+            "peernameLookup",
+            true,
+            'expected false or nothing with dns "none": there is no DNS to look client names up in',
+        );
+    if (dnsless && spam.enabled && spam.dnsbl)
+        v.fail("spamFilter.dnsbl", true, 'expected false with dns "none": blocklists are DNS lookups');
+    if (dnsless && spam.enabled && spam.nameservers.length > 0)
+        v.fail(
+            "spamFilter.nameservers",
+            spam.nameservers,
+            'expected none with dns "none" (set dns "available" to have rspamd ask these resolvers)',
+        );
     if (spam.enabled && spam.addHeaderScore >= spam.rejectScore)
         v.fail(
             "spamFilter.addHeaderScore",
@@ -489,6 +562,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
         users,
         tls,
         spamFilter: spam,
+        dns: o.dns,
         ...(served.length > 0 ? { wellKnown: { ...o.wellKnown, domains: served } } : {}),
         placement: { networkMode: o.networkMode, publishAddress: o.publishAddress },
         postfix: {
@@ -508,6 +582,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             delayWarningTime: o.delayWarningTime,
             masqueradeDomains: o.masqueradeDomains,
             disableVrfy: o.disableVrfy,
+            peernameLookup: o.peernameLookup ?? !dnsless,
             recipientDelimiter: o.recipientDelimiter,
             adminAddress,
             notifyClasses: o.notifyClasses,

@@ -99,5 +99,7 @@ export const STACK_CONFIG: Record<string, Option<any>> = {
     ),
     imapPorts: DOVECOT_IMAP_OPTIONS.ports,
     imapListen: DOVECOT_IMAP_OPTIONS.listen,
+    imapPublishAddress: DOVECOT_IMAP_OPTIONS.publishAddress,
+    imapBruteForce: DOVECOT_IMAP_OPTIONS.bruteForce,
     vacation: DOVECOT_IMAP_OPTIONS.vacation,
 };

@@ -371,6 +371,9 @@ export const IMAGE_OPTIONS = {
     valkey: imageRef("A prebuilt Valkey image to use instead of building images/valkey"),
     acme: imageRef("A prebuilt ACME client image to use instead of building images/acme (tls.acme)"),
     web: imageRef("A prebuilt nginx image to use instead of building images/web (wellKnown)"),
+    authpolicy: imageRef(
+        "A prebuilt brute-force policy image to use instead of building images/authpolicy (DovecotImap bruteForce)",
+    ),
     baseImage: { ...imageRef("Base image of the builds"), defaultText: '`"debian:trixie-slim"`' },
     buildNetworkMode: imageRef('Docker build network mode, e.g. "host" where the default bridge has no route out'),
 };

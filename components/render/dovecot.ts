@@ -20,6 +20,8 @@ export interface DovecotSpec {
     hostname: string;
     /** Addresses Dovecot listens on ("*" and "::" for all). */
     listen: string[];
+    /** Bridge mode: the host address its ports are published on (not rendered). */
+    publishAddress: string;
     /** 0 turns a listener off. */
     ports: { imap: number; imaps: number; managesieve: number; pop3: number; pop3s: number };
     recipientDelimiter: string;
@@ -39,6 +41,22 @@ export interface DovecotSpec {
     domains: DomainSpec[];
     /** Directory of cert.pem and key.pem: the config volume's tls/ unless tls.acme (paths.acmeCerts). */
     certDir?: string;
+    /** Brute-force protection by the auth policy service (images/authpolicy); undefined: off. */
+    bruteForce?: BruteForceSpec;
+}
+
+/** What the auth policy service enforces; Dovecot sends it with every request (see renderAuthPolicy). */
+export interface BruteForceSpec {
+    /** Failed logins from one client address (any login, any protocol) within findTime that ban it. */
+    maxFailures: number;
+    /** Failed logins to one login (from any address) within findTime that close it to unknown addresses. */
+    maxLoginFailures: number;
+    findTime: string;
+    banTime: string;
+    /** Networks never banned by address (mynetworks: trusted relays, webmail, ...). */
+    exempt: string[];
+    /** Bridge mode: the Docker gateway, which may carry every client, is never banned by address. */
+    exemptGateway: boolean;
 }
 
 /** The Sieve script every delivery runs first when the MailServer has its spam filter on. */
@@ -113,6 +131,15 @@ userdb passwd-file {
 }
 auth_username_format = %{user | lower}
 
+# --- SMTP AUTH: Postfix asks this auth service (smtpd_sasl_type = dovecot) through a socket on the
+# volume only the two share, passing the client's address: one auth service, and one brute-force
+# protection with real client addresses, for SMTP, IMAP, POP3 and ManageSieve.
+service auth {
+  unix_listener ${paths.dovecotAuthSocket} {
+    mode = 0666
+  }
+}
+${spec.bruteForce ? renderAuthPolicy(spec.bruteForce) : ""}
 # --- mail storage: Maildir under the mail volume, owned by the virtual user vmail
 mail_driver = maildir
 mail_path = ~/Maildir
@@ -262,6 +289,49 @@ sieve_redirect_envelope_from = recipient
 sieve_vacation_min_period = ${spec.vacation.minPeriod}
 sieve_vacation_default_period = ${spec.vacation.defaultPeriod}
 sieve_vacation_max_period = ${spec.vacation.maxPeriod}
+`;
+}
+
+/** The seconds of a Dovecot period ("10m", "1h"). */
+function periodSeconds(period: string): number {
+    const m = /^(\d+)([smhd])$/.exec(period)!;
+    return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s" | "m" | "h" | "d"];
+}
+
+/**
+ * Dovecot's auth policy (the wforce protocol): before each authentication Dovecot asks the policy
+ * service whether the client address or the login is banned, and afterwards reports the outcome.
+ * The service is reached as an HTTP proxy on a unix socket (no TCP port anywhere); its thresholds
+ * travel as attributes of every request, so they change with dovecot.conf, by a reload, and the
+ * service keeps its bans.
+ */
+function renderAuthPolicy(b: BruteForceSpec): string {
+    return `# --- brute force: every authentication (IMAP, POP3, ManageSieve, SMTP AUTH) first asks the policy
+# service (images/authpolicy) and reports its outcome. ${b.maxFailures} failures from one address within ${b.findTime} ban
+# that address for ${b.banTime}, even with the right password; ${b.maxLoginFailures} failures to one login (from any
+# addresses) close it for ${b.banTime} to every address that has not logged in to it successfully.
+# Dovecot's own penalty (an anvil-kept delay per address, doubling up to 15 s) goes: the service
+# bans instead, with exemptions, where the penalty would slow everyone behind Docker's gateway and
+# make Postfix give up on its auth server after 10 s (454 instead of 535).
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+auth_policy_server_url = http://authpolicy/
+# Dovecot requires a nonce for the password hash it sends; the service never reads that hash.
+auth_policy_hash_nonce = mailserver-authpolicy
+auth_policy_check_after_auth = no
+auth_policy {
+  http_client_proxy_socket_path = ${paths.authPolicySocket}
+  request_attributes {
+    max_failures = ${b.maxFailures}
+    max_login_failures = ${b.maxLoginFailures}
+    find_seconds = ${periodSeconds(b.findTime)}
+    ban_seconds = ${periodSeconds(b.banTime)}
+    exempt = ${[...b.exempt, ...(b.exemptGateway ? ["gateway"] : [])].join(" ")}
+  }
+}
 `;
 }
 

@@ -75,6 +75,8 @@ export function mailServerSettings(d: MailServerSettings) {
         notifyClasses: p.notifyClasses,
         authRateLimit: p.authRateLimit,
         disableVrfy: p.disableVrfy,
+        dns: d.dns,
+        peernameLookup: p.peernameLookup,
         recipientDelimiter: p.recipientDelimiter,
         ports: p.ports,
         networkMode: d.placement.networkMode,
@@ -99,7 +101,13 @@ export function mailServerSettings(d: MailServerSettings) {
 
 /** DovecotImap's settings after validation, defaults applied. */
 export function dovecotSettings(spec: DovecotSpec) {
-    return { ports: spec.ports, listen: spec.listen, vacation: spec.vacation };
+    return {
+        ports: spec.ports,
+        listen: spec.listen,
+        publishAddress: spec.publishAddress,
+        vacation: spec.vacation,
+        bruteForce: spec.bruteForce ? { enabled: true, ...spec.bruteForce } : { enabled: false },
+    };
 }
 
 /** VirtualDomain's settings after validation (addresses qualified and lower-cased), without passwords or keys. */

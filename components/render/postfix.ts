@@ -151,6 +151,10 @@ inet_interfaces = ${list(spec.inetInterfaces)}
 inet_protocols = ${spec.inetProtocols}
 mynetworks = ${list(spec.mynetworks)}
 mynetworks_style = host
+${when(!spec.peernameLookup)`
+# Clients are known by address only ("unknown" name): no DNS lookup before the greeting.
+smtpd_peername_lookup = no
+`}
 
 # --- logging: to the container's stdout, through postlogd
 maillog_file = /dev/stdout
@@ -256,11 +260,19 @@ smtpd_tls_loglevel = 1
 smtpd_tls_received_header = yes
 smtpd_tls_session_cache_database =
 
-# --- SMTP AUTH through saslauthd; enabled per port in master.cf (587 and 465 only)
+${
+    internet
+        ? cf`# --- SMTP AUTH through Dovecot's auth service, which sees the client's address and bans brute force for
+# SMTP, IMAP, POP3 and ManageSieve alike (DovecotImap bruteForce); enabled per port in master.cf (587 and 465 only)
+smtpd_sasl_auth_enable = no
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = ${paths.dovecotAuthSocket}`
+        : cf`# --- SMTP AUTH through saslauthd; enabled per port in master.cf (587 and 465 only)
 smtpd_sasl_auth_enable = no
 smtpd_sasl_type = cyrus
 smtpd_sasl_path = smtpd
-cyrus_sasl_config_path = ${C}/sasl
+cyrus_sasl_config_path = ${C}/sasl`
+}
 smtpd_sasl_security_options = noanonymous, noplaintext
 smtpd_sasl_tls_security_options = noanonymous
 smtpd_sasl_authenticated_header = no
@@ -542,7 +554,8 @@ export function renderPostfixFiles(spec: PostfixSpec): RenderedFile[] {
         file(postfixTables.ownSenderDomains, renderOwnSenderDomains(spec)),
         file(postfixTables.submissionSenders, renderSubmissionSenders(spec)),
         file(SUBMISSION_HEADER_CHECKS, renderSubmissionHeaderChecks()),
-        file("sasl/smtpd.conf", renderSmtpdSaslConf()),
+        // Relay mode only: internet mode's smtpd asks Dovecot.
+        ...(spec.mode === "relay" ? [file("sasl/smtpd.conf", renderSmtpdSaslConf())] : []),
     ];
 }
 

@@ -13,8 +13,18 @@ export interface RspamdSpec {
     trustedNetworks: string[];
     /** DNS servers ("address" or "address:port"); none: the container's /etc/resolv.conf. */
     nameservers: string[];
+    /** How long one DNS answer is waited for ("1s", "500ms"), and how often a query is sent again. */
+    dnsTimeout: string;
+    dnsRetransmits: number;
+    /** false (MailServer dns "none"): inbound mail is checked without the checks that ask DNS. */
+    dnsLookups: boolean;
     rejectScore: number;
     addHeaderScore: number;
+    /** Our own mail (logins, mynetworks) at this score is refused instead of signed and sent. */
+    outboundRejectScore: number;
+    /** Per SMTP AUTH login and hour (rspamd's ratelimit on Valkey); 0: no limit. */
+    messagesPerHour: number;
+    recipientsPerHour: number;
     greylisting: boolean;
     greylistScore: number;
     dnsbl: boolean;
@@ -76,23 +86,32 @@ export function rspamdDkimKey(privateKeyPem: string, algorithm: DkimAlgorithm): 
     return `${der.subarray(der.length - 32).toString("base64")}\n`;
 }
 
-/** The three kinds of mail that are ours to sign and never to score. */
+/** The checks of a sender's own SPF, DKIM, DMARC and ARC. */
+const SENDER_AUTH_CHECKS = ["SPF_CHECK", "DKIM_CHECK", "DMARC_CHECK", "ARC_CHECK"];
+
+/**
+ * The three kinds of mail that are ours to sign. Mail from our logins and from mynetworks is also
+ * scored against a threshold of its own (a phished account's spam is refused, not signed and
+ * sent); Sieve's mail (reinjected mail that was scored on its way in) is only signed.
+ */
 const OUTBOUND_RULES = (s: RspamdSpec) => {
-    const apply = `apply {
-    # Signing and the headers only: no score, no spam action for our own users' mail.
-    symbols_enabled = ["DKIM_SIGNED", "ARC_SIGNED"];
-    actions { reject = null; "add header" = null; "rewrite subject" = null; greylist = null; }
+    const scored = `apply {
+    # Refused at outboundRejectScore; never marked, rewritten or greylisted. "soft reject" (the rate
+    # limits) stays. The sender's SPF, DKIM and DMARC mean nothing for mail we are about to sign
+    # (and judge mynetworks' address, not ours); DKIM_SIGNED depends on DKIM_CHECK and still runs.${
+        s.dnsLookups
+            ? ""
+            : '\n    # dns "none": the other checks that ask DNS are off here too (see the rule "dnsless").'
+    }
+    actions { reject = ${s.outboundRejectScore}; "add header" = null; "rewrite subject" = null; greylist = null; }
+    symbols_disabled = ${ucl([...new Set([...SENDER_AUTH_CHECKS, ...(s.dnsLookups ? [] : DNS_CHECKS)])])};
   }`;
-    // A login's mail keeps the reject action: a disabled action would also void the pre-result
-    // with which FROM_NOT_OWNED_BY_LOGIN refuses a From the login does not own. No score can reach
-    // the threshold, since only these symbols run (and that prefilter, enabled whatever the settings).
-    const authenticatedApply = s.senderOwners ? apply.replace("actions { reject = null; ", "actions { ") : apply;
     return `${HEADER}
 # Mail from authenticated users (587, 465).
 authenticated {
   priority = high;
   authenticated = yes;
-  ${authenticatedApply}
+  ${scored}
 }
 ${
     s.trustedNetworks.length > 0
@@ -101,19 +120,85 @@ ${
 trusted {
   priority = high;
   ip = ${ucl(s.trustedNetworks)};
-  ${apply}
+  ${scored}
 }
 `
         : ""
 }
-# Vacation replies, redirects and rejections from Dovecot's Sieve (Postfix's reinject socket).
+# Vacation replies, redirects and rejections from Dovecot's Sieve (Postfix's reinject socket):
+# signing and the headers only, no score, no spam action.
 sieve {
   priority = high;
   request_header = { "MTA-Name" = ${q(`^${SIEVE_MTA_TAG}$`)}; }
-  ${apply}
+  apply {
+    symbols_enabled = ["DKIM_SIGNED", "ARC_SIGNED"];
+    actions { reject = null; "add header" = null; "rewrite subject" = null; greylist = null; }
+  }
 }
-`;
+${
+    s.dnsLookups
+        ? ""
+        : `
+# dns "none": everything else (mail from outside, and Postfix's own notices) is checked without
+# the checks that ask DNS, which would each wait for their lookups to time out.
+dnsless {
+  priority = low;
+  authenticated = yes;
+  inverse = true;
+  apply {
+    symbols_disabled = ${ucl(DNS_CHECKS)};
+  }
+}
+`
+}`;
 };
+
+/**
+ * rspamd's ratelimit module, keyed by the SMTP AUTH login (selector "user"; mail without a login
+ * has no bucket): one bucket counts messages, one recipients (SMTP RCPTs). A leaky bucket of
+ * `limit` drained at limit/hour. Over it, rspamd answers "soft reject": Postfix says 451 4.7.1
+ * with the bucket's message, and the client retries later.
+ */
+function renderRatelimit(s: RspamdSpec): string {
+    // rspamd keys a bucket by its selector's value alone, so each bucket names itself after the
+    // login (id(...)): with the login only, the two would share one Valkey key and one count.
+    const bucket = (name: string, limit: number, unit: string, perMessage: boolean) =>
+        limit === 0
+            ? ""
+            : `  ${name} {
+    selector = "user.lower;id('${unit}')";
+    bucket = {
+      burst = ${limit};
+      rate = "${limit} / 1h";${perMessage ? "\n      skip_recipients = true;" : ""}
+      message = ${q(`Too many ${unit} from this login: at most ${limit} per hour; try again later`)};
+    }
+  }
+`;
+    return `${HEADER}# Per SMTP AUTH login: MailServer spamFilter.messagesPerHour and recipientsPerHour (0: no limit).
+enabled = ${s.messagesPerHour > 0 || s.recipientsPerHour > 0};
+rates {
+${bucket("login_messages", s.messagesPerHour, "messages", true)}${bucket("login_recipients", s.recipientsPerHour, "recipients", false)}}
+# rspamd skips every limit for a message with a recipient on this list (default postmaster and
+# mailer-daemon), which would let a phished account escape its limits by adding one: a control
+# character, which no SMTP address can hold (strict_rfc821_envelopes), empties it.
+whitelisted_rcpts = ["\\u0001"];
+`;
+}
+
+/**
+ * rspamd's checks that ask DNS for every message from outside: the client's name (RDNS_CHECK,
+ * the hostname filter), its AS, SPF, DKIM and ARC verification, DMARC. Blocklists are the rbl
+ * module (spamFilter.dnsbl).
+ */
+export const DNS_CHECKS = [
+    "RDNS_CHECK",
+    "HFILTER_CHECK",
+    "ASN_CHECK",
+    "SPF_CHECK",
+    "DKIM_CHECK",
+    "ARC_CHECK",
+    "DMARC_CHECK",
+];
 
 /**
  * The Lua condition that picks DKIM keys: whose mail is ours to sign, and for which domain.
@@ -272,7 +357,13 @@ local_addrs = ${ucl(s.trustedNetworks)};
 control_socket = "/run/rspamd/rspamd.sock mode=0600";
 # The GTUBE test strings: XJS... rejects, YJS... adds the spam header, so the whole path can be tried.
 gtube_patterns = "all";
-${s.nameservers.length > 0 ? `dns {\n  nameserver = ${ucl(s.nameservers)};\n}\n` : ""}`,
+# The resolver: a lookup waits up to timeout x retransmits before it fails.
+dns {
+  timeout = ${s.dnsTimeout};
+  retransmits = ${s.dnsRetransmits};
+  sockets = 16;
+${s.nameservers.length > 0 ? `  nameserver = ${ucl(s.nameservers)};\n` : ""}}
+`,
         ),
         publicFile(
             "override.d/worker-proxy.inc",
@@ -315,6 +406,15 @@ ${s.greylisting ? `greylist = ${s.greylistScore};` : "greylist = null;"}
 `,
         ),
         publicFile("local.d/greylist.conf", `${HEADER}enabled = ${s.greylisting};\n`),
+        // Its servers are names, resolved at every start: without DNS each start waits 20 s for them.
+        ...(s.dnsLookups
+            ? []
+            : [
+                  publicFile(
+                      "local.d/fuzzy_check.conf",
+                      `${HEADER}# dns "none": rspamd.com's fuzzy servers cannot be found.\nenabled = false;\n`,
+                  ),
+              ]),
         publicFile(
             "local.d/rbl.conf",
             `${HEADER}# DNS blocklists refuse queries that come through public resolvers: they need a local one.
@@ -351,6 +451,7 @@ routines {
         ...(s.senderOwners
             ? [publicFile("local.d/rspamd.lua", fromOwnerRule(s.senderOwners, s.recipientDelimiter))]
             : []),
+        publicFile("local.d/ratelimit.conf", renderRatelimit(s)),
         publicFile(
             "local.d/dkim_signing.conf",
             `${HEADER}# Two signatures per message (RSA and Ed25519, RFC 8463) for each domain's active selector.

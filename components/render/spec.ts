@@ -135,6 +135,8 @@ export interface PostfixSpec {
     delayWarningTime: string;
     masqueradeDomains: string[];
     disableVrfy: boolean;
+    /** smtpd_peername_lookup: look up the client's name (a DNS lookup before the greeting). */
+    peernameLookup: boolean;
     recipientDelimiter: string;
     /** Mailbox that receives mail for root, postmaster, abuse and MAILER-DAEMON. */
     adminAddress: string;
@@ -186,6 +188,14 @@ export const paths = {
      */
     reinjectDir: "/run/lmtp/reinject",
     reinjectSocket: "/run/lmtp/reinject/smtp",
+    /**
+     * Internet mode: Dovecot's auth service for Postfix's SMTP AUTH (smtpd_sasl_type = dovecot), on
+     * the volume only the two share, so every login of every protocol passes one auth service.
+     */
+    dovecotAuthSocket: "/run/lmtp/auth",
+    /** The brute-force policy service's socket, on a volume only it and Dovecot mount. */
+    authPolicyDir: "/run/authpolicy",
+    authPolicySocket: "/run/authpolicy/policy.sock",
     saslauthdDir: "/run/saslauthd",
     mailRoot: "/var/mail/vhosts",
     postfixQueue: "/var/spool/postfix",

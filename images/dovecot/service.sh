@@ -2,6 +2,16 @@
 service_prepare() {
   mkdir -p /var/mail/vhosts && chown vmail:vmail /var/mail/vhosts
   cert_seen=$(readlink /certs/current 2>/dev/null || true)
+  # The brute-force policy service never bans Docker's gateway in bridge mode (it may carry every
+  # client): tell it which address that is, this container's default gateway.
+  if [ -d /run/authpolicy ]; then default_gateway > /run/authpolicy/gateway.new && mv -f /run/authpolicy/gateway.new /run/authpolicy/gateway; fi
+}
+# The IPv4 default gateway from /proc/net/route (hex, little-endian), or nothing.
+default_gateway() {
+  local hex
+  hex=$(mawk '$2 == "00000000" && $3 != "00000000" { print $3; exit }' /proc/net/route)
+  [ ${#hex} -eq 8 ] || return 0
+  printf '%d.%d.%d.%d\n' "0x${hex:6:2}" "0x${hex:4:2}" "0x${hex:2:2}" "0x${hex:0:2}"
 }
 service_start() { exec dovecot -F; }
 # $1 and $2: the previous and the new generation. Dovecot reads the passwd-file and the Sieve

@@ -8,7 +8,7 @@ export interface NextStepsInput {
     /** Files written by the deploy, relative to the repository root. */
     passwordsFile: string;
     certificateFile: string;
-    /** Export line for a private Docker engine, when the stack runs on one. */
+    /** The stack's Docker engine, when it is not Docker's default socket. */
     dockerHost?: string;
 }
 
@@ -52,7 +52,11 @@ export function nextSteps(input: NextStepsInput): string {
         `Mailbox passwords (generated, mode 0600): ${input.passwordsFile}`,
         `The server's certificate: ${input.certificateFile}`,
     );
-    if (input.dockerHost) lines.push(`Docker engine: export DOCKER_HOST=${input.dockerHost}`);
+    if (input.dockerHost)
+        lines.push(
+            `Docker engine: ${input.dockerHost} (npm run stack -- ... ${input.stack} finds it by itself, in any shell; ` +
+                `for the docker CLI: export DOCKER_HOST=${input.dockerHost})`,
+        );
     if (from !== undefined && internet && smtp.submission > 0 && imap.imaps > 0) {
         lines.push(
             "",

@@ -512,7 +512,7 @@ test("at least 25 invalid configurations are refused before any resource is regi
             field: "spamFilter.rejectscore",
             shown: "10",
             accepted:
-                /one of the known fields: enabled, rejectScore, addHeaderScore, greylisting, greylistScore, dnsbl, nameservers/,
+                /one of the known fields: enabled, rejectScore, outboundRejectScore, messagesPerHour, recipientsPerHour, addHeaderScore, greylisting, greylistScore, dnsbl, nameservers/,
             construct: n => server(n, { spamFilter: { rejectscore: 10 } as never }),
         },
         {
@@ -792,6 +792,46 @@ test("at least 25 invalid configurations are refused before any resource is regi
             shown: `"yes"`,
             accepted: /expected true or false/,
             construct: n => domain(n, { wellKnown: "yes" as any }),
+        },
+        {
+            what: "an unknown DNS mode",
+            label: "MailServer bad-75",
+            field: "dns",
+            shown: `"off"`,
+            accepted: /"available", "none"/,
+            construct: n => server(n, { dns: "off" as never }),
+        },
+        {
+            what: "client name lookups on a host without DNS",
+            label: "MailServer bad-76",
+            field: "peernameLookup",
+            shown: "true",
+            accepted: /expected false or nothing with dns "none"/,
+            construct: n => server(n, { dns: "none", peernameLookup: true }),
+        },
+        {
+            what: "DNS blocklists on a host without DNS",
+            label: "MailServer bad-77",
+            field: "spamFilter.dnsbl",
+            shown: "true",
+            accepted: /blocklists are DNS lookups/,
+            construct: n => server(n, { dns: "none", spamFilter: { dnsbl: true } }),
+        },
+        {
+            what: "an rspamd DNS timeout without a unit",
+            label: "MailServer bad-78",
+            field: "spamFilter.dnsTimeout",
+            shown: `"2"`,
+            accepted: /a time such as "500ms" or "2s"/,
+            construct: n => server(n, { spamFilter: { dnsTimeout: "2" } }),
+        },
+        {
+            what: "no DNS retransmits",
+            label: "MailServer bad-79",
+            field: "spamFilter.dnsRetransmits",
+            shown: "0",
+            accepted: /a whole number of retries > 0/,
+            construct: n => server(n, { spamFilter: { dnsRetransmits: 0 } }),
         },
     ];
     assert.ok(cases.length >= 25);

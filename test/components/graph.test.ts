@@ -101,12 +101,11 @@ test("resource graph: exactly the expected resources by type and name, each pare
     const imapUrn = component(T.dovecotImap, "imap-bridge").urn;
     const expected = new Map<string, string>([
         [`${T.network} gb-net`, serverUrn],
+        // Internet mode: no saslauthd (SMTP AUTH goes through Dovecot's auth service).
         ...[
             "queue",
             "lmtp",
-            "saslauthd-run",
             "postfix-config",
-            "saslauthd-config",
             "rspamd-config",
             "rspamd-data",
             "rspamd-milter",
@@ -115,17 +114,18 @@ test("resource graph: exactly the expected resources by type and name, each pare
         ].map(s => [`${T.volume} gb-${s}`, serverUrn] as [string, string]),
         [`${T.privateKey} gb-tls-key`, serverUrn],
         [`${T.selfSignedCert} gb-tls-cert`, serverUrn],
-        ...["postfix", "saslauthd", "rspamd", "valkey"].map(
-            s => [`${T.image} gb-${s}-image`, serverUrn] as [string, string],
-        ),
-        ...["postfix-config", "saslauthd-config", "rspamd-config", "postfix", "saslauthd", "rspamd", "valkey"].map(
+        ...["postfix", "rspamd", "valkey"].map(s => [`${T.image} gb-${s}-image`, serverUrn] as [string, string]),
+        ...["postfix-config", "rspamd-config", "postfix", "rspamd", "valkey"].map(
             s => [`${T.container} gb-${s}`, serverUrn] as [string, string],
         ),
         [`${T.volume} gb-mail`, imapUrn],
         [`${T.volume} gb-dovecot-config`, imapUrn],
+        [`${T.volume} gb-authpolicy-run`, imapUrn],
         [`${T.image} gb-dovecot-image`, imapUrn],
+        [`${T.image} gb-authpolicy-image`, imapUrn],
         [`${T.container} gb-dovecot-config`, imapUrn],
         [`${T.container} gb-dovecot`, imapUrn],
+        [`${T.container} gb-authpolicy`, imapUrn],
     ]);
     const actual = withPrefix("gb");
     assert.deepEqual(actual.map(r => `${r.type} ${r.name}`).sort(), [...expected.keys()].sort());
@@ -142,7 +142,7 @@ test("resource graph: exactly the expected resources by type and name, each pare
 });
 
 test("images are built from images/<service>/Dockerfile with BASE_IMAGE", () => {
-    for (const service of ["postfix", "saslauthd", "dovecot", "rspamd", "valkey"]) {
+    for (const service of ["postfix", "dovecot", "authpolicy", "rspamd", "valkey"]) {
         const img = env.byName(`gb-${service}-image`, T.image).inputs;
         assert.equal(img.name, `mailserver-${service}:gb`);
         assert.equal(img.build.dockerfile, `${service}/Dockerfile`);
@@ -170,7 +170,7 @@ test("volumes, network and certificate", () => {
 });
 
 test("config jobs: run-to-completion apply-config containers writing their config volume", () => {
-    for (const service of ["postfix", "saslauthd", "dovecot", "rspamd"]) {
+    for (const service of ["postfix", "dovecot", "rspamd"]) {
         const job = container(`gb-${service}-config`);
         const i = job.inputs;
         assert.equal(i.name, `gb-${service}-config`);
@@ -188,7 +188,7 @@ test("config jobs: run-to-completion apply-config containers writing their confi
 test("service containers: healthchecks, wait, and started after their config jobs", () => {
     const deps = (name: string) => container(name).dependencies;
     const urn = (name: string) => container(name).urn;
-    for (const service of ["postfix", "saslauthd", "dovecot", "rspamd"]) {
+    for (const service of ["postfix", "dovecot", "rspamd"]) {
         const i = container(`gb-${service}`).inputs;
         assert.equal(i.name, `gb-${service}`);
         assert.equal(i.wait, true);
@@ -204,7 +204,7 @@ test("service containers: healthchecks, wait, and started after their config job
         assert.ok(deps(`gb-${service}`).includes(urn(`gb-${service}-config`)), `${service} depends on its config job`);
     }
     // What to probe comes with the configuration (the probe file), so a port change never changes a service container.
-    for (const service of ["postfix", "dovecot", "saslauthd", "rspamd"]) {
+    for (const service of ["postfix", "dovecot", "rspamd"]) {
         assert.deepEqual(container(`gb-${service}`).inputs.healthcheck.tests, [
             "CMD",
             "/usr/local/lib/mail/healthcheck",
@@ -229,7 +229,20 @@ test("service containers: healthchecks, wait, and started after their config job
         text(uploads(container("gb-dovecot-config")).get("/staging/probe")),
         "address=127.0.0.1\nport=143\ngreeting=* OK\ngoodbye=a LOGOUT\n",
     );
-    assert.ok(deps("gb-postfix").includes(urn("gb-saslauthd")), "postfix starts after saslauthd");
+    // The brute-force policy service has no config job either (Dovecot sends its settings); Dovecot
+    // starts after it, so no login is ever asked of a policy that is not there yet.
+    const policy = container("gb-authpolicy").inputs;
+    assert.equal(policy.wait, true);
+    assert.deepEqual(policy.healthcheck.tests, [
+        "CMD",
+        "python3",
+        "/usr/local/lib/mail/authpolicy.py",
+        "--check",
+        "/run/authpolicy/policy.sock",
+    ]);
+    assert.equal(env.find("gb-authpolicy-config", T.container), undefined);
+    assert.ok(deps("gb-dovecot").includes(urn("gb-authpolicy")), "dovecot starts after the policy service");
+    assert.equal(env.find("gb-saslauthd", T.container), undefined, "no saslauthd in internet mode");
     // Postfix's milter must answer before Postfix takes mail (milter_default_action = tempfail).
     assert.ok(deps("gb-postfix").includes(urn("gb-rspamd")), "postfix starts after rspamd");
     assert.ok(deps("gb-rspamd").includes(urn("gb-valkey")), "rspamd starts after valkey");
@@ -245,13 +258,11 @@ const POSTFIX_FILES = [
     "sender_login",
     "sender_relay",
     "relay_recipients",
-    "sasl/smtpd.conf",
     "tls/cert.pem",
     "tls/key.pem",
     "sasl_passwd",
 ];
 const DOVECOT_FILES = ["dovecot.conf", "probe", "users", "sieve-global/junk.sieve", "tls/cert.pem", "tls/key.pem"];
-const SASLAUTHD_FILES = ["pam-smtp", "passwd"];
 const RSPAMD_FILES = [
     "override.d/logging.inc",
     "override.d/options.inc",
@@ -268,6 +279,7 @@ const RSPAMD_FILES = [
     "local.d/milter_headers.conf",
     "local.d/settings.conf",
     "local.d/rspamd.lua",
+    "local.d/ratelimit.conf",
     "local.d/dkim_signing.conf",
     "local.d/arc.conf",
 ];
@@ -277,11 +289,10 @@ const DKIM_KEY_FILES = ["example.com", "example.org"].flatMap(d =>
 );
 
 test("each config job uploads its files to /staging, and MANIFEST lists exactly what is uploaded", () => {
-    // Dovecot and saslauthd get exactly these; Postfix at least these (its table set may grow).
+    // Dovecot gets exactly these; Postfix at least these (its table set may grow).
     const cases: Array<[string, string[], boolean]> = [
         ["postfix", POSTFIX_FILES, false],
         ["dovecot", DOVECOT_FILES, true],
-        ["saslauthd", SASLAUTHD_FILES, true],
         ["rspamd", [...RSPAMD_FILES, ...DKIM_KEY_FILES], true],
     ];
     for (const [service, files, exact] of cases) {
@@ -319,20 +330,17 @@ test("each config job uploads its files to /staging, and MANIFEST lists exactly 
         assert.ok(tables.includes(t), `main.cf uses ${t}, which is compiled`);
 });
 
-test("MANIFEST modes: users 0640 (group dovecot), passwd, sasl_passwd and key.pem 0600, DKIM keys 0640 (group _rspamd)", () => {
+test("MANIFEST modes: users 0640 (group dovecot), sasl_passwd and key.pem 0600, DKIM keys 0640 (group _rspamd)", () => {
     const m = (service: string) =>
         manifestEntries(text(uploads(container(`gb-${service}-config`)).get("/staging/MANIFEST")));
     const postfix = m("postfix"),
-        dovecot = m("dovecot"),
-        sasl = m("saslauthd");
+        dovecot = m("dovecot");
     assert.deepEqual(dovecot.get("users"), { mode: "0640", owner: "root", group: "dovecot" });
-    assert.deepEqual(sasl.get("passwd"), { mode: "0600", owner: "root", group: "root" });
     assert.deepEqual(postfix.get("sasl_passwd"), { mode: "0600", owner: "root", group: "root" });
     assert.deepEqual(postfix.get("tls/key.pem"), { mode: "0600", owner: "root", group: "root" });
     assert.deepEqual(dovecot.get("tls/key.pem"), { mode: "0600", owner: "root", group: "root" });
     assert.equal(postfix.get("tls/cert.pem")!.mode, "0644");
     assert.equal(postfix.get("main.cf")!.mode, "0644");
-    assert.equal(sasl.get("pam-smtp")!.mode, "0644");
     const rspamd = m("rspamd");
     // rspamd's workers (group _rspamd) read the keys; nobody else does.
     for (const f of DKIM_KEY_FILES)
@@ -344,7 +352,6 @@ test("MANIFEST modes: users 0640 (group dovecot), passwd, sasl_passwd and key.pe
 test("file contents: what is uploaded is what the components render and the services reference", async () => {
     const pf = uploads(container("gb-postfix-config"));
     const dc = uploads(container("gb-dovecot-config"));
-    const sa = uploads(container("gb-saslauthd-config"));
     const mainCf = text(pf.get("/staging/main.cf"));
     assert.equal(mainCf, await value(bridge.server.mainCf));
     assert.equal(text(dc.get("/staging/dovecot.conf")), await value(bridge.imap.dovecotConf));
@@ -357,17 +364,22 @@ test("file contents: what is uploaded is what the components render and the serv
         mainCf,
         /^smtpd_tls_chain_files = \/config\/current\/tls\/key\.pem, \/config\/current\/tls\/cert\.pem$/m,
     );
-    assert.match(mainCf, /^cyrus_sasl_config_path = \/config\/current\/sasl$/m);
+    // SMTP AUTH: Dovecot's auth service, on the socket Dovecot's listener makes in the volume they share.
+    assert.match(mainCf, /^smtpd_sasl_type = dovecot$/m);
+    assert.match(mainCf, /^smtpd_sasl_path = \/run\/lmtp\/auth$/m);
     assert.match(mainCf, /^virtual_transport = lmtp:unix:\/run\/lmtp\/lmtp$/m);
     assert.match(mainCf, /^virtual_mailbox_domains = example\.com, example\.org$/m);
     assert.match(mainCf, /^myhostname = mail\.example\.com$/m);
-    assert.match(text(pf.get("/staging/sasl/smtpd.conf")), /^saslauthd_path: \/run\/saslauthd\/mux$/m);
     const dovecotConf = text(dc.get("/staging/dovecot.conf"));
     assert.match(dovecotConf, /unix_listener \/run\/lmtp\/lmtp \{/);
+    assert.match(dovecotConf, /^service auth \{\n {2}unix_listener \/run\/lmtp\/auth \{$/m);
+    // The brute-force policy service, reached as an HTTP proxy on its socket (its volume is mounted by both).
+    assert.match(dovecotConf, /^ {2}http_client_proxy_socket_path = \/run\/authpolicy\/policy\.sock$/m);
+    // Bridge mode: the Docker gateway is never banned by address.
+    assert.match(dovecotConf, /^ {4}exempt = 127\.0\.0\.0\/8 ::1\/128 gateway$/m);
     assert.match(dovecotConf, /passwd_file_path = \/config\/current\/users/);
     assert.match(dovecotConf, /ssl_server_key_file = \/config\/current\/tls\/key\.pem/);
     assert.match(dovecotConf, /home = \/var\/mail\/vhosts\//);
-    assert.match(text(sa.get("/staging/pam-smtp")), /pam_pwdfile\.so pwdfile=\/config\/current\/passwd/);
 
     // rspamd: its config job uploads exactly the files MailServer registers as rspamdFiles; Postfix
     // reaches it on the socket in the volume they share; Dovecot files rspamd's spam into Junk.
@@ -417,14 +429,6 @@ test("file contents: what is uploaded is what the components render and the serv
         assert.ok(verifyPassword((byAddress as any)[m[1]], m[2]), `${m[1]}: hash verifies`);
         assert.equal(m[3], m[1] === "alice@example.com" ? "userdb_quota_storage_size=2G" : "");
     }
-    const passwd = text(sa.get("/staging/passwd")).trim().split("\n");
-    assert.deepEqual(passwd.map(l => l.split(":")[0]).sort(), Object.keys(byAddress).sort());
-    for (const line of passwd) {
-        // The contract of images/saslauthd/validate-config.
-        assert.match(line, /^[^:\s]+:\$6\$[^:]+$/);
-        const [address, hash] = line.split(":");
-        assert.ok(verifyPassword((byAddress as any)[address], hash), `${address}: saslauthd hash verifies`);
-    }
 });
 
 test("mounts: each service sees its volumes at the expected paths", () => {
@@ -437,13 +441,11 @@ test("mounts: each service sees its volumes at the expected paths", () => {
         "gb-postfix-config -> /config (ro) [volume]",
         "gb-queue -> /var/spool/postfix [volume]",
         "gb-rspamd-milter -> /run/rspamd-milter [volume]",
-        "gb-saslauthd-run -> /run/saslauthd [volume]",
     ]);
-    assert.deepEqual(mounts("gb-saslauthd"), [
-        "gb-saslauthd-config -> /config (ro) [volume]",
-        "gb-saslauthd-run -> /run/saslauthd [volume]",
-    ]);
+    // The policy service's socket is shared by it and Dovecot only.
+    assert.deepEqual(mounts("gb-authpolicy"), ["gb-authpolicy-run -> /run/authpolicy [volume]"]);
     assert.deepEqual(mounts("gb-dovecot"), [
+        "gb-authpolicy-run -> /run/authpolicy [volume]",
         "gb-dovecot-config -> /config (ro) [volume]",
         "gb-lmtp -> /run/lmtp [volume]",
         "gb-mail -> /var/mail/vhosts [volume]",
@@ -465,13 +467,11 @@ test("mounts: each service sees its volumes at the expected paths", () => {
 test("secrets: key, hashes and relay passwords are secret where they are uploaded", async () => {
     const pf = uploads(container("gb-postfix-config"));
     const dc = uploads(container("gb-dovecot-config"));
-    const sa = uploads(container("gb-saslauthd-config"));
     for (const [what, content] of [
         ["postfix tls/key.pem", pf.get("/staging/tls/key.pem")],
         ["postfix sasl_passwd", pf.get("/staging/sasl_passwd")],
         ["dovecot tls/key.pem", dc.get("/staging/tls/key.pem")],
         ["dovecot users", dc.get("/staging/users")],
-        ["saslauthd passwd", sa.get("/staging/passwd")],
         ...DKIM_KEY_FILES.map(f => [`rspamd ${f}`, uploads(container("gb-rspamd-config")).get(`/staging/${f}`)]),
     ] as const)
         assert.ok(isWrappedSecret(content), `${what} is a secret input`);
@@ -524,7 +524,7 @@ test("secrets: no plaintext password anywhere, no key in clear, nothing sensitiv
 test("bridge networking: own network, ports published on publishAddress with internal == external", () => {
     const pf = container("gb-postfix").inputs,
         dv = container("gb-dovecot").inputs,
-        sa = container("gb-saslauthd").inputs,
+        ap = container("gb-authpolicy").inputs,
         rs = container("gb-rspamd").inputs,
         vk = container("gb-valkey").inputs;
     // rspamd asks DNS (SPF, DKIM, DMARC) from the stack's network; it publishes nothing.
@@ -540,9 +540,9 @@ test("bridge networking: own network, ports published on publishAddress with int
         dv.ports,
         [143, 993, 4190].map(p => ({ internal: p, external: p, ip: PUBLISH })),
     );
-    assert.equal(sa.networkMode, "none", "saslauthd needs no network: it is reached through its socket");
-    assert.equal(sa.ports, undefined);
-    assert.equal(sa.networksAdvanced, undefined);
+    assert.equal(ap.networkMode, "none", "the policy service needs no network: Dovecot reaches it through its socket");
+    assert.equal(ap.ports, undefined);
+    assert.equal(ap.networksAdvanced, undefined);
     assert.deepEqual(rs.ports, [], "rspamd publishes nothing: Postfix reaches it through its socket");
     assert.equal(vk.networkMode, "none", "Valkey needs no network: rspamd reaches it through its socket");
     assert.equal(vk.ports, undefined);
@@ -561,13 +561,12 @@ test("host networking: no Network, daemons on the host network, nothing publishe
         assert.equal(i.ports, undefined, `${name} ports`);
         assert.equal(i.networksAdvanced, undefined, `${name} networksAdvanced`);
     }
-    assert.equal(container("gh-saslauthd").inputs.networkMode, "none");
+    assert.equal(container("gh-authpolicy").inputs.networkMode, "none");
     assert.equal(container("gh-valkey").inputs.networkMode, "none");
     // Postfix's job checks inet_interfaces against the host's addresses (::1, the host's own), so it
     // shares the host network; the others need no network.
     assert.equal(container("gh-postfix-config").inputs.networkMode, "host");
-    for (const s of ["saslauthd", "dovecot", "rspamd"])
-        assert.equal(container(`gh-${s}-config`).inputs.networkMode, "none");
+    for (const s of ["dovecot", "rspamd"]) assert.equal(container(`gh-${s}-config`).inputs.networkMode, "none");
     assert.equal(await value(host.server.networkName), undefined);
     assert.equal(await value(bridge.server.networkName), "gb-net");
     // Same services and volumes otherwise.
@@ -584,7 +583,7 @@ test("host networking: no Network, daemons on the host network, nothing publishe
 
 test("component outputs", async () => {
     assert.equal(await value(bridge.server.postfixContainerName), "gb-postfix");
-    assert.equal(await value(bridge.server.saslauthdContainerName), "gb-saslauthd");
+    assert.equal(await value(bridge.server.saslauthdContainerName), undefined, "saslauthd: relay mode only");
     assert.equal(await value(bridge.server.queueVolumeName), "gb-queue");
     assert.equal(await value(bridge.server.lmtpVolumeName), "gb-lmtp");
     assert.equal(await value(bridge.imap.containerName), "gb-dovecot");
@@ -632,7 +631,7 @@ test("least privilege: every service container drops all capabilities but its ow
             "CAP_SETUID",
             "CAP_SYS_CHROOT",
         ],
-        saslauthd: [],
+        authpolicy: [],
         rspamd: ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_KILL", "CAP_SETGID", "CAP_SETUID"],
         valkey: [],
     };
@@ -649,14 +648,15 @@ test("least privilege: every service container drops all capabilities but its ow
         }
     }
     // Only the service ports are published: 25/587/465 on Postfix, 143/993/4190 on Dovecot, none
-    // for rspamd (its sockets only), saslauthd and Valkey (no network at all) and none in host mode.
+    // for rspamd (its sockets only), the policy service and Valkey (no network at all) and none in host mode.
     const published = (name: string) =>
         (container(name).inputs.ports ?? []).map((p: any) => p.external).sort((a: number, b: number) => a - b);
     assert.deepEqual(published("gb-postfix"), [25, 465, 587]);
     assert.deepEqual(published("gb-dovecot"), [143, 993, 4190]);
-    assert.deepEqual(published("gb-saslauthd"), []);
+    assert.deepEqual(published("gb-authpolicy"), []);
     assert.deepEqual(published("gb-rspamd"), []);
     assert.deepEqual(published("gb-valkey"), []);
-    assert.equal(container("gb-saslauthd").inputs.networkMode, "none");
-    for (const s of ["postfix", "dovecot", "saslauthd", "rspamd", "valkey"]) assert.deepEqual(published(`gh-${s}`), []);
+    assert.equal(container("gb-authpolicy").inputs.networkMode, "none");
+    for (const s of ["postfix", "dovecot", "authpolicy", "rspamd", "valkey"])
+        assert.deepEqual(published(`gh-${s}`), []);
 });

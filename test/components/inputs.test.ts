@@ -143,22 +143,35 @@ test("MailServer registers its validated settings with defaults applied, named a
     assert.deepEqual(w.spamFilter, {
         enabled: true,
         rejectScore: 15,
+        outboundRejectScore: 10,
+        messagesPerHour: 100,
+        recipientsPerHour: 300,
         addHeaderScore: 6,
         greylisting: false,
         greylistScore: 4,
         dnsbl: false,
         nameservers: [],
+        dnsTimeout: "1s",
+        dnsRetransmits: 5,
     });
+    // Names are looked up unless the stack says its host has no DNS.
+    assert.equal(w.dns, "available");
+    assert.equal(w.peernameLookup, true);
     assert.equal(w.outboundAddress, undefined);
     const h = component(T.mailServer, "in-host").wire;
     assert.deepEqual(h.spamFilter, {
         enabled: true,
         rejectScore: 12,
+        outboundRejectScore: 10,
+        messagesPerHour: 100,
+        recipientsPerHour: 300,
         addHeaderScore: 6,
         greylisting: true,
         greylistScore: 4,
         dnsbl: true,
         nameservers: ["192.0.2.53", "[2001:db8::53]:5353"],
+        dnsTimeout: "1s",
+        dnsRetransmits: 5,
     });
     assert.equal(h.outboundAddress, "192.0.2.25");
 });
@@ -230,11 +243,16 @@ test("main.cf and every Postfix lookup table are inputs in clear, the very files
         "sender_transport",
         "transport",
         "tls_policy",
-        "sasl/smtpd.conf",
     ]) {
         assert.ok(t in files, `${t} is an input`);
     }
-    assert.deepEqual(w.saslauthdFiles, { "pam-smtp": text(uploaded("ib-saslauthd-config").get("pam-smtp")) });
+    // saslauthd is relay mode's only (internet mode's SMTP AUTH asks Dovecot): its files and Postfix's
+    // Cyrus SASL config are inputs there, and nowhere in internet mode.
+    assert.equal(w.saslauthdFiles, undefined);
+    assert.ok(!("sasl/smtpd.conf" in files));
+    const relay = component(T.mailServer, "in-relay-mode").wire;
+    assert.deepEqual(relay.saslauthdFiles, { "pam-smtp": text(uploaded("ir-saslauthd-config").get("pam-smtp")) });
+    assert.equal(relay.postfixFiles["sasl/smtpd.conf"], text(uploaded("ir-postfix-config").get("sasl/smtpd.conf")));
 });
 
 test("master.cf is an input in every mode: Sieve's reinject socket depends on nothing Docker assigns", () => {
@@ -312,13 +330,14 @@ test("VirtualDomain and Relayhost register their validated settings, never a pas
 });
 
 test("secrets: the password hashes are secret inputs; keys and plaintext passwords are in no component input", () => {
-    const server = component(T.mailServer, "in-bridge").wire,
+    const server = component(T.mailServer, "in-relay-mode").wire,
         dovecot = component(T.dovecotImap, "in-imap").wire;
     assert.ok(isWrappedSecret(server.saslauthdSecretFiles), "MailServer saslauthdSecretFiles is a secret");
     assert.equal(
         unwrapSecrets(server.saslauthdSecretFiles).passwd,
-        text(uploaded("ib-saslauthd-config").get("passwd")),
+        text(uploaded("ir-saslauthd-config").get("passwd")),
     );
+    assert.equal(component(T.mailServer, "in-bridge").wire.saslauthdSecretFiles, undefined, "internet mode: none");
     assert.ok(isWrappedSecret(dovecot.dovecotSecretFiles), "DovecotImap dovecotSecretFiles is a secret");
     assert.equal(unwrapSecrets(dovecot.dovecotSecretFiles).users, text(uploaded("ib-dovecot-config").get("users")));
     for (const name of ["in-example.com", "in-example.org", "in-example.net"]) {

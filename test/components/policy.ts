@@ -3,7 +3,14 @@
 // deserializer and wrapped in its unknown-checking proxy, as its analyzer server does. No PolicyPack
 // is constructed (that would start the analyzer's gRPC server).
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
-import { ResourceValidationArgs, ResourceValidationPolicy, unknownCheckingProxy } from "@pulumi/policy";
+import {
+    PolicyResource,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+    unknownCheckingProxy,
+} from "@pulumi/policy";
 import { specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
 
 // @pulumi/policy's deserializer is internal (its .d.ts is empty); server.js calls it with
@@ -68,4 +75,66 @@ export async function validate(policy: ResourceValidationPolicy, resource: WireR
             messages.push(message);
         });
     return messages;
+}
+
+/**
+ * A resource as the engine hands it to a stack policy (AnalyzeStack): its final outputs on the wire
+ * (a custom resource's state, a component's registered outputs), and the resources it depends on
+ * (by name or URN). Without a type: a docker container.
+ */
+export interface StackEntry {
+    name: string;
+    type?: string;
+    urn?: string;
+    wire: Record<string, unknown>;
+    dependsOn?: string[];
+}
+
+export function stackArgs(entries: StackEntry[], config: Record<string, unknown> = {}): StackValidationArgs {
+    const resources: PolicyResource[] = entries.map(e => {
+        const type = e.type ?? "docker:index/container:Container";
+        return {
+            type,
+            name: e.name,
+            urn: e.urn ?? `urn:pulumi:dev::mailserver::${type}::${e.name}`,
+            props: decode(e.wire),
+            opts: {
+                protect: false,
+                ignoreChanges: [],
+                aliases: [],
+                customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+                additionalSecretOutputs: [],
+            },
+            dependencies: [],
+            propertyDependencies: {},
+            isType: () => false,
+            asType: () => undefined,
+        };
+    });
+    entries.forEach((e, i) => {
+        resources[i].dependencies = (e.dependsOn ?? [])
+            .map(d => resources.find(r => r.urn === d || r.name === d))
+            .filter((r): r is PolicyResource => r !== undefined);
+    });
+    return {
+        resources,
+        stackTags: new Map(),
+        getConfig: <T extends object>() => config as T,
+        notApplicable: (reason?: string): never => {
+            throw new Error(`not applicable: ${reason}`);
+        },
+    };
+}
+
+/** Runs a stack policy; returns what it reports. */
+export async function validateStack(
+    policy: StackValidationPolicy,
+    entries: StackEntry[],
+    config: Record<string, unknown> = {},
+): Promise<Array<{ message: string; urn?: string }>> {
+    const out: Array<{ message: string; urn?: string }> = [];
+    await policy.validateStack(stackArgs(entries, config), (message, urn) => {
+        out.push({ message, urn });
+    });
+    return out;
 }

@@ -7,8 +7,21 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { authRequiresTls, noOpenRelay, noPlaintextSecrets, subjectOf, tlsMinimumVersion } from "../../policy/rules";
-import { decode, UNKNOWN, validate } from "./policy";
+import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import {
+    authRequiresTls,
+    CONTAINER_TYPE,
+    dkimAndDmarc,
+    dmarcReportAddress,
+    noOpenRelay,
+    noPlaintextSecrets,
+    policies,
+    secretUploads,
+    smtpReverseDns,
+    subjectOf,
+    tlsMinimumVersion,
+} from "../../policy/rules";
+import { decode, resourceArgs, StackEntry, UNKNOWN, validate, validateStack } from "./policy";
 import { isWrappedSecret, redactSecrets, unwrapSecrets } from "./secrets";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -34,6 +47,8 @@ interface Res {
     name: string;
     parent: string;
     wire: any;
+    urn?: string;
+    dependencies?: string[];
 }
 
 let tmp: string;
@@ -73,7 +88,10 @@ function run(script: string, request: object, label: string, captureFile?: strin
             let result: any;
             const last = stdout.trim().split("\n").pop();
             if (code === 0 && last) result = JSON.parse(last);
-            if (result && captureFile) result.resources = JSON.parse(fs.readFileSync(captureFile, "utf8"));
+            if (result && captureFile) {
+                result.resources = JSON.parse(fs.readFileSync(captureFile, "utf8"));
+                result.states = JSON.parse(fs.readFileSync(`${captureFile}.state.json`, "utf8"));
+            }
             resolve({ code, stdout, stderr, result });
         });
     });
@@ -178,6 +196,21 @@ before(() => {
     runs.prod = deploy("prod", prodConfig(), "prod", true);
     runs.openRelay = deploy("dev", { ...devConfig(), "mailserver:mynetworks": ["0.0.0.0/0"] }, "open-relay");
     runs.devPreview = deploy("dev", devConfig(), "dev-preview", true, true);
+    runs.prodPreview = deploy("prod", prodConfig(), "prod-preview", true, true);
+    // Stacks the policies must judge wrong (the components accept them).
+    runs.noFilter = deploy("dev", { ...devConfig(), "mailserver:spamFilter": { enabled: false } }, "no-filter", true);
+    runs.quarantine = deploy(
+        "dev",
+        {
+            ...devConfig(),
+            "mailserver:domains": (stackConfig("dev")["mailserver:domains"] as any[]).map(d => ({
+                ...d,
+                dmarcPolicy: "quarantine",
+            })),
+        },
+        "quarantine",
+        true,
+    );
     // A /8 passes the component's own check (it refuses only /0) but not the policy's.
     runs.widePreview = deploy(
         "dev",
@@ -190,7 +223,14 @@ before(() => {
 
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-async function succeeded(name: string): Promise<{ outputs: Record<string, any>; resources: Res[] }> {
+/** A captured run: outputs, registrations and each resource's final state (program-capture.ts). */
+interface Captured {
+    outputs: Record<string, any>;
+    resources: Res[];
+    states: Array<{ urn: string; state: any }>;
+}
+
+async function succeeded(name: string): Promise<Captured> {
     const r = await runs[name];
     assert.equal(r.code, 0, `${name} failed:\n${r.stderr}`);
     for (const pw of ALL_PASSWORDS) {
@@ -237,7 +277,7 @@ test("dev stack: the program runs and its outputs follow the stack config", asyn
     const prefix = prefixOf("dev", cfg),
         hostname = cfg["mailserver:hostname"];
     assert.equal(outputs.postfixContainer, `${prefix}-postfix`);
-    assert.equal(outputs.saslauthdContainer, `${prefix}-saslauthd`);
+    assert.equal(outputs.saslauthdContainer, undefined, "internet mode: SMTP AUTH through Dovecot");
     assert.equal(outputs.dovecotContainer, `${prefix}-dovecot`);
     assert.equal(outputs.acmeContainer, undefined, "no tls.acme in dev");
     assert.equal(outputs.webContainer, undefined, "no wellKnown in dev");
@@ -335,8 +375,8 @@ test("dev stack resources: its network, ports on publishAddress, self-signed cer
             new RegExp(`^${esc(a.address)}@${esc(domain.domain)}\t${esc(a.targets.join(", "))}$`, "m"),
         );
     assert.ok(
-        isSecret(upload(named(resources, `${prefix}-saslauthd-config`), "/staging/passwd")),
-        "passwd is sent as a secret",
+        isSecret(upload(named(resources, `${prefix}-dovecot-config`), "/staging/users")),
+        "the users file is sent as a secret",
     );
     // rspamd on the stack's network (it asks DNS), Valkey on none; each domain's DKIM keys as secrets.
     assert.deepEqual(named(resources, `${prefix}-rspamd`).wire.networksAdvanced, [{ name: `${prefix}-net` }]);
@@ -471,4 +511,160 @@ test("policy at the preview of a new dev stack with mynetworks 10.0.0.0/8: a mai
     assert.equal(found.length, 1, found.join("\n"));
     assert.match(found[0], /^mailserver:index:MailServer mail: main\.cf: mynetworks trusts 10\.0\.0\.0\/8: /);
     assert.equal(noOpenRelay.enforcementLevel, "mandatory");
+});
+
+// ------------------------------------------------------------------------------------------
+// The whole policy pack on the stacks as rendered: each resource rule on every registration's
+// inputs (what the engine's Analyze gets), the remediation on every container, and each stack rule
+// on what the engine's AnalyzeStack gets: every resource's final outputs (a custom resource's state,
+// a component's registered outputs, the stack's outputs), with the stack's policy config
+// (stacks/policy.<stack>.json, as `npm run stack -- preview <stack> --policy-pack policy/` passes it).
+
+const RESOURCE_RULES = policies.filter((p): p is ResourceValidationPolicy => "validateResource" in p);
+const STACK_RULES = policies.filter((p): p is StackValidationPolicy => "validateStack" in p);
+
+/** The policy config of a stack file's stack (policy name -> its config), or none. */
+function policyConfig(stack: string): Record<string, Record<string, unknown>> {
+    const file = path.join(ROOT, "stacks", `policy.${stack}.json`);
+    return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
+}
+
+/** The resources as AnalyzeStack hands them to stack policies, from a captured run. */
+function analyzedStack(stack: string, result: Captured): StackEntry[] {
+    const states = new Map<string, any>(result.states.map(s => [s.urn, s.state]));
+    const entries: StackEntry[] = result.resources.map(r => ({
+        name: r.name,
+        type: r.type,
+        urn: r.urn,
+        wire: states.get(r.urn!) ?? {},
+        dependsOn: r.dependencies ?? [],
+    }));
+    // The stack's own outputs (dnsRecords, mainCf, ...), as the root resource holds them.
+    entries.push({ name: `mailserver-${stack}`, type: "pulumi:pulumi:Stack", wire: result.outputs ?? {} });
+    return entries;
+}
+
+/** Every violation the pack reports on a captured run, as "rule: resource: message". */
+async function packViolations(stack: string, run: string): Promise<string[]> {
+    const result = await succeeded(run);
+    const config = policyConfig(stack);
+    const found: string[] = [];
+    for (const r of result.resources) {
+        for (const rule of RESOURCE_RULES)
+            for (const m of await validate(rule, r)) found.push(`${rule.name}: ${r.type} ${r.name}: ${m}`);
+        if (r.type === CONTAINER_TYPE) {
+            const args = resourceArgs(r.wire, { type: r.type, name: r.name, forRemediation: true });
+            if ((await secretUploads.remediateResource!(args)) !== undefined)
+                found.push(`${secretUploads.name}: ${r.name}: an upload to make secret`);
+        }
+    }
+    const entries = analyzedStack(stack, result);
+    for (const rule of STACK_RULES)
+        for (const v of await validateStack(rule, entries, config[rule.name] ?? {}))
+            found.push(`${rule.name}: ${v.urn}: ${v.message}`);
+    return found;
+}
+
+test("every rule of the policy pack passes the dev and prod stacks, at the preview of a new stack and as deployed", async () => {
+    assert.deepEqual(
+        [...RESOURCE_RULES, ...STACK_RULES, secretUploads].map(p => p.name).sort(),
+        policies.map(p => p.name).sort(),
+        "every rule is run",
+    );
+    for (const [stack, run] of [
+        ["dev", "devPreview"],
+        ["dev", "dev"],
+        ["prod", "prodPreview"],
+        ["prod", "prod"],
+    ]) {
+        assert.deepEqual(await packViolations(stack, run), [], `${run}`);
+    }
+    // The stack rules judged what they are meant to: the components' outputs carry the facts.
+    const { resources, states } = await succeeded("dev");
+    const domain = resources.find(r => r.type === "mailserver:index:VirtualDomain")!;
+    const outputs = states.find(x => x.urn === domain.urn)!.state;
+    assert.equal(outputs.dkim, true);
+    assert.equal(outputs.dmarcPolicy, "none");
+});
+
+test("each rule of the pack fires on a real rendered stack made wrong", async () => {
+    const violations = async (rule: ResourceValidationPolicy, r: Res) => validate(rule, r);
+    const { resources } = await succeeded("dev");
+    const prefix = prefixOf("dev", stackConfig("dev"));
+    const server = named(resources, "mail", "mailserver:index:MailServer");
+    const imap = named(resources, "imap", "mailserver:index:DovecotImap");
+    const withMainCf = (edit: (t: string) => string): Res => ({
+        ...server,
+        wire: {
+            ...server.wire,
+            postfixFiles: { ...server.wire.postfixFiles, "main.cf": edit(server.wire.postfixFiles["main.cf"]) },
+        },
+    });
+    const setParam = (key: string, value: string) => (t: string) =>
+        t.replace(new RegExp(`^${key} = .*$`, "m"), `${key} = ${value}`);
+
+    // mail-no-open-relay: a wider mynetworks than the policy allows, accepted by the component.
+    const wide = await succeeded("widePreview");
+    const relay = (await Promise.all(wide.resources.map(r => violations(noOpenRelay, r)))).flat();
+    assert.equal(relay.length, 1, relay.join("\n"));
+    // mail-auth-requires-tls: AUTH on port 25 without TLS; Dovecot letting clients log in before STARTTLS.
+    const auth = await violations(
+        authRequiresTls,
+        withMainCf(t => setParam("smtpd_tls_auth_only", "no")(setParam("smtpd_sasl_auth_enable", "yes")(t))),
+    );
+    assert.match(auth.join("\n"), /^main\.cf: smtpd_sasl_auth_enable = yes, but TLS is not required before AUTH/m);
+    const dovecot = {
+        ...imap,
+        wire: {
+            ...imap.wire,
+            dovecotFiles: {
+                "dovecot.conf": imap.wire.dovecotFiles["dovecot.conf"].replace(/^ssl = required$/m, "ssl = yes"),
+            },
+        },
+    };
+    assert.match((await violations(authRequiresTls, dovecot)).join("\n"), /ssl = yes; clients may log in without TLS/);
+    // mail-tls-1.2-minimum: TLS 1.0 allowed on the smtpd ports.
+    const tls = await violations(tlsMinimumVersion, withMainCf(setParam("smtpd_tls_protocols", ">=TLSv1")));
+    assert.match(tls.join("\n"), /smtpd_tls_protocols = ">=TLSv1" enables TLSv1, TLSv1\.1/);
+    // mail-no-plaintext-secrets: a password in the Postfix container's environment.
+    const postfix = named(resources, `${prefix}-postfix`);
+    const env = await violations(noPlaintextSecrets, {
+        ...postfix,
+        wire: { ...postfix.wire, envs: ["RELAY_PASSWORD=hunter2-long"] },
+    });
+    assert.match(env.join("\n"), /^Environment variable RELAY_PASSWORD holds what looks like a secret/m);
+    // mail-secret-uploads: the config job's TLS key sent in clear is made a secret.
+    const job = named(resources, `${prefix}-postfix-config`);
+    const clearKey = {
+        ...job.wire,
+        uploads: job.wire.uploads.map((u: any) =>
+            u.file.endsWith("/tls/key.pem") ? { ...u, content: unwrap(u.content) } : u,
+        ),
+    };
+    const remediated = await secretUploads.remediateResource!(
+        resourceArgs(clearKey, { type: CONTAINER_TYPE, name: job.name, forRemediation: true }),
+    );
+    assert.ok(remediated, "the clear key is remediated");
+    assert.equal(
+        await secretUploads.remediateResource!(resourceArgs(job.wire, { type: CONTAINER_TYPE, forRemediation: true })),
+        undefined,
+        "as rendered, the key is already a secret",
+    );
+    // mail-dkim-dmarc: the spam filter (which signs) off.
+    const noFilter = await succeeded("noFilter");
+    const dkim = await validateStack(dkimAndDmarc, analyzedStack("dev", noFilter));
+    assert.equal(dkim.length, 1, JSON.stringify(dkim));
+    assert.match(dkim[0].message, /^No DKIM signing is configured for example\.test: /);
+    // mail-dmarc-report-address: a quarantine policy whose reports go nowhere.
+    const quarantine = await validateStack(dmarcReportAddress, analyzedStack("dev", await succeeded("quarantine")));
+    assert.ok(quarantine.length >= 1, JSON.stringify(quarantine));
+    assert.match(quarantine[0].message, /^The DMARC policy of example\.test has p=quarantine and no report address/);
+    // mail-smtp-reverse-dns: prod without its policy config (the PTR record not confirmed).
+    const prod = await succeeded("prod");
+    const ptr = await validateStack(smtpReverseDns, analyzedStack("prod", prod));
+    assert.ok(ptr.length >= 1, JSON.stringify(ptr));
+    assert.match(
+        ptr[0].message,
+        /listens on port 25 .* in host network mode\. Set the PTR record .* "mail\.example\.com"/,
+    );
 });

@@ -7,9 +7,10 @@ import { before, test } from "node:test";
 import { installMocks, MockEnv, T, text, unwrapSecrets, uploads, value } from "./mocks";
 
 let env: MockEnv;
-const SERVICES = ["postfix", "saslauthd", "dovecot", "rspamd", "valkey"] as const;
+// Internet mode: SMTP AUTH goes through Dovecot, saslauthd runs in relay mode only.
+const SERVICES = ["postfix", "dovecot", "authpolicy", "rspamd", "valkey"] as const;
 /** The config jobs that carry mailboxes, aliases and passwords (rspamd's carries only who owns which address). */
-const JOBS = ["postfix-config", "saslauthd-config", "dovecot-config"];
+const JOBS = ["postfix-config", "dovecot-config"];
 
 interface Variant {
     prefix: string;
@@ -125,7 +126,6 @@ test("the config jobs carry the difference", () => {
     };
     assert.deepEqual(changed("postfix-config"), ["/staging/sender_login", "/staging/virtual", "/staging/vmailbox"]);
     assert.deepEqual(changed("dovecot-config"), ["/staging/users"]);
-    assert.deepEqual(changed("saslauthd-config"), ["/staging/passwd"]);
     // rspamd knows which login owns which address (the From-header check), nothing else of them.
     assert.deepEqual(changed("rspamd-config"), ["/staging/local.d/rspamd.lua"]);
     for (const job of JOBS) assert.notEqual(normalized(B, job), normalized(A, job), `${job} inputs differ`);
@@ -155,7 +155,7 @@ test("spam filter settings change rspamd's config job only: no service container
 test("control: a service setting (ports.smtp) does change the postfix container", () => {
     assert.notEqual(normalized(C, "postfix"), normalized(A, "postfix"));
     // ...and only postfix: the others do not listen on the SMTP port.
-    assert.equal(normalized(C, "saslauthd"), normalized(A, "saslauthd"));
+    assert.equal(normalized(C, "authpolicy"), normalized(A, "authpolicy"));
     assert.equal(normalized(C, "dovecot"), normalized(A, "dovecot"));
     assert.equal(normalized(C, "rspamd"), normalized(A, "rspamd"));
     assert.equal(normalized(C, "valkey"), normalized(A, "valkey"));

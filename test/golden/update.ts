@@ -101,6 +101,8 @@ function renderedFiles(stack: string, { registrations, outputs }: Run): Map<stri
     for (const r of registrations) {
         for (const service of COMPONENTS[r.type] ?? []) {
             const input = r.wire[FILE_INPUTS[service]];
+            // saslauthd runs in relay mode only (internet mode's SMTP AUTH asks Dovecot).
+            if (input === undefined && service === "saslauthd") continue;
             if (!input || typeof input !== "object" || isWrappedSecret(input)) {
                 throw new Error(`${stack}: ${r.type} ${r.name} has no plain ${FILE_INPUTS[service]} input`);
             }

@@ -103,7 +103,7 @@ async function startPebble(): Promise<void> {
 
 const serviceIds = () =>
     Object.fromEntries(
-        ["postfix", "dovecot", "saslauthd", "acme", "web"].map(s => [
+        ["postfix", "dovecot", "authpolicy", "acme", "web"].map(s => [
             s,
             docker(["container", "inspect", "-f", "{{.Id}}", `${PREFIX}-${s}`]),
         ]),
@@ -251,7 +251,7 @@ describe("tls.acme against Pebble (HTTP-01), certificates switched without resta
             "only the ACME container is replaced",
         );
         const now = serviceIds();
-        assert.deepEqual({ ...now, acme: ids.acme }, ids, "Postfix, Dovecot, saslauthd and nginx kept");
+        assert.deepEqual({ ...now, acme: ids.acme }, ids, "Postfix, Dovecot, the policy service and nginx kept");
         const all = await waitForAll("the certificate from the new directory", s => s.serial !== before);
         assert.equal(new Set(all.map(s => s.serial)).size, 1, "the same certificate on every port");
         assert.equal(all[0].issuer, intermediate);

@@ -11,10 +11,10 @@ import { ARTIFACTS, PORTS } from "./stack";
 
 export const HOST = "127.0.0.1";
 
-/** Container ids of a stack's three services, to tell whether the engine replaced them. */
+/** Container ids of a stack's services, to tell whether the engine replaced them (internet mode: no saslauthd). */
 export function containerIds(prefix: string): Record<string, string> {
     return Object.fromEntries(
-        ["postfix", "saslauthd", "dovecot"].map(s => [
+        ["postfix", "dovecot", "authpolicy"].map(s => [
             s,
             docker(["container", "inspect", "-f", "{{.Id}}", `${prefix}-${s}`]),
         ]),
@@ -138,6 +138,36 @@ export async function fetchBySubject(
     } finally {
         await client.logout().catch(() => undefined);
     }
+}
+
+/** sieve-connect (a real ManageSieve client) with STARTTLS verified against `ca` by `servername`. */
+export function sieveConnect(
+    user: Credentials,
+    args: string[],
+    server: { port: number; ca: string; servername: string },
+): { status: number | null; output: string } {
+    const r = spawnSync(
+        "sieve-connect",
+        [
+            "--4",
+            "--server",
+            HOST,
+            "--port",
+            String(server.port),
+            "--user",
+            user.address,
+            "--passwordfd",
+            "0",
+            "--tlscafile",
+            server.ca,
+            "--tlshostname",
+            server.servername,
+            "--noclearauth",
+            ...args,
+        ],
+        { input: `${user.password}\n`, encoding: "utf8", timeout: 60_000 },
+    );
+    return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
 export function dockerLogs(container: string): string {

@@ -239,7 +239,7 @@ describe("the real Pulumi engine, live", () => {
         const after = ids();
         assert.notEqual(after.postfix, before.postfix);
         assert.equal(after.dovecot, before.dovecot);
-        assert.equal(after.saslauthd, before.saslauthd);
+        assert.equal(after.authpolicy, before.authpolicy);
         const queue = spawnSync("docker", ["exec", `${PREFIX}-postfix`, "postqueue", "-j"], {
             encoding: "utf8",
         }).stdout;

@@ -639,13 +639,12 @@ describe("security, live", () => {
         assert.equal(stat("postfix", "sasl_passwd.lmdb"), "600 root root");
         assert.equal(stat("dovecot", "tls/key.pem"), "600 root root");
         assert.equal(stat("dovecot", "users"), "640 root dovecot");
-        assert.equal(stat("saslauthd", "passwd"), "600 root root");
         assert.equal(stat("rspamd", dkimFile("mail-rsa")), "640 root _rspamd");
         assert.equal(stat("rspamd", dkimFile("mail-ed25519")), "640 root _rspamd");
     });
 
     test("least privilege: no privileged container, capabilities dropped, read-only root, no new privileges", () => {
-        for (const s of ["postfix", "dovecot", "saslauthd", "rspamd", "valkey"]) {
+        for (const s of ["postfix", "dovecot", "authpolicy", "rspamd", "valkey"]) {
             const h = JSON.parse(
                 spawnSync("docker", ["inspect", "-f", "{{json .HostConfig}}", `${PREFIX}-${s}`], { encoding: "utf8" })
                     .stdout,

@@ -35,7 +35,7 @@ const { alice, bob, carol } = USERS;
 const away = { address: "away@example.test", password: "away-Secret-2026!x" };
 const redir = { address: "redir@example.test", password: "redir-Secret-2026!" };
 const OUTSIDE = "dest@outside.test";
-const SERVICES = ["postfix", "dovecot", "rspamd", "saslauthd"];
+const SERVICES = ["postfix", "dovecot", "rspamd"];
 
 const report = (line: string) => process.stdout.write(`# ${line}\n`);
 
@@ -459,7 +459,7 @@ describe("the reinject path in bridge mode, live", () => {
         );
     });
     after(() => {
-        keepLogs(BRIDGE, ["postfix", "dovecot", "saslauthd"]);
+        keepLogs(BRIDGE, ["postfix", "dovecot"]);
         destroy(BRIDGE);
     });
 

@@ -3,6 +3,7 @@
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import type { ResourceStep } from "../../scripts/lib/steps";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const ARTIFACTS = path.join(ROOT, "test", ".artifacts");
@@ -78,6 +79,8 @@ export interface DeployResult {
     kept: string[];
     /** The engine's count of steps by kind ("same", "create", "update", "replace", ...). */
     changeSummary: Record<string, number>;
+    /** What the operation did to every resource, with the properties forcing each replacement. */
+    steps: ResourceStep[];
 }
 
 /** Folder of a live stack's engine workspace, state and passphrase. */

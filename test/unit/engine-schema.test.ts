@@ -11,9 +11,10 @@
 // either, this test fails: run `bash engine/build.sh` first.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { refs, sameNames, Schema, servedSchema } from "./schema-compare";
 
 const repo = path.resolve(__dirname, "../..");
 const nodeModules = path.join(repo, "node_modules");
@@ -123,66 +124,6 @@ function usedClasses(pkg: string): string[] {
     return [...found].sort();
 }
 
-// ---- The schema the engine serves ---------------------------------------------------------------
-
-interface PropSpec {
-    type?: string;
-    $ref?: string;
-    items?: PropSpec;
-    additionalProperties?: PropSpec;
-    secret?: boolean;
-}
-interface Schema {
-    name: string;
-    version?: string;
-    resources: Record<
-        string,
-        {
-            inputProperties?: Record<string, PropSpec>;
-            properties?: Record<string, PropSpec>;
-        }
-    >;
-    types: Record<string, { type?: string; properties?: Record<string, PropSpec> }>;
-}
-
-function servedSchema(engine: Engine, pkg: string, version: string): Schema {
-    const out = execFileSync("pulumi", ["package", "get-schema", `${pkg}@${version}`], {
-        env: engine.env,
-        cwd: repo,
-        encoding: "utf8",
-        maxBuffer: 256 << 20,
-        timeout: 300_000,
-        stdio: ["ignore", "pipe", "pipe"],
-    });
-    return JSON.parse(out) as Schema;
-}
-
-// Object type tokens that a property refers to, through arrays and maps.
-function refs(p: PropSpec | undefined): string[] {
-    if (!p) return [];
-    const own = p.$ref?.startsWith("#/types/") ? [decodeURIComponent(p.$ref.slice("#/types/".length))] : [];
-    return [...own, ...refs(p.items), ...refs(p.additionalProperties)];
-}
-
-function sameNames(what: string, actual: string[], expected: string[]) {
-    const a = new Set(actual),
-        e = new Set(expected);
-    const missing = [...e].filter(n => !a.has(n)).sort();
-    const extra = [...a].filter(n => !e.has(n)).sort();
-    assert.ok(
-        missing.length === 0 && extra.length === 0,
-        `${what}: ` +
-            [
-                missing.length
-                    ? `the SDK has ${missing.map(n => `'${n}'`).join(", ")} but the served schema does not`
-                    : "",
-                extra.length ? `the served schema has ${extra.map(n => `'${n}'`).join(", ")} but the SDK does not` : "",
-            ]
-                .filter(Boolean)
-                .join("; "),
-    );
-}
-
 // ---- The checks ---------------------------------------------------------------------------------
 
 for (const pkg of ["docker", "tls"]) {
@@ -191,7 +132,7 @@ for (const pkg of ["docker", "tls"]) {
         const classes = usedClasses(pkg);
         const inputTypes = sdkInputTypes(pkg);
         let served: Schema | undefined;
-        const getSchema = () => (served ??= servedSchema(engineEnv(), pkg, version));
+        const getSchema = () => (served ??= servedSchema(engineEnv().env, pkg, version));
 
         test("the components use resources of the package", () => {
             assert.ok(classes.length > 0, `no 'new <alias>.<Class>(' of @pulumi/${pkg} found under components/`);

@@ -57,6 +57,7 @@ export function internetSpec(): PostfixSpec {
         mynetworks: ["127.0.0.0/8", "[::1]/128", "192.0.2.0/24"],
         inetInterfaces: ["all"],
         inetProtocols: "all",
+        peernameLookup: true,
         relayDomains: ["backup.example.net"],
         relayRecipients: ["x@backup.example.net", "y@backup.example.net"],
         messageSizeLimit: 31457280,
@@ -107,6 +108,7 @@ export function dovecotSpec(ports: Partial<DovecotSpec["ports"]> = {}): DovecotS
     return {
         hostname: "mail.example.com",
         listen: ["*", "::"],
+        publishAddress: "0.0.0.0",
         ports: { imap: 1143, imaps: 1993, managesieve: 14190, pop3: 0, pop3s: 0, ...ports },
         recipientDelimiter: "+",
         messageSizeLimit: 31457280,

@@ -6,7 +6,7 @@
 // the components' own builders, components/render/inputs.ts) and the config job containers.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { PolicyResource, Secret, StackValidationArgs, StackValidationPolicy, UnknownValueError } from "@pulumi/policy";
+import { Secret, UnknownValueError } from "@pulumi/policy";
 import { renderDovecotConf, renderDovecotFiles } from "../../components/render/dovecot";
 import {
     dovecotSettings,
@@ -46,67 +46,14 @@ import {
     isWireSecret,
     policySdk as sdk,
     resourceArgs,
+    StackEntry,
     UNKNOWN,
     validate,
+    validateStack,
     WireResource,
     wireSecret as secret,
 } from "../components/policy";
 import { dovecotSpec, internetSpec, relaySpec } from "./fixtures";
-
-type Config = Record<string, unknown>;
-
-interface StackEntry {
-    name: string;
-    type?: string;
-    wire: Record<string, unknown>;
-    dependsOn?: string[];
-}
-
-function stackArgs(entries: StackEntry[], config: Config = {}): StackValidationArgs {
-    const resources: PolicyResource[] = entries.map(e => {
-        const type = e.type ?? CONTAINER_TYPE;
-        return {
-            type,
-            name: e.name,
-            urn: `urn:pulumi:dev::mailserver::${type}::${e.name}`,
-            props: decode(e.wire),
-            opts: {
-                protect: false,
-                ignoreChanges: [],
-                aliases: [],
-                customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
-                additionalSecretOutputs: [],
-            },
-            dependencies: [],
-            propertyDependencies: {},
-            isType: () => false,
-            asType: () => undefined,
-        };
-    });
-    entries.forEach((e, i) => {
-        resources[i].dependencies = (e.dependsOn ?? []).map(n => resources.find(r => r.name === n)!);
-    });
-    return {
-        resources,
-        stackTags: new Map(),
-        getConfig: <T extends object>() => config as T,
-        notApplicable: (reason?: string): never => {
-            throw new Error(`not applicable: ${reason}`);
-        },
-    };
-}
-
-async function validateStack(
-    policy: StackValidationPolicy,
-    entries: StackEntry[],
-    config: Config = {},
-): Promise<Array<{ message: string; urn?: string }>> {
-    const out: Array<{ message: string; urn?: string }> = [];
-    await policy.validateStack(stackArgs(entries, config), (message, urn) => {
-        out.push({ message, urn });
-    });
-    return out;
-}
 
 // ------------------------------------------------------------------------------------------
 // Resources as our components register them: the components themselves (their settings and
@@ -170,11 +117,17 @@ function mailServer(spec: PostfixSpec, o: ServerOptions = {}): WireResource {
             enabled: true,
             rejectScore: 15,
             addHeaderScore: 6,
+            outboundRejectScore: 10,
+            messagesPerHour: 100,
+            recipientsPerHour: 300,
             greylisting: false,
             greylistScore: 4,
             dnsbl: false,
             nameservers: [],
+            dnsTimeout: "1s",
+            dnsRetransmits: 5,
         },
+        dns: "available",
     });
     return {
         type: MAIL_SERVER_TYPE,
@@ -1024,8 +977,8 @@ function virtualDomain(args: Record<string, unknown>): StackEntry {
 }
 
 describe("mail-dkim-dmarc: the package's own keys and records", () => {
-    // The spam filter off (no milter): only the VirtualDomains' keys can sign.
-    const job: StackEntry = { name: "mail-postfix-config", wire: postfixJobWire({ ...internetSpec(), milter: false }) };
+    // The spam filter on: Postfix passes mail through the package's rspamd, which signs with the VirtualDomains' keys.
+    const job: StackEntry = { name: "mail-postfix-config", wire: postfixJobWire(internetSpec()) };
 
     test("passes when every mail domain has a VirtualDomain with dkim on (its DMARC record comes with it)", async () => {
         const out = await validateStack(dkimAndDmarc, [
@@ -1041,6 +994,19 @@ describe("mail-dkim-dmarc: the package's own keys and records", () => {
         assert.equal(out.length, 2);
         assert.match(out[0].message, /^No DKIM signing is configured for example\.com, example\.org: .*Set dkim: true/);
         assert.match(out[1].message, /^No DMARC record is published for example\.org:/);
+    });
+
+    test("with the spam filter off nothing signs, whatever the VirtualDomains say", async () => {
+        const out = await validateStack(dkimAndDmarc, [
+            { name: "mail-postfix-config", wire: postfixJobWire({ ...internetSpec(), milter: false }) },
+            virtualDomain({ domain: "example.com" }),
+            virtualDomain({ domain: "example.org" }),
+        ]);
+        assert.equal(out.length, 1, JSON.stringify(out));
+        assert.match(
+            out[0].message,
+            /^No DKIM signing is configured for example\.com, example\.org: .*spamFilter enabled/,
+        );
     });
 
     test("the package's own rspamd (milter and container) signs only with VirtualDomains' keys, so it covers no other domain", async () => {

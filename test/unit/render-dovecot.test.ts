@@ -173,6 +173,53 @@ describe("dovecot.conf", () => {
         assert.equal(settings.get("sieve_redirect_envelope_from"), "recipient");
     });
 
+    test("Postfix's SMTP AUTH: an auth listener on the socket volume Postfix mounts too", () => {
+        const listener = dovecotSettings(conf).filter(
+            x => x.sections.join(" > ") === "service auth > unix_listener /run/lmtp/auth",
+        );
+        assert.deepEqual(
+            listener.map(x => `${x.key} = ${x.value}`),
+            ["mode = 0666"],
+        );
+    });
+
+    test("brute force: the auth policy asks the service on its socket, with the thresholds and exemptions as attributes", () => {
+        const withPolicy = renderDovecotConf({
+            ...dovecotSpec(),
+            bruteForce: {
+                maxFailures: 4,
+                maxLoginFailures: 12,
+                findTime: "15m",
+                banTime: "2h",
+                exempt: ["127.0.0.0/8", "::1/128"],
+                exemptGateway: true,
+            },
+        });
+        const top = topLevel(withPolicy);
+        assert.equal(top.get("auth_policy_server_url"), "http://authpolicy/");
+        assert.ok(top.get("auth_policy_hash_nonce"), "Dovecot requires a nonce");
+        assert.equal(top.get("auth_policy_check_after_auth"), "no");
+        const inPolicy = (section: string) =>
+            Object.fromEntries(
+                dovecotSettings(withPolicy)
+                    .filter(x => x.sections.join(" > ") === section)
+                    .map(x => [x.key, x.value]),
+            );
+        assert.deepEqual(inPolicy("auth_policy"), { http_client_proxy_socket_path: "/run/authpolicy/policy.sock" });
+        assert.deepEqual(inPolicy("auth_policy > request_attributes"), {
+            max_failures: "4",
+            max_login_failures: "12",
+            find_seconds: "900",
+            ban_seconds: "7200",
+            exempt: "127.0.0.0/8 ::1/128 gateway",
+        });
+        // Dovecot's own per-address penalty is off (mode 0: the auth process cannot reach it).
+        assert.deepEqual(inPolicy("service anvil > unix_listener anvil-auth-penalty"), { mode: "0" });
+        // Off: no policy at all (the auth listener for Postfix stays).
+        assert.equal(topLevel(conf).get("auth_policy_server_url"), undefined);
+        assert.doesNotMatch(conf, /auth_policy|anvil-auth-penalty/);
+    });
+
     test("braces are balanced", () => {
         let depth = 0;
         for (const ch of conf) {

@@ -653,8 +653,21 @@ describe("lookup tables", () => {
             if (t === postfixTables.saslPasswords) continue; // rendered by the component from secrets
             assert.ok(paths.includes(t), `${t} not rendered`);
         }
-        assert.ok(paths.includes("main.cf") && paths.includes("master.cf") && paths.includes("sasl/smtpd.conf"));
+        assert.ok(paths.includes("main.cf") && paths.includes("master.cf"));
+        // Internet mode's smtpd asks Dovecot; only relay mode has a Cyrus SASL (saslauthd) config.
+        assert.ok(!paths.includes("sasl/smtpd.conf"));
+        assert.ok(renderPostfixFiles(relaySpec()).some(f => f.path === "sasl/smtpd.conf"));
         for (const f of files) assert.match(f.mode, /^0[0-7]{3}$/);
+    });
+
+    test("SMTP AUTH: internet mode asks Dovecot's auth service on the shared socket, relay mode saslauthd", () => {
+        const internet = parseMainCf(renderMainCf(spec)).values;
+        assert.equal(internet.get("smtpd_sasl_type"), "dovecot");
+        assert.equal(internet.get("smtpd_sasl_path"), "/run/lmtp/auth");
+        assert.equal(internet.get("cyrus_sasl_config_path"), undefined);
+        const relay = parseMainCf(renderMainCf(relaySpec())).values;
+        assert.equal(relay.get("smtpd_sasl_type"), "cyrus");
+        assert.equal(relay.get("smtpd_sasl_path"), "smtpd");
     });
 
     test("sasl_passwd is keyed by next hop with user:password", () => {

@@ -26,8 +26,14 @@ function spec(overrides: Partial<RspamdSpec> = {}): RspamdSpec {
     return {
         trustedNetworks: ["127.0.0.0/8", "::1/128", "192.0.2.0/24", "198.51.100.7"],
         nameservers: [],
+        dnsTimeout: "1s",
+        dnsRetransmits: 5,
+        dnsLookups: true,
         rejectScore: 15,
         addHeaderScore: 6,
+        outboundRejectScore: 10,
+        messagesPerHour: 100,
+        recipientsPerHour: 300,
         greylisting: false,
         greylistScore: 4,
         dnsbl: false,
@@ -98,6 +104,7 @@ describe("rspamd files", () => {
                 "local.d/dmarc.conf",
                 "local.d/milter_headers.conf",
                 "local.d/settings.conf",
+                "local.d/ratelimit.conf",
                 "local.d/dkim_signing.conf",
                 "local.d/arc.conf",
             ],
@@ -109,18 +116,64 @@ describe("rspamd files", () => {
         }
     });
 
-    test("options.inc: local_addrs is exactly the trusted networks; a dns block only with nameservers", () => {
+    test("options.inc: local_addrs is exactly the trusted networks; the resolver's timeout, retransmits and nameservers", () => {
         const options = file("override.d/options.inc");
         assert.match(
             options,
             /^local_addrs = \["127\.0\.0\.0\/8", "::1\/128", "192\.0\.2\.0\/24", "198\.51\.100\.7"\];$/m,
         );
-        assert.doesNotMatch(options, /dns \{|nameserver/);
+        // rspamd's own defaults, stated; no nameserver: the container's /etc/resolv.conf.
+        assert.ok(options.endsWith("dns {\n  timeout = 1s;\n  retransmits = 5;\n  sockets = 16;\n}\n"), options);
+        assert.doesNotMatch(options, /nameserver/);
         assert.match(file("override.d/options.inc", spec({ trustedNetworks: [] })), /^local_addrs = \[\];$/m);
-        const withDns = file("override.d/options.inc", spec({ nameservers: ["192.0.2.53", "[2001:db8::53]:5353"] }));
-        assert.ok(withDns.endsWith('dns {\n  nameserver = ["192.0.2.53", "[2001:db8::53]:5353"];\n}\n'), withDns);
-        // The rest does not depend on the resolvers.
-        assert.equal(withDns.replace(/dns \{[\s\S]*\}\n$/, ""), options);
+        const withDns = file(
+            "override.d/options.inc",
+            spec({ nameservers: ["192.0.2.53", "[2001:db8::53]:5353"], dnsTimeout: "500ms", dnsRetransmits: 2 }),
+        );
+        assert.ok(
+            withDns.endsWith(
+                'dns {\n  timeout = 500ms;\n  retransmits = 2;\n  sockets = 16;\n  nameserver = ["192.0.2.53", "[2001:db8::53]:5353"];\n}\n',
+            ),
+            withDns,
+        );
+        // The rest does not depend on the resolver.
+        assert.equal(withDns.replace(/dns \{[\s\S]*\}\n$/, ""), options.replace(/dns \{[\s\S]*\}\n$/, ""));
+    });
+
+    test('dns "none": inbound mail is checked without the checks that ask DNS; fuzzy_check is off; signing rules unchanged', () => {
+        const on = files();
+        const off = files(spec({ dnsLookups: false }));
+        assert.equal(on.get("local.d/fuzzy_check.conf"), undefined);
+        assert.match(off.get("local.d/fuzzy_check.conf")!, /^enabled = false;$/m);
+        const settings = off.get("local.d/settings.conf")!;
+        // The rule for everything that is not our own mail (authenticated, trusted and sieve rank higher).
+        const rule = /\ndnsless \{\n([\s\S]*?)\n\}\n/.exec(settings);
+        assert.ok(rule, settings);
+        assert.match(rule[1], /^ {2}priority = low;$/m);
+        assert.match(rule[1], /^ {2}authenticated = yes;\n {2}inverse = true;$/m);
+        assert.match(
+            rule[1],
+            /symbols_disabled = \["RDNS_CHECK", "HFILTER_CHECK", "ASN_CHECK", "SPF_CHECK", "DKIM_CHECK", "ARC_CHECK", "DMARC_CHECK"\];/,
+        );
+        // Our own scored mail (logins, mynetworks) skips them too; apart from that the rules are unchanged.
+        const outbound = /symbols_disabled = (\[.*\]);/g;
+        const own = [...settings.replace(/\n# dns "none"[\s\S]*$/, "").matchAll(outbound)].map(m => m[1]);
+        assert.deepEqual(own, [
+            '["SPF_CHECK", "DKIM_CHECK", "DMARC_CHECK", "ARC_CHECK", "RDNS_CHECK", "HFILTER_CHECK", "ASN_CHECK"]',
+            '["SPF_CHECK", "DKIM_CHECK", "DMARC_CHECK", "ARC_CHECK", "RDNS_CHECK", "HFILTER_CHECK", "ASN_CHECK"]',
+        ]);
+        const note = /\n {4}# dns "none": the other checks.*/g;
+        assert.equal(
+            settings
+                .replace(/\n# dns "none"[\s\S]*$/, "")
+                .replace(note, "")
+                .replace(outbound, "symbols_disabled = X;"),
+            on.get("local.d/settings.conf")!.replace(outbound, "symbols_disabled = X;"),
+        );
+        assert.doesNotMatch(on.get("local.d/settings.conf")!, /dnsless/);
+        // Nothing else changes: signing, scores and the milter stay as they are.
+        for (const [path, content] of on)
+            if (path !== "local.d/settings.conf") assert.equal(off.get(path), content, path);
     });
 
     test("actions.conf: the scores, and greylist null when greylisting is off", () => {
@@ -267,14 +320,14 @@ describe("DKIM signing and ARC sealing", () => {
     });
 });
 
-describe("settings.conf: our own mail is signed and never scored", () => {
+describe("settings.conf: our own mail is signed; logins' and mynetworks' mail is scored against its own threshold", () => {
     const rule = (text: string, name: string) => {
         const m = new RegExp(`^${name} \\{\\n([\\s\\S]*?)\\n\\}$`, "m").exec(text);
         return m?.[1];
     };
 
-    test("authenticated users, mynetworks (when there are any) and Sieve's mail, each with scoring off", () => {
-        const text = file("local.d/settings.conf");
+    test("authenticated users and mynetworks: every symbol but the sender checks, refused at outboundRejectScore; Sieve's mail unscored", () => {
+        const text = file("local.d/settings.conf", spec({ outboundRejectScore: 9 }));
         const authenticated = rule(text, "authenticated");
         const trusted = rule(text, "trusted");
         const sieve = rule(text, "sieve");
@@ -282,22 +335,54 @@ describe("settings.conf: our own mail is signed and never scored", () => {
         assert.match(authenticated, /^ {2}priority = high;\n {2}authenticated = yes;$/m);
         assert.match(trusted, /^ {2}ip = \["127\.0\.0\.0\/8", "::1\/128", "192\.0\.2\.0\/24", "198\.51\.100\.7"\];$/m);
         assert.match(sieve, new RegExp(`^  request_header = \\{ "MTA-Name" = "\\^${SIEVE_MTA_TAG}\\$"; \\}$`, "m"));
-        for (const r of [authenticated, trusted, sieve]) {
-            assert.match(r, /symbols_enabled = \["DKIM_SIGNED", "ARC_SIGNED"\];/);
+        for (const r of [authenticated, trusted]) {
+            assert.doesNotMatch(r, /symbols_enabled/);
+            assert.match(r, /symbols_disabled = \["SPF_CHECK", "DKIM_CHECK", "DMARC_CHECK", "ARC_CHECK"\];/);
             assert.match(
                 r,
-                /actions \{ reject = null; "add header" = null; "rewrite subject" = null; greylist = null; \}/,
+                /actions \{ reject = 9; "add header" = null; "rewrite subject" = null; greylist = null; \}/,
             );
         }
+        assert.match(sieve, /symbols_enabled = \["DKIM_SIGNED", "ARC_SIGNED"\];/);
+        assert.match(
+            sieve,
+            /actions \{ reject = null; "add header" = null; "rewrite subject" = null; greylist = null; \}/,
+        );
     });
 
-    test("internet mode: a login's mail keeps the reject action, for the From check's pre-result; scoring stays off", () => {
+    test("ratelimit.conf: per login (the SMTP AUTH user), a message bucket and a recipient bucket of an hour; none at 0", () => {
+        const text = file("local.d/ratelimit.conf", spec({ messagesPerHour: 40, recipientsPerHour: 120 }));
+        assert.match(text, /^enabled = true;$/m);
+        const bucket = (name: string) => new RegExp(`^  ${name} \\{\\n([\\s\\S]*?)\\n  \\}$`, "m").exec(text)?.[1];
+        const messages = bucket("login_messages");
+        const recipients = bucket("login_recipients");
+        assert.ok(messages && recipients, text);
+        // One Valkey key per login and bucket: rspamd keys a bucket by its selector's value alone.
+        assert.match(messages, /^ {4}selector = "user\.lower;id\('messages'\)";$/m);
+        assert.match(recipients, /^ {4}selector = "user\.lower;id\('recipients'\)";$/m);
+        assert.match(
+            messages,
+            /burst = 40;\n\s+rate = "40 \/ 1h";\n\s+skip_recipients = true;\n\s+message = "Too many messages from this login: at most 40 per hour; try again later";/,
+        );
+        assert.match(
+            recipients,
+            /burst = 120;\n\s+rate = "120 \/ 1h";\n\s+message = "Too many recipients from this login: at most 120 per hour; try again later";/,
+        );
+        // No recipient exempts a message (rspamd's default list would: postmaster, mailer-daemon).
+        assert.match(text, /^whitelisted_rcpts = \["\\u0001"\];$/m);
+        const off = file("local.d/ratelimit.conf", spec({ messagesPerHour: 0, recipientsPerHour: 7 }));
+        assert.equal(bucket.call(null, "login_messages"), messages);
+        assert.doesNotMatch(off, /login_messages/);
+        assert.match(off, /login_recipients/);
+        assert.match(
+            file("local.d/ratelimit.conf", spec({ messagesPerHour: 0, recipientsPerHour: 0 })),
+            /^enabled = false;$/m,
+        );
+    });
+
+    test("a login's mail keeps the reject action (a disabled one would void the From check's pre-result)", () => {
         const text = file("local.d/settings.conf", internet());
-        const authenticated = rule(text, "authenticated")!;
-        assert.match(authenticated, /symbols_enabled = \["DKIM_SIGNED", "ARC_SIGNED"\];/);
-        assert.match(authenticated, /actions \{ "add header" = null; "rewrite subject" = null; greylist = null; \}/);
-        for (const other of [rule(text, "trusted")!, rule(text, "sieve")!])
-            assert.match(other, /actions \{ reject = null; "add header" = null;/);
+        assert.match(rule(text, "authenticated")!, /actions \{ reject = \d+; /);
     });
 
     test("no trusted rule without trusted networks", () => {
@@ -364,8 +449,14 @@ describe("rspamdSpec: MailServer's settings as rspamd takes them", () => {
         assert.deepEqual(rspamdSpec(settings), {
             trustedNetworks: ["127.0.0.0/8", "::1/128", "2001:db8::/48", "192.0.2.0/24"],
             nameservers: ["192.0.2.53"],
+            dnsTimeout: "1s",
+            dnsRetransmits: 5,
+            dnsLookups: true,
             rejectScore: 12,
             addHeaderScore: 6,
+            outboundRejectScore: 10,
+            messagesPerHour: 100,
+            recipientsPerHour: 300,
             greylisting: true,
             greylistScore: 4,
             dnsbl: true,

@@ -1019,17 +1019,56 @@ describe("validateMailServer: good input", () => {
     });
 });
 
+describe("validateMailServer: dns and peernameLookup", () => {
+    test('by default names are looked up; dns "none" turns client name lookups off unless said otherwise', () => {
+        const dflt = server({});
+        assert.equal(dflt.dns, "available");
+        assert.equal(dflt.postfix.peernameLookup, true);
+        assert.doesNotMatch(renderMainCf(dflt.postfix), /smtpd_peername_lookup/);
+        const none = server({ dns: "none" });
+        assert.equal(none.dns, "none");
+        assert.equal(none.postfix.peernameLookup, false);
+        assert.equal(parseMainCf(renderMainCf(none.postfix)).values.get("smtpd_peername_lookup"), "no");
+        // Off with DNS too (a busy MX that wants no lookup per connection); explicitly false with "none".
+        assert.equal(server({ peernameLookup: false }).postfix.peernameLookup, false);
+        assert.equal(server({ dns: "none", peernameLookup: false }).postfix.peernameLookup, false);
+        assert.equal(server({ peernameLookup: true }).postfix.peernameLookup, true);
+    });
+
+    test('dns "none" refuses what would need DNS: client name lookups, blocklists, resolvers', () => {
+        assert.throws(
+            () => server({ dns: "none", peernameLookup: true }),
+            /MailServer mx: peernameLookup = true is not accepted; expected false or nothing with dns "none"/,
+        );
+        assert.throws(
+            () => server({ dns: "none", spamFilter: { dnsbl: true } }),
+            /spamFilter\.dnsbl = true is not accepted; expected false with dns "none": blocklists are DNS lookups/,
+        );
+        assert.throws(
+            () => server({ dns: "none", spamFilter: { nameservers: ["192.0.2.53"] } }),
+            /spamFilter\.nameservers = \["192\.0\.2\.53"\] is not accepted; expected none with dns "none"/,
+        );
+        // Without rspamd its options are not used.
+        assert.equal(server({ dns: "none", spamFilter: { enabled: false, dnsbl: true } }).dns, "none");
+    });
+});
+
 describe("validateMailServer: spamFilter and outboundAddress", () => {
-    test("defaults: rspamd on as the milter, scores 15/6/4, greylisting and DNS blocklists off, no nameservers", () => {
+    test("defaults: rspamd on as the milter, scores 15/6/4 (outbound 10), 100 messages and 300 recipients per login and hour, greylisting and DNS blocklists off, no nameservers", () => {
         const settings = server({});
         assert.deepEqual(settings.spamFilter, {
             enabled: true,
             rejectScore: 15,
+            outboundRejectScore: 10,
+            messagesPerHour: 100,
+            recipientsPerHour: 300,
             addHeaderScore: 6,
             greylisting: false,
             greylistScore: 4,
             dnsbl: false,
             nameservers: [],
+            dnsTimeout: "1s",
+            dnsRetransmits: 5,
         });
         assert.equal(settings.postfix.milter, true);
         assert.equal(settings.postfix.outboundAddress, undefined);
@@ -1044,17 +1083,24 @@ describe("validateMailServer: spamFilter and outboundAddress", () => {
                 greylistScore: 5,
                 dnsbl: true,
                 nameservers: ["192.0.2.53", "192.0.2.54:5353", "2001:db8::53", "[2001:db8::54]:53"],
+                dnsTimeout: "500ms",
+                dnsRetransmits: 2,
             },
             outboundAddress: "192.0.2.25",
         });
         assert.deepEqual(settings.spamFilter, {
             enabled: true,
             rejectScore: 20,
+            outboundRejectScore: 10,
+            messagesPerHour: 100,
+            recipientsPerHour: 300,
             addHeaderScore: 8,
             greylisting: true,
             greylistScore: 5,
             dnsbl: true,
             nameservers: ["192.0.2.53", "192.0.2.54:5353", "2001:db8::53", "[2001:db8::54]:53"],
+            dnsTimeout: "500ms",
+            dnsRetransmits: 2,
         });
         assert.equal(settings.postfix.outboundAddress, "192.0.2.25");
         assert.equal(server({ outboundAddress: "2001:db8::25" }).postfix.outboundAddress, "2001:db8::25");
@@ -1065,6 +1111,28 @@ describe("validateMailServer: spamFilter and outboundAddress", () => {
         assert.equal(off.postfix.milter, false, "no milter in main.cf without rspamd");
         assert.equal(dovecot({}, off).junkSpam, false, "no junk script without rspamd's X-Spam header");
         assert.equal(dovecot({}, server({})).junkSpam, true);
+    });
+
+    test("outbound: its own reject score, and per-login limits from 0 (none) to 1000000", () => {
+        const s = server({ spamFilter: { outboundRejectScore: 7, messagesPerHour: 0, recipientsPerHour: 1_000_000 } });
+        assert.deepEqual(
+            [s.spamFilter.outboundRejectScore, s.spamFilter.messagesPerHour, s.spamFilter.recipientsPerHour],
+            [7, 0, 1_000_000],
+        );
+        for (const [field, value] of [
+            ["messagesPerHour", -1],
+            ["messagesPerHour", 1.5],
+            ["recipientsPerHour", 1_000_001],
+            ["recipientsPerHour", "300"],
+        ] as const)
+            assert.throws(
+                () => server({ spamFilter: { [field]: value } }),
+                new RegExp(`spamFilter\\.${field} = .*expected a whole number from 0 \\(no limit\\) to 1000000`),
+            );
+        assert.throws(
+            () => server({ spamFilter: { outboundRejectScore: 0 } }),
+            /spamFilter\.outboundRejectScore = 0 .*expected a whole rspamd score > 0/,
+        );
     });
 
     test("scores: the spam header below the reject score, greylisting below the spam header", () => {
@@ -1139,7 +1207,7 @@ describe("validateMailServer: spamFilter and outboundAddress", () => {
             SERVER_LABEL,
             "spamFilter.greylist",
             true,
-            /one of the known fields: enabled, rejectScore, addHeaderScore, greylisting, greylistScore, dnsbl, nameservers/,
+            /one of the known fields: enabled, rejectScore, outboundRejectScore, messagesPerHour, recipientsPerHour, addHeaderScore, greylisting, greylistScore, dnsbl, nameservers/,
         );
         expectConfigError(
             () => server({ spamFilter: true as never }),
@@ -1173,6 +1241,83 @@ describe("validateMailServer: spamFilter and outboundAddress", () => {
 // ---------------------------------------------------------------- DovecotImap
 
 describe("validateDovecot", () => {
+    test("listen: unless told, host mode listens where Postfix does, bridge mode on all of the container's addresses", () => {
+        const host = (args: Partial<MailServerArgs>) => server({ networkMode: "host", ...args });
+        // Before: ["*", "::"] whatever Postfix's inetInterfaces, so 143 and 4190 were open where 25 was not.
+        assert.deepEqual(dovecot({}, host({ inetInterfaces: ["127.0.0.1"] })).listen, ["127.0.0.1"]);
+        assert.deepEqual(dovecot({}, host({ inetInterfaces: ["192.0.2.25", "2001:db8::25"] })).listen, [
+            "192.0.2.25",
+            "2001:db8::25",
+        ]);
+        assert.deepEqual(dovecot({}, host({})).listen, ["*", "::"]);
+        assert.deepEqual(dovecot({}, host({ inetProtocols: "ipv4" })).listen, ["*"]);
+        assert.deepEqual(dovecot({}, host({ inetInterfaces: ["loopback-only"], inetProtocols: "ipv6" })).listen, [
+            "::1",
+        ]);
+        assert.deepEqual(dovecot({}, host({ inetInterfaces: ["loopback-only"] })).listen, ["127.0.0.1", "::1"]);
+        assert.deepEqual(dovecot({}, server({ inetInterfaces: ["127.0.0.1"] })).listen, ["*", "::"], "bridge");
+        // Told: as given.
+        assert.deepEqual(dovecot({ listen: ["*"] }, host({ inetInterfaces: ["127.0.0.1"] })).listen, ["*"]);
+    });
+
+    test("publishAddress: the MailServer's unless told", () => {
+        assert.equal(dovecot({}, server({ publishAddress: "127.0.0.1" })).publishAddress, "127.0.0.1");
+        assert.equal(dovecot({}, server({})).publishAddress, "0.0.0.0");
+        assert.equal(dovecot({ publishAddress: "192.0.2.143" }, server({})).publishAddress, "192.0.2.143");
+        expectConfigError(
+            () => dovecot({ publishAddress: "localhost" }),
+            DOVECOT_LABEL,
+            "publishAddress",
+            "localhost",
+            /expected an IP address/,
+        );
+    });
+
+    test("bruteForce: on by default (10 per address, 30 per login, in 10m, for 1h); mynetworks exempt, and the gateway in bridge mode", () => {
+        assert.deepEqual(dovecot({}, server({ mynetworks: ["127.0.0.0/8", "[::1]/128"] })).bruteForce, {
+            maxFailures: 10,
+            maxLoginFailures: 30,
+            findTime: "10m",
+            banTime: "1h",
+            exempt: ["127.0.0.0/8", "::1/128"],
+            exemptGateway: true,
+        });
+        const host = dovecot(
+            { bruteForce: { maxFailures: 3, maxLoginFailures: 6, findTime: "1h", banTime: "30s" } },
+            server({ networkMode: "host", mynetworks: ["192.0.2.0/24"] }),
+        ).bruteForce;
+        assert.deepEqual(host, {
+            maxFailures: 3,
+            maxLoginFailures: 6,
+            findTime: "1h",
+            banTime: "30s",
+            exempt: ["192.0.2.0/24"],
+            exemptGateway: false,
+        });
+        assert.equal(dovecot({ bruteForce: { enabled: false } }).bruteForce, undefined);
+        expectConfigError(
+            () => dovecot({ bruteForce: { maxFailures: 0 } }),
+            DOVECOT_LABEL,
+            "bruteForce.maxFailures",
+            0,
+            /expected a whole number of failed logins > 0/,
+        );
+        expectConfigError(
+            () => dovecot({ bruteForce: { banTime: "0s" } }),
+            DOVECOT_LABEL,
+            "bruteForce.banTime",
+            "0s",
+            /expected a period longer than 0/,
+        );
+        expectConfigError(
+            () => dovecot({ bruteForce: { findTime: "10 minutes" } }),
+            DOVECOT_LABEL,
+            "bruteForce.findTime",
+            "10 minutes",
+            /expected a period/,
+        );
+    });
+
     test("an imap port equal to the MailServer's smtp port", () => {
         expectConfigError(
             () => dovecot({ ports: { imap: 25 } }),

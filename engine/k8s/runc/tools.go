@@ -1,0 +1,9 @@
+//go:build tools
+
+// Records the command engine/k8s/build.sh builds, so that `go mod tidy` keeps its whole
+// dependency graph in go.sum.
+package tools
+
+import (
+	_ "github.com/opencontainers/runc"
+)
