@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # the authoritative DNS server that lego updates (RFC 2136) in test/live/acme-dns.test.ts.
 # libseccomp-dev, pkg-config, gcc: engine/k8s/build.sh compiles runc (cgo, seccomp) and the pause
 # binary; iptables: the Kubernetes test cluster's CNI plugins (engine/k8s/cluster.sh).
-# python3-venv: test/live/sdks.test.ts installs the generated Python SDK into a venv.
+# python3-venv: test/live/sdks.test.ts installs the generated Python SDK into a venv, and
+# test/tools/setup-venv.sh dkimpy (the independent DKIM verifier of test/live/sender.test.ts).
 PACKAGES=(docker.io debootstrap swaks curl openssl ca-certificates nmap testssl.sh sieve-connect mawk whois pebble knot
   libseccomp-dev pkg-config gcc iptables python3 python3-venv)
 missing=()
@@ -24,3 +25,4 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+bash test/tools/setup-venv.sh

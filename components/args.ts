@@ -433,8 +433,8 @@ export interface MailServerPorts {
     /** Submission over implicit TLS. Default: 465. */
     smtps?: number;
     /**
-     * Never published: where Dovecot's Sieve hands vacation replies, redirects and rejections back to Postfix, trusted
-     * only from Dovecot's network (loopback in host mode, the stack's Docker subnet in bridge mode). Default: 10026.
+     * Obsolete and ignored (a warning says so): Dovecot's Sieve hands its mail to Postfix over a unix socket now, which
+     * no network client can reach; remove it.
      */
     reinject?: number;
 }

@@ -13,14 +13,7 @@ import { MAIL_SERVER_BRAND, MailServerSettings, validateMailServer } from "./opt
 import { FILE_INPUTS, filesByPath, mailServerSettings, SECRET_FILE_INPUTS } from "./render/inputs";
 import { hashLogins } from "./internal/credentials";
 import { PasswordHashCache } from "./render/password";
-import {
-    postfixTables,
-    relaySaslEntries,
-    renderMasterCf,
-    renderPostfixFiles,
-    renderSaslPasswords,
-    trustingReinjectFrom,
-} from "./render/postfix";
+import { postfixTables, relaySaslEntries, renderPostfixFiles, renderSaslPasswords } from "./render/postfix";
 import { NO_LOGINS, renderSaslauthdFiles, renderSaslauthdPasswd, saslauthdPasswdFile } from "./render/saslauthd";
 import { Credential, paths } from "./render/spec";
 import { renderRspamdFiles, RSPAMD_MILTER_DIR } from "./render/rspamd";
@@ -42,8 +35,7 @@ export { MailServerSettings };
  *
  * Registered inputs (for `pulumi preview --diff` and policies): the validated settings, named as
  * in MailServerArgs; postfixFiles and saslauthdFiles, every non-secret file by its path in the
- * config volume (master.cf only outside bridge mode's internet mode, where it holds the subnet
- * of this component's own network); saslauthdSecretFiles, the password hashes, a secret. Never
+ * config volume; saslauthdSecretFiles, the password hashes, a secret. Never
  * the TLS key or the relay passwords (sasl_passwd), which only the config job carries.
  */
 export class MailServer extends pulumi.ComponentResource {
@@ -107,19 +99,13 @@ export class MailServer extends pulumi.ComponentResource {
         const saslauthdPasswd = pulumi.secret(
             credentials.apply(c => (c.length > 0 ? renderSaslauthdPasswd(c) : NO_LOGINS)),
         );
-        // In bridge mode (internet mode only: relay mode has no reinject listener) master.cf trusts
-        // the subnet of this component's own network, which Docker assigns. As an input of this
-        // component it would wait for its own child, which waits for this registration: never.
-        const masterCfNeedsSubnet = placement.networkMode === "bridge" && postfix.mode === "internet";
         super(
             "mailserver:index:MailServer",
             name,
             {
                 ...mailServerSettings(settings),
                 images: args.images,
-                [FILE_INPUTS.postfix]: filesByPath(
-                    rendered.filter(f => !(masterCfNeedsSubnet && f.path === "master.cf")),
-                ),
+                [FILE_INPUTS.postfix]: filesByPath(rendered),
                 ...(usesSaslauthd ? { [FILE_INPUTS.saslauthd]: filesByPath(saslauthdRendered) } : {}),
                 [FILE_INPUTS.rspamd]: filesByPath(rspamdRendered),
                 ...(settings.wellKnown ? { [FILE_INPUTS.web]: filesByPath(webRendered) } : {}),
@@ -136,6 +122,7 @@ export class MailServer extends pulumi.ComponentResource {
         );
         if (placement.networkMode === "bridge" && postfix.mode === "internet")
             pulumi.log.warn(bridgeWarning(name), this);
+        for (const warning of settings.warnings) pulumi.log.warn(warning, this);
         this.settings = settings;
         this.domains = domains;
         this.credentials = credentials;
@@ -191,19 +178,7 @@ export class MailServer extends pulumi.ComponentResource {
                     ),
                 ),
         );
-        // The reinject listener trusts the network's subnet, which only Docker knows; every other
-        // file is known now.
-        const subnet = masterCfNeedsSubnet
-            ? network?.ipamConfigs.apply(configs => configs?.find(c => c.subnet)?.subnet)
-            : undefined;
-        const postfixFiles: StagedFile[] = rendered.map(f =>
-            f.path !== "master.cf" || !subnet
-                ? f
-                : {
-                      ...f,
-                      content: subnet.apply(s => renderMasterCf(trustingReinjectFrom(postfix, s))),
-                  },
-        );
+        const postfixFiles: StagedFile[] = [...rendered];
         if (certificate)
             postfixFiles.push(
                 { path: "tls/cert.pem", content: certificate.certPem, mode: "0644", owner: "root", group: "root" },
@@ -234,6 +209,7 @@ export class MailServer extends pulumi.ComponentResource {
                 postfixTables.transports,
                 postfixTables.tlsPolicies,
                 postfixTables.ownSenderDomains,
+                postfixTables.submissionSenders,
             ],
             postalias: [postfixTables.systemAliases],
             labels,

@@ -249,8 +249,8 @@ function trustsGateway(entry: string, risk: string): string {
 
 /**
  * Open-relay findings; with `bridge`, also main.cf's mynetworks entries that can contain the
- * Docker gateway (a service's own mynetworks, such as the never-published reinject listener
- * trusting its Docker network, is judged by width only).
+ * Docker gateway (a service's own mynetworks, such as the reinject socket's 127.0.0.1, is judged
+ * by width only).
  */
 export function openRelayFindings(pf: PostfixConfig, bridge = false): Finding[] {
     const findings: Finding[] = [];

@@ -13,6 +13,7 @@ import {
     VALKEY_DATA_DIR,
     VALKEY_SOCKET_DIR,
 } from "../render/rspamd";
+import { senderOwners } from "../render/addresses";
 import { DkimSigningKey, DomainSpec, RenderedFile } from "../render/spec";
 import { configJob, NetworkPlacement, serviceContainer, serviceImage, StagedFile, volumeMount } from "./docker";
 
@@ -40,6 +41,10 @@ export function rspamdSpec(settings: MailServerSettings): RspamdSpec {
         greylistScore: f.greylistScore,
         dnsbl: f.dnsbl,
         signing: settings.postfix.domains.map(d => ({ domain: d.name, keys: d.dkimSelectors })),
+        // Internet mode: a login's From header is checked against the owners Postfix checks its
+        // envelope sender against. Relay mode: its users may send as any sender (documented).
+        ...(settings.postfix.mode === "internet" ? { senderOwners: senderOwners(settings.postfix.domains) } : {}),
+        recipientDelimiter: settings.postfix.recipientDelimiter,
     };
 }
 

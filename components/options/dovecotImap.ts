@@ -1,6 +1,7 @@
 // DovecotImap's options, declared once, and the rules that span them and the MailServer
 // (validateDovecot).
 import type { DovecotSpec } from "../render/dovecot";
+import { paths } from "../render/spec";
 import { isIP } from "../net";
 import { durationSeconds, Validator } from "../validate";
 import { boolean, integer, list, object, passthrough, readOptions, required, text } from "./declare";
@@ -125,13 +126,6 @@ export function validateDovecot(v: Validator, args: unknown): DovecotSpec {
     ) {
         v.fail("vacation", vacation, 'expected minPeriod <= defaultPeriod <= maxPeriod (defaults "1d", "7d", "30d")');
     }
-    // Sieve's outgoing mail enters Postfix's unpublished reinject listener, which relays for
-    // Dovecot only: on the host's loopback in host mode, by container name in bridge mode.
-    const reinject = server.postfix.reinject;
-    const submissionHost =
-        server.placement.networkMode === "host"
-            ? `${reinject.address}:${reinject.port}`
-            : `${server.prefix}-postfix:${reinject.port}`;
     const b = o.bruteForce;
     if (b.enabled && seconds(b.banTime) === 0)
         v.fail("bruteForce.banTime", b.banTime, "expected a period longer than 0");
@@ -157,7 +151,9 @@ export function validateDovecot(v: Validator, args: unknown): DovecotSpec {
         recipientDelimiter: server.postfix.recipientDelimiter,
         messageSizeLimit: server.postfix.messageSizeLimit,
         vacation,
-        submissionHost,
+        // Sieve's outgoing mail enters Postfix through the reinject socket in the LMTP volume,
+        // the same path in both network modes.
+        reinjectSocket: paths.reinjectSocket,
         junkSpam: server.spamFilter.enabled,
         domains: server.postfix.domains,
         ...(server.postfix.certDir !== undefined ? { certDir: server.postfix.certDir } : {}),

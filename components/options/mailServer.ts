@@ -64,12 +64,22 @@ export const MAIL_SERVER_PORT_OPTIONS = {
     smtp: port("MTA-to-MTA SMTP with optional STARTTLS, no AUTH", 25),
     submission: port("Submission with mandatory STARTTLS and AUTH", 587),
     smtps: port("Submission over implicit TLS", 465),
-    reinject: port(
-        "Never published: where Dovecot's Sieve hands vacation replies, redirects and rejections back to " +
-            "Postfix, trusted only from Dovecot's network (loopback in host mode, the stack's Docker subnet in bridge mode)",
-        10026,
-    ),
+    reinject: integer({
+        doc:
+            "Obsolete and ignored (a warning says so): Dovecot's Sieve hands its mail to Postfix over a unix socket " +
+            "now, which no network client can reach; remove it",
+        check: (v, f, x) => v.port(f, x),
+    }),
 };
+
+/** What MailServer says when a stack still sets ports.reinject (a port Postfix no longer opens). */
+export function obsoleteReinjectWarning(name: string, port: number): string {
+    return (
+        `MailServer ${name}: ports.reinject (${port}) is obsolete and ignored: Dovecot's Sieve now hands vacation ` +
+        "replies, redirects and rejections to Postfix over a unix socket in the volume only the two share, and " +
+        "nothing listens on that port any more. Remove ports.reinject from your arguments or stack config."
+    );
+}
 
 const NEXTHOP_ACCEPTED =
     'expected "[host]:port", "[host]", "host:port" or "host": a fully qualified host name, ' +
@@ -445,6 +455,8 @@ export interface MailServerSettings {
     dns: (typeof DNS_MODES)[number];
     /** The well-known HTTPS endpoint, when a VirtualDomain has wellKnown set; its domains in the given order. */
     wellKnown?: Values<typeof WELL_KNOWN_OPTIONS> & { domains: WebDomain[] };
+    /** What the component logs as warnings (obsolete options it ignores). */
+    warnings: string[];
 }
 
 /** Validates MailServer arguments, including every rule that spans options and domains. */
@@ -549,7 +561,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
                     'picks the host address), so binding a host address fails every delivery; use networkMode "host"',
             );
     }
-    const ports = o.ports;
+    const { reinject: obsoleteReinject, ...ports } = o.ports;
     const seen = new Map<number, string>();
     for (const [k, p] of Object.entries(ports)) {
         if (seen.has(p))
@@ -709,13 +721,8 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             milter: spam.enabled,
             outboundAddress: o.outboundAddress,
             ...(tls.acme ? { certDir: paths.acmeCerts } : {}),
-            // Host mode: Dovecot shares the host's loopback. Bridge mode: the network's subnet,
-            // known once Docker has created the network (filled in by the component).
-            reinject:
-                o.networkMode === "host"
-                    ? { address: "127.0.0.1", port: ports.reinject, trusted: ["127.0.0.0/8"] }
-                    : { address: "0.0.0.0", port: ports.reinject, trusted: [] },
         },
+        warnings: obsoleteReinject === undefined ? [] : [obsoleteReinjectWarning(name, obsoleteReinject)],
     };
 }
 

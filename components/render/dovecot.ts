@@ -13,6 +13,9 @@ import {
     RenderedFile,
 } from "./spec";
 
+/** The SMTP client Dovecot runs as its sendmail_path (Debian's msmtp, in the Dovecot image). */
+export const MSMTP = "/usr/bin/msmtp";
+
 export interface DovecotSpec {
     hostname: string;
     /** Addresses Dovecot listens on ("*" and "::" for all). */
@@ -29,10 +32,10 @@ export interface DovecotSpec {
     messageSizeLimit: number;
     vacation: { minPeriod: string; defaultPeriod: string; maxPeriod: string };
     /**
-     * Postfix's SMTP listener ("host:port") that Sieve hands the mail it sends to (redirect,
-     * vacation replies, rejections). undefined: none, and such Sieve actions fail.
+     * Postfix's unix socket (paths.reinjectSocket) that Sieve hands the mail it sends to
+     * (redirect, vacation replies, rejections). undefined: none, and such Sieve actions fail.
      */
-    submissionHost?: string;
+    reinjectSocket?: string;
     /** rspamd marks spam with "X-Spam: Yes": file it into Junk before any other rule runs. */
     junkSpam: boolean;
     domains: DomainSpec[];
@@ -243,10 +246,13 @@ protocol lmtp {
   lda_mailbox_autosubscribe = yes
 }
 ${
-    spec.submissionHost === undefined
+    spec.reinjectSocket === undefined
         ? ""
-        : `# Mail that Sieve sends (redirect, vacation replies, rejections) goes out through Postfix.
-submission_host = ${spec.submissionHost}
+        : `# Mail that Sieve sends (redirect, vacation replies, rejections) goes out through Postfix's reinject
+# socket, in the LMTP volume only the two containers mount. Dovecot's own SMTP client
+# (submission_host) speaks TCP only, which any local user or container could reach too; msmtp speaks
+# SMTP over the socket (--host only names the server: with it msmtp reads no configuration file).
+sendmail_path = ${MSMTP} --host=localhost --socket=${spec.reinjectSocket} --domain=${spec.hostname}
 `
 }mail_max_lock_timeout = 30s
 

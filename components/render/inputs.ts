@@ -78,7 +78,7 @@ export function mailServerSettings(d: MailServerSettings) {
         dns: d.dns,
         peernameLookup: p.peernameLookup,
         recipientDelimiter: p.recipientDelimiter,
-        ports: { ...p.ports, reinject: p.reinject.port },
+        ports: p.ports,
         networkMode: d.placement.networkMode,
         publishAddress: d.placement.publishAddress,
         namePrefix: d.prefix,

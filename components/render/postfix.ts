@@ -2,7 +2,7 @@
 // PostfixSpec. Pure and deterministic: the same spec always gives byte-identical files.
 // main.cf and master.cf are written as the files read, with their values interpolated and their
 // optional parts in when(...) blocks; the comments in them are rendered into the files.
-import { definedAddresses, ROLE_LOCAL_PARTS } from "./addresses";
+import { definedAddresses, ROLE_LOCAL_PARTS, senderOwners } from "./addresses";
 import { probeAddress, renderProbe } from "./probe";
 import { RSPAMD_MILTER_SOCKET, SIEVE_MTA_TAG } from "./rspamd";
 import { LMTP_CONCURRENCY, paths, PostfixSpec, RelayhostSpec, RenderedFile } from "./spec";
@@ -29,12 +29,23 @@ export const postfixTables = {
     tlsPolicies: "tls_policy",
     /** check_sender_access on port 25: our own domains, which only logins and mynetworks may use as sender. */
     ownSenderDomains: "own_sender_domains",
+    /** check_sender_access on 587 and 465 (internet mode): the null sender, which no login owns. */
+    submissionSenders: "submission_senders",
 } as const;
 
 /** header_checks (regexp) of the submission ports' cleanup service: what leaks a user's machine. */
 export const SUBMISSION_HEADER_CHECKS = "submission_header_checks";
 /** The cleanup service mail from 587 and 465 passes through (master.cf). */
 export const SUBMISSION_CLEANUP = "submission-cleanup";
+/**
+ * The master.cf service of Dovecot's Sieve mail: Postfix names a unix service by its path under
+ * the queue's public/ directory, and the image links public/reinject to paths.reinjectDir, a
+ * directory of the LMTP volume (images/postfix/service.sh), so the socket is paths.reinjectSocket.
+ */
+export const REINJECT_SERVICE = "reinject/smtp";
+/** What a login that sends with the null envelope sender hears (587 and 465, internet mode). */
+export const NULL_SENDER_REJECT =
+    "REJECT 5.7.1 The null sender <> is not owned by any login: send with your own address as envelope sender";
 /** What a spoofed sender of one of our own domains hears (check_sender_access on port 25). */
 export const spoofReject = (domain: string) =>
     `REJECT 5.7.1 Mail from ${domain} is accepted only from its authenticated users (submission, port 587 or 465)`;
@@ -276,8 +287,8 @@ ${when(spec.milter)`
 smtpd_milters = unix:${RSPAMD_MILTER_SOCKET}
 non_smtpd_milters = $smtpd_milters
 milter_protocol = 6
-# {auth_authen}: the login, so rspamd signs and does not score. {daemon_name} (sent at connect)
-# names the listener: the reinject listener's mail comes from Dovecot's Sieve and is signed.
+# {auth_authen}: the login, whose From header rspamd checks before it signs. {daemon_name} (sent at
+# connect) names the listener: the reinject socket's mail comes from Dovecot's Sieve and is signed.
 milter_mail_macros = i {mail_addr} {client_addr} {client_name} {auth_authen}
 # rspamd unreachable: mail waits (4xx, retried) rather than passing unsigned and unchecked.
 milter_default_action = tempfail
@@ -288,8 +299,8 @@ smtpd_helo_required = yes
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
 ${when(internet)`
 # Spoofing: an envelope sender of one of our own domains comes from a login or mynetworks, whatever
-# DNS (SPF) says. The null sender (bounces) has no domain and passes; Sieve's reinject listener
-# trusts Dovecot's network as its mynetworks.
+# DNS (SPF) says. The null sender (bounces) has no domain and passes; Sieve's reinject socket
+# (master.cf) is reachable by Dovecot only and trusts its clients as its mynetworks.
 smtpd_sender_restrictions = permit_mynetworks, permit_sasl_authenticated, check_sender_access ${table(t.ownSenderDomains)}
 `}
 smtpd_recipient_restrictions = reject_non_fqdn_recipient, reject_unlisted_recipient
@@ -308,13 +319,14 @@ const service = (name: string | number) => `${name}`.padEnd(9) + " ";
 export function renderMasterCf(spec: PostfixSpec): string {
     const { smtp, submission, smtps } = spec.ports;
     const internet = spec.mode === "internet";
-    const reinject = spec.reinject;
-    // 587 and 465: nothing without AUTH, and a login sends only as its own addresses.
+    // 587 and 465: nothing without AUTH, and a login sends only as its own addresses (internet mode;
+    // relay mode's users may send as anyone): reject_sender_login_mismatch passes the null sender,
+    // which submission_senders refuses. rspamd checks the From header against the same owners.
     const submissionOptions = (name: string) => cf`  -o syslog_name=postfix/${name}
   -o smtpd_sasl_auth_enable=yes
   -o smtpd_client_restrictions=permit_sasl_authenticated,reject
   -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
-  -o smtpd_sender_restrictions=${internet ? "reject_sender_login_mismatch" : ""}
+  -o smtpd_sender_restrictions=${internet ? `reject_sender_login_mismatch,check_sender_access,${table(postfixTables.submissionSenders)}` : ""}
   -o smtpd_recipient_restrictions=reject_non_fqdn_recipient,permit_sasl_authenticated,reject
   -o milter_macro_daemon_name=ORIGINATING
   -o cleanup_service_name=${SUBMISSION_CLEANUP}`;
@@ -341,13 +353,14 @@ ${service(SUBMISSION_CLEANUP)}unix  n       -       n       -       0       clea
   -o nested_header_checks=
 
 ${when(internet)`
-# Mail from Dovecot's Sieve re-enters Postfix here: never published, it trusts only the network
-# Dovecot lives on, so vacation replies and redirects may leave for any domain without widening
-# mynetworks for the public ports.
-${service(`${reinject.address}:${reinject.port}`)}inet  n       -       n       -       -       smtpd
+# Mail from Dovecot's Sieve (vacation replies, redirects, rejections) re-enters Postfix here: a unix
+# socket (${paths.reinjectSocket}) in the LMTP volume, which only the Postfix and Dovecot containers
+# mount. No network client, other container or local user can reach it, so it relays without AUTH
+# and rspamd signs what it tags. smtpd sees every unix-socket client as 127.0.0.1.
+${service(REINJECT_SERVICE)}unix  n       -       n       -       -       smtpd
   -o syslog_name=postfix/reinject
   -o milter_macro_daemon_name=${SIEVE_MTA_TAG}
-  -o mynetworks=${reinject.trusted.length > 0 ? reinject.trusted.join(",") : "127.0.0.1/32"}
+  -o mynetworks=127.0.0.1/32
   -o smtpd_client_restrictions=permit_mynetworks,reject
   -o smtpd_relay_restrictions=permit_mynetworks,reject
   -o smtpd_recipient_restrictions=permit_mynetworks,reject
@@ -440,25 +453,11 @@ export function renderSystemAliases(spec: PostfixSpec): string {
 }
 
 /**
- * smtpd_sender_login_maps: which SASL login may use which envelope sender. A mailbox owns its
- * address and its aliases; an alias of the domain belongs to the mailboxes it delivers to.
+ * smtpd_sender_login_maps: which SASL login may use which envelope sender (senderOwners, the
+ * ownership rspamd's From-header rule reads too).
  */
 export function renderSenderLogins(spec: PostfixSpec): string {
-    const owners = new Map<string, Set<string>>();
-    const add = (address: string, login: string) => {
-        if (!owners.has(address)) owners.set(address, new Set());
-        owners.get(address)!.add(login);
-    };
-    const mailboxes = new Set(spec.domains.flatMap(d => d.mailboxes.map(m => m.address)));
-    for (const d of spec.domains) {
-        for (const m of d.mailboxes) {
-            add(m.address, m.address);
-            m.aliases.forEach(a => add(a, m.address));
-        }
-        for (const a of d.aliases) for (const t of a.targets) if (mailboxes.has(t)) add(a.address, t);
-    }
-    const entries: Array<[string, string]> = [...owners].map(([a, logins]) => [a, list([...logins])]);
-    return tableText(entries);
+    return tableText(senderOwners(spec.domains).map(([address, logins]) => [address, list(logins)]));
 }
 
 export function renderSenderRelays(spec: PostfixSpec): string {
@@ -491,6 +490,11 @@ export function renderTlsPolicies(spec: PostfixSpec): string {
 /** check_sender_access: each of our domains, refused as a sender from outside (see spoofReject). */
 export function renderOwnSenderDomains(spec: PostfixSpec): string {
     return tableText(spec.mode === "internet" ? spec.domains.map(d => [d.name, spoofReject(d.name)]) : []);
+}
+
+/** check_sender_access on 587 and 465: the null sender (smtpd looks it up as "<>"). */
+export function renderSubmissionSenders(spec: PostfixSpec): string {
+    return tableText(spec.mode === "internet" ? [["<>", NULL_SENDER_REJECT]] : []);
 }
 
 /**
@@ -548,6 +552,7 @@ export function renderPostfixFiles(spec: PostfixSpec): RenderedFile[] {
         file(postfixTables.transports, renderTransports(spec)),
         file(postfixTables.tlsPolicies, renderTlsPolicies(spec)),
         file(postfixTables.ownSenderDomains, renderOwnSenderDomains(spec)),
+        file(postfixTables.submissionSenders, renderSubmissionSenders(spec)),
         file(SUBMISSION_HEADER_CHECKS, renderSubmissionHeaderChecks()),
         // Relay mode only: internet mode's smtpd asks Dovecot.
         ...(spec.mode === "relay" ? [file("sasl/smtpd.conf", renderSmtpdSaslConf())] : []),
@@ -581,9 +586,4 @@ export function relaySaslEntries(
         const keys = spec.senderDomains.length > 0 ? spec.senderDomains.map(d => `@${d}`) : [relayNexthop(spec)];
         return keys.map(nexthop => ({ nexthop, username, password }));
     });
-}
-
-/** The spec with the reinject listener trusting `subnet` (bridge mode: the stack's Docker network). */
-export function trustingReinjectFrom(spec: PostfixSpec, subnet: string | undefined): PostfixSpec {
-    return { ...spec, reinject: { ...spec.reinject, trusted: subnet ? [subnet] : [] } };
 }

@@ -30,6 +30,14 @@ export interface RspamdSpec {
     dnsbl: boolean;
     /** Each domain that signs, with its signing selectors (an RSA and an Ed25519 one, RFC 8463). */
     signing: Array<{ domain: string; keys: Array<{ selector: string; algorithm: DkimAlgorithm }> }>;
+    /**
+     * Internet mode: which logins own which address (senderOwners, the table Postfix checks the
+     * envelope sender against), so a login's From header is checked against the same owners.
+     * undefined (relay mode): relay users may send as anyone, and no From header is checked.
+     */
+    senderOwners?: Array<[string, string[]]>;
+    /** Postfix's recipient_delimiter: user+tag@domain belongs to whoever owns user@domain. */
+    recipientDelimiter: string;
 }
 
 /** Where Postfix finds the milter: a volume shared by the rspamd and Postfix containers only. */
@@ -41,10 +49,16 @@ export const RSPAMD_DB_DIR = "/var/lib/rspamd";
 export const VALKEY_SOCKET_DIR = "/run/valkey";
 export const VALKEY_DATA_DIR = "/var/lib/valkey";
 /**
- * Postfix's milter_macro_daemon_name of the reinject listener: rspamd reads {daemon_name} as the
- * request header "MTA-Name" and signs what comes from there.
+ * Postfix's milter_macro_daemon_name of the reinject socket (reachable by Dovecot only): rspamd
+ * reads {daemon_name} as the request header "MTA-Name" and signs what comes from there.
  */
 export const SIEVE_MTA_TAG = "sieve";
+/**
+ * The prefilter that refuses a login's message whose From header it does not own; its verdict
+ * (the mempool variable OWNED_FROM_VARIABLE) is what lets the DKIM condition sign that message.
+ */
+export const FROM_OWNER_SYMBOL = "FROM_NOT_OWNED_BY_LOGIN";
+export const OWNED_FROM_VARIABLE = "mailserver_owned_from";
 
 const HEADER =
     "# Rendered by the mailserver package (components/render/rspamd.ts). Do not edit here:\n" +
@@ -111,7 +125,7 @@ trusted {
 `
         : ""
 }
-# Vacation replies, redirects and rejections from Dovecot's Sieve (Postfix's reinject listener):
+# Vacation replies, redirects and rejections from Dovecot's Sieve (Postfix's reinject socket):
 # signing and the headers only, no score, no spam action.
 sieve {
   priority = high;
@@ -187,8 +201,19 @@ export const DNS_CHECKS = [
 ];
 
 /**
- * The Lua condition that picks DKIM keys. rspamd counts every loopback client as local; mail
- * from mynetworks is recognised by the settings rule "trusted" instead (applied before signing).
+ * The Lua condition that picks DKIM keys: whose mail is ours to sign, and for which domain.
+ * - Sieve's mail (the reinject socket, which only Dovecot reaches; first, since its clients look
+ *   like 127.0.0.1 to Postfix): vacation replies and rejections (null envelope sender) for their
+ *   From domain; a redirect as its forwarder, for the mailbox's domain (its envelope sender), and
+ *   only when its From header is not one of ours: a forged From of ours stays unsigned, and our
+ *   users' own mail keeps the signature it left with.
+ * - A login's mail: internet mode, only when FROM_NOT_OWNED_BY_LOGIN found its From owned.
+ * - mynetworks: the operator trusts those hosts to send as our domains (mail from servers and
+ *   applications without a login), by choice in the settings; mynetworks is never wider than
+ *   what MailServer accepts.
+ * Then the From header's domain when it is ours and the envelope agrees (or is null).
+ * Nobody else's mail (outsiders on port 25) is signed. rspamd counts every loopback client as
+ * local: mynetworks is recognised here by address, as the settings rule "trusted" does.
  */
 function dkimCondition(s: RspamdSpec): string {
     const keys = s.signing
@@ -203,14 +228,16 @@ function dkimCondition(s: RspamdSpec): string {
                 "    },\n",
         )
         .join("");
+    const loginCheck = s.senderOwners
+        ? `    -- Its From header, checked against the login (FROM_NOT_OWNED_BY_LOGIN, local.d/rspamd.lua).
+    if task:get_mempool():get_variable(${q(OWNED_FROM_VARIABLE)}) == nil then return false end
+`
+        : `    -- Relay mode: its users may send as any sender.
+`;
     // rspamd runs the text as a chunk only when it starts with "return function".
     return `return function(task)
 ${trustedPrelude(s)}  local keys = {
 ${keys}  }
-  local tag = task:get_request_header('MTA-Name')
-  local sieve = tag ~= nil and tostring(tag) == ${q(SIEVE_MTA_TAG)}
-  local ours = task:get_user() ~= nil or sieve or trusted(task:get_from_ip())
-  if not ours then return false end
   local function domain_of(list)
     local d = list and list[1] and list[1].domain
     if d == nil or d == '' then return nil end
@@ -218,21 +245,95 @@ ${keys}  }
   end
   local hdom = domain_of(task:get_from('mime'))
   local edom = domain_of(task:get_from('smtp'))
-  -- The From header's domain when it is ours and the envelope agrees (or is null: vacation
-  -- replies); a Sieve redirect keeps the original From, so there the envelope's domain.
+  local tag = task:get_request_header('MTA-Name')
   local domain
-  if hdom and keys[hdom] and (edom == nil or edom == hdom) then
-    domain = hdom
-  elseif sieve and edom and keys[edom] then
-    domain = edom
+  if tag ~= nil and tostring(tag) == ${q(SIEVE_MTA_TAG)} then
+    if edom == nil then
+      domain = hdom
+    elseif not (hdom and keys[hdom]) then
+      domain = edom
+    end
+  else
+    if task:get_user() ~= nil then
+${loginCheck}    elseif not trusted(task:get_from_ip()) then
+      return false
+    end
+    if edom == nil or edom == hdom then domain = hdom end
   end
-  if not domain then return false end
+  if not domain or not keys[domain] then return false end
   local out = {}
   for _, k in ipairs(keys[domain]) do
     out[#out + 1] = { domain = domain, selector = k.selector, key = k.key }
   end
   return out
 end`;
+}
+
+/**
+ * local.d/rspamd.lua (internet mode): an authenticated user (587, 465) sends only with a From
+ * header its login owns, by the owners Postfix checks the envelope sender against. rspamd checks
+ * it because only the milter sees the header; a prefilter refuses the message (554 5.7.1) before
+ * any filter runs, and its verdict is what the DKIM condition signs a login's mail on.
+ */
+function fromOwnerRule(owners: Array<[string, string[]]>, delimiter: string): string {
+    const table = owners.map(([address, logins]) => `  [${q(address)}] = { ${logins.map(q).join(", ")} },\n`).join("");
+    return `${HEADER.replace(/^#/gm, "--")}
+local owners = {
+${table}}
+local delimiter = ${q(delimiter)}
+
+-- The logins that own an address; user+tag@domain belongs to whoever owns user@domain, as in
+-- Postfix's lookup of the envelope sender.
+local function owners_of(address)
+  local found = owners[address]
+  if found or delimiter == "" then return found end
+  local user, domain = address:match("^(.*)@([^@]*)$")
+  local cut = user and user:find(delimiter, 1, true)
+  if not cut then return nil end
+  return owners[user:sub(1, cut - 1) .. "@" .. domain]
+end
+
+local function owned(address, login)
+  for _, owner in ipairs(owners_of(address) or {}) do
+    if owner == login then return true end
+  end
+  return false
+end
+
+rspamd_config:register_symbol({
+  name = ${q(FROM_OWNER_SYMBOL)},
+  type = "prefilter",
+  -- Before every other prefilter (settings: 10; EMAIL_PLUS_ALIASES: 11, which replaces the From
+  -- list by its first address without +tag), so it sees every address of the header as written.
+  priority = 12,
+  -- Runs whatever symbols the settings enable: only an explicit symbols_disabled stops it.
+  flags = "explicit_disable",
+  callback = function(task)
+    local login = task:get_user()
+    if login == nil then return end
+    login = login:lower()
+    local function refuse(why)
+      task:set_pre_result("reject", why, "mailserver")
+    end
+    -- One From header, every address of it owned: receivers (DMARC) judge the message by it.
+    local headers = task:get_header_full("From") or {}
+    if #headers ~= 1 then
+      return refuse(string.format("A message from %s needs exactly one From header (found %d)", login, #headers))
+    end
+    local from = task:get_from("mime") or {}
+    if #from == 0 then
+      return refuse(string.format("The From header of %s's message has no address", login))
+    end
+    for _, a in ipairs(from) do
+      local address = (a.addr or ""):lower()
+      if not owned(address, login) then
+        return refuse(string.format("From header <%s> is not owned by %s", address, login))
+      end
+    end
+    task:get_mempool():set_variable(${q(OWNED_FROM_VARIABLE)}, login)
+  end,
+})
+`;
 }
 
 export function renderRspamdFiles(s: RspamdSpec): RenderedFile[] {
@@ -347,6 +448,9 @@ routines {
 `,
         ),
         publicFile("local.d/settings.conf", OUTBOUND_RULES(s)),
+        ...(s.senderOwners
+            ? [publicFile("local.d/rspamd.lua", fromOwnerRule(s.senderOwners, s.recipientDelimiter))]
+            : []),
         publicFile("local.d/ratelimit.conf", renderRatelimit(s)),
         publicFile(
             "local.d/dkim_signing.conf",

@@ -145,11 +145,6 @@ export interface PostfixSpec {
     /** Postfix notify_classes: which problems the admin gets a copy of. */
     notifyClasses: string[];
     ports: { smtp: number; submission: number; smtps: number };
-    /**
-     * The unpublished listener for mail Dovecot sends (Sieve redirects, vacation replies,
-     * rejections): it binds `address` and relays only for `trusted` (Dovecot's network).
-     */
-    reinject: { address: string; port: number; trusted: string[] };
     domains: DomainSpec[];
     relayhosts: RelayhostSpec[];
     /** Recipient domains routed to their own next hop (transport_maps), e.g. a backup MX's primary; undefined: none. */
@@ -186,6 +181,13 @@ export const paths = {
     staging: "/staging",
     lmtpSocketDir: "/run/lmtp",
     lmtpSocket: "/run/lmtp/lmtp",
+    /**
+     * Where Dovecot hands Sieve's mail (redirects, vacation replies, rejections) to Postfix: a
+     * directory of the LMTP volume, which only the two containers mount, and Postfix's smtpd
+     * socket in it (master.cf's REINJECT_SERVICE; images/postfix/service.sh makes the link).
+     */
+    reinjectDir: "/run/lmtp/reinject",
+    reinjectSocket: "/run/lmtp/reinject/smtp",
     /**
      * Internet mode: Dovecot's auth service for Postfix's SMTP AUTH (smtpd_sasl_type = dovecot), on
      * the volume only the two share, so every login of every protocol passes one auth service.

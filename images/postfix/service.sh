@@ -1,7 +1,15 @@
 # Postfix hooks for the common entrypoint, healthcheck and config job.
 # /var/lib/postfix is a tmpfs (read-only root filesystem): give it back to postfix first.
+# Dovecot hands Sieve's mail to the master.cf service "reinject/smtp" (render/postfix.ts), whose
+# socket Postfix creates as public/reinject/smtp: public/reinject links to a directory of the LMTP
+# volume (paths.reinjectDir), which only Postfix and Dovecot mount, and the service's lock file
+# goes to pid/unix.reinject/smtp. `postfix check` first: it makes the queue's directories.
 service_prepare() {
   install -d -o postfix -g postfix -m 0700 /var/lib/postfix; postfix check
+  install -d -o postfix -g postfix -m 0755 /run/lmtp/reinject
+  ln -sfn /run/lmtp/reinject /var/spool/postfix/public/reinject
+  chown -h postfix:postdrop /var/spool/postfix/public/reinject
+  install -d -o root -g root -m 0755 /var/spool/postfix/pid/unix.reinject
   cert_seen=$(readlink /certs/current 2>/dev/null || true)
 }
 service_start() { exec postfix start-fg; }

@@ -309,6 +309,7 @@ const RSPAMD_FILES = [
     "local.d/dmarc.conf",
     "local.d/milter_headers.conf",
     "local.d/settings.conf",
+    "local.d/rspamd.lua",
     "local.d/ratelimit.conf",
     "local.d/dkim_signing.conf",
     "local.d/arc.conf",

@@ -120,7 +120,7 @@ test("MailServer registers its validated settings with defaults applied, named a
     assert.deepEqual(w.domains, ["example.com", "example.org"]);
     assert.deepEqual(w.mynetworks, ["127.0.0.0/8", "[::1]/128"]);
     assert.deepEqual(w.mydestination, ["$myhostname", "localhost"]);
-    assert.deepEqual(w.ports, { smtp: 25, submission: 587, smtps: 465, reinject: 10026 });
+    assert.deepEqual(w.ports, { smtp: 25, submission: 587, smtps: 465 });
     assert.equal(w.networkMode, "bridge");
     assert.equal(w.publishAddress, "127.0.0.1");
     assert.equal(w.namePrefix, "ib");
@@ -225,11 +225,11 @@ test("main.cf and every Postfix lookup table are inputs in clear, the very files
     assert.match(files.vmailbox, /^carol@example\.org\tOK$/m);
     assert.match(files.virtual, /^team@example\.com\talice@example\.com, bob@example\.com$/m);
     assert.match(files.aliases, /^root: alice@example\.com$/m);
-    // Every file the job uploads, but the key, the certificate, the relay passwords, the manifest
-    // and (bridge mode) master.cf, is an input with the same text.
+    // Every file the job uploads, but the key, the certificate, the relay passwords and the
+    // manifest, is an input with the same text.
     const up = uploaded("ib-postfix-config");
     const expected = [...up.keys()].filter(
-        p => !["MANIFEST", "tls/key.pem", "tls/cert.pem", "sasl_passwd", "master.cf"].includes(p),
+        p => !["MANIFEST", "tls/key.pem", "tls/cert.pem", "sasl_passwd"].includes(p),
     );
     assert.deepEqual(Object.keys(files).sort(), expected.sort());
     for (const path of expected) assert.equal(files[path], text(up.get(path)), path);
@@ -255,9 +255,9 @@ test("main.cf and every Postfix lookup table are inputs in clear, the very files
     assert.equal(relay.postfixFiles["sasl/smtpd.conf"], text(uploaded("ir-postfix-config").get("sasl/smtpd.conf")));
 });
 
-test("master.cf is an input in host and relay mode; in bridge internet mode it waits for the network's subnet, so it is not", () => {
-    assert.equal(component(T.mailServer, "in-bridge").wire.postfixFiles["master.cf"], undefined);
+test("master.cf is an input in every mode: Sieve's reinject socket depends on nothing Docker assigns", () => {
     for (const [name, prefix] of [
+        ["in-bridge", "ib"],
         ["in-host", "ih"],
         ["in-relay-mode", "ir"],
     ]) {
@@ -269,7 +269,9 @@ test("master.cf is an input in host and relay mode; in bridge internet mode it w
             `${name}: master.cf is the uploaded one`,
         );
     }
-    assert.match(component(T.mailServer, "in-host").wire.postfixFiles["master.cf"], /^127\.0\.0\.1:10026 +inet/m);
+    for (const name of ["in-bridge", "in-host"])
+        assert.match(component(T.mailServer, name).wire.postfixFiles["master.cf"], /^reinject\/smtp +unix +n /m);
+    assert.doesNotMatch(component(T.mailServer, "in-host").wire.postfixFiles["master.cf"], /10026/);
 });
 
 test("DovecotImap: its settings, dovecot.conf and each Sieve script in clear, the files its config job uploads", async () => {

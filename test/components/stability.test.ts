@@ -9,7 +9,7 @@ import { installMocks, MockEnv, T, text, unwrapSecrets, uploads, value } from ".
 let env: MockEnv;
 // Internet mode: SMTP AUTH goes through Dovecot, saslauthd runs in relay mode only.
 const SERVICES = ["postfix", "dovecot", "authpolicy", "rspamd", "valkey"] as const;
-/** The config jobs that carry mailboxes, aliases and passwords (rspamd's carries none of them). */
+/** The config jobs that carry mailboxes, aliases and passwords (rspamd's carries only who owns which address). */
 const JOBS = ["postfix-config", "dovecot-config"];
 
 interface Variant {
@@ -131,8 +131,8 @@ test("the config jobs carry the difference", () => {
     };
     assert.deepEqual(changed("postfix-config"), ["/staging/sender_login", "/staging/virtual", "/staging/vmailbox"]);
     assert.deepEqual(changed("dovecot-config"), ["/staging/users"]);
-    // rspamd knows domains and keys, not mailboxes: its job is the same.
-    assert.deepEqual(changed("rspamd-config"), []);
+    // rspamd knows which login owns which address (the From-header check), nothing else of them.
+    assert.deepEqual(changed("rspamd-config"), ["/staging/local.d/rspamd.lua"]);
     for (const job of JOBS) assert.notEqual(normalized(B, job), normalized(A, job), `${job} inputs differ`);
 });
 

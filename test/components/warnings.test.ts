@@ -68,3 +68,28 @@ test("host mode, and relay mode in bridge mode (no inbound mail to check): no su
         [],
     );
 });
+
+test("ports.reinject, set by an older stack config: one warning that it is obsolete and ignored, and nothing listens there", async () => {
+    let server: import("../../components").MailServer | undefined;
+    const seen = await warnings(() => {
+        server = new c.MailServer("wo", {
+            hostname: "mail.example.com",
+            domains: [domain("wo")],
+            networkMode: "host",
+            ports: { smtp: 2525, reinject: 10026 },
+        });
+    });
+    const ours = seen.filter(w => w.includes("MailServer wo"));
+    assert.equal(ours.length, 1, seen.join("\n"));
+    assert.match(ours[0], /ports\.reinject \(10026\) is obsolete and ignored/);
+    assert.match(ours[0], /unix socket/);
+    assert.match(ours[0], /Remove ports\.reinject/);
+    assert.deepEqual(server!.settings.postfix.ports, { smtp: 2525, submission: 587, smtps: 465 });
+    const without = await warnings(
+        () => new c.MailServer("wn", { hostname: "mail.example.com", domains: [domain("wn")], networkMode: "host" }),
+    );
+    assert.deepEqual(
+        without.filter(w => /reinject/.test(w)),
+        [],
+    );
+});

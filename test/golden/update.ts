@@ -6,10 +6,7 @@
 // The example program runs under Pulumi mocks (test/components/run-program.ts, behind the
 // recorder program-capture.ts). Each file comes from the component inputs that hold rendered
 // files (components/render/inputs.ts, FILE_INPUTS): never secrets (password hashes, the TLS key,
-// relay passwords), which are not there. One exception: in bridge mode master.cf trusts the
-// subnet Docker assigns to the stack's network, so MailServer does not register it; the dev
-// master.cf is the postfix config job's upload as the mocks give it (no subnet known, so the
-// reinject listener trusts 127.0.0.1/32 only; a real deploy writes the network's subnet there).
+// relay passwords), which are not there.
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -113,16 +110,6 @@ function renderedFiles(stack: string, { registrations, outputs }: Run): Map<stri
         }
     }
     if (!files.has("postfix/main.cf")) throw new Error(`${stack}: no MailServer with postfixFiles registered`);
-    // Bridge mode: master.cf only in the config job (see the top of this file).
-    if (!files.has("postfix/master.cf")) {
-        const uploadsMasterCf = (r: Registration) =>
-            (r.wire.uploads ?? []).some((u: any) => u.file === "/staging/master.cf");
-        const jobs = registrations.filter(uploadsMasterCf);
-        if (jobs.length !== 1) {
-            throw new Error(`${stack}: expected one config job uploading master.cf, found ${jobs.length}`);
-        }
-        add("postfix", "master.cf", jobs[0].wire.uploads.find((u: any) => u.file === "/staging/master.cf").content);
-    }
     // Each domain's DNS zone and MTA-STS policy (stack outputs dnsZones, mtaStsPolicies). The DKIM
     // keys in the zone are the mocks' fixed public keys (test/components/mock-keys.ts).
     for (const [output, suffix] of [["dnsZones", "zone"], ["mtaStsPolicies", "mta-sts.txt"]] as const) {

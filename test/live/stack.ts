@@ -20,6 +20,7 @@ export function portsFrom(base: number) {
         managesieve: base + 190,
         pop3: base + 110,
         pop3s: base + 995,
+        /** Obsolete: where the Sieve reinject listener was (now a unix socket); nothing may listen here. */
         reinject: base + 26,
     };
 }
@@ -53,7 +54,6 @@ export function liveConfig(
             smtp: ports.smtp,
             submission: ports.submission,
             smtps: ports.smtps,
-            reinject: ports.reinject,
         },
         "mailserver:imapPorts": { imap: ports.imap, imaps: ports.imaps, managesieve: ports.managesieve },
         "mailserver:imapListen": ["127.0.0.1"],

@@ -70,7 +70,6 @@ export function internetSpec(): PostfixSpec {
         adminAddress: "alice@example.com",
         notifyClasses: ["bounce", "2bounce", "delay", "resource", "software"],
         authRateLimit: 20,
-        reinject: { address: "0.0.0.0", port: 10026, trusted: ["172.30.0.0/16"] },
         // Not the defaults, so the tests see that master.cf takes them from the spec.
         ports: { smtp: 2525, submission: 5870, smtps: 4650 },
         domains: [exampleCom(), exampleOrg()],

@@ -104,6 +104,7 @@ function mailServer(spec: PostfixSpec, o: ServerOptions = {}): WireResource {
         prefix: "mail",
         restart: "unless-stopped",
         users: [],
+        warnings: [],
         tls: {
             acme: undefined,
             keyAlgorithm: "ECDSA",
@@ -379,8 +380,8 @@ describe("mail-no-open-relay", () => {
         );
     });
 
-    test("bridge mode: the reinject listener's own mynetworks (its Docker subnet, never published) is not flagged", async () => {
-        // The config job carries master.cf (reinject trusting 172.30.0.0/16) and runs without a network.
+    test("the reinject socket's own mynetworks (127.0.0.1, every unix-socket client) is not flagged", async () => {
+        // The config job carries master.cf and runs without a network.
         assert.deepEqual(await validate(noOpenRelay, postfixJob(internetSpec())), []);
     });
 

@@ -1,7 +1,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
+    NULL_SENDER_REJECT,
     postfixTables,
+    REINJECT_SERVICE,
     renderMainCf,
     renderMasterCf,
     renderOwnSenderDomains,
@@ -11,13 +13,14 @@ import {
     renderSenderLogins,
     renderSenderRelays,
     renderSubmissionHeaderChecks,
+    renderSubmissionSenders,
     renderSystemAliases,
     renderVirtualAliases,
     renderVirtualMailboxes,
     SUBMISSION_CLEANUP,
     SUBMISSION_HEADER_CHECKS,
 } from "../../components/render/postfix";
-import { PostfixSpec } from "../../components/render/spec";
+import { paths, PostfixSpec } from "../../components/render/spec";
 import {
     defaultRelay,
     duplicates,
@@ -314,14 +317,28 @@ describe("spoof protection (port 25)", () => {
         assert.deepEqual(parseTable(renderOwnSenderDomains(relaySpec())), []);
     });
 
-    test("the submission ports and the reinject listener keep their own sender rules", () => {
+    test("the submission ports and the reinject socket keep their own sender rules", () => {
         const services = parseMasterCf(renderMasterCf(internetSpec()));
         const opt = (name: string) => services.find(s => s.name === name)!.options.get("smtpd_sender_restrictions");
-        assert.equal(opt("5870"), "reject_sender_login_mismatch");
-        assert.equal(opt("4650"), "reject_sender_login_mismatch");
-        // The reinject listener inherits main.cf's, where permit_mynetworks (its own: Dovecot's network) comes first.
-        assert.equal(opt("0.0.0.0:10026"), undefined);
+        // A login sends only as an address it owns, and never with the null sender (which
+        // reject_sender_login_mismatch lets pass).
+        const own = "reject_sender_login_mismatch,check_sender_access,lmdb:/config/current/submission_senders";
+        assert.equal(opt("5870"), own);
+        assert.equal(opt("4650"), own);
+        // The reinject socket inherits main.cf's, where permit_mynetworks (its own: 127.0.0.1, every
+        // unix-socket client) comes first.
+        assert.equal(opt(REINJECT_SERVICE), undefined);
         assert.equal(opt("2525"), undefined);
+        // Relay mode's users may send as anyone.
+        const relay = parseMasterCf(renderMasterCf(relaySpec()));
+        assert.equal(relay.find(s => s.name === "587")!.options.get("smtpd_sender_restrictions"), "");
+    });
+
+    test("submission_senders refuses the null sender in internet mode (smtpd looks it up as <>); empty in relay mode", () => {
+        assert.deepEqual(parseTable(renderSubmissionSenders(internetSpec())), [["<>", NULL_SENDER_REJECT]]);
+        assert.match(NULL_SENDER_REJECT, /^REJECT 5\.7\.1 /);
+        assert.deepEqual(parseTable(renderSubmissionSenders(relaySpec())), []);
+        assert.ok(renderPostfixFiles(internetSpec()).some(f => f.path === "submission_senders"));
     });
 });
 
@@ -383,10 +400,10 @@ describe("milter (rspamd) and the outbound address", () => {
         for (const key of values.keys()) assert.doesNotMatch(key, /milter/, key);
     });
 
-    test("the reinject listener names itself to rspamd (MTA-Name), so Sieve's mail is signed; no other service does", () => {
-        const inet = parseMasterCf(renderMasterCf(internetSpec())).filter(x => x.type === "inet");
-        const named = new Map(inet.map(x => [x.name, x.options.get("milter_macro_daemon_name")]));
-        assert.equal(named.get("0.0.0.0:10026"), "sieve");
+    test("the reinject socket names itself to rspamd (MTA-Name), so Sieve's mail is signed; no other service does", () => {
+        const smtpd = parseMasterCf(renderMasterCf(internetSpec())).filter(x => x.columns.at(-1) === "smtpd");
+        const named = new Map(smtpd.map(x => [x.name, x.options.get("milter_macro_daemon_name")]));
+        assert.equal(named.get(REINJECT_SERVICE), "sieve");
         // Submission says ORIGINATING; port 25 keeps Postfix's default ($myhostname).
         assert.deepEqual(
             [named.get("5870"), named.get("4650"), named.get("2525")],
@@ -394,7 +411,7 @@ describe("milter (rspamd) and the outbound address", () => {
         );
         assert.deepEqual(
             [...named].filter(([, v]) => v === "sieve").map(([k]) => k),
-            ["0.0.0.0:10026"],
+            [REINJECT_SERVICE],
         );
     });
 
@@ -421,10 +438,15 @@ describe("master.cf", () => {
         return s;
     };
 
-    test("the three smtpd ports come from spec.ports, plus the unpublished reinject listener", () => {
+    test("the three smtpd ports come from spec.ports, and no other TCP port: Sieve's mail comes over a unix socket", () => {
         const smtpd = services().filter(s => s.type === "inet");
-        assert.deepEqual(smtpd.map(s => s.name).sort(), ["0.0.0.0:10026", "2525", "4650", "5870"]);
+        assert.deepEqual(smtpd.map(s => s.name).sort(), ["2525", "4650", "5870"]);
         for (const s of smtpd) assert.equal(s.columns[s.columns.length - 1], "smtpd");
+        const unixSmtpd = services().filter(s => s.type === "unix" && s.columns.at(-1) === "smtpd");
+        assert.deepEqual(
+            unixSmtpd.map(s => s.name),
+            [REINJECT_SERVICE],
+        );
         const defaults = parseMasterCf(renderMasterCf(relaySpec()))
             .filter(s => s.type === "inet")
             .map(s => s.name)
@@ -432,17 +454,21 @@ describe("master.cf", () => {
         assert.deepEqual(defaults, ["25", "465", "587"]);
     });
 
-    test("the reinject listener relays only for Dovecot's network, without AUTH", () => {
-        const r = byName("0.0.0.0:10026");
-        assert.equal(r.options.get("mynetworks"), "172.30.0.0/16");
+    test("the reinject socket relays without AUTH for its clients, whom Postfix sees as 127.0.0.1; relay mode has none", () => {
+        const r = services().find(s => s.name === REINJECT_SERVICE)!;
+        // A public unix service (private = n): its socket is public/reinject/smtp, which the
+        // image links into the LMTP volume (paths.reinjectSocket).
+        assert.deepEqual(r.columns.slice(0, 3), [REINJECT_SERVICE, "unix", "n"]);
+        assert.equal(paths.reinjectSocket, `${paths.reinjectDir}/smtp`);
+        assert.equal(REINJECT_SERVICE, `reinject/${paths.reinjectSocket.split("/").pop()}`);
+        assert.equal(r.options.get("mynetworks"), "127.0.0.1/32");
         assert.equal(r.options.get("smtpd_relay_restrictions"), "permit_mynetworks,reject");
         assert.equal(r.options.get("smtpd_client_restrictions"), "permit_mynetworks,reject");
         assert.equal(r.options.get("smtpd_sasl_auth_enable"), "no");
-        // With no known network (not yet created) it trusts only its own loopback.
-        const unknown = parseMasterCf(
-            renderMasterCf({ ...internetSpec(), reinject: { address: "0.0.0.0", port: 10026, trusted: [] } }),
-        ).find(s => s.name === "0.0.0.0:10026")!;
-        assert.equal(unknown.options.get("mynetworks"), "127.0.0.1/32");
+        assert.equal(
+            parseMasterCf(renderMasterCf(relaySpec())).some(s => s.name === REINJECT_SERVICE),
+            false,
+        );
     });
 
     test("AUTH only on submission and smtps, never on the port-25 service", () => {
@@ -474,7 +500,11 @@ describe("master.cf", () => {
                 "permit_sasl_authenticated,reject",
                 name,
             );
-            assert.equal(byName(name).options.get("smtpd_sender_restrictions"), "reject_sender_login_mismatch", name);
+            assert.match(
+                byName(name).options.get("smtpd_sender_restrictions")!,
+                /^reject_sender_login_mismatch,/,
+                name,
+            );
         }
         const relay = parseMasterCf(renderMasterCf(relaySpec())).find(s => s.name === "587")!;
         assert.equal(relay.options.get("smtpd_sender_restrictions"), "");

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 import {
     dkimKeyPath,
+    FROM_OWNER_SYMBOL,
+    OWNED_FROM_VARIABLE,
     renderRspamdFiles,
     RSPAMD_MILTER_SOCKET,
     rspamdDkimKey,
@@ -17,6 +19,7 @@ import {
 import { rspamdSpec } from "../../components/internal/spamFilter";
 import { validateMailServer } from "../../components/options/mailServer";
 import { validateDomain } from "../../components/options/virtualDomain";
+import { validateRelayhost } from "../../components/options/relayhost";
 import { Validator } from "../../components/validate";
 
 function spec(overrides: Partial<RspamdSpec> = {}): RspamdSpec {
@@ -50,9 +53,19 @@ function spec(overrides: Partial<RspamdSpec> = {}): RspamdSpec {
                 ],
             },
         ],
+        recipientDelimiter: "+",
         ...overrides,
     };
 }
+
+/** Internet mode: alice owns her address and info@, sales@ belongs to alice and bob. */
+const OWNERS: Array<[string, string[]]> = [
+    ["alice@example.com", ["alice@example.com"]],
+    ["info@example.com", ["alice@example.com"]],
+    ["bob@example.com", ["bob@example.com"]],
+    ["sales@example.com", ["alice@example.com", "bob@example.com"]],
+];
+const internet = (overrides: Partial<RspamdSpec> = {}) => spec({ senderOwners: OWNERS, ...overrides });
 
 /** The rendered files by path. */
 function files(s: RspamdSpec = spec()): Map<string, string> {
@@ -228,11 +241,32 @@ describe("DKIM signing and ARC sealing", () => {
         assert.equal(dkimKeyPath("example.com", "mail-rsa"), "dkim/example.com.mail-rsa.key");
     });
 
-    test("the condition signs only our own mail: logged-in users, Sieve's reinjected mail, mynetworks", () => {
-        const lua = condition(file("local.d/dkim_signing.conf"));
-        assert.match(lua, new RegExp(`tostring\\(tag\\) == "${SIEVE_MTA_TAG}"`));
-        assert.match(lua, /task:get_request_header\('MTA-Name'\)/);
-        assert.match(lua, /local ours = task:get_user\(\) ~= nil or sieve or trusted\(task:get_from_ip\(\)\)/);
+    test("the condition signs only our own mail: Sieve's reinjected mail first, then logins, then mynetworks", () => {
+        const lua = condition(file("local.d/dkim_signing.conf", internet()));
+        assert.match(lua, new RegExp(`if tag ~= nil and tostring\\(tag\\) == "${SIEVE_MTA_TAG}" then`));
+        assert.match(lua, /local tag = task:get_request_header\('MTA-Name'\)/);
+        // Sieve: a null envelope (vacation, rejection) signs for the From domain; a redirect for
+        // the mailbox's domain, and only when the From header is not one of ours.
+        assert.match(
+            lua,
+            /if edom == nil then\n {6}domain = hdom\n {4}elseif not \(hdom and keys\[hdom\]\) then\n {6}domain = edom\n {4}end/,
+        );
+        // A login only with the ownership check's verdict; anyone else only from mynetworks.
+        assert.match(
+            lua,
+            new RegExp(
+                `if task:get_user\\(\\) ~= nil then\\n.*\\n {4}if task:get_mempool\\(\\):get_variable\\("${OWNED_FROM_VARIABLE}"\\) == nil then return false end\\n {4}elseif not trusted\\(task:get_from_ip\\(\\)\\) then\\n {6}return false`,
+            ),
+        );
+        assert.match(lua, /if edom == nil or edom == hdom then domain = hdom end/);
+        assert.match(lua, /if not domain or not keys\[domain\] then return false end/);
+        // Relay mode: its users sign without an ownership verdict (they may send as anyone).
+        const relay = condition(file("local.d/dkim_signing.conf"));
+        assert.doesNotMatch(relay, new RegExp(OWNED_FROM_VARIABLE));
+        assert.match(
+            relay,
+            /if task:get_user\(\) ~= nil then\n {4}-- Relay mode: its users may send as any sender\.\n {4}elseif not trusted/,
+        );
         // mynetworks as { address, prefix }: a bare address is a /32 or /128.
         assert.match(
             lua,
@@ -346,6 +380,11 @@ describe("settings.conf: our own mail is signed; logins' and mynetworks' mail is
         );
     });
 
+    test("a login's mail keeps the reject action (a disabled one would void the From check's pre-result)", () => {
+        const text = file("local.d/settings.conf", internet());
+        assert.match(rule(text, "authenticated")!, /actions \{ reject = \d+; /);
+    });
+
     test("no trusted rule without trusted networks", () => {
         const text = file("local.d/settings.conf", spec({ trustedNetworks: [] }));
         assert.equal(rule(text, "trusted"), undefined);
@@ -438,10 +477,85 @@ describe("rspamdSpec: MailServer's settings as rspamd takes them", () => {
                 },
                 { domain: "example.net", keys: [] },
             ],
+            senderOwners: ["example.com", "example.org", "example.net"].map(d => [`alice@${d}`, [`alice@${d}`]]),
+            recipientDelimiter: "+",
         });
         // The domain with dkim off is named nowhere in the signing files.
         const rendered = files(rspamdSpec(settings));
         assert.doesNotMatch(rendered.get("local.d/dkim_signing.conf")!, /example\.net/);
         assert.match(rendered.get("local.d/dkim_signing.conf")!, /example\.org\.s2026-ed25519\.key/);
+    });
+});
+
+describe("local.d/rspamd.lua: a login sends only with a From header it owns (internet mode)", () => {
+    const lua = () => file("local.d/rspamd.lua", internet());
+
+    test("rendered in internet mode only, after the settings; relay mode has no such rule", () => {
+        const paths = renderRspamdFiles(internet()).map(f => f.path);
+        assert.equal(paths.indexOf("local.d/rspamd.lua"), paths.indexOf("local.d/settings.conf") + 1);
+        assert.equal(files().has("local.d/rspamd.lua"), false);
+        assert.match(lua(), /^-- Rendered by the mailserver package \(components\/render\/rspamd\.ts\)/);
+    });
+
+    test("the owners table is the one Postfix checks the envelope sender with, each address with its logins", () => {
+        const table = /^local owners = \{\n([\s\S]*?)\n\}$/m.exec(lua())?.[1];
+        assert.equal(
+            table,
+            [
+                '  ["alice@example.com"] = { "alice@example.com" },',
+                '  ["info@example.com"] = { "alice@example.com" },',
+                '  ["bob@example.com"] = { "bob@example.com" },',
+                '  ["sales@example.com"] = { "alice@example.com", "bob@example.com" },',
+            ].join("\n"),
+        );
+        assert.match(lua(), /^local delimiter = "\+"$/m);
+        assert.match(file("local.d/rspamd.lua", internet({ recipientDelimiter: "" })), /^local delimiter = ""$/m);
+    });
+
+    test("a prefilter that runs whatever the settings enable, refuses a From the login does not own, and records its verdict", () => {
+        const text = lua();
+        assert.match(
+            text,
+            new RegExp(
+                `name = "${FROM_OWNER_SYMBOL}",\\n {2}type = "prefilter",\\n(.*\\n){2} {2}priority = 12,\\n.*\\n {2}flags = "explicit_disable",`,
+            ),
+        );
+        assert.match(text, /local login = task:get_user\(\)\n {4}if login == nil then return end/);
+        assert.match(text, /task:set_pre_result\("reject", why, "mailserver"\)/);
+        assert.match(text, /if #headers ~= 1 then/);
+        assert.match(text, /"From header <%s> is not owned by %s", address, login/);
+        assert.match(text, new RegExp(`task:get_mempool\\(\\):set_variable\\("${OWNED_FROM_VARIABLE}", login\\)`));
+        // user+tag@domain: the owners of user@domain, cut at the first delimiter as Postfix does.
+        assert.match(text, /local cut = user and user:find\(delimiter, 1, true\)/);
+    });
+
+    test("rspamdSpec: internet mode passes the owners of senderOwners and the delimiter; relay mode no owners", () => {
+        const d = {
+            spec: validateDomain(new Validator("VirtualDomain t"), {
+                domain: "example.com",
+                mailboxes: [
+                    { address: "alice", password: "a-long-enough-password", aliases: ["info"] },
+                    { address: "bob", password: "another-long-password" },
+                ],
+                aliases: [
+                    { address: "sales", targets: ["alice@example.com", "bob@example.com", "x@elsewhere.example"] },
+                ],
+            }),
+        };
+        const internetSettings = validateMailServer(new Validator("MailServer t"), "t", {
+            hostname: "mail.example.com",
+            domains: [d],
+            recipientDelimiter: "-",
+        });
+        const s = rspamdSpec(internetSettings);
+        assert.deepEqual(s.senderOwners, OWNERS);
+        assert.equal(s.recipientDelimiter, "-");
+        const relaySettings = validateMailServer(new Validator("MailServer r"), "r", {
+            hostname: "mail.example.com",
+            mode: "relay",
+            domains: [],
+            relayhosts: [{ spec: validateRelayhost(new Validator("Relayhost r"), { host: "smtp.provider.example" }) }],
+        });
+        assert.equal(rspamdSpec(relaySettings).senderOwners, undefined);
     });
 });

@@ -18,7 +18,7 @@ import {
     sieveRequires,
     sieveString,
 } from "../../components/render/sieve";
-import { DomainSpec } from "../../components/render/spec";
+import { DomainSpec, paths } from "../../components/render/spec";
 import { MailConfigError, Validator } from "../../components/validate";
 import { MailboxArgs } from "../../components/args";
 import { validateDomain } from "../../components/options/virtualDomain";
@@ -216,7 +216,7 @@ describe("Sieve scripts: rendering", () => {
 });
 
 describe("dovecot.conf: Sieve, quota and size settings", () => {
-    const conf = renderDovecotConf({ ...dovecotSpec(), submissionHost: "127.0.0.1:2525" });
+    const conf = renderDovecotConf({ ...dovecotSpec(), reinjectSocket: "/run/lmtp/reinject/smtp" });
 
     test("the deployment's script runs before the personal (ManageSieve) one, keyed by user", () => {
         assert.match(
@@ -230,8 +230,14 @@ describe("dovecot.conf: Sieve, quota and size settings", () => {
     });
 
     test("Sieve's own mail goes to Postfix; folders fileinto names are created and subscribed", () => {
-        assert.match(conf, /^submission_host = 127\.0\.0\.1:2525$/m);
-        assert.doesNotMatch(renderDovecotConf(dovecotSpec()), /submission_host/, "no host given: none rendered");
+        // Over Postfix's unix socket through msmtp (--host only names the server, so msmtp reads
+        // no configuration file); never over TCP (submission_host), which others could reach.
+        assert.match(
+            conf,
+            /^sendmail_path = \/usr\/bin\/msmtp --host=localhost --socket=\/run\/lmtp\/reinject\/smtp --domain=mail\.example\.com$/m,
+        );
+        assert.doesNotMatch(conf, /^submission_host/m);
+        assert.doesNotMatch(renderDovecotConf(dovecotSpec()), /sendmail_path/, "no socket given: none rendered");
         const lmtp = /protocol lmtp \{([\s\S]*?)\n\}/.exec(conf)?.[1] ?? "";
         assert.match(lmtp, /lda_mailbox_autocreate = yes/);
         assert.match(lmtp, /lda_mailbox_autosubscribe = yes/);
@@ -280,20 +286,21 @@ describe("DovecotImap: where Sieve sends mail, and the vacation limits", () => {
             ],
         });
 
-    test("submission_host: Postfix's unpublished reinject port, on loopback in host mode, by container name in bridge mode", () => {
-        assert.equal(
-            new DovecotImap("host-imap", { mailServer: server("host-mx", "host") }).spec.submissionHost,
-            "127.0.0.1:10026",
-        );
-        assert.equal(
-            new DovecotImap("host6-imap", { mailServer: server("host6-mx", "host", ["2001:db8::25"]) }).spec
-                .submissionHost,
-            "127.0.0.1:10026",
-        );
-        assert.equal(
-            new DovecotImap("bridge-imap", { mailServer: server("bridge-mx", "bridge") }).spec.submissionHost,
-            "bridge-mx-postfix:10026",
-        );
+    test("Sieve's mail goes to Postfix's reinject socket in the LMTP volume, in host and bridge mode alike", () => {
+        for (const [name, mode, interfaces] of [
+            ["host", "host", undefined],
+            ["host6", "host", ["2001:db8::25"]],
+            ["bridge", "bridge", undefined],
+        ] as const) {
+            const imap = new DovecotImap(`${name}-imap`, {
+                mailServer: server(`${name}-mx`, mode, interfaces && [...interfaces]),
+            });
+            assert.equal(imap.spec.reinjectSocket, "/run/lmtp/reinject/smtp", name);
+            assert.ok(
+                imap.spec.reinjectSocket!.startsWith(`${paths.lmtpSocketDir}/`),
+                "on the volume only the two share",
+            );
+        }
     });
 
     test("vacation limits out of order, or a zero maximum, are refused at preview", () => {

@@ -1040,7 +1040,7 @@ describe("validateMailServer: good input", () => {
     });
 
     test("defaults are applied", () => {
-        assert.deepEqual(p.ports, { smtp: 25, submission: 587, smtps: 465, reinject: 10026 });
+        assert.deepEqual(p.ports, { smtp: 25, submission: 587, smtps: 465 });
         assert.deepEqual(p.mydestination, ["$myhostname", "localhost"]);
         assert.deepEqual(p.inetInterfaces, ["all"]);
         assert.equal(p.messageSizeLimit, 26214400);
