@@ -21,6 +21,7 @@ password). State is in memory: a restart forgets bans and counts. Standard libra
 import ipaddress
 import json
 import os
+import signal
 import socket
 import socketserver
 import sys
@@ -244,6 +245,9 @@ def main():
     # Dovecot's auth process (another user, in another container) connects.
     os.chmod(path, 0o666)
     log(f"listening on {path}")
+    # PID 1 of its container: without a handler the kernel ignores SIGTERM, and `docker stop` (a
+    # destroy, a replacement) would wait out its grace period before killing it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server.serve_forever()
 
 
