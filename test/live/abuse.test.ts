@@ -588,7 +588,6 @@ describe("abuse limits, live", () => {
                     /warning: hostname \S+ does not resolve to address 127\.0\.0\.\d+/,
                 ],
                 dovecot: [],
-                saslauthd: [],
             },
             ["postfix", "dovecot"],
         );

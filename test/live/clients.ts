@@ -265,19 +265,25 @@ export async function countBySubject(
 
 const PROBLEM = /\b(warning|error|fatal|panic):/i;
 
+type LoggedService = "postfix" | "dovecot" | "saslauthd";
+
 /**
  * After a scenario: the services' logs hold no warning/error/fatal/panic lines except the ones
- * the scenario caused on purpose, which the caller lists. Prints what was expected and seen.
+ * the scenario caused on purpose, which the caller lists. Prints what was expected and seen. The
+ * services are internet mode's unless given (saslauthd runs in relay mode only); a service whose
+ * container does not exist fails the check instead of passing it unread.
  */
 export function assertCleanLogs(
     prefix: string,
-    expected: Record<"postfix" | "dovecot" | "saslauthd", RegExp[]>,
-    services: Array<"postfix" | "dovecot" | "saslauthd"> = ["postfix", "dovecot", "saslauthd"],
+    expected: Partial<Record<LoggedService, RegExp[]>>,
+    services: LoggedService[] = ["postfix", "dovecot"],
 ): void {
     const unexpected: string[] = [];
     for (const service of services) {
-        const patterns = expected[service];
-        const log = dockerLogs(`${prefix}-${service}`);
+        const patterns = expected[service] ?? [];
+        const r = spawnSync("docker", ["logs", `${prefix}-${service}`], { encoding: "utf8", maxBuffer: 64 << 20 });
+        if (r.status !== 0) throw new Error(`no logs of ${prefix}-${service}: ${r.stderr}`);
+        const log = `${r.stdout}${r.stderr}`;
         fs.writeFileSync(path.join(ARTIFACTS, `${prefix}-${service}.log`), log);
         const lines = log.split("\n").filter(l => PROBLEM.test(l));
         const accepted = lines.filter(l => patterns.some(p => p.test(l)));

@@ -688,7 +688,6 @@ describe("Dovecot features, live", () => {
                 /lmtp\(erin@example\.test\).*Error: sieve: .*failed to store into mailbox 'INBOX': Mail size is larger than the maximum size allowed/,
                 /lmtp\(erin@example\.test\).*Error: sieve: Execution of script 'junk\/junk' failed with unsuccessful implicit keep/,
             ],
-            saslauthd: [],
         });
     });
 });

@@ -350,7 +350,6 @@ describe("foundation, live", () => {
                 /^lmtp\(\S+@example\.test\)<\d+><\S+>: Error: auth-master: userdb lookup\(\S+\): Disconnected unexpectedly$/,
                 /^lmtp\(\d+\): Error: lmtp-server: conn unix:pid=\d+,uid=\d+ \[\d+\]: rcpt \S+: Failed to lookup user \S+: Internal error occurred\./,
             ],
-            saslauthd: [],
         });
     });
 });

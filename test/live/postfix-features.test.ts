@@ -380,7 +380,6 @@ describe("Postfix features, live", () => {
                 /bounce\[\d+\]: warning: for instructions see the bounce\(5\) manual/,
             ],
             dovecot: [],
-            saslauthd: [],
         });
     });
 });

@@ -618,7 +618,6 @@ describe("security, live", () => {
             dovecot: [
                 /^(imap|pop3|managesieve)-login: Info: Login aborted: .*(SSL_accept\(\)|SSL_read|SSL_write) failed.*rip=127\.0\.0\.1,/,
             ],
-            saslauthd: [],
         });
     });
 });
