@@ -45,6 +45,9 @@ const IMAGE_TRIGGERS =
 const IMAGE_ID_UNKNOWN =
     "its image is rebuilt, and a preview cannot know the new image id: the up replaces the container " +
     "only if the rebuilt image differs";
+const SASLAUTHD_GONE =
+    "0.2.0 authenticates internet mode's SMTP AUTH through Dovecot (brute-force bans on every protocol): " +
+    "saslauthd, its config job, image and volumes (configuration and socket only) are deleted";
 /**
  * Every resource the upgrade from PINNED_FROM replaces or deletes in the preview, as "<type>::<name>",
  * each with why. The test fails when the preview differs and prints the actual list in this form.
@@ -52,14 +55,17 @@ const IMAGE_ID_UNKNOWN =
  */
 const EXPECTED_REPLACEMENTS: Record<string, string> = {
     "docker:index/remoteImage:RemoteImage::upgrade-postfix-image": IMAGE_TRIGGERS,
-    "docker:index/remoteImage:RemoteImage::upgrade-saslauthd-image": IMAGE_TRIGGERS,
+    "docker:index/remoteImage:RemoteImage::upgrade-saslauthd-image": SASLAUTHD_GONE,
     "docker:index/remoteImage:RemoteImage::upgrade-dovecot-image": IMAGE_TRIGGERS,
     "docker:index/remoteImage:RemoteImage::upgrade-rspamd-image": IMAGE_TRIGGERS,
     "docker:index/remoteImage:RemoteImage::upgrade-valkey-image": IMAGE_TRIGGERS,
     "docker:index/container:Container::upgrade-postfix": IMAGE_ID_UNKNOWN,
     "docker:index/container:Container::upgrade-postfix-config": IMAGE_ID_UNKNOWN,
-    "docker:index/container:Container::upgrade-saslauthd": IMAGE_ID_UNKNOWN,
-    "docker:index/container:Container::upgrade-saslauthd-config": IMAGE_ID_UNKNOWN,
+    "docker:index/container:Container::upgrade-saslauthd": SASLAUTHD_GONE,
+    "docker:index/container:Container::upgrade-saslauthd-config": SASLAUTHD_GONE,
+    // Its two volumes held its configuration and its socket: no data.
+    "docker:index/volume:Volume::upgrade-saslauthd-config": SASLAUTHD_GONE,
+    "docker:index/volume:Volume::upgrade-saslauthd-run": SASLAUTHD_GONE,
     "docker:index/container:Container::upgrade-dovecot": IMAGE_ID_UNKNOWN,
     "docker:index/container:Container::upgrade-dovecot-config": IMAGE_ID_UNKNOWN,
     "docker:index/container:Container::upgrade-rspamd": IMAGE_ID_UNKNOWN,
