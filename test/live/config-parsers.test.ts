@@ -160,7 +160,8 @@ describe("config parsers agree with postconf and doveconf, live", () => {
         const byPath = new Map<string, DovecotSetting>();
         for (const s of conf.settings) byPath.set(where(s.sections, s.key), s); // the last one wins, as in Dovecot
         const matched = new Set<string>();
-        const n = doveconfSettings(doveconf("-n"));
+        // -P: secret settings too (auth_policy_hash_nonce), which doveconf otherwise prints as "hidden".
+        const n = doveconfSettings(doveconf("-n", "-P"));
         assert.ok(n.length > 50, `doveconf -n printed ${n.length} settings`);
         for (const d of n) {
             const group = d.path[d.path.length - 1];
@@ -177,7 +178,7 @@ describe("config parsers agree with postconf and doveconf, live", () => {
             matched.add(found[0]);
         }
         const effective = new Map(
-            doveconfSettings(doveconf("-a"))
+            doveconfSettings(doveconf("-a", "-P"))
                 .filter(d => d.path.length === 0)
                 .map(d => [d.key, d.value]),
         );
