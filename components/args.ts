@@ -5,8 +5,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { MailServer } from "./mailServer";
 import type { Relayhost } from "./relayhost";
 import type { VirtualDomain } from "./virtualDomain";
-import type { PasswordHashCacheEntry } from "./render/password";
-export type { PasswordHashCacheEntry } from "./render/password";
+import type { PasswordHashCacheEntry } from "./model/password";
+export type { PasswordHashCacheEntry } from "./model/password";
 
 /** The arguments of VirtualDomain. */
 export interface VirtualDomainArgs {

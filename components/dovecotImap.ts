@@ -4,10 +4,11 @@ import { DovecotImapArgs } from "./args";
 import { configJob, serviceContainer, serviceImage, volumeMount } from "./internal/docker";
 import { CERTS_MOUNT } from "./internal/acme";
 import { validateDovecot } from "./options/dovecotImap";
-import { DovecotSpec, dovecotUsersFile, renderDovecotFiles, renderDovecotUsers } from "./render/dovecot";
+import { dovecotUsersFile, renderDovecotFiles, renderDovecotUsers } from "./render/dovecot";
+import { DovecotSpec } from "./model/spec";
 import { dovecotSettings, FILE_INPUTS, filesByPath, SECRET_FILE_INPUTS } from "./render/inputs";
-import { paths } from "./render/spec";
-import { Validator } from "./validate";
+import { paths } from "./model/paths";
+import { Validator } from "./model/validator";
 
 /**
  * The mailbox store: a Dovecot container serving IMAP/IMAPS (and POP3 when asked), ManageSieve,

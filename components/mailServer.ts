@@ -9,21 +9,23 @@ import {
     StagedFile,
     volumeMount,
 } from "./internal/docker";
-import { MAIL_SERVER_BRAND, MailServerSettings, validateMailServer } from "./options/mailServer";
+import { MAIL_SERVER_BRAND, validateMailServer } from "./options/mailServer";
+import { MailServerSettings } from "./model/settings";
 import { FILE_INPUTS, filesByPath, mailServerSettings, SECRET_FILE_INPUTS } from "./render/inputs";
 import { hashLogins } from "./internal/credentials";
-import { PasswordHashCache } from "./render/password";
+import { PasswordHashCache } from "./model/password";
 import { postfixTables, relaySaslEntries, renderPostfixFiles, renderSaslPasswords } from "./render/postfix";
 import { NO_LOGINS, renderSaslauthdFiles, renderSaslauthdPasswd, saslauthdPasswdFile } from "./render/saslauthd";
-import { Credential, paths } from "./render/spec";
+import { Credential } from "./model/spec";
+import { paths } from "./model/paths";
 import { renderRspamdFiles, RSPAMD_MILTER_DIR } from "./render/rspamd";
 import { rspamdSpec, SigningDomain, spamFilter } from "./internal/spamFilter";
 import { serverCertificate, ServerCertificate } from "./tls";
 import { acmeClient, CERTS_MOUNT } from "./internal/acme";
 import { wellKnownEndpoint, webSpec } from "./internal/web";
-import { wellKnownHosts } from "./render/dns";
+import { wellKnownHosts } from "./model/dns";
 import { renderWebFiles } from "./render/web";
-import { Validator } from "./validate";
+import { Validator } from "./model/validator";
 import { VirtualDomain } from "./virtualDomain";
 
 export { MailServerSettings };

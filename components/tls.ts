@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { checkPair, DEFAULT_VALIDITY_HOURS, TlsSettings } from "./options/tls";
-import { Validator } from "./validate";
+import { checkPair, DEFAULT_VALIDITY_HOURS } from "./options/tls";
+import { TlsSettings } from "./model/settings";
+import { Validator } from "./model/validator";
 
 // The server certificate: supplied, signed by the user's CA, or self-signed (@pulumi/tls).
 

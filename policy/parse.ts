@@ -3,7 +3,7 @@
 // of these files: the unit tests read the rendered files with it too, and a live test checks it
 // against postconf and doveconf. Networks come from components/net.ts. Pulumi-free, so the
 // rules stay testable without Pulumi.
-import { isLoopbackAddress, Network, trustRisk } from "../components/net";
+import { isLoopbackAddress, Network, trustRisk } from "../components/model/net";
 
 // ------------------------------------------------------------------------------------------
 // Postfix logical lines (main.cf and master.cf alike)

@@ -41,8 +41,9 @@ import {
     tooWide,
     weakProtocols,
 } from "./parse";
-import { bridgeGatewayRisk, MAX_PRIVATE_WIDTH, parseNetwork } from "../components/net";
-import { DmarcPolicy, dmarcValue } from "../components/render/dns";
+import { bridgeGatewayRisk, MAX_PRIVATE_WIDTH, parseNetwork } from "../components/model/net";
+import { DmarcPolicy } from "../components/model/dns";
+import { dmarcValue } from "../components/render/dns";
 import { RSPAMD_MILTER_SOCKET } from "../components/render/rspamd";
 
 export const CONTAINER_TYPE = "docker:index/container:Container";

@@ -89,8 +89,8 @@ export function renderArgs(): string {
         'import type { MailServer } from "./mailServer";\n' +
         'import type { Relayhost } from "./relayhost";\n' +
         'import type { VirtualDomain } from "./virtualDomain";\n' +
-        'import type { PasswordHashCacheEntry } from "./render/password";\n' +
-        'export type { PasswordHashCacheEntry } from "./render/password";\n';
+        'import type { PasswordHashCacheEntry } from "./model/password";\n' +
+        'export type { PasswordHashCacheEntry } from "./model/password";\n';
     for (const [name, options] of COMPONENTS) {
         out += `\n/** The arguments of ${name}. */\nexport interface ${name}Args {\n${members(options)}}\n`;
     }

@@ -4,7 +4,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ImageArgs } from "../args";
-import type { TlsSettings } from "../options/tls";
+import type { TlsSettings } from "../model/settings";
 import { configJob, NetworkPlacement, serviceContainer, serviceImage, volumeMount } from "./docker";
 
 export type AcmeSettings = NonNullable<TlsSettings["acme"]>;

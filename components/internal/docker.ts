@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { ImageArgs } from "../args";
 import { renderManifest } from "../render/manifest";
-import { paths } from "../render/spec";
+import { paths } from "../model/paths";
 
 export type Service = "postfix" | "dovecot" | "saslauthd" | "rspamd" | "valkey" | "acme" | "web" | "authpolicy";
 

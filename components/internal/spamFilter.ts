@@ -3,7 +3,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ImageArgs } from "../args";
-import type { MailServerSettings } from "../options/mailServer";
+import type { MailServerSettings } from "../model/settings";
 import {
     dkimKeyPath,
     RSPAMD_DB_DIR,
@@ -13,8 +13,8 @@ import {
     VALKEY_DATA_DIR,
     VALKEY_SOCKET_DIR,
 } from "../render/rspamd";
-import { senderOwners } from "../render/addresses";
-import { DkimSigningKey, DomainSpec, RenderedFile } from "../render/spec";
+import { senderOwners } from "../model/addresses";
+import { DkimSigningKey, DomainSpec, RenderedFile } from "../model/spec";
 import { configJob, NetworkPlacement, serviceContainer, serviceImage, StagedFile, volumeMount } from "./docker";
 
 /** What MailServer needs of a VirtualDomain here: its spec and its signing keys (a secret). */

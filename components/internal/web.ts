@@ -4,10 +4,10 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ImageArgs } from "../args";
-import type { MailServerSettings } from "../options/mailServer";
+import type { MailServerSettings } from "../model/settings";
 import { WebSpec } from "../render/web";
-import type { RenderedFile } from "../render/spec";
-import { paths } from "../render/spec";
+import type { RenderedFile } from "../model/spec";
+import { paths } from "../model/paths";
 import type { ServerCertificate } from "../tls";
 import { CERTS_MOUNT } from "./acme";
 import { configJob, NetworkPlacement, serviceContainer, serviceImage, StagedFile, volumeMount } from "./docker";

@@ -1,14 +1,29 @@
 // MailServer's options, declared once, and the rules that span options (validateMailServer).
 
 import type { Input } from "@pulumi/pulumi";
-import type { PasswordHashCache } from "../render/password";
-import { relayImplicitTls, relayNexthop } from "../render/postfix";
-import { definedAddresses } from "../render/addresses";
-import { DomainSpec, paths, PostfixSpec, RelayhostSpec, TransportSpec } from "../render/spec";
-import type { WebDomain } from "../render/web";
-import { durationSeconds, isDomain, Validator } from "../validate";
-import { bridgeGatewayRisk, isIP, isIPv4, isLoopbackAddress, notPublicReason, parseNetwork } from "../net";
-import { boolean, integer, list, object, oneOf, passthrough, readOptions, required, text, Values } from "./declare";
+import type { PasswordHashCache } from "../model/password";
+import { relayImplicitTls, relayNexthop } from "../model/relay";
+import { definedAddresses } from "../model/addresses";
+import { DomainSpec, RelayhostSpec, TransportSpec } from "../model/spec";
+import { certificateSpec } from "../model/certificate";
+import type { WebDomain } from "../model/dns";
+import type { MailServerSettings, SpamFilterSettings, WellKnownOptionSettings } from "../model/settings";
+import { durationSeconds, isDomain, Validator } from "../model/validator";
+import { bridgeGatewayRisk, isIP, isIPv4, isLoopbackAddress, notPublicReason, parseNetwork } from "../model/net";
+import {
+    boolean,
+    integer,
+    list,
+    object,
+    oneOf,
+    passthrough,
+    Pinned,
+    readOptions,
+    required,
+    SameType,
+    text,
+    Values,
+} from "./declare";
 import { LOGIN_OPTIONS } from "./login";
 import { IMAGE_OPTIONS, TLS_OPTIONS, validateTls } from "./tls";
 
@@ -435,29 +450,13 @@ export type MailServerOptions = Values<typeof MAIL_SERVER_OPTIONS>;
 /** Marks MailServer instances (set on its prototype), so validation needs no Pulumi import. */
 export const MAIL_SERVER_BRAND = Symbol.for("mailserver:index:MailServer");
 
-/** Where the services run: Docker network mode, and the network once Docker made it (bridge). */
-export interface NetworkPlacementSpec {
-    networkMode: "bridge" | "host";
-    publishAddress: string;
-}
-
-/** The validated settings other components (DovecotImap) build on. */
-export interface MailServerSettings {
-    prefix: string;
-    postfix: PostfixSpec;
-    placement: NetworkPlacementSpec;
-    restart: string;
-    /** Relay mode's SMTP AUTH logins, lower-cased; their passwords are not part of the settings. */
-    users: string[];
-    tls: ReturnType<typeof validateTls>;
-    spamFilter: Values<typeof SPAM_FILTER_OPTIONS>;
-    /** "none": nothing is looked up in DNS by the inbound checks (Postfix client names, rspamd). */
-    dns: (typeof DNS_MODES)[number];
-    /** The well-known HTTPS endpoint, when a VirtualDomain has wellKnown set; its domains in the given order. */
-    wellKnown?: Values<typeof WELL_KNOWN_OPTIONS> & { domains: WebDomain[] };
-    /** What the component logs as warnings (obsolete options it ignores). */
-    warnings: string[];
-}
+// The model's settings types are the declarations' values (a compile error otherwise).
+export type _SpamFilterPinned = Pinned<SameType<SpamFilterSettings, Values<typeof SPAM_FILTER_OPTIONS>>>;
+export type _WellKnownPinned = Pinned<SameType<WellKnownOptionSettings, Values<typeof WELL_KNOWN_OPTIONS>>>;
+export type _DnsModePinned = Pinned<SameType<MailServerSettings["dns"], (typeof DNS_MODES)[number]>>;
+export type _NetworkModePinned = Pinned<
+    SameType<MailServerSettings["placement"]["networkMode"], (typeof NETWORK_MODES)[number]>
+>;
 
 /** Validates MailServer arguments, including every rule that spans options and domains. */
 export function validateMailServer(v: Validator, name: string, args: unknown): MailServerSettings {
@@ -681,6 +680,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             );
     }
 
+    const certificate = certificateSpec(tls.acme !== undefined);
     const prefix = o.namePrefix ?? name;
     if (o.namePrefix === undefined) MAIL_SERVER_OPTIONS.namePrefix.check(v, "namePrefix", prefix);
     return {
@@ -688,6 +688,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
         restart: o.restart,
         users,
         tls,
+        certificate,
         spamFilter: spam,
         dns: o.dns,
         ...(served.length > 0 ? { wellKnown: { ...o.wellKnown, domains: served } } : {}),
@@ -720,7 +721,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             transports,
             milter: spam.enabled,
             outboundAddress: o.outboundAddress,
-            ...(tls.acme ? { certDir: paths.acmeCerts } : {}),
+            certificate,
         },
         warnings: obsoleteReinject === undefined ? [] : [obsoleteReinjectWarning(name, obsoleteReinject)],
     };

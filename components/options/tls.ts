@@ -3,7 +3,8 @@
 import type { Input } from "@pulumi/pulumi";
 import { X509Certificate, createPrivateKey } from "crypto";
 import { isIP } from "net";
-import { Validator } from "../validate";
+import type { AcmeSettings, TlsSettings } from "../model/settings";
+import { Validator } from "../model/validator";
 import {
     boolean,
     integer,
@@ -12,8 +13,10 @@ import {
     oneOf,
     Option,
     passthrough,
+    Pinned,
     readOptions,
     required,
+    SameType,
     text,
     Values,
 } from "./declare";
@@ -274,7 +277,9 @@ export const TLS_OPTIONS = {
     }),
 };
 
-export type TlsSettings = Values<typeof TLS_OPTIONS>;
+// The model's TLS settings are the declarations' values (a compile error otherwise).
+export type _TlsPinned = Pinned<SameType<TlsSettings, Values<typeof TLS_OPTIONS>>>;
+export type _AcmePinned = Pinned<SameType<AcmeSettings, Values<typeof ACME_OPTIONS>>>;
 
 /** Exactly one way to get the certificate; a supplied pair must match (checked now if known). */
 export function validateTls(v: Validator, args: unknown): TlsSettings {
@@ -300,7 +305,7 @@ const DNS_FIELDS = ["dnsProvider", "dnsSettings", "dnsCredentials", "dnsResolver
 const HTTP_FIELDS = ["httpPort", "httpAddress"] as const;
 
 /** Each challenge's own fields, and only those: a dns-01 field with http-01 would silently do nothing. */
-function checkChallenge(v: Validator, acme: NonNullable<TlsSettings["acme"]>, given: Record<string, unknown>): void {
+function checkChallenge(v: Validator, acme: AcmeSettings, given: Record<string, unknown>): void {
     const dns = acme.challenge === "dns-01";
     for (const name of dns ? HTTP_FIELDS : DNS_FIELDS) {
         if (given[name] === undefined || given[name] === null) continue;

@@ -1,7 +1,7 @@
 // VirtualDomain's options, declared once, and the rules that span them (validateVirtualDomain).
 import type { Input } from "@pulumi/pulumi";
-import type { PasswordHashCache } from "../render/password";
-import { SIEVE_EXTENSIONS, sieveRequires } from "../render/sieve";
+import type { PasswordHashCache } from "../model/password";
+import { SIEVE_EXTENSIONS, sieveRequires } from "../model/sieve";
 import {
     AliasSpec,
     DkimSelectorSpec,
@@ -10,11 +10,11 @@ import {
     ForwardSpec,
     MailboxSpec,
     SieveSpec,
-} from "../render/spec";
-import { Validator } from "../validate";
+} from "../model/spec";
+import { Validator } from "../model/validator";
 import { LOGIN_OPTIONS } from "./login";
-import { canonicalAddress, notPublicReason } from "../net";
-import type { ClientPorts, DnsSpec } from "../render/dns";
+import { canonicalAddress, notPublicReason } from "../model/net";
+import type { ClientPorts, DnsSpec } from "../model/dns";
 import { boolean, integer, list, object, oneOf, passthrough, readOptions, required, text, Values } from "./declare";
 
 /** Same limit as Dovecot's sieve_max_script_size default. */

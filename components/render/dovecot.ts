@@ -1,63 +1,22 @@
 // Renders dovecot.conf (Dovecot 2.4 syntax) and its passwd-file from a DovecotSpec.
 // Pure and deterministic.
-import { dovecotScheme } from "./password";
+import { dovecotScheme } from "../model/password";
 import { probeAddress, renderProbe } from "./probe";
 import { renderSieveFiles } from "./sieve";
 import {
+    BruteForceSpec,
     Credential,
     DomainSpec,
+    DovecotSpec,
     LMTP_CONCURRENCY,
     LMTP_USER_CONCURRENCY,
-    paths,
     publicFile,
     RenderedFile,
-} from "./spec";
+} from "../model/spec";
+import { paths } from "../model/paths";
 
 /** The SMTP client Dovecot runs as its sendmail_path (Debian's msmtp, in the Dovecot image). */
 export const MSMTP = "/usr/bin/msmtp";
-
-export interface DovecotSpec {
-    hostname: string;
-    /** Addresses Dovecot listens on ("*" and "::" for all). */
-    listen: string[];
-    /** Bridge mode: the host address its ports are published on (not rendered). */
-    publishAddress: string;
-    /** 0 turns a listener off. */
-    ports: { imap: number; imaps: number; managesieve: number; pop3: number; pop3s: number };
-    recipientDelimiter: string;
-    /**
-     * Postfix's message_size_limit. Dovecot holds every message it stores (LMTP, IMAP APPEND) to
-     * it plus LMTP_SIZE_ALLOWANCE: the same limit, without deferring what SMTP accepted.
-     */
-    messageSizeLimit: number;
-    vacation: { minPeriod: string; defaultPeriod: string; maxPeriod: string };
-    /**
-     * Postfix's unix socket (paths.reinjectSocket) that Sieve hands the mail it sends to
-     * (redirect, vacation replies, rejections). undefined: none, and such Sieve actions fail.
-     */
-    reinjectSocket?: string;
-    /** rspamd marks spam with "X-Spam: Yes": file it into Junk before any other rule runs. */
-    junkSpam: boolean;
-    domains: DomainSpec[];
-    /** Directory of cert.pem and key.pem: the config volume's tls/ unless tls.acme (paths.acmeCerts). */
-    certDir?: string;
-    /** Brute-force protection by the auth policy service (images/authpolicy); undefined: off. */
-    bruteForce?: BruteForceSpec;
-}
-
-/** What the auth policy service enforces; Dovecot sends it with every request (see renderAuthPolicy). */
-export interface BruteForceSpec {
-    /** Failed logins from one client address (any login, any protocol) within findTime that ban it. */
-    maxFailures: number;
-    /** Failed logins to one login (from any address) within findTime that close it to unknown addresses. */
-    maxLoginFailures: number;
-    findTime: string;
-    banTime: string;
-    /** Networks never banned by address (mynetworks: trusted relays, webmail, ...). */
-    exempt: string[];
-    /** Bridge mode: the Docker gateway, which may carry every client, is never banned by address. */
-    exemptGateway: boolean;
-}
 
 /** The Sieve script every delivery runs first when the MailServer has its spam filter on. */
 export const JUNK_SIEVE_PATH = "sieve-global/junk.sieve";
@@ -85,7 +44,7 @@ export function renderDovecotConf(spec: DovecotSpec): string {
     const p = spec.ports;
     const pop3 = p.pop3 > 0 || p.pop3s > 0;
     const protocols = ["imap", "lmtp", "sieve", ...(pop3 ? ["pop3"] : [])];
-    const tlsDir = spec.certDir ?? `${C}/tls`;
+    const tlsDir = spec.certificate.dir;
     return `# Rendered by the mailserver package (components/render/dovecot.ts). Do not edit here:
 # every deploy replaces this file. Change the component's arguments instead.
 dovecot_config_version = 2.4.0

@@ -3,13 +3,13 @@
 // multi-line string line by line) and what policies read before any container exists; the
 // config jobs' uploads cannot serve either purpose, as one secret file makes the whole list
 // "[secret]". Pure: the components add the password hashes themselves, as Pulumi secrets.
-import type { MailServerSettings } from "../options/mailServer";
+import type { MailServerSettings } from "../model/settings";
 import type { DkimSettings } from "../options/virtualDomain";
-import type { DnsSpec } from "./dns";
+import type { DnsSpec } from "../model/dns";
 import { tlsSettings } from "../options/tls";
-import { DovecotSpec } from "./dovecot";
-import { relayImplicitTls } from "./postfix";
-import { DomainSpec, RelayhostSpec, RenderedFile } from "./spec";
+import { DovecotSpec } from "../model/spec";
+import { relayImplicitTls } from "../model/relay";
+import { DomainSpec, RelayhostSpec, RenderedFile } from "../model/spec";
 
 /** Names of the inputs that hold rendered files, each keyed by the file's path in its config volume. */
 export const FILE_INPUTS = {

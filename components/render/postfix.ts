@@ -2,10 +2,12 @@
 // PostfixSpec. Pure and deterministic: the same spec always gives byte-identical files.
 // main.cf and master.cf are written as the files read, with their values interpolated and their
 // optional parts in when(...) blocks; the comments in them are rendered into the files.
-import { definedAddresses, ROLE_LOCAL_PARTS, senderOwners } from "./addresses";
+import { definedAddresses, ROLE_LOCAL_PARTS, senderOwners } from "../model/addresses";
 import { probeAddress, renderProbe } from "./probe";
 import { RSPAMD_MILTER_SOCKET, SIEVE_MTA_TAG } from "./rspamd";
-import { LMTP_CONCURRENCY, paths, PostfixSpec, RelayhostSpec, RenderedFile } from "./spec";
+import { paths } from "../model/paths";
+import { relayImplicitTls, relayNexthop } from "../model/relay";
+import { LMTP_CONCURRENCY, PostfixSpec, RelayhostSpec, RenderedFile } from "../model/spec";
 
 const C = paths.config;
 const HEADER =
@@ -61,19 +63,10 @@ function defaultRelay(spec: PostfixSpec) {
     return spec.relayhosts.find(r => r.senderDomains.length === 0);
 }
 
-export function relayNexthop(r: { host: string; port: number }): string {
-    return `[${r.host}]:${r.port}`;
-}
-
 /** master.cf smtp client for relays with implicit TLS (SMTPS, e.g. port 465). */
 export const IMPLICIT_TLS_TRANSPORT = "relay-smtps";
 /** master.cf smtp client for MailServer transports: never presents relay credentials. */
 export const DIRECT_TRANSPORT = "direct";
-
-/** Implicit TLS unless said otherwise: on port 465 only. */
-export function relayImplicitTls(r: { port: number; implicitTls?: boolean }): boolean {
-    return r.implicitTls ?? r.port === 465;
-}
 
 /** The master.cf smtp client that talks to this relay. */
 export function relayTransport(r: { port: number; implicitTls?: boolean }): string {
@@ -133,7 +126,7 @@ export function renderMainCf(spec: PostfixSpec): string {
     const perSender = spec.relayhosts.some(r => r.senderDomains.length > 0);
     const relayAuth = spec.relayhosts.some(r => r.hasCredentials);
     const t = postfixTables;
-    const tlsDir = spec.certDir ?? `${C}/tls`;
+    const tlsDir = spec.certificate.dir;
     return cf`${HEADER}
 # --- identity
 compatibility_level = 3.10
@@ -242,7 +235,7 @@ smtp_sasl_auth_soft_bounce = yes
 
 # --- TLS for clients (STARTTLS on 25 and 587, implicit on 465)
 ${
-    spec.certDir === undefined
+    !spec.certificate.acme
         ? `smtpd_tls_chain_files = ${tlsDir}/key.pem, ${tlsDir}/cert.pem`
         : `# tls.acme: key and chain in one file, read in one open(), so an smtpd starting while the
 # ACME container switches /certs/current never pairs the old key with the new certificate.

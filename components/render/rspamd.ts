@@ -3,9 +3,10 @@
 // links local.d and override.d to the active generation (/config/current), so everything here
 // either adds to Debian's defaults (local.d) or replaces one of their keys (override.d).
 import * as crypto from "node:crypto";
-import { paths, publicFile, RenderedFile } from "./spec";
+import { publicFile, RenderedFile } from "../model/spec";
+import { paths } from "../model/paths";
 
-import type { DkimAlgorithm } from "./spec";
+import type { DkimAlgorithm } from "../model/spec";
 export type { DkimAlgorithm };
 
 export interface RspamdSpec {

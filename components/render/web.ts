@@ -2,20 +2,10 @@
 // serves for each VirtualDomain with wellKnown set: its MTA-STS policy (RFC 8461) at
 // https://mta-sts.<domain>/.well-known/mta-sts.txt and Thunderbird's autoconfig file at
 // https://autoconfig.<domain>/mail/config-v1.1.xml. Anything else is a 404. Pure.
-import { ClientPorts, MtaStsMode, renderMtaStsPolicy, wellKnownHosts } from "./dns";
+import { WebDomain, wellKnownHosts } from "../model/dns";
+import { renderMtaStsPolicy } from "./dns";
 import { renderProbe } from "./probe";
-import { publicFile, RenderedFile } from "./spec";
-
-export { wellKnownHosts };
-
-/** What the endpoint serves for one domain: the policy's inputs and where its mail clients connect. */
-export interface WebDomain {
-    domain: string;
-    mxHosts: string[];
-    mtaSts: { mode: MtaStsMode; maxAge: number };
-    clientHost: string;
-    clientPorts: ClientPorts;
-}
+import { publicFile, RenderedFile } from "../model/spec";
 
 export interface WebSpec {
     port: number;

@@ -22,7 +22,7 @@ import {
     tlsMinimumVersion,
 } from "../../policy/rules";
 import { tooWide } from "../../policy/parse";
-import { parseNetwork } from "../../components/net";
+import { parseNetwork } from "../../components/model/net";
 import { decode, resourceArgs, StackEntry, UNKNOWN, validate, validateStack } from "./policy";
 import { isWrappedSecret, redactSecrets, unwrapSecrets } from "./secrets";
 

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { acmeEnv } from "../../components/internal/acme";
 import { LEGO_DNS_PROVIDERS, tlsSettings, validateTls } from "../../components/options/tls";
-import { Validator } from "../../components/validate";
+import { Validator } from "../../components/model/validator";
 
 const SECRET = "c2VjcmV0LXRzaWcta2V5LW9mLXRoZS10ZXN0";
 const read = (acme: Record<string, unknown>) =>

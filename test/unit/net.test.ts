@@ -16,7 +16,7 @@ import {
     parseNetwork,
     trustRisk,
     within,
-} from "../../components/net";
+} from "../../components/model/net";
 
 describe("bare addresses", () => {
     test("isIPv4 accepts dotted quads only, without leading zeros", () => {

@@ -18,8 +18,9 @@ import {
 import { renderManifest } from "../../components/render/manifest";
 import { postfixTables, renderPostfixFiles, renderSaslPasswords } from "../../components/render/postfix";
 import { renderSaslauthdFiles } from "../../components/render/saslauthd";
-import { paths, PostfixSpec } from "../../components/render/spec";
-import { bridgeGatewayRisk, parseNetwork } from "../../components/net";
+import { PostfixSpec } from "../../components/model/spec";
+import { paths } from "../../components/model/paths";
+import { bridgeGatewayRisk, parseNetwork } from "../../components/model/net";
 import { enabledProtocols, tooWide } from "../../policy/parse";
 import {
     authRequiresTls,
@@ -40,7 +41,7 @@ import {
 } from "../../policy/rules";
 import { validateVirtualDomain } from "../../components/options/virtualDomain";
 import { domainSettings } from "../../components/render/inputs";
-import { Validator } from "../../components/validate";
+import { Validator } from "../../components/model/validator";
 import {
     decode,
     isWireSecret,
@@ -105,6 +106,7 @@ function mailServer(spec: PostfixSpec, o: ServerOptions = {}): WireResource {
         restart: "unless-stopped",
         users: [],
         warnings: [],
+        certificate: spec.certificate,
         tls: {
             acme: undefined,
             keyAlgorithm: "ECDSA",

@@ -20,7 +20,8 @@ import {
     SUBMISSION_CLEANUP,
     SUBMISSION_HEADER_CHECKS,
 } from "../../components/render/postfix";
-import { paths, PostfixSpec } from "../../components/render/spec";
+import { PostfixSpec } from "../../components/model/spec";
+import { paths } from "../../components/model/paths";
 import {
     defaultRelay,
     duplicates,

@@ -4,19 +4,15 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { MailServerArgs, RelayhostArgs } from "../../components/args";
-import {
-    MailServerSettings,
-    validateMailServer,
-    validateRelayUsers,
-    validateTransports,
-} from "../../components/options/mailServer";
-import { isIPv4 } from "../../components/net";
+import { validateMailServer, validateRelayUsers, validateTransports } from "../../components/options/mailServer";
+import { MailServerSettings } from "../../components/model/settings";
+import { isIPv4 } from "../../components/model/net";
+import { relayImplicitTls } from "../../components/model/relay";
 import { validateRelayhost } from "../../components/options/relayhost";
 import {
     DIRECT_TRANSPORT,
     IMPLICIT_TLS_TRANSPORT,
     postfixTables,
-    relayImplicitTls,
     renderMainCf,
     renderMasterCf,
     renderPostfixFiles,
@@ -25,8 +21,8 @@ import {
     renderTlsPolicies,
     renderTransports,
 } from "../../components/render/postfix";
-import { DomainSpec, PostfixSpec, RelayhostSpec } from "../../components/render/spec";
-import { MailConfigError, Validator } from "../../components/validate";
+import { DomainSpec, PostfixSpec, RelayhostSpec } from "../../components/model/spec";
+import { MailConfigError, Validator } from "../../components/model/validator";
 import { validateDomain } from "../../components/options/virtualDomain";
 import {
     defaultRelay,

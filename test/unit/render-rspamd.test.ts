@@ -20,7 +20,7 @@ import { rspamdSpec } from "../../components/internal/spamFilter";
 import { validateMailServer } from "../../components/options/mailServer";
 import { validateDomain } from "../../components/options/virtualDomain";
 import { validateRelayhost } from "../../components/options/relayhost";
-import { Validator } from "../../components/validate";
+import { Validator } from "../../components/model/validator";
 
 function spec(overrides: Partial<RspamdSpec> = {}): RspamdSpec {
     return {

@@ -6,8 +6,9 @@ import assert from "node:assert/strict";
 import { validateMailServer } from "../../components/options/mailServer";
 import { validateVirtualDomain } from "../../components/options/virtualDomain";
 import { renderDnsRecords, renderDnsZone, renderMtaStsPolicy } from "../../components/render/dns";
-import { renderAutoconfig, renderNginxConf, renderWebFiles, WebDomain, WebSpec } from "../../components/render/web";
-import { Validator } from "../../components/validate";
+import { WebDomain } from "../../components/model/dns";
+import { renderAutoconfig, renderNginxConf, renderWebFiles, WebSpec } from "../../components/render/web";
+import { Validator } from "../../components/model/validator";
 
 const DOMAIN: WebDomain = {
     domain: "example.com",
