@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { RelayhostArgs } from "./args";
 import { checkRelayPassword, checkRelayUsername, validateRelayhost } from "./options/relayhost";
-import { relayhostSettings } from "./render/inputs";
+import { relayhostSettings } from "./inputs";
 import { relayNexthop } from "./model/relay";
 import { RelayhostSpec } from "./model/spec";
 import { Validator } from "./model/validator";

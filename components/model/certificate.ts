@@ -20,3 +20,23 @@ export const CERTS_MOUNT = "/certs";
 export function certificateSpec(acme: boolean): CertificateSpec {
     return { acme, dir: acme ? paths.acmeCerts : `${paths.config}/tls` };
 }
+
+/** tls.acme: the ACME client's service, and its volume of certificates (services/acme.ts). */
+export const ACME_SERVICE = "acme";
+export const CERTS_VOLUME = "certs";
+
+/** Besides its configuration's paths, what a service that takes the certificate gets from the platform. */
+export interface CertificateDelivery {
+    /** Its config generation holds the pair (tls/cert.pem, tls/key.pem): not with tls.acme. */
+    staged: boolean;
+    /** Volumes it mounts: with tls.acme, the certs volume (read-only). */
+    mounts: string[];
+    /** Services it waits for: with tls.acme, the ACME client, healthy once a certificate is installed. */
+    dependsOn: string[];
+}
+
+export function certificateDelivery(spec: CertificateSpec): CertificateDelivery {
+    return spec.acme
+        ? { staged: false, mounts: [CERTS_VOLUME], dependsOn: [ACME_SERVICE] }
+        : { staged: true, mounts: [], dependsOn: [] };
+}

@@ -78,3 +78,8 @@ export interface WebDomain {
     clientHost: string;
     clientPorts: ClientPorts;
 }
+
+/** The endpoint's host names of every served domain: they go on the mail services' certificate, which it serves too. */
+export function wellKnownNames(domains: WebDomain[]): string[] {
+    return domains.flatMap(d => wellKnownHosts(d.domain));
+}

@@ -7,7 +7,7 @@ import { durationSeconds, Validator } from "../model/validator";
 import { boolean, integer, list, object, passthrough, readOptions, required, text } from "./declare";
 import { MAIL_SERVER_BRAND } from "./mailServer";
 import { MailServerSettings } from "../model/settings";
-import { IMAGE_OPTIONS } from "./tls";
+import { IMAGE_OPTIONS } from "./images";
 
 const port = (doc: string, dflt: number) =>
     integer({ doc: `${doc}; 0 turns it off`, default: dflt, check: (v, f, x) => v.port(f, x, true) });

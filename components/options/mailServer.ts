@@ -25,7 +25,8 @@ import {
     Values,
 } from "./declare";
 import { LOGIN_OPTIONS } from "./login";
-import { IMAGE_OPTIONS, TLS_OPTIONS, validateTls } from "./tls";
+import { TLS_OPTIONS, validateTls } from "./tls";
+import { IMAGE_OPTIONS } from "./images";
 
 export const MAIL_SERVER_MODES = ["internet", "relay"] as const;
 export const NETWORK_MODES = ["bridge", "host"] as const;

@@ -1,5 +1,5 @@
-// The server certificate's options (MailServer tls) and the container images' (MailServer and
-// DovecotImap images), declared once; the checks that span fields follow the declarations.
+// The server certificate's options (MailServer tls), declared once; the checks that span fields
+// follow the declarations.
 import type { Input } from "@pulumi/pulumi";
 import { X509Certificate, createPrivateKey } from "crypto";
 import { isIP } from "net";
@@ -335,36 +335,6 @@ function checkChallenge(v: Validator, acme: AcmeSettings, given: Record<string, 
     }
 }
 
-/**
- * The certificate settings as MailServer registers them: the way the certificate is obtained,
- * with defaults applied, and the (public) certificates given; never a private key.
- */
-export function tlsSettings(tls: TlsSettings) {
-    if (tls.certPem !== undefined) return { certPem: tls.certPem };
-    if (tls.acme) {
-        // dns-01 fields only with dns-01; of the credentials only their names, never a value.
-        const { dnsProvider, dnsSettings, dnsCredentials, dnsResolvers, dnsCheckAllNameservers, ...acme } = tls.acme;
-        if (acme.challenge !== "dns-01") return { acme };
-        const { httpPort: _port, httpAddress: _address, ...common } = acme;
-        return {
-            acme: {
-                ...common,
-                dnsProvider,
-                dnsSettings: dnsSettings ?? {},
-                dnsCredentialNames: Object.keys(dnsCredentials ?? {}).sort(),
-                dnsResolvers: dnsResolvers ?? [],
-                dnsCheckAllNameservers: dnsCheckAllNameservers ?? true,
-            },
-        };
-    }
-    if (tls.ca)
-        return { ca: { certPem: tls.ca.certPem, validityHours: tls.ca.validityHours }, keyAlgorithm: tls.keyAlgorithm };
-    return {
-        selfSigned: { validityHours: tls.selfSigned?.validityHours ?? DEFAULT_VALIDITY_HOURS },
-        keyAlgorithm: tls.keyAlgorithm,
-    };
-}
-
 /** Throws unless the certificate parses and belongs to the key. Never prints the key. */
 export function checkPair(v: Validator, certPem: string, keyPem: string): void {
     let cert: X509Certificate;
@@ -386,21 +356,3 @@ export function checkPair(v: Validator, certPem: string, keyPem: string): void {
             `expected the private key of the certificate for ${cert.subject.replace(/\n/g, ", ")}`,
         );
 }
-
-const imageRef = (doc: string) =>
-    passthrough<Input<string>, { doc: string }>("pulumi.Input<string>", { type: "string" }, { doc });
-
-export const IMAGE_OPTIONS = {
-    postfix: imageRef("A prebuilt Postfix image to use instead of building images/postfix"),
-    dovecot: imageRef("A prebuilt Dovecot image to use instead of building images/dovecot"),
-    saslauthd: imageRef("A prebuilt saslauthd image to use instead of building images/saslauthd"),
-    rspamd: imageRef("A prebuilt rspamd image to use instead of building images/rspamd"),
-    valkey: imageRef("A prebuilt Valkey image to use instead of building images/valkey"),
-    acme: imageRef("A prebuilt ACME client image to use instead of building images/acme (tls.acme)"),
-    web: imageRef("A prebuilt nginx image to use instead of building images/web (wellKnown)"),
-    authpolicy: imageRef(
-        "A prebuilt brute-force policy image to use instead of building images/authpolicy (DovecotImap bruteForce)",
-    ),
-    baseImage: { ...imageRef("Base image of the builds"), defaultText: '`"debian:trixie-slim"`' },
-    buildNetworkMode: imageRef('Docker build network mode, e.g. "host" where the default bridge has no route out'),
-};

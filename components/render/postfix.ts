@@ -6,8 +6,8 @@ import { definedAddresses, ROLE_LOCAL_PARTS, senderOwners } from "../model/addre
 import { probeAddress, renderProbe } from "./probe";
 import { RSPAMD_MILTER_SOCKET, SIEVE_MTA_TAG } from "./rspamd";
 import { paths } from "../model/paths";
-import { relayImplicitTls, relayNexthop } from "../model/relay";
-import { LMTP_CONCURRENCY, PostfixSpec, RelayhostSpec, RenderedFile } from "../model/spec";
+import { RelayCredentials, relayImplicitTls, relayNexthop } from "../model/relay";
+import { LMTP_CONCURRENCY, PostfixSpec, RenderedFile } from "../model/spec";
 
 const C = paths.config;
 const HEADER =
@@ -558,13 +558,6 @@ export function renderPostfixFiles(spec: PostfixSpec): RenderedFile[] {
  */
 export function renderSaslPasswords(entries: Array<{ nexthop: string; username: string; password: string }>): string {
     return HEADER + entries.map(e => `${e.nexthop}\t${e.username}:${e.password}`).join("\n") + "\n";
-}
-
-/** A relay's SASL credentials as resolved from its (secret) inputs. */
-export interface RelayCredentials {
-    spec: RelayhostSpec;
-    username?: string;
-    password?: string;
 }
 
 /**
