@@ -1,6 +1,6 @@
 // The mail server policy pack: `pulumi preview --policy-pack policy/`.
 // Constructing the PolicyPack starts the analyzer's gRPC server, so it happens here only; the
-// rules live in rules.ts, which tests import without side effects.
+// rules live in rules/ (one file each), which tests import without side effects.
 import { PolicyPack } from "@pulumi/policy";
 import { policies } from "./rules";
 

@@ -97,6 +97,15 @@ export function obsoleteReinjectWarning(name: string, port: number): string {
     );
 }
 
+/** A loopback outboundAddress reaches only mail servers on this host's loopback. */
+export function loopbackOutboundWarning(name: string, address: string): string {
+    return (
+        `MailServer ${name}: outboundAddress ${address} is a loopback address: Postfix can then deliver only to ` +
+        "mail servers listening on this host's loopback (stacks side by side on one host, tests); every delivery " +
+        "to another host fails to connect. Give an address of this host that other mail servers reach."
+    );
+}
+
 const NEXTHOP_ACCEPTED =
     'expected "[host]:port", "[host]", "host:port" or "host": a fully qualified host name, ' +
     "or an IPv4 address in brackets, and a TCP port 1-65535";
@@ -390,7 +399,8 @@ export const MAIL_SERVER_OPTIONS = {
             "it must be in the domains' SPF records and have a PTR",
         check: (v, f, x) => {
             if (!isIP(x)) v.fail(f, x, "expected an IPv4 or IPv6 address of this host");
-            const why = isLoopbackAddress(x) ? "a loopback address" : notPublicReason(x);
+            // A loopback address is legitimate between stacks on one host (a warning says so).
+            const why = notPublicReason(x);
             if (why !== undefined)
                 v.fail(
                     f,
@@ -724,7 +734,12 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             outboundAddress: o.outboundAddress,
             certificate,
         },
-        warnings: obsoleteReinject === undefined ? [] : [obsoleteReinjectWarning(name, obsoleteReinject)],
+        warnings: [
+            ...(obsoleteReinject === undefined ? [] : [obsoleteReinjectWarning(name, obsoleteReinject)]),
+            ...(o.outboundAddress !== undefined && isLoopbackAddress(o.outboundAddress)
+                ? [loopbackOutboundWarning(name, o.outboundAddress)]
+                : []),
+        ],
     };
 }
 

@@ -72,6 +72,14 @@ running() {
   [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -F -- "$STATE" >/dev/null
 }
 
+# alive NAME: the process of the pid file exists. For a daemon just started: until setsid and nohup
+# have exec'd it, its command line is still this script's, which `running` would not recognise.
+alive() {
+  local pid
+  pid="$(pid_of "$1")" || return 1
+  kill -0 "$pid" 2>/dev/null
+}
+
 # start NAME CMD...: runs CMD as a daemon in a session of its own, output in $LOGS/NAME.log.
 start() {
   local name="$1"
@@ -103,8 +111,8 @@ wait_for() {
   local what="$1" limit="$2" daemon="$3" start=$SECONDS
   shift 3
   until "$@" >/dev/null 2>&1; do
-    if ((SECONDS - start >= limit)) || { [[ -n "$daemon" ]] && ! running "$daemon"; }; then
-      log "$what: not ready after $((SECONDS - start)) s$([[ -z "$daemon" ]] || running "$daemon" || echo " ($daemon exited)")"
+    if ((SECONDS - start >= limit)) || { [[ -n "$daemon" ]] && ! alive "$daemon"; }; then
+      log "$what: not ready after $((SECONDS - start)) s$([[ -z "$daemon" ]] || alive "$daemon" || echo " ($daemon exited)")"
       [[ -z "$daemon" ]] || { log "last lines of $LOGS/$daemon.log:"; tail -n 30 "$LOGS/$daemon.log" >&2; }
       exit 1
     fi

@@ -1065,12 +1065,12 @@ test("at least 25 invalid configurations are refused before any resource is regi
             construct: n => domain(n, { spf: "v=spf1 mx all" }),
         },
         {
-            what: "outboundAddress 127.0.0.1 (every delivery fails to connect)",
+            what: "outboundAddress 0.0.0.0 (no address to send from)",
             label: "MailServer bad-102",
             field: "outboundAddress",
-            shown: `"127.0.0.1"`,
-            accepted: /an address of this host that reaches other mail servers, not a loopback address/,
-            construct: n => server(n, { networkMode: "host", outboundAddress: "127.0.0.1" }),
+            shown: `"0.0.0.0"`,
+            accepted: /an address of this host that reaches other mail servers, not the unspecified address/,
+            construct: n => server(n, { networkMode: "host", outboundAddress: "0.0.0.0" }),
         },
         {
             what: "outboundAddress in bridge mode (the container has no host address to bind)",

@@ -1,4 +1,4 @@
-// Runs the policy pack's rules (policy/rules.ts) on resource properties exactly as the engine sends
+// Runs the policy pack's rules (policy/rules/) on resource properties exactly as the engine sends
 // them: encoded on the wire (secrets and preview unknowns included), decoded by @pulumi/policy's own
 // deserializer and wrapped in its unknown-checking proxy, as its analyzer server does. No PolicyPack
 // is constructed (that would start the analyzer's gRPC server).

@@ -10,7 +10,6 @@ import { after, before, test } from "node:test";
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import {
     authRequiresTls,
-    CONTAINER_TYPE,
     dkimAndDmarc,
     dmarcReportAddress,
     noOpenRelay,
@@ -18,9 +17,10 @@ import {
     policies,
     secretUploads,
     smtpReverseDns,
-    subjectOf,
     tlsMinimumVersion,
 } from "../../policy/rules";
+import { CONTAINER_TYPE } from "../../policy/resources";
+import { subjectOf } from "../../policy/subjects";
 import { tooWide } from "../../policy/parse";
 import { parseNetwork } from "../../components/model/net";
 import { decode, resourceArgs, StackEntry, UNKNOWN, validate, validateStack } from "./policy";

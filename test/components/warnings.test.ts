@@ -93,3 +93,31 @@ test("ports.reinject, set by an older stack config: one warning that it is obsol
         [],
     );
 });
+
+test("a loopback outboundAddress: one warning that only this host's loopback can be reached (no refusal: stacks side by side use it)", async () => {
+    const seen = await warnings(
+        () =>
+            new c.MailServer("wl", {
+                hostname: "mail.example.com",
+                domains: [domain("wl")],
+                networkMode: "host",
+                outboundAddress: "127.0.0.11",
+            }),
+    );
+    const ours = seen.filter(w => w.includes("MailServer wl: outboundAddress"));
+    assert.equal(ours.length, 1, seen.join("\n"));
+    assert.match(ours[0], /127\.0\.0\.11 is a loopback address: Postfix can then deliver only to mail servers/);
+    const public4 = await warnings(
+        () =>
+            new c.MailServer("wp", {
+                hostname: "mail.example.com",
+                domains: [domain("wp")],
+                networkMode: "host",
+                outboundAddress: "192.0.2.25",
+            }),
+    );
+    assert.deepEqual(
+        public4.filter(w => w.includes("outboundAddress")),
+        [],
+    );
+});

@@ -19,7 +19,8 @@ import {
     fetchBySubject,
     HOST,
     keepLogs,
-    swaks,
+    smtp,
+    SmtpSession,
     SwaksResult,
     uniqueSubject,
 } from "./clients";
@@ -78,7 +79,6 @@ let ca: string;
 let smtpBanAt = 0;
 
 const report = (line: string) => process.stdout.write(`# ${line}\n`);
-const tlsArgs = () => ["--tls-verify", "--tls-ca-path", ca, "--tls-sni", "mail.example.test"];
 
 function config(spamFilter: Record<string, unknown>) {
     return liveConfig(
@@ -132,28 +132,17 @@ function valkeyScripts(): { calls: number; usec: number } {
 
 /** An authenticated submission on 587 from `source`; the reply to the end of DATA (or the refusal before it). */
 function submit(u: Credentials, to: string[], subject: string, body = "A message.", source = HOST) {
-    const r = swaks([
-        "--server",
-        `${HOST}:${PORTS.submission}`,
-        "--local-interface",
+    const r = smtp({
+        port: PORTS.submission,
         source,
-        "-tls",
-        ...tlsArgs(),
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        u.address,
-        "--auth-password",
-        u.password,
-        "--from",
-        u.address,
-        "--to",
-        to.join(","),
-        "--header",
-        `Subject: ${subject}`,
-        "--body",
+        tls: "starttls",
+        ca,
+        auth: u,
+        from: u.address,
+        to,
+        subject,
         body,
-    ]);
+    });
     return { ...r, final: finalReply(r) };
 }
 
@@ -165,22 +154,7 @@ function finalReply(r: SwaksResult): string {
 
 /** SMTP AUTH on 587 from `source`: the reply code to AUTH (235, 535, 454...). */
 function smtpAuth(u: Credentials, password: string, source: string): string {
-    const r = swaks([
-        "--server",
-        `${HOST}:${PORTS.submission}`,
-        "--local-interface",
-        source,
-        "-tls",
-        ...tlsArgs(),
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        u.address,
-        "--auth-password",
-        password,
-        "--quit-after",
-        "AUTH",
-    ]);
+    const r = smtp({ port: PORTS.submission, source, tls: "starttls", ca, auth: u, password, quitAfter: "AUTH" });
     return r.replies.find(l => /^(235|535|4\d\d) /.test(l)) ?? `none: ${r.transcript.slice(-400)}`;
 }
 
@@ -371,50 +345,32 @@ describe("abuse limits, live", () => {
     test("outbound scoring: a login's spammy message is refused at outboundRejectScore, the same message from outside is delivered", async () => {
         // Two Reply-To headers: rspamd's MULTIPLE_UNIQUE_HEADERS (7 points), under the inbound reject
         // score (15) and over the test's outbound one (5).
-        const spammy = (extra: string[], subject: string) =>
-            swaks([
-                ...extra,
-                "--header",
-                `Subject: ${subject}`,
-                "--add-header",
-                "Reply-To: <one@elsewhere.example>",
-                "--add-header",
-                "Reply-To: <two@elsewhere.example>",
-            ]);
+        const spammy = (session: SmtpSession) =>
+            smtp({
+                ...session,
+                args: [
+                    ...["--add-header", "Reply-To: <one@elsewhere.example>"],
+                    ...["--add-header", "Reply-To: <two@elsewhere.example>"],
+                ],
+            });
         const outSubject = uniqueSubject("outbound spammy");
-        const out = spammy(
-            [
-                "--server",
-                `${HOST}:${PORTS.submission}`,
-                "-tls",
-                ...tlsArgs(),
-                "--auth",
-                "PLAIN",
-                "--auth-user",
-                spammer.address,
-                "--auth-password",
-                spammer.password,
-                "--from",
-                spammer.address,
-                "--to",
-                other.address,
-            ],
-            outSubject,
-        );
+        const out = spammy({
+            port: PORTS.submission,
+            tls: "starttls",
+            ca,
+            auth: spammer,
+            from: spammer.address,
+            to: other.address,
+            subject: outSubject,
+        });
         const inSubject = uniqueSubject("inbound spammy");
-        const inbound = spammy(
-            [
-                "--server",
-                `${HOST}:${PORTS.smtp}`,
-                "--local-interface",
-                LEGIT,
-                "--from",
-                "someone@sender.example",
-                "--to",
-                other.address,
-            ],
-            inSubject,
-        );
+        const inbound = spammy({
+            port: PORTS.smtp,
+            source: LEGIT,
+            from: "someone@sender.example",
+            to: other.address,
+            subject: inSubject,
+        });
         report(
             `a message scoring 7 (two Reply-To): from a login "${finalReply(out)}" (outboundRejectScore ${OUTBOUND_REJECT_SCORE}); ` +
                 `from outside on 25 "${finalReply(inbound).slice(0, 40)}" (rejectScore 15)`,
@@ -632,7 +588,6 @@ describe("abuse limits, live", () => {
                     /warning: hostname \S+ does not resolve to address 127\.0\.0\.\d+/,
                 ],
                 dovecot: [],
-                saslauthd: [],
             },
             ["postfix", "dovecot"],
         );

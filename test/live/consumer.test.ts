@@ -185,6 +185,8 @@ describe("a project outside the repository that installs the package", () => {
         assert.match(message, /^From: orders@shop\.test/m);
         assert.match(message, /^To: help@support\.test/m);
         assert.match(message, /Your order has shipped\./);
+        // Signed by the shop's keys (rspamd runs with dns "none": no DNS reaches this engine's networks).
+        assert.match(message, /^DKIM-Signature: .*\bd=shop\.test;/ms);
     });
 
     test("a second preview changes nothing, with the package's policy pack run from node_modules", async () => {

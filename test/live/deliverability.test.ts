@@ -9,13 +9,21 @@ import { after, before, describe, test } from "node:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { DnsRecord } from "../../components/model/dns";
-import { dockerLogs, fetchBySubject, imapClient, keepLogs, swaks, uniqueSubject } from "./clients";
+import {
+    dockerLogs,
+    fetchBySubject,
+    imapClient,
+    keepLogs,
+    OUTSIDER,
+    smtp,
+    SmtpSession,
+    uniqueSubject,
+} from "./clients";
 import { startDnsServer, DnsServer } from "./dns-server";
 import { spawnSync } from "node:child_process";
 import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom, stackContainers } from "./stack";
 
 const DNS = { address: "127.0.0.60", port: 15453 };
-const OUTSIDER = "127.0.0.2";
 /** Where both stacks listen. */
 const SERVER = "127.0.0.1";
 
@@ -129,28 +137,24 @@ function resultsAtB(source: string): string {
     return mine;
 }
 
-function send(side: Side, args: string[]) {
-    return swaks(["--server", `${SERVER}:${side.ports.smtp}`, ...args]);
+/** What a session to a side's port says, where to and from. */
+type Message = Omit<SmtpSession, "server" | "port">;
+function send(side: Side, message: Message) {
+    return smtp({ server: SERVER, port: side.ports.smtp, ...message });
 }
 /** Port 25 from an outside address (not in mynetworks, not in any SPF record). */
-function fromOutsider(side: Side, from: string, to: string, args: string[] = []) {
-    return send(side, ["--local-interface", OUTSIDER, "--from", from, "--to", to, ...args]);
+function fromOutsider(side: Side, from: string, to: string, message: Message = {}) {
+    return send(side, { source: OUTSIDER, from, to, ...message });
 }
-function submit(side: Side, user: typeof bob, args: string[]) {
-    return swaks([
-        "--server",
-        `${SERVER}:${side.ports.submission}`,
-        "--tls",
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        user.address,
-        "--auth-password",
-        user.password,
-        "--from",
-        user.address,
-        ...args,
-    ]);
+function submit(side: Side, user: typeof bob, message: Message) {
+    return smtp({
+        server: SERVER,
+        port: side.ports.submission,
+        tls: "starttls",
+        auth: user,
+        from: user.address,
+        ...message,
+    });
 }
 const caPath = (side: Side) => path.join(ARTIFACTS, `server-ca-${side.prefix}.pem`);
 
@@ -195,7 +199,7 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
     let signed = "";
     test("mail submitted on A arrives at B with dkim=pass (RSA and Ed25519), spf=pass, dmarc=pass", async () => {
         const subject = uniqueSubject("signed");
-        const r = submit(A, alice, ["--to", bob.address, "--header", `Subject: ${subject}`, "--body", "Signed twice."]);
+        const r = submit(A, alice, { to: bob.address, subject, body: "Signed twice." });
         assert.equal(r.status, 0, r.transcript);
         signed = await fetch(B, bob, subject);
         const sigs = header(signed, "dkim-signature");
@@ -225,16 +229,7 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
         const tampered = tamperedSubjectLess.join("\r\n").replace("Signed twice.", "Signed twice. Or was it?");
         const file = path.join(ARTIFACTS, "tampered.eml");
         fs.writeFileSync(file, tampered);
-        const r = send(B, [
-            "--local-interface",
-            A.address,
-            "--from",
-            alice.address,
-            "--to",
-            bob.address,
-            "--data",
-            `@${file}`,
-        ]);
+        const r = send(B, { source: A.address, from: alice.address, to: bob.address, args: ["--data", `@${file}`] });
         assert.equal(r.status, 0, r.transcript);
         const client = await imap(B, bob);
         try {
@@ -262,16 +257,13 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
     });
 
     test("mail forged as a.test (DMARC p=reject) by an outsider is refused; as a2.test (p=none) delivered with dmarc=fail", async () => {
-        const forged = fromOutsider(B, "ceo@a.test", bob.address, [
-            "--header",
-            `Subject: ${uniqueSubject("forged-reject")}`,
-        ]);
+        const forged = fromOutsider(B, "ceo@a.test", bob.address, { subject: uniqueSubject("forged-reject") });
         assert.ok(
             forged.replies.some(l => /^5\d\d/.test(l)),
             forged.transcript,
         );
         const subject = uniqueSubject("forged-none");
-        const r = fromOutsider(B, "ceo@a2.test", bob.address, ["--header", `Subject: ${subject}`]);
+        const r = fromOutsider(B, "ceo@a2.test", bob.address, { subject });
         assert.equal(r.status, 0, r.transcript);
         const results = resultsAtB(await fetch(B, bob, subject));
         assert.match(results, /dmarc=fail/);
@@ -279,10 +271,9 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
     });
 
     test("GTUBE is refused at SMTP time with 5xx; a spam-header score files into Junk before the mailbox's own rules", async () => {
-        const gtube = fromOutsider(B, "someone@elsewhere.test", bob.address, [
-            "--body",
-            "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X",
-        ]);
+        const gtube = fromOutsider(B, "someone@elsewhere.test", bob.address, {
+            body: "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X",
+        });
         assert.notEqual(gtube.status, 0);
         assert.ok(
             gtube.replies.some(l => /^5\d\d/.test(l)),
@@ -290,12 +281,10 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
         );
         // YJS...: rspamd's test pattern for "add header"; the subject matches bob's fileInto rule.
         const subject = `[lists] ${uniqueSubject("junk")}`;
-        const r = fromOutsider(B, "someone@elsewhere.test", bob.address, [
-            "--header",
-            `Subject: ${subject}`,
-            "--body",
-            "YJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X",
-        ]);
+        const r = fromOutsider(B, "someone@elsewhere.test", bob.address, {
+            subject,
+            body: "YJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X",
+        });
         assert.equal(r.status, 0, r.transcript);
         const junk = await fetch(B, bob, subject, "Junk");
         assert.deepEqual(header(junk, "x-spam"), ["Yes"]);
@@ -303,7 +292,7 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
 
     test("mail an outsider sends to an alias of A that forwards to B carries a valid ARC set (arc=pass at B)", async () => {
         const subject = uniqueSubject("forwarded");
-        const r = fromOutsider(A, "someone@elsewhere.test", "fwd@a.test", ["--header", `Subject: ${subject}`]);
+        const r = fromOutsider(A, "someone@elsewhere.test", "fwd@a.test", { subject });
         assert.equal(r.status, 0, r.transcript);
         const message = await fetch(B, bob, subject);
         assert.ok(
@@ -315,14 +304,14 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
 
     test("a vacation reply and a Sieve redirect leaving A are DKIM-signed (dkim=pass at B)", async () => {
         const subject = uniqueSubject("to-away");
-        const r = submit(B, bob, ["--to", away.address, "--header", `Subject: ${subject}`]);
+        const r = submit(B, bob, { to: away.address, subject });
         assert.equal(r.status, 0, r.transcript);
         const reply = await fetch(B, bob, "Out of office");
         assert.match(resultsAtB(reply), /dkim=pass header\.d=a\.test header\.s=mail-rsa/);
         assert.match(resultsAtB(reply), /dkim=pass header\.d=a\.test header\.s=mail-ed25519/);
 
         const redirected = uniqueSubject("redirected");
-        const s = fromOutsider(A, "someone@elsewhere.test", redir.address, ["--header", `Subject: ${redirected}`]);
+        const s = fromOutsider(A, "someone@elsewhere.test", redir.address, { subject: redirected });
         assert.equal(s.status, 0, s.transcript);
         const copy = await fetch(B, bob, redirected);
         assert.match(resultsAtB(copy), /dkim=pass header\.d=a\.test/);
@@ -392,7 +381,7 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
         assert.match(dumped, /add_header = 7/);
         // And mail still flows through the reloaded milter.
         const subject = uniqueSubject("after-reload");
-        const r = fromOutsider(B, "someone@elsewhere.test", bob.address, ["--header", `Subject: ${subject}`]);
+        const r = fromOutsider(B, "someone@elsewhere.test", bob.address, { subject });
         assert.equal(r.status, 0, r.transcript);
         await fetch(B, bob, subject);
     });

@@ -2,8 +2,9 @@
 // its zone text (dnsZone) served by a real authoritative server (NSD, test/live/dns-server.ts), and
 // read back through node's resolver: every MX, TXT, SRV, A, AAAA and PTR record answers as
 // dnsRecords says, TXT values longer than 255 bytes included, and each DKIM key in DNS verifies a
-// signature made with its private key (dkimSigningKeys) and no other. The key rotation runs as the
-// README describes it: the old selector retired keeps its keys (no replacement), then removed.
+// signature made with its private key (dkimSigningKeys) and no other. The key rotation runs as
+// docs/operations.md ("Rotating DKIM keys") describes it: the old selector retired keeps its keys
+// (no replacement), then removed.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createPrivateKey, createPublicKey, KeyObject, sign, verify } from "node:crypto";

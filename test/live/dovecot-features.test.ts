@@ -20,7 +20,8 @@ import {
     imapClient,
     keepLogs,
     sieveConnect as sieveConnectTo,
-    swaks,
+    smtp,
+    SmtpSession,
     uniqueSubject,
 } from "./clients";
 import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom } from "./stack";
@@ -105,18 +106,8 @@ const dovecotExec = (argv: string[], input?: string) =>
         maxBuffer: 16 << 20,
     });
 /** Mail from a trusted client (127.0.0.1 is in mynetworks) on port 25. */
-const send = (from: string, to: string, subject: string, extra: string[] = []) =>
-    swaks([
-        "--server",
-        `${HOST}:${PORTS.smtp}`,
-        "--from",
-        from,
-        "--to",
-        to,
-        "--header",
-        `Subject: ${subject}`,
-        ...extra,
-    ]);
+const send = (from: string, to: string, subject: string, message: Pick<SmtpSession, "headers" | "body"> = {}) =>
+    smtp({ port: PORTS.smtp, from, to, subject, ...message });
 const read = (u: Credentials, subject: string, mailbox = "INBOX", timeoutMs = 20_000) =>
     fetchBySubject(u, subject, "imaps", ca, mailbox, timeoutMs, PORTS);
 
@@ -320,19 +311,7 @@ describe("Dovecot features, live", () => {
         await client.logout();
         await assert.rejects(imapClient({ ...gina, password: `${gina.password}x` }, "imaps", ca, PORTS));
         const auth = (password: string) =>
-            swaks([
-                "--server",
-                `${HOST}:${PORTS.smtps}`,
-                "--tls-on-connect",
-                "--auth",
-                "PLAIN",
-                "--auth-user",
-                gina.address,
-                "--auth-password",
-                password,
-                "--quit-after",
-                "AUTH",
-            ]);
+            smtp({ port: PORTS.smtps, tls: "implicit", auth: gina, password, quitAfter: "AUTH" });
         const good = auth(gina.password);
         assert.ok(
             good.replies.some(l => /^235 /.test(l)),
@@ -368,11 +347,11 @@ describe("Dovecot features, live", () => {
         const body = bodyFile("400k.txt", 400_000);
         const subjects = [1, 2, 3].map(i => uniqueSubject(`quota filler ${i}`));
         for (const subject of subjects.slice(0, 2)) {
-            const r = send(carol.address, dave.address, subject, ["--body", body]);
+            const r = send(carol.address, dave.address, subject, { body });
             assert.equal(r.status, 0, r.transcript);
             await read(dave, subject);
         }
-        const r = send(carol.address, dave.address, subjects[2], ["--body", body]);
+        const r = send(carol.address, dave.address, subjects[2], { body });
         assert.equal(r.status, 0, "Postfix accepts it; delivery fails");
         const line = await waitForLog(
             `${PREFIX}-postfix`,
@@ -421,7 +400,7 @@ describe("Dovecot features, live", () => {
         // Postfix's limit counts the headers this server adds before queueing (its Received line,
         // rspamd's Authentication-Results and ARC set: about 3 KB), so the body leaves room for them.
         const subject = uniqueSubject("near the size limit");
-        const r = send(carol.address, erin.address, subject, ["--body", bodyFile("near-limit.txt", SIZE_LIMIT - 8000)]);
+        const r = send(carol.address, erin.address, subject, { body: bodyFile("near-limit.txt", SIZE_LIMIT - 8000) });
         assert.equal(r.status, 0, r.transcript);
         const source = await read(erin, subject);
         assert.ok(source.length > SIZE_LIMIT - 8000, `delivered whole (${source.length} bytes)`);
@@ -497,36 +476,31 @@ describe("Dovecot features, live", () => {
         const daemon = uniqueSubject("daemon mail for alice");
         const personal = uniqueSubject("personal mail for alice");
         assert.equal(
-            send(erin.address, alice.address, list, [
-                "--header",
-                "List-Id: <dev.lists.example.test>",
-                "--header",
-                "Precedence: list",
-                "--header",
-                "Message-Id: <list-1@sievetest.example>",
-            ]).status,
+            send(erin.address, alice.address, list, {
+                headers: [
+                    "List-Id: <dev.lists.example.test>",
+                    "Precedence: list",
+                    "Message-Id: <list-1@sievetest.example>",
+                ],
+            }).status,
             0,
         );
         assert.equal(
-            send("<>", alice.address, nullSender, [
-                "--header",
-                "From: erin@example.test",
-                "--header",
-                "Message-Id: <null-1@sievetest.example>",
-            ]).status,
+            send("<>", alice.address, nullSender, {
+                headers: ["From: erin@example.test", "Message-Id: <null-1@sievetest.example>"],
+            }).status,
             0,
         );
         assert.equal(
-            send("MAILER-DAEMON@example.test", alice.address, daemon, [
-                "--header",
-                "Message-Id: <daemon-1@sievetest.example>",
-            ]).status,
+            send("MAILER-DAEMON@example.test", alice.address, daemon, {
+                headers: ["Message-Id: <daemon-1@sievetest.example>"],
+            }).status,
             0,
         );
         for (const s of [list, nullSender, daemon]) await read(alice, s);
         // erin's own personal mail is answered: the list mail was not, so this is her first reply.
         assert.equal(
-            send(erin.address, alice.address, personal, ["--header", "Message-Id: <personal-1@sievetest.example>"])
+            send(erin.address, alice.address, personal, { headers: ["Message-Id: <personal-1@sievetest.example>"] })
                 .status,
             0,
         );
@@ -628,7 +602,7 @@ describe("Dovecot features, live", () => {
         assert.ok(second.kept.includes(`${PREFIX}-dovecot`), `dovecot kept, reloaded: ${JSON.stringify(second)}`);
         waitForReload();
         const subject = uniqueSubject("for POP3");
-        assert.equal(send(carol.address, frank.address, subject, ["--body", "fetched over POP3"]).status, 0);
+        assert.equal(send(carol.address, frank.address, subject, { body: "fetched over POP3" }).status, 0);
         await read(frank, subject);
         const curl = (url: string, extra: string[] = []) =>
             spawnSync(
@@ -714,7 +688,6 @@ describe("Dovecot features, live", () => {
                 /lmtp\(erin@example\.test\).*Error: sieve: .*failed to store into mailbox 'INBOX': Mail size is larger than the maximum size allowed/,
                 /lmtp\(erin@example\.test\).*Error: sieve: Execution of script 'junk\/junk' failed with unsuccessful implicit keep/,
             ],
-            saslauthd: [],
         });
     });
 });

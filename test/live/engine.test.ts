@@ -6,8 +6,9 @@ import { after, before, describe, test } from "node:test";
 import { spawnSync } from "child_process";
 import * as path from "path";
 import nodemailer from "nodemailer";
-import { caFile, containerIds, countBySubject, fetchBySubject, HOST, swaks, uniqueSubject } from "./clients";
+import { caFile, containerIds, countBySubject, fetchBySubject, HOST, smtp, uniqueSubject } from "./clients";
 import {
+    BRIDGE_MODE,
     deploy,
     deployAsync,
     DeployResult,
@@ -26,16 +27,11 @@ const PREFIX = "enginetest";
 const PORTS = portsFrom(25000);
 // held.example goes to a next hop that refuses connections: mail to it waits in the queue.
 const HELD = { domain: "held.example", nexthop: "[127.0.0.1]:9" };
-// Bridge mode like the README's dev stack: the stack's own network, ports published on 127.0.0.1
-// (clients reach them through Docker's proxy), daemons listening on all of the container's addresses.
+// Bridge mode like the README's dev stack.
 const config = (o: Record<string, unknown> = {}) =>
     liveConfig(
         {
-            "mailserver:networkMode": "bridge",
-            "mailserver:publishAddress": "127.0.0.1",
-            "mailserver:inetInterfaces": undefined,
-            "mailserver:imapListen": undefined,
-            "mailserver:mynetworks": undefined,
+            ...BRIDGE_MODE,
             "mailserver:transports": [HELD],
             // The private engine runs with iptables off, so its bridge networks reach no DNS server:
             // every rspamd lookup waits out its timeout (a scan on port 25 took 20 s, longer than the
@@ -64,18 +60,7 @@ const ids = () => containerIds(PREFIX);
 
 /** Sends one message from outside on port 25 and asserts it was queued. */
 function sendTo(to: string, subject: string, body = "hello"): void {
-    const r = swaks([
-        "--server",
-        `${HOST}:${PORTS.smtp}`,
-        "--from",
-        "someone@sender.example",
-        "--to",
-        to,
-        "--header",
-        `Subject: ${subject}`,
-        "--body",
-        body,
-    ]);
+    const r = smtp({ port: PORTS.smtp, from: "someone@sender.example", to, subject, body });
     assert.equal(r.status, 0, r.transcript);
 }
 
@@ -202,21 +187,13 @@ describe("the real Pulumi engine, live", () => {
 
     test("a port change replaces only Postfix, and the queue survives", async () => {
         // Mail for held.example waits in the queue (its next hop refuses connections).
-        const r = swaks([
-            "--server",
-            `${HOST}:${PORTS.submission}`,
-            "-tls",
-            "--auth",
-            "PLAIN",
-            "--auth-user",
-            USERS.alice.address,
-            "--auth-password",
-            USERS.alice.password,
-            "--from",
-            USERS.alice.address,
-            "--to",
-            "someone@held.example",
-        ]);
+        const r = smtp({
+            port: PORTS.submission,
+            tls: "starttls",
+            auth: USERS.alice,
+            from: USERS.alice.address,
+            to: "someone@held.example",
+        });
         assert.equal(r.status, 0, r.transcript);
         const queueId = /queued as ([0-9A-Za-z]+)/.exec(r.transcript)?.[1];
         assert.ok(queueId, r.transcript);

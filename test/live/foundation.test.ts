@@ -13,15 +13,13 @@ import {
     imapClient,
     OUTSIDER,
     replyAfter,
-    swaks,
+    smtp,
     uniqueSubject,
 } from "./clients";
 import { deploy, DeployResult, destroy, liveConfig, PORTS, PREFIX, USERS } from "./stack";
 
 let first: DeployResult;
 let ca: string;
-
-const tlsArgs = () => ["--tls-verify", "--tls-ca-path", ca, "--tls-sni", "mail.example.test"];
 
 describe("foundation, live", () => {
     before(() => {
@@ -34,7 +32,7 @@ describe("foundation, live", () => {
 
     test("EHLO on 25 and 587 offers STARTTLS and no AUTH before TLS", () => {
         for (const port of [PORTS.smtp, PORTS.submission]) {
-            const r = swaks(["--server", `${HOST}:${port}`, "--quit-after", "EHLO"]);
+            const r = smtp({ port, quitAfter: "EHLO" });
             assert.ok(
                 r.replies.some(l => /^250[- ]STARTTLS/.test(l)),
                 `STARTTLS on ${port}:\n${r.transcript}`,
@@ -44,26 +42,19 @@ describe("foundation, live", () => {
     });
 
     test("after STARTTLS, 587 offers AUTH PLAIN LOGIN; 25 never offers AUTH", () => {
-        const sub = swaks(["--server", `${HOST}:${PORTS.submission}`, "-tls", ...tlsArgs(), "--quit-after", "EHLO"]);
+        const sub = smtp({ port: PORTS.submission, tls: "starttls", ca, quitAfter: "EHLO" });
         assert.equal(sub.status, 0, sub.transcript);
         assert.ok(
             sub.replies.some(l => /^250[- ]AUTH PLAIN LOGIN$/.test(l)),
             sub.transcript,
         );
-        const mx = swaks(["--server", `${HOST}:${PORTS.smtp}`, "-tls", ...tlsArgs(), "--quit-after", "EHLO"]);
+        const mx = smtp({ port: PORTS.smtp, tls: "starttls", ca, quitAfter: "EHLO" });
         assert.equal(mx.status, 0, mx.transcript);
         assert.ok(!mx.replies.some(l => /^250[- ]AUTH/.test(l)), mx.transcript);
     });
 
     test("465 is implicit TLS and offers AUTH PLAIN LOGIN", () => {
-        const r = swaks([
-            "--server",
-            `${HOST}:${PORTS.smtps}`,
-            "--tls-on-connect",
-            ...tlsArgs(),
-            "--quit-after",
-            "EHLO",
-        ]);
+        const r = smtp({ port: PORTS.smtps, tls: "implicit", ca, quitAfter: "EHLO" });
         assert.equal(r.status, 0, r.transcript);
         assert.ok(
             r.replies.some(l => /^250[- ]AUTH PLAIN LOGIN$/.test(l)),
@@ -73,42 +64,24 @@ describe("foundation, live", () => {
 
     test("AUTH: right password 235, wrong password 535 (587 and 465)", () => {
         for (const [port, tls] of [
-            [PORTS.submission, "-tls"],
-            [PORTS.smtps, "--tls-on-connect"],
+            [PORTS.submission, "starttls"],
+            [PORTS.smtps, "implicit"],
         ] as const) {
-            for (const mech of ["PLAIN", "LOGIN"]) {
-                const good = swaks([
-                    "--server",
-                    `${HOST}:${port}`,
-                    tls,
-                    ...tlsArgs(),
-                    "--auth",
-                    mech,
-                    "--auth-user",
-                    USERS.alice.address,
-                    "--auth-password",
-                    USERS.alice.password,
-                    "--quit-after",
-                    "AUTH",
-                ]);
+            for (const mech of ["PLAIN", "LOGIN"] as const) {
+                const good = smtp({ port, tls, ca, auth: USERS.alice, mech, quitAfter: "AUTH" });
                 assert.ok(
                     good.replies.some(l => l.startsWith("235 ")),
                     `good ${mech} on ${port}:\n${good.transcript}`,
                 );
-                const bad = swaks([
-                    "--server",
-                    `${HOST}:${port}`,
+                const bad = smtp({
+                    port,
                     tls,
-                    ...tlsArgs(),
-                    "--auth",
+                    ca,
+                    auth: USERS.alice,
+                    password: "not-the-password",
                     mech,
-                    "--auth-user",
-                    USERS.alice.address,
-                    "--auth-password",
-                    "not-the-password",
-                    "--quit-after",
-                    "AUTH",
-                ]);
+                    quitAfter: "AUTH",
+                });
                 assert.ok(
                     bad.replies.some(l => l.startsWith("535 ")),
                     `bad ${mech} on ${port}:\n${bad.transcript}`,
@@ -120,20 +93,14 @@ describe("foundation, live", () => {
 
     test("mail from an outsider on 25 lands in the mailbox, read over IMAPS and IMAP+STARTTLS", async () => {
         const subject = uniqueSubject("inbound on 25");
-        const r = swaks([
-            "--server",
-            `${HOST}:${PORTS.smtp}`,
-            "--local-interface",
-            OUTSIDER,
-            "--from",
-            "someone@sender.example",
-            "--to",
-            USERS.bob.address,
-            "--header",
-            `Subject: ${subject}`,
-            "--body",
-            "hello bob",
-        ]);
+        const r = smtp({
+            port: PORTS.smtp,
+            source: OUTSIDER,
+            from: "someone@sender.example",
+            to: USERS.bob.address,
+            subject,
+            body: "hello bob",
+        });
         assert.equal(r.status, 0, r.transcript);
         for (const mode of ["imaps", "starttls"] as const) {
             const source = await fetchBySubject(USERS.bob, subject, mode, ca);
@@ -144,32 +111,21 @@ describe("foundation, live", () => {
 
     test("authenticated mail on 587 and on 465 is delivered across domains", async () => {
         for (const [port, tls] of [
-            [PORTS.submission, "-tls"],
-            [PORTS.smtps, "--tls-on-connect"],
+            [PORTS.submission, "starttls"],
+            [PORTS.smtps, "implicit"],
         ] as const) {
             const subject = uniqueSubject(`submitted on ${port}`);
-            const r = swaks([
-                "--server",
-                `${HOST}:${port}`,
+            const r = smtp({
+                port,
+                source: OUTSIDER,
                 tls,
-                ...tlsArgs(),
-                "--local-interface",
-                OUTSIDER,
-                "--auth",
-                "PLAIN",
-                "--auth-user",
-                USERS.alice.address,
-                "--auth-password",
-                USERS.alice.password,
-                "--from",
-                USERS.alice.address,
-                "--to",
-                USERS.carol.address,
-                "--header",
-                `Subject: ${subject}`,
-                "--body",
-                `via ${port}`,
-            ]);
+                ca,
+                auth: USERS.alice,
+                from: USERS.alice.address,
+                to: USERS.carol.address,
+                subject,
+                body: `via ${port}`,
+            });
             assert.equal(r.status, 0, r.transcript);
             const source = await fetchBySubject(
                 USERS.carol,
@@ -182,35 +138,25 @@ describe("foundation, live", () => {
     });
 
     test("an unknown recipient is rejected at RCPT with 550", () => {
-        const r = swaks([
-            "--server",
-            `${HOST}:${PORTS.smtp}`,
-            "--local-interface",
-            OUTSIDER,
-            "--from",
-            "someone@sender.example",
-            "--to",
-            "nobody@example.test",
-            "--quit-after",
-            "RCPT",
-        ]);
+        const r = smtp({
+            port: PORTS.smtp,
+            source: OUTSIDER,
+            from: "someone@sender.example",
+            to: "nobody@example.test",
+            quitAfter: "RCPT",
+        });
         const reply = replyAfter(r, /^RCPT TO:/);
         assert.match(reply ?? "", /^550 5\.1\.1 /, r.transcript);
     });
 
     test("relaying to an outside domain without AUTH from outside mynetworks is refused with 554", () => {
-        const r = swaks([
-            "--server",
-            `${HOST}:${PORTS.smtp}`,
-            "--local-interface",
-            OUTSIDER,
-            "--from",
-            "someone@sender.example",
-            "--to",
-            "victim@elsewhere.example",
-            "--quit-after",
-            "RCPT",
-        ]);
+        const r = smtp({
+            port: PORTS.smtp,
+            source: OUTSIDER,
+            from: "someone@sender.example",
+            to: "victim@elsewhere.example",
+            quitAfter: "RCPT",
+        });
         const reply = replyAfter(r, /^RCPT TO:/);
         assert.match(reply ?? "", /^554 5\.7\.1 .*Relay access denied/, r.transcript);
     });
@@ -253,49 +199,21 @@ describe("foundation, live", () => {
         assert.deepEqual(containerIds(PREFIX), before, "the service containers are the same containers");
         // The services pick up the new generation by reloading (entrypoint watcher), bounded wait.
         const subject = uniqueSubject("to the new mailbox");
-        let r = swaks([
-            "--server",
-            `${HOST}:${PORTS.smtp}`,
-            "--from",
-            "x@sender.example",
-            "--to",
-            dave.address,
-            "--quit-after",
-            "RCPT",
-        ]);
+        let r = smtp({ port: PORTS.smtp, from: "x@sender.example", to: dave.address, quitAfter: "RCPT" });
         for (let i = 0; i < 20 && !/^250 /.test(replyAfter(r, /^RCPT TO:/) ?? ""); i++) {
             await new Promise(res => setTimeout(res, 500));
-            r = swaks([
-                "--server",
-                `${HOST}:${PORTS.smtp}`,
-                "--from",
-                "x@sender.example",
-                "--to",
-                dave.address,
-                "--quit-after",
-                "RCPT",
-            ]);
+            r = smtp({ port: PORTS.smtp, from: "x@sender.example", to: dave.address, quitAfter: "RCPT" });
         }
-        const sent = swaks([
-            "--server",
-            `${HOST}:${PORTS.submission}`,
-            "-tls",
-            ...tlsArgs(),
-            "--auth",
-            "PLAIN",
-            "--auth-user",
-            dave.address,
-            "--auth-password",
-            dave.password,
-            "--from",
-            dave.address,
-            "--to",
-            dave.address,
-            "--header",
-            `Subject: ${subject}`,
-            "--body",
-            "self",
-        ]);
+        const sent = smtp({
+            port: PORTS.submission,
+            tls: "starttls",
+            ca,
+            auth: dave,
+            from: dave.address,
+            to: dave.address,
+            subject,
+            body: "self",
+        });
         assert.equal(sent.status, 0, sent.transcript);
         const client = await imapClient(dave, "imaps", ca);
         await client.logout();
@@ -432,7 +350,6 @@ describe("foundation, live", () => {
                 /^lmtp\(\S+@example\.test\)<\d+><\S+>: Error: auth-master: userdb lookup\(\S+\): Disconnected unexpectedly$/,
                 /^lmtp\(\d+\): Error: lmtp-server: conn unix:pid=\d+,uid=\d+ \[\d+\]: rcpt \S+: Failed to lookup user \S+: Internal error occurred\./,
             ],
-            saslauthd: [],
         });
     });
 });

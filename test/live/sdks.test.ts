@@ -15,8 +15,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ARTIFACTS, ROOT } from "./stack";
+import { testedVersion } from "../pack";
 
-const PULUMI_VERSION: string = require(path.join(ROOT, "package.json")).dependencies["@pulumi/pulumi"];
+const PULUMI_VERSION: string = testedVersion("@pulumi/pulumi");
 const LOG = path.join(ARTIFACTS, "sdks.log");
 
 let dir: string;

@@ -15,8 +15,10 @@ import {
     fetchBySubject,
     HOST,
     imapClient,
+    OUTSIDER,
     relayProbe,
-    swaks,
+    smtp,
+    SwaksResult,
     uniqueSubject,
 } from "./clients";
 import {
@@ -35,7 +37,6 @@ import {
 const PREFIX = "sectest";
 const PORTS = portsFrom(27000);
 const TRUSTED = "127.0.0.3"; // the only client in mynetworks: the positive control
-const OUTSIDER = "127.0.0.2";
 const LEGIT = "127.0.0.4"; // another outside address, for "a legitimate user still logs in"
 const ATTACKER = "127.0.0.5"; // an address no other scenario has used, so anvil's count starts at 0
 const IPV6 = "::1"; // Postfix listens here too; mynetworks trusts only TRUSTED, so this is an outsider
@@ -48,7 +49,6 @@ const away = { address: "away@example.test", password: "away-Secret-2026!x" };
 let ca: string;
 
 const report = (line: string) => process.stdout.write(`# ${line}\n`);
-const tlsArgs = () => ["--tls-verify", "--tls-ca-path", ca, "--tls-sni", "mail.example.test"];
 
 describe("security, live", () => {
     before(() => {
@@ -89,23 +89,18 @@ describe("security, live", () => {
     after(() => destroy(PREFIX));
 
     test("no open relay: every relay trick on 25, 587 and 465 from outside mynetworks is refused", () => {
-        const { tried, accepted } = relayProbe(PORTS, OUTSIDER, tlsArgs());
+        const { tried, accepted } = relayProbe(PORTS, OUTSIDER, ca);
         report(`open relay: ${tried} attempts from ${OUTSIDER} on 25/587/465, ${accepted.length} accepted`);
         assert.deepEqual(accepted, [], "relayed");
 
         // Control: the same probe from the trusted client is accepted, so the probe can see a relay.
-        const control = swaks([
-            "--server",
-            `${HOST}:${PORTS.smtp}`,
-            "--local-interface",
-            TRUSTED,
-            "--from",
-            "app@example.test",
-            "--to",
-            "victim@[127.0.0.9]",
-            "--quit-after",
-            "RCPT",
-        ]);
+        const control = smtp({
+            port: PORTS.smtp,
+            source: TRUSTED,
+            from: "app@example.test",
+            to: "victim@[127.0.0.9]",
+            quitAfter: "RCPT",
+        });
         assert.ok(
             control.replies.some(l => /^250 2\.1\.5/.test(l)),
             control.transcript,
@@ -113,15 +108,19 @@ describe("security, live", () => {
     });
 
     test("no open relay over IPv6: every relay trick from ::1 (outside mynetworks) to ::1 is refused", () => {
-        const { tried, accepted } = relayProbe(PORTS, IPV6, tlsArgs(), IPV6);
+        const { tried, accepted } = relayProbe(PORTS, IPV6, ca, IPV6);
         report(`open relay: ${tried} attempts from ${IPV6} to [${IPV6}] on 25/587/465, ${accepted.length} accepted`);
         assert.equal(tried, 27);
         assert.deepEqual(accepted, [], "relayed");
         // The probe reaches Postfix over IPv6: a local recipient is accepted from ::1 on 25.
-        const local = swaks([
-            ...["--server", IPV6, "--port", String(PORTS.smtp), "--local-interface", IPV6],
-            ...["--from", "someone@elsewhere.example", "--to", bob.address, "--quit-after", "RCPT"],
-        ]);
+        const local = smtp({
+            server: IPV6,
+            port: PORTS.smtp,
+            source: IPV6,
+            from: "someone@elsewhere.example",
+            to: bob.address,
+            quitAfter: "RCPT",
+        });
         assert.ok(
             local.replies.some(l => /^250 2\.1\.5/.test(l)),
             local.transcript,
@@ -130,20 +129,7 @@ describe("security, live", () => {
 
     test("spoofing our own domains on port 25: refused from outside (IPv4 and IPv6), accepted from mynetworks and logins", async () => {
         const send = (source: string, server: string, from: string, subject: string) =>
-            swaks([
-                "--server",
-                server,
-                "--port",
-                String(PORTS.smtp),
-                "--local-interface",
-                source,
-                "--from",
-                from,
-                "--to",
-                bob.address,
-                "--header",
-                `Subject: ${subject}`,
-            ]);
+            smtp({ server, port: PORTS.smtp, source, from, to: bob.address, subject });
         for (const [source, server] of [
             [OUTSIDER, HOST],
             [IPV6, IPV6],
@@ -176,26 +162,16 @@ describe("security, live", () => {
         delivered.push([bounce, "null sender"]);
         // A login on the submission port, with its own address: delivered.
         const submitted = uniqueSubject("submitted");
-        const sub = swaks([
-            "--server",
-            `${HOST}:${PORTS.submission}`,
-            "-tls",
-            ...tlsArgs(),
-            "--local-interface",
-            OUTSIDER,
-            "--auth",
-            "PLAIN",
-            "--auth-user",
-            alice.address,
-            "--auth-password",
-            alice.password,
-            "--from",
-            alice.address,
-            "--to",
-            bob.address,
-            "--header",
-            `Subject: ${submitted}`,
-        ]);
+        const sub = smtp({
+            port: PORTS.submission,
+            source: OUTSIDER,
+            tls: "starttls",
+            ca,
+            auth: alice,
+            from: alice.address,
+            to: bob.address,
+            subject: submitted,
+        });
         assert.equal(sub.status, 0, sub.transcript);
         delivered.push([submitted, "submission"]);
         for (const [subject, how] of delivered) {
@@ -207,24 +183,7 @@ describe("security, live", () => {
 
     test("Sieve mail re-enters through the reinject listener: a redirect from the redirecting mailbox and a vacation reply (null sender)", async () => {
         const submit = (to: string, subject: string) =>
-            swaks([
-                "--server",
-                `${HOST}:${PORTS.submission}`,
-                "-tls",
-                ...tlsArgs(),
-                "--auth",
-                "PLAIN",
-                "--auth-user",
-                alice.address,
-                "--auth-password",
-                alice.password,
-                "--from",
-                alice.address,
-                "--to",
-                to,
-                "--header",
-                `Subject: ${subject}`,
-            ]);
+            smtp({ port: PORTS.submission, tls: "starttls", ca, auth: alice, from: alice.address, to, subject });
         // fwd redirects to bob with itself as the envelope sender (sieve_redirect_envelope_from =
         // recipient: the redirect is signed for fwd's domain, and bounces return to fwd).
         const redirected = uniqueSubject("to be redirected");
@@ -273,11 +232,11 @@ describe("security, live", () => {
     }
 
     test("AUTH is offered only over TLS, on every port", async () => {
-        const plain25 = swaks(["--server", `${HOST}:${PORTS.smtp}`, "--quit-after", "EHLO"]);
-        const tls25 = swaks(["--server", `${HOST}:${PORTS.smtp}`, "-tls", ...tlsArgs(), "--quit-after", "EHLO"]);
-        const plain587 = swaks(["--server", `${HOST}:${PORTS.submission}`, "--quit-after", "EHLO"]);
-        const tls587 = swaks(["--server", `${HOST}:${PORTS.submission}`, "-tls", ...tlsArgs(), "--quit-after", "EHLO"]);
-        const auth = (r: ReturnType<typeof swaks>) => r.replies.some(l => /^250[- ]AUTH/.test(l));
+        const plain25 = smtp({ port: PORTS.smtp, quitAfter: "EHLO" });
+        const tls25 = smtp({ port: PORTS.smtp, tls: "starttls", ca, quitAfter: "EHLO" });
+        const plain587 = smtp({ port: PORTS.submission, quitAfter: "EHLO" });
+        const tls587 = smtp({ port: PORTS.submission, tls: "starttls", ca, quitAfter: "EHLO" });
+        const auth = (r: SwaksResult) => r.replies.some(l => /^250[- ]AUTH/.test(l));
         assert.equal(auth(plain25), false);
         assert.equal(auth(tls25), false, "25 never offers AUTH, even after STARTTLS");
         assert.equal(auth(plain587), false);
@@ -401,26 +360,16 @@ describe("security, live", () => {
 
     test("no sender spoofing: a user sends only as its own addresses and aliases", () => {
         const send = (from: string) =>
-            swaks([
-                "--server",
-                `${HOST}:${PORTS.submission}`,
-                "-tls",
-                ...tlsArgs(),
-                "--local-interface",
-                OUTSIDER,
-                "--auth",
-                "PLAIN",
-                "--auth-user",
-                alice.address,
-                "--auth-password",
-                alice.password,
-                "--from",
+            smtp({
+                port: PORTS.submission,
+                source: OUTSIDER,
+                tls: "starttls",
+                ca,
+                auth: alice,
                 from,
-                "--to",
-                bob.address,
-                "--quit-after",
-                "RCPT",
-            ]);
+                to: bob.address,
+                quitAfter: "RCPT",
+            });
         const spoof = send(bob.address);
         assert.ok(
             spoof.replies.some(l => /^553 5\.7\.1 .*not owned by user alice@example\.test/.test(l)),
@@ -438,22 +387,15 @@ describe("security, live", () => {
     test("brute force: repeated AUTH from one address is refused, another address still logs in", async () => {
         const attempt = (source: string, password: string) => {
             const t = Date.now();
-            const r = swaks([
-                "--server",
-                `${HOST}:${PORTS.submission}`,
-                "-tls",
-                ...tlsArgs(),
-                "--local-interface",
+            const r = smtp({
+                port: PORTS.submission,
                 source,
-                "--auth",
-                "PLAIN",
-                "--auth-user",
-                alice.address,
-                "--auth-password",
+                tls: "starttls",
+                ca,
+                auth: alice,
                 password,
-                "--quit-after",
-                "AUTH",
-            ]);
+                quitAfter: "AUTH",
+            });
             const code = (r.replies.find(l => /^(235|535|4\d\d|421) /.test(l)) ?? "none").slice(0, 3);
             return { code, ms: Date.now() - t };
         };
@@ -676,7 +618,6 @@ describe("security, live", () => {
             dovecot: [
                 /^(imap|pop3|managesieve)-login: Info: Login aborted: .*(SSL_accept\(\)|SSL_read|SSL_write) failed.*rip=127\.0\.0\.1,/,
             ],
-            saslauthd: [],
         });
     });
 });

@@ -18,9 +18,24 @@ import * as net from "net";
 import * as path from "path";
 import { SMTPServer, SMTPServerSession } from "smtp-server";
 import type { DnsRecord } from "../../components/model/dns";
-import { caFile, docker, dockerLogs, fetchBySubject, HOST, keepLogs, swaks, uniqueSubject } from "./clients";
+import {
+    caFile,
+    Credentials,
+    docker,
+    dockerLogs,
+    fetchBySubject,
+    HOST,
+    keepLogs,
+    OUTSIDER,
+    readServerMessage,
+    ServerMessage,
+    smtp,
+    SmtpSession,
+    SwaksResult,
+    uniqueSubject,
+} from "./clients";
 import { describeDkim, dkimVerify } from "./dkim";
-import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom, USERS } from "./stack";
+import { ARTIFACTS, BRIDGE_MODE, deploy, destroy, liveConfig, portsFrom, USERS } from "./stack";
 
 const PREFIX = "sendertest";
 const PORTS = portsFrom(37000);
@@ -28,7 +43,6 @@ const BRIDGE = "senderbr";
 const BRIDGE_PORTS = portsFrom(43000);
 /** Where the recording server for outside.test listens (within this suite's port range). */
 const SINK_PORT = 37250;
-const OUTSIDER = "127.0.0.2";
 /** The only client in mynetworks (liveConfig): the operator's trusted host. */
 const TRUSTED = "127.0.0.1";
 const { alice, bob, carol } = USERS;
@@ -39,34 +53,19 @@ const SERVICES = ["postfix", "dovecot", "rspamd"];
 
 const report = (line: string) => process.stdout.write(`# ${line}\n`);
 
-interface Captured {
-    from: string;
-    to: string[];
-    raw: string;
-    subject: string;
-}
-
 /** The SMTP server outside.test's mail goes to: records every message it is given. */
 class Sink {
-    readonly messages: Captured[] = [];
+    readonly messages: ServerMessage[] = [];
     private readonly server = new SMTPServer({
         name: "mx.outside.test",
         authOptional: true,
         disabledCommands: ["STARTTLS", "AUTH"],
         logger: false,
         onData: (stream, session: SMTPServerSession, callback) => {
-            const chunks: Buffer[] = [];
-            stream.on("data", (c: Buffer) => chunks.push(c));
-            stream.on("end", () => {
-                const raw = Buffer.concat(chunks).toString("utf8");
-                this.messages.push({
-                    from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
-                    to: session.envelope.rcptTo.map(r => r.address),
-                    raw,
-                    subject: /^Subject: (.*)$/im.exec(raw)?.[1].trim() ?? "",
-                });
+            readServerMessage(stream, session).then(message => {
+                this.messages.push(message);
                 callback();
-            });
+            }, callback);
         },
     });
 
@@ -83,7 +82,7 @@ class Sink {
     }
 
     /** Waits (bounded) for a message whose subject contains `subject`. */
-    async waitFor(subject: string, timeoutMs = 40_000): Promise<Captured> {
+    async waitFor(subject: string, timeoutMs = 40_000): Promise<ServerMessage> {
         const deadline = Date.now() + timeoutMs;
         while (Date.now() < deadline) {
             const m = this.messages.find(x => x.subject.includes(subject));
@@ -99,28 +98,29 @@ let ca: string;
 let bridgeCa: string;
 let records: DnsRecord[];
 
-const tlsArgs = () => ["--tls-verify", "--tls-ca-path", ca, "--tls-sni", "mail.example.test"];
+/** What a session says beyond its envelope. */
+type Message = Pick<SmtpSession, "subject" | "headers" | "args">;
 
 /** A login's submission on 587 (STARTTLS), from an outside address. */
-function submit(user: { address: string; password: string }, envelope: string, to: string, args: string[] = []) {
-    return swaks([
-        ...["--server", `${HOST}:${PORTS.submission}`, "-tls", ...tlsArgs(), "--local-interface", OUTSIDER],
-        ...["--auth", "PLAIN", "--auth-user", user.address, "--auth-password", user.password],
-        ...["--from", envelope, "--to", to],
-        ...args,
-    ]);
+function submit(user: Credentials, envelope: string, to: string, message: Message = {}) {
+    return smtp({
+        port: PORTS.submission,
+        source: OUTSIDER,
+        tls: "starttls",
+        ca,
+        auth: user,
+        from: envelope,
+        to,
+        ...message,
+    });
 }
 
 /** A message on port 25 without AUTH, from `source`. */
-function port25(source: string, envelope: string, to: string, args: string[] = []) {
-    return swaks([
-        ...["--server", `${HOST}:${PORTS.smtp}`, "--local-interface", source],
-        ...["--from", envelope, "--to", to],
-        ...args,
-    ]);
+function port25(source: string, envelope: string, to: string, message: Message = {}) {
+    return smtp({ port: PORTS.smtp, source, from: envelope, to, ...message });
 }
 
-const firstRefusal = (r: ReturnType<typeof swaks>) => r.replies.find(l => /^5\d\d /.test(l)) ?? "";
+const firstRefusal = (r: SwaksResult) => r.replies.find(l => /^5\d\d /.test(l)) ?? "";
 
 /** dkimpy's verdict on each signature of a message, printed. */
 function signatures(label: string, message: string) {
@@ -208,16 +208,21 @@ describe("sender ownership and signing, live (host mode)", () => {
 
     test("alice on 587 and 465 with the null envelope sender is refused at MAIL FROM, whatever the From header says", () => {
         for (const [port, tls] of [
-            [PORTS.submission, ["-tls"]],
-            [PORTS.smtps, ["--tls-on-connect"]],
+            [PORTS.submission, "starttls"],
+            [PORTS.smtps, "implicit"],
         ] as const) {
             for (const from of ["Bob <bob@example.test>", "Alice <alice@example.test>"]) {
-                const r = swaks([
-                    ...["--server", `${HOST}:${port}`, ...tls, ...tlsArgs(), "--local-interface", OUTSIDER],
-                    ...["--auth", "PLAIN", "--auth-user", alice.address, "--auth-password", alice.password],
-                    ...["--from", "<>", "--to", bob.address, "--header", `From: ${from}`],
-                    ...["--header", `Subject: ${uniqueSubject("null sender")}`],
-                ]);
+                const r = smtp({
+                    port,
+                    source: OUTSIDER,
+                    tls,
+                    ca,
+                    auth: alice,
+                    from: "<>",
+                    to: bob.address,
+                    subject: uniqueSubject("null sender"),
+                    headers: [`From: ${from}`],
+                });
                 const refusal = firstRefusal(r);
                 report(`${port} MAIL FROM:<> From: ${from}: ${refusal || "accepted"}`);
                 assert.notEqual(r.status, 0, r.transcript);
@@ -241,9 +246,10 @@ describe("sender ownership and signing, live (host mode)", () => {
             ["alice+x@example.test, bob@example.test", "bob@example.test"],
         ];
         for (const [from, address] of cases) {
-            const r = submit(alice, alice.address, bob.address, [
-                ...["--header", `From: ${from}`, "--header", `Subject: ${uniqueSubject("spoof")}`],
-            ]);
+            const r = submit(alice, alice.address, bob.address, {
+                subject: uniqueSubject("spoof"),
+                headers: [`From: ${from}`],
+            });
             const refusal = firstRefusal(r);
             report(`alice@ envelope, From: ${from}: ${refusal || "accepted"}`);
             assert.match(
@@ -255,7 +261,7 @@ describe("sender ownership and signing, live (host mode)", () => {
             );
         }
         // Two From headers (receivers judge by one of them, which one is theirs to pick).
-        const two = submit(alice, alice.address, bob.address, ["--add-header", "From: bob@example.test"]);
+        const two = submit(alice, alice.address, bob.address, { args: ["--add-header", "From: bob@example.test"] });
         report(`two From headers: ${firstRefusal(two) || "accepted"}`);
         assert.match(
             firstRefusal(two),
@@ -272,19 +278,14 @@ describe("sender ownership and signing, live (host mode)", () => {
     test("alice's own From, her alias, a shared alias and her subaddress: delivered and signed, dkimpy verifies both signatures", async () => {
         for (const from of [alice.address, "info@example.test", "team@example.test", "alice+news@example.test"]) {
             const subject = uniqueSubject(`as ${from}`);
-            const r = submit(alice, from, bob.address, [
-                "--header",
-                `From: Alice <${from}>`,
-                "--header",
-                `Subject: ${subject}`,
-            ]);
+            const r = submit(alice, from, bob.address, { subject, headers: [`From: Alice <${from}>`] });
             assert.equal(r.status, 0, r.transcript);
             const message = await fetchBySubject(bob, subject, "imaps", ca, "INBOX", 30_000, PORTS);
             assertSignedByExampleTest(`submitted as ${from}, read at bob`, message);
         }
         // carol signs for her own domain only.
         const subject = uniqueSubject("carol");
-        assert.equal(submit(carol, carol.address, bob.address, ["--header", `Subject: ${subject}`]).status, 0);
+        assert.equal(submit(carol, carol.address, bob.address, { subject }).status, 0);
         const results = signatures(
             "carol@example.org, read at bob",
             await fetchBySubject(bob, subject, "imaps", ca, "INBOX", 30_000, PORTS),
@@ -299,12 +300,7 @@ describe("sender ownership and signing, live (host mode)", () => {
     });
 
     test("nothing an unauthenticated client sends from 127.0.0.2 on port 25 carries a signature of ours", async () => {
-        const forged = (subject: string) => [
-            "--header",
-            "From: Alice <alice@example.test>",
-            "--header",
-            `Subject: ${subject}`,
-        ];
+        const forged = (subject: string): Message => ({ subject, headers: ["From: Alice <alice@example.test>"] });
         // To a mailbox: read the delivered message.
         const toMailbox = uniqueSubject("forged to a mailbox");
         assert.equal(port25(OUTSIDER, "someone@outside.test", bob.address, forged(toMailbox)).status, 0);
@@ -328,26 +324,20 @@ describe("sender ownership and signing, live (host mode)", () => {
     test("a vacation reply and a Sieve redirect leave through the reinject socket, signed; a forged From of ours is not", async () => {
         // An outsider writes to away: the vacation reply (null sender, From: away@) goes out signed.
         const asked = uniqueSubject("are you there");
-        assert.equal(
-            port25(OUTSIDER, "someone@outside.test", away.address, ["--header", `Subject: ${asked}`]).status,
-            0,
-        );
+        assert.equal(port25(OUTSIDER, "someone@outside.test", away.address, { subject: asked }).status, 0);
         const reply = await sink.waitFor("Away");
         assert.equal(reply.from, "", "vacation replies have the null sender");
         assert.match(reply.raw, /^From: <?away@example\.test>?/im);
         assertSignedByExampleTest("vacation reply", reply.raw);
         // An outsider's message redirected: signed as its forwarder (the mailbox's domain).
         const foreign = uniqueSubject("redirect a foreign message");
-        assert.equal(
-            port25(OUTSIDER, "someone@outside.test", redir.address, ["--header", `Subject: ${foreign}`]).status,
-            0,
-        );
+        assert.equal(port25(OUTSIDER, "someone@outside.test", redir.address, { subject: foreign }).status, 0);
         const redirected = await sink.waitFor(foreign);
         assert.equal(redirected.from, redir.address);
         assertSignedByExampleTest("redirect of someone@outside.test's message", redirected.raw);
         // alice's own message redirected keeps the signature it left with, and gets no second one.
         const own = uniqueSubject("redirect alice's message");
-        assert.equal(submit(alice, alice.address, redir.address, ["--header", `Subject: ${own}`]).status, 0);
+        assert.equal(submit(alice, alice.address, redir.address, { subject: own }).status, 0);
         assertSignedByExampleTest("redirect of alice's own message", (await sink.waitFor(own)).raw);
         // They came through Postfix's reinject socket (a unix socket: its client is localhost).
         const reinjected = dockerLogs(`${PREFIX}-postfix`)
@@ -425,11 +415,7 @@ describe("the reinject path in bridge mode, live", () => {
             deploy(
                 liveConfig(
                     {
-                        "mailserver:networkMode": "bridge",
-                        "mailserver:publishAddress": "127.0.0.1",
-                        "mailserver:inetInterfaces": undefined,
-                        "mailserver:imapListen": undefined,
-                        "mailserver:mynetworks": undefined,
+                        ...BRIDGE_MODE,
                         "mailserver:ports": {
                             smtp: BRIDGE_PORTS.smtp,
                             submission: BRIDGE_PORTS.submission,
@@ -485,12 +471,15 @@ describe("the reinject path in bridge mode, live", () => {
 
     test("Dovecot still hands Sieve's mail to Postfix across the two containers: a vacation reply arrives", async () => {
         const asked = uniqueSubject("bridge vacation");
-        const r = swaks([
-            ...["--server", `${HOST}:${BRIDGE_PORTS.submission}`, "-tls"],
-            ...["--tls-verify", "--tls-ca-path", bridgeCa, "--tls-sni", "mail.example.test"],
-            ...["--auth", "PLAIN", "--auth-user", alice.address, "--auth-password", alice.password],
-            ...["--from", alice.address, "--to", away.address, "--header", `Subject: ${asked}`],
-        ]);
+        const r = smtp({
+            port: BRIDGE_PORTS.submission,
+            tls: "starttls",
+            ca: bridgeCa,
+            auth: alice,
+            from: alice.address,
+            to: away.address,
+            subject: asked,
+        });
         assert.equal(r.status, 0, r.transcript);
         const reply = await fetchBySubject(alice, "Away", "imaps", bridgeCa, "INBOX", 30_000, BRIDGE_PORTS);
         assert.match(reply, /^Return-Path: <>/m);

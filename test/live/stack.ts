@@ -78,6 +78,19 @@ export function liveConfig(
     return config;
 }
 
+/**
+ * Bridge mode as the README's dev stack runs it, for liveConfig's overrides: the stack's own
+ * network, ports published on 127.0.0.1 (clients reach them through Docker's proxy), daemons
+ * listening on all of the container's addresses, mynetworks left to the component.
+ */
+export const BRIDGE_MODE: Record<string, unknown> = {
+    "mailserver:networkMode": "bridge",
+    "mailserver:publishAddress": "127.0.0.1",
+    "mailserver:inetInterfaces": undefined,
+    "mailserver:imapListen": undefined,
+    "mailserver:mynetworks": undefined,
+};
+
 export interface DeployResult {
     outputs: Record<string, any>;
     /** Containers the engine deleted and created again. */

@@ -87,7 +87,11 @@ describe("certificate changes without ACME reach every TLS port under load, with
 
     test("a certificate signed by the user's CA, then a new one", async () => {
         const caTls = (validityHours: number) =>
-            config({ "mailserver:tls": { ca: { certPem: ca.cert, keyPem: ca.key, validityHours } } });
+            // The CA's key as a secret stack key of its own (a key in plain config is refused).
+            config({
+                "mailserver:tls": { ca: { certPem: ca.cert, validityHours } },
+                "mailserver:tlsCaKeyPem": ca.key,
+            });
         const signed = await switchUnderLoad(
             "a CA-signed certificate",
             caTls(48),

@@ -15,7 +15,18 @@ import * as fs from "fs";
 import * as path from "path";
 import * as semver from "semver";
 import * as tls from "tls";
-import { caFile, Credentials, docker, HOST, imapClient, keepLogs, sieveConnect, swaks, uniqueSubject } from "./clients";
+import {
+    caFile,
+    Credentials,
+    docker,
+    HOST,
+    imapClient,
+    keepLogs,
+    sieveConnect,
+    smtp,
+    SmtpSession,
+    uniqueSubject,
+} from "./clients";
 import { ARTIFACTS, destroy, engineDir, portsFrom, USERS } from "./stack";
 import { engineEnv, passphrase, SECRET_KEYS } from "../../scripts/lib/engine";
 import { readReleases, Release, releaseCommit } from "../../scripts/lib/releases";
@@ -34,6 +45,9 @@ const IMAGE_TRIGGERS =
 const IMAGE_ID_UNKNOWN =
     "its image is rebuilt, and a preview cannot know the new image id: the up replaces the container " +
     "only if the rebuilt image differs";
+const SASLAUTHD_GONE =
+    "0.2.0 authenticates internet mode's SMTP AUTH through Dovecot (brute-force bans on every protocol): " +
+    "saslauthd, its config job, image and volumes (configuration and socket only) are deleted";
 /**
  * Every resource the upgrade from PINNED_FROM replaces or deletes in the preview, as "<type>::<name>",
  * each with why. The test fails when the preview differs and prints the actual list in this form.
@@ -41,14 +55,17 @@ const IMAGE_ID_UNKNOWN =
  */
 const EXPECTED_REPLACEMENTS: Record<string, string> = {
     "docker:index/remoteImage:RemoteImage::upgrade-postfix-image": IMAGE_TRIGGERS,
-    "docker:index/remoteImage:RemoteImage::upgrade-saslauthd-image": IMAGE_TRIGGERS,
+    "docker:index/remoteImage:RemoteImage::upgrade-saslauthd-image": SASLAUTHD_GONE,
     "docker:index/remoteImage:RemoteImage::upgrade-dovecot-image": IMAGE_TRIGGERS,
     "docker:index/remoteImage:RemoteImage::upgrade-rspamd-image": IMAGE_TRIGGERS,
     "docker:index/remoteImage:RemoteImage::upgrade-valkey-image": IMAGE_TRIGGERS,
     "docker:index/container:Container::upgrade-postfix": IMAGE_ID_UNKNOWN,
     "docker:index/container:Container::upgrade-postfix-config": IMAGE_ID_UNKNOWN,
-    "docker:index/container:Container::upgrade-saslauthd": IMAGE_ID_UNKNOWN,
-    "docker:index/container:Container::upgrade-saslauthd-config": IMAGE_ID_UNKNOWN,
+    "docker:index/container:Container::upgrade-saslauthd": SASLAUTHD_GONE,
+    "docker:index/container:Container::upgrade-saslauthd-config": SASLAUTHD_GONE,
+    // Its two volumes held its configuration and its socket: no data.
+    "docker:index/volume:Volume::upgrade-saslauthd-config": SASLAUTHD_GONE,
+    "docker:index/volume:Volume::upgrade-saslauthd-run": SASLAUTHD_GONE,
     "docker:index/container:Container::upgrade-dovecot": IMAGE_ID_UNKNOWN,
     "docker:index/container:Container::upgrade-dovecot-config": IMAGE_ID_UNKNOWN,
     "docker:index/container:Container::upgrade-rspamd": IMAGE_ID_UNKNOWN,
@@ -322,25 +339,13 @@ function previousRelease(): Release {
 
 /** Sends one message on port 25 (from a trusted loopback client), retrying like an MTA until accepted. */
 async function sendRetrying(to: string, subject: string, via: "smtp" | "submission" = "smtp"): Promise<number> {
-    const args =
+    const session: SmtpSession =
         via === "smtp"
-            ? ["--server", `${HOST}:${PORTS.smtp}`, "--from", "someone@sender.example"]
-            : [
-                  "--server",
-                  `${HOST}:${PORTS.submission}`,
-                  "-tls",
-                  "--auth",
-                  "PLAIN",
-                  "--auth-user",
-                  carol.address,
-                  "--auth-password",
-                  carol.password,
-                  "--from",
-                  carol.address,
-              ];
+            ? { port: PORTS.smtp, from: "someone@sender.example" }
+            : { port: PORTS.submission, tls: "starttls", auth: carol, from: carol.address };
     const deadline = Date.now() + 180_000;
     for (let attempt = 1; ; attempt++) {
-        const r = swaks([...args, "--to", to, "--header", `Subject: ${subject}`]);
+        const r = smtp({ ...session, to, subject });
         if (r.status === 0) return attempt;
         if (Date.now() > deadline) throw new Error(`"${subject}" to ${to} was never accepted:\n${r.transcript}`);
         await sleep(2000);
@@ -568,23 +573,14 @@ describe("upgrade from the previous release", () => {
         assert.deepEqual(await awaitSubjects(bob, ca, [receipt], "Receipts"), [], "the script filed the receipt");
 
         // A message for held.example waits in the queue (its next hop refuses connections).
-        const held = swaks([
-            "--server",
-            `${HOST}:${PORTS.submission}`,
-            "-tls",
-            "--auth",
-            "PLAIN",
-            "--auth-user",
-            alice.address,
-            "--auth-password",
-            alice.password,
-            "--from",
-            alice.address,
-            "--to",
-            "someone@held.example",
-            "--header",
-            `Subject: ${uniqueSubject("held in the queue")}`,
-        ]);
+        const held = smtp({
+            port: PORTS.submission,
+            tls: "starttls",
+            auth: alice,
+            from: alice.address,
+            to: "someone@held.example",
+            subject: uniqueSubject("held in the queue"),
+        });
         assert.equal(held.status, 0, held.transcript);
         recorded.heldQueueId = /queued as ([0-9A-Za-z]+)/.exec(held.transcript)![1];
         for (let i = 0; i < 30 && queue()[recorded.heldQueueId]?.queue_name !== "deferred"; i++) await sleep(1000);

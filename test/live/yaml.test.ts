@@ -1,6 +1,7 @@
 // The components from another Pulumi language, on the real engine: a Pulumi YAML program in a
-// folder outside the repository uses the package through its component provider (provider/,
-// referenced from Pulumi.yaml's `packages:` as `pulumi package add` would write it) and deploys two
+// folder outside the repository installs the packed npm package, as a stranger would, and uses it
+// through its component provider (node_modules/mailserver/provider, referenced from Pulumi.yaml's
+// `packages:` as `pulumi package add` would write it) and deploys two
 // VirtualDomains, a MailServer that takes them by reference, and a DovecotImap that takes the
 // MailServer, with mailbox passwords from the YAML program's secret config. Mail submitted on 587
 // with such a password is read back over IMAPS, DKIM-signed with the key the VirtualDomain made;
@@ -14,15 +15,19 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { caFile, docker, fetchBySubject, HOST, keepLogs, swaks, uniqueSubject } from "./clients";
-import { ARTIFACTS, destroy, portsFrom, ROOT, stackContainers, stackVolumes } from "./stack";
+import { ARTIFACTS, destroy, portsFrom, stackContainers, stackVolumes } from "./stack";
+import { npmInstall, pack, testedVersion } from "../pack";
 
 const PREFIX = "yamltest";
 const PORTS = portsFrom(42000);
 const ALICE = { address: "alice@example.test", password: `alice-${randomBytes(9).toString("base64url")}` };
 const CAROL = { address: "carol@example.org", password: `carol-${randomBytes(9).toString("base64url")}` };
-const PROVIDER = path.join(ROOT, "provider");
+/** The YAML project's folder (its parent holds the state and the installed package). */
+const WORK = path.join(os.tmpdir(), `${PREFIX}-work`);
+/** The component provider of the installed package (npm's node_modules/mailserver/provider). */
+const PROVIDER = path.join(WORK, "node_modules", "mailserver", "provider");
 const LOG = path.join(ARTIFACTS, `engine-${PREFIX}.log`);
-const SERVICES = ["postfix", "saslauthd", "dovecot", "rspamd", "valkey"];
+const SERVICES = ["postfix", "dovecot", "authpolicy", "rspamd", "valkey"];
 
 /** The program, as a user of Pulumi YAML writes it (README.md, "Using it from other languages"). */
 const PROGRAM = `name: ${PREFIX}
@@ -69,7 +74,6 @@ resources:
         smtp: ${PORTS.smtp}
         submission: ${PORTS.submission}
         smtps: ${PORTS.smtps}
-        reinject: ${PORTS.reinject}
       images:
         buildNetworkMode: host
   imap:
@@ -129,8 +133,15 @@ describe("a Pulumi YAML program deploys the components through the component pro
                 spawnSync("sh", ["-c", "command -v pulumi-language-yaml"]).status === 0,
             "no YAML language host: run bash engine/build-languages.sh (.ci/prepare.sh does)",
         );
-        // Outside the repository: nothing of it is on the program's module or config path.
-        dir = fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-`));
+        // Outside the repository: nothing of it is on the program's module or config path. The package
+        // comes from its tarball (the package's prepare build), with the SDK the engine is built for.
+        fs.rmSync(WORK, { recursive: true, force: true });
+        fs.mkdirSync(WORK, { recursive: true, mode: 0o700 });
+        fs.writeFileSync(path.join(WORK, "package.json"), JSON.stringify({ name: PREFIX, private: true }) + "\n");
+        // The SDKs (peers) at the versions the engine's plugins are built for, as consumerProject does.
+        const sdks = ["@pulumi/pulumi", "@pulumi/docker", "@pulumi/tls"].map(p => `${p}@${testedVersion(p)}`);
+        npmInstall(WORK, [pack(WORK).file, ...sdks]);
+        dir = WORK;
         env = {
             ...process.env,
             PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,

@@ -1,7 +1,10 @@
 // tls.acme with challenge "dns-01": what the ACME container is given (environment) and what
 // MailServer registers (settings), and a valid configuration read with its defaults. The refused
-// inputs are in test/components/bad-input.test.ts; the real run in test/live/acme-dns.test.ts.
+// inputs are in test/components/bad-input.test.ts; the real run in test/live/acme-dns.test.ts. The
+// ACME image's script takes every setting from that environment, with no default of its own.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
 import { describe, test } from "node:test";
 import { acmeEnv } from "../../components/internal/acme";
 import { LEGO_DNS_PROVIDERS, tlsSettings, validateTls } from "../../components/options/tls";
@@ -95,4 +98,37 @@ describe("tls.acme dns-01", () => {
             assert.ok(LEGO_DNS_PROVIDERS.includes(code), code);
         assert.ok(!LEGO_DNS_PROVIDERS.includes("manual") && !LEGO_DNS_PROVIDERS.includes("exec"));
     });
+});
+
+/** The ACME image's script (images/acme/acme) with exactly this environment: its "check" command. */
+const ACME_SCRIPT = path.join(__dirname, "..", "..", "images", "acme", "acme");
+function acmeCheck(env: string[]) {
+    const vars = Object.fromEntries(env.map(e => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+    return spawnSync("bash", [ACME_SCRIPT, "check"], { env: { PATH: process.env.PATH, ...vars }, encoding: "utf8" });
+}
+
+describe("the ACME script takes its settings from the component only", () => {
+    // A default in the script would be a second source (it once retried every 60 s where
+    // retrySeconds says 600): each setting the component passes is required, and named when missing.
+    for (const [challenge, acme] of [
+        ["http-01", {}],
+        ["dns-01", dns01],
+    ] as const) {
+        test(`${challenge}: with the component's environment it runs; without any one of its settings it stops naming it`, () => {
+            const env = acmeEnv(read(acme).acme!, "mail.example.com", "host");
+            // "check" fails here (no /certs), but only after the settings were read: nothing on stderr.
+            assert.equal(acmeCheck(env).stderr, "");
+            const settings = env.filter(e => /^ACME_(?!DNS_RESOLVERS|DNS_ALL_NAMESERVERS|CA_PEM)/.test(e));
+            assert.ok(
+                settings.some(e => e.startsWith("ACME_RETRY_SECONDS=")),
+                env.join(" "),
+            );
+            for (const setting of settings.filter(e => !e.startsWith("ACME_CHALLENGE="))) {
+                const name = setting.slice(0, setting.indexOf("="));
+                const run = acmeCheck(env.filter(e => e !== setting));
+                assert.equal(run.status, 2, `${name} left out: ${run.stderr}`);
+                assert.match(run.stderr, new RegExp(`^acme: ${name} is not set`), name);
+            }
+        });
+    }
 });

@@ -1,7 +1,8 @@
 // The npm package: `npm pack` builds it (the `prepare` script) and ships exactly the compiled
 // components, example program and policy pack, the image sources, the policy pack's entry files,
-// README, LICENSE and CHANGELOG — nothing else, nothing missing. It loads from a folder outside the
-// repository, keeps its name and its component type tokens (every URN depends on them).
+// README with the docs/ it links to, LICENSE and CHANGELOG — nothing else, nothing missing. It
+// loads from a folder outside the repository, keeps its name and its component type tokens (every
+// URN depends on them).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { spawnSync } from "child_process";
@@ -35,8 +36,11 @@ const SHIPPED = {
         "provider/pulumi-resource-mailserver",
         "provider/schema.json",
     ],
-    /** Folders shipped whole: the images the components build at deploy time (imagesDir()). */
-    trees: ["images/"],
+    /**
+     * Folders shipped whole: the images the components build at deploy time (imagesDir()), and the
+     * documentation README.md links to.
+     */
+    trees: ["images/", "docs/"],
     /**
      * TypeScript compiled into bin/ (.js and .d.ts): the components, the example program, the
      * policy pack, the component provider.

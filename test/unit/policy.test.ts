@@ -1,4 +1,4 @@
-// The policy pack's rules (policy/rules.ts), called directly: no PolicyPack is constructed (that
+// The policy pack's rules (policy/rules/), called directly: no PolicyPack is constructed (that
 // would start the analyzer's gRPC server). Resource properties reach the rules exactly as the
 // engine sends them (test/components/policy.ts): encoded on the wire (secrets and preview unknowns
 // included), decoded by @pulumi/policy's own deserializer and wrapped in its unknown-checking
@@ -24,21 +24,23 @@ import { bridgeGatewayRisk, parseNetwork } from "../../components/model/net";
 import { enabledProtocols, tooWide } from "../../policy/parse";
 import {
     authRequiresTls,
-    COMPONENT_FILE_INPUTS,
-    CONTAINER_TYPE,
     dkimAndDmarc,
     dmarcReportAddress,
-    DOVECOT_IMAP_TYPE,
     looksSecret,
-    MAIL_SERVER_TYPE,
     noOpenRelay,
     noPlaintextSecrets,
     policies,
     secretUploads,
     smtpReverseDns,
     tlsMinimumVersion,
-    VIRTUAL_DOMAIN_TYPE,
 } from "../../policy/rules";
+import {
+    COMPONENT_FILE_INPUTS,
+    CONTAINER_TYPE,
+    DOVECOT_IMAP_TYPE,
+    MAIL_SERVER_TYPE,
+    VIRTUAL_DOMAIN_TYPE,
+} from "../../policy/resources";
 import { validateVirtualDomain } from "../../components/options/virtualDomain";
 import { domainSettings } from "../../components/render/inputs";
 import { Validator } from "../../components/model/validator";
