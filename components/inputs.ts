@@ -42,7 +42,6 @@ export function tlsSettings(tls: TlsSettings) {
     };
 }
 
-
 /** A relay as MailServer and Relayhost register it: never its credentials, only whether it has some. */
 export function relayhostSettings(r: RelayhostSpec) {
     return {

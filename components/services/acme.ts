@@ -5,7 +5,7 @@
 import { ACME_SERVICE, CERTS_MOUNT, CERTS_VOLUME } from "../model/certificate";
 import { wellKnownNames } from "../model/dns";
 import type { AcmeSettings } from "../model/settings";
-import { MailServerService } from "./definition";
+import { CONFIG, MailServerService } from "./definition";
 
 /** Where the ACME container mounts the credentials volume (read-only); files in current/. */
 export const CREDENTIALS_MOUNT = "/credentials";
@@ -73,6 +73,8 @@ export const acme: MailServerService = {
         { name: "acme", path: "/acme", kind: "data" },
         { name: CERTS_VOLUME, path: CERTS_MOUNT, kind: "data", readOnlyForOthers: true },
     ],
+    // The credentials (dns-01) are its config volume.
+    mounts: ["acme", CERTS_VOLUME, CONFIG],
     config: {
         // dns-01's credentials (root, 0400), secret whatever way they were given. A changed value
         // replaces only the job: lego reads the files at each run, so the client is neither

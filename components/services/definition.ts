@@ -85,7 +85,12 @@ export interface ServiceDefinition<C extends string, S, X> {
     /** The host address its ports are published on, when not the stack's publishAddress. */
     publishAddress?(settings: S): string;
     volumes?: VolumeDefinition[];
-    /** Other services' volumes it mounts, by name; each while its service runs. */
+    /**
+     * Every volume it mounts, in order, by name: its own (all of them), other services' (each
+     * while that service runs), CONFIG (its config volume, when it has files) and CERTIFICATE
+     * (what components/certificates.ts says it gets: with tls.acme the certs volume). Default:
+     * CONFIG, then its own volumes. The order is the container's mount list as deployed.
+     */
     mounts?: string[];
     /** Services it waits for, healthy, before it starts; each while it runs. */
     dependsOn?: string[];
@@ -130,6 +135,11 @@ export interface ImapSecrets {
 export type MailServerService = ServiceDefinition<"MailServer", MailServerSettings, MailServerSecrets>;
 export type ImapService = ServiceDefinition<"DovecotImap", ImapSettings, ImapSecrets>;
 export type AnyService = MailServerService | ImapService;
+
+/** In a service's `mounts`: its config volume (where its config generations are installed). */
+export const CONFIG = "config";
+/** In a service's `mounts`: the certificate's volumes, if any (components/certificates.ts). */
+export const CERTIFICATE = "certificate";
 
 /** The healthcheck of the images built on images/common: the daemon, its generation, its probe. */
 export const COMMON_HEALTHCHECK = ["/usr/local/lib/mail/healthcheck"];

@@ -3,7 +3,7 @@
 // internet mode. Its brute-force bans come from authpolicy.
 import { paths } from "../model/paths";
 import { dovecotUsersFile, renderDovecotFiles, renderDovecotUsers } from "../render/dovecot";
-import { COMMON_HEALTHCHECK, ImapService } from "./definition";
+import { CERTIFICATE, COMMON_HEALTHCHECK, CONFIG, ImapService } from "./definition";
 
 export const dovecot: ImapService = {
     name: "dovecot",
@@ -25,11 +25,17 @@ export const dovecot: ImapService = {
         tmpfs: ["/run/dovecot", "/run/mail", "/tmp", "/var/lib/dovecot"],
     },
     network: "stack",
-    ports: s => [s.imap.ports.imap, s.imap.ports.imaps, s.imap.ports.managesieve, s.imap.ports.pop3, s.imap.ports.pop3s],
+    ports: s => [
+        s.imap.ports.imap,
+        s.imap.ports.imaps,
+        s.imap.ports.managesieve,
+        s.imap.ports.pop3,
+        s.imap.ports.pop3s,
+    ],
     publishAddress: s => s.imap.publishAddress,
     // Mail outlives the stack: `pulumi destroy` must never lose it.
     volumes: [{ name: "mail", path: paths.mailRoot, kind: "data" }],
-    mounts: ["lmtp", "authpolicy-run"],
+    mounts: [CONFIG, "mail", "lmtp", CERTIFICATE, "authpolicy-run"],
     dependsOn: ["authpolicy"],
     certificate: true,
     config: {

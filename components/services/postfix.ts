@@ -4,7 +4,7 @@
 import { paths } from "../model/paths";
 import { PostfixSpec } from "../model/spec";
 import { postfixTables, relaySaslEntries, renderPostfixFiles, renderSaslPasswords } from "../render/postfix";
-import { COMMON_HEALTHCHECK, MailServerService } from "./definition";
+import { CERTIFICATE, COMMON_HEALTHCHECK, CONFIG, MailServerService } from "./definition";
 
 /** inet_interfaces and inet_protocols when not Postfix's defaults ("all", "all"), else undefined. */
 export function postfixStartupSettings(p: Pick<PostfixSpec, "inetInterfaces" | "inetProtocols">): string | undefined {
@@ -39,7 +39,7 @@ export const postfix: MailServerService = {
         // Dovecot's LMTP and auth sockets, and Postfix's reinject socket for Sieve's mail.
         { name: "lmtp", path: paths.lmtpSocketDir, kind: "socket" },
     ],
-    mounts: ["saslauthd-run", "rspamd-milter"],
+    mounts: [CONFIG, "queue", "lmtp", "saslauthd-run", "rspamd-milter", CERTIFICATE],
     dependsOn: ["saslauthd", "rspamd"],
     certificate: true,
     config: {

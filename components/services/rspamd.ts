@@ -10,7 +10,7 @@ import {
     rspamdDkimKey,
     RspamdSpec,
 } from "../render/rspamd";
-import { COMMON_HEALTHCHECK, MailServerService } from "./definition";
+import { COMMON_HEALTHCHECK, CONFIG, MailServerService } from "./definition";
 
 /** rspamd's settings from MailServer's: mynetworks without Postfix's brackets, one entry per signing domain. */
 export function rspamdSpec(settings: MailServerSettings): RspamdSpec {
@@ -57,7 +57,7 @@ export const rspamd: MailServerService = {
         // Postfix's milter socket: shared by the two containers only.
         { name: "rspamd-milter", path: RSPAMD_MILTER_DIR, kind: "socket" },
     ],
-    mounts: ["valkey-run"],
+    mounts: [CONFIG, "rspamd-data", "valkey-run", "rspamd-milter"],
     dependsOn: ["valkey"],
     config: {
         files: s => renderRspamdFiles(rspamdSpec(s)),

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
-import { nextJobAttempt } from "../../components/internal/docker";
+import { nextJobAttempt } from "../../components/platform/docker/configJob";
 import { JUNK_SIEVE } from "../../components/render/dovecot";
 import {
     ancestors,

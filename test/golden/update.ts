@@ -5,13 +5,13 @@
 //
 // The example program runs under Pulumi mocks (test/components/run-program.ts, behind the
 // recorder program-capture.ts). Each file comes from the component inputs that hold rendered
-// files (components/render/inputs.ts, FILE_INPUTS): never secrets (password hashes, the TLS key,
+// files (components/services, COMPONENT_FILE_SERVICES): never secrets (password hashes, the TLS key,
 // relay passwords), which are not there.
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { FILE_INPUTS } from "../../components/render/inputs";
+import { COMPONENT_FILE_SERVICES, fileInput } from "../../components/services";
 import { isWrappedSecret } from "../components/secrets";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -24,11 +24,6 @@ const SECRET_KEYS = ["mailserver:passwords", "mailserver:relayPasswords", "mails
 // js-yaml comes with @pulumi/pulumi; it has no type declarations here.
 const yaml = require("js-yaml") as { load(text: string): unknown };
 
-/** Component type -> the services whose rendered-file inputs it registers. */
-const COMPONENTS: Record<string, Array<keyof typeof FILE_INPUTS>> = {
-    "mailserver:index:MailServer": ["postfix", "saslauthd", "rspamd"],
-    "mailserver:index:DovecotImap": ["dovecot"],
-};
 
 interface Registration { type: string; name: string; parent: string; wire: any }
 
@@ -99,12 +94,13 @@ function renderedFiles(stack: string, { registrations, outputs }: Run): Map<stri
         files.set(`${service}/${file}`, content);
     };
     for (const r of registrations) {
-        for (const service of COMPONENTS[r.type] ?? []) {
-            const input = r.wire[FILE_INPUTS[service]];
-            // saslauthd runs in relay mode only (internet mode's SMTP AUTH asks Dovecot).
-            if (input === undefined && service === "saslauthd") continue;
+        // Each service of the registry that renders files, under its component (services/index.ts).
+        for (const { service, optional } of COMPONENT_FILE_SERVICES[r.type] ?? []) {
+            const input = r.wire[fileInput(service)];
+            // A service that runs with some settings only (saslauthd in relay mode, the well-known endpoint).
+            if (input === undefined && optional) continue;
             if (!input || typeof input !== "object" || isWrappedSecret(input)) {
-                throw new Error(`${stack}: ${r.type} ${r.name} has no plain ${FILE_INPUTS[service]} input`);
+                throw new Error(`${stack}: ${r.type} ${r.name} has no plain ${fileInput(service)} input`);
             }
             for (const [file, content] of Object.entries(input)) add(service, file, content);
         }

@@ -3,18 +3,13 @@
 // engine sends them (test/components/policy.ts): encoded on the wire (secrets and preview unknowns
 // included), decoded by @pulumi/policy's own deserializer and wrapped in its unknown-checking
 // proxy, as its server does. The mandatory rules judge the components' inputs (built here with
-// the components' own builders, components/render/inputs.ts) and the config job containers.
+// the components' own builders, components/inputs.ts) and the config job containers.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Secret, UnknownValueError } from "@pulumi/policy";
 import { renderDovecotConf, renderDovecotFiles } from "../../components/render/dovecot";
-import {
-    dovecotSettings,
-    FILE_INPUTS,
-    filesByPath,
-    mailServerSettings,
-    SECRET_FILE_INPUTS,
-} from "../../components/render/inputs";
+import { dovecotSettings, mailServerSettings } from "../../components/inputs";
+import { FILE_INPUTS, filesByPath, SECRET_FILE_INPUTS } from "../../components/services";
 import { renderManifest } from "../../components/render/manifest";
 import { postfixTables, renderPostfixFiles, renderSaslPasswords } from "../../components/render/postfix";
 import { renderSaslauthdFiles } from "../../components/render/saslauthd";
@@ -42,7 +37,7 @@ import {
     VIRTUAL_DOMAIN_TYPE,
 } from "../../policy/resources";
 import { validateVirtualDomain } from "../../components/options/virtualDomain";
-import { domainSettings } from "../../components/render/inputs";
+import { domainSettings } from "../../components/inputs";
 import { Validator } from "../../components/model/validator";
 import {
     decode,
@@ -60,8 +55,8 @@ import { dovecotSpec, internetSpec, relaySpec } from "./fixtures";
 
 // ------------------------------------------------------------------------------------------
 // Resources as our components register them: the components themselves (their settings and
-// rendered files, components/render/inputs.ts) and the config job containers
-// (components/internal/docker.ts).
+// rendered files, components/inputs.ts) and the config job containers
+// (components/platform/docker/configJob.ts).
 
 const KEY_PEM =
     "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
@@ -984,7 +979,7 @@ describe("mail-dkim-dmarc", () => {
     });
 });
 
-/** A VirtualDomain as it registers itself: its validated settings (components/render/inputs.ts). */
+/** A VirtualDomain as it registers itself: its validated settings (components/inputs.ts). */
 function virtualDomain(args: Record<string, unknown>): StackEntry {
     const { spec, dns, dkim } = validateVirtualDomain(new Validator("VirtualDomain t"), {
         mailboxes: [{ address: "alice", password: "a-long-enough-password" }],

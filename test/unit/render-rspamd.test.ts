@@ -16,7 +16,7 @@ import {
     SIEVE_MTA_TAG,
     VALKEY_SOCKET_DIR,
 } from "../../components/render/rspamd";
-import { rspamdSpec } from "../../components/internal/spamFilter";
+import { rspamdSpec } from "../../components/services/rspamd";
 import { validateMailServer } from "../../components/options/mailServer";
 import { validateDomain } from "../../components/options/virtualDomain";
 import { validateRelayhost } from "../../components/options/relayhost";

@@ -5,7 +5,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ServiceCertificate } from "../../certificates";
-import type { ServiceDefinition, VolumeDefinition } from "../../services/definition";
+import { CERTIFICATE, CONFIG, ServiceDefinition, VolumeDefinition } from "../../services/definition";
 import type { PlannedService } from "../../services";
 import { configJob } from "./configJob";
 import { NetworkPlacement, serviceContainer, volumeMount } from "./container";
@@ -32,15 +32,24 @@ export interface DeployArgs<S> {
     base?: Deployment;
 }
 
+/** The services a service waits for, healthy: its own dependencies, and the certificate's (the ACME client). */
+const waitsFor = (d: ServiceDefinition<string, unknown, unknown>, certificate: ServiceCertificate) => [
+    ...(d.dependsOn ?? []),
+    ...(d.certificate ? certificate.dependsOn : []),
+];
+
 /** The planned services in an order where each comes after those it waits for. */
-function dependencyOrder<C extends string, S, X>(planned: Array<PlannedService<C, S, X>>) {
+function dependencyOrder<C extends string, S, X>(
+    planned: Array<PlannedService<C, S, X>>,
+    certificate: ServiceCertificate,
+) {
     const byName = new Map(planned.map(p => [p.definition.name, p]));
     const ordered: Array<PlannedService<C, S, X>> = [];
     const visit = (p: PlannedService<C, S, X>, trail: string[]) => {
         if (ordered.includes(p)) return;
         if (trail.includes(p.definition.name))
             throw new Error(`services wait for each other: ${[...trail, p.definition.name].join(" -> ")}`);
-        for (const d of p.definition.dependsOn ?? []) {
+        for (const d of waitsFor(p.definition, certificate)) {
             const dependency = byName.get(d);
             if (dependency) visit(dependency, [...trail, p.definition.name]);
         }
@@ -69,14 +78,7 @@ export function deployServices<C extends string, S, X>(
         ).name;
     /** The staged files of each service: its rendered files, the certificate pair, its secret files. */
     const staged = new Map(
-        planned.map(p => [
-            p,
-            [
-                ...p.files,
-                ...(p.definition.certificate ? certificate.files : []),
-                ...p.secretFiles,
-            ],
-        ]),
+        planned.map(p => [p, [...p.files, ...(p.definition.certificate ? certificate.files : []), ...p.secretFiles]]),
     );
     for (const p of planned) {
         for (const v of p.definition.volumes ?? [])
@@ -87,9 +89,15 @@ export function deployServices<C extends string, S, X>(
             });
     }
     const sharedVolume = (name: string) => deployment.volumes.get(name) ?? a.base?.volumes.get(name);
+    // A volume, read-only for others if its owner says so; none while its owner does not run.
+    const sharedMount = (name: string, service: string) => {
+        const v = sharedVolume(name);
+        if (!v) return [];
+        return [volumeMount(v.name, v.definition.path, v.owner !== service && v.definition.readOnlyForOthers === true)];
+    };
     const container = (service: string) => deployment.containers.get(service) ?? a.base?.containers.get(service);
 
-    for (const p of dependencyOrder(planned)) {
+    for (const p of dependencyOrder(planned, certificate)) {
         const d = p.definition;
         const image = serviceImage(parent, prefix, d.name, a.images);
         const files = staged.get(p)!;
@@ -109,12 +117,18 @@ export function deployServices<C extends string, S, X>(
               })
             : undefined;
         if (job) deployment.jobs.set(d.name, job);
-        // Another service's volume, and the certs volume, only while its service runs.
-        const others = [...(d.mounts ?? []), ...(d.certificate ? certificate.mounts : [])].flatMap(name => {
-            const v = sharedVolume(name);
-            return v ? [volumeMount(v.name, v.definition.path, v.definition.readOnlyForOthers === true)] : [];
+        const own = (d.volumes ?? []).map(v => v.name);
+        const mountNames = d.mounts ?? [CONFIG, ...own];
+        const unmounted = own.filter(v => !mountNames.includes(v));
+        if (unmounted.length > 0) throw new Error(`service ${d.name}: its volumes ${unmounted} are not in its mounts`);
+        const mounts = mountNames.flatMap(name => {
+            if (name === CONFIG) return config ? [volumeMount(config.volume, config.path, true)] : [];
+            if (name === CERTIFICATE)
+                return d.certificate ? certificate.mounts.flatMap(n => sharedMount(n, d.name)) : [];
+            return sharedMount(name, d.name);
         });
-        const waitsFor = [...(d.dependsOn ?? []), ...(d.certificate ? certificate.dependsOn : [])].flatMap(name => {
+        // Each while its service runs (in this component or the one it builds on).
+        const dependencies = waitsFor(d, certificate).flatMap(name => {
             const c = container(name);
             return c ? [c] : [];
         });
@@ -132,18 +146,14 @@ export function deployServices<C extends string, S, X>(
                     image,
                     placement,
                     ports: d.ports?.(settings) ?? [],
-                    mounts: [
-                        ...(config ? [volumeMount(config.volume, config.path, true)] : []),
-                        ...(d.volumes ?? []).map(v => volumeMount(deployment.volumes.get(v.name)!.name, v.path)),
-                        ...others,
-                    ],
+                    mounts,
                     healthcheck: d.healthcheck,
                     restart: a.restart,
                     labels,
                     envs: d.env?.(settings),
                     startupSettings: d.startupSettings?.(settings),
                 },
-                [...(job ? [job.container] : []), ...waitsFor],
+                [...(job ? [job.container] : []), ...dependencies],
             ),
         );
     }

@@ -7,10 +7,10 @@ import * as fs from "fs";
 import * as path from "path";
 
 /** The images options: a prebuilt image per service, and the settings of the builds. */
-export type ImageSettings = { [service: string]: pulumi.Input<string> | undefined } & {
+export interface ImageSettings {
     baseImage?: pulumi.Input<string>;
     buildNetworkMode?: pulumi.Input<string>;
-};
+}
 
 /** The images/ folder, found from this file whether it runs from source or from bin/. */
 export function imagesDir(): string {
@@ -70,7 +70,7 @@ export function serviceImage(
     service: string,
     args: ImageSettings | undefined,
 ): pulumi.Output<string> {
-    const given = args?.[service];
+    const given = (args as Record<string, pulumi.Input<string> | undefined> | undefined)?.[service];
     if (given !== undefined) return pulumi.output(given);
     const image = new docker.RemoteImage(
         `${prefix}-${service}-image`,
