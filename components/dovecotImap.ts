@@ -5,7 +5,7 @@ import { DovecotSpec } from "./model/spec";
 import { Validator } from "./model/validator";
 import { validateDovecot } from "./options/dovecotImap";
 import { deployServices } from "./platform/docker/deploy";
-import { componentType, fileInputs, IMAP_SERVICES, planServices } from "./services";
+import { fileInputs, IMAP_SERVICES, planServices } from "./services";
 import type { ImapSettings } from "./services/definition";
 
 /**
@@ -32,7 +32,7 @@ export class DovecotImap extends pulumi.ComponentResource {
         const planned = planServices(IMAP_SERVICES, settings, { logins: server.credentials });
         const inputs = fileInputs(IMAP_SERVICES, planned);
         super(
-            componentType("DovecotImap"),
+            "mailserver:index:DovecotImap",
             name,
             {
                 mailServer: server.urn,

@@ -14,7 +14,7 @@ import { MAIL_SERVER_BRAND, validateMailServer } from "./options/mailServer";
 import { NetworkPlacement } from "./platform/docker/container";
 import { deployServices, Deployment } from "./platform/docker/deploy";
 import { stackPlacement } from "./platform/docker/network";
-import { componentType, fileInputs, MAIL_SERVER_SERVICES, planServices } from "./services";
+import { fileInputs, MAIL_SERVER_SERVICES, planServices } from "./services";
 import type { MailServerSecrets } from "./services/definition";
 import type { Relayhost } from "./relayhost";
 import { VirtualDomain } from "./virtualDomain";
@@ -83,7 +83,7 @@ export class MailServer extends pulumi.ComponentResource {
         const planned = planServices(MAIL_SERVER_SERVICES, settings, secrets);
         const inputs = fileInputs(MAIL_SERVER_SERVICES, planned);
         super(
-            componentType("MailServer"),
+            "mailserver:index:MailServer",
             name,
             {
                 ...mailServerSettings(settings),

@@ -13,6 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { COMPONENT_FILE_SERVICES, fileInput } from "../../components/services";
 import { isWrappedSecret } from "../components/secrets";
+import { SECRET_KEYS } from "../../stack/config";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 export const GOLDEN_DIR = __dirname;
@@ -20,7 +21,6 @@ export const STACKS = ["dev", "prod"] as const;
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 const RUN_PROGRAM = path.join(ROOT, "test", "components", "run-program.ts");
 const PROGRAM = path.join(ROOT, "test", "components", "program-under-test.ts");
-const SECRET_KEYS = ["mailserver:passwords", "mailserver:relayPasswords", "mailserver:tlsKeyPem"];
 // js-yaml comes with @pulumi/pulumi; it has no type declarations here.
 const yaml = require("js-yaml") as { load(text: string): unknown };
 
