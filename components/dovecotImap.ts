@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DovecotImapArgs } from "./args";
+import { DovecotImapArgs } from "./args/dovecotImap";
 import { dovecotSettings } from "./inputs";
 import { DovecotSpec } from "./model/spec";
 import { Validator } from "./model/validator";

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { MailServerArgs } from "./args";
+import { MailServerArgs } from "./args/mailServer";
 import { ServerCertificate, serverCertificate, serviceCertificate, ServiceCertificate } from "./certificates";
 import { mailServerSettings } from "./inputs";
 import { hashLogins } from "./logins";

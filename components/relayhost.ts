@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RelayhostArgs } from "./args";
+import { RelayhostArgs } from "./args/relayhost";
 import { checkRelayPassword, checkRelayUsername, validateRelayhost } from "./options/relayhost";
 import { relayhostSettings } from "./inputs";
 import { relayNexthop } from "./model/relay";
