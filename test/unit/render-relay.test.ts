@@ -4,7 +4,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { MailServerArgs, RelayhostArgs } from "../../components/args";
-import { validateMailServer, validateRelayUsers, validateTransports } from "../../components/options/mailServer";
+import { validateRelayUsers, validateTransports } from "../../components/options/mailServerRules";
+import { validateMailServer } from "../../components/options/validateMailServer";
 import { MailServerSettings } from "../../components/model/settings";
 import { isIPv4 } from "../../components/model/net";
 import { relayImplicitTls } from "../../components/model/relay";

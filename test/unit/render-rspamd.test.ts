@@ -17,7 +17,7 @@ import {
     VALKEY_SOCKET_DIR,
 } from "../../components/render/rspamd";
 import { rspamdSpec } from "../../components/services/rspamd";
-import { validateMailServer } from "../../components/options/mailServer";
+import { validateMailServer } from "../../components/options/validateMailServer";
 import { validateDomain } from "../../components/options/virtualDomain";
 import { validateRelayhost } from "../../components/options/relayhost";
 import { Validator } from "../../components/model/validator";

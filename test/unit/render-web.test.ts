@@ -3,7 +3,7 @@
 // which host name, the autoconfig file's servers, and the names that need records.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { validateMailServer } from "../../components/options/mailServer";
+import { validateMailServer } from "../../components/options/validateMailServer";
 import { validateVirtualDomain } from "../../components/options/virtualDomain";
 import { renderDnsRecords, renderDnsZone, renderMtaStsPolicy } from "../../components/render/dns";
 import { certificateSpec } from "../../components/model/certificate";

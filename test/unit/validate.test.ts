@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { DovecotImapArgs, MailServerArgs, RelayhostArgs, VirtualDomainArgs } from "../../components/args";
 import { validateDovecot } from "../../components/options/dovecotImap";
 import { MailServer } from "../../components/mailServer";
-import { validateMailServer } from "../../components/options/mailServer";
+import { validateMailServer } from "../../components/options/validateMailServer";
 import { MailServerSettings } from "../../components/model/settings";
 import { validateRelayhost } from "../../components/options/relayhost";
 import { renderMainCf, renderVirtualAliases, renderVirtualMailboxes } from "../../components/render/postfix";
