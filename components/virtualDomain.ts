@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { VirtualDomainArgs } from "./args/virtualDomain";
-import { DKIM_ALGORITHMS, validateVirtualDomain } from "./options/virtualDomain";
+import { DKIM_ALGORITHMS, validateVirtualDomain } from "./options/validateVirtualDomain";
 import { DkimPublicKey, DnsRecord, WebDomain } from "./model/dns";
 import { renderDnsRecords, renderDnsZone, renderMtaStsPolicy } from "./render/dns";
 import { domainSettings } from "./inputs";

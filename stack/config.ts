@@ -8,7 +8,8 @@ import { isCredentialName } from "../components/options/tls";
 import { DOVECOT_IMAP_OPTIONS } from "../components/options/dovecotImap";
 import { MAIL_SERVER_OPTIONS } from "../components/options/mailServer";
 import { RELAYHOST_OPTIONS } from "../components/options/relayhost";
-import { MAILBOX_OPTIONS, VIRTUAL_DOMAIN_OPTIONS } from "../components/options/virtualDomain";
+import { MAILBOX_OPTIONS } from "../components/options/virtualDomainFields";
+import { VIRTUAL_DOMAIN_OPTIONS } from "../components/options/virtualDomain";
 
 /** MailServer options that are stack config keys as they are. */
 // The program wires the hash caches itself, from the stack's previous outputs.

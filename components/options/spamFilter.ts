@@ -1,4 +1,4 @@
-// MailServer spamFilter: rspamd's options (scores, rate limits, greylisting, DNS), declared once,
+// MailServer spamFilter: rspamd's options (scores, rate limits, greylisting, DNS), declared once
 // (validateMailServer.ts checks how they fit together and with dns).
 
 import { boolean, integer, list, text } from "./declare";

@@ -36,7 +36,7 @@ import {
     MAIL_SERVER_TYPE,
     VIRTUAL_DOMAIN_TYPE,
 } from "../../policy/resources";
-import { validateVirtualDomain } from "../../components/options/virtualDomain";
+import { validateVirtualDomain } from "../../components/options/validateVirtualDomain";
 import { domainSettings } from "../../components/inputs";
 import { Validator } from "../../components/model/validator";
 import {

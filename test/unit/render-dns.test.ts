@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { notPublicReason, reverseDnsName } from "../../components/model/net";
-import { validateVirtualDomain } from "../../components/options/virtualDomain";
+import { validateVirtualDomain } from "../../components/options/validateVirtualDomain";
 import { DkimPublicKey } from "../../components/model/dns";
 import {
     dkimTxtValue,

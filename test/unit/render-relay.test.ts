@@ -24,7 +24,7 @@ import {
 } from "../../components/render/postfix";
 import { DomainSpec, PostfixSpec, RelayhostSpec } from "../../components/model/spec";
 import { MailConfigError, Validator } from "../../components/model/validator";
-import { validateDomain } from "../../components/options/virtualDomain";
+import { validateDomain } from "../../components/options/validateVirtualDomain";
 import {
     defaultRelay,
     duplicates,

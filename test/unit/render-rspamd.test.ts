@@ -18,7 +18,7 @@ import {
 } from "../../components/render/rspamd";
 import { rspamdSpec } from "../../components/services/rspamd";
 import { validateMailServer } from "../../components/options/validateMailServer";
-import { validateDomain } from "../../components/options/virtualDomain";
+import { validateDomain } from "../../components/options/validateVirtualDomain";
 import { validateRelayhost } from "../../components/options/relayhost";
 import { Validator } from "../../components/model/validator";
 

@@ -17,7 +17,7 @@ import { DomainSpec } from "../../components/model/spec";
 import { paths } from "../../components/model/paths";
 import { MailConfigError, Validator } from "../../components/model/validator";
 import { MailboxArgs } from "../../components/args";
-import { validateDomain } from "../../components/options/virtualDomain";
+import { validateDomain } from "../../components/options/validateVirtualDomain";
 import { VirtualDomain } from "../../components/virtualDomain";
 import { dovecotSpec } from "./fixtures";
 import { mockKeyState } from "../components/mock-keys";

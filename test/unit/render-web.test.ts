@@ -4,7 +4,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { validateMailServer } from "../../components/options/validateMailServer";
-import { validateVirtualDomain } from "../../components/options/virtualDomain";
+import { validateVirtualDomain } from "../../components/options/validateVirtualDomain";
 import { renderDnsRecords, renderDnsZone, renderMtaStsPolicy } from "../../components/render/dns";
 import { certificateSpec } from "../../components/model/certificate";
 import { WebDomain } from "../../components/model/dns";

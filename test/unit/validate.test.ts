@@ -15,7 +15,7 @@ import { renderDovecotConf } from "../../components/render/dovecot";
 import { DomainSpec } from "../../components/model/spec";
 import { checkPair, validateTls } from "../../components/options/tls";
 import { isAddress, isDomain, MailConfigError, parseNetwork, Validator } from "../../components/model/validator";
-import { validateDomain } from "../../components/options/virtualDomain";
+import { validateDomain } from "../../components/options/validateVirtualDomain";
 import { duplicates, parseMainCf, parseTable, splitList, uniqueMap } from "./fixtures";
 
 // ---------------------------------------------------------------- helpers
