@@ -4,7 +4,7 @@
 // the supplied certificate and Dovecot's settings come from stack config. Pulumi.yaml's config
 // block and the README's stack config table are generated from this list.
 import { list, object, Option, passthrough, text } from "../components/options/declare";
-import { isCredentialName } from "../components/options/tls";
+import { isCredentialName } from "../components/options/acme";
 import { DOVECOT_IMAP_OPTIONS } from "../components/options/dovecotImap";
 import { MAIL_SERVER_OPTIONS } from "../components/options/mailServer";
 import { RELAYHOST_OPTIONS } from "../components/options/relayhost";

@@ -8,7 +8,8 @@ import * as path from "node:path";
 import { describe, test } from "node:test";
 import { acmeEnv } from "../../components/services/acme";
 import { tlsSettings } from "../../components/inputs";
-import { LEGO_DNS_PROVIDERS, validateTls } from "../../components/options/tls";
+import { LEGO_DNS_PROVIDERS } from "../../components/options/acme";
+import { validateTls } from "../../components/options/tls";
 import { Validator } from "../../components/model/validator";
 
 const SECRET = "c2VjcmV0LXRzaWcta2V5LW9mLXRoZS10ZXN0";
