@@ -3,7 +3,9 @@
 // every message to rspamd as its milter.
 import { paths } from "../model/paths";
 import { PostfixSpec } from "../model/spec";
-import { postfixTables, relaySaslEntries, renderPostfixFiles, renderSaslPasswords } from "../render/postfix";
+import { postfixTables } from "../render/postfixShared";
+import { relaySaslEntries, renderSaslPasswords } from "../render/postfixTables";
+import { renderPostfixFiles } from "../render/postfix";
 import { CERTIFICATE, COMMON_HEALTHCHECK, CONFIG, MailServerService } from "./definition";
 
 /** inet_interfaces and inet_protocols when not Postfix's defaults ("all", "all"), else undefined. */

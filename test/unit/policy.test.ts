@@ -11,7 +11,9 @@ import { renderDovecotConf, renderDovecotFiles } from "../../components/render/d
 import { dovecotSettings, mailServerSettings } from "../../components/inputs";
 import { FILE_INPUTS, filesByPath, SECRET_FILE_INPUTS } from "../../components/services";
 import { renderManifest } from "../../components/render/manifest";
-import { postfixTables, renderPostfixFiles, renderSaslPasswords } from "../../components/render/postfix";
+import { postfixTables } from "../../components/render/postfixShared";
+import { renderPostfixFiles } from "../../components/render/postfix";
+import { renderSaslPasswords } from "../../components/render/postfixTables";
 import { renderSaslauthdFiles } from "../../components/render/saslauthd";
 import { PostfixSpec } from "../../components/model/spec";
 import { paths } from "../../components/model/paths";

@@ -10,18 +10,15 @@ import { MailServerSettings } from "../../components/model/settings";
 import { isIPv4 } from "../../components/model/net";
 import { relayImplicitTls } from "../../components/model/relay";
 import { validateRelayhost } from "../../components/options/relayhost";
+import { DIRECT_TRANSPORT, IMPLICIT_TLS_TRANSPORT, postfixTables } from "../../components/render/postfixShared";
+import { renderMainCf, renderPostfixFiles } from "../../components/render/postfix";
+import { renderMasterCf } from "../../components/render/postfixMaster";
 import {
-    DIRECT_TRANSPORT,
-    IMPLICIT_TLS_TRANSPORT,
-    postfixTables,
-    renderMainCf,
-    renderMasterCf,
-    renderPostfixFiles,
     renderSenderRelays,
     renderSenderTransports,
     renderTlsPolicies,
     renderTransports,
-} from "../../components/render/postfix";
+} from "../../components/render/postfixTables";
 import { DomainSpec, PostfixSpec, RelayhostSpec } from "../../components/model/spec";
 import { MailConfigError, Validator } from "../../components/model/validator";
 import { validateDomain } from "../../components/options/validateVirtualDomain";
