@@ -4,7 +4,7 @@
 // main.cf and master.cf are written as the files read, with their values interpolated and their
 // optional parts in when(...) blocks; the comments in them are rendered into the files.
 import { probeAddress, renderProbe } from "./probe";
-import { RSPAMD_MILTER_SOCKET } from "./rspamd";
+import { RSPAMD_MILTER_SOCKET } from "./rspamdShared";
 import { paths } from "../model/paths";
 import { relayImplicitTls, relayNexthop } from "../model/relay";
 import { LMTP_CONCURRENCY, PostfixSpec, RenderedFile } from "../model/spec";

@@ -1,6 +1,6 @@
 // Renders Postfix's master.cf from a PostfixSpec: which smtpd listens on which port with what
 // allowed, the SMTP clients, the reinject service and the cleanup services. Pure and deterministic.
-import { SIEVE_MTA_TAG } from "./rspamd";
+import { SIEVE_MTA_TAG } from "./rspamdShared";
 import { paths } from "../model/paths";
 import { relayImplicitTls } from "../model/relay";
 import { PostfixSpec } from "../model/spec";

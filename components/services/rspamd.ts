@@ -2,14 +2,8 @@
 // the logins' rate limits and From-header ownership), its state in Valkey.
 import { senderOwners } from "../model/addresses";
 import type { MailServerSettings } from "../model/settings";
-import {
-    dkimKeyPath,
-    renderRspamdFiles,
-    RSPAMD_DB_DIR,
-    RSPAMD_MILTER_DIR,
-    rspamdDkimKey,
-    RspamdSpec,
-} from "../render/rspamd";
+import { dkimKeyPath, RSPAMD_DB_DIR, RSPAMD_MILTER_DIR, rspamdDkimKey, RspamdSpec } from "../render/rspamdShared";
+import { renderRspamdFiles } from "../render/rspamd";
 import { COMMON_HEALTHCHECK, CONFIG, MailServerService } from "./definition";
 
 /** rspamd's settings from MailServer's: mynetworks without Postfix's brackets, one entry per signing domain. */

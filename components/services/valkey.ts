@@ -1,6 +1,6 @@
 // Valkey: rspamd's state (Bayes tokens, greylisting, reputation, rate limits), reached over a unix
 // socket only rspamd mounts; it has no network at all.
-import { VALKEY_DATA_DIR, VALKEY_SOCKET_DIR } from "../render/rspamd";
+import { VALKEY_DATA_DIR, VALKEY_SOCKET_DIR } from "../render/rspamdShared";
 import { MailServerService } from "./definition";
 
 export const valkey: MailServerService = {

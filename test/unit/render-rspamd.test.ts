@@ -9,13 +9,13 @@ import {
     dkimKeyPath,
     FROM_OWNER_SYMBOL,
     OWNED_FROM_VARIABLE,
-    renderRspamdFiles,
     RSPAMD_MILTER_SOCKET,
     rspamdDkimKey,
     RspamdSpec,
     SIEVE_MTA_TAG,
     VALKEY_SOCKET_DIR,
-} from "../../components/render/rspamd";
+} from "../../components/render/rspamdShared";
+import { renderRspamdFiles } from "../../components/render/rspamd";
 import { rspamdSpec } from "../../components/services/rspamd";
 import { validateMailServer } from "../../components/options/validateMailServer";
 import { validateDomain } from "../../components/options/validateVirtualDomain";
