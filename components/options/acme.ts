@@ -55,7 +55,7 @@ export function isCredentialName(name: string): boolean {
 }
 
 /** lego's variables are upper-case; the image sets LEGO_* and ACME_* and every credential's *_FILE itself. */
-export function legoVariable(v: Validator, field: string, name: string): void {
+function legoVariable(v: Validator, field: string, name: string): void {
     if (!/^[A-Z0-9_]+$/.test(name))
         v.fail(field, name, "expected a lego environment variable name (A-Z, 0-9, _), e.g. RFC2136_NAMESERVER");
     if (/^(LEGO|ACME)_/.test(name) || name.endsWith("_FILE"))
@@ -67,7 +67,7 @@ export function legoVariable(v: Validator, field: string, name: string): void {
 }
 
 /** A map of lego variables; `value` checks each entry (at field["NAME"]). */
-export function legoVariables<T>(
+function legoVariables<T>(
     tsType: string,
     secret: boolean,
     doc: string,
@@ -236,14 +236,8 @@ export const ACME_OPTIONS = {
 };
 
 export type _AcmePinned = Pinned<SameType<AcmeSettings, Values<typeof ACME_OPTIONS>>>;
-export const DNS_FIELDS = [
-    "dnsProvider",
-    "dnsSettings",
-    "dnsCredentials",
-    "dnsResolvers",
-    "dnsCheckAllNameservers",
-] as const;
-export const HTTP_FIELDS = ["httpPort", "httpAddress"] as const;
+const DNS_FIELDS = ["dnsProvider", "dnsSettings", "dnsCredentials", "dnsResolvers", "dnsCheckAllNameservers"] as const;
+const HTTP_FIELDS = ["httpPort", "httpAddress"] as const;
 
 /** Each challenge's own fields, and only those: a dns-01 field with http-01 would silently do nothing. */
 export function checkChallenge(v: Validator, acme: AcmeSettings, given: Record<string, unknown>): void {

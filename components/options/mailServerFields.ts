@@ -47,7 +47,7 @@ export const queueLifetime = (doc: string, dflt: string) =>
             return x;
         },
     });
-export const MIN_QUEUE_LIFETIME = 3600;
+const MIN_QUEUE_LIFETIME = 3600;
 /** Largest accepted messageSizeLimit: Postfix wants 1.5 times it free in the queue, or it refuses all mail. */
 export const MAX_MESSAGE_SIZE = 1024 ** 3;
 export const MIN_MESSAGE_SIZE = 64 * 1024;

@@ -36,7 +36,7 @@ export function checkRelayhosts(v: Validator, relayhosts: RelayhostSpec[]): void
     });
 }
 
-export const NEXTHOP = /^(?:\[([^\]]+)\]|([^[\]:]+))(?::(\d+))?$/;
+const NEXTHOP = /^(?:\[([^\]]+)\]|([^[\]:]+))(?::(\d+))?$/;
 
 /** MailServer transports alone (for tests): checked as validateMailServer checks them. */
 export function validateTransports(v: Validator, transports: unknown, ownDomains: Set<string>): TransportSpec[] {

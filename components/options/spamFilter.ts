@@ -10,7 +10,7 @@ export const score = (doc: string, dflt: number) =>
         check: (v, f, x) => v.positiveInteger(f, x, "expected a whole rspamd score > 0, e.g. 6"),
     });
 
-export const perHour = (doc: string, dflt: number) =>
+const perHour = (doc: string, dflt: number) =>
     integer({
         doc,
         default: dflt,

@@ -183,13 +183,7 @@ export function validateDomain(v: Validator, args: unknown): DomainSpec {
 
 export type Mailbox = Values<typeof a1.MAILBOX_OPTIONS>;
 
-export function sieveSpec(
-    v: Validator,
-    field: string,
-    m: Mailbox,
-    address: string,
-    aliases: string[],
-): SieveSpec | undefined {
+function sieveSpec(v: Validator, field: string, m: Mailbox, address: string, aliases: string[]): SieveSpec | undefined {
     if (m.sieveScript === undefined && m.vacation === undefined && m.fileInto === undefined) return undefined;
     // Dovecot finds the script by the address (sieve/<address>.sieve); a "/" would leave that folder.
     if (address.includes("/"))

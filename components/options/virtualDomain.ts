@@ -4,7 +4,7 @@ import type { Input } from "@pulumi/pulumi";
 import type { PasswordHashCache } from "../model/password";
 import { DomainSpec } from "../model/spec";
 import type { DnsSpec } from "../model/dns";
-import { boolean, integer, list, object, oneOf, passthrough, required, text, Values } from "./declare";
+import { boolean, integer, list, object, oneOf, passthrough, required, text } from "./declare";
 import {
     MAILBOX_OPTIONS,
     ALIAS_OPTIONS,
@@ -146,8 +146,6 @@ export const VIRTUAL_DOMAIN_OPTIONS = {
         },
     ),
 };
-
-export type VirtualDomainOptions = Values<typeof VIRTUAL_DOMAIN_OPTIONS>;
 
 export interface DkimSettings {
     enabled: boolean;

@@ -10,7 +10,7 @@ import { boolean, integer, list, object, required, text } from "./declare";
 export const MAX_SIEVE_SCRIPT = 1024 * 1024;
 
 /** Text that reaches a Sieve script or a header: never empty, never control characters. */
-export function plainText(singleLine: boolean) {
+function plainText(singleLine: boolean) {
     return (v: Validator, f: string, value: string): string => {
         if (value.trim() === "") v.fail(f, value, "expected a non-empty string");
         if (singleLine && /[\r\n]/.test(value)) v.fail(f, value, "expected a single line (no line breaks)");
@@ -22,7 +22,7 @@ export function plainText(singleLine: boolean) {
 }
 
 export const localOrAddress = (doc: string) => text({ doc, accepted: "expected a local part or an address" });
-export const addressList = (doc: string) =>
+const addressList = (doc: string) =>
     list(text({ doc: "An address", check: (v, f, x) => v.address(f, x) }), {
         doc,
         nonEmpty: "expected one or more target addresses",
@@ -112,7 +112,7 @@ export const FORWARD_OPTIONS = {
 export const DMARC_POLICIES = ["none", "quarantine", "reject"] as const;
 export const MTA_STS_MODES = ["none", "testing", "enforce"] as const;
 /** "-ed25519" is appended to a selector; the result must be one DNS label (63 bytes). */
-export const MAX_SELECTOR = 63 - "-ed25519".length;
+const MAX_SELECTOR = 63 - "-ed25519".length;
 
 export function dkimSelector(v: Validator, f: string, x: string): string {
     if (typeof x !== "string" || x.length > MAX_SELECTOR || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(x))
@@ -148,7 +148,7 @@ export function publicAddress(v: Validator, f: string, x: string): string {
     return address;
 }
 
-export const clientPort = (doc: string, port: number) =>
+const clientPort = (doc: string, port: number) =>
     integer({ doc, default: port, check: (v, f, x) => v.port(f, x, true) });
 
 export const CLIENT_PORT_OPTIONS = {

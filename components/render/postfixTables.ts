@@ -6,7 +6,7 @@ import { RelayCredentials, relayNexthop } from "../model/relay";
 import { PostfixSpec } from "../model/spec";
 import * as p2 from "./postfixShared";
 
-export function tableText(entries: Array<[string, string]>): string {
+function tableText(entries: Array<[string, string]>): string {
     return p2.HEADER + entries.map(([k, v]) => `${k}\t${v}`).join("\n") + "\n";
 }
 

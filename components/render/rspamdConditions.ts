@@ -143,7 +143,7 @@ rspamd_config:register_symbol({
 }
 
 /** trusted(ip): whether the client is in mynetworks. */
-export function trustedPrelude(s: r2.RspamdSpec): string {
+function trustedPrelude(s: r2.RspamdSpec): string {
     const nets = s.trustedNetworks
         .map(n => {
             const [address, bits] = n.split("/");

@@ -5,7 +5,7 @@
 import * as r2 from "./rspamdShared";
 
 /** The checks of a sender's own SPF, DKIM, DMARC and ARC. */
-export const SENDER_AUTH_CHECKS = ["SPF_CHECK", "DKIM_CHECK", "DMARC_CHECK", "ARC_CHECK"];
+const SENDER_AUTH_CHECKS = ["SPF_CHECK", "DKIM_CHECK", "DMARC_CHECK", "ARC_CHECK"];
 
 /**
  * The three kinds of mail that are ours to sign. Mail from our logins and from mynetworks is also

@@ -6,7 +6,7 @@
 import type { RenderedFile } from "../model/spec";
 import { acme } from "./acme";
 import { authpolicy } from "./authpolicy";
-import type { AnyService, ImapService, MailServerService, Security, ServiceDefinition, StagedFile } from "./definition";
+import type { AnyService, ImapService, MailServerService, ServiceDefinition, StagedFile } from "./definition";
 import { dovecot } from "./dovecot";
 import { postfix } from "./postfix";
 import { rspamd } from "./rspamd";
@@ -26,9 +26,6 @@ export const IMAP_SERVICES = SERVICES.filter((s): s is ImapService => s.componen
 
 /** A component's type token, e.g. "mailserver:index:MailServer". */
 export const componentType = (component: ComponentName) => `mailserver:index:${component}`;
-
-/** Each service's hardening, by name. */
-export const SERVICE_SECURITY: Record<string, Security> = Object.fromEntries(SERVICES.map(s => [s.name, s.security]));
 
 /** The component input holding a service's rendered files, keyed by their path in its config volume. */
 export const fileInput = (service: string) => `${service}Files`;
