@@ -113,7 +113,7 @@ export function collectStrings(value: unknown, out: string[], depth = 0): void {
     }
 }
 
-/** What a VirtualDomain registers about its mail and DNS (components/render/inputs.ts, domainSettings). */
+/** What a VirtualDomain registers about its mail and DNS (components/inputs.ts, domainSettings). */
 export interface VirtualDomainFacts {
     resource: PolicyResource;
     domain: string;

@@ -46,7 +46,7 @@ let host: { server: import("../../components").MailServer; imap: import("../../c
 before(async () => {
     env = await installMocks();
     c = await import("../../components");
-    // unixcrypt's own check: components/render/password.ts verifyPassword throws on "$6$rounds=N$..." hashes.
+    // unixcrypt's own check: components/model/password.ts verifyPassword throws on "$6$rounds=N$..." hashes.
     const { verify } = await import("unixcrypt");
     verifyPassword = (password, hash) => verify(password, hash);
     const secret = env.pulumi.secret;
