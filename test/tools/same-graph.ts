@@ -43,8 +43,17 @@ function configs(tmp: string): Record<string, Record<string, unknown>> {
         tmp,
     );
     openssl(
-        ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca-key.pem"]
-            .concat(["-out", "ca.pem", "-days", "2", "-subj", "/CN=Test CA"]),
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca-key.pem",
+        ].concat(["-out", "ca.pem", "-days", "2", "-subj", "/CN=Test CA"]),
         tmp,
     );
     const read = (f: string) => fs.readFileSync(path.join(tmp, f), "utf8");
@@ -274,7 +283,12 @@ async function main() {
     try {
         const baseTree = path.join(tmp, "base");
         fs.mkdirSync(baseTree);
-        const r = spawnSync("bash", ["-o", "pipefail", "-c", `git -C "${ROOT}" archive ${commit.stdout.trim()} | tar -x -C "${baseTree}"`]);
+        const r = spawnSync("bash", [
+            "-o",
+            "pipefail",
+            "-c",
+            `git -C "${ROOT}" archive ${commit.stdout.trim()} | tar -x -C "${baseTree}"`,
+        ]);
         if (r.status !== 0) throw new Error(`git archive ${base}: ${r.stderr}`);
         fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(baseTree, "node_modules"));
         const all = configs(tmp);
