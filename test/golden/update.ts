@@ -17,7 +17,7 @@ import { SECRET_KEYS } from "../../stack/config";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 export const GOLDEN_DIR = __dirname;
-export const STACKS = ["dev", "prod"] as const;
+export const STACKS = ["dev", "prod", "acme"] as const;
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 const RUN_PROGRAM = path.join(ROOT, "test", "components", "run-program.ts");
 const PROGRAM = path.join(ROOT, "test", "components", "program-under-test.ts");
@@ -27,7 +27,33 @@ const yaml = require("js-yaml") as { load(text: string): unknown };
 
 interface Registration { type: string; name: string; parent: string; wire: any }
 
+/**
+ * Golden-only stacks: a shipped stack's config plus what the shipped stacks leave off, so that the
+ * ACME client's and the well-known endpoint's configuration show in golden diffs too. "acme" is prod
+ * with its certificate from Let's Encrypt (HTTP-01, a second name) and MTA-STS and autoconfig served.
+ */
+const DERIVED_STACKS: Record<string, { from: string; config: Record<string, unknown> }> = {
+    acme: {
+        from: "prod",
+        config: {
+            "mailserver:tls": { acme: { email: "postmaster@example.com", names: ["imap.example.com"] } },
+            "mailserver:wellKnown": { httpsPort: 443 },
+            "mailserver:domains": [
+                {
+                    domain: "example.com",
+                    mailboxes: [{ address: "postmaster" }, { address: "alice", quota: "10G" }],
+                    aliases: [{ address: "abuse", targets: ["postmaster@example.com"] }],
+                    wellKnown: true,
+                    mtaStsMode: "enforce",
+                },
+            ],
+        },
+    },
+};
+
 function stackConfig(stack: string): Record<string, unknown> {
+    const derived = DERIVED_STACKS[stack];
+    if (derived) return { ...stackConfig(derived.from), ...derived.config };
     const text = fs.readFileSync(path.join(ROOT, "stacks", `Pulumi.${stack}.yaml`), "utf8");
     const doc = yaml.load(text) as { config: Record<string, unknown> };
     return doc.config;
@@ -104,6 +130,15 @@ function renderedFiles(stack: string, { registrations, outputs }: Run): Map<stri
             }
             for (const [file, content] of Object.entries(input)) add(service, file, content);
         }
+    }
+    // The ACME client is configured by its environment (never a secret with HTTP-01).
+    for (const r of registrations) {
+        if (r.type !== "docker:index/container:Container" || !r.name.endsWith("-acme")) continue;
+        const envs = r.wire.envs;
+        if (!Array.isArray(envs) || envs.some(e => typeof e !== "string")) {
+            throw new Error(`${stack}: the ACME container ${r.name} has no plain envs input`);
+        }
+        add("acme", "environment", `${envs.join("\n")}\n`);
     }
     if (!files.has("postfix/main.cf")) throw new Error(`${stack}: no MailServer with postfixFiles registered`);
     // Each domain's DNS zone and MTA-STS policy (stack outputs dnsZones, mtaStsPolicies). The DKIM
