@@ -5,14 +5,15 @@
 //
 // The example program runs under Pulumi mocks (test/components/run-program.ts, behind the
 // recorder program-capture.ts). Each file comes from the component inputs that hold rendered
-// files (components/render/inputs.ts, FILE_INPUTS): never secrets (password hashes, the TLS key,
+// files (components/services, COMPONENT_FILE_SERVICES): never secrets (password hashes, the TLS key,
 // relay passwords), which are not there.
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { FILE_INPUTS } from "../../components/render/inputs";
+import { COMPONENT_FILE_SERVICES, fileInput } from "../../components/services";
 import { isWrappedSecret } from "../components/secrets";
+import { SECRET_KEYS } from "../../stack/config";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 export const GOLDEN_DIR = __dirname;
@@ -20,15 +21,9 @@ export const STACKS = ["dev", "prod", "acme"] as const;
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 const RUN_PROGRAM = path.join(ROOT, "test", "components", "run-program.ts");
 const PROGRAM = path.join(ROOT, "test", "components", "program-under-test.ts");
-const SECRET_KEYS = ["mailserver:passwords", "mailserver:relayPasswords", "mailserver:tlsKeyPem"];
 // js-yaml comes with @pulumi/pulumi; it has no type declarations here.
 const yaml = require("js-yaml") as { load(text: string): unknown };
 
-/** Component type -> the services whose rendered-file inputs it registers. */
-const COMPONENTS: Record<string, Array<keyof typeof FILE_INPUTS>> = {
-    "mailserver:index:MailServer": ["postfix", "saslauthd", "rspamd", "web"],
-    "mailserver:index:DovecotImap": ["dovecot"],
-};
 
 interface Registration { type: string; name: string; parent: string; wire: any }
 
@@ -125,13 +120,13 @@ function renderedFiles(stack: string, { registrations, outputs }: Run): Map<stri
         files.set(`${service}/${file}`, content);
     };
     for (const r of registrations) {
-        for (const service of COMPONENTS[r.type] ?? []) {
-            const input = r.wire[FILE_INPUTS[service]];
-            // saslauthd runs in relay mode only (internet mode's SMTP AUTH asks Dovecot), the
-            // well-known endpoint only when a domain has wellKnown.
-            if (input === undefined && (service === "saslauthd" || service === "web")) continue;
+        // Each service of the registry that renders files, under its component (services/index.ts).
+        for (const { service, optional } of COMPONENT_FILE_SERVICES[r.type] ?? []) {
+            const input = r.wire[fileInput(service)];
+            // A service that runs with some settings only (saslauthd in relay mode, the well-known endpoint).
+            if (input === undefined && optional) continue;
             if (!input || typeof input !== "object" || isWrappedSecret(input)) {
-                throw new Error(`${stack}: ${r.type} ${r.name} has no plain ${FILE_INPUTS[service]} input`);
+                throw new Error(`${stack}: ${r.type} ${r.name} has no plain ${fileInput(service)} input`);
             }
             for (const [file, content] of Object.entries(input)) add(service, file, content);
         }

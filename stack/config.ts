@@ -1,13 +1,15 @@
-// The example program's stack config keys (index.ts, namespace "mailserver:"): most are
+// The example program's stack config keys (index.ts, namespace "mailserver:"), beside the program
+// and outside the library (components/): most are
 // MailServer options under the same name; the rest say how domains, relays, users, passwords,
 // the supplied certificate and Dovecot's settings come from stack config. Pulumi.yaml's config
 // block and the README's stack config table are generated from this list.
-import { list, object, Option, passthrough, text } from "./declare";
-import { isCredentialName } from "./tls";
-import { DOVECOT_IMAP_OPTIONS } from "./dovecotImap";
-import { MAIL_SERVER_OPTIONS } from "./mailServer";
-import { RELAYHOST_OPTIONS } from "./relayhost";
-import { MAILBOX_OPTIONS, VIRTUAL_DOMAIN_OPTIONS } from "./virtualDomain";
+import { list, object, Option, passthrough, text } from "../components/options/declare";
+import { isCredentialName } from "../components/options/acme";
+import { DOVECOT_IMAP_OPTIONS } from "../components/options/dovecotImap";
+import { MAIL_SERVER_OPTIONS } from "../components/options/mailServer";
+import { RELAYHOST_OPTIONS } from "../components/options/relayhost";
+import { MAILBOX_OPTIONS } from "../components/options/virtualDomainFields";
+import { VIRTUAL_DOMAIN_OPTIONS } from "../components/options/virtualDomain";
 
 /** MailServer options that are stack config keys as they are. */
 // The program wires the hash caches itself, from the stack's previous outputs.
@@ -112,10 +114,15 @@ export const STACK_CONFIG: Record<string, Option<any>> = {
     vacation: DOVECOT_IMAP_OPTIONS.vacation,
 };
 
-/** The stack config keys whose values are Pulumi secrets (`pulumi config set --secret`). */
+/** The stack config keys whose values are Pulumi secrets (`pulumi config set --secret`): their declarations say so. */
 export const SECRET_CONFIG_KEYS = Object.entries(STACK_CONFIG)
     .filter(([, o]) => "secret" in o.config && o.config.secret === true)
     .map(([k]) => k);
+
+/** The example program's config namespace (Pulumi.yaml's project name). */
+export const PROJECT = "mailserver";
+/** The same keys as the engine names them, e.g. "mailserver:passwords". */
+export const SECRET_KEYS = SECRET_CONFIG_KEYS.map(k => `${PROJECT}:${k}`);
 
 /**
  * Private keys and credentials written into ordinary (non-secret) stack config keys, where they sit

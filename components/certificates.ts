@@ -1,9 +1,15 @@
+// The server certificate, and what each service that takes it gets, decided in one place: its
+// directory and whether it is ACME's (model/certificate.ts), the pair staged in its config
+// generation, or with tls.acme the certs volume it mounts and the ACME client it waits for.
+// Supplied, signed by the user's CA, or self-signed (@pulumi/tls); with tls.acme a container
+// obtains and renews it (services/acme.ts) and the key never passes through Pulumi.
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { checkPair, DEFAULT_VALIDITY_HOURS, TlsSettings } from "./options/tls";
-import { Validator } from "./validate";
-
-// The server certificate: supplied, signed by the user's CA, or self-signed (@pulumi/tls).
+import { CERTIFICATE_FILES, CertificateDelivery, certificateDelivery, CertificateSpec } from "./model/certificate";
+import { TlsSettings } from "./model/settings";
+import { Validator } from "./model/validator";
+import { checkPair, DEFAULT_VALIDITY_HOURS } from "./options/tls";
+import type { StagedFile } from "./services/definition";
 
 export interface ServerCertificate {
     certPem: pulumi.Output<string>;
@@ -72,4 +78,29 @@ export function serverCertificate(
         { parent },
     );
     return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
+}
+
+/** What every service that takes the certificate gets: the delivery, and the pair's files when staged. */
+export interface ServiceCertificate extends CertificateDelivery {
+    files: StagedFile[];
+}
+
+/** The one decision, for every such service of a stack: `pair` is undefined with tls.acme. */
+export function serviceCertificate(spec: CertificateSpec, pair: ServerCertificate | undefined): ServiceCertificate {
+    const delivery = certificateDelivery(spec);
+    if (delivery.staged && !pair) throw new Error("a certificate to stage, but no certificate");
+    const file = (path: string, content: pulumi.Output<string>, mode: string): StagedFile => ({
+        path,
+        content,
+        mode,
+        owner: "root",
+        group: "root",
+    });
+    return {
+        ...delivery,
+        files:
+            delivery.staged && pair
+                ? [file(CERTIFICATE_FILES.cert, pair.certPem, "0644"), file(CERTIFICATE_FILES.key, pair.keyPem, "0600")]
+                : [],
+    };
 }

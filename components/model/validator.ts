@@ -1,5 +1,5 @@
 import { isNameserver, mappedIPv4, MAX_PRIVATE_WIDTH, parseNetwork as parseCidr, trustRisk } from "./net";
-import { weakHashReason } from "./render/password";
+import { weakHashReason } from "./password";
 
 // Input validation shared by the components. Pure: no Pulumi imports. Every error names the
 // component, the field, the bad value and what is accepted, and is thrown from the component's

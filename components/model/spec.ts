@@ -1,5 +1,6 @@
 // Plain, fully validated descriptions of what to render. The renderers in this folder turn
 // these into file text; they import nothing from Pulumi so they can be read and tested alone.
+import type { CertificateSpec } from "./certificate";
 
 /** One mail domain, after validation (addresses lower-cased, defaults applied). */
 export interface DomainSpec {
@@ -153,8 +154,8 @@ export interface PostfixSpec {
     milter: boolean;
     /** smtp_bind_address (IPv4) or smtp_bind_address6; undefined: the kernel chooses. */
     outboundAddress?: string;
-    /** Directory of cert.pem and key.pem: the config volume's tls/ unless tls.acme (paths.acmeCerts). */
-    certDir?: string;
+    /** Where main.cf finds the server certificate (model/certificate.ts). */
+    certificate: CertificateSpec;
 }
 
 /**
@@ -173,39 +174,6 @@ export const LMTP_CONCURRENCY = 20;
  */
 export const LMTP_USER_CONCURRENCY = 2 * LMTP_CONCURRENCY;
 
-/** Paths shared by the renderers, the images' scripts and the components. */
-export const paths = {
-    /** The config volume, as the service containers see it; "current" links the active generation. */
-    config: "/config/current",
-    /** Where the config job finds the files it was given. */
-    staging: "/staging",
-    lmtpSocketDir: "/run/lmtp",
-    lmtpSocket: "/run/lmtp/lmtp",
-    /**
-     * Where Dovecot hands Sieve's mail (redirects, vacation replies, rejections) to Postfix: a
-     * directory of the LMTP volume, which only the two containers mount, and Postfix's smtpd
-     * socket in it (master.cf's REINJECT_SERVICE; images/postfix/service.sh makes the link).
-     */
-    reinjectDir: "/run/lmtp/reinject",
-    reinjectSocket: "/run/lmtp/reinject/smtp",
-    /**
-     * Internet mode: Dovecot's auth service for Postfix's SMTP AUTH (smtpd_sasl_type = dovecot), on
-     * the volume only the two share, so every login of every protocol passes one auth service.
-     */
-    dovecotAuthSocket: "/run/lmtp/auth",
-    /** The brute-force policy service's socket, on a volume only it and Dovecot mount. */
-    authPolicyDir: "/run/authpolicy",
-    authPolicySocket: "/run/authpolicy/policy.sock",
-    saslauthdDir: "/run/saslauthd",
-    mailRoot: "/var/mail/vhosts",
-    postfixQueue: "/var/spool/postfix",
-    /**
-     * tls.acme: the certs volume (read-only in the services), where the ACME container installs
-     * each new pair as a directory and renames "current" over to it (images/acme/acme).
-     */
-    acmeCerts: "/certs/current",
-} as const;
-
 /** A rendered file: where it goes under the config root, its text, and who may read it. */
 export interface RenderedFile {
     path: string;
@@ -218,4 +186,48 @@ export interface RenderedFile {
 /** A file every process of the service may read (no secret in it): root's, mode 0644. */
 export function publicFile(path: string, content: string): RenderedFile {
     return { path, content, mode: "0644", owner: "root", group: "root" };
+}
+
+/** Everything dovecot.conf and the users file depend on. */
+export interface DovecotSpec {
+    hostname: string;
+    /** Addresses Dovecot listens on ("*" and "::" for all). */
+    listen: string[];
+    /** Bridge mode: the host address its ports are published on (not rendered). */
+    publishAddress: string;
+    /** 0 turns a listener off. */
+    ports: { imap: number; imaps: number; managesieve: number; pop3: number; pop3s: number };
+    recipientDelimiter: string;
+    /**
+     * Postfix's message_size_limit. Dovecot holds every message it stores (LMTP, IMAP APPEND) to
+     * it plus LMTP_SIZE_ALLOWANCE: the same limit, without deferring what SMTP accepted.
+     */
+    messageSizeLimit: number;
+    vacation: { minPeriod: string; defaultPeriod: string; maxPeriod: string };
+    /**
+     * Postfix's unix socket (paths.reinjectSocket) that Sieve hands the mail it sends to
+     * (redirect, vacation replies, rejections). undefined: none, and such Sieve actions fail.
+     */
+    reinjectSocket?: string;
+    /** rspamd marks spam with "X-Spam: Yes": file it into Junk before any other rule runs. */
+    junkSpam: boolean;
+    domains: DomainSpec[];
+    /** Where dovecot.conf finds the server certificate (model/certificate.ts). */
+    certificate: CertificateSpec;
+    /** Brute-force protection by the auth policy service (images/authpolicy); undefined: off. */
+    bruteForce?: BruteForceSpec;
+}
+
+/** What the auth policy service enforces; Dovecot sends it with every request (see renderAuthPolicy). */
+export interface BruteForceSpec {
+    /** Failed logins from one client address (any login, any protocol) within findTime that ban it. */
+    maxFailures: number;
+    /** Failed logins to one login (from any address) within findTime that close it to unknown addresses. */
+    maxLoginFailures: number;
+    findTime: string;
+    banTime: string;
+    /** Networks never banned by address (mynetworks: trusted relays, webmail, ...). */
+    exempt: string[];
+    /** Bridge mode: the Docker gateway, which may carry every client, is never banned by address. */
+    exemptGateway: boolean;
 }

@@ -1,39 +1,45 @@
-// What each component registers as its own inputs: its validated settings and the text of the
-// files it deploys. Component inputs are what `pulumi preview --diff` shows of a component (a
-// multi-line string line by line) and what policies read before any container exists; the
-// config jobs' uploads cannot serve either purpose, as one secret file makes the whole list
-// "[secret]". Pure: the components add the password hashes themselves, as Pulumi secrets.
-import type { MailServerSettings } from "../options/mailServer";
-import type { DkimSettings } from "../options/virtualDomain";
-import type { DnsSpec } from "./dns";
-import { tlsSettings } from "../options/tls";
-import { DovecotSpec } from "./dovecot";
-import { relayImplicitTls } from "./postfix";
-import { DomainSpec, RelayhostSpec, RenderedFile } from "./spec";
+// What each component registers as its own inputs: its validated settings, named as in its args,
+// and (components/services, fileInputs) the text of the files it deploys. Component inputs are
+// what `pulumi preview --diff` shows of a component (a multi-line string line by line) and what
+// policies read before any container exists; the config jobs' uploads cannot serve either
+// purpose, as one secret file makes the whole list "[secret]". Pure: the components add the
+// password hashes themselves, as Pulumi secrets. test/components/inputs.test.ts checks that every
+// declared option reaches them.
+import type { DnsSpec } from "./model/dns";
+import { relayImplicitTls } from "./model/relay";
+import type { MailServerSettings, TlsSettings } from "./model/settings";
+import { DomainSpec, DovecotSpec, RelayhostSpec } from "./model/spec";
+import { DEFAULT_VALIDITY_HOURS } from "./options/tls";
+import type { DkimSettings } from "./options/virtualDomain";
 
-/** Names of the inputs that hold rendered files, each keyed by the file's path in its config volume. */
-export const FILE_INPUTS = {
-    postfix: "postfixFiles",
-    saslauthd: "saslauthdFiles",
-    dovecot: "dovecotFiles",
-    rspamd: "rspamdFiles",
-    web: "webFiles",
-} as const;
-
-/** Names of the secret inputs that hold files of password hashes (each input secret as a whole). */
-export const SECRET_FILE_INPUTS = {
-    saslauthd: "saslauthdSecretFiles",
-    dovecot: "dovecotSecretFiles",
-} as const;
-
-/** Files by their path under the config volume (/config/current/<path>), as main.cf refers to them. */
-export function filesByPath(files: RenderedFile[]): Record<string, string> {
-    const map: Record<string, string> = {};
-    for (const f of files) {
-        if (f.path in map) throw new Error(`two rendered files at ${f.path}`);
-        map[f.path] = f.content;
+/**
+ * The certificate settings as MailServer registers them: the way the certificate is obtained,
+ * with defaults applied, and the (public) certificates given; never a private key.
+ */
+export function tlsSettings(tls: TlsSettings) {
+    if (tls.certPem !== undefined) return { certPem: tls.certPem };
+    if (tls.acme) {
+        // dns-01 fields only with dns-01; of the credentials only their names, never a value.
+        const { dnsProvider, dnsSettings, dnsCredentials, dnsResolvers, dnsCheckAllNameservers, ...acme } = tls.acme;
+        if (acme.challenge !== "dns-01") return { acme };
+        const { httpPort: _port, httpAddress: _address, ...common } = acme;
+        return {
+            acme: {
+                ...common,
+                dnsProvider,
+                dnsSettings: dnsSettings ?? {},
+                dnsCredentialNames: Object.keys(dnsCredentials ?? {}).sort(),
+                dnsResolvers: dnsResolvers ?? [],
+                dnsCheckAllNameservers: dnsCheckAllNameservers ?? true,
+            },
+        };
     }
-    return map;
+    if (tls.ca)
+        return { ca: { certPem: tls.ca.certPem, validityHours: tls.ca.validityHours }, keyAlgorithm: tls.keyAlgorithm };
+    return {
+        selfSigned: { validityHours: tls.selfSigned?.validityHours ?? DEFAULT_VALIDITY_HOURS },
+        keyAlgorithm: tls.keyAlgorithm,
+    };
 }
 
 /** A relay as MailServer and Relayhost register it: never its credentials, only whether it has some. */

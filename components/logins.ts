@@ -2,9 +2,9 @@
 // is, a password through the hash cache (hashed again only when it changed). Shared by
 // VirtualDomain and MailServer.
 import * as pulumi from "@pulumi/pulumi";
-import { cachedHash, PasswordHashCache, PasswordHashCacheEntry } from "../render/password";
-import { Credential } from "../render/spec";
-import { Validator } from "../validate";
+import { cachedHash, PasswordHashCache, PasswordHashCacheEntry } from "./model/password";
+import { Credential } from "./model/spec";
+import { Validator } from "./model/validator";
 
 export interface Login {
     /** The validated, lower-cased address. */
