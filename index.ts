@@ -15,10 +15,10 @@ import {
     VirtualDomain,
     VirtualDomainArgs,
 } from "./components";
-import { plaintextSecrets, STACK_CONFIG } from "./components/options/stackConfig";
+import { plaintextSecrets, STACK_CONFIG } from "./stack/config";
 
 /**
- * Every stack config key, read as its declaration types it (components/options/stackConfig.ts);
+ * Every stack config key, read as its declaration types it (stack/config.ts);
  * the components check the values. A key the program does not know fails, so a misspelt option
  * is never silently ignored.
  */

@@ -4,5 +4,5 @@ export { VirtualDomain, DnsRecord, DkimSigningKey } from "./virtualDomain";
 export { Relayhost } from "./relayhost";
 export { MailServer } from "./mailServer";
 export { DovecotImap } from "./dovecotImap";
-export { MailConfigError } from "./validate";
-export type { PasswordHashCache } from "./render/password";
+export { MailConfigError } from "./model/validator";
+export type { PasswordHashCache } from "./model/password";

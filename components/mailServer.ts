@@ -1,42 +1,38 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { MailServerArgs } from "./args";
-import {
-    configJob,
-    NetworkPlacement,
-    serviceContainer,
-    serviceImage,
-    StagedFile,
-    volumeMount,
-} from "./internal/docker";
-import { MAIL_SERVER_BRAND, MailServerSettings, validateMailServer } from "./options/mailServer";
-import { FILE_INPUTS, filesByPath, mailServerSettings, SECRET_FILE_INPUTS } from "./render/inputs";
-import { hashLogins } from "./internal/credentials";
-import { PasswordHashCache } from "./render/password";
-import { postfixTables, relaySaslEntries, renderPostfixFiles, renderSaslPasswords } from "./render/postfix";
-import { NO_LOGINS, renderSaslauthdFiles, renderSaslauthdPasswd, saslauthdPasswdFile } from "./render/saslauthd";
-import { Credential, paths } from "./render/spec";
-import { renderRspamdFiles, RSPAMD_MILTER_DIR } from "./render/rspamd";
-import { rspamdSpec, SigningDomain, spamFilter } from "./internal/spamFilter";
-import { serverCertificate, ServerCertificate } from "./tls";
-import { acmeClient, CERTS_MOUNT } from "./internal/acme";
-import { wellKnownEndpoint, webSpec } from "./internal/web";
-import { wellKnownHosts } from "./render/dns";
-import { renderWebFiles } from "./render/web";
-import { Validator } from "./validate";
+import { MailServerArgs } from "./args/mailServer";
+import { ServerCertificate, serverCertificate, serviceCertificate, ServiceCertificate } from "./certificates";
+import { mailServerSettings } from "./inputs";
+import { hashLogins } from "./logins";
+import { wellKnownNames } from "./model/dns";
+import { PasswordHashCache } from "./model/password";
+import { RelayCredentials } from "./model/relay";
+import { MailServerSettings } from "./model/settings";
+import { Credential, DkimSigningKey } from "./model/spec";
+import { Validator } from "./model/validator";
+import { MAIL_SERVER_BRAND } from "./options/mailServer";
+import { validateMailServer } from "./options/validateMailServer";
+import { NetworkPlacement } from "./platform/docker/container";
+import { deployServices, Deployment } from "./platform/docker/deploy";
+import { stackPlacement } from "./platform/docker/network";
+import { fileInputs, MAIL_SERVER_SERVICES, planServices } from "./services";
+import type { MailServerSecrets } from "./services/definition";
+import type { Relayhost } from "./relayhost";
 import { VirtualDomain } from "./virtualDomain";
 
 export { MailServerSettings };
 
 /**
- * The MTA: Postfix (25, 587, 465) and, in relay mode, saslauthd containers, their config jobs, the TLS
- * certificate, the Docker network and the queue volume. Configuration reaches the running
- * containers through config volumes, so mailbox and alias changes never replace them.
+ * The MTA and the services around it, each defined once in components/services (postfix, saslauthd
+ * in relay mode, rspamd and Valkey, the ACME client with tls.acme, the well-known endpoint with
+ * wellKnown) and deployed by components/platform/docker: images, config jobs, containers,
+ * volumes and the stack's network. Configuration reaches the running containers through config
+ * volumes, so mailbox and alias changes never replace them.
  *
  * Registered inputs (for `pulumi preview --diff` and policies): the validated settings, named as
- * in MailServerArgs; postfixFiles and saslauthdFiles, every non-secret file by its path in the
- * config volume; saslauthdSecretFiles, the password hashes, a secret. Never
- * the TLS key or the relay passwords (sasl_passwd), which only the config job carries.
+ * in MailServerArgs (inputs.ts); `<service>Files` of each service, every non-secret file by its
+ * path in the config volume; saslauthdSecretFiles, the password hashes, a secret. Never the TLS
+ * key or the relay passwords (sasl_passwd), which only the config job carries.
  */
 export class MailServer extends pulumi.ComponentResource {
     public readonly settings: MailServerSettings;
@@ -49,13 +45,14 @@ export class MailServer extends pulumi.ComponentResource {
     public readonly credentials: pulumi.Output<Credential[]>;
     /** The certificate the config jobs install; undefined with tls.acme (see `acme`). */
     public readonly certificate: ServerCertificate | undefined;
+    /** What every service that serves the certificate gets of it (DovecotImap's too). */
+    public readonly serviceCertificate: ServiceCertificate;
     /** undefined with tls.acme: the certificate changes at run time, in the certs volume. */
     public readonly certificatePem: pulumi.Output<string | undefined>;
-    /**
-     * tls.acme: the ACME client container and the certs volume it installs key and certificate
-     * in; Dovecot mounts it read-only at /certs and waits for the container, like Postfix.
-     */
+    /** tls.acme: the ACME client container and the certs volume it installs key and certificate in. */
     public readonly acme: { container: docker.Container; certsVolumeName: pulumi.Output<string> } | undefined;
+    /** Its services' volumes and containers, by name: DovecotImap mounts and waits for some of them. */
+    public readonly deployment: Deployment;
     public readonly postfixContainerName: pulumi.Output<string>;
     /** Relay mode only: internet mode's SMTP AUTH goes through DovecotImap's auth service. */
     public readonly saslauthdContainerName: pulumi.Output<string | undefined>;
@@ -71,254 +68,82 @@ export class MailServer extends pulumi.ComponentResource {
     constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
         const v = new Validator(`MailServer ${name}`);
         const settings = validateMailServer(v, name, args);
-        const { prefix, postfix, placement } = settings;
         const domains = args.domains ?? [];
-        const users = args.users ?? [];
-        // Rendered once, before registering: the component's inputs, the config jobs and the
-        // outputs share these files.
-        const rendered = renderPostfixFiles(postfix);
-        // Relay mode only: internet mode's Postfix asks Dovecot's auth service (DovecotImap), which
-        // sees client addresses and bans brute force for every protocol.
-        const usesSaslauthd = postfix.mode === "relay";
-        const saslauthdRendered = usesSaslauthd ? renderSaslauthdFiles() : [];
-        const rspamdRendered = settings.spamFilter.enabled ? renderRspamdFiles(rspamdSpec(settings)) : [];
-        const webRendered = settings.wellKnown
-            ? renderWebFiles(webSpec(settings.wellKnown, placement.networkMode, settings.tls.acme !== undefined))
-            : [];
-        // The endpoint's names go on the mail services' certificate, which it serves too.
-        const wellKnownNames = (settings.wellKnown?.domains ?? []).flatMap(d => wellKnownHosts(d.domain));
         // Relay mode's SMTP AUTH users are checked by saslauthd like mailboxes (internet mode has none).
         const relayUsers = hashLogins(
             v,
-            users.map((u, i) => ({ ...u, address: settings.users[i], field: `users[${i}]` })),
+            (args.users ?? []).map((u, i) => ({ ...u, address: settings.users[i], field: `users[${i}]` })),
             args.passwordHashCache,
         );
         const credentials = pulumi.secret(
             pulumi.all([...domains.map(d => d.credentials), relayUsers.credentials]).apply(lists => lists.flat()),
         );
-        const saslauthdPasswd = pulumi.secret(
-            credentials.apply(c => (c.length > 0 ? renderSaslauthdPasswd(c) : NO_LOGINS)),
-        );
+        const secrets = mailServerSecrets(settings, domains, args.relayhosts ?? [], credentials);
+        // Rendered once, before registering: the component's inputs, the config jobs and the
+        // outputs share these files.
+        const planned = planServices(MAIL_SERVER_SERVICES, settings, secrets);
+        const inputs = fileInputs(MAIL_SERVER_SERVICES, planned);
         super(
             "mailserver:index:MailServer",
             name,
             {
                 ...mailServerSettings(settings),
                 images: args.images,
-                [FILE_INPUTS.postfix]: filesByPath(rendered),
-                ...(usesSaslauthd ? { [FILE_INPUTS.saslauthd]: filesByPath(saslauthdRendered) } : {}),
-                [FILE_INPUTS.rspamd]: filesByPath(rspamdRendered),
-                ...(settings.wellKnown ? { [FILE_INPUTS.web]: filesByPath(webRendered) } : {}),
+                ...inputs.files,
                 // The hashes change with any password: "[secret] => [secret]" in the diff says so.
-                ...(usesSaslauthd
-                    ? {
-                          [SECRET_FILE_INPUTS.saslauthd]: pulumi.secret({
-                              [saslauthdPasswdFile("").path]: saslauthdPasswd,
-                          }),
-                      }
-                    : {}),
+                ...Object.fromEntries(Object.entries(inputs.secretFiles).map(([k, f]) => [k, pulumi.secret(f)])),
             },
             opts,
         );
-        if (placement.networkMode === "bridge" && postfix.mode === "internet")
+        const { prefix, postfix } = settings;
+        if (settings.placement.networkMode === "bridge" && postfix.mode === "internet")
             pulumi.log.warn(bridgeWarning(name), this);
         for (const warning of settings.warnings) pulumi.log.warn(warning, this);
         this.settings = settings;
         this.domains = domains;
         this.credentials = credentials;
         this.passwordHashCache = relayUsers.cache;
-        const labels = { "mailserver.stack": prefix };
+        const { placement, network } = stackPlacement(this, prefix, settings.placement);
+        this.placement = placement;
 
-        let network: docker.Network | undefined;
-        if (placement.networkMode === "bridge") {
-            network = new docker.Network(
-                `${prefix}-net`,
-                { name: `${prefix}-net`, driver: "bridge" },
-                { parent: this },
-            );
-        }
-        const servicePlacement: NetworkPlacement = { ...placement, network: network?.name };
-        this.placement = servicePlacement;
-        // Mail and queue volumes outlive the stack: `pulumi destroy` must never lose mail.
-        const keep = { parent: this, retainOnDelete: true };
-        const volume = (suffix: string, retain = false) =>
-            new docker.Volume(`${prefix}-${suffix}`, { name: `${prefix}-${suffix}` }, retain ? keep : { parent: this });
-        const queue = volume("queue", true);
-        const lmtp = volume("lmtp");
-        const postfixConfig = volume("postfix-config");
-
-        // tls.acme: a container obtains and renews it; the key never passes through Pulumi.
-        const acme = settings.tls.acme
-            ? acmeClient(this, {
-                  prefix,
-                  hostname: postfix.hostname,
-                  acme: { ...settings.tls.acme, names: [...settings.tls.acme.names, ...wellKnownNames] },
-                  images: args.images,
-                  placement: servicePlacement,
-                  restart: settings.restart,
-                  labels,
-              })
-            : undefined;
-        this.acme = acme && { container: acme.container, certsVolumeName: acme.certsVolume };
-        this.certificate = acme
+        // Supplied, CA-signed or self-signed; with tls.acme the ACME service obtains it at run time.
+        this.certificate = settings.certificate.acme
             ? undefined
-            : serverCertificate(this, prefix, postfix.hostname, wellKnownNames, settings.tls, v);
-        const certificate = this.certificate;
-
-        // --- Postfix
-        const relays = args.relayhosts ?? [];
-        const saslPasswd = pulumi.secret(
-            pulumi
-                .all(relays.map(r => pulumi.all([r.username, r.password])))
-                .apply(creds =>
-                    renderSaslPasswords(
-                        relaySaslEntries(
-                            relays.map((r, i) => ({ spec: r.spec, username: creds[i][0], password: creds[i][1] })),
-                        ),
-                    ),
-                ),
-        );
-        const postfixFiles: StagedFile[] = [...rendered];
-        if (certificate)
-            postfixFiles.push(
-                { path: "tls/cert.pem", content: certificate.certPem, mode: "0644", owner: "root", group: "root" },
-                { path: "tls/key.pem", content: certificate.keyPem, mode: "0600", owner: "root", group: "root" },
-            );
-        postfixFiles.push({
-            path: postfixTables.saslPasswords,
-            content: saslPasswd,
-            mode: "0600",
-            owner: "root",
-            group: "root",
-        });
-        const images = args.images;
-        const postfixImage = serviceImage(this, prefix, "postfix", images);
-        const postfixJob = configJob(this, `${prefix}-postfix-config`, {
-            service: "postfix",
-            image: postfixImage,
-            configVolume: postfixConfig.name,
-            files: postfixFiles,
-            postmap: [
-                postfixTables.virtualMailboxes,
-                postfixTables.virtualAliases,
-                postfixTables.senderLogins,
-                postfixTables.senderRelays,
-                postfixTables.relayRecipients,
-                postfixTables.saslPasswords,
-                postfixTables.senderTransports,
-                postfixTables.transports,
-                postfixTables.tlsPolicies,
-                postfixTables.ownSenderDomains,
-                postfixTables.submissionSenders,
-            ],
-            postalias: [postfixTables.systemAliases],
-            labels,
-            // Validates inet_interfaces against the addresses the service will have (::1, the host's own).
-            networkMode: placement.networkMode === "host" ? "host" : "none",
-        });
-
-        // --- saslauthd (relay mode)
-        const sasl = usesSaslauthd
-            ? (() => {
-                  const saslRun = volume("saslauthd-run");
-                  const saslConfig = volume("saslauthd-config");
-                  const saslImage = serviceImage(this, prefix, "saslauthd", images);
-                  const job = configJob(this, `${prefix}-saslauthd-config`, {
-                      service: "saslauthd",
-                      image: saslImage,
-                      configVolume: saslConfig.name,
-                      files: [...saslauthdRendered, { ...saslauthdPasswdFile(""), content: saslauthdPasswd }],
-                      labels,
-                  });
-                  const container = serviceContainer(
-                      this,
-                      `${prefix}-saslauthd`,
-                      {
-                          service: "saslauthd",
-                          image: saslImage,
-                          placement: { ...servicePlacement, networkMode: "none", network: undefined },
-                          ports: [],
-                          mounts: [
-                              volumeMount(saslConfig.name, "/config", true),
-                              volumeMount(saslRun.name, paths.saslauthdDir),
-                          ],
-                          healthcheck: ["/usr/local/lib/mail/healthcheck"],
-                          restart: settings.restart,
-                          labels,
-                      },
-                      [job.container],
-                  );
-                  return { container, job, run: saslRun };
-              })()
-            : undefined;
-
-        // --- rspamd (the milter) and Valkey
-        const filter = settings.spamFilter.enabled
-            ? spamFilter(this, {
+            : serverCertificate(
+                  this,
                   prefix,
-                  settings,
-                  rendered: rspamdRendered,
-                  domains: domains as unknown as SigningDomain[],
-                  images,
-                  placement: servicePlacement,
-                  labels,
-              })
-            : undefined;
+                  postfix.hostname,
+                  wellKnownNames(settings.wellKnown?.domains ?? []),
+                  settings.tls,
+                  v,
+              );
+        this.serviceCertificate = serviceCertificate(settings.certificate, this.certificate);
 
-        const postfixContainer = serviceContainer(
-            this,
-            `${prefix}-postfix`,
-            {
-                service: "postfix",
-                image: postfixImage,
-                placement: servicePlacement,
-                ports: [postfix.ports.smtp, postfix.ports.submission, postfix.ports.smtps],
-                mounts: [
-                    volumeMount(postfixConfig.name, "/config", true),
-                    volumeMount(queue.name, paths.postfixQueue),
-                    volumeMount(lmtp.name, paths.lmtpSocketDir),
-                    ...(sasl ? [volumeMount(sasl.run.name, paths.saslauthdDir)] : []),
-                    ...(filter ? [volumeMount(filter.milterVolume, RSPAMD_MILTER_DIR)] : []),
-                    ...(acme ? [volumeMount(acme.certsVolume, CERTS_MOUNT, true)] : []),
-                ],
-                healthcheck: ["/usr/local/lib/mail/healthcheck"],
-                restart: settings.restart,
-                labels,
-                // Postfix binds its listeners once: "postfix reload" keeps the old addresses
-                // (postconf(5): stop and start Postfix after changing these).
-                startupSettings: postfixStartupSettings(postfix),
-            },
-            [
-                postfixJob.container,
-                ...(sasl ? [sasl.container] : []),
-                ...(filter ? [filter.rspamd] : []),
-                ...(acme ? [acme.container] : []),
-            ],
-        );
-
-        // --- The well-known HTTPS endpoint (MTA-STS policies, autoconfig)
-        const web = settings.wellKnown
-            ? wellKnownEndpoint(this, {
-                  prefix,
-                  wellKnown: settings.wellKnown,
-                  rendered: webRendered,
-                  certificate,
-                  acme,
-                  images,
-                  placement: servicePlacement,
-                  restart: settings.restart,
-                  labels,
-              })
-            : undefined;
-        this.webContainerName = web ? web.container.name : pulumi.output(undefined);
-
-        this.certificatePem = certificate ? certificate.certPem : pulumi.output(undefined);
-        this.postfixContainerName = postfixContainer.name;
-        this.saslauthdContainerName = sasl ? sasl.container.name : pulumi.output(undefined);
-        this.queueVolumeName = queue.name;
-        this.lmtpVolumeName = lmtp.name;
+        const deployment = deployServices(this, planned, {
+            prefix,
+            settings,
+            images: args.images,
+            placement,
+            restart: settings.restart,
+            certificate: this.serviceCertificate,
+        });
+        this.deployment = deployment;
+        const container = (service: string) => deployment.containers.get(service);
+        const applied = (service: string) => deployment.jobs.get(service)?.applied ?? pulumi.output(undefined);
+        const acmeContainer = container("acme");
+        this.acme = acmeContainer && {
+            container: acmeContainer,
+            certsVolumeName: deployment.volumes.get("certs")!.name,
+        };
+        this.certificatePem = this.certificate ? this.certificate.certPem : pulumi.output(undefined);
+        this.postfixContainerName = container("postfix")!.name;
+        this.saslauthdContainerName = container("saslauthd")?.name ?? pulumi.output(undefined);
+        this.webContainerName = container("web")?.name ?? pulumi.output(undefined);
+        this.queueVolumeName = deployment.volumes.get("queue")!.name;
+        this.lmtpVolumeName = deployment.volumes.get("lmtp")!.name;
         this.networkName = network ? network.name : pulumi.output(undefined);
-        this.mainCf = pulumi.output(rendered.find(f => f.path === "main.cf")!.content);
+        const postfixFiles = planned.find(p => p.definition.name === "postfix")!.files;
+        this.mainCf = pulumi.output(postfixFiles.find(f => f.path === "main.cf")!.content);
         this.registerOutputs({
             passwordHashCache: this.passwordHashCache,
             certificatePem: this.certificatePem,
@@ -328,14 +153,39 @@ export class MailServer extends pulumi.ComponentResource {
             lmtpVolumeName: this.lmtpVolumeName,
             networkName: this.networkName,
             mainCf: this.mainCf,
-            postfixConfigApplied: postfixJob.applied,
-            saslauthdConfigApplied: sasl ? sasl.job.applied : pulumi.output(undefined),
-            rspamdConfigApplied: filter ? filter.applied : pulumi.output(undefined),
-            acmeCredentialsApplied: acme ? acme.credentialsApplied : pulumi.output(undefined),
+            postfixConfigApplied: applied("postfix"),
+            saslauthdConfigApplied: applied("saslauthd"),
+            rspamdConfigApplied: applied("rspamd"),
+            acmeCredentialsApplied: applied("acme"),
             webContainerName: this.webContainerName,
-            webConfigApplied: web ? web.applied : pulumi.output(undefined),
+            webConfigApplied: applied("web"),
         });
     }
+}
+
+/** The secrets MailServer's services make files of, each a Pulumi secret whatever way it was given. */
+function mailServerSecrets(
+    settings: MailServerSettings,
+    domains: VirtualDomain[],
+    relays: Relayhost[],
+    logins: pulumi.Output<Credential[]>,
+): MailServerSecrets {
+    const relayCredentials: pulumi.Output<RelayCredentials[]> = pulumi.secret(
+        pulumi
+            .all(relays.map(r => pulumi.all([r.username, r.password])))
+            .apply(creds => relays.map((r, i) => ({ spec: r.spec, username: creds[i][0], password: creds[i][1] }))),
+    );
+    const none: pulumi.Output<DkimSigningKey[]> = pulumi.output([]);
+    return {
+        logins,
+        relayCredentials,
+        dkimSigningKeys: Object.fromEntries(
+            domains.map(d => [d.spec.name, pulumi.secret(d.dkimSigningKeys ?? none)] as const),
+        ),
+        dnsCredentials: Object.fromEntries(
+            Object.entries(settings.tls.acme?.dnsCredentials ?? {}).map(([k, x]) => [k, pulumi.secret(x)]),
+        ),
+    };
 }
 
 /**
@@ -356,10 +206,3 @@ export function bridgeWarning(name: string): string {
 
 // DovecotImap's validation recognises a MailServer by this mark, without importing Pulumi.
 Object.defineProperty(MailServer.prototype, MAIL_SERVER_BRAND, { value: true });
-
-/** inet_interfaces and inet_protocols when not Postfix's defaults ("all", "all"), else undefined. */
-export function postfixStartupSettings(p: { inetInterfaces: string[]; inetProtocols: string }): string | undefined {
-    const interfaces = p.inetInterfaces.join(", ");
-    if (interfaces === "all" && p.inetProtocols === "all") return undefined;
-    return `inet_interfaces = ${interfaces}; inet_protocols = ${p.inetProtocols}`;
-}

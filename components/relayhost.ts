@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RelayhostArgs } from "./args";
+import { RelayhostArgs } from "./args/relayhost";
 import { checkRelayPassword, checkRelayUsername, validateRelayhost } from "./options/relayhost";
-import { relayhostSettings } from "./render/inputs";
-import { relayNexthop } from "./render/postfix";
-import { RelayhostSpec } from "./render/spec";
-import { Validator } from "./validate";
+import { relayhostSettings } from "./inputs";
+import { relayNexthop } from "./model/relay";
+import { RelayhostSpec } from "./model/spec";
+import { Validator } from "./model/validator";
 
 /**
  * An outbound smarthost with SASL credentials. Like VirtualDomain it creates no container:

@@ -1,14 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { VirtualDomainArgs } from "./args";
-import { DKIM_ALGORITHMS, validateVirtualDomain } from "./options/virtualDomain";
-import { DkimPublicKey, DnsRecord, renderDnsRecords, renderDnsZone, renderMtaStsPolicy } from "./render/dns";
-import { domainSettings } from "./render/inputs";
-import { hashLogins } from "./internal/credentials";
-import { PasswordHashCache } from "./render/password";
-import { Credential, DkimAlgorithm, DkimSigningKey, DomainSpec } from "./render/spec";
-import type { WebDomain } from "./render/web";
-import { MIN_PASSWORD_LENGTH, Validator } from "./validate";
+import { VirtualDomainArgs } from "./args/virtualDomain";
+import { DKIM_ALGORITHMS, validateVirtualDomain } from "./options/validateVirtualDomain";
+import { DkimPublicKey, DnsRecord, WebDomain } from "./model/dns";
+import { renderDnsRecords, renderDnsZone, renderMtaStsPolicy } from "./render/dns";
+import { domainSettings } from "./inputs";
+import { hashLogins } from "./logins";
+import { PasswordHashCache } from "./model/password";
+import { Credential, DkimAlgorithm, DkimSigningKey, DomainSpec } from "./model/spec";
+import { MIN_PASSWORD_LENGTH, Validator } from "./model/validator";
 
 export { MIN_PASSWORD_LENGTH };
 

@@ -1,9 +1,9 @@
 // Parsers for the configuration files the policies read out of docker containers' uploads:
 // Postfix main.cf and master.cf, Dovecot's dovecot.conf and TLS protocol lists. The one parser
 // of these files: the unit tests read the rendered files with it too, and a live test checks it
-// against postconf and doveconf. Networks come from components/net.ts. Pulumi-free, so the
+// against postconf and doveconf. Networks come from components/model/net.ts. Pulumi-free, so the
 // rules stay testable without Pulumi.
-import { isLoopbackAddress, Network, trustRisk } from "../components/net";
+import { isLoopbackAddress, Network, trustRisk } from "../components/model/net";
 
 // ------------------------------------------------------------------------------------------
 // Postfix logical lines (main.cf and master.cf alike)
@@ -327,11 +327,11 @@ export function weakProtocols(value: string): string[] {
 }
 
 // ------------------------------------------------------------------------------------------
-// Networks (mynetworks): parsed by components/net.ts, judged here
+// Networks (mynetworks): parsed by components/model/net.ts, judged here
 
 /**
  * Why a trusted network is too wide to be "our own clients", or undefined if it is fine: the
- * components' own check (components/net.ts trustRisk), so the policy and the components agree.
+ * components' own check (components/model/net.ts trustRisk), so the policy and the components agree.
  */
 export function tooWide(n: Network): string | undefined {
     return trustRisk(n);

@@ -3,13 +3,17 @@
 // throws, so every read goes through known(), and an unknown value is left out, never read as a
 // failure.
 import { PolicyResource, UnknownValueError } from "@pulumi/policy";
+import { FILE_INPUTS } from "../components/services";
 
 export const CONTAINER_TYPE = "docker:index/container:Container";
 export const MAIL_SERVER_TYPE = "mailserver:index:MailServer";
 export const DOVECOT_IMAP_TYPE = "mailserver:index:DovecotImap";
 export const VIRTUAL_DOMAIN_TYPE = "mailserver:index:VirtualDomain";
-/** The component inputs that hold rendered files, keyed by their path in the config volume. */
-export const COMPONENT_FILE_INPUTS = { postfix: "postfixFiles", dovecot: "dovecotFiles" } as const;
+/**
+ * The component inputs that hold the rendered files the rules read, keyed by their path in the
+ * config volume: the registry's (components/services), so a renamed input cannot go unnoticed.
+ */
+export const COMPONENT_FILE_INPUTS = { postfix: FILE_INPUTS.postfix, dovecot: FILE_INPUTS.dovecot } as const;
 
 function isUnknownError(e: unknown): boolean {
     return (
@@ -109,7 +113,7 @@ export function collectStrings(value: unknown, out: string[], depth = 0): void {
     }
 }
 
-/** What a VirtualDomain registers about its mail and DNS (components/render/inputs.ts, domainSettings). */
+/** What a VirtualDomain registers about its mail and DNS (components/inputs.ts, domainSettings). */
 export interface VirtualDomainFacts {
     resource: PolicyResource;
     domain: string;

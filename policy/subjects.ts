@@ -1,5 +1,5 @@
 // What the mandatory rules judge. Each component registers as its inputs its validated settings
-// and the text of the files it deploys (components/render/inputs.ts): MailServer its typed
+// and the text of the files it deploys (components/inputs.ts): MailServer its typed
 // settings (mynetworks, ports, ...) and postfixFiles["main.cf"], ["master.cf"], ...; DovecotImap
 // dovecotFiles["dovecot.conf"]. Those inputs are known at the preview of a new stack, when the
 // config jobs' uploads may not be: in bridge mode master.cf holds the subnet of a Docker network

@@ -14,7 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as provider from "@pulumi/pulumi/provider";
 import { DovecotImap, MailServer, Relayhost, VirtualDomain } from "../components";
 import { Option, Options } from "../components/options/declare";
-import { MailConfigError } from "../components/validate";
+import { MailConfigError } from "../components/model/validator";
 import { COMPONENTS, COMPONENT_OUTPUTS, ComponentName, packageSchema, PACKAGE } from "./schema";
 
 const CLASSES: Record<ComponentName, new (name: string, args: any, opts?: pulumi.ComponentResourceOptions) => any> = {

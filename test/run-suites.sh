@@ -2,7 +2,7 @@
 # Runs test files side by side, each in a node test process of its own, at most $SUITE_JOBS at once
 # (default 3): the live suites spend most of their time waiting for containers and the engine, and
 # each has its own stack prefix and port base, so they do not meet. Longest first (the figures in
-# test/suite-times.txt, seconds measured alone), so the pool ends together. Each file's output is
+# test/suite-times.txt, seconds measured in a CI run, three at a time), so the pool ends together. Each file's output is
 # printed whole when it ends, with its time; the exit status is non-zero when any file failed.
 #   bash test/run-suites.sh FILE...
 set -uo pipefail

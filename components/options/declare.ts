@@ -2,7 +2,7 @@
 // From these declarations readOptions() checks arguments and applies defaults, and
 // scripts/gen-options.ts writes the args interfaces (components/args.ts), the README option
 // tables and Pulumi.yaml's config block. Pulumi-free, so validation is unit-tested without mocks.
-import { Validator } from "../validate";
+import { Validator } from "../model/validator";
 
 /** How a stack config key is typed in Pulumi.yaml (the CLI checks stack config against it). */
 export type ConfigSchema =
@@ -35,6 +35,15 @@ export interface Option<T> {
 
 export type Options = Record<string, Option<any>>;
 export type Values<O extends Options> = { [K in keyof O]: O[K] extends Option<infer T> ? T : never };
+
+/**
+ * Compiles only when A and B are the same type: pins a model type (model/settings.ts) to the
+ * values its declaration gives, e.g. `export type _Pinned = SameType<SpamFilterSettings, Values<...>>`.
+ */
+export type SameType<A, B> =
+    (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : ["not the same type", A, B];
+/** `Pinned<SameType<A, B>>`: a compile error unless A and B are the same type. */
+export type Pinned<T extends true> = T;
 
 // eslint-disable-next-line @typescript-eslint/no-unused-vars
 interface Common<T> {

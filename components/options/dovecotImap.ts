@@ -1,12 +1,13 @@
 // DovecotImap's options, declared once, and the rules that span them and the MailServer
 // (validateDovecot).
-import type { DovecotSpec } from "../render/dovecot";
-import { paths } from "../render/spec";
-import { isIP } from "../net";
-import { durationSeconds, Validator } from "../validate";
+import type { DovecotSpec } from "../model/spec";
+import { paths } from "../model/paths";
+import { isIP } from "../model/net";
+import { durationSeconds, Validator } from "../model/validator";
 import { boolean, integer, list, object, passthrough, readOptions, required, text } from "./declare";
-import { MAIL_SERVER_BRAND, MailServerSettings } from "./mailServer";
-import { IMAGE_OPTIONS } from "./tls";
+import { MAIL_SERVER_BRAND } from "./mailServer";
+import { MailServerSettings } from "../model/settings";
+import { IMAGE_OPTIONS } from "./images";
 
 const port = (doc: string, dflt: number) =>
     integer({ doc: `${doc}; 0 turns it off`, default: dflt, check: (v, f, x) => v.port(f, x, true) });
@@ -156,7 +157,7 @@ export function validateDovecot(v: Validator, args: unknown): DovecotSpec {
         reinjectSocket: paths.reinjectSocket,
         junkSpam: server.spamFilter.enabled,
         domains: server.postfix.domains,
-        ...(server.postfix.certDir !== undefined ? { certDir: server.postfix.certDir } : {}),
+        certificate: server.postfix.certificate,
     };
 }
 

@@ -1,8 +1,8 @@
 // Relayhost's options, declared once, and the rules that span them (validateRelayhost).
 import type { Input } from "@pulumi/pulumi";
-import { isIPv4 } from "../net";
-import { RelayhostSpec } from "../render/spec";
-import { Validator } from "../validate";
+import { isIPv4 } from "../model/net";
+import { RelayhostSpec } from "../model/spec";
+import { Validator } from "../model/validator";
 import { boolean, integer, list, oneOf, passthrough, readOptions, required, text } from "./declare";
 
 export const RELAY_TLS_POLICIES = ["encrypt", "verify", "secure", "may", "none"] as const;

@@ -1,63 +1,22 @@
 // Renders dovecot.conf (Dovecot 2.4 syntax) and its passwd-file from a DovecotSpec.
 // Pure and deterministic.
-import { dovecotScheme } from "./password";
+import { dovecotScheme } from "../model/password";
 import { probeAddress, renderProbe } from "./probe";
 import { renderSieveFiles } from "./sieve";
 import {
     Credential,
     DomainSpec,
+    DovecotSpec,
     LMTP_CONCURRENCY,
     LMTP_USER_CONCURRENCY,
-    paths,
     publicFile,
     RenderedFile,
-} from "./spec";
+} from "../model/spec";
+import { paths } from "../model/paths";
+import { renderAuthPolicy } from "./dovecotAuthPolicy";
 
 /** The SMTP client Dovecot runs as its sendmail_path (Debian's msmtp, in the Dovecot image). */
 export const MSMTP = "/usr/bin/msmtp";
-
-export interface DovecotSpec {
-    hostname: string;
-    /** Addresses Dovecot listens on ("*" and "::" for all). */
-    listen: string[];
-    /** Bridge mode: the host address its ports are published on (not rendered). */
-    publishAddress: string;
-    /** 0 turns a listener off. */
-    ports: { imap: number; imaps: number; managesieve: number; pop3: number; pop3s: number };
-    recipientDelimiter: string;
-    /**
-     * Postfix's message_size_limit. Dovecot holds every message it stores (LMTP, IMAP APPEND) to
-     * it plus LMTP_SIZE_ALLOWANCE: the same limit, without deferring what SMTP accepted.
-     */
-    messageSizeLimit: number;
-    vacation: { minPeriod: string; defaultPeriod: string; maxPeriod: string };
-    /**
-     * Postfix's unix socket (paths.reinjectSocket) that Sieve hands the mail it sends to
-     * (redirect, vacation replies, rejections). undefined: none, and such Sieve actions fail.
-     */
-    reinjectSocket?: string;
-    /** rspamd marks spam with "X-Spam: Yes": file it into Junk before any other rule runs. */
-    junkSpam: boolean;
-    domains: DomainSpec[];
-    /** Directory of cert.pem and key.pem: the config volume's tls/ unless tls.acme (paths.acmeCerts). */
-    certDir?: string;
-    /** Brute-force protection by the auth policy service (images/authpolicy); undefined: off. */
-    bruteForce?: BruteForceSpec;
-}
-
-/** What the auth policy service enforces; Dovecot sends it with every request (see renderAuthPolicy). */
-export interface BruteForceSpec {
-    /** Failed logins from one client address (any login, any protocol) within findTime that ban it. */
-    maxFailures: number;
-    /** Failed logins to one login (from any address) within findTime that close it to unknown addresses. */
-    maxLoginFailures: number;
-    findTime: string;
-    banTime: string;
-    /** Networks never banned by address (mynetworks: trusted relays, webmail, ...). */
-    exempt: string[];
-    /** Bridge mode: the Docker gateway, which may carry every client, is never banned by address. */
-    exemptGateway: boolean;
-}
 
 /** The Sieve script every delivery runs first when the MailServer has its spam filter on. */
 export const JUNK_SIEVE_PATH = "sieve-global/junk.sieve";
@@ -85,7 +44,7 @@ export function renderDovecotConf(spec: DovecotSpec): string {
     const p = spec.ports;
     const pop3 = p.pop3 > 0 || p.pop3s > 0;
     const protocols = ["imap", "lmtp", "sieve", ...(pop3 ? ["pop3"] : [])];
-    const tlsDir = spec.certDir ?? `${C}/tls`;
+    const tlsDir = spec.certificate.dir;
     return `# Rendered by the mailserver package (components/render/dovecot.ts). Do not edit here:
 # every deploy replaces this file. Change the component's arguments instead.
 dovecot_config_version = 2.4.0
@@ -289,49 +248,6 @@ sieve_redirect_envelope_from = recipient
 sieve_vacation_min_period = ${spec.vacation.minPeriod}
 sieve_vacation_default_period = ${spec.vacation.defaultPeriod}
 sieve_vacation_max_period = ${spec.vacation.maxPeriod}
-`;
-}
-
-/** The seconds of a Dovecot period ("10m", "1h"). */
-function periodSeconds(period: string): number {
-    const m = /^(\d+)([smhd])$/.exec(period)!;
-    return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s" | "m" | "h" | "d"];
-}
-
-/**
- * Dovecot's auth policy (the wforce protocol): before each authentication Dovecot asks the policy
- * service whether the client address or the login is banned, and afterwards reports the outcome.
- * The service is reached as an HTTP proxy on a unix socket (no TCP port anywhere); its thresholds
- * travel as attributes of every request, so they change with dovecot.conf, by a reload, and the
- * service keeps its bans.
- */
-function renderAuthPolicy(b: BruteForceSpec): string {
-    return `# --- brute force: every authentication (IMAP, POP3, ManageSieve, SMTP AUTH) first asks the policy
-# service (images/authpolicy) and reports its outcome. ${b.maxFailures} failures from one address within ${b.findTime} ban
-# that address for ${b.banTime}, even with the right password; ${b.maxLoginFailures} failures to one login (from any
-# addresses) close it for ${b.banTime} to every address that has not logged in to it successfully.
-# Dovecot's own penalty (an anvil-kept delay per address, doubling up to 15 s) goes: the service
-# bans instead, with exemptions, where the penalty would slow everyone behind Docker's gateway and
-# make Postfix give up on its auth server after 10 s (454 instead of 535).
-service anvil {
-  unix_listener anvil-auth-penalty {
-    mode = 0
-  }
-}
-auth_policy_server_url = http://authpolicy/
-# Dovecot requires a nonce for the password hash it sends; the service never reads that hash.
-auth_policy_hash_nonce = mailserver-authpolicy
-auth_policy_check_after_auth = no
-auth_policy {
-  http_client_proxy_socket_path = ${paths.authPolicySocket}
-  request_attributes {
-    max_failures = ${b.maxFailures}
-    max_login_failures = ${b.maxLoginFailures}
-    find_seconds = ${periodSeconds(b.findTime)}
-    ban_seconds = ${periodSeconds(b.banTime)}
-    exempt = ${[...b.exempt, ...(b.exemptGateway ? ["gateway"] : [])].join(" ")}
-  }
-}
 `;
 }
 

@@ -1,6 +1,6 @@
 // The manifest tells the config job (images/common/apply-config) the mode and owner of each
 // file it installs, and which Postfix tables to compile.
-import { RenderedFile } from "./spec";
+import { RenderedFile } from "../model/spec";
 
 export function renderManifest(
     files: RenderedFile[],

@@ -3,7 +3,7 @@
 // reaches the probe together with the configuration: the container's own healthcheck input never
 // changes (Docker cannot change a running container's healthcheck, and the provider would only
 // record the change), and the probe always checks the generation the daemon runs.
-import { publicFile, RenderedFile } from "./spec";
+import { publicFile, RenderedFile } from "../model/spec";
 
 export interface Probe {
     address: string;

@@ -1,6 +1,7 @@
 // Renders saslauthd's PAM service and password file. saslauthd runs "-a pam -r", so Postfix's
 // SASL login "user@domain" reaches pam_pwdfile whole and is looked up in this file.
-import { Credential, paths, publicFile, RenderedFile } from "./spec";
+import { Credential, publicFile, RenderedFile } from "../model/spec";
+import { paths } from "../model/paths";
 
 /** PAM service "smtp" (Postfix's smtpd_sasl_service). */
 export function renderPamSmtp(): string {

@@ -2,27 +2,18 @@
 // serves for each VirtualDomain with wellKnown set: its MTA-STS policy (RFC 8461) at
 // https://mta-sts.<domain>/.well-known/mta-sts.txt and Thunderbird's autoconfig file at
 // https://autoconfig.<domain>/mail/config-v1.1.xml. Anything else is a 404. Pure.
-import { ClientPorts, MtaStsMode, renderMtaStsPolicy, wellKnownHosts } from "./dns";
+import type { CertificateSpec } from "../model/certificate";
+import { WebDomain, wellKnownHosts } from "../model/dns";
+import { renderMtaStsPolicy } from "./dns";
 import { renderProbe } from "./probe";
-import { publicFile, RenderedFile } from "./spec";
-
-export { wellKnownHosts };
-
-/** What the endpoint serves for one domain: the policy's inputs and where its mail clients connect. */
-export interface WebDomain {
-    domain: string;
-    mxHosts: string[];
-    mtaSts: { mode: MtaStsMode; maxAge: number };
-    clientHost: string;
-    clientPorts: ClientPorts;
-}
+import { publicFile, RenderedFile } from "../model/spec";
 
 export interface WebSpec {
     port: number;
     /** The address nginx binds; undefined: every IPv4 and IPv6 address. */
     address?: string;
-    /** Directory of cert.pem and key.pem: /config/current/tls, or /certs/current with tls.acme. */
-    certDir: string;
+    /** Where nginx finds the server certificate (model/certificate.ts). */
+    certificate: CertificateSpec;
     domains: WebDomain[];
 }
 
@@ -148,8 +139,8 @@ export function renderNginxConf(s: WebSpec): string {
         ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(
             t => `    ${t}_temp_path ${WEB_TEMP_DIR}/${t.replace("client_body", "body")};`,
         ),
-        `    ssl_certificate ${s.certDir}/cert.pem;`,
-        `    ssl_certificate_key ${s.certDir}/key.pem;`,
+        `    ssl_certificate ${s.certificate.dir}/cert.pem;`,
+        `    ssl_certificate_key ${s.certificate.dir}/key.pem;`,
         "    ssl_protocols TLSv1.2 TLSv1.3;",
         "    ssl_prefer_server_ciphers off;",
         "    ssl_session_cache shared:TLS:1m;",

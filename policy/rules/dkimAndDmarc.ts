@@ -10,7 +10,7 @@ import {
     virtualDomains,
     VirtualDomainFacts,
 } from "../resources";
-import { RSPAMD_MILTER_SOCKET } from "../../components/render/rspamd";
+import { RSPAMD_MILTER_SOCKET } from "../../components/render/rspamdShared";
 
 const DKIM_SOFTWARE = /opendkim|rspamd|dkim/i;
 /** The package's own rspamd: it signs only with VirtualDomains' keys, which the rule judges per domain. */

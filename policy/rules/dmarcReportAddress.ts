@@ -1,7 +1,8 @@
 // Advisory: the aggregate reports (rua) a DMARC record asks for reach a mailbox of the stack.
 import { ReportViolation, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
 import { collectStrings, VIRTUAL_DOMAIN_TYPE, virtualDomains } from "../resources";
-import { DmarcPolicy, dmarcValue } from "../../components/render/dns";
+import { DmarcPolicy } from "../../components/model/dns";
+import { dmarcValue } from "../../components/render/dns";
 
 /** The p= and rua= addresses of a DMARC record's text, or undefined when it is none. */
 function parseDmarc(text: string): { policy?: string; rua: string[] } | undefined {

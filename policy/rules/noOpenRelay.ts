@@ -1,10 +1,10 @@
 // Mandatory: no open relay. Postfix relays for clients in mynetworks without authentication, so
-// mynetworks may hold only what the components themselves accept (components/net.ts), and every
+// mynetworks may hold only what the components themselves accept (components/model/net.ts), and every
 // smtpd service must end relaying with reject_unauth_destination.
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { postfixList, PostfixConfig, restrictsRelay, tooWide } from "../parse";
 import { Finding, finding, onSubjects, postfixProblems } from "../subjects";
-import { bridgeGatewayRisk, MAX_PRIVATE_WIDTH, parseNetwork } from "../../components/net";
+import { bridgeGatewayRisk, MAX_PRIVATE_WIDTH, parseNetwork } from "../../components/model/net";
 
 function trustsTooMuch(entry: string, why: string): string {
     return (
@@ -86,7 +86,7 @@ export const noOpenRelay: ResourceValidationPolicy = {
     description:
         "Postfix must not relay for strangers. mynetworks may trust loopback, public addresses one host at a time, and " +
         `private networks no wider than IPv4 /${MAX_PRIVATE_WIDTH[4]} (65,536 addresses) or IPv6 /${MAX_PRIVATE_WIDTH[6]} (one site) — the ` +
-        "components refuse the rest with the same check (components/net.ts trustRisk); in bridge mode no entry (but loopback) may overlap " +
+        "components refuse the rest with the same check (components/model/net.ts trustRisk); in bridge mode no entry (but loopback) may overlap " +
         "Docker's address pools (172.16.0.0/12, 192.168.0.0/16, fd00::/8), where the gateway lives — and every smtpd service needs reject_unauth_destination " +
         "(or defer_unauth_destination) in smtpd_relay_restrictions or smtpd_recipient_restrictions.",
     enforcementLevel: "mandatory",

@@ -17,12 +17,11 @@ import {
     UpResult,
 } from "@pulumi/pulumi/automation";
 import mailServerProgram = require("../../index");
-import { SECRET_CONFIG_KEYS } from "../../components/options/stackConfig";
+import { PROJECT, SECRET_KEYS } from "../../stack/config";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
-export const PROJECT = "mailserver";
-/** Stack config keys whose values are Pulumi secrets (the secret keys of components/options/stackConfig.ts). */
-export const SECRET_KEYS = SECRET_CONFIG_KEYS.map(k => `${PROJECT}:${k}`);
+/** Stack config keys whose values are Pulumi secrets: derived from the declarations of stack/config.ts. */
+export { PROJECT, SECRET_KEYS };
 
 const ENGINE_VARS = ["PATH", "PULUMI_ROOT", "PULUMI_HOME", "PULUMI_SKIP_UPDATE_CHECK", "MAILSERVER_ENGINE"];
 let engineCache: Record<string, string> | undefined;

@@ -817,7 +817,7 @@ test("at least 25 invalid configurations are refused before any resource is regi
             accepted: /expected true or false/,
             construct: n => domain(n, { wellKnown: "yes" as any }),
         },
-        // ---- Relay surface (issue 19, item 2): one check with the policy pack (components/net.ts trustRisk)
+        // ---- Relay surface (issue 19, item 2): one check with the policy pack (components/model/net.ts trustRisk)
         {
             what: "mynetworks 0.0.0.0/1 in bridge mode (half the Internet: an open relay)",
             label: "MailServer bad-75",

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
-import { nextJobAttempt } from "../../components/internal/docker";
+import { nextJobAttempt } from "../../components/platform/docker/configJob";
 import { JUNK_SIEVE } from "../../components/render/dovecot";
 import {
     ancestors,
@@ -46,7 +46,7 @@ let host: { server: import("../../components").MailServer; imap: import("../../c
 before(async () => {
     env = await installMocks();
     c = await import("../../components");
-    // unixcrypt's own check: components/render/password.ts verifyPassword throws on "$6$rounds=N$..." hashes.
+    // unixcrypt's own check: components/model/password.ts verifyPassword throws on "$6$rounds=N$..." hashes.
     const { verify } = await import("unixcrypt");
     verifyPassword = (password, hash) => verify(password, hash);
     const secret = env.pulumi.secret;

@@ -22,16 +22,17 @@ import {
 import { CONTAINER_TYPE } from "../../policy/resources";
 import { subjectOf } from "../../policy/subjects";
 import { tooWide } from "../../policy/parse";
-import { parseNetwork } from "../../components/net";
+import { parseNetwork } from "../../components/model/net";
 import { decode, resourceArgs, StackEntry, UNKNOWN, validate, validateStack } from "./policy";
 import { isWrappedSecret, redactSecrets, unwrapSecrets } from "./secrets";
+// Every secret key of the stack config (their declarations' secret flags).
+import { SECRET_KEYS } from "../../stack/config";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 // js-yaml comes with @pulumi/pulumi; it has no type declarations here.
 const yaml = require("js-yaml") as { load(text: string): unknown };
 
-const SECRET_KEYS = ["mailserver:passwords", "mailserver:relayPasswords", "mailserver:tlsKeyPem"];
 const PLAIN_CA_KEY = "-----BEGIN PRIVATE KEY-----\nPLAIN-CA-KEY-in-the-stack-file\n-----END PRIVATE KEY-----\n";
 const PLAIN_TOKEN = "plain-cloudflare-token-4711";
 let DEV_PASSWORDS: Record<string, string>;

@@ -5,34 +5,55 @@
 //
 // The example program runs under Pulumi mocks (test/components/run-program.ts, behind the
 // recorder program-capture.ts). Each file comes from the component inputs that hold rendered
-// files (components/render/inputs.ts, FILE_INPUTS): never secrets (password hashes, the TLS key,
+// files (components/services, COMPONENT_FILE_SERVICES): never secrets (password hashes, the TLS key,
 // relay passwords), which are not there.
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { FILE_INPUTS } from "../../components/render/inputs";
+import { COMPONENT_FILE_SERVICES, fileInput } from "../../components/services";
 import { isWrappedSecret } from "../components/secrets";
+import { SECRET_KEYS } from "../../stack/config";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 export const GOLDEN_DIR = __dirname;
-export const STACKS = ["dev", "prod"] as const;
+export const STACKS = ["dev", "prod", "acme"] as const;
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 const RUN_PROGRAM = path.join(ROOT, "test", "components", "run-program.ts");
 const PROGRAM = path.join(ROOT, "test", "components", "program-under-test.ts");
-const SECRET_KEYS = ["mailserver:passwords", "mailserver:relayPasswords", "mailserver:tlsKeyPem"];
 // js-yaml comes with @pulumi/pulumi; it has no type declarations here.
 const yaml = require("js-yaml") as { load(text: string): unknown };
 
-/** Component type -> the services whose rendered-file inputs it registers. */
-const COMPONENTS: Record<string, Array<keyof typeof FILE_INPUTS>> = {
-    "mailserver:index:MailServer": ["postfix", "saslauthd", "rspamd"],
-    "mailserver:index:DovecotImap": ["dovecot"],
-};
 
 interface Registration { type: string; name: string; parent: string; wire: any }
 
+/**
+ * Golden-only stacks: a shipped stack's config plus what the shipped stacks leave off, so that the
+ * ACME client's and the well-known endpoint's configuration show in golden diffs too. "acme" is prod
+ * with its certificate from Let's Encrypt (HTTP-01, a second name) and MTA-STS and autoconfig served.
+ */
+const DERIVED_STACKS: Record<string, { from: string; config: Record<string, unknown> }> = {
+    acme: {
+        from: "prod",
+        config: {
+            "mailserver:tls": { acme: { email: "postmaster@example.com", names: ["imap.example.com"] } },
+            "mailserver:wellKnown": { httpsPort: 443 },
+            "mailserver:domains": [
+                {
+                    domain: "example.com",
+                    mailboxes: [{ address: "postmaster" }, { address: "alice", quota: "10G" }],
+                    aliases: [{ address: "abuse", targets: ["postmaster@example.com"] }],
+                    wellKnown: true,
+                    mtaStsMode: "enforce",
+                },
+            ],
+        },
+    },
+};
+
 function stackConfig(stack: string): Record<string, unknown> {
+    const derived = DERIVED_STACKS[stack];
+    if (derived) return { ...stackConfig(derived.from), ...derived.config };
     const text = fs.readFileSync(path.join(ROOT, "stacks", `Pulumi.${stack}.yaml`), "utf8");
     const doc = yaml.load(text) as { config: Record<string, unknown> };
     return doc.config;
@@ -99,15 +120,25 @@ function renderedFiles(stack: string, { registrations, outputs }: Run): Map<stri
         files.set(`${service}/${file}`, content);
     };
     for (const r of registrations) {
-        for (const service of COMPONENTS[r.type] ?? []) {
-            const input = r.wire[FILE_INPUTS[service]];
-            // saslauthd runs in relay mode only (internet mode's SMTP AUTH asks Dovecot).
-            if (input === undefined && service === "saslauthd") continue;
+        // Each service of the registry that renders files, under its component (services/index.ts).
+        for (const { service, optional } of COMPONENT_FILE_SERVICES[r.type] ?? []) {
+            const input = r.wire[fileInput(service)];
+            // A service that runs with some settings only (saslauthd in relay mode, the well-known endpoint).
+            if (input === undefined && optional) continue;
             if (!input || typeof input !== "object" || isWrappedSecret(input)) {
-                throw new Error(`${stack}: ${r.type} ${r.name} has no plain ${FILE_INPUTS[service]} input`);
+                throw new Error(`${stack}: ${r.type} ${r.name} has no plain ${fileInput(service)} input`);
             }
             for (const [file, content] of Object.entries(input)) add(service, file, content);
         }
+    }
+    // The ACME client is configured by its environment (never a secret with HTTP-01).
+    for (const r of registrations) {
+        if (r.type !== "docker:index/container:Container" || !r.name.endsWith("-acme")) continue;
+        const envs = r.wire.envs;
+        if (!Array.isArray(envs) || envs.some(e => typeof e !== "string")) {
+            throw new Error(`${stack}: the ACME container ${r.name} has no plain envs input`);
+        }
+        add("acme", "environment", `${envs.join("\n")}\n`);
     }
     if (!files.has("postfix/main.cf")) throw new Error(`${stack}: no MailServer with postfixFiles registered`);
     // Each domain's DNS zone and MTA-STS policy (stack outputs dnsZones, mtaStsPolicies). The DKIM

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { DnsRecord } from "../../components/render/dns";
+import type { DnsRecord } from "../../components/model/dns";
 import {
     dockerLogs,
     fetchBySubject,

@@ -3,7 +3,7 @@
 // against the TXT records a stack outputs (dnsRecords) rather than against DNS.
 import { spawnSync } from "child_process";
 import * as path from "path";
-import type { DnsRecord } from "../../components/render/dns";
+import type { DnsRecord } from "../../components/model/dns";
 import { ROOT } from "./stack";
 
 export interface DkimResult {

@@ -12,7 +12,7 @@ import { Resolver } from "node:dns/promises";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { DnsRecord } from "../../components/render/dns";
+import type { DnsRecord } from "../../components/model/dns";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 export const DNS_SERVER_IMAGE = "mailtest-nsd:latest";

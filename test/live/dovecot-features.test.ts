@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import { LMTP_SIZE_ALLOWANCE } from "../../components/render/dovecot";
-import { SIEVE_EXTENSIONS } from "../../components/render/sieve";
+import { SIEVE_EXTENSIONS } from "../../components/model/sieve";
 import {
     assertCleanLogs,
     caFile,

@@ -17,7 +17,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import { SMTPServer, SMTPServerSession } from "smtp-server";
-import type { DnsRecord } from "../../components/render/dns";
+import type { DnsRecord } from "../../components/model/dns";
 import {
     caFile,
     Credentials,

@@ -6,9 +6,11 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import { acmeEnv } from "../../components/internal/acme";
-import { LEGO_DNS_PROVIDERS, tlsSettings, validateTls } from "../../components/options/tls";
-import { Validator } from "../../components/validate";
+import { acmeEnv } from "../../components/services/acme";
+import { tlsSettings } from "../../components/inputs";
+import { LEGO_DNS_PROVIDERS } from "../../components/options/acme";
+import { validateTls } from "../../components/options/tls";
+import { Validator } from "../../components/model/validator";
 
 const SECRET = "c2VjcmV0LXRzaWcta2V5LW9mLXRoZS10ZXN0";
 const read = (acme: Record<string, unknown>) =>

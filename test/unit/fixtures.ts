@@ -2,8 +2,9 @@
 // parsers. Pure: no Pulumi imports, so the render tests load fast. Every builder returns a fresh
 // object, so two calls give equal but unshared specs.
 import assert from "node:assert/strict";
-import { DovecotSpec } from "../../components/render/dovecot";
-import { DomainSpec, PostfixSpec, RelayhostSpec } from "../../components/render/spec";
+import { DovecotSpec } from "../../components/model/spec";
+import { DomainSpec, PostfixSpec, RelayhostSpec } from "../../components/model/spec";
+import { certificateSpec } from "../../components/model/certificate";
 import { MasterService, postfixList, readMainCf, readMasterCf } from "../../policy/parse";
 
 export function exampleCom(): DomainSpec {
@@ -75,6 +76,7 @@ export function internetSpec(): PostfixSpec {
         domains: [exampleCom(), exampleOrg()],
         relayhosts: [],
         milter: true,
+        certificate: certificateSpec(false),
     };
 }
 
@@ -115,6 +117,7 @@ export function dovecotSpec(ports: Partial<DovecotSpec["ports"]> = {}): DovecotS
         vacation: { minPeriod: "1d", defaultPeriod: "7d", maxPeriod: "30d" },
         junkSpam: true,
         domains: [exampleCom(), exampleOrg()],
+        certificate: certificateSpec(false),
     };
 }
 

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import * as yaml from "js-yaml";
 import { staleFiles } from "../../scripts/gen-options";
-import { STACK_CONFIG } from "../../components/options/stackConfig";
+import { STACK_CONFIG } from "../../stack/config";
 import { ConfigSchema } from "../../components/options/declare";
 
 const ROOT = path.resolve(__dirname, "..", "..");

@@ -1,13 +1,13 @@
 // The images rebuild when, and only when, the files they are built from change: the digest each
-// service's RemoteImage carries as its trigger (components/internal/docker.ts).
+// service's RemoteImage carries as its trigger (components/platform/docker/images.ts).
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { imageSourcesDigest, imagesDir, Service } from "../../components/internal/docker";
+import { imageSourcesDigest, imagesDir } from "../../components/platform/docker/images";
 
-const SERVICES: Service[] = ["postfix", "dovecot", "saslauthd", "rspamd", "valkey", "acme", "web"];
+const SERVICES = ["postfix", "dovecot", "saslauthd", "rspamd", "valkey", "acme", "web"];
 const copy = fs.mkdtempSync(path.join(os.tmpdir(), "mailserver-images-"));
 fs.cpSync(imagesDir(), copy, { recursive: true });
 const digests = () => Object.fromEntries(SERVICES.map(s => [s, imageSourcesDigest(copy, s)]));

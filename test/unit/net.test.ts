@@ -1,4 +1,4 @@
-// components/net.ts: the one IP/CIDR module (addresses, networks, loopback, IPv4-mapped IPv6).
+// components/model/net.ts: the one IP/CIDR module (addresses, networks, loopback, IPv4-mapped IPv6).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
@@ -16,7 +16,7 @@ import {
     parseNetwork,
     trustRisk,
     within,
-} from "../../components/net";
+} from "../../components/model/net";
 
 describe("bare addresses", () => {
     test("isIPv4 accepts dotted quads only, without leading zeros", () => {

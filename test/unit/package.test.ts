@@ -42,10 +42,10 @@ const SHIPPED = {
      */
     trees: ["images/", "docs/"],
     /**
-     * TypeScript compiled into bin/ (.js and .d.ts): the components, the example program, the
-     * policy pack, the component provider.
+     * TypeScript compiled into bin/ (.js and .d.ts): the components, the example program (index.ts
+     * and its stack config keys), the policy pack, the component provider.
      */
-    compiled: ["index.ts", "components/", "policy/", "provider/"],
+    compiled: ["index.ts", "stack/", "components/", "policy/", "provider/"],
 };
 
 /** The component type tokens: every URN of every user's stack contains them, so they never change. */

@@ -8,7 +8,7 @@ import {
     stableSalt,
     verifyPassword,
     weakHashReason,
-} from "../../components/render/password";
+} from "../../components/model/password";
 
 const SHA512_CRYPT = /^\$6\$rounds=50000\$([./0-9A-Za-z]{16})\$[./0-9A-Za-z]{86}$/;
 

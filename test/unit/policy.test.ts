@@ -3,23 +3,21 @@
 // engine sends them (test/components/policy.ts): encoded on the wire (secrets and preview unknowns
 // included), decoded by @pulumi/policy's own deserializer and wrapped in its unknown-checking
 // proxy, as its server does. The mandatory rules judge the components' inputs (built here with
-// the components' own builders, components/render/inputs.ts) and the config job containers.
+// the components' own builders, components/inputs.ts) and the config job containers.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Secret, UnknownValueError } from "@pulumi/policy";
 import { renderDovecotConf, renderDovecotFiles } from "../../components/render/dovecot";
-import {
-    dovecotSettings,
-    FILE_INPUTS,
-    filesByPath,
-    mailServerSettings,
-    SECRET_FILE_INPUTS,
-} from "../../components/render/inputs";
+import { dovecotSettings, mailServerSettings } from "../../components/inputs";
+import { FILE_INPUTS, filesByPath, SECRET_FILE_INPUTS } from "../../components/services";
 import { renderManifest } from "../../components/render/manifest";
-import { postfixTables, renderPostfixFiles, renderSaslPasswords } from "../../components/render/postfix";
+import { postfixTables } from "../../components/render/postfixShared";
+import { renderPostfixFiles } from "../../components/render/postfix";
+import { renderSaslPasswords } from "../../components/render/postfixTables";
 import { renderSaslauthdFiles } from "../../components/render/saslauthd";
-import { paths, PostfixSpec } from "../../components/render/spec";
-import { bridgeGatewayRisk, parseNetwork } from "../../components/net";
+import { PostfixSpec } from "../../components/model/spec";
+import { paths } from "../../components/model/paths";
+import { bridgeGatewayRisk, parseNetwork } from "../../components/model/net";
 import { enabledProtocols, tooWide } from "../../policy/parse";
 import {
     authRequiresTls,
@@ -40,9 +38,9 @@ import {
     MAIL_SERVER_TYPE,
     VIRTUAL_DOMAIN_TYPE,
 } from "../../policy/resources";
-import { validateVirtualDomain } from "../../components/options/virtualDomain";
-import { domainSettings } from "../../components/render/inputs";
-import { Validator } from "../../components/validate";
+import { validateVirtualDomain } from "../../components/options/validateVirtualDomain";
+import { domainSettings } from "../../components/inputs";
+import { Validator } from "../../components/model/validator";
 import {
     decode,
     isWireSecret,
@@ -59,8 +57,8 @@ import { dovecotSpec, internetSpec, relaySpec } from "./fixtures";
 
 // ------------------------------------------------------------------------------------------
 // Resources as our components register them: the components themselves (their settings and
-// rendered files, components/render/inputs.ts) and the config job containers
-// (components/internal/docker.ts).
+// rendered files, components/inputs.ts) and the config job containers
+// (components/platform/docker/configJob.ts).
 
 const KEY_PEM =
     "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
@@ -107,6 +105,7 @@ function mailServer(spec: PostfixSpec, o: ServerOptions = {}): WireResource {
         restart: "unless-stopped",
         users: [],
         warnings: [],
+        certificate: spec.certificate,
         tls: {
             acme: undefined,
             keyAlgorithm: "ECDSA",
@@ -982,7 +981,7 @@ describe("mail-dkim-dmarc", () => {
     });
 });
 
-/** A VirtualDomain as it registers itself: its validated settings (components/render/inputs.ts). */
+/** A VirtualDomain as it registers itself: its validated settings (components/inputs.ts). */
 function virtualDomain(args: Record<string, unknown>): StackEntry {
     const { spec, dns, dkim } = validateVirtualDomain(new Validator("VirtualDomain t"), {
         mailboxes: [{ address: "alice", password: "a-long-enough-password" }],

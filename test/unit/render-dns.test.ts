@@ -4,10 +4,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createPublicKey, generateKeyPairSync } from "node:crypto";
-import { notPublicReason, reverseDnsName } from "../../components/net";
-import { validateVirtualDomain } from "../../components/options/virtualDomain";
+import { notPublicReason, reverseDnsName } from "../../components/model/net";
+import { validateVirtualDomain } from "../../components/options/validateVirtualDomain";
+import { DkimPublicKey } from "../../components/model/dns";
 import {
-    DkimPublicKey,
     dkimTxtValue,
     mtaStsId,
     renderDnsRecords,
@@ -15,7 +15,7 @@ import {
     renderMtaStsPolicy,
     zoneTxtData,
 } from "../../components/render/dns";
-import { MailConfigError, Validator } from "../../components/validate";
+import { MailConfigError, Validator } from "../../components/model/validator";
 import { MOCK_PUBLIC_KEY_PEM } from "../components/mock-keys";
 
 const PASSWORD = "a-long-enough-password";

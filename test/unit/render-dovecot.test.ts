@@ -9,7 +9,7 @@ import {
     renderDovecotUsers,
 } from "../../components/render/dovecot";
 import { renderManifest } from "../../components/render/manifest";
-import { hashPassword } from "../../components/render/password";
+import { hashPassword } from "../../components/model/password";
 import { renderMainCf, renderPostfixFiles } from "../../components/render/postfix";
 import {
     renderPamSmtp,
@@ -17,7 +17,7 @@ import {
     renderSaslauthdPasswd,
     saslauthdPasswdFile,
 } from "../../components/render/saslauthd";
-import { Credential, LMTP_CONCURRENCY, LMTP_USER_CONCURRENCY, RenderedFile } from "../../components/render/spec";
+import { Credential, LMTP_CONCURRENCY, LMTP_USER_CONCURRENCY, RenderedFile } from "../../components/model/spec";
 import { DovecotSetting, readDovecotConf } from "../../policy/parse";
 import { contentLines, dovecotSpec, exampleCom, exampleOrg, internetSpec, parseMainCf } from "./fixtures";
 

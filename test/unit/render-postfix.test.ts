@@ -4,10 +4,13 @@ import {
     NULL_SENDER_REJECT,
     postfixTables,
     REINJECT_SERVICE,
-    renderMainCf,
-    renderMasterCf,
+    SUBMISSION_CLEANUP,
+    SUBMISSION_HEADER_CHECKS,
+} from "../../components/render/postfixShared";
+import { renderMainCf, renderPostfixFiles } from "../../components/render/postfix";
+import { renderMasterCf } from "../../components/render/postfixMaster";
+import {
     renderOwnSenderDomains,
-    renderPostfixFiles,
     renderRelayRecipients,
     renderSaslPasswords,
     renderSenderLogins,
@@ -17,10 +20,9 @@ import {
     renderSystemAliases,
     renderVirtualAliases,
     renderVirtualMailboxes,
-    SUBMISSION_CLEANUP,
-    SUBMISSION_HEADER_CHECKS,
-} from "../../components/render/postfix";
-import { paths, PostfixSpec } from "../../components/render/spec";
+} from "../../components/render/postfixTables";
+import { PostfixSpec } from "../../components/model/spec";
+import { paths } from "../../components/model/paths";
 import {
     defaultRelay,
     duplicates,

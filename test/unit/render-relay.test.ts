@@ -4,30 +4,24 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { MailServerArgs, RelayhostArgs } from "../../components/args";
-import {
-    MailServerSettings,
-    validateMailServer,
-    validateRelayUsers,
-    validateTransports,
-} from "../../components/options/mailServer";
-import { isIPv4 } from "../../components/net";
+import { validateRelayUsers, validateTransports } from "../../components/options/mailServerRules";
+import { validateMailServer } from "../../components/options/validateMailServer";
+import { MailServerSettings } from "../../components/model/settings";
+import { isIPv4 } from "../../components/model/net";
+import { relayImplicitTls } from "../../components/model/relay";
 import { validateRelayhost } from "../../components/options/relayhost";
+import { DIRECT_TRANSPORT, IMPLICIT_TLS_TRANSPORT, postfixTables } from "../../components/render/postfixShared";
+import { renderMainCf, renderPostfixFiles } from "../../components/render/postfix";
+import { renderMasterCf } from "../../components/render/postfixMaster";
 import {
-    DIRECT_TRANSPORT,
-    IMPLICIT_TLS_TRANSPORT,
-    postfixTables,
-    relayImplicitTls,
-    renderMainCf,
-    renderMasterCf,
-    renderPostfixFiles,
     renderSenderRelays,
     renderSenderTransports,
     renderTlsPolicies,
     renderTransports,
-} from "../../components/render/postfix";
-import { DomainSpec, PostfixSpec, RelayhostSpec } from "../../components/render/spec";
-import { MailConfigError, Validator } from "../../components/validate";
-import { validateDomain } from "../../components/options/virtualDomain";
+} from "../../components/render/postfixTables";
+import { DomainSpec, PostfixSpec, RelayhostSpec } from "../../components/model/spec";
+import { MailConfigError, Validator } from "../../components/model/validator";
+import { validateDomain } from "../../components/options/validateVirtualDomain";
 import {
     defaultRelay,
     duplicates,

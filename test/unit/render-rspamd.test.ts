@@ -9,18 +9,18 @@ import {
     dkimKeyPath,
     FROM_OWNER_SYMBOL,
     OWNED_FROM_VARIABLE,
-    renderRspamdFiles,
     RSPAMD_MILTER_SOCKET,
     rspamdDkimKey,
     RspamdSpec,
     SIEVE_MTA_TAG,
     VALKEY_SOCKET_DIR,
-} from "../../components/render/rspamd";
-import { rspamdSpec } from "../../components/internal/spamFilter";
-import { validateMailServer } from "../../components/options/mailServer";
-import { validateDomain } from "../../components/options/virtualDomain";
+} from "../../components/render/rspamdShared";
+import { renderRspamdFiles } from "../../components/render/rspamd";
+import { rspamdSpec } from "../../components/services/rspamd";
+import { validateMailServer } from "../../components/options/validateMailServer";
+import { validateDomain } from "../../components/options/validateVirtualDomain";
 import { validateRelayhost } from "../../components/options/relayhost";
-import { Validator } from "../../components/validate";
+import { Validator } from "../../components/model/validator";
 
 function spec(overrides: Partial<RspamdSpec> = {}): RspamdSpec {
     return {

@@ -11,17 +11,13 @@ import {
     renderDovecotFiles,
     renderDovecotUsers,
 } from "../../components/render/dovecot";
-import {
-    renderMailboxSieve,
-    renderSieveFiles,
-    SIEVE_EXTENSIONS,
-    sieveRequires,
-    sieveString,
-} from "../../components/render/sieve";
-import { DomainSpec, paths } from "../../components/render/spec";
-import { MailConfigError, Validator } from "../../components/validate";
+import { renderMailboxSieve, renderSieveFiles, sieveString } from "../../components/render/sieve";
+import { SIEVE_EXTENSIONS, sieveRequires } from "../../components/model/sieve";
+import { DomainSpec } from "../../components/model/spec";
+import { paths } from "../../components/model/paths";
+import { MailConfigError, Validator } from "../../components/model/validator";
 import { MailboxArgs } from "../../components/args";
-import { validateDomain } from "../../components/options/virtualDomain";
+import { validateDomain } from "../../components/options/validateVirtualDomain";
 import { VirtualDomain } from "../../components/virtualDomain";
 import { dovecotSpec } from "./fixtures";
 import { mockKeyState } from "../components/mock-keys";

@@ -3,11 +3,13 @@
 // which host name, the autoconfig file's servers, and the names that need records.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { validateMailServer } from "../../components/options/mailServer";
-import { validateVirtualDomain } from "../../components/options/virtualDomain";
+import { validateMailServer } from "../../components/options/validateMailServer";
+import { validateVirtualDomain } from "../../components/options/validateVirtualDomain";
 import { renderDnsRecords, renderDnsZone, renderMtaStsPolicy } from "../../components/render/dns";
-import { renderAutoconfig, renderNginxConf, renderWebFiles, WebDomain, WebSpec } from "../../components/render/web";
-import { Validator } from "../../components/validate";
+import { certificateSpec } from "../../components/model/certificate";
+import { WebDomain } from "../../components/model/dns";
+import { renderAutoconfig, renderNginxConf, renderWebFiles, WebSpec } from "../../components/render/web";
+import { Validator } from "../../components/model/validator";
 
 const DOMAIN: WebDomain = {
     domain: "example.com",
@@ -16,7 +18,7 @@ const DOMAIN: WebDomain = {
     clientHost: "imap.example.com",
     clientPorts: { submission: 587, submissions: 465, imaps: 993, imap: 143, pop3: 0, pop3s: 995 },
 };
-const SPEC: WebSpec = { port: 443, certDir: "/config/current/tls", domains: [DOMAIN] };
+const SPEC: WebSpec = { port: 443, certificate: certificateSpec(false), domains: [DOMAIN] };
 
 /** The servers of an autoconfig file, as [tag, type, hostname, port, socketType, username]. */
 function servers(xml: string): string[][] {
@@ -83,8 +85,8 @@ describe("nginx.conf and the served files", () => {
         assert.match(conf, /types \{ \}\n\s+default_type application\/octet-stream;/);
     });
 
-    test("TLS 1.2 and 1.3 only, with the certificate from certDir; workers as www-data", () => {
-        const conf = renderNginxConf({ ...SPEC, certDir: "/certs/current" });
+    test("TLS 1.2 and 1.3 only, with the certificate from its directory; workers as www-data", () => {
+        const conf = renderNginxConf({ ...SPEC, certificate: certificateSpec(true) });
         assert.match(conf, /^\s+ssl_protocols TLSv1\.2 TLSv1\.3;$/m);
         assert.match(conf, /^\s+ssl_certificate \/certs\/current\/cert\.pem;$/m);
         assert.match(conf, /^\s+ssl_certificate_key \/certs\/current\/key\.pem;$/m);

@@ -7,14 +7,16 @@ import { join } from "node:path";
 import { DovecotImapArgs, MailServerArgs, RelayhostArgs, VirtualDomainArgs } from "../../components/args";
 import { validateDovecot } from "../../components/options/dovecotImap";
 import { MailServer } from "../../components/mailServer";
-import { MailServerSettings, validateMailServer } from "../../components/options/mailServer";
+import { validateMailServer } from "../../components/options/validateMailServer";
+import { MailServerSettings } from "../../components/model/settings";
 import { validateRelayhost } from "../../components/options/relayhost";
-import { renderMainCf, renderVirtualAliases, renderVirtualMailboxes } from "../../components/render/postfix";
+import { renderMainCf } from "../../components/render/postfix";
+import { renderVirtualAliases, renderVirtualMailboxes } from "../../components/render/postfixTables";
 import { renderDovecotConf } from "../../components/render/dovecot";
-import { DomainSpec } from "../../components/render/spec";
+import { DomainSpec } from "../../components/model/spec";
 import { checkPair, validateTls } from "../../components/options/tls";
-import { isAddress, isDomain, MailConfigError, parseNetwork, Validator } from "../../components/validate";
-import { validateDomain } from "../../components/options/virtualDomain";
+import { isAddress, isDomain, MailConfigError, parseNetwork, Validator } from "../../components/model/validator";
+import { validateDomain } from "../../components/options/validateVirtualDomain";
 import { duplicates, parseMainCf, parseTable, splitList, uniqueMap } from "./fixtures";
 
 // ---------------------------------------------------------------- helpers

@@ -4,9 +4,9 @@
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { hashPassword } from "../../components/render/password";
-import { Credential } from "../../components/render/spec";
-import { MailConfigError } from "../../components/validate";
+import { hashPassword } from "../../components/model/password";
+import { Credential } from "../../components/model/spec";
+import { MailConfigError } from "../../components/model/validator";
 import { MIN_PASSWORD_LENGTH, VirtualDomain } from "../../components/virtualDomain";
 import { mockKeyState } from "../components/mock-keys";
 

@@ -1,0 +1,53 @@
+// Dovecot: the mailbox store (IMAP, POP3, ManageSieve), LMTP delivery from Postfix over a socket
+// in the volume the two share, and the auth service that Postfix asks about SMTP AUTH in
+// internet mode. Its brute-force bans come from authpolicy.
+import { paths } from "../model/paths";
+import { dovecotUsersFile, renderDovecotFiles, renderDovecotUsers } from "../render/dovecot";
+import { CERTIFICATE, COMMON_HEALTHCHECK, CONFIG, ImapService } from "./definition";
+
+export const dovecot: ImapService = {
+    name: "dovecot",
+    component: "DovecotImap",
+    image: "A prebuilt Dovecot image to use instead of building images/dovecot",
+    security: {
+        user: "root",
+        // login processes chroot and drop to unprivileged users; mail is written as vmail.
+        capabilities: [
+            "CAP_CHOWN",
+            "CAP_DAC_OVERRIDE",
+            "CAP_FOWNER",
+            "CAP_KILL",
+            "CAP_NET_BIND_SERVICE",
+            "CAP_SETGID",
+            "CAP_SETUID",
+            "CAP_SYS_CHROOT",
+        ],
+        tmpfs: ["/run/dovecot", "/run/mail", "/tmp", "/var/lib/dovecot"],
+    },
+    network: "stack",
+    ports: s => [
+        s.imap.ports.imap,
+        s.imap.ports.imaps,
+        s.imap.ports.managesieve,
+        s.imap.ports.pop3,
+        s.imap.ports.pop3s,
+    ],
+    publishAddress: s => s.imap.publishAddress,
+    // Mail outlives the stack: `pulumi destroy` must never lose it.
+    volumes: [{ name: "mail", path: paths.mailRoot, kind: "data" }],
+    mounts: [CONFIG, "mail", "lmtp", CERTIFICATE, "authpolicy-run"],
+    dependsOn: ["authpolicy"],
+    certificate: true,
+    config: {
+        files: s => renderDovecotFiles(s.imap),
+        // The hashes: readable by root and Dovecot's auth processes only.
+        secretFiles: (s, secrets) => [
+            { ...dovecotUsersFile(""), content: secrets.logins.apply(c => renderDovecotUsers(c, s.imap.domains)) },
+        ],
+        registerSecretFiles: true,
+    },
+    healthcheck: COMMON_HEALTHCHECK,
+    reload:
+        "doveadm reload when dovecot.conf changes (none for mailboxes and Sieve rules, which Dovecot reads " +
+        "afresh); a new certificate restarts only the config process",
+};

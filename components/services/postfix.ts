@@ -1,0 +1,81 @@
+// Postfix: the MTA (25, 587, 465), fed by the lookup tables it renders; it delivers to Dovecot
+// over LMTP, asks saslauthd (relay mode) or Dovecot (internet mode) about SMTP AUTH, and hands
+// every message to rspamd as its milter.
+import { paths } from "../model/paths";
+import { PostfixSpec } from "../model/spec";
+import { postfixTables } from "../render/postfixShared";
+import { relaySaslEntries, renderSaslPasswords } from "../render/postfixTables";
+import { renderPostfixFiles } from "../render/postfix";
+import { CERTIFICATE, COMMON_HEALTHCHECK, CONFIG, MailServerService } from "./definition";
+
+/** inet_interfaces and inet_protocols when not Postfix's defaults ("all", "all"), else undefined. */
+export function postfixStartupSettings(p: Pick<PostfixSpec, "inetInterfaces" | "inetProtocols">): string | undefined {
+    const interfaces = p.inetInterfaces.join(", ");
+    if (interfaces === "all" && p.inetProtocols === "all") return undefined;
+    return `inet_interfaces = ${interfaces}; inet_protocols = ${p.inetProtocols}`;
+}
+
+export const postfix: MailServerService = {
+    name: "postfix",
+    component: "MailServer",
+    image: "A prebuilt Postfix image to use instead of building images/postfix",
+    security: {
+        user: "root",
+        // master (root) manages queue permissions and signals its unprivileged children.
+        capabilities: [
+            "CAP_CHOWN",
+            "CAP_DAC_OVERRIDE",
+            "CAP_FOWNER",
+            "CAP_KILL",
+            "CAP_NET_BIND_SERVICE",
+            "CAP_SETGID",
+            "CAP_SETUID",
+        ],
+        tmpfs: ["/run/mail", "/tmp", "/var/lib/postfix"],
+    },
+    network: "stack",
+    ports: s => [s.postfix.ports.smtp, s.postfix.ports.submission, s.postfix.ports.smtps],
+    volumes: [
+        // The queue outlives the stack: `pulumi destroy` must never lose mail.
+        { name: "queue", path: paths.postfixQueue, kind: "data" },
+        // Dovecot's LMTP and auth sockets, and Postfix's reinject socket for Sieve's mail.
+        { name: "lmtp", path: paths.lmtpSocketDir, kind: "socket" },
+    ],
+    mounts: [CONFIG, "queue", "lmtp", "saslauthd-run", "rspamd-milter", CERTIFICATE],
+    dependsOn: ["saslauthd", "rspamd"],
+    certificate: true,
+    config: {
+        files: s => renderPostfixFiles(s.postfix),
+        // The relays' passwords, which Postfix must present in clear: root's alone, never registered.
+        secretFiles: (_s, secrets) => [
+            {
+                path: postfixTables.saslPasswords,
+                content: secrets.relayCredentials.apply(c => renderSaslPasswords(relaySaslEntries(c))),
+                mode: "0600",
+                owner: "root",
+                group: "root",
+            },
+        ],
+        postmap: [
+            postfixTables.virtualMailboxes,
+            postfixTables.virtualAliases,
+            postfixTables.senderLogins,
+            postfixTables.senderRelays,
+            postfixTables.relayRecipients,
+            postfixTables.saslPasswords,
+            postfixTables.senderTransports,
+            postfixTables.transports,
+            postfixTables.tlsPolicies,
+            postfixTables.ownSenderDomains,
+            postfixTables.submissionSenders,
+        ],
+        postalias: [postfixTables.systemAliases],
+        // Validates inet_interfaces against the addresses the service will have (::1, the host's own).
+        hostNetworkInHostMode: true,
+    },
+    // Postfix binds its listeners once: "postfix reload" keeps the old addresses (postconf(5): stop
+    // and start Postfix after changing these).
+    startupSettings: s => postfixStartupSettings(s.postfix),
+    healthcheck: COMMON_HEALTHCHECK,
+    reload: "postfix reload; a new certificate (tls.acme) too",
+};
