@@ -1,8 +1,8 @@
 // MailServer's antivirus option (ClamAV, asked by rspamd), declared once, and its rules on other
 // options. Off by default: clamd holds its databases in memory (about 1 GB with ClamAV's own).
-import { ANTIVIRUS_FAILURE_ACTIONS, ClamavSpec, SIGNATURE_EXTENSIONS } from "../render/clamav";
-import { Validator } from "../validate";
-import { boolean, integer, list, object, oneOf, required, text, Values } from "./declare";
+import { ANTIVIRUS_FAILURE_ACTIONS, AntivirusSettings, SIGNATURE_EXTENSIONS } from "../model/antivirus";
+import { Validator } from "../model/validator";
+import { boolean, integer, list, object, oneOf, Pinned, required, SameType, text, Values } from "./declare";
 
 const SIGNATURE_NAME = new RegExp(`^[A-Za-z0-9][A-Za-z0-9_-]*\\.(${SIGNATURE_EXTENSIONS.join("|")})$`);
 const SIGNATURE_NAME_ACCEPTED =
@@ -57,7 +57,7 @@ export const ANTIVIRUS_OPTIONS = {
         }),
         {
             doc:
-                "Signature files of your own, loaded beside ClamAV's (detections are named <name>.UNOFFICIAL); " +
+                "Signature files of your own, loaded beside ClamAV's (a detection is the signature's name + \".UNOFFICIAL\"); " +
                 "a change reloads clamd",
             default: [],
         },
@@ -70,23 +70,14 @@ export const ANTIVIRUS_OPTIONS = {
     }),
 };
 
-export const ANTIVIRUS_OPTION = object("AntivirusArgs", ANTIVIRUS_OPTIONS, {
-    doc: "Virus scanning with ClamAV, off by default",
-    default: {},
-});
-
-export type AntivirusOptions = Values<typeof ANTIVIRUS_OPTIONS>;
+// The model's settings type is the declaration's values (a compile error otherwise).
+export type _AntivirusPinned = Pinned<SameType<AntivirusSettings, Values<typeof ANTIVIRUS_OPTIONS>>>;
 
 /**
- * The rules between the antivirus and other options; returns the renderer's spec (undefined when
- * off) and what to warn about.
+ * The antivirus's rules on other options (validateMailServer calls it); returns what to warn about.
  */
-export function validateAntivirus(
-    v: Validator,
-    antivirus: AntivirusOptions,
-    spamFilterEnabled: boolean,
-): { spec: ClamavSpec | undefined; warnings: string[] } {
-    if (!antivirus.enabled) return { spec: undefined, warnings: [] };
+export function checkAntivirus(v: Validator, antivirus: AntivirusSettings, spamFilterEnabled: boolean): string[] {
+    if (!antivirus.enabled) return [];
     if (!spamFilterEnabled)
         v.fail("antivirus.enabled", true, "expected false with spamFilter.enabled false: rspamd is what asks ClamAV");
     const seen = new Set<string>();
@@ -95,20 +86,10 @@ export function validateAntivirus(
             v.fail(`antivirus.signatures[${i}].name`, s.name, "expected a name no other signature file has");
         seen.add(s.name);
     });
-    const warnings =
-        !antivirus.updates && antivirus.signatures.length === 0
-            ? [
-                  "antivirus: updates is false and no signatures are given: clamd starts only if its database volume " +
-                      "already holds ClamAV's databases",
-              ]
-            : [];
-    return {
-        spec: {
-            updates: antivirus.updates,
-            checksPerDay: antivirus.checksPerDay,
-            signatures: antivirus.signatures.map(s => ({ name: s.name, content: s.content })),
-            onScanFailure: antivirus.onScanFailure,
-        },
-        warnings,
-    };
+    return !antivirus.updates && antivirus.signatures.length === 0
+        ? [
+              `${v.component}: antivirus.updates is false and no signatures are given: clamd starts only if its ` +
+                  "database volume already holds ClamAV's databases",
+          ]
+        : [];
 }

@@ -2,7 +2,8 @@
 // operator's own signature files, and rspamd's files that point its antivirus module at clamd.
 // rspamd asks clamd over a unix socket in a volume only the two containers mount; a virus makes
 // rspamd answer "reject", which Postfix's milter turns into a 554 naming the virus.
-import { publicFile, RenderedFile } from "./spec";
+import type { ClamavSpec } from "../model/antivirus";
+import { publicFile, RenderedFile } from "../model/spec";
 
 /** The volume of clamd's socket, mounted by the clamav and rspamd containers. */
 export const CLAMAV_SOCKET_DIR = "/run/clamav";
@@ -13,28 +14,6 @@ export const CLAMAV_DATABASE_DIR = "/var/lib/clamav";
 export const CLAMD_CONF = "/config/current/clamd.conf";
 /** The rspamd symbol of a virus; `${CLAMAV_SYMBOL}_FAIL` when clamd could not scan. */
 export const CLAMAV_SYMBOL = "CLAM_VIRUS";
-
-export const ANTIVIRUS_FAILURE_ACTIONS = ["defer", "accept"] as const;
-
-/** The extensions of ClamAV's own signature formats a signature file may have (ClamAV's signatures docs). */
-export const SIGNATURE_EXTENSIONS = ["hdb", "hsb", "mdb", "msb", "ndb", "ldb", "cdb", "fp", "sfp", "ign2"] as const;
-
-/** An operator's signature file, installed next to ClamAV's databases. */
-export interface SignatureFile {
-    /** File name with a ClamAV extension (SIGNATURE_EXTENSIONS), e.g. "local.ndb". */
-    name: string;
-    content: string;
-}
-
-export interface ClamavSpec {
-    /** freshclam in the container keeps ClamAV's databases current. */
-    updates: boolean;
-    /** freshclam's checks a day (its Checks). */
-    checksPerDay: number;
-    signatures: SignatureFile[];
-    /** What rspamd does with a message clamd could not scan: tell the sender to retry (451), or pass it. */
-    onScanFailure: (typeof ANTIVIRUS_FAILURE_ACTIONS)[number];
-}
 
 const HEADER =
     "# Rendered by the mailserver package (components/render/clamav.ts). Do not edit here:\n" +

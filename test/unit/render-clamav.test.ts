@@ -4,17 +4,17 @@
 // what is accepted.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ANTIVIRUS_OPTIONS, validateAntivirus } from "../../components/options/antivirus";
+import { ANTIVIRUS_OPTIONS, checkAntivirus } from "../../components/options/antivirus";
 import { readOptions } from "../../components/options/declare";
+import type { ClamavSpec } from "../../components/model/antivirus";
 import {
     CLAMAV_SOCKET,
-    ClamavSpec,
     renderClamavFiles,
     renderClamdConf,
     renderFreshclamConf,
     renderRspamdAntivirusFiles,
 } from "../../components/render/clamav";
-import { Validator } from "../../components/validate";
+import { Validator } from "../../components/model/validator";
 
 const SPEC: ClamavSpec = {
     updates: true,
@@ -116,7 +116,7 @@ const read = (args: unknown) => readOptions(V, ANTIVIRUS_OPTIONS, args, "antivir
 /** The error an antivirus argument fails with, for MailServer mx. */
 function refusal(args: unknown, spamFilterEnabled = true): string {
     try {
-        validateAntivirus(V, read(args), spamFilterEnabled);
+        checkAntivirus(V, read(args), spamFilterEnabled);
     } catch (e) {
         return (e as Error).message;
     }
@@ -125,19 +125,22 @@ function refusal(args: unknown, spamFilterEnabled = true): string {
 
 describe("the antivirus option", () => {
     test("off by default; on: updates 12 times a day, no own signatures, a failed scan deferred", () => {
-        assert.deepEqual(validateAntivirus(V, read(undefined), true), { spec: undefined, warnings: [] });
-        assert.deepEqual(validateAntivirus(V, read({ enabled: true }), true), {
-            spec: { updates: true, checksPerDay: 12, signatures: [], onScanFailure: "defer" },
-            warnings: [],
+        assert.deepEqual(read(undefined), {
+            enabled: false,
+            updates: true,
+            checksPerDay: 12,
+            signatures: [],
+            onScanFailure: "defer",
         });
+        assert.deepEqual(checkAntivirus(V, read(undefined), false), []);
+        assert.deepEqual(checkAntivirus(V, read({ enabled: true }), true), []);
     });
 
     test("without updates and own signatures it warns: clamd needs a database in its volume", () => {
-        const r = validateAntivirus(V, read({ enabled: true, updates: false }), true);
-        assert.match(r.warnings.join("\n"), /updates is false and no signatures are given/);
+        const warnings = checkAntivirus(V, read({ enabled: true, updates: false }), true);
+        assert.match(warnings.join("\n"), /^MailServer mx: antivirus\.updates is false and no signatures are given/);
         assert.deepEqual(
-            validateAntivirus(V, read({ enabled: true, updates: false, signatures: [SPEC.signatures[0]] }), true)
-                .warnings,
+            checkAntivirus(V, read({ enabled: true, updates: false, signatures: [SPEC.signatures[0]] }), true),
             [],
         );
     });
