@@ -91,6 +91,8 @@ export function mailServerSettings(d: MailServerSettings) {
         restart: d.restart,
         tls: tlsSettings(d.tls),
         spamFilter: d.spamFilter,
+        // Only when on, so that servers without it register what they did before.
+        ...(d.antivirus.enabled ? { antivirus: d.antivirus } : {}),
         // Only when a domain is served, so that servers without the endpoint register what they did before.
         ...(d.wellKnown
             ? {

@@ -14,6 +14,7 @@ import type {
     DnsMode,
     MailServerPorts,
     SpamFilterArgs,
+    AntivirusArgs,
     WellKnownArgs,
     NetworkMode,
     TlsArgs,
@@ -124,6 +125,8 @@ export interface MailServerArgs {
     ports?: MailServerPorts;
     /** rspamd: signing, inbound checks and spam scoring. Default: each field's default. */
     spamFilter?: SpamFilterArgs;
+    /** Virus scanning with ClamAV, off by default. Default: each field's default. */
+    antivirus?: AntivirusArgs;
     /**
      * The HTTPS endpoint (nginx, a container of its own) serving the MTA-STS policy and Thunderbird autoconfig file of
      * each VirtualDomain with wellKnown set; it runs only when one has it. Default: each field's default.

@@ -199,6 +199,49 @@ export interface SpamFilterArgs {
     dnsRetransmits?: number;
 }
 
+/** Virus scanning with ClamAV, off by default. */
+export interface AntivirusArgs {
+    /**
+     * ClamAV (clamd, a container of its own) scans every message through rspamd; a virus is refused at SMTP time (554
+     * naming it). Needs spamFilter.enabled and about 1 GB of memory with ClamAV's databases. Default: false.
+     */
+    enabled?: boolean;
+    /**
+     * freshclam in the clamav container downloads ClamAV's databases (a few hundred MB, before clamd first starts) into
+     * a volume kept across deployments and updates them checksPerDay times a day; false: clamd uses only what that
+     * volume holds and the signatures given here. Default: true.
+     */
+    updates?: boolean;
+    /** How often a day freshclam asks ClamAV's mirrors for new signatures. Default: 12. */
+    checksPerDay?: number;
+    /**
+     * Signature files of your own, loaded beside ClamAV's (a detection is the signature's name + ".UNOFFICIAL"); a
+     * change reloads clamd. Default: [].
+     */
+    signatures?: AntivirusSignatureFile[];
+    /**
+     * "defer": a message clamd could not scan (down, timed out) is refused with 451 and retried by its sender;
+     * "accept": it passes unscanned. Default: "defer".
+     */
+    onScanFailure?: AntivirusFailureAction;
+}
+
+/** A signature file of your own (name and content). */
+export interface AntivirusSignatureFile {
+    /**
+     * File name; its extension says the signature format, e.g. "local.ndb" (body-based) or "local.hdb" (MD5 hashes).
+     */
+    name: string;
+    /** The signatures, one a line, in ClamAV's format for that extension. */
+    content: string;
+}
+
+/**
+ * "defer": a message clamd could not scan (down, timed out) is refused with 451 and retried by its sender; "accept": it
+ * passes unscanned.
+ */
+export type AntivirusFailureAction = "defer" | "accept";
+
 /**
  * The HTTPS endpoint (nginx, a container of its own) serving the MTA-STS policy and Thunderbird autoconfig file of each
  * VirtualDomain with wellKnown set; it runs only when one has it.
@@ -338,6 +381,8 @@ export interface ImageArgs {
     web?: pulumi.Input<string>;
     /** A prebuilt brute-force policy image to use instead of building images/authpolicy (DovecotImap bruteForce). */
     authpolicy?: pulumi.Input<string>;
+    /** A prebuilt ClamAV image to use instead of building images/clamav (antivirus). */
+    clamav?: pulumi.Input<string>;
     /** Base image of the builds. Default: "debian:trixie-slim". */
     baseImage?: pulumi.Input<string>;
     /** Docker build network mode, e.g. "host" where the default bridge has no route out. */

@@ -3,6 +3,7 @@
 // the values its declaration gives (options/mailServer.ts, options/tls.ts), so the two cannot
 // drift apart. Secrets (keys, DNS credentials) are Pulumi inputs: the type is all that is imported.
 import type { Input } from "@pulumi/pulumi";
+import type { AntivirusSettings } from "./antivirus";
 import type { CertificateSpec } from "./certificate";
 import type { WebDomain } from "./dns";
 import type { PostfixSpec } from "./spec";
@@ -84,6 +85,8 @@ export interface MailServerSettings {
     dns: "available" | "none";
     /** The well-known HTTPS endpoint, when a VirtualDomain has wellKnown set. */
     wellKnown?: WellKnownSettings;
+    /** ClamAV, asked by rspamd (off by default). */
+    antivirus: AntivirusSettings;
     /** What the component logs as warnings (obsolete options it ignores). */
     warnings: string[];
 }

@@ -41,6 +41,7 @@ import {
     NETWORK_MODES,
     ipAddress,
 } from "./mailServerFields";
+import { ANTIVIRUS_OPTIONS } from "./antivirus";
 import { SPAM_FILTER_OPTIONS } from "./spamFilter";
 
 export const MAIL_SERVER_OPTIONS = {
@@ -204,6 +205,10 @@ export const MAIL_SERVER_OPTIONS = {
     ports: object("MailServerPorts", MAIL_SERVER_PORT_OPTIONS, { doc: "Where each smtpd listens", default: {} }),
     spamFilter: object("SpamFilterArgs", SPAM_FILTER_OPTIONS, {
         doc: "rspamd: signing, inbound checks and spam scoring",
+        default: {},
+    }),
+    antivirus: object("AntivirusArgs", ANTIVIRUS_OPTIONS, {
+        doc: "Virus scanning with ClamAV, off by default",
         default: {},
     }),
     wellKnown: object("WellKnownArgs", WELL_KNOWN_OPTIONS, {

@@ -8,6 +8,7 @@ import { certificateSpec } from "../model/certificate";
 import type { MailServerSettings } from "../model/settings";
 import { Validator } from "../model/validator";
 import { bridgeGatewayRisk, isLoopbackAddress, parseNetwork } from "../model/net";
+import { checkAntivirus } from "./antivirus";
 import { readOptions } from "./declare";
 import { validateTls } from "./tls";
 import * as fields from "./mailServerFields";
@@ -221,6 +222,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
                 );
         });
 
+    const antivirusWarnings = checkAntivirus(v, o.antivirus, spam.enabled);
     const served = o.domains.flatMap(d => (d.wellKnown ? [d.wellKnown] : []));
     if (served.length > 0) {
         const p = o.wellKnown.httpsPort;
@@ -246,6 +248,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
         tls,
         certificate,
         spamFilter: spam,
+        antivirus: o.antivirus,
         dns: o.dns,
         ...(served.length > 0 ? { wellKnown: { ...o.wellKnown, domains: served } } : {}),
         placement: { networkMode: o.networkMode, publishAddress: o.publishAddress },
@@ -280,6 +283,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             certificate,
         },
         warnings: [
+            ...antivirusWarnings,
             ...(obsoleteReinject === undefined ? [] : [fields.obsoleteReinjectWarning(name, obsoleteReinject)]),
             ...(o.outboundAddress !== undefined && isLoopbackAddress(o.outboundAddress)
                 ? [fields.loopbackOutboundWarning(name, o.outboundAddress)]

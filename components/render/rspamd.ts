@@ -3,6 +3,7 @@
 // links local.d and override.d to the active generation (/config/current), so everything here
 // either adds to Debian's defaults (local.d) or replaces one of their keys (override.d).
 import { publicFile, RenderedFile } from "../model/spec";
+import { renderRspamdAntivirusFiles } from "./clamav";
 import { fromOwnerRule, dkimCondition, arcCondition } from "./rspamdConditions";
 import { OUTBOUND_RULES, renderRatelimit } from "./rspamdRules";
 import { HEADER, RspamdSpec, ucl, q, RSPAMD_MILTER_SOCKET, VALKEY_SOCKET_DIR } from "./rspamdShared";
@@ -143,5 +144,6 @@ ${arcCondition({ ...s, signing: signingDomains })}
 EOD
 `,
         ),
+        ...(s.antivirus ? renderRspamdAntivirusFiles(s.antivirus) : []),
     ];
 }

@@ -4,6 +4,7 @@ import * as crypto from "node:crypto";
 import { paths } from "../model/paths";
 
 import type { DkimAlgorithm } from "../model/spec";
+import type { ClamavSpec } from "../model/antivirus";
 
 export type { DkimAlgorithm };
 
@@ -37,6 +38,8 @@ export interface RspamdSpec {
     senderOwners?: Array<[string, string[]]>;
     /** Postfix's recipient_delimiter: user+tag@domain belongs to whoever owns user@domain. */
     recipientDelimiter: string;
+    /** MailServer antivirus, when on: the antivirus module asks clamd (render/clamav.ts). */
+    antivirus?: ClamavSpec;
 }
 
 /** Where Postfix finds the milter: a volume shared by the rspamd and Postfix containers only. */

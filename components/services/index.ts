@@ -6,6 +6,7 @@
 import type { RenderedFile } from "../model/spec";
 import { acme } from "./acme";
 import { authpolicy } from "./authpolicy";
+import { clamav } from "./clamav";
 import type { AnyService, ImapService, MailServerService, ServiceDefinition, StagedFile } from "./definition";
 import { dovecot } from "./dovecot";
 import { postfix } from "./postfix";
@@ -15,7 +16,17 @@ import { valkey } from "./valkey";
 import { web } from "./web";
 
 /** Every service, in the order their image options are documented. */
-export const SERVICES: readonly AnyService[] = [postfix, dovecot, saslauthd, rspamd, valkey, acme, web, authpolicy];
+export const SERVICES: readonly AnyService[] = [
+    postfix,
+    dovecot,
+    saslauthd,
+    rspamd,
+    valkey,
+    acme,
+    web,
+    authpolicy,
+    clamav,
+];
 
 export type ComponentName = AnyService["component"];
 

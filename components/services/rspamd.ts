@@ -4,6 +4,7 @@ import { senderOwners } from "../model/addresses";
 import type { MailServerSettings } from "../model/settings";
 import { dkimKeyPath, RSPAMD_DB_DIR, RSPAMD_MILTER_DIR, rspamdDkimKey, RspamdSpec } from "../render/rspamdShared";
 import { renderRspamdFiles } from "../render/rspamd";
+import { clamavSpec } from "./clamav";
 import { COMMON_HEALTHCHECK, CONFIG, MailServerService } from "./definition";
 
 /** rspamd's settings from MailServer's: mynetworks without Postfix's brackets, one entry per signing domain. */
@@ -28,6 +29,7 @@ export function rspamdSpec(settings: MailServerSettings): RspamdSpec {
         // envelope sender against. Relay mode: its users may send as any sender (documented).
         ...(settings.postfix.mode === "internet" ? { senderOwners: senderOwners(settings.postfix.domains) } : {}),
         recipientDelimiter: settings.postfix.recipientDelimiter,
+        ...(settings.antivirus.enabled ? { antivirus: clamavSpec(settings.antivirus) } : {}),
     };
 }
 
@@ -51,7 +53,8 @@ export const rspamd: MailServerService = {
         // Postfix's milter socket: shared by the two containers only.
         { name: "rspamd-milter", path: RSPAMD_MILTER_DIR, kind: "socket" },
     ],
-    mounts: [CONFIG, "rspamd-data", "valkey-run", "rspamd-milter"],
+    // With antivirus: clamd's socket (mounted while clamav runs).
+    mounts: [CONFIG, "rspamd-data", "valkey-run", "rspamd-milter", "clamav-run"],
     dependsOn: ["valkey"],
     config: {
         files: s => renderRspamdFiles(rspamdSpec(s)),

@@ -1,7 +1,6 @@
 # Dovecot hooks for the common entrypoint, healthcheck and config job.
 service_prepare() {
   mkdir -p /var/mail/vhosts && chown vmail:vmail /var/mail/vhosts
-  cert_seen=$(readlink /certs/current 2>/dev/null || true)
   # The brute-force policy service never bans Docker's gateway in bridge mode (it may carry every
   # client): tell it which address that is, this container's default gateway.
   if [ -d /run/authpolicy ]; then default_gateway > /run/authpolicy/gateway.new && mv -f /run/authpolicy/gateway.new /run/authpolicy/gateway; fi
@@ -61,13 +60,5 @@ cert_refresh() {
 # period and kill it.
 service_stop() { doveadm stop || true; kill -TERM -1 2>/dev/null || true; }
 service_check() { doveadm service status >/dev/null 2>&1; }
-# tls.acme: the ACME container renames /certs/current over to each new pair.
-cert_seen=""
-service_watch() {
-  local now
-  now=$(readlink /certs/current 2>/dev/null || true)
-  [ -n "$now" ] && [ "$now" != "$cert_seen" ] || return 0
-  echo "entrypoint[dovecot]: certificate ${cert_seen:-none} -> $now; restarting the config process"
-  cert_refresh || return 1
-  cert_seen=$now
-}
+# tls.acme: a new certificate (the entrypoint watches /certs/current).
+service_cert_changed() { echo "entrypoint[dovecot]: restarting the config process for the new certificate"; cert_refresh; }

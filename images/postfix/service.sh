@@ -10,7 +10,6 @@ service_prepare() {
   ln -sfn /run/lmtp/reinject /var/spool/postfix/public/reinject
   chown -h postfix:postdrop /var/spool/postfix/public/reinject
   install -d -o root -g root -m 0755 /var/spool/postfix/pid/unix.reinject
-  cert_seen=$(readlink /certs/current 2>/dev/null || true)
 }
 service_start() { exec postfix start-fg; }
 service_reload() { postfix reload; }
@@ -23,19 +22,11 @@ service_check() { ! /usr/lib/postfix/sbin/master -t 2>/dev/null; }
 # every 2 s, mail deferred at the LMTP socket is retried at once (postqueue -i, nothing else).
 lmtp_reload_seen=""
 lmtp_retry_until=0
-# tls.acme: the ACME container renames /certs/current over to each new pair; a reload makes new
-# smtpd processes read it while sessions in flight finish on the old one.
-cert_seen=""
-cert_watch() {
-  local now
-  now=$(readlink /certs/current 2>/dev/null || true)
-  [ -n "$now" ] && [ "$now" != "$cert_seen" ] || return 0
-  echo "entrypoint[postfix]: certificate ${cert_seen:-none} -> $now, reloading"
-  postfix reload && cert_seen=$now
-}
+# tls.acme: a new certificate (the entrypoint watches /certs/current): a reload makes new smtpd
+# processes read it while sessions in flight finish on the old one.
+service_cert_changed() { echo "entrypoint[postfix]: reloading for the new certificate"; postfix reload; }
 service_watch() {
   local stamp now id
-  cert_watch || true
   stamp=$(cat /run/lmtp/reloaded 2>/dev/null || true)
   now=$(date +%s)
   if [ -n "$stamp" ] && [ "$stamp" != "$lmtp_reload_seen" ]; then

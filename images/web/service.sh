@@ -4,7 +4,6 @@
 NGINX=(nginx -e stderr -c /config/current/nginx.conf)
 service_prepare() {
   install -d -m 0755 /run/nginx
-  cert_seen=$(readlink /certs/current 2>/dev/null || true)
 }
 service_start() { exec "${NGINX[@]}" -g 'daemon off;'; }
 # nginx re-reads /config/current/nginx.conf (the new generation) and the certificate; workers
@@ -23,13 +22,6 @@ service_check() {
     | timeout 5 openssl s_client -quiet -connect "$address:$port" -servername healthcheck.invalid 2>/dev/null || true)
   case "$response" in "HTTP/1."?" 404 "*) ;; *) echo "no 404 from https://$address:$port/"; return 1 ;; esac
 }
-# tls.acme: the ACME container renames /certs/current over to each new pair; a reload makes new
+# tls.acme: a new certificate (the entrypoint watches /certs/current); a reload makes new
 # connections use it.
-cert_seen=""
-service_watch() {
-  local now
-  now=$(readlink /certs/current 2>/dev/null || true)
-  [ -n "$now" ] && [ "$now" != "$cert_seen" ] || return 0
-  echo "entrypoint[web]: certificate ${cert_seen:-none} -> $now, reloading"
-  "${NGINX[@]}" -s reload && cert_seen=$now
-}
+service_cert_changed() { echo "entrypoint[web]: reloading for the new certificate"; "${NGINX[@]}" -s reload; }

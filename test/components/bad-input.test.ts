@@ -102,6 +102,8 @@ test("at least 25 invalid configurations are refused before any resource is regi
     const pair = mismatchedPair();
     // A domain served by the well-known endpoint, for the port clashes that only then matter.
     const served = domain("wk-example.com", { wellKnown: true });
+    // A domain without DKIM keys, for a server without rspamd.
+    const unsigned = domain("unsigned-example.com", { dkim: false });
     const loopDomain = () =>
         new c.VirtualDomain("loop-dom", {
             domain: "example.com",
@@ -1136,6 +1138,41 @@ test("at least 25 invalid configurations are refused before any resource is regi
             shown: "0",
             accepted: /a whole number of retries > 0/,
             construct: n => server(n, { spamFilter: { dnsRetransmits: 0 } }),
+        },
+        {
+            what: "the antivirus without rspamd, which is what asks ClamAV",
+            label: "MailServer bad-111",
+            field: "antivirus.enabled",
+            shown: "true",
+            accepted: /expected false with spamFilter\.enabled false: rspamd is what asks ClamAV/,
+            construct: n =>
+                server(n, { spamFilter: { enabled: false }, antivirus: { enabled: true }, domains: [unsigned] }),
+        },
+        {
+            what: "an antivirus signature file without a ClamAV extension",
+            label: "MailServer bad-112",
+            field: "antivirus.signatures[0].name",
+            shown: `"eicar.txt"`,
+            accepted: /a ClamAV signature extension \(\.hdb, .*\), e\.g\. "local\.ndb"/,
+            construct: n =>
+                server(n, { antivirus: { enabled: true, signatures: [{ name: "eicar.txt", content: "E:0:*:41" }] } }),
+        },
+        {
+            what: "two antivirus signature files of one name",
+            label: "MailServer bad-113",
+            field: "antivirus.signatures[1].name",
+            shown: `"local.ndb"`,
+            accepted: /a name no other signature file has/,
+            construct: n =>
+                server(n, {
+                    antivirus: {
+                        enabled: true,
+                        signatures: [
+                            { name: "local.ndb", content: "A:0:*:41" },
+                            { name: "local.ndb", content: "B:0:*:42" },
+                        ],
+                    },
+                }),
         },
     ];
     assert.ok(cases.length >= 25);

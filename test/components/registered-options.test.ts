@@ -105,6 +105,7 @@ before(async () => {
         relayDomains: ["backup.example"],
         relayRecipients: ["someone@backup.example"],
         wellKnown: { httpsPort: 8443, address: "127.0.0.1" },
+        antivirus: { enabled: true, signatures: [{ name: "local.ndb", content: "Local-Test:0:*:4d41494c" }] },
     });
     const relayServer = new c.MailServer("ro-relay-mode", {
         mode: "relay",

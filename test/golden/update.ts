@@ -29,8 +29,9 @@ interface Registration { type: string; name: string; parent: string; wire: any }
 
 /**
  * Golden-only stacks: a shipped stack's config plus what the shipped stacks leave off, so that the
- * ACME client's and the well-known endpoint's configuration show in golden diffs too. "acme" is prod
- * with its certificate from Let's Encrypt (HTTP-01, a second name) and MTA-STS and autoconfig served.
+ * ACME client's, the well-known endpoint's and ClamAV's configuration show in golden diffs too. "acme"
+ * is prod with its certificate from Let's Encrypt (HTTP-01, a second name), MTA-STS and autoconfig
+ * served, and the antivirus on.
  */
 const DERIVED_STACKS: Record<string, { from: string; config: Record<string, unknown> }> = {
     acme: {
@@ -38,6 +39,8 @@ const DERIVED_STACKS: Record<string, { from: string; config: Record<string, unkn
         config: {
             "mailserver:tls": { acme: { email: "postmaster@example.com", names: ["imap.example.com"] } },
             "mailserver:wellKnown": { httpsPort: 443 },
+            // ClamAV too (antivirus): its files and rspamd's antivirus module show in golden diffs.
+            "mailserver:antivirus": { enabled: true },
             "mailserver:domains": [
                 {
                     domain: "example.com",

@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { imageSourcesDigest, imagesDir } from "../../components/platform/docker/images";
 
-const SERVICES = ["postfix", "dovecot", "saslauthd", "rspamd", "valkey", "acme", "web"];
+const SERVICES = ["postfix", "dovecot", "saslauthd", "rspamd", "valkey", "acme", "web", "clamav"];
 const copy = fs.mkdtempSync(path.join(os.tmpdir(), "mailserver-images-"));
 fs.cpSync(imagesDir(), copy, { recursive: true });
 const digests = () => Object.fromEntries(SERVICES.map(s => [s, imageSourcesDigest(copy, s)]));
@@ -27,11 +27,19 @@ describe("image source digests", () => {
     test("a file in images/common/ changes the images that copy it; valkey's copies only its own file", () => {
         const before = digests();
         fs.appendFileSync(path.join(copy, "common", "healthcheck"), "\n# changed\n");
-        assert.deepEqual(changed(before, digests()), ["postfix", "dovecot", "saslauthd", "rspamd", "web"]);
+        assert.deepEqual(changed(before, digests()), ["postfix", "dovecot", "saslauthd", "rspamd", "web", "clamav"]);
         const next = digests();
         fs.appendFileSync(path.join(copy, "common", "apply-config"), "\n# changed\n");
         // acme copies common/apply-config by name.
-        assert.deepEqual(changed(next, digests()), ["postfix", "dovecot", "saslauthd", "rspamd", "acme", "web"]);
+        assert.deepEqual(changed(next, digests()), [
+            "postfix",
+            "dovecot",
+            "saslauthd",
+            "rspamd",
+            "acme",
+            "web",
+            "clamav",
+        ]);
     });
 
     test("a service's own files, its Dockerfile and an executable bit change only that service", () => {

@@ -114,6 +114,7 @@ function mailServer(spec: PostfixSpec, o: ServerOptions = {}): WireResource {
             certPem: undefined,
             keyPem: undefined,
         },
+        antivirus: { enabled: false, updates: true, checksPerDay: 12, signatures: [], onScanFailure: "defer" },
         spamFilter: {
             enabled: true,
             rejectScore: 15,
