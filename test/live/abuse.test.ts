@@ -509,6 +509,36 @@ describe("abuse limits, live", () => {
                 maxConnections: 10,
                 maxMessages: Infinity,
             });
+            // rspamd takes the new generation with a HUP and new workers, seconds after the up
+            // returns (more on a busy machine), and a milter session open across that swap is
+            // broken (451, the client retries). So: wait for the entrypoint to have applied the
+            // generation and the workers to have been replaced, then measure only once one message
+            // shows the limits as deployed (on: a check and an update per bucket; off: none).
+            const applied = () =>
+                spawnSync("docker", [
+                    "exec",
+                    `${PREFIX}-rspamd`,
+                    "sh",
+                    "-c",
+                    'test "$(cat /run/mail/applied)" = "$(readlink /config/current)"',
+                ]).status === 0;
+            const settled = Date.now() + 60_000;
+            while (!applied()) {
+                assert.ok(Date.now() < settled, "rspamd did not apply the new generation within 60 s");
+                await new Promise(r => setTimeout(r, 500));
+            }
+            await new Promise(r => setTimeout(r, 5000));
+            for (;;) {
+                const before = valkeyScripts().calls;
+                await transport.sendMail({ from: bench.address, to: other.address, subject: "settle", text: "settle" });
+                const calls = valkeyScripts().calls - before;
+                if (limits ? calls >= 4 : calls <= 2) break;
+                assert.ok(
+                    Date.now() < settled,
+                    `rspamd still runs the previous limits 60 s after the up (${calls} calls)`,
+                );
+                await new Promise(r => setTimeout(r, 1000));
+            }
             const subject = uniqueSubject("load");
             const valkeyBefore = valkeyScripts();
             const since = Math.floor(Date.now() / 1000);
