@@ -22,6 +22,7 @@ import {
     smtp,
     SmtpSession,
     SwaksResult,
+    generationApplied,
     uniqueSubject,
 } from "./clients";
 import { deploy, destroy, liveConfig, portsFrom } from "./stack";
@@ -514,16 +515,8 @@ describe("abuse limits, live", () => {
             // broken (451, the client retries). So: wait for the entrypoint to have applied the
             // generation and the workers to have been replaced, then measure only once one message
             // shows the limits as deployed (on: a check and an update per bucket; off: none).
-            const applied = () =>
-                spawnSync("docker", [
-                    "exec",
-                    `${PREFIX}-rspamd`,
-                    "sh",
-                    "-c",
-                    'test "$(cat /run/mail/applied)" = "$(readlink /config/current)"',
-                ]).status === 0;
             const settled = Date.now() + 60_000;
-            while (!applied()) {
+            while (!generationApplied(`${PREFIX}-rspamd`)) {
                 assert.ok(Date.now() < settled, "rspamd did not apply the new generation within 60 s");
                 await new Promise(r => setTimeout(r, 500));
             }

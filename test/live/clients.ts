@@ -109,6 +109,15 @@ export function smtp(session: SmtpSession): SwaksResult {
     return swaks(smtpArgs(session));
 }
 
+/**
+ * Whether a service runs its active configuration generation: its entrypoint writes
+ * /run/mail/applied once it has reloaded to /config/current (images/common/entrypoint).
+ */
+export function generationApplied(container: string): boolean {
+    const check = 'test "$(cat /run/mail/applied)" = "$(readlink /config/current)"';
+    return spawnSync("docker", ["exec", container, "sh", "-c", check]).status === 0;
+}
+
 /** The reply to the last command of a given kind, e.g. the RCPT reply. */
 export function replyAfter(result: SwaksResult, command: RegExp): string | undefined {
     const lines = result.transcript.split("\n");

@@ -22,6 +22,7 @@ import {
     sieveConnect as sieveConnectTo,
     smtp,
     SmtpSession,
+    generationApplied,
     uniqueSubject,
 } from "./clients";
 import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom } from "./stack";
@@ -246,7 +247,7 @@ const currentGeneration = () => dovecotExec(["readlink", "/config/current"]).std
  */
 function waitForReload(): void {
     for (let i = 0; i < 40; i++) {
-        if (dovecotExec(["sh", "-c", 'test "$(cat /run/mail/applied)" = "$(readlink /config/current)"']).status === 0) {
+        if (generationApplied(`${PREFIX}-dovecot`)) {
             spawnSync("sleep", ["2"]);
             return;
         }

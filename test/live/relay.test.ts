@@ -7,7 +7,7 @@
 // "backupmx" (relay mode with relayDomains, 24000). Smarthost ports: 25501-25520.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { SMTPServer, SMTPServerSession } from "smtp-server";
@@ -26,6 +26,7 @@ import {
     ServerMessage,
     smtp,
     SwaksResult,
+    generationApplied,
     uniqueSubject,
 } from "./clients";
 import { ARTIFACTS, deploy, DeployResult, destroy, liveConfig, portsFrom, USERS } from "./stack";
@@ -170,20 +171,7 @@ function exec(container: string, args: string[]): string {
 
 /** Waits until the service runs the configuration generation that is active in its volume. */
 async function waitApplied(container: string): Promise<void> {
-    await waitFor(
-        `${container} to reload its new configuration`,
-        () => {
-            const r = spawnSync("docker", [
-                "exec",
-                container,
-                "sh",
-                "-c",
-                '[ "$(cat /run/mail/applied)" = "$(readlink /config/current)" ]',
-            ]);
-            return r.status === 0;
-        },
-        30_000,
-    );
+    await waitFor(`${container} to reload its new configuration`, () => generationApplied(container), 30_000);
 }
 
 interface QueueEntry {
