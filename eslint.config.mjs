@@ -3,7 +3,17 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["bin/**", "node_modules/**", "test/.artifacts/**", ".local/**", "engine/**", "bench/.results/**"] },
+    {
+        ignores: [
+            "bin/**",
+            "node_modules/**",
+            "test/.artifacts/**",
+            "test/.venv/**",
+            ".local/**",
+            "engine/**",
+            "bench/.results/**",
+        ],
+    },
     js.configs.recommended,
     ...tseslint.configs.recommended,
     // CommonJS scripts (the policy pack's entry point, policy/main.cjs).

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import {
     PasswordHashCache,
+    DkimKeyAlgorithm,
     DovecotImap,
     DovecotImapArgs,
     MailboxArgs,
@@ -102,6 +103,7 @@ function mailServerProgram() {
         passwords: _passwords,
         passwordHashes: _passwordHashes,
         passwordHashCache: _passwordHashCache,
+        dkimKeys: dkimKeyMap,
         relayhosts: relayConfigs,
         relayPasswords,
         users: userAddresses,
@@ -109,6 +111,7 @@ function mailServerProgram() {
         tlsKeyPem,
         tlsCaKeyPem,
         tlsAcmeDnsCredentials,
+        backupSecrets,
         imapPorts,
         imapListen,
         imapPublishAddress,
@@ -122,6 +125,19 @@ function mailServerProgram() {
     // changed password is hashed again.
     const passwordHashCache = values.passwordHashCache as pulumi.Output<PasswordHashCache> | undefined;
     const loginSecret = loginSecrets(config, values);
+    // Kept or imported DKIM keys: which domains have some is read from the keys of the map, the keys
+    // themselves stay secrets (one secret Output per PEM).
+    const dkimKeyDomains = secretMapKeys(config, "dkimKeys");
+    const dkimKeysOf = (domain: string) => {
+        const raw = pulumi.runtime.allConfig()[`${config.name}:dkimKeys`];
+        const shape = (JSON.parse(raw)[domain] ?? []) as Array<{ selector: string; algorithm: DkimKeyAlgorithm }>;
+        const map = dkimKeyMap as pulumi.Output<Record<string, Array<{ privateKeyPem: string }>>>;
+        return shape.map((k, i) => ({
+            selector: k.selector,
+            algorithm: k.algorithm,
+            privateKeyPem: map.apply(m => m[domain][i].privateKeyPem),
+        }));
+    };
 
     const domains: VirtualDomain[] = (domainConfigs ?? []).map(
         (d: VirtualDomainArgs & { mailboxes?: MailboxArgs[] }) =>
@@ -132,6 +148,7 @@ function mailServerProgram() {
                     return { ...m, ...loginSecret(address, "mailbox") };
                 }),
                 passwordHashCache,
+                ...(dkimKeyDomains.has(d.domain) ? { dkimKeys: dkimKeysOf(d.domain) } : {}),
                 mxHosts: d.mxHosts ?? [serverOptions.hostname],
             }),
     );
@@ -168,8 +185,20 @@ function mailServerProgram() {
         tls = { ...tls, acme: { ...tls?.acme, dnsCredentials } };
     }
 
+    // backup's secret fields: a secret key of their own too; one secret output per field.
+    const backupSecretNames = [...secretMapKeys(config, "backupSecrets")];
+    const backupMap = backupSecrets as pulumi.Output<Record<string, string>>;
+    const backup =
+        backupSecretNames.length > 0
+            ? {
+                  ...serverOptions.backup,
+                  ...Object.fromEntries(backupSecretNames.map(n => [n, backupMap.apply(m => m[n])])),
+              }
+            : serverOptions.backup;
+
     const server = new MailServer("mail", {
         ...serverOptions,
+        backup,
         domains,
         relayhosts,
         users,
@@ -196,6 +225,8 @@ function mailServerProgram() {
         passwordHashCache: pulumi
             .all([...domains.map(d => d.passwordHashCache), server.passwordHashCache])
             .apply(caches => Object.assign({}, ...caches) as PasswordHashCache),
+        // Read back by the next deployment as previousNamePrefix (scripts/lib/engine.ts keeps it).
+        namePrefix: server.namePrefix,
         postfixContainer: server.postfixContainerName,
         saslauthdContainer: server.saslauthdContainerName,
         dovecotContainer: imap?.containerName,
@@ -207,9 +238,18 @@ function mailServerProgram() {
         // MTA-STS policy each domain must serve at https://mta-sts.<domain>/.well-known/mta-sts.txt.
         dnsRecords: pulumi.all(domains.map(d => d.dnsRecords)).apply(r => r.flat()),
         dnsZones: byDomain(domains, d => d.dnsZone),
+        // Every domain's DKIM private keys, a secret: `npm run stack -- export-keys` keeps them as dkimKeys.
+        dkimKeys: pulumi.secret(
+            pulumi
+                .all(domains.map(d => pulumi.all([d.domain, d.dkimKeys])))
+                .apply(entries => Object.fromEntries(entries)),
+        ),
         mtaStsPolicies: byDomain(domains, d => d.mtaStsPolicy),
         mainCf: server.mainCf,
         dovecotConf: imap?.dovecotConf,
+        // Only with monitoring.metrics: for a Prometheus of your own.
+        metricsScrapeConfig: server.metricsScrapeConfig,
+        alertRules: server.alertRules,
     };
 }
 

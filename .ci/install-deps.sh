@@ -8,9 +8,12 @@ cd "$(dirname "$0")/.."
 # libseccomp-dev, pkg-config, gcc: engine/k8s/build.sh compiles runc (cgo, seccomp) and the pause
 # binary; iptables: the Kubernetes test cluster's CNI plugins (engine/k8s/cluster.sh).
 # python3-venv: test/live/sdks.test.ts installs the generated Python SDK into a venv, and
-# test/tools/setup-venv.sh dkimpy (the independent DKIM verifier of test/live/sender.test.ts).
+# test/tools/setup-venv.sh dkimpy (the independent DKIM verifier of test/live/sender.test.ts) and
+# moto (the S3 store of test/live/backup-stores.test.ts). openssh-server: that suite's SFTP store,
+# an sshd of its own on loopback (the package's service is never started here: policy-rc.d).
 PACKAGES=(docker.io debootstrap swaks curl openssl ca-certificates nmap testssl.sh sieve-connect mawk whois pebble knot
-  libseccomp-dev pkg-config gcc iptables python3 python3-venv)
+  libseccomp-dev pkg-config gcc iptables python3 python3-venv rclone
+  openssh-server)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg -s "$p" >/dev/null 2>&1; then missing+=("$p"); fi

@@ -29,7 +29,10 @@ export class DovecotImap extends pulumi.ComponentResource {
         const server = args.mailServer;
         const settings: ImapSettings = { server: server.settings, imap: spec };
         // Rendered once, for the component's inputs, the config job and the outputs alike.
-        const planned = planServices(IMAP_SERVICES, settings, { logins: server.credentials });
+        const planned = planServices(IMAP_SERVICES, settings, {
+            logins: server.credentials,
+            backup: server.backupSecrets,
+        });
         const inputs = fileInputs(IMAP_SERVICES, planned);
         super(
             "mailserver:index:DovecotImap",

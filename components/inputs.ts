@@ -5,6 +5,7 @@
 // purpose, as one secret file makes the whole list "[secret]". Pure: the components add the
 // password hashes themselves, as Pulumi secrets. test/components/inputs.test.ts checks that every
 // declared option reaches them.
+import type { BackupSettings } from "./model/backup";
 import type { DnsSpec } from "./model/dns";
 import { relayImplicitTls } from "./model/relay";
 import type { MailServerSettings, TlsSettings } from "./model/settings";
@@ -93,6 +94,9 @@ export function mailServerSettings(d: MailServerSettings) {
         spamFilter: d.spamFilter,
         // Only when on, so that servers without it register what they did before.
         ...(d.antivirus.enabled ? { antivirus: d.antivirus } : {}),
+        ...(d.monitoring.metrics ? { monitoring: d.monitoring } : {}),
+        // Only when on; of the secrets only which are given, never a value.
+        ...(d.backup.enabled ? { backup: backupSettings(d.backup) } : {}),
         // Only when a domain is served, so that servers without the endpoint register what they did before.
         ...(d.wellKnown
             ? {
@@ -104,6 +108,19 @@ export function mailServerSettings(d: MailServerSettings) {
             : {}),
         // Only when given, as an undefined value is none a Struct can hold.
         ...(p.outboundAddress !== undefined ? { outboundAddress: p.outboundAddress } : {}),
+    };
+}
+
+/** The backup as MailServer registers it: its schedule, retention and location; never a secret's value. */
+export function backupSettings(b: BackupSettings) {
+    const { password, s3AccessKeyId, s3SecretAccessKey, restUsername, restPassword, sftpPrivateKey, ...shown } = b;
+    const given = { password, s3AccessKeyId, s3SecretAccessKey, restUsername, restPassword, sftpPrivateKey };
+    return {
+        ...shown,
+        sftpKnownHosts: b.sftpKnownHosts ?? "",
+        secretsGiven: Object.entries(given)
+            .filter(([, x]) => x !== undefined)
+            .map(([k]) => k),
     };
 }
 
@@ -146,6 +163,10 @@ export function domainSettings(spec: DomainSpec, dns: Omit<DnsSpec, "dkimKeys">,
         dkim: dkim.enabled,
         dkimSelector: dkim.selector,
         dkimRetiredSelectors: dkim.retiredSelectors,
+        // Which selectors use a given key (never the key); only when some do, as before otherwise.
+        ...(dkim.given.length > 0
+            ? { dkimKeys: dkim.given.map(k => ({ selector: k.selector, algorithm: k.algorithm })) }
+            : {}),
         dmarcPolicy: dns.dmarc.policy,
         dmarcPercent: dns.dmarc.percent,
         ...(dns.dmarc.reportAddress !== undefined ? { dmarcReportAddress: dns.dmarc.reportAddress } : {}),

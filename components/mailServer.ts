@@ -1,4 +1,8 @@
 import * as docker from "@pulumi/docker";
+import { renderScrapeConfigs, scrapeTargets } from "./render/metrics";
+import { renderAlertRules } from "./render/monitoringRules";
+import { metricsSpec } from "./services/metrics";
+import { monitoringSpec } from "./services/monitoring";
 import * as pulumi from "@pulumi/pulumi";
 import { MailServerArgs } from "./args/mailServer";
 import { ServerCertificate, serverCertificate, serviceCertificate, ServiceCertificate } from "./certificates";
@@ -15,8 +19,11 @@ import { validateMailServer } from "./options/validateMailServer";
 import { NetworkPlacement } from "./platform/docker/container";
 import { deployServices, Deployment } from "./platform/docker/deploy";
 import { stackPlacement } from "./platform/docker/network";
-import { fileInputs, MAIL_SERVER_SERVICES, planServices } from "./services";
-import type { MailServerSecrets } from "./services/definition";
+import { fileInputs, IMAP_SERVICES, MAIL_SERVER_SERVICES, planServices } from "./services";
+import { BACKUP_REPOSITORY_VOLUME } from "./services/backup";
+import { checkNamePrefix } from "./options/namePrefix";
+import type { BackupSecrets, MailServerSecrets } from "./services/definition";
+import type { BackupSettings } from "./model/backup";
 import type { Relayhost } from "./relayhost";
 import { VirtualDomain } from "./virtualDomain";
 
@@ -56,14 +63,22 @@ export class MailServer extends pulumi.ComponentResource {
     public readonly postfixContainerName: pulumi.Output<string>;
     /** Relay mode only: internet mode's SMTP AUTH goes through DovecotImap's auth service. */
     public readonly saslauthdContainerName: pulumi.Output<string | undefined>;
+    /** backup: the repository password and store credentials (Pulumi secrets) its DovecotImap stages. */
+    public readonly backupSecrets: BackupSecrets | undefined;
     /** The well-known HTTPS endpoint's container (wellKnown); undefined when no domain is served. */
     public readonly webContainerName: pulumi.Output<string | undefined>;
     public readonly queueVolumeName: pulumi.Output<string>;
     /** The volume through which Dovecot receives mail from Postfix over LMTP. */
     public readonly lmtpVolumeName: pulumi.Output<string>;
     public readonly networkName: pulumi.Output<string | undefined>;
+    /** The prefix of its containers and volumes: give it back as previousNamePrefix next time. */
+    public readonly namePrefix: pulumi.Output<string>;
     /** The main.cf in force, for review in `pulumi preview --diff` and the stack outputs. */
     public readonly mainCf: pulumi.Output<string>;
+    /** With monitoring.metrics: scrape_configs for a Prometheus of your own on this host. */
+    public readonly metricsScrapeConfig: pulumi.Output<string | undefined>;
+    /** With monitoring.metrics: the alert rules (Prometheus rule file), as the monitoring service runs them. */
+    public readonly alertRules: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
         const v = new Validator(`MailServer ${name}`);
@@ -83,6 +98,15 @@ export class MailServer extends pulumi.ComponentResource {
         // outputs share these files.
         const planned = planServices(MAIL_SERVER_SERVICES, settings, secrets);
         const inputs = fileInputs(MAIL_SERVER_SERVICES, planned);
+        // Before anything is registered: a prefix change would leave the data volumes behind.
+        // The backup's repository volume holds data only with repository "volume".
+        const repositoryVolume = settings.backup.enabled && settings.backup.repository === "volume";
+        const dataVolumes = [...planned.map(p => p.definition), ...IMAP_SERVICES]
+            .flatMap(d => (d.volumes ?? []).filter(x => x.kind === "data").map(x => x.name))
+            .filter(n => n !== BACKUP_REPOSITORY_VOLUME || repositoryVolume);
+        checkNamePrefix(v, settings.prefix, args.previousNamePrefix, args.allowNamePrefixChange ?? false, [
+            ...new Set(dataVolumes),
+        ]);
         super(
             "mailserver:index:MailServer",
             name,
@@ -103,6 +127,7 @@ export class MailServer extends pulumi.ComponentResource {
         this.domains = domains;
         this.credentials = credentials;
         this.passwordHashCache = relayUsers.cache;
+        this.backupSecrets = backupSecrets(settings.backup);
         const { placement, network } = stackPlacement(this, prefix, settings.placement);
         this.placement = placement;
 
@@ -142,8 +167,14 @@ export class MailServer extends pulumi.ComponentResource {
         this.queueVolumeName = deployment.volumes.get("queue")!.name;
         this.lmtpVolumeName = deployment.volumes.get("lmtp")!.name;
         this.networkName = network ? network.name : pulumi.output(undefined);
+        this.namePrefix = pulumi.output(prefix);
         const postfixFiles = planned.find(p => p.definition.name === "postfix")!.files;
         this.mainCf = pulumi.output(postfixFiles.find(f => f.path === "main.cf")!.content);
+        const m = settings.monitoring.metrics;
+        this.metricsScrapeConfig = pulumi.output(
+            m ? renderScrapeConfigs(scrapeTargets(metricsSpec(settings), true)) : undefined,
+        );
+        this.alertRules = pulumi.output(m ? renderAlertRules(monitoringSpec(settings).rules) : undefined);
         this.registerOutputs({
             passwordHashCache: this.passwordHashCache,
             certificatePem: this.certificatePem,
@@ -152,6 +183,7 @@ export class MailServer extends pulumi.ComponentResource {
             queueVolumeName: this.queueVolumeName,
             lmtpVolumeName: this.lmtpVolumeName,
             networkName: this.networkName,
+            namePrefix: this.namePrefix,
             mainCf: this.mainCf,
             postfixConfigApplied: applied("postfix"),
             saslauthdConfigApplied: applied("saslauthd"),
@@ -159,6 +191,8 @@ export class MailServer extends pulumi.ComponentResource {
             acmeCredentialsApplied: applied("acme"),
             webContainerName: this.webContainerName,
             webConfigApplied: applied("web"),
+            metricsScrapeConfig: this.metricsScrapeConfig,
+            alertRules: this.alertRules,
         });
     }
 }
@@ -185,6 +219,23 @@ function mailServerSecrets(
         dnsCredentials: Object.fromEntries(
             Object.entries(settings.tls.acme?.dnsCredentials ?? {}).map(([k, x]) => [k, pulumi.secret(x)]),
         ),
+    };
+}
+
+/** The backup's secrets, each a Pulumi secret whatever way it was given; undefined while backup is off. */
+function backupSecrets(b: BackupSettings): BackupSecrets | undefined {
+    if (!b.enabled || b.password === undefined) return undefined;
+    const both = <T>(
+        x: pulumi.Input<string> | undefined,
+        y: pulumi.Input<string> | undefined,
+        f: (a: string, b: string) => T,
+    ) =>
+        x !== undefined && y !== undefined ? pulumi.secret(pulumi.all([x, y]).apply(([a, c]) => f(a, c))) : undefined;
+    return {
+        password: pulumi.secret(pulumi.output(b.password)),
+        s3: both(b.s3AccessKeyId, b.s3SecretAccessKey, (id, secret) => ({ id, secret })),
+        rest: both(b.restUsername, b.restPassword, (username, password) => ({ username, password })),
+        sftpPrivateKey: b.sftpPrivateKey === undefined ? undefined : pulumi.secret(pulumi.output(b.sftpPrivateKey)),
     };
 }
 

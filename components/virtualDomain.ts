@@ -9,6 +9,23 @@ import { hashLogins } from "./logins";
 import { PasswordHashCache } from "./model/password";
 import { Credential, DkimAlgorithm, DkimSigningKey, DomainSpec } from "./model/spec";
 import { MIN_PASSWORD_LENGTH, Validator } from "./model/validator";
+import { checkDkimPrivateKey } from "./model/dkimKey";
+
+/** A DKIM key as VirtualDomain's dkimKeys takes it and its dkimKeys output gives it. */
+export interface DkimKey {
+    selector: string;
+    algorithm: DkimAlgorithm;
+    privateKeyPem: string;
+}
+
+interface DomainKey {
+    selector: string;
+    algorithm: DkimAlgorithm;
+    retired: boolean;
+    next: boolean;
+    privateKeyPem: pulumi.Output<string>;
+    publicKeyPem: pulumi.Output<string>;
+}
 
 export { MIN_PASSWORD_LENGTH };
 
@@ -35,6 +52,11 @@ export class VirtualDomain extends pulumi.ComponentResource {
     public readonly mtaStsPolicy: pulumi.Output<string>;
     /** The private keys of the signing selector (spec.dkimSelectors, same order); a Pulumi secret. */
     public readonly dkimSigningKeys: pulumi.Output<DkimSigningKey[]>;
+    /**
+     * Every private key of the domain (signing, next, retired, given), in the form dkimKeys takes: give
+     * it back as dkimKeys to a new stack and it signs with the keys DNS already publishes. A secret.
+     */
+    public readonly dkimKeys: pulumi.Output<DkimKey[]>;
     /** The password hash of each mailbox; a Pulumi secret. */
     public readonly credentials: pulumi.Output<Credential[]>;
     /** Give it back as passwordHashCache next time (a secret): unchanged passwords are not hashed again. */
@@ -53,6 +75,12 @@ export class VirtualDomain extends pulumi.ComponentResource {
             })),
             args.passwordHashCache,
         );
+        // A key given as a plain string is checked before anything is registered; a secret Output when
+        // it resolves (at preview too).
+        for (const g of dkim.given) {
+            const pem = args.dkimKeys![g.index].privateKeyPem;
+            if (typeof pem === "string") checkDkimPrivateKey(v, `dkimKeys[${g.index}].privateKeyPem`, pem, g.algorithm);
+        }
         const settings = domainSettings(spec, dns, dkim);
         super(
             "mailserver:index:VirtualDomain",
@@ -82,6 +110,7 @@ export class VirtualDomain extends pulumi.ComponentResource {
 
         // One key per selector and algorithm, named by the selector alone: moving a selector from
         // dkimNextSelector to dkimSelector to dkimRetiredSelectors keeps its keys (same name, same parent).
+        // A key given in dkimKeys is used instead (no tls.PrivateKey): it outlives this stack.
         const selectors = dkim.enabled
             ? [
                   { selector: dkim.selector, signing: true, next: false },
@@ -89,37 +118,80 @@ export class VirtualDomain extends pulumi.ComponentResource {
                   ...dkim.retiredSelectors.map(s => ({ selector: s, signing: false, next: false })),
               ]
             : [];
-        const keys = selectors.flatMap(({ selector, signing, next }) =>
-            DKIM_ALGORITHMS.map(algorithm => ({
-                selector: `${selector}-${algorithm}`,
-                algorithm: algorithm as DkimAlgorithm,
-                retired: !signing && !next,
-                next,
-                key: new tls.PrivateKey(
-                    `${name}-dkim-${selector}-${algorithm}`,
-                    algorithm === "rsa" ? { algorithm: "RSA", rsaBits: 2048 } : { algorithm: "ED25519" },
-                    { parent: this },
-                ),
-            })),
-        );
+        const givenKey = (selector: string, algorithm: DkimAlgorithm) => {
+            const g = dkim.given.find(k => k.selector === selector);
+            if (!g) return undefined;
+            const field = `dkimKeys[${g.index}].privateKeyPem`;
+            const given = args.dkimKeys![g.index].privateKeyPem;
+            const pair = pulumi
+                .secret(pulumi.output(given))
+                .apply(pem => checkDkimPrivateKey(v, field, pem, algorithm));
+            return {
+                privateKeyPem: pulumi.secret(pair.apply(p => p.privateKeyPem)),
+                // Public: the record stays readable in previews and outputs.
+                publicKeyPem: pulumi.unsecret(pair.apply(p => p.publicKeyPem)),
+            };
+        };
+        const keys: DomainKey[] = [
+            ...selectors.flatMap(({ selector, signing, next }) =>
+                DKIM_ALGORITHMS.map((algorithm): DomainKey => {
+                    const dnsSelector = `${selector}-${algorithm}`;
+                    const made = () => {
+                        const key = new tls.PrivateKey(
+                            `${name}-dkim-${selector}-${algorithm}`,
+                            algorithm === "rsa" ? { algorithm: "RSA", rsaBits: 2048 } : { algorithm: "ED25519" },
+                            { parent: this },
+                        );
+                        // tls gives Ed25519 keys as PKCS#8 only under privateKeyPemPkcs8; RSA as PKCS#1.
+                        const pem = algorithm === "rsa" ? key.privateKeyPem : key.privateKeyPemPkcs8;
+                        return { privateKeyPem: pem, publicKeyPem: key.publicKeyPem };
+                    };
+                    return {
+                        selector: dnsSelector,
+                        algorithm,
+                        retired: !signing && !next,
+                        next,
+                        ...(givenKey(dnsSelector, algorithm) ?? made()),
+                    };
+                }),
+            ),
+            // Keys of other selectors (another server's) sign beside the domain's own.
+            ...dkim.given
+                .filter(g => !g.own)
+                .map((g): DomainKey => ({
+                    selector: g.selector,
+                    algorithm: g.algorithm,
+                    retired: false,
+                    next: false,
+                    ...givenKey(g.selector, g.algorithm)!,
+                })),
+        ];
         this.dkimSigningKeys = pulumi.secret(
             pulumi.all(
                 keys
                     .filter(k => !k.retired && !k.next)
                     .map(k =>
-                        // tls gives Ed25519 keys as PKCS#8 only under privateKeyPemPkcs8; RSA as PKCS#1.
-                        (k.algorithm === "rsa" ? k.key.privateKeyPem : k.key.privateKeyPemPkcs8).apply(
-                            (pem): DkimSigningKey => ({
-                                selector: k.selector,
-                                algorithm: k.algorithm,
-                                privateKeyPem: pem,
-                            }),
-                        ),
+                        k.privateKeyPem.apply((pem): DkimSigningKey => ({
+                            selector: k.selector,
+                            algorithm: k.algorithm,
+                            privateKeyPem: pem,
+                        })),
                     ),
             ),
         );
+        this.dkimKeys = pulumi.secret(
+            pulumi.all(
+                keys.map(k =>
+                    k.privateKeyPem.apply(pem => ({
+                        selector: k.selector,
+                        algorithm: k.algorithm,
+                        privateKeyPem: pem,
+                    })),
+                ),
+            ),
+        );
         // Public keys only: the records stay readable in previews and stack outputs.
-        this.dnsRecords = pulumi.all(keys.map(k => k.key.publicKeyPem)).apply(pems =>
+        this.dnsRecords = pulumi.all(keys.map(k => k.publicKeyPem)).apply(pems =>
             renderDnsRecords({
                 ...dns,
                 dkimKeys: keys.map((k, i): DkimPublicKey => ({
@@ -143,6 +215,7 @@ export class VirtualDomain extends pulumi.ComponentResource {
             dnsZone: this.dnsZone,
             mtaStsPolicy: this.mtaStsPolicy,
             dkimSigningKeys: this.dkimSigningKeys,
+            dkimKeys: this.dkimKeys,
             credentials: this.credentials,
             passwordHashCache: this.passwordHashCache,
         });

@@ -7,7 +7,16 @@
 // (.local/stacks/<stack>/docker-host), else DOCKER_HOST (scripts/lib/docker-engine.ts); it is
 // checked before the engine starts, and passed to the docker provider as docker:host.
 // With --policy-pack, stacks/policy.<stack>.json (if any) is the pack's config (--policy-pack-config).
-//   npm run stack -- preview|up|destroy|refresh|outputs [stack] [--policy-pack DIR]
+// DKIM keys survive the stack: export-keys (and destroy, before it destroys) writes every domain's
+// private keys to .local/<stack>-dkim-keys.json (0600), which every command passes back as the secret
+// dkimKeys, so a re-created stack signs with the keys its DNS publishes; copy the file to
+// .local/<other>-dkim-keys.json to bring them into another stack. Imported password hashes
+// (npm run import-dms) come from .local/<stack>-password-hashes.json as the secret passwordHashes.
+// The backup's secrets (backupSecrets: password, store credentials) from .local/<stack>-backup-secrets.json.
+// restore: a new stack from a backup of another (its namePrefix), before the new stack's first up
+// (scripts/lib/restore.ts), then up.
+//   npm run stack -- preview|up|destroy|refresh|outputs|export-keys [stack] [--policy-pack DIR]
+//   npm run stack -- restore [stack] --from OLD-NAME-PREFIX [--snapshot ID]
 import * as fs from "fs";
 import * as path from "path";
 import {
@@ -23,28 +32,47 @@ import {
 import { ContainerChanges, openStack, ROOT, setStackConfig, stackFileConfig, upKeepingHashes } from "./lib/engine";
 import { mailboxAddresses, nextSteps } from "./lib/next-steps";
 import { ensurePasswords, secureLocal } from "./lib/local";
+import { restoreIntoVolumes } from "./lib/restore";
+import { BACKUP_OPTIONS } from "../components/options/backup";
+import { readOptions } from "../components/options/declare";
+import { Validator } from "../components/model/validator";
+import { backupSpecOf } from "../components/services/backup";
 
-const COMMANDS = ["preview", "up", "destroy", "refresh", "outputs"] as const;
+const COMMANDS = ["preview", "up", "destroy", "refresh", "outputs", "export-keys", "restore"] as const;
 type Command = (typeof COMMANDS)[number];
 
 function usage(message: string): never {
-    console.error(`stack: ${message}\nusage: npm run stack -- ${COMMANDS.join("|")} [stack] [--policy-pack DIR]`);
+    console.error(
+        `stack: ${message}\nusage: npm run stack -- ${COMMANDS.join("|")} [stack] [--policy-pack DIR] ` +
+            "[--from OLD-NAME-PREFIX [--snapshot ID]] (restore)",
+    );
     process.exit(2);
 }
 
-function parseArgs(argv: string[]): { command: Command; stack: string; policyPacks: string[] } {
+function parseArgs(argv: string[]): {
+    command: Command;
+    stack: string;
+    policyPacks: string[];
+    from?: string;
+    snapshot: string;
+} {
     const policyPacks: string[] = [];
     const positional: string[] = [];
+    let from: string | undefined;
+    let snapshot = "latest";
     for (let i = 0; i < argv.length; i++) {
         if (argv[i] === "--policy-pack")
             policyPacks.push(path.resolve(argv[++i] ?? usage("--policy-pack needs a folder")));
+        else if (argv[i] === "--from") from = argv[++i] ?? usage("--from needs the backed-up stack's namePrefix");
+        else if (argv[i] === "--snapshot") snapshot = argv[++i] ?? usage("--snapshot needs a snapshot id");
         else positional.push(argv[i]);
     }
     const [command, stack = "dev", ...rest] = positional;
     if (!COMMANDS.includes(command as Command))
         usage(command === undefined ? "which command?" : `unknown command "${command}"`);
     if (rest.length > 0) usage(`unexpected arguments: ${rest.join(" ")}`);
-    return { command: command as Command, stack, policyPacks };
+    if (command === "restore" && from === undefined) usage("restore needs --from <the backed-up stack's namePrefix>");
+    return { command: command as Command, stack, policyPacks, from, snapshot };
 }
 
 /**
@@ -79,22 +107,78 @@ async function checkEngine(command: Command, stackName: string, engine: StackEng
     process.exit(1);
 }
 
-function readJson(file: string): Record<string, string> | undefined {
+/** Writes the stack's dkimKeys output (a secret) to `file`, 0600; nothing when the stack has none. */
+async function exportKeys(stack: Awaited<ReturnType<typeof openStack>>, file: string): Promise<void> {
+    const keys = (await stack.outputs()).dkimKeys?.value as Record<string, unknown[]> | undefined;
+    const count = Object.values(keys ?? {}).reduce((n, list) => n + list.length, 0);
+    if (keys === undefined || count === 0) {
+        console.log("stack: no DKIM keys in the stack's outputs; nothing exported");
+        return;
+    }
+    const temporary = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(temporary, JSON.stringify(keys, null, 2) + "\n", { mode: 0o600 });
+    fs.renameSync(temporary, file);
+    console.log(
+        `stack: ${count} DKIM key(s) of ${Object.keys(keys).length} domain(s) kept in ${path.relative(ROOT, file)} (mode 0600)`,
+    );
+}
+
+/** Restores a backup of the stack `from` into this stack's (new, empty) volumes; see scripts/lib/restore.ts. */
+function restoreStack(
+    stackName: string,
+    config: Record<string, unknown>,
+    secrets: Record<string, string> | undefined,
+    from: string,
+    snapshot: string,
+    dockerHost: string,
+) {
+    if (secrets?.password === undefined)
+        usage(`restore needs the repository's password in .local/${stackName}-backup-secrets.json ("password")`);
+    const prefix = String(config["mailserver:namePrefix"] ?? `mail-${stackName}`);
+    const backup = readOptions(new Validator(`stack ${stackName}`), BACKUP_OPTIONS, {
+        ...(config["mailserver:backup"] as object),
+        ...secrets,
+    });
+    const spamFilter = config["mailserver:spamFilter"] as { enabled?: boolean } | undefined;
+    const tls = config["mailserver:tls"] as { acme?: unknown } | undefined;
+    const result = restoreIntoVolumes({
+        prefix,
+        fromHost: from,
+        snapshot,
+        spec: backupSpecOf(prefix, backup, { spamFilterEnabled: spamFilter?.enabled ?? true, acme: !!tls?.acme }),
+        secrets: { ...secrets, password: secrets.password },
+        baseImage: (config["mailserver:images"] as { baseImage?: string } | undefined)?.baseImage,
+        networkMode: config["mailserver:networkMode"] === "host" ? "host" : undefined,
+        dockerHost,
+    });
+    console.log(
+        `${result.log}\nrestore: ${from}'s snapshot ${snapshot} restored into ${prefix}'s volumes in ${result.seconds.toFixed(1)} s; now up`,
+    );
+}
+
+function readJson(file: string): Record<string, any> | undefined {
     return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : undefined;
 }
 
 async function main() {
-    const { command, stack: stackName, policyPacks } = parseArgs(process.argv.slice(2));
+    const { command, stack: stackName, policyPacks, from, snapshot } = parseArgs(process.argv.slice(2));
     const config = stackFileConfig(stackName);
     const local = path.join(ROOT, ".local");
     // Modes are enforced on every run: files made by hand or by an older version may be looser.
     secureLocal(local);
     const passwordsFile = path.join(".local", `${stackName}-passwords.json`);
-    const passwords = await ensurePasswords(path.join(ROOT, passwordsFile), [
-        ...mailboxAddresses(config),
-        ...((config["mailserver:users"] ?? []) as string[]),
-    ]);
+    const hashed = readJson(path.join(local, `${stackName}-password-hashes.json`)) ?? {};
+    const passwords = await ensurePasswords(
+        path.join(ROOT, passwordsFile),
+        [...mailboxAddresses(config), ...((config["mailserver:users"] ?? []) as string[])].filter(a => !(a in hashed)),
+    );
     const relayPasswords = readJson(path.join(local, `${stackName}-relay-passwords.json`));
+    const keysFile = path.join(local, `${stackName}-dkim-keys.json`);
+    const dkimKeys = readJson(keysFile);
+    const backupSecrets = readJson(path.join(local, `${stackName}-backup-secrets.json`));
+    // Before the engine starts: a restore without the repository's password cannot begin.
+    if (command === "restore" && backupSecrets?.password === undefined)
+        usage(`restore needs the repository's password in .local/${stackName}-backup-secrets.json ("password")`);
 
     const stackDir = path.join(local, "stacks", stackName);
     const engine = stackEngine({
@@ -104,7 +188,7 @@ async function main() {
         env: process.env,
     });
     await checkEngine(command, stackName, engine);
-    if (command === "up") recordEngine(engine);
+    if (command === "up" || command === "restore") recordEngine(engine);
 
     const stack = await openStack({ stackName, dir: stackDir, dockerHost: engine.host });
     await setStackConfig(stack, {
@@ -113,6 +197,9 @@ async function main() {
         "docker:host": engine.host,
         "mailserver:passwords": passwords,
         "mailserver:relayPasswords": relayPasswords,
+        "mailserver:dkimKeys": dkimKeys,
+        "mailserver:passwordHashes": Object.keys(hashed).length > 0 ? hashed : undefined,
+        "mailserver:backupSecrets": backupSecrets,
     });
     const onOutput = (s: string) => process.stdout.write(s);
     // The pack's config for this stack (e.g. prod confirms its PTR record), as --policy-pack-config.
@@ -126,8 +213,16 @@ async function main() {
             await stack.refresh({ onOutput });
             break;
         case "destroy":
+            // The keys live only in the state: kept first, so that the next up signs with them again.
+            await exportKeys(stack, keysFile);
             await stack.destroy({ onOutput });
             break;
+        case "export-keys":
+            await exportKeys(stack, keysFile);
+            return;
+        case "restore":
+            restoreStack(stackName, config, backupSecrets, from!, snapshot, engine.host);
+        // falls through: the restored volumes are adopted by the new stack's first up
         case "up": {
             // An update that was killed half-way leaves operations pending in the state, and the
             // next up would stop on them: read what really exists back from Docker first.

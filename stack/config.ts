@@ -22,7 +22,7 @@ const {
     ...serverKeys
 } = MAIL_SERVER_OPTIONS;
 const { password: _p, passwordHash: _h, ...mailboxConfig } = MAILBOX_OPTIONS;
-const { passwordHashCache: _dc, ...domainConfig } = VIRTUAL_DOMAIN_OPTIONS;
+const { passwordHashCache: _dc, dkimKeys: _dk, ...domainConfig } = VIRTUAL_DOMAIN_OPTIONS;
 const { password: _rp, username, ...relayConfig } = RELAYHOST_OPTIONS;
 
 const secretMap = (doc: string) =>
@@ -62,6 +62,10 @@ export const STACK_CONFIG: Record<string, Option<any>> = {
     passwordHashCache: secretMap(
         "The hashes of the previous up (its passwordHashCache output), so unchanged passwords are not hashed " +
             "again; `npm run stack -- up` keeps it current",
+    ),
+    dkimKeys: secretMap(
+        "DKIM private keys to keep (VirtualDomain dkimKeys), domain -> [{selector, algorithm, privateKeyPem}]: " +
+            "`npm run stack -- export-keys` writes them from a stack, `npm run import-dms` from docker-mailserver",
     ),
     relayhosts: list(
         object(
@@ -106,6 +110,11 @@ export const STACK_CONFIG: Record<string, Option<any>> = {
     tlsAcmeDnsCredentials: secretMap(
         "tls.acme dns-01: the DNS provider's secret lego variables (MailServer tls.acme.dnsCredentials), name -> value: " +
             "`pulumi config set --secret --path 'tlsAcmeDnsCredentials.RFC2136_TSIG_SECRET' ...`",
+    ),
+    backupSecrets: secretMap(
+        "backup: the repository's password and the store's credentials (MailServer backup's secret fields), name -> value: " +
+            "`pulumi config set --secret --path 'backupSecrets.password' ...` (also s3AccessKeyId, s3SecretAccessKey, " +
+            "restUsername, restPassword, sftpPrivateKey)",
     ),
     imapPorts: DOVECOT_IMAP_OPTIONS.ports,
     imapListen: DOVECOT_IMAP_OPTIONS.listen,

@@ -8,13 +8,14 @@ source .ci/prepare.sh
 # Lint and layout first: ESLint (typescript-eslint) and Prettier, configured at the top level.
 npm run --silent lint
 mkdir -p test/.artifacts/suites
-# The live suites listen on ports 20000-47999 (port bases, test/live/stack.ts), much of it inside
+# The live suites listen on ports 20000-52999 (port bases, test/live/stack.ts; monitoring's at
+# 50000 and 51000, the backup stores' suite and its SFTP and S3 servers at 52000), much of it inside
 # Linux's ephemeral range (32768-60999): reserve it, so no outgoing connection (the engine's own
 # gRPC clients, a test's client) takes a port a stack is about to bind.
 if [ -w /proc/sys/net/ipv4/ip_local_reserved_ports ]; then
-  echo 20000-47999 >/proc/sys/net/ipv4/ip_local_reserved_ports
+  echo 20000-52999 >/proc/sys/net/ipv4/ip_local_reserved_ports
 else
-  echo "run-all: cannot reserve ports 20000-47999 (not root?); a live stack may meet a busy port" >&2
+  echo "run-all: cannot reserve ports 20000-52999 (not root?); a live stack may meet a busy port" >&2
 fi
 shopt -s nullglob
 fast=(test/unit/*.test.ts test/components/*.test.ts)

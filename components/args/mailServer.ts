@@ -15,6 +15,8 @@ import type {
     MailServerPorts,
     SpamFilterArgs,
     AntivirusArgs,
+    MonitoringArgs,
+    BackupArgs,
     WellKnownArgs,
     NetworkMode,
     TlsArgs,
@@ -128,6 +130,16 @@ export interface MailServerArgs {
     /** Virus scanning with ClamAV, off by default. Default: each field's default. */
     antivirus?: AntivirusArgs;
     /**
+     * Metrics endpoints and, optionally, Prometheus + Alertmanager mailing alerts; off by default. Default: each
+     * field's default.
+     */
+    monitoring?: MonitoringArgs;
+    /**
+     * Encrypted, deduplicated backups of everything not in the Pulumi state (restic), off by default. Default: each
+     * field's default.
+     */
+    backup?: BackupArgs;
+    /**
      * The HTTPS endpoint (nginx, a container of its own) serving the MTA-STS policy and Thunderbird autoconfig file of
      * each VirtualDomain with wellKnown set; it runs only when one has it. Default: each field's default.
      */
@@ -152,6 +164,16 @@ export interface MailServerArgs {
     images?: ImageArgs;
     /** Prefix of container, volume and network names. Default: the component's name. */
     namePrefix?: string;
+    /**
+     * The namePrefix of the previous deployment (the namePrefix output; npm run stack keeps it): a different namePrefix
+     * is refused at preview unless allowNamePrefixChange.
+     */
+    previousNamePrefix?: string;
+    /**
+     * Accept a namePrefix other than previousNamePrefix: new, empty data volumes (mail, queue, rspamd, Valkey, ACME)
+     * are made and the old ones are left on the Docker host. Default: false.
+     */
+    allowNamePrefixChange?: boolean;
     /**
      * Docker restart policy of the services ("no" is refused: a mail server must come back by itself). Default:
      * "unless-stopped".

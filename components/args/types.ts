@@ -67,6 +67,22 @@ export interface ForwardArgs {
     keepCopy?: boolean;
 }
 
+/** A DKIM key. */
+export interface DkimKeyArgs {
+    /**
+     * The selector as published (`<selector>._domainkey`): one of this domain's own ("mail-rsa") replaces the key it
+     * would make; another ("mail" from docker-mailserver) signs too, and its record is in dnsRecords.
+     */
+    selector: string;
+    /** The key's algorithm: rsa (at least 1024 bits) or ed25519; checked against the key. */
+    algorithm: DkimKeyAlgorithm;
+    /** The private key (PEM, PKCS#1 or PKCS#8), a Pulumi secret. */
+    privateKeyPem: pulumi.Input<string>;
+}
+
+/** The key's algorithm: rsa (at least 1024 bits) or ed25519; checked against the key. */
+export type DkimKeyAlgorithm = "rsa" | "ed25519";
+
 /**
  * DMARC policy for mail failing SPF and DKIM alignment: start with none, read the reports, then quarantine, then
  * reject.
@@ -242,6 +258,149 @@ export interface AntivirusSignatureFile {
  */
 export type AntivirusFailureAction = "defer" | "accept";
 
+/** Metrics endpoints and, optionally, Prometheus + Alertmanager mailing alerts; off by default. */
+export interface MonitoringArgs {
+    /**
+     * Metrics endpoints: the exporters for Postfix, Valkey and the stack's own facts (a container of their own,
+     * <prefix>-metrics) and Dovecot's built-in one, on `address` only. Default: false.
+     */
+    metrics?: boolean;
+    /**
+     * The address every metrics endpoint listens on (host mode) or is published on (bridge mode); never public by
+     * default. Default: "127.0.0.1".
+     */
+    address?: string;
+    /** The port of each endpoint. Default: each field's default. */
+    ports?: MonitoringPorts;
+    /**
+     * Prometheus and Alertmanager (a container of their own, <prefix>-monitoring) scrape the metrics and mail alerts to
+     * alertRecipient through the stack's own Postfix; needs metrics. Default: false.
+     */
+    alerts?: boolean;
+    /** Who receives alert mail (a mailbox or alias of this server's domains). Default: the adminAddress. */
+    alertRecipient?: string;
+    /** Alertmanager also posts every alert to this URL (Alertmanager's webhook format). */
+    webhookUrl?: string;
+    /** How often Prometheus scrapes every target. Default: "30s". */
+    scrapeInterval?: string;
+    /** How often Prometheus evaluates the alert rules. Default: "30s". */
+    evaluationInterval?: string;
+    /** How long Alertmanager waits to group new alerts before it mails them. Default: "30s". */
+    groupWait?: string;
+    /** How long Prometheus keeps samples (its volume <prefix>-monitoring-data). Default: "15d". */
+    retention?: string;
+    /** When each alert fires: see the README's monitoring section for the rules. Default: each field's default. */
+    thresholds?: AlertThresholds;
+}
+
+/** The port of each endpoint. */
+export interface MonitoringPorts {
+    /** The Postfix exporter (queue from showq, delivery counts from Postfix's log). Default: 9154. */
+    postfix?: number;
+    /** The Valkey exporter (INFO over Valkey's unix socket). Default: 9121. */
+    valkey?: number;
+    /**
+     * node-exporter: the mail volume's file system and the stack's own facts (certificate expiry, rspamd, backups).
+     * Default: 9100.
+     */
+    node?: number;
+    /** Dovecot's built-in OpenMetrics endpoint (DovecotImap). Default: 9900. */
+    dovecot?: number;
+    /** Prometheus's web UI and API (alerts on). Default: 9090. */
+    prometheus?: number;
+    /** Alertmanager's web UI and API (alerts on). Default: 9093. */
+    alertmanager?: number;
+}
+
+/** When each alert fires: see the README's monitoring section for the rules. */
+export interface AlertThresholds {
+    /** Deferred messages that raise MailQueueDeferred. Default: 1. */
+    deferredMessages?: number;
+    /** How long messages must stay deferred before MailQueueDeferred. Default: "15m". */
+    deferredFor?: string;
+    /** Messages in all queues together that raise MailQueueGrowing. Default: 500. */
+    queuedMessages?: number;
+    /** Days before the served certificate expires that raise CertificateExpiresSoon. Default: 14. */
+    certificateDays?: number;
+    /** Per cent of the mail volume's file system in use that raises MailVolumeFull. Default: 85. */
+    volumeFullPercent?: number;
+    /** Failed logins (IMAP, POP3, SMTP AUTH) within failedLoginsWindow that raise FailedLoginBurst. Default: 20. */
+    failedLogins?: number;
+    /** The window failedLogins are counted in. Default: "10m". */
+    failedLoginsWindow?: string;
+    /** Per cent of the last hour's delivery attempts that bounced, raising DeliveryFailureRate. Default: 10. */
+    bounceRatePercent?: number;
+    /** How long a metrics target (a service) must be down before ServiceDown. Default: "2m". */
+    serviceDownFor?: string;
+    /** How long any other condition must hold before its alert fires. Default: "5m". */
+    alertFor?: string;
+}
+
+/** Encrypted, deduplicated backups of everything not in the Pulumi state (restic), off by default. */
+export interface BackupArgs {
+    /**
+     * restic (a container of its own) backs up the mail (with indexes, Sieve scripts and vacation state), the queue,
+     * rspamd's and Valkey's data and the ACME account and certificates, encrypted and deduplicated, on a schedule. Runs
+     * with the MailServer's DovecotImap, where the mail is. Default: false.
+     */
+    enabled?: boolean;
+    /**
+     * Where restic keeps the backups: "volume" (a Docker volume of the stack), "sftp:user@host:/path"
+     * ("sftp://user@host:port//path" on another port than 22), "s3:https://host/bucket/path" or
+     * "rest:https://host:port/path"; shown in previews, so no credentials here. Default: "volume".
+     */
+    repository?: string;
+    /**
+     * Minutes between two backups; the first runs when the container starts without a recorded backup. Default: 1440.
+     */
+    intervalMinutes?: number;
+    /**
+     * What `restic forget --prune` keeps after each backup (restic's --keep-* rules; a snapshot kept by any rule
+     * stays). Default: each field's default.
+     */
+    keep?: BackupRetention;
+    /**
+     * The backup container is unhealthy when the last backup failed, or when the last good one is older than this many
+     * intervals. Default: 2.
+     */
+    staleAfterIntervals?: number;
+    /** The repository's password (a Pulumi secret; keep a copy outside the server: without it no backup restores). */
+    password?: pulumi.Input<string>;
+    /** s3: the access key id (a Pulumi secret). */
+    s3AccessKeyId?: pulumi.Input<string>;
+    /** s3: the secret access key (a Pulumi secret). */
+    s3SecretAccessKey?: pulumi.Input<string>;
+    /** rest: the REST server's user name (a Pulumi secret). */
+    restUsername?: pulumi.Input<string>;
+    /** rest: the REST server's password (a Pulumi secret). */
+    restPassword?: pulumi.Input<string>;
+    /** sftp: the OpenSSH private key restic logs in with (a Pulumi secret). */
+    sftpPrivateKey?: pulumi.Input<string>;
+    /**
+     * sftp: the server's known_hosts lines (its host key, as `ssh-keyscan [-p port] host` prints them: "[host]:port
+     * ..." on another port than 22), required with sftp: the host key is checked.
+     */
+    sftpKnownHosts?: string;
+}
+
+/**
+ * What `restic forget --prune` keeps after each backup (restic's --keep-* rules; a snapshot kept by any rule stays).
+ */
+export interface BackupRetention {
+    /** Keep the last this many snapshots. Default: 0. */
+    last?: number;
+    /** Keep the last snapshot of each of this many hours. Default: 0. */
+    hourly?: number;
+    /** Keep the last snapshot of each of this many days. Default: 7. */
+    daily?: number;
+    /** Keep the last snapshot of each of this many weeks. Default: 5. */
+    weekly?: number;
+    /** Keep the last snapshot of each of this many months. Default: 12. */
+    monthly?: number;
+    /** Keep the last snapshot of each of this many years. Default: 0. */
+    yearly?: number;
+}
+
 /**
  * The HTTPS endpoint (nginx, a container of its own) serving the MTA-STS policy and Thunderbird autoconfig file of each
  * VirtualDomain with wellKnown set; it runs only when one has it.
@@ -383,6 +542,12 @@ export interface ImageArgs {
     authpolicy?: pulumi.Input<string>;
     /** A prebuilt ClamAV image to use instead of building images/clamav (antivirus). */
     clamav?: pulumi.Input<string>;
+    /** A prebuilt metrics image to use instead of building images/metrics (monitoring.metrics). */
+    metrics?: pulumi.Input<string>;
+    /** A prebuilt Prometheus + Alertmanager image to use instead of building images/monitoring (monitoring.alerts). */
+    monitoring?: pulumi.Input<string>;
+    /** A prebuilt backup image to use instead of building images/backup (backup). */
+    backup?: pulumi.Input<string>;
     /** Base image of the builds. Default: "debian:trixie-slim". */
     baseImage?: pulumi.Input<string>;
     /** Docker build network mode, e.g. "host" where the default bridge has no route out. */

@@ -3,7 +3,15 @@
 // enums and pulumi.Input<T>, no other unions, no callbacks.
 import type * as pulumi from "@pulumi/pulumi";
 import type { PasswordHashCacheEntry } from "../model/password";
-import type { MailboxArgs, AliasArgs, ForwardArgs, DmarcPolicy, MtaStsMode, ClientPortsArgs } from "./types";
+import type {
+    MailboxArgs,
+    AliasArgs,
+    ForwardArgs,
+    DkimKeyArgs,
+    DmarcPolicy,
+    MtaStsMode,
+    ClientPortsArgs,
+} from "./types";
 
 /** The arguments of VirtualDomain. */
 export interface VirtualDomainArgs {
@@ -46,6 +54,11 @@ export interface VirtualDomainArgs {
      * Default: [].
      */
     dkimRetiredSelectors?: string[];
+    /**
+     * DKIM private keys to use instead of new ones (Pulumi secrets), so that the records already in DNS stay valid: a
+     * former stack's (its dkimKeys output) or another server's. Default: [].
+     */
+    dkimKeys?: DkimKeyArgs[];
     /**
      * DMARC policy for mail failing SPF and DKIM alignment: start with none, read the reports, then quarantine, then
      * reject. Default: "none".

@@ -4,6 +4,8 @@
 // drift apart. Secrets (keys, DNS credentials) are Pulumi inputs: the type is all that is imported.
 import type { Input } from "@pulumi/pulumi";
 import type { AntivirusSettings } from "./antivirus";
+import type { MonitoringSettings } from "./monitoring";
+import type { BackupSettings } from "./backup";
 import type { CertificateSpec } from "./certificate";
 import type { WebDomain } from "./dns";
 import type { PostfixSpec } from "./spec";
@@ -87,6 +89,10 @@ export interface MailServerSettings {
     wellKnown?: WellKnownSettings;
     /** ClamAV, asked by rspamd (off by default). */
     antivirus: AntivirusSettings;
+    /** Metrics endpoints, and Prometheus + Alertmanager (off by default). */
+    monitoring: MonitoringSettings;
+    /** restic backups of the data volumes (off by default); the service runs with DovecotImap. */
+    backup: BackupSettings;
     /** What the component logs as warnings (obsolete options it ignores). */
     warnings: string[];
 }

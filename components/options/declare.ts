@@ -104,6 +104,18 @@ export function integer<C extends Common<number>>(
     return option<C, number>(c, { tsType: "number", config: { type: "integer" }, check: c.check });
 }
 
+/** A whole number from min to max, refused otherwise with exactly that range in the message. */
+export function wholeNumber(c: { doc: string; default: number; min: number; max: number }) {
+    const { min, max, ...common } = c;
+    return integer({
+        ...common,
+        check: (v, f, x) =>
+            typeof x === "number" && Number.isInteger(x) && x >= min && x <= max
+                ? x
+                : v.fail(f, x, `expected a whole number from ${min} to ${max}`),
+    });
+}
+
 export function boolean<C extends Common<boolean>>(c: C) {
     return option<C, boolean>(c, {
         tsType: "boolean",

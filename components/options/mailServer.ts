@@ -1,5 +1,4 @@
-// MailServer's options, declared once (their parts in mailServerFields.ts and spamFilter.ts); the rules
-// that span options are validateMailServer's (validateMailServer.ts, mailServerRules.ts).
+// MailServer's options, declared once (parts in mailServerFields.ts, a file per feature); rules: validateMailServer.ts
 
 import type { Input } from "@pulumi/pulumi";
 import type { PasswordHashCache } from "../model/password";
@@ -22,6 +21,7 @@ import {
 } from "./declare";
 import { TLS_OPTIONS } from "./tls";
 import { IMAGE_OPTIONS } from "./images";
+import { NAME_PREFIX_GUARD_OPTIONS } from "./namePrefix";
 import {
     MAIL_SERVER_MODES,
     DomainOfServer,
@@ -42,6 +42,8 @@ import {
     ipAddress,
 } from "./mailServerFields";
 import { ANTIVIRUS_OPTIONS } from "./antivirus";
+import { MONITORING_GROUP } from "./monitoring";
+import { BACKUP_GROUP } from "./backup";
 import { SPAM_FILTER_OPTIONS } from "./spamFilter";
 
 export const MAIL_SERVER_OPTIONS = {
@@ -211,6 +213,8 @@ export const MAIL_SERVER_OPTIONS = {
         doc: "Virus scanning with ClamAV, off by default",
         default: {},
     }),
+    monitoring: MONITORING_GROUP,
+    backup: BACKUP_GROUP,
     wellKnown: object("WellKnownArgs", WELL_KNOWN_OPTIONS, {
         doc:
             "The HTTPS endpoint (nginx, a container of its own) serving the MTA-STS policy and Thunderbird autoconfig " +
@@ -261,6 +265,7 @@ export const MAIL_SERVER_OPTIONS = {
         }),
         defaultText: "the component's name",
     },
+    ...NAME_PREFIX_GUARD_OPTIONS,
     restart: {
         ...oneOf("RestartPolicy", ["no", "on-failure", "always", "unless-stopped"], {
             doc: 'Docker restart policy of the services ("no" is refused: a mail server must come back by itself)',

@@ -9,6 +9,8 @@ import type { MailServerSettings } from "../model/settings";
 import { Validator } from "../model/validator";
 import { bridgeGatewayRisk, isLoopbackAddress, parseNetwork } from "../model/net";
 import { checkAntivirus } from "./antivirus";
+import { checkMonitoring } from "./monitoring";
+import { checkBackup } from "./backup";
 import { readOptions } from "./declare";
 import { validateTls } from "./tls";
 import * as fields from "./mailServerFields";
@@ -223,6 +225,8 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
         });
 
     const antivirusWarnings = checkAntivirus(v, o.antivirus, spam.enabled);
+    const monitoringWarnings = checkMonitoring(v, o.monitoring, { mode, ports, adminAddress, domains });
+    checkBackup(v, o.backup);
     const served = o.domains.flatMap(d => (d.wellKnown ? [d.wellKnown] : []));
     if (served.length > 0) {
         const p = o.wellKnown.httpsPort;
@@ -249,6 +253,8 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
         certificate,
         spamFilter: spam,
         antivirus: o.antivirus,
+        monitoring: o.monitoring,
+        backup: o.backup,
         dns: o.dns,
         ...(served.length > 0 ? { wellKnown: { ...o.wellKnown, domains: served } } : {}),
         placement: { networkMode: o.networkMode, publishAddress: o.publishAddress },
@@ -284,6 +290,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
         },
         warnings: [
             ...antivirusWarnings,
+            ...monitoringWarnings,
             ...(obsoleteReinject === undefined ? [] : [fields.obsoleteReinjectWarning(name, obsoleteReinject)]),
             ...(o.outboundAddress !== undefined && isLoopbackAddress(o.outboundAddress)
                 ? [fields.loopbackOutboundWarning(name, o.outboundAddress)]

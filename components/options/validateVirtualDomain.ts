@@ -127,6 +127,7 @@ export function validateVirtualDomain(v: Validator, args: unknown): a2.VirtualDo
         selector: o.dkimSelector,
         retiredSelectors: o.dkimRetiredSelectors,
         nextSelector: o.dkimNextSelector,
+        given: givenDkimKeys(v, o),
     };
     const published = o.wellKnown || o.mtaStsPolicyServedElsewhere;
     const given = args as { mtaStsMode?: unknown };
@@ -170,10 +171,42 @@ export function validateVirtualDomain(v: Validator, args: unknown): a2.VirtualDo
 /** The keys of a selector: one per algorithm, each published under its own DNS selector. */
 export const DKIM_ALGORITHMS = ["rsa", "ed25519"] as const;
 
-/** The DNS selectors of the signing keys (none when DKIM is off). */
+/** The DNS selectors of the signing keys (none when DKIM is off); given keys of other selectors sign too. */
 export function dkimSelectors(dkim: a2.DkimSettings): DkimSelectorSpec[] {
     if (!dkim.enabled) return [];
-    return DKIM_ALGORITHMS.map(algorithm => ({ selector: `${dkim.selector}-${algorithm}`, algorithm }));
+    return [
+        ...DKIM_ALGORITHMS.map(algorithm => ({ selector: `${dkim.selector}-${algorithm}`, algorithm })),
+        ...dkim.given.filter(k => !k.own).map(k => ({ selector: k.selector, algorithm: k.algorithm })),
+    ];
+}
+
+/** The selectors this domain makes keys for: signing, next and retired, each per algorithm. */
+function ownSelectors(o: { dkimSelector: string; dkimNextSelector?: string; dkimRetiredSelectors: string[] }) {
+    return [o.dkimSelector, ...(o.dkimNextSelector ? [o.dkimNextSelector] : []), ...o.dkimRetiredSelectors].flatMap(s =>
+        DKIM_ALGORITHMS.map(algorithm => ({ selector: `${s}-${algorithm}`, algorithm })),
+    );
+}
+
+/**
+ * dkimKeys, checked where that needs no secret: DKIM on, each selector once, and a key for one of
+ * the domain's own selectors of that selector's algorithm. The PEMs are checked when they resolve.
+ */
+function givenDkimKeys(v: Validator, o: Values<typeof a2.VIRTUAL_DOMAIN_OPTIONS>): a2.DkimSettings["given"] {
+    if (o.dkimKeys.length > 0 && !o.dkim)
+        v.fail("dkimKeys[0].selector", o.dkimKeys[0].selector, "expected no DKIM keys with dkim: false");
+    const own = ownSelectors(o);
+    return o.dkimKeys.map((k, i) => {
+        if (o.dkimKeys.findIndex(x => x.selector === k.selector) !== i)
+            v.fail(`dkimKeys[${i}].selector`, k.selector, "each selector may be given one key");
+        const mine = own.find(x => x.selector === k.selector);
+        if (mine && mine.algorithm !== k.algorithm)
+            v.fail(
+                `dkimKeys[${i}].algorithm`,
+                k.algorithm,
+                `expected ${mine.algorithm}: selector ${k.selector} is this domain's ${mine.algorithm} key`,
+            );
+        return { selector: k.selector, algorithm: k.algorithm, index: i, own: mine !== undefined };
+    });
 }
 
 /** The renderers' DomainSpec alone (for tests and callers without DNS). */

@@ -15,6 +15,7 @@ import {
     DMARC_POLICIES,
     MTA_STS_MODES,
     CLIENT_PORT_OPTIONS,
+    DKIM_KEY_OPTIONS,
     publicAddress,
 } from "./virtualDomainFields";
 
@@ -72,6 +73,12 @@ export const VIRTUAL_DOMAIN_OPTIONS = {
     }),
     dkimRetiredSelectors: list(text({ doc: "A former selector", check: dkimSelector }), {
         doc: "Former selectors: their keys and TXT records stay, they no longer sign (rotation: remove them a week later)",
+        default: [],
+    }),
+    dkimKeys: list(object("DkimKeyArgs", DKIM_KEY_OPTIONS, { doc: "A DKIM key" }), {
+        doc:
+            "DKIM private keys to use instead of new ones (Pulumi secrets), so that the records already in DNS " +
+            "stay valid: a former stack's (its dkimKeys output) or another server's",
         default: [],
     }),
     dmarcPolicy: oneOf("DmarcPolicy", DMARC_POLICIES, {
@@ -154,6 +161,8 @@ export interface DkimSettings {
     retiredSelectors: string[];
     /** Published ahead of a rotation, not signing yet. */
     nextSelector?: string;
+    /** Keys given as dkimKeys (their PEMs stay in the arguments, secrets): by full DNS selector. */
+    given: Array<{ selector: string; algorithm: "rsa" | "ed25519"; index: number; own: boolean }>;
 }
 
 export interface VirtualDomainSettings {

@@ -4,7 +4,8 @@
 import { Validator } from "../model/validator";
 import { LOGIN_OPTIONS } from "./login";
 import { canonicalAddress, notPublicReason } from "../model/net";
-import { boolean, integer, list, object, required, text } from "./declare";
+import type { Input } from "@pulumi/pulumi";
+import { boolean, integer, list, object, oneOf, passthrough, required, text } from "./declare";
 
 /** Same limit as Dovecot's sieve_max_script_size default. */
 export const MAX_SIEVE_SCRIPT = 1024 * 1024;
@@ -158,4 +159,37 @@ export const CLIENT_PORT_OPTIONS = {
     imap: clientPort("IMAP with STARTTLS (_imap._tcp)", 0),
     pop3s: clientPort("POP3 over implicit TLS (_pop3s._tcp)", 0),
     pop3: clientPort("POP3 with STARTTLS (_pop3._tcp)", 0),
+};
+
+/** A DNS selector as given whole (an imported key's), e.g. docker-mailserver's "mail": one DNS label. */
+export function dnsSelector(v: Validator, f: string, x: string): string {
+    if (typeof x !== "string" || x.length > 63 || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(x))
+        v.fail(f, x, "expected a selector of lower-case letters, digits and inner hyphens, at most 63 long");
+    return x;
+}
+
+export const DKIM_KEY_ALGORITHMS = ["rsa", "ed25519"] as const;
+
+/** A DKIM private key kept from another stack or imported from another server. */
+export const DKIM_KEY_OPTIONS = {
+    selector: required(
+        text({
+            doc:
+                'The selector as published (`<selector>._domainkey`): one of this domain\'s own ("mail-rsa") replaces the key ' +
+                'it would make; another ("mail" from docker-mailserver) signs too, and its record is in dnsRecords',
+            check: dnsSelector,
+        }),
+    ),
+    algorithm: required(
+        oneOf("DkimKeyAlgorithm", DKIM_KEY_ALGORITHMS, {
+            doc: "The key's algorithm: rsa (at least 1024 bits) or ed25519; checked against the key",
+        }),
+    ),
+    privateKeyPem: required(
+        passthrough<Input<string>, { doc: string }>(
+            "pulumi.Input<string>",
+            { type: "string", secret: true },
+            { doc: "The private key (PEM, PKCS#1 or PKCS#8), a Pulumi secret" },
+        ),
+    ),
 };

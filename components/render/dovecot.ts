@@ -1,5 +1,6 @@
 // Renders dovecot.conf (Dovecot 2.4 syntax) and its passwd-file from a DovecotSpec.
 // Pure and deterministic.
+import { DovecotMetricsSpec, renderDovecotMetrics } from "./metrics";
 import { dovecotScheme } from "../model/password";
 import { probeAddress, renderProbe } from "./probe";
 import { renderSieveFiles } from "./sieve";
@@ -40,7 +41,7 @@ export const LMTP_SIZE_ALLOWANCE = 64 * 1024;
 
 const C = paths.config;
 
-export function renderDovecotConf(spec: DovecotSpec): string {
+export function renderDovecotConf(spec: DovecotSpec, metrics?: DovecotMetricsSpec): string {
     const p = spec.ports;
     const pop3 = p.pop3 > 0 || p.pop3s > 0;
     const protocols = ["imap", "lmtp", "sieve", ...(pop3 ? ["pop3"] : [])];
@@ -248,7 +249,7 @@ sieve_redirect_envelope_from = recipient
 sieve_vacation_min_period = ${spec.vacation.minPeriod}
 sieve_vacation_default_period = ${spec.vacation.defaultPeriod}
 sieve_vacation_max_period = ${spec.vacation.maxPeriod}
-`;
+${metrics ? renderDovecotMetrics(metrics) : ""}`;
 }
 
 /**
@@ -271,9 +272,9 @@ export function renderDovecotUsers(credentials: Credential[], domains: DomainSpe
 }
 
 /** dovecot.conf first, then each mailbox's Sieve script. */
-export function renderDovecotFiles(spec: DovecotSpec): RenderedFile[] {
+export function renderDovecotFiles(spec: DovecotSpec, metrics?: DovecotMetricsSpec): RenderedFile[] {
     return [
-        publicFile("dovecot.conf", renderDovecotConf(spec)),
+        publicFile("dovecot.conf", renderDovecotConf(spec, metrics)),
         renderProbe(
             spec.ports.imap > 0
                 ? { address: probeAddress(spec.listen), port: spec.ports.imap, greeting: "* OK", goodbye: "a LOGOUT" }

@@ -66,7 +66,11 @@ count = 1;
             "override.d/worker-controller.inc",
             `${HEADER}# rspamc stat/learn inside the container only: no TCP port.
 bind_socket = "/run/rspamd/controller.sock mode=0600";
-count = 1;
+${
+    s.metricsSocket
+        ? `# The metrics container's exporter reads /metrics here (a volume only it and rspamd mount).\nbind_socket = ${q(`${s.metricsSocket} mode=0666`)};\n`
+        : ""
+}count = 1;
 `,
         ),
         publicFile("local.d/redis.conf", `${HEADER}servers = ${q(`${VALKEY_SOCKET_DIR}/valkey.sock`)};\n`),

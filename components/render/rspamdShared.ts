@@ -40,6 +40,8 @@ export interface RspamdSpec {
     recipientDelimiter: string;
     /** MailServer antivirus, when on: the antivirus module asks clamd (render/clamav.ts). */
     antivirus?: ClamavSpec;
+    /** monitoring.metrics: a second controller socket (/metrics), in a volume only the metrics container shares. */
+    metricsSocket?: string;
 }
 
 /** Where Postfix finds the milter: a volume shared by the rspamd and Postfix containers only. */

@@ -92,6 +92,8 @@ export interface ServiceDefinition<C extends string, S, X> {
      * CONFIG, then its own volumes. The order is the container's mount list as deployed.
      */
     mounts?: string[];
+    /** Volumes of other services it mounts read-only though their owner lets others write. */
+    readOnlyMounts?: string[];
     /** Services it waits for, healthy, before it starts; each while it runs. */
     dependsOn?: string[];
     /** Serves the server certificate: components/certificates.ts says how it gets it. */
@@ -130,6 +132,16 @@ export interface ImapSettings {
 
 export interface ImapSecrets {
     logins: Output<Credential[]>;
+    /** MailServer backup's secrets (its backupSecrets), while backup is on. */
+    backup?: BackupSecrets;
+}
+
+/** The backup's secrets, each a Pulumi secret (MailServer makes them so whatever way they were given). */
+export interface BackupSecrets {
+    password: Output<string>;
+    s3?: Output<{ id: string; secret: string }>;
+    rest?: Output<{ username: string; password: string }>;
+    sftpPrivateKey?: Output<string>;
 }
 
 export type MailServerService = ServiceDefinition<"MailServer", MailServerSettings, MailServerSecrets>;

@@ -3,7 +3,15 @@
 // internet mode. Its brute-force bans come from authpolicy.
 import { paths } from "../model/paths";
 import { dovecotUsersFile, renderDovecotFiles, renderDovecotUsers } from "../render/dovecot";
-import { CERTIFICATE, COMMON_HEALTHCHECK, CONFIG, ImapService } from "./definition";
+import { DovecotMetricsSpec } from "../render/metrics";
+import { CERTIFICATE, COMMON_HEALTHCHECK, CONFIG, ImapService, ImapSettings } from "./definition";
+
+/** With MailServer monitoring.metrics: where Dovecot serves its metrics (host mode: the address; bridge: all). */
+function dovecotMetrics(s: ImapSettings): DovecotMetricsSpec | undefined {
+    const m = s.server.monitoring;
+    if (!m.metrics) return undefined;
+    return { listen: s.server.placement.networkMode === "host" ? m.address : "*", port: m.ports.dovecot };
+}
 
 export const dovecot: ImapService = {
     name: "dovecot",
@@ -39,7 +47,7 @@ export const dovecot: ImapService = {
     dependsOn: ["authpolicy"],
     certificate: true,
     config: {
-        files: s => renderDovecotFiles(s.imap),
+        files: s => renderDovecotFiles(s.imap, dovecotMetrics(s)),
         // The hashes: readable by root and Dovecot's auth processes only.
         secretFiles: (s, secrets) => [
             { ...dovecotUsersFile(""), content: secrets.logins.apply(c => renderDovecotUsers(c, s.imap.domains)) },

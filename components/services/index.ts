@@ -6,9 +6,12 @@
 import type { RenderedFile } from "../model/spec";
 import { acme } from "./acme";
 import { authpolicy } from "./authpolicy";
+import { backup } from "./backup";
 import { clamav } from "./clamav";
 import type { AnyService, ImapService, MailServerService, ServiceDefinition, StagedFile } from "./definition";
 import { dovecot } from "./dovecot";
+import { metrics } from "./metrics";
+import { monitoring } from "./monitoring";
 import { postfix } from "./postfix";
 import { rspamd } from "./rspamd";
 import { saslauthd } from "./saslauthd";
@@ -26,6 +29,9 @@ export const SERVICES: readonly AnyService[] = [
     web,
     authpolicy,
     clamav,
+    metrics,
+    monitoring,
+    backup,
 ];
 
 export type ComponentName = AnyService["component"];

@@ -41,7 +41,8 @@ export const postfix: MailServerService = {
         // Dovecot's LMTP and auth sockets, and Postfix's reinject socket for Sieve's mail.
         { name: "lmtp", path: paths.lmtpSocketDir, kind: "socket" },
     ],
-    mounts: [CONFIG, "queue", "lmtp", "saslauthd-run", "rspamd-milter", CERTIFICATE],
+    // With monitoring.metrics: the volume its log is copied into, for the Postfix exporter.
+    mounts: [CONFIG, "queue", "lmtp", "saslauthd-run", "rspamd-milter", CERTIFICATE, "postfix-log"],
     dependsOn: ["saslauthd", "rspamd"],
     certificate: true,
     config: {

@@ -5,6 +5,7 @@ import type { MailServerSettings } from "../model/settings";
 import { dkimKeyPath, RSPAMD_DB_DIR, RSPAMD_MILTER_DIR, rspamdDkimKey, RspamdSpec } from "../render/rspamdShared";
 import { renderRspamdFiles } from "../render/rspamd";
 import { clamavSpec } from "./clamav";
+import { RSPAMD_METRICS_SOCKET } from "../model/monitoring";
 import { COMMON_HEALTHCHECK, CONFIG, MailServerService } from "./definition";
 
 /** rspamd's settings from MailServer's: mynetworks without Postfix's brackets, one entry per signing domain. */
@@ -30,6 +31,7 @@ export function rspamdSpec(settings: MailServerSettings): RspamdSpec {
         ...(settings.postfix.mode === "internet" ? { senderOwners: senderOwners(settings.postfix.domains) } : {}),
         recipientDelimiter: settings.postfix.recipientDelimiter,
         ...(settings.antivirus.enabled ? { antivirus: clamavSpec(settings.antivirus) } : {}),
+        ...(settings.monitoring.metrics ? { metricsSocket: RSPAMD_METRICS_SOCKET } : {}),
     };
 }
 
@@ -54,7 +56,8 @@ export const rspamd: MailServerService = {
         { name: "rspamd-milter", path: RSPAMD_MILTER_DIR, kind: "socket" },
     ],
     // With antivirus: clamd's socket (mounted while clamav runs).
-    mounts: [CONFIG, "rspamd-data", "valkey-run", "rspamd-milter", "clamav-run"],
+    // With monitoring.metrics: the second controller socket's volume, shared with the metrics container.
+    mounts: [CONFIG, "rspamd-data", "valkey-run", "rspamd-milter", "clamav-run", "rspamd-metrics"],
     dependsOn: ["valkey"],
     config: {
         files: s => renderRspamdFiles(rspamdSpec(s)),

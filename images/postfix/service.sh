@@ -10,8 +10,13 @@ service_prepare() {
   ln -sfn /run/lmtp/reinject /var/spool/postfix/public/reinject
   chown -h postfix:postdrop /var/spool/postfix/public/reinject
   install -d -o root -g root -m 0755 /var/spool/postfix/pid/unix.reinject
+  if [ -d /var/log/postfix-copy ]; then touch /var/log/postfix-copy/postfix.log; fi
 }
-service_start() { exec postfix start-fg; }
+# With monitoring.metrics (the volume postfix-log mounted): the log is also copied for the exporter.
+service_start() {
+  [ -d /var/log/postfix-copy ] && exec postfix start-fg > >(exec mawk -W interactive -f /usr/local/lib/mail/log-copy)
+  exec postfix start-fg
+}
 service_reload() { postfix reload; }
 service_stop() { postfix stop || true; }
 # What `postfix status` checks (master holds its lock), without the log line it writes each time.

@@ -133,7 +133,7 @@ export async function setStackConfig(stack: Stack, config: Record<string, unknow
     // The current values, secrets included, come back on the CLI's output (never its arguments).
     const current = await stack.getAllConfig();
     // The hash cache is the stack's own (written after each up), never part of the given config.
-    const stale = Object.keys(current).filter(k => !(k in wanted) && k !== HASH_CACHE_KEY);
+    const stale = Object.keys(current).filter(k => !(k in wanted) && !KEPT_KEYS.includes(k));
     if (stale.length > 0) await stack.removeAllConfig(stale);
     const changed = Object.entries(wanted).filter(
         ([k, v]) => current[k]?.value !== v.value || (current[k]?.secret ?? false) !== v.secret,
@@ -150,15 +150,22 @@ export async function setStackConfig(stack: Stack, config: Record<string, unknow
 
 /** Where the password hashes of the last up are kept for the next preview or up (a secret). */
 const HASH_CACHE_KEY = "mailserver:passwordHashCache";
+/** The namePrefix of the last up: the next preview refuses another one (MailServer previousNamePrefix). */
+const PREFIX_KEY = "mailserver:previousNamePrefix";
+/** Written by the stack's own ups, never part of the given config. */
+const KEPT_KEYS = [HASH_CACHE_KEY, PREFIX_KEY];
 
 /**
  * Runs `up`, then keeps the program's passwordHashCache output as the secret config key the
- * program reads back next time: an unchanged password is then not hashed again (85 ms each).
+ * program reads back next time: an unchanged password is then not hashed again (85 ms each); and
+ * its namePrefix output as previousNamePrefix, so that a prefix change is refused at preview.
  */
 export async function upKeepingHashes(stack: Stack, opts: UpOptions): Promise<UpResult> {
     const result = await stack.up(opts);
     const cache = result.outputs.passwordHashCache?.value;
     if (cache !== undefined) setConfigFromStdin(stack, HASH_CACHE_KEY, JSON.stringify(cache), true);
+    const prefix = result.outputs.namePrefix?.value;
+    if (typeof prefix === "string") setConfigFromStdin(stack, PREFIX_KEY, prefix, false);
     return result;
 }
 

@@ -1,6 +1,7 @@
 // Table of invalid configurations: each must fail in the constructor (so at `pulumi preview`)
 // with a message naming the component, the field, the bad value and what is accepted, and no
 // resource may be registered for it.
+import * as crypto from "node:crypto";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -23,6 +24,11 @@ before(async () => {
 const secretOutput = <T>(x: T) => pulumi.secret(x);
 
 const PASSWORD = "a-Valid-Password-2026";
+/** A real Ed25519 private key (made for the test), given where an RSA key is expected. */
+const ED25519_PEM = crypto
+    .generateKeyPairSync("ed25519")
+    .privateKey.export({ format: "pem", type: "pkcs8" })
+    .toString();
 
 /** A CA of the test's own (openssl): what tls.ca takes. */
 function selfSignedCa(): { certPem: string; keyPem: string } {
@@ -1173,6 +1179,164 @@ test("at least 25 invalid configurations are refused before any resource is regi
                         ],
                     },
                 }),
+        },
+        {
+            what: "a kept DKIM key said to be of another algorithm than its selector's",
+            label: "VirtualDomain bad-114",
+            field: "dkimKeys[0].algorithm",
+            shown: `"rsa"`,
+            accepted: /expected ed25519: selector mail-ed25519 is this domain's ed25519 key/,
+            construct: n =>
+                domain(n, { dkimKeys: [{ selector: "mail-ed25519", algorithm: "rsa", privateKeyPem: ED25519_PEM }] }),
+        },
+        {
+            what: "a DKIM key that is not of the algorithm it is given as (the key is never shown)",
+            label: "VirtualDomain bad-115",
+            field: "dkimKeys[0].privateKeyPem",
+            shown: `"(a secret)"`,
+            accepted: /expected an rsa key, got an ed25519 key/,
+            construct: n =>
+                domain(n, { dkimKeys: [{ selector: "mail", algorithm: "rsa", privateKeyPem: ED25519_PEM }] }),
+        },
+        {
+            what: "DKIM keys given while DKIM is off",
+            label: "VirtualDomain bad-116",
+            field: "dkimKeys[0].selector",
+            shown: `"mail"`,
+            accepted: /no DKIM keys with dkim: false/,
+            construct: n =>
+                domain(n, {
+                    dkim: false,
+                    dkimKeys: [{ selector: "mail", algorithm: "ed25519", privateKeyPem: ED25519_PEM }],
+                }),
+        },
+        {
+            what: "a namePrefix other than the deployed stack's, which would leave its data volumes behind",
+            label: "MailServer bad-117",
+            field: "namePrefix",
+            shown: `"bad-117"`,
+            accepted:
+                /expected "mail-old", the prefix of the deployed stack: its data volumes \(mail-old-queue, .*mail-old-mail.*\) are named by it.*allowNamePrefixChange: true/,
+            construct: n => server(n, { previousNamePrefix: "mail-old" }),
+        },
+        {
+            what: "a backup without the repository's password",
+            label: "MailServer bad-118",
+            field: "backup.password",
+            shown: "(missing)",
+            accepted: /the repository's password \(a Pulumi secret\) when backup\.enabled is true/,
+            construct: n => server(n, { backup: { enabled: true } }),
+        },
+        {
+            what: "a backup repository restic does not know",
+            label: "MailServer bad-119",
+            field: "backup.repository",
+            shown: `"ftp://backup.example.net/mail"`,
+            accepted:
+                /"volume".*"sftp:user@host:\/path", "s3:https:\/\/host\/bucket\/path" or "rest:https:\/\/host:port\/path"/,
+            construct: n =>
+                server(n, {
+                    backup: { enabled: true, repository: "ftp://backup.example.net/mail", password: PASSWORD },
+                }),
+        },
+        {
+            what: "credentials in the backup repository's URL, which previews would show",
+            label: "MailServer bad-120",
+            field: "backup.repository",
+            shown: `"(not shown: it holds credentials)"`,
+            accepted: /without user:password@: give them in backup\.restUsername\/restPassword/,
+            construct: n =>
+                server(n, {
+                    backup: {
+                        enabled: true,
+                        repository: `rest:https://u:${PASSWORD}@backup.example.net/`,
+                        password: PASSWORD,
+                    },
+                }),
+        },
+        {
+            what: "an s3 backup repository without its keys",
+            label: "MailServer bad-121",
+            field: "backup.s3AccessKeyId",
+            shown: "(missing)",
+            accepted: /a value with a s3 repository \(s3:https:\/\/s3\.example\.net\/mail\)/,
+            construct: n =>
+                server(n, {
+                    backup: { enabled: true, repository: "s3:https://s3.example.net/mail", password: PASSWORD },
+                }),
+        },
+        {
+            what: "a backup retention that keeps nothing",
+            label: "MailServer bad-122",
+            field: "backup.keep",
+            shown: `{"last":0,"hourly":0,"daily":0,"weekly":0,"monthly":0,"yearly":0}`,
+            accepted: /at least one snapshot kept by some rule/,
+            construct: n =>
+                server(n, { backup: { enabled: true, password: PASSWORD, keep: { daily: 0, weekly: 0, monthly: 0 } } }),
+        },
+        {
+            what: "a password in an SFTP backup location, which previews would show (SFTP logs in with a key)",
+            label: "MailServer bad-123",
+            field: "backup.repository",
+            shown: `"(not shown: it holds a password)"`,
+            accepted: /expected sftp:user@host:\/path without a password: SFTP logs in with backup\.sftpPrivateKey/,
+            construct: n =>
+                server(n, {
+                    backup: {
+                        enabled: true,
+                        repository: `sftp://mail:${PASSWORD}@backup.example.net:2222//srv/mail`,
+                        password: PASSWORD,
+                    },
+                }),
+        },
+        {
+            what: "alerts without the metrics they are made from",
+            label: "MailServer bad-124",
+            field: "monitoring.alerts",
+            shown: "true",
+            accepted: /expected false with monitoring.metrics false/,
+            construct: n => server(n, { monitoring: { alerts: true } }),
+        },
+        {
+            what: "an alert delay that is not a Prometheus duration",
+            label: "MailServer bad-125",
+            field: "monitoring.thresholds.deferredFor",
+            shown: `"15 minutes"`,
+            accepted: /expected a Prometheus duration/,
+            construct: n => server(n, { monitoring: { metrics: true, thresholds: { deferredFor: "15 minutes" } } }),
+        },
+        {
+            what: "a metrics port that Postfix already listens on",
+            label: "MailServer bad-126",
+            field: "monitoring.ports.node",
+            shown: "25",
+            accepted: /port 25 is already used by ports.smtp/,
+            construct: n => server(n, { monitoring: { metrics: true, ports: { node: 25 } } }),
+        },
+        {
+            what: "alert mail to an address this server does not receive for",
+            label: "MailServer bad-127",
+            field: "monitoring.alertRecipient",
+            shown: `"ops@elsewhere.example"`,
+            accepted: /expected a mailbox or alias of this server's domains/,
+            construct: n =>
+                server(n, { monitoring: { metrics: true, alerts: true, alertRecipient: "ops@elsewhere.example" } }),
+        },
+        {
+            what: "a metrics address that is a name, not an address",
+            label: "MailServer bad-128",
+            field: "monitoring.address",
+            shown: `"localhost"`,
+            accepted: /expected an IPv4 or IPv6 address/,
+            construct: n => server(n, { monitoring: { metrics: true, address: "localhost" } }),
+        },
+        {
+            what: "a full-volume threshold of 100 %, which can never be exceeded",
+            label: "MailServer bad-129",
+            field: "monitoring.thresholds.volumeFullPercent",
+            shown: "100",
+            accepted: /expected a whole number from 1 to 99/,
+            construct: n => server(n, { monitoring: { metrics: true, thresholds: { volumeFullPercent: 100 } } }),
         },
     ];
     assert.ok(cases.length >= 25);

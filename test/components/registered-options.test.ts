@@ -3,6 +3,7 @@
 // but forgotten in components/inputs.ts fails here, instead of silently vanishing from previews.
 // The walk follows the declarations (objects field by field, lists through the fields their items register);
 // the few options that are deliberately not registered are listed below with the reason.
+import { generateKeyPairSync } from "node:crypto";
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import type { Option, Options } from "../../components/options/declare";
@@ -16,10 +17,19 @@ import { installMocks, isWrappedSecret, MockEnv, T, value } from "./mocks";
 const NOT_REGISTERED: Record<string, string> = {
     // Secrets: never a component input (their hashes are registered as secrets where they matter).
     "MailServer.passwordHashCache": "a secret cache of hashes, not a setting",
+    "MailServer.previousNamePrefix": "the last deployment's prefix, checked at preview; it changes after a first up",
+    "MailServer.allowNamePrefixChange": "permission for one change, checked at preview; not a setting of the server",
     "VirtualDomain.passwordHashCache": "a secret cache of hashes, not a setting",
+    "VirtualDomain.dkimKeys[].privateKeyPem": "a secret: the selectors and algorithms are registered, the keys are not",
     "VirtualDomain.mailboxes[].password": "a secret; the secret input passwordHashes carries its hash",
     "VirtualDomain.mailboxes[].passwordHash": "a secret; the secret input passwordHashes carries it",
     "Relayhost.password": "a secret: MailServer registers hasCredentials only",
+    ...Object.fromEntries(
+        ["password", "s3AccessKeyId", "s3SecretAccessKey", "restUsername", "restPassword", "sftpPrivateKey"].map(f => [
+            `MailServer.backup.${f}`,
+            "a secret: registered by name only, in backup.secretsGiven",
+        ]),
+    ),
     // Registered in another shape.
     "MailServer.users[]": "the logins' addresses (users); their passwords are secrets (saslauthdSecretFiles)",
     "MailServer.tls": "the way the certificate is obtained (inputs.ts tlsSettings): the variant in use, never a key",
@@ -88,6 +98,15 @@ before(async () => {
         dmarcReportAddress: "dmarc@example.com",
         tlsReportAddress: "tls@example.com",
         wellKnown: true,
+        dkimKeys: [
+            {
+                selector: "mail",
+                algorithm: "ed25519",
+                privateKeyPem: secret(
+                    generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
+                ),
+            },
+        ],
     });
     const relay = new c.Relayhost("ro-relay", {
         host: "smtp.relay.example.net",
@@ -106,6 +125,20 @@ before(async () => {
         relayRecipients: ["someone@backup.example"],
         wellKnown: { httpsPort: 8443, address: "127.0.0.1" },
         antivirus: { enabled: true, signatures: [{ name: "local.ndb", content: "Local-Test:0:*:4d41494c" }] },
+        monitoring: {
+            metrics: true,
+            alerts: true,
+            alertRecipient: "team@example.com",
+            webhookUrl: "http://127.0.0.1:9999/hook",
+        },
+        backup: {
+            enabled: true,
+            repository: "sftp:backup@backup.example.net:/srv/restic/mail",
+            password: secret("Backup-Repository-Pass-7"),
+            sftpPrivateKey: secret("-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----"),
+            sftpKnownHosts:
+                "backup.example.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+        },
     });
     const relayServer = new c.MailServer("ro-relay-mode", {
         mode: "relay",

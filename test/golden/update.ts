@@ -29,9 +29,9 @@ interface Registration { type: string; name: string; parent: string; wire: any }
 
 /**
  * Golden-only stacks: a shipped stack's config plus what the shipped stacks leave off, so that the
- * ACME client's, the well-known endpoint's and ClamAV's configuration show in golden diffs too. "acme"
+ * ACME client's, the well-known endpoint's and ClamAV's and the backup's configuration show in golden diffs too. "acme"
  * is prod with its certificate from Let's Encrypt (HTTP-01, a second name), MTA-STS and autoconfig
- * served, and the antivirus on.
+ * served, the antivirus on and backups to an S3 store.
  */
 const DERIVED_STACKS: Record<string, { from: string; config: Record<string, unknown> }> = {
     acme: {
@@ -41,6 +41,15 @@ const DERIVED_STACKS: Record<string, { from: string; config: Record<string, unkn
             "mailserver:wellKnown": { httpsPort: 443 },
             // ClamAV too (antivirus): its files and rspamd's antivirus module show in golden diffs.
             "mailserver:antivirus": { enabled: true },
+            // Metrics and alerts (monitoring): the exporters', Prometheus's and Alertmanager's files.
+            "mailserver:monitoring": { metrics: true, alerts: true },
+            // Backups to an S3 store: backup.conf shows in golden diffs (the secrets never do).
+            "mailserver:backup": { enabled: true, repository: "s3:https://s3.example.net/mail-backups/prod" },
+            "mailserver:backupSecrets": {
+                password: "golden-repository-password",
+                s3AccessKeyId: "GOLDENKEYID",
+                s3SecretAccessKey: "golden-secret-access-key",
+            },
             "mailserver:domains": [
                 {
                     domain: "example.com",

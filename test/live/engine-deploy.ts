@@ -16,6 +16,8 @@ interface Request {
     config: Record<string, unknown>;
     preview?: boolean;
     policyPacks?: string[];
+    /** After up: the secret dkimKeys output is written here (0600), as `npm run stack -- export-keys` does. */
+    keysFile?: string;
 }
 
 async function main() {
@@ -48,6 +50,8 @@ async function main() {
         return;
     }
     const r = await upKeepingHashes(stack, { onOutput, onEvent, policyPacks });
+    if (request.keysFile)
+        fs.writeFileSync(request.keysFile, JSON.stringify(r.outputs.dkimKeys?.value ?? {}), { mode: 0o600 });
     // Secret outputs (the hash cache) stay out of what the tests print and keep.
     const outputs = Object.fromEntries(
         Object.entries(r.outputs)

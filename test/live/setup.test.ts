@@ -19,7 +19,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import { fetchBySubject, OUTSIDER, uniqueSubject } from "./clients";
-import { portsFrom, ROOT } from "./stack";
+import { copyWorkingTree, portsFrom, ROOT } from "./stack";
 
 const RUN = `mailsetup-${process.pid}`;
 const SOCK = `/run/${RUN}.sock`;
@@ -151,15 +151,7 @@ describe("set-up on a fresh Docker engine, as the README says", () => {
                 `port ${port} of the dev stack is taken: stop the dev stack first (scripts/local-down.ts)`,
             );
         // The working tree as git sees it (tracked and new files, nothing ignored): no .local/, no node_modules.
-        fs.mkdirSync(COPY, { recursive: true });
-        const copy = spawnSync(
-            "bash",
-            [
-                "-c",
-                `git ls-files -z -co --exclude-standard | tar --null -T - --ignore-failed-read -cf - | tar -x -C ${COPY}`,
-            ],
-            { cwd: ROOT, encoding: "utf8" },
-        );
+        const copy = copyWorkingTree(COPY);
         assert.equal(copy.status, 0, copy.stderr);
         const started = Date.now();
         const r = spawnSync("bash", ["scripts/setup.sh"], {

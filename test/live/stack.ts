@@ -6,6 +6,16 @@ import * as path from "path";
 import type { ResourceStep } from "../../scripts/lib/steps";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
+
+/**
+ * The working tree as git sees it (tracked and new files, nothing ignored: no .local/, no
+ * node_modules) copied into `dest`, as a user's checkout of the repository. Returns tar's errors.
+ */
+export function copyWorkingTree(dest: string): { status: number | null; stderr: string } {
+    fs.mkdirSync(dest, { recursive: true });
+    const tar = `git ls-files -z -co --exclude-standard | tar --null -T - --ignore-failed-read -cf - | tar -x -C ${dest}`;
+    return spawnSync("bash", ["-c", tar], { cwd: ROOT, encoding: "utf8" });
+}
 export const ARTIFACTS = path.join(ROOT, "test", ".artifacts");
 export const PREFIX = "mailtest";
 
@@ -25,6 +35,18 @@ export function portsFrom(base: number) {
     };
 }
 export const PORTS = portsFrom(20000);
+
+/** The monitoring endpoints' ports of a stack at `base`, after the same pattern (9154 -> base + 154). */
+export function metricsPortsFrom(base: number) {
+    return {
+        postfix: base + 154,
+        valkey: base + 121,
+        node: base + 100,
+        dovecot: base + 900,
+        prometheus: base + 90,
+        alertmanager: base + 93,
+    };
+}
 
 export const USERS = {
     alice: { address: "alice@example.test", password: "alice-Secret-2026!" },
@@ -112,13 +134,18 @@ export interface DeployOptions {
     /** Preview only (nothing is created); outputs are then empty. */
     preview?: boolean;
     policyPacks?: string[];
+    /** After up: write the stack's DKIM private keys (its secret dkimKeys output) to this file, 0600. */
+    keysFile?: string;
+    /** The stack (and its engine folder) when it is not named by the config's namePrefix. */
+    stack?: string;
 }
 
 function request(config: Record<string, unknown>, options: DeployOptions): string {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    const prefix = String(config["mailserver:namePrefix"]);
+    const { stack, ...rest } = options;
+    const prefix = stack ?? String(config["mailserver:namePrefix"]);
     const file = path.join(ARTIFACTS, `deploy-request-${prefix}.json`);
-    fs.writeFileSync(file, JSON.stringify({ stackName: prefix, dir: engineDir(prefix), config, ...options }), {
+    fs.writeFileSync(file, JSON.stringify({ stackName: prefix, dir: engineDir(prefix), config, ...rest }), {
         mode: 0o600,
     });
     return file;

@@ -7,7 +7,19 @@ import * as os from "os";
 import * as path from "path";
 import { imageSourcesDigest, imagesDir } from "../../components/platform/docker/images";
 
-const SERVICES = ["postfix", "dovecot", "saslauthd", "rspamd", "valkey", "acme", "web", "clamav"];
+const SERVICES = [
+    "postfix",
+    "dovecot",
+    "saslauthd",
+    "rspamd",
+    "valkey",
+    "acme",
+    "web",
+    "clamav",
+    "metrics",
+    "monitoring",
+    "backup",
+];
 const copy = fs.mkdtempSync(path.join(os.tmpdir(), "mailserver-images-"));
 fs.cpSync(imagesDir(), copy, { recursive: true });
 const digests = () => Object.fromEntries(SERVICES.map(s => [s, imageSourcesDigest(copy, s)]));
@@ -27,7 +39,17 @@ describe("image source digests", () => {
     test("a file in images/common/ changes the images that copy it; valkey's copies only its own file", () => {
         const before = digests();
         fs.appendFileSync(path.join(copy, "common", "healthcheck"), "\n# changed\n");
-        assert.deepEqual(changed(before, digests()), ["postfix", "dovecot", "saslauthd", "rspamd", "web", "clamav"]);
+        assert.deepEqual(changed(before, digests()), [
+            "postfix",
+            "dovecot",
+            "saslauthd",
+            "rspamd",
+            "web",
+            "clamav",
+            "metrics",
+            "monitoring",
+            "backup",
+        ]);
         const next = digests();
         fs.appendFileSync(path.join(copy, "common", "apply-config"), "\n# changed\n");
         // acme copies common/apply-config by name.
@@ -39,6 +61,9 @@ describe("image source digests", () => {
             "acme",
             "web",
             "clamav",
+            "metrics",
+            "monitoring",
+            "backup",
         ]);
     });
 

@@ -4,6 +4,7 @@
 // included), decoded by @pulumi/policy's own deserializer and wrapped in its unknown-checking
 // proxy, as its server does. The mandatory rules judge the components' inputs (built here with
 // the components' own builders, components/inputs.ts) and the config job containers.
+import { monitoringDefaults } from "../../components/options/monitoring";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Secret, UnknownValueError } from "@pulumi/policy";
@@ -115,6 +116,21 @@ function mailServer(spec: PostfixSpec, o: ServerOptions = {}): WireResource {
             keyPem: undefined,
         },
         antivirus: { enabled: false, updates: true, checksPerDay: 12, signatures: [], onScanFailure: "defer" },
+        monitoring: monitoringDefaults(),
+        backup: {
+            enabled: false,
+            repository: "volume",
+            intervalMinutes: 1440,
+            keep: { last: 0, hourly: 0, daily: 7, weekly: 5, monthly: 12, yearly: 0 },
+            staleAfterIntervals: 2,
+            password: undefined,
+            s3AccessKeyId: undefined,
+            s3SecretAccessKey: undefined,
+            restUsername: undefined,
+            restPassword: undefined,
+            sftpPrivateKey: undefined,
+            sftpKnownHosts: undefined,
+        },
         spamFilter: {
             enabled: true,
             rejectScore: 15,

@@ -61,7 +61,13 @@ describe("DKIM", () => {
             { selector: "s2-rsa", algorithm: "rsa" },
             { selector: "s2-ed25519", algorithm: "ed25519" },
         ]);
-        assert.deepEqual(s.dkim, { enabled: true, selector: "s2", retiredSelectors: ["s1"], nextSelector: undefined });
+        assert.deepEqual(s.dkim, {
+            enabled: true,
+            selector: "s2",
+            retiredSelectors: ["s1"],
+            nextSelector: undefined,
+            given: [],
+        });
         const rs = renderDnsRecords({
             ...s.dns,
             dkimKeys: [

@@ -90,10 +90,11 @@ export function deployServices<C extends string, S, X>(
     }
     const sharedVolume = (name: string) => deployment.volumes.get(name) ?? a.base?.volumes.get(name);
     // A volume, read-only for others if its owner says so; none while its owner does not run.
-    const sharedMount = (name: string, service: string) => {
+    const sharedMount = (name: string, service: string, readOnly = false) => {
         const v = sharedVolume(name);
         if (!v) return [];
-        return [volumeMount(v.name, v.definition.path, v.owner !== service && v.definition.readOnlyForOthers === true)];
+        const others = v.owner !== service && v.definition.readOnlyForOthers === true;
+        return [volumeMount(v.name, v.definition.path, others || readOnly)];
     };
     const container = (service: string) => deployment.containers.get(service) ?? a.base?.containers.get(service);
 
@@ -125,7 +126,7 @@ export function deployServices<C extends string, S, X>(
             if (name === CONFIG) return config ? [volumeMount(config.volume, config.path, true)] : [];
             if (name === CERTIFICATE)
                 return d.certificate ? certificate.mounts.flatMap(n => sharedMount(n, d.name)) : [];
-            return sharedMount(name, d.name);
+            return sharedMount(name, d.name, d.readOnlyMounts?.includes(name));
         });
         // Each while its service runs (in this component or the one it builds on).
         const dependencies = waitsFor(d, certificate).flatMap(name => {
