@@ -330,7 +330,10 @@ export interface AlertThresholds {
     failedLoginsWindow?: string;
     /** Per cent of the last hour's delivery attempts that bounced, raising DeliveryFailureRate. Default: 10. */
     bounceRatePercent?: number;
-    /** How long a metrics target (a service) must be down before ServiceDown. Default: "2m". */
+    /**
+     * How long a metrics target must be down, or a service's healthcheck fail, before ServiceDown or ServiceUnhealthy.
+     * Default: "2m".
+     */
     serviceDownFor?: string;
     /** How long any other condition must hold before its alert fires. Default: "5m". */
     alertFor?: string;

@@ -34,7 +34,7 @@ export interface AlertThresholds {
     failedLoginsWindow: string;
     /** Per cent of delivery attempts in the last hour that bounced, raising DeliveryFailureRate. */
     bounceRatePercent: number;
-    /** How long a target must be down before ServiceDown. */
+    /** How long a target must be down, or a service's healthcheck fail, before ServiceDown or ServiceUnhealthy. */
     serviceDownFor: string;
     /** How long any other condition must hold before its alert fires. */
     alertFor: string;
@@ -77,3 +77,8 @@ export const RSPAMD_METRICS_SOCKET = `${RSPAMD_METRICS_DIR}/controller.sock`;
 export const PROMETHEUS_DATA_DIR = "/var/lib/prometheus/metrics2";
 /** Where the backup service (MailServer backup) copies its status file for the metrics container. */
 export const BACKUP_STATUS_DIR = "/run/backup-status";
+/**
+ * Where each service's healthcheck (images/common/healthcheck) leaves its last result and the
+ * configuration generation its daemon runs, for the metrics container (the volume service-status).
+ */
+export const SERVICE_STATUS_DIR = "/run/mail-status";

@@ -47,7 +47,10 @@ export const ALERT_THRESHOLD_OPTIONS = {
         10,
         100,
     ),
-    serviceDownFor: duration("How long a metrics target (a service) must be down before ServiceDown", "2m"),
+    serviceDownFor: duration(
+        "How long a metrics target must be down, or a service's healthcheck fail, before ServiceDown or ServiceUnhealthy",
+        "2m",
+    ),
     alertFor: duration("How long any other condition must hold before its alert fires", "5m"),
 };
 

@@ -20,6 +20,11 @@ export interface MetricsSpec {
     tlsEndpoints: TlsEndpoint[];
     /** A backup service shares its status file (model/monitoring.ts BACKUP_STATUS_DIR). */
     backup: boolean;
+    /**
+     * The services whose healthcheck reports its result and configuration generation
+     * (SERVICE_STATUS_DIR): one missing or silent is unhealthy (ServiceUnhealthy).
+     */
+    reportingServices: string[];
 }
 
 export interface TlsEndpoint {
@@ -96,6 +101,7 @@ export function renderMetricsEnv(s: MetricsSpec): string {
         `RSPAMD=${s.spamFilter ? "yes" : "no"}`,
         `BACKUP=${s.backup ? "yes" : "no"}`,
         `HOSTNAME_SERVED=${s.hostname}`,
+        `SERVICES="${s.reportingServices.join(" ")}"`,
     ];
     return HEADER + lines.join("\n") + "\n";
 }

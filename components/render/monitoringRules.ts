@@ -23,6 +23,11 @@ interface Rule {
 }
 
 const q = (s: string) => JSON.stringify(s);
+/**
+ * A healthcheck runs every 10 s and the metrics container reads its report every 10 s: a report
+ * older than this means the service's container no longer runs its healthcheck.
+ */
+const SERVICE_REPORT_STALE_SECONDS = 60;
 /** Postfix's received mail and delivery outcomes, counted from its log (images/postfix/log-copy). */
 const COUNTED = "mailserver_postfix_messages_total";
 
@@ -68,6 +73,17 @@ export function alertRules(s: RulesSpec): Rule[] {
             for: t.serviceDownFor,
             summary: "{{ $labels.job }} {{ $labels.service }} is down",
             description: `A service (or its exporter) has not answered for ${t.serviceDownFor}.`,
+        },
+        {
+            alert: "ServiceUnhealthy",
+            expr:
+                "mailserver_service_healthy == 0 or " +
+                `time() - mailserver_service_checked_timestamp_seconds > ${SERVICE_REPORT_STALE_SECONDS}`,
+            for: t.serviceDownFor,
+            summary: "{{ $labels.service }} is unhealthy or stopped",
+            description:
+                `A service's healthcheck has failed, or not reported for over ${SERVICE_REPORT_STALE_SECONDS} s ` +
+                `(its container stopped), for ${t.serviceDownFor}. \`npm run status\` shows its health.`,
         },
         {
             alert: "MailVolumeFull",
@@ -125,7 +141,7 @@ export function renderAlertRules(s: RulesSpec): string {
             `        expr: ${q(r.expr)}`,
             `        for: ${r.for}`,
             `        labels:`,
-            `          severity: ${r.alert === "ServiceDown" || r.alert === "BackupFailed" ? "critical" : "warning"}`,
+            `          severity: ${["ServiceDown", "ServiceUnhealthy", "BackupFailed"].includes(r.alert) ? "critical" : "warning"}`,
             `        annotations:`,
             `          summary: ${q(r.summary)}`,
             `          description: ${q(r.description)}`,

@@ -18,7 +18,7 @@ import {
     resticRepository,
 } from "../render/backup";
 import { RSPAMD_DB_DIR, VALKEY_DATA_DIR } from "../render/rspamdShared";
-import { COMMON_HEALTHCHECK, CONFIG, ImapService, StagedFile } from "./definition";
+import { COMMON_HEALTHCHECK, CONFIG, ImapService, SERVICE_STATUS, StagedFile } from "./definition";
 
 /**
  * The data volumes backed up with these settings, in the order they are staged: the queue before
@@ -112,6 +112,7 @@ export const backup: ImapService = {
         CERTS_VOLUME,
         // With monitoring.metrics: where it copies its status for the metrics container.
         "backup-status",
+        SERVICE_STATUS,
     ],
     config: {
         files: s => renderBackupFiles(backupSpec(s.server)),

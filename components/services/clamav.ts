@@ -4,7 +4,7 @@
 // Its files: render/clamav.ts; its image: images/clamav.
 import type { AntivirusSettings, ClamavSpec } from "../model/antivirus";
 import { CLAMAV_DATABASE_DIR, CLAMAV_SOCKET_DIR, renderClamavFiles, renderClamdConf } from "../render/clamav";
-import { COMMON_HEALTHCHECK, CONFIG, MailServerService } from "./definition";
+import { COMMON_HEALTHCHECK, CONFIG, MailServerService, SERVICE_STATUS } from "./definition";
 
 /** What the ClamAV files are rendered from. */
 export function clamavSpec(a: AntivirusSettings): ClamavSpec {
@@ -43,7 +43,7 @@ export const clamav: MailServerService = {
         { name: "clamav-db", path: CLAMAV_DATABASE_DIR, kind: "data" },
         { name: "clamav-run", path: CLAMAV_SOCKET_DIR, kind: "socket" },
     ],
-    mounts: [CONFIG, "clamav-db", "clamav-run"],
+    mounts: [CONFIG, "clamav-db", "clamav-run", SERVICE_STATUS],
     // No dependent waits for it: while clamd is not ready rspamd defers mail (onScanFailure "defer"),
     // so a first start that downloads ClamAV's databases holds up no other service.
     config: { files: s => renderClamavFiles(clamavSpec(s.antivirus)) },

@@ -153,5 +153,11 @@ export const CONFIG = "config";
 /** In a service's `mounts`: the certificate's volumes, if any (components/certificates.ts). */
 export const CERTIFICATE = "certificate";
 
+/**
+ * In the `mounts` of every service with COMMON_HEALTHCHECK: the metrics container's volume where
+ * the healthcheck leaves its result and the generation the daemon runs (while metrics run).
+ */
+export const SERVICE_STATUS = "service-status";
+
 /** The healthcheck of the images built on images/common: the daemon, its generation, its probe. */
 export const COMMON_HEALTHCHECK = ["/usr/local/lib/mail/healthcheck"];

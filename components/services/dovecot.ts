@@ -4,7 +4,7 @@
 import { paths } from "../model/paths";
 import { dovecotUsersFile, renderDovecotFiles, renderDovecotUsers } from "../render/dovecot";
 import { DovecotMetricsSpec } from "../render/metrics";
-import { CERTIFICATE, COMMON_HEALTHCHECK, CONFIG, ImapService, ImapSettings } from "./definition";
+import { CERTIFICATE, COMMON_HEALTHCHECK, CONFIG, ImapService, ImapSettings, SERVICE_STATUS } from "./definition";
 
 /** With MailServer monitoring.metrics: where Dovecot serves its metrics (host mode: the address; bridge: all). */
 function dovecotMetrics(s: ImapSettings): DovecotMetricsSpec | undefined {
@@ -43,7 +43,7 @@ export const dovecot: ImapService = {
     publishAddress: s => s.imap.publishAddress,
     // Mail outlives the stack: `pulumi destroy` must never lose it.
     volumes: [{ name: "mail", path: paths.mailRoot, kind: "data" }],
-    mounts: [CONFIG, "mail", "lmtp", CERTIFICATE, "authpolicy-run"],
+    mounts: [CONFIG, "mail", "lmtp", CERTIFICATE, "authpolicy-run", SERVICE_STATUS],
     dependsOn: ["authpolicy"],
     certificate: true,
     config: {

@@ -3,11 +3,11 @@
 // Valkey exporter (INFO over Valkey's socket) and node-exporter (the mail volumes' file system,
 // and the stack's own facts from a loop: the served certificate's expiry, rspamd's /metrics).
 // Dovecot serves its own metrics (render/metrics.ts renderDovecotMetrics).
-import { BACKUP_STATUS_DIR, POSTFIX_LOG_DIR, RSPAMD_METRICS_DIR } from "../model/monitoring";
+import { BACKUP_STATUS_DIR, POSTFIX_LOG_DIR, RSPAMD_METRICS_DIR, SERVICE_STATUS_DIR } from "../model/monitoring";
 import type { MailServerSettings } from "../model/settings";
 import { MetricsSpec, renderMetricsFiles, TlsEndpoint } from "../render/metrics";
 import { probeAddress } from "../render/probe";
-import { COMMON_HEALTHCHECK, CONFIG, MailServerService } from "./definition";
+import { COMMON_HEALTHCHECK, CONFIG, MailServerService, SERVICE_STATUS } from "./definition";
 
 /** The TLS endpoints that serve the stack's certificate: Postfix's, and nginx's when it runs. */
 function tlsEndpoints(s: MailServerSettings): TlsEndpoint[] {
@@ -29,6 +29,25 @@ function tlsEndpoints(s: MailServerSettings): TlsEndpoint[] {
     return endpoints;
 }
 
+/**
+ * The services that report their health and configuration generation (images/common/healthcheck)
+ * while they run with these settings: those built on images/common (COMMON_HEALTHCHECK), by each
+ * one's `runs` (DovecotImap's: Dovecot in internet mode, the backup with MailServer backup).
+ * test/unit/render-monitoring.test.ts checks this list against the registry.
+ */
+export function reportingServices(s: MailServerSettings): string[] {
+    return [
+        "postfix",
+        s.postfix.mode === "internet" ? "dovecot" : "saslauthd",
+        ...(s.spamFilter.enabled ? ["rspamd"] : []),
+        ...(s.wellKnown ? ["web"] : []),
+        ...(s.antivirus.enabled ? ["clamav"] : []),
+        "metrics",
+        ...(s.monitoring.alerts ? ["monitoring"] : []),
+        ...(s.backup.enabled ? ["backup"] : []),
+    ];
+}
+
 /** The metrics renderers' spec from MailServer's settings. */
 export function metricsSpec(s: MailServerSettings): MetricsSpec {
     return {
@@ -41,6 +60,7 @@ export function metricsSpec(s: MailServerSettings): MetricsSpec {
         dovecot: s.postfix.mode === "internet",
         tlsEndpoints: tlsEndpoints(s),
         backup: s.backup.enabled,
+        reportingServices: reportingServices(s),
     };
 }
 
@@ -70,8 +90,10 @@ export const metrics: MailServerService = {
         { name: "rspamd-metrics", path: RSPAMD_METRICS_DIR, kind: "socket" },
         // The backup service's (DovecotImap) copy of its status file: result and last success.
         { name: "backup-status", path: BACKUP_STATUS_DIR, kind: "socket" },
+        // Every service's last healthcheck: its result and the configuration generation it runs.
+        { name: SERVICE_STATUS, path: SERVICE_STATUS_DIR, kind: "socket" },
     ],
-    mounts: [CONFIG, "postfix-log", "rspamd-metrics", "backup-status", "queue", "valkey-run"],
+    mounts: [CONFIG, "postfix-log", "rspamd-metrics", "backup-status", SERVICE_STATUS, "queue", "valkey-run"],
     // The queue only to reach showq and measure its file system: never written.
     readOnlyMounts: ["queue"],
     dependsOn: ["postfix", "rspamd", "valkey"],

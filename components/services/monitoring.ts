@@ -5,7 +5,7 @@ import type { MailServerSettings } from "../model/settings";
 import { MonitoringSpec, renderMonitoringFiles } from "../render/monitoring";
 import { scrapeTargets } from "../render/metrics";
 import { probeAddress } from "../render/probe";
-import { COMMON_HEALTHCHECK, MailServerService } from "./definition";
+import { COMMON_HEALTHCHECK, CONFIG, MailServerService, SERVICE_STATUS } from "./definition";
 import { metricsSpec } from "./metrics";
 
 /** With backups: when the last good one is too old (when the backup container turns unhealthy too). */
@@ -52,6 +52,7 @@ export const monitoring: MailServerService = {
     ports: s => [s.monitoring.ports.prometheus, s.monitoring.ports.alertmanager],
     publishAddress: s => s.monitoring.address,
     volumes: [{ name: "monitoring-data", path: PROMETHEUS_DATA_DIR, kind: "data" }],
+    mounts: [CONFIG, "monitoring-data", SERVICE_STATUS],
     dependsOn: ["metrics"],
     config: { files: s => renderMonitoringFiles(monitoringSpec(s)) },
     healthcheck: COMMON_HEALTHCHECK,

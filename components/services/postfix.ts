@@ -6,7 +6,7 @@ import { PostfixSpec } from "../model/spec";
 import { postfixTables } from "../render/postfixShared";
 import { relaySaslEntries, renderSaslPasswords } from "../render/postfixTables";
 import { renderPostfixFiles } from "../render/postfix";
-import { CERTIFICATE, COMMON_HEALTHCHECK, CONFIG, MailServerService } from "./definition";
+import { CERTIFICATE, COMMON_HEALTHCHECK, CONFIG, MailServerService, SERVICE_STATUS } from "./definition";
 
 /** inet_interfaces and inet_protocols when not Postfix's defaults ("all", "all"), else undefined. */
 export function postfixStartupSettings(p: Pick<PostfixSpec, "inetInterfaces" | "inetProtocols">): string | undefined {
@@ -42,7 +42,7 @@ export const postfix: MailServerService = {
         { name: "lmtp", path: paths.lmtpSocketDir, kind: "socket" },
     ],
     // With monitoring.metrics: the volume its log is copied into, for the Postfix exporter.
-    mounts: [CONFIG, "queue", "lmtp", "saslauthd-run", "rspamd-milter", CERTIFICATE, "postfix-log"],
+    mounts: [CONFIG, "queue", "lmtp", "saslauthd-run", "rspamd-milter", CERTIFICATE, "postfix-log", SERVICE_STATUS],
     dependsOn: ["saslauthd", "rspamd"],
     certificate: true,
     config: {

@@ -6,7 +6,7 @@ import { dkimKeyPath, RSPAMD_DB_DIR, RSPAMD_MILTER_DIR, rspamdDkimKey, RspamdSpe
 import { renderRspamdFiles } from "../render/rspamd";
 import { clamavSpec } from "./clamav";
 import { RSPAMD_METRICS_SOCKET } from "../model/monitoring";
-import { COMMON_HEALTHCHECK, CONFIG, MailServerService } from "./definition";
+import { COMMON_HEALTHCHECK, CONFIG, MailServerService, SERVICE_STATUS } from "./definition";
 
 /** rspamd's settings from MailServer's: mynetworks without Postfix's brackets, one entry per signing domain. */
 export function rspamdSpec(settings: MailServerSettings): RspamdSpec {
@@ -57,7 +57,7 @@ export const rspamd: MailServerService = {
     ],
     // With antivirus: clamd's socket (mounted while clamav runs).
     // With monitoring.metrics: the second controller socket's volume, shared with the metrics container.
-    mounts: [CONFIG, "rspamd-data", "valkey-run", "rspamd-milter", "clamav-run", "rspamd-metrics"],
+    mounts: [CONFIG, "rspamd-data", "valkey-run", "rspamd-milter", "clamav-run", "rspamd-metrics", SERVICE_STATUS],
     dependsOn: ["valkey"],
     config: {
         files: s => renderRspamdFiles(rspamdSpec(s)),

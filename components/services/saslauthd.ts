@@ -3,7 +3,7 @@
 // which sees client addresses and bans brute force for every protocol.
 import { paths } from "../model/paths";
 import { NO_LOGINS, renderSaslauthdFiles, renderSaslauthdPasswd, saslauthdPasswdFile } from "../render/saslauthd";
-import { COMMON_HEALTHCHECK, MailServerService } from "./definition";
+import { COMMON_HEALTHCHECK, CONFIG, MailServerService, SERVICE_STATUS } from "./definition";
 
 export const saslauthd: MailServerService = {
     name: "saslauthd",
@@ -14,6 +14,7 @@ export const saslauthd: MailServerService = {
     security: { user: "root", capabilities: [], tmpfs: ["/run/mail", "/tmp"] },
     network: "none",
     volumes: [{ name: "saslauthd-run", path: paths.saslauthdDir, kind: "socket" }],
+    mounts: [CONFIG, "saslauthd-run", SERVICE_STATUS],
     config: {
         files: () => renderSaslauthdFiles(),
         // Relay mode's SMTP AUTH users are checked like mailboxes (internet mode has none).

@@ -3,7 +3,7 @@
 import { WebSpec, renderWebFiles } from "../render/web";
 import type { MailServerSettings, WellKnownSettings } from "../model/settings";
 import { CertificateSpec } from "../model/certificate";
-import { CERTIFICATE, COMMON_HEALTHCHECK, CONFIG, MailServerService } from "./definition";
+import { CERTIFICATE, COMMON_HEALTHCHECK, CONFIG, MailServerService, SERVICE_STATUS } from "./definition";
 
 /**
  * nginx's spec: in host mode it binds wellKnown.address (all addresses if none); in bridge mode
@@ -37,7 +37,7 @@ export const web: MailServerService = {
     ports: s => [wellKnown(s).httpsPort],
     publishAddress: s => wellKnown(s).address ?? s.placement.publishAddress,
     certificate: true,
-    mounts: [CONFIG, CERTIFICATE],
+    mounts: [CONFIG, CERTIFICATE, SERVICE_STATUS],
     config: {
         files: s => renderWebFiles(webSpec(wellKnown(s), s.placement.networkMode, s.certificate)),
     },

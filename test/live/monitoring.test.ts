@@ -7,12 +7,13 @@
 // run of failed SMTP AUTH logins from an outsider fires FailedLoginBurst. Each alert's mail is read
 // back from the admin mailbox over IMAPS. The backup's result reaches the metrics. `npm run status`
 // shows the deferred message, the certificate's days left and the last backup, as text and JSON.
+// Each service reports its health and configuration generation; a stopped one fires ServiceUnhealthy.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fetchBySubject, keepLogs, OUTSIDER, smtp, uniqueSubject } from "./clients";
+import { docker, fetchBySubject, keepLogs, OUTSIDER, smtp, uniqueSubject } from "./clients";
 import { ARTIFACTS, deploy, destroy, liveConfig, metricsPortsFrom, portsFrom, ROOT, USERS } from "./stack";
 
 const PREFIX = "montest";
@@ -235,5 +236,38 @@ describe("monitoring (metrics, Prometheus, Alertmanager, status), live", () => {
         );
         assert.equal(s.backup.result, "ok", JSON.stringify(s.backup));
         assert.ok(Date.now() - Date.parse(s.backup.lastSuccess) < 15 * 60_000, JSON.stringify(s.backup));
+    });
+
+    test("each service reports its health and the generation it runs; a stopped one fires ServiceUnhealthy", async () => {
+        const services = ["postfix", "dovecot", "rspamd", "metrics", "monitoring", "backup"];
+        for (const service of services) {
+            const running = docker(["exec", `${PREFIX}-${service}`, "readlink", "/config/current"]).trim();
+            const reported = await until(`${service}'s generation`, 60, async () => {
+                const r = (
+                    await prometheus(
+                        `/api/v1/query?query=${encodeURIComponent(`mailserver_config_generation_info{service="${service}"}`)}`,
+                    )
+                ).result as Array<{ metric: { generation: string } }>;
+                return r.length === 1 ? r[0].metric.generation : undefined;
+            });
+            assert.equal(`generations/${reported}`, running, service);
+            assert.equal(await query(`mailserver_service_healthy{service="${service}"}`), 1, service);
+        }
+        assert.equal(await query(`count(ALERTS{alertname="ServiceUnhealthy",alertstate="firing"})`), undefined);
+        // The backup container stops: its healthcheck no longer reports (60 s), then serviceDownFor (60 s).
+        const stopped = Date.now();
+        docker(["stop", `${PREFIX}-backup`]);
+        try {
+            await until("ServiceUnhealthy firing for the backup", 240, () =>
+                query(`ALERTS{alertname="ServiceUnhealthy",service="backup",alertstate="firing"}`),
+            );
+            process.stdout.write(
+                `# ServiceUnhealthy fired ${Math.round((Date.now() - stopped) / 1000)} s after the stop\n`,
+            );
+            const mail = await alertMail("ServiceUnhealthy", cert.file, 120);
+            assert.match(mail, /backup is unhealthy or stopped/);
+        } finally {
+            docker(["start", `${PREFIX}-backup`]);
+        }
     });
 });

@@ -9,6 +9,13 @@ import { Validator } from "../../components/model/validator";
 import { MetricsSpec, renderDovecotMetrics, renderMetricsEnv, scrapeTargets } from "../../components/render/metrics";
 import { renderAlertmanagerConfig, renderPrometheusConfig, MonitoringSpec } from "../../components/render/monitoring";
 import { alertRules, renderAlertRules } from "../../components/render/monitoringRules";
+import { validateMailServer } from "../../components/options/validateMailServer";
+import { validateRelayhost } from "../../components/options/relayhost";
+import { exampleCom } from "./fixtures";
+import { validateVirtualDomain } from "../../components/options/validateVirtualDomain";
+import { COMMON_HEALTHCHECK } from "../../components/services/definition";
+import { SERVICES } from "../../components/services/index";
+import { reportingServices } from "../../components/services/metrics";
 import { countLastHour, countQueue, postfixEvent, sparkline } from "../../scripts/lib/statusView";
 
 const defaults = () => readOptions(new Validator("MailServer mx"), MONITORING_OPTIONS, {});
@@ -23,6 +30,7 @@ const METRICS: MetricsSpec = {
     dovecot: true,
     tlsEndpoints: [{ service: "postfix", host: "mx-postfix", port: 465, starttls: "" }],
     backup: false,
+    reportingServices: ["postfix", "dovecot", "rspamd", "metrics"],
 };
 
 describe("monitoring option", () => {
@@ -126,6 +134,7 @@ describe("Prometheus, Alertmanager and the rules", () => {
             "MailQueueGrowing",
             "CertificateExpiresSoon",
             "ServiceDown",
+            "ServiceUnhealthy",
             "MailVolumeFull",
             "FailedLoginBurst",
             "DeliveryFailureRate",
@@ -184,5 +193,71 @@ describe("status view", () => {
         assert.equal(sparkline([0, 4, 8]), "▁▄█");
         const q = countQueue('{"queue_name": "deferred"}\n{"queue_name": "active"}\n{"queue_name": "deferred"}\n');
         assert.deepEqual(q, { incoming: 0, active: 1, deferred: 2, hold: 0, maildrop: 0, total: 3 });
+    });
+});
+
+describe("service reports (images/common/healthcheck -> images/metrics/facts)", () => {
+    const domain = (wellKnown: boolean) => {
+        const d = validateVirtualDomain(new Validator("VirtualDomain t"), { domain: "example.com", wellKnown });
+        return { spec: { ...exampleCom(), name: d.spec.name }, wellKnown: wellKnown ? { ...d.dns } : undefined };
+    };
+    const settings = (args: Record<string, unknown>) =>
+        validateMailServer(new Validator("MailServer t"), "t", {
+            hostname: "mail.example.com",
+            adminAddress: "alice@example.com",
+            domains: [domain(false)],
+            monitoring: { metrics: true },
+            ...args,
+        });
+    // What the registry says: the services built on images/common that run with these settings
+    // (DovecotImap's: Dovecot in internet mode, the backup with MailServer backup).
+    const fromRegistry = (s: ReturnType<typeof settings>) =>
+        SERVICES.filter(d => d.healthcheck === COMMON_HEALTHCHECK)
+            .filter(d =>
+                d.component === "MailServer"
+                    ? (d.runs?.(s as never) ?? true)
+                    : d.name === "dovecot"
+                      ? s.postfix.mode === "internet"
+                      : (d.runs?.({ server: s } as never) ?? true),
+            )
+            .map(d => d.name)
+            .sort();
+
+    for (const [name, args] of Object.entries({
+        "internet mode, defaults": {},
+        "relay mode": {
+            mode: "relay",
+            domains: [],
+            adminAddress: "root@example.net",
+            relayhosts: [{ spec: validateRelayhost(new Validator("Relayhost r"), { host: "smtp.provider.example" }) }],
+        },
+        "everything on": {
+            antivirus: { enabled: true },
+            monitoring: { metrics: true, alerts: true },
+            backup: { enabled: true, password: "a-long-repository-pass" },
+            domains: [domain(true)],
+        },
+    }))
+        test(`the expected reports are the registry's services that run: ${name}`, () => {
+            const s = settings(args);
+            assert.deepEqual([...reportingServices(s)].sort(), fromRegistry(s));
+        });
+
+    test("the metrics container learns which services to expect", () => {
+        assert.match(renderMetricsEnv(METRICS), /^SERVICES="postfix dovecot rspamd metrics"$/m);
+    });
+
+    test("ServiceUnhealthy: a failed healthcheck, or a report older than 60 s, for serviceDownFor", () => {
+        const rule = alertRules({
+            thresholds: { ...defaults().thresholds, serviceDownFor: "3m" },
+            evaluationInterval: "30s",
+            dovecot: true,
+            backupOverdueSeconds: undefined,
+        }).find(r => r.alert === "ServiceUnhealthy")!;
+        assert.equal(
+            rule.expr,
+            "mailserver_service_healthy == 0 or time() - mailserver_service_checked_timestamp_seconds > 60",
+        );
+        assert.equal(rule.for, "3m");
     });
 });
