@@ -56,7 +56,7 @@ export const metricsListen = (s: Pick<MetricsSpec, "networkMode" | "address">) =
 /**
  * Every metrics target, as a Prometheus on the stack's network (bridge mode: by container name) or
  * on the host (host mode: the address) reaches it. `external`: as a Prometheus of the user's on the
- * host reaches it (bridge mode: the published address; Dovecot's port is not published).
+ * host reaches it (bridge mode: the published address, Dovecot's included).
  */
 export function scrapeTargets(s: MetricsSpec, external = false): ScrapeTarget[] {
     const host = (container: string) =>
@@ -65,16 +65,8 @@ export function scrapeTargets(s: MetricsSpec, external = false): ScrapeTarget[] 
         { job: "postfix", target: `${host("metrics")}:${s.ports.postfix}` },
         ...(s.spamFilter ? [{ job: "valkey", target: `${host("metrics")}:${s.ports.valkey}` }] : []),
         { job: "node", target: `${host("metrics")}:${s.ports.node}` },
-        // Dovecot serves its own endpoint; in bridge mode it is not published, so only a Prometheus on
-        // the stack's network reaches it.
-        ...(s.dovecot && !(external && s.networkMode === "bridge")
-            ? [
-                  {
-                      job: "dovecot",
-                      target: `${s.networkMode === "host" ? reachable(s.address) : `${s.prefix}-dovecot`}:${s.ports.dovecot}`,
-                  },
-              ]
-            : []),
+        // Dovecot serves its own endpoint (published on the same address in bridge mode).
+        ...(s.dovecot ? [{ job: "dovecot", target: `${host("dovecot")}:${s.ports.dovecot}` }] : []),
     ];
 }
 

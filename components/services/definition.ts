@@ -84,6 +84,8 @@ export interface ServiceDefinition<C extends string, S, X> {
     ports?(settings: S): number[];
     /** The host address its ports are published on, when not the stack's publishAddress. */
     publishAddress?(settings: S): string;
+    /** Ports published on an address of their own (bridge mode), such as a metrics endpoint on monitoring.address. */
+    addressedPorts?(settings: S): Array<{ port: number; address: string }>;
     volumes?: VolumeDefinition[];
     /**
      * Every volume it mounts, in order, by name: its own (all of them), other services' (each

@@ -41,6 +41,11 @@ export const dovecot: ImapService = {
         s.imap.ports.pop3s,
     ],
     publishAddress: s => s.imap.publishAddress,
+    // Bridge mode: its metrics endpoint is published where the metrics container's are.
+    addressedPorts: s =>
+        s.server.monitoring.metrics
+            ? [{ port: s.server.monitoring.ports.dovecot, address: s.server.monitoring.address }]
+            : [],
     // Mail outlives the stack: `pulumi destroy` must never lose it.
     volumes: [{ name: "mail", path: paths.mailRoot, kind: "data" }],
     mounts: [CONFIG, "mail", "lmtp", CERTIFICATE, "authpolicy-run", SERVICE_STATUS],

@@ -1,7 +1,8 @@
 // Live test of MailServer monitoring in bridge mode (prefix montestbr, port base 51000): the
 // metrics container and Prometheus + Alertmanager on the stack's own Docker network, their ports
 // published on 127.0.0.1 only. Prometheus (reached through its published port) reports every
-// target up, Dovecot's on the stack's network included; the published ports bind 127.0.0.1; an
+// target up, Dovecot's on the stack's network included; the published ports (Dovecot's metrics
+// port among them, for a Prometheus on the host) bind 127.0.0.1; an
 // alert (the self-signed certificate's 365 days are under certificateDays 365) travels from the
 // monitoring container to Postfix's port 25 over the stack's network, where it is not in
 // mynetworks, and still lands in the admin's INBOX (read over IMAPS), not in Junk.
@@ -69,7 +70,7 @@ describe("monitoring in bridge mode, live", () => {
             }>;
             return t.length === 6 && t.every(x => x.health === "up") ? t.map(x => x.scrapeUrl).sort() : undefined;
         });
-        // Scraped by container name on the stack's network, Dovecot's (not published) included.
+        // Scraped by container name on the stack's network, Dovecot's included.
         assert.ok(
             jobs.some(u => u.startsWith(`http://${PREFIX}-dovecot:${M.dovecot}/`)),
             jobs.join(" "),
@@ -84,8 +85,14 @@ describe("monitoring in bridge mode, live", () => {
                 .filter(Boolean);
             assert.ok(bound.length >= 2 && bound.every(l => / -> 127\.0\.0\.1:\d+$/.test(l)), bound.join("; "));
         }
-        // Dovecot's metrics port is not published: only the stack's network reaches it.
-        assert.doesNotMatch(docker(["port", `${PREFIX}-dovecot`]), new RegExp(`^${M.dovecot}/tcp`, "m"));
+        // Dovecot's metrics port is published on monitoring.address too, for a Prometheus on the host.
+        assert.match(
+            docker(["port", `${PREFIX}-dovecot`]),
+            new RegExp(`^${M.dovecot}/tcp -> 127\\.0\\.0\\.1:${M.dovecot}$`, "m"),
+        );
+        const dovecotMetrics = await fetch(`http://127.0.0.1:${M.dovecot}/metrics`);
+        assert.equal(dovecotMetrics.status, 200);
+        assert.match(await dovecotMetrics.text(), /^dovecot_auth_failures_total\b/m);
     });
 
     test("an alert mailed from the stack's network lands in the admin's INBOX, not Junk", async () => {

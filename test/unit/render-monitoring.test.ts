@@ -61,10 +61,10 @@ describe("metrics targets", () => {
             { job: "node", target: "mx-metrics:9100" },
             { job: "dovecot", target: "mx-dovecot:9900" },
         ]);
-        // Dovecot's endpoint is not published in bridge mode: a Prometheus on the host does without it.
+        // A Prometheus on the host reaches every endpoint, Dovecot's too, on the published address.
         assert.deepEqual(
             scrapeTargets(METRICS, true).map(t => t.target),
-            ["127.0.0.1:9154", "127.0.0.1:9121", "127.0.0.1:9100"],
+            ["127.0.0.1:9154", "127.0.0.1:9121", "127.0.0.1:9100", "127.0.0.1:9900"],
         );
     });
 

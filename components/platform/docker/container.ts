@@ -32,6 +32,8 @@ export interface ServiceContainerArgs {
     placement: NetworkPlacement;
     /** Ports the daemon listens on; in bridge mode published on the same host port. */
     ports: number[];
+    /** Ports published on an address of their own instead of publishAddress (bridge mode). */
+    addressedPorts?: Array<{ port: number; address: string }>;
     mounts: docker.types.input.ContainerMount[];
     healthcheck: string[];
     restart: string;
@@ -77,9 +79,12 @@ export function serviceContainer(
             networkMode: bridge ? undefined : mode,
             networksAdvanced: bridge && args.placement.network ? [{ name: args.placement.network }] : undefined,
             ports: bridge
-                ? args.ports
-                      .filter(p => p > 0)
-                      .map(p => ({ internal: p, external: p, ip: args.placement.publishAddress }))
+                ? [
+                      ...args.ports
+                          .filter(p => p > 0)
+                          .map(p => ({ internal: p, external: p, ip: args.placement.publishAddress })),
+                      ...(args.addressedPorts ?? []).map(p => ({ internal: p.port, external: p.port, ip: p.address })),
+                  ]
                 : undefined,
             mounts: args.mounts,
             envs: args.envs,
@@ -100,7 +105,7 @@ export function serviceContainer(
             securityOpts: ["no-new-privileges:true"],
             capabilities: {
                 drops: ["ALL"],
-                adds: capabilities(args.security, args.ports),
+                adds: capabilities(args.security, [...args.ports, ...(args.addressedPorts ?? []).map(p => p.port)]),
             },
             readOnly: true,
             tmpfs: Object.fromEntries(args.security.tmpfs.map(p => [p, "rw,nosuid,nodev,mode=0755"])),

@@ -147,6 +147,7 @@ export function deployServices<C extends string, S, X>(
                     image,
                     placement,
                     ports: d.ports?.(settings) ?? [],
+                    addressedPorts: d.addressedPorts?.(settings),
                     mounts,
                     healthcheck: d.healthcheck,
                     restart: a.restart,
