@@ -316,7 +316,7 @@ export interface MonitoringPorts {
 export interface AlertThresholds {
     /** Deferred messages that raise MailQueueDeferred. Default: 1. */
     deferredMessages?: number;
-    /** How long messages must stay deferred before MailQueueDeferred. Default: "15m". */
+    /** How long the oldest deferred message must have waited before MailQueueDeferred. Default: "15m". */
     deferredFor?: string;
     /** Messages in all queues together that raise MailQueueGrowing. Default: 500. */
     queuedMessages?: number;

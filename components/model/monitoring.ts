@@ -64,6 +64,21 @@ export interface MonitoringSettings {
 
 /** Prometheus's duration syntax (a number and one unit). */
 export const PROMETHEUS_DURATION = /^[0-9]+(ms|s|m|h|d|w|y)$/;
+const PROMETHEUS_UNIT_SECONDS: Record<string, number> = {
+    ms: 0.001,
+    s: 1,
+    m: 60,
+    h: 3600,
+    d: 86400,
+    w: 604800,
+    y: 31536000,
+};
+/** A Prometheus duration (one already checked against PROMETHEUS_DURATION) in seconds. */
+export function prometheusSeconds(duration: string): number {
+    const m = /^([0-9]+)(ms|s|m|h|d|w|y)$/.exec(duration);
+    if (!m) throw new Error(`not a Prometheus duration: ${duration}`);
+    return Number(m[1]) * PROMETHEUS_UNIT_SECONDS[m[2]];
+}
 
 /** The volume of the mail queue, as the metrics container mounts it (read-only): its file system's use. */
 export const METRICS_QUEUE_MOUNT = "/var/spool/postfix";

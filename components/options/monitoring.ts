@@ -32,7 +32,7 @@ export const MONITORING_PORT_OPTIONS = {
 
 export const ALERT_THRESHOLD_OPTIONS = {
     deferredMessages: count("Deferred messages that raise MailQueueDeferred", 1, 1_000_000),
-    deferredFor: duration("How long messages must stay deferred before MailQueueDeferred", "15m"),
+    deferredFor: duration("How long the oldest deferred message must have waited before MailQueueDeferred", "15m"),
     queuedMessages: count("Messages in all queues together that raise MailQueueGrowing", 500, 10_000_000),
     certificateDays: count("Days before the served certificate expires that raise CertificateExpiresSoon", 14, 365),
     volumeFullPercent: count("Per cent of the mail volume's file system in use that raises MailVolumeFull", 85, 99),

@@ -1,6 +1,6 @@
 // The alert rules Prometheus evaluates (MailServer monitoring.alerts), also an output for users
 // who run their own Prometheus. Thresholds and timings come from monitoring.thresholds.
-import { AlertThresholds, METRICS_QUEUE_MOUNT } from "../model/monitoring";
+import { AlertThresholds, METRICS_QUEUE_MOUNT, prometheusSeconds } from "../model/monitoring";
 
 export interface RulesSpec {
     thresholds: AlertThresholds;
@@ -39,12 +39,16 @@ export function alertRules(s: RulesSpec): Rule[] {
         : `sum(increase(postfix_smtpd_sasl_authentication_failures_total[${t.failedLoginsWindow}]))`;
     return [
         {
+            // The oldest deferred message's arrival comes from Postfix's queue itself (postqueue -j):
+            // the exporter's age histogram has fixed buckets (10 s, 100 s, 1000 s, ...).
             alert: "MailQueueDeferred",
-            expr: `sum(postfix_showq_message_age_seconds_count{queue="deferred"}) >= ${t.deferredMessages}`,
-            for: t.deferredFor,
-            summary: "{{ $value }} messages deferred in the mail queue",
+            expr:
+                `time() - max(mailserver_postfix_deferred_oldest_arrival_timestamp_seconds > 0) >= ${prometheusSeconds(t.deferredFor)} ` +
+                `and on() sum(postfix_showq_message_age_seconds_count{queue="deferred"}) >= ${t.deferredMessages}`,
+            for: "0s",
+            summary: "A message has waited in the deferred queue for {{ $value | humanizeDuration }}",
             description:
-                `At least ${t.deferredMessages} messages have stayed in Postfix's deferred queue for ${t.deferredFor}: ` +
+                `At least ${t.deferredMessages} messages are deferred, the oldest for over ${t.deferredFor}: ` +
                 "a destination or the relayhost does not accept mail. `npm run queue -- list` shows why.",
         },
         {

@@ -30,10 +30,27 @@ lmtp_retry_until=0
 # tls.acme: a new certificate (the entrypoint watches /certs/current): a reload makes new smtpd
 # processes read it while sessions in flight finish on the old one.
 service_cert_changed() { echo "entrypoint[postfix]: reloading for the new certificate"; postfix reload; }
+# With monitoring.metrics: every 15 s, when the oldest deferred message arrived (the exporter's
+# age histogram has fixed buckets, too coarse for MailQueueDeferred's deferredFor), for the
+# metrics container beside the log's counts (images/metrics/facts).
+queue_facts_at=0
+queue_facts() {
+  local oldest tmp=/var/log/postfix-copy/.queue.prom.tmp
+  oldest=$(postqueue -j 2>/dev/null | grep '"queue_name": "deferred"' \
+    | sed -n 's/.*"arrival_time": \([0-9]*\).*/\1/p' | sort -n | head -n 1)
+  printf '%s\n%s\nmailserver_postfix_deferred_oldest_arrival_timestamp_seconds %s\n' \
+    "# HELP mailserver_postfix_deferred_oldest_arrival_timestamp_seconds When the oldest deferred message arrived (0: none)." \
+    "# TYPE mailserver_postfix_deferred_oldest_arrival_timestamp_seconds gauge" "${oldest:-0}" > "$tmp" \
+    && mv -f "$tmp" /var/log/postfix-copy/queue.prom
+}
 service_watch() {
   local stamp now id
   stamp=$(cat /run/lmtp/reloaded 2>/dev/null || true)
   now=$(date +%s)
+  if [ -d /var/log/postfix-copy ] && [ "$now" -ge $((queue_facts_at + 15)) ]; then
+    queue_facts_at=$now
+    queue_facts || true
+  fi
   if [ -n "$stamp" ] && [ "$stamp" != "$lmtp_reload_seen" ]; then
     [ -n "$lmtp_reload_seen" ] || [ $((now - stamp)) -lt 20 ] && lmtp_retry_until=$((now + 20))
     lmtp_reload_seen=$stamp

@@ -194,6 +194,11 @@ describe("monitoring (metrics, Prometheus, Alertmanager, status), live", () => {
             return v !== undefined && v >= 1 ? v : undefined;
         });
         assert.ok(deferred >= 1);
+        // The oldest deferred message's arrival, from the Postfix container's postqueue -j: this one's.
+        const age = await until("the oldest deferred message's arrival", 60, () =>
+            query("time() - (mailserver_postfix_deferred_oldest_arrival_timestamp_seconds > 0)"),
+        );
+        assert.ok(age >= 0 && age < 120, `oldest deferred ${age} s ago`);
         const mail = await alertMail("MailQueueDeferred", cert.file, 150);
         assert.match(mail, /deferred/);
     });

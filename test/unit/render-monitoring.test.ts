@@ -144,7 +144,11 @@ describe("Prometheus, Alertmanager and the rules", () => {
             thresholds: { ...m.thresholds, certificateDays: 21, deferredFor: "1h" },
         });
         assert.match(text, /< 21 \* 86400/);
-        assert.match(text, /alert: MailQueueDeferred\n.*\n {8}for: 1h/);
+        // deferredFor is the oldest deferred message's age, in seconds (an hour here).
+        assert.match(
+            text,
+            /alert: MailQueueDeferred\n.*_oldest_arrival_timestamp_seconds > 0\) >= 3600 and on\(\) .* >= 1"\n {8}for: 0s/,
+        );
         assert.match(text, /dovecot_auth_failures_total\[10m\]/);
         assert.match(
             renderAlertRules({ ...SPEC.rules, dovecot: false }),
