@@ -46,7 +46,7 @@ export const monitoring: MailServerService = {
         user: "root",
         // The entrypoint gives the data volume to prometheus, then both daemons run as prometheus (setpriv).
         capabilities: ["CAP_CHOWN", "CAP_SETGID", "CAP_SETUID"],
-        tmpfs: ["/run/mail", "/run/alertmanager", "/tmp"],
+        tmpfs: ["/run/mail", "/tmp"],
     },
     network: "stack",
     ports: s => [s.monitoring.ports.prometheus, s.monitoring.ports.alertmanager],

@@ -8,6 +8,7 @@
 // back from the admin mailbox over IMAPS. The backup's result reaches the metrics. `npm run status`
 // shows the deferred message, the certificate's days left and the last backup, as text and JSON.
 // Each service reports its health and configuration generation; a stopped one fires ServiceUnhealthy.
+// An Alertmanager silence outlives a restart of the monitoring container.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -274,5 +275,30 @@ describe("monitoring (metrics, Prometheus, Alertmanager, status), live", () => {
         } finally {
             docker(["start", `${PREFIX}-backup`]);
         }
+    });
+
+    test("a silence outlives a restart of the monitoring container (Alertmanager's data in its volume)", async () => {
+        const alertmanager = `http://127.0.0.1:${M.alertmanager}/api/v2`;
+        const now = Date.now();
+        const created = await fetch(`${alertmanager}/silences`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({
+                matchers: [{ name: "alertname", value: "MailVolumeFull", isRegex: false, isEqual: true }],
+                startsAt: new Date(now).toISOString(),
+                endsAt: new Date(now + 3_600_000).toISOString(),
+                createdBy: "monitoring.test",
+                comment: "kept across a restart",
+            }),
+        });
+        assert.equal(created.status, 200, await created.clone().text());
+        const { silenceID } = (await created.json()) as { silenceID: string };
+        docker(["restart", `${PREFIX}-monitoring`]);
+        const kept = await until("the silence after the restart", 90, async () => {
+            const r = await fetch(`${alertmanager}/silence/${silenceID}`);
+            return r.status === 200 ? ((await r.json()) as { status: { state: string }; comment: string }) : undefined;
+        });
+        assert.equal(kept.status.state, "active");
+        assert.equal(kept.comment, "kept across a restart");
     });
 });
