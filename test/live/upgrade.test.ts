@@ -241,12 +241,17 @@ class SourceTree implements Deployment {
     /**
      * How the tree's own engine/build.sh finds its engine. v0.1.0's takes the shared cache's lock
      * even when its engine is built, so it would wait for any other build on the machine: when its
-     * key is built, it gets a private cache folder holding only a link to it. Its plugins go to this
-     * repository's PULUMI_HOME (the same binaries), and it never takes the engine on PATH for a
+     * key is built, it gets a private cache folder holding only a link to it. Its plugins go to a
+     * PULUMI_HOME of its own: its build of the same plugin versions differs from ours byte for byte,
+     * and installing it into this repository's swapped the plugins under every suite running beside
+     * this one (engine-schema's check failed on them). It never takes the engine on PATH for a
      * foreign one (MAILSERVER_BUILD_ENGINE=1).
      */
     private engineCache(): Record<string, string> {
-        const env = { MAILSERVER_BUILD_ENGINE: "1", MAILSERVER_PULUMI_HOME: path.join(ROOT, ".local", "pulumi-home") };
+        const env = {
+            MAILSERVER_BUILD_ENGINE: "1",
+            MAILSERVER_PULUMI_HOME: path.join(path.dirname(this.app), "pulumi-home"),
+        };
         const r = spawnSync("bash", [path.join(this.app, "engine", "build.sh"), "--print-key"], { encoding: "utf8" });
         assert.equal(r.status, 0, r.stderr);
         const key = r.stdout.trim();
