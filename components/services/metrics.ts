@@ -73,7 +73,8 @@ export const metrics: MailServerService = {
         user: "root",
         // The entrypoint makes the facts directory, then every exporter runs as nobody with the
         // queue's postdrop group (to reach showq, nothing else of the queue) via setpriv.
-        capabilities: ["CAP_CHOWN", "CAP_SETGID", "CAP_SETUID"],
+        // KILL: to stop and restart them (a root process without it cannot signal nobody's).
+        capabilities: ["CAP_CHOWN", "CAP_KILL", "CAP_SETGID", "CAP_SETUID"],
         tmpfs: ["/run/mail", "/run/metrics", "/tmp"],
     },
     network: "stack",

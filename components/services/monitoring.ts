@@ -45,7 +45,8 @@ export const monitoring: MailServerService = {
     security: {
         user: "root",
         // The entrypoint gives the data volume to prometheus, then both daemons run as prometheus (setpriv).
-        capabilities: ["CAP_CHOWN", "CAP_SETGID", "CAP_SETUID"],
+        // KILL: to reload (HUP) and stop them, which root without it cannot do to prometheus's processes.
+        capabilities: ["CAP_CHOWN", "CAP_KILL", "CAP_SETGID", "CAP_SETUID"],
         tmpfs: ["/run/mail", "/tmp"],
     },
     network: "stack",

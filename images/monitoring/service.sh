@@ -1,7 +1,6 @@
 # Prometheus + Alertmanager hooks for the common entrypoint, healthcheck and config job.
 service_prepare() {
   chown prometheus:prometheus /var/lib/prometheus/metrics2
-  install -d -o prometheus -g prometheus -m 0750 /var/lib/prometheus/metrics2/alertmanager
 }
 service_start() { exec /usr/local/lib/mail/run-monitoring; }
 # Both read their files again from /config/current, which now points at the new generation.
