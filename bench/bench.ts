@@ -6,6 +6,7 @@
 //   --preview-bound 600    seconds each preview step may take (default 600)
 //   --passwords plain      "plain": mailbox passwords, hashed by the program; "hashed": passwordHashes given
 //   --skip-delivery, --skip-preview
+//   --skip-floor           the preview steps of the mail stack only, not the engine's floor at the same size
 // Everything it deploys is removed at the end, also after a failure or Ctrl-C.
 import * as fs from "fs";
 import * as path from "path";
@@ -13,7 +14,7 @@ import { parseArgs } from "util";
 import { ARTIFACTS } from "../test/live/stack";
 import { cleanupDelivery, deliveryBenchmark, LoadResult, loads } from "./delivery";
 import { killTree, running } from "./measure";
-import { cleanupPreview, previewBenchmark, StepResult, STEPS } from "./preview";
+import { cleanupPreview, previewBenchmark, PROGRAMS, StepResult, STEPS } from "./preview";
 
 const { values: opts } = parseArgs({
     options: {
@@ -24,6 +25,7 @@ const { values: opts } = parseArgs({
         "preview-bound": { type: "string", default: "600" },
         "skip-delivery": { type: "boolean", default: false },
         "skip-preview": { type: "boolean", default: false },
+        "skip-floor": { type: "boolean", default: false },
         passwords: { type: "string", default: "plain" },
     },
 });
@@ -109,17 +111,38 @@ function previewTable(results: StepResult[]): string {
         const figures = `${m.seconds.toFixed(1)} s, ${m.peakTreeMb.toFixed(0)} MB`;
         return changes === undefined ? figures : `${figures}, ${changes} changes`;
     };
-    const rows = sizes.map(({ d, p }) => [
-        `${d} x 10 (${d * 10} mailboxes), ${p === "plain" ? "passwords" : "passwordHashes"}`,
-        ...STEPS.map(s => cell(results.find(r => r.domains === d && r.passwords === p && r.step === s))),
-    ]);
+    // The mail stack's engine steps as a multiple of the floor holding its DKIM keys: time / memory.
+    const ratio = (stack?: StepResult, floor?: StepResult) =>
+        stack?.measured && floor?.measured && !stack.note && !floor.note
+            ? `${(stack.measured.seconds / floor.measured.seconds).toFixed(1)}x / ` +
+              `${(stack.measured.peakTreeMb / floor.measured.peakTreeMb).toFixed(1)}x`
+            : "";
+    const engineSteps = STEPS.filter(s => s !== "mocks");
+    const rows = sizes.flatMap(({ d, p }) =>
+        PROGRAMS.filter(program =>
+            results.some(r => r.domains === d && r.passwords === p && r.program === program),
+        ).map(program => {
+            const find = (prog: string, s: string) =>
+                results.find(r => r.domains === d && r.passwords === p && r.program === prog && r.step === s);
+            return [
+                `${d} x 10 (${d * 10} mailboxes), ${p === "plain" ? "passwords" : "passwordHashes"}`,
+                program,
+                ...STEPS.map(s => cell(find(program, s))),
+                program === "mail stack"
+                    ? engineSteps.map(s => ratio(find(program, s), find("floor: DKIM keys only", s))).join("; ")
+                    : "",
+            ];
+        }),
+    );
     return table(
         [
             "domains x mailboxes",
+            "program",
             "program under mocks",
             "first preview (engine)",
             "up (engine)",
             "unchanged second preview (engine)",
+            "ratio to the DKIM-keys floor, time / memory (first preview; up; unchanged preview)",
         ],
         rows,
     );
@@ -148,7 +171,9 @@ function report(): void {
             "",
             "Memory: peak resident set size summed over the process tree (the node process evaluating the " +
                 'program, the Pulumi CLI and its provider plugins), sampled every 200 ms. "program under mocks": ' +
-                'index.ts evaluated as the preview of a new stack, no engine. "up": the first deploy of that size ' +
+                'index.ts evaluated as the preview of a new stack, no engine. "floor": a program with as many ' +
+                "resources that do nothing else (bench/floor-step.ts), on the same engine. " +
+                '"up": the first deploy of that size ' +
                 "(images from Docker's build cache, containers started and healthy). \"changes\": the engine's steps " +
                 'other than "same".',
             "",
@@ -189,7 +214,7 @@ async function main(): Promise<void> {
         const passwords = opts.passwords === "hashed" ? "hashed" : "plain";
         if (opts.passwords !== passwords) throw new Error(`--passwords: "plain" or "hashed", not "${opts.passwords}"`);
         if (!opts["skip-preview"]) {
-            await previewBenchmark(sizes, passwords, settings.previewBound, measured.preview, log);
+            await previewBenchmark(sizes, passwords, settings.previewBound, measured.preview, log, !opts["skip-floor"]);
         }
     } finally {
         cleanup();

@@ -17,12 +17,25 @@ const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 export type Step = "mocks" | "first preview" | "up" | "second preview";
 export const STEPS: Step[] = ["mocks", "first preview", "up", "second preview"];
 
+/**
+ * What was deployed: the mail stack (index.ts), or the engine's floor at the same resource count
+ * (bench/floor-step.ts): as many empty components, or per domain a component holding the two
+ * DKIM keys each VirtualDomain makes (the real tls.PrivateKey resources) and nothing else.
+ */
+export type Program = "mail stack" | "floor: empty components" | "floor: DKIM keys only";
+export const PROGRAMS: Program[] = ["mail stack", "floor: empty components", "floor: DKIM keys only"];
+const FLOOR_KINDS: Record<Exclude<Program, "mail stack">, string> = {
+    "floor: empty components": "components",
+    "floor: DKIM keys only": "keys",
+};
+
 /** "plain": passwords, hashed by the program (once, then cached); "hashed": passwordHashes given. */
 export type PasswordMode = "plain" | "hashed";
 
 export interface StepResult {
     domains: number;
     passwords: PasswordMode;
+    program: Program;
     step: Step;
     measured?: Measured;
     /** Why there is no figure (bound reached, failure, an earlier step missing). */
@@ -63,12 +76,13 @@ function writeRequest(name: string, body: unknown): string {
 async function step(
     domains: number,
     passwords: PasswordMode,
+    program: Program,
     name: Step,
     args: string[],
     bound: number,
     log: (s: string) => void,
 ): Promise<StepResult> {
-    log(`preview: ${domains} domains x ${MAILBOXES_PER_DOMAIN} mailboxes, ${name}`);
+    log(`preview: ${program}, ${domains} domains x ${MAILBOXES_PER_DOMAIN} mailboxes, ${name}`);
     const measured = await run(TSX, args, bound, { cwd: ROOT, env: process.env });
     // The engine's own output, for a look afterwards.
     fs.writeFileSync(
@@ -76,7 +90,7 @@ async function step(
         `--- ${name}\n${measured.stderr}`,
         { flag: "a" },
     );
-    const result: StepResult = { domains, passwords, step: name, measured };
+    const result: StepResult = { domains, passwords, program, step: name, measured };
     if (measured.timedOut) result.note = `> ${bound} s (bound)`;
     else if (measured.status !== 0) {
         result.note = `failed (exit ${measured.status}): ${measured.stderr.trim().split("\n").slice(-3).join(" | ")}`;
@@ -94,6 +108,38 @@ async function step(
 
 export function cleanupPreview(): void {
     destroy(PREVIEW_PREFIX);
+    for (const kind of Object.values(FLOOR_KINDS)) fs.rmSync(floorDir(kind), { recursive: true, force: true });
+}
+
+/** The floor programs' stacks: their own state, nothing in Docker (tls keys and components only). */
+function floorDir(kind: string): string {
+    return path.join(ARTIFACTS, "engine", `benchfloor-${kind}`);
+}
+
+/** The engine steps (first preview, up, unchanged preview) of one program; none after one that failed. */
+async function engineSteps(
+    domains: number,
+    passwords: PasswordMode,
+    program: Program,
+    args: (preview: boolean) => string[],
+    bound: number,
+    results: StepResult[],
+    log: (s: string) => void,
+): Promise<void> {
+    let missing: string | undefined;
+    for (const [name, preview] of [
+        ["first preview", true],
+        ["up", false],
+        ["second preview", true],
+    ] as const) {
+        if (missing) {
+            results.push({ domains, passwords, program, step: name, note: `not measured: ${missing}` });
+            continue;
+        }
+        const r = await step(domains, passwords, program, name, args(preview), bound, log);
+        results.push(r);
+        if (r.note) missing = `${name} ${r.note.startsWith(">") ? "took longer than the bound" : "failed"}`;
+    }
 }
 
 /** Measures each size, appending each step's result to `results` as soon as it is measured. */
@@ -103,6 +149,7 @@ export async function previewBenchmark(
     boundSeconds: number,
     results: StepResult[],
     log: (s: string) => void,
+    floor: boolean,
 ): Promise<void> {
     for (const domains of sizes) {
         cleanupPreview();
@@ -122,21 +169,17 @@ export async function previewBenchmark(
             });
         try {
             const program = path.join(ROOT, "test", "components", "run-program.ts");
-            results.push(await step(domains, passwords, "mocks", [program, mocks], boundSeconds, log));
+            const stack: Program = "mail stack";
+            results.push(await step(domains, passwords, stack, "mocks", [program, mocks], boundSeconds, log));
             const driver = path.join(ROOT, "test", "live", "engine-deploy.ts");
-            let missing: string | undefined;
-            for (const [name, preview] of [
-                ["first preview", true],
-                ["up", false],
-                ["second preview", true],
-            ] as const) {
-                if (missing) {
-                    results.push({ domains, passwords, step: name, note: `not measured: ${missing}` });
-                    continue;
-                }
-                const r = await step(domains, passwords, name, [driver, engine(preview)], boundSeconds, log);
-                results.push(r);
-                if (r.note) missing = `${name} ${r.note.startsWith(">") ? "took longer than the bound" : "failed"}`;
+            await engineSteps(domains, passwords, stack, p => [driver, engine(p)], boundSeconds, results, log);
+            cleanupPreview();
+            if (!floor) continue;
+            for (const [floorProgram, kind] of Object.entries(FLOOR_KINDS) as [Program, string][]) {
+                const script = path.join(ROOT, "bench", "floor-step.ts");
+                const args = (p: boolean) => [script, floorDir(kind), String(domains), kind, p ? "preview" : "up"];
+                await engineSteps(domains, passwords, floorProgram, args, boundSeconds, results, log);
+                cleanupPreview();
             }
         } finally {
             for (const f of ["mocks", "engine"]) fs.rmSync(path.join(ARTIFACTS, `bench-${f}.json`), { force: true });
