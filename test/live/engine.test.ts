@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { spawnSync } from "child_process";
+import * as fs from "fs";
 import * as path from "path";
 import nodemailer from "nodemailer";
 import { caFile, containerIds, countBySubject, fetchBySubject, HOST, smtp, uniqueSubject } from "./clients";
@@ -77,6 +78,16 @@ function engineLog(): string {
     }).stdout;
 }
 
+/**
+ * Resources in the stack's state file, or in the backup of the previous save the file backend
+ * keeps beside it (each save first copies the file there).
+ */
+function stateResources(which: "state" | "previous save"): number {
+    const file = path.join(engineDir(PREFIX), "state", ".pulumi", "stacks", "mailserver", `${PREFIX}.json`);
+    const text = fs.readFileSync(which === "state" ? file : `${file}.bak`, "utf8");
+    return (JSON.parse(text).checkpoint.latest?.resources ?? []).length;
+}
+
 describe("the real Pulumi engine, live", () => {
     before(() => destroy(PREFIX));
     after(() => destroy(PREFIX));
@@ -89,6 +100,10 @@ describe("the real Pulumi engine, live", () => {
 
     test("up deploys the stack; mail is delivered and read back over IMAPS", async () => {
         const r = deploy(config());
+        // A first deployment saves the state once, at its end (scripts/lib/engine.ts): the save
+        // before it was the new stack's empty state, not all but the last resource.
+        assert.ok(stateResources("state") >= 20, `${stateResources("state")} resources in the state`);
+        assert.equal(stateResources("previous save"), 0, "the first up saved the state more than once");
         ca = caFile(r.outputs.certificatePem, PREFIX);
         const subject = uniqueSubject("through the engine");
         sendTo(USERS.bob.address, subject, "delivered by a stack the engine made");
@@ -172,6 +187,11 @@ describe("the real Pulumi engine, live", () => {
         const hello = uniqueSubject("to the new mailbox");
         sendTo(ERIN.address, hello);
         await fetchBySubject(ERIN, hello, "imaps", ca, "INBOX", 20_000, PORTS);
+    });
+
+    test("a later up saves the state after each of its steps, as the engine does by default", () => {
+        // The mailbox's up above changed a few resources: the save before the last one held them all.
+        assert.ok(stateResources("previous save") >= stateResources("state") - 1, "a later up skipped its checkpoints");
     });
 
     test("refresh, then preview: 0 changes", async () => {
