@@ -43,11 +43,13 @@ async function main(): Promise<void> {
     const state = path.join(dir, "state");
     fs.mkdirSync(state, { recursive: true, mode: 0o700 });
     fs.mkdirSync(path.join(dir, "workspace"), { recursive: true, mode: 0o700 });
-    const envVars = {
+    const envVars: Record<string, string> = {
         ...engine,
         PULUMI_BACKEND_URL: `file://${state}`,
         PULUMI_CONFIG_PASSPHRASE: passphrase(path.join(dir, "passphrase")),
     };
+    // As scripts/lib/engine.ts deploys the mail stack: a first deployment saves the state once, at its end.
+    if (op === "up") envVars.PULUMI_SKIP_CHECKPOINTS = "true";
     Object.assign(process.env, envVars);
     const pulumiCommand = await PulumiCommand.get({ root: engine.PULUMI_ROOT, skipVersionCheck: true });
     const stack = await LocalWorkspace.createOrSelectStack(
