@@ -1,9 +1,10 @@
 // Delivery benchmark: the same loads (bench/smtp-load.ts) against this project's stack (deployed
 // through the real engine), against stock Debian 13 Postfix delivering to ~/Maildir/ and against
 // the peer stack (the same Debian daemons wired as the classic guides wire them), one after the other.
-import { spawnSync } from "child_process";
+import { execFile, spawnSync } from "child_process";
 import * as net from "net";
 import * as path from "path";
+import { promisify } from "util";
 import { docker } from "../test/live/clients";
 import { deploy, deployAsync, destroy, liveConfig, portsFrom, ROOT } from "../test/live/stack";
 import { quantile, smtpLoad } from "./smtp-load";
@@ -102,20 +103,26 @@ interface System {
     maildirs: string[];
 }
 
+/** A command in a container, without blocking this process: the load client runs in its event loop,
+ *  and a synchronous docker exec would hold its replies unread (and its latencies up) meanwhile. */
+async function execIn(container: string, script: string): Promise<string> {
+    const { stdout } = await promisify(execFile)("docker", ["exec", container, "sh", "-c", script], {
+        maxBuffer: 16 << 20,
+    });
+    return stdout.trim();
+}
+
 /** Messages in these Maildirs now: the files in new/ and cur/. */
-function countMessages(system: System): number {
+async function countMessages(system: System): Promise<number> {
     const dirs = system.maildirs.flatMap(d => [`${d}/new`, `${d}/cur`]).join(" ");
     // A Maildir appears with its first message; find's complaint about a missing one is expected.
-    const out = docker(["exec", system.store, "sh", "-c", `find ${dirs} -type f 2>/dev/null | wc -l`]);
-    return Number(out);
+    return Number(await execIn(system.store, `find ${dirs} -type f 2>/dev/null | wc -l`));
 }
 
 /** When the newest message was written (epoch seconds): the file times in the Maildirs. */
-function newestMessage(system: System): number {
+async function newestMessage(system: System): Promise<number> {
     const dirs = system.maildirs.flatMap(d => [`${d}/new`, `${d}/cur`]).join(" ");
-    return Number(
-        docker(["exec", system.store, "sh", "-c", `find ${dirs} -type f -printf '%T@\\n' | sort -n | tail -n 1`]),
-    );
+    return Number(await execIn(system.store, `find ${dirs} -type f -printf '%T@\\n' | sort -n | tail -n 1`));
 }
 
 function logsSince(container: string, since: number): string {
@@ -147,7 +154,7 @@ async function runLoad(
     boundSeconds: number,
     change?: () => Promise<string>,
 ): Promise<LoadResult> {
-    const before = countMessages(system);
+    const before = await countMessages(system);
     const since = Math.floor(Date.now() / 1000);
     const started = Date.now();
     const elapsed = () => (Date.now() - started) / 1000;
@@ -174,11 +181,11 @@ async function runLoad(
     let delivered = 0,
         deliverSeconds = 0;
     while (elapsed() < boundSeconds) {
-        delivered = countMessages(system) - before;
+        delivered = (await countMessages(system)) - before;
         deliverSeconds = elapsed();
         if (delivered >= load.messages) {
             // The last message's file time is exact; the poll that saw it came up to a poll interval later.
-            deliverSeconds = Math.min(deliverSeconds, newestMessage(system) - started / 1000);
+            deliverSeconds = Math.min(deliverSeconds, (await newestMessage(system)) - started / 1000);
             break;
         }
         await sleep(250);
@@ -214,12 +221,12 @@ function emptyQueue(system: System): void {
 
 /** One message to each mailbox, delivered before measuring: the Maildirs exist, the processes run. */
 async function warmUp(system: System): Promise<void> {
-    const before = countMessages(system);
+    const before = await countMessages(system);
     for (const to of ADDRESSES) {
         const r = await send(system.port, to, 1, 1, 30);
         if (r.errors.length) throw new Error(`${system.name}: warm-up message to ${to} refused: ${r.errors[0]}`);
     }
-    for (const deadline = Date.now() + 30_000; countMessages(system) - before < ADDRESSES.length;) {
+    for (const deadline = Date.now() + 30_000; (await countMessages(system)) - before < ADDRESSES.length;) {
         if (Date.now() > deadline) throw new Error(`${system.name}: warm-up messages not delivered within 30 s`);
         await sleep(250);
     }
