@@ -1,5 +1,6 @@
-// npm run bench [-- options]: throughput against stock Debian Postfix, and preview time and memory
-// (issue 11). Separate from the tests: it asserts nothing, it prints figures (Markdown tables).
+// npm run bench [-- options]: throughput and DATA->250 latency against stock Debian Postfix and a
+// peer stack of the same Debian daemons (issues 11, 23), and preview time and memory (issue 11).
+// Separate from the tests: it asserts nothing, it prints figures (Markdown tables).
 //   --sizes 10,100,1000    preview sizes, in domains of 10 mailboxes each (default 10,100,1000)
 //   --messages 3000        messages per delivery load (default 3000), --sessions 20 (default 20)
 //   --delivery-bound 300   seconds a load may take until every message is delivered (default 300)
@@ -12,7 +13,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { ARTIFACTS } from "../test/live/stack";
-import { cleanupDelivery, deliveryBenchmark, LoadResult, loads } from "./delivery";
+import { cleanupDelivery, deliveryBenchmark, LoadResult, loads, PEER_NAME, STOCK_NAME } from "./delivery";
 import { killTree, running } from "./measure";
 import { cleanupPreview, previewBenchmark, PROGRAMS, StepResult, STEPS } from "./preview";
 
@@ -56,28 +57,38 @@ function table(header: string[], rows: string[][]): string {
 const rate = (n: number, seconds: number) => (seconds > 0 ? n / seconds : 0);
 
 function deliveryTable(results: LoadResult[]): string {
+    const deliveredRate = (r: LoadResult) => rate(r.delivered, r.deliverSeconds);
+    /** The plain load a result belongs to: its own, or for a load with a configuration change the
+     *  load it extends ("... to one mailbox" for "... to one mailbox while ..."). */
+    const plainLoad = (r: LoadResult) =>
+        results.find(s => !s.change && s.system === r.system && (s.load === r.load || r.load.startsWith(`${s.load} `)))
+            ?.load ?? r.load;
+    const ratio = (r: LoadResult, base?: LoadResult) =>
+        !base ? "" : base === r ? "1" : (deliveredRate(r) / deliveredRate(base)).toFixed(2);
     const rows = results.map(r => {
-        const stock = results.find(s => s.load === r.load && s.system === "stock Postfix");
-        const accepted = rate(r.messages, r.acceptSeconds),
-            delivered = rate(r.delivered, r.deliverSeconds);
+        const plain = plainLoad(r);
+        const baseline = (system: string) => results.find(s => s.system === system && s.load === plain);
         const complete = r.delivered >= r.messages;
-        // Loads with a configuration change run on this project only: compared with the plain load's stock run.
-        const plain = stock ?? results.find(s => s.system === "stock Postfix" && r.load.startsWith(s.load));
-        const ratio =
-            plain && r !== plain
-                ? `${(accepted / rate(plain.messages, plain.acceptSeconds)).toFixed(2)} / ` +
-                  `${(delivered / rate(plain.delivered, plain.deliverSeconds)).toFixed(2)}`
-                : "1 / 1";
+        const withoutChange = r.change ? results.find(s => s.system === r.system && s.load === plain) : undefined;
         return [
             r.load,
             r.system,
-            accepted.toFixed(0),
-            complete ? delivered.toFixed(0) : `${delivered.toFixed(0)} (incomplete)`,
+            rate(r.messages, r.acceptSeconds).toFixed(0),
+            complete ? deliveredRate(r).toFixed(0) : `${deliveredRate(r).toFixed(0)} (incomplete)`,
             `${r.delivered} of ${r.messages} in ${r.deliverSeconds.toFixed(1)} s`,
+            r.latencyMs ? `${r.latencyMs.p50.toFixed(0)} / ${r.latencyMs.p99.toFixed(0)}` : "",
             r.retriedAtOnce ? `${r.deferred} (${r.retriedAtOnce} retried at once)` : String(r.deferred),
             `${r.replies451} / ${r.replies421 ?? 0}`,
-            ratio,
-            [r.change, r.sendError ? "smtp-source failed, see the log" : ""].filter(Boolean).join("; "),
+            ratio(r, baseline(STOCK_NAME)),
+            ratio(r, baseline(PEER_NAME)),
+            withoutChange ? ratio(r, withoutChange) : "",
+            [
+                r.change,
+                r.milterWarnings ? `${r.milterWarnings} milter warnings` : "",
+                r.sendError ? `load client: ${r.sendError.split(":")[0]}, see the log` : "",
+            ]
+                .filter(Boolean)
+                .join("; "),
         ];
     });
     return table(
@@ -87,9 +98,12 @@ function deliveryTable(results: LoadResult[]): string {
             "accepted/s",
             "delivered/s",
             "delivered",
+            "DATA->250 p50 / p99 (ms)",
             "deferrals",
             "451 / 421 replies",
-            "ratio to stock (accepted / delivered)",
+            "ratio to stock (delivered)",
+            "ratio to peer stack (delivered)",
+            "ratio to the load without the change (delivered)",
             "notes",
         ],
         rows,
@@ -153,13 +167,16 @@ function report(): void {
     const out: string[] = [];
     if (measured.delivery.length) {
         out.push(
-            `## Delivery: ${sessions} SMTP sessions (smtp-source), ${messages} messages of 5 KB per load, ` +
+            `## Delivery: ${sessions} SMTP sessions (bench/smtp-load.ts), ${messages} messages of 5 KB per load, ` +
                 `bound ${deliveryBound} s`,
             "",
             deliveryTable(measured.delivery),
             "",
             "delivered/s: messages in the mailboxes (files in Maildir new/ and cur/) divided by the time from the " +
-                "first message sent until the last one was there. deferrals: Postfix log lines with status=deferred.",
+                'first message sent until the last one was there. DATA->250: from the final "." of a message ' +
+                "written to the socket until the server's 250, over the accepted messages. deferrals: Postfix log " +
+                "lines with status=deferred. Ratios: delivered/s over the baseline's in the same load (for a load " +
+                "with a configuration change, the baselines' plain load).",
             "",
         );
     }
