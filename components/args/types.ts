@@ -209,6 +209,11 @@ export interface SpamFilterArgs {
     /** How long rspamd waits for one DNS answer before it asks again (rspamd's dns.timeout). Default: "1s". */
     dnsTimeout?: string;
     /**
+     * rspamd processes that scan mail at the same time (its milter worker's count, each scanning itself): one scan uses
+     * one core, so give one per core mail may use; each process holds its own rules and maps (about 60 MB). Default: 2.
+     */
+    scanProcesses?: number;
+    /**
      * How often rspamd asks again before a lookup fails (rspamd's dns.retransmits); a lookup waits up to dnsTimeout
      * times this. Default: 5.
      */

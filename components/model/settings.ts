@@ -30,6 +30,7 @@ export interface SpamFilterSettings {
     nameservers: string[];
     dnsTimeout: string;
     dnsRetransmits: number;
+    scanProcesses: number;
 }
 
 /** MailServer tls.acme: the ACME client's settings. */

@@ -74,6 +74,17 @@ export const SPAM_FILTER_OPTIONS = {
                 ? x
                 : v.fail(f, x, 'expected a time such as "500ms" or "2s" (a whole number and ms or s)'),
     }),
+    scanProcesses: integer({
+        doc:
+            "rspamd processes that scan mail at the same time (its milter worker's count, each scanning itself): " +
+            "one scan uses one core, so give one per core mail may use; each process holds its own rules and " +
+            "maps (about 60 MB)",
+        default: 2,
+        check: (v, f, x) =>
+            typeof x === "number" && Number.isInteger(x) && x >= 1 && x <= 64
+                ? x
+                : v.fail(f, x, "expected a whole number of processes from 1 to 64, e.g. the host's cores"),
+    }),
     dnsRetransmits: integer({
         doc: "How often rspamd asks again before a lookup fails (rspamd's dns.retransmits); a lookup waits up to dnsTimeout times this",
         default: 5,

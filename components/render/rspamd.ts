@@ -47,7 +47,8 @@ upstream "local" {
   default = yes;
   self_scan = yes;
 }
-count = 1;
+# One scan runs on one core: the milter sessions are shared between this many processes.
+count = ${s.scanProcesses};
 max_retries = 5;
 discard_on_reject = false;
 quarantine_on_reject = false;

@@ -166,7 +166,12 @@ function trustedPrelude(s: r2.RspamdSpec): string {
 `;
 }
 
-/** ARC: inbound mail (not ours to DKIM-sign) to one of our domains is sealed with that domain's RSA key. */
+/**
+ * ARC: inbound mail (not ours to DKIM-sign) to one of our domains is sealed with that domain's RSA
+ * key. Mail from logins and mynetworks is ours, not received from elsewhere: nothing to seal (its
+ * seal cost two RSA signatures, about 4 ms of a core per message); Sieve's mail, which reaches
+ * Postfix from 127.0.0.1 too, is recognised by its tag and sealed as before.
+ */
 export function arcCondition(s: r2.RspamdSpec): string {
     const keys = s.signing
         .map(d => {
@@ -177,9 +182,12 @@ export function arcCondition(s: r2.RspamdSpec): string {
         })
         .join("");
     return `return function(task)
-  local keys = {
+${trustedPrelude(s)}  local keys = {
 ${keys}  }
   if task:get_user() ~= nil then return false end
+  local tag = task:get_request_header('MTA-Name')
+  local sieve = tag ~= nil and tostring(tag) == ${r2.q(r2.SIEVE_MTA_TAG)}
+  if not sieve and trusted(task:get_from_ip()) then return false end
   local rcpt = task:get_recipients('smtp')
   local d = rcpt and rcpt[1] and rcpt[1].domain
   if d == nil then return false end

@@ -16,6 +16,8 @@ export interface RspamdSpec {
     /** How long one DNS answer is waited for ("1s", "500ms"), and how often a query is sent again. */
     dnsTimeout: string;
     dnsRetransmits: number;
+    /** rspamd_proxy processes, each scanning the messages of the milter sessions it accepts. */
+    scanProcesses: number;
     /** false (MailServer dns "none"): inbound mail is checked without the checks that ask DNS. */
     dnsLookups: boolean;
     rejectScore: number;

@@ -16,6 +16,7 @@ export function rspamdSpec(settings: MailServerSettings): RspamdSpec {
         nameservers: f.nameservers,
         dnsTimeout: f.dnsTimeout,
         dnsRetransmits: f.dnsRetransmits,
+        scanProcesses: f.scanProcesses,
         dnsLookups: settings.dns !== "none",
         rejectScore: f.rejectScore,
         addHeaderScore: f.addHeaderScore,

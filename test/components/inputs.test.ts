@@ -152,6 +152,7 @@ test("MailServer registers its validated settings with defaults applied, named a
         dnsbl: false,
         nameservers: [],
         dnsTimeout: "1s",
+        scanProcesses: 2,
         dnsRetransmits: 5,
     });
     // Names are looked up unless the stack says its host has no DNS.
@@ -171,6 +172,7 @@ test("MailServer registers its validated settings with defaults applied, named a
         dnsbl: true,
         nameservers: ["192.0.2.53", "[2001:db8::53]:5353"],
         dnsTimeout: "1s",
+        scanProcesses: 2,
         dnsRetransmits: 5,
     });
     assert.equal(h.outboundAddress, "192.0.2.25");

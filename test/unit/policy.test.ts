@@ -144,6 +144,7 @@ function mailServer(spec: PostfixSpec, o: ServerOptions = {}): WireResource {
             nameservers: [],
             dnsTimeout: "1s",
             dnsRetransmits: 5,
+            scanProcesses: 2,
         },
         dns: "available",
     });

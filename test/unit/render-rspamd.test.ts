@@ -28,6 +28,7 @@ function spec(overrides: Partial<RspamdSpec> = {}): RspamdSpec {
         nameservers: [],
         dnsTimeout: "1s",
         dnsRetransmits: 5,
+        scanProcesses: 2,
         dnsLookups: true,
         rejectScore: 15,
         addHeaderScore: 6,
@@ -206,6 +207,10 @@ describe("rspamd files", () => {
         assert.equal(RSPAMD_MILTER_SOCKET, "/run/rspamd-milter/milter.sock");
         assert.match(proxy, /^milter = yes;$/m);
         assert.match(proxy, /^reject_message = "5\.7\.1 Message rejected as spam";$/m);
+        // Scans run in the milter processes themselves: as many as scanProcesses says.
+        assert.match(proxy, /^ {2}self_scan = yes;$/m);
+        assert.match(proxy, /^count = 2;$/m);
+        assert.match(file("override.d/worker-proxy.inc", spec({ scanProcesses: 4 })), /^count = 4;$/m);
         assert.match(file("local.d/redis.conf"), new RegExp(`^servers = "${VALKEY_SOCKET_DIR}/valkey\\.sock";$`, "m"));
         for (const [path, text] of files())
             assert.doesNotMatch(text, /bind_socket = "?(\*|localhost|[0-9.]+):\d+/, `${path}: a TCP socket`);
@@ -312,8 +317,14 @@ describe("DKIM signing and ARC sealing", () => {
             /^ {4}\["example\.org"\] = \{ selector = "2026-rsa", key = "\/config\/current\/dkim\/example\.org\.2026-rsa\.key" \},$/m,
         );
         assert.doesNotMatch(lua, /ed25519/);
-        // Inbound mail only: never what a logged-in user sends.
+        // Inbound mail only: never what a logged-in user or mynetworks sends; Sieve's mail (from
+        // 127.0.0.1 too) is still sealed.
         assert.match(lua, /if task:get_user\(\) ~= nil then return false end/);
+        assert.match(
+            lua,
+            /local networks = \{ \{ "127\.0\.0\.0", 8 \}, \{ "::1", 128 \}, \{ "192\.0\.2\.0", 24 \}, \{ "198\.51\.100\.7", 32 \} \}/,
+        );
+        assert.match(lua, /^ {2}if not sieve and trusted\(task:get_from_ip\(\)\) then return false end$/m);
         // A domain with only an Ed25519 selector is not sealed.
         const edOnly = spec({ signing: [{ domain: "example.net", keys: [{ selector: "ed", algorithm: "ed25519" }] }] });
         assert.doesNotMatch(condition(file("local.d/arc.conf", edOnly)), /example\.net/);
@@ -451,6 +462,7 @@ describe("rspamdSpec: MailServer's settings as rspamd takes them", () => {
             nameservers: ["192.0.2.53"],
             dnsTimeout: "1s",
             dnsRetransmits: 5,
+            scanProcesses: 2,
             dnsLookups: true,
             rejectScore: 12,
             addHeaderScore: 6,

@@ -1113,7 +1113,7 @@ describe("validateMailServer: dns and peernameLookup", () => {
 });
 
 describe("validateMailServer: spamFilter and outboundAddress", () => {
-    test("defaults: rspamd on as the milter, scores 15/6/4 (outbound 10), 100 messages and 300 recipients per login and hour, greylisting and DNS blocklists off, no nameservers", () => {
+    test("defaults: rspamd on as the milter, scores 15/6/4 (outbound 10), 100 messages and 300 recipients per login and hour, greylisting and DNS blocklists off, no nameservers, 2 scanning processes", () => {
         const settings = server({});
         assert.deepEqual(settings.spamFilter, {
             enabled: true,
@@ -1127,6 +1127,7 @@ describe("validateMailServer: spamFilter and outboundAddress", () => {
             dnsbl: false,
             nameservers: [],
             dnsTimeout: "1s",
+            scanProcesses: 2,
             dnsRetransmits: 5,
         });
         assert.equal(settings.postfix.milter, true);
@@ -1144,6 +1145,7 @@ describe("validateMailServer: spamFilter and outboundAddress", () => {
                 nameservers: ["192.0.2.53", "192.0.2.54:5353", "2001:db8::53", "[2001:db8::54]:53"],
                 dnsTimeout: "500ms",
                 dnsRetransmits: 2,
+                scanProcesses: 4,
             },
             networkMode: "host",
             outboundAddress: "192.0.2.25",
@@ -1160,9 +1162,15 @@ describe("validateMailServer: spamFilter and outboundAddress", () => {
             dnsbl: true,
             nameservers: ["192.0.2.53", "192.0.2.54:5353", "2001:db8::53", "[2001:db8::54]:53"],
             dnsTimeout: "500ms",
+            scanProcesses: 4,
             dnsRetransmits: 2,
         });
         assert.equal(settings.postfix.outboundAddress, "192.0.2.25");
+        for (const bad of [0, 65, 1.5, "2"])
+            assert.throws(
+                () => server({ spamFilter: { scanProcesses: bad as number } }),
+                /MailServer .*spamFilter\.scanProcesses = .*expected a whole number of processes from 1 to 64/,
+            );
         assert.equal(
             server({ networkMode: "host", outboundAddress: "2001:db8::25" }).postfix.outboundAddress,
             "2001:db8::25",
