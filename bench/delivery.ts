@@ -7,6 +7,7 @@ import * as path from "path";
 import { promisify } from "util";
 import { docker } from "../test/live/clients";
 import { deploy, deployAsync, destroy, liveConfig, portsFrom, ROOT } from "../test/live/stack";
+import { cpuPerMessage, cpuSample } from "./cpu";
 import { quantile, smtpLoad } from "./smtp-load";
 
 export const STACK_PREFIX = "benchmark";
@@ -79,6 +80,8 @@ export interface LoadResult {
     latencyMs?: { p50: number; p90: number; p99: number; max: number; samples: number };
     /** Postfix warnings about its milter (rspamd): mail that went through unscanned, or waited. */
     milterWarnings?: number;
+    /** CPU milliseconds per delivered message: each container, the Docker daemons, the load client. */
+    cpuMsPerMessage?: Record<string, number>;
     delivered: number;
     /** From the first message sent until the last one was in a mailbox (or the bound). */
     deliverSeconds: number;
@@ -96,6 +99,8 @@ export interface LoadResult {
 interface System {
     name: string;
     port: number;
+    /** Every container of the system, for the CPU time of each (bench/cpu.ts). */
+    containers: () => string[];
     /** Container whose logs are Postfix's. */
     postfix: string;
     /** Container that sees the Maildirs, and their paths. */
@@ -155,6 +160,7 @@ async function runLoad(
     change?: () => Promise<string>,
 ): Promise<LoadResult> {
     const before = await countMessages(system);
+    const cpuBefore = cpuSample(system.containers());
     const since = Math.floor(Date.now() / 1000);
     const started = Date.now();
     const elapsed = () => (Date.now() - started) / 1000;
@@ -191,6 +197,7 @@ async function runLoad(
         await sleep(250);
     }
     const sendError = await sent;
+    const cpuAfter = cpuSample(system.containers());
     const changeResult = await changed;
     const logs = logsSince(system.postfix, since - 1).split("\n");
     const q = (p: number) => Number(quantile(latencies, p)!.toFixed(1));
@@ -204,6 +211,7 @@ async function runLoad(
             ? { latencyMs: { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: q(1), samples: latencies.length } }
             : {}),
         milterWarnings: logs.filter(l => /warning: .*milter/i.test(l)).length,
+        cpuMsPerMessage: cpuPerMessage(cpuBefore, cpuAfter, delivered),
         delivered,
         deliverSeconds,
         deferred: logs.filter(l => /status=deferred/.test(l)).length,
@@ -263,6 +271,7 @@ function startStock(): System {
     return {
         name: STOCK_NAME,
         port: STOCK_PORT,
+        containers: () => [STOCK_CONTAINER],
         postfix: STOCK_CONTAINER,
         store: STOCK_CONTAINER,
         maildirs: USERS.map(u => `/home/${u}/Maildir`),
@@ -289,6 +298,7 @@ function startPeer(): System {
     return {
         name: PEER_NAME,
         port: PEER_PORTS.smtp,
+        containers: () => [PEER_CONTAINER],
         postfix: PEER_CONTAINER,
         store: PEER_CONTAINER,
         maildirs: USERS.map(u => `/var/vmail/${DOMAIN}/${u}/Maildir`),
@@ -352,6 +362,15 @@ function startStack(): System {
     return {
         name: STACK_NAME,
         port: STACK_PORTS.smtp,
+        // The running services (config jobs have ended): per container, named by service.
+        containers: () =>
+            spawnSync(
+                "docker",
+                ["ps", "--filter", `label=mailserver.stack=${STACK_PREFIX}`, "--format", "{{.Names}}"],
+                { encoding: "utf8" },
+            )
+                .stdout.split("\n")
+                .filter(Boolean),
         postfix: `${STACK_PREFIX}-postfix`,
         store: dovecot,
         maildirs,
