@@ -302,6 +302,21 @@ describe("deliverability between two stacks, live", { timeout: 20 * 60_000 }, ()
         assert.match(resultsAtB(message), /arc=pass/);
     });
 
+    test("mail from B's mynetworks to its own mailbox gets no ARC seal: it is ours, not received from elsewhere", async () => {
+        // The control: an outsider's message to the same mailbox is sealed by B.
+        const outside = uniqueSubject("sealed");
+        assert.equal(fromOutsider(B, "someone@elsewhere.test", bob.address, { subject: outside }).status, 0);
+        assert.ok(
+            header(await fetch(B, bob, outside), "arc-seal").some(s => /d=b\.test/.test(s)),
+            "an outsider's message was not sealed by B",
+        );
+        const subject = uniqueSubject("from mynetworks");
+        const r = send(B, { from: "app@elsewhere.test", to: bob.address, subject });
+        assert.equal(r.status, 0, r.transcript);
+        const message = await fetch(B, bob, subject);
+        assert.deepEqual(header(message, "arc-seal"), [], message.split(/\r?\n\r?\n/)[0]);
+    });
+
     test("a vacation reply and a Sieve redirect leaving A are DKIM-signed (dkim=pass at B)", async () => {
         const subject = uniqueSubject("to-away");
         const r = submit(B, bob, { to: away.address, subject });
