@@ -3,6 +3,7 @@
 // throws, so every read goes through known(), and an unknown value is left out, never read as a
 // failure.
 import { PolicyResource, UnknownValueError } from "@pulumi/policy";
+import { BUNDLE_MAGIC, parseBundle } from "../components/platform/docker/bundle";
 import { FILE_INPUTS } from "../components/services";
 
 export const CONTAINER_TYPE = "docker:index/container:Container";
@@ -78,8 +79,19 @@ export function configFiles(props: Record<string, any>): ConfigFiles {
     for (let i = 0; i < uploads.length; i++) {
         const file = knownString(() => uploads[i]?.file);
         if (file === undefined) continue;
+        const text = () => known(() => uploadText(uploads[i]));
+        // A config job's files travel in bundles (components/platform/docker/bundle.ts).
+        if (/^\.bundle-/.test(basename(file))) {
+            const bundle = text();
+            if (typeof bundle !== "string" || !bundle.startsWith(BUNDLE_MAGIC)) continue;
+            for (const f of parseBundle(bundle)) {
+                const key = CONFIG_FILES[basename(f.path)];
+                if (key && files[key] === undefined) files[key] = f.content;
+            }
+            continue;
+        }
         const key = CONFIG_FILES[basename(file)];
-        if (key && files[key] === undefined) files[key] = known(() => uploadText(uploads[i]));
+        if (key && files[key] === undefined) files[key] = text();
     }
     return files;
 }

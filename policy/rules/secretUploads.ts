@@ -1,5 +1,6 @@
 // Remediation: private keys and password files uploaded into containers become Pulumi secrets.
 import { ResourceValidationPolicy, Secret } from "@pulumi/policy";
+import { BUNDLE_MAGIC, parseBundle } from "../../components/platform/docker/bundle";
 import { basename, CONTAINER_TYPE } from "../resources";
 
 /**
@@ -24,8 +25,19 @@ function unproxied(value: any): any {
 const SENSITIVE_FILE =
     /(^|[-_.]|priv)key\.pem$|\.key$|\.private$|^(sasl_passwd|passwd|shadow|users|htpasswd|\.htpasswd)$|\.(p12|pfx)$/i;
 
-/** Whether an upload (by its file name, or a PEM private key in its content) carries a key or password hashes. */
+/**
+ * Whether an upload (by its file name, or a PEM private key in its content) carries a key or
+ * password hashes; a config job's bundle of files (components/platform/docker/bundle.ts) when
+ * any file in it does.
+ */
 function isSensitiveUpload(file: string, content: unknown): boolean {
+    if (typeof content === "string" && content.startsWith(BUNDLE_MAGIC)) {
+        try {
+            return parseBundle(content).some(f => isSensitiveUpload(f.path, f.content));
+        } catch {
+            return true; // not a bundle after all: judge it as one file with a key in it
+        }
+    }
     return (
         SENSITIVE_FILE.test(basename(file)) ||
         (typeof content === "string" && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(content))

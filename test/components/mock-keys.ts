@@ -2,6 +2,9 @@
 import { createPrivateKey } from "node:crypto";
 
 /** Real public keys (no private half anywhere), so the DKIM records render under mocks: one per algorithm. */
+/** A certificate's PEM form, its content a placeholder (nothing parses it under the mocks). */
+export const MOCK_CERT_PEM = "-----BEGIN CERTIFICATE-----\nMOCK-CERTIFICATE-7d21\n-----END CERTIFICATE-----\n";
+
 export const MOCK_PUBLIC_KEY_PEM: Record<string, string> = {
     RSA:
         [
@@ -51,6 +54,12 @@ export const MOCK_PRIVATE_KEY_TEXT =
 
 /** A resource's state in a bare mock: its inputs, plus a tls PrivateKey's keys (DKIM records, rspamd's key files). */
 export function mockKeyState(args: { type: string; inputs: any }): Record<string, unknown> {
+    // Certificates: a PEM of the right form, so the files made of them are known as in a deployment.
+    if (
+        args.type === "tls:index/selfSignedCert:SelfSignedCert" ||
+        args.type === "tls:index/locallySignedCert:LocallySignedCert"
+    )
+        return { ...args.inputs, certPem: MOCK_CERT_PEM };
     if (args.type !== "tls:index/privateKey:PrivateKey") return args.inputs;
     const algorithm = String(args.inputs.algorithm);
     const privateKeyPem = algorithm === "ED25519" ? MOCK_ED25519_PRIVATE_KEY_PEM : MOCK_PRIVATE_KEY_TEXT;

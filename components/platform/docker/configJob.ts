@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { paths } from "../../model/paths";
 import { renderManifest } from "../../render/manifest";
 import type { StagedFile } from "../../services/definition";
+import { renderBundle } from "./bundle";
 import { labelList } from "./container";
 
 export interface ConfigJobArgs {
@@ -54,6 +55,42 @@ export function nextJobAttempt(lastLine: string | undefined): number {
     if (success) return Number(success[1] ?? 0);
     return Number(JOB_ATTEMPT_LINE.exec(line)?.[1] ?? 0) + 1;
 }
+
+/**
+ * The job's uploads: the MANIFEST and every rendered file in one bundle, in clear in
+ * `pulumi preview --diff`; the files made from resource outputs (keys, password hashes, the
+ * certificate) in a second bundle, a secret when any of them is (their secrets always are).
+ */
+function bundles(manifest: string, files: StagedFile[]): docker.types.input.ContainerUpload[] {
+    const made = files.filter(f => pulumi.Output.isInstance(f.content));
+    const plain = files.filter(f => !pulumi.Output.isInstance(f.content));
+    const uploads: docker.types.input.ContainerUpload[] = [
+        {
+            file: `${paths.staging}/${PUBLIC_BUNDLE}`,
+            content: renderBundle([
+                { path: "MANIFEST", content: manifest },
+                ...plain.map(f => ({ path: f.path, content: f.content as string })),
+            ]),
+        },
+    ];
+    if (made.length > 0)
+        uploads.push({
+            file: `${paths.staging}/${OUTPUTS_BUNDLE}`,
+            content: pulumi
+                .all(made.map(f => f.content))
+                // Unknown in a preview under mocks (never in a deployment): no content, as one upload per file had.
+                .apply(contents =>
+                    contents.some(c => c === undefined)
+                        ? (undefined as unknown as string)
+                        : renderBundle(made.map((f, i) => ({ path: f.path, content: contents[i] }))),
+                ),
+        });
+    return uploads;
+}
+
+/** The bundles' names in the staging folder (images/common/apply-config unpacks and removes them). */
+export const PUBLIC_BUNDLE = ".bundle-public";
+export const OUTPUTS_BUNDLE = ".bundle-outputs";
 
 /** Why a job's exit code means failure, in words (128 + a signal: killed). */
 function exitReason(code: number): string {
@@ -111,10 +148,7 @@ export function configJob(
             networkMode: args.networkMode ?? "none",
             // Attempt 0 adds nothing: a stack deployed before retries existed sees no change.
             envs: attempt.apply(n => (n > 0 ? [`MAIL_JOB_ATTEMPT=${n}`] : undefined)),
-            uploads: [
-                { file: `${paths.staging}/MANIFEST`, content: manifest },
-                ...args.files.map(f => ({ file: `${paths.staging}/${f.path}`, content: f.content })),
-            ],
+            uploads: bundles(manifest, args.files),
             mounts: [{ type: "volume", source: args.configVolume, target: "/volume" }],
             securityOpts: ["no-new-privileges:true"],
             capabilities: { drops: ["ALL"], adds: JOB_CAPABILITIES },
