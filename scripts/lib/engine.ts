@@ -168,30 +168,27 @@ export async function upKeepingHashes(stack: Stack, opts: UpOptions): Promise<Up
     // itself during it leaves containers the state does not know, which the next up names (Docker:
     // "container name ... already in use"). Every later up saves after each step, as always.
     const ws = stack.workspace as LocalWorkspace;
-    const first = await isFirstDeployment(stack);
-    // The workspace passes its envVars to every CLI run it starts.
-    if (first) ws.envVars[SKIP_CHECKPOINTS] = "true";
+    // The workspace passes its envVars to every CLI run it starts: set for this up alone.
+    if (await isFirstDeployment(stack)) ws.envVars[SKIP_CHECKPOINTS] = "true";
+    let result: UpResult;
     try {
-        return await keepHashes(stack, await stack.up(opts));
+        result = await stack.up(opts);
     } finally {
         delete ws.envVars[SKIP_CHECKPOINTS];
     }
-}
-
-const SKIP_CHECKPOINTS = "PULUMI_SKIP_CHECKPOINTS";
-
-/** No update yet, or the last one destroyed everything: the state holds no resources. */
-export async function isFirstDeployment(stack: Stack): Promise<boolean> {
-    const [last] = await stack.history(1, 1);
-    return last === undefined || (last.kind === "destroy" && last.result === "succeeded");
-}
-
-async function keepHashes(stack: Stack, result: UpResult): Promise<UpResult> {
     const cache = result.outputs.passwordHashCache?.value;
     if (cache !== undefined) setConfigFromStdin(stack, HASH_CACHE_KEY, JSON.stringify(cache), true);
     const prefix = result.outputs.namePrefix?.value;
     if (typeof prefix === "string") setConfigFromStdin(stack, PREFIX_KEY, prefix, false);
     return result;
+}
+
+const SKIP_CHECKPOINTS = "PULUMI_SKIP_CHECKPOINTS";
+
+/** No update yet, or the last one destroyed everything: the state holds no resources. */
+async function isFirstDeployment(stack: Stack): Promise<boolean> {
+    const [last] = await stack.history(1, 1);
+    return last === undefined || (last.kind === "destroy" && last.result === "succeeded");
 }
 
 /** Plain values longer than this are set one by one from stdin (Linux allows 128 KiB per argument). */

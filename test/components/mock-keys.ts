@@ -1,10 +1,10 @@
 // Keys for mocked tls PrivateKeys. Pulumi-free: run-program.ts loads it before @pulumi/pulumi.
 import { createPrivateKey } from "node:crypto";
 
-/** Real public keys (no private half anywhere), so the DKIM records render under mocks: one per algorithm. */
 /** A certificate's PEM form, its content a placeholder (nothing parses it under the mocks). */
-export const MOCK_CERT_PEM = "-----BEGIN CERTIFICATE-----\nMOCK-CERTIFICATE-7d21\n-----END CERTIFICATE-----\n";
+export const MOCK_CERT_PEM = "-----BEGIN CERTIFICATE-----\nFAKE-CERTIFICATE-3b9e\n-----END CERTIFICATE-----\n";
 
+/** Real public keys (no private half anywhere), so the DKIM records render under mocks: one per algorithm. */
 export const MOCK_PUBLIC_KEY_PEM: Record<string, string> = {
     RSA:
         [

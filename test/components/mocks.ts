@@ -4,14 +4,13 @@
 import * as pulumi from "@pulumi/pulumi";
 
 export { MOCK_ED25519_PRIVATE_KEY_PEM, MOCK_ED25519_SEED, MOCK_PUBLIC_KEY_PEM, mockKeyState } from "./mock-keys";
-import { MOCK_ED25519_PRIVATE_KEY_PEM, MOCK_PUBLIC_KEY_PEM } from "./mock-keys";
+import { MOCK_CERT_PEM, MOCK_ED25519_PRIVATE_KEY_PEM, MOCK_PUBLIC_KEY_PEM } from "./mock-keys";
 export { isWrappedSecret, redactSecrets, SECRET_SIG, SECRET_VALUE, unwrapSecrets } from "./secrets";
-import { isWrappedSecret, SECRET_SIG, SECRET_VALUE, unwrapSecrets } from "./secrets";
-import { parseBundle } from "../../components/platform/docker/bundle";
+import { bundledFiles, isWrappedSecret, unwrapSecrets } from "./secrets";
 
 export const FAKE_KEY_PEM =
     "-----BEGIN EC PRIVATE KEY-----\nFAKE-PRIVATE-KEY-MATERIAL-7d1c\n-----END EC PRIVATE KEY-----\n";
-export const FAKE_CERT_PEM = "-----BEGIN CERTIFICATE-----\nFAKE-CERTIFICATE-3b9e\n-----END CERTIFICATE-----\n";
+export const FAKE_CERT_PEM = MOCK_CERT_PEM;
 
 export interface Recorded {
     type: string;
@@ -187,21 +186,12 @@ export function uploads(r: Recorded): Map<string, any> {
     if (JSON.stringify(unwrapSecrets(list)) !== JSON.stringify(unwrapSecrets(r.inputs.uploads))) {
         throw new Error(`${r.name}: serialized uploads differ from the mocks' inputs`);
     }
-    // Each upload is a bundle of files (components/platform/docker/bundle.ts): read back file by
-    // file, each secret wrapped in place when its bundle is a secret.
-    const map = new Map<string, any>();
     for (const u of list) {
-        const dir = u.file.slice(0, u.file.lastIndexOf("/"));
         if (!/\/\.bundle-(public|outputs)$/.test(u.file))
             throw new Error(`${r.name}: an upload not a bundle: ${u.file}`);
-        const secret = isWrappedSecret(u.content);
-        for (const f of parseBundle(text(u.content))) {
-            const file = `${dir}/${f.path}`;
-            if (map.has(file)) throw new Error(`${r.name}: two uploads to ${file}`);
-            map.set(file, secret ? { [SECRET_SIG]: SECRET_VALUE, value: f.content } : f.content);
-        }
+        text(u.content); // known, and a string: every file is there to read
     }
-    return map;
+    return bundledFiles(list);
 }
 
 export function text(content: any): string {

@@ -24,8 +24,7 @@ import { subjectOf } from "../../policy/subjects";
 import { tooWide } from "../../policy/parse";
 import { parseNetwork } from "../../components/model/net";
 import { decode, resourceArgs, StackEntry, UNKNOWN, validate, validateStack } from "./policy";
-import { isWrappedSecret, redactSecrets, SECRET_SIG, SECRET_VALUE, unwrapSecrets } from "./secrets";
-import { parseBundle } from "../../components/platform/docker/bundle";
+import { bundledFiles, isWrappedSecret, redactSecrets, unwrapSecrets } from "./secrets";
 // Every secret key of the stack config (their declarations' secret flags).
 import { SECRET_KEYS } from "../../stack/config";
 
@@ -277,19 +276,8 @@ const named = (rs: Res[], name: string, type = "docker:index/container:Container
     assert.ok(r, `${type} ${name} registered`);
     return r;
 };
-/** An upload's content as serialized: a secret stays wrapped. */
-/** A file a config job uploads, read out of its bundles (a secret bundle's files wrapped as secrets). */
-function upload(r: Res, file: string): any {
-    for (const u of r.wire.uploads ?? []) {
-        const secret = isWrappedSecret(u.content);
-        const bundle = secret ? u.content.value : u.content;
-        if (typeof bundle !== "string") continue;
-        const dir = u.file.slice(0, u.file.lastIndexOf("/"));
-        const f = parseBundle(bundle).find(x => `${dir}/${x.path}` === file);
-        if (f) return secret ? { [SECRET_SIG]: SECRET_VALUE, value: f.content } : f.content;
-    }
-    return undefined;
-}
+/** A file a config job uploads, as serialized: a secret stays wrapped. */
+const upload = (r: Res, file: string) => bundledFiles(r.wire.uploads ?? []).get(file);
 const isSecret = isWrappedSecret;
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const prefixOf = (stack: string, cfg: Record<string, any>) => cfg["mailserver:namePrefix"] ?? `mail-${stack}`;

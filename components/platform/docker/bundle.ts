@@ -1,5 +1,6 @@
-// The files of a config job travel as two uploads, the public files and the secret ones, each a
-// bundle images/common/apply-config unpacks into /staging. One upload per file made the docker
+// The files of a config job travel as two uploads, each a bundle images/common/apply-config
+// unpacks into /staging: the rendered files, and the files made of resource outputs (keys, hashes,
+// the certificate; configJob.ts). One upload per file made the docker
 // provider (through go-cty's set ordering of `uploads`) serialise every file's content at every
 // comparison of every preview: 2,000 DKIM key files in one job took minutes (docs/performance.md).
 // Pure: no Pulumi here.
