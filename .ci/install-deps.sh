@@ -11,8 +11,10 @@ cd "$(dirname "$0")/.."
 # test/tools/setup-venv.sh dkimpy (the independent DKIM verifier of test/live/sender.test.ts) and
 # moto (the S3 store of test/live/backup-stores.test.ts). openssh-server: that suite's SFTP store,
 # an sshd of its own on loopback (the package's service is never started here: policy-rc.d).
+# knot-dnsutils (kdig), unbound-host: test/live/outbound-world.ts waits for signed answers with kdig,
+# and its self-check validates them with unbound-host.
 PACKAGES=(docker.io debootstrap swaks curl openssl ca-certificates nmap testssl.sh sieve-connect mawk whois pebble knot
-  libseccomp-dev pkg-config gcc iptables python3 python3-venv rclone
+  knot-dnsutils unbound-host libseccomp-dev pkg-config gcc iptables python3 python3-venv rclone
   openssh-server)
 missing=()
 for p in "${PACKAGES[@]}"; do
