@@ -85,11 +85,15 @@ export interface ReceivedMessage {
 }
 
 export interface OutboundWorld {
-    /** Where unbound's stub-zone of each zone sends its queries: Knot DNS, e.g. 127.0.0.61 port 49053. */
+    /**
+     * Where unbound's stub-zone of each zone sends its queries: Knot DNS, e.g. 127.0.0.61 port 49053.
+     * unbound also needs `do-not-query-localhost: no`, and `local-zone: "test." nodefault`: by default
+     * it answers NXDOMAIN for all of test. itself (RFC 6761).
+     */
     authServer: { address: string; port: number };
     /** The zones served (one per destination), e.g. ["dane-ok.test", ...]. */
     zones: string[];
-    /** One DS per zone, as unbound's trust-anchor takes it: "dane-ok.test. DS 12345 13 2 ABCD...". */
+    /** One DS per zone, as unbound's trust-anchor takes it: "dane-ok.test. DS 12345 13 2 e6e2fe...". */
     trustAnchors: string[];
     /** The CA of the MTA-STS policy servers' certificates and of the MX certificates that should verify. */
     caPem: string;
