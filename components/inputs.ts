@@ -92,6 +92,10 @@ export function mailServerSettings(d: MailServerSettings) {
         restart: d.restart,
         tls: tlsSettings(d.tls),
         spamFilter: d.spamFilter,
+        // trustedCaPem only when given, as an undefined value is none a Struct can hold.
+        outboundTls: (({ trustedCaPem, ...rest }) => ({ ...rest, ...(trustedCaPem ? { trustedCaPem } : {}) }))(
+            d.outboundTls,
+        ),
         // Only when on, so that servers without it register what they did before.
         ...(d.antivirus.enabled ? { antivirus: d.antivirus } : {}),
         ...(d.monitoring.metrics ? { monitoring: d.monitoring } : {}),

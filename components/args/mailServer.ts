@@ -17,6 +17,7 @@ import type {
     AntivirusArgs,
     MonitoringArgs,
     BackupArgs,
+    OutboundTlsArgs,
     WellKnownArgs,
     NetworkMode,
     TlsArgs,
@@ -139,6 +140,8 @@ export interface MailServerArgs {
      * field's default.
      */
     backup?: BackupArgs;
+    /** How much TLS each destination gets: DANE, MTA-STS, the validating resolver. Default: each field's default. */
+    outboundTls?: OutboundTlsArgs;
     /**
      * The HTTPS endpoint (nginx, a container of its own) serving the MTA-STS policy and Thunderbird autoconfig file of
      * each VirtualDomain with wellKnown set; it runs only when one has it. Default: each field's default.

@@ -409,6 +409,50 @@ export interface BackupRetention {
     yearly?: number;
 }
 
+/** How much TLS each destination gets: DANE, MTA-STS, the validating resolver. */
+export interface OutboundTlsArgs {
+    /**
+     * DANE (RFC 7672): a destination whose DNSSEC-signed TLSA records name its certificate gets verified TLS or no
+     * delivery (deferred); takes effect with a validating resolver (resolver, or the host's). Default: true.
+     */
+    dane?: boolean;
+    /**
+     * MTA-STS (RFC 8461): the policies destinations publish are fetched, cached and enforced (postfix-mta-sts-resolver,
+     * a container of its own); a destination with TLSA records is held to DANE instead. Default: true.
+     */
+    mtaSts?: boolean;
+    /**
+     * A validating DNS resolver of the stack's own (unbound, a container of its own) for Postfix, rspamd and the
+     * MTA-STS daemon: DNSSEC for DANE, and the private resolver DNS blocklists require. Needs networkMode "host" and
+     * outbound DNS (port 53) to the internet. Default: false.
+     */
+    resolver?: boolean;
+    /**
+     * Loopback address the resolver listens on (port 53), in the services' /etc/resolv.conf. Default: "127.0.0.153".
+     */
+    resolverAddress?: string;
+    /**
+     * Zones the resolver asks given servers about instead of the public DNS (private or split-horizon zones). Default:
+     * [].
+     */
+    stubZones?: StubZone[];
+    /** DNSSEC trust anchors besides the root's, for signed zones not delegated from it (stubZones). Default: []. */
+    trustAnchors?: string[];
+    /**
+     * CA certificates (PEM) trusted besides the public ones when a destination's certificate is verified (MTA-STS and
+     * its policy fetch): a private PKI's.
+     */
+    trustedCaPem?: string;
+}
+
+/** A zone the resolver asks its own authoritative servers about. */
+export interface StubZone {
+    /** The zone, e.g. corp.example. */
+    zone: string;
+    /** Its authoritative servers, asked directly. */
+    servers: string[];
+}
+
 /**
  * The HTTPS endpoint (nginx, a container of its own) serving the MTA-STS policy and Thunderbird autoconfig file of each
  * VirtualDomain with wellKnown set; it runs only when one has it.
@@ -556,6 +600,10 @@ export interface ImageArgs {
     monitoring?: pulumi.Input<string>;
     /** A prebuilt backup image to use instead of building images/backup (backup). */
     backup?: pulumi.Input<string>;
+    /** A prebuilt unbound image to use instead of building images/resolver (outboundTls.resolver). */
+    resolver?: pulumi.Input<string>;
+    /** A prebuilt image to use instead of building images/mtasts (outboundTls.mtaSts). */
+    mtasts?: pulumi.Input<string>;
     /** Base image of the builds. Default: "debian:trixie-slim". */
     baseImage?: pulumi.Input<string>;
     /** Docker build network mode, e.g. "host" where the default bridge has no route out. */

@@ -8,6 +8,7 @@ import type { MonitoringSettings } from "./monitoring";
 import type { BackupSettings } from "./backup";
 import type { CertificateSpec } from "./certificate";
 import type { WebDomain } from "./dns";
+import type { OutboundTlsSettings } from "./outboundTls";
 import type { PostfixSpec } from "./spec";
 
 /** Where the services run: Docker network mode, and the host address published ports bind to. */
@@ -94,6 +95,8 @@ export interface MailServerSettings {
     monitoring: MonitoringSettings;
     /** restic backups of the data volumes (off by default); the service runs with DovecotImap. */
     backup: BackupSettings;
+    /** DANE, MTA-STS and the stack's validating resolver (Postfix's outbound deliveries). */
+    outboundTls: OutboundTlsSettings;
     /** What the component logs as warnings (obsolete options it ignores). */
     warnings: string[];
 }

@@ -156,6 +156,11 @@ export interface PostfixSpec {
     outboundAddress?: string;
     /** Where main.cf finds the server certificate (model/certificate.ts). */
     certificate: CertificateSpec;
+    /**
+     * Direct deliveries (not through a relayhost): DANE, MTA-STS (the policy daemon's socketmap),
+     * and whether the config generation holds extra CAs (outboundTls.trustedCaPem).
+     */
+    outboundTls: { dane: boolean; mtaSts: boolean; trustedCa: boolean };
 }
 
 /**

@@ -4,7 +4,6 @@ import type { Input } from "@pulumi/pulumi";
 import type { PasswordHashCache } from "../model/password";
 import { RelayhostSpec } from "../model/spec";
 import type { MailServerSettings, SpamFilterSettings, WellKnownOptionSettings } from "../model/settings";
-import { Validator } from "../model/validator";
 import { isIP, notPublicReason } from "../model/net";
 import {
     boolean,
@@ -40,10 +39,12 @@ import {
     WELL_KNOWN_OPTIONS,
     NETWORK_MODES,
     ipAddress,
+    RESTART_POLICY,
 } from "./mailServerFields";
 import { ANTIVIRUS_OPTIONS } from "./antivirus";
 import { MONITORING_GROUP } from "./monitoring";
 import { BACKUP_GROUP } from "./backup";
+import { OUTBOUND_TLS_GROUP } from "./outboundTls";
 import { SPAM_FILTER_OPTIONS } from "./spamFilter";
 
 export const MAIL_SERVER_OPTIONS = {
@@ -215,6 +216,7 @@ export const MAIL_SERVER_OPTIONS = {
     }),
     monitoring: MONITORING_GROUP,
     backup: BACKUP_GROUP,
+    outboundTls: OUTBOUND_TLS_GROUP,
     wellKnown: object("WellKnownArgs", WELL_KNOWN_OPTIONS, {
         doc:
             "The HTTPS endpoint (nginx, a container of its own) serving the MTA-STS policy and Thunderbird autoconfig " +
@@ -266,23 +268,7 @@ export const MAIL_SERVER_OPTIONS = {
         defaultText: "the component's name",
     },
     ...NAME_PREFIX_GUARD_OPTIONS,
-    restart: {
-        ...oneOf("RestartPolicy", ["no", "on-failure", "always", "unless-stopped"], {
-            doc: 'Docker restart policy of the services ("no" is refused: a mail server must come back by itself)',
-            default: "unless-stopped",
-        }),
-        check: (v: Validator, f: string, x: unknown) => {
-            const policy = v.oneOf(f, x, ["no", "on-failure", "always", "unless-stopped"] as const);
-            if (policy === "no")
-                v.fail(
-                    f,
-                    x,
-                    'expected "unless-stopped" (the default), "always" or "on-failure": with "no" a crashed daemon or a reboot ' +
-                        "leaves the mail server down until the next pulumi up, while senders give up and bounce their mail",
-                );
-            return policy;
-        },
-    },
+    restart: RESTART_POLICY,
 };
 
 export type MailServerOptions = Values<typeof MAIL_SERVER_OPTIONS>;

@@ -3,9 +3,9 @@
 
 import { DomainSpec } from "../model/spec";
 import type { WebDomain } from "../model/dns";
-import { durationSeconds } from "../model/validator";
+import { durationSeconds, Validator } from "../model/validator";
 import { isIP } from "../model/net";
-import { integer, required, text } from "./declare";
+import { integer, oneOf, required, text } from "./declare";
 import { LOGIN_OPTIONS } from "./login";
 
 export const MAIL_SERVER_MODES = ["internet", "relay"] as const;
@@ -125,3 +125,22 @@ export interface DomainOfServer {
     wellKnown?: WebDomain;
     mtaSts?: { mode: string; mxHosts: string[]; published: boolean };
 }
+
+/** MailServer restart: Docker's restart policy of the services, never "no". */
+export const RESTART_POLICY = {
+    ...oneOf("RestartPolicy", ["no", "on-failure", "always", "unless-stopped"], {
+        doc: 'Docker restart policy of the services ("no" is refused: a mail server must come back by itself)',
+        default: "unless-stopped",
+    }),
+    check: (v: Validator, f: string, x: unknown) => {
+        const policy = v.oneOf(f, x, ["no", "on-failure", "always", "unless-stopped"] as const);
+        if (policy === "no")
+            v.fail(
+                f,
+                x,
+                'expected "unless-stopped" (the default), "always" or "on-failure": with "no" a crashed daemon or a reboot ' +
+                    "leaves the mail server down until the next pulumi up, while senders give up and bounce their mail",
+            );
+        return policy;
+    },
+};

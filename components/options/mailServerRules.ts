@@ -6,6 +6,7 @@ import { definedAddresses } from "../model/addresses";
 import { DomainSpec, RelayhostSpec, TransportSpec } from "../model/spec";
 import { isDomain, Validator } from "../model/validator";
 import { isIPv4 } from "../model/net";
+import type { TlsSettings } from "../model/settings";
 import * as fields from "./mailServerFields";
 import * as declarations from "./mailServer";
 
@@ -170,4 +171,26 @@ export function checkAddressGraph(v: Validator, domains: DomainSpec[]): void {
         state.set(node, 2);
     };
     for (const node of edges.keys()) visit(node, []);
+}
+
+/** Senders that enforce MTA-STS check the MX's certificate against the public CAs. */
+export function checkMtaStsCertificate(
+    v: Validator,
+    tls: TlsSettings,
+    domains: fields.DomainOfServer[],
+    hostname: string,
+): void {
+    const selfSigned = tls.ca === undefined && tls.acme === undefined && tls.certPem === undefined;
+    if (selfSigned || tls.ca !== undefined)
+        domains.forEach((d, i) => {
+            const sts = d.mtaSts;
+            if (sts?.published && sts.mode === "enforce" && sts.mxHosts.includes(hostname))
+                v.fail(
+                    `domains[${i}]`,
+                    `${d.spec.name}: mtaStsMode "enforce"`,
+                    `expected mtaStsMode "testing" or "none" with a ${selfSigned ? "self-signed certificate" : "certificate of your own CA (tls.ca)"}: ` +
+                        `senders enforcing MTA-STS verify ${hostname}'s certificate against the public CAs and would refuse to ` +
+                        "deliver any mail; use tls.acme or a publicly trusted tls.certPem first",
+                );
+        });
 }

@@ -11,6 +11,7 @@ import { bridgeGatewayRisk, isLoopbackAddress, parseNetwork } from "../model/net
 import { checkAntivirus } from "./antivirus";
 import { checkMonitoring } from "./monitoring";
 import { checkBackup } from "./backup";
+import { checkOutboundTls, postfixOutboundTls } from "./outboundTls";
 import { readOptions } from "./declare";
 import { validateTls } from "./tls";
 import * as fields from "./mailServerFields";
@@ -209,24 +210,12 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
                     "VirtualDomains, or keep spamFilter.enabled",
             );
     }
-    // Senders that enforce MTA-STS check the MX's certificate against the public CAs.
-    const selfSigned = tls.ca === undefined && tls.acme === undefined && tls.certPem === undefined;
-    if (selfSigned || tls.ca !== undefined)
-        o.domains.forEach((d, i) => {
-            const sts = d.mtaSts;
-            if (sts?.published && sts.mode === "enforce" && sts.mxHosts.includes(hostname))
-                v.fail(
-                    `domains[${i}]`,
-                    `${d.spec.name}: mtaStsMode "enforce"`,
-                    `expected mtaStsMode "testing" or "none" with a ${selfSigned ? "self-signed certificate" : "certificate of your own CA (tls.ca)"}: ` +
-                        `senders enforcing MTA-STS verify ${hostname}'s certificate against the public CAs and would refuse to ` +
-                        "deliver any mail; use tls.acme or a publicly trusted tls.certPem first",
-                );
-        });
+    rules.checkMtaStsCertificate(v, tls, o.domains, hostname);
 
     const antivirusWarnings = checkAntivirus(v, o.antivirus, spam.enabled);
     const monitoringWarnings = checkMonitoring(v, o.monitoring, { mode, ports, adminAddress, domains });
     checkBackup(v, o.backup);
+    checkOutboundTls(v, o.outboundTls, { networkMode: o.networkMode, dns: o.dns });
     const served = o.domains.flatMap(d => (d.wellKnown ? [d.wellKnown] : []));
     if (served.length > 0) {
         const p = o.wellKnown.httpsPort;
@@ -255,6 +244,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
         antivirus: o.antivirus,
         monitoring: o.monitoring,
         backup: o.backup,
+        outboundTls: o.outboundTls,
         dns: o.dns,
         ...(served.length > 0 ? { wellKnown: { ...o.wellKnown, domains: served } } : {}),
         placement: { networkMode: o.networkMode, publishAddress: o.publishAddress },
@@ -287,6 +277,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             milter: spam.enabled,
             outboundAddress: o.outboundAddress,
             certificate,
+            outboundTls: postfixOutboundTls(o.outboundTls),
         },
         warnings: [
             ...antivirusWarnings,

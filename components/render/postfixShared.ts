@@ -114,3 +114,8 @@ export function when(cond: boolean) {
 }
 
 export const yesNo = (b: boolean) => (b ? "yes" : "no");
+
+/** The MTA-STS policy daemon serves Postfix's direct deliveries; with a relayhost for everything there are none. */
+export function mtaStsActive(spec: PostfixSpec): boolean {
+    return spec.outboundTls.mtaSts && defaultRelay(spec) === undefined;
+}

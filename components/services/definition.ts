@@ -80,6 +80,11 @@ export interface ServiceDefinition<C extends string, S, X> {
     security: Security;
     /** "none": no network at all, only unix sockets; "stack": the stack's network (or the host's). */
     network: "none" | "stack";
+    /**
+     * The DNS servers its /etc/resolv.conf names (with "options trust-ad": their DNSSEC verdicts
+     * count); undefined: the platform's. Read at start: a change replaces the container.
+     */
+    dns?(settings: S): string[] | undefined;
     /** The ports it listens on; in bridge mode published on the same host port (0: off). */
     ports?(settings: S): number[];
     /** The host address its ports are published on, when not the stack's publishAddress. */

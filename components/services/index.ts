@@ -12,7 +12,9 @@ import type { AnyService, ImapService, MailServerService, ServiceDefinition, Sta
 import { dovecot } from "./dovecot";
 import { metrics } from "./metrics";
 import { monitoring } from "./monitoring";
+import { mtasts } from "./mtaSts";
 import { postfix } from "./postfix";
+import { resolver } from "./resolver";
 import { rspamd } from "./rspamd";
 import { saslauthd } from "./saslauthd";
 import { valkey } from "./valkey";
@@ -32,6 +34,8 @@ export const SERVICES: readonly AnyService[] = [
     metrics,
     monitoring,
     backup,
+    resolver,
+    mtasts,
 ];
 
 export type ComponentName = AnyService["component"];

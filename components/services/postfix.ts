@@ -1,12 +1,14 @@
 // Postfix: the MTA (25, 587, 465), fed by the lookup tables it renders; it delivers to Dovecot
 // over LMTP, asks saslauthd (relay mode) or Dovecot (internet mode) about SMTP AUTH, and hands
 // every message to rspamd as its milter.
+import { OUTBOUND_CA_FILE } from "../model/outboundTls";
 import { paths } from "../model/paths";
-import { PostfixSpec } from "../model/spec";
+import { PostfixSpec, publicFile } from "../model/spec";
 import { postfixTables } from "../render/postfixShared";
 import { relaySaslEntries, renderSaslPasswords } from "../render/postfixTables";
 import { renderPostfixFiles } from "../render/postfix";
 import { CERTIFICATE, COMMON_HEALTHCHECK, CONFIG, MailServerService, SERVICE_STATUS } from "./definition";
+import { resolverDns } from "./resolver";
 
 /** inet_interfaces and inet_protocols when not Postfix's defaults ("all", "all"), else undefined. */
 export function postfixStartupSettings(p: Pick<PostfixSpec, "inetInterfaces" | "inetProtocols">): string | undefined {
@@ -42,11 +44,27 @@ export const postfix: MailServerService = {
         { name: "lmtp", path: paths.lmtpSocketDir, kind: "socket" },
     ],
     // With monitoring.metrics: the volume its log is copied into, for the Postfix exporter.
-    mounts: [CONFIG, "queue", "lmtp", "saslauthd-run", "rspamd-milter", CERTIFICATE, "postfix-log", SERVICE_STATUS],
-    dependsOn: ["saslauthd", "rspamd"],
+    // With outboundTls.mtaSts: the policy daemon's socket.
+    mounts: [
+        CONFIG,
+        "queue",
+        "lmtp",
+        "saslauthd-run",
+        "rspamd-milter",
+        "mtasts-run",
+        CERTIFICATE,
+        "postfix-log",
+        SERVICE_STATUS,
+    ],
+    dependsOn: ["saslauthd", "rspamd", "resolver", "mtasts"],
+    // DANE needs a resolver that validates: the stack's own when it runs.
+    dns: resolverDns,
     certificate: true,
     config: {
-        files: s => renderPostfixFiles(s.postfix),
+        files: s => [
+            ...renderPostfixFiles(s.postfix),
+            ...(s.outboundTls.trustedCaPem ? [publicFile(OUTBOUND_CA_FILE, s.outboundTls.trustedCaPem)] : []),
+        ],
         // The relays' passwords, which Postfix must present in clear: root's alone, never registered.
         secretFiles: (_s, secrets) => [
             {

@@ -7,6 +7,7 @@ import { renderRspamdFiles } from "../render/rspamd";
 import { clamavSpec } from "./clamav";
 import { RSPAMD_METRICS_SOCKET } from "../model/monitoring";
 import { COMMON_HEALTHCHECK, CONFIG, MailServerService, SERVICE_STATUS } from "./definition";
+import { resolverDns } from "./resolver";
 
 /** rspamd's settings from MailServer's: mynetworks without Postfix's brackets, one entry per signing domain. */
 export function rspamdSpec(settings: MailServerSettings): RspamdSpec {
@@ -59,7 +60,9 @@ export const rspamd: MailServerService = {
     // With antivirus: clamd's socket (mounted while clamav runs).
     // With monitoring.metrics: the second controller socket's volume, shared with the metrics container.
     mounts: [CONFIG, "rspamd-data", "valkey-run", "rspamd-milter", "clamav-run", "rspamd-metrics", SERVICE_STATUS],
-    dependsOn: ["valkey"],
+    dependsOn: ["valkey", "resolver"],
+    // Its SPF, DKIM, DMARC and blocklist lookups: the stack's resolver when it runs (spamFilter.nameservers first).
+    dns: resolverDns,
     config: {
         files: s => renderRspamdFiles(rspamdSpec(s)),
         // Registered as {} without rspamd, as it always was.

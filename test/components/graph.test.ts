@@ -112,11 +112,17 @@ test("resource graph: exactly the expected resources by type and name, each pare
             "rspamd-milter",
             "valkey-data",
             "valkey-run",
+            // outboundTls.mtaSts (on by default): the policy daemon's cache and socket.
+            "mtasts-config",
+            "mtasts-cache",
+            "mtasts-run",
         ].map(s => [`${T.volume} gb-${s}`, serverUrn] as [string, string]),
         [`${T.privateKey} gb-tls-key`, serverUrn],
         [`${T.selfSignedCert} gb-tls-cert`, serverUrn],
-        ...["postfix", "rspamd", "valkey"].map(s => [`${T.image} gb-${s}-image`, serverUrn] as [string, string]),
-        ...["postfix-config", "rspamd-config", "postfix", "rspamd", "valkey"].map(
+        ...["postfix", "rspamd", "valkey", "mtasts"].map(
+            s => [`${T.image} gb-${s}-image`, serverUrn] as [string, string],
+        ),
+        ...["postfix-config", "rspamd-config", "mtasts-config", "postfix", "rspamd", "valkey", "mtasts"].map(
             s => [`${T.container} gb-${s}`, serverUrn] as [string, string],
         ),
         [`${T.volume} gb-mail`, imapUrn],
@@ -469,6 +475,7 @@ test("mounts: each service sees its volumes at the expected paths", () => {
             .sort();
     assert.deepEqual(mounts("gb-postfix"), [
         "gb-lmtp -> /run/lmtp [volume]",
+        "gb-mtasts-run -> /run/mta-sts [volume]",
         "gb-postfix-config -> /config (ro) [volume]",
         "gb-queue -> /var/spool/postfix [volume]",
         "gb-rspamd-milter -> /run/rspamd-milter [volume]",

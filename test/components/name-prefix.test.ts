@@ -57,10 +57,13 @@ test("the refusal names exactly the data volumes the deployment has: the backup 
         return assert.fail("a namePrefix change was accepted");
     };
     const volumes = (message: string) => /its data volumes \(([^)]*)\)/.exec(message)?.[1];
-    assert.equal(volumes(refusal("np-plain")), "old-queue, old-rspamd-data, old-valkey-data, old-mail");
+    assert.equal(
+        volumes(refusal("np-plain")),
+        "old-queue, old-rspamd-data, old-valkey-data, old-mtasts-cache, old-mail",
+    );
     assert.equal(
         volumes(refusal("np-vol", { repository: "volume" })),
-        "old-queue, old-rspamd-data, old-valkey-data, old-mail, old-backup-repository",
+        "old-queue, old-rspamd-data, old-valkey-data, old-mtasts-cache, old-mail, old-backup-repository",
     );
     assert.equal(
         volumes(
@@ -70,6 +73,6 @@ test("the refusal names exactly the data volumes the deployment has: the backup 
                 s3SecretAccessKey: "s",
             }),
         ),
-        "old-queue, old-rspamd-data, old-valkey-data, old-mail",
+        "old-queue, old-rspamd-data, old-valkey-data, old-mtasts-cache, old-mail",
     );
 });

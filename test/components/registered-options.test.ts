@@ -124,6 +124,15 @@ before(async () => {
         relayDomains: ["backup.example"],
         relayRecipients: ["someone@backup.example"],
         wellKnown: { httpsPort: 8443, address: "127.0.0.1" },
+        outboundTls: {
+            resolver: true,
+            resolverAddress: "127.0.0.60",
+            stubZones: [{ zone: "corp.example", servers: ["192.0.2.53"] }],
+            trustAnchors: [
+                "corp.example. DS 2371 13 2 1F987CC6583E92DF0890718C42A3A4A2FA2F6C6AB8D2F6E1E1C3C1E2C2C3C4C5",
+            ],
+            trustedCaPem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        },
         antivirus: { enabled: true, signatures: [{ name: "local.ndb", content: "Local-Test:0:*:4d41494c" }] },
         monitoring: {
             metrics: true,

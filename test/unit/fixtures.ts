@@ -77,6 +77,7 @@ export function internetSpec(): PostfixSpec {
         relayhosts: [],
         milter: true,
         certificate: certificateSpec(false),
+        outboundTls: { dane: true, mtaSts: true, trustedCa: false },
     };
 }
 

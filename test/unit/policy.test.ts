@@ -107,6 +107,15 @@ function mailServer(spec: PostfixSpec, o: ServerOptions = {}): WireResource {
         users: [],
         warnings: [],
         certificate: spec.certificate,
+        outboundTls: {
+            dane: true,
+            mtaSts: true,
+            resolver: false,
+            resolverAddress: "127.0.0.153",
+            stubZones: [],
+            trustAnchors: [],
+            trustedCaPem: undefined,
+        },
         tls: {
             acme: undefined,
             keyAlgorithm: "ECDSA",

@@ -40,6 +40,8 @@ export interface ServiceContainerArgs {
     labels: Record<string, string>;
     /** Environment ("NAME=value"); never a secret. */
     envs?: string[];
+    /** Nameservers of its /etc/resolv.conf, trusted for DNSSEC (trust-ad); undefined: Docker's. */
+    dns?: string[];
     /**
      * Settings the daemon reads only when it starts (a reload does not apply them), as text; set
      * when they differ from the defaults. A label of the container: a change replaces it, and the
@@ -88,6 +90,8 @@ export function serviceContainer(
                 : undefined,
             mounts: args.mounts,
             envs: args.envs,
+            // glibc passes a resolver's DNSSEC verdict (the AD bit) on only with trust-ad.
+            ...(args.dns ? { dns: args.dns, dnsOpts: ["trust-ad"] } : {}),
             // Durations as the provider stores them (Go's "1m0s", not "60s"), or every preview shows an update.
             // The interval is also how long `pulumi up` waits for each service it starts (Docker
             // before 25 has no start_interval, and reads one back as "0s": a diff at every preview).

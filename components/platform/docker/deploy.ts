@@ -153,6 +153,7 @@ export function deployServices<C extends string, S, X>(
                     restart: a.restart,
                     labels,
                     envs: d.env?.(settings),
+                    dns: d.dns?.(settings),
                     startupSettings: d.startupSettings?.(settings),
                 },
                 [...(job ? [job.container] : []), ...dependencies],

@@ -1,0 +1,37 @@
+// The MTA-STS policy daemon (MailServer outboundTls.mtaSts): Debian's postfix-mta-sts-resolver
+// fetches, caches and answers the policies destinations publish, behind a socketmap of the image's
+// own (images/mtasts/tls-policy) that leaves a destination with DNSSEC-signed TLSA records to
+// DANE. Postfix asks it over a unix socket in a volume only the two mount.
+// Its files: render/mtaSts.ts; its image: images/mtasts.
+import { MTA_STS_CACHE_DIR, MTA_STS_SOCKET_DIR } from "../model/outboundTls";
+import { renderMtaStsFiles } from "../render/mtaSts";
+import { mtaStsActive } from "../render/postfixShared";
+import { COMMON_HEALTHCHECK, CONFIG, MailServerService, SERVICE_STATUS } from "./definition";
+import { resolverDns } from "./resolver";
+
+export const mtasts: MailServerService = {
+    name: "mtasts",
+    component: "MailServer",
+    image: "A prebuilt image to use instead of building images/mtasts (outboundTls.mtaSts)",
+    runs: s => mtaStsActive(s.postfix),
+    security: {
+        user: "root",
+        // The entrypoint (root) makes the socket and cache directories the daemon's, then runs the
+        // daemons as _mta-sts (setpriv).
+        capabilities: ["CAP_CHOWN", "CAP_SETGID", "CAP_SETUID"],
+        tmpfs: ["/run/mail", "/run/mta-sts-daemon", "/tmp"],
+    },
+    // It fetches policies over HTTPS and asks DNS.
+    network: "stack",
+    dns: resolverDns,
+    volumes: [
+        // Cached policies outlive the container: RFC 8461 wants a known policy kept until it expires.
+        { name: "mtasts-cache", path: MTA_STS_CACHE_DIR, kind: "data" },
+        { name: "mtasts-run", path: MTA_STS_SOCKET_DIR, kind: "socket" },
+    ],
+    mounts: [CONFIG, "mtasts-cache", "mtasts-run", SERVICE_STATUS],
+    dependsOn: ["resolver"],
+    config: { files: s => renderMtaStsFiles(s.outboundTls.trustedCaPem) },
+    healthcheck: COMMON_HEALTHCHECK,
+    reload: "none needed: the trusted CAs are read at each policy fetch",
+};
