@@ -53,7 +53,7 @@ export function renderUnboundConf(s: ResolverSpec): string {
   verbosity: 1
   # DNSSEC: the root's anchor, updated by RFC 5011 rollovers in the data volume (images/resolver
   # seeds it from Debian's dns-root-data).
-  auto-trust-anchor-file: "${RESOLVER_DATA_DIR}/root.key"
+  auto-trust-anchor-file: "${RESOLVER_DATA_DIR}/anchor/root.key"
 ${s.trustAnchors.map(a => `  trust-anchor: "${a}"\n`).join("")}  harden-glue: yes
   harden-dnssec-stripped: yes
   harden-below-nxdomain: yes

@@ -33,5 +33,5 @@ export const mtasts: MailServerService = {
     dependsOn: ["resolver"],
     config: { files: s => renderMtaStsFiles(s.outboundTls.trustedCaPem) },
     healthcheck: COMMON_HEALTHCHECK,
-    reload: "none needed: the trusted CAs are read at each policy fetch",
+    reload: "postfix-mta-sts-resolver starts again with the new trusted CAs (its policy cache stays)",
 };

@@ -315,14 +315,14 @@ export async function startOutboundWorld(opts: OutboundWorldOptions): Promise<Ou
     fs.writeFileSync(logFile, "");
 
     // Certificates: the CA's, then per destination its MX's and its policy server's.
-    const ca = makeCert(certs, "ca", { subject: `/CN=${opts.label} outbound world CA` });
+    const ca = makeCert(certs, "ca", { subject: `/CN=${opts.label} outbound world CA`, strict: true });
     const spec: ServersSpec = { log: logFile, smtp: [], https: [] };
     for (const d of dests) {
         const mx = `mx.${d.domain}`;
         const cert =
             d.starttls === "self-signed"
                 ? makeCert(certs, mx, { subject: "/CN=wrong.invalid", san: "DNS:wrong.invalid" })
-                : makeCert(certs, mx, { subject: `/CN=${mx}`, san: `DNS:${mx}`, ca: "ca" });
+                : makeCert(certs, mx, { subject: `/CN=${mx}`, san: `DNS:${mx}`, ca: "ca", strict: true });
         spec.smtp.push({
             host: mx,
             address: d.mxAddress,
@@ -345,7 +345,12 @@ export async function startOutboundWorld(opts: OutboundWorldOptions): Promise<Ou
         fs.writeFileSync(path.join(knotDir, "zones", `${d.domain}.zone`), zoneText(d, authAddress, tlsa));
         if (d.mtaSts) {
             const host = `mta-sts.${d.domain}`;
-            const policyCert = makeCert(certs, host, { subject: `/CN=${host}`, san: `DNS:${host}`, ca: "ca" });
+            const policyCert = makeCert(certs, host, {
+                subject: `/CN=${host}`,
+                san: `DNS:${host}`,
+                ca: "ca",
+                strict: true,
+            });
             spec.https.push({
                 host,
                 address: d.mtaSts.address,

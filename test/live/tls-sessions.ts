@@ -51,12 +51,22 @@ export interface TestCert {
  * A P-256 key and a 2-day certificate made with openssl in `dir`: self-signed (usable as a CA), or
  * signed by the CA made earlier in the same folder under the name `ca`. `san`: e.g. "DNS:mail.example.test".
  */
-export function makeCert(dir: string, name: string, o: { subject: string; san?: string; ca?: string }): TestCert {
+/**
+ * A test certificate: self-signed, or signed by the CA `ca` made before in `dir`. `strict`: with
+ * the extensions strict verifiers demand (Python 3.13's default): a CA's keyUsage, a leaf's key
+ * identifiers and usages.
+ */
+export function makeCert(
+    dir: string,
+    name: string,
+    o: { subject: string; san?: string; ca?: string; strict?: boolean },
+): TestCert {
     fs.mkdirSync(dir, { recursive: true });
     const f = (n: string, ext: string) => path.join(dir, `${n}.${ext}`);
     const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", o.subject];
     if (o.ca === undefined) {
         const san = o.san ? ["-addext", `subjectAltName=${o.san}`] : [];
+        if (o.strict) san.push("-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature");
         run("openssl", [
             "req",
             "-x509",
@@ -70,7 +80,13 @@ export function makeCert(dir: string, name: string, o: { subject: string; san?: 
             f(name, "pem"),
         ]);
     } else {
-        fs.writeFileSync(f(name, "ext"), `${o.san ? `subjectAltName=${o.san}\n` : ""}basicConstraints=CA:FALSE\n`);
+        const strict = o.strict
+            ? "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+            : "";
+        fs.writeFileSync(
+            f(name, "ext"),
+            `${o.san ? `subjectAltName=${o.san}\n` : ""}basicConstraints=CA:FALSE\n${strict}`,
+        );
         run("openssl", ["req", ...ec, "-keyout", f(name, "key"), "-out", f(name, "csr")]);
         run("openssl", [
             ...["x509", "-req", "-in", f(name, "csr"), "-CA", f(o.ca, "pem"), "-CAkey", f(o.ca, "key")],

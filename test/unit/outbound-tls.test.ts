@@ -110,7 +110,7 @@ describe("outboundTls: the resolver", () => {
         assert.match(conf, /^ {2}interface: 127\.0\.0\.60$/m);
         assert.match(conf, /^ {2}access-control: 0\.0\.0\.0\/0 refuse$/m);
         assert.match(conf, /^ {2}access-control: 127\.0\.0\.0\/8 allow$/m);
-        assert.match(conf, /^ {2}auto-trust-anchor-file: "\/var\/lib\/unbound\/root\.key"$/m);
+        assert.match(conf, /^ {2}auto-trust-anchor-file: "\/var\/lib\/unbound\/anchor\/root\.key"$/m);
         assert.ok(conf.includes(`  trust-anchor: "${ANCHOR}"\n`));
         assert.match(conf, /^ {2}do-not-query-localhost: no$/m);
         assert.match(conf, /^ {2}local-zone: "test\." nodefault$/m);
