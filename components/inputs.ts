@@ -96,6 +96,8 @@ export function mailServerSettings(d: MailServerSettings) {
         outboundTls: (({ trustedCaPem, ...rest }) => ({ ...rest, ...(trustedCaPem ? { trustedCaPem } : {}) }))(
             d.outboundTls,
         ),
+        // organization and address only when given.
+        reports: Object.fromEntries(Object.entries(d.reports).filter(([, x]) => x !== undefined)),
         // Only when on, so that servers without it register what they did before.
         ...(d.antivirus.enabled ? { antivirus: d.antivirus } : {}),
         ...(d.monitoring.metrics ? { monitoring: d.monitoring } : {}),

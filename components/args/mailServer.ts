@@ -18,6 +18,7 @@ import type {
     MonitoringArgs,
     BackupArgs,
     OutboundTlsArgs,
+    ReportsArgs,
     WellKnownArgs,
     NetworkMode,
     TlsArgs,
@@ -142,6 +143,11 @@ export interface MailServerArgs {
     backup?: BackupArgs;
     /** How much TLS each destination gets: DANE, MTA-STS, the validating resolver. Default: each field's default. */
     outboundTls?: OutboundTlsArgs;
+    /**
+     * The daily reports other mail servers expect: TLS-RPT about our outbound TLS, DMARC aggregate reports. Default:
+     * each field's default.
+     */
+    reports?: ReportsArgs;
     /**
      * The HTTPS endpoint (nginx, a container of its own) serving the MTA-STS policy and Thunderbird autoconfig file of
      * each VirtualDomain with wellKnown set; it runs only when one has it. Default: each field's default.

@@ -453,6 +453,27 @@ export interface StubZone {
     servers: string[];
 }
 
+/** The daily reports other mail servers expect: TLS-RPT about our outbound TLS, DMARC aggregate reports. */
+export interface ReportsArgs {
+    /**
+     * TLS-RPT (RFC 8460): once a day, the results of our outbound TLS (successes, DANE and MTA-STS failures) go to each
+     * destination that publishes a reporting address (_smtp._tls); direct deliveries only. Default: true.
+     */
+    tls?: boolean;
+    /**
+     * DMARC aggregate reports (RFC 7489): once a day, what rspamd saw of each sender domain's mail goes to the rua of
+     * its DMARC record, DKIM-signed; needs spamFilter. Default: true.
+     */
+    dmarc?: boolean;
+    /** The organisation the reports name as their author. Default: hostname. */
+    organization?: string;
+    /**
+     * The address the reports come from (and replies go to): one of the domains, so they are DKIM-signed. Default:
+     * "noreply-reports@" + the first domain.
+     */
+    address?: string;
+}
+
 /**
  * The HTTPS endpoint (nginx, a container of its own) serving the MTA-STS policy and Thunderbird autoconfig file of each
  * VirtualDomain with wellKnown set; it runs only when one has it.

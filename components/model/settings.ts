@@ -9,6 +9,7 @@ import type { BackupSettings } from "./backup";
 import type { CertificateSpec } from "./certificate";
 import type { WebDomain } from "./dns";
 import type { OutboundTlsSettings } from "./outboundTls";
+import type { ReportsSettings } from "./reports";
 import type { PostfixSpec } from "./spec";
 
 /** Where the services run: Docker network mode, and the host address published ports bind to. */
@@ -97,6 +98,8 @@ export interface MailServerSettings {
     backup: BackupSettings;
     /** DANE, MTA-STS and the stack's validating resolver (Postfix's outbound deliveries). */
     outboundTls: OutboundTlsSettings;
+    /** TLS-RPT and DMARC aggregate reports, sent daily. */
+    reports: ReportsSettings;
     /** What the component logs as warnings (obsolete options it ignores). */
     warnings: string[];
 }

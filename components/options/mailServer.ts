@@ -45,6 +45,7 @@ import { ANTIVIRUS_OPTIONS } from "./antivirus";
 import { MONITORING_GROUP } from "./monitoring";
 import { BACKUP_GROUP } from "./backup";
 import { OUTBOUND_TLS_GROUP } from "./outboundTls";
+import { REPORTS_GROUP } from "./reports";
 import { SPAM_FILTER_OPTIONS } from "./spamFilter";
 
 export const MAIL_SERVER_OPTIONS = {
@@ -217,6 +218,7 @@ export const MAIL_SERVER_OPTIONS = {
     monitoring: MONITORING_GROUP,
     backup: BACKUP_GROUP,
     outboundTls: OUTBOUND_TLS_GROUP,
+    reports: REPORTS_GROUP,
     wellKnown: object("WellKnownArgs", WELL_KNOWN_OPTIONS, {
         doc:
             "The HTTPS endpoint (nginx, a container of its own) serving the MTA-STS policy and Thunderbird autoconfig " +

@@ -12,6 +12,7 @@ import { checkAntivirus } from "./antivirus";
 import { checkMonitoring } from "./monitoring";
 import { checkBackup } from "./backup";
 import { checkOutboundTls, postfixOutboundTls } from "./outboundTls";
+import { checkReports } from "./reports";
 import { readOptions } from "./declare";
 import { validateTls } from "./tls";
 import * as fields from "./mailServerFields";
@@ -216,6 +217,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
     const monitoringWarnings = checkMonitoring(v, o.monitoring, { mode, ports, adminAddress, domains });
     checkBackup(v, o.backup);
     checkOutboundTls(v, o.outboundTls, { networkMode: o.networkMode, dns: o.dns });
+    checkReports(v, o.reports, domains);
     const served = o.domains.flatMap(d => (d.wellKnown ? [d.wellKnown] : []));
     if (served.length > 0) {
         const p = o.wellKnown.httpsPort;
@@ -245,6 +247,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
         monitoring: o.monitoring,
         backup: o.backup,
         outboundTls: o.outboundTls,
+        reports: o.reports,
         dns: o.dns,
         ...(served.length > 0 ? { wellKnown: { ...o.wellKnown, domains: served } } : {}),
         placement: { networkMode: o.networkMode, publishAddress: o.publishAddress },

@@ -124,6 +124,7 @@ before(async () => {
         relayDomains: ["backup.example"],
         relayRecipients: ["someone@backup.example"],
         wellKnown: { httpsPort: 8443, address: "127.0.0.1" },
+        reports: { organization: "Example Corp", address: "alice@example.com" },
         outboundTls: {
             resolver: true,
             resolverAddress: "127.0.0.60",

@@ -116,6 +116,7 @@ function mailServer(spec: PostfixSpec, o: ServerOptions = {}): WireResource {
             trustAnchors: [],
             trustedCaPem: undefined,
         },
+        reports: { tls: true, dmarc: true, organization: undefined, address: undefined },
         tls: {
             acme: undefined,
             keyAlgorithm: "ECDSA",

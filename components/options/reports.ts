@@ -1,0 +1,51 @@
+// MailServer reports: TLS-RPT and DMARC aggregate reports, declared once, and their rules.
+import { ReportsSettings } from "../model/reports";
+import type { DomainSpec } from "../model/spec";
+import { Validator } from "../model/validator";
+import { boolean, object, Pinned, SameType, text, Values } from "./declare";
+import { address } from "./mailServerFields";
+
+export const REPORTS_OPTIONS = {
+    tls: boolean({
+        doc:
+            "TLS-RPT (RFC 8460): once a day, the results of our outbound TLS (successes, DANE and MTA-STS failures) go to " +
+            "each destination that publishes a reporting address (_smtp._tls); direct deliveries only",
+        default: true,
+    }),
+    dmarc: boolean({
+        doc:
+            "DMARC aggregate reports (RFC 7489): once a day, what rspamd saw of each sender domain's mail goes to the " +
+            "rua of its DMARC record, DKIM-signed; needs spamFilter",
+        default: true,
+    }),
+    organization: {
+        ...text({ doc: "The organisation the reports name as their author" }),
+        defaultText: "hostname",
+    },
+    address: {
+        ...address(
+            "The address the reports come from (and replies go to): one of the domains, so they are DKIM-signed",
+        ),
+        defaultText: '"noreply-reports@" + the first domain',
+    },
+};
+
+export const REPORTS_GROUP = object("ReportsArgs", REPORTS_OPTIONS, {
+    doc: "The daily reports other mail servers expect: TLS-RPT about our outbound TLS, DMARC aggregate reports",
+    default: {},
+});
+
+/** The reporting address must be one of ours: reports from elsewhere would leave unsigned. */
+export function checkReports(v: Validator, o: ReportsSettings, domains: DomainSpec[]): void {
+    if (o.address === undefined) return;
+    const domain = o.address.split("@")[1];
+    if (!domains.some(d => d.name === domain))
+        v.fail(
+            "reports.address",
+            o.address,
+            `expected an address of one of the server's domains (${domains.map(d => d.name).join(", ") || "none"}): ` +
+                "reports are signed with its DKIM keys",
+        );
+}
+
+export type _ReportsPinned = Pinned<SameType<ReportsSettings, Values<typeof REPORTS_OPTIONS>>>;
