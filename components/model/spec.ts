@@ -158,9 +158,9 @@ export interface PostfixSpec {
     certificate: CertificateSpec;
     /**
      * Direct deliveries (not through a relayhost): DANE, MTA-STS (the policy daemon's socketmap),
-     * and whether the config generation holds extra CAs (outboundTls.trustedCaPem).
+     * whether the config generation holds extra CAs (outboundTls.trustedCaPem), TLS-RPT (reports.tls).
      */
-    outboundTls: { dane: boolean; mtaSts: boolean; trustedCa: boolean };
+    outboundTls: { dane: boolean; mtaSts: boolean; trustedCa: boolean; tlsReports: boolean };
 }
 
 /**

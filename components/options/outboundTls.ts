@@ -147,8 +147,9 @@ export function checkOutboundTls(
 }
 
 /** What main.cf needs of outboundTls (PostfixSpec.outboundTls). */
-export const postfixOutboundTls = (o: OutboundTlsSettings) => ({
+export const postfixOutboundTls = (o: OutboundTlsSettings, tlsReports: boolean) => ({
     dane: o.dane,
     mtaSts: o.mtaSts,
     trustedCa: o.trustedCaPem !== undefined,
+    tlsReports,
 });

@@ -19,7 +19,14 @@ export const REPORTS_OPTIONS = {
         default: true,
     }),
     organization: {
-        ...text({ doc: "The organisation the reports name as their author" }),
+        ...text({
+            doc: "The organisation the reports name as their author",
+            accepted: 'expected one line of text, e.g. "Example Corp"',
+            check: (v, f, x) =>
+                x.trim() !== "" && !/\p{Cc}/u.test(x)
+                    ? x
+                    : v.fail(f, x, 'expected one line of text, e.g. "Example Corp"'),
+        }),
         defaultText: "hostname",
     },
     address: {

@@ -280,7 +280,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             milter: spam.enabled,
             outboundAddress: o.outboundAddress,
             certificate,
-            outboundTls: postfixOutboundTls(o.outboundTls),
+            outboundTls: postfixOutboundTls(o.outboundTls, o.reports.tls),
         },
         warnings: [
             ...antivirusWarnings,

@@ -22,9 +22,8 @@ import {
     senderTransportEntries,
     C,
     SUBMISSION_HEADER_CHECKS,
-    mtaStsActive,
 } from "./postfixShared";
-import { MTA_STS_SOCKET, OUTBOUND_CA_FILE } from "../model/outboundTls";
+import { renderOutboundTls } from "./postfixOutbound";
 import {
     renderVirtualMailboxes,
     renderVirtualAliases,
@@ -48,19 +47,6 @@ export function renderMainCf(spec: PostfixSpec): string {
     const relayAuth = spec.relayhosts.some(r => r.hasCredentials);
     const t = postfixTables;
     const tlsDir = spec.certificate.dir;
-    const dane = spec.outboundTls.dane;
-    const mtaSts = mtaStsActive(spec);
-    const directTls = [
-        ...(dane ? ["DANE where the destination publishes DNSSEC-signed TLSA records (verified or not sent)"] : []),
-        ...(mtaSts ? ["its MTA-STS policy where it publishes one"] : []),
-        "opportunistic TLS otherwise",
-    ]
-        .map(line => `#   ${line}`)
-        .join("\n");
-    const policyMaps = [
-        ...(spec.relayhosts.length > 0 ? [table(t.tlsPolicies)] : []),
-        ...(mtaSts ? [`socketmap:unix:${MTA_STS_SOCKET}:postfix`] : []),
-    ];
     return cf`${HEADER}
 # --- identity
 compatibility_level = 3.10
@@ -144,35 +130,11 @@ ${when((spec.transports ?? []).length > 0)`
 # Overrides all of the above for its recipient domains.
 transport_maps = ${table(t.transports)}
 `}
-${when(relay !== undefined)`smtp_tls_security_level = ${relay?.tlsPolicy ?? ""}`}
-${when(relay === undefined)`
-# Direct deliveries, the first that applies:
-${directTls}
-smtp_tls_security_level = ${dane ? "dane" : "may"}
-`}
-${when(relay === undefined && dane)`
-# TLSA records count only when the resolver validated them (DNSSEC: the AD bit of its answers).
-smtp_dns_support_level = dnssec
-`}
-${when(spec.relayhosts.length > 0)`
-# Each relay gets its own tlsPolicy by next hop, whatever the global level (per-sender relays too).
-`}
-${when(mtaSts)`
-# MTA-STS: the policy daemon answers "secure" (with the policy's MX names) for each domain whose
-# policy is enforced, and leaves a domain with TLSA records to DANE. Not answering: mail waits.
-`}
-${when(policyMaps.length > 0)`smtp_tls_policy_maps = ${list(policyMaps)}`}
+${renderOutboundTls(spec)}
 ${when(spec.outboundAddress !== undefined)`
 # The address the domains' SPF records and the PTR name.
 ${spec.outboundAddress?.includes(":") ? "smtp_bind_address6" : "smtp_bind_address"} = ${spec.outboundAddress ?? ""}
 `}
-${
-    spec.outboundTls.trustedCa
-        ? `# The public CAs (CApath) and outboundTls.trustedCaPem's.
-smtp_tls_CAfile = ${C}/${OUTBOUND_CA_FILE}
-smtp_tls_CApath = /etc/ssl/certs`
-        : "smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt"
-}
 smtp_tls_loglevel = 1
 smtp_tls_mandatory_protocols = >=TLSv1.2
 smtp_tls_protocols = >=TLSv1.2

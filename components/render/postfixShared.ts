@@ -119,3 +119,8 @@ export const yesNo = (b: boolean) => (b ? "yes" : "no");
 export function mtaStsActive(spec: PostfixSpec): boolean {
     return spec.outboundTls.mtaSts && defaultRelay(spec) === undefined;
 }
+
+/** TLS-RPT: Postfix reports its direct deliveries' TLS results to the collector (reports.tls). */
+export function tlsReportsActive(spec: PostfixSpec): boolean {
+    return spec.outboundTls.tlsReports && defaultRelay(spec) === undefined;
+}

@@ -3,7 +3,7 @@
 // Valkey exporter (INFO over Valkey's socket) and node-exporter (the mail volumes' file system,
 // and the stack's own facts from a loop: the served certificate's expiry, rspamd's /metrics).
 // Dovecot serves its own metrics (render/metrics.ts renderDovecotMetrics).
-import { mtaStsActive } from "../render/postfixShared";
+import { mtaStsActive, tlsReportsActive } from "../render/postfixShared";
 import { BACKUP_STATUS_DIR, POSTFIX_LOG_DIR, RSPAMD_METRICS_DIR, SERVICE_STATUS_DIR } from "../model/monitoring";
 import type { MailServerSettings } from "../model/settings";
 import { MetricsSpec, renderMetricsFiles, TlsEndpoint } from "../render/metrics";
@@ -47,7 +47,7 @@ export function reportingServices(s: MailServerSettings): string[] {
         ...(s.monitoring.alerts ? ["monitoring"] : []),
         ...(s.backup.enabled ? ["backup"] : []),
         ...(s.outboundTls.resolver ? ["resolver"] : []),
-        ...(mtaStsActive(s.postfix) ? ["mtasts"] : []),
+        ...(mtaStsActive(s.postfix) || tlsReportsActive(s.postfix) ? ["mtasts"] : []),
     ];
 }
 

@@ -1,19 +1,29 @@
-// The MTA-STS policy daemon (MailServer outboundTls.mtaSts): Debian's postfix-mta-sts-resolver
-// fetches, caches and answers the policies destinations publish, behind a socketmap of the image's
-// own (images/mtasts/tls-policy) that leaves a destination with DNSSEC-signed TLSA records to
-// DANE. Postfix asks it over a unix socket in a volume only the two mount.
+// Outbound TLS policies and reports (MailServer outboundTls.mtaSts, reports.tls): Debian's
+// postfix-mta-sts-resolver fetches, caches and answers the MTA-STS policies destinations publish,
+// behind a socketmap of the image's own (images/mtasts/tls-policy) that leaves a destination with
+// DNSSEC-signed TLSA records to DANE; tlsrpt-reporter collects Postfix's TLS results and mails the
+// daily TLS-RPT reports. Postfix reaches both over unix sockets in a volume only the two mount.
 // Its files: render/mtaSts.ts; its image: images/mtasts.
 import { MTA_STS_CACHE_DIR, MTA_STS_SOCKET_DIR } from "../model/outboundTls";
 import { renderMtaStsFiles } from "../render/mtaSts";
-import { mtaStsActive } from "../render/postfixShared";
+import { reportSender } from "../model/reports";
+import type { MailServerSettings } from "../model/settings";
+import { probeAddress } from "../render/probe";
+import { mtaStsActive, tlsReportsActive } from "../render/postfixShared";
 import { COMMON_HEALTHCHECK, CONFIG, MailServerService, SERVICE_STATUS } from "./definition";
 import { resolverDns } from "./resolver";
+
+/** Postfix's port 25 as this container reaches it: on the host's loopback, or by name on the stack's network. */
+function reportSmtp(s: MailServerSettings): string {
+    const host = s.placement.networkMode === "host" ? probeAddress(s.postfix.inetInterfaces) : `${s.prefix}-postfix`;
+    return `${host}:${s.postfix.ports.smtp}`;
+}
 
 export const mtasts: MailServerService = {
     name: "mtasts",
     component: "MailServer",
     image: "A prebuilt image to use instead of building images/mtasts (outboundTls.mtaSts)",
-    runs: s => mtaStsActive(s.postfix),
+    runs: s => mtaStsActive(s.postfix) || tlsReportsActive(s.postfix),
     security: {
         user: "root",
         // The entrypoint (root) makes the socket and cache directories the daemon's, then runs the
@@ -31,7 +41,15 @@ export const mtasts: MailServerService = {
     ],
     mounts: [CONFIG, "mtasts-cache", "mtasts-run", SERVICE_STATUS],
     dependsOn: ["resolver"],
-    config: { files: s => renderMtaStsFiles(s.outboundTls.trustedCaPem) },
+    config: {
+        files: s =>
+            renderMtaStsFiles({
+                trustedCaPem: s.outboundTls.trustedCaPem,
+                ...(tlsReportsActive(s.postfix)
+                    ? { tlsReports: { ...reportSender(s.reports, s.postfix), smtp: reportSmtp(s) } }
+                    : {}),
+            }),
+    },
     healthcheck: COMMON_HEALTHCHECK,
     reload: "postfix-mta-sts-resolver starts again with the new trusted CAs (its policy cache stays)",
 };

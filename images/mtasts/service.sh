@@ -1,36 +1,66 @@
-# MTA-STS hooks for the common entrypoint, healthcheck and config job: two daemons as _mta-sts,
-# tls-policy (Postfix's socketmap) in front of postfix-mta-sts-resolver.
+# Outbound TLS hooks for the common entrypoint, healthcheck and config job. The daemons run as
+# _mta-sts: tls-policy (Postfix's socketmap, the container's main daemon), and beside it
+# postfix-mta-sts-resolver and, with reports.tls, TLS-RPT's collector and report daemon, each
+# started again when it ends (a crash, or a reload that stops it to read new settings).
 LIB=/usr/local/lib/mail
+RUN=/run/mta-sts-daemon
+TLSRPT=/config/current/tlsrpt.cfg
+# The helpers' pids: root's own directory (root here cannot write into the daemons').
+PIDS=/run/mail
 as_daemon() { setpriv --reuid=_mta-sts --regid=_mta-sts --init-groups "$@"; }
 # The daemons' directories are theirs (chown only: root here has no CAP_DAC_OVERRIDE or
 # CAP_FOWNER); each daemon replaces its own socket left by a previous container.
-service_prepare() { chown _mta-sts:_mta-sts /run/mta-sts /run/mta-sts-daemon /var/lib/mta-sts; }
+service_prepare() {
+  chown _mta-sts:_mta-sts /run/mta-sts "$RUN" /var/lib/mta-sts
+  as_daemon mkdir -p /var/lib/mta-sts/tlsrpt
+}
+# The helpers the active generation asks for.
+helpers() { echo sts; if [ -f "$TLSRPT" ]; then echo collectd reportd; fi; }
+start_helper() {
+  case $1 in
+    sts) as_daemon mta-sts-daemon -c "$LIB/mta-sts-daemon.yml" & ;;
+    collectd) as_daemon tlsrpt-collectd --config_file "$TLSRPT" & ;;
+    reportd) as_daemon tlsrpt-reportd --config_file "$TLSRPT" & ;;
+  esac
+  pids[$1]=$!
+  echo "$!" > "$PIDS/$1.pid"
+}
 service_start() {
   # The CAs of a policy fetch: the public ones and outboundTls.trustedCaPem's (read when the
-  # daemon starts: a new generation restarts it, below).
+  # daemon starts: a new generation restarts it).
   export SSL_CERT_FILE=/config/current/trusted-ca.pem SSL_CERT_DIR=/etc/ssl/certs
   as_daemon python3 "$LIB/tls-policy" &
-  local policy=$! sts
-  start_sts() { as_daemon mta-sts-daemon -c "$LIB/mta-sts-daemon.yml" & sts=$!; echo "$sts" > /run/mail/sts.pid; }
-  start_sts
-  trap 'kill -TERM "$policy" "$(cat /run/mail/sts.pid)" 2>/dev/null; exit 0' TERM
+  local policy=$! name
+  declare -A pids=()
+  for name in $(helpers); do start_helper "$name"; done
+  trap 'kill -TERM "$policy" "${pids[@]}" 2>/dev/null; exit 0' TERM
   while true; do
-    wait -n "$policy" "$sts" || true
+    wait -n "$policy" "${pids[@]}" || true
     # tls-policy ended: so does the container (its restart policy starts it again).
     kill -0 "$policy" 2>/dev/null || break
-    # postfix-mta-sts-resolver ended (a reload, or a crash): started again; meanwhile Postfix's
-    # lookups are answered TEMP and its mail waits.
-    kill -0 "$sts" 2>/dev/null || start_sts
+    # A helper that ended starts again while the generation asks for it; meanwhile Postfix's
+    # policy lookups are answered TEMP (mail waits) and its TLS results are not counted.
+    for name in "${!pids[@]}"; do kill -0 "${pids[$name]}" 2>/dev/null || unset "pids[$name]"; done
+    for name in $(helpers); do [ -n "${pids[$name]:-}" ] || start_helper "$name"; done
   done
-  kill -TERM "$sts" 2>/dev/null || true
+  kill -TERM "${pids[@]}" 2>/dev/null || true
   exit 1
 }
-# A new trusted-ca.pem: postfix-mta-sts-resolver starts again with it (its cached policies stay).
-service_reload() { kill -TERM "$(cat /run/mail/sts.pid)"; }
+# A new generation (trusted CAs, report settings): the helpers stop and start again with it;
+# the policy cache and the day's TLS results stay in the data volume.
+service_reload() {
+  local name
+  for name in sts collectd reportd; do
+    [ -f "$PIDS/$name.pid" ] && kill -TERM "$(cat "$PIDS/$name.pid")" 2>/dev/null
+  done
+  return 0
+}
 service_stop() { kill -TERM "$1" 2>/dev/null || true; }
-# Ready = both sockets answer: an address literal is answered NOTFOUND without any lookup.
+# Ready = both policy sockets answer (an address literal is answered NOTFOUND without a lookup),
+# and TLS-RPT's collector listens when reports are on.
 service_check() {
-  [ -S /run/mta-sts/policy.sock ] && [ -S /run/mta-sts-daemon/sts.sock ] || return 1
+  [ -S /run/mta-sts/policy.sock ] && [ -S "$RUN/sts.sock" ] || return 1
+  if [ -f "$TLSRPT" ]; then [ -S /run/mta-sts/tlsrpt.sock ] || return 1; fi
   python3 - <<'PY'
 import socket
 s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect("/run/mta-sts/policy.sock")

@@ -7,7 +7,9 @@
 // Stack "obtls", port base 48000.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { spawnSync } from "node:child_process";
 import * as path from "path";
+import { gunzipSync } from "node:zlib";
 import { dockerLogs, docker, keepLogs, smtp, uniqueSubject } from "./clients";
 import { DESTINATIONS, OutboundWorld, startOutboundWorld } from "./outbound-world";
 import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom, stackContainers, USERS } from "./stack";
@@ -145,6 +147,48 @@ describe("outbound TLS: DANE and MTA-STS through the stack's validating resolver
         const got = delivered("plain.test", subject);
         assert.equal(got.length, 1);
         assert.equal(got[0].secure, true, "TLS offered, so TLS used");
+    });
+
+    test("TLS-RPT: the day's report, sent early, reaches the destination's rua as RFC 8460 JSON with the failure counted", async () => {
+        // sts-badcert.test publishes "v=TLSRPTv1; rua=mailto:tlsrpt@reports.test"; its enforced
+        // policy failed above (a certificate that does not verify).
+        const sent = spawnSync("docker", ["exec", `${PREFIX}-mtasts`, "/usr/local/lib/mail/send-tls-reports"], {
+            encoding: "utf8",
+            timeout: 150_000,
+        });
+        assert.equal(sent.status, 0, `send-tls-reports: ${sent.stdout}${sent.stderr}`);
+        let mail: string | undefined;
+        for (let i = 0; i < 60 && !mail; i++) {
+            mail = world
+                .received("reports.test")
+                .find(m => /^TLS-Report-Domain: sts-badcert\.test\r?$/im.test(m.data))?.data;
+            if (!mail) await sleep(1000);
+        }
+        assert.ok(mail, "no TLS report for sts-badcert.test reached reports.test");
+        // RFC 8460 section 5.3: a multipart/report whose report part is application/tlsrpt+gzip.
+        assert.match(mail, /^Content-Type: multipart\/report;[\s\S]*report-type="?tlsrpt"?/im);
+        assert.match(mail, /^DKIM-Signature: .*d=example\.test/im);
+        const part =
+            /Content-Type: application\/tlsrpt\+gzip[\s\S]*?\r?\n\r?\n([A-Za-z0-9+/=\r\n]+?)\r?\n(\r?\n|--)/i.exec(
+                mail,
+            );
+        assert.ok(part, "no application/tlsrpt+gzip part");
+        const report = JSON.parse(gunzipSync(Buffer.from(part[1].replace(/\s+/g, ""), "base64")).toString("utf8"));
+        for (const field of ["organization-name", "date-range", "contact-info", "report-id", "policies"])
+            assert.ok(field in report, `report without ${field}`);
+        assert.equal(report["contact-info"], "noreply-reports@example.test");
+        assert.ok(!Number.isNaN(Date.parse(report["date-range"]["start-datetime"])));
+        assert.ok(!Number.isNaN(Date.parse(report["date-range"]["end-datetime"])));
+        const sts = report.policies.find((p: any) => p.policy["policy-domain"] === "sts-badcert.test");
+        assert.ok(sts, `no policy for sts-badcert.test in ${JSON.stringify(report.policies)}`);
+        assert.equal(sts.policy["policy-type"], "sts");
+        assert.ok(sts.summary["total-failure-session-count"] >= 1, JSON.stringify(sts.summary));
+        assert.ok(
+            sts["failure-details"].some(
+                (f: any) => f["failed-session-count"] >= 1 && typeof f["result-type"] === "string",
+            ),
+            JSON.stringify(sts["failure-details"]),
+        );
     });
 
     test("the deferred messages wait in the queue; the resolver answers only loopback clients", async () => {

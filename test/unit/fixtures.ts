@@ -77,7 +77,7 @@ export function internetSpec(): PostfixSpec {
         relayhosts: [],
         milter: true,
         certificate: certificateSpec(false),
-        outboundTls: { dane: true, mtaSts: true, trustedCa: false },
+        outboundTls: { dane: true, mtaSts: true, trustedCa: false, tlsReports: true },
     };
 }
 

@@ -61,13 +61,43 @@ describe("outboundTls: main.cf", () => {
         assert.equal(m.get("smtp_tls_CAfile"), "/etc/ssl/certs/ca-certificates.crt");
     });
 
-    test("dane false: opportunistic TLS, no DNSSEC lookups; mtaSts false: no policy map and no daemon", () => {
+    test("dane false: opportunistic TLS, no DNSSEC lookups; mtaSts false: no policy map", () => {
         const noDane = main(server({ outboundTls: { dane: false } }));
         assert.equal(noDane.get("smtp_tls_security_level"), "may");
         assert.equal(noDane.has("smtp_dns_support_level"), false);
         const s = server({ outboundTls: { mtaSts: false } });
         assert.equal(main(s).has("smtp_tls_policy_maps"), false);
-        assert.ok(!running(s).includes("mtasts"));
+        // The container still runs for TLS-RPT; with neither, not at all.
+        assert.ok(running(s).includes("mtasts"));
+        assert.ok(!running(server({ outboundTls: { mtaSts: false }, reports: { tls: false } })).includes("mtasts"));
+    });
+
+    test("TLS-RPT: Postfix sends its TLS results to the collector; tlsrpt.cfg names the reporter and Postfix's port 25", () => {
+        const s = server({
+            networkMode: "host",
+            inetInterfaces: ["127.0.0.1"],
+            ports: { smtp: 2525 },
+            reports: { organization: "Example 100% Corp", address: "alice@example.com" },
+        });
+        const m = main(s);
+        assert.equal(m.get("smtp_tlsrpt_enable"), "yes");
+        assert.equal(m.get("smtp_tlsrpt_socket_name"), "/run/mta-sts/tlsrpt.sock");
+        const cfg = filesOf(s, "mtasts").find(f => f.path === "tlsrpt.cfg")!.content;
+        assert.match(cfg, /^socketname = \/run\/mta-sts\/tlsrpt\.sock$/m);
+        // configparser's "%" is doubled.
+        assert.match(cfg, /^organization_name = Example 100%% Corp$/m);
+        assert.match(cfg, /^sender_address = alice@example\.com$/m);
+        assert.match(cfg, /^sendmail_script = \/usr\/local\/lib\/mail\/send-report 127\.0\.0\.1:2525$/m);
+        // Defaults: the host name, noreply-reports@ the first domain; off: no TLSRPT lines, no tlsrpt.cfg.
+        const d = filesOf(server({}), "mtasts").find(f => f.path === "tlsrpt.cfg")!.content;
+        assert.match(d, /^organization_name = mail\.example\.com$/m);
+        assert.match(d, /^sender_address = noreply-reports@example\.com$/m);
+        const off = server({ reports: { tls: false } });
+        assert.equal(main(off).has("smtp_tlsrpt_enable"), false);
+        assert.equal(
+            filesOf(off, "mtasts").find(f => f.path === "tlsrpt.cfg"),
+            undefined,
+        );
     });
 
     test("a relayhost for everything: its tlsPolicy, and no MTA-STS daemon (no direct deliveries)", () => {
@@ -160,6 +190,16 @@ describe("outboundTls: the resolver", () => {
             "a trust anchor that is no DS or DNSKEY record",
             { ...hostMode, outboundTls: { resolver: true, trustAnchors: ["corp.example. A 192.0.2.1"] } },
             /outboundTls\.trustAnchors\[0\] = "corp\.example\. A 192\.0\.2\.1" is not accepted; expected a DS or DNSKEY record/,
+        ],
+        [
+            "a reporting address of another domain",
+            { reports: { address: "reports@elsewhere.example" } },
+            /reports\.address = "reports@elsewhere\.example" is not accepted; expected an address of one of the server's domains \(example\.com\)/,
+        ],
+        [
+            "an organisation of more than one line",
+            { reports: { organization: "Example\nCorp" } },
+            /reports\.organization = "Example\\nCorp" is not accepted; expected one line of text/,
         ],
         [
             "trustedCaPem that is no certificate",
