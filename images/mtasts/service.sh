@@ -7,7 +7,12 @@ RUN=/run/mta-sts-daemon
 TLSRPT=/config/current/tlsrpt.cfg
 # The helpers' pids: root's own directory (root here cannot write into the daemons').
 PIDS=/run/mail
-as_daemon() { setpriv --reuid=_mta-sts --regid=_mta-sts --init-groups "$@"; }
+# A command, not a function: a background function is a subshell, and its pid ($!) would be the
+# subshell's, not the daemon's that signals must reach.
+AS_DAEMON=(setpriv --reuid=_mta-sts --regid=_mta-sts --init-groups)
+as_daemon() { "${AS_DAEMON[@]}" "$@"; }
+# Signals as the daemons' user: the container has no CAP_KILL for root to signal another user's.
+signal() { as_daemon /bin/bash -c 'kill "$@"' kill "$@" 2>/dev/null; }
 # The daemons' directories are theirs (chown only: root here has no CAP_DAC_OVERRIDE or
 # CAP_FOWNER); each daemon replaces its own socket left by a previous container.
 service_prepare() {
@@ -18,9 +23,9 @@ service_prepare() {
 helpers() { echo sts; if [ -f "$TLSRPT" ]; then echo collectd reportd; fi; }
 start_helper() {
   case $1 in
-    sts) as_daemon mta-sts-daemon -c "$LIB/mta-sts-daemon.yml" & ;;
-    collectd) as_daemon tlsrpt-collectd --config_file "$TLSRPT" & ;;
-    reportd) as_daemon tlsrpt-reportd --config_file "$TLSRPT" & ;;
+    sts) "${AS_DAEMON[@]}" mta-sts-daemon -c "$LIB/mta-sts-daemon.yml" & ;;
+    collectd) "${AS_DAEMON[@]}" tlsrpt-collectd --config_file "$TLSRPT" & ;;
+    reportd) "${AS_DAEMON[@]}" tlsrpt-reportd --config_file "$TLSRPT" & ;;
   esac
   pids[$1]=$!
   echo "$!" > "$PIDS/$1.pid"
@@ -29,21 +34,21 @@ service_start() {
   # The CAs of a policy fetch: the public ones and outboundTls.trustedCaPem's (read when the
   # daemon starts: a new generation restarts it).
   export SSL_CERT_FILE=/config/current/trusted-ca.pem SSL_CERT_DIR=/etc/ssl/certs
-  as_daemon python3 "$LIB/tls-policy" &
+  "${AS_DAEMON[@]}" python3 "$LIB/tls-policy" &
   local policy=$! name
   declare -A pids=()
   for name in $(helpers); do start_helper "$name"; done
-  trap 'kill -TERM "$policy" "${pids[@]}" 2>/dev/null; exit 0' TERM
+  trap 'signal -TERM "$policy" "${pids[@]}"; exit 0' TERM
   while true; do
     wait -n "$policy" "${pids[@]}" || true
     # tls-policy ended: so does the container (its restart policy starts it again).
-    kill -0 "$policy" 2>/dev/null || break
+    signal -0 "$policy" || break
     # A helper that ended starts again while the generation asks for it; meanwhile Postfix's
     # policy lookups are answered TEMP (mail waits) and its TLS results are not counted.
-    for name in "${!pids[@]}"; do kill -0 "${pids[$name]}" 2>/dev/null || unset "pids[$name]"; done
+    for name in "${!pids[@]}"; do signal -0 "${pids[$name]}" || unset "pids[$name]"; done
     for name in $(helpers); do [ -n "${pids[$name]:-}" ] || start_helper "$name"; done
   done
-  kill -TERM "${pids[@]}" 2>/dev/null || true
+  signal -TERM "${pids[@]}" || true
   exit 1
 }
 # A new generation (trusted CAs, report settings): the helpers stop and start again with it;
@@ -51,10 +56,11 @@ service_start() {
 service_reload() {
   local name
   for name in sts collectd reportd; do
-    [ -f "$PIDS/$name.pid" ] && kill -TERM "$(cat "$PIDS/$name.pid")" 2>/dev/null
+    [ -f "$PIDS/$name.pid" ] && signal -TERM "$(cat "$PIDS/$name.pid")"
   done
   return 0
 }
+# $1 is service_start's shell (root's); its trap stops the daemons.
 service_stop() { kill -TERM "$1" 2>/dev/null || true; }
 # Ready = both policy sockets answer (an address literal is answered NOTFOUND without a lookup),
 # and TLS-RPT's collector listens when reports are on.
