@@ -32,7 +32,26 @@ const BASE = process.env.MAILSERVER_SAME_GRAPH_BASE ?? BEFORE;
 const INTENDED_CHANGES: Record<string, string> = {
     "update mailserver:index:MailServer::mail":
         "spamFilter.scanProcesses, a new setting (registered), renders rspamd's milter worker count (2, was 1); " +
-        "arc.conf no longer seals mail from mynetworks",
+        "arc.conf no longer seals mail from mynetworks; outboundTls and reports, new settings (registered), render " +
+        "DANE, the MTA-STS policy map and TLS-RPT into main.cf",
+};
+/** Resources a stack of the default base gains on purpose, by stack, each with why. */
+const INTENDED_CREATES: Record<string, Record<string, string>> = {
+    internet: {
+        ...Object.fromEntries(
+            [
+                "container:Container::samegraph-mtasts",
+                "container:Container::samegraph-mtasts-config",
+                "remoteImage:RemoteImage::samegraph-mtasts-image",
+                "volume:Volume::samegraph-mtasts-cache",
+                "volume:Volume::samegraph-mtasts-config",
+                "volume:Volume::samegraph-mtasts-run",
+            ].map(r => [
+                `create docker:index/${r}`,
+                "outboundTls.mtaSts and reports.tls (on by default): the MTA-STS policy and TLS-RPT container, its image, config job and volumes",
+            ]),
+        ),
+    },
 };
 const STATE = engineDir(PREFIX);
 
@@ -164,6 +183,7 @@ for (const [name, config] of Object.entries(STACKS)) {
                 ...(BASE === BEFORE ? Object.keys(INTENDED_CHANGES) : []),
             ]
                 .filter(r => deployed.has(r.replace(/^\w+ /, "")))
+                .concat(BASE === BEFORE ? Object.keys(INTENDED_CREATES[name] ?? {}) : [])
                 .sort();
             const preview = await timed("preview (this tree)", () => run(app(), "preview", config));
             const changed = (preview.steps ?? []).filter(s => s.change !== "same");
