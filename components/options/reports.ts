@@ -9,7 +9,8 @@ export const REPORTS_OPTIONS = {
     tls: boolean({
         doc:
             "TLS-RPT (RFC 8460): once a day, the results of our outbound TLS (successes, DANE and MTA-STS failures) go to " +
-            "each destination that publishes a reporting address (_smtp._tls); direct deliveries only",
+            'each destination that publishes a reporting address (_smtp._tls); direct deliveries, networkMode "host" ' +
+            "only (in bridge mode the report mail would come from the Docker network, which may not relay)",
         default: true,
     }),
     dmarc: boolean({

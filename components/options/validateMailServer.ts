@@ -280,7 +280,8 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             milter: spam.enabled,
             outboundAddress: o.outboundAddress,
             certificate,
-            outboundTls: postfixOutboundTls(o.outboundTls, o.reports.tls),
+            // TLS-RPT's report mail reaches Postfix from the host's loopback (mynetworks) in host mode only.
+            outboundTls: postfixOutboundTls(o.outboundTls, o.reports.tls && o.networkMode === "host"),
         },
         warnings: [
             ...antivirusWarnings,

@@ -67,9 +67,14 @@ describe("outboundTls: main.cf", () => {
         assert.equal(noDane.has("smtp_dns_support_level"), false);
         const s = server({ outboundTls: { mtaSts: false } });
         assert.equal(main(s).has("smtp_tls_policy_maps"), false);
-        // The container still runs for TLS-RPT; with neither, not at all.
-        assert.ok(running(s).includes("mtasts"));
-        assert.ok(!running(server({ outboundTls: { mtaSts: false }, reports: { tls: false } })).includes("mtasts"));
+        // The container still runs for TLS-RPT (host mode); with neither, not at all.
+        const host = { networkMode: "host" as const, inetInterfaces: ["127.0.0.1"] };
+        assert.ok(running(server({ ...host, outboundTls: { mtaSts: false } })).includes("mtasts"));
+        assert.ok(
+            !running(server({ ...host, outboundTls: { mtaSts: false }, reports: { tls: false } })).includes("mtasts"),
+        );
+        // Bridge mode sends no TLS-RPT reports (their mail would come from the Docker network).
+        assert.ok(!running(s).includes("mtasts"));
     });
 
     test("TLS-RPT: Postfix sends its TLS results to the collector; tlsrpt.cfg names the reporter and Postfix's port 25", () => {
@@ -89,7 +94,8 @@ describe("outboundTls: main.cf", () => {
         assert.match(cfg, /^sender_address = alice@example\.com$/m);
         assert.match(cfg, /^sendmail_script = \/usr\/local\/lib\/mail\/send-report 127\.0\.0\.1:2525$/m);
         // Defaults: the host name, noreply-reports@ the first domain; off: no TLSRPT lines, no tlsrpt.cfg.
-        const d = filesOf(server({}), "mtasts").find(f => f.path === "tlsrpt.cfg")!.content;
+        const hostMode = { networkMode: "host" as const, inetInterfaces: ["127.0.0.1"] };
+        const d = filesOf(server(hostMode), "mtasts").find(f => f.path === "tlsrpt.cfg")!.content;
         assert.match(d, /^organization_name = mail\.example\.com$/m);
         assert.match(d, /^sender_address = noreply-reports@example\.com$/m);
         const off = server({ reports: { tls: false } });
