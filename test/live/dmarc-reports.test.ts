@@ -1,10 +1,13 @@
 // Live test: DMARC aggregate reports (MailServer reports.dmarc), on the real engine. A fake internet
 // (outbound-world.ts) of its own: DNSSEC-signed zones on Knot (127.0.0.62@49153) and receiving SMTP
 // servers in a network namespace (203.0.113.0/24), beside the outbound TLS test's world. The stack's
-// resolver (127.0.0.64) asks Knot for those zones, so rspamd sees sender.test's DMARC record and
-// SPF. An outsider sends from sender.test; the operator command sends today's report at once; it
-// must reach sender.test's rua (dmarc@reports.test), DKIM-signed by the stack's reporting domain,
-// with an attachment valid under RFC 7489's schema that counts the message.
+// resolver (127.0.0.64) asks Knot for those zones, so rspamd sees the sender domain's DMARC record
+// and SPF. An outsider sends from sender.example.com; the operator command sends today's report at
+// once; it must reach the domain's rua (dmarc@reports.example.net), DKIM-signed by the stack's
+// reporting domain, with an attachment valid under RFC 7489's schema that counts the message.
+// The world's domains are under RFC 2606's example.com and example.net, not test.: rspamadm
+// dmarc_report parses each rua as a URL, and its parser refuses a host outside the public suffix
+// list ("invalid rua url"), which test. is not.
 // Stack "dmarcrpt", port base 49000.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -25,23 +28,25 @@ const WORK = path.join(ARTIFACTS, "dmarc-reports");
 const SCHEMA = path.join(ROOT, "test", "tools", "dmarc-rfc7489.xsd");
 const ORGANIZATION = "Example Test Mail";
 const REPORT_ADDRESS = "dmarc-reports@example.test";
-const RUA = "dmarc@reports.test";
+const SENDER_DOMAIN = "sender.example.com";
+const REPORTS_DOMAIN = "reports.example.net";
+const RUA = `dmarc@${REPORTS_DOMAIN}`;
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
-/** sender.test publishes a DMARC record whose rua is at reports.test, which agrees to receive it. */
+/** The sender domain publishes a DMARC record whose rua is in another domain, which agrees to receive it. */
 const DESTINATIONS: DestinationSpec[] = [
     {
-        domain: "sender.test",
+        domain: SENDER_DOMAIN,
         mxAddress: "203.0.113.10",
         starttls: "ca",
         records: [`_dmarc TXT "v=DMARC1; p=none; rua=mailto:${RUA}"`, `@ TXT "v=spf1 ip4:${OUTSIDER} -all"`],
     },
     {
-        domain: "reports.test",
+        domain: REPORTS_DOMAIN,
         mxAddress: "203.0.113.11",
         starttls: "ca",
         // RFC 7489 7.1: a rua outside the sender's domain must say it takes that domain's reports.
-        records: ['sender.test._report._dmarc TXT "v=DMARC1"'],
+        records: [`${SENDER_DOMAIN}._report._dmarc TXT "v=DMARC1"`],
     },
 ];
 
@@ -114,17 +119,17 @@ describe("DMARC aggregate reports: what we received, reported to the sender doma
     let report: ReceivedMessage;
     let xml: string;
 
-    test("received mail from sender.test is reported to its rua by the operator command, through Postfix", async () => {
+    test("received mail from the sender domain is reported to its rua by the operator command, through Postfix", async () => {
         const subject = uniqueSubject("dmarcrpt");
         const sent = smtp({
             port: PORTS.smtp,
             source: OUTSIDER,
-            from: "someone@sender.test",
+            from: `someone@${SENDER_DOMAIN}`,
             to: USERS.alice.address,
             subject,
         });
         assert.equal(sent.status, 0, sent.transcript);
-        // rspamd's scan left the day's row in Valkey: the day's index names sender.test's report.
+        // rspamd's scan left the day's row in Valkey: the day's index names the sender domain's report.
         const today = utcDay(new Date());
         const index = () =>
             docker([
@@ -136,8 +141,8 @@ describe("DMARC aggregate reports: what we received, reported to the sender doma
                 "smembers",
                 `dmarc_idx;${today}`,
             ]);
-        for (let i = 0; i < 30 && !index().includes("sender.test"); i++) await sleep(1000);
-        assert.match(index(), new RegExp(`dmarc_rpt;sender\\.test;mailto:${RUA};${today}`));
+        for (let i = 0; i < 30 && !index().includes(SENDER_DOMAIN); i++) await sleep(1000);
+        assert.match(index(), new RegExp(`dmarc_rpt;${SENDER_DOMAIN};mailto:${RUA};${today}`));
 
         const send = sendReports(today);
         const out = `${send.stdout}${send.stderr}`;
@@ -145,16 +150,16 @@ describe("DMARC aggregate reports: what we received, reported to the sender doma
         assert.equal(send.status, 0, out);
         let got: ReceivedMessage[] = [];
         for (let i = 0; i < 90 && got.length === 0; i++) {
-            got = world.received("reports.test");
+            got = world.received(REPORTS_DOMAIN);
             if (got.length === 0) await sleep(1000);
         }
-        assert.equal(got.length, 1, `one report at reports.test; send-dmarc-reports said:\n${out}`);
+        assert.equal(got.length, 1, `one report at ${REPORTS_DOMAIN}; send-dmarc-reports said:\n${out}`);
         report = got[0];
         fs.writeFileSync(path.join(WORK, "report.eml"), report.data);
         assert.equal(report.from, REPORT_ADDRESS);
         assert.deepEqual(report.to, [RUA]);
         assert.match(report.data, new RegExp(`^From: "${ORGANIZATION}" <${REPORT_ADDRESS}>\\r?$`, "m"));
-        assert.match(report.data, /^Subject: Report Domain: sender\.test\r?$/m);
+        assert.match(report.data, new RegExp(`^Subject: Report Domain: ${SENDER_DOMAIN}\\r?$`, "m"));
         assert.match(report.data, /^\s+Submitter: example\.test\r?$/m);
     });
 
@@ -179,20 +184,20 @@ describe("DMARC aggregate reports: what we received, reported to the sender doma
         assert.match(lint.stderr, /validates/);
     });
 
-    test("the report names our organisation and address, and counts the message from sender.test", () => {
+    test("the report names our organisation and address, and counts the message from the sender domain", () => {
         assert.ok(xml, "the report's XML");
         const [metadata] = elements(xml, "report_metadata");
         assert.deepEqual(elements(metadata, "org_name"), [ORGANIZATION]);
         assert.deepEqual(elements(metadata, "email"), [REPORT_ADDRESS]);
         const [policy] = elements(xml, "policy_published");
-        assert.deepEqual(elements(policy, "domain"), ["sender.test"]);
+        assert.deepEqual(elements(policy, "domain"), [SENDER_DOMAIN]);
         assert.deepEqual(elements(policy, "p"), ["none"]);
-        const rows = elements(xml, "record").filter(r => elements(r, "header_from")[0] === "sender.test");
+        const rows = elements(xml, "record").filter(r => elements(r, "header_from")[0] === SENDER_DOMAIN);
         assert.equal(rows.length, 1, xml);
         const row = rows[0];
         assert.deepEqual(elements(row, "count"), ["1"]);
         assert.deepEqual(elements(row, "source_ip"), [OUTSIDER]);
-        assert.deepEqual(elements(row, "envelope_from"), ["sender.test"]);
+        assert.deepEqual(elements(row, "envelope_from"), [SENDER_DOMAIN]);
         // SPF passed for the outsider's address, aligned with the From domain: DMARC passed.
         const [evaluated] = elements(row, "policy_evaluated");
         assert.deepEqual(elements(evaluated, "spf"), ["pass"]);
@@ -217,6 +222,6 @@ describe("DMARC aggregate reports: what we received, reported to the sender doma
                 new RegExp(`sending the DMARC aggregate reports of ${yesterday}`),
             );
         }
-        assert.equal(world.received("reports.test").length, 1, "no second report");
+        assert.equal(world.received(REPORTS_DOMAIN).length, 1, "no second report");
     });
 });
