@@ -73,6 +73,31 @@ describe("DMARC aggregate reports: rspamd's reporting settings", () => {
         assert.match(conf, /^ {2}smtp_port = 2525;$/m);
     });
 
+    test("a warning at preview when the reports would reach Postfix from outside mynetworks", () => {
+        const outside = settings({ inetInterfaces: ["192.0.2.25"], mynetworks: ["127.0.0.0/8"] });
+        assert.deepEqual(
+            outside.warnings.filter(w => w.includes("reports.dmarc")),
+            [
+                "MailServer t: reports.dmarc: the reports reach Postfix from 192.0.2.25 (inetInterfaces), which " +
+                    "mynetworks does not list: Postfix would refuse to relay them and rspamd would not sign them; add " +
+                    "192.0.2.25/32 to mynetworks, or set reports.dmarc false",
+            ],
+        );
+        const listed = settings({ inetInterfaces: ["10.0.0.25"], mynetworks: ["127.0.0.0/8", "10.0.0.0/24"] });
+        assert.deepEqual(
+            listed.warnings.filter(w => w.includes("reports.dmarc")),
+            [],
+        );
+        // Off, nothing is sent: nothing to warn about.
+        const off = settings({
+            inetInterfaces: ["192.0.2.25"],
+            mynetworks: ["127.0.0.0/8"],
+            reports: { dmarc: false },
+        });
+        assert.deepEqual(off.warnings, []);
+        assert.deepEqual(settings().warnings, []);
+    });
+
     test("off: reports.dmarc false, relay mode or bridge mode: no reporting block, the file as before", () => {
         const relay = validateMailServer(new Validator("MailServer r"), "r", {
             hostname: "mail.example.com",
