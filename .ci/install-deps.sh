@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 # and its self-check validates them with unbound-host.
 PACKAGES=(docker.io debootstrap swaks curl openssl ca-certificates nmap testssl.sh sieve-connect mawk whois pebble knot
   knot-dnsutils unbound-host libseccomp-dev pkg-config gcc iptables python3 python3-venv rclone
-  openssh-server)
+  openssh-server libxml2-utils)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg -s "$p" >/dev/null 2>&1; then missing+=("$p"); fi

@@ -462,8 +462,9 @@ export interface ReportsArgs {
      */
     tls?: boolean;
     /**
-     * DMARC aggregate reports (RFC 7489): once a day, what rspamd saw of each sender domain's mail goes to the rua of
-     * its DMARC record, DKIM-signed; needs spamFilter. Default: true.
+     * DMARC aggregate reports (RFC 7489): once a day (after 01:00 UTC), what rspamd saw of each sender domain's mail
+     * goes to the rua of its DMARC record, DKIM-signed; needs spamFilter, internet mode and networkMode "host" (in
+     * bridge mode rspamd's container is outside mynetworks, so Postfix would not relay the reports). Default: true.
      */
     dmarc?: boolean;
     /** The organisation the reports name as their author. Default: hostname. */

@@ -226,3 +226,14 @@ export function bridgeGatewayRisk(n: Network): string | undefined {
         'trusting it can make an open relay; use networkMode "host" to trust networks by address'
     );
 }
+
+/**
+ * The address a client on the daemon's own host (a probe, or rspamd handing Postfix its reports)
+ * reaches it at, given what the daemon listens on.
+ */
+export function probeAddress(listen: string[]): string {
+    if (listen.some(a => ["all", "*", "::", "0.0.0.0", "loopback-only", "127.0.0.1", "localhost"].includes(a)))
+        return "127.0.0.1";
+    const v4 = listen.find(a => /^\d+\.\d+\.\d+\.\d+$/.test(a));
+    return v4 ?? listen[0] ?? "127.0.0.1";
+}

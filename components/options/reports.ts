@@ -1,5 +1,6 @@
 // MailServer reports: TLS-RPT and DMARC aggregate reports, declared once, and their rules.
 import { ReportsSettings } from "../model/reports";
+import { parseNetwork, probeAddress, within } from "../model/net";
 import type { DomainSpec } from "../model/spec";
 import { Validator } from "../model/validator";
 import { boolean, object, Pinned, SameType, text, Values } from "./declare";
@@ -15,8 +16,9 @@ export const REPORTS_OPTIONS = {
     }),
     dmarc: boolean({
         doc:
-            "DMARC aggregate reports (RFC 7489): once a day, what rspamd saw of each sender domain's mail goes to the " +
-            "rua of its DMARC record, DKIM-signed; needs spamFilter",
+            "DMARC aggregate reports (RFC 7489): once a day (after 01:00 UTC), what rspamd saw of each sender domain's " +
+            "mail goes to the rua of its DMARC record, DKIM-signed; needs spamFilter, internet mode and networkMode " +
+            '"host" (in bridge mode rspamd\'s container is outside mynetworks, so Postfix would not relay the reports)',
         default: true,
     }),
     organization: {
@@ -43,8 +45,33 @@ export const REPORTS_GROUP = object("ReportsArgs", REPORTS_OPTIONS, {
     default: {},
 });
 
-/** The reporting address must be one of ours: reports from elsewhere would leave unsigned. */
-export function checkReports(v: Validator, o: ReportsSettings, domains: DomainSpec[]): void {
+/**
+ * The reporting address must be one of ours: reports from elsewhere would leave unsigned. Returns
+ * a warning when the DMARC reports would reach Postfix from an address outside mynetworks (host
+ * mode, inetInterfaces without loopback): Postfix would refuse to relay them, rspamd not sign them.
+ */
+export function checkReports(
+    v: Validator,
+    o: ReportsSettings,
+    domains: DomainSpec[],
+    server: { dmarcReportsSent: boolean; inetInterfaces: string[]; mynetworks: string[] },
+): string[] {
+    checkAddress(v, o, domains);
+    if (!server.dmarcReportsSent) return [];
+    const from = parseNetwork(probeAddress(server.inetInterfaces));
+    const trusted = server.mynetworks.flatMap(n => {
+        const parsed = parseNetwork(n);
+        return parsed ? [parsed] : [];
+    });
+    if (!from || trusted.some(n => within(from, n))) return [];
+    return [
+        `${v.component}: reports.dmarc: the reports reach Postfix from ${from.address} (inetInterfaces), which ` +
+            `mynetworks does not list: Postfix would refuse to relay them and rspamd would not sign them; add ` +
+            `${from.postfix} to mynetworks, or set reports.dmarc false`,
+    ];
+}
+
+function checkAddress(v: Validator, o: ReportsSettings, domains: DomainSpec[]): void {
     if (o.address === undefined) return;
     const domain = o.address.split("@")[1];
     if (!domains.some(d => d.name === domain))

@@ -217,7 +217,11 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
     const monitoringWarnings = checkMonitoring(v, o.monitoring, { mode, ports, adminAddress, domains });
     checkBackup(v, o.backup);
     checkOutboundTls(v, o.outboundTls, { networkMode: o.networkMode, dns: o.dns });
-    checkReports(v, o.reports, domains);
+    const reportsWarnings = checkReports(v, o.reports, domains, {
+        dmarcReportsSent: o.reports.dmarc && spam.enabled && mode === "internet" && o.networkMode === "host",
+        inetInterfaces: o.inetInterfaces,
+        mynetworks: o.mynetworks,
+    });
     const served = o.domains.flatMap(d => (d.wellKnown ? [d.wellKnown] : []));
     if (served.length > 0) {
         const p = o.wellKnown.httpsPort;
@@ -286,6 +290,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
         warnings: [
             ...antivirusWarnings,
             ...monitoringWarnings,
+            ...reportsWarnings,
             ...(obsoleteReinject === undefined ? [] : [fields.obsoleteReinjectWarning(name, obsoleteReinject)]),
             ...(o.outboundAddress !== undefined && isLoopbackAddress(o.outboundAddress)
                 ? [fields.loopbackOutboundWarning(name, o.outboundAddress)]

@@ -22,10 +22,5 @@ export function renderProbe(probe: Probe | undefined): RenderedFile {
     return publicFile("probe", content);
 }
 
-/** The address a probe inside the container can reach, given what the daemon listens on. */
-export function probeAddress(listen: string[]): string {
-    if (listen.some(a => ["all", "*", "::", "0.0.0.0", "loopback-only", "127.0.0.1", "localhost"].includes(a)))
-        return "127.0.0.1";
-    const v4 = listen.find(a => /^\d+\.\d+\.\d+\.\d+$/.test(a));
-    return v4 ?? listen[0] ?? "127.0.0.1";
-}
+// Where it is decided: model/net.ts (the options check the same address against mynetworks).
+export { probeAddress } from "../model/net";

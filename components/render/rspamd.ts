@@ -6,7 +6,15 @@ import { publicFile, RenderedFile } from "../model/spec";
 import { renderRspamdAntivirusFiles } from "./clamav";
 import { fromOwnerRule, dkimCondition, arcCondition } from "./rspamdConditions";
 import { OUTBOUND_RULES, renderRatelimit } from "./rspamdRules";
-import { HEADER, RspamdSpec, ucl, q, RSPAMD_MILTER_SOCKET, VALKEY_SOCKET_DIR } from "./rspamdShared";
+import {
+    DmarcReportingSpec,
+    HEADER,
+    RspamdSpec,
+    ucl,
+    q,
+    RSPAMD_MILTER_SOCKET,
+    VALKEY_SOCKET_DIR,
+} from "./rspamdShared";
 
 export function renderRspamdFiles(s: RspamdSpec): RenderedFile[] {
     const signingDomains = s.signing.filter(d => d.keys.length > 0);
@@ -109,7 +117,7 @@ actions {
   quarantine = "add header";
   reject = "reject";
 }
-`,
+${renderDmarcReporting(s.dmarcReporting)}`,
         ),
         publicFile(
             "local.d/milter_headers.conf",
@@ -151,4 +159,28 @@ EOD
         ),
         ...(s.antivirus ? renderRspamdAntivirusFiles(s.antivirus) : []),
     ];
+}
+
+/**
+ * DMARC aggregate reports (RFC 7489): each scan of received mail whose sender domain publishes a
+ * rua adds a row in Valkey (kept 2 days); the image's send-dmarc-reports runs `rspamadm
+ * dmarc_report` once a day, which mails each domain its report through Postfix.
+ */
+function renderDmarcReporting(r: DmarcReportingSpec | undefined): string {
+    // Off (reports.dmarc false, relay mode): rspamd's default, nothing collected; the file as before.
+    if (!r) return "";
+    return `# Aggregate reports: collected in Valkey, sent daily by send-dmarc-reports (rspamadm dmarc_report).
+reporting {
+  enabled = true;
+  email = ${q(r.email)};
+  domain = ${q(r.domain)};
+  org_name = ${q(r.orgName)};
+  from_name = ${q(r.fromName)};
+  # Handed to Postfix as local mail from its own host, which rspamd signs for the address's domain.
+  smtp = ${q(r.smtpHost)};
+  smtp_port = ${r.smtpPort};
+  helo = ${q(r.helo)};
+  msgid_from = ${q(r.helo)};
+}
+`;
 }

@@ -44,6 +44,28 @@ export interface RspamdSpec {
     antivirus?: ClamavSpec;
     /** monitoring.metrics: a second controller socket (/metrics), in a volume only the metrics container shares. */
     metricsSocket?: string;
+    /** reports.dmarc (internet mode): what the daily DMARC aggregate reports say and where they are handed to. */
+    dmarcReporting?: DmarcReportingSpec;
+}
+
+/**
+ * rspamd's dmarc { reporting { } } (rspamd 3.12): the scans record each sender domain's results in
+ * Valkey; `rspamadm dmarc_report` turns a day of them into one report per domain and sends it.
+ */
+export interface DmarcReportingSpec {
+    /** The reports' envelope sender and From address (reports.address). */
+    email: string;
+    /** The submitter the reports name (the reporting address's domain). */
+    domain: string;
+    /** report_metadata's org_name (reports.organization). */
+    orgName: string;
+    /** The From header's display name. */
+    fromName: string;
+    /** Postfix's SMTP listener, where the reports enter as local mail (so rspamd DKIM-signs them). */
+    smtpHost: string;
+    smtpPort: number;
+    /** The name rspamadm greets Postfix with, and the right-hand side of the reports' Message-IDs. */
+    helo: string;
 }
 
 /** Where Postfix finds the milter: a volume shared by the rspamd and Postfix containers only. */

@@ -1,8 +1,17 @@
 // rspamd: Postfix's milter (DKIM and ARC signing; SPF, DKIM, DMARC and ARC checks; spam scoring;
 // the logins' rate limits and From-header ownership), its state in Valkey.
 import { senderOwners } from "../model/addresses";
+import { reportSender } from "../model/reports";
 import type { MailServerSettings } from "../model/settings";
-import { dkimKeyPath, RSPAMD_DB_DIR, RSPAMD_MILTER_DIR, rspamdDkimKey, RspamdSpec } from "../render/rspamdShared";
+import { probeAddress } from "../render/probe";
+import {
+    dkimKeyPath,
+    DmarcReportingSpec,
+    RSPAMD_DB_DIR,
+    RSPAMD_MILTER_DIR,
+    rspamdDkimKey,
+    RspamdSpec,
+} from "../render/rspamdShared";
 import { renderRspamdFiles } from "../render/rspamd";
 import { clamavSpec } from "./clamav";
 import { RSPAMD_METRICS_SOCKET } from "../model/monitoring";
@@ -34,6 +43,31 @@ export function rspamdSpec(settings: MailServerSettings): RspamdSpec {
         recipientDelimiter: settings.postfix.recipientDelimiter,
         ...(settings.antivirus.enabled ? { antivirus: clamavSpec(settings.antivirus) } : {}),
         ...(settings.monitoring.metrics ? { metricsSocket: RSPAMD_METRICS_SOCKET } : {}),
+        ...dmarcReporting(settings),
+    };
+}
+
+/**
+ * reports.dmarc: internet mode on the host's network only. Relay mode receives no mail from other
+ * domains, so there is nothing to report. In bridge mode rspamd's container reaches Postfix from an
+ * address of the stack's network, which mynetworks never covers (it may not overlap Docker's pools):
+ * Postfix would refuse to relay the reports to other domains, and rspamd would not sign them.
+ */
+function dmarcReporting(settings: MailServerSettings): { dmarcReporting?: DmarcReportingSpec } {
+    const p = settings.postfix;
+    if (!settings.reports.dmarc || p.mode !== "internet" || settings.placement.networkMode !== "host") return {};
+    const sender = reportSender(settings.reports, p);
+    return {
+        dmarcReporting: {
+            email: sender.address,
+            domain: sender.address.split("@")[1],
+            orgName: sender.organization,
+            fromName: sender.organization,
+            // Postfix's own address, from which mail is local (mynetworks) and so signed and relayed.
+            smtpHost: probeAddress(p.inetInterfaces),
+            smtpPort: p.ports.smtp,
+            helo: p.hostname,
+        },
     };
 }
 

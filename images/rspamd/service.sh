@@ -24,3 +24,23 @@ service_check() {
       --header 'Queue-Id=mailserver-healthcheck' symbols \
     | grep -q '^Action: no action'
 }
+# DMARC aggregate reports: yesterday's (UTC) are sent once a day, after DMARC_REPORT_HOUR. The
+# last day sent is kept in the data volume, so a restart neither skips nor repeats a day; it is
+# written before the run, which takes the day's rows out of Valkey whether or not mail goes out.
+DMARC_REPORT_HOUR=01
+DMARC_REPORT_STATE=/var/lib/rspamd/dmarc-reports-sent
+dmarc_report_pid=""
+service_watch() {
+  if [ -n "$dmarc_report_pid" ] && ! kill -0 "$dmarc_report_pid" 2>/dev/null; then
+    wait "$dmarc_report_pid" 2>/dev/null || true; dmarc_report_pid=""
+  fi
+  [ -z "$dmarc_report_pid" ] && [ "$(date -u +%H)" -ge "$DMARC_REPORT_HOUR" ] || return 0
+  grep -q '^  enabled = true;' /config/current/local.d/dmarc.conf 2>/dev/null || return 0
+  local day
+  day=$(date -u -d yesterday +%Y%m%d)
+  [ "$(cat "$DMARC_REPORT_STATE" 2>/dev/null)" != "$day" ] || return 0
+  echo "$day" > "$DMARC_REPORT_STATE"
+  echo "entrypoint[$MAIL_SERVICE]: sending the DMARC aggregate reports of $day"
+  /usr/local/lib/mail/send-dmarc-reports "$day" &
+  dmarc_report_pid=$!
+}

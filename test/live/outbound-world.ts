@@ -12,8 +12,8 @@
 //   assert.equal(world.received("mx.dane-ok.test")[0].secure, true);
 //   await world.stop();
 //
-// One world at a time on a host: the destinations' addresses are fixed, and the host routes them
-// through one veth.
+// Two worlds may run at once on a host when each has a subnet and a Knot address of its own
+// (options subnet, authAddress, authPort): the host routes each subnet through its world's veth.
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash, createPublicKey, generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
@@ -23,9 +23,8 @@ import { makeCert } from "./tls-sessions";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const SERVERS_SCRIPT = path.join(__dirname, "outbound-world-servers.ts");
+/** The default subnet (TEST-NET-2), the outbound TLS test's; DESTINATIONS are in it. */
 const SUBNET = "198.51.100";
-/** The host's end of the veth: the namespace's default route, and the source of the host's connections. */
-const HOST_SIDE = `${SUBNET}.1`;
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 export interface DestinationSpec {
@@ -50,6 +49,8 @@ export interface DestinationSpec {
     mtaSts?: { address: string; mode: "enforce" | "testing" | "none"; id: string; maxAge?: number; mx?: string[] };
     /** Publishes _smtp._tls.<domain> TXT "v=TLSRPTv1; rua=<tlsRpt>" (RFC 8460). */
     tlsRpt?: string;
+    /** More records of the zone, in zone-file form relative to it, e.g. `_dmarc TXT "v=DMARC1; p=none"`. */
+    records?: string[];
 }
 
 /** The outbound test's destinations: one per case of DANE and MTA-STS, a plain one, and a report collector. */
@@ -116,6 +117,8 @@ export interface OutboundWorldOptions {
     /** Knot's loopback address and port. Default: 127.0.0.61, 49053. */
     authAddress?: string;
     authPort?: number;
+    /** The first three octets of the /24 the receivers listen in (x.y.z.1 is the host's end). Default: 198.51.100. */
+    subnet?: string;
 }
 
 /** Runs a command; a failure throws with its output. */
@@ -154,6 +157,7 @@ function zoneText(d: DestinationSpec, authAddress: string, tlsa: string | undefi
     if (tlsa) lines.push(`_25._tcp.mx TLSA 3 1 1 ${tlsa}`);
     if (d.mtaSts) lines.push(`_mta-sts TXT "v=STSv1; id=${d.mtaSts.id}"`, `mta-sts A ${d.mtaSts.address}`);
     if (d.tlsRpt) lines.push(`_smtp._tls TXT "v=TLSRPTv1; rua=${d.tlsRpt}"`);
+    lines.push(...(d.records ?? []));
     return lines.join("\n") + "\n";
 }
 
@@ -225,17 +229,20 @@ function removeLeftovers(namespace: string, veth: string, knotPidFile: string): 
     }
 }
 
-/** The namespace with every address of the destinations, joined to the host by a veth pair. */
-function makeNamespace(namespace: string, veth: string, peer: string, addresses: string[]): void {
+/**
+ * The namespace with every address of the destinations, joined to the host by a veth pair whose
+ * host end (hostSide) is the namespace's default route and the source of the host's connections.
+ */
+function makeNamespace(namespace: string, veth: string, peer: string, hostSide: string, addresses: string[]): void {
     const inNs = (...args: string[]) => sh("ip", ["-n", namespace, ...args]);
     sh("ip", ["netns", "add", namespace]);
     sh("ip", ["link", "add", veth, "type", "veth", "peer", "name", peer, "netns", namespace]);
-    sh("ip", ["addr", "add", `${HOST_SIDE}/24`, "dev", veth]);
+    sh("ip", ["addr", "add", `${hostSide}/24`, "dev", veth]);
     sh("ip", ["link", "set", veth, "up"]);
     inNs("link", "set", "lo", "up");
     for (const a of addresses) inNs("addr", "add", `${a}/24`, "dev", peer);
     inNs("link", "set", peer, "up");
-    inNs("route", "add", "default", "via", HOST_SIDE);
+    inNs("route", "add", "default", "via", hostSide);
 }
 
 async function startKnot(dir: string, conf: string, zones: string[], address: string, port: number) {
@@ -296,6 +303,9 @@ export async function startOutboundWorld(opts: OutboundWorldOptions): Promise<Ou
     if (!/^[a-z0-9-]{1,11}$/.test(opts.label)) throw new Error(`label "${opts.label}": at most 11 of [a-z0-9-]`);
     const authAddress = opts.authAddress ?? "127.0.0.61";
     const authPort = opts.authPort ?? 49053;
+    const subnet = opts.subnet ?? SUBNET;
+    if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(subnet)) throw new Error(`subnet "${subnet}": expected three octets`);
+    const hostSide = `${subnet}.1`;
     const namespace = `ow-${opts.label}`;
     const veth = `owh-${opts.label}`;
     const dir = path.join(opts.work, "outbound-world");
@@ -307,7 +317,7 @@ export async function startOutboundWorld(opts: OutboundWorldOptions): Promise<Ou
 
     const addresses = [...new Set(dests.flatMap(d => [d.mxAddress, ...(d.mtaSts ? [d.mtaSts.address] : [])]))];
     for (const a of addresses)
-        if (!a.startsWith(`${SUBNET}.`) || a === HOST_SIDE) throw new Error(`${a}: not in ${SUBNET}.2-254`);
+        if (!a.startsWith(`${subnet}.`) || a === hostSide) throw new Error(`${a}: not in ${subnet}.2-254`);
 
     removeLeftovers(namespace, veth, path.join(knotDir, "run", "knot.pid"));
     fs.rmSync(dir, { recursive: true, force: true });
@@ -390,7 +400,7 @@ export async function startOutboundWorld(opts: OutboundWorldOptions): Promise<Ou
     try {
         knot = await startKnot(knotDir, conf, zones, authAddress, authPort);
         trustAnchors = zones.map(z => dsOf(conf, z));
-        makeNamespace(namespace, veth, `own-${opts.label}`, addresses);
+        makeNamespace(namespace, veth, `own-${opts.label}`, hostSide, addresses);
         servers = await startServers(namespace, dir, spec);
     } catch (e) {
         teardown();

@@ -491,6 +491,16 @@ describe("rspamdSpec: MailServer's settings as rspamd takes them", () => {
             ],
             senderOwners: ["example.com", "example.org", "example.net"].map(d => [`alice@${d}`, [`alice@${d}`]]),
             recipientDelimiter: "+",
+            // reports.dmarc is on by default (test/unit/render-dmarc-reports.test.ts).
+            dmarcReporting: {
+                email: "noreply-reports@example.com",
+                domain: "example.com",
+                orgName: "mail.example.com",
+                fromName: "mail.example.com",
+                smtpHost: "127.0.0.1",
+                smtpPort: 25,
+                helo: "mail.example.com",
+            },
         });
         // The domain with dkim off is named nowhere in the signing files.
         const rendered = files(rspamdSpec(settings));
