@@ -1,6 +1,6 @@
 // Live test: DMARC aggregate reports (MailServer reports.dmarc), on the real engine. A fake internet
 // (outbound-world.ts) of its own: DNSSEC-signed zones on Knot (127.0.0.62@49153) and receiving SMTP
-// servers in a network namespace (203.0.113.0/24), beside the outbound TLS test's world. The stack's
+// servers in a network namespace (198.18.53.0/24), beside the outbound TLS test's world. The stack's
 // resolver (127.0.0.64) asks Knot for those zones, so rspamd sees the sender domain's DMARC record
 // and SPF. An outsider sends from sender.example.com; the operator command sends today's report at
 // once; it must reach the domain's rua (dmarc@reports.example.net), DKIM-signed by the stack's
@@ -37,13 +37,13 @@ const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 const DESTINATIONS: DestinationSpec[] = [
     {
         domain: SENDER_DOMAIN,
-        mxAddress: "203.0.113.10",
+        mxAddress: "198.18.53.10",
         starttls: "ca",
         records: [`_dmarc TXT "v=DMARC1; p=none; rua=mailto:${RUA}"`, `@ TXT "v=spf1 ip4:${OUTSIDER} -all"`],
     },
     {
         domain: REPORTS_DOMAIN,
-        mxAddress: "203.0.113.11",
+        mxAddress: "198.18.53.11",
         starttls: "ca",
         // RFC 7489 7.1: a rua outside the sender's domain must say it takes that domain's reports.
         records: [`${SENDER_DOMAIN}._report._dmarc TXT "v=DMARC1"`],
@@ -87,7 +87,7 @@ describe("DMARC aggregate reports: what we received, reported to the sender doma
             work: WORK,
             label: PREFIX,
             destinations: DESTINATIONS,
-            subnet: "203.0.113",
+            subnet: "198.18.53",
             authAddress: "127.0.0.62",
             authPort: 49153,
         });

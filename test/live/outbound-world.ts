@@ -14,6 +14,9 @@
 //
 // Two worlds may run at once on a host when each has a subnet and a Knot address of its own
 // (options subnet, authAddress, authPort): the host routes each subnet through its world's veth.
+// Never 192.0.2.0/24 or 203.0.113.0/24: on the test machines the host's own network and the package
+// registries (deb.debian.org, PyPI, npm at 203.0.113.80) are there, and a world's route would take
+// their traffic while it runs (image builds of other suites fail).
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash, createPublicKey, generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
