@@ -47,28 +47,43 @@ export const REPORTS_GROUP = object("ReportsArgs", REPORTS_OPTIONS, {
 
 /**
  * The reporting address must be one of ours: reports from elsewhere would leave unsigned. Returns
- * a warning when the DMARC reports would reach Postfix from an address outside mynetworks (host
- * mode, inetInterfaces without loopback): Postfix would refuse to relay them, rspamd not sign them.
+ * a warning for each kind of report (DMARC's from rspamd, TLS-RPT's from the mtasts container) that
+ * would reach Postfix from an address outside mynetworks (host mode, inetInterfaces without
+ * loopback): Postfix would refuse to relay them, rspamd not sign them.
  */
 export function checkReports(
     v: Validator,
     o: ReportsSettings,
     domains: DomainSpec[],
-    server: { dmarcReportsSent: boolean; inetInterfaces: string[]; mynetworks: string[] },
+    server: {
+        mode: string;
+        networkMode: string;
+        spamFilter: boolean;
+        relayForAll: boolean;
+        inetInterfaces: string[];
+        mynetworks: string[];
+    },
 ): string[] {
     checkAddress(v, o, domains);
-    if (!server.dmarcReportsSent) return [];
+    // What is mailed through Postfix's port 25 (host mode only: see the options' docs).
+    const host = server.networkMode === "host";
+    const sent = [
+        ...(o.dmarc && server.spamFilter && server.mode === "internet" && host ? ["dmarc"] : []),
+        ...(o.tls && host && !server.relayForAll ? ["tls"] : []),
+    ];
+    if (sent.length === 0) return [];
     const from = parseNetwork(probeAddress(server.inetInterfaces));
     const trusted = server.mynetworks.flatMap(n => {
         const parsed = parseNetwork(n);
         return parsed ? [parsed] : [];
     });
     if (!from || trusted.some(n => within(from, n))) return [];
-    return [
-        `${v.component}: reports.dmarc: the reports reach Postfix from ${from.address} (inetInterfaces), which ` +
+    return sent.map(
+        kind =>
+            `${v.component}: reports.${kind}: the reports reach Postfix from ${from.address} (inetInterfaces), which ` +
             `mynetworks does not list: Postfix would refuse to relay them and rspamd would not sign them; add ` +
-            `${from.postfix} to mynetworks, or set reports.dmarc false`,
-    ];
+            `${from.postfix} to mynetworks, or set reports.${kind} false`,
+    );
 }
 
 function checkAddress(v: Validator, o: ReportsSettings, domains: DomainSpec[]): void {

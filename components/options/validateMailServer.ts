@@ -217,11 +217,8 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
     const monitoringWarnings = checkMonitoring(v, o.monitoring, { mode, ports, adminAddress, domains });
     checkBackup(v, o.backup);
     checkOutboundTls(v, o.outboundTls, { networkMode: o.networkMode, dns: o.dns });
-    const reportsWarnings = checkReports(v, o.reports, domains, {
-        dmarcReportsSent: o.reports.dmarc && spam.enabled && mode === "internet" && o.networkMode === "host",
-        inetInterfaces: o.inetInterfaces,
-        mynetworks: o.mynetworks,
-    });
+    const relayForAll = relayhosts.some(r => r.senderDomains.length === 0);
+    const reportsWarnings = checkReports(v, o.reports, domains, { ...o, mode, spamFilter: spam.enabled, relayForAll });
     const served = o.domains.flatMap(d => (d.wellKnown ? [d.wellKnown] : []));
     if (served.length > 0) {
         const p = o.wellKnown.httpsPort;

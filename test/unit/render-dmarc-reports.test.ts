@@ -83,6 +83,8 @@ describe("DMARC aggregate reports: rspamd's reporting settings", () => {
                     "192.0.2.25/32 to mynetworks, or set reports.dmarc false",
             ],
         );
+        // TLS-RPT's reports take the same way in.
+        assert.equal(outside.warnings.filter(w => w.includes("reports.tls: the reports reach Postfix")).length, 1);
         const listed = settings({ inetInterfaces: ["10.0.0.25"], mynetworks: ["127.0.0.0/8", "10.0.0.0/24"] });
         assert.deepEqual(
             listed.warnings.filter(w => w.includes("reports.dmarc")),
@@ -92,7 +94,7 @@ describe("DMARC aggregate reports: rspamd's reporting settings", () => {
         const off = settings({
             inetInterfaces: ["192.0.2.25"],
             mynetworks: ["127.0.0.0/8"],
-            reports: { dmarc: false },
+            reports: { dmarc: false, tls: false },
         });
         assert.deepEqual(off.warnings, []);
         assert.deepEqual(settings().warnings, []);
