@@ -204,4 +204,15 @@ describe("outbound TLS: DANE and MTA-STS through the stack's validating resolver
             /access-control: 0\.0\.0\.0\/0 refuse/,
         );
     });
+
+    test("the resolver's cache survives a restart: dumped at stop, loaded at start", async () => {
+        docker(["restart", "-t", "30", `${PREFIX}-resolver`]);
+        for (let i = 0; i < 60 && !/cache loaded/.test(dockerLogs(`${PREFIX}-resolver`)); i++) await sleep(1000);
+        assert.match(dockerLogs(`${PREFIX}-resolver`), /entrypoint\[resolver\]: cache loaded/);
+        // Postfix still reaches a destination through it after the restart.
+        const to = "again@plain.test";
+        const subject = send(to);
+        await logLine(to, /status=sent/);
+        assert.equal(delivered("plain.test", subject).length, 1);
+    });
 });
