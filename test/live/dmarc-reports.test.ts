@@ -18,7 +18,7 @@ import { gunzipSync } from "node:zlib";
 import type { DnsRecord } from "../../components/model/dns";
 import { docker, dockerLogs, keepLogs, OUTSIDER, smtp, uniqueSubject } from "./clients";
 import { describeDkim, dkimVerify } from "./dkim";
-import { DestinationSpec, OutboundWorld, ReceivedMessage, startOutboundWorld } from "./outbound-world";
+import { DestinationSpec, OutboundWorld, ReceivedMessage, startOutboundWorld, worldResolver } from "./outbound-world";
 import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom, ROOT, stackContainers, USERS } from "./stack";
 
 const PREFIX = "dmarcrpt";
@@ -91,16 +91,10 @@ describe("DMARC aggregate reports: what we received, reported to the sender doma
             authAddress: "127.0.0.62",
             authPort: 49153,
         });
-        const { address, port } = world.authServer;
         records = deploy(
             liveConfig(
                 {
-                    "mailserver:outboundTls": {
-                        resolver: true,
-                        resolverAddress: RESOLVER,
-                        stubZones: world.zones.map(zone => ({ zone, servers: [`${address}@${port}`] })),
-                        trustAnchors: world.trustAnchors,
-                    },
+                    "mailserver:outboundTls": worldResolver(world, RESOLVER),
                     "mailserver:reports": { organization: ORGANIZATION, address: REPORT_ADDRESS },
                 },
                 PREFIX,

@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import * as path from "path";
 import { gunzipSync } from "node:zlib";
 import { dockerLogs, docker, keepLogs, smtp, uniqueSubject } from "./clients";
-import { DESTINATIONS, OutboundWorld, startOutboundWorld } from "./outbound-world";
+import { DESTINATIONS, OutboundWorld, startOutboundWorld, worldResolver } from "./outbound-world";
 import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom, stackContainers, USERS } from "./stack";
 
 const PREFIX = "obtls";
@@ -29,15 +29,11 @@ describe("outbound TLS: DANE and MTA-STS through the stack's validating resolver
             label: PREFIX,
             destinations: DESTINATIONS,
         });
-        const { address, port } = world.authServer;
         deploy(
             liveConfig(
                 {
                     "mailserver:outboundTls": {
-                        resolver: true,
-                        resolverAddress: RESOLVER,
-                        stubZones: world.zones.map(zone => ({ zone, servers: [`${address}@${port}`] })),
-                        trustAnchors: world.trustAnchors,
+                        ...worldResolver(world, RESOLVER),
                         // The MTA-STS policy servers' certificates are the world's CA's.
                         trustedCaPem: world.caPem,
                     },

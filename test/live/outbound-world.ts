@@ -458,3 +458,14 @@ export async function startOutboundWorld(opts: OutboundWorldOptions): Promise<Ou
         },
     };
 }
+
+/** MailServer outboundTls for a stack whose own resolver (at `address`) trusts this world's zones. */
+export function worldResolver(world: OutboundWorld, address: string) {
+    const { address: knot, port } = world.authServer;
+    return {
+        resolver: true,
+        resolverAddress: address,
+        stubZones: world.zones.map(zone => ({ zone, servers: [`${knot}@${port}`] })),
+        trustAnchors: world.trustAnchors,
+    };
+}

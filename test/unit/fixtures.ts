@@ -193,3 +193,16 @@ export function uniqueMap(entries: Array<[string, string]>, what: string): Map<s
 
 /** "a, b,c" -> ["a", "b", "c"]: Postfix's list splitting, as the policy pack does it. */
 export const splitList = postfixList;
+
+/** MailServer outboundTls with every default (validated settings). */
+export function outboundTlsDefaults() {
+    return {
+        dane: true,
+        mtaSts: true,
+        resolver: false,
+        resolverAddress: "127.0.0.153",
+        stubZones: [],
+        trustAnchors: [],
+        trustedCaPem: undefined,
+    };
+}

@@ -54,7 +54,7 @@ import {
     WireResource,
     wireSecret as secret,
 } from "../components/policy";
-import { dovecotSpec, internetSpec, relaySpec } from "./fixtures";
+import { dovecotSpec, internetSpec, outboundTlsDefaults, relaySpec } from "./fixtures";
 
 // ------------------------------------------------------------------------------------------
 // Resources as our components register them: the components themselves (their settings and
@@ -107,15 +107,7 @@ function mailServer(spec: PostfixSpec, o: ServerOptions = {}): WireResource {
         users: [],
         warnings: [],
         certificate: spec.certificate,
-        outboundTls: {
-            dane: true,
-            mtaSts: true,
-            resolver: false,
-            resolverAddress: "127.0.0.153",
-            stubZones: [],
-            trustAnchors: [],
-            trustedCaPem: undefined,
-        },
+        outboundTls: outboundTlsDefaults(),
         reports: { tls: true, dmarc: true, organization: undefined, address: undefined },
         tls: {
             acme: undefined,
