@@ -734,10 +734,12 @@ describe("backup MX, live", () => {
         const id = queueId(r);
         const held = await deferred(PRIMARY_POSTFIX, id);
         assert.match(held.recipients[0].delay_reason ?? "", /TLS is required, but was not offered/);
+        // DANE for direct deliveries: opportunistic TLS where no DNSSEC-validated TLSA records exist,
+        // as for elsewhere.example here.
         assert.equal(
             exec(PRIMARY_POSTFIX, ["postconf", "-h", "smtp_tls_security_level"]),
-            "may",
-            "the global level is opportunistic",
+            "dane",
+            "the global level is opportunistic without TLSA records",
         );
         assert.deepEqual(shOrg.auths, [], "no AUTH attempted, so no password in clear");
         assert.equal(shOrg.messages.length, 0);
