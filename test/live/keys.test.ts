@@ -117,7 +117,7 @@ describe("keys survive the stack", () => {
         }
         assert.match(
             message,
-            /MailServer mail: namePrefix = "keytestb" is not accepted; expected "keytest", the prefix of the deployed stack: its data volumes \(keytest-queue, keytest-rspamd-data, keytest-valkey-data, keytest-mail\)/,
+            /MailServer mail: namePrefix = "keytestb" is not accepted; expected "keytest", the prefix of the deployed stack: its data volumes \(keytest-queue, keytest-rspamd-data, keytest-valkey-data, keytest-mtasts-cache, keytest-mail\)/,
         );
         const allowed = deploy({ ...moved, "mailserver:allowNamePrefixChange": true }, false, { stack: PREFIX });
         const volumes = allowed.steps.filter(s => s.type === "docker:index/volume:Volume");
