@@ -55,22 +55,10 @@ export function checkReports(
     v: Validator,
     o: ReportsSettings,
     domains: DomainSpec[],
-    server: {
-        mode: string;
-        networkMode: string;
-        spamFilter: boolean;
-        relayForAll: boolean;
-        inetInterfaces: string[];
-        mynetworks: string[];
-    },
+    server: { sent: { dmarc: boolean; tls: boolean }; inetInterfaces: string[]; mynetworks: string[] },
 ): string[] {
     checkAddress(v, o, domains);
-    // What is mailed through Postfix's port 25 (host mode only: see the options' docs).
-    const host = server.networkMode === "host";
-    const sent = [
-        ...(o.dmarc && server.spamFilter && server.mode === "internet" && host ? ["dmarc"] : []),
-        ...(o.tls && host && !server.relayForAll ? ["tls"] : []),
-    ];
+    const sent = (["dmarc", "tls"] as const).filter(kind => server.sent[kind]);
     if (sent.length === 0) return [];
     const from = parseNetwork(probeAddress(server.inetInterfaces));
     const trusted = server.mynetworks.flatMap(n => {

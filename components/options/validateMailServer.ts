@@ -13,6 +13,7 @@ import { checkMonitoring } from "./monitoring";
 import { checkBackup } from "./backup";
 import { checkOutboundTls, postfixOutboundTls } from "./outboundTls";
 import { checkReports } from "./reports";
+import { reportsSent } from "../model/reports";
 import { readOptions } from "./declare";
 import { validateTls } from "./tls";
 import * as fields from "./mailServerFields";
@@ -218,7 +219,8 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
     checkBackup(v, o.backup);
     checkOutboundTls(v, o.outboundTls, { networkMode: o.networkMode, dns: o.dns });
     const relayForAll = relayhosts.some(r => r.senderDomains.length === 0);
-    const reportsWarnings = checkReports(v, o.reports, domains, { ...o, mode, spamFilter: spam.enabled, relayForAll });
+    const sent = reportsSent(o.reports, { ...o, mode, spamFilter: spam.enabled, relayForAll });
+    const reportsWarnings = checkReports(v, o.reports, domains, { ...o, sent });
     const served = o.domains.flatMap(d => (d.wellKnown ? [d.wellKnown] : []));
     if (served.length > 0) {
         const p = o.wellKnown.httpsPort;
@@ -281,8 +283,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             milter: spam.enabled,
             outboundAddress: o.outboundAddress,
             certificate,
-            // TLS-RPT's report mail reaches Postfix from the host's loopback (mynetworks) in host mode only.
-            outboundTls: postfixOutboundTls(o.outboundTls, o.reports.tls && o.networkMode === "host"),
+            outboundTls: postfixOutboundTls(o.outboundTls, sent.tls),
         },
         warnings: [
             ...antivirusWarnings,

@@ -3,12 +3,13 @@
 // Valkey exporter (INFO over Valkey's socket) and node-exporter (the mail volumes' file system,
 // and the stack's own facts from a loop: the served certificate's expiry, rspamd's /metrics).
 // Dovecot serves its own metrics (render/metrics.ts renderDovecotMetrics).
-import { mtaStsActive, tlsReportsActive } from "../render/postfixShared";
 import { BACKUP_STATUS_DIR, POSTFIX_LOG_DIR, RSPAMD_METRICS_DIR, SERVICE_STATUS_DIR } from "../model/monitoring";
 import type { MailServerSettings } from "../model/settings";
 import { MetricsSpec, renderMetricsFiles, TlsEndpoint } from "../render/metrics";
 import { probeAddress } from "../render/probe";
 import { COMMON_HEALTHCHECK, CONFIG, MailServerService, SERVICE_STATUS } from "./definition";
+import { mtasts } from "./mtaSts";
+import { resolver } from "./resolver";
 
 /** The TLS endpoints that serve the stack's certificate: Postfix's, and nginx's when it runs. */
 function tlsEndpoints(s: MailServerSettings): TlsEndpoint[] {
@@ -46,8 +47,7 @@ export function reportingServices(s: MailServerSettings): string[] {
         "metrics",
         ...(s.monitoring.alerts ? ["monitoring"] : []),
         ...(s.backup.enabled ? ["backup"] : []),
-        ...(s.outboundTls.resolver ? ["resolver"] : []),
-        ...(mtaStsActive(s.postfix) || tlsReportsActive(s.postfix) ? ["mtasts"] : []),
+        ...[resolver, mtasts].filter(d => d.runs!(s)).map(d => d.name),
     ];
 }
 

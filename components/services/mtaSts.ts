@@ -6,17 +6,16 @@
 // Its files: render/mtaSts.ts; its image: images/mtasts.
 import { MTA_STS_CACHE_DIR, MTA_STS_SOCKET_DIR } from "../model/outboundTls";
 import { renderMtaStsFiles } from "../render/mtaSts";
-import { reportSender } from "../model/reports";
+import { reportSender, reportsSmtp } from "../model/reports";
 import type { MailServerSettings } from "../model/settings";
-import { probeAddress } from "../render/probe";
 import { mtaStsActive, tlsReportsActive } from "../render/postfixShared";
 import { COMMON_HEALTHCHECK, CONFIG, MailServerService, SERVICE_STATUS } from "./definition";
 import { resolverDns } from "./resolver";
 
-/** Postfix's port 25 as this container reaches it: on the host's loopback, or by name on the stack's network. */
+/** Postfix's port 25 as this container (on the host's network: TLS-RPT runs in host mode only) reaches it. */
 function reportSmtp(s: MailServerSettings): string {
-    const host = s.placement.networkMode === "host" ? probeAddress(s.postfix.inetInterfaces) : `${s.prefix}-postfix`;
-    return `${host}:${s.postfix.ports.smtp}`;
+    const { host, port } = reportsSmtp(s.postfix);
+    return `${host}:${port}`;
 }
 
 export const mtasts: MailServerService = {

@@ -1,9 +1,9 @@
 // rspamd: Postfix's milter (DKIM and ARC signing; SPF, DKIM, DMARC and ARC checks; spam scoring;
 // the logins' rate limits and From-header ownership), its state in Valkey.
 import { senderOwners } from "../model/addresses";
-import { reportSender } from "../model/reports";
+import { reportSender, reportsSent, reportsSmtp } from "../model/reports";
+import { defaultRelay } from "../render/postfixShared";
 import type { MailServerSettings } from "../model/settings";
-import { probeAddress } from "../render/probe";
 import {
     dkimKeyPath,
     DmarcReportingSpec,
@@ -55,8 +55,15 @@ export function rspamdSpec(settings: MailServerSettings): RspamdSpec {
  */
 function dmarcReporting(settings: MailServerSettings): { dmarcReporting?: DmarcReportingSpec } {
     const p = settings.postfix;
-    if (!settings.reports.dmarc || p.mode !== "internet" || settings.placement.networkMode !== "host") return {};
+    const sent = reportsSent(settings.reports, {
+        mode: p.mode,
+        networkMode: settings.placement.networkMode,
+        spamFilter: settings.spamFilter.enabled,
+        relayForAll: defaultRelay(p) !== undefined,
+    });
+    if (!sent.dmarc) return {};
     const sender = reportSender(settings.reports, p);
+    const smtp = reportsSmtp(p);
     return {
         dmarcReporting: {
             email: sender.address,
@@ -64,8 +71,8 @@ function dmarcReporting(settings: MailServerSettings): { dmarcReporting?: DmarcR
             orgName: sender.organization,
             fromName: sender.organization,
             // Postfix's own address, from which mail is local (mynetworks) and so signed and relayed.
-            smtpHost: probeAddress(p.inetInterfaces),
-            smtpPort: p.ports.smtp,
+            smtpHost: smtp.host,
+            smtpPort: smtp.port,
             helo: p.hostname,
         },
     };
