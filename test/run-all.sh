@@ -8,6 +8,8 @@ source .ci/prepare.sh
 # Lint and layout first: ESLint (typescript-eslint) and Prettier, configured at the top level.
 npm run --silent lint
 mkdir -p test/.artifacts/suites
+# Outputs newer than this are this run's (the failure digest at the end reads only those).
+touch test/.artifacts/suites/.run-started
 # The live suites listen on ports 20000-52999 (port bases, test/live/stack.ts; monitoring's at
 # 50000 and 51000, the backup stores' suite and its SFTP and S3 servers at 52000), much of it inside
 # Linux's ephemeral range (32768-60999): reserve it, so no outgoing connection (the engine's own
@@ -34,4 +36,13 @@ cat test/.artifacts/suites/unit-and-components.out
 # Every live test removes what it deployed: nothing of the project may keep running after the tests.
 left=$(docker ps -a --filter label=mailserver.stack --format '{{.Names}}')
 if [ -n "$left" ]; then echo "run-all: containers left running after the tests: $left" >&2; status=1; fi
+# The failing tests' messages once more, last: CI keeps only the end of a long output, and a live
+# suite's failure (the assertion and the log lines it quotes) would otherwise scroll out of it.
+if [ "$status" -ne 0 ]; then
+  for out in test/.artifacts/suites/*.out; do
+    [ "$out" -nt test/.artifacts/suites/.run-started ] && grep -q '^✖ failing tests:' "$out" || continue
+    echo "::: failing tests of $(basename "$out" .out):"
+    sed -n '/^✖ failing tests:/,$p' "$out" | head -n 80 || true
+  done
+fi
 exit "$status"
