@@ -116,6 +116,7 @@ function mailServerProgram() {
         imapListen,
         imapPublishAddress,
         imapBruteForce,
+        imapProxyProtocol,
         vacation,
         namePrefix,
         ...serverOptions
@@ -215,6 +216,7 @@ function mailServerProgram() {
                   listen: imapListen,
                   publishAddress: imapPublishAddress,
                   bruteForce: imapBruteForce,
+                  proxyProtocol: imapProxyProtocol,
                   vacation,
                   images: serverOptions.images,
               } as DovecotImapArgs)

@@ -101,6 +101,9 @@ export function mailServerSettings(d: MailServerSettings) {
         // Only when on, so that servers without it register what they did before.
         ...(d.antivirus.enabled ? { antivirus: d.antivirus } : {}),
         ...(d.monitoring.metrics ? { monitoring: d.monitoring } : {}),
+        ...(d.proxyProtocol.listeners.length > 0 || d.proxyProtocol.trustedNetworks.length > 0
+            ? { proxyProtocol: d.proxyProtocol }
+            : {}),
         // Only when on; of the secrets only which are given, never a value.
         ...(d.backup.enabled ? { backup: backupSettings(d.backup) } : {}),
         // Only when a domain is served, so that servers without the endpoint register what they did before.
@@ -138,6 +141,8 @@ export function dovecotSettings(spec: DovecotSpec) {
         publishAddress: spec.publishAddress,
         vacation: spec.vacation,
         bruteForce: spec.bruteForce ? { enabled: true, ...spec.bruteForce } : { enabled: false },
+        // Only when on, so that stores without it register what they did before.
+        ...(spec.proxyProtocol ? { proxyProtocol: spec.proxyProtocol } : {}),
     };
 }
 

@@ -120,6 +120,7 @@ export const STACK_CONFIG: Record<string, Option<any>> = {
     imapListen: DOVECOT_IMAP_OPTIONS.listen,
     imapPublishAddress: DOVECOT_IMAP_OPTIONS.publishAddress,
     imapBruteForce: DOVECOT_IMAP_OPTIONS.bruteForce,
+    imapProxyProtocol: DOVECOT_IMAP_OPTIONS.proxyProtocol,
     vacation: DOVECOT_IMAP_OPTIONS.vacation,
 };
 

@@ -2,7 +2,7 @@
 // `npm run gen`. The args of each component, usable from every Pulumi language: plain data, string-literal
 // enums and pulumi.Input<T>, no other unions, no callbacks.
 import type { MailServer } from "../mailServer";
-import type { ImageArgs, DovecotPorts, BruteForceArgs, VacationLimits } from "./types";
+import type { ImageArgs, DovecotPorts, BruteForceArgs, DovecotProxyProtocolArgs, VacationLimits } from "./types";
 
 /** The arguments of DovecotImap. */
 export interface DovecotImapArgs {
@@ -25,6 +25,11 @@ export interface DovecotImapArgs {
      * Default: each field's default.
      */
     bruteForce?: BruteForceArgs;
+    /**
+     * The PROXY protocol on Dovecot's listeners behind a TCP load balancer; off by default. Default: each field's
+     * default.
+     */
+    proxyProtocol?: DovecotProxyProtocolArgs;
     /**
      * Limits of Sieve vacation replies; minPeriod <= defaultPeriod <= maxPeriod is checked at preview. Default: each
      * field's default.

@@ -13,6 +13,7 @@ import type {
     NotifyClass,
     DnsMode,
     MailServerPorts,
+    ProxyProtocolArgs,
     SpamFilterArgs,
     AntivirusArgs,
     MonitoringArgs,
@@ -127,6 +128,11 @@ export interface MailServerArgs {
     passwordHashCache?: pulumi.Input<{ [address: string]: PasswordHashCacheEntry }>;
     /** Where each smtpd listens. Default: each field's default. */
     ports?: MailServerPorts;
+    /**
+     * The PROXY protocol on Postfix's listeners behind a TCP load balancer; off by default. Default: each field's
+     * default.
+     */
+    proxyProtocol?: ProxyProtocolArgs;
     /** rspamd: signing, inbound checks and spam scoring. Default: each field's default. */
     spamFilter?: SpamFilterArgs;
     /** Virus scanning with ClamAV, off by default. Default: each field's default. */

@@ -169,6 +169,24 @@ export interface MailServerPorts {
     reinject?: number;
 }
 
+/** The PROXY protocol on Postfix's listeners behind a TCP load balancer; off by default. */
+export interface ProxyProtocolArgs {
+    /**
+     * The smtpd listeners (ports.smtp, ports.submission, ports.smtps) that expect a PROXY header (v1 or v2) before
+     * SMTP: behind a TCP load balancer they then see the real client's address; empty: none. Default: [].
+     */
+    listeners?: SmtpListener[];
+    /**
+     * Where the balancer connects from; Postfix cannot check it (anyone who reaches a PROXY listener can claim any
+     * address), so these networks must be the only ones that reach those ports (docs/proxy-protocol.md); DovecotImap's
+     * proxyProtocol trusts them unless it names its own. Default: [].
+     */
+    trustedNetworks?: string[];
+}
+
+/** "smtp", "submission" or "smtps". */
+export type SmtpListener = "smtp" | "submission" | "smtps";
+
 /** rspamd: signing, inbound checks and spam scoring. */
 export interface SpamFilterArgs {
     /**
@@ -677,6 +695,23 @@ export interface BruteForceArgs {
     /** How long a ban lasts. Default: "1h". */
     banTime?: string;
 }
+
+/** The PROXY protocol on Dovecot's listeners behind a TCP load balancer; off by default. */
+export interface DovecotProxyProtocolArgs {
+    /**
+     * The listeners (of ports) that expect a PROXY header (haproxy = yes); connections to them from outside
+     * trustedNetworks are refused. Default: [].
+     */
+    listeners?: DovecotListener[];
+    /**
+     * Dovecot haproxy_trusted_networks: the only networks whose PROXY header Dovecot believes. Default: the
+     * MailServer's proxyProtocol.trustedNetworks.
+     */
+    trustedNetworks?: string[];
+}
+
+/** A listener of ports. */
+export type DovecotListener = "imap" | "imaps" | "pop3" | "pop3s" | "managesieve";
 
 /** Limits of Sieve vacation replies; minPeriod <= defaultPeriod <= maxPeriod is checked at preview. */
 export interface VacationLimits {

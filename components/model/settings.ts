@@ -35,6 +35,13 @@ export interface SpamFilterSettings {
     scanProcesses: number;
 }
 
+/** MailServer proxyProtocol: the smtpd listeners that expect a PROXY header, and where the balancer is. */
+export interface ProxyProtocolSettings {
+    listeners: Array<"smtp" | "submission" | "smtps">;
+    /** Dovecot's notation: "10.0.0.5/32", "2001:db8::5/128". */
+    trustedNetworks: string[];
+}
+
 /** MailServer tls.acme: the ACME client's settings. */
 export interface AcmeSettings {
     directory: string;
@@ -100,6 +107,8 @@ export interface MailServerSettings {
     outboundTls: OutboundTlsSettings;
     /** TLS-RPT and DMARC aggregate reports, sent daily. */
     reports: ReportsSettings;
+    /** The PROXY protocol behind a TCP load balancer (off while listeners is empty). */
+    proxyProtocol: ProxyProtocolSettings;
     /** What the component logs as warnings (obsolete options it ignores). */
     warnings: string[];
 }

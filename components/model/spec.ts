@@ -146,6 +146,8 @@ export interface PostfixSpec {
     /** Postfix notify_classes: which problems the admin gets a copy of. */
     notifyClasses: string[];
     ports: { smtp: number; submission: number; smtps: number };
+    /** The smtpd listeners that read a PROXY header first (smtpd_upstream_proxy_protocol); undefined: none. */
+    proxyListeners?: Array<keyof PostfixSpec["ports"]>;
     domains: DomainSpec[];
     relayhosts: RelayhostSpec[];
     /** Recipient domains routed to their own next hop (transport_maps), e.g. a backup MX's primary; undefined: none. */
@@ -221,6 +223,8 @@ export interface DovecotSpec {
     certificate: CertificateSpec;
     /** Brute-force protection by the auth policy service (images/authpolicy); undefined: off. */
     bruteForce?: BruteForceSpec;
+    /** Listeners that read a PROXY header first, and the only networks it is believed from; undefined: none. */
+    proxyProtocol?: { listeners: Array<keyof DovecotSpec["ports"]>; trustedNetworks: string[] };
 }
 
 /** What the auth policy service enforces; Dovecot sends it with every request (see renderAuthPolicy). */

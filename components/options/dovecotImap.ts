@@ -8,6 +8,7 @@ import { boolean, integer, list, object, passthrough, readOptions, required, tex
 import { MAIL_SERVER_BRAND } from "./mailServer";
 import { MailServerSettings } from "../model/settings";
 import { IMAGE_OPTIONS } from "./images";
+import { checkDovecotProxyProtocol, DOVECOT_PROXY_PROTOCOL_GROUP } from "./proxyProtocol";
 
 const port = (doc: string, dflt: number) =>
     integer({ doc: `${doc}; 0 turns it off`, default: dflt, check: (v, f, x) => v.port(f, x, true) });
@@ -88,6 +89,7 @@ export const DOVECOT_IMAP_OPTIONS = {
         doc: "Brute-force protection for every login: IMAP, POP3, ManageSieve, and SMTP AUTH (which Postfix asks Dovecot)",
         default: {},
     }),
+    proxyProtocol: DOVECOT_PROXY_PROTOCOL_GROUP,
     vacation: object("VacationLimits", VACATION_LIMIT_OPTIONS, {
         doc: "Limits of Sieve vacation replies; minPeriod <= defaultPeriod <= maxPeriod is checked at preview",
         default: {},
@@ -132,6 +134,13 @@ export function validateDovecot(v: Validator, args: unknown): DovecotSpec {
         v.fail("bruteForce.banTime", b.banTime, "expected a period longer than 0");
     if (b.enabled && seconds(b.findTime) === 0)
         v.fail("bruteForce.findTime", b.findTime, "expected a period longer than 0");
+    const proxy = o.proxyProtocol;
+    const trustedNetworks = checkDovecotProxyProtocol(
+        v,
+        proxy,
+        { networkMode: server.placement.networkMode, trustedNetworks: server.proxyProtocol.trustedNetworks },
+        ports,
+    );
     return {
         hostname: server.postfix.hostname,
         listen: o.listen ?? defaultListen(server),
@@ -149,6 +158,7 @@ export function validateDovecot(v: Validator, args: unknown): DovecotSpec {
               }
             : {}),
         ports,
+        ...(proxy.listeners.length > 0 ? { proxyProtocol: { listeners: proxy.listeners, trustedNetworks } } : {}),
         recipientDelimiter: server.postfix.recipientDelimiter,
         messageSizeLimit: server.postfix.messageSizeLimit,
         vacation,

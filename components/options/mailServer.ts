@@ -47,6 +47,7 @@ import { BACKUP_GROUP } from "./backup";
 import { OUTBOUND_TLS_GROUP } from "./outboundTls";
 import { REPORTS_GROUP } from "./reports";
 import { SPAM_FILTER_OPTIONS } from "./spamFilter";
+import { PROXY_PROTOCOL_GROUP } from "./proxyProtocol";
 
 export const MAIL_SERVER_OPTIONS = {
     mode: oneOf("MailServerMode", MAIL_SERVER_MODES, {
@@ -207,6 +208,7 @@ export const MAIL_SERVER_OPTIONS = {
         { doc: "The previous deployment's passwordHashCache output (a secret), for the relay users' hashes" },
     ),
     ports: object("MailServerPorts", MAIL_SERVER_PORT_OPTIONS, { doc: "Where each smtpd listens", default: {} }),
+    proxyProtocol: PROXY_PROTOCOL_GROUP,
     spamFilter: object("SpamFilterArgs", SPAM_FILTER_OPTIONS, {
         doc: "rspamd: signing, inbound checks and spam scoring",
         default: {},

@@ -13,6 +13,7 @@ import { checkMonitoring } from "./monitoring";
 import { checkBackup } from "./backup";
 import { checkOutboundTls, postfixOutboundTls } from "./outboundTls";
 import { checkReports } from "./reports";
+import { checkProxyProtocol } from "./proxyProtocol";
 import { reportsSent } from "../model/reports";
 import { readOptions } from "./declare";
 import { validateTls } from "./tls";
@@ -213,7 +214,6 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             );
     }
     rules.checkMtaStsCertificate(v, tls, o.domains, hostname);
-
     const antivirusWarnings = checkAntivirus(v, o.antivirus, spam.enabled);
     const monitoringWarnings = checkMonitoring(v, o.monitoring, { mode, ports, adminAddress, domains });
     checkBackup(v, o.backup);
@@ -221,6 +221,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
     const relayForAll = relayhosts.some(r => r.senderDomains.length === 0);
     const sent = reportsSent(o.reports, { ...o, mode, spamFilter: spam.enabled, relayForAll });
     const reportsWarnings = checkReports(v, o.reports, domains, { ...o, sent });
+    checkProxyProtocol(v, o.proxyProtocol, { ...o, ports, reportsSent: sent });
     const served = o.domains.flatMap(d => (d.wellKnown ? [d.wellKnown] : []));
     if (served.length > 0) {
         const p = o.wellKnown.httpsPort;
@@ -235,7 +236,6 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
                 `port ${p} is already used by ${taken[0]}; the HTTPS endpoint needs its own port`,
             );
     }
-
     const certificate = certificateSpec(tls.acme !== undefined);
     const prefix = o.namePrefix ?? name;
     if (o.namePrefix === undefined) declarations.MAIL_SERVER_OPTIONS.namePrefix.check(v, "namePrefix", prefix);
@@ -251,6 +251,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
         backup: o.backup,
         outboundTls: o.outboundTls,
         reports: o.reports,
+        proxyProtocol: o.proxyProtocol,
         dns: o.dns,
         ...(served.length > 0 ? { wellKnown: { ...o.wellKnown, domains: served } } : {}),
         placement: { networkMode: o.networkMode, publishAddress: o.publishAddress },
@@ -277,6 +278,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
             notifyClasses: o.notifyClasses,
             authRateLimit: o.authRateLimit,
             ports,
+            ...(o.proxyProtocol.listeners.length > 0 ? { proxyListeners: o.proxyProtocol.listeners } : {}),
             domains,
             relayhosts,
             transports,

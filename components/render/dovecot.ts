@@ -2,7 +2,8 @@
 // Pure and deterministic.
 import { DovecotMetricsSpec, renderDovecotMetrics } from "./metrics";
 import { dovecotScheme } from "../model/password";
-import { probeAddress, renderProbe } from "./probe";
+import { renderProbe } from "./probe";
+import { imapProbe, renderDovecotListeners } from "./dovecotListeners";
 import { renderSieveFiles } from "./sieve";
 import {
     Credential,
@@ -152,37 +153,7 @@ quota_mail_size = ${spec.messageSizeLimit + LMTP_SIZE_ALLOWANCE}
 quota_full_tempfail = no
 quota_exceeded_message = Quota exceeded: the mailbox of %{user} is full
 
-# --- listeners
-# One connection per login process (Dovecot's default, stated because certificate changes rely on
-# it: images/dovecot/service.sh restarts only the config process, and each new login process
-# reads the new certificate from it).
-service imap-login {
-  restart_request_count = 1
-  inet_listener imap {
-    port = ${p.imap}
-  }
-  inet_listener imaps {
-    port = ${p.imaps}
-    ssl = yes
-  }
-}
-service pop3-login {
-  restart_request_count = 1
-  inet_listener pop3 {
-    port = ${p.pop3}
-  }
-  inet_listener pop3s {
-    port = ${p.pop3s}
-    ssl = yes
-  }
-}
-service managesieve-login {
-  restart_request_count = 1
-  inet_listener sieve {
-    port = ${p.managesieve}
-  }
-}
-# Postfix delivers through this socket, on a volume both containers mount.
+${renderDovecotListeners(spec)}# Postfix delivers through this socket, on a volume both containers mount.
 service lmtp {
   unix_listener ${paths.lmtpSocket} {
     mode = 0666
@@ -275,11 +246,7 @@ export function renderDovecotUsers(credentials: Credential[], domains: DomainSpe
 export function renderDovecotFiles(spec: DovecotSpec, metrics?: DovecotMetricsSpec): RenderedFile[] {
     return [
         publicFile("dovecot.conf", renderDovecotConf(spec, metrics)),
-        renderProbe(
-            spec.ports.imap > 0
-                ? { address: probeAddress(spec.listen), port: spec.ports.imap, greeting: "* OK", goodbye: "a LOGOUT" }
-                : undefined,
-        ),
+        renderProbe(imapProbe(spec)),
         ...(spec.junkSpam ? [publicFile(JUNK_SIEVE_PATH, JUNK_SIEVE)] : []),
         ...renderSieveFiles(spec.domains),
     ];

@@ -238,6 +238,7 @@ export function renderPostfixFiles(spec: PostfixSpec): RenderedFile[] {
                       port: spec.ports.smtp,
                       greeting: "220 ",
                       goodbye: "QUIT",
+                      ...(spec.proxyListeners?.includes("smtp") ? { proxyHeader: true } : {}),
                   }
                 : undefined,
         ),

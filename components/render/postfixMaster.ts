@@ -24,6 +24,10 @@ export function renderMasterCf(spec: PostfixSpec): string {
   -o smtpd_recipient_restrictions=reject_non_fqdn_recipient,permit_sasl_authenticated,reject
   -o milter_macro_daemon_name=ORIGINATING
   -o cleanup_service_name=${p2.SUBMISSION_CLEANUP}`;
+    // Behind a TCP load balancer: the client's address comes from the PROXY header, read before the
+    // greeting (and, on 465, before the TLS handshake). Per service, so the others stay direct.
+    const proxied = (listener: keyof PostfixSpec["ports"]) =>
+        spec.proxyListeners?.includes(listener) ? "\n  -o smtpd_upstream_proxy_protocol=haproxy" : "";
     return p2.cf`${p2.HEADER}
 # chroot is "n" everywhere: the container is the jail, and paths stay the same inside and out.
 # ==========================================================================
@@ -32,13 +36,13 @@ export function renderMasterCf(spec: PostfixSpec): string {
 
 # --- SMTP: 25 for other servers; 587 (STARTTLS) and 465 (implicit TLS) for our users, with AUTH
 ${service(smtp)}inet  n       -       n       -       -       smtpd
-  -o syslog_name=postfix/smtp
+  -o syslog_name=postfix/smtp${proxied("smtp")}
 ${service(submission)}inet  n       -       n       -       -       smtpd
 ${submissionOptions("submission")}
-  -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_security_level=encrypt${proxied("submission")}
 ${service(smtps)}inet  n       -       n       -       -       smtpd
 ${submissionOptions("smtps")}
-  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_wrappermode=yes${proxied("smtps")}
 # Privacy for our users (587 and 465 only, never 25): their client's Received line (HELO name and
 # address) and User-Agent, X-Mailer, X-Originating-IP are dropped; attached messages keep theirs.
 ${service(p2.SUBMISSION_CLEANUP)}unix  n       -       n       -       0       cleanup

@@ -12,12 +12,18 @@ export interface Probe {
     greeting: string;
     /** What the probe says before it hangs up, so the daemon logs no aborted session. */
     goodbye: string;
+    /**
+     * The port expects a PROXY header (behind a load balancer): the probe sends "PROXY UNKNOWN",
+     * which keeps its own address as the client's.
+     */
+    proxyHeader?: boolean;
 }
 
 /** The probe file; without a probe (no TCP port to check) only the daemon and generation are checked. */
 export function renderProbe(probe: Probe | undefined): RenderedFile {
     const content = probe
-        ? `address=${probe.address}\nport=${probe.port}\ngreeting=${probe.greeting}\ngoodbye=${probe.goodbye}\n`
+        ? `address=${probe.address}\nport=${probe.port}\ngreeting=${probe.greeting}\ngoodbye=${probe.goodbye}\n` +
+          (probe.proxyHeader ? "proxy=v1\n" : "")
         : "# no TCP probe: the daemon and its configuration generation are checked\n";
     return publicFile("probe", content);
 }

@@ -109,6 +109,7 @@ function mailServer(spec: PostfixSpec, o: ServerOptions = {}): WireResource {
         certificate: spec.certificate,
         outboundTls: outboundTlsDefaults(),
         reports: { tls: true, dmarc: true, organization: undefined, address: undefined },
+        proxyProtocol: { listeners: [], trustedNetworks: [] },
         tls: {
             acme: undefined,
             keyAlgorithm: "ECDSA",
