@@ -106,6 +106,13 @@ test("at least 25 invalid configurations are refused before any resource is regi
     const server = (name: string, args: Partial<import("../../components").MailServerArgs> = {}) =>
         new c.MailServer(name, { hostname: "mail.example.com", domains: [good], namePrefix: name, ...args });
     const pair = mismatchedPair();
+    // A server behind a TCP load balancer, valid on its own: the PROXY rows change one thing each.
+    const behindBalancer = {
+        networkMode: "host" as const,
+        inetInterfaces: ["10.0.0.5"],
+        reports: { tls: false, dmarc: false },
+        proxyProtocol: { listeners: ["smtp" as const], trustedNetworks: ["10.0.1.10/32"] },
+    };
     // A domain served by the well-known endpoint, for the port clashes that only then matter.
     const served = domain("wk-example.com", { wellKnown: true });
     // A domain without DKIM keys, for a server without rspamd.
@@ -1337,6 +1344,38 @@ test("at least 25 invalid configurations are refused before any resource is regi
             shown: "100",
             accepted: /expected a whole number from 1 to 99/,
             construct: n => server(n, { monitoring: { metrics: true, thresholds: { volumeFullPercent: 100 } } }),
+        },
+        {
+            what: "PROXY listeners trusting the whole Internet as the balancer",
+            label: "MailServer bad-130",
+            field: "proxyProtocol.trustedNetworks[0]",
+            shown: `"0.0.0.0/0"`,
+            accepted: /whole IPv4 Internet.*list the balancer's own addresses/,
+            construct: n =>
+                server(n, {
+                    ...behindBalancer,
+                    proxyProtocol: { listeners: ["smtp"], trustedNetworks: ["0.0.0.0/0"] },
+                }),
+        },
+        {
+            what: "PROXY listeners while Postfix listens on every address",
+            label: "MailServer bad-131",
+            field: "inetInterfaces[0]",
+            shown: `"all"`,
+            accepted: /expected loopback or private addresses only while proxyProtocol.listeners is set/,
+            construct: n => server(n, { ...behindBalancer, inetInterfaces: ["all"] }),
+        },
+        {
+            what: "a Dovecot PROXY listener that is off",
+            label: "DovecotImap bad-132",
+            field: "proxyProtocol.listeners[0]",
+            shown: `"pop3s"`,
+            accepted: /expected a listener that is on: ports.pop3s is 0/,
+            construct: n =>
+                new c.DovecotImap(n, {
+                    mailServer: server(`mx-for-${n}`, behindBalancer),
+                    proxyProtocol: { listeners: ["pop3s"] },
+                }),
         },
     ];
     assert.ok(cases.length >= 25);
