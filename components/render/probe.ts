@@ -13,8 +13,8 @@ export interface Probe {
     /** What the probe says before it hangs up, so the daemon logs no aborted session. */
     goodbye: string;
     /**
-     * The port expects a PROXY header (behind a load balancer): the probe sends "PROXY UNKNOWN",
-     * which keeps its own address as the client's.
+     * The port expects a PROXY header (behind a load balancer): the probe sends a v1 header naming
+     * its own address as the client's.
      */
     proxyHeader?: boolean;
 }
