@@ -119,6 +119,9 @@ before(async () => {
         relayhosts: [relay],
         namePrefix: "ro",
         networkMode: "host",
+        // Behind a balancer on submission (port 25 stays direct for the reports and alerts).
+        inetInterfaces: ["10.0.0.5"],
+        proxyProtocol: { listeners: ["submission"], trustedNetworks: ["10.0.1.10/32"] },
         outboundAddress: "192.0.2.25",
         transports: [{ domain: "partner.example", nexthop: "[mx.partner.example]:25" }],
         relayDomains: ["backup.example"],
@@ -157,7 +160,11 @@ before(async () => {
         namePrefix: "rr",
         users: [{ address: "app@example.com", password: secret("app-Relay-User-Pass-05") }],
     });
-    const imap = new c.DovecotImap("ro-imap", { mailServer: server, publishAddress: "127.0.0.1" });
+    const imap = new c.DovecotImap("ro-imap", {
+        mailServer: server,
+        publishAddress: "127.0.0.1",
+        proxyProtocol: { listeners: ["imaps"], trustedNetworks: ["10.0.1.11/32"] },
+    });
     await Promise.all([server.mainCf, relayServer.mainCf, imap.dovecotConf].map(o => value(o as any)));
     await env.settle();
 });
