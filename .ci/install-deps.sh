@@ -12,10 +12,11 @@ cd "$(dirname "$0")/.."
 # moto (the S3 store of test/live/backup-stores.test.ts). openssh-server: that suite's SFTP store,
 # an sshd of its own on loopback (the package's service is never started here: policy-rc.d).
 # knot-dnsutils (kdig), unbound-host: test/live/outbound-world.ts waits for signed answers with kdig,
-# and its self-check validates them with unbound-host.
+# and its self-check validates them with unbound-host. haproxy: the load balancer in front of
+# test/live/proxy-protocol.test.ts (its own process, started by the test; the service is never started).
 PACKAGES=(docker.io debootstrap swaks curl openssl ca-certificates nmap testssl.sh sieve-connect mawk whois pebble knot
   knot-dnsutils unbound-host libseccomp-dev pkg-config gcc iptables python3 python3-venv rclone
-  openssh-server libxml2-utils)
+  openssh-server libxml2-utils haproxy)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg -s "$p" >/dev/null 2>&1; then missing+=("$p"); fi
