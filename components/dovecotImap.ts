@@ -5,6 +5,8 @@ import { DovecotSpec } from "./model/spec";
 import { Validator } from "./model/validator";
 import { validateDovecot } from "./options/dovecotImap";
 import { deployServices } from "./platform/docker/deploy";
+import { checkKubernetesImages } from "./options/kubernetes";
+import { deployImapOnKubernetes } from "./platform/kubernetes/deploy";
 import { fileInputs, IMAP_SERVICES, planServices } from "./services";
 import type { ImapSettings } from "./services/definition";
 
@@ -34,6 +36,14 @@ export class DovecotImap extends pulumi.ComponentResource {
             backup: server.backupSecrets,
         });
         const inputs = fileInputs(IMAP_SERVICES, planned);
+        const images = { ...args.images } as Record<string, pulumi.Input<string> | undefined>;
+        const base = server.kubernetes;
+        if (base)
+            checkKubernetesImages(
+                v,
+                planned.map(p => p.definition.name),
+                images,
+            );
         super(
             "mailserver:index:DovecotImap",
             name,
@@ -48,6 +58,27 @@ export class DovecotImap extends pulumi.ComponentResource {
             opts,
         );
         this.spec = spec;
+        if (base) {
+            const k8s = deployImapOnKubernetes(this, planned, {
+                prefix: server.settings.prefix,
+                base,
+                settings,
+                images,
+                certificate: server.serviceCertificate,
+            });
+            this.containerName = k8s.statefulSet.metadata.name;
+            // The claim template's name (the pod's claim is mail-<pod>).
+            this.mailVolumeName = pulumi.output("mail");
+            this.dovecotConf = pulumi.output(
+                planned.find(p => p.definition.name === "dovecot")!.files.find(f => f.path === "dovecot.conf")!.content,
+            );
+            this.registerOutputs({
+                containerName: this.containerName,
+                mailVolumeName: this.mailVolumeName,
+                dovecotConf: this.dovecotConf,
+            });
+            return;
+        }
         const deployment = deployServices(this, planned, {
             prefix: server.settings.prefix,
             settings,

@@ -16,6 +16,8 @@ import { Credential, DkimSigningKey } from "./model/spec";
 import { Validator } from "./model/validator";
 import { MAIL_SERVER_BRAND } from "./options/mailServer";
 import { validateMailServer } from "./options/validateMailServer";
+import { applyKubernetes } from "./options/kubernetes";
+import { deployMailServerOnKubernetes, KubernetesDeployment } from "./platform/kubernetes/deploy";
 import { NetworkPlacement } from "./platform/docker/container";
 import { deployServices, Deployment } from "./platform/docker/deploy";
 import { stackPlacement } from "./platform/docker/network";
@@ -58,6 +60,8 @@ export class MailServer extends pulumi.ComponentResource {
     public readonly certificatePem: pulumi.Output<string | undefined>;
     /** tls.acme: the ACME client container and the certs volume it installs key and certificate in. */
     public readonly acme: { container: docker.Container; certsVolumeName: pulumi.Output<string> } | undefined;
+    /** kubernetes set: what it deployed on the cluster (DovecotImap deploys beside it). */
+    public readonly kubernetes: KubernetesDeployment | undefined;
     /** Its services' volumes and containers, by name: DovecotImap mounts and waits for some of them. */
     public readonly deployment: Deployment;
     public readonly postfixContainerName: pulumi.Output<string>;
@@ -82,7 +86,8 @@ export class MailServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
         const v = new Validator(`MailServer ${name}`);
-        const settings = validateMailServer(v, name, args);
+        const given = args.images as Record<string, unknown> | undefined;
+        const settings = applyKubernetes(v, validateMailServer(v, name, args), args.kubernetes, given);
         const domains = args.domains ?? [];
         // Relay mode's SMTP AUTH users are checked by saslauthd like mailboxes (internet mode has none).
         const relayUsers = hashLogins(
@@ -120,7 +125,8 @@ export class MailServer extends pulumi.ComponentResource {
             opts,
         );
         const { prefix, postfix } = settings;
-        if (settings.placement.networkMode === "bridge" && postfix.mode === "internet")
+        const k = settings.kubernetes;
+        if (!k && settings.placement.networkMode === "bridge" && postfix.mode === "internet")
             pulumi.log.warn(bridgeWarning(name), this);
         for (const warning of settings.warnings) pulumi.log.warn(warning, this);
         this.settings = settings;
@@ -128,7 +134,10 @@ export class MailServer extends pulumi.ComponentResource {
         this.credentials = credentials;
         this.passwordHashCache = relayUsers.cache;
         this.backupSecrets = backupSecrets(settings.backup);
-        const { placement, network } = stackPlacement(this, prefix, settings.placement);
+        // On Kubernetes no Docker network: pods have their own.
+        const { placement, network } = k
+            ? { placement: settings.placement, network: undefined }
+            : stackPlacement(this, prefix, settings.placement);
         this.placement = placement;
 
         // Supplied, CA-signed or self-signed; with tls.acme the ACME service obtains it at run time.
@@ -144,14 +153,28 @@ export class MailServer extends pulumi.ComponentResource {
               );
         this.serviceCertificate = serviceCertificate(settings.certificate, this.certificate);
 
-        const deployment = deployServices(this, planned, {
-            prefix,
-            settings,
-            images: args.images,
-            placement,
-            restart: settings.restart,
-            certificate: this.serviceCertificate,
-        });
+        const images = { ...args.images } as Record<string, pulumi.Input<string> | undefined>;
+        this.kubernetes = k
+            ? deployMailServerOnKubernetes(this, planned, {
+                  prefix,
+                  k,
+                  settings,
+                  images,
+                  certificate: this.serviceCertificate,
+              })
+            : undefined;
+        const deployment = k
+            ? { volumes: new Map(), containers: new Map(), jobs: new Map() }
+            : deployServices(this, planned, {
+                  prefix,
+                  settings,
+                  images: args.images,
+                  placement,
+                  restart: settings.restart,
+                  certificate: this.serviceCertificate,
+              });
+        const onCluster = (o: pulumi.Output<string> | undefined) => (k ? o : undefined);
+        const sts = (group: string) => onCluster(this.kubernetes?.statefulSets.get(group)?.metadata.name);
         this.deployment = deployment;
         const container = (service: string) => deployment.containers.get(service);
         const applied = (service: string) => deployment.jobs.get(service)?.applied ?? pulumi.output(undefined);
@@ -161,11 +184,12 @@ export class MailServer extends pulumi.ComponentResource {
             certsVolumeName: deployment.volumes.get("certs")!.name,
         };
         this.certificatePem = this.certificate ? this.certificate.certPem : pulumi.output(undefined);
-        this.postfixContainerName = container("postfix")!.name;
+        this.postfixContainerName = sts("postfix") ?? container("postfix")!.name;
         this.saslauthdContainerName = container("saslauthd")?.name ?? pulumi.output(undefined);
         this.webContainerName = container("web")?.name ?? pulumi.output(undefined);
-        this.queueVolumeName = deployment.volumes.get("queue")!.name;
-        this.lmtpVolumeName = deployment.volumes.get("lmtp")!.name;
+        // On Kubernetes: the claim template's name (each Postfix pod has its own claim, queue-<pod>).
+        this.queueVolumeName = k ? pulumi.output("queue") : deployment.volumes.get("queue")!.name;
+        this.lmtpVolumeName = k ? pulumi.output("lmtp") : deployment.volumes.get("lmtp")!.name;
         this.networkName = network ? network.name : pulumi.output(undefined);
         this.namePrefix = pulumi.output(prefix);
         const postfixFiles = planned.find(p => p.definition.name === "postfix")!.files;

@@ -25,6 +25,7 @@ import type {
     TlsArgs,
     ImageArgs,
     RestartPolicy,
+    KubernetesArgs,
 } from "./types";
 
 /** The arguments of MailServer. */
@@ -194,4 +195,9 @@ export interface MailServerArgs {
      * "unless-stopped".
      */
     restart?: RestartPolicy;
+    /**
+     * Run the services on a Kubernetes cluster (the component's `kubernetes` provider) instead of Docker: Postfix
+     * replicas with rspamd, one Valkey, and DovecotImap's Dovecot; internet mode only in this phase.
+     */
+    kubernetes?: KubernetesArgs;
 }

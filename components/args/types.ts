@@ -655,6 +655,38 @@ export interface ImageArgs {
 export type RestartPolicy = "no" | "on-failure" | "always" | "unless-stopped";
 
 /**
+ * Run the services on a Kubernetes cluster (the component's `kubernetes` provider) instead of Docker: Postfix replicas
+ * with rspamd, one Valkey, and DovecotImap's Dovecot; internet mode only in this phase.
+ */
+export interface KubernetesArgs {
+    /** The namespace the services run in (made by you, or by another resource of the stack). */
+    namespace: string;
+    /** Postfix pods (each with rspamd beside it and a queue volume of its own). Default: 2. */
+    postfixReplicas?: number;
+    /** StorageClass of the persistent volume claims (queue, mail, Valkey); default: the cluster's default class. */
+    storageClassName?: string;
+    /** Size of each Postfix pod's queue volume. Default: "1Gi". */
+    queueStorage?: string;
+    /** Size of Dovecot's mail volume. Default: "10Gi". */
+    mailStorage?: string;
+    /** Size of Valkey's data volume (rspamd's Bayes, greylisting, reputation). Default: "1Gi". */
+    valkeyStorage?: string;
+    /** Type of the Service in front of the Postfix pods (ports smtp, submission, smtps). Default: "ClusterIP". */
+    serviceType?: KubernetesServiceType;
+    /**
+     * Image pull policy of every container (images.<service> name the images; the cluster pulls them). Default:
+     * "IfNotPresent".
+     */
+    imagePullPolicy?: KubernetesImagePullPolicy;
+}
+
+/** Type of the Service in front of the Postfix pods (ports smtp, submission, smtps). */
+export type KubernetesServiceType = "ClusterIP" | "NodePort" | "LoadBalancer";
+
+/** Image pull policy of every container (images.<service> name the images; the cluster pulls them). */
+export type KubernetesImagePullPolicy = "Always" | "IfNotPresent" | "Never";
+
+/**
  * encrypt (TLS required), verify/secure (also check the certificate; names only), may/none (refused with credentials).
  */
 export type RelayTlsPolicy = "encrypt" | "verify" | "secure" | "may" | "none";

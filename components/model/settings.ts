@@ -9,6 +9,7 @@ import type { BackupSettings } from "./backup";
 import type { CertificateSpec } from "./certificate";
 import type { WebDomain } from "./dns";
 import type { OutboundTlsSettings } from "./outboundTls";
+import type { KubernetesSettings } from "./kubernetes";
 import type { ReportsSettings } from "./reports";
 import type { PostfixSpec } from "./spec";
 
@@ -111,4 +112,6 @@ export interface MailServerSettings {
     proxyProtocol: ProxyProtocolSettings;
     /** What the component logs as warnings (obsolete options it ignores). */
     warnings: string[];
+    /** Set: the services run on a Kubernetes cluster (components/platform/kubernetes), not Docker. */
+    kubernetes?: KubernetesSettings;
 }

@@ -163,6 +163,18 @@ export interface PostfixSpec {
      * whether the config generation holds extra CAs (outboundTls.trustedCaPem), TLS-RPT (reports.tls).
      */
     outboundTls: { dane: boolean; mtaSts: boolean; trustedCa: boolean; tlsReports: boolean };
+    /**
+     * Dovecot's LMTP and auth services over TCP at this host name (Kubernetes: a Service in front
+     * of Dovecot's pod); undefined: the unix sockets of the volume the two containers share.
+     */
+    dovecotTcp?: DovecotTcp;
+}
+
+/** Dovecot's TCP endpoints for Postfix (LMTP delivery, SMTP AUTH) where the two do not share a volume. */
+export interface DovecotTcp {
+    host: string;
+    lmtpPort: number;
+    authPort: number;
 }
 
 /**
@@ -216,6 +228,8 @@ export interface DovecotSpec {
      * (redirect, vacation replies, rejections). undefined: none, and such Sieve actions fail.
      */
     reinjectSocket?: string;
+    /** LMTP and auth also listen on these TCP ports (Postfix in other pods); undefined: sockets only. */
+    tcpListeners?: { lmtpPort: number; authPort: number };
     /** rspamd marks spam with "X-Spam: Yes": file it into Junk before any other rule runs. */
     junkSpam: boolean;
     domains: DomainSpec[];

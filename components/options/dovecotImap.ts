@@ -1,6 +1,7 @@
 // DovecotImap's options, declared once, and the rules that span them and the MailServer
 // (validateDovecot).
 import type { DovecotSpec } from "../model/spec";
+import { DOVECOT_AUTH_PORT, DOVECOT_LMTP_PORT } from "../model/kubernetes";
 import { paths } from "../model/paths";
 import { isIP } from "../model/net";
 import { durationSeconds, Validator } from "../model/validator";
@@ -164,7 +165,10 @@ export function validateDovecot(v: Validator, args: unknown): DovecotSpec {
         vacation,
         // Sieve's outgoing mail enters Postfix through the reinject socket in the LMTP volume,
         // the same path in both network modes.
-        reinjectSocket: paths.reinjectSocket,
+        // On Kubernetes Dovecot's pod has no Postfix socket: no Sieve mail in this phase.
+        ...(server.kubernetes
+            ? { tcpListeners: { lmtpPort: DOVECOT_LMTP_PORT, authPort: DOVECOT_AUTH_PORT } }
+            : { reinjectSocket: paths.reinjectSocket }),
         junkSpam: server.spamFilter.enabled,
         domains: server.postfix.domains,
         certificate: server.postfix.certificate,

@@ -48,6 +48,7 @@ import { OUTBOUND_TLS_GROUP } from "./outboundTls";
 import { REPORTS_GROUP } from "./reports";
 import { SPAM_FILTER_OPTIONS } from "./spamFilter";
 import { PROXY_PROTOCOL_GROUP } from "./proxyProtocol";
+import { KUBERNETES_GROUP } from "./kubernetes";
 
 export const MAIL_SERVER_OPTIONS = {
     mode: oneOf("MailServerMode", MAIL_SERVER_MODES, {
@@ -273,6 +274,7 @@ export const MAIL_SERVER_OPTIONS = {
     },
     ...NAME_PREFIX_GUARD_OPTIONS,
     restart: RESTART_POLICY,
+    kubernetes: KUBERNETES_GROUP,
 };
 
 export type MailServerOptions = Values<typeof MAIL_SERVER_OPTIONS>;

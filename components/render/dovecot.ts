@@ -99,7 +99,7 @@ service auth {
   unix_listener ${paths.dovecotAuthSocket} {
     mode = 0666
   }
-}
+${tcp(spec, "auth-postfix", t => t.authPort)}}
 ${spec.bruteForce ? renderAuthPolicy(spec.bruteForce) : ""}
 # --- mail storage: Maildir under the mail volume, owned by the virtual user vmail
 mail_driver = maildir
@@ -158,7 +158,7 @@ service lmtp {
   unix_listener ${paths.lmtpSocket} {
     mode = 0666
   }
-}
+${tcp(spec, "lmtp", t => t.lmtpPort)}}
 
 # --- delivery: LMTP with Sieve; user+tag@domain reaches user@domain
 recipient_delimiter = ${spec.recipientDelimiter}
@@ -255,4 +255,12 @@ export function renderDovecotFiles(spec: DovecotSpec, metrics?: DovecotMetricsSp
 /** The users file holds hashes: readable by root and Dovecot's auth processes only. */
 export function dovecotUsersFile(content: string): RenderedFile {
     return { path: "users", content, mode: "0640", owner: "root", group: "dovecot" };
+}
+
+/** Kubernetes: a TCP listener beside the socket, for Postfix in its own pods (a Service in between). */
+function tcp(spec: DovecotSpec, name: string, port: (t: NonNullable<DovecotSpec["tcpListeners"]>) => number): string {
+    const t = spec.tcpListeners;
+    return t
+        ? `  # Postfix runs in other pods and reaches this through a Service.\n  inet_listener ${name} {\n    port = ${port(t)}\n  }\n`
+        : "";
 }

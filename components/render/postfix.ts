@@ -101,7 +101,13 @@ ${when(internet)`
 virtual_mailbox_domains = ${list(spec.domains.map(d => d.name))}
 virtual_mailbox_maps = ${table(t.virtualMailboxes)}
 virtual_alias_maps = ${table(t.virtualAliases)}
-virtual_transport = lmtp:unix:${paths.lmtpSocket}
+${
+    spec.dovecotTcp === undefined
+        ? `virtual_transport = lmtp:unix:${paths.lmtpSocket}`
+        : `# Dovecot is another pod: LMTP over TCP to its Service, whose name /etc/hosts (not DNS) knows.
+virtual_transport = lmtp:inet:[${spec.dovecotTcp.host}]:${spec.dovecotTcp.lmtpPort}
+lmtp_host_lookup = native`
+}
 lmtp_destination_concurrency_limit = ${LMTP_CONCURRENCY}
 # A Dovecot reload closes idle LMTP connections ("421 Server shutting down"): a cached connection
 # would defer its next message for minutes. A new one per delivery is cheap on a unix socket.
@@ -174,7 +180,7 @@ ${
 # SMTP, IMAP, POP3 and ManageSieve alike (DovecotImap bruteForce); enabled per port in master.cf (587 and 465 only)
 smtpd_sasl_auth_enable = no
 smtpd_sasl_type = dovecot
-smtpd_sasl_path = ${paths.dovecotAuthSocket}`
+smtpd_sasl_path = ${spec.dovecotTcp ? `inet:${spec.dovecotTcp.host}:${spec.dovecotTcp.authPort}` : paths.dovecotAuthSocket}`
         : cf`# --- SMTP AUTH through saslauthd; enabled per port in master.cf (587 and 465 only)
 smtpd_sasl_auth_enable = no
 smtpd_sasl_type = cyrus

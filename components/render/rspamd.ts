@@ -82,7 +82,10 @@ ${
 }count = 1;
 `,
         ),
-        publicFile("local.d/redis.conf", `${HEADER}servers = ${q(`${VALKEY_SOCKET_DIR}/valkey.sock`)};\n`),
+        publicFile(
+            "local.d/redis.conf",
+            `${HEADER}servers = ${q(s.valkeyServer ?? `${VALKEY_SOCKET_DIR}/valkey.sock`)};\n`,
+        ),
         publicFile(
             "local.d/actions.conf",
             `${HEADER}reject = ${s.rejectScore};

@@ -9,6 +9,8 @@ import type { ClamavSpec } from "../model/antivirus";
 export type { DkimAlgorithm };
 
 export interface RspamdSpec {
+    /** Valkey as "host:port" (Kubernetes: one Valkey Service for every rspamd); undefined: its unix socket. */
+    valkeyServer?: string;
     /** mynetworks as CIDRs: trusted like authenticated users (signed, never scored). */
     trustedNetworks: string[];
     /** DNS servers ("address" or "address:port"); none: the container's /etc/resolv.conf. */

@@ -15,6 +15,7 @@ import {
 import { renderRspamdFiles } from "../render/rspamd";
 import { clamavSpec } from "./clamav";
 import { RSPAMD_METRICS_SOCKET } from "../model/monitoring";
+import { kubernetesPeers, VALKEY_PORT } from "../model/kubernetes";
 import { COMMON_HEALTHCHECK, CONFIG, MailServerService, SERVICE_STATUS } from "./definition";
 import { resolverDns } from "./resolver";
 
@@ -44,6 +45,8 @@ export function rspamdSpec(settings: MailServerSettings): RspamdSpec {
         ...(settings.antivirus.enabled ? { antivirus: clamavSpec(settings.antivirus) } : {}),
         ...(settings.monitoring.metrics ? { metricsSocket: RSPAMD_METRICS_SOCKET } : {}),
         ...dmarcReporting(settings),
+        // Kubernetes: every rspamd replica shares one Valkey, through its Service.
+        ...(settings.kubernetes ? { valkeyServer: `${kubernetesPeers(settings.prefix).valkey}:${VALKEY_PORT}` } : {}),
     };
 }
 

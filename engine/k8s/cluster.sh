@@ -276,6 +276,10 @@ EOF
 }
 EOF
 
+  # syncFrequency 5s (default 1m): how often the kubelet resyncs each pod, and so how soon a
+  # changed ConfigMap or Secret reaches its projected volumes (the Kubernetes platform's config
+  # generations, components/platform/kubernetes); the watch on the objects themselves is immediate.
+  # A user's cluster keeps the default: up to about a minute and a half from `pulumi up` to reload.
   # cgroup v1 hosts: the kubelet refuses them unless failCgroupV1 is false (Kubernetes 1.35+).
   # Eviction and image GC thresholds are set out of the way: the disk is shared with everything
   # else on the machine, and a test must not lose its pods or images to another's files.
@@ -304,6 +308,7 @@ cgroupsPerQOS: true
 failCgroupV1: false
 failSwapOn: false
 oomScoreAdj: 0
+syncFrequency: 5s
 clusterDomain: cluster.local
 resolvConf: /etc/resolv.conf
 registerNode: true

@@ -1,0 +1,142 @@
+// The Kubernetes objects of the platform as plain specs: pure (no Pulumi resource), unit-tested
+// without mocks; deploy.ts registers them. A StatefulSet per pod group (Postfix with rspamd,
+// Valkey, Dovecot), a Service in front of each, a PodDisruptionBudget for Postfix and a
+// NetworkPolicy per group that admits only the peers it needs.
+import type * as k8s from "@pulumi/kubernetes";
+import type { Input } from "@pulumi/pulumi";
+import type { KubernetesSettings } from "../../model/kubernetes";
+import { DATA_CLAIMS, PodParts } from "./pod";
+
+type Meta = k8s.types.input.meta.v1.ObjectMeta;
+type Port = { name: string; port: number };
+
+/** The labels of a pod group's objects; the first three select its pods. */
+export function groupLabels(prefix: string, group: string): Record<string, string> {
+    return {
+        "app.kubernetes.io/part-of": "mailserver",
+        "app.kubernetes.io/instance": prefix,
+        "app.kubernetes.io/component": group,
+    };
+}
+
+const meta = (prefix: string, namespace: Input<string>, name: string, group: string): Meta => ({
+    name,
+    namespace,
+    labels: groupLabels(prefix, group),
+});
+
+export interface StatefulSetInput {
+    prefix: string;
+    namespace: Input<string>;
+    /** The pod group ("postfix", "valkey", "dovecot"), and `<prefix>-<group>` its objects' name. */
+    group: string;
+    replicas: number;
+    parts: PodParts;
+    settings: KubernetesSettings;
+    /** Peer Service names -> their cluster IPs (the pods resolve them without cluster DNS). */
+    hostAliases: Array<{ hostname: string; ip: Input<string> }>;
+    /** Settings the daemons read only at start: a change rolls the pods (an annotation). */
+    startupSettings?: string;
+}
+
+export function statefulSet(i: StatefulSetInput): { metadata: Meta; spec: k8s.types.input.apps.v1.StatefulSetSpec } {
+    const name = `${i.prefix}-${i.group}`;
+    const labels = groupLabels(i.prefix, i.group);
+    return {
+        metadata: meta(i.prefix, i.namespace, name, i.group),
+        spec: {
+            serviceName: name,
+            replicas: i.replicas,
+            // Replicas are peers (no ordering between them): all start and stop at once.
+            podManagementPolicy: "Parallel",
+            selector: { matchLabels: labels },
+            template: {
+                metadata: {
+                    labels,
+                    ...(i.startupSettings ? { annotations: { "mailserver/startup-settings": i.startupSettings } } : {}),
+                },
+                spec: {
+                    // The daemons never talk to the API server.
+                    automountServiceAccountToken: false,
+                    enableServiceLinks: false,
+                    terminationGracePeriodSeconds: 30,
+                    ...(i.hostAliases.length > 0
+                        ? { hostAliases: i.hostAliases.map(a => ({ ip: a.ip, hostnames: [a.hostname] })) }
+                        : {}),
+                    initContainers: i.parts.initContainers,
+                    containers: i.parts.containers,
+                    volumes: i.parts.volumes,
+                },
+            },
+            volumeClaimTemplates: i.parts.claims.map(claim => ({
+                metadata: { name: claim, labels },
+                spec: {
+                    accessModes: ["ReadWriteOnce"],
+                    ...(i.settings.storageClassName ? { storageClassName: i.settings.storageClassName } : {}),
+                    resources: { requests: { storage: i.settings[DATA_CLAIMS[claim]] as string } },
+                },
+            })),
+            // Claims (queue, mail) outlive the StatefulSet: `pulumi destroy` must never lose mail.
+            persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+        },
+    };
+}
+
+export function service(
+    prefix: string,
+    namespace: Input<string>,
+    name: string,
+    group: string,
+    ports: Port[],
+    type = "ClusterIP",
+): { metadata: Meta; spec: k8s.types.input.core.v1.ServiceSpec } {
+    return {
+        metadata: meta(prefix, namespace, name, group),
+        spec: {
+            type,
+            selector: groupLabels(prefix, group),
+            ports: ports.filter(p => p.port > 0).map(p => ({ name: p.name, port: p.port, targetPort: p.port })),
+        },
+    };
+}
+
+/** Postfix: one pod at a time may be disrupted (drained, evicted) while the others take the mail. */
+export function postfixDisruptionBudget(prefix: string, namespace: Input<string>) {
+    return {
+        metadata: meta(prefix, namespace, `${prefix}-postfix`, "postfix"),
+        spec: { maxUnavailable: 1, selector: { matchLabels: groupLabels(prefix, "postfix") } },
+    };
+}
+
+type Rule = { from?: string; ports: number[]; udp?: number[] };
+type PolicySpec = k8s.types.input.networking.v1.NetworkPolicySpec;
+
+/**
+ * A group's NetworkPolicy: ingress and egress denied but for these rules. A rule's `from` (ingress)
+ * or to (egress) is a pod group of the same stack; without it, any address.
+ */
+export function networkPolicy(
+    prefix: string,
+    namespace: Input<string>,
+    group: string,
+    ingress: Rule[],
+    egress: Rule[],
+): { metadata: Meta; spec: PolicySpec } {
+    const peers = (r: Rule) => (r.from ? [{ podSelector: { matchLabels: groupLabels(prefix, r.from) } }] : undefined);
+    const ports = (r: Rule) => [
+        ...r.ports.filter(p => p > 0).map(port => ({ protocol: "TCP", port })),
+        ...(r.udp ?? []).map(port => ({ protocol: "UDP", port })),
+    ];
+    return {
+        metadata: meta(prefix, namespace, `${prefix}-${group}`, group),
+        spec: {
+            podSelector: { matchLabels: groupLabels(prefix, group) },
+            policyTypes: ["Ingress", "Egress"],
+            ingress: ingress.map(r => ({ ...(r.from ? { from: peers(r) } : {}), ports: ports(r) })),
+            egress: egress.map(r => ({ ...(r.from ? { to: peers(r) } : {}), ports: ports(r) })),
+        },
+    };
+}
+
+/** DNS, which every group that looks names up needs (the cluster's resolver, or the host's). */
+export const DNS_RULE: Rule = { ports: [53], udp: [53] };
