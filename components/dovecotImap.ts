@@ -24,6 +24,8 @@ export class DovecotImap extends pulumi.ComponentResource {
     public readonly containerName: pulumi.Output<string>;
     public readonly mailVolumeName: pulumi.Output<string>;
     public readonly dovecotConf: pulumi.Output<string>;
+    /** MailServer kubernetes: Dovecot's StatefulSet and the Service its clients connect to. */
+    public readonly kubernetes: ReturnType<typeof deployImapOnKubernetes> | undefined;
 
     constructor(name: string, args: DovecotImapArgs, opts?: pulumi.ComponentResourceOptions) {
         const v = new Validator(`DovecotImap ${name}`);
@@ -66,6 +68,7 @@ export class DovecotImap extends pulumi.ComponentResource {
                 images,
                 certificate: server.serviceCertificate,
             });
+            this.kubernetes = k8s;
             this.containerName = k8s.statefulSet.metadata.name;
             // The claim template's name (the pod's claim is mail-<pod>).
             this.mailVolumeName = pulumi.output("mail");

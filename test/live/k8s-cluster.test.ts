@@ -14,6 +14,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { engineEnv, passphrase } from "../../scripts/lib/engine";
 import { swaks } from "./clients";
+import { clusterLock } from "./k8s-lock";
 import { ARTIFACTS, ROOT } from "./stack";
 
 const PREFIX = "k8ssmoke";
@@ -123,11 +124,14 @@ describe("Kubernetes test cluster and the pulumi-kubernetes provider", { timeout
     let env: Record<string, string>;
     let kubeconfig: string;
     let stack: Stack;
+    let lock: { release: () => void } | undefined;
     const times: Record<string, number> = {};
     const kubectl = (...args: string[]) =>
         run(path.join(env.MAILSERVER_K8S_BIN, "kubectl"), args, { ...env, KUBECONFIG: kubeconfig });
 
     before(async () => {
+        // k8s-mail.test.ts uses the same cluster and also takes it down at its end.
+        lock = await clusterLock();
         let t = Date.now();
         // The binaries and the plugin (built the first time, then found in the cache).
         env = { ...(process.env as Record<string, string>), ...engineEnv(), ...exportsOf("bash engine/k8s/build.sh") };
@@ -178,6 +182,7 @@ describe("Kubernetes test cluster and the pulumi-kubernetes provider", { timeout
         } finally {
             fs.rmSync(DIR, { recursive: true, force: true });
             if (env) run("bash", [CLUSTER, "down"], env);
+            lock?.release();
             process.stderr.write(`k8s-cluster timings (s): ${JSON.stringify(times)}\n`);
         }
     });

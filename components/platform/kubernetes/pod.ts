@@ -116,7 +116,10 @@ export function podParts(
             else if (!inPod.has(v.owner))
                 throw new Error(`${d.name}: the data volume ${name} belongs to ${v.owner}, which runs in another pod`);
             else if (DATA_CLAIMS[name]) {
-                if (!claims.includes(name)) claims.push(name);
+                if (!claims.includes(name)) {
+                    claims.push(name);
+                    initContainers.push(claimPermissions(name, v.definition.path, s.image, pullPolicy));
+                }
             } else emptyDir(name);
             mounts.push({ name, mountPath: v.definition.path, ...(readOnly ? { readOnly: true } : {}) });
         }
@@ -142,6 +145,23 @@ export function podParts(
         });
     }
     return { initContainers, containers, volumes: [...volumes.values()], claims };
+}
+
+/**
+ * A new claim is an empty directory (root's, often): given the owner and mode the image has at
+ * that path, as Docker does for a new volume (Valkey runs as its own user and writes there). A
+ * claim with anything in it is left as it is. Runs once, before the sidecars and the service.
+ */
+export function claimPermissions(claim: string, path: string, image: Input<string>, pullPolicy: string): Container {
+    const script = `if [ -z "$(ls -A /claim)" ]; then chown --reference=${path} /claim && chmod --reference=${path} /claim; fi`;
+    return {
+        name: `${claim}-permissions`,
+        image,
+        imagePullPolicy: pullPolicy,
+        command: ["sh", "-c", script],
+        volumeMounts: [{ name: claim, mountPath: "/claim" }],
+        securityContext: { ...securityContext(["CAP_CHOWN", "CAP_FOWNER"], true), runAsUser: 0 },
+    };
 }
 
 /**

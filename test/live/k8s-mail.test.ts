@@ -1,0 +1,423 @@
+// MailServer and DovecotImap on Kubernetes (components/platform/kubernetes), through the real
+// engine on the test cluster (engine/k8s/cluster.sh): 2 Postfix replicas (each with rspamd beside
+// it and its own queue claim), one Valkey, Dovecot, for two VirtualDomains. The test reaches the
+// cluster only on loopback: its program adds a haproxy pod (test/live/k8s-balancer) on the host's
+// network at 127.0.0.48 (SMTP) and 127.0.0.49 (IMAP) forwarding to the Postfix and Dovecot
+// Services. Mail submitted (587, 465, SMTP AUTH) and received (25) for both domains is read back
+// over IMAPS; an unchanged preview shows 0 changes; a mailbox added by a new `pulumi up` logs in
+// and receives mail while no pod restarts (same pod UIDs, same restart counts).
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import { DovecotImap, MailServer, VirtualDomain } from "../../components";
+import { engineEnv, passphrase } from "../../scripts/lib/engine";
+import { caFile, Credentials, fetchBySubject, imapClient, smtp, uniqueSubject } from "./clients";
+import { clusterLock } from "./k8s-lock";
+import { ARTIFACTS, ROOT } from "./stack";
+
+const PREFIX = "k8smail";
+const NAMESPACE = "k8smail";
+const SMTP_ADDRESS = "127.0.0.48";
+const IMAP_ADDRESS = "127.0.0.49";
+const PORT = { smtp: 46525, submission: 46587, smtps: 46565, imaps: 46593, imap: 46543 };
+const HOSTNAME = "mail.k8smail.test";
+const SERVICES = ["postfix", "dovecot", "rspamd", "valkey"];
+const image = (name: string) => `mailserver-${name}:${PREFIX}`;
+const BALANCER = `k8smail-balancer:${PREFIX}`;
+const STORAGE_CLASS = "k8smail-static";
+const CLUSTER = path.join(ROOT, "engine", "k8s", "cluster.sh");
+const DIR = path.join(ARTIFACTS, "engine", PREFIX);
+const STATE = process.env.MAILSERVER_K8S_STATE ?? "/var/lib/mailtest-k8s";
+/** Static volumes (the cluster has no provisioner): 2 queues, mail, Valkey, and one spare. */
+const VOLUMES = 5;
+
+const USERS: Record<string, Credentials> = {
+    alice: { address: "alice@k8smail.test", password: "alice-k8s-password-1" },
+    bob: { address: "bob@k8smail.test", password: "bob-k8s-password-22" },
+    carol: { address: "carol@k8smail.org", password: "carol-k8s-password-3" },
+    dave: { address: "dave@k8smail.org", password: "dave-k8s-password-44" },
+};
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 30 * 60_000): string {
+    const r = spawnSync(cmd, args, { cwd: ROOT, env, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20 });
+    if (r.status !== 0)
+        throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}):\n${r.stderr}\n${r.stdout}`);
+    return r.stdout;
+}
+
+function exportsOf(script: string): Record<string, string> {
+    const out = run("bash", ["-c", `set -e; eval "$(${script})"; env -0`]);
+    return Object.fromEntries(
+        out
+            .split("\0")
+            .filter(Boolean)
+            .map(kv => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+    );
+}
+
+const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
+/** SHA512-CRYPT with a fixed salt: the same hash at every run, so an unchanged preview stays unchanged. */
+const hashOf = (u: Credentials) =>
+    run("openssl", ["passwd", "-6", "-salt", u.address.replace(/[^a-z]/g, "").slice(0, 16), u.password]).trim();
+
+function haproxyConfig(postfix: pulumi.Output<string>, dovecot: pulumi.Output<string>): pulumi.Output<string> {
+    const forward = (name: string, address: string, port: number, ip: string, target: number) =>
+        `frontend ${name}\n  bind ${address}:${port}\n  default_backend ${name}\n` +
+        `backend ${name}\n  server ${name} ${ip}:${target}\n`;
+    return pulumi
+        .all([postfix, dovecot])
+        .apply(([p, d]) =>
+            [
+                "global\n  log stdout format raw local0 info\n",
+                "defaults\n  mode tcp\n  log global\n  timeout connect 5s\n  timeout client 120s\n  timeout server 120s\n",
+                forward("smtp", SMTP_ADDRESS, PORT.smtp, p, 25),
+                forward("submission", SMTP_ADDRESS, PORT.submission, p, 587),
+                forward("smtps", SMTP_ADDRESS, PORT.smtps, p, 465),
+                forward("imaps", IMAP_ADDRESS, PORT.imaps, d, 993),
+                forward("imap", IMAP_ADDRESS, PORT.imap, d, 143),
+            ].join(""),
+        );
+}
+
+function program(kubeconfig: string, withDave: () => boolean) {
+    return async () => {
+        const provider = new k8s.Provider("cluster", { kubeconfig });
+        const ns = new k8s.core.v1.Namespace("ns", { metadata: { name: NAMESPACE } }, { provider });
+        const volumes = Array.from({ length: VOLUMES }, (_, i) => {
+            const name = `${PREFIX}-pv-${i}`;
+            return new k8s.core.v1.PersistentVolume(
+                name,
+                {
+                    metadata: { name },
+                    spec: {
+                        capacity: { storage: "1Gi" },
+                        accessModes: ["ReadWriteOnce"],
+                        persistentVolumeReclaimPolicy: "Retain",
+                        storageClassName: STORAGE_CLASS,
+                        hostPath: { path: path.join(STATE, "volumes", PREFIX, name), type: "DirectoryOrCreate" },
+                    },
+                },
+                { provider },
+            );
+        });
+        const mailbox = (u: Credentials) => ({ address: u.address, passwordHash: hashOf(u) });
+        const domains = [
+            new VirtualDomain("k8smail.test", {
+                domain: "k8smail.test",
+                mailboxes: [mailbox(USERS.alice), mailbox(USERS.bob)],
+            }),
+            new VirtualDomain("k8smail.org", {
+                domain: "k8smail.org",
+                mailboxes: [mailbox(USERS.carol), ...(withDave() ? [mailbox(USERS.dave)] : [])],
+            }),
+        ];
+        const images = Object.fromEntries(SERVICES.map(s => [s, image(s)]));
+        const opts = { providers: { kubernetes: provider }, dependsOn: [ns, ...volumes] };
+        const server = new MailServer(
+            "mail",
+            {
+                hostname: HOSTNAME,
+                namePrefix: PREFIX,
+                domains,
+                dns: "none",
+                images,
+                kubernetes: {
+                    namespace: NAMESPACE,
+                    postfixReplicas: 2,
+                    storageClassName: STORAGE_CLASS,
+                    queueStorage: "1Gi",
+                    mailStorage: "1Gi",
+                    valkeyStorage: "1Gi",
+                    imagePullPolicy: "Never",
+                },
+            },
+            opts,
+        );
+        const imap = new DovecotImap("imap", { mailServer: server, images }, opts);
+        const postfixIp = server.kubernetes!.services.get(`${PREFIX}-postfix`)!.spec.clusterIP;
+        const dovecotIp = imap.kubernetes!.service.spec.clusterIP;
+        const config = new k8s.core.v1.ConfigMap(
+            "balancer",
+            {
+                metadata: { namespace: NAMESPACE, name: "balancer" },
+                data: { "haproxy.cfg": haproxyConfig(postfixIp, dovecotIp) },
+            },
+            { provider, dependsOn: [ns] },
+        );
+        const labels = { app: "balancer" };
+        new k8s.apps.v1.Deployment(
+            "balancer",
+            {
+                metadata: { namespace: NAMESPACE, name: "balancer" },
+                spec: {
+                    replicas: 1,
+                    selector: { matchLabels: labels },
+                    strategy: { type: "Recreate" },
+                    template: {
+                        // A new configuration restarts haproxy (the test's own pod, not the mail server's).
+                        metadata: {
+                            labels,
+                            annotations: { config: config.data.apply(d => String(d["haproxy.cfg"].length)) },
+                        },
+                        spec: {
+                            hostNetwork: true,
+                            terminationGracePeriodSeconds: 2,
+                            containers: [
+                                {
+                                    name: "haproxy",
+                                    image: BALANCER,
+                                    imagePullPolicy: "Never",
+                                    volumeMounts: [{ name: "config", mountPath: "/etc/balancer" }],
+                                    readinessProbe: {
+                                        tcpSocket: { host: SMTP_ADDRESS, port: PORT.smtp },
+                                        periodSeconds: 1,
+                                    },
+                                },
+                            ],
+                            volumes: [{ name: "config", configMap: { name: config.metadata.name } }],
+                        },
+                    },
+                },
+            },
+            { provider },
+        );
+        return { certificatePem: server.certificatePem, mainCf: server.mainCf };
+    };
+}
+
+describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, () => {
+    let env: Record<string, string>;
+    let kubeconfig: string;
+    let stack: Stack;
+    let lock: { release: () => void } | undefined;
+    let ca: string;
+    let dave = false;
+    const times: Record<string, number> = {};
+    const kubectl = (...args: string[]) =>
+        run(path.join(env.MAILSERVER_K8S_BIN, "kubectl"), ["--namespace", NAMESPACE, ...args], {
+            ...env,
+            KUBECONFIG: kubeconfig,
+        });
+    const pods = () =>
+        (JSON.parse(kubectl("get", "pods", "-o", "json")).items as any[])
+            .filter(p => p.metadata.labels?.["app.kubernetes.io/instance"] === PREFIX)
+            .map(p => ({
+                name: p.metadata.name as string,
+                uid: p.metadata.uid as string,
+                restarts: [...(p.status.initContainerStatuses ?? []), ...(p.status.containerStatuses ?? [])]
+                    .map((c: any) => `${c.name}=${c.restartCount}`)
+                    .join(","),
+            }))
+            .sort((a, b) => a.name.localeCompare(b.name));
+
+    before(async () => {
+        lock = await clusterLock();
+        let t = Date.now();
+        env = { ...(process.env as Record<string, string>), ...engineEnv(), ...exportsOf("bash engine/k8s/build.sh") };
+        kubeconfig = run("bash", [CLUSTER, "up"], env).trim();
+        times.clusterUp = seconds(t);
+        t = Date.now();
+        const build = (tag: string, dockerfile: string, context: string) =>
+            run("docker", ["build", "-q", "--network", "host", "-t", tag, "-f", dockerfile, context]);
+        for (const s of SERVICES)
+            build(image(s), path.join(ROOT, "images", s, "Dockerfile"), path.join(ROOT, "images"));
+        build(BALANCER, path.join(__dirname, "k8s-balancer", "Dockerfile"), path.join(__dirname, "k8s-balancer"));
+        times.imageBuild = seconds(t);
+        t = Date.now();
+        for (const s of [...SERVICES.map(image), BALANCER]) run("bash", [CLUSTER, "import", s], env);
+        times.imageImport = seconds(t);
+
+        fs.rmSync(DIR, { recursive: true, force: true });
+        fs.rmSync(path.join(STATE, "volumes", PREFIX), { recursive: true, force: true });
+        fs.mkdirSync(path.join(DIR, "state"), { recursive: true, mode: 0o700 });
+        fs.mkdirSync(path.join(DIR, "workspace"), { recursive: true, mode: 0o700 });
+        const envVars: Record<string, string> = {
+            ...engineEnv(),
+            PULUMI_BACKEND_URL: `file://${path.join(DIR, "state")}`,
+            PULUMI_CONFIG_PASSPHRASE: passphrase(path.join(DIR, "passphrase")),
+        };
+        Object.assign(process.env, envVars);
+        stack = await LocalWorkspace.createOrSelectStack(
+            { stackName: PREFIX, projectName: "k8s-mail", program: program(kubeconfig, () => dave) },
+            {
+                workDir: path.join(DIR, "workspace"),
+                pulumiCommand: await PulumiCommand.get({ root: envVars.PULUMI_ROOT, skipVersionCheck: true }),
+                envVars,
+                projectSettings: { name: "k8s-mail", runtime: "nodejs" },
+            },
+        );
+    });
+
+    after(async () => {
+        try {
+            if (env && kubeconfig) {
+                // What the pods said, for the artifacts (before they go).
+                const logs = path.join(ARTIFACTS, "k8s-mail-logs");
+                fs.mkdirSync(logs, { recursive: true });
+                for (const p of pods()) {
+                    const r = spawnSync(
+                        path.join(env.MAILSERVER_K8S_BIN, "kubectl"),
+                        ["--namespace", NAMESPACE, "logs", p.name, "--all-containers", "--prefix"],
+                        { env: { ...env, KUBECONFIG: kubeconfig }, encoding: "utf8", maxBuffer: 64 << 20 },
+                    );
+                    fs.writeFileSync(path.join(logs, `${p.name}.log`), `${r.stdout}${r.stderr}`);
+                }
+            }
+            if (stack) await stack.destroy({ onOutput: s => process.stderr.write(s) });
+        } finally {
+            fs.rmSync(DIR, { recursive: true, force: true });
+            if (env) run("bash", [CLUSTER, "down"], env);
+            lock?.release();
+            process.stderr.write(`k8s-mail timings (s): ${JSON.stringify(times)}\n`);
+        }
+    });
+
+    test("pulumi up deploys 2 Postfix replicas with rspamd, Valkey and Dovecot; each Postfix pod has its own queue claim", async () => {
+        const t = Date.now();
+        const r = await stack.up({ onOutput: s => process.stderr.write(s) });
+        times.up = seconds(t);
+        assert.equal(r.summary.result, "succeeded");
+        ca = caFile(r.outputs.certificatePem.value, PREFIX);
+        assert.match(r.outputs.mainCf.value, /^virtual_transport = lmtp:inet:\[k8smail-dovecot-internal\]:24$/m);
+        const names = pods().map(p => p.name);
+        assert.deepEqual(names, [
+            `${PREFIX}-dovecot-0`,
+            `${PREFIX}-postfix-0`,
+            `${PREFIX}-postfix-1`,
+            `${PREFIX}-valkey-0`,
+        ]);
+        const claims = JSON.parse(kubectl("get", "pvc", "-o", "json")).items.map(
+            (c: any) => `${c.metadata.name}:${c.status.phase}`,
+        );
+        assert.deepEqual(claims.sort(), [
+            `mail-${PREFIX}-dovecot-0:Bound`,
+            `queue-${PREFIX}-postfix-0:Bound`,
+            `queue-${PREFIX}-postfix-1:Bound`,
+            `valkey-data-${PREFIX}-valkey-0:Bound`,
+        ]);
+        const postfixPod = JSON.parse(kubectl("get", "pod", `${PREFIX}-postfix-0`, "-o", "json"));
+        assert.deepEqual(
+            postfixPod.spec.containers.map((c: any) => c.name),
+            ["postfix", "rspamd"],
+        );
+    });
+
+    const submit = (from: Credentials, to: string, subject: string, port: "submission" | "smtps") =>
+        smtp({
+            server: SMTP_ADDRESS,
+            port: PORT[port],
+            tls: port === "smtps" ? "implicit" : "starttls",
+            ca,
+            servername: HOSTNAME,
+            auth: from,
+            from: from.address,
+            to,
+            subject,
+            body: "sent through the Kubernetes platform",
+        });
+    const receive = (from: string, to: string, subject: string) =>
+        smtp({ server: SMTP_ADDRESS, port: PORT.smtp, from, to, subject, body: "from the Internet" });
+    const read = (u: Credentials, subject: string) =>
+        fetchBySubject(u, subject, "imaps", ca, "INBOX", 60_000, { ...PORT } as any, {
+            host: IMAP_ADDRESS,
+            servername: HOSTNAME,
+        });
+
+    test("mail submitted (587 and 465, SMTP AUTH) and received (25) for both domains is read back over IMAPS", async () => {
+        const cases: Array<[string, () => ReturnType<typeof smtp>, Credentials]> = [];
+        const s1 = uniqueSubject("k8s submission test->org");
+        cases.push([s1, () => submit(USERS.alice, USERS.carol.address, s1, "submission"), USERS.carol]);
+        const s2 = uniqueSubject("k8s smtps org->test");
+        cases.push([s2, () => submit(USERS.carol, USERS.bob.address, s2, "smtps"), USERS.bob]);
+        for (const u of [USERS.alice, USERS.carol]) {
+            const s = uniqueSubject(`k8s inbound to ${u.address}`);
+            cases.push([s, () => receive("someone@outside.example", u.address, s), u]);
+        }
+        for (const [subject, send, reader] of cases) {
+            const r = send();
+            assert.equal(r.status, 0, r.transcript);
+            assert.ok(
+                r.replies.some(l => /^250 .*queued as/.test(l)),
+                r.transcript,
+            );
+            const message = await read(reader, subject);
+            assert.match(message, new RegExp(`Subject: ${subject}`));
+        }
+        // Wrong password: refused by Dovecot's auth service, which Postfix asks over TCP.
+        const bad = smtp({
+            server: SMTP_ADDRESS,
+            port: PORT.submission,
+            tls: "starttls",
+            ca,
+            servername: HOSTNAME,
+            auth: USERS.alice,
+            password: "not-the-password-x",
+            quitAfter: "AUTH",
+        });
+        assert.notEqual(bad.status, 0, bad.transcript);
+        assert.ok(
+            bad.replies.some(l => /^535 /.test(l)),
+            bad.transcript,
+        );
+    });
+
+    test("an unchanged preview shows 0 changes", async () => {
+        const t = Date.now();
+        const r = await stack.preview({ diff: true });
+        times.preview = seconds(t);
+        const changed = Object.entries(r.changeSummary).filter(([kind, n]) => kind !== "same" && n > 0);
+        assert.deepEqual(changed, [], r.stdout);
+    });
+
+    test("a mailbox added by pulumi up logs in and receives mail, and no pod restarts", async () => {
+        const before = pods();
+        dave = true;
+        let t = Date.now();
+        const r = await stack.up({ onOutput: s => process.stderr.write(s) });
+        times.upMailbox = seconds(t);
+        assert.equal(r.summary.result, "succeeded");
+        t = Date.now();
+        // The kubelet brings the new projection, the sidecars install it, the daemons reload.
+        let lastError: unknown;
+        for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
+            try {
+                const c = await imapClient(USERS.dave, "imaps", ca, { ...PORT } as any, {
+                    host: IMAP_ADDRESS,
+                    servername: HOSTNAME,
+                });
+                await c.logout();
+                lastError = undefined;
+                break;
+            } catch (e) {
+                lastError = e;
+                await new Promise(res => setTimeout(res, 1000));
+            }
+        }
+        assert.equal(lastError, undefined, `dave cannot log in: ${lastError}`);
+        times.mailboxLogin = seconds(t);
+        // Both Postfix replicas know the mailbox: several messages, so the Service spreads them.
+        const subjects: string[] = [];
+        for (let i = 0; i < 6; i++) {
+            const s = uniqueSubject(`k8s to the new mailbox ${i}`);
+            let res = receive("someone@outside.example", USERS.dave.address, s);
+            for (let tries = 0; res.status !== 0 && tries < 30; tries++) {
+                await new Promise(r2 => setTimeout(r2, 2000));
+                res = receive("someone@outside.example", USERS.dave.address, s);
+            }
+            assert.equal(res.status, 0, res.transcript);
+            subjects.push(s);
+        }
+        times.mailboxMail = seconds(t);
+        for (const s of subjects) await read(USERS.dave, s);
+        const sent = uniqueSubject("k8s from the new mailbox");
+        const out = submit(USERS.dave, USERS.alice.address, sent, "submission");
+        assert.equal(out.status, 0, out.transcript);
+        await read(USERS.alice, sent);
+        assert.deepEqual(pods(), before, "the same pods (UIDs), with the same restart counts");
+    });
+});
