@@ -74,7 +74,6 @@ const TURNED_ON_BY: Record<string, { field: string; value: (s: MailServerSetting
     clamav: { field: "antivirus.enabled", value: () => true, accepted: "expected false" },
     metrics: { field: "monitoring.metrics", value: () => true, accepted: "expected false" },
     monitoring: { field: "monitoring.alerts", value: () => true, accepted: "expected false" },
-    backup: { field: "backup.enabled", value: () => true, accepted: "expected false" },
     resolver: { field: "outboundTls.resolver", value: () => true, accepted: "expected false" },
     mtasts: {
         field: "outboundTls.mtaSts",
@@ -106,6 +105,9 @@ export function applyKubernetes(
         if (on) v.fail(on.field, on.value(settings), `${on.accepted} ${why}; the ${d.name} container is Docker-only`);
         if (images?.[d.name] === undefined) v.fail(`images.${d.name}`, undefined, imageAccepted(d.name));
     }
+    // DovecotImap runs the backup container, with this MailServer's settings.
+    if (settings.backup.enabled)
+        v.fail("backup.enabled", true, `expected false ${why}; the backup container is Docker-only`);
     const peers = kubernetesPeers(settings.prefix);
     return {
         ...settings,

@@ -26,7 +26,7 @@ const SMTP_ADDRESS = "127.0.0.48";
 const IMAP_ADDRESS = "127.0.0.49";
 const PORT = { smtp: 46525, submission: 46587, smtps: 46565, imaps: 46593, imap: 46543 };
 const HOSTNAME = "mail.k8smail.test";
-const SERVICES = ["postfix", "dovecot", "rspamd", "valkey"];
+const SERVICES = ["postfix", "dovecot", "rspamd", "valkey", "authpolicy"];
 const image = (name: string) => `mailserver-${name}:${PREFIX}`;
 const BALANCER = `k8smail-balancer:${PREFIX}`;
 const STORAGE_CLASS = "k8smail-static";
@@ -125,6 +125,8 @@ function program(kubeconfig: string, withDave: () => boolean) {
                 namePrefix: PREFIX,
                 domains,
                 dns: "none",
+                // The MTA-STS policy daemon is Docker-only in this phase (refused otherwise).
+                outboundTls: { mtaSts: false },
                 images,
                 kubernetes: {
                     namespace: NAMESPACE,

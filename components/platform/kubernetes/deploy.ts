@@ -19,7 +19,14 @@ import {
 import type { PlannedService } from "../../services";
 import type { VolumeDefinition } from "../../services/definition";
 import { filesData } from "./config";
-import { DNS_RULE, groupLabels, networkPolicy, postfixDisruptionBudget, service, statefulSet } from "./objects";
+import {
+    dovecotPolicy,
+    groupLabels,
+    mailServerPolicies,
+    postfixDisruptionBudget,
+    service,
+    statefulSet,
+} from "./objects";
 import { filesObjectName, podParts, PodService } from "./pod";
 
 type Planned = PlannedService<string, any, any>;
@@ -143,11 +150,6 @@ export function deployMailServerOnKubernetes(
             "valkey",
             deployGroup({ ...common, group: "valkey", replicas: 1, planned: valkey, hostAliases: [] }),
         );
-        new k8s.networking.v1.NetworkPolicy(
-            `${prefix}-valkey`,
-            networkPolicy(prefix, ns, "valkey", [{ from: "postfix", ports: [VALKEY_PORT] }], []),
-            { parent },
-        );
     }
     const ports = a.settings.postfix.ports;
     svc(
@@ -166,23 +168,9 @@ export function deployMailServerOnKubernetes(
         deployGroup({ ...common, group: "postfix", replicas: k.postfixReplicas, planned: postfixGroup, hostAliases }),
     );
     new k8s.policy.v1.PodDisruptionBudget(`${prefix}-postfix`, postfixDisruptionBudget(prefix, ns), { parent });
-    new k8s.networking.v1.NetworkPolicy(
-        `${prefix}-postfix`,
-        networkPolicy(
-            prefix,
-            ns,
-            "postfix",
-            [{ ports: [ports.smtp, ports.submission, ports.smtps] }],
-            [
-                { from: "dovecot", ports: [DOVECOT_LMTP_PORT, DOVECOT_AUTH_PORT] },
-                ...(valkeyRuns ? [{ from: "valkey", ports: [VALKEY_PORT] }] : []),
-                DNS_RULE,
-                // Outbound mail to other servers (and relayhosts) on the usual ports.
-                { ports: [25, 465, 587] },
-            ],
-        ),
-        { parent },
-    );
+    const tcp = { lmtpPort: DOVECOT_LMTP_PORT, authPort: DOVECOT_AUTH_PORT, valkeyPort: VALKEY_PORT };
+    for (const policy of mailServerPolicies(prefix, ns, ports, valkeyRuns, tcp))
+        new k8s.networking.v1.NetworkPolicy(policy.metadata.name as string, policy, { parent });
     return d;
 }
 
@@ -222,19 +210,13 @@ export function deployImapOnKubernetes(
         service(prefix, k.namespace, `${prefix}-dovecot`, "dovecot", clientPorts, k.serviceType),
         { parent },
     );
-    new k8s.networking.v1.NetworkPolicy(
-        `${prefix}-dovecot`,
-        networkPolicy(
-            prefix,
-            k.namespace,
-            "dovecot",
-            [
-                { ports: clientPorts.map(c => c.port) },
-                { from: "postfix", ports: [DOVECOT_LMTP_PORT, DOVECOT_AUTH_PORT] },
-            ],
-            [],
-        ),
-        { parent },
+    const tcp = { lmtpPort: DOVECOT_LMTP_PORT, authPort: DOVECOT_AUTH_PORT };
+    const policy = dovecotPolicy(
+        prefix,
+        k.namespace,
+        clientPorts.map(c => c.port),
+        tcp,
     );
+    new k8s.networking.v1.NetworkPolicy(`${prefix}-dovecot`, policy, { parent });
     return { statefulSet: statefulSetResource, service: svc };
 }

@@ -140,3 +140,50 @@ export function networkPolicy(
 
 /** DNS, which every group that looks names up needs (the cluster's resolver, or the host's). */
 export const DNS_RULE: Rule = { ports: [53], udp: [53] };
+
+/**
+ * Who may talk to whom: Postfix takes mail from anywhere on its three ports and reaches Dovecot
+ * (LMTP, auth), Valkey (its rspamd) and DNS, and other mail servers on 25, 465 and 587; Valkey
+ * takes rspamd's connections only and reaches nobody; Dovecot takes its clients from anywhere and
+ * Postfix on LMTP and auth, and reaches nobody (no Sieve mail in this phase).
+ */
+export function mailServerPolicies(
+    prefix: string,
+    namespace: Input<string>,
+    ports: { smtp: number; submission: number; smtps: number },
+    valkey: boolean,
+    lmtp: { lmtpPort: number; authPort: number; valkeyPort: number },
+) {
+    return [
+        networkPolicy(
+            prefix,
+            namespace,
+            "postfix",
+            [{ ports: [ports.smtp, ports.submission, ports.smtps] }],
+            [
+                { from: "dovecot", ports: [lmtp.lmtpPort, lmtp.authPort] },
+                ...(valkey ? [{ from: "valkey", ports: [lmtp.valkeyPort] }] : []),
+                DNS_RULE,
+                { ports: [25, 465, 587] },
+            ],
+        ),
+        ...(valkey
+            ? [networkPolicy(prefix, namespace, "valkey", [{ from: "postfix", ports: [lmtp.valkeyPort] }], [])]
+            : []),
+    ];
+}
+
+export function dovecotPolicy(
+    prefix: string,
+    namespace: Input<string>,
+    clientPorts: number[],
+    lmtp: { lmtpPort: number; authPort: number },
+) {
+    return networkPolicy(
+        prefix,
+        namespace,
+        "dovecot",
+        [{ ports: clientPorts }, { from: "postfix", ports: [lmtp.lmtpPort, lmtp.authPort] }],
+        [],
+    );
+}
