@@ -6,7 +6,8 @@ import { Validator } from "./model/validator";
 import { validateDovecot } from "./options/dovecotImap";
 import { deployServices } from "./platform/docker/deploy";
 import { checkKubernetesImages } from "./options/kubernetes";
-import { deployImapOnKubernetes } from "./platform/kubernetes/deploy";
+import type { deployImapOnKubernetes } from "./platform/kubernetes/deploy";
+import { kubernetesPlatform } from "./platform/kubernetes/load";
 import { fileInputs, IMAP_SERVICES, planServices } from "./services";
 import type { ImapSettings } from "./services/definition";
 
@@ -61,7 +62,7 @@ export class DovecotImap extends pulumi.ComponentResource {
         );
         this.spec = spec;
         if (base) {
-            const k8s = deployImapOnKubernetes(this, planned, {
+            const k8s = kubernetesPlatform().deployImapOnKubernetes(this, planned, {
                 prefix: server.settings.prefix,
                 base,
                 settings,

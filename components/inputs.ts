@@ -98,6 +98,10 @@ export function mailServerSettings(d: MailServerSettings) {
         ),
         // organization and address only when given.
         reports: Object.fromEntries(Object.entries(d.reports).filter(([, x]) => x !== undefined)),
+        // Only when set (a stack on Docker registers what it did before); storageClassName only when given.
+        ...(d.kubernetes
+            ? { kubernetes: Object.fromEntries(Object.entries(d.kubernetes).filter(([, x]) => x !== undefined)) }
+            : {}),
         // Only when on, so that servers without it register what they did before.
         ...(d.antivirus.enabled ? { antivirus: d.antivirus } : {}),
         ...(d.monitoring.metrics ? { monitoring: d.monitoring } : {}),

@@ -17,7 +17,8 @@ import { Validator } from "./model/validator";
 import { MAIL_SERVER_BRAND } from "./options/mailServer";
 import { validateMailServer } from "./options/validateMailServer";
 import { applyKubernetes } from "./options/kubernetes";
-import { deployMailServerOnKubernetes, KubernetesDeployment } from "./platform/kubernetes/deploy";
+import type { KubernetesDeployment } from "./platform/kubernetes/deploy";
+import { kubernetesPlatform } from "./platform/kubernetes/load";
 import { NetworkPlacement } from "./platform/docker/container";
 import { deployServices, Deployment } from "./platform/docker/deploy";
 import { stackPlacement } from "./platform/docker/network";
@@ -155,7 +156,7 @@ export class MailServer extends pulumi.ComponentResource {
 
         const images = { ...args.images } as Record<string, pulumi.Input<string> | undefined>;
         this.kubernetes = k
-            ? deployMailServerOnKubernetes(this, planned, {
+            ? kubernetesPlatform().deployMailServerOnKubernetes(this, planned, {
                   prefix,
                   k,
                   settings,

@@ -160,6 +160,29 @@ before(async () => {
         namePrefix: "rr",
         users: [{ address: "app@example.com", password: secret("app-Relay-User-Pass-05") }],
     });
+    // On Kubernetes (every field of kubernetes set): what cannot run beside the Docker-only services above.
+    new c.MailServer("ro-k8s", {
+        hostname: "mail.example.net",
+        domains: [
+            new c.VirtualDomain("ro-k8s-domain", {
+                domain: "example.net",
+                mailboxes: [{ address: "kim", password: secret("Kim-Mailbox-Pass-0001") }],
+            }),
+        ],
+        namePrefix: "rk",
+        outboundTls: { mtaSts: false },
+        images: { postfix: "p:1", rspamd: "r:1", valkey: "v:1" },
+        kubernetes: {
+            namespace: "mail",
+            postfixReplicas: 3,
+            storageClassName: "fast",
+            queueStorage: "2Gi",
+            mailStorage: "20Gi",
+            valkeyStorage: "1Gi",
+            serviceType: "LoadBalancer",
+            imagePullPolicy: "Always",
+        },
+    });
     const imap = new c.DovecotImap("ro-imap", {
         mailServer: server,
         publishAddress: "127.0.0.1",
@@ -170,9 +193,11 @@ before(async () => {
 });
 
 const wire = (type: string, name: string) => env.byName(name, type).wire;
+/** ro-server's inputs, with kubernetes as ro-k8s registers it (the two cannot be one server). */
+const serverWire = () => ({ ...wire(T.mailServer, "ro-server"), kubernetes: wire(T.mailServer, "ro-k8s").kubernetes });
 
 test("every declared MailServer option is a registered input (or listed with its reason)", () => {
-    assert.deepEqual(missing(MAIL_SERVER_OPTIONS, wire(T.mailServer, "ro-server"), "MailServer"), []);
+    assert.deepEqual(missing(MAIL_SERVER_OPTIONS, serverWire(), "MailServer"), []);
     // Relay mode's logins, which the walk does not enter (a list of addresses).
     assert.deepEqual(wire(T.mailServer, "ro-relay-mode").users, ["app@example.com"]);
 });
@@ -190,7 +215,7 @@ test("every declared Relayhost option is a registered input (or listed with its 
 });
 
 test("the walk finds a missing option: a registration without spamFilter.rejectScore fails", () => {
-    const w = structuredClone(wire(T.mailServer, "ro-server"));
+    const w = structuredClone(serverWire());
     delete w.spamFilter.rejectScore;
     delete w.hostname;
     assert.deepEqual(missing(MAIL_SERVER_OPTIONS, w, "MailServer"), [
@@ -203,7 +228,7 @@ test("no stale reason: each listed option is indeed missing from the registered 
     // Lists of plain values (users) cannot be walked item by item: kept out of the walk.
     const skip = { "MailServer.users[]": NOT_REGISTERED["MailServer.users[]"] };
     const found = new Set([
-        ...missing(MAIL_SERVER_OPTIONS, wire(T.mailServer, "ro-server"), "MailServer", skip),
+        ...missing(MAIL_SERVER_OPTIONS, serverWire(), "MailServer", skip),
         ...missing(DOVECOT_IMAP_OPTIONS, wire(T.dovecotImap, "ro-imap"), "DovecotImap", skip),
         ...missing(VIRTUAL_DOMAIN_OPTIONS, wire(T.virtualDomain, "ro-example.com"), "VirtualDomain", skip),
         ...missing(RELAYHOST_OPTIONS, wire(T.relayhost, "ro-relay"), "Relayhost", skip),

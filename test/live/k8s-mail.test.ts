@@ -19,6 +19,7 @@ import { engineEnv, passphrase } from "../../scripts/lib/engine";
 import { caFile, Credentials, fetchBySubject, imapClient, smtp, uniqueSubject } from "./clients";
 import { clusterLock } from "./k8s-lock";
 import { ARTIFACTS, ROOT } from "./stack";
+import { stormSend } from "./k8s-storm";
 
 const PREFIX = "k8smail";
 const NAMESPACE = "k8smail";
@@ -413,15 +414,35 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
         }
         assert.equal(lastError, undefined, `dave cannot log in: ${lastError}`);
         times.mailboxLogin = seconds(t);
-        // Both Postfix replicas know the mailbox: several messages, so the Service spreads them.
+        // Every Postfix replica knows the mailbox (its own compiled table), whichever the Service picks.
+        for (const pod of [`${PREFIX}-postfix-0`, `${PREFIX}-postfix-1`]) {
+            const query = [
+                "exec",
+                pod,
+                "-c",
+                "postfix",
+                "--",
+                "postmap",
+                "-q",
+                USERS.dave.address,
+                "lmdb:/config/current/vmailbox",
+            ];
+            let found = "";
+            for (const deadline = Date.now() + 120_000; found === "" && Date.now() < deadline;) {
+                found = spawnSync(path.join(env.MAILSERVER_K8S_BIN, "kubectl"), ["--namespace", NAMESPACE, ...query], {
+                    env: { ...env, KUBECONFIG: kubeconfig },
+                    encoding: "utf8",
+                }).stdout.trim();
+                if (found === "") await new Promise(res => setTimeout(res, 1000));
+            }
+            assert.notEqual(found, "", `${pod} does not know ${USERS.dave.address} after 120 s`);
+        }
+        times.postfixTables = seconds(t);
+        // Mail to it through the balancer: several messages, so the Service spreads them.
         const subjects: string[] = [];
         for (let i = 0; i < 6; i++) {
             const s = uniqueSubject(`k8s to the new mailbox ${i}`);
-            let res = receive("someone@outside.example", USERS.dave.address, s);
-            for (let tries = 0; res.status !== 0 && tries < 30; tries++) {
-                await new Promise(r2 => setTimeout(r2, 2000));
-                res = receive("someone@outside.example", USERS.dave.address, s);
-            }
+            const res = receive("someone@outside.example", USERS.dave.address, s);
             assert.equal(res.status, 0, res.transcript);
             subjects.push(s);
         }
@@ -459,4 +480,78 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
                 /relay=k8smail-dovecot-internal\[[0-9.]+\]:24,.*status=sent/,
             );
     });
+
+    test("a Postfix pod killed while 1,000 messages are sent through the balancer: every acknowledged message is delivered", async () => {
+        const run = `storm-${Date.now().toString(36)}`;
+        const victim = `${PREFIX}-postfix-1`;
+        const uidBefore = pods().find(p => p.name === victim)!.uid;
+        let killedAt = 0;
+        const t = Date.now();
+        const result = await stormSend({
+            host: SMTP_ADDRESS,
+            port: PORT.smtp,
+            from: "storm@outside.example",
+            to: USERS.bob.address,
+            run,
+            messages: 1000,
+            sessions: 8,
+            // A kill, not a drain: no grace period, the kubelet's SIGKILL.
+            onSent: n => {
+                if (n === 200 && killedAt === 0) {
+                    killedAt = Date.now();
+                    kubectl("delete", "pod", victim, "--grace-period=0", "--force", "--wait=false");
+                }
+            },
+        });
+        times.stormSend = seconds(t);
+        assert.ok(killedAt > 0, "the pod was killed while sending");
+        assert.ok(
+            result.acked.size >= 900,
+            `only ${result.acked.size} of 1000 acknowledged: ${result.errors.slice(0, 5).join("; ")}`,
+        );
+        // The StatefulSet brings the pod back, with its queue claim, and its queue is delivered.
+        const back = Date.now();
+        for (const deadline = Date.now() + 400_000; ;) {
+            const p = pods().find(x => x.name === victim);
+            const ready =
+                p &&
+                p.uid !== uidBefore &&
+                kubectl("get", "pod", victim, "-o", "jsonpath={.status.containerStatuses[*].ready}").trim() ===
+                    "true true";
+            if (ready) break;
+            assert.ok(Date.now() < deadline, `${victim} is not back after 400 s`);
+            await new Promise(res => setTimeout(res, 2000));
+        }
+        times.stormPodBack = seconds(back);
+        let missing: string[];
+        for (const deadline = Date.now() + 400_000; ;) {
+            const delivered = await messageIds(USERS.bob, run);
+            missing = [...result.acked].filter(id => !delivered.has(id));
+            if (missing.length === 0 || Date.now() > deadline) break;
+            await new Promise(res => setTimeout(res, 5000));
+        }
+        times.stormDelivered = seconds(t);
+        process.stderr.write(
+            `storm: ${result.acked.size} acknowledged, ${result.errors.length} refused or cut, ${missing.length} missing\n`,
+        );
+        assert.deepEqual(missing, [], "every acknowledged Message-ID is in the mailbox");
+    });
+
+    /** The Message-IDs of the messages in a mailbox whose subject names this run. */
+    async function messageIds(u: Credentials, run: string): Promise<Set<string>> {
+        const c = await imapClient(u, "imaps", ca, { ...PORT } as any, { host: IMAP_ADDRESS, servername: HOSTNAME });
+        try {
+            const lock = await c.getMailboxLock("INBOX");
+            try {
+                const ids = new Set<string>();
+                for await (const m of c.fetch({ subject: run }, { envelope: true }))
+                    if (m.envelope?.messageId) ids.add(m.envelope.messageId);
+                return ids;
+            } finally {
+                lock.release();
+            }
+        } finally {
+            await c.logout().catch(() => undefined);
+        }
+    }
 });
