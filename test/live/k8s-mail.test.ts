@@ -414,28 +414,23 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
         }
         assert.equal(lastError, undefined, `dave cannot log in: ${lastError}`);
         times.mailboxLogin = seconds(t);
-        // Every Postfix replica knows the mailbox (its own compiled table), whichever the Service picks.
+        // Every Postfix replica knows the mailbox (its own compiled table), whichever the Service
+        // picks, and runs that generation: its entrypoint has reloaded Postfix to it (/run/mail/applied,
+        // as generationApplied checks on Docker); before that, running smtpd processes keep the old table.
+        const check =
+            `postmap -q ${USERS.dave.address} lmdb:/config/current/vmailbox >/dev/null && ` +
+            'test "$(cat /run/mail/applied)" = "$(readlink /config/current)"';
         for (const pod of [`${PREFIX}-postfix-0`, `${PREFIX}-postfix-1`]) {
-            const query = [
-                "exec",
-                pod,
-                "-c",
-                "postfix",
-                "--",
-                "postmap",
-                "-q",
-                USERS.dave.address,
-                "lmdb:/config/current/vmailbox",
-            ];
-            let found = "";
-            for (const deadline = Date.now() + 120_000; found === "" && Date.now() < deadline;) {
-                found = spawnSync(path.join(env.MAILSERVER_K8S_BIN, "kubectl"), ["--namespace", NAMESPACE, ...query], {
-                    env: { ...env, KUBECONFIG: kubeconfig },
-                    encoding: "utf8",
-                }).stdout.trim();
-                if (found === "") await new Promise(res => setTimeout(res, 1000));
+            const query = ["--namespace", NAMESPACE, "exec", pod, "-c", "postfix", "--", "sh", "-c", check];
+            let known = false;
+            for (const deadline = Date.now() + 120_000; !known && Date.now() < deadline;) {
+                known =
+                    spawnSync(path.join(env.MAILSERVER_K8S_BIN, "kubectl"), query, {
+                        env: { ...env, KUBECONFIG: kubeconfig },
+                    }).status === 0;
+                if (!known) await new Promise(res => setTimeout(res, 1000));
             }
-            assert.notEqual(found, "", `${pod} does not know ${USERS.dave.address} after 120 s`);
+            assert.ok(known, `${pod} does not run a generation that knows ${USERS.dave.address} after 120 s`);
         }
         times.postfixTables = seconds(t);
         // Mail to it through the balancer: several messages, so the Service spreads them.
