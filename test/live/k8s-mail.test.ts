@@ -481,6 +481,10 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
         const victim = `${PREFIX}-postfix-1`;
         const uidBefore = pods().find(p => p.name === victim)!.uid;
         let killedAt = 0;
+        // Dovecot away first: every accepted message stays in its Postfix pod's queue (LMTP deferred),
+        // so the kill meets a full queue and only the pod's claim can keep it.
+        kubectl("scale", "statefulset", `${PREFIX}-dovecot`, "--replicas=0");
+        kubectl("wait", "--for=delete", `pod/${PREFIX}-dovecot-0`, "--timeout=120s");
         const t = Date.now();
         const result = await stormSend({
             host: SMTP_ADDRESS,
@@ -518,6 +522,21 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
             await new Promise(res => setTimeout(res, 2000));
         }
         times.stormPodBack = seconds(back);
+        // The new pod found the old pod's queue on its claim.
+        const queued = (pod: string) =>
+            Number(kubectl("exec", pod, "-c", "postfix", "--", "sh", "-c", "postqueue -j | wc -l").trim());
+        const survived = queued(victim);
+        process.stderr.write(`storm: ${survived} messages in ${victim}'s queue after the kill\n`);
+        assert.ok(survived > 0, `${victim}'s queue is empty after the kill: the claim did not keep it`);
+        // Dovecot back, both queues flushed (instead of waiting for Postfix's 5-minute backoff).
+        kubectl("scale", "statefulset", `${PREFIX}-dovecot`, "--replicas=1");
+        for (let i = 0; !pods().some(p => p.name === `${PREFIX}-dovecot-0`); i++) {
+            assert.ok(i < 60, "the StatefulSet made no Dovecot pod in 60 s");
+            await new Promise(res => setTimeout(res, 1000));
+        }
+        kubectl("wait", "--for=condition=Ready", `pod/${PREFIX}-dovecot-0`, "--timeout=300s");
+        for (const pod of [`${PREFIX}-postfix-0`, victim])
+            kubectl("exec", pod, "-c", "postfix", "--", "postqueue", "-f");
         let missing: string[];
         for (const deadline = Date.now() + 400_000; ;) {
             const delivered = await messageIds(USERS.bob, run);
