@@ -23,7 +23,10 @@ function program(section: string): string {
 test("README's Quick start and Kubernetes programs type-check against the components", () => {
     fs.rmSync(DIR, { recursive: true, force: true });
     fs.mkdirSync(DIR, { recursive: true });
-    const components = path.relative(DIR, path.join(ROOT, "components", "index")).split(path.sep).join("/");
+    const components = path
+        .relative(DIR, path.join(ROOT, "components", "index"))
+        .split(path.sep)
+        .join("/");
     const files = ["Quick start: in a program of your own", "Kubernetes"].map((section, i) => {
         const source = program(section).replace(/from "mailserver"/g, `from "${components}"`);
         assert.notEqual(source, program(section), `"${section}" does not import from "mailserver"`);
