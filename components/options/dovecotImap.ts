@@ -139,7 +139,11 @@ export function validateDovecot(v: Validator, args: unknown): DovecotSpec {
     const trustedNetworks = checkDovecotProxyProtocol(
         v,
         proxy,
-        { networkMode: server.placement.networkMode, trustedNetworks: server.proxyProtocol.trustedNetworks },
+        {
+            networkMode: server.placement.networkMode,
+            kubernetes: server.kubernetes !== undefined,
+            trustedNetworks: server.proxyProtocol.trustedNetworks,
+        },
         ports,
     );
     return {

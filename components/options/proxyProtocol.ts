@@ -84,7 +84,8 @@ export const DOVECOT_PROXY_PROTOCOL_GROUP = object("DovecotProxyProtocolArgs", D
 
 const HOST_MODE_ONLY =
     'expected networkMode "host" with PROXY listeners: in bridge mode connections can arrive from the Docker ' +
-    "network's gateway (docker-proxy) instead of the balancer, so the balancer's address cannot be told apart";
+    "network's gateway (docker-proxy) instead of the balancer, so the balancer's address cannot be told apart " +
+    "(on Kubernetes, with kubernetes set, a NetworkPolicy admits only trustedNetworks to the PROXY listeners)";
 
 /** Not public: loopback, or inside the private ranges (model/net.ts PRIVATE_RANGES). */
 function reachableFromInternet(address: string): boolean {
@@ -94,8 +95,9 @@ function reachableFromInternet(address: string): boolean {
 }
 
 /**
- * MailServer's rules: host mode; trusted networks given; Postfix listening on no public address
- * (nothing but the balancer may reach a listener that believes any header); the balancer not in
+ * MailServer's rules: host mode (on Docker); trusted networks given; Postfix listening on no public
+ * address (on Docker: nothing but the balancer may reach a listener that believes any header; on
+ * Kubernetes the NetworkPolicy admits only trustedNetworks to the proxied ports); the balancer not in
  * mynetworks (its own connections, such as health checks with a LOCAL header, would relay without
  * AUTH); no internal client of the stack sent to a PROXY listener without a header.
  */
@@ -104,6 +106,8 @@ export function checkProxyProtocol(
     o: ProxyProtocolSettings,
     server: {
         networkMode: string;
+        /** On Kubernetes: pods (bridge), and a NetworkPolicy, not the listen address, guards the ports. */
+        kubernetes: boolean;
         inetInterfaces: string[];
         mynetworks: string[];
         ports: { smtp: number; submission: number; smtps: number };
@@ -112,7 +116,8 @@ export function checkProxyProtocol(
     },
 ): void {
     if (o.listeners.length === 0) return;
-    if (server.networkMode !== "host") v.fail("proxyProtocol.listeners", o.listeners, HOST_MODE_ONLY);
+    if (server.networkMode !== "host" && !server.kubernetes)
+        v.fail("proxyProtocol.listeners", o.listeners, HOST_MODE_ONLY);
     if (o.trustedNetworks.length === 0)
         v.fail(
             "proxyProtocol.trustedNetworks",
@@ -120,7 +125,7 @@ export function checkProxyProtocol(
             "expected the networks the balancer connects from (at least one) while proxyProtocol.listeners is set",
         );
     server.inetInterfaces.forEach((a, i) => {
-        if (a === "loopback-only" || (a !== "all" && !reachableFromInternet(a))) return;
+        if (server.kubernetes || a === "loopback-only" || (a !== "all" && !reachableFromInternet(a))) return;
         v.fail(
             `inetInterfaces[${i}]`,
             a,
@@ -164,16 +169,17 @@ export function checkProxyProtocol(
     if (conflict) v.fail(conflict[1], true, conflict[2]);
 }
 
-/** DovecotImap's rules: host mode, listeners that are on, networks to trust. Returns the networks. */
+/** DovecotImap's rules: host mode (on Docker), listeners that are on, networks to trust. Returns the networks. */
 export function checkDovecotProxyProtocol(
     v: Validator,
     o: { listeners: DovecotListener[]; trustedNetworks: string[] | undefined },
-    server: { networkMode: string; trustedNetworks: string[] },
+    server: { networkMode: string; kubernetes: boolean; trustedNetworks: string[] },
     ports: Record<DovecotListener, number>,
 ): string[] {
     const networks = o.trustedNetworks ?? server.trustedNetworks;
     if (o.listeners.length === 0) return networks;
-    if (server.networkMode !== "host") v.fail("proxyProtocol.listeners", o.listeners, HOST_MODE_ONLY);
+    if (server.networkMode !== "host" && !server.kubernetes)
+        v.fail("proxyProtocol.listeners", o.listeners, HOST_MODE_ONLY);
     o.listeners.forEach((l, i) => {
         if (ports[l] === 0)
             v.fail(`proxyProtocol.listeners[${i}]`, l, `expected a listener that is on: ports.${l} is 0 (off)`);

@@ -221,7 +221,7 @@ export function validateMailServer(v: Validator, name: string, args: unknown): M
     const relayForAll = relayhosts.some(r => r.senderDomains.length === 0);
     const sent = reportsSent(o.reports, { ...o, mode, spamFilter: spam.enabled, relayForAll });
     const reportsWarnings = checkReports(v, o.reports, domains, { ...o, sent });
-    checkProxyProtocol(v, o.proxyProtocol, { ...o, ports, reportsSent: sent });
+    checkProxyProtocol(v, o.proxyProtocol, { ...o, ports, reportsSent: sent, kubernetes: o.kubernetes != null });
     const served = o.domains.flatMap(d => (d.wellKnown ? [d.wellKnown] : []));
     if (served.length > 0) {
         const p = o.wellKnown.httpsPort;

@@ -10,6 +10,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
+import * as tls from "tls";
 import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -25,6 +27,10 @@ const PREFIX = "k8smail";
 const NAMESPACE = "k8smail";
 const SMTP_ADDRESS = "127.0.0.48";
 const IMAP_ADDRESS = "127.0.0.49";
+/** Where the balancer's connections arrive from inside the pods: the node's address on the bridge. */
+const BALANCER_SOURCE = "10.46.0.1/32";
+/** The address the test's own clients connect from when the client address they are logged with matters. */
+const CLIENT_SOURCE = "127.0.0.2";
 const PORT = { smtp: 46525, submission: 46587, smtps: 46565, imaps: 46593, imap: 46543 };
 const HOSTNAME = "mail.k8smail.test";
 const SERVICES = ["postfix", "dovecot", "rspamd", "valkey", "authpolicy"];
@@ -67,9 +73,10 @@ const hashOf = (u: Credentials) =>
     run("openssl", ["passwd", "-6", "-salt", u.address.replace(/[^a-z]/g, "").slice(0, 16), u.password]).trim();
 
 function haproxyConfig(postfix: pulumi.Output<string>, dovecot: pulumi.Output<string>): pulumi.Output<string> {
+    // PROXY v2 to the listeners the stack declares as PROXY ones (all but IMAP on 143).
     const forward = (name: string, address: string, port: number, ip: string, target: number) =>
         `frontend ${name}\n  bind ${address}:${port}\n  default_backend ${name}\n` +
-        `backend ${name}\n  server ${name} ${ip}:${target}\n`;
+        `backend ${name}\n  server ${name} ${ip}:${target}${name === "imap" ? "" : " send-proxy-v2"}\n`;
     return pulumi
         .all([postfix, dovecot])
         .apply(([p, d]) =>
@@ -128,6 +135,9 @@ function program(kubeconfig: string, withDave: () => boolean) {
                 dns: "none",
                 // The MTA-STS policy daemon is Docker-only in this phase (refused otherwise).
                 outboundTls: { mtaSts: false },
+                // The balancer's connections to the Service reach the pods from the node's address on
+                // the pod bridge (kube-proxy masquerades traffic from outside the pod network).
+                proxyProtocol: { listeners: ["smtp", "submission", "smtps"], trustedNetworks: [BALANCER_SOURCE] },
                 images,
                 kubernetes: {
                     namespace: NAMESPACE,
@@ -141,7 +151,11 @@ function program(kubeconfig: string, withDave: () => boolean) {
             },
             opts,
         );
-        const imap = new DovecotImap("imap", { mailServer: server, images }, opts);
+        const imap = new DovecotImap(
+            "imap",
+            { mailServer: server, images, proxyProtocol: { listeners: ["imaps"] } },
+            opts,
+        );
         const postfixIp = server.kubernetes!.services.get(`${PREFIX}-postfix`)!.spec.clusterIP;
         const dovecotIp = imap.kubernetes!.service.spec.clusterIP;
         const config = new k8s.core.v1.ConfigMap(
@@ -377,6 +391,127 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
         assert.ok(
             bad.replies.some(l => /^535 /.test(l)),
             bad.transcript,
+        );
+    });
+
+    /** A login over IMAPS through the balancer from CLIENT_SOURCE, and a logout; the dialog. */
+    const imapsLogin = (u: Credentials) =>
+        new Promise<string>((resolve, reject) => {
+            const raw = net.connect({ host: IMAP_ADDRESS, port: PORT.imaps, localAddress: CLIENT_SOURCE });
+            const socket = tls.connect({ socket: raw, servername: HOSTNAME, ca: fs.readFileSync(ca) });
+            let dialog = "";
+            const timer = setTimeout(() => socket.destroy(new Error(`IMAPS dialog timed out:\n${dialog}`)), 30_000);
+            const send = (line: string) => {
+                socket.write(`${line}\r\n`);
+                dialog += `${line.split(" ").slice(0, 2).join(" ")}\n`;
+            };
+            socket.on("data", d => {
+                dialog += d.toString();
+                if (/^\* OK/m.test(dialog) && !dialog.includes("a LOGIN"))
+                    send(`a LOGIN "${u.address}" "${u.password}"`);
+                if (/^a OK/m.test(dialog) && !dialog.includes("b LOGOUT")) send("b LOGOUT");
+                if (/^a (NO|BAD)/m.test(dialog)) socket.destroy(new Error(dialog));
+                if (/^b OK/m.test(dialog)) {
+                    clearTimeout(timer);
+                    socket.end();
+                    resolve(dialog);
+                }
+            });
+            socket.on("error", e => {
+                clearTimeout(timer);
+                reject(e);
+            });
+        });
+    /** Polls (30 s) until the text matches; the last text in the failure. */
+    async function eventually(read: () => string, pattern: RegExp, what: string): Promise<string> {
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+            const text = read();
+            if (pattern.test(text) || Date.now() > deadline) {
+                assert.match(text, pattern, what);
+                return text;
+            }
+            await new Promise(res => setTimeout(res, 1000));
+        }
+    }
+
+    test("behind the balancer's PROXY v2 header Postfix (25, 587, 465) and Dovecot (993) see the client's own address", async () => {
+        const body = "from 127.0.0.2 through the balancer";
+        const sessions: Array<[string, () => ReturnType<typeof smtp>]> = [
+            [
+                "smtp",
+                () =>
+                    smtp({
+                        server: SMTP_ADDRESS,
+                        port: PORT.smtp,
+                        source: CLIENT_SOURCE,
+                        from: "someone@outside.example",
+                        to: USERS.alice.address,
+                        subject: uniqueSubject("k8s proxy 25"),
+                        body,
+                    }),
+            ],
+            [
+                "submission",
+                () =>
+                    smtp({
+                        server: SMTP_ADDRESS,
+                        port: PORT.submission,
+                        source: CLIENT_SOURCE,
+                        tls: "starttls",
+                        ca,
+                        servername: HOSTNAME,
+                        auth: USERS.bob,
+                        from: USERS.bob.address,
+                        to: USERS.carol.address,
+                        subject: uniqueSubject("k8s proxy 587"),
+                        body,
+                    }),
+            ],
+            [
+                "smtps",
+                () =>
+                    smtp({
+                        server: SMTP_ADDRESS,
+                        port: PORT.smtps,
+                        source: CLIENT_SOURCE,
+                        tls: "implicit",
+                        ca,
+                        servername: HOSTNAME,
+                        auth: USERS.carol,
+                        from: USERS.carol.address,
+                        to: USERS.alice.address,
+                        subject: uniqueSubject("k8s proxy 465"),
+                        body,
+                    }),
+            ],
+        ];
+        const postfixLogs = () =>
+            [0, 1].map(i => kubectl("logs", `${PREFIX}-postfix-${i}`, "-c", "postfix")).join("\n");
+        for (const [port, send] of sessions) {
+            const r = send();
+            assert.equal(r.status, 0, r.transcript);
+            const id = r.replies.map(l => /^250 .*queued as ([0-9A-Za-z]+)/.exec(l)?.[1]).find(Boolean);
+            assert.ok(id, `${port}: no queue id in\n${r.transcript}`);
+            // The queue file's client: the address in the PROXY header, the connection's own source.
+            await eventually(
+                postfixLogs,
+                new RegExp(`${id}: client=[^\\s\\[]*\\[127\\.0\\.0\\.2\\]`),
+                `${port}: ${id}`,
+            );
+        }
+        assert.doesNotMatch(
+            postfixLogs(),
+            /(connect from|client=)[^\s[]*\[10\.46\.0\.1\]/,
+            "no client at the balancer's address",
+        );
+        // Dovecot believes the header from BALANCER_SOURCE only: a login at all proves the source.
+        const dialog = await imapsLogin(USERS.carol);
+        assert.match(dialog, /^a OK/m, dialog);
+        await eventually(
+            () => kubectl("logs", `${PREFIX}-dovecot-0`, "-c", "dovecot"),
+            /imap-login: Login: user=<carol@k8smail\.org>.*rip=127\.0\.0\.2,/,
+            "Dovecot logs the client's address (rip) from the header",
         );
     });
 

@@ -116,7 +116,10 @@ export function deployMailServerOnKubernetes(
     a: {
         prefix: string;
         k: KubernetesSettings;
-        settings: { postfix: { ports: { smtp: number; submission: number; smtps: number } } };
+        settings: {
+            postfix: { ports: { smtp: number; submission: number; smtps: number } };
+            proxyProtocol: { listeners: Array<"smtp" | "submission" | "smtps">; trustedNetworks: string[] };
+        };
         images: Record<string, pulumi.Input<string> | undefined>;
         certificate: ServiceCertificate;
     },
@@ -169,7 +172,9 @@ export function deployMailServerOnKubernetes(
     );
     new k8s.policy.v1.PodDisruptionBudget(`${prefix}-postfix`, postfixDisruptionBudget(prefix, ns), { parent });
     const tcp = { lmtpPort: DOVECOT_LMTP_PORT, authPort: DOVECOT_AUTH_PORT, valkeyPort: VALKEY_PORT };
-    for (const policy of mailServerPolicies(prefix, ns, ports, valkeyRuns, tcp))
+    const proxy = a.settings.proxyProtocol;
+    const proxied = { ports: proxy.listeners.map(l => ports[l]), trustedNetworks: proxy.trustedNetworks };
+    for (const policy of mailServerPolicies(prefix, ns, ports, valkeyRuns, tcp, proxied))
         new k8s.networking.v1.NetworkPolicy(policy.metadata.name as string, policy, { parent });
     return d;
 }
@@ -181,7 +186,12 @@ export function deployImapOnKubernetes(
     a: {
         prefix: string;
         base: KubernetesDeployment;
-        settings: { imap: { ports: Record<string, number> } };
+        settings: {
+            imap: {
+                ports: Record<string, number>;
+                proxyProtocol?: { listeners: string[]; trustedNetworks: string[] };
+            };
+        };
         images: Record<string, pulumi.Input<string> | undefined>;
         certificate: ServiceCertificate;
     },
@@ -211,11 +221,14 @@ export function deployImapOnKubernetes(
         { parent },
     );
     const tcp = { lmtpPort: DOVECOT_LMTP_PORT, authPort: DOVECOT_AUTH_PORT };
+    const proxy = a.settings.imap.proxyProtocol;
+    const proxied = proxy && { ports: proxy.listeners.map(l => p[l]), trustedNetworks: proxy.trustedNetworks };
     const policy = dovecotPolicy(
         prefix,
         k.namespace,
         clientPorts.map(c => c.port),
         tcp,
+        proxied,
     );
     new k8s.networking.v1.NetworkPolicy(`${prefix}-dovecot`, policy, { parent });
     return { statefulSet: statefulSetResource, service: svc };

@@ -108,12 +108,13 @@ export function postfixDisruptionBudget(prefix: string, namespace: Input<string>
     };
 }
 
-type Rule = { from?: string; ports: number[]; udp?: number[] };
+type Rule = { from?: string; cidrs?: string[]; ports: number[]; udp?: number[] };
 type PolicySpec = k8s.types.input.networking.v1.NetworkPolicySpec;
 
 /**
  * A group's NetworkPolicy: ingress and egress denied but for these rules. A rule's `from` (ingress)
- * or to (egress) is a pod group of the same stack; without it, any address.
+ * or to (egress) is a pod group of the same stack, or `cidrs` networks (ipBlock); without either,
+ * any address.
  */
 export function networkPolicy(
     prefix: string,
@@ -122,7 +123,11 @@ export function networkPolicy(
     ingress: Rule[],
     egress: Rule[],
 ): { metadata: Meta; spec: PolicySpec } {
-    const peers = (r: Rule) => (r.from ? [{ podSelector: { matchLabels: groupLabels(prefix, r.from) } }] : undefined);
+    const peers = (r: Rule) =>
+        r.from
+            ? [{ podSelector: { matchLabels: groupLabels(prefix, r.from) } }]
+            : (r.cidrs ?? []).map(cidr => ({ ipBlock: { cidr } }));
+    const limited = (r: Rule) => r.from !== undefined || r.cidrs !== undefined;
     const ports = (r: Rule) => [
         ...r.ports.filter(p => p > 0).map(port => ({ protocol: "TCP", port })),
         ...(r.udp ?? []).map(port => ({ protocol: "UDP", port })),
@@ -132,8 +137,10 @@ export function networkPolicy(
         spec: {
             podSelector: { matchLabels: groupLabels(prefix, group) },
             policyTypes: ["Ingress", "Egress"],
-            ingress: ingress.map(r => ({ ...(r.from ? { from: peers(r) } : {}), ports: ports(r) })),
-            egress: egress.map(r => ({ ...(r.from ? { to: peers(r) } : {}), ports: ports(r) })),
+            ingress: ingress
+                .filter(r => ports(r).length > 0)
+                .map(r => ({ ...(limited(r) ? { from: peers(r) } : {}), ports: ports(r) })),
+            egress: egress.map(r => ({ ...(limited(r) ? { to: peers(r) } : {}), ports: ports(r) })),
         },
     };
 }
@@ -141,8 +148,24 @@ export function networkPolicy(
 /** DNS, which every group that looks names up needs (the cluster's resolver, or the host's). */
 export const DNS_RULE: Rule = { ports: [53], udp: [53] };
 
+/** PROXY listeners behind a balancer: their ports, and the networks the balancer connects from. */
+export type ProxiedPorts = { ports: number[]; trustedNetworks: string[] };
+
 /**
- * Who may talk to whom: Postfix takes mail from anywhere on its three ports and reaches Dovecot
+ * Client ports as ingress rules: the PROXY ones (which believe any header) from the balancer's
+ * networks only, the others from anywhere.
+ */
+export function clientRules(ports: number[], proxy: ProxiedPorts | undefined): Rule[] {
+    const proxied = ports.filter(p => p > 0 && (proxy?.ports.includes(p) ?? false));
+    return [
+        { ports: ports.filter(p => !proxied.includes(p)) },
+        ...(proxied.length > 0 ? [{ cidrs: proxy!.trustedNetworks, ports: proxied }] : []),
+    ];
+}
+
+/**
+ * Who may talk to whom: Postfix takes mail from anywhere on its three ports (the PROXY ones from
+ * proxyProtocol.trustedNetworks only) and reaches Dovecot
  * (LMTP, auth), Valkey (its rspamd) and DNS, and other mail servers on 25, 465 and 587; Valkey
  * takes rspamd's connections only and reaches nobody; Dovecot takes its clients from anywhere and
  * Postfix on LMTP and auth, and reaches nobody (no Sieve mail in this phase).
@@ -153,20 +176,15 @@ export function mailServerPolicies(
     ports: { smtp: number; submission: number; smtps: number },
     valkey: boolean,
     lmtp: { lmtpPort: number; authPort: number; valkeyPort: number },
+    proxy?: ProxiedPorts,
 ) {
     return [
-        networkPolicy(
-            prefix,
-            namespace,
-            "postfix",
-            [{ ports: [ports.smtp, ports.submission, ports.smtps] }],
-            [
-                { from: "dovecot", ports: [lmtp.lmtpPort, lmtp.authPort] },
-                ...(valkey ? [{ from: "valkey", ports: [lmtp.valkeyPort] }] : []),
-                DNS_RULE,
-                { ports: [25, 465, 587] },
-            ],
-        ),
+        networkPolicy(prefix, namespace, "postfix", clientRules([ports.smtp, ports.submission, ports.smtps], proxy), [
+            { from: "dovecot", ports: [lmtp.lmtpPort, lmtp.authPort] },
+            ...(valkey ? [{ from: "valkey", ports: [lmtp.valkeyPort] }] : []),
+            DNS_RULE,
+            { ports: [25, 465, 587] },
+        ]),
         ...(valkey
             ? [networkPolicy(prefix, namespace, "valkey", [{ from: "postfix", ports: [lmtp.valkeyPort] }], [])]
             : []),
@@ -178,12 +196,13 @@ export function dovecotPolicy(
     namespace: Input<string>,
     clientPorts: number[],
     lmtp: { lmtpPort: number; authPort: number },
+    proxy?: ProxiedPorts,
 ) {
     return networkPolicy(
         prefix,
         namespace,
         "dovecot",
-        [{ ports: clientPorts }, { from: "postfix", ports: [lmtp.lmtpPort, lmtp.authPort] }],
+        [...clientRules(clientPorts, proxy), { from: "postfix", ports: [lmtp.lmtpPort, lmtp.authPort] }],
         [],
     );
 }
