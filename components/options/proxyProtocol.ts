@@ -52,7 +52,8 @@ export const PROXY_PROTOCOL_OPTIONS = {
     }),
     trustedNetworks: trustedNetworks(
         "Where the balancer connects from; Postfix cannot check it (anyone who reaches a PROXY listener can claim " +
-            "any address), so these networks must be the only ones that reach those ports (docs/proxy-protocol.md); " +
+            "any address), so these networks must be the only ones that reach those ports (docs/proxy-protocol.md; " +
+            "on Kubernetes the platform's NetworkPolicy admits only them); " +
             "DovecotImap's proxyProtocol trusts them unless it names its own",
     ),
 };
