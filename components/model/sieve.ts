@@ -116,3 +116,17 @@ function sieveTokens(s: string): Token[] {
     }
     return tokens;
 }
+
+/** The Sieve capabilities whose actions send mail (replies, rejections, notifications). */
+const SENDING_CAPABILITIES = ["vacation", "vacation-seconds", "reject", "ereject", "enotify"];
+
+/**
+ * What in a script sends mail through the MTA (Dovecot's sendmail): the capabilities it requires
+ * among vacation, reject and enotify, and "redirect" (a core command, required by nobody) when
+ * it uses it. Empty: the script sends nothing.
+ */
+export function sieveSendsMail(script: string): string[] {
+    const required = sieveRequires(script).filter(c => SENDING_CAPABILITIES.includes(c.toLowerCase()));
+    const redirect = sieveTokens(script).some(t => t.kind === "word" && t.text.toLowerCase() === "redirect");
+    return [...required, ...(redirect ? ["redirect"] : [])];
+}

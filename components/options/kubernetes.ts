@@ -3,6 +3,7 @@
 // Dovecot and its brute-force policy, internet mode), refused at preview for anything else.
 import { DOVECOT_AUTH_PORT, DOVECOT_LMTP_PORT, KubernetesSettings, kubernetesPeers } from "../model/kubernetes";
 import type { MailServerSettings } from "../model/settings";
+import { sieveSendsMail } from "../model/sieve";
 import { Validator } from "../model/validator";
 import { IMAP_SERVICES, MAIL_SERVER_SERVICES } from "../services";
 import { object, oneOf, Pinned, required, SameType, text, Values, wholeNumber } from "./declare";
@@ -108,6 +109,7 @@ export function applyKubernetes(
     // DovecotImap runs the backup container, with this MailServer's settings.
     if (settings.backup.enabled)
         v.fail("backup.enabled", true, `expected false ${why}; the backup container is Docker-only`);
+    checkSieveMail(v, settings, why);
     const peers = kubernetesPeers(settings.prefix);
     return {
         ...settings,
@@ -117,6 +119,26 @@ export function applyKubernetes(
             dovecotTcp: { host: peers.dovecot, lmtpPort: DOVECOT_LMTP_PORT, authPort: DOVECOT_AUTH_PORT },
         },
     };
+}
+
+/**
+ * Sieve's outgoing mail leaves through Postfix's reinject socket, which Dovecot's pod has no way to
+ * reach in this phase: the mailbox rules that would send mail (vacation replies, redirects,
+ * rejections, notifications) are refused rather than silently dropped.
+ */
+function checkSieveMail(v: Validator, settings: MailServerSettings, why: string): void {
+    const accepted =
+        `expected Sieve rules that send no mail ${why}: Dovecot's pod cannot reach Postfix's reinject socket, so ` +
+        "vacation replies, redirects, rejections and notifications would not leave; use the VirtualDomain's forwards " +
+        "instead of a redirect, or deploy on Docker";
+    settings.postfix.domains.forEach((d, i) =>
+        d.mailboxes.forEach((m, j) => {
+            const field = `domains[${i}] (${d.name}) mailboxes[${j}] (${m.address})`;
+            if (m.sieve?.vacation) v.fail(`${field}.vacation`, m.sieve.vacation.subject, accepted);
+            const sends = m.sieve?.script === undefined ? [] : sieveSendsMail(m.sieve.script);
+            if (sends.length > 0) v.fail(`${field}.sieveScript`, `(a script using ${sends.join(", ")})`, accepted);
+        }),
+    );
 }
 
 /** DovecotImap's images on Kubernetes: one per service it runs there. */
