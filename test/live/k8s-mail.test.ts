@@ -510,7 +510,7 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
         assert.match(dialog, /^a OK/m, dialog);
         await eventually(
             () => kubectl("logs", `${PREFIX}-dovecot-0`, "-c", "dovecot"),
-            /imap-login: Login: user=<carol@k8smail\.org>.*rip=127\.0\.0\.2,/,
+            /imap-login: Info: Logged in: user=<carol@k8smail\.org>, method=PLAIN, rip=127\.0\.0\.2,/,
             "Dovecot logs the client's address (rip) from the header",
         );
     });
