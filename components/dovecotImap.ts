@@ -25,8 +25,13 @@ export class DovecotImap extends pulumi.ComponentResource {
     public readonly containerName: pulumi.Output<string>;
     public readonly mailVolumeName: pulumi.Output<string>;
     public readonly dovecotConf: pulumi.Output<string>;
-    /** MailServer kubernetes: Dovecot's StatefulSet and the Service its clients connect to. */
+    /**
+     * @internal MailServer kubernetes: Dovecot's StatefulSet and the Service its clients connect to. Left out
+     * of the published declarations: its types are @pulumi/kubernetes's, an optional peer dependency.
+     */
     public readonly kubernetes: ReturnType<typeof deployImapOnKubernetes> | undefined;
+    /** MailServer kubernetes: the Service Dovecot's clients connect to (`<prefix>-dovecot`), by name: its cluster IP. */
+    public readonly kubernetesServices: Record<string, pulumi.Output<string>> | undefined;
 
     constructor(name: string, args: DovecotImapArgs, opts?: pulumi.ComponentResourceOptions) {
         const v = new Validator(`DovecotImap ${name}`);
@@ -70,6 +75,7 @@ export class DovecotImap extends pulumi.ComponentResource {
                 certificate: server.serviceCertificate,
             });
             this.kubernetes = k8s;
+            this.kubernetesServices = { [`${server.settings.prefix}-dovecot`]: k8s.service.spec.clusterIP };
             this.containerName = k8s.statefulSet.metadata.name;
             // The claim template's name (the pod's claim is mail-<pod>).
             this.mailVolumeName = pulumi.output("mail");

@@ -61,8 +61,13 @@ export class MailServer extends pulumi.ComponentResource {
     public readonly certificatePem: pulumi.Output<string | undefined>;
     /** tls.acme: the ACME client container and the certs volume it installs key and certificate in. */
     public readonly acme: { container: docker.Container; certsVolumeName: pulumi.Output<string> } | undefined;
-    /** kubernetes set: what it deployed on the cluster (DovecotImap deploys beside it). */
+    /**
+     * @internal kubernetes set: what it deployed on the cluster (DovecotImap deploys beside it). Left out
+     * of the published declarations: its types are @pulumi/kubernetes's, an optional peer dependency.
+     */
     public readonly kubernetes: KubernetesDeployment | undefined;
+    /** kubernetes set: each Service it made (`<prefix>-postfix` and the internal ones), by name: its cluster IP. */
+    public readonly kubernetesServices: Record<string, pulumi.Output<string>> | undefined;
     /** Its services' volumes and containers, by name: DovecotImap mounts and waits for some of them. */
     public readonly deployment: Deployment;
     public readonly postfixContainerName: pulumi.Output<string>;
@@ -163,6 +168,9 @@ export class MailServer extends pulumi.ComponentResource {
                   images,
                   certificate: this.serviceCertificate,
               })
+            : undefined;
+        this.kubernetesServices = this.kubernetes
+            ? Object.fromEntries([...this.kubernetes.services].map(([n, svc]) => [n, svc.spec.clusterIP]))
             : undefined;
         const deployment = k
             ? { volumes: new Map(), containers: new Map(), jobs: new Map() }

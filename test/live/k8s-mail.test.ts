@@ -156,8 +156,8 @@ function program(kubeconfig: string, withDave: () => boolean) {
             { mailServer: server, images, proxyProtocol: { listeners: ["imaps"] } },
             opts,
         );
-        const postfixIp = server.kubernetes!.services.get(`${PREFIX}-postfix`)!.spec.clusterIP;
-        const dovecotIp = imap.kubernetes!.service.spec.clusterIP;
+        const postfixIp = server.kubernetesServices![`${PREFIX}-postfix`];
+        const dovecotIp = imap.kubernetesServices![`${PREFIX}-dovecot`];
         const config = new k8s.core.v1.ConfigMap(
             "balancer",
             {
