@@ -30,7 +30,7 @@ export class DovecotImap extends pulumi.ComponentResource {
      * of the published declarations: its types are @pulumi/kubernetes's, an optional peer dependency.
      */
     public readonly kubernetes: ReturnType<typeof deployImapOnKubernetes> | undefined;
-    /** MailServer kubernetes: the Service Dovecot's clients connect to (`<prefix>-dovecot`), by name: its cluster IP. */
+    /** MailServer kubernetes: the Service Dovecot's clients use (`<prefix>-dovecot`), by name: its cluster IP. */
     public readonly kubernetesServices: Record<string, pulumi.Output<string>> | undefined;
 
     constructor(name: string, args: DovecotImapArgs, opts?: pulumi.ComponentResourceOptions) {

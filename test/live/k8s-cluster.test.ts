@@ -15,6 +15,7 @@ import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation"
 import { engineEnv, passphrase } from "../../scripts/lib/engine";
 import { swaks } from "./clients";
 import { clusterLock } from "./k8s-lock";
+import { exportsOf, run, seconds } from "./k8s-run";
 import { ARTIFACTS, ROOT } from "./stack";
 
 const PREFIX = "k8ssmoke";
@@ -25,28 +26,6 @@ const NAMESPACE = "k8s-smoke";
 const BANNER = "smoke.k8s.test ESMTP k8s-smoke";
 const CLUSTER = path.join(ROOT, "engine", "k8s", "cluster.sh");
 const DIR = path.join(ARTIFACTS, "engine", PREFIX);
-
-/** Runs a command; throws with its output when it fails. Progress (stderr) goes to the test's log. */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 30 * 60_000): string {
-    const r = spawnSync(cmd, args, { cwd: ROOT, env, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20 });
-    if (r.status !== 0)
-        throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}):\n${r.stderr}\n${r.stdout}`);
-    process.stderr.write(r.stderr);
-    return r.stdout;
-}
-
-/** The exports a script prints (`export NAME=value` lines), read back by bash. */
-function exportsOf(script: string): Record<string, string> {
-    const out = run("bash", ["-c", `set -e; eval "$(${script})"; env -0`]);
-    return Object.fromEntries(
-        out
-            .split("\0")
-            .filter(Boolean)
-            .map(kv => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
-    );
-}
-
-const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
 
 // Postfix's main.cf, from the ConfigMap: it greets with BANNER. (inet_interfaces must name an address
 // an interface has, which 127.0.0.47 is not; master.cf's smtp service binds ADDRESS itself.)

@@ -20,6 +20,7 @@ import { DovecotImap, MailServer, VirtualDomain } from "../../components";
 import { engineEnv, passphrase } from "../../scripts/lib/engine";
 import { caFile, Credentials, fetchBySubject, imapClient, smtp, uniqueSubject } from "./clients";
 import { clusterLock } from "./k8s-lock";
+import { exportsOf, run, seconds } from "./k8s-run";
 import { ARTIFACTS, ROOT } from "./stack";
 import { stormSend } from "./k8s-storm";
 
@@ -50,24 +51,6 @@ const USERS: Record<string, Credentials> = {
     dave: { address: "dave@k8smail.org", password: "dave-k8s-password-44" },
 };
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 30 * 60_000): string {
-    const r = spawnSync(cmd, args, { cwd: ROOT, env, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20 });
-    if (r.status !== 0)
-        throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}):\n${r.stderr}\n${r.stdout}`);
-    return r.stdout;
-}
-
-function exportsOf(script: string): Record<string, string> {
-    const out = run("bash", ["-c", `set -e; eval "$(${script})"; env -0`]);
-    return Object.fromEntries(
-        out
-            .split("\0")
-            .filter(Boolean)
-            .map(kv => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
-    );
-}
-
-const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
 /** SHA512-CRYPT with a fixed salt: the same hash at every run, so an unchanged preview stays unchanged. */
 const hashOf = (u: Credentials) =>
     run("openssl", ["passwd", "-6", "-salt", u.address.replace(/[^a-z]/g, "").slice(0, 16), u.password]).trim();

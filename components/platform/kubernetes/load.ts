@@ -3,6 +3,5 @@
 import type * as Deploy from "./deploy";
 
 export function kubernetesPlatform(): typeof Deploy {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require("./deploy") as typeof Deploy;
 }
