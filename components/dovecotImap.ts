@@ -8,7 +8,8 @@ import { deployServices } from "./platform/docker/deploy";
 import { checkKubernetesImages } from "./options/kubernetes";
 import type { deployImapOnKubernetes } from "./platform/kubernetes/deploy";
 import { kubernetesPlatform } from "./platform/kubernetes/load";
-import { fileInputs, IMAP_SERVICES, planServices } from "./services";
+import { renderBackendFiles } from "./render/dovecotProxy";
+import { fileInputs, filesByPath, IMAP_SERVICES, planServices } from "./services";
 import type { ImapSettings } from "./services/definition";
 
 /**
@@ -60,6 +61,10 @@ export class DovecotImap extends pulumi.ComponentResource {
                 ...dovecotSettings(spec),
                 images: args.images,
                 ...inputs.files,
+                // kubernetes.shards: dovecotFiles are the proxy's, these the backends'.
+                ...(spec.shards
+                    ? { dovecotBackendFiles: filesByPath(renderBackendFiles(spec, spec.shards.trustedNetworks)) }
+                    : {}),
                 // The hashes change with any password: "[secret] => [secret]" in the diff says so.
                 ...Object.fromEntries(Object.entries(inputs.secretFiles).map(([k, f]) => [k, pulumi.secret(f)])),
             },
@@ -73,6 +78,7 @@ export class DovecotImap extends pulumi.ComponentResource {
                 settings,
                 images,
                 certificate: server.serviceCertificate,
+                logins: server.credentials,
             });
             this.kubernetes = k8s;
             this.kubernetesServices = { [`${server.settings.prefix}-dovecot`]: k8s.service.spec.clusterIP };

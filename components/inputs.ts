@@ -157,6 +157,7 @@ export function domainSettings(spec: DomainSpec, dns: Omit<DnsSpec, "dkimKeys">,
         mailboxes: spec.mailboxes.map(m => ({
             address: m.address,
             ...(m.quota !== undefined ? { quota: m.quota } : {}),
+            ...(m.shard !== undefined ? { shard: m.shard } : {}),
             aliases: m.aliases,
             ...(m.sieve?.script !== undefined ? { sieveScript: m.sieve.script } : {}),
             ...(m.sieve?.vacation

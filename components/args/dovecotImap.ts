@@ -2,7 +2,7 @@
 // `npm run gen`. The args of each component, usable from every Pulumi language: plain data, string-literal
 // enums and pulumi.Input<T>, no other unions, no callbacks.
 import type { MailServer } from "../mailServer";
-import type { ImageArgs, DovecotPorts, BruteForceArgs, DovecotProxyProtocolArgs, VacationLimits } from "./types";
+import type { ImageArgs, DovecotPorts, BruteForceArgs, DovecotProxyProtocolArgs, VacationLimits, DovecotKubernetesArgs } from "./types";
 
 /** The arguments of DovecotImap. */
 export interface DovecotImapArgs {
@@ -35,6 +35,8 @@ export interface DovecotImapArgs {
      * field's default.
      */
     vacation?: VacationLimits;
+    /** MailServer kubernetes: how DovecotImap runs on the cluster (shards behind a Dovecot proxy). */
+    kubernetes?: DovecotKubernetesArgs;
     /** Prebuilt images, or settings of the builds from images/. Default: built from images/. */
     images?: ImageArgs;
 }

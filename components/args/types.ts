@@ -16,6 +16,11 @@ export interface MailboxArgs {
     passwordHash?: pulumi.Input<string>;
     /** Storage quota such as "2G"; over quota, delivery is refused (552 5.2.2) and the sender hears why. */
     quota?: string;
+    /**
+     * DovecotImap on Kubernetes with kubernetes.shards: the backend (0 .. shards-1) that holds this mailbox, instead of
+     * the one a hash of its address picks; set it to move the mailbox (docs/kubernetes.md).
+     */
+    shard?: number;
     /** More addresses of this domain delivered into this mailbox (and usable as its sender). Default: []. */
     aliases?: string[];
     /**
@@ -754,4 +759,21 @@ export interface VacationLimits {
     defaultPeriod?: string;
     /** Longest period a script may ask for. Default: "30d". */
     maxPeriod?: string;
+}
+
+/** MailServer kubernetes: how DovecotImap runs on the cluster (shards behind a Dovecot proxy). */
+export interface DovecotKubernetesArgs {
+    /**
+     * Dovecot backends, each a pod with a mail volume of its own, behind the Dovecot proxy that routes logins and LMTP
+     * deliveries to each mailbox's backend; 1: one Dovecot, no proxy. Default: 1.
+     */
+    shards?: number;
+    /** Dovecot proxy pods in front of the backends (shards > 1). Default: 2. */
+    proxyReplicas?: number;
+    /**
+     * The pod networks the proxy's connections come from: the backends log the client address the proxy forwards from
+     * there (login_trusted_networks); their NetworkPolicy admits the proxy pods alone. Default:
+     * ["10.0.0.0/8","172.16.0.0/12","192.168.0.0/16","fc00::/7"].
+     */
+    trustedNetworks?: string[];
 }

@@ -1,6 +1,7 @@
 // Plain, fully validated descriptions of what to render. The renderers in this folder turn
 // these into file text; they import nothing from Pulumi so they can be read and tested alone.
 import type { CertificateSpec } from "./certificate";
+import type { ShardSettings } from "./shards";
 
 /** One mail domain, after validation (addresses lower-cased, defaults applied). */
 export interface DomainSpec {
@@ -47,6 +48,8 @@ export interface MailboxSpec {
     aliases: string[];
     /** Sieve rules run on every delivery, before the mailbox's own (ManageSieve) script; undefined: none. */
     sieve?: SieveSpec;
+    /** DovecotImap kubernetes.shards: the backend pinned for this mailbox; undefined: its address's hash. */
+    shard?: number;
 }
 
 /** A mailbox's Sieve rules: either a script given as is, or typed rules rendered into one. */
@@ -239,6 +242,8 @@ export interface DovecotSpec {
     bruteForce?: BruteForceSpec;
     /** Listeners that read a PROXY header first, and the only networks it is believed from; undefined: none. */
     proxyProtocol?: { listeners: Array<keyof DovecotSpec["ports"]>; trustedNetworks: string[] };
+    /** Kubernetes, DovecotImap kubernetes.shards > 1: backends behind the Dovecot proxy; undefined: one Dovecot. */
+    shards?: ShardSettings;
 }
 
 /** What the auth policy service enforces; Dovecot sends it with every request (see renderAuthPolicy). */

@@ -10,6 +10,7 @@ import { MAIL_SERVER_BRAND } from "./mailServer";
 import { MailServerSettings } from "../model/settings";
 import { IMAGE_OPTIONS } from "./images";
 import { checkDovecotProxyProtocol, DOVECOT_PROXY_PROTOCOL_GROUP } from "./proxyProtocol";
+import { checkShards, DOVECOT_KUBERNETES_GROUP } from "./dovecotKubernetes";
 
 const port = (doc: string, dflt: number) =>
     integer({ doc: `${doc}; 0 turns it off`, default: dflt, check: (v, f, x) => v.port(f, x, true) });
@@ -95,6 +96,7 @@ export const DOVECOT_IMAP_OPTIONS = {
         doc: "Limits of Sieve vacation replies; minPeriod <= defaultPeriod <= maxPeriod is checked at preview",
         default: {},
     }),
+    kubernetes: DOVECOT_KUBERNETES_GROUP,
     images: object("ImageArgs", IMAGE_OPTIONS, {
         doc: "Prebuilt images, or settings of the builds from images/",
         defaultText: "built from `images/`",
@@ -146,6 +148,7 @@ export function validateDovecot(v: Validator, args: unknown): DovecotSpec {
         },
         ports,
     );
+    const shards = checkShards(v, server, o.kubernetes);
     return {
         hostname: server.postfix.hostname,
         listen: o.listen ?? defaultListen(server),
@@ -176,6 +179,7 @@ export function validateDovecot(v: Validator, args: unknown): DovecotSpec {
         junkSpam: server.spamFilter.enabled,
         domains: server.postfix.domains,
         certificate: server.postfix.certificate,
+        ...(shards && shards.shards > 1 ? { shards } : {}),
     };
 }
 

@@ -45,7 +45,13 @@ export function validateVirtualDomain(v: Validator, args: unknown): a2.VirtualDo
         });
         v.login(`mailboxes[${i}]`, m, "every mailbox needs a password (a Pulumi secret) or a passwordHash");
         const sieve = sieveSpec(v, `mailboxes[${i}]`, m, address, aliases);
-        return { address, quota: m.quota, aliases, ...(sieve ? { sieve } : {}) };
+        return {
+            address,
+            quota: m.quota,
+            aliases,
+            ...(sieve ? { sieve } : {}),
+            ...(m.shard !== undefined ? { shard: m.shard } : {}),
+        };
     });
     const mailboxSet = new Set(mailboxes.map(m => m.address));
 

@@ -81,6 +81,15 @@ export const MAILBOX_OPTIONS = {
         doc: 'Storage quota such as "2G"; over quota, delivery is refused (552 5.2.2) and the sender hears why',
         check: (v, f, x) => v.quota(f, x),
     }),
+    shard: integer({
+        doc:
+            "DovecotImap on Kubernetes with kubernetes.shards: the backend (0 .. shards-1) that holds this mailbox, " +
+            "instead of the one a hash of its address picks; set it to move the mailbox (docs/kubernetes.md)",
+        check: (v, f, x) =>
+            typeof x === "number" && Number.isInteger(x) && x >= 0 && x < 64
+                ? x
+                : v.fail(f, x, "expected a shard number from 0 to 63 (below DovecotImap kubernetes.shards)"),
+    }),
     aliases: list(localOrAddress("An alias of this domain"), {
         doc: "More addresses of this domain delivered into this mailbox (and usable as its sender)",
         default: [],

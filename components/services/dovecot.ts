@@ -3,6 +3,7 @@
 // internet mode. Its brute-force bans come from authpolicy.
 import { paths } from "../model/paths";
 import { dovecotUsersFile, renderDovecotFiles, renderDovecotUsers } from "../render/dovecot";
+import { renderDovecotProxyFiles, renderProxyUsers } from "../render/dovecotProxy";
 import { DovecotMetricsSpec } from "../render/metrics";
 import { CERTIFICATE, COMMON_HEALTHCHECK, CONFIG, ImapService, ImapSettings, SERVICE_STATUS } from "./definition";
 
@@ -52,10 +53,19 @@ export const dovecot: ImapService = {
     dependsOn: ["authpolicy"],
     certificate: true,
     config: {
-        files: s => renderDovecotFiles(s.imap, dovecotMetrics(s)),
+        // With shards (Kubernetes), this is the Dovecot proxy; the backends' files are
+        // platform/kubernetes/shards.ts's.
+        files: s => (s.imap.shards ? renderDovecotProxyFiles(s.imap) : renderDovecotFiles(s.imap, dovecotMetrics(s))),
         // The hashes: readable by root and Dovecot's auth processes only.
         secretFiles: (s, secrets) => [
-            { ...dovecotUsersFile(""), content: secrets.logins.apply(c => renderDovecotUsers(c, s.imap.domains)) },
+            {
+                ...dovecotUsersFile(""),
+                content: secrets.logins.apply(c =>
+                    s.imap.shards
+                        ? renderProxyUsers(c, s.imap.domains, s.server.prefix, s.imap.shards.shards)
+                        : renderDovecotUsers(c, s.imap.domains),
+                ),
+            },
         ],
         registerSecretFiles: true,
     },

@@ -9,6 +9,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ServiceCertificate } from "../../certificates";
+import type { Credential, DovecotSpec } from "../../model/spec";
 import {
     DOVECOT_AUTH_PORT,
     DOVECOT_LMTP_PORT,
@@ -16,21 +17,9 @@ import {
     kubernetesPeers,
     VALKEY_PORT,
 } from "../../model/kubernetes";
-import type { PlannedService } from "../../services";
-import type { VolumeDefinition } from "../../services/definition";
-import { filesData } from "./config";
-import {
-    dovecotPolicy,
-    groupLabels,
-    mailServerPolicies,
-    postfixDisruptionBudget,
-    service,
-    statefulSet,
-} from "./objects";
-import { filesObjectName, podParts, PodService } from "./pod";
-
-type Planned = PlannedService<string, any, any>;
-type Owners = Map<string, { definition: VolumeDefinition; owner: string }>;
+import { deployGroup, ownersOf, Owners, Planned } from "./group";
+import { dovecotPolicy, mailServerPolicies, postfixDisruptionBudget, service } from "./objects";
+import { backendPlanned, deployShards, proxyPlanned, ShardDeployment } from "./shards";
 
 /** What MailServer deployed on the cluster, for its outputs and for its DovecotImap. */
 export interface KubernetesDeployment {
@@ -40,74 +29,6 @@ export interface KubernetesDeployment {
     statefulSets: Map<string, k8s.apps.v1.StatefulSet>;
     services: Map<string, k8s.core.v1.Service>;
 }
-
-/** Valkey serves rspamd's replicas over TCP besides its socket (its image's configuration has port 0). */
-const VALKEY_ARGS = ["--port", String(VALKEY_PORT), "--bind", "0.0.0.0", "--protected-mode", "no"];
-
-interface GroupArgs {
-    parent: pulumi.Resource;
-    prefix: string;
-    k: KubernetesSettings;
-    group: string;
-    replicas: number;
-    planned: Planned[];
-    settings: unknown;
-    images: Record<string, pulumi.Input<string> | undefined>;
-    certificate: ServiceCertificate;
-    owners: Owners;
-    hostAliases: Array<{ hostname: string; ip: pulumi.Input<string> }>;
-    extraPorts?: number[];
-}
-
-/** A pod group: each service's ConfigMap and Secret, and the StatefulSet of its pods. */
-function deployGroup(a: GroupArgs): k8s.apps.v1.StatefulSet {
-    const { parent, prefix, k } = a;
-    const labels = groupLabels(prefix, a.group);
-    const services: PodService[] = a.planned.map(p => {
-        const d = p.definition;
-        const staged = [...p.files, ...(d.certificate ? a.certificate.files : []), ...p.secretFiles];
-        const data = staged.length > 0 ? filesData(staged, d.config?.postmap, d.config?.postalias) : undefined;
-        const name = filesObjectName(prefix, d.name);
-        const metadata = { name, namespace: k.namespace, labels };
-        // Fixed names: a change the provider makes a replacement of (data, unless the provider has
-        // enableConfigMapMutable / enableSecretMutable) deletes the object first; the pods keep
-        // their projection meanwhile and then see the new one (no pod restarts).
-        const opts = { parent, deleteBeforeReplace: true };
-        if (data) new k8s.core.v1.ConfigMap(name, { metadata, data: data.public }, opts);
-        if (data?.outputs) new k8s.core.v1.Secret(name, { metadata, type: "Opaque", stringData: data.outputs }, opts);
-        const image = a.images[d.name];
-        if (image === undefined) throw new Error(`${d.name}: no image (options/kubernetes.ts checks images)`);
-        return {
-            definition: d,
-            image,
-            hasConfig: data !== undefined,
-            hasSecret: data?.outputs !== undefined,
-            ports: [...(d.ports?.(a.settings) ?? []), ...(d.name === a.group ? (a.extraPorts ?? []) : [])],
-            env: d.env?.(a.settings),
-        };
-    });
-    const parts = podParts(prefix, services, a.owners, k.imagePullPolicy);
-    for (const c of parts.containers) if (c.name === "valkey") c.args = VALKEY_ARGS;
-    const main = a.planned.find(p => p.definition.name === a.group)?.definition;
-    const spec = statefulSet({
-        prefix,
-        namespace: k.namespace,
-        group: a.group,
-        replicas: a.replicas,
-        parts,
-        settings: k,
-        hostAliases: a.hostAliases,
-        startupSettings: main?.startupSettings?.(a.settings),
-    });
-    return new k8s.apps.v1.StatefulSet(`${prefix}-${a.group}`, spec, { parent });
-}
-
-const ownersOf = (planned: Planned[], base?: Owners): Owners => {
-    const owners: Owners = new Map(base);
-    for (const p of planned)
-        for (const v of p.definition.volumes ?? []) owners.set(v.name, { definition: v, owner: p.definition.name });
-    return owners;
-};
 
 /** MailServer on the cluster: Valkey, the Postfix replicas with rspamd, their Services and policies. */
 export function deployMailServerOnKubernetes(
@@ -179,40 +100,51 @@ export function deployMailServerOnKubernetes(
     return d;
 }
 
-/** DovecotImap on the cluster: Dovecot (and its brute-force policy service), its Service and policy. */
+/**
+ * DovecotImap on the cluster: Dovecot (and its brute-force policy service), its Service and policy;
+ * with kubernetes.shards, that Dovecot is the proxy (proxyReplicas pods) in front of the backends
+ * (shards.ts).
+ */
 export function deployImapOnKubernetes(
     parent: pulumi.Resource,
     planned: Planned[],
     a: {
         prefix: string;
         base: KubernetesDeployment;
-        settings: {
-            imap: {
-                ports: Record<string, number>;
-                proxyProtocol?: { listeners: string[]; trustedNetworks: string[] };
-            };
-        };
+        settings: { server: unknown; imap: DovecotSpec };
         images: Record<string, pulumi.Input<string> | undefined>;
         certificate: ServiceCertificate;
+        logins: pulumi.Output<Credential[]>;
     },
-): { statefulSet: k8s.apps.v1.StatefulSet; service: k8s.core.v1.Service } {
+): {
+    statefulSet: k8s.apps.v1.StatefulSet;
+    service: k8s.core.v1.Service;
+    shards: ShardDeployment | undefined;
+} {
     const { prefix } = a;
     const k = a.base.settings;
-    const owners = ownersOf(planned, a.base.owners);
+    const sharded = a.settings.imap.shards;
     const p = a.settings.imap.ports;
     const clientPorts = Object.entries(p).map(([name, port]) => ({ name: name.toLowerCase(), port }));
+    const shards = sharded
+        ? deployShards(parent, backendPlanned(planned, a.settings.imap, a.logins), {
+              ...a,
+              clientPorts: clientPorts.map(c => c.port),
+          })
+        : undefined;
+    const group = sharded ? proxyPlanned(planned) : planned;
     const statefulSetResource = deployGroup({
         parent,
         prefix,
         k,
         group: "dovecot",
-        replicas: 1,
-        planned,
+        replicas: sharded ? sharded.proxyReplicas : 1,
+        planned: group,
         settings: a.settings,
         images: a.images,
         certificate: a.certificate,
-        owners,
-        hostAliases: [],
+        owners: ownersOf(group, a.base.owners),
+        hostAliases: shards?.hostAliases ?? [],
         extraPorts: [DOVECOT_LMTP_PORT, DOVECOT_AUTH_PORT],
     });
     const svc = new k8s.core.v1.Service(
@@ -220,16 +152,13 @@ export function deployImapOnKubernetes(
         service(prefix, k.namespace, `${prefix}-dovecot`, "dovecot", clientPorts, k.serviceType),
         { parent },
     );
-    const tcp = { lmtpPort: DOVECOT_LMTP_PORT, authPort: DOVECOT_AUTH_PORT };
-    const proxy = a.settings.imap.proxyProtocol;
-    const proxied = proxy && { ports: proxy.listeners.map(l => p[l]), trustedNetworks: proxy.trustedNetworks };
-    const policy = dovecotPolicy(
-        prefix,
-        k.namespace,
-        clientPorts.map(c => c.port),
-        tcp,
-        proxied,
-    );
-    new k8s.networking.v1.NetworkPolicy(`${prefix}-dovecot`, policy, { parent });
-    return { statefulSet: statefulSetResource, service: svc };
+    // With shards, shards.ts registers the proxy's policy (backends out) and the backends'.
+    if (!sharded) {
+        const tcp = { lmtpPort: DOVECOT_LMTP_PORT, authPort: DOVECOT_AUTH_PORT };
+        const proxy = a.settings.imap.proxyProtocol;
+        const proxied = proxy && { ports: proxy.listeners.map(l => p[l]), trustedNetworks: proxy.trustedNetworks };
+        const policy = dovecotPolicy(prefix, k.namespace, clientPorts.map(c => c.port), tcp, proxied);
+        new k8s.networking.v1.NetworkPolicy(`${prefix}-dovecot`, policy, { parent });
+    }
+    return { statefulSet: statefulSetResource, service: svc, shards };
 }

@@ -1,0 +1,417 @@
+// DovecotImap kubernetes.shards on the test cluster (engine/k8s/cluster.sh), through the real engine:
+// MailServer (1 Postfix replica with rspamd, Valkey) and DovecotImap with 2 shard backends behind 2
+// Dovecot proxy pods, for two VirtualDomains with 4 mailboxes, 2 on each shard by the hash of their
+// address. The test reaches the cluster only on loopback: a haproxy pod of its program
+// (test/live/k8s-balancer) on the host's network at 127.0.0.56 (SMTP) and 127.0.0.57 (IMAP, the one
+// client-facing address: the proxy's Service). Mail received on port 25 is read back over IMAPS
+// through the proxy, and lies on its user's backend only (doveadm on each backend); an unchanged
+// preview shows 0 changes; a mailbox moved by the documented procedure (scripts/k8s-move-mailbox.sh,
+// then its `shard`) keeps its old mail readable and receives new mail on the new backend.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import { DovecotImap, MailServer, VirtualDomain } from "../../components";
+import { shardOf } from "../../components/model/shards";
+import { engineEnv, passphrase } from "../../scripts/lib/engine";
+import { caFile, Credentials, fetchBySubject, smtp, uniqueSubject } from "./clients";
+import { clusterLock } from "./k8s-lock";
+import { ARTIFACTS, ROOT } from "./stack";
+
+const PREFIX = "k8sshard";
+const NAMESPACE = "k8sshard";
+const SMTP_ADDRESS = "127.0.0.56";
+const IMAP_ADDRESS = "127.0.0.57";
+const PORT = { smtp: 46625, imaps: 46693 };
+const HOSTNAME = "mail.k8sshard.test";
+const SERVICES = ["postfix", "dovecot", "rspamd", "valkey", "authpolicy"];
+const image = (name: string) => `mailserver-${name}:${PREFIX}`;
+const BALANCER = `k8sshard-balancer:${PREFIX}`;
+const STORAGE_CLASS = "k8sshard-static";
+const CLUSTER = path.join(ROOT, "engine", "k8s", "cluster.sh");
+const DIR = path.join(ARTIFACTS, "engine", PREFIX);
+const STATE = process.env.MAILSERVER_K8S_STATE ?? "/var/lib/mailtest-k8s";
+/** Static volumes (the cluster has no provisioner): a queue, 2 mail backends, Valkey, and one spare. */
+const VOLUMES = 5;
+const SHARDS = 2;
+
+const USERS: Record<string, Credentials> = {
+    alice: { address: "alice@k8sshard.test", password: "alice-shard-password-1" },
+    bob: { address: "bob@k8sshard.test", password: "bob-shard-password-22" },
+    carol: { address: "carol@k8sshard.org", password: "carol-shard-password-3" },
+    frank: { address: "frank@k8sshard.org", password: "frank-shard-password-44" },
+};
+/** The mailbox the test moves: from its hashed shard to the other. */
+const MOVED = USERS.alice;
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 30 * 60_000): string {
+    const r = spawnSync(cmd, args, { cwd: ROOT, env, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20 });
+    if (r.status !== 0)
+        throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}):\n${r.stderr}\n${r.stdout}`);
+    return r.stdout;
+}
+
+function exportsOf(script: string): Record<string, string> {
+    const out = run("bash", ["-c", `set -e; eval "$(${script})"; env -0`]);
+    return Object.fromEntries(
+        out
+            .split("\0")
+            .filter(Boolean)
+            .map(kv => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+    );
+}
+
+const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
+/** SHA512-CRYPT with a fixed salt: the same hash at every run, so an unchanged preview stays unchanged. */
+const hashOf = (u: Credentials) =>
+    run("openssl", ["passwd", "-6", "-salt", u.address.replace(/[^a-z]/g, "").slice(0, 16), u.password]).trim();
+
+function haproxyConfig(postfix: pulumi.Output<string>, dovecot: pulumi.Output<string>): pulumi.Output<string> {
+    const forward = (name: string, address: string, port: number, ip: string, target: number) =>
+        `frontend ${name}\n  bind ${address}:${port}\n  default_backend ${name}\n` +
+        `backend ${name}\n  server ${name} ${ip}:${target}\n`;
+    return pulumi
+        .all([postfix, dovecot])
+        .apply(([p, d]) =>
+            [
+                "global\n  log stdout format raw local0 info\n",
+                "defaults\n  mode tcp\n  log global\n  timeout connect 5s\n  timeout client 120s\n  timeout server 120s\n",
+                forward("smtp", SMTP_ADDRESS, PORT.smtp, p, 25),
+                forward("imaps", IMAP_ADDRESS, PORT.imaps, d, 993),
+            ].join(""),
+        );
+}
+
+function program(kubeconfig: string, moved: () => number | undefined) {
+    return async () => {
+        const provider = new k8s.Provider("cluster", { kubeconfig });
+        const ns = new k8s.core.v1.Namespace("ns", { metadata: { name: NAMESPACE } }, { provider });
+        const volumes = Array.from({ length: VOLUMES }, (_, i) => {
+            const name = `${PREFIX}-pv-${i}`;
+            return new k8s.core.v1.PersistentVolume(
+                name,
+                {
+                    metadata: { name },
+                    spec: {
+                        capacity: { storage: "1Gi" },
+                        accessModes: ["ReadWriteOnce"],
+                        persistentVolumeReclaimPolicy: "Retain",
+                        storageClassName: STORAGE_CLASS,
+                        hostPath: { path: path.join(STATE, "volumes", PREFIX, name), type: "DirectoryOrCreate" },
+                    },
+                },
+                { provider },
+            );
+        });
+        const mailbox = (u: Credentials) => ({
+            address: u.address,
+            passwordHash: hashOf(u),
+            ...(u === MOVED && moved() !== undefined ? { shard: moved() } : {}),
+        });
+        const domains = [
+            new VirtualDomain("k8sshard.test", {
+                domain: "k8sshard.test",
+                mailboxes: [mailbox(USERS.alice), mailbox(USERS.bob)],
+            }),
+            new VirtualDomain("k8sshard.org", {
+                domain: "k8sshard.org",
+                mailboxes: [mailbox(USERS.carol), mailbox(USERS.frank)],
+            }),
+        ];
+        const images = Object.fromEntries(SERVICES.map(s => [s, image(s)]));
+        const opts = { providers: { kubernetes: provider }, dependsOn: [ns, ...volumes] };
+        const server = new MailServer(
+            "mail",
+            {
+                hostname: HOSTNAME,
+                namePrefix: PREFIX,
+                domains,
+                dns: "none",
+                outboundTls: { mtaSts: false },
+                images,
+                kubernetes: {
+                    namespace: NAMESPACE,
+                    postfixReplicas: 1,
+                    storageClassName: STORAGE_CLASS,
+                    queueStorage: "1Gi",
+                    mailStorage: "1Gi",
+                    valkeyStorage: "1Gi",
+                    imagePullPolicy: "Never",
+                },
+            },
+            opts,
+        );
+        const imap = new DovecotImap(
+            "imap",
+            { mailServer: server, images, kubernetes: { shards: SHARDS, proxyReplicas: 2 } },
+            opts,
+        );
+        const postfixIp = server.kubernetes!.services.get(`${PREFIX}-postfix`)!.spec.clusterIP;
+        const dovecotIp = imap.kubernetes!.service.spec.clusterIP;
+        const config = new k8s.core.v1.ConfigMap(
+            "balancer",
+            {
+                metadata: { namespace: NAMESPACE, name: "balancer" },
+                data: { "haproxy.cfg": haproxyConfig(postfixIp, dovecotIp) },
+            },
+            { provider, dependsOn: [ns] },
+        );
+        const labels = { app: "balancer" };
+        new k8s.apps.v1.Deployment(
+            "balancer",
+            {
+                metadata: { namespace: NAMESPACE, name: "balancer" },
+                spec: {
+                    replicas: 1,
+                    selector: { matchLabels: labels },
+                    strategy: { type: "Recreate" },
+                    template: {
+                        metadata: {
+                            labels,
+                            annotations: { config: config.data.apply(d => String(d["haproxy.cfg"].length)) },
+                        },
+                        spec: {
+                            hostNetwork: true,
+                            terminationGracePeriodSeconds: 2,
+                            containers: [
+                                {
+                                    name: "haproxy",
+                                    image: BALANCER,
+                                    imagePullPolicy: "Never",
+                                    volumeMounts: [{ name: "config", mountPath: "/etc/balancer" }],
+                                    readinessProbe: {
+                                        tcpSocket: { host: SMTP_ADDRESS, port: PORT.smtp },
+                                        periodSeconds: 1,
+                                    },
+                                },
+                            ],
+                            volumes: [{ name: "config", configMap: { name: config.metadata.name } }],
+                        },
+                    },
+                },
+            },
+            { provider },
+        );
+        return { certificatePem: server.certificatePem };
+    };
+}
+
+describe("DovecotImap shards on Kubernetes: a Dovecot proxy in front of 2 backends", { timeout: 60 * 60_000 }, () => {
+    let env: Record<string, string>;
+    let kubeconfig: string;
+    let stack: Stack;
+    let lock: { release: () => void } | undefined;
+    let ca: string;
+    let moved: number | undefined;
+    const times: Record<string, number> = {};
+    const kubeEnv = () => ({ ...env, KUBECONFIG: kubeconfig, KUBECTL: path.join(env.MAILSERVER_K8S_BIN, "kubectl") });
+    const kubectl = (...args: string[]) =>
+        run(path.join(env.MAILSERVER_K8S_BIN, "kubectl"), ["--namespace", NAMESPACE, ...args], kubeEnv());
+    const backend = (i: number) => `${PREFIX}-dovecot-backend-${i}`;
+    /** The subjects of the messages in a user's INBOX on one backend (doveadm there, not through the proxy). */
+    const subjectsOn = (i: number, u: Credentials) =>
+        kubectl(
+            "exec",
+            backend(i),
+            "-c",
+            "dovecot-backend",
+            "--",
+            "doveadm",
+            "-f",
+            "flow",
+            "fetch",
+            "-u",
+            u.address,
+            "hdr.subject",
+            "mailbox",
+            "INBOX",
+            "all",
+        );
+    const receive = (to: string, subject: string) =>
+        smtp({
+            server: SMTP_ADDRESS,
+            port: PORT.smtp,
+            from: "someone@outside.example",
+            to,
+            subject,
+            body: "to a shard",
+        });
+    const read = (u: Credentials, subject: string) =>
+        fetchBySubject(u, subject, "imaps", ca, "INBOX", 90_000, { ...PORT } as any, {
+            host: IMAP_ADDRESS,
+            servername: HOSTNAME,
+        });
+    const sent = new Map<Credentials, string[]>();
+
+    before(async () => {
+        lock = await clusterLock();
+        let t = Date.now();
+        env = { ...(process.env as Record<string, string>), ...engineEnv(), ...exportsOf("bash engine/k8s/build.sh") };
+        kubeconfig = run("bash", [CLUSTER, "up"], env).trim();
+        times.clusterUp = seconds(t);
+        t = Date.now();
+        const build = (tag: string, dockerfile: string, context: string) =>
+            run("docker", ["build", "-q", "--network", "host", "-t", tag, "-f", dockerfile, context]);
+        for (const s of SERVICES)
+            build(image(s), path.join(ROOT, "images", s, "Dockerfile"), path.join(ROOT, "images"));
+        build(BALANCER, path.join(__dirname, "k8s-balancer", "Dockerfile"), path.join(__dirname, "k8s-balancer"));
+        times.imageBuild = seconds(t);
+        t = Date.now();
+        for (const s of [...SERVICES.map(image), BALANCER]) run("bash", [CLUSTER, "import", s], env);
+        times.imageImport = seconds(t);
+
+        fs.rmSync(DIR, { recursive: true, force: true });
+        fs.rmSync(path.join(STATE, "volumes", PREFIX), { recursive: true, force: true });
+        fs.mkdirSync(path.join(DIR, "state"), { recursive: true, mode: 0o700 });
+        fs.mkdirSync(path.join(DIR, "workspace"), { recursive: true, mode: 0o700 });
+        const envVars: Record<string, string> = {
+            ...engineEnv(),
+            PULUMI_BACKEND_URL: `file://${path.join(DIR, "state")}`,
+            PULUMI_CONFIG_PASSPHRASE: passphrase(path.join(DIR, "passphrase")),
+        };
+        Object.assign(process.env, envVars);
+        stack = await LocalWorkspace.createOrSelectStack(
+            { stackName: PREFIX, projectName: "k8s-shards", program: program(kubeconfig, () => moved) },
+            {
+                workDir: path.join(DIR, "workspace"),
+                pulumiCommand: await PulumiCommand.get({ root: envVars.PULUMI_ROOT, skipVersionCheck: true }),
+                envVars,
+                projectSettings: { name: "k8s-shards", runtime: "nodejs" },
+            },
+        );
+    });
+
+    after(async () => {
+        try {
+            if (env && kubeconfig) {
+                const logs = path.join(ARTIFACTS, "k8s-shards-logs");
+                fs.mkdirSync(logs, { recursive: true });
+                const list = spawnSync(
+                    path.join(env.MAILSERVER_K8S_BIN, "kubectl"),
+                    ["--namespace", NAMESPACE, "get", "pods", "-o", "name"],
+                    { env: kubeEnv(), encoding: "utf8" },
+                );
+                for (const p of (list.stdout ?? "").split("\n").filter(Boolean)) {
+                    const r = spawnSync(
+                        path.join(env.MAILSERVER_K8S_BIN, "kubectl"),
+                        ["--namespace", NAMESPACE, "logs", p, "--all-containers", "--prefix"],
+                        { env: kubeEnv(), encoding: "utf8", maxBuffer: 64 << 20 },
+                    );
+                    fs.writeFileSync(path.join(logs, `${p.replace("pod/", "")}.log`), `${r.stdout}${r.stderr}`);
+                }
+            }
+            if (stack) await stack.destroy({ onOutput: s => process.stderr.write(s) });
+        } finally {
+            fs.rmSync(DIR, { recursive: true, force: true });
+            if (env) run("bash", [CLUSTER, "down"], env);
+            lock?.release();
+            process.stderr.write(`k8s-shards timings (s): ${JSON.stringify(times)}\n`);
+        }
+    });
+
+    test("pulumi up deploys 2 proxy pods and 2 backends, each backend with its own mail claim", async () => {
+        // The users' hashed shards: two on each (a test of the assignment, not of the cluster).
+        assert.deepEqual(
+            Object.values(USERS).map(u => shardOf(u.address, SHARDS)),
+            [0, 1, 0, 1],
+        );
+        const t = Date.now();
+        const r = await stack.up({ onOutput: s => process.stderr.write(s) });
+        times.up = seconds(t);
+        assert.equal(r.summary.result, "succeeded");
+        ca = caFile(r.outputs.certificatePem.value, PREFIX);
+        const names = (JSON.parse(kubectl("get", "pods", "-o", "json")).items as any[])
+            .map(p => p.metadata.name as string)
+            .filter(n => n.startsWith(`${PREFIX}-dovecot`))
+            .sort();
+        assert.deepEqual(names, [backend(0), backend(1), `${PREFIX}-dovecot-0`, `${PREFIX}-dovecot-1`]);
+        const claims = (JSON.parse(kubectl("get", "pvc", "-o", "json")).items as any[])
+            .map(c => `${c.metadata.name}:${c.status.phase}`)
+            .filter(c => c.startsWith("mail-"))
+            .sort();
+        assert.deepEqual(claims, [`mail-${backend(0)}:Bound`, `mail-${backend(1)}:Bound`]);
+    });
+
+    test("mail received on port 25 for users of both shards is read over IMAPS through the proxy, and lies on its user's backend only", async () => {
+        const t = Date.now();
+        for (const u of Object.values(USERS)) {
+            const s = uniqueSubject(`k8s shard inbound to ${u.address}`);
+            const r = receive(u.address, s);
+            assert.equal(r.status, 0, r.transcript);
+            sent.set(u, [s]);
+        }
+        for (const [u, [s]] of sent) assert.match(await read(u, s), new RegExp(`Subject: ${s}`));
+        times.readThroughProxy = seconds(t);
+        for (const [u, [s]] of sent) {
+            const home = shardOf(u.address, SHARDS);
+            assert.ok(subjectsOn(home, u).includes(s), `${u.address}: not on backend ${home}`);
+            assert.ok(!subjectsOn(1 - home, u).includes(s), `${u.address}: also on backend ${1 - home}`);
+        }
+        // The backends log the client's address the proxy forwards (login_trusted_networks), not the proxy's.
+        const logs = kubectl("logs", backend(0), "-c", "dovecot-backend");
+        assert.match(logs, /imap-login: Info: Logged in: user=<(alice|carol)@k8sshard\.[a-z]+>.*rip=/);
+    });
+
+    test("an unchanged preview shows 0 changes", async () => {
+        const t = Date.now();
+        const r = await stack.preview({ diff: true });
+        times.preview = seconds(t);
+        const changed = Object.entries(r.changeSummary).filter(([kind, n]) => kind !== "same" && n > 0);
+        assert.deepEqual(changed, [], r.stdout);
+    });
+
+    test("a mailbox moved to the other shard by the documented procedure keeps its mail, and new mail lands on the new shard", async () => {
+        const from = shardOf(MOVED.address, SHARDS);
+        const to = 1 - from;
+        const move = () =>
+            run(
+                "bash",
+                [
+                    path.join(ROOT, "scripts", "k8s-move-mailbox.sh"),
+                    NAMESPACE,
+                    PREFIX,
+                    MOVED.address,
+                    String(from),
+                    String(to),
+                ],
+                kubeEnv(),
+            );
+        let t = Date.now();
+        move();
+        times.moveCopy = seconds(t);
+        // Mail arriving between the copy and the switch: on the old shard, carried by the second copy.
+        const between = uniqueSubject("k8s shard between copy and switch");
+        assert.equal(receive(MOVED.address, between).status, 0);
+        await read(MOVED, between);
+        moved = to;
+        t = Date.now();
+        const r = await stack.up({ onOutput: s => process.stderr.write(s) });
+        times.upMove = seconds(t);
+        assert.equal(r.summary.result, "succeeded");
+        t = Date.now();
+        move();
+        times.moveDelta = seconds(t);
+        // New mail: once the proxy pods have the new passdb (the kubelet's projection), it lands on `to`.
+        const after = uniqueSubject("k8s shard after the move");
+        t = Date.now();
+        for (const deadline = Date.now() + 180_000; ;) {
+            const probe = uniqueSubject("k8s shard routing probe");
+            assert.equal(receive(MOVED.address, probe).status, 0);
+            await new Promise(res => setTimeout(res, 3000));
+            if (subjectsOn(to, MOVED).includes(probe)) break;
+            assert.ok(Date.now() < deadline, "the proxies still deliver to the old shard after 180 s");
+        }
+        times.routedToNewShard = seconds(t);
+        assert.equal(receive(MOVED.address, after).status, 0);
+        for (const s of [...sent.get(MOVED)!, between, after]) assert.match(await read(MOVED, s), new RegExp(s));
+        const onNew = subjectsOn(to, MOVED);
+        for (const s of [...sent.get(MOVED)!, between, after]) assert.ok(onNew.includes(s), `${s}: not on shard ${to}`);
+        assert.ok(!subjectsOn(from, MOVED).includes(after), "new mail also on the old shard");
+        // The others stay where they were.
+        for (const [u, [s]] of sent) if (u !== MOVED) await read(u, s);
+    });
+});
