@@ -27,7 +27,7 @@ export const DOVECOT_KUBERNETES_OPTIONS = {
         text({
             doc: "A network of the cluster's pod addresses",
             accepted: NETWORK_ACCEPTED,
-            check: (v, f, x) => (parseNetwork(x, { strict: true }) ? x : v.fail(f, x, NETWORK_ACCEPTED)),
+            check: (v, f, x) => (parseNetwork(x) && !x.startsWith("[") ? x : v.fail(f, x, NETWORK_ACCEPTED)),
         }),
         {
             doc:
@@ -63,7 +63,7 @@ export function checkShards(
     const shards = server.kubernetes ? (given?.shards ?? 1) : 1;
     for (const d of server.postfix.domains)
         for (const m of d.mailboxes) {
-            if (m.shard === undefined || m.shard < shards) continue;
+            if (m.shard === undefined || (shards > 1 && m.shard < shards)) continue;
             const field = `mailServer: VirtualDomain ${d.name} mailboxes[${m.address}].shard`;
             v.fail(
                 field,

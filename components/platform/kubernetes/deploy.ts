@@ -17,18 +17,11 @@ import {
     kubernetesPeers,
     VALKEY_PORT,
 } from "../../model/kubernetes";
-import { deployGroup, ownersOf, Owners, Planned } from "./group";
+import { deployGroup, KubernetesDeployment, ownersOf, Planned } from "./group";
 import { dovecotPolicy, mailServerPolicies, postfixDisruptionBudget, service } from "./objects";
 import { backendPlanned, deployShards, proxyPlanned, ShardDeployment } from "./shards";
 
-/** What MailServer deployed on the cluster, for its outputs and for its DovecotImap. */
-export interface KubernetesDeployment {
-    settings: KubernetesSettings;
-    /** Every volume of MailServer's running services: DovecotImap's pods mount some (sockets). */
-    owners: Owners;
-    statefulSets: Map<string, k8s.apps.v1.StatefulSet>;
-    services: Map<string, k8s.core.v1.Service>;
-}
+export type { KubernetesDeployment } from "./group";
 
 /** MailServer on the cluster: Valkey, the Postfix replicas with rspamd, their Services and policies. */
 export function deployMailServerOnKubernetes(

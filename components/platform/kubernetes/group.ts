@@ -74,6 +74,15 @@ export function deployGroup(a: GroupArgs): k8s.apps.v1.StatefulSet {
     return new k8s.apps.v1.StatefulSet(`${prefix}-${a.group}`, spec, { parent });
 }
 
+/** What MailServer deployed on the cluster, for its outputs and for its DovecotImap. */
+export interface KubernetesDeployment {
+    settings: KubernetesSettings;
+    /** Every volume of MailServer's running services: DovecotImap's pods mount some (sockets). */
+    owners: Owners;
+    statefulSets: Map<string, k8s.apps.v1.StatefulSet>;
+    services: Map<string, k8s.core.v1.Service>;
+}
+
 export const ownersOf = (planned: Planned[], base?: Owners): Owners => {
     const owners: Owners = new Map(base);
     for (const p of planned)

@@ -13,8 +13,7 @@ import { dovecotUsersFile, renderDovecotUsers } from "../../render/dovecot";
 import { backendSpec, renderBackendFiles } from "../../render/dovecotProxy";
 import type { Credential } from "../../model/spec";
 import { CERTIFICATE, CONFIG, SERVICE_STATUS } from "../../services/definition";
-import type { KubernetesDeployment } from "./deploy";
-import { deployGroup, ownersOf, Planned } from "./group";
+import { deployGroup, KubernetesDeployment, ownersOf, Planned } from "./group";
 import { BACKEND_GROUP, backendPorts, proxyDisruptionBudget, shardPolicies, shardService } from "./shardObjects";
 
 /** The proxy's definition: DovecotImap's Dovecot without the mail volume (it stores nothing). */
