@@ -63,7 +63,10 @@ export class DovecotImap extends pulumi.ComponentResource {
                 ...inputs.files,
                 // kubernetes.shards: dovecotFiles are the proxy's, these the backends'.
                 ...(spec.shards
-                    ? { dovecotBackendFiles: filesByPath(renderBackendFiles(spec, spec.shards.trustedNetworks)) }
+                    ? {
+                          kubernetes: spec.shards,
+                          dovecotBackendFiles: filesByPath(renderBackendFiles(spec, spec.shards.trustedNetworks)),
+                      }
                     : {}),
                 // The hashes change with any password: "[secret] => [secret]" in the diff says so.
                 ...Object.fromEntries(Object.entries(inputs.secretFiles).map(([k, f]) => [k, pulumi.secret(f)])),

@@ -161,12 +161,12 @@ before(async () => {
         users: [{ address: "app@example.com", password: secret("app-Relay-User-Pass-05") }],
     });
     // On Kubernetes (every field of kubernetes set): what cannot run beside the Docker-only services above.
-    new c.MailServer("ro-k8s", {
+    const k8sServer = new c.MailServer("ro-k8s", {
         hostname: "mail.example.net",
         domains: [
             new c.VirtualDomain("ro-k8s-domain", {
                 domain: "example.net",
-                mailboxes: [{ address: "kim", password: secret("Kim-Mailbox-Pass-0001") }],
+                mailboxes: [{ address: "kim", password: secret("Kim-Mailbox-Pass-0001"), shard: 1 }],
             }),
         ],
         namePrefix: "rk",
@@ -188,6 +188,12 @@ before(async () => {
         publishAddress: "127.0.0.1",
         proxyProtocol: { listeners: ["imaps"], trustedNetworks: ["10.0.1.11/32"] },
     });
+    // On Kubernetes (every field of kubernetes set): shards behind the Dovecot proxy.
+    new c.DovecotImap("ro-k8s-imap", {
+        mailServer: k8sServer,
+        images: { dovecot: "d:1", authpolicy: "a:1" },
+        kubernetes: { shards: 2, proxyReplicas: 3, trustedNetworks: ["10.244.0.0/16"] },
+    });
     await Promise.all([server.mainCf, relayServer.mainCf, imap.dovecotConf].map(o => value(o as any)));
     await env.settle();
 });
@@ -195,6 +201,16 @@ before(async () => {
 const wire = (type: string, name: string) => env.byName(name, type).wire;
 /** ro-server's inputs, with kubernetes as ro-k8s registers it (the two cannot be one server). */
 const serverWire = () => ({ ...wire(T.mailServer, "ro-server"), kubernetes: wire(T.mailServer, "ro-k8s").kubernetes });
+/** ro-imap's inputs, with kubernetes as ro-k8s-imap registers it. */
+const imapWire = () => ({
+    ...wire(T.dovecotImap, "ro-imap"),
+    kubernetes: wire(T.dovecotImap, "ro-k8s-imap").kubernetes,
+});
+/** ro-example.com's inputs, with ro-k8s-domain's mailbox too (its shard: a DovecotImap on Kubernetes). */
+const domainWire = () => {
+    const w = wire(T.virtualDomain, "ro-example.com");
+    return { ...w, mailboxes: [...w.mailboxes, ...wire(T.virtualDomain, "ro-k8s-domain").mailboxes] };
+};
 
 test("every declared MailServer option is a registered input (or listed with its reason)", () => {
     assert.deepEqual(missing(MAIL_SERVER_OPTIONS, serverWire(), "MailServer"), []);
@@ -203,11 +219,11 @@ test("every declared MailServer option is a registered input (or listed with its
 });
 
 test("every declared DovecotImap option is a registered input (or listed with its reason)", () => {
-    assert.deepEqual(missing(DOVECOT_IMAP_OPTIONS, wire(T.dovecotImap, "ro-imap"), "DovecotImap"), []);
+    assert.deepEqual(missing(DOVECOT_IMAP_OPTIONS, imapWire(), "DovecotImap"), []);
 });
 
 test("every declared VirtualDomain option is a registered input (or listed with its reason)", () => {
-    assert.deepEqual(missing(VIRTUAL_DOMAIN_OPTIONS, wire(T.virtualDomain, "ro-example.com"), "VirtualDomain"), []);
+    assert.deepEqual(missing(VIRTUAL_DOMAIN_OPTIONS, domainWire(), "VirtualDomain"), []);
 });
 
 test("every declared Relayhost option is a registered input (or listed with its reason)", () => {
@@ -229,8 +245,8 @@ test("no stale reason: each listed option is indeed missing from the registered 
     const skip = { "MailServer.users[]": NOT_REGISTERED["MailServer.users[]"] };
     const found = new Set([
         ...missing(MAIL_SERVER_OPTIONS, serverWire(), "MailServer", skip),
-        ...missing(DOVECOT_IMAP_OPTIONS, wire(T.dovecotImap, "ro-imap"), "DovecotImap", skip),
-        ...missing(VIRTUAL_DOMAIN_OPTIONS, wire(T.virtualDomain, "ro-example.com"), "VirtualDomain", skip),
+        ...missing(DOVECOT_IMAP_OPTIONS, imapWire(), "DovecotImap", skip),
+        ...missing(VIRTUAL_DOMAIN_OPTIONS, domainWire(), "VirtualDomain", skip),
         ...missing(RELAYHOST_OPTIONS, wire(T.relayhost, "ro-relay"), "Relayhost", skip),
     ]);
     const stale = Object.keys(NOT_REGISTERED).filter(
