@@ -16,21 +16,25 @@ import { CERTIFICATE, CONFIG, SERVICE_STATUS } from "../../services/definition";
 import { deployGroup, KubernetesDeployment, ownersOf, Planned } from "./group";
 import { BACKEND_GROUP, backendPorts, proxyDisruptionBudget, shardPolicies, shardService } from "./shardObjects";
 
-/** The proxy's definition: DovecotImap's Dovecot without the mail volume (it stores nothing). */
+/**
+ * The proxy's definition: DovecotImap's Dovecot without the mail claim (it stores nothing); the
+ * image's entrypoint still prepares the mail directory, so an emptyDir is there instead.
+ */
 export function proxyPlanned(planned: Planned[]): Planned[] {
-    return planned.map(p =>
-        p.definition.name === "dovecot"
-            ? {
-                  ...p,
-                  definition: {
-                      ...p.definition,
-                      volumes: [],
-                      mounts: (p.definition.mounts ?? []).filter(m => m !== "mail"),
-                  },
-              }
-            : p,
-    );
+    return planned.map(p => {
+        if (p.definition.name !== "dovecot") return p;
+        const mail = (p.definition.volumes ?? []).find(v => v.name === "mail")!;
+        return {
+            ...p,
+            definition: {
+                ...p.definition,
+                volumes: [{ ...mail, name: PROXY_MAIL }],
+                mounts: (p.definition.mounts ?? []).map(m => (m === "mail" ? PROXY_MAIL : m)),
+            },
+        };
+    });
 }
+const PROXY_MAIL = "proxy-mail";
 
 /** The backends' plan: Dovecot's definition under its own name, its files, its users (hashes only). */
 export function backendPlanned(planned: Planned[], spec: DovecotSpec, logins: pulumi.Output<Credential[]>): Planned {
