@@ -195,3 +195,32 @@ describe("DovecotImap kubernetes.shards: the objects", () => {
         assert.equal(component(from[0].from[0]), "dovecot");
     });
 });
+
+describe("DovecotImap kubernetes.shards: the pods", () => {
+    test("the proxy pod has no mail claim (an emptyDir where the image prepares the mail directory); a backend has one", async () => {
+        const { proxyPlanned } = await import("../../components/platform/kubernetes/shards");
+        const { podParts } = await import("../../components/platform/kubernetes/pod");
+        const { dovecot: definition } = await import("../../components/services/dovecot");
+        const planned = proxyPlanned([{ definition, files: [], secretFiles: [] } as any]);
+        const owners = new Map(
+            (planned[0].definition.volumes ?? []).map(v => [v.name, { definition: v, owner: "dovecot" }]),
+        );
+        const service = { definition: planned[0].definition, image: "d:1", hasConfig: false, hasSecret: false };
+        const proxy = podParts("t", [{ ...service, ports: [143], env: undefined }], owners, "Never");
+        assert.deepEqual(proxy.claims, []);
+        assert.ok(proxy.volumes.some(v => v.name === "proxy-mail" && v.emptyDir));
+        assert.ok(
+            (proxy.containers[0].volumeMounts as any[]).some(
+                (m: any) => m.name === "proxy-mail" && m.mountPath === "/var/mail/vhosts",
+            ),
+        );
+        const backendOwners = new Map([["mail", { definition: definition.volumes![0], owner: "dovecot" }]]);
+        const backend = podParts(
+            "t",
+            [{ definition, image: "d:1", hasConfig: false, hasSecret: false, ports: [143], env: undefined }],
+            backendOwners,
+            "Never",
+        );
+        assert.deepEqual(backend.claims, ["mail"]);
+    });
+});
