@@ -2,7 +2,14 @@
 // `npm run gen`. The args of each component, usable from every Pulumi language: plain data, string-literal
 // enums and pulumi.Input<T>, no other unions, no callbacks.
 import type { MailServer } from "../mailServer";
-import type { ImageArgs, DovecotPorts, BruteForceArgs, DovecotProxyProtocolArgs, VacationLimits, DovecotKubernetesArgs } from "./types";
+import type {
+    ImageArgs,
+    DovecotPorts,
+    BruteForceArgs,
+    DovecotProxyProtocolArgs,
+    VacationLimits,
+    DovecotKubernetesArgs,
+} from "./types";
 
 /** The arguments of DovecotImap. */
 export interface DovecotImapArgs {

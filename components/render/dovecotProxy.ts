@@ -16,7 +16,8 @@ import type { Credential, DomainSpec, DovecotSpec, RenderedFile } from "../model
 import { publicFile } from "../model/spec";
 import { renderDovecotFiles } from "./dovecot";
 import { renderAuthPolicy } from "./dovecotAuthPolicy";
-import { probeAddress, renderProbe } from "./probe";
+import { imapProbe, renderDovecotListeners } from "./dovecotListeners";
+import { renderProbe } from "./probe";
 
 /** Which backend holds each mailbox (its `shard`, else the hash of its address). */
 export function shardAssignment(domains: DomainSpec[], shards: number): Map<string, number> {
@@ -46,10 +47,13 @@ export function renderProxyUsers(
     );
 }
 
-/** A backend's spec: the fixed internal ports the proxy connects to, no brute-force policy (the proxy's). */
+/**
+ * A backend's spec: the fixed internal ports the proxy connects to; no brute-force policy and no
+ * PROXY header (both are the proxy's: it faces the clients and forwards their address).
+ */
 export function backendSpec(spec: DovecotSpec): DovecotSpec {
     const pop3 = spec.ports.pop3 > 0 || spec.ports.pop3s > 0;
-    const { bruteForce: _proxy, ...rest } = spec;
+    const { bruteForce: _proxied, proxyProtocol: _header, ...rest } = spec;
     return {
         ...rest,
         ports: {
@@ -73,6 +77,13 @@ export function renderBackendFiles(spec: DovecotSpec, trustedNetworks: string[])
 # (its NetworkPolicy admits the proxy pods alone). The proxy forwards the client's address (logged)
 # and logs in with the client's password after STARTTLS.
 login_trusted_networks = ${trustedNetworks.join(" ")}
+# No COMPRESS behind the proxy: with Dovecot 2.4.1 a session could hang once a client enabled it
+# (upstream 2.4.2: "Fix potential hangs writing to non-blocking ostreams. This especially fixes hangs
+# with IMAP COMPRESS handling in proxies"). Seen on the test cluster: sessions stalled right after
+# NAMESPACE, where clients send COMPRESS. The client's TLS ends at the proxy either way.
+imap_capability {
+  "COMPRESS=DEFLATE" = no
+}
 `,
               }
             : f,
@@ -131,34 +142,7 @@ service auth {
   }
 }
 ${spec.bruteForce ? renderAuthPolicy(spec.bruteForce) : ""}
-# --- listeners
-service imap-login {
-  restart_request_count = 1
-  inet_listener imap {
-    port = ${p.imap}
-  }
-  inet_listener imaps {
-    port = ${p.imaps}
-    ssl = yes
-  }
-}
-service pop3-login {
-  restart_request_count = 1
-  inet_listener pop3 {
-    port = ${p.pop3}
-  }
-  inet_listener pop3s {
-    port = ${p.pop3s}
-    ssl = yes
-  }
-}
-service managesieve-login {
-  restart_request_count = 1
-  inet_listener sieve {
-    port = ${p.managesieve}
-  }
-}
-
+${renderDovecotListeners(spec)}
 # --- delivery: each RCPT's passdb lookup names its backend; the message goes there over LMTP
 lmtp_proxy = yes
 recipient_delimiter = ${spec.recipientDelimiter}
@@ -172,12 +156,5 @@ service lmtp {
 
 /** The proxy's files: dovecot.conf and its probe (the users file is a secret file). */
 export function renderDovecotProxyFiles(spec: DovecotSpec): RenderedFile[] {
-    return [
-        publicFile("dovecot.conf", renderDovecotProxyConf(spec)),
-        renderProbe(
-            spec.ports.imap > 0
-                ? { address: probeAddress(spec.listen), port: spec.ports.imap, greeting: "* OK", goodbye: "a LOGOUT" }
-                : undefined,
-        ),
-    ];
+    return [publicFile("dovecot.conf", renderDovecotProxyConf(spec)), renderProbe(imapProbe(spec))];
 }

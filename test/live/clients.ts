@@ -173,6 +173,41 @@ export async function imapClient(
     return client;
 }
 
+/**
+ * A login over IMAPS and a logout, from a chosen local address (the client address a server or a
+ * PROXY header should name); resolves with the dialog (passwords left out), rejects on NO/BAD or 30 s.
+ */
+export function imapsLogin(
+    server: { host: string; port: number; localAddress: string; servername: string; ca: string },
+    u: Credentials,
+): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+        const raw = net.connect({ host: server.host, port: server.port, localAddress: server.localAddress });
+        const socket = tls.connect({ socket: raw, servername: server.servername, ca: fs.readFileSync(server.ca) });
+        let dialog = "";
+        const timer = setTimeout(() => socket.destroy(new Error(`IMAPS dialog timed out:\n${dialog}`)), 30_000);
+        const send = (line: string) => {
+            socket.write(`${line}\r\n`);
+            dialog += `${line.split(" ").slice(0, 2).join(" ")}\n`;
+        };
+        socket.on("data", d => {
+            dialog += d.toString();
+            if (/^\* OK/m.test(dialog) && !dialog.includes("a LOGIN")) send(`a LOGIN "${u.address}" "${u.password}"`);
+            if (/^a OK/m.test(dialog) && !dialog.includes("b LOGOUT")) send("b LOGOUT");
+            if (/^a (NO|BAD)/m.test(dialog)) socket.destroy(new Error(dialog));
+            if (/^b OK/m.test(dialog)) {
+                clearTimeout(timer);
+                socket.end();
+                resolve(dialog);
+            }
+        });
+        socket.on("error", e => {
+            clearTimeout(timer);
+            reject(e);
+        });
+    });
+}
+
 /** Waits (bounded) until a message with this subject is in the mailbox; returns its source. */
 export async function fetchBySubject(
     user: Credentials,

@@ -10,15 +10,13 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
-import * as tls from "tls";
 import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { DovecotImap, MailServer, VirtualDomain } from "../../components";
 import { engineEnv, passphrase } from "../../scripts/lib/engine";
-import { caFile, Credentials, fetchBySubject, imapClient, smtp, uniqueSubject } from "./clients";
+import { caFile, Credentials, fetchBySubject, imapClient, imapsLogin, smtp, uniqueSubject } from "./clients";
 import { clusterLock } from "./k8s-lock";
 import { exportsOf, run, seconds } from "./k8s-run";
 import { ARTIFACTS, ROOT } from "./stack";
@@ -378,33 +376,8 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
     });
 
     /** A login over IMAPS through the balancer from CLIENT_SOURCE, and a logout; the dialog. */
-    const imapsLogin = (u: Credentials) =>
-        new Promise<string>((resolve, reject) => {
-            const raw = net.connect({ host: IMAP_ADDRESS, port: PORT.imaps, localAddress: CLIENT_SOURCE });
-            const socket = tls.connect({ socket: raw, servername: HOSTNAME, ca: fs.readFileSync(ca) });
-            let dialog = "";
-            const timer = setTimeout(() => socket.destroy(new Error(`IMAPS dialog timed out:\n${dialog}`)), 30_000);
-            const send = (line: string) => {
-                socket.write(`${line}\r\n`);
-                dialog += `${line.split(" ").slice(0, 2).join(" ")}\n`;
-            };
-            socket.on("data", d => {
-                dialog += d.toString();
-                if (/^\* OK/m.test(dialog) && !dialog.includes("a LOGIN"))
-                    send(`a LOGIN "${u.address}" "${u.password}"`);
-                if (/^a OK/m.test(dialog) && !dialog.includes("b LOGOUT")) send("b LOGOUT");
-                if (/^a (NO|BAD)/m.test(dialog)) socket.destroy(new Error(dialog));
-                if (/^b OK/m.test(dialog)) {
-                    clearTimeout(timer);
-                    socket.end();
-                    resolve(dialog);
-                }
-            });
-            socket.on("error", e => {
-                clearTimeout(timer);
-                reject(e);
-            });
-        });
+    const imapsLoginFromClient = (u: Credentials) =>
+        imapsLogin({ host: IMAP_ADDRESS, port: PORT.imaps, localAddress: CLIENT_SOURCE, servername: HOSTNAME, ca }, u);
     /** Polls (30 s) until the text matches; the last text in the failure. */
     async function eventually(read: () => string, pattern: RegExp, what: string): Promise<string> {
         const deadline = Date.now() + 30_000;
@@ -489,7 +462,7 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
             "no client at the balancer's address",
         );
         // Dovecot believes the header from BALANCER_SOURCE only: a login at all proves the source.
-        const dialog = await imapsLogin(USERS.carol);
+        const dialog = await imapsLoginFromClient(USERS.carol);
         assert.match(dialog, /^a OK/m, dialog);
         await eventually(
             () => kubectl("logs", `${PREFIX}-dovecot-0`, "-c", "dovecot"),

@@ -154,6 +154,20 @@ describe("DovecotImap kubernetes.shards: the proxy's and the backends' files", (
         assert.match(conf, /^login_trusted_networks = 10\.0\.0\.0\/8$/m);
         assert.match(conf, /^mail_driver = maildir$/m);
         assert.doesNotMatch(conf, /auth_policy_server_url/);
+        assert.match(conf, /^imap_capability \{\n {2}"COMPRESS=DEFLATE" = no\n\}$/m);
+    });
+    test("behind a balancer: the proxy reads the PROXY header (its trusted networks), the backends do not", () => {
+        const proxied = validateDovecot(new Validator("DovecotImap imap"), {
+            mailServer: server([{ address: "alice" }]),
+            kubernetes: { shards: 2 },
+            proxyProtocol: { listeners: ["imaps"], trustedNetworks: ["10.46.0.1/32"] },
+        });
+        const conf = renderDovecotProxyConf(proxied);
+        assert.match(conf, /^haproxy_trusted_networks = 10\.46\.0\.1\/32$/m);
+        assert.match(conf, /inet_listener imaps \{\n {4}port = 993\n {4}ssl = yes\n {4}haproxy = yes\n/);
+        assert.match(conf, /inet_listener imap \{\n {4}port = 143\n {2}\}/);
+        const backend = renderBackendFiles(proxied, ["10.0.0.0/8"]).find(f => f.path === "dovecot.conf")!;
+        assert.doesNotMatch(backend.content as string, /haproxy/);
     });
 });
 
@@ -193,6 +207,14 @@ describe("DovecotImap kubernetes.shards: the objects", () => {
         const from = backend.spec.ingress as any[];
         assert.equal(from.length, 1);
         assert.equal(component(from[0].from[0]), "dovecot");
+    });
+    test("NetworkPolicies behind a balancer: the proxy's PROXY port from the trusted networks only", () => {
+        const proxied = { ports: [993], trustedNetworks: ["10.46.0.1/32"] };
+        const [proxy] = shardPolicies("t", "mail", [143, 993], { lmtpPort: 24, authPort: 12345 }, [143, 24], proxied);
+        const ingress = proxy.spec.ingress as any[];
+        assert.deepEqual(ingress[0], { ports: [{ protocol: "TCP", port: 143 }] });
+        assert.deepEqual(ingress[1].from, [{ ipBlock: { cidr: "10.46.0.1/32" } }]);
+        assert.deepEqual(ingress[1].ports, [{ protocol: "TCP", port: 993 }]);
     });
 });
 

@@ -150,7 +150,13 @@ export function deployImapOnKubernetes(
         const tcp = { lmtpPort: DOVECOT_LMTP_PORT, authPort: DOVECOT_AUTH_PORT };
         const proxy = a.settings.imap.proxyProtocol;
         const proxied = proxy && { ports: proxy.listeners.map(l => p[l]), trustedNetworks: proxy.trustedNetworks };
-        const policy = dovecotPolicy(prefix, k.namespace, clientPorts.map(c => c.port), tcp, proxied);
+        const policy = dovecotPolicy(
+            prefix,
+            k.namespace,
+            clientPorts.map(c => c.port),
+            tcp,
+            proxied,
+        );
         new k8s.networking.v1.NetworkPolicy(`${prefix}-dovecot`, policy, { parent });
     }
     return { statefulSet: statefulSetResource, service: svc, shards };

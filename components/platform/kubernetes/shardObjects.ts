@@ -4,7 +4,7 @@
 // alone in). shards.ts registers them.
 import type { Input } from "@pulumi/pulumi";
 import { BACKEND_PORTS, shardHost } from "../../model/shards";
-import { DNS_RULE, groupLabels, networkPolicy } from "./objects";
+import { clientRules, DNS_RULE, groupLabels, networkPolicy, ProxiedPorts } from "./objects";
 
 export const BACKEND_GROUP = "dovecot-backend";
 /** The StatefulSet of the backends; pod i is `<prefix>-dovecot-backend-<i>`, its claim `mail-<pod>`. */
@@ -49,8 +49,9 @@ export function proxyDisruptionBudget(prefix: string, namespace: Input<string>) 
 }
 
 /**
- * The proxy takes its clients from anywhere and Postfix on LMTP and auth, and reaches the backends
- * (and DNS, for their Service names on a cluster with DNS); a backend takes the proxy alone.
+ * The proxy takes its clients from anywhere (a PROXY port from trustedNetworks only) and Postfix on
+ * LMTP and auth, and reaches the backends (and DNS, for their Service names on a cluster with DNS);
+ * a backend takes the proxy alone.
  */
 export function shardPolicies(
     prefix: string,
@@ -58,13 +59,14 @@ export function shardPolicies(
     clientPorts: number[],
     tcp: { lmtpPort: number; authPort: number },
     backend: number[],
+    proxy?: ProxiedPorts,
 ) {
     return [
         networkPolicy(
             prefix,
             namespace,
             "dovecot",
-            [{ ports: clientPorts }, { from: "postfix", ports: [tcp.lmtpPort, tcp.authPort] }],
+            [...clientRules(clientPorts, proxy), { from: "postfix", ports: [tcp.lmtpPort, tcp.authPort] }],
             [{ from: BACKEND_GROUP, ports: backend }, DNS_RULE],
         ),
         networkPolicy(prefix, namespace, BACKEND_GROUP, [{ from: "dovecot", ports: backend }], []),

@@ -100,12 +100,15 @@ export function deployShards(
         parent,
     });
     const tcp = { lmtpPort: DOVECOT_LMTP_PORT, authPort: DOVECOT_AUTH_PORT };
+    const proxy = spec.proxyProtocol;
+    const proxied = proxy && { ports: proxy.listeners.map(l => spec.ports[l]), trustedNetworks: proxy.trustedNetworks };
     for (const policy of shardPolicies(
         prefix,
         k.namespace,
         a.clientPorts,
         tcp,
         ports.map(p => p.port),
+        proxied,
     ))
         new k8s.networking.v1.NetworkPolicy(policy.metadata.name as string, policy, { parent });
     return {
