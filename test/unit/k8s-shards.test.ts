@@ -120,7 +120,7 @@ describe("DovecotImap kubernetes.shards: which backend holds a mailbox", () => {
 
 describe("DovecotImap kubernetes.shards: the proxy's and the backends' files", () => {
     const spec = dovecot(server([{ address: "alice" }, { address: "bob" }]), { shards: 2 });
-    test("the proxy's passwd-file: each hash, its backend, the client's password forwarded over STARTTLS", () => {
+    test("the proxy's passwd-file: each hash, its backend, the client's password forwarded over STARTTLS, no multiplexing", () => {
         const users = renderProxyUsers(
             [
                 { address: "alice@example.com", hash: HASH },
@@ -133,8 +133,8 @@ describe("DovecotImap kubernetes.shards: the proxy's and the backends' files", (
         const host = (a: string) => `t-dovecot-shard-${shardOf(a, 2)}`;
         assert.equal(
             users,
-            `alice@example.com:{SHA512-CRYPT}${HASH}::::::proxy=y host=${host("alice@example.com")} starttls=any-cert pass=%{password}\n` +
-                `bob@example.com:{SHA512-CRYPT}${HASH}::::::proxy=y host=${host("bob@example.com")} starttls=any-cert pass=%{password}\n`,
+            `alice@example.com:{SHA512-CRYPT}${HASH}::::::proxy=y host=${host("alice@example.com")} starttls=any-cert pass=%{password} proxy_no_multiplex\n` +
+                `bob@example.com:{SHA512-CRYPT}${HASH}::::::proxy=y host=${host("bob@example.com")} starttls=any-cert pass=%{password} proxy_no_multiplex\n`,
         );
     });
     test("the proxy: TLS for clients, LMTP proxied, SMTP AUTH for Postfix, no mail storage", () => {
@@ -154,7 +154,6 @@ describe("DovecotImap kubernetes.shards: the proxy's and the backends' files", (
         assert.match(conf, /^login_trusted_networks = 10\.0\.0\.0\/8$/m);
         assert.match(conf, /^mail_driver = maildir$/m);
         assert.doesNotMatch(conf, /auth_policy_server_url/);
-        assert.match(conf, /^imap_capability \{\n {2}"COMPRESS=DEFLATE" = no\n\}$/m);
     });
     test("behind a balancer: the proxy reads the PROXY header (its trusted networks), the backends do not", () => {
         const proxied = validateDovecot(new Validator("DovecotImap imap"), {
