@@ -1,6 +1,7 @@
 // MailServer kubernetes, declared once: the cluster platform's settings (components/platform/
-// kubernetes), and its rules: what this phase of the platform deploys (Postfix with rspamd, Valkey,
-// Dovecot and its brute-force policy, internet mode), refused at preview for anything else.
+// kubernetes), and its rules: what this phase of the platform deploys (Postfix with rspamd and the
+// MTA-STS resolver, Valkey, Dovecot and its brute-force policy, internet mode), refused at preview for
+// anything else.
 import { DOVECOT_AUTH_PORT, DOVECOT_LMTP_PORT, KubernetesSettings, kubernetesPeers } from "../model/kubernetes";
 import type { MailServerSettings } from "../model/settings";
 import { sieveSendsMail } from "../model/sieve";
@@ -59,7 +60,7 @@ export const KUBERNETES_GROUP = object("KubernetesArgs", KUBERNETES_OPTIONS, {
 export type _KubernetesPinned = Pinned<SameType<KubernetesSettings, Values<typeof KUBERNETES_OPTIONS>>>;
 
 /** The services the Kubernetes platform deploys in this phase; the option that turns each other one on. */
-export const KUBERNETES_SERVICES = ["postfix", "rspamd", "valkey", "dovecot", "authpolicy"];
+export const KUBERNETES_SERVICES = ["postfix", "rspamd", "mtasts", "valkey", "dovecot", "authpolicy"];
 const TURNED_ON_BY: Record<string, { field: string; value: (s: MailServerSettings) => unknown; accepted: string }> = {
     saslauthd: { field: "mode", value: s => s.postfix.mode, accepted: 'expected "internet"' },
     acme: {
@@ -76,12 +77,7 @@ const TURNED_ON_BY: Record<string, { field: string; value: (s: MailServerSetting
     metrics: { field: "monitoring.metrics", value: () => true, accepted: "expected false" },
     monitoring: { field: "monitoring.alerts", value: () => true, accepted: "expected false" },
     resolver: { field: "outboundTls.resolver", value: () => true, accepted: "expected false" },
-    mtasts: {
-        field: "outboundTls.mtaSts",
-        value: s => s.outboundTls.mtaSts,
-        accepted:
-            "expected false, and reports.tls off (the MTA-STS and TLS-RPT container is Docker-only in this phase)",
-    },
+
 };
 
 /**
@@ -98,7 +94,7 @@ export function applyKubernetes(
     if (given === undefined || given === null) return settings;
     // Read by validateMailServer too (an unknown field fails there first); here for its values.
     const k: KubernetesSettings = KUBERNETES_GROUP.check(v, "kubernetes", given)!;
-    const why = "on Kubernetes (kubernetes is set; this phase deploys Postfix, rspamd, Valkey and Dovecot only)";
+    const why = "on Kubernetes (kubernetes is set; this phase deploys Postfix, rspamd, the MTA-STS resolver, Valkey and Dovecot only)";
     if (settings.placement.networkMode === "host")
         v.fail("networkMode", "host", `expected "bridge" (the default) ${why}: each pod has a network of its own`);
     for (const d of MAIL_SERVER_SERVICES.filter(x => x.runs?.(settings) ?? true)) {

@@ -32,7 +32,7 @@ const BALANCER_SOURCE = "10.46.0.1/32";
 const CLIENT_SOURCE = "127.0.0.2";
 const PORT = { smtp: 46525, submission: 46587, smtps: 46565, imaps: 46593, imap: 46543 };
 const HOSTNAME = "mail.k8smail.test";
-const SERVICES = ["postfix", "dovecot", "rspamd", "valkey", "authpolicy"];
+const SERVICES = ["postfix", "dovecot", "rspamd", "mtasts", "valkey", "authpolicy"];
 const image = (name: string) => `mailserver-${name}:${PREFIX}`;
 const BALANCER = `k8smail-balancer:${PREFIX}`;
 const STORAGE_CLASS = "k8smail-static";
@@ -115,7 +115,6 @@ function program(kubeconfig: string, withDave: () => boolean) {
                 domains,
                 dns: "none",
                 // The MTA-STS policy daemon is Docker-only in this phase (refused otherwise).
-                outboundTls: { mtaSts: false },
                 // The balancer's connections to the Service reach the pods from the node's address on
                 // the pod bridge (kube-proxy masquerades traffic from outside the pod network).
                 proxyProtocol: { listeners: ["smtp", "submission", "smtps"], trustedNetworks: [BALANCER_SOURCE] },
@@ -301,8 +300,33 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
         const postfixPod = JSON.parse(kubectl("get", "pod", `${PREFIX}-postfix-0`, "-o", "json"));
         assert.deepEqual(
             postfixPod.spec.containers.map((c: any) => c.name),
-            ["postfix", "rspamd"],
+            ["postfix", "rspamd", "mtasts"],
         );
+    });
+
+    test("each Postfix pod asks the MTA-STS resolver beside it (outboundTls.mtaSts, the default) over their shared socket", () => {
+        const map = "socketmap:unix:/run/mta-sts/policy.sock:postfix";
+        const lookup = (pod: string, key: string) =>
+            spawnSync(
+                path.join(env.MAILSERVER_K8S_BIN, "kubectl"),
+                ["--namespace", NAMESPACE, "exec", pod, "-c", "postfix", "--", "postmap", "-q", key, map],
+                { env: { ...env, KUBECONFIG: kubeconfig }, encoding: "utf8", timeout: 60_000 },
+            );
+        for (const pod of [`${PREFIX}-postfix-0`, `${PREFIX}-postfix-1`]) {
+            const status = JSON.parse(kubectl("get", "pod", pod, "-o", "json")).status.containerStatuses as any[];
+            assert.equal(status.find(c => c.name === "mtasts")?.ready, true, `${pod}: mtasts not ready`);
+            // A bracketed next hop has no policy: NOTFOUND (exit 1, nothing said) from the resolver itself;
+            // without the socket postmap would complain.
+            const hop = lookup(pod, "[192.0.2.1]");
+            assert.deepEqual([hop.status, hop.stdout, hop.stderr], [1, "", ""], `${pod}: ${hop.stderr}`);
+            // A domain: the resolver asks DNS (the test cluster's pods may have none): no policy
+            // (NOTFOUND) or a DNS failure it logs and answers TEMP (mail to it would wait).
+            const domain = lookup(pod, "k8smail.invalid");
+            const logs = kubectl("logs", pod, "-c", "mtasts");
+            const answered =
+                (domain.status === 1 && domain.stderr === "") || /tls-policy: k8smail\.invalid: DNS failed/.test(logs);
+            assert.ok(answered, `${pod}: ${domain.status} ${domain.stderr}\n${logs}`);
+        }
     });
 
     const submit = (from: Credentials, to: string, subject: string, port: "submission" | "smtps") =>

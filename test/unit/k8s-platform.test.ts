@@ -18,6 +18,7 @@ import { rspamdSpec } from "../../components/services/rspamd";
 import { postfix } from "../../components/services/postfix";
 import { rspamd } from "../../components/services/rspamd";
 import { valkey } from "../../components/services/valkey";
+import { mtasts } from "../../components/services/mtaSts";
 import { MAIL_SERVER_BRAND } from "../../components/options/mailServer";
 import { parseBundle } from "../../components/platform/docker/bundle";
 import { filesData } from "../../components/platform/kubernetes/config";
@@ -62,18 +63,27 @@ describe("MailServer kubernetes: what this phase refuses at preview", () => {
         ["metrics", { monitoring: { metrics: true } }, /monitoring\.metrics = true is not accepted; expected false/],
         ["backup", { backup: { enabled: true, password: "a-backup-password-1" } }, /backup\.enabled = true/],
         ["host networking", { networkMode: "host" }, /networkMode = "host" is not accepted; expected "bridge"/],
-        ["MTA-STS", {}, /outboundTls\.mtaSts = true is not accepted; expected false, and reports\.tls off/],
     ];
     for (const [what, args, message] of refused)
         test(what, () => {
-            const mtaSts = what === "MTA-STS" ? {} : { outboundTls: { mtaSts: false } };
-            assert.throws(() => settings({ ...mtaSts, ...args }), message);
+            assert.throws(() => settings({ outboundTls: { mtaSts: false }, ...args }), message);
         });
     test("an image for every service it runs (nothing is built on the cluster)", () => {
         assert.throws(
             () => settings({ outboundTls: { mtaSts: false } }, K8S, { postfix: "p:1" }),
             /images\.rspamd = \(missing\) is not accepted; expected an image reference on Kubernetes/,
         );
+    });
+    test("MTA-STS (on by default) runs there too: its image is required, Postfix asks it as on Docker", () => {
+        assert.throws(
+            () => settings({}),
+            /images\.mtasts = \(missing\) is not accepted; expected an image reference on Kubernetes/,
+        );
+        const s = settings({}, K8S, { ...IMAGES, mtasts: "m:1" });
+        assert.equal(s.outboundTls.mtaSts, true);
+        const mainCf = renderPostfixFiles(s.postfix).find(f => f.path === "main.cf")!.content as string;
+        assert.match(mainCf, /^smtp_tls_policy_maps = socketmap:unix:\/run\/mta-sts\/policy\.sock:postfix$/m);
+        assert.doesNotMatch(mainCf, /smtp_tls_report/, "TLS-RPT reports are mailed in host mode only");
     });
     test("the option's own fields: namespace required, quantities checked, unknown fields refused", () => {
         const ok = { outboundTls: { mtaSts: false } };
@@ -117,7 +127,7 @@ describe("the renderers' TCP variants (Docker's files stay as they are: the gold
 
 describe("pods: containers, volumes and hardening from the definitions", () => {
     const owners = new Map(
-        [postfix, rspamd, valkey].flatMap(d =>
+        [postfix, rspamd, mtasts, valkey].flatMap(d =>
             (d.volumes ?? []).map(v => [v.name, { definition: v, owner: d.name }] as const),
         ),
     );
@@ -159,6 +169,34 @@ describe("pods: containers, volumes and hardening from the definitions", () => {
         assert.ok(mounts("postfix").some(m => m.name === "rspamd-milter" && m.mountPath === "/run/rspamd-milter"));
         assert.ok(mounts("rspamd").some(m => m.name === "rspamd-milter"));
         assert.deepEqual(mounts("postfix")[0], { name: "postfix-config", mountPath: "/config", readOnly: true });
+    });
+    test("the MTA-STS resolver beside them: its policy socket one emptyDir Postfix mounts too, its cache an emptyDir", () => {
+        const withSts = podParts(
+            "t",
+            [svc(postfix, "p:1", [25, 587, 465]), svc(rspamd, "r:1"), svc(mtasts as any, "m:1")],
+            owners,
+            "Never",
+        );
+        assert.deepEqual(
+            withSts.containers.map(c => c.name),
+            ["postfix", "rspamd", "mtasts"],
+        );
+        assert.deepEqual(withSts.claims, ["queue"]);
+        const volumes = Object.fromEntries(withSts.volumes.map(v => [v.name, v]));
+        assert.deepEqual(volumes["mtasts-run"], { name: "mtasts-run", emptyDir: {} });
+        assert.deepEqual(volumes["mtasts-cache"], { name: "mtasts-cache", emptyDir: {} });
+        const mounts = (name: string) => withSts.containers.find(c => c.name === name)!.volumeMounts as any[];
+        for (const c of ["postfix", "mtasts"])
+            assert.ok(
+                mounts(c).some(m => m.name === "mtasts-run" && m.mountPath === "/run/mta-sts"),
+                c,
+            );
+        const sts = withSts.containers[2];
+        assert.deepEqual((sts.securityContext as any).capabilities, {
+            drop: ["ALL"],
+            add: ["CHOWN", "SETGID", "SETUID"],
+        });
+        assert.deepEqual((sts.readinessProbe as any).exec.command, ["/usr/local/lib/mail/healthcheck"]);
     });
     test("capabilities as the definition lists them, read-only root, no privilege escalation, the healthcheck as readiness", () => {
         const p = parts.containers[0];
@@ -225,6 +263,11 @@ describe("NetworkPolicies: each group admits only the peers it needs", () => {
         assert.deepEqual(v.spec.ingress, [{ from: sel("postfix"), ports: tcpPorts(6379) }]);
         assert.deepEqual(v.spec.egress, [], "Valkey reaches nobody");
         assert.equal(mailServerPolicies("t", "mail", { smtp: 25, submission: 587, smtps: 465 }, false, tcp).length, 1);
+    });
+    test("Postfix with the MTA-STS resolver beside it: HTTPS out as well (the policies)", () => {
+        const ports = { smtp: 25, submission: 587, smtps: 465 };
+        const [p] = mailServerPolicies("t", "mail", ports, true, tcp, undefined, true);
+        assert.deepEqual((p.spec.egress as any[]).at(-1), { ports: tcpPorts(443) });
     });
     test("Dovecot: clients from anywhere, LMTP and auth from Postfix only, nothing out", () => {
         const d = dovecotPolicy("t", "mail", [143, 993], tcp);

@@ -2,8 +2,9 @@
 // pod.ts, objects.ts and config.ts, which decide every field. The cluster is the component's
 // `kubernetes` provider (its `providers` option), inherited by every resource registered here.
 //
-// Pod groups: Postfix with rspamd beside it (the milter socket in a shared emptyDir, as the Docker
-// platform shares a socket volume), so rspamd scales with Postfix; one Valkey all rspamd replicas
+// Pod groups: Postfix with rspamd and (outboundTls.mtaSts) the MTA-STS resolver beside it (the milter
+// and policy sockets in shared emptyDirs, as the Docker platform shares socket volumes), so they
+// scale with Postfix; one Valkey all rspamd replicas
 // share (TCP, a Service); Dovecot (DovecotImap) with its brute-force policy service, reached by
 // Postfix over TCP through the Service `<prefix>-dovecot-internal` (LMTP and SMTP AUTH).
 import * as k8s from "@pulumi/kubernetes";
@@ -79,7 +80,8 @@ export function deployMailServerOnKubernetes(
         ],
         k.serviceType,
     );
-    const postfixGroup = planned.filter(p => ["postfix", "rspamd"].includes(p.definition.name));
+    // rspamd and the MTA-STS resolver beside each Postfix: their sockets are in the pod's shared emptyDirs.
+    const postfixGroup = planned.filter(p => ["postfix", "rspamd", "mtasts"].includes(p.definition.name));
     d.statefulSets.set(
         "postfix",
         deployGroup({ ...common, group: "postfix", replicas: k.postfixReplicas, planned: postfixGroup, hostAliases }),
@@ -88,7 +90,8 @@ export function deployMailServerOnKubernetes(
     const tcp = { lmtpPort: DOVECOT_LMTP_PORT, authPort: DOVECOT_AUTH_PORT, valkeyPort: VALKEY_PORT };
     const proxy = a.settings.proxyProtocol;
     const proxied = { ports: proxy.listeners.map(l => ports[l]), trustedNetworks: proxy.trustedNetworks };
-    for (const policy of mailServerPolicies(prefix, ns, ports, valkeyRuns, tcp, proxied))
+    const mtaSts = planned.some(p => p.definition.name === "mtasts");
+    for (const policy of mailServerPolicies(prefix, ns, ports, valkeyRuns, tcp, proxied, mtaSts))
         new k8s.networking.v1.NetworkPolicy(policy.metadata.name as string, policy, { parent });
     return d;
 }

@@ -165,8 +165,8 @@ export function clientRules(ports: number[], proxy: ProxiedPorts | undefined): R
 
 /**
  * Who may talk to whom: Postfix takes mail from anywhere on its three ports (the PROXY ones from
- * proxyProtocol.trustedNetworks only) and reaches Dovecot
- * (LMTP, auth), Valkey (its rspamd) and DNS, and other mail servers on 25, 465 and 587; Valkey
+ * proxyProtocol.trustedNetworks only) and reaches Dovecot (LMTP, auth), Valkey (its rspamd) and DNS,
+ * other mail servers on 25, 465 and 587, and (MTA-STS) web servers on 443; Valkey
  * takes rspamd's connections only and reaches nobody; Dovecot takes its clients from anywhere and
  * Postfix on LMTP and auth, and reaches nobody (no Sieve mail in this phase).
  */
@@ -177,6 +177,7 @@ export function mailServerPolicies(
     valkey: boolean,
     lmtp: { lmtpPort: number; authPort: number; valkeyPort: number },
     proxy?: ProxiedPorts,
+    mtaSts = false,
 ) {
     return [
         networkPolicy(prefix, namespace, "postfix", clientRules([ports.smtp, ports.submission, ports.smtps], proxy), [
@@ -184,6 +185,8 @@ export function mailServerPolicies(
             ...(valkey ? [{ from: "valkey", ports: [lmtp.valkeyPort] }] : []),
             DNS_RULE,
             { ports: [25, 465, 587] },
+            // The MTA-STS resolver beside Postfix fetches the destinations' policies over HTTPS.
+            ...(mtaSts ? [{ ports: [443] }] : []),
         ]),
         ...(valkey
             ? [networkPolicy(prefix, namespace, "valkey", [{ from: "postfix", ports: [lmtp.valkeyPort] }], [])]
