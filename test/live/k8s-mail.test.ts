@@ -9,36 +9,39 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { spawnSync } from "child_process";
-import * as fs from "fs";
 import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import type { Stack } from "@pulumi/pulumi/automation";
 import { DovecotImap, MailServer, VirtualDomain } from "../../components";
-import { engineEnv, passphrase } from "../../scripts/lib/engine";
 import { caFile, Credentials, fetchBySubject, imapClient, imapsLogin, smtp, uniqueSubject } from "./clients";
-import { clusterLock } from "./k8s-lock";
-import { exportsOf, run, seconds } from "./k8s-run";
-import { ARTIFACTS, ROOT } from "./stack";
+import {
+    BALANCER_SOURCE,
+    balancer,
+    CLIENT_SOURCE,
+    hashOf,
+    HAPROXY_DEFAULTS,
+    haproxyForward,
+    openSuite,
+    OpenSuite,
+    serviceImage,
+    staticVolumes,
+} from "./k8s-fixture";
+import { run, seconds } from "./k8s-run";
 import { stormSend } from "./k8s-storm";
 
 const PREFIX = "k8smail";
 const NAMESPACE = "k8smail";
 const SMTP_ADDRESS = "127.0.0.48";
 const IMAP_ADDRESS = "127.0.0.49";
-/** Where the balancer's connections arrive from inside the pods: the node's address on the bridge. */
-const BALANCER_SOURCE = "10.46.0.1/32";
-/** The address the test's own clients connect from when the client address they are logged with matters. */
-const CLIENT_SOURCE = "127.0.0.2";
 const PORT = { smtp: 46525, submission: 46587, smtps: 46565, imaps: 46593, imap: 46543 };
 const HOSTNAME = "mail.k8smail.test";
-const SERVICES = ["postfix", "dovecot", "rspamd", "mtasts", "valkey", "authpolicy"];
-const image = (name: string) => `mailserver-${name}:${PREFIX}`;
-const BALANCER = `k8smail-balancer:${PREFIX}`;
+const NAMES = {
+    prefix: PREFIX,
+    namespace: NAMESPACE,
+    services: ["postfix", "dovecot", "rspamd", "mtasts", "valkey", "authpolicy"],
+};
 const STORAGE_CLASS = "k8smail-static";
-const CLUSTER = path.join(ROOT, "engine", "k8s", "cluster.sh");
-const DIR = path.join(ARTIFACTS, "engine", PREFIX);
-const STATE = process.env.MAILSERVER_K8S_STATE ?? "/var/lib/mailtest-k8s";
 /** Static volumes (the cluster has no provisioner): 2 queues, mail, Valkey, and one spare. */
 const VOLUMES = 5;
 
@@ -49,26 +52,18 @@ const USERS: Record<string, Credentials> = {
     dave: { address: "dave@k8smail.org", password: "dave-k8s-password-44" },
 };
 
-/** SHA512-CRYPT with a fixed salt: the same hash at every run, so an unchanged preview stays unchanged. */
-const hashOf = (u: Credentials) =>
-    run("openssl", ["passwd", "-6", "-salt", u.address.replace(/[^a-z]/g, "").slice(0, 16), u.password]).trim();
-
 function haproxyConfig(postfix: pulumi.Output<string>, dovecot: pulumi.Output<string>): pulumi.Output<string> {
     // PROXY v2 to the listeners the stack declares as PROXY ones (all but IMAP on 143).
-    const forward = (name: string, address: string, port: number, ip: string, target: number) =>
-        `frontend ${name}\n  bind ${address}:${port}\n  default_backend ${name}\n` +
-        `backend ${name}\n  server ${name} ${ip}:${target}${name === "imap" ? "" : " send-proxy-v2"}\n`;
     return pulumi
         .all([postfix, dovecot])
         .apply(([p, d]) =>
             [
-                "global\n  log stdout format raw local0 info\n",
-                "defaults\n  mode tcp\n  log global\n  timeout connect 5s\n  timeout client 120s\n  timeout server 120s\n",
-                forward("smtp", SMTP_ADDRESS, PORT.smtp, p, 25),
-                forward("submission", SMTP_ADDRESS, PORT.submission, p, 587),
-                forward("smtps", SMTP_ADDRESS, PORT.smtps, p, 465),
-                forward("imaps", IMAP_ADDRESS, PORT.imaps, d, 993),
-                forward("imap", IMAP_ADDRESS, PORT.imap, d, 143),
+                HAPROXY_DEFAULTS,
+                haproxyForward("smtp", `${SMTP_ADDRESS}:${PORT.smtp}`, p, 25, true),
+                haproxyForward("submission", `${SMTP_ADDRESS}:${PORT.submission}`, p, 587, true),
+                haproxyForward("smtps", `${SMTP_ADDRESS}:${PORT.smtps}`, p, 465, true),
+                haproxyForward("imaps", `${IMAP_ADDRESS}:${PORT.imaps}`, d, 993, true),
+                haproxyForward("imap", `${IMAP_ADDRESS}:${PORT.imap}`, d, 143, false),
             ].join(""),
         );
 }
@@ -77,23 +72,7 @@ function program(kubeconfig: string, withDave: () => boolean) {
     return async () => {
         const provider = new k8s.Provider("cluster", { kubeconfig });
         const ns = new k8s.core.v1.Namespace("ns", { metadata: { name: NAMESPACE } }, { provider });
-        const volumes = Array.from({ length: VOLUMES }, (_, i) => {
-            const name = `${PREFIX}-pv-${i}`;
-            return new k8s.core.v1.PersistentVolume(
-                name,
-                {
-                    metadata: { name },
-                    spec: {
-                        capacity: { storage: "1Gi" },
-                        accessModes: ["ReadWriteOnce"],
-                        persistentVolumeReclaimPolicy: "Retain",
-                        storageClassName: STORAGE_CLASS,
-                        hostPath: { path: path.join(STATE, "volumes", PREFIX, name), type: "DirectoryOrCreate" },
-                    },
-                },
-                { provider },
-            );
-        });
+        const volumes = staticVolumes(PREFIX, VOLUMES, STORAGE_CLASS, provider);
         const mailbox = (u: Credentials) => ({ address: u.address, passwordHash: hashOf(u) });
         const domains = [
             new VirtualDomain("k8smail.test", {
@@ -105,7 +84,7 @@ function program(kubeconfig: string, withDave: () => boolean) {
                 mailboxes: [mailbox(USERS.carol), ...(withDave() ? [mailbox(USERS.dave)] : [])],
             }),
         ];
-        const images = Object.fromEntries(SERVICES.map(s => [s, image(s)]));
+        const images = Object.fromEntries(NAMES.services.map(s => [s, serviceImage(PREFIX, s)]));
         const opts = { providers: { kubernetes: provider }, dependsOn: [ns, ...volumes] };
         const server = new MailServer(
             "mail",
@@ -138,51 +117,7 @@ function program(kubeconfig: string, withDave: () => boolean) {
         );
         const postfixIp = server.kubernetesServices![`${PREFIX}-postfix`];
         const dovecotIp = imap.kubernetesServices![`${PREFIX}-dovecot`];
-        const config = new k8s.core.v1.ConfigMap(
-            "balancer",
-            {
-                metadata: { namespace: NAMESPACE, name: "balancer" },
-                data: { "haproxy.cfg": haproxyConfig(postfixIp, dovecotIp) },
-            },
-            { provider, dependsOn: [ns] },
-        );
-        const labels = { app: "balancer" };
-        new k8s.apps.v1.Deployment(
-            "balancer",
-            {
-                metadata: { namespace: NAMESPACE, name: "balancer" },
-                spec: {
-                    replicas: 1,
-                    selector: { matchLabels: labels },
-                    strategy: { type: "Recreate" },
-                    template: {
-                        // A new configuration restarts haproxy (the test's own pod, not the mail server's).
-                        metadata: {
-                            labels,
-                            annotations: { config: config.data.apply(d => String(d["haproxy.cfg"].length)) },
-                        },
-                        spec: {
-                            hostNetwork: true,
-                            terminationGracePeriodSeconds: 2,
-                            containers: [
-                                {
-                                    name: "haproxy",
-                                    image: BALANCER,
-                                    imagePullPolicy: "Never",
-                                    volumeMounts: [{ name: "config", mountPath: "/etc/balancer" }],
-                                    readinessProbe: {
-                                        tcpSocket: { host: SMTP_ADDRESS, port: PORT.smtp },
-                                        periodSeconds: 1,
-                                    },
-                                },
-                            ],
-                            volumes: [{ name: "config", configMap: { name: config.metadata.name } }],
-                        },
-                    },
-                },
-            },
-            { provider },
-        );
+        balancer(NAMES, haproxyConfig(postfixIp, dovecotIp), { host: SMTP_ADDRESS, port: PORT.smtp }, provider, [ns]);
         return { certificatePem: server.certificatePem, mainCf: server.mainCf };
     };
 }
@@ -191,7 +126,7 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
     let env: Record<string, string>;
     let kubeconfig: string;
     let stack: Stack;
-    let lock: { release: () => void } | undefined;
+    let suite: OpenSuite | undefined;
     let ca: string;
     let dave = false;
     const times: Record<string, number> = {};
@@ -213,65 +148,12 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
             .sort((a, b) => a.name.localeCompare(b.name));
 
     before(async () => {
-        lock = await clusterLock();
-        let t = Date.now();
-        env = { ...(process.env as Record<string, string>), ...engineEnv(), ...exportsOf("bash engine/k8s/build.sh") };
-        kubeconfig = run("bash", [CLUSTER, "up"], env).trim();
-        times.clusterUp = seconds(t);
-        t = Date.now();
-        const build = (tag: string, dockerfile: string, context: string) =>
-            run("docker", ["build", "-q", "--network", "host", "-t", tag, "-f", dockerfile, context]);
-        for (const s of SERVICES)
-            build(image(s), path.join(ROOT, "images", s, "Dockerfile"), path.join(ROOT, "images"));
-        build(BALANCER, path.join(__dirname, "k8s-balancer", "Dockerfile"), path.join(__dirname, "k8s-balancer"));
-        times.imageBuild = seconds(t);
-        t = Date.now();
-        for (const s of [...SERVICES.map(image), BALANCER]) run("bash", [CLUSTER, "import", s], env);
-        times.imageImport = seconds(t);
-
-        fs.rmSync(DIR, { recursive: true, force: true });
-        fs.rmSync(path.join(STATE, "volumes", PREFIX), { recursive: true, force: true });
-        fs.mkdirSync(path.join(DIR, "state"), { recursive: true, mode: 0o700 });
-        fs.mkdirSync(path.join(DIR, "workspace"), { recursive: true, mode: 0o700 });
-        const envVars: Record<string, string> = {
-            ...engineEnv(),
-            PULUMI_BACKEND_URL: `file://${path.join(DIR, "state")}`,
-            PULUMI_CONFIG_PASSPHRASE: passphrase(path.join(DIR, "passphrase")),
-        };
-        Object.assign(process.env, envVars);
-        stack = await LocalWorkspace.createOrSelectStack(
-            { stackName: PREFIX, projectName: "k8s-mail", program: program(kubeconfig, () => dave) },
-            {
-                workDir: path.join(DIR, "workspace"),
-                pulumiCommand: await PulumiCommand.get({ root: envVars.PULUMI_ROOT, skipVersionCheck: true }),
-                envVars,
-                projectSettings: { name: "k8s-mail", runtime: "nodejs" },
-            },
-        );
+        suite = await openSuite(NAMES, "k8s-mail", kubeconfig => program(kubeconfig, () => dave), times);
+        ({ env, kubeconfig, stack } = suite);
     });
 
     after(async () => {
-        try {
-            if (env && kubeconfig) {
-                // What the pods said, for the artifacts (before they go).
-                const logs = path.join(ARTIFACTS, "k8s-mail-logs");
-                fs.mkdirSync(logs, { recursive: true });
-                for (const p of pods()) {
-                    const r = spawnSync(
-                        path.join(env.MAILSERVER_K8S_BIN, "kubectl"),
-                        ["--namespace", NAMESPACE, "logs", p.name, "--all-containers", "--prefix"],
-                        { env: { ...env, KUBECONFIG: kubeconfig }, encoding: "utf8", maxBuffer: 64 << 20 },
-                    );
-                    fs.writeFileSync(path.join(logs, `${p.name}.log`), `${r.stdout}${r.stderr}`);
-                }
-            }
-            if (stack) await stack.destroy({ onOutput: s => process.stderr.write(s) });
-        } finally {
-            fs.rmSync(DIR, { recursive: true, force: true });
-            if (env) run("bash", [CLUSTER, "down"], env);
-            lock?.release();
-            process.stderr.write(`k8s-mail timings (s): ${JSON.stringify(times)}\n`);
-        }
+        await suite?.close();
     });
 
     test("pulumi up deploys 2 Postfix replicas with rspamd, Valkey and Dovecot; each Postfix pod has its own queue claim", async () => {
@@ -306,12 +188,15 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
 
     test("each Postfix pod asks the MTA-STS resolver beside it (outboundTls.mtaSts, the default) over their shared socket", () => {
         const map = "socketmap:unix:/run/mta-sts/policy.sock:postfix";
-        const lookup = (pod: string, key: string) =>
-            spawnSync(
+        /** postmap's exit status, output and complaints (kubectl's own line about the status left out). */
+        const lookup = (pod: string, key: string) => {
+            const r = spawnSync(
                 path.join(env.MAILSERVER_K8S_BIN, "kubectl"),
                 ["--namespace", NAMESPACE, "exec", pod, "-c", "postfix", "--", "postmap", "-q", key, map],
                 { env: { ...env, KUBECONFIG: kubeconfig }, encoding: "utf8", timeout: 60_000 },
             );
+            return { ...r, stderr: r.stderr.replace(/^command terminated with exit code \d+\n/m, "") };
+        };
         for (const pod of [`${PREFIX}-postfix-0`, `${PREFIX}-postfix-1`]) {
             const status = JSON.parse(kubectl("get", "pod", pod, "-o", "json")).status.containerStatuses as any[];
             assert.equal(status.find(c => c.name === "mtasts")?.ready, true, `${pod}: mtasts not ready`);
@@ -627,11 +512,10 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
         const back = Date.now();
         for (const deadline = Date.now() + 400_000; ;) {
             const p = pods().find(x => x.name === victim);
-            const ready =
-                p &&
-                p.uid !== uidBefore &&
-                kubectl("get", "pod", victim, "-o", "jsonpath={.status.containerStatuses[*].ready}").trim() ===
-                    "true true";
+            // Every container ready: Postfix, rspamd and the MTA-STS resolver.
+            const states = () =>
+                kubectl("get", "pod", victim, "-o", "jsonpath={.status.containerStatuses[*].ready}").trim().split(" ");
+            const ready = p && p.uid !== uidBefore && states().join(" ") === "true true true";
             if (ready) break;
             assert.ok(Date.now() < deadline, `${victim} is not back after 400 s`);
             await new Promise(res => setTimeout(res, 2000));

@@ -10,36 +10,40 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { spawnSync } from "child_process";
-import * as fs from "fs";
 import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import type { Stack } from "@pulumi/pulumi/automation";
 import { DovecotImap, MailServer, VirtualDomain } from "../../components";
 import { shardOf } from "../../components/model/shards";
-import { engineEnv, passphrase } from "../../scripts/lib/engine";
 import { caFile, Credentials, fetchBySubject, imapsLogin, smtp, uniqueSubject } from "./clients";
-import { clusterLock } from "./k8s-lock";
-import { exportsOf, run, seconds } from "./k8s-run";
-import { ARTIFACTS, ROOT } from "./stack";
+import {
+    BALANCER_SOURCE,
+    balancer,
+    CLIENT_SOURCE,
+    hashOf,
+    HAPROXY_DEFAULTS,
+    haproxyForward,
+    openSuite,
+    OpenSuite,
+    serviceImage,
+    staticVolumes,
+} from "./k8s-fixture";
+import { run, seconds } from "./k8s-run";
+import { ROOT } from "./stack";
 
 const PREFIX = "k8sshard";
 const NAMESPACE = "k8sshard";
 const SMTP_ADDRESS = "127.0.0.56";
 const IMAP_ADDRESS = "127.0.0.57";
-/** Where the balancer's connections arrive from inside the pods: the node's address on the bridge. */
-const BALANCER_SOURCE = "10.46.0.1/32";
-/** The address the test's own client connects from when the address logged matters. */
-const CLIENT_SOURCE = "127.0.0.2";
 const PORT = { smtp: 46625, imaps: 46693 };
 const HOSTNAME = "mail.k8sshard.test";
-const SERVICES = ["postfix", "dovecot", "rspamd", "valkey", "authpolicy"];
-const image = (name: string) => `mailserver-${name}:${PREFIX}`;
-const BALANCER = `k8sshard-balancer:${PREFIX}`;
+const NAMES = {
+    prefix: PREFIX,
+    namespace: NAMESPACE,
+    services: ["postfix", "dovecot", "rspamd", "valkey", "authpolicy"],
+};
 const STORAGE_CLASS = "k8sshard-static";
-const CLUSTER = path.join(ROOT, "engine", "k8s", "cluster.sh");
-const DIR = path.join(ARTIFACTS, "engine", PREFIX);
-const STATE = process.env.MAILSERVER_K8S_STATE ?? "/var/lib/mailtest-k8s";
 /** Static volumes (the cluster has no provisioner): a queue, 2 mail backends, Valkey, and one spare. */
 const VOLUMES = 5;
 const SHARDS = 2;
@@ -53,22 +57,14 @@ const USERS: Record<string, Credentials> = {
 /** The mailbox the test moves: from its hashed shard to the other. */
 const MOVED = USERS.alice;
 
-/** SHA512-CRYPT with a fixed salt: the same hash at every run, so an unchanged preview stays unchanged. */
-const hashOf = (u: Credentials) =>
-    run("openssl", ["passwd", "-6", "-salt", u.address.replace(/[^a-z]/g, "").slice(0, 16), u.password]).trim();
-
 function haproxyConfig(postfix: pulumi.Output<string>, dovecot: pulumi.Output<string>): pulumi.Output<string> {
-    const forward = (name: string, address: string, port: number, ip: string, target: number, proxy = "") =>
-        `frontend ${name}\n  bind ${address}:${port}\n  default_backend ${name}\n` +
-        `backend ${name}\n  server ${name} ${ip}:${target}${proxy}\n`;
     return pulumi
         .all([postfix, dovecot])
         .apply(([p, d]) =>
             [
-                "global\n  log stdout format raw local0 info\n",
-                "defaults\n  mode tcp\n  log global\n  timeout connect 5s\n  timeout client 120s\n  timeout server 120s\n",
-                forward("smtp", SMTP_ADDRESS, PORT.smtp, p, 25),
-                forward("imaps", IMAP_ADDRESS, PORT.imaps, d, 993, " send-proxy-v2"),
+                HAPROXY_DEFAULTS,
+                haproxyForward("smtp", `${SMTP_ADDRESS}:${PORT.smtp}`, p, 25, false),
+                haproxyForward("imaps", `${IMAP_ADDRESS}:${PORT.imaps}`, d, 993, true),
             ].join(""),
         );
 }
@@ -77,23 +73,7 @@ function program(kubeconfig: string, moved: () => number | undefined) {
     return async () => {
         const provider = new k8s.Provider("cluster", { kubeconfig });
         const ns = new k8s.core.v1.Namespace("ns", { metadata: { name: NAMESPACE } }, { provider });
-        const volumes = Array.from({ length: VOLUMES }, (_, i) => {
-            const name = `${PREFIX}-pv-${i}`;
-            return new k8s.core.v1.PersistentVolume(
-                name,
-                {
-                    metadata: { name },
-                    spec: {
-                        capacity: { storage: "1Gi" },
-                        accessModes: ["ReadWriteOnce"],
-                        persistentVolumeReclaimPolicy: "Retain",
-                        storageClassName: STORAGE_CLASS,
-                        hostPath: { path: path.join(STATE, "volumes", PREFIX, name), type: "DirectoryOrCreate" },
-                    },
-                },
-                { provider },
-            );
-        });
+        const volumes = staticVolumes(PREFIX, VOLUMES, STORAGE_CLASS, provider);
         const mailbox = (u: Credentials) => ({
             address: u.address,
             passwordHash: hashOf(u),
@@ -109,7 +89,7 @@ function program(kubeconfig: string, moved: () => number | undefined) {
                 mailboxes: [mailbox(USERS.carol), mailbox(USERS.frank)],
             }),
         ];
-        const images = Object.fromEntries(SERVICES.map(s => [s, image(s)]));
+        const images = Object.fromEntries(NAMES.services.map(s => [s, serviceImage(PREFIX, s)]));
         const opts = { providers: { kubernetes: provider }, dependsOn: [ns, ...volumes] };
         const server = new MailServer(
             "mail",
@@ -144,50 +124,7 @@ function program(kubeconfig: string, moved: () => number | undefined) {
         );
         const postfixIp = server.kubernetes!.services.get(`${PREFIX}-postfix`)!.spec.clusterIP;
         const dovecotIp = imap.kubernetes!.service.spec.clusterIP;
-        const config = new k8s.core.v1.ConfigMap(
-            "balancer",
-            {
-                metadata: { namespace: NAMESPACE, name: "balancer" },
-                data: { "haproxy.cfg": haproxyConfig(postfixIp, dovecotIp) },
-            },
-            { provider, dependsOn: [ns] },
-        );
-        const labels = { app: "balancer" };
-        new k8s.apps.v1.Deployment(
-            "balancer",
-            {
-                metadata: { namespace: NAMESPACE, name: "balancer" },
-                spec: {
-                    replicas: 1,
-                    selector: { matchLabels: labels },
-                    strategy: { type: "Recreate" },
-                    template: {
-                        metadata: {
-                            labels,
-                            annotations: { config: config.data.apply(d => String(d["haproxy.cfg"].length)) },
-                        },
-                        spec: {
-                            hostNetwork: true,
-                            terminationGracePeriodSeconds: 2,
-                            containers: [
-                                {
-                                    name: "haproxy",
-                                    image: BALANCER,
-                                    imagePullPolicy: "Never",
-                                    volumeMounts: [{ name: "config", mountPath: "/etc/balancer" }],
-                                    readinessProbe: {
-                                        tcpSocket: { host: SMTP_ADDRESS, port: PORT.smtp },
-                                        periodSeconds: 1,
-                                    },
-                                },
-                            ],
-                            volumes: [{ name: "config", configMap: { name: config.metadata.name } }],
-                        },
-                    },
-                },
-            },
-            { provider },
-        );
+        balancer(NAMES, haproxyConfig(postfixIp, dovecotIp), { host: SMTP_ADDRESS, port: PORT.smtp }, provider, [ns]);
         return { certificatePem: server.certificatePem };
     };
 }
@@ -196,7 +133,7 @@ describe("DovecotImap shards on Kubernetes: a Dovecot proxy in front of 2 backen
     let env: Record<string, string>;
     let kubeconfig: string;
     let stack: Stack;
-    let lock: { release: () => void } | undefined;
+    let suite: OpenSuite | undefined;
     let ca: string;
     let moved: number | undefined;
     const times: Record<string, number> = {};
@@ -205,54 +142,23 @@ describe("DovecotImap shards on Kubernetes: a Dovecot proxy in front of 2 backen
         run(path.join(env.MAILSERVER_K8S_BIN, "kubectl"), ["--namespace", NAMESPACE, ...args], kubeEnv());
     const backend = (i: number) => `${PREFIX}-dovecot-backend-${i}`;
     /** The subjects of the messages in a user's INBOX on one backend (doveadm there, not through the proxy). */
-    const subjectsOn = (i: number, u: Credentials) => {
-        // A mailbox that never lived on this backend has no INBOX there: doveadm's error is the answer.
-        const r = spawnSync(
+    /** A command in a backend's Dovecot container; its status and output, whatever the status. */
+    const onBackend = (i: number, command: string[]) =>
+        spawnSync(
             path.join(env.MAILSERVER_K8S_BIN, "kubectl"),
-            [
-                "--namespace",
-                NAMESPACE,
-                "exec",
-                backend(i),
-                "-c",
-                "dovecot-backend",
-                "--",
-                "doveadm",
-                "-f",
-                "flow",
-                "fetch",
-                "-u",
-                u.address,
-                "hdr.subject",
-                "mailbox",
-                "INBOX",
-                "all",
-            ],
+            ["--namespace", NAMESPACE, "exec", backend(i), "-c", "dovecot-backend", "--", ...command],
             { env: kubeEnv(), encoding: "utf8" },
         );
+    const subjectsOn = (i: number, u: Credentials) => {
+        // A mailbox that never lived on this backend has no INBOX there: doveadm's error is the answer.
+        const fetch = ["doveadm", "-f", "flow", "fetch", "-u", u.address, "hdr.subject", "mailbox", "INBOX", "all"];
+        const r = onBackend(i, fetch);
         return `${r.stdout}${r.stderr}`;
     };
     /** Whether a backend has the user's home at all (doveadm there would create an INBOX). */
     const homeOn = (i: number, u: Credentials) => {
         const [local, domain] = u.address.split("@");
-        return (
-            spawnSync(
-                path.join(env.MAILSERVER_K8S_BIN, "kubectl"),
-                [
-                    "--namespace",
-                    NAMESPACE,
-                    "exec",
-                    backend(i),
-                    "-c",
-                    "dovecot-backend",
-                    "--",
-                    "test",
-                    "-e",
-                    `/var/mail/vhosts/${domain}/${local}`,
-                ],
-                { env: kubeEnv() },
-            ).status === 0
-        );
+        return onBackend(i, ["test", "-e", `/var/mail/vhosts/${domain}/${local}`]).status === 0;
     };
     const receive = (to: string, subject: string) =>
         smtp({
@@ -272,69 +178,12 @@ describe("DovecotImap shards on Kubernetes: a Dovecot proxy in front of 2 backen
     const sent = new Map<Credentials, string[]>();
 
     before(async () => {
-        lock = await clusterLock();
-        let t = Date.now();
-        env = { ...(process.env as Record<string, string>), ...engineEnv(), ...exportsOf("bash engine/k8s/build.sh") };
-        kubeconfig = run("bash", [CLUSTER, "up"], env).trim();
-        times.clusterUp = seconds(t);
-        t = Date.now();
-        const build = (tag: string, dockerfile: string, context: string) =>
-            run("docker", ["build", "-q", "--network", "host", "-t", tag, "-f", dockerfile, context]);
-        for (const s of SERVICES)
-            build(image(s), path.join(ROOT, "images", s, "Dockerfile"), path.join(ROOT, "images"));
-        build(BALANCER, path.join(__dirname, "k8s-balancer", "Dockerfile"), path.join(__dirname, "k8s-balancer"));
-        times.imageBuild = seconds(t);
-        t = Date.now();
-        for (const s of [...SERVICES.map(image), BALANCER]) run("bash", [CLUSTER, "import", s], env);
-        times.imageImport = seconds(t);
-
-        fs.rmSync(DIR, { recursive: true, force: true });
-        fs.rmSync(path.join(STATE, "volumes", PREFIX), { recursive: true, force: true });
-        fs.mkdirSync(path.join(DIR, "state"), { recursive: true, mode: 0o700 });
-        fs.mkdirSync(path.join(DIR, "workspace"), { recursive: true, mode: 0o700 });
-        const envVars: Record<string, string> = {
-            ...engineEnv(),
-            PULUMI_BACKEND_URL: `file://${path.join(DIR, "state")}`,
-            PULUMI_CONFIG_PASSPHRASE: passphrase(path.join(DIR, "passphrase")),
-        };
-        Object.assign(process.env, envVars);
-        stack = await LocalWorkspace.createOrSelectStack(
-            { stackName: PREFIX, projectName: "k8s-shards", program: program(kubeconfig, () => moved) },
-            {
-                workDir: path.join(DIR, "workspace"),
-                pulumiCommand: await PulumiCommand.get({ root: envVars.PULUMI_ROOT, skipVersionCheck: true }),
-                envVars,
-                projectSettings: { name: "k8s-shards", runtime: "nodejs" },
-            },
-        );
+        suite = await openSuite(NAMES, "k8s-shards", kubeconfig => program(kubeconfig, () => moved), times);
+        ({ env, kubeconfig, stack } = suite);
     });
 
     after(async () => {
-        try {
-            if (env && kubeconfig) {
-                const logs = path.join(ARTIFACTS, "k8s-shards-logs");
-                fs.mkdirSync(logs, { recursive: true });
-                const list = spawnSync(
-                    path.join(env.MAILSERVER_K8S_BIN, "kubectl"),
-                    ["--namespace", NAMESPACE, "get", "pods", "-o", "name"],
-                    { env: kubeEnv(), encoding: "utf8" },
-                );
-                for (const p of (list.stdout ?? "").split("\n").filter(Boolean)) {
-                    const r = spawnSync(
-                        path.join(env.MAILSERVER_K8S_BIN, "kubectl"),
-                        ["--namespace", NAMESPACE, "logs", p, "--all-containers", "--prefix"],
-                        { env: kubeEnv(), encoding: "utf8", maxBuffer: 64 << 20 },
-                    );
-                    fs.writeFileSync(path.join(logs, `${p.replace("pod/", "")}.log`), `${r.stdout}${r.stderr}`);
-                }
-            }
-            if (stack) await stack.destroy({ onOutput: s => process.stderr.write(s) });
-        } finally {
-            fs.rmSync(DIR, { recursive: true, force: true });
-            if (env) run("bash", [CLUSTER, "down"], env);
-            lock?.release();
-            process.stderr.write(`k8s-shards timings (s): ${JSON.stringify(times)}\n`);
-        }
+        await suite?.close();
     });
 
     test("pulumi up deploys 2 proxy pods and 2 backends, each backend with its own mail claim", async () => {

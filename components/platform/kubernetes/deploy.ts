@@ -10,7 +10,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ServiceCertificate } from "../../certificates";
-import type { Credential, DovecotSpec } from "../../model/spec";
+import type { Credential } from "../../model/spec";
 import {
     DOVECOT_AUTH_PORT,
     DOVECOT_LMTP_PORT,
@@ -18,7 +18,7 @@ import {
     kubernetesPeers,
     VALKEY_PORT,
 } from "../../model/kubernetes";
-import { deployGroup, KubernetesDeployment, ownersOf, Planned } from "./group";
+import { deployGroup, ImapDeploymentArgs, KubernetesDeployment, ownersOf, Planned } from "./group";
 import { dovecotPolicy, mailServerPolicies, postfixDisruptionBudget, service } from "./objects";
 import { backendPlanned, deployShards, proxyPlanned, ShardDeployment } from "./shards";
 
@@ -104,14 +104,7 @@ export function deployMailServerOnKubernetes(
 export function deployImapOnKubernetes(
     parent: pulumi.Resource,
     planned: Planned[],
-    a: {
-        prefix: string;
-        base: KubernetesDeployment;
-        settings: { server: unknown; imap: DovecotSpec };
-        images: Record<string, pulumi.Input<string> | undefined>;
-        certificate: ServiceCertificate;
-        logins: pulumi.Output<Credential[]>;
-    },
+    a: ImapDeploymentArgs & { logins: pulumi.Output<Credential[]> },
 ): {
     statefulSet: k8s.apps.v1.StatefulSet;
     service: k8s.core.v1.Service;

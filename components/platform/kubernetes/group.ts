@@ -4,6 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ServiceCertificate } from "../../certificates";
 import { KubernetesSettings, VALKEY_PORT } from "../../model/kubernetes";
+import type { DovecotSpec } from "../../model/spec";
 import type { PlannedService } from "../../services";
 import type { VolumeDefinition } from "../../services/definition";
 import { filesData } from "./config";
@@ -81,6 +82,15 @@ export interface KubernetesDeployment {
     owners: Owners;
     statefulSets: Map<string, k8s.apps.v1.StatefulSet>;
     services: Map<string, k8s.core.v1.Service>;
+}
+
+/** What DovecotImap's groups (its Dovecot or proxy, and the shard backends) are deployed from. */
+export interface ImapDeploymentArgs {
+    prefix: string;
+    base: KubernetesDeployment;
+    settings: { server: unknown; imap: DovecotSpec };
+    images: Record<string, pulumi.Input<string> | undefined>;
+    certificate: ServiceCertificate;
 }
 
 export const ownersOf = (planned: Planned[], base?: Owners): Owners => {

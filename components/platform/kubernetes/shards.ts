@@ -5,7 +5,6 @@
 // its files the dovecot service's when shards are set (services/dovecot.ts).
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { ServiceCertificate } from "../../certificates";
 import { DOVECOT_AUTH_PORT, DOVECOT_LMTP_PORT } from "../../model/kubernetes";
 import { shardHost } from "../../model/shards";
 import type { DovecotSpec } from "../../model/spec";
@@ -13,7 +12,7 @@ import { dovecotUsersFile, renderDovecotUsers } from "../../render/dovecot";
 import { backendSpec, renderBackendFiles } from "../../render/dovecotProxy";
 import type { Credential } from "../../model/spec";
 import { CERTIFICATE, CONFIG, SERVICE_STATUS } from "../../services/definition";
-import { deployGroup, KubernetesDeployment, ownersOf, Planned } from "./group";
+import { deployGroup, ImapDeploymentArgs, ownersOf, Planned } from "./group";
 import { BACKEND_GROUP, backendPorts, proxyDisruptionBudget, shardPolicies, shardService } from "./shardObjects";
 
 /**
@@ -62,14 +61,7 @@ export interface ShardDeployment {
 export function deployShards(
     parent: pulumi.Resource,
     backend: Planned,
-    a: {
-        prefix: string;
-        base: KubernetesDeployment;
-        settings: { server: unknown; imap: DovecotSpec };
-        images: Record<string, pulumi.Input<string> | undefined>;
-        certificate: ServiceCertificate;
-        clientPorts: number[];
-    },
+    a: ImapDeploymentArgs & { clientPorts: number[] },
 ): ShardDeployment {
     const { prefix } = a;
     const k = a.base.settings;
