@@ -388,9 +388,17 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
         assert.deepEqual(changed, [], r.stdout);
     });
 
-    test("a mailbox added by pulumi up logs in and receives mail, and no pod restarts", async () => {
+    test("a mailbox added: the preview shows its table lines; after pulumi up it logs in and receives mail, and no pod restarts", async () => {
         const before = pods();
         dave = true;
+        // Reviewable as on Docker: the new lines of the lookup tables under MailServer's inputs.
+        const preview = await stack.preview({ diff: true });
+        assert.match(
+            preview.stdout,
+            /~ vmailbox\s*:[\s\S]*?\n\s+\+ dave@k8smail\.org\tOK\n/,
+            `the virtual mailbox table's new line in the diff:\n${preview.stdout.slice(-8000)}`,
+        );
+        assert.doesNotMatch(preview.stdout, /\$6\$/, "no password hash in the diff");
         let t = Date.now();
         const r = await stack.up({ onOutput: s => process.stderr.write(s) });
         times.upMailbox = seconds(t);
