@@ -77,7 +77,6 @@ const TURNED_ON_BY: Record<string, { field: string; value: (s: MailServerSetting
     metrics: { field: "monitoring.metrics", value: () => true, accepted: "expected false" },
     monitoring: { field: "monitoring.alerts", value: () => true, accepted: "expected false" },
     resolver: { field: "outboundTls.resolver", value: () => true, accepted: "expected false" },
-
 };
 
 /**
@@ -94,7 +93,8 @@ export function applyKubernetes(
     if (given === undefined || given === null) return settings;
     // Read by validateMailServer too (an unknown field fails there first); here for its values.
     const k: KubernetesSettings = KUBERNETES_GROUP.check(v, "kubernetes", given)!;
-    const why = "on Kubernetes (kubernetes is set; this phase deploys Postfix, rspamd, the MTA-STS resolver, Valkey and Dovecot only)";
+    const why =
+        "on Kubernetes (kubernetes is set; this phase deploys Postfix, rspamd, the MTA-STS resolver, Valkey and Dovecot only)";
     if (settings.placement.networkMode === "host")
         v.fail("networkMode", "host", `expected "bridge" (the default) ${why}: each pod has a network of its own`);
     for (const d of MAIL_SERVER_SERVICES.filter(x => x.runs?.(settings) ?? true)) {
