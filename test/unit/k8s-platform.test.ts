@@ -26,7 +26,9 @@ import { podParts } from "../../components/platform/kubernetes/pod";
 import {
     dovecotPolicy,
     mailServerPolicies,
+    nextHopPorts,
     postfixDisruptionBudget,
+    SMTP_PORTS,
     statefulSet,
 } from "../../components/platform/kubernetes/objects";
 
@@ -266,8 +268,23 @@ describe("NetworkPolicies: each group admits only the peers it needs", () => {
     });
     test("Postfix with the MTA-STS resolver beside it: HTTPS out as well (the policies)", () => {
         const ports = { smtp: 25, submission: 587, smtps: 465 };
-        const [p] = mailServerPolicies("t", "mail", ports, true, tcp, undefined, true);
+        const [p] = mailServerPolicies("t", "mail", ports, true, tcp, undefined, {
+            smtpPorts: SMTP_PORTS,
+            https: true,
+        });
         assert.deepEqual((p.spec.egress as any[]).at(-1), { ports: tcpPorts(443) });
+    });
+    test("Postfix reaches its relayhosts and transports' next hops on their own ports too", () => {
+        const postfix = {
+            relayhosts: [{ port: 2525 }, { port: 587 }],
+            transports: [{ nexthop: "[192.0.2.7]:10025" }, { nexthop: "mx.example.net" }],
+        };
+        assert.deepEqual(nextHopPorts(postfix), [25, 465, 587, 2525, 10025]);
+        assert.deepEqual(nextHopPorts({ relayhosts: [] }), [25, 465, 587]);
+        const ports = { smtp: 25, submission: 587, smtps: 465 };
+        const out = { smtpPorts: nextHopPorts(postfix), https: false };
+        const [p] = mailServerPolicies("t", "mail", ports, true, tcp, undefined, out);
+        assert.deepEqual((p.spec.egress as any[]).at(-1), { ports: tcpPorts(25, 465, 587, 2525, 10025) });
     });
     test("Dovecot: clients from anywhere, LMTP and auth from Postfix only, nothing out", () => {
         const d = dovecotPolicy("t", "mail", [143, 993], tcp);

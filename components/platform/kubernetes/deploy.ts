@@ -19,7 +19,7 @@ import {
     VALKEY_PORT,
 } from "../../model/kubernetes";
 import { deployGroup, ImapDeploymentArgs, KubernetesDeployment, ownersOf, Planned } from "./group";
-import { dovecotPolicy, mailServerPolicies, postfixDisruptionBudget, service } from "./objects";
+import { dovecotPolicy, mailServerPolicies, nextHopPorts, postfixDisruptionBudget, service } from "./objects";
 import { backendPlanned, deployShards, proxyPlanned, ShardDeployment } from "./shards";
 
 export type { KubernetesDeployment } from "./group";
@@ -32,7 +32,11 @@ export function deployMailServerOnKubernetes(
         prefix: string;
         k: KubernetesSettings;
         settings: {
-            postfix: { ports: { smtp: number; submission: number; smtps: number } };
+            postfix: {
+                ports: { smtp: number; submission: number; smtps: number };
+                relayhosts: Array<{ port: number }>;
+                transports?: Array<{ nexthop: string }>;
+            };
             proxyProtocol: { listeners: Array<"smtp" | "submission" | "smtps">; trustedNetworks: string[] };
         };
         images: Record<string, pulumi.Input<string> | undefined>;
@@ -91,7 +95,8 @@ export function deployMailServerOnKubernetes(
     const proxy = a.settings.proxyProtocol;
     const proxied = { ports: proxy.listeners.map(l => ports[l]), trustedNetworks: proxy.trustedNetworks };
     const mtaSts = planned.some(p => p.definition.name === "mtasts");
-    for (const policy of mailServerPolicies(prefix, ns, ports, valkeyRuns, tcp, proxied, mtaSts))
+    const out = { smtpPorts: nextHopPorts(a.settings.postfix), https: mtaSts };
+    for (const policy of mailServerPolicies(prefix, ns, ports, valkeyRuns, tcp, proxied, out))
         new k8s.networking.v1.NetworkPolicy(policy.metadata.name as string, policy, { parent });
     return d;
 }

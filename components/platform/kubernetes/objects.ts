@@ -148,6 +148,22 @@ export function networkPolicy(
 /** DNS, which every group that looks names up needs (the cluster's resolver, or the host's). */
 export const DNS_RULE: Rule = { ports: [53], udp: [53] };
 
+/** The ports other mail servers listen on: MX (25), submissions (465), submission (587). */
+export const SMTP_PORTS = [25, 465, 587];
+
+/**
+ * Where Postfix's mail leaves for: other mail servers on SMTP_PORTS, and the ports of its relayhosts
+ * and transports' next hops ("[host]:port"; no port: 25), which a provider may put elsewhere (2525).
+ */
+export function nextHopPorts(postfix: {
+    relayhosts: Array<{ port: number }>;
+    transports?: Array<{ nexthop: string }>;
+}) {
+    const transportPorts = (postfix.transports ?? []).map(t => Number(/:(\d+)$/.exec(t.nexthop)?.[1] ?? 25));
+    const all = new Set([...SMTP_PORTS, ...postfix.relayhosts.map(r => r.port), ...transportPorts]);
+    return [...all].sort((a, b) => a - b);
+}
+
 /** PROXY listeners behind a balancer: their ports, and the networks the balancer connects from. */
 export type ProxiedPorts = { ports: number[]; trustedNetworks: string[] };
 
@@ -166,7 +182,8 @@ export function clientRules(ports: number[], proxy: ProxiedPorts | undefined): R
 /**
  * Who may talk to whom: Postfix takes mail from anywhere on its three ports (the PROXY ones from
  * proxyProtocol.trustedNetworks only) and reaches Dovecot (LMTP, auth), Valkey (its rspamd) and DNS,
- * other mail servers on 25, 465 and 587, and (MTA-STS) web servers on 443; Valkey
+ * other mail servers on 25, 465 and 587 (and its relayhosts' and transports' ports), and (MTA-STS)
+ * web servers on 443; Valkey
  * takes rspamd's connections only and reaches nobody; Dovecot takes its clients from anywhere and
  * Postfix on LMTP and auth, and reaches nobody (no Sieve mail in this phase).
  */
@@ -177,16 +194,16 @@ export function mailServerPolicies(
     valkey: boolean,
     lmtp: { lmtpPort: number; authPort: number; valkeyPort: number },
     proxy?: ProxiedPorts,
-    mtaSts = false,
+    out: { smtpPorts: number[]; https: boolean } = { smtpPorts: SMTP_PORTS, https: false },
 ) {
     return [
         networkPolicy(prefix, namespace, "postfix", clientRules([ports.smtp, ports.submission, ports.smtps], proxy), [
             { from: "dovecot", ports: [lmtp.lmtpPort, lmtp.authPort] },
             ...(valkey ? [{ from: "valkey", ports: [lmtp.valkeyPort] }] : []),
             DNS_RULE,
-            { ports: [25, 465, 587] },
+            { ports: out.smtpPorts },
             // The MTA-STS resolver beside Postfix fetches the destinations' policies over HTTPS.
-            ...(mtaSts ? [{ ports: [443] }] : []),
+            ...(out.https ? [{ ports: [443] }] : []),
         ]),
         ...(valkey
             ? [networkPolicy(prefix, namespace, "valkey", [{ from: "postfix", ports: [lmtp.valkeyPort] }], [])]
