@@ -12,7 +12,7 @@ import { validateDovecot } from "../../components/options/dovecotImap";
 import { applyKubernetes } from "../../components/options/kubernetes";
 import { validateMailServer } from "../../components/options/validateMailServer";
 import { validateDomain } from "../../components/options/validateVirtualDomain";
-import { dovecotPolicy, mailServerPolicies } from "../../components/platform/kubernetes/objects";
+import { dovecotPolicy, mailServerPolicies, proxiedPorts } from "../../components/platform/kubernetes/objects";
 
 const SELECTOR = (group: string) => ({
     "app.kubernetes.io/part-of": "mailserver",
@@ -108,6 +108,14 @@ describe("PROXY protocol on Kubernetes: the NetworkPolicies", () => {
     const tcp = { lmtpPort: 24, authPort: 12345, valkeyPort: 6379 };
     const tcpPorts = (...ports: number[]) => ports.map(port => ({ protocol: "TCP", port }));
     const ports = { smtp: 25, submission: 587, smtps: 465 };
+    test("a component's PROXY listeners become the ports its policy guards", () => {
+        const trustedNetworks = ["10.46.0.1/32"];
+        assert.deepEqual(proxiedPorts({ listeners: ["smtp", "smtps"], trustedNetworks }, ports), {
+            ports: [25, 465],
+            trustedNetworks,
+        });
+        assert.equal(proxiedPorts(undefined, ports), undefined);
+    });
     test("Postfix: the PROXY ports from the trusted networks only (ipBlock), the others from anywhere", () => {
         const proxy = { ports: [25, 465], trustedNetworks: ["10.46.0.1/32", "2001:db8::5/128"] };
         const [p] = mailServerPolicies("t", "mail", ports, true, tcp, proxy);

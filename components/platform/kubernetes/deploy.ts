@@ -4,9 +4,9 @@
 //
 // Pod groups: Postfix with rspamd and (outboundTls.mtaSts) the MTA-STS resolver beside it (the milter
 // and policy sockets in shared emptyDirs, as the Docker platform shares socket volumes), so they
-// scale with Postfix; one Valkey all rspamd replicas
-// share (TCP, a Service); Dovecot (DovecotImap) with its brute-force policy service, reached by
-// Postfix over TCP through the Service `<prefix>-dovecot-internal` (LMTP and SMTP AUTH).
+// scale with Postfix; one Valkey all rspamd replicas share (TCP, a Service); Dovecot (DovecotImap)
+// with its brute-force policy service, reached by Postfix over TCP through the Service
+// `<prefix>-dovecot-internal` (LMTP and SMTP AUTH).
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ServiceCertificate } from "../../certificates";
@@ -19,7 +19,14 @@ import {
     VALKEY_PORT,
 } from "../../model/kubernetes";
 import { deployGroup, ImapDeploymentArgs, KubernetesDeployment, ownersOf, Planned } from "./group";
-import { dovecotPolicy, mailServerPolicies, nextHopPorts, postfixDisruptionBudget, service } from "./objects";
+import {
+    dovecotPolicy,
+    mailServerPolicies,
+    nextHopPorts,
+    postfixDisruptionBudget,
+    proxiedPorts,
+    service,
+} from "./objects";
 import { backendPlanned, deployShards, proxyPlanned, ShardDeployment } from "./shards";
 
 export type { KubernetesDeployment } from "./group";
@@ -92,8 +99,7 @@ export function deployMailServerOnKubernetes(
     );
     new k8s.policy.v1.PodDisruptionBudget(`${prefix}-postfix`, postfixDisruptionBudget(prefix, ns), { parent });
     const tcp = { lmtpPort: DOVECOT_LMTP_PORT, authPort: DOVECOT_AUTH_PORT, valkeyPort: VALKEY_PORT };
-    const proxy = a.settings.proxyProtocol;
-    const proxied = { ports: proxy.listeners.map(l => ports[l]), trustedNetworks: proxy.trustedNetworks };
+    const proxied = proxiedPorts(a.settings.proxyProtocol, ports);
     const mtaSts = planned.some(p => p.definition.name === "mtasts");
     const out = { smtpPorts: nextHopPorts(a.settings.postfix), https: mtaSts };
     for (const policy of mailServerPolicies(prefix, ns, ports, valkeyRuns, tcp, proxied, out))
@@ -149,8 +155,7 @@ export function deployImapOnKubernetes(
     // With shards, shards.ts registers the proxy's policy (backends out) and the backends'.
     if (!sharded) {
         const tcp = { lmtpPort: DOVECOT_LMTP_PORT, authPort: DOVECOT_AUTH_PORT };
-        const proxy = a.settings.imap.proxyProtocol;
-        const proxied = proxy && { ports: proxy.listeners.map(l => p[l]), trustedNetworks: proxy.trustedNetworks };
+        const proxied = proxiedPorts(a.settings.imap.proxyProtocol, p);
         const policy = dovecotPolicy(
             prefix,
             k.namespace,

@@ -167,6 +167,14 @@ export function nextHopPorts(postfix: {
 /** PROXY listeners behind a balancer: their ports, and the networks the balancer connects from. */
 export type ProxiedPorts = { ports: number[]; trustedNetworks: string[] };
 
+/** A component's proxyProtocol (listener names) as the ports its NetworkPolicy guards; undefined: none. */
+export function proxiedPorts<L extends string>(
+    proxy: { listeners: L[]; trustedNetworks: string[] } | undefined,
+    ports: Record<L, number>,
+): ProxiedPorts | undefined {
+    return proxy && { ports: proxy.listeners.map(l => ports[l]), trustedNetworks: proxy.trustedNetworks };
+}
+
 /**
  * Client ports as ingress rules: the PROXY ones (which believe any header) from the balancer's
  * networks only, the others from anywhere.
@@ -183,9 +191,8 @@ export function clientRules(ports: number[], proxy: ProxiedPorts | undefined): R
  * Who may talk to whom: Postfix takes mail from anywhere on its three ports (the PROXY ones from
  * proxyProtocol.trustedNetworks only) and reaches Dovecot (LMTP, auth), Valkey (its rspamd) and DNS,
  * other mail servers on 25, 465 and 587 (and its relayhosts' and transports' ports), and (MTA-STS)
- * web servers on 443; Valkey
- * takes rspamd's connections only and reaches nobody; Dovecot takes its clients from anywhere and
- * Postfix on LMTP and auth, and reaches nobody (no Sieve mail in this phase).
+ * web servers on 443; Valkey takes rspamd's connections only and reaches nobody; Dovecot takes its
+ * clients from anywhere and Postfix on LMTP and auth, and reaches nobody (no Sieve mail in this phase).
  */
 export function mailServerPolicies(
     prefix: string,

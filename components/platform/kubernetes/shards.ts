@@ -13,6 +13,7 @@ import { backendSpec, renderBackendFiles } from "../../render/dovecotProxy";
 import type { Credential } from "../../model/spec";
 import { CERTIFICATE, CONFIG, SERVICE_STATUS } from "../../services/definition";
 import { deployGroup, ImapDeploymentArgs, ownersOf, Planned } from "./group";
+import { proxiedPorts } from "./objects";
 import { BACKEND_GROUP, backendPorts, proxyDisruptionBudget, shardPolicies, shardService } from "./shardObjects";
 
 /**
@@ -92,8 +93,7 @@ export function deployShards(
         parent,
     });
     const tcp = { lmtpPort: DOVECOT_LMTP_PORT, authPort: DOVECOT_AUTH_PORT };
-    const proxy = spec.proxyProtocol;
-    const proxied = proxy && { ports: proxy.listeners.map(l => spec.ports[l]), trustedNetworks: proxy.trustedNetworks };
+    const proxied = proxiedPorts(spec.proxyProtocol, spec.ports);
     for (const policy of shardPolicies(
         prefix,
         k.namespace,
