@@ -5,6 +5,9 @@ import assert from "node:assert/strict";
 import { DovecotSpec } from "../../components/model/spec";
 import { DomainSpec, PostfixSpec, RelayhostSpec } from "../../components/model/spec";
 import { certificateSpec } from "../../components/model/certificate";
+import type { MailServerSettings } from "../../components/model/settings";
+import { MailConfigError } from "../../components/model/validator";
+import { MAIL_SERVER_BRAND } from "../../components/options/mailServer";
 import { MasterService, postfixList, readMainCf, readMasterCf } from "../../policy/parse";
 
 export function exampleCom(): DomainSpec {
@@ -205,4 +208,25 @@ export function outboundTlsDefaults() {
         trustAnchors: [],
         trustedCaPem: undefined,
     };
+}
+
+/** A MailServer as validateDovecot sees it: its brand (the component's own check) and its settings. */
+export function fakeMailServer(settings: MailServerSettings): { settings: MailServerSettings } {
+    return Object.assign(Object.create({ [MAIL_SERVER_BRAND]: true }), { settings });
+}
+
+/**
+ * fn must throw a MailConfigError "<label>: <field> = <shown> is not accepted; <explanation>" whose
+ * explanation matches; returns the message.
+ */
+export function refused(fn: () => unknown, label: string, field: string, shown: string, explanation: RegExp): string {
+    try {
+        fn();
+    } catch (e) {
+        assert.ok(e instanceof MailConfigError, `expected a MailConfigError, got ${String(e)}`);
+        assert.ok(e.message.startsWith(`${label}: ${field} = ${shown} is not accepted; `), e.message);
+        assert.match(e.message.slice(e.message.indexOf(" is not accepted; ")), explanation);
+        return e.message;
+    }
+    assert.fail(`expected a MailConfigError for ${field}`);
 }

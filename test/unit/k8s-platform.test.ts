@@ -19,7 +19,6 @@ import { postfix } from "../../components/services/postfix";
 import { rspamd } from "../../components/services/rspamd";
 import { valkey } from "../../components/services/valkey";
 import { mtasts } from "../../components/services/mtaSts";
-import { MAIL_SERVER_BRAND } from "../../components/options/mailServer";
 import { parseBundle } from "../../components/platform/docker/bundle";
 import { filesData } from "../../components/platform/kubernetes/config";
 import { podParts } from "../../components/platform/kubernetes/pod";
@@ -31,6 +30,7 @@ import {
     SMTP_PORTS,
     statefulSet,
 } from "../../components/platform/kubernetes/objects";
+import { fakeMailServer } from "./fixtures";
 
 const IMAGES = { postfix: "p:1", rspamd: "r:1", valkey: "v:1", dovecot: "d:1" };
 const K8S = { namespace: "mail", storageClassName: "fast" };
@@ -112,7 +112,7 @@ describe("the renderers' TCP variants (Docker's files stay as they are: the gold
         assert.doesNotMatch(dockerCf, /lmtp_host_lookup/);
     });
     test("Dovecot listens on TCP for LMTP and auth too, and has no Sieve sendmail", () => {
-        const server = Object.assign(Object.create({ [MAIL_SERVER_BRAND]: true }), { settings: s });
+        const server = fakeMailServer(s);
         const conf = renderDovecotConf(validateDovecot(new Validator("DovecotImap t"), { mailServer: server }));
         assert.match(
             conf,

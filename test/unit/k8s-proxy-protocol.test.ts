@@ -5,14 +5,14 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { MailServerArgs } from "../../components/args";
-import { MailServer } from "../../components/mailServer";
 import type { MailServerSettings } from "../../components/model/settings";
-import { MailConfigError, Validator } from "../../components/model/validator";
+import { Validator } from "../../components/model/validator";
 import { validateDovecot } from "../../components/options/dovecotImap";
 import { applyKubernetes } from "../../components/options/kubernetes";
 import { validateMailServer } from "../../components/options/validateMailServer";
 import { validateDomain } from "../../components/options/validateVirtualDomain";
 import { dovecotPolicy, mailServerPolicies, proxiedPorts } from "../../components/platform/kubernetes/objects";
+import { fakeMailServer, refused } from "./fixtures";
 
 const SELECTOR = (group: string) => ({
     "app.kubernetes.io/part-of": "mailserver",
@@ -40,17 +40,8 @@ function server(args: Record<string, unknown> = {}): MailServerSettings {
     return applyKubernetes(v, validateMailServer(v, "t", all), all.kubernetes, IMAGES);
 }
 function dovecot(args: Record<string, unknown>, settings = server()) {
-    const s = Object.create(MailServer.prototype);
-    Object.defineProperty(s, "settings", { value: settings });
-    return validateDovecot(new Validator("DovecotImap store"), { mailServer: s, images: IMAGES, ...args } as never);
-}
-function refused(fn: () => unknown, label: string, field: string, shown: string, accepted: RegExp): void {
-    assert.throws(fn, (e: unknown) => {
-        assert.ok(e instanceof MailConfigError, String(e));
-        assert.ok(e.message.startsWith(`${label}: ${field} = ${shown} is not accepted; `), e.message);
-        assert.match(e.message, accepted);
-        return true;
-    });
+    const mailServer = fakeMailServer(settings);
+    return validateDovecot(new Validator("DovecotImap store"), { mailServer, images: IMAGES, ...args } as never);
 }
 
 describe("PROXY protocol on Kubernetes: preview", () => {

@@ -8,7 +8,6 @@ import { validateMailServer } from "../../components/options/validateMailServer"
 import { validateDomain } from "../../components/options/validateVirtualDomain";
 import { validateDovecot } from "../../components/options/dovecotImap";
 import { applyKubernetes } from "../../components/options/kubernetes";
-import { MAIL_SERVER_BRAND } from "../../components/options/mailServer";
 import { shardOf } from "../../components/model/shards";
 import {
     renderBackendFiles,
@@ -22,6 +21,7 @@ import {
     shardPolicies,
     shardService,
 } from "../../components/platform/kubernetes/shardObjects";
+import { fakeMailServer } from "./fixtures";
 
 const IMAGES = { postfix: "p:1", rspamd: "r:1", valkey: "v:1", dovecot: "d:1" };
 const K8S = { namespace: "mail" };
@@ -43,7 +43,7 @@ function server(mailboxes: Array<Record<string, unknown>>, kubernetes: unknown =
     const s = kubernetes
         ? applyKubernetes(v, validateMailServer(v, "t", all), kubernetes, IMAGES)
         : validateMailServer(v, "t", all);
-    return Object.assign(Object.create({ [MAIL_SERVER_BRAND]: true }), { settings: s });
+    return fakeMailServer(s);
 }
 const dovecot = (mailServer: unknown, kubernetes?: unknown) =>
     validateDovecot(new Validator("DovecotImap imap"), { mailServer, ...(kubernetes ? { kubernetes } : {}) });

@@ -3,16 +3,15 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { DovecotImapArgs, MailServerArgs } from "../../components/args";
-import { MailServer } from "../../components/mailServer";
 import { validateDovecot } from "../../components/options/dovecotImap";
 import { validateMailServer } from "../../components/options/validateMailServer";
 import { validateDomain } from "../../components/options/validateVirtualDomain";
 import type { MailServerSettings } from "../../components/model/settings";
-import { MailConfigError, Validator } from "../../components/model/validator";
+import { Validator } from "../../components/model/validator";
 import { renderDovecotConf, renderDovecotFiles } from "../../components/render/dovecot";
 import { renderMainCf, renderPostfixFiles } from "../../components/render/postfix";
 import { renderMasterCf } from "../../components/render/postfixMaster";
-import { dovecotSpec, internetSpec, parseMasterCf } from "./fixtures";
+import { dovecotSpec, fakeMailServer, internetSpec, parseMasterCf, refused } from "./fixtures";
 
 const SERVER_LABEL = "MailServer mx";
 const DOVECOT_LABEL = "DovecotImap store";
@@ -32,26 +31,11 @@ const BEHIND_BALANCER = {
 };
 const server = (args: Record<string, unknown> = {}): MailServerSettings =>
     validateMailServer(new Validator(SERVER_LABEL), "mx", { ...BEHIND_BALANCER, ...args } as unknown as MailServerArgs);
-function fakeMailServer(settings: MailServerSettings): MailServer {
-    const s = Object.create(MailServer.prototype);
-    Object.defineProperty(s, "settings", { value: settings });
-    return s;
-}
 const dovecot = (args: Record<string, unknown>, settings = server()) =>
     validateDovecot(new Validator(DOVECOT_LABEL), {
         mailServer: fakeMailServer(settings),
         ...args,
     } as unknown as DovecotImapArgs);
-
-/** fn must fail with "<label>: <field> = <value> is not accepted; <explanation matching accepted>". */
-function refused(fn: () => unknown, label: string, field: string, shown: string, accepted: RegExp): void {
-    assert.throws(fn, (e: unknown) => {
-        assert.ok(e instanceof MailConfigError, String(e));
-        assert.ok(e.message.startsWith(`${label}: ${field} = ${shown} is not accepted; `), e.message);
-        assert.match(e.message, accepted);
-        return true;
-    });
-}
 
 describe("PROXY protocol: rendering", () => {
     test("master.cf: exactly the listed smtpd services read the header; main.cf sets nothing globally", () => {
@@ -127,14 +111,15 @@ describe("PROXY protocol: preview rules", () => {
         ["203.0.113.0/24", /public address space wider than a single host/],
         ["balancer.example.com", /expected a network such as/],
     ] as const)
-        test(`a trusted network ${network} is refused`, () =>
+        test(`a trusted network ${network} is refused`, () => {
             refused(
                 () => server(trusted([network])),
                 SERVER_LABEL,
                 "proxyProtocol.trustedNetworks[0]",
                 JSON.stringify(network),
                 accepted,
-            ));
+            );
+        });
 
     test("PROXY listeners without trusted networks are refused; trusted networks alone are allowed", () => {
         refused(() => server(trusted([])), SERVER_LABEL, "proxyProtocol.trustedNetworks", "[]", /at least one/);
@@ -157,14 +142,15 @@ describe("PROXY protocol: preview rules", () => {
             assert.ok(server({ inetInterfaces: [a] }).postfix.proxyListeners);
     });
 
-    test("the balancer must not be in mynetworks: its own connections would relay without AUTH", () =>
+    test("the balancer must not be in mynetworks: its own connections would relay without AUTH", () => {
         refused(
             () => server({ mynetworks: ["127.0.0.1/32", "10.0.1.0/24"] }),
             SERVER_LABEL,
             "proxyProtocol.trustedNetworks[0]",
             '"10.0.1.10/32"',
             /no overlap with mynetworks \(10\.0\.1\.0\/24\)/,
-        ));
+        );
+    });
 
     test("bridge mode is refused for both components", () => {
         refused(

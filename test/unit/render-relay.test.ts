@@ -20,7 +20,7 @@ import {
     renderTransports,
 } from "../../components/render/postfixTables";
 import { DomainSpec, PostfixSpec, RelayhostSpec } from "../../components/model/spec";
-import { MailConfigError, Validator } from "../../components/model/validator";
+import { Validator } from "../../components/model/validator";
 import { validateDomain } from "../../components/options/validateVirtualDomain";
 import {
     defaultRelay,
@@ -29,25 +29,13 @@ import {
     parseMainCf,
     parseMasterCf,
     parseTable,
+    refused,
     relaySpec,
     uniqueMap,
 } from "./fixtures";
 
 const RELAY = "Relayhost smarthost";
 const SERVER = "MailServer mx";
-
-/** Throws a MailConfigError "<label>: <field> = <value> is not accepted; <explanation>"; returns the message. */
-function refused(fn: () => unknown, label: string, field: string, shown: string, explanation: RegExp): string {
-    try {
-        fn();
-    } catch (e) {
-        assert.ok(e instanceof MailConfigError, `expected a MailConfigError, got ${String(e)}`);
-        assert.ok(e.message.startsWith(`${label}: ${field} = ${shown} is not accepted; `), e.message);
-        assert.match(e.message.slice(e.message.indexOf(" is not accepted; ")), explanation);
-        return e.message;
-    }
-    assert.fail(`expected a MailConfigError for ${field}`);
-}
 
 const relayhost = (args: RelayhostArgs) => validateRelayhost(new Validator(RELAY), args);
 

@@ -6,7 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DovecotImapArgs, MailServerArgs, RelayhostArgs, VirtualDomainArgs } from "../../components/args";
 import { validateDovecot } from "../../components/options/dovecotImap";
-import { MailServer } from "../../components/mailServer";
 import { validateMailServer } from "../../components/options/validateMailServer";
 import { MailServerSettings } from "../../components/model/settings";
 import { validateRelayhost } from "../../components/options/relayhost";
@@ -17,7 +16,7 @@ import { DomainSpec } from "../../components/model/spec";
 import { checkPair, validateTls } from "../../components/options/tls";
 import { isAddress, isDomain, MailConfigError, parseNetwork, Validator } from "../../components/model/validator";
 import { validateDomain } from "../../components/options/validateVirtualDomain";
-import { duplicates, parseMainCf, parseTable, splitList, uniqueMap } from "./fixtures";
+import { duplicates, fakeMailServer, parseMainCf, parseTable, splitList, uniqueMap } from "./fixtures";
 
 // ---------------------------------------------------------------- helpers
 
@@ -78,12 +77,6 @@ const server = (args: Partial<MailServerArgs>, defaults = true): MailServerSetti
         ...args,
     } as MailServerArgs);
 
-/** A MailServer as validateDovecot sees it: the instanceof check and its settings. */
-function fakeMailServer(settings: MailServerSettings): MailServer {
-    const s = Object.create(MailServer.prototype);
-    Object.defineProperty(s, "settings", { value: settings });
-    return s;
-}
 const dovecot = (args: Partial<DovecotImapArgs>, settings: MailServerSettings = server({})) =>
     validateDovecot(new Validator(DOVECOT_LABEL), { mailServer: fakeMailServer(settings), ...args });
 
