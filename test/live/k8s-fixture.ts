@@ -136,13 +136,28 @@ export async function openSuite(
     return { env, kubeconfig, stack, kubectlPath: kubectlPath(), kubeEnv, close };
 }
 
-/** Static hostPath volumes of 1Gi under the cluster's state folder, of one StorageClass name. */
-export function staticVolumes(
-    prefix: string,
-    count: number,
-    storageClassName: string,
-    provider: k8s.Provider,
-): k8s.core.v1.PersistentVolume[] {
+/** The StorageClass name of a suite's static volumes (the cluster has no provisioner). */
+const storageClassOf = (prefix: string) => `${prefix}-static`;
+
+/**
+ * MailServer's `kubernetes` on the test cluster: the suite's namespace, claims of 1Gi bound to its
+ * static volumes, and images imported into the cluster's containerd (never pulled).
+ */
+export function clusterArgs(names: SuiteNames, postfixReplicas: number) {
+    return {
+        namespace: names.namespace,
+        postfixReplicas,
+        storageClassName: storageClassOf(names.prefix),
+        queueStorage: "1Gi",
+        mailStorage: "1Gi",
+        valkeyStorage: "1Gi",
+        imagePullPolicy: "Never" as const,
+    };
+}
+
+/** Static hostPath volumes of 1Gi under the cluster's state folder, for clusterArgs' claims. */
+export function staticVolumes(prefix: string, count: number, provider: k8s.Provider): k8s.core.v1.PersistentVolume[] {
+    const storageClassName = storageClassOf(prefix);
     return Array.from({ length: count }, (_, i) => {
         const name = `${prefix}-pv-${i}`;
         return new k8s.core.v1.PersistentVolume(

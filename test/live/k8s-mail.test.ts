@@ -18,6 +18,7 @@ import { caFile, Credentials, fetchBySubject, imapClient, imapsLogin, smtp, uniq
 import {
     BALANCER_SOURCE,
     balancer,
+    clusterArgs,
     CLIENT_SOURCE,
     hashOf,
     HAPROXY_DEFAULTS,
@@ -27,7 +28,7 @@ import {
     serviceImage,
     staticVolumes,
 } from "./k8s-fixture";
-import { run, seconds } from "./k8s-run";
+import { previewChanges, run, seconds } from "./k8s-run";
 import { stormSend } from "./k8s-storm";
 
 const PREFIX = "k8smail";
@@ -41,7 +42,6 @@ const NAMES = {
     namespace: NAMESPACE,
     services: ["postfix", "dovecot", "rspamd", "mtasts", "valkey", "authpolicy"],
 };
-const STORAGE_CLASS = "k8smail-static";
 /** Static volumes (the cluster has no provisioner): 2 queues, mail, Valkey, and one spare. */
 const VOLUMES = 5;
 
@@ -72,7 +72,7 @@ function program(kubeconfig: string, withDave: () => boolean) {
     return async () => {
         const provider = new k8s.Provider("cluster", { kubeconfig });
         const ns = new k8s.core.v1.Namespace("ns", { metadata: { name: NAMESPACE } }, { provider });
-        const volumes = staticVolumes(PREFIX, VOLUMES, STORAGE_CLASS, provider);
+        const volumes = staticVolumes(PREFIX, VOLUMES, provider);
         const mailbox = (u: Credentials) => ({ address: u.address, passwordHash: hashOf(u) });
         const domains = [
             new VirtualDomain("k8smail.test", {
@@ -93,20 +93,11 @@ function program(kubeconfig: string, withDave: () => boolean) {
                 namePrefix: PREFIX,
                 domains,
                 dns: "none",
-                // The MTA-STS policy daemon is Docker-only in this phase (refused otherwise).
                 // The balancer's connections to the Service reach the pods from the node's address on
                 // the pod bridge (kube-proxy masquerades traffic from outside the pod network).
                 proxyProtocol: { listeners: ["smtp", "submission", "smtps"], trustedNetworks: [BALANCER_SOURCE] },
                 images,
-                kubernetes: {
-                    namespace: NAMESPACE,
-                    postfixReplicas: 2,
-                    storageClassName: STORAGE_CLASS,
-                    queueStorage: "1Gi",
-                    mailStorage: "1Gi",
-                    valkeyStorage: "1Gi",
-                    imagePullPolicy: "Never",
-                },
+                kubernetes: clusterArgs(NAMES, 2),
             },
             opts,
         );
@@ -381,11 +372,9 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
     });
 
     test("an unchanged preview shows 0 changes", async () => {
-        const t = Date.now();
-        const r = await stack.preview({ diff: true });
-        times.preview = seconds(t);
-        const changed = Object.entries(r.changeSummary).filter(([kind, n]) => kind !== "same" && n > 0);
-        assert.deepEqual(changed, [], r.stdout);
+        const preview = await previewChanges(stack);
+        times.preview = preview.seconds;
+        assert.deepEqual(preview.changed, [], preview.stdout);
     });
 
     test("a mailbox added: the preview shows its table lines; after pulumi up it logs in and receives mail, and no pod restarts", async () => {

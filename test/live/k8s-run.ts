@@ -1,6 +1,7 @@
 // What the Kubernetes suites share to drive the test cluster's scripts: a command run to its end
 // (its progress on stderr passed to the test's log), and the exports a script prints.
 import { spawnSync } from "child_process";
+import type { Stack } from "@pulumi/pulumi/automation";
 import { ROOT } from "./stack";
 
 /** Runs a command; throws with its output when it fails. Progress (stderr) goes to the test's log. */
@@ -30,3 +31,11 @@ export function exportsOf(script: string): Record<string, string> {
 
 /** Seconds since a Date.now(), to a tenth. */
 export const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
+
+/** A preview with its diff: the kinds of change it counts other than "same", its output, its seconds. */
+export async function previewChanges(stack: Stack) {
+    const t = Date.now();
+    const r = await stack.preview({ diff: true });
+    const changed = Object.entries(r.changeSummary).filter(([kind, n]) => kind !== "same" && n > 0);
+    return { changed, stdout: r.stdout, seconds: seconds(t) };
+}
