@@ -208,6 +208,25 @@ export function imapsLogin(
     });
 }
 
+/**
+ * A text (a log, say) once it matches `pattern`, or as it is when `timeoutMs` has passed: a daemon
+ * may write its line a moment after the event, and a log reaches its reader later still. The
+ * caller asserts the match, so a failure shows the last text read.
+ */
+export async function textMatching(
+    read: () => string,
+    pattern: RegExp,
+    timeoutMs: number,
+    pollMs = 1000,
+): Promise<string> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+        const text = read();
+        if (pattern.test(text) || Date.now() > until) return text;
+        await new Promise(r => setTimeout(r, pollMs));
+    }
+}
+
 /** Waits (bounded) until a message with this subject is in the mailbox; returns its source. */
 export async function fetchBySubject(
     user: Credentials,

@@ -14,7 +14,16 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { DovecotImap, MailServer, VirtualDomain } from "../../components";
-import { caFile, Credentials, fetchBySubject, imapClient, imapsLogin, smtp, uniqueSubject } from "./clients";
+import {
+    caFile,
+    Credentials,
+    fetchBySubject,
+    imapClient,
+    imapsLogin,
+    smtp,
+    textMatching,
+    uniqueSubject,
+} from "./clients";
 import {
     BALANCER_SOURCE,
     balancer,
@@ -280,15 +289,9 @@ describe("MailServer and DovecotImap on Kubernetes", { timeout: 60 * 60_000 }, (
         imapsLogin({ host: IMAP_ADDRESS, port: PORT.imaps, localAddress: CLIENT_SOURCE, servername: HOSTNAME, ca }, u);
     /** Polls (30 s) until the text matches; the last text in the failure. */
     async function eventually(read: () => string, pattern: RegExp, what: string): Promise<string> {
-        const deadline = Date.now() + 30_000;
-        for (;;) {
-            const text = read();
-            if (pattern.test(text) || Date.now() > deadline) {
-                assert.match(text, pattern, what);
-                return text;
-            }
-            await new Promise(res => setTimeout(res, 1000));
-        }
+        const text = await textMatching(read, pattern, 30_000);
+        assert.match(text, pattern, what);
+        return text;
     }
 
     test("behind the balancer's PROXY v2 header Postfix (25, 587, 465) and Dovecot (993) see the client's own address", async () => {

@@ -16,7 +16,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { DovecotImap, MailServer, VirtualDomain } from "../../components";
 import { shardOf } from "../../components/model/shards";
-import { caFile, Credentials, fetchBySubject, imapsLogin, smtp, uniqueSubject } from "./clients";
+import { caFile, Credentials, fetchBySubject, imapsLogin, smtp, textMatching, uniqueSubject } from "./clients";
 import {
     BALANCER_SOURCE,
     balancer,
@@ -227,11 +227,8 @@ describe("DovecotImap shards on Kubernetes: a Dovecot proxy in front of 2 backen
         assert.match(dialog, /^a OK/m, dialog);
         const home = backend(shardOf(USERS.frank.address, SHARDS));
         const pattern = /imap-login: Info: Logged in: user=<frank@k8sshard\.org>, method=[A-Z]+, rip=127\.0\.0\.2,/;
-        for (const deadline = Date.now() + 30_000; ;) {
-            if (pattern.test(kubectl("logs", home, "-c", "dovecot-backend"))) break;
-            assert.ok(Date.now() < deadline, `${home} never logged frank's login from 127.0.0.2`);
-            await new Promise(r => setTimeout(r, 1000));
-        }
+        const logs = await textMatching(() => kubectl("logs", home, "-c", "dovecot-backend"), pattern, 30_000);
+        assert.match(logs, pattern, `${home} never logged frank's login from 127.0.0.2`);
     });
 
     test("an unchanged preview shows 0 changes", async () => {

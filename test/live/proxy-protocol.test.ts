@@ -12,7 +12,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { caFile, docker, dockerLogs, keepLogs, smtp, uniqueSubject } from "./clients";
+import { caFile, docker, dockerLogs, keepLogs, smtp, textMatching, uniqueSubject } from "./clients";
 import { ARTIFACTS, deploy, destroy, liveConfig, portsFrom, USERS } from "./stack";
 
 const PREFIX = "proxyp";
@@ -169,18 +169,8 @@ async function delivered(mailbox: string, subject: string): Promise<string> {
 const postfixLog = () => dockerLogs(`${PREFIX}-postfix`);
 const dovecotLog = () => dockerLogs(`${PREFIX}-dovecot`);
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-/**
- * The log once it has a line matching `pattern`, or as it is after 10 s: a daemon may log a refused
- * connection just after closing it, and the log reaches `docker logs` a moment later still.
- */
-async function logWith(read: () => string, pattern: RegExp): Promise<string> {
-    const until = Date.now() + 10_000;
-    for (;;) {
-        const log = read();
-        if (pattern.test(log) || Date.now() > until) return log;
-        await new Promise(r => setTimeout(r, 250));
-    }
-}
+/** The log once it has a line matching `pattern` (a refused connection is logged after it closes), at most 10 s. */
+const logWith = (read: () => string, pattern: RegExp) => textMatching(read, pattern, 10_000, 250);
 
 describe("PROXY protocol behind HAProxy, live", () => {
     before(async () => {
